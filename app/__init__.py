@@ -1,0 +1,3 @@
+"""Celstudio: turn anime video into clean, layered training data."""
+
+__version__ = "0.1.0"

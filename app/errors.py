@@ -1,0 +1,32 @@
+"""Errors a user can read.
+
+Every failure the user can cause (a missing file, a corrupt video, a damaged project) is raised as a
+`CelstudioError` whose message is one clear sentence; the CLI prints it on one line and the UI shows
+it in a dialog. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class CelstudioError(Exception):
+    """A failure with a message written for the user."""
+
+
+class InputError(CelstudioError):
+    """The input (video, image folder, file path) cannot be used."""
+
+
+class ProjectError(CelstudioError):
+    """A project cannot be created, opened or written."""
+
+
+class ProjectDamaged(ProjectError):
+    """The project's layer file is damaged; `recoverable` says what the journal can rebuild."""
+
+    def __init__(self, message: str, recoverable: str = "") -> None:
+        super().__init__(message)
+        self.recoverable = recoverable
+
+
+class ModelUnavailable(CelstudioError):
+    """A model's weights are missing or corrupt; the weight-free backend stays in use."""

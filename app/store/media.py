@@ -1,0 +1,125 @@
+"""``media.h5``: what the timeline and viewer read fast - proxies, thumbnails - plus imported frames
+and the source's frame index.
+
+Proxies (long side 640) are what the timeline and the frame view show while scrubbing; one LZF chunk
+per frame keeps a fetch to about a millisecond. Imported image folders and generated demos store their
+full-resolution frames here, losslessly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.store.h5 import H5Frames
+
+PROXY_LONG_SIDE = 640
+THUMB_HEIGHT = 54
+
+
+def proxy_size(width: int, height: int) -> tuple[int, int]:
+    """(w, h) of a proxy: long side 640 (never upscaled), even dimensions."""
+    scale = min(1.0, PROXY_LONG_SIDE / max(width, height))
+    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+
+
+def thumbnail_size(width: int, height: int) -> tuple[int, int]:
+    return max(2, int(round(width * THUMB_HEIGHT / height))), THUMB_HEIGHT
+
+
+def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if image.shape[1] == size[0] and image.shape[0] == size[1]:
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+class MediaStore:
+    """Per-frame media of one project; thread-safe."""
+
+    def __init__(self, path: Path, frame_count: int, width: int, height: int, *, create: bool = False) -> None:
+        self.h5 = H5Frames(path, frame_count, create=create)
+        self.frame_count = frame_count
+        self.width = width
+        self.height = height
+        self.proxy_wh = proxy_size(width, height)
+        self.thumb_wh = thumbnail_size(width, height)
+
+    def write_frame(self, index: int, image: np.ndarray) -> None:
+        self.h5.check_frame(index)
+        if image.shape != (self.height, self.width, 3):
+            raise ValueError(f"frame must be {(self.height, self.width, 3)}, got {image.shape}")
+        with self.h5.lock:
+            ds = self.h5.dataset("frames", (self.height, self.width, 3), np.uint8, compression="lzf", level=None)
+            ds[index] = image
+            self.h5.dataset("frames_written", (), np.uint8, compression=None)[index] = 1
+
+    def has_frame(self, index: int) -> bool:
+        row = self.h5.read_row("frames_written", index)
+        return row is not None and bool(row)
+
+    def read_frame(self, index: int) -> np.ndarray:
+        row = self.h5.read_row("frames", index)
+        if row is None:
+            raise KeyError(f"frame {index} is not stored in the project")
+        return row
+
+    def write_proxy(self, index: int, image: np.ndarray) -> None:
+        self.h5.check_frame(index)
+        w, h = self.proxy_wh
+        with self.h5.lock:
+            ds = self.h5.dataset("proxies", (h, w, 3), np.uint8, compression="lzf", level=None)
+            ds[index] = _fit(image, self.proxy_wh)
+            self.h5.dataset("proxies_written", (), np.uint8, compression=None)[index] = 1
+
+    def has_proxy(self, index: int) -> bool:
+        row = self.h5.read_row("proxies_written", index)
+        return row is not None and bool(row)
+
+    def read_proxy(self, index: int) -> np.ndarray:
+        row = self.h5.read_row("proxies", index)
+        if row is None:
+            raise KeyError(f"frame {index} has no proxy")
+        return row
+
+    def write_thumbnail(self, index: int, image: np.ndarray) -> None:
+        self.h5.check_frame(index)
+        w, h = self.thumb_wh
+        with self.h5.lock:
+            # Thumbnails are tiny: 64 per chunk, so drawing a timeline strip reads a handful of chunks.
+            ds = self.h5.dataset("thumbnails", (h, w, 3), np.uint8, compression="lzf", level=None, frames_per_chunk=64)
+            ds[index] = _fit(image, self.thumb_wh)
+
+    def read_thumbnail(self, index: int) -> np.ndarray:
+        row = self.h5.read_row("thumbnails", index)
+        if row is None:
+            raise KeyError(f"frame {index} has no thumbnail")
+        return row
+
+    def write_array(self, name: str, array: np.ndarray) -> None:
+        """Store a whole array (e.g. ``video_index/pts``); replaces any earlier one."""
+        with self.h5.lock:
+            key = f"arrays/{name}"
+            if key in self.h5.file:
+                del self.h5.file[key]
+            self.h5.file.create_dataset(key, data=np.asarray(array))
+
+    def read_array(self, name: str) -> np.ndarray | None:
+        with self.h5.lock:
+            key = f"arrays/{name}"
+            return np.asarray(self.h5.file[key][()]) if key in self.h5.file else None
+
+    def read_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """Every array stored under ``prefix/`` (e.g. ``video_index``), keyed by its short name."""
+        with self.h5.lock:
+            group = self.h5.file.get(f"arrays/{prefix}")
+            if group is None:
+                return {}
+            return {k: np.asarray(v[()]) for k, v in group.items()}
+
+    def flush(self) -> None:
+        self.h5.flush()
+
+    def close(self) -> None:
+        self.h5.close()

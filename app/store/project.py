@@ -1,0 +1,253 @@
+"""A Celstudio project: a folder holding the manifest, the layer and media files and the journal.
+
+``projects/<name>/``
+    ``project.json``  schema-versioned manifest (atomic writes, previous copy kept as ``.bak``)
+    ``layers.h5``     per-frame layers (a cache that the pipeline and the journal can rebuild)
+    ``media.h5``      frame index, proxies, thumbnails, imported frames
+    ``journal.log``   every user correction, fsync'd before it is reported done
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from app.errors import InputError, ProjectDamaged, ProjectError
+from app.store.events import Committed, EventHub, ManifestChanged
+from app.store.journal import Journal, JournalEntry, MaskEdit, UndoHistory
+from app.store.layers import LayerStore
+from app.store.manifest import MANIFEST_NAME, Manifest, ObjectInfo, Shot, atomic_write_text, read_manifest
+from app.store.media import MediaStore
+
+LAYERS_FILE = "layers.h5"
+MEDIA_FILE = "media.h5"
+JOURNAL_FILE = "journal.log"
+
+# Distinct, readable object colours (Okabe-Ito first, then bright extras).
+OBJECT_COLORS: tuple[tuple[int, int, int], ...] = (
+    (230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178),
+    (213, 94, 0), (204, 121, 167), (255, 99, 132), (153, 102, 255), (120, 220, 120),
+)
+
+
+class Project:
+    """An open project. Use `Project.create` or `Project.open`; close it (or use ``with``)."""
+
+    def __init__(self, root: Path, manifest: Manifest, layers: LayerStore, media: MediaStore, journal: Journal) -> None:
+        self.root = root
+        self.manifest = manifest
+        self.layers = layers
+        self.media = media
+        self.journal = journal
+        self.events = layers.events
+        self.history = UndoHistory()
+        for entry in journal:
+            self.history.observe(entry)
+        self._source: Any = None
+        self._source_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self.recovered_from: Path | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: Path, manifest: Manifest) -> Project:
+        root = Path(root)
+        if (root / MANIFEST_NAME).exists():
+            raise ProjectError(f"A project already exists at {root}.")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ProjectError(f"Cannot create a project in {root} ({exc.strerror or exc}).") from exc
+        dims = (manifest.frame_count, manifest.width, manifest.height)
+        layers = LayerStore(root / LAYERS_FILE, *dims, create=True)
+        media = MediaStore(root / MEDIA_FILE, *dims, create=True)
+        journal = Journal(root / JOURNAL_FILE)
+        project = cls(root, manifest, layers, media, journal)
+        project.save_manifest()
+        return project
+
+    @classmethod
+    def open(cls, root: Path, *, recover: bool = False) -> Project:
+        """Open a project and replay confirmed corrections the layer file may have missed.
+
+        A damaged layer file raises `ProjectDamaged` saying what can be rebuilt; ``recover=True`` moves
+        it aside and rebuilds every confirmed correction from the journal.
+        """
+        root = Path(root)
+        manifest = read_manifest(root)
+        journal = Journal(root / JOURNAL_FILE)
+        dims = (manifest.frame_count, manifest.width, manifest.height)
+        try:
+            media = MediaStore(root / MEDIA_FILE, *dims)
+        except ProjectDamaged as exc:
+            raise ProjectDamaged(
+                f"{exc} Re-import the source to rebuild proxies and thumbnails.",
+                recoverable="media (re-import the source)",
+            ) from exc
+        moved: Path | None = None
+        try:
+            layers = LayerStore(root / LAYERS_FILE, *dims)
+        except ProjectDamaged as exc:
+            frames = {e.frame for entry in journal for e in entry.edits}
+            what = f"{len(journal.entries)} confirmed corrections on {len(frames)} frames"
+            if not recover:
+                media.close()
+                raise ProjectDamaged(
+                    f"{exc} {what} can be rebuilt from the journal; pipeline results will be recomputed.",
+                    recoverable=what,
+                ) from exc
+            moved = root / f"{LAYERS_FILE}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+            shutil.move(str(root / LAYERS_FILE), moved)
+            layers = LayerStore(root / LAYERS_FILE, *dims, create=True)
+        project = cls(root, manifest, layers, media, journal)
+        project.recovered_from = moved
+        project._replay(journal.since(layers.journal_seq))
+        return project
+
+    def close(self) -> None:
+        with self._source_lock:
+            if self._source is not None:
+                self._source.close()
+                self._source = None
+        self.layers.close()
+        self.media.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- manifest -----------------------------------------------------------------------------------
+    def save_manifest(self) -> None:
+        path = self.root / MANIFEST_NAME
+        if path.exists():
+            shutil.copyfile(path, path.with_name(MANIFEST_NAME + ".bak"))
+        atomic_write_text(path, self.manifest.to_json())
+
+    @property
+    def frame_count(self) -> int:
+        return self.manifest.frame_count
+
+    @property
+    def width(self) -> int:
+        return self.manifest.width
+
+    @property
+    def height(self) -> int:
+        return self.manifest.height
+
+    @property
+    def shots(self) -> list[Shot]:
+        return self.manifest.shots or [Shot(0, self.frame_count)]
+
+    def shot_of(self, frame: int) -> Shot:
+        for shot in self.shots:
+            if frame in shot:
+                return shot
+        raise IndexError(f"frame {frame} is outside the project (0..{self.frame_count - 1})")
+
+    def set_shots(self, shots: list[Shot]) -> None:
+        self.manifest.shots = list(shots)
+        self.save_manifest()
+        self.events.emit(ManifestChanged("shots"))
+
+    def add_object(self, name: str, kind: str = "character", color: tuple[int, int, int] | None = None) -> ObjectInfo:
+        used = {o.id for o in self.manifest.objects}
+        free = next((i for i in range(1, 256) if i not in used), None)
+        if free is None:
+            raise ProjectError("A project can hold at most 255 objects.")
+        info = ObjectInfo(free, name, kind, color or OBJECT_COLORS[(free - 1) % len(OBJECT_COLORS)])
+        self.manifest.objects.append(info)
+        self.save_manifest()
+        self.events.emit(ManifestChanged("objects"))
+        return info
+
+    def object(self, object_id: int) -> ObjectInfo | None:
+        return next((o for o in self.manifest.objects if o.id == object_id), None)
+
+    # -- frames -------------------------------------------------------------------------------------
+    def frame(self, index: int) -> np.ndarray:
+        """The full-resolution RGB frame ``index``."""
+        if not 0 <= index < self.frame_count:
+            raise IndexError(f"frame {index} is outside 0..{self.frame_count - 1}")
+        if self.manifest.source.kind != "video":
+            return self.media.read_frame(index)
+        with self._source_lock:
+            if self._source is None:
+                self._source = self._open_video()
+            return np.asarray(self._source.get(index))
+
+    def _open_video(self) -> Any:
+        from app.ingest.source import VideoIndex, open_source
+
+        path = Path(self.manifest.source.path)
+        if not path.is_file():
+            raise InputError(f"The source video {path} is missing; move it back or re-link the project.")
+        arrays = self.media.read_arrays("video_index")
+        return open_source(path, index=VideoIndex.from_arrays(arrays) if arrays else None)
+
+    def proxy(self, index: int) -> np.ndarray:
+        return self.media.read_proxy(index)
+
+    def thumbnail(self, index: int) -> np.ndarray:
+        return self.media.read_thumbnail(index)
+
+    # -- corrections --------------------------------------------------------------------------------
+    def commit(self, kind: str, edits: list[MaskEdit], payload: dict[str, Any] | None = None) -> JournalEntry:
+        """Journal an edit (fsync'd: confirmed on return), then apply it to the layers."""
+        with self._commit_lock:
+            entry = self.journal.append(kind, edits, payload)
+            self.history.observe(entry)
+            self._replay([entry])
+        self.events.emit(Committed(entry.seq, entry.kind, entry.frames))
+        return entry
+
+    def _replay(self, entries: list[JournalEntry]) -> None:
+        if not entries:
+            return
+        for entry in entries:
+            for edit in entry.edits:
+                meta = {"source": edit.source, "seq": entry.seq, "kind": entry.kind}
+                self.layers.write("masks", edit.frame, edit.after, meta)
+        # Data first, then the marker: a kill between the two only causes a harmless second replay.
+        self.layers.flush()
+        self.layers.journal_seq = entries[-1].seq
+        self.layers.flush()
+
+    def undo(self) -> JournalEntry | None:
+        """Revert the latest edit still in effect (itself a journalled edit); None if nothing to undo."""
+        if not self.history.done:
+            return None
+        target = self._entry(self.history.done[-1])
+        return self.commit("undo", [e.inverse() for e in reversed(target.edits)], {"target": target.seq})
+
+    def redo(self) -> JournalEntry | None:
+        if not self.history.undone:
+            return None
+        target = self._entry(self.history.undone[-1])
+        return self.commit("redo", list(target.edits), {"target": target.seq})
+
+    def _entry(self, seq: int) -> JournalEntry:
+        return next(e for e in self.journal.entries if e.seq == seq)
+
+    def corrected_frames(self) -> dict[int, str]:
+        """Frames whose masks came from the user, with the source of the edit now in effect."""
+        state: dict[int, str] = {}
+        for entry in self.journal:
+            for edit in entry.edits:
+                state[edit.frame] = edit.source
+        return {f: s for f, s in state.items() if s != "pipeline"}
+
+    def masks_or_empty(self, frame: int) -> np.ndarray:
+        labels = self.layers.read("masks", frame)
+        return labels if labels is not None else np.zeros((self.height, self.width), np.uint8)
