@@ -1,0 +1,157 @@
+"""Shared torch helpers for the deep backends: device choice, autocast, safe weight loading.
+
+Everything here imports torch lazily enough to stay cheap: the module itself imports torch (the deep
+backends need it anyway), but nothing allocates memory or touches a GPU until a function is called.
+Weights are only ever read through safetensors or ``torch.load(weights_only=True)``; an arbitrary
+pickle from a downloaded checkpoint must never execute code on the user's machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from app.errors import ModelUnavailable
+
+
+def pick_device(preferred: str = "auto") -> str:
+    """Return a torch device string: ``preferred`` when usable, else the best available one.
+
+    ``"auto"`` picks CUDA, then Apple MPS, then CPU. An explicit ``"cuda"`` on a machine without CUDA
+    falls back to CPU rather than failing, because the weight-free path must always keep working.
+    """
+    if preferred.startswith("cuda"):
+        return preferred if torch.cuda.is_available() else "cpu"
+    if preferred == "mps":
+        return "mps" if torch.backends.mps.is_available() else "cpu"
+    if preferred == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    return preferred
+
+
+def autocast_dtype(device: str) -> torch.dtype | None:
+    """The reduced-precision dtype for ``device``: bf16 where supported on CUDA, fp16 otherwise; CPU none."""
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+@contextlib.contextmanager
+def inference(device: str) -> Iterator[None]:
+    """``torch.inference_mode()`` plus bf16/fp16 autocast on CUDA only (CPU stays fp32 for accuracy)."""
+    dtype = autocast_dtype(device)
+    with torch.inference_mode():
+        if dtype is None:
+            yield
+        else:
+            with torch.autocast(device_type="cuda", dtype=dtype):
+                yield
+
+
+def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
+    """Read a checkpoint's tensors safely: safetensors, or ``torch.load(weights_only=True)``.
+
+    A checkpoint wrapping its weights in ``{"model": ...}`` or ``{"state_dict": ...}`` is unwrapped.
+
+    Raises
+    ------
+    ModelUnavailable
+        When the file is missing, unreadable, corrupt, or needs arbitrary pickle code to load.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelUnavailable(f"The model weights file {path} does not exist.")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state: Any = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # any decode failure means the file cannot be used
+        raise ModelUnavailable(f"The model weights file {path} is corrupt or not a plain weights file ({exc.__class__.__name__}).") from exc
+    for key in ("model", "state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelUnavailable(f"The model weights file {path} does not contain a plain tensor state dict.")
+    return state
+
+
+def check_hf_folder(folder: Path | str | None, what: str, weights_required: bool = True) -> Path:
+    """Check that ``folder`` looks like a saved Hugging Face model and return it as a `Path`.
+
+    A folder needs ``config.json`` and (when ``weights_required``) ``model.safetensors``, a sharded
+    safetensors index, or ``pytorch_model.bin``. We only check presence here; corrupt files surface in
+    `from_pretrained`, which callers wrap with `hf_load_errors`.
+    """
+    if folder is None:
+        raise ModelUnavailable(f"No weights folder is configured for the {what} model.")
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise ModelUnavailable(f"The {what} model folder {folder} has no config.json.")
+    if weights_required:
+        names = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+        if not any((folder / n).is_file() for n in names):
+            raise ModelUnavailable(f"The {what} model folder {folder} has no weights file (model.safetensors).")
+    return folder
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a small JSON file, turning decode errors into `ModelUnavailable`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(f"The model file {path} cannot be read as JSON.") from exc
+    if not isinstance(data, dict):
+        raise ModelUnavailable(f"The model file {path} is not a JSON object.")
+    return data
+
+
+@contextlib.contextmanager
+def hf_load_errors(what: str, folder: Path) -> Iterator[None]:
+    """Turn any failure inside a ``from_pretrained`` call into one clear `ModelUnavailable`."""
+    try:
+        yield
+    except ModelUnavailable:
+        raise
+    except Exception as exc:  # transformers raises many types (OSError, ValueError, SafetensorError...)
+        raise ModelUnavailable(
+            f"The {what} model in {folder} could not be loaded; its files are incomplete or corrupt ({exc.__class__.__name__})."
+        ) from exc
+
+
+def hf_local_kwargs() -> dict[str, Any]:
+    """Keyword arguments that keep ``from_pretrained`` strictly offline and off pickle."""
+    return {"local_files_only": True, "use_safetensors": None}
+
+
+def images_to_tensor(images: list[Any], mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """Stack ``uint8 (H, W, 3)`` arrays of one size into a normalized ``float32 (N, 3, H, W)`` tensor."""
+    import numpy as np
+
+    arr = np.stack([np.asarray(im, dtype=np.float32) for im in images])
+    norm = (arr / np.float32(255.0) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(norm.transpose(0, 3, 1, 2), dtype=np.float32))
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """The device of a module's first parameter (CPU for a parameterless module)."""
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def release_memory(device: str) -> None:
+    """Give cached GPU memory back after a model is dropped."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
