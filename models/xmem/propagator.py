@@ -1,0 +1,207 @@
+"""`XMemPropagator`: the "propagator" backend running XMem over one shot.
+
+Each propagation pass has its own memory (nothing crosses a shot, nothing crosses passes). A forward
+pass starts at the first seed, a backward pass at the last seed; every seed met on the way is written
+to permanent memory and returned unchanged. With ``direction="both"`` the two passes are merged per
+pixel, each weighted by its confidence and by how close the frame is to the seed the pass started
+from (the nearer trusted frame usually wins).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from app.errors import ModelUnavailable
+from models.base import Image, Labels, Propagation, Role
+
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+
+
+class XMemPropagator:
+    """Propagate seed label maps through a shot with XMem.
+
+    Parameters
+    ----------
+    weights
+        ``XMem.pth`` (or ``.safetensors`` with the same keys).
+    **options
+        ``size`` (short side the network sees, default 480; 0 keeps the frame size), ``mem_every``
+        (5), ``top_k`` (30), ``min_work_frames`` (5), ``max_work_frames`` (10), ``num_prototypes``
+        (128), ``max_long_elements`` (10000).
+    """
+
+    name: ClassVar[str] = "xmem"
+    role: ClassVar[Role] = "propagator"
+
+    def __init__(self, weights: Path | None = None, **options: Any) -> None:
+        self.weights = weights
+        self.options = options
+        self.size = int(options.get("size", 480))
+        self.mem_every = max(1, int(options.get("mem_every", 5)))
+        self.net: Any = None
+        self.device = "cpu"
+        self.last_stats: dict[str, int] = {}
+
+    def load(self, device: str = "cpu") -> None:
+        if self.weights is None:
+            raise ModelUnavailable("XMem needs its weights file (XMem.pth); none is configured.")
+        from models.checkpoints import load_checkpoint, load_into
+        from models.xmem.network import XMemNetwork
+
+        state = load_checkpoint(self.weights)
+        if "key_proj.key_proj.weight" not in state:
+            raise ModelUnavailable(f"{Path(self.weights).name} is not an XMem checkpoint.")
+        net = XMemNetwork.from_state_dict(state)
+        load_into(net, state, "XMem")
+        self.net = net.eval().to(device)
+        self.device = device
+
+    def release(self) -> None:
+        self.net = None
+
+    # ------------------------------------------------------------------ helpers
+    def _memory_config(self) -> Any:
+        from models.xmem.memory import MemoryConfig
+
+        keys = ("top_k", "min_work_frames", "max_work_frames", "num_prototypes", "max_long_elements")
+        return MemoryConfig(**{k: int(self.options[k]) for k in keys if k in self.options})
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        import torch
+
+        if not self.device.startswith("cuda"):
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+
+    def _work_size(self, h: int, w: int) -> tuple[int, int]:
+        scale = 1.0 if self.size <= 0 or min(h, w) <= self.size else self.size / min(h, w)
+        return max(16, round(h * scale)), max(16, round(w * scale))
+
+    def _image(self, frame: Image, size: tuple[int, int]) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        x = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device).permute(2, 0, 1)[None].float() / 255
+        if x.shape[-2:] != size:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        mean = torch.tensor(_MEAN, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(_STD, device=self.device).view(1, 3, 1, 1)
+        return _pad16((x - mean) / std)
+
+    def _masks(self, labels: Labels, ids: list[int], size: tuple[int, int]) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        lab = torch.from_numpy(labels.astype(np.int64)).to(self.device)
+        m = torch.stack([(lab == i).float() for i in ids])[None]
+        if m.shape[-2:] != size:
+            m = F.interpolate(m, size=size, mode="nearest")
+        return _pad16(m)
+
+    # ------------------------------------------------------------------ passes
+    def _run(self, frames: Sequence[Image], order: list[int], seeds: dict[int, Labels],
+             ids: list[int]) -> Iterator[tuple[int, Any]]:
+        """Yield ``(frame index, probabilities (N+1, H, W) on CPU)`` for non-seed frames of one pass."""
+        import torch
+        import torch.nn.functional as F
+
+        from models.xmem.memory import MemoryManager
+
+        net = self.net
+        memory = MemoryManager(self._memory_config())
+        hidden: Any = None
+        since_mem = 0
+        for t in order:
+            frame = frames[t]
+            h0, w0 = frame.shape[:2]
+            size = self._work_size(h0, w0)
+            image = self._image(frame, size)
+            key, shrink, sel, feats = net.encode_key(image)
+            if hidden is None:
+                hidden = torch.zeros(1, len(ids), net.hidden_dim, *key.shape[-2:], device=self.device)
+            if t in seeds:
+                masks = self._masks(seeds[t], ids, size)
+                value, hidden = net.encode_value(image, feats[0], hidden, masks, deep_update=True)
+                memory.add(key, shrink, value, sel, permanent=True)
+                since_mem = 0
+                continue
+            since_mem += 1
+            is_mem = since_mem >= self.mem_every
+            readout = memory.read(key, sel).to(feats[0].dtype)
+            new_hidden, prob = net.segment(feats, readout, hidden, h_out=not is_mem)
+            if is_mem:
+                value, hidden = net.encode_value(image, feats[0], hidden, prob[:, 1:], deep_update=True)
+                memory.add(key, shrink, value, sel, permanent=False)
+                since_mem = 0
+            elif new_hidden is not None:
+                hidden = new_hidden
+            prob = prob[:, :, : size[0], : size[1]].float()
+            if prob.shape[-2:] != (h0, w0):
+                prob = F.interpolate(prob, size=(h0, w0), mode="bilinear", align_corners=False)
+            yield t, prob[0].cpu()
+        self.last_stats = {
+            "consolidations": memory.consolidations,
+            "long_term_elements": memory.long.size,
+            "working_elements": memory.work.size,
+        }
+
+    def propagate(self, frames: Sequence[Image], seeds: dict[int, Labels],
+                  direction: Literal["forward", "backward", "both"] = "both") -> list[Propagation]:
+        """Propagate ``seeds`` (frame index -> trusted labels) through ``frames``; one result per frame."""
+        if self.net is None:
+            raise ModelUnavailable("XMem is not loaded.")
+        import torch
+
+        n = len(frames)
+        ids = sorted({int(v) for lab in seeds.values() for v in np.unique(lab) if v != 0})
+        out: list[Propagation | None] = [None] * n
+        for t, lab in seeds.items():
+            out[t] = Propagation(labels=lab.astype(np.uint8).copy(), confidence=np.ones(lab.shape, np.float32))
+        if seeds and ids:
+            lut = np.array([0, *ids], dtype=np.uint8)
+            first, last = min(seeds), max(seeds)
+            fwd: dict[int, tuple[Labels, np.ndarray]] = {}
+            with torch.inference_mode(), self._autocast():
+                if direction in ("forward", "both"):
+                    for t, prob in self._run(frames, list(range(first, n)), seeds, ids):
+                        conf, arg = prob.max(0)
+                        fwd[t] = (lut[arg.numpy()], conf.numpy().astype(np.float32))
+                if direction in ("backward", "both"):
+                    for t, prob in self._run(frames, list(range(last, -1, -1)), seeds, ids):
+                        conf_t, arg_t = prob.max(0)
+                        lab_b, conf_b = lut[arg_t.numpy()], conf_t.numpy().astype(np.float32)
+                        if t in fwd:
+                            lab_b, conf_b = _merge(fwd.pop(t), (lab_b, conf_b), t, seeds)
+                        out[t] = Propagation(labels=lab_b, confidence=conf_b)
+            for t, (lab_f, conf_f) in fwd.items():
+                out[t] = Propagation(labels=lab_f, confidence=conf_f)
+        for t in range(n):
+            if out[t] is None:
+                h, w = frames[t].shape[:2]
+                out[t] = Propagation(labels=np.zeros((h, w), np.uint8), confidence=np.zeros((h, w), np.float32))
+        return [p for p in out if p is not None]
+
+
+def _pad16(x: Any) -> Any:
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % 16, (-w) % 16
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
+def _merge(fwd: tuple[Labels, np.ndarray], bwd: tuple[Labels, np.ndarray], t: int,
+           seeds: dict[int, Labels]) -> tuple[Labels, np.ndarray]:
+    """Per pixel, keep the pass whose confidence, weighted by nearness to its last seed, is higher."""
+    prev_seed = max(s for s in seeds if s < t)
+    next_seed = min(s for s in seeds if s > t)
+    wf, wb = 1.0 / (t - prev_seed), 1.0 / (next_seed - t)
+    take_f = fwd[1] * wf >= bwd[1] * wb
+    return np.where(take_f, fwd[0], bwd[0]).astype(np.uint8), np.where(take_f, fwd[1], bwd[1]).astype(np.float32)
