@@ -1,0 +1,469 @@
+"""Model weights on disk: where they live, downloading with resume, checksum verification.
+
+The weights folder is ``platformdirs.user_data_dir("celstudio")/weights``, overridden by the
+``CELSTUDIO_WEIGHTS`` environment variable and, above both, by an explicit path (the app setting).
+A download is written to ``NAME.part`` next to its final place, resumed with an HTTP Range request when
+interrupted, hashed, and only then moved into place with ``os.replace``; nothing half-written ever sits
+under a final name. Hashes of artifacts with no published checksum are recorded in ``weights.lock.json``
+on the first verified download (trust on first use). This module never imports torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from app.errors import CelstudioError, ModelUnavailable
+from models.catalog import CATALOG, ModelEntry, catalog_by_name
+
+ProgressCallback = Callable[[int, int], None]
+CancelCallback = Callable[[], bool]
+
+LOCK_NAME = "weights.lock.json"
+_CHUNK = 1 << 20
+_RETRIES = 4
+_TIMEOUT_S = 30.0
+
+
+class DownloadCancelled(CelstudioError):
+    """The user cancelled a download; the partial file stays for a later resume."""
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One line of `ModelManager.list`."""
+
+    name: str
+    role: str
+    size: int | None
+    installed: bool
+    verified: bool
+    license: str
+
+
+def default_weights_dir() -> Path:
+    """``CELSTUDIO_WEIGHTS`` if set, else the per-user data folder's ``weights``."""
+    env = os.environ.get("CELSTUDIO_WEIGHTS")
+    if env:
+        return Path(env).expanduser()
+    try:
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir("celstudio")) / "weights"
+    except ImportError:  # platformdirs missing: the XDG default it would pick on Linux
+        return Path.home() / ".local" / "share" / "celstudio" / "weights"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ModelManager:
+    """Lists, downloads, installs and verifies model weights.
+
+    Parameters
+    ----------
+    weights_dir : Path | None
+        The weights folder; `default_weights_dir` when ``None``.
+    catalog : tuple[ModelEntry, ...] | None
+        The known models; the built-in `models.catalog.CATALOG` when ``None`` (tests point entries at
+        a local server this way).
+    """
+
+    def __init__(
+        self, weights_dir: Path | None = None, catalog: tuple[ModelEntry, ...] | None = None
+    ) -> None:
+        self.weights_dir = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+        self.catalog = catalog_by_name(catalog if catalog is not None else CATALOG)
+
+    # ---- lookup -------------------------------------------------------------------------------
+    def entry(self, name: str) -> ModelEntry:
+        """The catalog entry ``name``; `ModelUnavailable` for an unknown name."""
+        try:
+            return self.catalog[name]
+        except KeyError:
+            raise ModelUnavailable(
+                f"There is no model named {name!r}; run `celstudio models list` to see the known ones."
+            ) from None
+
+    def _final(self, entry: ModelEntry) -> Path:
+        return self.weights_dir / entry.filename
+
+    def _part(self, entry: ModelEntry) -> Path:
+        return self.weights_dir / (entry.filename + ".part")
+
+    def path(self, name: str) -> Path | None:
+        """The installed file or folder of ``name``, or ``None`` when it is not installed."""
+        final = self._final(self.entry(name))
+        return final if final.exists() else None
+
+    def list(self) -> list[ModelRow]:
+        """Every catalog entry with its install and (cheap, recorded) verification state."""
+        return [
+            ModelRow(e.name, e.role, e.size, self.path(e.name) is not None, self._recorded_ok(e), e.license)
+            for e in self.catalog.values()
+        ]
+
+    # ---- lock file (recorded hashes) -----------------------------------------------------------
+    def _lock(self) -> dict[str, dict[str, object]]:
+        try:
+            data = json.loads((self.weights_dir / LOCK_NAME).read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write_lock(self, data: dict[str, dict[str, object]]) -> None:
+        self.weights_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.weights_dir / (LOCK_NAME + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), "utf-8")
+        os.replace(tmp, self.weights_dir / LOCK_NAME)
+
+    def _record(self, entry: ModelEntry, hashes: dict[str, str]) -> None:
+        """Store per-file hashes plus size/mtime, so later cheap checks need no rehash."""
+        root = self._final(entry)
+        files = {}
+        for rel, digest in hashes.items():
+            st = (root / rel if entry.format == "hf-folder" else root).stat()
+            files[rel] = {"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        lock = self._lock()
+        lock[entry.name] = {"files": files, "recorded": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        self._write_lock(lock)
+
+    def _recorded_hashes(self, entry: ModelEntry) -> dict[str, dict[str, object]]:
+        rec = self._lock().get(entry.name, {})
+        files = rec.get("files", {}) if isinstance(rec, dict) else {}
+        return files if isinstance(files, dict) else {}
+
+    def _recorded_ok(self, entry: ModelEntry) -> bool:
+        """True when the installed files still match the size/mtime recorded at last verification."""
+        root = self._final(entry)
+        recorded = self._recorded_hashes(entry)
+        if not root.exists() or not recorded:
+            return False
+        for rel, info in recorded.items():
+            path = root / rel if entry.format == "hf-folder" else root
+            try:
+                st = path.stat()
+            except OSError:
+                return False
+            if not isinstance(info, dict) or (info.get("size"), info.get("mtime_ns")) != (
+                st.st_size,
+                st.st_mtime_ns,
+            ):
+                return False
+            if entry.sha256 is not None and info.get("sha256") != entry.sha256:
+                return False
+        return True
+
+    def is_verified(self, name: str) -> bool:
+        """Installed and verified: the recorded state still matches, else a full `verify`."""
+        entry = self.entry(name)
+        if self.path(name) is None:
+            return False
+        return self._recorded_ok(entry) or self.verify(name)
+
+    # ---- verification ---------------------------------------------------------------------------
+    def _check(self, entry: ModelEntry, root: Path) -> tuple[dict[str, str], str | None]:
+        """Hash the files under ``root``; return the hashes and a reason when they do not match."""
+        recorded = self._recorded_hashes(entry)
+        hashes: dict[str, str] = {}
+        rels = (
+            [entry.filename]
+            if entry.format != "hf-folder"
+            else sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        )
+        for rel in rels:
+            path = root if entry.format != "hf-folder" else root / rel
+            hashes[rel] = _sha256(path)
+            info = recorded.get(rel)
+            expected = entry.sha256 if entry.format != "hf-folder" else None
+            if expected is None and isinstance(info, dict):
+                expected = str(info.get("sha256"))  # trust-on-first-use record
+            if expected is not None and hashes[rel] != expected:
+                return (
+                    hashes,
+                    f"{rel} does not match its {'published' if entry.sha256 else 'recorded'} checksum",
+                )
+            if entry.md5 is not None and entry.format != "hf-folder" and _md5(path) != entry.md5:
+                return hashes, f"{rel} does not match its published MD5"
+        if entry.format == "hf-folder":
+            missing = [f for f in entry.files if f not in hashes]
+            if missing:
+                return hashes, f"{', '.join(missing)} missing"
+        return hashes, None
+
+    def verify(self, name: str) -> bool:
+        """Hash the installed weights and compare with the published or recorded checksums.
+
+        Records the hashes (trust on first use) when there is nothing to compare against yet.
+        """
+        entry = self.entry(name)
+        root = self.path(name)
+        if root is None:
+            return False
+        hashes, problem = self._check(entry, root)
+        if problem is None:
+            self._record(entry, hashes)
+        return problem is None
+
+    # ---- install --------------------------------------------------------------------------------
+    def _finish(self, entry: ModelEntry, part: Path) -> None:
+        """Verify ``part`` and move it into place; a mismatch deletes it and raises."""
+        hashes, problem = self._check(entry, part)
+        if problem is not None:
+            shutil.rmtree(part) if part.is_dir() else part.unlink(missing_ok=True)
+            raise ModelUnavailable(
+                f"The weights for {entry.name} are corrupt ({problem}); the partial file was deleted, "
+                f"try `celstudio models download {entry.name}` again."
+            )
+        final = self._final(entry)
+        if final.is_dir():
+            shutil.rmtree(final)
+        os.replace(part, final)
+        self._record(entry, hashes)
+
+    def install_local(self, name: str, src_path: Path) -> Path:
+        """Install weights the user already has (fully offline): copy, verify, move into place."""
+        entry = self.entry(name)
+        src = Path(src_path)
+        if not src.exists():
+            raise ModelUnavailable(f"{src} does not exist, so {name} cannot be installed from it.")
+        self.weights_dir.mkdir(parents=True, exist_ok=True)
+        part = self._part(entry)
+        if part.is_dir():
+            shutil.rmtree(part)
+        if entry.format == "hf-folder":
+            if not src.is_dir():
+                raise ModelUnavailable(f"{name} is a folder of files; point at the folder, not {src}.")
+            part.mkdir()
+            for rel, _url, required in entry.file_urls():
+                if (src / rel).is_file():
+                    shutil.copyfile(src / rel, part / rel)
+                elif required:
+                    shutil.rmtree(part)
+                    raise ModelUnavailable(f"{src} lacks {rel}, which {name} needs.")
+        else:
+            shutil.copyfile(src, part)
+        self._finish(entry, part)
+        return self._final(entry)
+
+    def download(
+        self,
+        name: str,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCallback | None = None,
+    ) -> Path:
+        """Download ``name`` (resuming any ``.part``), verify it, and move it into place.
+
+        ``progress(done, total)`` is called as bytes arrive (``total`` is 0 while unknown); when
+        ``cancel()`` returns True the download stops with `DownloadCancelled` and the ``.part`` stays.
+        """
+        entry = self.entry(name)
+        self.weights_dir.mkdir(parents=True, exist_ok=True)
+        part = self._part(entry)
+        if entry.format != "hf-folder":
+            _fetch(entry.url, part, progress, cancel, entry.name)
+        else:
+            part.mkdir(exist_ok=True)
+            for rel, url, required in entry.file_urls():
+                target = part / rel
+                if target.exists() and not (part / (rel + ".part")).exists():
+                    continue  # fetched completely in an earlier, interrupted run
+                try:
+                    _fetch(url, part / (rel + ".part"), progress, cancel, f"{entry.name}/{rel}")
+                except _NotFound:
+                    if required:
+                        raise ModelUnavailable(
+                            f"{url} was not found, so {name} cannot be downloaded."
+                        ) from None
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(part / (rel + ".part"), target)
+        self._finish(entry, part)
+        return self._final(entry)
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _fetch(
+    url: str, part: Path, progress: ProgressCallback | None, cancel: CancelCallback | None, label: str
+) -> None:
+    """Fetch ``url`` into ``part``, resuming from its current length; retries cut connections."""
+    part.parent.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for attempt in range(_RETRIES + 1):
+        have = part.stat().st_size if part.exists() else 0
+        headers = {"User-Agent": "celstudio-model-manager/0.1"}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=headers), timeout=_TIMEOUT_S
+            ) as resp:
+                length = int(resp.headers.get("Content-Length") or 0)
+                if have and resp.status == 206:
+                    mode, done = "ab", have
+                    # "bytes START-END/TOTAL"; fall back on the length when TOTAL is "*" or absent
+                    whole = (resp.headers.get("Content-Range") or "").rpartition("/")[2]
+                    total = int(whole) if whole.isdigit() else (have + length if length else 0)
+                else:  # a full body: the server ignored (or we sent no) Range
+                    mode, done, total = "wb", 0, length
+                if progress is not None:
+                    progress(done, total)
+                with part.open(mode) as fh:
+                    while block := resp.read(_CHUNK):
+                        fh.write(block)  # kept even when cancelled: a later run resumes after it
+                        done += len(block)
+                        if progress is not None:
+                            progress(done, total)
+                        if cancel is not None and cancel() and (not total or done < total):
+                            raise DownloadCancelled(
+                                f"The download of {label} was cancelled; run it again to resume."
+                            )
+            if not total or done >= total:
+                return
+            # The body stopped short: the connection was cut; loop and resume with a Range request.
+        except urllib.error.HTTPError as exc:
+            if exc.code == 416 and have:
+                return  # the .part already holds the whole file; the checksum decides
+            if exc.code == 404:
+                raise _NotFound(url) from None
+            if attempt == _RETRIES or exc.code < 500:
+                raise ModelUnavailable(
+                    f"Downloading {label} failed: the server answered {exc.code}."
+                ) from None
+        except (OSError, http.client.HTTPException) as exc:  # URLError, reset, timeout, IncompleteRead
+            if attempt == _RETRIES:
+                raise ModelUnavailable(
+                    f"Downloading {label} failed ({getattr(exc, 'reason', exc)}); run it again to resume."
+                ) from None
+        time.sleep(min(0.2 * (attempt + 1), 2.0))
+    raise ModelUnavailable(f"Downloading {label} kept being cut off; run it again to resume.")
+
+
+# ---- command-line helpers (called by `celstudio models ...` in app/cli.py) -----------------------
+def _human(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def format_models_table(rows: list[ModelRow]) -> str:
+    """A plain-text table of `ModelManager.list` rows."""
+    header = ("NAME", "ROLE", "SIZE", "INSTALLED", "VERIFIED", "LICENSE")
+    body = [
+        (
+            r.name,
+            r.role,
+            _human(r.size),
+            "yes" if r.installed else "no",
+            ("yes" if r.verified else "no") if r.installed else "-",
+            r.license,
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in (header, *body)
+    )
+
+
+def progress_bar(label: str, done: int, total: int, width: int = 30) -> str:
+    """One line of download progress, to be printed after a carriage return."""
+    if total <= 0:
+        return f"{label} {_human(done)}"
+    frac = min(done / total, 1.0)
+    fill = round(frac * width)
+    return f"{label} [{'#' * fill}{'.' * (width - fill)}] {frac * 100:5.1f}% {_human(done)}/{_human(total)}"
+
+
+_USAGE = "usage: celstudio models list | download NAME | verify [NAME] | path [NAME] | install NAME FILE"
+
+
+def run_models_command(
+    args: list[str], manager: ModelManager | None = None, out: TextIO | None = None
+) -> int:
+    """Run ``celstudio models ARGS``; returns the exit status. User errors print one line, status 1."""
+    stream = out if out is not None else sys.stdout
+    mgr = manager if manager is not None else ModelManager()
+    cmd, rest = (args[0], args[1:]) if args else ("list", [])
+    try:
+        if cmd == "list" and not rest:
+            print(format_models_table(mgr.list()), file=stream)
+            print(f"weights folder: {mgr.weights_dir}", file=stream)
+            return 0
+        if cmd == "download" and len(rest) == 1:
+            name = rest[0]
+
+            def show(done: int, total: int) -> None:
+                stream.write("\r" + progress_bar(name, done, total))
+                stream.flush()
+
+            path = mgr.download(name, progress=show)
+            print(f"\n{name} installed and verified: {path}", file=stream)
+            return 0
+        if cmd == "verify" and len(rest) <= 1:
+            names = rest or [r.name for r in mgr.list() if r.installed]
+            status = 0
+            for name in names:
+                if mgr.path(name) is None:
+                    print(f"{name}: not installed", file=stream)
+                    status = 1
+                elif mgr.verify(name):
+                    print(f"{name}: ok", file=stream)
+                else:
+                    print(f"{name}: CORRUPT - run `celstudio models download {name}` again", file=stream)
+                    status = 1
+            if not names:
+                print("no models installed", file=stream)
+            return status
+        if cmd == "path" and len(rest) <= 1:
+            if not rest:
+                print(mgr.weights_dir, file=stream)
+                return 0
+            found = mgr.path(rest[0])
+            print(found if found is not None else f"{rest[0]}: not installed", file=stream)
+            return 0 if found is not None else 1
+        if cmd == "install" and len(rest) == 2:
+            print(
+                f"{rest[0]} installed and verified: {mgr.install_local(rest[0], Path(rest[1]))}", file=stream
+            )
+            return 0
+    except DownloadCancelled as exc:
+        print(f"\n{exc}", file=stream)
+        return 130
+    except CelstudioError as exc:
+        print(f"\nerror: {exc}", file=stream)
+        return 1
+    print(_USAGE, file=stream)
+    return 2

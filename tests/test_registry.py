@@ -1,0 +1,176 @@
+"""The backend table: lazy imports, availability messages, classical fallback."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from app.errors import ModelUnavailable
+from models import registry
+from models.catalog import CATALOG, ModelEntry, catalog_by_name
+from models.manager import ModelManager
+from models.registry import BACKENDS, BackendSpec
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("s", BACKENDS, ids=lambda s: f"{s.role}-{s.name}")
+def test_table_entry_imports_lazily(s: BackendSpec) -> None:
+    if not _module_exists(s.module):
+        pytest.skip(f"{s.module} is not written yet")
+    cls = registry.backend_class(s)
+    assert inspect.isclass(cls) and cls.__name__ == s.cls
+    assert getattr(cls, "role", None) == s.role
+    if s.needs_weights:
+        assert "weights" in inspect.signature(cls.__init__).parameters
+
+
+def test_table_is_consistent_with_catalog() -> None:
+    catalog = catalog_by_name()
+    roles = {s.role for s in BACKENDS}
+    assert roles == {"segmenter", "matter", "effects", "inpainter", "propagator", "clicker", "annotator"}
+    for role in roles:
+        assert registry.backends(role)[0].name == "classical"  # type: ignore[arg-type]
+    assert len({(s.role, s.name) for s in BACKENDS}) == len(BACKENDS)
+    for s in BACKENDS:
+        for model in s.models:
+            assert catalog[model].role == s.role and catalog[model].backend == s.name
+    assert all(len(e.sha256) == 64 for e in CATALOG if e.sha256 is not None)
+
+
+def test_listing_and_availability_import_no_backend_and_no_torch(tmp_path: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from models import registry as r; "
+        "from models.manager import ModelManager; m = ModelManager(Path(sys.argv[1])); "
+        "[r.availability(s, m) for s in r.BACKENDS]; m.list(); "
+        "print(' '.join(sorted(k for k in sys.modules if k.startswith(('models', 'torch')))))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == [
+        "models",
+        "models.base",
+        "models.catalog",
+        "models.manager",
+        "models.registry",
+    ]
+
+
+def test_availability_says_not_installed(tmp_path: Path) -> None:
+    mgr = ModelManager(tmp_path)
+    for s in BACKENDS:
+        ok, reason = registry.availability(s, mgr)
+        if s.needs_weights:
+            assert not ok
+            assert (
+                reason
+                == f"weights for {s.models[0]} not installed: run `celstudio models download {s.models[0]}`"
+            )
+        else:
+            assert (ok, reason) == (True, "")
+
+
+def test_unknown_backend_is_a_clear_error() -> None:
+    with pytest.raises(ModelUnavailable, match="no clicker backend named 'nope'"):
+        registry.spec("clicker", "nope")
+
+
+# ---- fake backends, so fallback is tested whatever other modules exist -----------------------------
+class FakeClassical:
+    name: ClassVar[str] = "classical"
+    role: ClassVar[str] = "clicker"
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.device: str | None = None
+
+    def load(self, device: str = "cpu") -> None:
+        self.device = device
+
+
+class FakeDeep:
+    name: ClassVar[str] = "deep"
+    role: ClassVar[str] = "clicker"
+
+    def __init__(self, weights: Path | None = None, **options: Any) -> None:
+        self.weights = weights
+        self.options = options
+
+    def load(self, device: str = "cpu") -> None:
+        if self.weights is None or self.weights.read_bytes() != b"good weights":
+            raise ModelUnavailable("The fake checkpoint does not load.")
+
+
+@pytest.fixture
+def fake_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModelManager:
+    module = types.ModuleType("celstudio_fake_backends")
+    module.FakeClassical = FakeClassical  # type: ignore[attr-defined]
+    module.FakeDeep = FakeDeep  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "celstudio_fake_backends", module)
+    table = (
+        BackendSpec("clicker", "classical", "Fake classical", "celstudio_fake_backends", "FakeClassical"),
+        BackendSpec(
+            "clicker", "deep", "Fake deep", "celstudio_fake_backends", "FakeDeep", ("fake-a", "fake-b")
+        ),
+    )
+    monkeypatch.setattr(registry, "BACKENDS", table)
+    monkeypatch.setattr(registry, "_INDEX", {(s.role, s.name): s for s in table})
+    entries = tuple(
+        ModelEntry(n, "clicker", "deep", "http://127.0.0.1:9/x", None, None, "test", "pth", f"{n}.pth")
+        for n in ("fake-a", "fake-b")
+    )
+    return ModelManager(tmp_path / "weights", catalog=entries)
+
+
+def test_fallback_when_weights_missing(fake_table: ModelManager) -> None:
+    backend, message = registry.create_with_fallback("clicker", "deep", fake_table, device="cpu", mode="x")
+    assert isinstance(backend, FakeClassical) and backend.device == "cpu" and backend.options == {}
+    assert message is not None
+    assert "weights for fake-a not installed: run `celstudio models download fake-a`" in message
+    assert message.endswith("using the weight-free Fake classical clicker instead.")
+
+
+def test_deep_backend_gets_weights_path(fake_table: ModelManager, tmp_path: Path) -> None:
+    src = tmp_path / "b.pth"
+    src.write_bytes(b"good weights")
+    installed = fake_table.install_local("fake-b", src)  # only the second preference is present
+    backend, message = registry.create_with_fallback("clicker", "deep", fake_table, device="cpu", mode="x")
+    assert message is None and isinstance(backend, FakeDeep)
+    assert backend.weights == installed and backend.options == {"mode": "x"}
+    with pytest.raises(ModelUnavailable, match="fake-a not installed"):
+        registry.create_backend("clicker", "deep", fake_table, model="fake-a")
+
+
+def test_fallback_when_load_or_checksum_fails(fake_table: ModelManager, tmp_path: Path) -> None:
+    src = tmp_path / "a.pth"
+    src.write_bytes(b"bad weights!")
+    fake_table.install_local("fake-a", src)
+    backend, message = registry.create_with_fallback("clicker", "deep", fake_table, device="cpu")
+    assert isinstance(backend, FakeClassical) and message is not None and "does not load" in message
+    path = fake_table.path("fake-a")
+    assert path is not None
+    path.write_bytes(b"tampered....")  # same size, new content: the recorded hash no longer matches
+    ok, reason = registry.availability(registry.spec("clicker", "deep"), fake_table)
+    assert not ok and "corrupt" in reason
+
+
+def test_real_table_fallback(tmp_path: Path) -> None:
+    if not _module_exists("models.classical.clicks"):
+        pytest.skip("models.classical.clicks is not written yet")
+    backend, message = registry.create_with_fallback("clicker", "sam", ModelManager(tmp_path))
+    assert type(backend).__name__ == "GrabCutClicker"
+    assert message is not None and "celstudio models download sam-vit-b" in message
