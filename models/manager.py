@@ -229,6 +229,12 @@ class ModelManager:
             self._record(entry, hashes)
         return problem is None
 
+    def forget(self, name: str) -> None:
+        """Drop the recorded hashes of ``name`` (trust on first use starts again on the next install)."""
+        lock = self._lock()
+        if lock.pop(self.entry(name).name, None) is not None:
+            self._write_lock(lock)
+
     # ---- install --------------------------------------------------------------------------------
     def _finish(self, entry: ModelEntry, part: Path) -> None:
         """Verify ``part`` and move it into place; a mismatch deletes it and raises."""
@@ -282,6 +288,9 @@ class ModelManager:
         ``cancel()`` returns True the download stops with `DownloadCancelled` and the ``.part`` stays.
         """
         entry = self.entry(name)
+        final = self._final(entry)
+        if final.exists() and self.is_verified(name):
+            return final  # already installed and verified: nothing to fetch
         self.weights_dir.mkdir(parents=True, exist_ok=True)
         part = self._part(entry)
         if entry.format != "hf-folder":
@@ -454,6 +463,10 @@ def run_models_command(
             found = mgr.path(rest[0])
             print(found if found is not None else f"{rest[0]}: not installed", file=stream)
             return 0 if found is not None else 1
+        if cmd == "forget" and len(rest) == 1:
+            mgr.forget(rest[0])
+            print(f"{rest[0]}: recorded checksums forgotten", file=stream)
+            return 0
         if cmd == "install" and len(rest) == 2:
             print(
                 f"{rest[0]} installed and verified: {mgr.install_local(rest[0], Path(rest[1]))}", file=stream

@@ -156,7 +156,7 @@ def test_cancel_keeps_only_part_then_resumes(server: tuple[str, ServerState], tm
 def test_verify_detects_corruption_trust_on_first_use(
     server: tuple[str, ServerState], tmp_path: Path
 ) -> None:
-    base, _ = server
+    base, state = server
     mgr = ModelManager(tmp_path, catalog=(_entry(base, sha256=None),))
     path = mgr.download("tiny")
     assert mgr.verify("tiny")  # compares with the hash recorded by the download
@@ -165,6 +165,14 @@ def test_verify_detects_corruption_trust_on_first_use(
     path.write_bytes(bytes(data))
     assert not mgr.verify("tiny")
     assert not mgr.is_verified("tiny") and not mgr.list()[0].verified
+    assert mgr.download("tiny").read_bytes() == BLOB  # a fresh copy replaces the corrupt one
+    state.files["/w/model.pth"] = BLOB[::-1]  # upstream now serves other bytes under the same name
+    path.unlink()
+    with pytest.raises(ModelUnavailable, match="recorded checksum"):
+        mgr.download("tiny")  # checked against the first-use record
+    assert mgr.path("tiny") is None
+    mgr.forget("tiny")
+    assert mgr.download("tiny").read_bytes() == BLOB[::-1] and mgr.verify("tiny")
 
 
 def test_hf_folder_downloads_each_file(server: tuple[str, ServerState], tmp_path: Path) -> None:
@@ -220,7 +228,7 @@ def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_cli_commands(server: tuple[str, ServerState], tmp_path: Path) -> None:
-    base, _ = server
+    base, state = server
     mgr = ModelManager(tmp_path, catalog=(_entry(base),))
     out = io.StringIO()
     assert mm.run_models_command(["list"], mgr, out) == 0
@@ -228,6 +236,9 @@ def test_cli_commands(server: tuple[str, ServerState], tmp_path: Path) -> None:
     out = io.StringIO()
     assert mm.run_models_command(["download", "tiny"], mgr, out) == 0
     assert "\rtiny [" in out.getvalue() and "100.0%" in out.getvalue()
+    requests = len(state.requests)
+    assert mm.run_models_command(["download", "tiny"], mgr, io.StringIO()) == 0
+    assert len(state.requests) == requests  # installed and verified: nothing fetched again
     out = io.StringIO()
     assert mm.run_models_command(["verify"], mgr, out) == 0 and "tiny: ok" in out.getvalue()
     out = io.StringIO()
