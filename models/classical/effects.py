@@ -1,0 +1,182 @@
+"""Weight-free effect separation (stage 2b).
+
+Anime effects (glows, sparks, flashes, speed streaks) are mostly composited *additively*: the
+frame is brighter than the background behind it in every channel, with soft edges and no dark
+outline. With a background plate aligned to the frame we measure that brightening directly; without
+one, a large median filter of the frame (characters filled in first) stands in for the background.
+Effects are short-lived, so `suppress_persistent` removes detections that stay put through a shot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from models.base import Image, Mask, Role, SoftMap
+from models.classical.align import (
+    Matrix,
+    build_plate,
+    estimate_camera,
+    model_scale,
+    plate_size,
+    rescale_transform,
+    resize,
+    warp_to_frame,
+)
+
+
+def additive_strength(image: Image, background: Image, gain: float = 30.0, slack: float = 10.0) -> SoftMap:
+    """Soft map of how much ``image`` looks like ``background`` plus light.
+
+    Strength rises with the luminance gain (``gain`` levels give 1.0) and is cut where any channel
+    got darker than the background by more than ``slack`` levels (outlines, shadows, characters).
+    """
+    img = cv2.GaussianBlur(image, (3, 3), 0).astype(np.float32)
+    bgf = cv2.GaussianBlur(background, (3, 3), 0).astype(np.float32)
+    d = img - bgf
+    lum = d @ np.array([0.299, 0.587, 0.114], np.float32)
+    lowest = d.min(axis=2)
+    s = np.clip(lum / gain, 0.0, 1.0) * np.clip((lowest + slack) / slack, 0.0, 1.0)
+    return np.asarray(s, np.float32)
+
+
+def estimate_background(image: Image, character_mask: Mask | None) -> Image:
+    """A stand-in background: characters inpainted, then bright thin/small things median-filtered out."""
+    s = model_scale(image.shape, 240)
+    small = resize(image, s)
+    if character_mask is not None and character_mask.any():
+        m = resize(character_mask.astype(np.uint8) * 255, s, cv2.INTER_NEAREST)
+        small = cv2.inpaint(small, cv2.dilate(m, np.ones((3, 3), np.uint8)), 3, cv2.INPAINT_TELEA)
+    k = max(3, int(0.12 * max(small.shape[:2])) | 1)
+    k = min(k, 99)  # medianBlur on uint8 accepts any odd size; keep it affordable
+    bg = cv2.medianBlur(small, k)
+    h, w = image.shape[:2]
+    return np.asarray(cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR), np.uint8)
+
+
+class ClassicalEffectSeparator:
+    """Stage-2b backend: additive brightening over the background plate, as a soft map in [0, 1].
+
+    Parameters
+    ----------
+    gain
+        Luminance gain (0..255 levels) that counts as full strength.
+    min_area
+        Detections smaller than this fraction of the frame are dropped (noise, specular dots).
+    """
+
+    name: ClassVar[str] = "classical"
+    role: ClassVar[Role] = "effects"
+
+    def __init__(self, *, gain: float = 30.0, min_area: float = 0.0005) -> None:
+        self.gain = gain
+        self.min_area = min_area
+
+    def load(self, device: str = "cpu") -> None:
+        """Nothing to load."""
+
+    def release(self) -> None:
+        """Nothing to release."""
+
+    def separate(self, image: Image, character_mask: Mask, plate: Image | None) -> SoftMap:
+        """Per-pixel effect strength; ``plate`` must be frame-aligned (same shape) to be used."""
+        if plate is None or plate.shape != image.shape:
+            plate = estimate_background(image, character_mask)
+        s = additive_strength(image, plate, self.gain)
+        # The brightening must also be visible in absolute terms: effects are bright.
+        v = image.max(axis=2).astype(np.float32) / 255.0
+        s *= np.clip((v - 0.3) / 0.25, 0.0, 1.0)
+        if character_mask is not None and character_mask.shape == s.shape:
+            s[character_mask] = 0.0
+        s = self._drop_specks(s)
+        return np.asarray(np.clip(s, 0.0, 1.0), np.float32)
+
+    def separate_shot(
+        self,
+        frames: Sequence[Image],
+        character_masks: Sequence[Mask],
+        transforms: Sequence[Matrix] | None = None,
+        max_plate_frames: int = 16,
+    ) -> list[SoftMap]:
+        """Effects for a whole shot: a median plate without the characters is the background
+        (short-lived effects fall out of the median), then `suppress_persistent`."""
+        if len(frames) == 0:
+            return []
+        ts = list(transforms) if transforms is not None else estimate_camera(frames)
+        shape = frames[0].shape
+        plate: Image | None = None
+        seen: NDArray[np.uint16] | None = None
+        if len(frames) >= 3:
+            plate, seen = build_plate(frames, ts, list(character_masks), 1.0, max_plate_frames)
+        maps: list[SoftMap] = []
+        for i in range(len(frames)):
+            frame = np.asarray(frames[i])
+            ref: Image | None = None
+            if plate is not None and seen is not None:
+                ref = np.asarray(warp_to_frame(plate, ts[i], shape, 1.0), np.uint8)
+                unseen = warp_to_frame(seen, ts[i], shape, 1.0, cv2.INTER_NEAREST) == 0
+                if unseen.any():  # background nobody saw: estimate it from the frame itself
+                    ref = np.where(unseen[..., None], estimate_background(frame, character_masks[i]), ref)
+            maps.append(self.separate(frame, np.asarray(character_masks[i], bool), ref))
+        return suppress_persistent(maps, ts)
+
+    def _drop_specks(self, s: SoftMap) -> SoftMap:
+        on = (s > 0.25).astype(np.uint8)
+        n, lab, stats, _ = cv2.connectedComponentsWithStats(on, connectivity=8)
+        if n <= 1:
+            return s
+        small = stats[:, cv2.CC_STAT_AREA] < self.min_area * s.size
+        small[0] = False
+        if small.any():
+            # Everything within reach of a dropped speck goes too (its faint halo).
+            gone = cv2.dilate(small[lab].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            s = np.where(gone, 0.0, s).astype(np.float32)
+        return s
+
+
+def suppress_persistent(
+    maps: Sequence[SoftMap],
+    transforms: Sequence[Matrix] | None = None,
+    max_fraction: float = 0.6,
+    min_frames: int = 5,
+) -> list[SoftMap]:
+    """Damp detections that persist at the same background place for most of a shot.
+
+    Parameters
+    ----------
+    maps
+        Per-frame effect strengths of one shot.
+    transforms
+        `estimate_camera` transforms (identity when None): persistence is judged in plate
+        coordinates, so a lamp that pans with the background counts as static.
+    max_fraction
+        A plate pixel lit in more than this fraction of the frames that saw it is background.
+    min_frames
+        Shorter shots are returned unchanged (too little evidence).
+    """
+    if len(maps) < min_frames:
+        return [np.asarray(m, np.float32) for m in maps]
+    shape = maps[0].shape
+    ts = list(transforms) if transforms is not None else [np.eye(3) for _ in maps]
+    s = model_scale(shape, 240)
+    ph, pw = plate_size(ts, shape, s)
+    lit = np.zeros((ph, pw), np.float32)
+    seen = np.zeros((ph, pw), np.float32)
+    ones = np.ones((round(shape[0] * s), round(shape[1] * s)), np.float32)
+    for m, t in zip(maps, ts, strict=True):
+        a = rescale_transform(np.asarray(t), s)[:2]
+        lit += cv2.warpAffine((resize(m, s, cv2.INTER_AREA) > 0.5).astype(np.float32), a, (pw, ph))
+        seen += cv2.warpAffine(ones, a, (pw, ph))
+    frac = lit / np.maximum(seen, 1.0)
+    keep_plate = np.clip((max_fraction + 0.15 - frac) / 0.15, 0.0, 1.0).astype(np.float32)
+    out: list[SoftMap] = []
+    for m, t in zip(maps, ts, strict=True):
+        inv = np.linalg.inv(rescale_transform(np.asarray(t), s))[:2]
+        k = cv2.warpAffine(keep_plate, inv, (ones.shape[1], ones.shape[0]), borderValue=1.0)
+        k_full = cv2.resize(k, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+        out.append(np.asarray(m * k_full, np.float32))
+    return out

@@ -1,0 +1,345 @@
+"""Weight-free stage-1 segmentation: what departs from the shot's background plate is foreground.
+
+Per shot: estimate the camera (`align.estimate_camera`), build a median background plate at ~480 px
+(twice: the second pass excludes what the first pass found), then per frame:
+
+1. evidence - Lab distance between the frame and the plate warped into it, thresholded robustly
+   (median + k*MAD), plus anime-face detections as sure foreground;
+2. GrabCut initialised from that evidence (sure/probable fg/bg) in the foreground's bounding box;
+3. a guided filter on the full-resolution frame upsamples the mask edge-aware;
+4. connected components become objects; ids follow objects through the shot by overlap after
+   camera compensation.
+
+Static shots (no camera motion, the character barely moving) burn the character into the median.
+They are detected by a near-empty difference everywhere, and segmented from the plate itself by
+colour contrast against the frame border (backgrounds touch the border), faces and GrabCut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from models.base import FrameSegmentation, Image, Labels, ObjectKind, Role
+from models.classical.align import (
+    Matrix,
+    build_plate,
+    estimate_camera,
+    model_scale,
+    rescale_transform,
+    resize,
+    sample_indices,
+    warp_to_frame,
+)
+from models.classical.effects import additive_strength
+from models.classical.faces import AnimeFaceDetector
+
+K3 = np.ones((3, 3), np.uint8)
+
+
+class ClassicalSegmenter:
+    """Stage-1 backend from background subtraction, face seeds and GrabCut; no weights.
+
+    Parameters
+    ----------
+    long_side
+        Modelling resolution (long side in pixels).
+    max_plate_frames
+        Frames sampled into the background median.
+    min_object_area
+        Components smaller than this fraction of the frame are dropped.
+    cascade_path
+        Optional explicit ``lbpcascade_animeface.xml``.
+    """
+
+    name: ClassVar[str] = "classical"
+    role: ClassVar[Role] = "segmenter"
+
+    def __init__(
+        self, *, long_side: int = 480, max_plate_frames: int = 40, min_object_area: float = 0.002,
+        cascade_path: str | None = None,
+    ) -> None:
+        self.long_side = long_side
+        self.max_plate_frames = max_plate_frames
+        self.min_object_area = min_object_area
+        self.faces = AnimeFaceDetector(cascade_path)
+
+    def load(self, device: str = "cpu") -> None:
+        """Nothing to load."""
+
+    def release(self) -> None:
+        """Nothing to release."""
+
+    # -- shot level ------------------------------------------------------------------------------
+
+    def segment_shot(self, frames: Sequence[Image]) -> list[FrameSegmentation]:
+        """Object-id maps for every frame of one shot (kinds ``character``, or ``effect``)."""
+        n = len(frames)
+        if n == 0:
+            return []
+        shape = frames[0].shape
+        s = model_scale(shape, self.long_side)
+        transforms = estimate_camera(frames, self.long_side)
+        plate, coverage, static = self._plate(frames, transforms, s)
+        static_fg: NDArray[np.uint8] | None = None
+        if static:
+            static_fg = self._static_foreground(plate)
+        out: list[FrameSegmentation] = []
+        prev: tuple[NDArray[np.uint8], Matrix] | None = None
+        tracker = _IdTracker()
+        for i in range(n):
+            frame = frames[i]
+            small = resize(frame, s)
+            fg_small, evidence = self._frame_mask(small, plate, coverage, transforms[i], shape, s, static_fg)
+            comps = _components(fg_small, self.min_object_area)
+            warped_prev: NDArray[np.uint8] | None = None
+            if prev is not None:
+                m = rescale_transform(np.linalg.inv(transforms[i]) @ prev[1], s)[:2]
+                size = fg_small.shape[::-1]
+                warped_prev = np.asarray(cv2.warpAffine(prev[0], m, size, flags=cv2.INTER_NEAREST), np.uint8)
+            ids = tracker.assign(comps, warped_prev)
+            labels_small = ids[comps].astype(np.uint8)
+            kinds = self._kinds(labels_small, small, evidence)
+            labels, conf = _upsample_labels(labels_small, frame, s)
+            out.append(FrameSegmentation(labels=labels, kinds=kinds, confidence=conf))
+            prev = (labels_small, transforms[i])
+        return out
+
+    def _plate(
+        self, frames: Sequence[Image], transforms: list[Matrix], s: float
+    ) -> tuple[Image, NDArray[np.uint16], bool]:
+        """Two-pass median plate; ``static`` when no sampled frame departs from it."""
+        shape = frames[0].shape
+        plate, cov = build_plate(frames, transforms, None, s, self.max_plate_frames)
+        idx = sample_indices(len(frames), self.max_plate_frames)
+        masks: list[NDArray[np.bool_] | None] = [None] * len(frames)
+        fractions = []
+        for i in idx:
+            small = resize(frames[i], s)
+            ref = warp_to_frame(plate, transforms[i], shape, s)
+            ok = _seen(cov, transforms[i], shape, s)
+            d = difference(small, ref)
+            fg = (d > robust_threshold(d[ok])) & ok
+            fractions.append(float(fg.mean()))
+            masks[i] = cv2.resize(fg.astype(np.uint8), shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+        # Too few frames, or nothing moves against the plate: the character is burnt into it.
+        static = len(frames) < 3 or float(np.median(fractions)) < 0.003
+        if not static:
+            # Second pass: what the first plate called foreground stays out of the median.
+            plate, cov = build_plate(frames, transforms, masks, s, self.max_plate_frames)
+        return plate, cov, static
+
+    def _static_foreground(self, plate: Image) -> NDArray[np.uint8]:
+        """Foreground of a still picture: flat regions unlike the border, faces, grown by GrabCut."""
+        score = border_contrast(plate) * flatness(plate)
+        u8 = np.clip(score * 2.0, 0, 255).astype(np.uint8)
+        otsu, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        evidence = np.full(plate.shape[:2], cv2.GC_PR_BGD, np.uint8)
+        prob = cv2.morphologyEx((u8 > max(otsu, 20)).astype(np.uint8), cv2.MORPH_OPEN, K3)
+        evidence[prob > 0] = cv2.GC_PR_FGD
+        evidence[cv2.erode(prob, K3, iterations=2) > 0] = cv2.GC_FGD
+        self._face_seeds(plate, evidence)
+        return grabcut(plate, evidence, iterations=4)
+
+    def _face_seeds(self, small: Image, evidence: NDArray[np.uint8]) -> None:
+        """Faces are sure foreground; the body below them probable foreground (anime proportions)."""
+        h, w = evidence.shape
+        for x, y, fw, fh in self.faces.detect(small):
+            bx0, bx1 = max(0, x - fw), min(w, x + 2 * fw)
+            body = evidence[y : min(h, y + 5 * fh), bx0:bx1]
+            body[body != cv2.GC_FGD] = cv2.GC_PR_FGD
+            evidence[y + fh // 6 : y + fh - fh // 6, x + fw // 6 : x + fw - fw // 6] = cv2.GC_FGD
+
+    # -- frame level -----------------------------------------------------------------------------
+
+    def _frame_mask(
+        self, small: Image, plate: Image, coverage: NDArray[np.uint16], t: Matrix,
+        shape: tuple[int, ...], s: float, static_fg: NDArray[np.uint8] | None,
+    ) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        ref = warp_to_frame(plate, t, shape, s)
+        ok = _seen(coverage, t, shape, s)
+        d = difference(small, ref)
+        thr = robust_threshold(d[ok]) if ok.any() else 1e9
+        evidence = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
+        far = cv2.dilate((d > 0.5 * thr).astype(np.uint8), K3, iterations=4) > 0
+        evidence[far] = cv2.GC_PR_BGD
+        evidence[~ok] = cv2.GC_PR_BGD  # never seen as background: let the colour models decide
+        prob = cv2.morphologyEx((d > thr).astype(np.uint8), cv2.MORPH_OPEN, K3) > 0
+        evidence[prob & ok] = cv2.GC_PR_FGD
+        sure = cv2.erode((d > 2 * thr).astype(np.uint8), K3) > 0
+        evidence[sure & ok] = cv2.GC_FGD
+        if static_fg is not None:
+            warped = warp_to_frame(static_fg, t, shape, s, cv2.INTER_NEAREST) > 0
+            evidence[warped & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
+        self._face_seeds(small, evidence)
+        add = additive_strength(small, ref)
+        return grabcut(small, evidence, iterations=2), add
+
+    def _kinds(self, labels: Labels, small: Image, additive: NDArray[np.float32]) -> dict[int, ObjectKind]:
+        """Objects made almost only of additive brightening (no dark outline) are effects."""
+        kinds: dict[int, ObjectKind] = {}
+        for oid in np.unique(labels):
+            if oid == 0:
+                continue
+            region = labels == oid
+            kinds[int(oid)] = "effect" if float((additive[region] > 0.5).mean()) > 0.85 else "character"
+        return kinds
+
+
+def _seen(coverage: NDArray[np.uint16], t: Matrix, shape: tuple[int, ...], s: float) -> NDArray[np.bool_]:
+    """Frame pixels whose plate value is real background; one pixel in from the unseen region
+    because the blur in `difference` bleeds the unseen plate's padding into its neighbours."""
+    seen = (warp_to_frame(coverage, t, shape, s, cv2.INTER_NEAREST) > 0).astype(np.uint8)
+    return np.asarray(cv2.erode(seen, K3, borderType=cv2.BORDER_REPLICATE) > 0)
+
+
+def _components(fg: NDArray[np.uint8], min_area: float) -> NDArray[np.int32]:
+    """Connected components with small ones removed, relabelled 0..k."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats((fg > 0).astype(np.uint8), connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= max(16.0, min_area * fg.size)
+    keep[0] = False
+    remap = np.zeros(n, np.int32)
+    remap[keep] = np.arange(1, int(keep.sum()) + 1)
+    return np.asarray(remap[lab], np.int32)
+
+
+class _IdTracker:
+    """Keeps object ids stable: a component takes the previous id it overlaps most."""
+
+    def __init__(self) -> None:
+        self.next_id = 1
+
+    def assign(self, comps: NDArray[np.int32], warped_prev: NDArray[np.uint8] | None) -> NDArray[np.int64]:
+        k = int(comps.max())
+        ids = np.zeros(k + 1, np.int64)
+        used: set[int] = set()
+        for c in range(1, k + 1):
+            region = comps == c
+            best = 0
+            if warped_prev is not None:
+                counts = np.bincount(warped_prev[region], minlength=256)
+                counts[0] = 0
+                if counts.max() >= 0.3 * region.sum():
+                    best = int(counts.argmax())
+            if best == 0:
+                best = self._new_id(used)
+            ids[c] = best
+            used.add(best)
+        return ids
+
+    def _new_id(self, used: set[int]) -> int:
+        if self.next_id <= 255:
+            self.next_id += 1
+            return self.next_id - 1
+        return next(i for i in range(1, 256) if i not in used)  # wrap: more objects than ids
+
+
+def _upsample_labels(labels_small: Labels, frame: Image, s: float) -> tuple[Labels, NDArray[np.float32]]:
+    """Full-resolution labels and confidence; edges follow the frame via a guided filter."""
+    h, w = frame.shape[:2]
+    soft = guided_upsample((labels_small > 0).astype(np.float32), frame, s)
+    conf = np.abs(2.0 * soft - 1.0).astype(np.float32)
+    if not labels_small.any():
+        return np.zeros((h, w), np.uint8), conf
+    # Grow ids a little so the refined edge (which may move outward) still finds an id.
+    grown = cv2.dilate(labels_small, K3, iterations=2)
+    grown = np.where(labels_small > 0, labels_small, grown)
+    ids = cv2.resize(grown, (w, h), interpolation=cv2.INTER_NEAREST)
+    return np.where(soft > 0.5, ids, 0).astype(np.uint8), conf
+
+
+# -- image helpers -------------------------------------------------------------------------------
+
+
+def difference(image: Image, ref: Image) -> NDArray[np.float32]:
+    """Per-pixel Lab distance (OpenCV 8-bit Lab units) after a light blur against aliasing."""
+    a = cv2.cvtColor(cv2.GaussianBlur(image, (3, 3), 0), cv2.COLOR_RGB2LAB).astype(np.float32)
+    b = cv2.cvtColor(cv2.GaussianBlur(ref, (3, 3), 0), cv2.COLOR_RGB2LAB).astype(np.float32)
+    return np.asarray(np.sqrt(((a - b) ** 2).sum(axis=2)), np.float32)
+
+
+def robust_threshold(values: NDArray[np.float32], k: float = 6.0, floor: float = 18.0) -> float:
+    """``median + k * 1.4826 * MAD``, never below ``floor``: noise-adaptive foreground cut."""
+    if values.size == 0:
+        return floor
+    med = float(np.median(values))
+    mad = float(np.median(np.abs(values - med)))
+    return max(floor, med + k * 1.4826 * mad)
+
+
+def border_contrast(image: Image, clusters: int = 10) -> NDArray[np.float32]:
+    """Lab distance to the nearest colour of the top/left/right border (the bottom often cuts a
+    character): backgrounds touch the frame border, characters stand out from it."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    h, w = lab.shape[:2]
+    b = max(2, int(0.04 * min(h, w)))
+    border = np.concatenate(
+        [lab[:b].reshape(-1, 3), lab[:, :b].reshape(-1, 3), lab[:, w - b :].reshape(-1, 3)]
+    )
+    k = min(clusters, len(border))
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+    _, _, centres = cv2.kmeans(border, k, None, crit, 2, cv2.KMEANS_PP_CENTERS)  # type: ignore[call-overload]
+    d = np.min(np.linalg.norm(lab[:, :, None, :] - centres[None, None], axis=3), axis=2)
+    return np.asarray(cv2.GaussianBlur(d, (5, 5), 0), np.float32)
+
+
+def flatness(image: Image, noise: float = 8.0) -> NDArray[np.float32]:
+    """1 where colour is locally flat (cel-shaded characters), towards 0 on painted texture."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    mu = cv2.blur(lab, (5, 5))
+    sd = np.sqrt(np.maximum(cv2.blur(lab * lab, (5, 5)) - mu * mu, 0.0).sum(axis=2))
+    flat = np.exp(-sd / noise).astype(np.float32)
+    # Close over the thin dark outlines that separate a character's flat colour regions.
+    return np.asarray(cv2.morphologyEx(flat, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8)), np.float32)
+
+
+def grabcut(image: Image, evidence: NDArray[np.uint8], iterations: int = 2) -> NDArray[np.uint8]:
+    """GrabCut from a GC_* evidence map, run only around the foreground evidence; 0/1 mask."""
+    fgish = (evidence == cv2.GC_FGD) | (evidence == cv2.GC_PR_FGD)
+    out = np.zeros(evidence.shape, np.uint8)
+    if fgish.sum() < 16:
+        return out
+    ys, xs = np.nonzero(fgish)
+    h, w = evidence.shape
+    my = max(8, int(0.25 * (ys.max() - ys.min())))
+    mx = max(8, int(0.25 * (xs.max() - xs.min())))
+    y0, y1 = max(0, ys.min() - my), min(h, ys.max() + my + 1)
+    x0, x1 = max(0, xs.min() - mx), min(w, xs.max() + mx + 1)
+    mask = evidence[y0:y1, x0:x1].copy()
+    bgish = (mask == cv2.GC_BGD) | (mask == cv2.GC_PR_BGD)
+    if bgish.sum() < 16 or iterations <= 0:
+        out[fgish] = 1
+        return out
+    bgd = np.zeros((1, 65), np.float64)
+    fgd = np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(np.ascontiguousarray(image[y0:y1, x0:x1]), mask, (0, 0, 1, 1), bgd, fgd,
+                    iterations, cv2.GC_INIT_WITH_MASK)  # the rect is ignored with INIT_WITH_MASK
+    except cv2.error:  # degenerate colour models (e.g. a flat crop): keep the evidence
+        out[fgish] = 1
+        return out
+    out[y0:y1, x0:x1] = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
+    return out
+
+
+def guided_upsample(p_small: NDArray[np.float32], frame: Image, s: float, eps: float = 1e-3) -> NDArray[np.float32]:
+    """Upsample a soft mask to the frame with a grey guided filter (He et al.) so edges snap to it."""
+    h, w = frame.shape[:2]
+    if s == 1.0:
+        return p_small.astype(np.float32)
+    p = cv2.resize(p_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    guide = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    r = max(2, round(1.5 / s))
+
+    def box(x: NDArray[Any]) -> NDArray[np.float32]:
+        return np.asarray(cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1)), np.float32)
+
+    mean_i, mean_p = box(guide), box(p)
+    var_i = box(guide * guide) - mean_i * mean_i
+    a = (box(guide * p) - mean_i * mean_p) / (var_i + eps)
+    b = mean_p - a * mean_i
+    return np.asarray(np.clip(box(a) * guide + box(b), 0.0, 1.0), np.float32)
