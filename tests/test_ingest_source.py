@@ -133,7 +133,7 @@ def test_index_roundtrip_avoids_rescan(tmp_path: Path) -> None:
     reopened = open_source(path, index=index)
     assert np.array_equal(reopened.get(29), src.get(29))
     with pytest.raises(InputError):
-        VideoIndex.from_arrays({"video_pts": arrays["video_pts"]})
+        VideoIndex.from_arrays({"pts": arrays["pts"]})
 
 
 def test_lru_cache_is_bounded_and_returns_copies(tmp_path: Path) -> None:

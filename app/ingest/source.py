@@ -303,7 +303,10 @@ class VideoIndex:
     counted: bool = False
     _lookup: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
 
-    ARRAY_NAMES = ("video_pts", "video_keyframe", "video_info")
+    # `to_arrays()` keys; the importer stores them as ``video_index/<name>`` in media.h5, and the
+    # store reads them back with ``media.read_arrays("video_index")``.
+    ARRAY_NAMES = ("pts", "keyframe", "info")
+    ARRAY_PREFIX = "video_index"
 
     def __post_init__(self) -> None:
         self.pts = np.asarray(self.pts, dtype=np.int64)
@@ -337,9 +340,9 @@ class VideoIndex:
         info = [self.time_base.numerator, self.time_base.denominator, self.stream_index,
                 int(self.verified), int(self.counted), INDEX_VERSION]
         return {
-            "video_pts": self.pts.copy(),
-            "video_keyframe": self.keyframe.astype(np.uint8),
-            "video_info": np.asarray(info, dtype=np.int64),
+            "pts": self.pts.copy(),
+            "keyframe": self.keyframe.astype(np.uint8),
+            "info": np.asarray(info, dtype=np.int64),
         }
 
     @classmethod
