@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.ingest.shots import CutDetector, cuts_to_shots, detect_cuts, merge_shots, split_shot
+from app.ingest.shots import (
+    CutDetector,
+    cuts_to_shots,
+    detect_cuts,
+    merge_shots,
+    split_shot,
+)
 from app.store.manifest import Shot
 
 H, W = 90, 160
