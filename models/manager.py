@@ -50,6 +50,7 @@ class ModelRow:
     installed: bool
     verified: bool
     license: str
+    size_exact: bool = True
 
 
 def default_weights_dir() -> Path:
@@ -123,7 +124,15 @@ class ModelManager:
     def list(self) -> list[ModelRow]:
         """Every catalog entry with its install and (cheap, recorded) verification state."""
         return [
-            ModelRow(e.name, e.role, e.size, self.path(e.name) is not None, self._recorded_ok(e), e.license)
+            ModelRow(
+                e.name,
+                e.role,
+                e.size,
+                self.path(e.name) is not None,
+                self._recorded_ok(e),
+                e.license,
+                e.size_exact,
+            )
             for e in self.catalog.values()
         ]
 
@@ -394,7 +403,7 @@ def format_models_table(rows: list[ModelRow]) -> str:
         (
             r.name,
             r.role,
-            _human(r.size),
+            ("" if r.size_exact or r.size is None else "~") + _human(r.size),
             "yes" if r.installed else "no",
             ("yes" if r.verified else "no") if r.installed else "-",
             r.license,
