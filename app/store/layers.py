@@ -27,7 +27,8 @@ class LayerSpec:
 
 
 LAYERS: dict[str, LayerSpec] = {
-    "masks": LayerSpec(0, "gzip", 4, "object-id label map, 0 = background"),
+    "segmentation": LayerSpec(0, "gzip", 4, "stage-1 object-id label map, before temporal consistency"),
+    "masks": LayerSpec(0, "gzip", 4, "final object-id label map (stage 3 or the user), 0 = background"),
     "alpha": LayerSpec(0, "gzip", 1, "character alpha matte, 0..255"),
     "effects": LayerSpec(0, "gzip", 1, "effect strength, 0..255"),
     "clean": LayerSpec(3, "lzf", None, "clean background plate, RGB"),

@@ -1,0 +1,179 @@
+"""The ``celstudio`` command line.
+
+Every user-caused failure prints one line (``celstudio: error: ...``) and exits non-zero; tracebacks
+are for bugs only. Heavy modules are imported inside the command that needs them, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from app.errors import CelstudioError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _progress_bar(label: str) -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        if not sys.stderr.isatty() and done not in (total,) and done % 50:
+            return
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return report
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from app.ingest.importer import import_source
+
+    project = import_source(Path(args.source), Path(args.project), progress=_progress_bar("import"))
+    with project:
+        print(f"imported {project.frame_count} frames in {len(project.shots)} shots into {project.root}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from app.pipeline.graph import STAGES, stage_summary
+    from app.store import Project
+
+    with Project.open(Path(args.project)) as project:
+        m = project.manifest
+        info = {
+            "name": m.name,
+            "source": m.source.path or m.source.kind,
+            "frames": m.frame_count,
+            "size": f"{m.width}x{m.height}",
+            "fps": round(m.fps, 3),
+            "shots": [[s.start, s.end] for s in project.shots],
+            "objects": [o.name for o in m.objects],
+            "corrected_frames": len(project.corrected_frames()),
+            "stages": {stage: stage_summary(project, stage) for stage in STAGES},
+        }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['name']}: {info['frames']} frames, {info['size']} @ {info['fps']} fps, {len(project.shots)} shots")
+    print(f"source: {info['source']}")
+    for stage, summary in info["stages"].items():  # type: ignore[attr-defined]
+        print(f"  {stage:<10} " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo.project import ensure_demo_project
+    from app.paths import projects_dir
+
+    root = ensure_demo_project(projects_dir())
+    print(f"demo project: {root}")
+    if args.no_gui:
+        return 0
+    from app.ui.main import run_gui
+
+    return run_gui(root)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from app.ui.main import run_gui
+
+    return run_gui(Path(args.project) if args.project else None)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from app.pipeline.cli import run_pipeline_command
+
+    return run_pipeline_command(args)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from app.eval.cli import run_eval_command
+
+    return run_eval_command(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from app.export.cli import run_export_command
+
+    return run_export_command(args)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from models.manager import run_models_command
+
+    return run_models_command([args.action, *args.names])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="celstudio", description="Turn anime video into clean, layered training data.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("import", help="import a video file or an image folder into a new project")
+    p.add_argument("source")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("info", help="frames, shots and per-stage progress of a project")
+    p.add_argument("project")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("gui", help="open the desktop app")
+    p.add_argument("project", nargs="?")
+    p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser("demo", help="generate projects/demo on first run and open it")
+    p.add_argument("--no-gui", action="store_true", help="only make sure the demo project exists")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="run pipeline stages on a project")
+    p.add_argument("project")
+    p.add_argument("--stages", help="comma-separated stages (default: all)")
+    p.add_argument("--shots", help="comma-separated shot indices (default: all)")
+    p.add_argument("--backend", action="append", default=[], metavar="ROLE=NAME", help="e.g. matter=u2net")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--force", action="store_true", help="re-run fresh results too")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("eval", help="quality figures as JSON")
+    p.add_argument("what", choices=["propagation", "clicks", "layers"])
+    p.add_argument("dir", nargs="?", help="a DAVIS-layout folder (propagation, clicks)")
+    p.add_argument("--backend", default="classical")
+    p.add_argument("--sequences", help="comma-separated sequence names")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("export", help="export cleaned layers as a dataset")
+    p.add_argument("project")
+    p.add_argument("out")
+    p.add_argument("--format", default="layers")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("models", help="list, download, verify deep-model weights")
+    p.add_argument("action", choices=["list", "download", "verify", "path"])
+    p.add_argument("names", nargs="*")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Handler = args.func
+    try:
+        return func(args)
+    except CelstudioError as exc:
+        print(f"celstudio: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("celstudio: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

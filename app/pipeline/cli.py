@@ -1,0 +1,77 @@
+"""``celstudio run``: the pipeline on the command line, with a progress bar and Ctrl+C to cancel."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from app.errors import CelstudioError
+from app.pipeline.events import FrameFailed, JobProgress, PipelineEvent
+from app.pipeline.graph import ROLE_OF_STAGE, STAGES, stage_summary
+from app.pipeline.runner import PipelineRunner, PipelineSettings
+from app.store import Project
+
+
+def parse_backends(pairs: list[str]) -> dict[str, str]:
+    """``stage=name`` or ``role=name`` pairs into a role -> backend table."""
+    table: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, name = pair.partition("=")
+        if not sep or not name:
+            raise CelstudioError(f"--backend takes ROLE=NAME (e.g. matter=u2net), not {pair!r}.")
+        role = ROLE_OF_STAGE.get(key, key)
+        if role not in ROLE_OF_STAGE.values() and role != "clicker":
+            raise CelstudioError(f"Unknown stage or role {key!r}; use one of {', '.join(STAGES)}.")
+        table[role] = name
+    return table
+
+
+def run_pipeline_command(args: argparse.Namespace) -> int:
+    stages = args.stages.split(",") if args.stages else None
+    for stage in stages or []:
+        if stage not in STAGES:
+            raise CelstudioError(f"Unknown stage {stage!r}; stages are {', '.join(STAGES)}.")
+    with Project.open(Path(args.project)) as project:
+        shots = [int(s) for s in args.shots.split(",")] if args.shots else None
+        if shots and any(not 0 <= s < len(project.shots) for s in shots):
+            raise CelstudioError(f"Shots are numbered 0..{len(project.shots) - 1}.")
+        backends = {**project.manifest.settings.get("backends", {}), **parse_backends(args.backend)}
+        runner = PipelineRunner(project, PipelineSettings(backends=backends, device=args.device))
+        failures: list[FrameFailed] = []
+
+        def show(event: PipelineEvent) -> None:
+            if isinstance(event, JobProgress):
+                width = 28
+                filled = int(width * event.done / max(event.total, 1))
+                sys.stderr.write(
+                    f"\r{event.stage:<9} [{'#' * filled}{'.' * (width - filled)}] {event.done}/{event.total} "
+                    f"{event.fps:5.1f} f/s  ETA {event.eta_s:5.0f}s"
+                )
+                sys.stderr.flush()
+            elif isinstance(event, FrameFailed):
+                failures.append(event)
+
+        runner.subscribe(show)
+        runner.start()
+        handle = runner.submit_run(stages, shots, force=args.force)
+        try:
+            while not handle.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            runner.cancel(handle.job_id)
+            handle.wait(30)
+            sys.stderr.write("\ncancelled; finished frames are kept\n")
+        runner.wait_idle(60)
+        runner.stop()
+        sys.stderr.write("\n")
+        for notice in runner.notices:
+            print(f"note: {notice}")
+        for f in failures[:10]:
+            print(f"failed: {f.stage} frame {f.frame}: {f.reason}")
+        for stage in stages or STAGES:
+            name = runner.settings.backend_name(ROLE_OF_STAGE[stage])
+            print(f"{stage:<10} {name:<12} " + ", ".join(f"{k} {v}" for k, v in stage_summary(project, stage, name).items()))
+        time.sleep(0)
+    return 1 if failures else 0

@@ -1,0 +1,91 @@
+"""The stage graph and per-frame freshness.
+
+Order: ``segment`` (stage 1) -> ``propagate`` (stage 3: temporal consistency, writes the final
+``masks``) -> ``matte`` (2a) and ``inpaint`` (2c) -> ``effects`` (2b, which needs the clean plate) ->
+``annotate`` (4). Stage 3 runs before the mattes so that they follow the final masks.
+
+Each result records, in the record ``stage/<name>``, the versions of the inputs it was made from. A
+result is *fresh* when those equal the current versions, so a change to one frame's input makes exactly
+the results that read it stale. Frames whose masks the user owns (corrections, accepted propagations)
+are never overwritten by stages 1 and 3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from app.store import Project
+
+STAGES: tuple[str, ...] = ("segment", "propagate", "matte", "inpaint", "effects", "annotate")
+ROLE_OF_STAGE: dict[str, str] = {
+    "segment": "segmenter",
+    "propagate": "propagator",
+    "matte": "matter",
+    "inpaint": "inpainter",
+    "effects": "effects",
+    "annotate": "annotator",
+}
+# Array layers each stage reads from the store (besides the source frame).
+STAGE_INPUTS: dict[str, tuple[str, ...]] = {
+    "segment": (),
+    "propagate": ("segmentation",),
+    "matte": ("masks",),
+    "inpaint": ("masks",),
+    "effects": ("masks", "clean"),
+    "annotate": ("masks", "alpha", "effects"),
+}
+DOWNSTREAM_OF_MASKS: tuple[str, ...] = ("matte", "inpaint", "effects", "annotate")
+
+MISSING, FRESH, STALE, RUNNING, FAILED = 0, 1, 2, 3, 4
+STATUS_NAMES = {MISSING: "missing", FRESH: "fresh", STALE: "stale", RUNNING: "running", FAILED: "failed"}
+
+
+def record_name(stage: str) -> str:
+    return f"stage/{stage}"
+
+
+def current_inputs(project: Project, stage: str, frame: int, backend: str) -> dict[str, Any]:
+    inputs: dict[str, Any] = {"backend": backend}
+    for layer in STAGE_INPUTS[stage]:
+        inputs[layer] = project.layers.version(layer, frame)
+    return inputs
+
+
+def user_owned(project: Project, frame: int) -> bool:
+    """True when the frame's masks came from the journal (a correction or an accepted propagation)."""
+    return project.layers.meta("masks", frame).get("source", "pipeline") != "pipeline"
+
+
+def frame_status(project: Project, stage: str, frame: int, backend: str) -> int:
+    if stage == "propagate" and user_owned(project, frame):
+        return FRESH
+    record = project.layers.read_record(record_name(stage), frame)
+    if record is None:
+        return MISSING
+    if record.get("inputs") != current_inputs(project, stage, frame, backend):
+        return STALE
+    return FAILED if record.get("status") == "failed" else FRESH
+
+
+def stale_frames(project: Project, stage: str, frames: range | list[int], backend: str, *, retry_failed: bool = True) -> list[int]:
+    """Frames among ``frames`` whose ``stage`` result is missing or stale (and failed, if asked)."""
+    todo = []
+    for frame in frames:
+        status = frame_status(project, stage, frame, backend)
+        if status in (MISSING, STALE) or (retry_failed and status == FAILED):
+            todo.append(frame)
+    return todo
+
+
+def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
+    """One status code per frame (for timeline strips)."""
+    return np.array([frame_status(project, stage, f, backend) for f in range(project.frame_count)], np.uint8)
+
+
+def stage_summary(project: Project, stage: str, backend: str | None = None) -> dict[str, int]:
+    if backend is None:
+        backend = project.manifest.settings.get("backends", {}).get(ROLE_OF_STAGE[stage], "classical")
+    codes = stage_status(project, stage, backend)
+    return {STATUS_NAMES[c]: int((codes == c).sum()) for c in (FRESH, STALE, FAILED, MISSING) if (codes == c).any()}

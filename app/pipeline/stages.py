@@ -1,0 +1,194 @@
+"""The six stages as plain functions over numpy arrays and the project store.
+
+Each ``run_<stage>(ctx, shot, targets)`` computes the stage for the ``targets`` frames of one shot and
+hands every result to ``ctx.write`` / ``ctx.done``; ``ctx.checkpoint`` between frames lets the runner
+pause, cancel, and serve an interactive job first. A failure on one frame is recorded for that frame
+and the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from app.pipeline.frames import ShotFrames
+from app.pipeline.graph import current_inputs, user_owned
+from app.store import Project, Shot
+
+
+class StageContext(Protocol):
+    project: Project
+
+    def backend(self, role: str) -> Any: ...
+
+    def backend_name(self, role: str) -> str: ...
+
+    def frames(self, indices: list[int]) -> ShotFrames: ...
+
+    def write(self, layer: str, frame: int, array: np.ndarray, meta: dict[str, Any] | None = None) -> None: ...
+
+    def done(self, stage: str, frame: int, inputs: dict[str, Any], extra: dict[str, Any] | None = None) -> None: ...
+
+    def failed(self, stage: str, frame: int, inputs: dict[str, Any], reason: str) -> None: ...
+
+    def checkpoint(self, stage: str, frame: int) -> None: ...
+
+    def drain(self) -> None: ...
+
+
+def _per_frame(
+    ctx: StageContext, stage: str, role: str, targets: list[int], compute: Callable[[int], dict[str, np.ndarray]]
+) -> None:
+    name = ctx.backend_name(role)
+    for frame in targets:
+        inputs = current_inputs(ctx.project, stage, frame, name)
+        try:
+            outputs = compute(frame)
+        except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the run
+            ctx.failed(stage, frame, inputs, f"{type(exc).__name__}: {exc}")
+        else:
+            for layer, array in outputs.items():
+                ctx.write(layer, frame, array, {"stage": stage, "backend": name})
+            ctx.done(stage, frame, inputs)
+        ctx.checkpoint(stage, frame)
+
+
+def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    """Stage 1: the segmenter sees the whole shot (the classical one models its background plate)."""
+    name = ctx.backend_name("segmenter")
+    indices = list(range(shot.start, shot.end))
+    inputs = {f: current_inputs(ctx.project, "segment", f, name) for f in targets}
+    frames = ctx.frames(indices)
+    try:
+        results = ctx.backend("segmenter").segment_shot(frames)
+    except Exception as exc:  # noqa: BLE001
+        for frame in targets:
+            ctx.failed("segment", frame, inputs[frame], f"{type(exc).__name__}: {exc}")
+        return
+    finally:
+        frames.close()
+    for frame in targets:
+        result = results[frame - shot.start]
+        kinds = {str(k): v for k, v in result.kinds.items()}
+        ctx.write("segmentation", frame, result.labels, {"stage": "segment", "backend": name, "kinds": kinds})
+        ctx.done("segment", frame, inputs[frame], {"kinds": kinds})
+        ctx.checkpoint("segment", frame)
+
+
+def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    """Stage 3 in a batch run: the final masks of frames the user does not own.
+
+    With no user corrections in play the stage-1 labels are kept as they are; correction-driven
+    propagation through a shot is an interactive job (`app.pipeline.jobs.propagate_from`).
+    """
+
+    def compute(frame: int) -> dict[str, np.ndarray]:
+        if user_owned(ctx.project, frame):
+            return {}
+        labels = ctx.project.layers.read("segmentation", frame)
+        if labels is None:
+            raise RuntimeError("stage 1 has no result for this frame")
+        confidence = np.where(labels > 0, 0.75, 1.0).astype(np.float32)
+        return {"masks": labels, "confidence": confidence}
+
+    _per_frame(ctx, "propagate", "propagator", targets, compute)
+
+
+def character_mask(project: Project, frame: int) -> np.ndarray:
+    labels = project.masks_or_empty(frame)
+    kinds = {o.id: o.kind for o in project.manifest.objects}
+    effect_ids = [i for i, k in kinds.items() if k == "effect"]
+    mask = labels > 0
+    if effect_ids:
+        mask &= ~np.isin(labels, effect_ids)
+    return mask
+
+
+def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    matter = ctx.backend("matter")
+
+    def compute(frame: int) -> dict[str, np.ndarray]:
+        mask = character_mask(ctx.project, frame)
+        if not mask.any():
+            return {"alpha": np.zeros(mask.shape, np.float32)}
+        return {"alpha": matter.matte(ctx.project.frame(frame), mask)}
+
+    _per_frame(ctx, "matte", "matter", targets, compute)
+
+
+def context_frames(shot: Shot, targets: list[int], limit: int = 16) -> list[int]:
+    """The targets plus evenly spread frames of the shot that show the background behind them."""
+    others = [f for f in range(shot.start, shot.end) if f not in set(targets)]
+    room = max(0, limit - len(targets))
+    if others and room:
+        step = max(1, len(others) // room)
+        others = others[::step][:room]
+    else:
+        others = []
+    return sorted(set(targets) | set(others))
+
+
+def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    """Stage 2c: plates from the shot's other frames (a bounded sample of them) plus inpainting."""
+    name = ctx.backend_name("inpainter")
+    inputs = {f: current_inputs(ctx.project, "inpaint", f, name) for f in targets}
+    for start in range(0, len(targets), 16):
+        batch = targets[start : start + 16]
+        indices = context_frames(shot, batch)
+        frames = ctx.frames(indices)
+        try:
+            holes = [character_mask(ctx.project, f) for f in indices]
+            plates = ctx.backend("inpainter").clean_plates(frames, holes)
+        except Exception as exc:  # noqa: BLE001
+            for frame in batch:
+                ctx.failed("inpaint", frame, inputs[frame], f"{type(exc).__name__}: {exc}")
+            continue
+        finally:
+            frames.close()
+        for frame in batch:
+            ctx.write("clean", frame, plates[indices.index(frame)], {"stage": "inpaint", "backend": name})
+            ctx.done("inpaint", frame, inputs[frame])
+            ctx.checkpoint("inpaint", frame)
+
+
+def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    separator = ctx.backend("effects")
+
+    def compute(frame: int) -> dict[str, np.ndarray]:
+        plate = ctx.project.layers.read("clean", frame)
+        return {"effects": separator.separate(ctx.project.frame(frame), character_mask(ctx.project, frame), plate)}
+
+    _per_frame(ctx, "effects", "effects", targets, compute)
+
+
+def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    annotator = ctx.backend("annotator")
+    name = ctx.backend_name("annotator")
+    kinds = {o.id: o.kind for o in ctx.project.manifest.objects}
+    for frame in targets:
+        inputs = current_inputs(ctx.project, "annotate", frame, name)
+        try:
+            labels = ctx.project.masks_or_empty(frame)
+            frame_kinds = {int(i): kinds.get(int(i), "character") for i in np.unique(labels) if i}
+            result = annotator.annotate(ctx.project.frame(frame), labels, frame_kinds)
+        except Exception as exc:  # noqa: BLE001
+            ctx.failed("annotate", frame, inputs, f"{type(exc).__name__}: {exc}")
+        else:
+            record = {"tags": list(result.tags), "caption": result.caption, "backend": name, **dict(result.extra)}
+            ctx.project.layers.write_record("annotations", frame, record)
+            if result.embedding is not None:
+                ctx.project.layers.write_vector(f"embedding/{name}", frame, result.embedding)
+            ctx.done("annotate", frame, inputs)
+        ctx.checkpoint("annotate", frame)
+
+
+STAGE_FUNCTIONS: dict[str, Callable[[StageContext, Shot, list[int]], None]] = {
+    "segment": run_segment,
+    "propagate": run_propagate,
+    "matte": run_matte,
+    "inpaint": run_inpaint,
+    "effects": run_effects,
+    "annotate": run_annotate,
+}

@@ -1,0 +1,168 @@
+"""The runner: every stage ends fresh, and a correction re-runs exactly the frames it affects."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.pipeline.graph import FRESH, STAGES
+from app.pipeline.runner import PipelineRunner
+from app.store import Manifest, Project, Shot, SourceInfo
+from models.base import FrameAnnotation, FrameSegmentation, Propagation, Prompt
+
+W, H = 48, 32
+
+
+class Calls(Counter[tuple[str, int]]):
+    """(stage, frame) -> how often a backend computed it."""
+
+
+class Seg:
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+
+    def segment_shot(self, frames: Sequence[np.ndarray]) -> list[FrameSegmentation]:
+        out = []
+        for image in frames:
+            self.calls["segment", int(image[0, 0, 0])] += 1
+            labels = (image[..., 1] > 128).astype(np.uint8)
+            out.append(FrameSegmentation(labels, {1: "character"}))
+        return out
+
+
+class Matter:
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+
+    def matte(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        self.calls["matte", int(image[0, 0, 0])] += 1
+        return mask.astype(np.float32)
+
+
+class Inpaint:
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+
+    def clean_plates(self, frames: Sequence[np.ndarray], holes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [np.where(h[..., None], 0, f).astype(np.uint8) for f, h in zip(frames, holes, strict=True)]
+
+
+class Effects:
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+
+    def separate(self, image: np.ndarray, character_mask: np.ndarray, plate: np.ndarray | None) -> np.ndarray:
+        self.calls["effects", int(image[0, 0, 0])] += 1
+        return np.zeros(character_mask.shape, np.float32)
+
+
+class Annotator:
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+
+    def annotate(self, image: np.ndarray, labels: np.ndarray, kinds: dict[int, str]) -> FrameAnnotation:
+        self.calls["annotate", int(image[0, 0, 0])] += 1
+        return FrameAnnotation([f"{len(kinds)}character"], "a frame", np.ones(4, np.float32))
+
+
+class Clicker:
+    def predict(self, image_id: str, image: np.ndarray, prompt: Prompt, prior: np.ndarray | None) -> np.ndarray:
+        mask = np.zeros(image.shape[:2], bool)
+        x, y, _ = prompt.points[0]
+        mask[int(y) - 4 : int(y) + 4, int(x) - 4 : int(x) + 4] = True
+        return mask
+
+
+class Propagator:
+    def propagate(self, frames: Sequence[np.ndarray], seeds: dict[int, np.ndarray], direction: str = "both") -> list[Propagation]:
+        first = seeds[min(seeds)]
+        return [Propagation(first.copy(), np.ones(first.shape, np.float32)) for _ in frames]
+
+
+def make_project(root: Path) -> Project:
+    project = Project.create(root, Manifest("p", SourceInfo("generated", "", "h"), 12, W, H, 24.0, shots=[Shot(0, 6), Shot(6, 12)]))
+    for i in range(12):
+        image = np.zeros((H, W, 3), np.uint8)
+        image[..., 0] = i  # the frame's own index, so backends can count which frames they saw
+        image[8:20, 10 + i : 22 + i, 1] = 255
+        project.media.write_frame(i, image)
+    project.add_object("hero")
+    return project
+
+
+@pytest.fixture()
+def setup(tmp_path: Path) -> tuple[Project, PipelineRunner, Calls]:
+    project = make_project(tmp_path / "p")
+    calls = Calls()
+    backends = {
+        "segmenter": Seg(calls), "matter": Matter(calls), "inpainter": Inpaint(calls), "effects": Effects(calls),
+        "annotator": Annotator(calls), "clicker": Clicker(), "propagator": Propagator(),
+    }
+    runner = PipelineRunner(project, backends=backends).start()
+    yield project, runner, calls
+    runner.stop()
+    project.close()
+
+
+def test_full_run_leaves_every_frame_fresh(setup: tuple[Project, PipelineRunner, Calls]) -> None:
+    project, runner, calls = setup
+    runner.submit_run().wait(60)
+    assert runner.wait_idle()
+    for stage in STAGES:
+        assert (runner.stage_status(stage) == FRESH).all(), stage
+    masks = project.layers.read("masks", 3)
+    assert masks is not None and masks.sum() == 12 * 12
+    assert project.layers.read_record("annotations", 3) == {"tags": ["1character"], "caption": "a frame", "backend": "classical"}
+    # a second run has nothing to do
+    calls.clear()
+    runner.submit_run().wait(60)
+    assert sum(calls.values()) == 0
+
+
+def test_click_reruns_exactly_that_frame_downstream(setup: tuple[Project, PipelineRunner, Calls]) -> None:
+    project, runner, calls = setup
+    runner.submit_run().wait(60)
+    runner.wait_idle()
+    calls.clear()
+    runner.submit_click(4, 1, Prompt(points=((30.0, 25.0, True),))).wait(30)
+    assert runner.wait_idle()
+    assert set(calls) == {("matte", 4), ("effects", 4), ("annotate", 4)}
+    masks = project.layers.read("masks", 4)
+    assert masks is not None and masks[25, 30] == 1 and masks[10, 15] == 0
+    for stage in STAGES:
+        assert (runner.stage_status(stage) == FRESH).all(), stage
+
+
+def test_propagation_and_undo_rerun_exactly_the_frames_they_change(setup: tuple[Project, PipelineRunner, Calls]) -> None:
+    project, runner, calls = setup
+    runner.submit_run().wait(60)
+    runner.wait_idle()
+    runner.submit_click(7, 1, Prompt(points=((30.0, 25.0, True),))).wait(30)
+    runner.wait_idle()
+    calls.clear()
+    runner.submit_propagate(7, "forward").wait(30)
+    assert runner.wait_idle()
+    assert {f for _, f in calls} == {8, 9, 10, 11}  # the rest of shot 2, nothing across the cut
+    clicked = project.layers.read("masks", 7)
+    assert all(np.array_equal(project.layers.read("masks", f), clicked) for f in range(8, 12))
+    calls.clear()
+    runner.undo().wait(30)
+    assert runner.wait_idle()
+    assert {f for _, f in calls} == {8, 9, 10, 11}
+    assert not np.array_equal(project.layers.read("masks", 9), clicked)
+    assert project.corrected_frames() == {7: "user"}
+
+
+def test_cancel_stops_a_batch_run(setup: tuple[Project, PipelineRunner, Calls]) -> None:
+    project, runner, calls = setup
+    runner.pause()
+    handle = runner.submit_run()
+    runner.cancel(handle.job_id)
+    runner.resume()
+    assert handle.wait(30)
+    assert runner.wait_idle()
+    assert not (runner.stage_status("annotate") == FRESH).all()
