@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("models", help="list, download, verify deep-model weights")
-    p.add_argument("action", choices=["list", "download", "verify", "path"])
+    p.add_argument("action", choices=["list", "download", "verify", "path", "install", "forget"])
     p.add_argument("names", nargs="*")
     p.set_defaults(func=cmd_models)
     return parser
