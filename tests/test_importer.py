@@ -1,0 +1,132 @@
+"""Importing videos and image folders into projects: exact frames, proxies, shots, clean failure."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.errors import InputError, ProjectError
+from app.ingest.importer import ImportCancelled, import_source
+from app.ingest.source import open_source
+from app.store import Project, Shot
+
+
+def _scene(seed: int, i: int, w: int, h: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = rng.integers(30, 220, 3)
+    for _ in range(6):
+        y, x = rng.integers(0, h - 12), rng.integers(0, w - 12)
+        img[y : y + rng.integers(8, h // 2), x : x + rng.integers(8, w // 2)] = rng.integers(0, 256, 3)
+    x = 4 + 2 * i
+    img[h // 3 : h // 3 + 14, x : x + 10] = (250, 230, 210)  # a moving "character"
+    return img
+
+
+def make_video(path: Path, shots: list[tuple[int, int]], w: int = 128, h: int = 72) -> list[np.ndarray]:
+    """Encode shots given as (seed, length); returns the RGB frames that went in."""
+    frames = [_scene(seed, i, w, h) for seed, n in shots for i in range(n)]
+    with av.open(str(path), mode="w") as out:
+        stream: Any = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt, stream.gop_size = w, h, "yuv420p", 8
+        stream.codec_context.time_base = Fraction(1, 24)
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return frames
+
+
+def test_import_video(tmp_path: Path) -> None:
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 20), (2, 16)])
+    calls: list[tuple[int, int]] = []
+    project = import_source(video, tmp_path / "proj", progress=lambda d, t: calls.append((d, t)))
+    decoded = list(open_source(video))
+    with project:
+        m = project.manifest
+        assert (m.frame_count, m.width, m.height, m.name) == (36, 128, 72, "clip")
+        assert m.source.kind == "video" and m.source.path == str(video.resolve())
+        assert m.source.codec == "h264" and m.source.gop == 8 and len(m.source.content_hash) == 64
+        assert m.fps == pytest.approx(24.0)
+        assert project.shots == [Shot(0, 20), Shot(20, 36)]
+        assert calls[-1] == (36, 36) and len(calls) == 36
+        assert project.proxy(5).shape == (72, 128, 3)  # small sources are not upscaled
+        assert project.thumbnail(5).shape == (54, 96, 3)
+        for i in (35, 3, 20, 19, 0, 27):
+            assert np.array_equal(project.frame(i), decoded[i])
+    with Project.open(tmp_path / "proj") as reopened:
+        assert reopened.shots == [Shot(0, 20), Shot(20, 36)]
+        assert np.array_equal(reopened.frame(30), decoded[30])
+        # The index came from media.h5 (decoded and verified at import), not from a new scan.
+        assert reopened._source.index.verified  # type: ignore[attr-defined]
+
+
+def test_import_large_video_makes_640_proxies(tmp_path: Path) -> None:
+    video = tmp_path / "wide.mp4"
+    make_video(video, [(3, 4)], w=800, h=450)
+    with import_source(video, tmp_path / "p", name="Wide") as project:
+        assert project.manifest.name == "Wide"
+        assert project.proxy(0).shape == (360, 640, 3)
+        assert project.thumbnail(3).shape == (54, 96, 3)
+
+
+def test_import_image_folder_is_lossless(tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    frames = [_scene(4, i, 64, 48) for i in range(6)]
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(folder / f"img{i + 1}.png")
+    Image.fromarray(frames[0][..., 0]).save(folder / "img10.png")  # grayscale, sorts last
+    with import_source(folder, tmp_path / "p") as project:
+        assert project.manifest.source.kind == "images"
+        assert project.frame_count == 7
+        for i, f in enumerate(frames):
+            assert np.array_equal(project.frame(i), f)
+        assert np.array_equal(project.frame(6), np.repeat(frames[0][..., :1], 3, axis=2))
+
+
+def test_cancel_removes_the_project_folder(tmp_path: Path) -> None:
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 30)])
+    seen: list[int] = []
+    with pytest.raises(ImportCancelled):
+        import_source(video, tmp_path / "proj", progress=lambda d, t: seen.append(d), cancel=lambda: len(seen) >= 5)
+    assert seen == [1, 2, 3, 4, 5]
+    assert not (tmp_path / "proj").exists()
+
+
+def test_failures_leave_nothing_behind(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 50000, dtype=np.uint8).tobytes())
+    with pytest.raises(InputError):
+        import_source(junk, tmp_path / "proj")
+    assert not (tmp_path / "proj").exists()
+    # An existing folder is kept (only the files the import wrote are removed).
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 12)])
+    with pytest.raises(ImportCancelled):
+        import_source(video, keep, cancel=lambda: True)
+    assert sorted(p.name for p in keep.iterdir()) == ["notes.txt"]
+
+
+def test_existing_project_is_not_overwritten(tmp_path: Path) -> None:
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 6)])
+    import_source(video, tmp_path / "proj").close()
+    before = sorted(p.name for p in (tmp_path / "proj").iterdir())
+    with pytest.raises(ProjectError):
+        import_source(video, tmp_path / "proj")
+    assert sorted(p.name for p in (tmp_path / "proj").iterdir()) == before
+    with Project.open(tmp_path / "proj") as p:
+        assert p.frame_count == 6
