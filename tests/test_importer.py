@@ -22,7 +22,7 @@ def _scene(seed: int, i: int, w: int, h: int) -> np.ndarray:
     img = np.empty((h, w, 3), np.uint8)
     img[:] = rng.integers(30, 220, 3)
     for _ in range(6):
-        y, x = rng.integers(0, h - 12), rng.integers(0, w - 12)
+        y, x = int(rng.integers(0, h - 12)), int(rng.integers(0, w - 12))
         img[y : y + rng.integers(8, h // 2), x : x + rng.integers(8, w // 2)] = rng.integers(0, 256, 3)
     x = 4 + 2 * i
     img[h // 3 : h // 3 + 14, x : x + 10] = (250, 230, 210)  # a moving "character"

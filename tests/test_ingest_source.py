@@ -240,7 +240,7 @@ def test_image_folder_errors(tmp_path: Path) -> None:
         open_source(tmp_path)
     (tmp_path / "b.png").unlink()
     (tmp_path / "c.png").write_bytes(b"not a png")
-    with pytest.raises(InputError, match="c.png"):
+    with pytest.raises(InputError, match=r"c\.png"):
         open_source(tmp_path)
 
 
