@@ -1,0 +1,42 @@
+"""``celstudio eval``: quality figures as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from app.errors import InputError
+
+
+def _davis_dir(path: str | None) -> Path:
+    if not path:
+        raise InputError("Give a DAVIS-layout folder (JPEGImages/<seq>, Annotations/<seq>).")
+    root = Path(path)
+    if not (root / "JPEGImages").is_dir() or not (root / "Annotations").is_dir():
+        raise InputError(f"{root} is not a DAVIS-layout folder (it needs JPEGImages/ and Annotations/).")
+    return root
+
+
+def run_eval_command(args: argparse.Namespace) -> int:
+    from models.registry import create_backend
+
+    sequences = args.sequences.split(",") if args.sequences else None
+    if args.what == "layers":
+        from app.eval.layers import eval_layers
+
+        result = eval_layers()
+    elif args.what == "propagation":
+        from app.eval.davis import eval_propagation
+
+        propagator = create_backend("propagator", args.backend)
+        propagator.load("cpu")
+        result = eval_propagation(_davis_dir(args.dir), propagator, sequences=sequences)
+    else:
+        from app.eval.clicks_protocol import eval_clicks
+
+        clicker = create_backend("clicker", args.backend)
+        clicker.load("cpu")
+        result = eval_clicks(_davis_dir(args.dir), clicker, sequences=sequences)
+    print(json.dumps(result, indent=2, default=float))
+    return 0
