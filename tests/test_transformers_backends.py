@@ -29,8 +29,8 @@ def _frame(seed: int) -> np.ndarray:
 def _tiny_m2f(folder: Path, person_bias: float) -> Path:
     from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
 
-    backbone = SwinConfig(embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4,
-                          out_features=["stage1", "stage2", "stage3", "stage4"])
+    stages: dict[str, Any] = {"out_features": ["stage1", "stage2", "stage3", "stage4"]}
+    backbone = SwinConfig(embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4, **stages)
     labels = {0: "person", 1: "tree", 2: "sky"}
     cfg = Mask2FormerConfig(backbone_config=backbone, feature_size=32, mask_feature_size=32, hidden_dim=32,
                             encoder_feedforward_dim=64, encoder_layers=1, decoder_layers=2, num_attention_heads=2,
@@ -76,7 +76,7 @@ def test_panoptic_merge_matches_reference() -> None:
             want |= ref.numpy() == seg["id"]
     assert len(scores) == sum(seg["label_id"] in (0, 2) for seg in segments) > 0
     assert np.array_equal(labels > 0, want)
-    assert conf.dtype == np.float32 and 0 <= conf.min() and conf.max() <= 1
+    assert conf.dtype == np.float32 and conf.min() >= 0 and conf.max() <= 1
 
 
 def test_mask2former_segments_two_frames(tmp_path: Path) -> None:
@@ -108,5 +108,85 @@ def test_mask2former_missing_folder(tmp_path: Path) -> None:
 
     with pytest.raises(ModelUnavailable):
         Mask2FormerSegmenter(None).load()
-    with pytest.raises(ModelUnavailable, match="config.json"):
+    with pytest.raises(ModelUnavailable, match=r"config\.json"):
         Mask2FormerSegmenter(tmp_path).load()
+
+
+# -- CLIPSeg ----------------------------------------------------------------------------------------
+def _tiny_tokenizer_kwargs(tok: Any) -> dict[str, Any]:
+    return {"vocab_size": len(tok), "eos_token_id": tok.eos_token_id, "bos_token_id": tok.bos_token_id,
+            "pad_token_id": tok.pad_token_id, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "max_position_embeddings": 32}
+
+
+@pytest.fixture(scope="module")
+def clipseg_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from transformers import CLIPSegConfig, CLIPSegForImageSegmentation
+
+    from models.clipseg import simple_clip_tokenizer
+
+    folder = tmp_path_factory.mktemp("clipseg") / "clipseg-tiny"
+    tok = simple_clip_tokenizer()
+    cfg = CLIPSegConfig(
+        text_config=_tiny_tokenizer_kwargs(tok),
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                       "image_size": 64, "patch_size": 8},
+        projection_dim=16, extract_layers=[0, 1], reduce_dim=16, decoder_num_attention_heads=2,
+        decoder_intermediate_size=32,
+    )
+    torch.manual_seed(0)
+    CLIPSegForImageSegmentation(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_clipseg_vision_once_matches_full_forward(clipseg_folder: Path) -> None:
+    from models.clipseg import ClipSegEffectSeparator
+    from models.torch_utils import images_to_tensor
+
+    sep = ClipSegEffectSeparator(clipseg_folder, prompts=["fire", "glow", "speed lines"])
+    sep.load("cpu")
+    img = _frame(0)
+    maps = sep.prompt_maps([img])
+    assert maps.shape == (1, 3, 64, 64)
+    # Reference: the model's own forward with the image repeated per prompt and the tokenized text.
+    import cv2
+
+    tokens = sep.tokenizer(["fire", "glow", "speed lines"], padding=True, return_tensors="pt")
+    pixels = images_to_tensor([cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA)] * 3, sep.mean, sep.std)
+    with torch.inference_mode():
+        ref = sep.model(pixel_values=pixels, **tokens).logits.sigmoid().numpy()
+    np.testing.assert_allclose(maps[0], ref, atol=1e-5)
+
+
+def test_clipseg_separate_suppresses_characters(clipseg_folder: Path) -> None:
+    from models.clipseg import ClipSegEffectSeparator
+
+    sep = ClipSegEffectSeparator(clipseg_folder, floor=0.0)
+    sep.load()
+    img = _frame(1)
+    free = sep.separate(img, np.zeros((H, W), bool), None)
+    char = np.zeros((H, W), bool)
+    char[10:30, 10:40] = True
+    masked = sep.separate(img, char, None)
+    assert free.dtype == np.float32 and free.shape == (H, W)
+    assert free.min() >= 0.0 and free.max() <= 1.0 and free.max() > 0.0
+    assert not masked[char].any()
+    np.testing.assert_allclose(masked[~char], free[~char], atol=1e-6)
+    # The soft map is the max over prompts: one prompt alone can never exceed the full set.
+    sep.set_prompts(["fire"])
+    only_fire = sep.separate(img, np.zeros((H, W), bool), None)
+    assert (only_fire <= free + 1e-5).all() and not np.allclose(only_fire, free)
+    two = sep.separate_batch([img, _frame(2)], [char, char])
+    np.testing.assert_allclose(two[0], sep.separate(img, char, None), atol=1e-5)
+    with pytest.raises(ValueError):
+        sep.set_prompts(["  "])
+
+
+def test_clipseg_missing_tokenizer_is_unavailable(clipseg_folder: Path, tmp_path: Path) -> None:
+    from models.clipseg import ClipSegEffectSeparator
+
+    for name in ("config.json", "model.safetensors"):
+        (tmp_path / name).write_bytes((clipseg_folder / name).read_bytes())
+    with pytest.raises(ModelUnavailable):
+        ClipSegEffectSeparator(tmp_path).load()
