@@ -2,13 +2,17 @@
 
 Weights are read with ``safetensors`` or with ``torch.load(weights_only=True)``, never with an
 unrestricted unpickler: a checkpoint is data from the internet and must not be able to run code.
-Training checkpoints that wrap the weights (``{"state_dict": ...}``, ``{"model": ...}``) are
+Objects that ``weights_only`` refuses (configs,
+callbacks in Lightning ``.ckpt`` files) are replaced by inert stubs, never imported. Training
+checkpoints that wrap the weights (``{"state_dict": ...}``, ``{"model": ...}``) are
 unwrapped, and wrapper prefixes (``module.`` from DataParallel, ``_orig_mod.`` from torch.compile)
 are stripped.
 """
 
 from __future__ import annotations
 
+import pickle
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,13 +65,45 @@ def select_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, t
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
+_GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+) was not an allowed global")
+
+
+def _stub(qualname: str) -> type:
+    # An inert stand-in: it stores whatever the pickle hands it and runs no code of the original.
+    def __init__(self: object, *args: object, **kwargs: object) -> None:
+        self.__dict__["_args"] = (args, kwargs)
+
+    def __setstate__(self: object, state: object) -> None:
+        self.__dict__["_state"] = state
+
+    return type(qualname.rsplit(".", 1)[-1], (), {"__init__": __init__, "__setstate__": __setstate__})
+
+
+def _torch_load_stubbed(path: Path, max_stubs: int = 64) -> object:
+    """``torch.load(weights_only=True)``; globals it refuses (training configs, Lightning callbacks
+    inside ``best.ckpt`` files) are replaced by inert stubs, so no pickled code ever runs."""
+    import torch
+
+    stubs: list[tuple[type, str]] = []
+    for _ in range(max_stubs):
+        try:
+            with torch.serialization.safe_globals(list(stubs)):
+                return torch.load(str(path), map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            match = _GLOBAL_RE.search(str(exc))
+            if match is None:
+                raise
+            stubs.append((_stub(match.group(1)), match.group(1)))
+    raise ModelUnavailable(f"The checkpoint {path.name} holds too many Python objects besides weights.")
+
+
 def load_checkpoint(path: Path | str) -> dict[str, torch.Tensor]:
     """Read a state dict from ``.safetensors`` or a ``torch.save`` file, safely.
 
     Raises
     ------
     ModelUnavailable
-        When the file is missing, unreadable, not a weights file, or needs an unsafe unpickler.
+        When the file is missing, unreadable or not a weights file.
     """
     path = Path(path)
     if not path.is_file():
@@ -78,18 +114,7 @@ def load_checkpoint(path: Path | str) -> dict[str, torch.Tensor]:
 
             state: dict[str, torch.Tensor] = load_file(str(path), device="cpu")
         else:
-            import torch
-
-            try:
-                raw = torch.load(str(path), map_location="cpu", weights_only=True)
-            except Exception as exc:
-                if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-                    raise ModelUnavailable(
-                        f"The checkpoint {path.name} holds Python objects besides weights; convert it "
-                        "to .safetensors first (see docs/deep-models-2.md)."
-                    ) from exc
-                raise
-            state = _unwrap(raw)
+            state = _unwrap(_torch_load_stubbed(path))
     except ModelUnavailable:
         raise
     except Exception as exc:

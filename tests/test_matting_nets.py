@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from app.errors import ModelUnavailable
 from models.isnet import ISNetMatter
@@ -38,7 +37,7 @@ def _save(tmp_path: Path, name: str, net: torch.nn.Module, prefix: str = "",
 
 def _check_matte(alpha: np.ndarray, mask: np.ndarray) -> None:
     assert alpha.shape == mask.shape and alpha.dtype == np.float32
-    assert 0.0 <= alpha.min() and alpha.max() <= 1.0
+    assert alpha.min() >= 0.0 and alpha.max() <= 1.0
     assert alpha[mask].mean() > 0.2  # the object is kept
     assert np.all(alpha[0:16, 58:80] == 0.0)  # far from the mask nothing is pulled in
 
