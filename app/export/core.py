@@ -1,0 +1,194 @@
+"""The export driver: selection, per-frame rendering on a worker pool, atomic writes, the manifest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import cached_property, partial
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from app.export.manifest import ExportWriter, digest
+from app.export.naming import ExportCancelled, ExportError, sanitize, trigger_word
+from app.export.selection import FrameItem, Selection, character_key, select
+from app.store import ObjectInfo, Project
+
+EXPORTER_VERSION = 1  # bump when the bytes an unchanged project exports to change
+ARRAY_LAYERS = ("masks", "alpha", "effects", "clean", "confidence")
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+
+@dataclass
+class Output:
+    """One file of an export: where it goes, how to make it, and what it came from.
+
+    ``produce`` is only called when the file is not already fresh on disk.
+    """
+
+    rel: str
+    produce: Callable[[], bytes]
+    info: dict[str, Any]
+    record: dict[str, Any] | None = None  # for aggregate files (COCO JSON, metadata.jsonl)
+    key_extra: Any = None
+
+
+@dataclass
+class FrameData:
+    """A frame's picture and layers, read once from the store; layers are None where never written."""
+
+    project: Project
+    item: FrameItem
+
+    @property
+    def frame(self) -> int:
+        return self.item.frame
+
+    @cached_property
+    def image(self) -> np.ndarray:
+        return self.project.frame(self.frame)
+
+    def layer(self, name: str) -> np.ndarray | None:
+        return self.project.layers.read(name, self.frame)
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        return self.project.masks_or_empty(self.frame)
+
+    @cached_property
+    def alpha(self) -> np.ndarray | None:
+        return self.layer("alpha")
+
+    @cached_property
+    def clean(self) -> np.ndarray | None:
+        return self.layer("clean")
+
+    @cached_property
+    def annotations(self) -> dict[str, Any]:
+        return self.project.layers.read_record("annotations", self.frame) or {}
+
+    @cached_property
+    def sources(self) -> dict[str, Any]:
+        """Layer versions and the backends' meta that made them (for the manifest and the keys)."""
+        out: dict[str, Any] = {}
+        for name in ARRAY_LAYERS:
+            v = self.project.layers.version(name, self.frame)
+            if v:
+                out[name] = {"version": v, **self.project.layers.meta(name, self.frame)}
+        if self.annotations:
+            out["annotations"] = {k: self.annotations.get(k) for k in ("backend", "version") if k in self.annotations}
+            out["annotations"]["digest"] = digest(self.annotations)[:16]
+        return out
+
+    @property
+    def tags(self) -> list[str]:
+        return [str(t) for t in self.annotations.get("tags", []) if str(t).strip()]
+
+    @property
+    def caption(self) -> str:
+        return str(self.annotations.get("caption", "") or "")
+
+
+@dataclass
+class ExportContext:
+    """What a format sees: the project, the output writer, its options and naming helpers."""
+
+    project: Project
+    writer: ExportWriter
+    options: dict[str, Any]
+    selection: Selection
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def obj(self, oid: int) -> ObjectInfo:
+        return self.project.object(oid) or ObjectInfo(oid, f"object{oid}")
+
+    def object_dir(self, oid: int) -> str:
+        """Folder name of an object: its id keeps two objects with the same name apart."""
+        return f"{oid:03d}_{sanitize(self.obj(oid).name, 'object')}"
+
+    def trigger(self, oid: int) -> str:
+        """The caption trigger word of an object's character (shared by objects of one identity)."""
+        obj = self.obj(oid)
+        if self.options.get("trigger") == "identity" and obj.identity:
+            word = obj.identity
+        else:  # the first object of that identity names it, so renaming one copy cannot split a character
+            key = character_key(obj)
+            first = next((o for o in self.project.manifest.objects if character_key(o) == key), obj)
+            word = first.name
+        return str(self.options.get("trigger_prefix", "")) + trigger_word(word)
+
+    def base_info(self, fd: FrameData, oid: int | None = None) -> dict[str, Any]:
+        info: dict[str, Any] = {"frame": fd.frame, "shot": fd.item.shot, "sources": fd.sources}
+        if oid is not None:
+            o = self.obj(oid)
+            info["object"] = {"id": oid, "name": o.name, "kind": o.kind, "identity": o.identity}
+        return info
+
+
+class Format(Protocol):
+    """An export format: per-frame outputs, then aggregate files from the collected records."""
+
+    name: str
+    per_object: bool
+
+    def frame_outputs(self, ctx: ExportContext, fd: FrameData) -> list[Output]: ...
+
+    def finish(self, ctx: ExportContext) -> None: ...
+
+
+def _chunks(items: list[FrameItem], n: int) -> Iterator[list[FrameItem]]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any], selection: Selection, *,
+               progress: Progress | None = None, cancel: Cancel | None = None, workers: int = 2) -> dict[str, Any]:
+    """Export ``project`` to ``out`` in ``fmt``; returns a summary (counts, removed stale files)."""
+    out = Path(out)
+    if out.resolve() == project.root.resolve() or project.root.resolve() in out.resolve().parents:
+        raise ExportError("Export into a folder outside the project folder.")
+    items = select(project, selection, per_object=fmt.per_object)
+    if not items:
+        raise ExportError("Nothing to export: no frame with masks passes the selection.")
+    objects = [asdict(o) for o in project.manifest.objects]
+    header = {
+        "format": fmt.name, "options": options, "selection": selection.describe(), "exporter": EXPORTER_VERSION,
+        "project": {"name": project.manifest.name, "source": project.manifest.source.content_hash,
+                    "frames": project.frame_count, "width": project.width, "height": project.height},
+        "objects": objects,
+    }
+    writer = ExportWriter(out, json.loads(json.dumps(header, default=str)))
+    ctx = ExportContext(project, writer, options, selection)
+    export_key = digest({k: header[k] for k in ("format", "options", "exporter", "objects")})
+
+    def job(item: FrameItem) -> list[tuple[Output, str, bytes | None]]:
+        fd = FrameData(project, item)
+        results = []
+        for o in fmt.frame_outputs(ctx, fd):
+            key = digest([export_key, o.rel, fd.frame, fd.sources, o.key_extra])
+            data = None if writer.fresh(o.rel, key) else o.produce()
+            results.append((o, key, data))
+        return results
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for chunk in _chunks(items, max(1, workers) * 2):
+            if cancel is not None and cancel():
+                writer.save(partial=True)
+                raise ExportCancelled(f"Export cancelled after {done} of {len(items)} frames; run it again to resume.")
+            for results in pool.map(job, chunk):
+                for o, key, data in results:
+                    writer.put(o.rel, key, o.produce if data is None else partial(bytes, data), o.info)
+                    if o.record is not None:
+                        ctx.records.append({**o.record, "file_name": o.rel})
+                done += 1
+                if progress is not None:
+                    progress(done, len(items))
+    fmt.finish(ctx)
+    removed = writer.finish()
+    return {"format": fmt.name, "frames": len(items), "files": len(writer.entries), "written": writer.written,
+            "skipped": writer.skipped, "removed": removed, "out": str(out)}

@@ -1,0 +1,76 @@
+"""Every cleaned layer as plain PNG files, for compositing tools and custom training code.
+
+``frames/fNNNNNN.png`` the source frame; ``objects/<id>_<name>/fNNNNNN.png`` the object as RGBA
+(colour decontaminated against the clean plate); ``masks/binary/<id>_<name>/`` 0/255 masks;
+``masks/palette/`` indexed PNGs whose pixel values are object ids (palette = object colours);
+``alpha/``, ``effects/``, ``confidence/`` grey PNGs; ``clean/`` RGB plates. ``alpha16=true`` writes
+alpha mattes and object RGBA as 16-bit PNGs. ``frames=false`` leaves the source frames out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from app.export.core import ExportContext, FrameData, Output
+from app.export.formats.common import png_level
+from app.export.naming import safe_relpath
+from app.export.render import cutout, decontaminate, encode_palette_png, encode_png, object_alpha, to_16bit
+
+
+def _flag(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+class LayersFormat:
+    """See the module docstring."""
+
+    name = "layers"
+    per_object = False
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.alpha16 = _flag(options.get("alpha16"), False)
+        self.frames = _flag(options.get("frames"), True)
+
+    def frame_outputs(self, ctx: ExportContext, fd: FrameData) -> list[Output]:
+        level = png_level(ctx)
+        stem = f"f{fd.frame:06d}.png"
+        info = ctx.base_info(fd)
+        outs: list[Output] = []
+
+        def add(rel: str, array_fn: Any, role: str, oid: int | None = None) -> None:
+            meta = ctx.base_info(fd, oid) if oid is not None else info
+            outs.append(Output(rel, lambda: encode_png(array_fn(), level), {**meta, "role": role}))
+
+        if self.frames:
+            add(safe_relpath("frames", stem), lambda: fd.image, "frame")
+        colours = {o.id: tuple(o.color) for o in ctx.project.manifest.objects}
+        outs.append(Output(safe_relpath("masks", "palette", stem),
+                           lambda: encode_palette_png(fd.labels, colours), {**info, "role": "palette"}))  # type: ignore[arg-type]
+        for oid in fd.item.objects:
+            folder = ctx.object_dir(oid)
+
+            def rgba(oid: int = oid) -> np.ndarray:
+                a = object_alpha(fd.labels, fd.alpha, oid)
+                picture = cutout(decontaminate(fd.image, a, fd.clean), a, None)
+                return to_16bit(picture) if self.alpha16 else picture
+
+            add(safe_relpath("objects", folder, stem), rgba, "object", oid)
+            add(safe_relpath("masks", "binary", folder, stem),
+                lambda oid=oid: (fd.labels == oid).astype(np.uint8) * 255, "mask", oid)
+        if fd.alpha is not None:
+            alpha = fd.alpha
+            add(safe_relpath("alpha", stem), lambda: to_16bit(alpha) if self.alpha16 else alpha, "alpha")
+        for name in ("effects", "clean", "confidence"):
+            array = fd.layer(name)
+            if array is not None:
+                add(safe_relpath(name, stem), lambda a=array: a, name)
+        return outs
+
+    def finish(self, ctx: ExportContext) -> None:
+        return None

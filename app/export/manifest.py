@@ -1,0 +1,149 @@
+"""The export manifest and the atomic, resumable file writer.
+
+``manifest.json`` lists every file of an export: its path, sha256, size, the frame/shot/object it came
+from, the backends and versions that made its layers, and a ``key`` - a hash of everything the file is
+made from (format, options, layer versions, names). A re-run whose key matches an entry whose file is
+still there with the recorded size skips it without rendering it, so an interrupted export resumes and
+re-exporting an unchanged project writes nothing (the manifest itself is only rewritten if it changed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.export.naming import ExportError, resolve_inside
+
+MANIFEST_FILE = "manifest.json"
+MANIFEST_VERSION = 1
+SAVE_EVERY = 64  # files between manifest checkpoints, so a crash loses at most this much work
+
+
+def digest(value: Any) -> str:
+    """A stable sha256 of JSON-able ``value`` (the key of an output)."""
+    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``path`` via a temporary sibling and ``os.replace``: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class ExportWriter:
+    """Writes the files of one export into ``out`` and keeps ``manifest.json`` up to date.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder (created if missing).
+    header : dict
+        Export-wide facts (format, options, project) stored at the top of the manifest.
+    """
+
+    def __init__(self, out: Path, header: dict[str, Any]) -> None:
+        self.out = Path(out)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExportError(f"Cannot create the output folder {out} ({exc.strerror or exc}).") from exc
+        self.header = header
+        self.previous: dict[str, dict[str, Any]] = {}
+        self._old_text = ""
+        path = self.out / MANIFEST_FILE
+        if path.is_file():
+            try:
+                self._old_text = path.read_text(encoding="utf-8")
+                data = json.loads(self._old_text)
+                self.previous = {f["path"]: f for f in data.get("files", []) if isinstance(f, dict) and "path" in f}
+            except (OSError, ValueError, UnicodeDecodeError):
+                self.previous = {}  # a damaged manifest only costs a full re-export
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.written = 0
+        self.skipped = 0
+        self._since_save = 0
+
+    def fresh(self, rel: str, key: str) -> bool:
+        """True if ``rel`` from an earlier run has this key and is still on disk at its recorded size."""
+        old = self.previous.get(rel)
+        if old is None or old.get("key") != key:
+            return False
+        path = resolve_inside(self.out, rel)
+        try:
+            return path.stat().st_size == int(old.get("size", -1))
+        except OSError:
+            return False
+
+    def put(self, rel: str, key: str, produce: Callable[[], bytes], info: dict[str, Any]) -> bool:
+        """Record ``rel``; write ``produce()`` only if it is not already fresh. Returns True if written."""
+        if rel in self.entries:
+            raise ExportError(f"Two exported files would share the name {rel!r}; rename an object.")
+        if self.fresh(rel, key):
+            self.entries[rel] = self.previous[rel]
+            self.skipped += 1
+            return False
+        data = produce()
+        atomic_write(resolve_inside(self.out, rel), data)
+        self.entries[rel] = {
+            **info, "path": rel, "key": key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        self.written += 1
+        self._since_save += 1
+        if self._since_save >= SAVE_EVERY:
+            self.save(partial=True)
+        return True
+
+    def adopt(self, rel: str, key: str, path_written: Path, info: dict[str, Any]) -> None:
+        """Record a file the caller wrote itself (streamed, e.g. a tar shard) and move it into place."""
+        target = resolve_inside(self.out, rel)
+        h = hashlib.sha256()
+        with open(path_written, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        size = path_written.stat().st_size
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path_written, target)
+        self.entries[rel] = {**info, "path": rel, "key": key, "size": size, "sha256": h.hexdigest()}
+        self.written += 1
+
+    def _document(self, files: list[dict[str, Any]]) -> str:
+        doc = {"manifest_version": MANIFEST_VERSION, **self.header, "files": files}
+        return json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n"
+
+    def save(self, *, partial: bool = False) -> None:
+        """Write the manifest. A partial save keeps earlier entries not yet revisited (resume-safe)."""
+        files = dict(self.previous) if partial else {}
+        files.update(self.entries)
+        text = self._document([files[k] for k in sorted(files)])
+        if text != self._old_text:
+            atomic_write(self.out / MANIFEST_FILE, text.encode("utf-8"))
+            self._old_text = text
+        self._since_save = 0
+
+    def finish(self) -> list[str]:
+        """Final manifest; delete files of earlier runs that this export no longer contains."""
+        removed = []
+        for rel in sorted(set(self.previous) - set(self.entries)):
+            try:
+                path = resolve_inside(self.out, rel)
+            except ExportError:
+                continue
+            if path.is_file():
+                path.unlink()
+                removed.append(rel)
+        self.save()
+        return removed

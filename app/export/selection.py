@@ -1,0 +1,196 @@
+"""Which frames and objects an export contains.
+
+Filters run in a fixed order: shots (include/exclude) -> frames with masks -> corrected only ->
+confidence -> objects (include/exclude, minimum area) -> near-duplicates -> at most N per shot ->
+balance per character. Everything is deterministic, so the same project and options select the same
+items (which is what lets a re-export skip unchanged files).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from app.export.naming import ExportError
+from app.store import ObjectInfo, Project
+
+
+@dataclass
+class Selection:
+    """What to export. Object lists accept ids or names; shot lists are 0-based shot indices.
+
+    ``min_confidence`` is in [0, 1] and applies to the mean propagation confidence over the frame's
+    objects; frames without a confidence layer (key frames, corrections) pass. ``min_area`` is in
+    pixels if >= 1, else a fraction of the frame. ``dedupe`` is the largest dHash Hamming distance
+    (of 64 bits) at which two frames count as near-duplicates; 0 turns it off.
+    """
+
+    corrected_only: bool = False
+    min_confidence: float = 0.0
+    min_area: float = 0.0
+    dedupe: int = 0
+    max_per_shot: int = 0
+    balance: bool = False
+    shots: list[int] | None = None
+    exclude_shots: list[int] = field(default_factory=list)
+    objects: list[int | str] | None = None
+    exclude_objects: list[int | str] = field(default_factory=list)
+    frames: list[int] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class FrameItem:
+    """One selected frame: its shot and the selected objects present in it with their pixel areas."""
+
+    frame: int
+    shot: int
+    objects: list[int]
+    areas: dict[int, int]
+
+
+def _object_ids(project: Project, refs: list[int | str]) -> set[int]:
+    out: set[int] = set()
+    by_name = {o.name.lower(): o.id for o in project.manifest.objects}
+    for ref in refs:
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            out.add(int(ref))
+        elif str(ref).lower() in by_name:
+            out.add(by_name[str(ref).lower()])
+        else:
+            raise ExportError(f"The project has no object called {ref!r}.")
+    return out
+
+
+def dhash(image: np.ndarray) -> int:
+    """64-bit difference hash of an RGB image (fallback when no annotator hash is available)."""
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
+    bits = (small[:, 1:] > small[:, :-1]).ravel()
+    return int(sum(1 << i for i, b in enumerate(bits) if b))
+
+
+def _hash_fn() -> Any:
+    try:  # the annotator's perceptual hash, when that module exists, so UI and export agree
+        from models.classical.annotate import perceptual_hash  # type: ignore[import-not-found]
+
+        return perceptual_hash
+    except ImportError:
+        return dhash
+
+
+def _hamming(a: Any, b: Any) -> int:
+    if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
+        return bin(int(a) ^ int(b)).count("1")
+    return int(np.count_nonzero(np.asarray(a) != np.asarray(b)))
+
+
+def _evenly(items: list[Any], n: int) -> list[Any]:
+    if n <= 0 or len(items) <= n:
+        return items
+    picks = np.linspace(0, len(items) - 1, n).round().astype(int)
+    return [items[i] for i in sorted(set(picks.tolist()))]
+
+
+def character_key(obj: ObjectInfo) -> str:
+    """The identity that groups objects into one character (identity if set, else the name)."""
+    return obj.identity or obj.name
+
+
+def select(project: Project, sel: Selection, *, per_object: bool = False) -> list[FrameItem]:
+    """Apply ``sel`` to ``project``. ``per_object`` balances (frame, object) items instead of frames."""
+    shots = project.shots
+    wanted_shots = set(range(len(shots))) if sel.shots is None else set(sel.shots)
+    wanted_shots -= set(sel.exclude_shots)
+    known = {o.id for o in project.manifest.objects}
+    keep_ids = known if sel.objects is None else _object_ids(project, sel.objects)
+    keep_ids = keep_ids - _object_ids(project, sel.exclude_objects)
+    corrected = set(project.corrected_frames()) if sel.corrected_only else set()
+    frame_filter = None if sel.frames is None else set(sel.frames)
+    versions = project.layers.versions("masks")
+    min_area = sel.min_area if sel.min_area >= 1 else sel.min_area * project.width * project.height
+
+    items: list[FrameItem] = []
+    for s_index, shot in enumerate(shots):
+        if s_index not in wanted_shots:
+            continue
+        for f in range(shot.start, shot.end):
+            if versions[f] == 0 or (frame_filter is not None and f not in frame_filter):
+                continue
+            if sel.corrected_only and f not in corrected:
+                continue
+            labels = project.layers.read("masks", f)
+            if labels is None:
+                continue
+            counts = np.bincount(labels.ravel(), minlength=256)
+            present = [i for i in np.flatnonzero(counts[1:]) + 1 if int(i) in keep_ids]
+            if sel.min_confidence > 0:
+                conf = project.layers.read("confidence", f)
+                if conf is not None:
+                    fg = np.isin(labels, present) if present else np.ones(labels.shape, bool)
+                    if fg.any() and float(conf[fg].mean()) / 255.0 < sel.min_confidence:
+                        continue
+            areas = {int(i): int(counts[i]) for i in present if counts[i] >= max(min_area, 1)}
+            if not areas:
+                continue
+            items.append(FrameItem(f, s_index, sorted(areas), areas))
+
+    if sel.dedupe > 0:
+        hash_of = _hash_fn()
+        kept: list[FrameItem] = []
+        seen: list[tuple[Any, frozenset[int]]] = []
+        for it in items:
+            h = hash_of(project.frame(it.frame))
+            objs = frozenset(it.objects)
+            if any(o == objs and _hamming(h, other) <= sel.dedupe for other, o in seen):
+                continue
+            seen.append((h, objs))
+            kept.append(it)
+        items = kept
+
+    if sel.max_per_shot > 0:
+        by_shot: dict[int, list[FrameItem]] = {}
+        for it in items:
+            by_shot.setdefault(it.shot, []).append(it)
+        items = [it for s in sorted(by_shot) for it in _evenly(by_shot[s], sel.max_per_shot)]
+
+    if sel.balance:
+        items = _balance(project, items, per_object)
+    return items
+
+
+def _balance(project: Project, items: list[FrameItem], per_object: bool) -> list[FrameItem]:
+    """Cap every character at the count of the rarest one, picking evenly over time."""
+    key = {o.id: character_key(o) for o in project.manifest.objects}
+    totals = Counter(key.get(i, str(i)) for it in items for i in it.objects)
+    if not totals:
+        return items
+    cap = min(totals.values())
+    if per_object:
+        chosen: dict[str, set[tuple[int, int]]] = {}
+        for char in totals:
+            pairs = [(it.frame, i) for it in items for i in it.objects if key.get(i, str(i)) == char]
+            chosen[char] = set(_evenly(pairs, cap))
+        out = []
+        for it in items:
+            objs = [i for i in it.objects if (it.frame, i) in chosen[key.get(i, str(i))]]
+            if objs:
+                out.append(FrameItem(it.frame, it.shot, objs, {i: it.areas[i] for i in objs}))
+        return out
+    # Frames: rarest characters first claim their frames; a frame is kept while any of its
+    # characters is still under the cap.
+    count: Counter[str] = Counter()
+    keep: set[int] = set()
+    for char in sorted(totals, key=lambda c: (totals[c], c)):
+        for it in items:
+            chars = {key.get(i, str(i)) for i in it.objects}
+            if char in chars and it.frame not in keep and count[char] < cap:
+                keep.add(it.frame)
+                count.update(chars)
+    return [it for it in items if it.frame in keep]
