@@ -129,7 +129,8 @@ class ClipSegEffectSeparator:
 
     def _prompt_embeddings(self) -> torch.Tensor:
         if self._text is None:
-            tokens = self.tokenizer(self.prompts, padding=True, truncation=True, return_tensors="pt")
+            limit = int(self.model.config.text_config.max_position_embeddings)  # 77 for real CLIP
+            tokens = self.tokenizer(self.prompts, padding=True, truncation=True, max_length=limit, return_tensors="pt")
             with inference(self.device):
                 out = self.model.clip.get_text_features(**{k: v.to(self.device) for k, v in tokens.items()})
             self._text = out.pooler_output.float()

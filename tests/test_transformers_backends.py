@@ -116,7 +116,7 @@ def test_mask2former_missing_folder(tmp_path: Path) -> None:
 def _tiny_tokenizer_kwargs(tok: Any) -> dict[str, Any]:
     return {"vocab_size": len(tok), "eos_token_id": tok.eos_token_id, "bos_token_id": tok.bos_token_id,
             "pad_token_id": tok.pad_token_id, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-            "num_attention_heads": 2, "max_position_embeddings": 32}
+            "num_attention_heads": 2, "max_position_embeddings": 64}
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +190,109 @@ def test_clipseg_missing_tokenizer_is_unavailable(clipseg_folder: Path, tmp_path
         (tmp_path / name).write_bytes((clipseg_folder / name).read_bytes())
     with pytest.raises(ModelUnavailable):
         ClipSegEffectSeparator(tmp_path).load()
+
+
+# -- CLIP / DINOv2 annotator ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def clip_folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    import json
+
+    from transformers import CLIPConfig, CLIPModel, Dinov2Config, Dinov2Model
+
+    from models.clipseg import simple_clip_tokenizer
+
+    root = tmp_path_factory.mktemp("annot")
+    tok = simple_clip_tokenizer()
+    cfg = CLIPConfig(
+        text_config=_tiny_tokenizer_kwargs(tok),
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                       "image_size": 32, "patch_size": 8},
+        projection_dim=16,
+    )
+    torch.manual_seed(0)
+    CLIPModel(cfg).save_pretrained(root / "clip")
+    tok.save_pretrained(root / "clip")
+    dino = Dinov2Model(Dinov2Config(hidden_size=24, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
+                                    image_size=28, patch_size=14))
+    dino.save_pretrained(root / "dinov2")
+    pre = {"crop_size": {"height": 28, "width": 28}, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
+    (root / "dinov2" / "preprocessor_config.json").write_text(json.dumps(pre))
+    return root / "clip", root / "dinov2"
+
+
+def _scene(dx: int) -> tuple[np.ndarray, np.ndarray]:
+    img = np.full((H, W, 3), 90, np.uint8)
+    labels = np.zeros((H, W), np.uint8)
+    labels[10:30, 5 + dx : 20 + dx] = 1  # character
+    img[10:30, 5 + dx : 20 + dx] = (250, 200, 40)
+    img[12:16, 8 + dx : 12 + dx] = (20, 20, 200)
+    labels[35:45, 40:60] = 2  # effect, not embedded
+    img[35:45, 40:60] = 255
+    return img, labels
+
+
+def test_clip_tags_match_reference_logits(clip_folders: tuple[Path, Path]) -> None:
+    from models.annotators import DEFAULT_TAGS, ClipAnnotator, square_input
+    from models.torch_utils import images_to_tensor
+
+    ann = ClipAnnotator(clip_folders[0], tags=["catgirl"], top_k=5, min_prob=0.0)
+    ann.load("cpu")
+    assert ann.tags[: len(DEFAULT_TAGS)] == list(DEFAULT_TAGS) and ann.tags[-1] == "catgirl"
+    img, labels = _scene(0)
+    result = ann.annotate(img, labels, {1: "character", 2: "effect"})
+    scores = ann.tag_scores(torch.from_numpy(result.embedding))
+    assert sum(scores.values()) == pytest.approx(1.0, abs=1e-4)
+    best = sorted(scores, key=lambda t: -scores[t])[:5]
+    assert result.tags == best and result.caption == ""
+    assert result.embedding is not None and result.embedding.shape == (16,)
+    assert np.linalg.norm(result.embedding) == pytest.approx(1.0, abs=1e-5)
+    # Reference: CLIPModel's own forward over the same inputs gives the same tag probabilities.
+    tok = ann.tokenizer([ann.template.format(t) for t in ann.tags], padding=True, return_tensors="pt")
+    pixels = images_to_tensor([square_input(img, 32)], ann.clip_pre[1], ann.clip_pre[2])
+    with torch.inference_mode():
+        ref = ann.clip(pixel_values=pixels, **tok).logits_per_image.softmax(-1)[0].numpy()
+    np.testing.assert_allclose([scores[t] for t in ann.tags], ref, atol=1e-4)
+    ann.set_tags(["fire", "sky"])
+    assert ann.annotate(img, labels, {}).extra["tag_scores"].keys() == {"fire", "sky"}
+
+
+def test_dinov2_character_embeddings(clip_folders: tuple[Path, Path]) -> None:
+    from models.annotators import ClipAnnotator
+
+    ann = ClipAnnotator(clip_folders[0], dinov2=clip_folders[1])
+    ann.load()
+    a = ann.annotate(*_scene(0), {1: "character", 2: "effect"})
+    b = ann.annotate(*_scene(12), {1: "character", 2: "effect"})
+    assert a.extra["identity_model"] == "dinov2"
+    emb_a, emb_b = a.extra["character_embeddings"], b.extra["character_embeddings"]
+    assert isinstance(emb_a, dict) and isinstance(emb_b, dict)
+    assert set(emb_a) == {1} and emb_a[1].shape == (24,) and emb_a[1].dtype == np.float32
+    assert np.linalg.norm(emb_a[1]) == pytest.approx(1.0, abs=1e-5)
+    # The same character moved across the frame gives the same crop, hence the same identity vector.
+    np.testing.assert_allclose(emb_a[1], emb_b[1], atol=1e-5)
+    img, labels = _scene(0)
+    img[10:30, 5:20] = (30, 160, 90)  # a differently coloured character
+    other = ann.annotate(img, labels, {1: "character"}).extra["character_embeddings"]
+    assert isinstance(other, dict) and not np.allclose(other[1], emb_a[1], atol=1e-3)
+
+
+def test_annotator_without_dinov2_uses_clip_for_identity(clip_folders: tuple[Path, Path]) -> None:
+    from models.annotators import ClipAnnotator
+
+    ann = ClipAnnotator(clip_folders[0], replace_tags=True, tags=["a", "b"])
+    ann.load()
+    out = ann.annotate(*_scene(0), {1: "character"})
+    emb = out.extra["character_embeddings"]
+    assert out.extra["identity_model"] == "clip" and isinstance(emb, dict) and emb[1].shape == (16,)
+    assert set(out.tags) <= {"a", "b"}
+
+
+def test_annotator_missing_parts(clip_folders: tuple[Path, Path], tmp_path: Path) -> None:
+    from models.annotators import ClipAnnotator
+
+    with pytest.raises(ModelUnavailable):
+        ClipAnnotator(None).load()
+    with pytest.raises(ModelUnavailable, match="DINOv2"):
+        ClipAnnotator(clip_folders[0], dinov2=tmp_path / "missing").load()
+    with pytest.raises(ModelUnavailable, match="BLIP-2"):
+        ClipAnnotator(clip_folders[0], blip2=tmp_path).load()
