@@ -124,7 +124,7 @@ def crop_resize(array: np.ndarray, box: tuple[int, int, int, int], size: tuple[i
     x0, y0, x1, y1 = box
     part = np.ascontiguousarray(array[y0:y1, x0:x1])
     shrink = size[0] < part.shape[1]
-    return cv2.resize(part, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    return cv2.resize(part, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)  # linear: no overshoot halos
 
 
 def encode_png(array: np.ndarray, level: int = DEFAULT_PNG_LEVEL) -> bytes:

@@ -84,20 +84,21 @@ def samples(ctx: ExportContext, fd: FrameData) -> list[Sample]:
     groups = [[oid] for oid in fd.item.objects] if unit(ctx) == "character" else [list(fd.item.objects)]
     out = []
     for oids in groups:
-        if len(oids) == 1 and unit(ctx) == "character":
+        cut = len(oids) == 1 and unit(ctx) == "character"
+        if cut:
             a = object_alpha(fd.labels, fd.alpha, oids[0])
             rgb = decontaminate(fd.image, a, fd.clean)
-            picture = cutout(rgb, a, bg)
             stem = f"f{fd.frame:06d}_o{oids[0]:03d}"
         else:
             a = characters_alpha(fd.labels, fd.alpha, oids)
-            picture = fd.image  # a full frame keeps its background; the mask says where the characters are
+            rgb = fd.image  # a full frame keeps its background; the mask says where the characters are
             stem = f"f{fd.frame:06d}"
         if buckets == "sdxl":
+            # colour and matte are resampled apart and only then composited, so no background
+            # colour bleeds into the edge
             box, size = bucket_crop(a, margin)
-            picture, a = crop_resize(picture, box, size), crop_resize(a, box, size)
-            if picture.shape[-1] == 4:
-                picture[..., 3] = a
+            rgb, a = crop_resize(rgb, box, size), crop_resize(a, box, size)
+        picture = cutout(rgb, a, bg) if cut else rgb
         caption, triggers = caption_for(ctx, fd, oids)
         out.append(Sample(stem, picture, a, caption, triggers, oids))
     return out

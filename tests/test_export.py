@@ -1,0 +1,265 @@
+"""Export formats checked against the demo generator's exact ground truth."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.demo.groundtruth import load_ground_truth
+from app.demo.project import GROUND_TRUTH_FILE, create_demo_project
+from app.export import export_project
+from app.export.cli import parse_options, run_export_command
+from app.export.naming import ExportError
+from app.export.render import SDXL_BUCKETS, object_alpha
+from app.store import Project
+
+TAGS = ["1girl", "outdoors"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """A 2-shot, 6-frame demo whose layers hold the ground truth (no pipeline involved)."""
+    root = tmp_path_factory.mktemp("export") / "demo"
+    project = create_demo_project(root, width=160, height=96, shots=2, frames_per_shot=3)
+    with load_ground_truth(root / GROUND_TRUTH_FILE) as gt:
+        for i in range(project.frame_count):
+            project.layers.write("masks", i, gt.layer("labels", i), {"backend": "truth", "version": 1})
+            project.layers.write("alpha", i, gt.layer("alpha", i), {"backend": "truth"})
+            project.layers.write("effects", i, gt.layer("effects", i), {"backend": "truth"})
+            project.layers.write("clean", i, gt.layer("clean", i), {"backend": "truth"})
+            project.layers.write_record("annotations", i, {"tags": TAGS, "caption": f"frame {i}", "backend": "test"})
+    yield project
+    project.close()
+
+
+def read_png(path: Path) -> np.ndarray:
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert data is not None, path
+    if data.ndim == 3 and data.shape[2] == 4:
+        return cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA)
+    if data.ndim == 3:
+        return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+    return data
+
+
+def manifest(out: Path) -> dict[str, dict]:
+    return {f["path"]: f for f in json.loads((out / "manifest.json").read_text())["files"]}
+
+
+def test_kohya_cutouts_alpha_and_captions(demo: Project, tmp_path: Path) -> None:
+    out = tmp_path / "kohya"
+    export_project(demo, out, format="kohya", repeats=5)
+    files = manifest(out)
+    images = sorted((out / "img").rglob("*.png"))
+    assert images and len(images) == sum(1 for p in files if p.endswith(".png"))
+    for path in images:
+        entry = files[path.relative_to(out).as_posix()]
+        frame, oid = entry["frame"], entry["object"]["id"]
+        rgba = read_png(path)
+        stored = object_alpha(demo.layers.read("masks", frame), demo.layers.read("alpha", frame), oid)
+        assert np.array_equal(rgba[..., 3], stored)
+        # the stored matte itself: inside the object's own labels the cut-out alpha is the matte
+        own = demo.layers.read("masks", frame) == oid
+        assert np.array_equal(rgba[..., 3][own], demo.layers.read("alpha", frame)[own])
+        trigger = demo.object(oid).name.lower()  # type: ignore[union-attr]
+        assert path.parent.name == f"5_{trigger}"
+        caption = path.with_suffix(".txt").read_text().strip()
+        assert caption == ", ".join([trigger, *TAGS])
+        assert entry["sources"]["alpha"]["backend"] == "truth"
+        assert len(entry["sha256"]) == 64
+    assert "alpha_mask = true" in (out / "dataset.toml").read_text()
+
+
+def test_kohya_frames_mask_folder_and_buckets(demo: Project, tmp_path: Path) -> None:
+    out = tmp_path / "kohya_frames"
+    export_project(demo, out, format="kohya", unit="frame", mask="folder", concept="My Show!")
+    frame0 = read_png(out / "img" / "10_my_show" / "f000000.png")
+    assert frame0.shape == (96, 160, 3) and np.array_equal(frame0, demo.frame(0))
+    mask0 = read_png(out / "mask" / "10_my_show" / "f000000.png")
+    labels, alpha = demo.layers.read("masks", 0), demo.layers.read("alpha", 0)
+    assert labels is not None and alpha is not None
+    assert np.array_equal(mask0[labels > 0], alpha[labels > 0])
+    names = {o.name.lower() for o in demo.manifest.objects if (labels == o.id).any()}
+    words = (out / "img" / "10_my_show" / "f000000.txt").read_text().strip().split(", ")
+    assert set(words[: len(names)]) == names and words[len(names):] == TAGS
+
+    out = tmp_path / "kohya_buckets"
+    export_project(demo, out, format="kohya", buckets="sdxl", background="white", frames=[0])
+    for path in (out / "img").rglob("*.png"):
+        rgba = read_png(path)
+        assert (rgba.shape[1], rgba.shape[0]) in SDXL_BUCKETS
+        assert rgba[..., 3].max() == 255 and (rgba[..., 3] == 0).any()
+        assert np.all(rgba[..., :3][rgba[..., 3] == 0] == 255)  # flat white background
+
+
+def test_layers_match_store(demo: Project, tmp_path: Path) -> None:
+    out = tmp_path / "layers"
+    export_project(demo, out, format="layers", alpha16=True)
+    gt = load_ground_truth(demo.root / GROUND_TRUTH_FILE)
+    for f in range(demo.frame_count):
+        labels = demo.layers.read("masks", f)
+        assert labels is not None
+        palette = Image.open(out / "masks" / "palette" / f"f{f:06d}.png")
+        assert palette.mode == "P" and np.array_equal(np.asarray(palette), gt.layer("labels", f))
+        alpha16 = read_png(out / "alpha" / f"f{f:06d}.png")
+        assert alpha16.dtype == np.uint16 and np.array_equal(alpha16 // 257, demo.layers.read("alpha", f))
+        assert np.array_equal(read_png(out / "clean" / f"f{f:06d}.png"), gt.layer("clean", f))
+        for oid in np.unique(labels[labels > 0]):
+            folder = f"{oid:03d}_{demo.object(int(oid)).name}"  # type: ignore[union-attr]
+            binary = read_png(out / "masks" / "binary" / folder / f"f{f:06d}.png")
+            assert np.array_equal(binary > 0, labels == oid)
+            rgba = read_png(out / "objects" / folder / f"f{f:06d}.png")
+            assert rgba.dtype == np.uint16
+            own = labels == oid
+            assert np.array_equal(rgba[..., 3][own] // 257, demo.layers.read("alpha", f)[own])
+            # decontaminated colour: where the character is opaque, the true foreground colour
+            solid = own & (gt.layer("alpha", f) > 0.999) & (gt.layer("effects", f) == 0)
+            if solid.any():
+                diff = np.abs(rgba[..., :3][solid] // 257 - gt.layer("foreground", f)[solid].astype(int))
+                assert diff.max() <= 1
+    gt.close()
+
+
+def test_coco_roundtrip_with_pycocotools(demo: Project, tmp_path: Path) -> None:
+    from pycocotools.coco import COCO
+
+    out = tmp_path / "coco"
+    export_project(demo, out, format="coco")
+    coco = COCO(str(out / "annotations.json"))
+    assert len(coco.dataset["videos"]) == len(demo.shots)
+    assert len(coco.getImgIds()) == demo.frame_count
+    for img in coco.loadImgs(coco.getImgIds()):
+        labels = demo.layers.read("masks", img["frame_index"])
+        assert labels is not None
+        assert (out / "images" / img["file_name"]).is_file()
+        assert img["video_id"] == next(i for i, s in enumerate(demo.shots) if img["frame_index"] in s) + 1
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=[img["id"]]))
+        assert {a["category_id"] for a in anns} == set(np.unique(labels[labels > 0]).tolist())
+        for ann in anns:
+            assert np.array_equal(coco.annToMask(ann).astype(bool), labels == ann["category_id"])
+            assert ann["area"] == int((labels == ann["category_id"]).sum())
+
+
+def test_hf_imagefolder_loads_with_datasets(demo: Project, tmp_path: Path) -> None:
+    import datasets
+
+    out = tmp_path / "hf"
+    export_project(demo, out, format="hf", shots=[1])
+    ds = datasets.load_dataset("imagefolder", data_dir=str(out), split="train")
+    shot = demo.shots[1]
+    expected = sum(len(np.unique(demo.layers.read("masks", f))) - 1 for f in range(shot.start, shot.end))  # type: ignore[arg-type]
+    assert len(ds) == expected
+    row = ds[0]
+    assert row["image"].mode == "RGBA" and row["text"].endswith(", ".join(TAGS))
+    assert row["characters"][0] in row["text"] and all(shot.start <= f < shot.end for f in ds["frame"])
+    mask = read_png(out / row["mask_file"])
+    assert np.array_equal(np.asarray(row["image"])[..., 3], mask)
+
+
+def test_webdataset_shards_have_expected_keys(demo: Project, tmp_path: Path) -> None:
+    out = tmp_path / "wds"
+    export_project(demo, out, format="webdataset", unit="frame", shard_size=4)
+    shards = sorted((out / "shards").glob("*.tar"))
+    assert [s.name for s in shards] == ["shard-000000.tar", "shard-000001.tar"]
+    names: list[str] = []
+    for shard in shards:
+        with tarfile.open(shard) as tar:
+            names += tar.getnames()
+    stems = sorted({n.split(".", 1)[0] for n in names})
+    assert stems == [f"f{f:06d}" for f in range(demo.frame_count)]
+    for stem in stems:
+        assert {f"{stem}.png", f"{stem}.mask.png", f"{stem}.txt", f"{stem}.json"} <= set(names)
+    with tarfile.open(shards[0]) as tar:
+        meta = json.loads(tar.extractfile("f000000.json").read())  # type: ignore[union-attr]
+    assert meta["frame"] == 0 and meta["tags"] == TAGS
+
+
+def test_reexport_writes_nothing_and_resumes(demo: Project, tmp_path: Path) -> None:
+    out = tmp_path / "again"
+    first = export_project(demo, out, format="layers", frames=[0, 1, 2])
+    assert first["written"] == first["files"] > 0
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    second = export_project(demo, out, format="layers", frames=[0, 1, 2])
+    assert second["written"] == 0 and second["skipped"] == first["files"]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == mtimes
+    # a deleted file (an interrupted run) is the only one written again
+    victim = next(iter(sorted((out / "alpha").glob("*.png"))))
+    victim.unlink()
+    third = export_project(demo, out, format="layers", frames=[0, 1, 2])
+    assert third["written"] == 1 and victim.is_file()
+    # a changed layer re-exports only that frame's files that depend on it
+    effects = demo.layers.read("effects", 1)
+    assert effects is not None
+    demo.layers.write("effects", 1, effects, {"backend": "other"})
+    fourth = export_project(demo, out, format="layers", frames=[0, 1, 2])
+    changed = {p for p, e in manifest(out).items() if e["frame"] == 1}
+    assert fourth["written"] == len(changed) and all(manifest(out)[p]["sources"]["effects"]["backend"] == "other" for p in changed)
+    # a narrower export removes files it no longer contains
+    fifth = export_project(demo, out, format="layers", frames=[0])
+    assert fifth["removed"] and not (out / "alpha" / "f000002.png").exists()
+
+
+def test_hostile_object_names_stay_inside(tmp_path: Path) -> None:
+    project = create_demo_project(tmp_path / "p", width=96, height=64, shots=1, frames_per_shot=2)
+    try:
+        with load_ground_truth(tmp_path / "p" / GROUND_TRUTH_FILE) as gt:
+            for i in range(project.frame_count):
+                project.layers.write("masks", i, gt.layer("labels", i))
+                project.layers.write("alpha", i, gt.layer("alpha", i))
+        hostile = ["../../evil", "a/b\\c", "/abs", "..", "CON"]
+        for obj, name in zip(project.manifest.objects, hostile, strict=False):
+            obj.name, obj.identity = name, None
+        out = tmp_path / "out" / "x"
+        for fmt in ("kohya", "layers", "hf"):
+            export_project(project, out / fmt, format=fmt)
+        inside = (tmp_path / "out").resolve()
+        written = [p for p in tmp_path.rglob("*") if p.is_file() and "p" not in p.relative_to(tmp_path).parts[:1]]
+        assert written and all(inside in p.resolve().parents for p in written)
+        assert not list(tmp_path.rglob("evil*")) or all(inside in p.resolve().parents for p in tmp_path.rglob("evil*"))
+        for entry in manifest(out / "layers"):
+            assert ".." not in entry.split("/") and "\\" not in entry
+    finally:
+        project.close()
+
+
+def test_selection_filters(demo: Project, tmp_path: Path) -> None:
+    ids = [o.id for o in demo.manifest.objects]
+    s = export_project(demo, tmp_path / "a", format="coco", max_per_shot=1)
+    assert s["frames"] == len(demo.shots)
+    s = export_project(demo, tmp_path / "b", format="kohya", objects=[demo.manifest.objects[0].name])
+    assert {p.parent.name for p in (tmp_path / "b" / "img").rglob("*.png")} == {f"10_{demo.manifest.objects[0].name.lower()}"}
+    s = export_project(demo, tmp_path / "c", format="kohya", balance=True)
+    counts = {p.name: len(list(p.glob("*.png"))) for p in (tmp_path / "c" / "img").iterdir()}
+    assert len(set(counts.values())) == 1 and len(counts) == len(ids)
+    s = export_project(demo, tmp_path / "d", format="coco", dedupe=64)  # everything alike within a cast
+    assert s["frames"] < demo.frame_count
+    with pytest.raises(ExportError):
+        export_project(demo, tmp_path / "e", format="coco", corrected_only=True)
+    with pytest.raises(ExportError):
+        export_project(demo, tmp_path / "f", format="coco", min_area=10**6)
+
+
+def test_cli_options_and_errors(demo: Project, tmp_path: Path) -> None:
+    opts = parse_options(["shots=0,1", "balance=yes", "min_confidence=0.5", "repeats=3", "background=#ffffff"])
+    assert opts == {"shots": [0, 1], "balance": True, "min_confidence": 0.5, "repeats": 3, "background": "#ffffff"}
+    with pytest.raises(ExportError):
+        parse_options(["balance"])
+    with pytest.raises(ExportError):
+        export_project(demo, tmp_path / "x", format="nope")
+    with pytest.raises(ExportError):
+        export_project(demo, tmp_path / "y", format="kohya", mask="sideways")
+
+    args = argparse.Namespace(project=str(demo.root), out=str(tmp_path / "cli"), format="coco",
+                              option=["max_per_shot=1"])
+
+    demo.layers.flush()
+    assert run_export_command(args) == 0
+    assert json.loads((tmp_path / "cli" / "annotations.json").read_text())["images"]
