@@ -50,6 +50,12 @@ def read_png(path: Path) -> np.ndarray:
     return data
 
 
+def layer(project: Project, name: str, frame: int) -> np.ndarray:
+    array = project.layers.read(name, frame)
+    assert array is not None, (name, frame)
+    return array
+
+
 def manifest(out: Path) -> dict[str, dict]:
     return {f["path"]: f for f in json.loads((out / "manifest.json").read_text())["files"]}
 
@@ -105,12 +111,11 @@ def test_layers_match_store(demo: Project, tmp_path: Path) -> None:
     export_project(demo, out, format="layers", alpha16=True)
     gt = load_ground_truth(demo.root / GROUND_TRUTH_FILE)
     for f in range(demo.frame_count):
-        labels = demo.layers.read("masks", f)
-        assert labels is not None
+        labels, stored_alpha = layer(demo, "masks", f), layer(demo, "alpha", f)
         palette = Image.open(out / "masks" / "palette" / f"f{f:06d}.png")
         assert palette.mode == "P" and np.array_equal(np.asarray(palette), gt.layer("labels", f))
         alpha16 = read_png(out / "alpha" / f"f{f:06d}.png")
-        assert alpha16.dtype == np.uint16 and np.array_equal(alpha16 // 257, demo.layers.read("alpha", f))
+        assert alpha16.dtype == np.uint16 and np.array_equal(alpha16 // 257, stored_alpha)
         assert np.array_equal(read_png(out / "clean" / f"f{f:06d}.png"), gt.layer("clean", f))
         for oid in np.unique(labels[labels > 0]):
             folder = f"{oid:03d}_{demo.object(int(oid)).name}"  # type: ignore[union-attr]
@@ -119,7 +124,7 @@ def test_layers_match_store(demo: Project, tmp_path: Path) -> None:
             rgba = read_png(out / "objects" / folder / f"f{f:06d}.png")
             assert rgba.dtype == np.uint16
             own = labels == oid
-            assert np.array_equal(rgba[..., 3][own] // 257, demo.layers.read("alpha", f)[own])
+            assert np.array_equal(rgba[..., 3][own] // 257, stored_alpha[own])
             # decontaminated colour: where the character is opaque, the true foreground colour
             solid = own & (gt.layer("alpha", f) > 0.999) & (gt.layer("effects", f) == 0)
             if solid.any():
@@ -155,7 +160,7 @@ def test_hf_imagefolder_loads_with_datasets(demo: Project, tmp_path: Path) -> No
     export_project(demo, out, format="hf", shots=[1])
     ds = datasets.load_dataset("imagefolder", data_dir=str(out), split="train")
     shot = demo.shots[1]
-    expected = sum(len(np.unique(demo.layers.read("masks", f))) - 1 for f in range(shot.start, shot.end))  # type: ignore[arg-type]
+    expected = sum(len(np.unique(layer(demo, "masks", f))) - 1 for f in range(shot.start, shot.end))
     assert len(ds) == expected
     row = ds[0]
     assert row["image"].mode == "RGBA" and row["text"].endswith(", ".join(TAGS))
