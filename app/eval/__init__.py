@@ -1,0 +1,1 @@
+"""Quality evaluation: DAVIS J&F, matte and plate metrics, the simulated-click protocol."""

@@ -1,0 +1,228 @@
+"""Stage 4, weight-free: tags, a caption and an identity embedding from masks and colours.
+
+What can be said without a model: how many characters, their hair / eye / clothes colours (hair is
+the top of a character mask, clothes the lower half, eyes the saturated small blobs in the face
+band), the shot type from how much of the frame the main character fills, and which effects are
+present. The embedding (colour histograms of the hair and body plus shape features) clusters
+identities across a shot. Also: a 64-bit perceptual hash, near-duplicate grouping and
+agglomerative identity clustering, all without sklearn.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from models.base import FrameAnnotation, Image, Labels, ObjectKind, Role
+
+# A small palette of nameable colours (RGB); anime hair and clothes mostly fall near one of these.
+PALETTE: dict[str, tuple[int, int, int]] = {
+    "black": (30, 30, 35), "grey": (128, 128, 128), "white": (235, 235, 235),
+    "red": (200, 40, 40), "orange": (235, 140, 50), "blonde": (240, 215, 120),
+    "brown": (120, 75, 45), "green": (60, 160, 70), "aqua": (70, 200, 200),
+    "blue": (50, 90, 200), "purple": (130, 70, 180), "pink": (240, 150, 190),
+}
+_NAMES = list(PALETTE)
+_LAB = cv2.cvtColor(np.array([list(PALETTE.values())], np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+
+
+def colour_names(pixels: NDArray[np.uint8]) -> NDArray[np.intp]:
+    """Index into ``PALETTE`` of the nearest named colour (in Lab) of each ``(N, 3)`` RGB pixel."""
+    lab = cv2.cvtColor(pixels.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    d = ((lab[:, None, :] - _LAB[None]) ** 2).sum(axis=2)
+    return np.argmin(d, axis=1)  # type: ignore[no-any-return]
+
+
+def dominant_colour(pixels: NDArray[np.uint8], exclude: tuple[str, ...] = ()) -> tuple[str, float] | None:
+    """Most frequent named colour of ``pixels`` and its share, ignoring dark outline pixels."""
+    if len(pixels) == 0:
+        return None
+    keep = pixels.max(axis=1) > 45  # line art would make everything "black"
+    names = colour_names(pixels[keep] if keep.sum() > 0.2 * len(pixels) else pixels)
+    counts = np.bincount(names, minlength=len(_NAMES)).astype(np.float64)
+    for e in exclude:
+        counts[_NAMES.index(e)] = 0
+    if counts.sum() == 0:
+        return None
+    k = int(np.argmax(counts))
+    return _NAMES[k], float(counts[k] / max(1, len(names)))
+
+
+def _skin(pixels: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    hsv = cv2.cvtColor(pixels.reshape(-1, 1, 3), cv2.COLOR_RGB2HSV).reshape(-1, 3)
+    return (hsv[:, 0] <= 18) & (hsv[:, 1] >= 20) & (hsv[:, 1] <= 120) & (hsv[:, 2] >= 150)  # type: ignore[no-any-return]
+
+
+def describe_character(image: Image, mask: NDArray[np.bool_]) -> dict[str, Any]:
+    """Hair, eye and clothes colours of one character mask (``None`` where nothing is clear)."""
+    ys, xs = np.nonzero(mask)
+    y0, y1 = int(ys.min()), int(ys.max()) + 1
+    hgt = y1 - y0
+    rows = np.arange(mask.shape[0])[:, None]
+    band = lambda a, b: mask & (rows >= y0 + a * hgt) & (rows < y0 + b * hgt)  # noqa: E731
+    hair_px = image[band(0.0, 0.2)]
+    hair = dominant_colour(hair_px[~_skin(hair_px)] if len(hair_px) else hair_px)
+    clothes = dominant_colour(image[band(0.5, 1.0)])
+    face = image[band(0.15, 0.4)]
+    eyes = None
+    if len(face):
+        hsv = cv2.cvtColor(face.reshape(-1, 1, 3), cv2.COLOR_RGB2HSV).reshape(-1, 3)
+        vivid = face[(hsv[:, 1] > 90) & (hsv[:, 2] > 60) & ~_skin(face)]
+        excl = (hair[0],) if hair else ()
+        # Eyes are small: a few percent of the face band, in a colour other than the hair's.
+        if len(vivid) > 0.005 * len(face):
+            got = dominant_colour(vivid, excl)
+            eyes = got[0] if got and got[1] > 0.3 else None
+    return {"hair": hair[0] if hair else None, "eyes": eyes, "clothes": clothes[0] if clothes else None,
+            "area": float(mask.mean()), "bbox": (int(xs.min()), y0, int(xs.max()) + 1, y1)}
+
+
+def object_embedding(image: Image, mask: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """Identity embedding: HSV histograms of the hair band and the whole object, plus shape."""
+    ys, xs = np.nonzero(mask)
+    if len(ys) == 0:
+        return np.zeros(8 * 4 * 2 + 7 + 2, np.float32)
+    y0, hgt = ys.min(), ys.max() + 1 - ys.min()
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    parts = []
+    for sel in (mask & (np.arange(mask.shape[0])[:, None] < y0 + 0.25 * hgt), mask):
+        px = hsv[sel]
+        h = np.histogram2d(px[:, 0], px[:, 1], bins=(8, 4), range=((0, 180), (0, 256)))[0].ravel()
+        parts.append(h / max(1.0, h.sum()))
+    hu = cv2.HuMoments(cv2.moments(mask.astype(np.uint8), binaryImage=True)).ravel()
+    hu = -np.sign(hu) * np.log10(np.abs(hu) + 1e-30) / 30.0
+    w = xs.max() + 1 - xs.min()
+    shape = np.array([hgt / max(1, w) / 4.0, len(ys) / max(1, hgt * w)])
+    v = np.concatenate([*parts, 0.3 * hu, shape]).astype(np.float32)
+    return v / max(1e-9, float(np.linalg.norm(v)))  # type: ignore[no-any-return]
+
+
+def shot_type(area: float) -> str:
+    """Shot type from the main character's share of the frame."""
+    return "close-up" if area > 0.25 else "medium shot" if area > 0.06 else "wide shot"
+
+
+class ClassicalAnnotator:
+    """Weight-free annotator: counts, colours, shot type, effects, and an identity embedding.
+
+    Parameters
+    ----------
+    min_area:
+        Objects smaller than this share of the frame are ignored.
+    """
+
+    name: ClassVar[str] = "classical"
+    role: ClassVar[Role] = "annotator"
+
+    def __init__(self, *, min_area: float = 0.002) -> None:
+        self.min_area = min_area
+
+    def load(self, device: str = "cpu") -> None:
+        """Nothing to load."""
+
+    def release(self) -> None:
+        """Nothing to release."""
+
+    def annotate(self, image: Image, labels: Labels, kinds: dict[int, ObjectKind]) -> FrameAnnotation:
+        """Tags, caption and embedding (of the largest character) for one frame."""
+        area = np.bincount(labels.ravel(), minlength=256) / labels.size
+        present = [k for k in range(1, 256) if area[k] >= self.min_area]
+        chars = sorted((k for k in present if kinds.get(k, "character") == "character"), key=lambda k: -area[k])
+        effects = [k for k in present if kinds.get(k) == "effect"]
+        props = [k for k in present if kinds.get(k) == "prop"]
+        tags = [f"{len(chars)}character{'s' if len(chars) != 1 else ''}" if chars else "no_characters"]
+        objects: dict[int, dict[str, Any]] = {}
+        phrases = []
+        for k in chars:
+            d = describe_character(image, labels == k)
+            d["embedding"] = object_embedding(image, labels == k)
+            objects[k] = d
+            bits = [f"{d['hair']} hair" if d["hair"] else "", f"{d['eyes']} eyes" if d["eyes"] else ""]
+            for b in (*bits, f"{d['clothes']} clothes" if d["clothes"] else ""):
+                if b and b not in tags:
+                    tags.append(b)
+            desc = " and ".join(b for b in bits if b)
+            phrases.append(("a character with " + desc if desc else "a character")
+                           + (f" wearing {d['clothes']} clothes" if d["clothes"] else ""))
+        shot = shot_type(float(area[chars[0]])) if chars else "wide shot"
+        tags.append(shot)
+        if effects:
+            tags.append("effects")
+        if props:
+            tags.append("props")
+        caption = f"A {shot} of " + ("; ".join(phrases) if phrases else "the background")
+        if effects:
+            caption += f", with {len(effects)} visual effect{'s' if len(effects) > 1 else ''}"
+        caption += "."
+        emb = objects[chars[0]]["embedding"] if chars else None
+        return FrameAnnotation(tags=tags, caption=caption, embedding=emb,
+                               extra={"objects": objects, "shot": shot, "phash": perceptual_hash(image)})
+
+
+def perceptual_hash(image: Image) -> int:
+    """64-bit difference hash (dHash): signs of horizontal gradients of a 9x8 grey thumbnail."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
+    bits = (small[:, 1:] > small[:, :-1]).ravel()
+    return int(sum(1 << i for i, b in enumerate(bits) if b))
+
+
+def hamming(a: int, b: int) -> int:
+    """Number of differing bits."""
+    return (a ^ b).bit_count()
+
+
+def near_duplicate_groups(hashes: list[int], max_distance: int = 6) -> list[list[int]]:
+    """Groups (of two or more indices) whose hashes chain within ``max_distance`` bits (union-find)."""
+    parent = list(range(len(hashes)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(hashes)):
+        for j in range(i + 1, len(hashes)):
+            if hamming(hashes[i], hashes[j]) <= max_distance:
+                parent[find(j)] = find(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(hashes)):
+        groups.setdefault(find(i), []).append(i)
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+
+
+def cluster_identities(embeddings: list[NDArray[np.float32]] | NDArray[np.float32],
+                       threshold: float = 0.25) -> list[int]:
+    """Average-linkage agglomerative clustering on cosine distance; stops above ``threshold``.
+
+    Returns a cluster id per embedding, numbered 0.. in order of first appearance.
+    """
+    x = np.asarray(embeddings, np.float64)
+    n = len(x)
+    if n == 0:
+        return []
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    d = 1.0 - x @ x.T
+    np.fill_diagonal(d, np.inf)
+    size = np.ones(n)
+    alive = np.ones(n, bool)
+    member = np.arange(n)
+    while alive.sum() > 1:
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        if d[i, j] > threshold:
+            break
+        # Lance-Williams update for average linkage: merge j into i.
+        d[i, :] = (size[i] * d[i, :] + size[j] * d[j, :]) / (size[i] + size[j])
+        d[:, i] = d[i, :]
+        d[i, i] = np.inf
+        d[j, :] = np.inf
+        d[:, j] = np.inf
+        size[i] += size[j]
+        alive[j] = False
+        member[member == j] = i
+    order: dict[int, int] = {}
+    return [order.setdefault(int(m), len(order)) for m in member]

@@ -1,0 +1,56 @@
+"""Classical annotator, perceptual hashing and identity clustering."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from models.classical.annotate import (
+    ClassicalAnnotator,
+    cluster_identities,
+    hamming,
+    near_duplicate_groups,
+    perceptual_hash,
+)
+
+
+def _character(img: np.ndarray, labels: np.ndarray, x: int, k: int, hair: tuple[int, int, int]) -> None:
+    labels[20:100, x:x + 30] = k
+    img[20:40, x:x + 30] = hair  # hair on top
+    img[40:60, x:x + 30] = (250, 215, 190)  # face
+    img[60:100, x:x + 30] = (200, 40, 40)  # red clothes
+
+
+def test_annotate_counts_colours_and_shot() -> None:
+    img = np.full((120, 160, 3), 90, np.uint8)
+    labels = np.zeros((120, 160), np.uint8)
+    _character(img, labels, 10, 1, (240, 215, 120))
+    _character(img, labels, 100, 2, (50, 90, 200))
+    labels[5:15, 60:90] = 3
+    ann = ClassicalAnnotator().annotate(img, labels, {1: "character", 2: "character", 3: "effect"})
+    assert "2characters" in ann.tags and "effects" in ann.tags
+    assert "blonde hair" in ann.tags and "blue hair" in ann.tags and "red clothes" in ann.tags
+    assert "medium shot" in ann.tags and ann.caption.startswith("A medium shot")
+    assert ann.embedding is not None and abs(float(np.linalg.norm(ann.embedding)) - 1) < 1e-4
+    objs = ann.extra["objects"]
+    assert isinstance(objs, dict)
+    e1, e2 = objs[1]["embedding"], objs[2]["embedding"]
+    assert cluster_identities([e1, e1 * 1.0001, e2], threshold=0.1) == [0, 0, 1]
+
+
+def test_hash_groups_near_duplicates() -> None:
+    rng = np.random.default_rng(0)
+    a = cv2.resize(rng.integers(0, 255, (8, 8, 3)).astype(np.uint8), (128, 96), interpolation=cv2.INTER_CUBIC)
+    b = np.clip(a.astype(int) + rng.integers(-4, 5, a.shape), 0, 255).astype(np.uint8)  # noisy copy
+    c = np.ascontiguousarray(a[:, ::-1])  # a different picture
+    hashes = [perceptual_hash(np.asarray(x, np.uint8)) for x in (a, c, b)]
+    assert all(0 <= h < 2**64 for h in hashes)
+    assert hamming(hashes[0], hashes[2]) <= 4 < hamming(hashes[0], hashes[1])
+    assert near_duplicate_groups(hashes, 6) == [[0, 2]]
+
+
+def test_cluster_identities_chains() -> None:
+    e = np.eye(3, dtype=np.float32)
+    emb = [e[0], e[1], e[0] + 0.05 * e[2], e[1] + 0.05 * e[2], e[2]]
+    assert cluster_identities(emb, threshold=0.2) == [0, 1, 0, 1, 2]
+    assert cluster_identities([]) == []
