@@ -70,11 +70,11 @@ def test_kohya_cutouts_alpha_and_captions(demo: Project, tmp_path: Path) -> None
         entry = files[path.relative_to(out).as_posix()]
         frame, oid = entry["frame"], entry["object"]["id"]
         rgba = read_png(path)
-        stored = object_alpha(demo.layers.read("masks", frame), demo.layers.read("alpha", frame), oid)
+        stored = object_alpha(layer(demo, "masks", frame), layer(demo, "alpha", frame), oid)
         assert np.array_equal(rgba[..., 3], stored)
         # the stored matte itself: inside the object's own labels the cut-out alpha is the matte
-        own = demo.layers.read("masks", frame) == oid
-        assert np.array_equal(rgba[..., 3][own], demo.layers.read("alpha", frame)[own])
+        own = layer(demo, "masks", frame) == oid
+        assert np.array_equal(rgba[..., 3][own], layer(demo, "alpha", frame)[own])
         trigger = demo.object(oid).name.lower()  # type: ignore[union-attr]
         assert path.parent.name == f"5_{trigger}"
         caption = path.with_suffix(".txt").read_text().strip()
