@@ -185,3 +185,12 @@ def test_characters_from_a_folder() -> None:
     if f.kind != "impact":
         assert np.abs(np.clip(np.round(comp), 0, 255) - f.image).max() <= 1
     assert (f.labels > 0).sum() > 100
+
+
+def test_unreadable_ground_truth_is_a_user_error(tmp_path: Path) -> None:
+    from app.errors import InputError
+
+    bad = tmp_path / "gt.h5"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(InputError):
+        load_ground_truth(bad)

@@ -263,8 +263,10 @@ def load_character(path: Path, height_px: int) -> Sprite:
     if ys.size == 0:
         raise InputError(f"{path} has an empty alpha channel.")
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    # A character cut off by the lower edge is a bust: it is placed rising from the frame bottom.
-    full_body = bool(y1 < a.shape[0] - 2)
+    # A picture that ends in a wide straight cut is a bust (placed rising from the frame bottom);
+    # one that ends in feet is narrow at the bottom and stands on the ground.
+    last = a[max(y0, y1 - 3):y1] > 127
+    full_body = bool(last.any(axis=0).sum() < 0.25 * (x1 - x0))
     crop = rgba[y0:y1, x0:x1].astype(np.float32)
     alpha = crop[..., 3] / 255.0
     premult = crop[..., :3] * alpha[..., None]
