@@ -141,21 +141,22 @@ def _hair_strands(cv: _Canvas, rng: np.random.Generator, colour: tuple[int, int,
                   long_hair: bool) -> None:
     """Thin strands leaving the hair silhouette: sub-pixel lines once reduced, so soft alpha."""
     dark = _shade(colour, 0.55)
-    for _ in range(int(rng.integers(14, 22))):
-        ang = rng.uniform(-np.pi * 0.95, -np.pi * 0.05)  # upper half of the head
-        r0 = rng.uniform(48, 58)
+    for _ in range(int(rng.integers(22, 34))):
+        ang = rng.uniform(-np.pi * 1.05, np.pi * 0.05)  # around the crown, down to the temples
+        r0 = rng.uniform(56, 64)
         p0 = np.array([100 + r0 * np.cos(ang), 92 + r0 * np.sin(ang)])
-        out = np.array([np.cos(ang), np.sin(ang)]) * rng.uniform(10, 26)
-        p2 = p0 + out + rng.normal(0, 4, 2)
-        p1 = p0 + out * 0.5 + np.array([out[1], -out[0]]) * rng.uniform(-0.4, 0.4)
-        cv.stroke(_curve(p0, p1, p2), dark if rng.random() < 0.5 else colour, rng.uniform(0.25, 0.6))
-    if long_hair:
-        for side in (-1, 1):
-            for _ in range(int(rng.integers(5, 9))):
-                p0 = np.array([100 + side * rng.uniform(55, 66), rng.uniform(120, 200)])
-                p2 = p0 + np.array([side * rng.uniform(4, 16), rng.uniform(25, 60)])
-                p1 = (p0 + p2) / 2 + np.array([side * rng.uniform(2, 8), 0])
-                cv.stroke(_curve(p0, p1, p2), dark, rng.uniform(0.25, 0.5))
+        bend = ang + rng.uniform(-0.5, 0.5)
+        out = np.array([np.cos(bend), np.sin(bend)]) * rng.uniform(12, 34)
+        p2 = p0 + out + rng.normal(0, 3, 2)
+        p1 = p0 + out * 0.5 + np.array([out[1], -out[0]]) * rng.uniform(-0.35, 0.35)
+        cv.stroke(_curve(p0, p1, p2), dark if rng.random() < 0.5 else colour, rng.uniform(0.3, 0.8))
+    lowest = 200 if long_hair else 130
+    for side in (-1, 1):  # loose strands falling beside the face or down the back
+        for _ in range(int(rng.integers(6, 11))):
+            p0 = np.array([100 + side * rng.uniform(56, 64), rng.uniform(100, lowest)])
+            p2 = p0 + np.array([side * rng.uniform(4, 16), rng.uniform(20, 50)])
+            p1 = (p0 + p2) / 2 + np.array([side * rng.uniform(2, 8), 0])
+            cv.stroke(_curve(p0, p1, p2), dark, rng.uniform(0.35, 0.8))
     # The ahoge: one strand standing up from the crown.
     p0 = np.array([100 + rng.uniform(-10, 10), 40])
     p2 = p0 + np.array([rng.uniform(-18, 18), -rng.uniform(18, 30)])
