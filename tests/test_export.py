@@ -268,3 +268,18 @@ def test_cli_options_and_errors(demo: Project, tmp_path: Path) -> None:
     demo.layers.flush()
     assert run_export_command(args) == 0
     assert json.loads((tmp_path / "cli" / "annotations.json").read_text())["images"]
+
+
+def test_cancel_keeps_finished_files_and_resumes(demo: Project, tmp_path: Path) -> None:
+    from app.export import ExportCancelled
+
+    out = tmp_path / "cancel"
+    seen: list[tuple[int, int]] = []
+    with pytest.raises(ExportCancelled):
+        export_project(demo, out, format="coco", workers=1, progress=lambda d, t: seen.append((d, t)),
+                       cancel=lambda: len(seen) >= 2)
+    assert seen[-1] == (2, demo.frame_count)
+    partial = manifest(out)
+    assert len(partial) == 2 and not (out / "annotations.json").exists()
+    resumed = export_project(demo, out, format="coco", workers=1)
+    assert resumed["skipped"] == 2 and (out / "annotations.json").is_file()
