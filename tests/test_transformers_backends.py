@@ -297,3 +297,54 @@ def test_annotator_missing_parts(clip_folders: tuple[Path, Path], tmp_path: Path
         ClipAnnotator(clip_folders[0], dinov2=tmp_path / "missing").load()
     with pytest.raises(ModelUnavailable, match="BLIP-2"):
         ClipAnnotator(clip_folders[0], blip2=tmp_path).load()
+
+
+def _tiny_blip2(folder: Path) -> Path:
+    import string
+
+    from transformers import (
+        Blip2Config,
+        Blip2ForConditionalGeneration,
+        Blip2Processor,
+        GPT2Tokenizer,
+        OPTConfig,
+    )
+    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2} | {c: 3 + i for i, c in enumerate(string.ascii_lowercase + "Ġ")}
+    tok = GPT2Tokenizer(vocab=vocab, merges=[], unk_token="<unk>", bos_token="</s>", eos_token="</s>", pad_token="<pad>")
+    tok.add_tokens(["<image>"], special_tokens=True)
+    proc = Blip2Processor(image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tok,
+                          num_query_tokens=4)
+    text = OPTConfig(vocab_size=len(tok), hidden_size=32, ffn_dim=64, num_hidden_layers=1, num_attention_heads=2,
+                     word_embed_proj_dim=32, max_position_embeddings=64, pad_token_id=0, bos_token_id=1, eos_token_id=1)
+    cfg = Blip2Config(
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "image_size": 32, "patch_size": 8},
+        qformer_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                        "encoder_hidden_size": 32, "vocab_size": 50},
+        text_config=text.to_dict(), num_query_tokens=4, image_token_index=int(tok.convert_tokens_to_ids("<image>")),  # type: ignore[arg-type]
+    )
+    torch.manual_seed(0)
+    model = Blip2ForConditionalGeneration(cfg)
+    with torch.no_grad():
+        # Steer the random language model to always say "a": constant final hidden state, one matching row.
+        norm: Any = dict(model.named_modules())["language_model.model.decoder.final_layer_norm"]
+        v = torch.randn(32)
+        norm.weight.zero_()
+        norm.bias.copy_(v)
+        head: Any = model.get_output_embeddings()
+        head.weight.zero_()
+        head.weight[tok.convert_tokens_to_ids("a")] = v * 10
+    model.save_pretrained(folder)
+    proc.save_pretrained(folder)
+    return folder
+
+
+def test_blip2_caption(clip_folders: tuple[Path, Path], tmp_path: Path) -> None:
+    from models.annotators import ClipAnnotator
+
+    ann = ClipAnnotator(clip_folders[0], blip2=_tiny_blip2(tmp_path / "blip2"), max_caption_tokens=4)
+    ann.load()
+    out = ann.annotate(*_scene(0), {1: "character"})
+    assert out.caption == "aaaa"
