@@ -1,0 +1,228 @@
+"""Side panels: objects (add, rename, colour, delete), layers (toggle, solo, opacity), jobs (progress, cancel)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import psutil
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.controller import MainController
+from app.ui.icons import icon
+from app.ui.render import LAYER_LABELS, LAYER_ORDER
+
+
+def _swatch(color: tuple[int, int, int]) -> QIcon:
+    pm = QPixmap(14, 14)
+    pm.fill(QColor(*color))
+    return QIcon(pm)
+
+
+class ObjectsPanel(QWidget):
+    """The project's objects; the selected one is what clicks and brushes edit."""
+
+    def __init__(self, controller: MainController) -> None:
+        super().__init__()
+        self.c = controller
+        self.list = QListWidget()
+        self.list.setEditTriggers(QListWidget.EditTrigger.DoubleClicked | QListWidget.EditTrigger.EditKeyPressed)
+        self.list.currentItemChanged.connect(self._picked)
+        self.list.itemChanged.connect(self._renamed)
+        buttons = QHBoxLayout()
+        for name, tip, slot in (("add", "Add an object", self._add), ("settings", "Change colour", self._color),
+                                ("delete", "Delete the object", self._delete)):
+            b = QPushButton(icon(name), "")
+            b.setToolTip(tip)
+            b.clicked.connect(slot)
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+        controller.objects_changed.connect(self.refresh)
+        controller.project_changed.connect(self.refresh)
+        self._filling = False
+
+    @Slot()
+    def refresh(self) -> None:
+        self._filling = True
+        self.list.clear()
+        objects = self.c.project.manifest.objects if self.c.project else []
+        for obj in objects:
+            item = QListWidgetItem(_swatch(tuple(obj.color)), obj.name)  # type: ignore[arg-type]
+            item.setData(Qt.ItemDataRole.UserRole, obj.id)
+            item.setToolTip(f"id {obj.id}, {obj.kind}")
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            self.list.addItem(item)
+            if obj.id == self.c.object_id:
+                self.list.setCurrentItem(item)
+        self._filling = False
+
+    def _current_id(self) -> int | None:
+        item = self.list.currentItem()
+        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+
+    def _picked(self, item: QListWidgetItem | None, _prev: QListWidgetItem | None) -> None:
+        if not self._filling and item is not None:
+            self.c.set_object(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def _renamed(self, item: QListWidgetItem) -> None:
+        if not self._filling:
+            self.c.rename_object(int(item.data(Qt.ItemDataRole.UserRole)), item.text())
+
+    def _add(self) -> None:
+        self.c.add_object()
+
+    def _color(self) -> None:
+        oid = self._current_id()
+        if oid is None or self.c.project is None or (obj := self.c.project.object(oid)) is None:
+            return
+        chosen = QColorDialog.getColor(QColor(*obj.color), self, f"Colour of {obj.name}")
+        if chosen.isValid():
+            self.c.recolor_object(oid, (chosen.red(), chosen.green(), chosen.blue()))
+
+    def _delete(self) -> None:
+        oid = self._current_id()
+        if oid is not None:
+            self.c.delete_object(oid)
+
+
+class LayersPanel(QWidget):
+    """One row per layer: visible, solo, opacity."""
+
+    def __init__(self, controller: MainController) -> None:
+        super().__init__()
+        self.c = controller
+        grid = QGridLayout(self)
+        grid.setContentsMargins(6, 6, 6, 6)
+        self.checks: dict[str, QCheckBox] = {}
+        self.solos: dict[str, QPushButton] = {}
+        self.sliders: dict[str, QSlider] = {}
+        for row, name in enumerate(reversed(LAYER_ORDER)):  # top of the stack first, as in editors
+            check = QCheckBox(LAYER_LABELS[name])
+            check.toggled.connect(lambda on, n=name: self.c.set_layer_visible(n, on))
+            solo = QPushButton("S")
+            solo.setCheckable(True)
+            solo.setFixedWidth(30)
+            solo.setStyleSheet("padding: 2px;")
+            solo.setToolTip(f"Show only {LAYER_LABELS[name].lower()}")
+            solo.clicked.connect(lambda _on, n=name: self.c.set_solo(n))
+            slider = QSlider(Qt.Orientation.Horizontal)
+            slider.setRange(0, 100)
+            slider.setFixedWidth(80)
+            slider.setToolTip("Opacity")
+            slider.valueChanged.connect(lambda v, n=name: self.c.set_layer_opacity(n, v / 100))
+            grid.addWidget(check, row, 0)
+            grid.addWidget(solo, row, 1)
+            grid.addWidget(slider, row, 2)
+            self.checks[name], self.solos[name], self.sliders[name] = check, solo, slider
+        grid.setRowStretch(len(LAYER_ORDER), 1)
+        controller.layers_changed.connect(self.refresh)
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        for name in LAYER_ORDER:
+            state = self.c.layers[name]
+            for widget, setter in ((self.checks[name], lambda w, s=state: w.setChecked(s.visible)),
+                                   (self.solos[name], lambda w, n=name: w.setChecked(self.c.solo == n)),
+                                   (self.sliders[name], lambda w, s=state: w.setValue(round(s.opacity * 100)))):
+                widget.blockSignals(True)
+                setter(widget)
+                widget.blockSignals(False)
+
+
+class JobsPanel(QWidget):
+    """Running and queued jobs with progress, speed and ETA; CPU and memory gauges; device."""
+
+    def __init__(self, controller: MainController) -> None:
+        super().__init__()
+        self.c = controller
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Job", "State", "Progress", "fps / ETA", ""])
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.cpu = QProgressBar()
+        self.mem = QProgressBar()
+        for bar, label in ((self.cpu, "CPU %p%"), (self.mem, "Memory %p%")):
+            bar.setRange(0, 100)
+            bar.setFormat(label)
+        self.device = QLabel("device: -")
+        cancel_all = QPushButton(icon("cancel"), "Cancel all")
+        cancel_all.clicked.connect(lambda: self.c.cancel())
+        gauges = QHBoxLayout()
+        gauges.addWidget(self.cpu)
+        gauges.addWidget(self.mem)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.table)
+        layout.addLayout(gauges)
+        row = QHBoxLayout()
+        row.addWidget(self.device, 1)
+        row.addWidget(cancel_all)
+        layout.addLayout(row)
+        self._proc = psutil.Process(os.getpid())
+        self._timer = QTimer(self, interval=1000)
+        self._timer.timeout.connect(self._gauges)
+        self._timer.start()
+        controller.jobs_changed.connect(self.refresh)
+        controller.project_changed.connect(self.refresh)
+
+    @Slot()
+    def refresh(self) -> None:
+        jobs = self.c.runner.jobs() if self.c.runner is not None else []
+        self.table.setRowCount(len(jobs))
+        for row, job in enumerate(jobs):
+            self.table.setItem(row, 0, QTableWidgetItem(f"#{job.job_id} {job.kind}"))
+            self.table.setItem(row, 1, QTableWidgetItem(job.state))
+            bar = QProgressBar()
+            bar.setRange(0, max(1, job.total))
+            bar.setValue(job.done)
+            bar.setFormat(f"{job.done}/{job.total}")
+            self.table.setCellWidget(row, 2, bar)
+            eta = f" / {job.eta_s:.0f}s" if job.eta_s else ""
+            self.table.setItem(row, 3, QTableWidgetItem(f"{job.fps:.1f}{eta}"))
+            stop = QPushButton(icon("cancel"), "")
+            stop.setToolTip(f"Cancel job #{job.job_id}")
+            stop.clicked.connect(lambda _c=False, jid=job.job_id: self.c.cancel(jid))
+            self.table.setCellWidget(row, 4, stop)
+        self._device()
+
+    def _device(self) -> None:
+        runner = self.c.runner
+        name = str(getattr(getattr(runner, "settings", None), "device", "no pipeline")) if runner else "no pipeline"
+        torch = sys.modules.get("torch")
+        if name == "auto":  # never import torch here just for a label (seconds on the UI thread)
+            name = "cuda" if torch is not None and torch.cuda.is_available() else "cpu (auto)"
+        if name.startswith("cuda") and torch is not None and torch.cuda.is_available():
+            name = f"{name}: {torch.cuda.get_device_name(0)}"
+        self.device.setText(f"device: {name}")
+
+    @Slot()
+    def _gauges(self) -> None:
+        if not self.isVisible():
+            return
+        self.cpu.setValue(int(psutil.cpu_percent(interval=None)))
+        self.mem.setValue(int(psutil.virtual_memory().percent))
+        self.mem.setToolTip(f"Celstudio uses {self._proc.memory_info().rss / 2**20:.0f} MiB")

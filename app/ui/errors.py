@@ -1,0 +1,30 @@
+"""User-facing error dialogs: every `CelstudioError` shows its one-sentence message."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from app.errors import CelstudioError, ProjectDamaged
+
+log = logging.getLogger(__name__)
+
+
+def show_error(parent: QWidget | None, exc: BaseException) -> None:
+    """A `CelstudioError` shows as written; anything else is a bug, logged with its traceback."""
+    if isinstance(exc, CelstudioError):
+        QMessageBox.critical(parent, "Celstudio", str(exc))
+    else:
+        log.error("unexpected error", exc_info=exc)
+        QMessageBox.critical(parent, "Celstudio", f"Something went wrong: {type(exc).__name__}: {exc}")
+
+
+def ask_recover(parent: QWidget | None, exc: ProjectDamaged) -> bool:
+    """Offer to rebuild a damaged project from its journal; True if the user accepts."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Damaged project", str(exc), parent=parent)
+    recover = box.addButton("Recover from journal", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(recover)
+    box.exec()
+    return box.clickedButton() is recover

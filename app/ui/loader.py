@@ -1,0 +1,232 @@
+"""Off-thread frame loading: the UI thread asks, a worker reads the store and renders, the UI applies.
+
+Request/response in the style of napari's layer slicer: the UI thread never touches the HDF5 files
+(whose lock a pipeline write may hold for tens of milliseconds), so a busy pipeline cannot stall
+scrubbing. Responses are cached per (frame, resolution) and invalidated per layer by store events.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
+
+from app.store import Project
+from app.ui import render
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FrameImages:
+    """Rendered layers of one frame at one resolution; ``images[layer]`` is None when not computed yet."""
+
+    frame: int
+    full: bool
+    size: tuple[int, int]  # (w, h) of every image here
+    images: dict[str, QImage | None] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(i.sizeInBytes() for i in self.images.values() if i is not None)
+
+
+class FrameLoader(QObject):
+    """Loads and renders frames on worker threads and caches the results (LRU, byte budget).
+
+    Signals
+    -------
+    loaded(FrameImages)
+        A requested frame is ready (delivered on the UI thread).
+    thumbnails(dict)
+        ``{frame: QImage}`` for thumbnails asked with `request_thumbnails`.
+    confidence(dict)
+        ``{frame: mean confidence in [0, 1]}`` for frames asked with `request_confidence`.
+    status(dict)
+        ``{stage: status codes per frame}`` asked with `request_status`.
+    """
+
+    loaded = Signal(object)
+    thumbnails = Signal(object)
+    confidence = Signal(object)
+    status = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, project: Project, budget_bytes: int = 768 << 20) -> None:
+        super().__init__()
+        self.project = project
+        self.budget = budget_bytes
+        self.colors: dict[int, tuple[int, int, int]] = {}
+        self._cache: OrderedDict[tuple[int, bool], FrameImages] = OrderedDict()
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._latest = 0
+        self._frames = ThreadPoolExecutor(1, thread_name_prefix="celstudio-frames")
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="celstudio-bg")
+        self._pending_thumbs: set[int] = set()
+
+    # -- frames -------------------------------------------------------------------------------------
+    def cached(self, frame: int, full: bool) -> FrameImages | None:
+        with self._lock:
+            entry = self._cache.get((frame, full))
+            if entry is not None:
+                self._cache.move_to_end((frame, full))
+            return entry
+
+    def request(self, frame: int, full: bool, layers: tuple[str, ...], prefetch: bool = False) -> FrameImages | None:
+        """Return the cached images if all ``layers`` are there, else load the missing ones in the
+        background (the newest non-prefetch request wins; older queued ones are skipped)."""
+        entry = self.cached(frame, full)
+        missing = tuple(name for name in layers if entry is None or name not in entry.images)
+        if not missing:
+            return entry
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+            if not prefetch:
+                self._latest = seq
+        self._frames.submit(self._load, seq, frame, full, missing, dict(self.colors), prefetch)
+        return None
+
+    def invalidate(self, layer: str, frames: tuple[int, ...] | None = None) -> None:
+        """Forget ``layer`` for ``frames`` (all frames when None); "image" also drops dependent cut-outs."""
+        names = {layer, "alpha"} if layer == "image" else {layer}
+        with self._lock:
+            for (f, _full), entry in self._cache.items():
+                if frames is None or f in frames:
+                    for name in names:
+                        entry.images.pop(name, None)
+
+    def set_colors(self, colors: dict[int, tuple[int, int, int]]) -> None:
+        if colors != self.colors:
+            self.colors = dict(colors)
+            self.invalidate("masks")
+
+    def _load(self, seq: int, frame: int, full: bool, layers: tuple[str, ...],
+              colors: dict[int, tuple[int, int, int]], prefetch: bool) -> None:
+        if not prefetch and seq < self._latest:
+            return  # the user has already moved on; a newer request is queued
+        try:
+            images, size = self._render(frame, full, layers, colors)
+        except Exception as exc:  # a failed read must reach the status bar, not kill the worker
+            log.exception("loading frame %s failed", frame)
+            self.failed.emit(f"Frame {frame} could not be loaded ({exc}).")
+            return
+        with self._lock:
+            entry = self._cache.get((frame, full))
+            if entry is None or entry.size != size:
+                entry = FrameImages(frame, full, size)
+                self._cache[(frame, full)] = entry
+            entry.images.update(images)
+            self._cache.move_to_end((frame, full))
+            self._evict()
+        if not prefetch:
+            self.loaded.emit(entry)
+
+    def _evict(self) -> None:
+        total = sum(e.nbytes for e in self._cache.values())
+        while total > self.budget and len(self._cache) > 1:
+            _key, old = self._cache.popitem(last=False)
+            total -= old.nbytes
+
+    def _base_image(self, frame: int, full: bool) -> np.ndarray:
+        if not full:
+            try:
+                return self.project.proxy(frame)
+            except KeyError:
+                w, h = self.project.media.proxy_wh
+                return render.fit(self.project.frame(frame), (w, h))
+        return self.project.frame(frame)
+
+    def _render(self, frame: int, full: bool, layers: tuple[str, ...],
+                colors: dict[int, tuple[int, int, int]]) -> tuple[dict[str, QImage | None], tuple[int, int]]:
+        base = self._base_image(frame, full)
+        size = (base.shape[1], base.shape[0])
+        store = self.project.layers
+        out: dict[str, QImage | None] = {}
+        for name in layers:
+            if name == "image":
+                out[name] = render.to_qimage(base)
+            elif name == "masks":
+                labels = store.read("masks", frame)
+                out[name] = None if labels is None else render.to_qimage(
+                    render.render_masks(render.fit(labels, size, nearest=True), colors))
+            elif name == "alpha":
+                alpha = store.read("alpha", frame)
+                out[name] = None if alpha is None else render.to_qimage(
+                    render.render_cutout(base, render.fit(alpha, size)))
+            elif name == "effects":
+                fx = store.read("effects", frame)
+                out[name] = None if fx is None else render.to_qimage(
+                    render.render_tint(render.fit(fx, size), render.EFFECT_COLOR))
+            elif name == "confidence":
+                conf = store.read("confidence", frame)
+                out[name] = None if conf is None else render.to_qimage(
+                    render.render_tint(255 - render.fit(conf, size), render.LOW_CONFIDENCE_COLOR, 0.6))
+            elif name == "clean":
+                plate = store.read("clean", frame)
+                out[name] = None if plate is None else render.to_qimage(render.fit(plate, size))
+        return out, size
+
+    # -- timeline data ------------------------------------------------------------------------------
+    def request_thumbnails(self, frames: list[int]) -> None:
+        todo = [f for f in frames if f not in self._pending_thumbs]
+        if todo:
+            self._pending_thumbs.update(todo)
+            self._background.submit(self._load_thumbs, todo)
+
+    def _load_thumbs(self, frames: list[int]) -> None:
+        result: dict[int, QImage] = {}
+        for f in frames:
+            try:
+                result[f] = render.to_qimage(self.project.thumbnail(f))
+            except KeyError:
+                try:  # projects imported before thumbnails existed: shrink the proxy instead
+                    small = np.asarray(cv2.resize(self.project.proxy(f), self.project.media.thumb_wh), np.uint8)
+                    result[f] = render.to_qimage(small)
+                except KeyError:
+                    continue
+            except Exception:  # a missing thumbnail just stays blank
+                continue
+        self.thumbnails.emit(result)
+
+    def request_confidence(self, frames: list[int] | None = None) -> Future[None]:
+        return self._background.submit(self._load_confidence, frames)
+
+    def _load_confidence(self, frames: list[int] | None) -> None:
+        store = self.project.layers
+        if frames is None:
+            frames = [int(f) for f in np.flatnonzero(store.versions("confidence"))]
+        values: dict[int, float] = {}
+        for f in frames:
+            values[f] = render.confidence_mean(store.read("confidence", f))
+            if len(values) >= 256:  # stream partial results so a long project fills in progressively
+                self.confidence.emit(values)
+                values = {}
+        if values:
+            self.confidence.emit(values)
+
+    def request_status(self, compute: Callable[[], dict[str, np.ndarray]]) -> None:
+        """Compute stage status strips off the UI thread (they read every frame's records)."""
+
+        def job() -> None:
+            try:
+                self.status.emit(compute())
+            except Exception:  # strips are informative; the log keeps the cause
+                log.exception("stage status failed")
+
+        self._background.submit(job)
+
+    def close(self) -> None:
+        self._frames.shutdown(wait=True, cancel_futures=True)
+        self._background.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._cache.clear()

@@ -1,0 +1,117 @@
+"""Turn layer arrays into premultiplied RGBA images for the frame view.
+
+Everything here is plain numpy (plus one `QImage` wrap at the end) so it can run on the loader thread:
+`QImage` is safe to build off the UI thread, `QPixmap` is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from PySide6.QtGui import QImage
+
+# Bottom to top. "image" is the source frame; "alpha" shows the character cut out by its matte.
+LAYER_ORDER: tuple[str, ...] = ("clean", "image", "alpha", "effects", "confidence", "masks")
+LAYER_LABELS: dict[str, str] = {
+    "clean": "Clean plate",
+    "image": "Frame",
+    "alpha": "Character RGBA",
+    "effects": "Effects",
+    "confidence": "Low confidence",
+    "masks": "Object masks",
+}
+MASK_FILL_ALPHA = 110
+EFFECT_COLOR = (255, 70, 230)
+LOW_CONFIDENCE_COLOR = (255, 40, 40)
+
+
+def mask_lut(colors: dict[int, tuple[int, int, int]], alpha: int = MASK_FILL_ALPHA) -> NDArray[np.uint8]:
+    """A 256-entry premultiplied RGBA table: object id -> fill colour (id 0 stays transparent)."""
+    lut = np.zeros((256, 4), np.uint8)
+    for oid, (r, g, b) in colors.items():
+        if 0 < oid < 256:
+            lut[oid] = (r * alpha // 255, g * alpha // 255, b * alpha // 255, alpha)
+    # Ids present in the labels but not in the manifest still show, in grey, so nothing hides.
+    unknown = np.all(lut == 0, axis=1)
+    unknown[0] = False
+    lut[unknown] = (60, 60, 60, alpha)
+    return lut
+
+
+def outline_lut(colors: dict[int, tuple[int, int, int]]) -> NDArray[np.uint8]:
+    lut = np.full((256, 4), 255, np.uint8)
+    lut[:, :3] = 200
+    for oid, (r, g, b) in colors.items():
+        if 0 < oid < 256:
+            lut[oid] = (r, g, b, 255)
+    return lut
+
+
+def render_masks(labels: NDArray[np.uint8], colors: dict[int, tuple[int, int, int]]) -> NDArray[np.uint8]:
+    """Semi-transparent fill plus a 1-2 px opaque outline in each object's colour."""
+    rgba = mask_lut(colors)[labels]
+    kernel = np.ones((3, 3), np.uint8)
+    hi = cv2.dilate(labels, kernel)
+    lo = cv2.erode(labels, kernel)
+    edge = hi != lo
+    if edge.any():
+        rgba[edge] = outline_lut(colors)[hi[edge]]
+    return rgba
+
+
+def render_tint(strength: NDArray[np.uint8], color: tuple[int, int, int], gain: float = 0.85) -> NDArray[np.uint8]:
+    """A colour whose opacity follows ``strength`` (effects, low confidence)."""
+    a = (strength.astype(np.uint16) * int(gain * 256) >> 8).astype(np.uint8)
+    out = np.empty((*strength.shape, 4), np.uint8)
+    for c in range(3):
+        out[..., c] = (a.astype(np.uint16) * color[c] // 255).astype(np.uint8)
+    out[..., 3] = a
+    return out
+
+
+def render_cutout(image: NDArray[np.uint8], alpha: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """The frame premultiplied by the character matte."""
+    out = np.empty((*image.shape[:2], 4), np.uint8)
+    a16 = alpha.astype(np.uint16)
+    out[..., :3] = (image.astype(np.uint16) * a16[..., None] // 255).astype(np.uint8)
+    out[..., 3] = alpha
+    return out
+
+
+def fit(array: NDArray[np.uint8], size: tuple[int, int], nearest: bool = False) -> NDArray[np.uint8]:
+    """Resize to (w, h) when needed; label maps must use ``nearest`` so ids never blend."""
+    h, w = array.shape[:2]
+    if (w, h) == size:
+        return array
+    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
+    return np.asarray(cv2.resize(array, size, interpolation=interp))
+
+
+def to_qimage(array: NDArray[np.uint8]) -> QImage:
+    """Copy an RGB or premultiplied RGBA uint8 array into a `QImage` that owns its pixels."""
+    data = np.ascontiguousarray(array)
+    h, w = data.shape[:2]
+    if data.ndim == 2:
+        return QImage(data.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    if data.shape[2] == 3:
+        return QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QImage(data.data, w, h, 4 * w, QImage.Format.Format_RGBA8888_Premultiplied).copy()
+
+
+def qimage_to_array(image: QImage) -> NDArray[np.uint8]:
+    """RGBA copy of a `QImage` (for tests and screenshots that check pixels)."""
+    img = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    w, h = img.width(), img.height()
+    buf = np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h)
+    return buf.reshape(h, img.bytesPerLine())[:, : 4 * w].reshape(h, w, 4).copy()
+
+
+def confidence_mean(conf: NDArray[np.uint8] | None) -> float:
+    return float("nan") if conf is None else float(conf.mean()) / 255.0
+
+
+def colors_of(objects: Iterable[tuple[int, tuple[int, int, int]]]) -> dict[int, tuple[int, int, int]]:
+    return {oid: (int(c[0]), int(c[1]), int(c[2])) for oid, c in objects}

@@ -1,0 +1,234 @@
+"""The timeline: a QPainter widget that paints only the visible frame range.
+
+Rows, top to bottom: frame ruler, thumbnails, one status strip per pipeline stage, the propagation
+confidence curve; shot boundaries and corrected-frame markers cross all rows; the playhead is on top.
+Click or drag to scrub, wheel to zoom around the cursor, Shift+wheel (or a horizontal wheel) to pan.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Slot
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF, QWheelEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from app.ui.controller import MainController
+from app.ui.runner_link import STAGES
+
+RULER_H = 18
+THUMB_H = 40
+STRIP_H = 13
+CURVE_H = 34
+LABEL_W = 84
+# 0 missing, 1 fresh, 2 stale, 3 running, 4 failed
+STATUS_COLORS = (QColor(48, 50, 56), QColor(70, 170, 100), QColor(210, 160, 40), QColor(70, 140, 230),
+                 QColor(220, 60, 60))
+
+
+class Timeline(QWidget):
+    """Scrubbable overview of the project; all data comes from the controller."""
+
+    def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.c = controller
+        self.view_start = 0.0
+        self.view_len = 1.0
+        self.thumbs: dict[int, QImage] = {}
+        self.setMinimumHeight(self.sizeHint().height())
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(False)
+        controller.project_changed.connect(self._on_project)
+        controller.frame_changed.connect(self._on_frame)
+        controller.timeline_changed.connect(self.update)
+
+    def sizeHint(self) -> QSize:
+        return QSize(800, RULER_H + THUMB_H + STRIP_H * len(STAGES) + CURVE_H + 8)
+
+    # -- view range ---------------------------------------------------------------------------------
+    @Slot()
+    def _on_project(self) -> None:
+        self.thumbs.clear()
+        self.view_start, self.view_len = 0.0, float(max(1, self.c.frame_count))
+        if self.c.loader is not None:
+            self.c.loader.thumbnails.connect(self._on_thumbs)
+        self.update()
+
+    @Slot(int)
+    def _on_frame(self, frame: int) -> None:
+        # Keep the playhead in view while playing or stepping.
+        if frame < self.view_start or frame >= self.view_start + self.view_len:
+            self.view_start = max(0.0, min(frame - self.view_len * 0.1, self.c.frame_count - self.view_len))
+        self.update()
+
+    @Slot(object)
+    def _on_thumbs(self, thumbs: dict[int, QImage]) -> None:
+        self.thumbs.update(thumbs)
+        self.update()
+
+    def _track_w(self) -> float:
+        return max(1.0, self.width() - LABEL_W)
+
+    def frame_at(self, x: float) -> int:
+        f = self.view_start + (x - LABEL_W) / self._track_w() * self.view_len
+        return max(0, min(self.c.frame_count - 1, math.floor(f)))
+
+    def x_of(self, frame: float) -> float:
+        return LABEL_W + (frame - self.view_start) / self.view_len * self._track_w()
+
+    def zoom(self, factor: float, anchor_x: float | None = None) -> None:
+        n = max(1, self.c.frame_count)
+        anchor = self.view_start + ((anchor_x if anchor_x is not None else self.x_of(self.c.frame)) - LABEL_W) \
+            / self._track_w() * self.view_len
+        new_len = max(10.0, min(float(n), self.view_len / factor))
+        ratio = (anchor - self.view_start) / self.view_len
+        self.view_len = new_len
+        self.pan_to(anchor - ratio * new_len)
+
+    def pan_to(self, start: float) -> None:
+        self.view_start = max(0.0, min(start, self.c.frame_count - self.view_len))
+        self.update()
+
+    # -- input --------------------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and event.position().x() >= LABEL_W:
+            self.c.set_frame(self.frame_at(event.position().x()))
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self.c.set_frame(self.frame_at(max(float(LABEL_W), event.position().x())))
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        dy, dx = event.angleDelta().y(), event.angleDelta().x()
+        if dx or event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.pan_to(self.view_start - (dx or dy) / 120 * self.view_len * 0.1)
+        else:
+            self.zoom(1.25 ** (dy / 120), event.position().x())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self.c.toggle_play()
+            return
+        super().keyPressEvent(event)
+
+    # -- painting -----------------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(30, 31, 35))
+        if self.c.project is None:
+            p.setPen(QColor(150, 150, 150))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Open a project or drop a video here")
+            p.end()
+            return
+        n = self.c.frame_count
+        first = max(0, int(self.view_start))
+        last = min(n, math.ceil(self.view_start + self.view_len) + 1)
+        y = 0
+        self._paint_ruler(p, first, last)
+        y += RULER_H
+        self._paint_thumbs(p, first, last, y)
+        y += THUMB_H
+        p.setPen(QColor(170, 170, 175))
+        small = p.font()
+        small.setPointSizeF(max(6.0, small.pointSizeF() * 0.8))
+        p.setFont(small)
+        for stage in STAGES:
+            p.drawText(QRectF(4, y, LABEL_W - 8, STRIP_H), Qt.AlignmentFlag.AlignVCenter, stage)
+            self._paint_strip(p, self.c.stage_status().get(stage), first, last, y)
+            y += STRIP_H
+        self._paint_curve(p, first, last, y + 2)
+        self._paint_shots_and_marks(p, first, last)
+        x = self.x_of(self.c.frame + 0.5)
+        p.setPen(QPen(QColor(255, 255, 255), 2))
+        p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        p.end()
+
+    def _paint_ruler(self, p: QPainter, first: int, last: int) -> None:
+        p.fillRect(QRectF(0, 0, self.width(), RULER_H), QColor(38, 40, 45))
+        p.setPen(QColor(190, 190, 195))
+        p.drawText(QRectF(4, 0, LABEL_W - 8, RULER_H), Qt.AlignmentFlag.AlignVCenter,
+                   f"{self.c.frame} / {self.c.frame_count - 1}")
+        px_per_frame = self._track_w() / self.view_len
+        step = 1
+        while step * px_per_frame < 60:
+            step *= 5 if str(step)[0] == "2" else 2
+        p.setPen(QColor(120, 120, 128))
+        for f in range((first // step) * step, last, step):
+            x = self.x_of(f)
+            if x >= LABEL_W:
+                p.drawLine(QPointF(x, RULER_H - 5), QPointF(x, RULER_H))
+                p.drawText(QPointF(x + 2, RULER_H - 6), str(f))
+
+    def _paint_thumbs(self, p: QPainter, first: int, last: int, y: int) -> None:
+        p.setPen(QColor(170, 170, 175))
+        p.drawText(QRectF(4, y, LABEL_W - 8, THUMB_H), Qt.AlignmentFlag.AlignVCenter, "frames")
+        loader = self.c.loader
+        if loader is None or self.c.project is None:
+            return
+        tw, th = self.c.project.media.thumb_wh
+        w = THUMB_H * tw / max(1, th)
+        frames_per_thumb = max(1, math.ceil(w / (self._track_w() / self.view_len)))
+        wanted = list(range((first // frames_per_thumb) * frames_per_thumb, last, frames_per_thumb))
+        missing = [f for f in wanted if f not in self.thumbs]
+        if missing:
+            loader.request_thumbnails(missing)
+        p.setClipRect(QRectF(LABEL_W, y, self._track_w(), THUMB_H))
+        for f in wanted:
+            img = self.thumbs.get(f)
+            if img is not None:
+                p.drawImage(QRectF(self.x_of(f), y, w, THUMB_H), img)
+        p.setClipping(False)
+
+    def _paint_strip(self, p: QPainter, status: np.ndarray | None, first: int, last: int, y: int) -> None:
+        if status is None or status.size == 0:
+            p.fillRect(QRectF(LABEL_W, y + 1, self._track_w(), STRIP_H - 2), STATUS_COLORS[0])
+            return
+        # Sample one status per pixel column, then draw runs: cost follows the width, not the frame count.
+        cols = int(self._track_w())
+        frames = np.clip((self.view_start + (np.arange(cols) + 0.5) / cols * self.view_len).astype(np.int64),
+                         first, max(first, min(last, status.size) - 1))
+        values = status[np.clip(frames, 0, status.size - 1)]
+        edges = np.flatnonzero(np.diff(values)) + 1
+        starts = np.concatenate(([0], edges))
+        ends = np.concatenate((edges, [cols]))
+        for s, e in zip(starts, ends, strict=True):
+            color = STATUS_COLORS[min(int(values[s]), len(STATUS_COLORS) - 1)]
+            p.fillRect(QRectF(LABEL_W + s, y + 1, e - s, STRIP_H - 2), color)
+
+    def _paint_curve(self, p: QPainter, first: int, last: int, y: int) -> None:
+        p.setPen(QColor(170, 170, 175))
+        p.drawText(QRectF(4, y, LABEL_W - 8, CURVE_H), Qt.AlignmentFlag.AlignVCenter, "confidence")
+        p.fillRect(QRectF(LABEL_W, y, self._track_w(), CURVE_H - 4), QColor(36, 37, 42))
+        conf = self.c.confidence
+        if not conf:
+            return
+        step = max(1, int(self.view_len / self._track_w()))
+        line = QPolygonF()
+        for f in range(first, last, step):
+            v = conf.get(f)
+            if v is not None and not math.isnan(v):
+                line.append(QPointF(self.x_of(f + 0.5), y + (1.0 - v) * (CURVE_H - 6) + 1))
+        p.setPen(QPen(QColor(120, 200, 255), 1.5))
+        p.drawPolyline(line)
+
+    def _paint_shots_and_marks(self, p: QPainter, first: int, last: int) -> None:
+        assert self.c.project is not None
+        for i, shot in enumerate(self.c.project.shots):
+            if shot.end < first or shot.start > last:
+                continue
+            x = self.x_of(shot.start)
+            if x >= LABEL_W and shot.start > 0:
+                p.setPen(QPen(QColor(255, 200, 80), 2))
+                p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+            label = QRectF(max(float(LABEL_W), x) + 3, RULER_H + 2, 44, 15)
+            p.fillRect(label, QColor(20, 20, 24, 190))
+            p.setPen(QColor(255, 210, 120))
+            p.drawText(label, Qt.AlignmentFlag.AlignCenter, f"shot {i + 1}")
+        p.setPen(Qt.PenStyle.NoPen)
+        for f, source in self.c.corrected.items():
+            if first <= f < last:
+                x = self.x_of(f + 0.5)
+                p.setBrush(QColor(80, 230, 120) if source == "user" else QColor(180, 180, 255))
+                p.drawPolygon(QPolygonF([QPointF(x - 5, 0), QPointF(x + 5, 0), QPointF(x, 8)]))
