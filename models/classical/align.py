@@ -56,53 +56,131 @@ def _grey(frame: Image, s: float) -> NDArray[np.uint8]:
     return np.asarray(cv2.cvtColor(resize(frame, s), cv2.COLOR_RGB2GRAY), dtype=np.uint8)
 
 
+Features = tuple[NDArray[np.uint8], NDArray[np.float32], NDArray[np.uint8] | None, NDArray[np.bool_]]
+
+
 class _Matcher:
-    """ORB features with RANSAC similarity, phase correlation as the fallback."""
+    """Candidate camera motions (ORB + RANSAC, prior-guided ORB, phase correlation, the prior
+    itself, no motion), each judged by how many textured pixels it brings into agreement.
+
+    Anime backgrounds repeat (windows, tiles, fences) and characters carry many corners, so the
+    feature consensus alone is often wrong; a photometric check on the background is not.
+    """
 
     def __init__(self) -> None:
         self.orb = cv2.ORB.create(nfeatures=1500, edgeThreshold=15, patchSize=15, fastThreshold=7)
         self.bf = cv2.BFMatcher(cv2.NORM_HAMMING)
 
-    def features(self, grey: NDArray[np.uint8]) -> tuple[NDArray[np.float32], NDArray[np.uint8] | None]:
+    def features(self, grey: NDArray[np.uint8]) -> Features:
         kps, desc = self.orb.detectAndCompute(grey, None)
         pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
-        return pts, (None if desc is None else np.asarray(desc, np.uint8))
+        half = cv2.GaussianBlur(cv2.pyrDown(grey), (3, 3), 0)
+        gx = cv2.Sobel(half, cv2.CV_32F, 1, 0)
+        gy = cv2.Sobel(half, cv2.CV_32F, 0, 1)
+        textured = np.asarray(np.hypot(gx, gy) > 40.0)
+        return grey, pts, (None if desc is None else np.asarray(desc, np.uint8)), textured
 
-    def match(
-        self,
-        ref: tuple[NDArray[np.uint8], NDArray[np.float32], NDArray[np.uint8] | None],
-        cur: tuple[NDArray[np.uint8], NDArray[np.float32], NDArray[np.uint8] | None],
-    ) -> tuple[Matrix | None, int]:
-        """Transform mapping ``cur`` coordinates to ``ref`` coordinates, and its inlier count."""
-        g_ref, p_ref, d_ref = ref
-        g_cur, p_cur, d_cur = cur
-        if np.array_equal(g_ref, g_cur):
-            return np.eye(3), 10**6
-        if d_ref is not None and d_cur is not None and len(p_ref) >= 8 and len(p_cur) >= 8:
-            pairs = self.bf.knnMatch(d_cur, d_ref, k=2)
-            good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < 0.8 * m[1].distance]
-            if len(good) >= 8:
-                src = p_cur[[m.queryIdx for m in good]]
-                dst = p_ref[[m.trainIdx for m in good]]
-                a, inl = cv2.estimateAffinePartial2D(
-                    src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.5, maxIters=3000,
-                    confidence=0.995, refineIters=20,
-                )
-                n_in = int(inl.sum()) if inl is not None else 0
-                if a is not None and n_in >= 10:
-                    scale = float(np.hypot(a[0, 0], a[1, 0]))
-                    if 0.75 < scale < 1.33:
-                        return np.vstack([a, [0.0, 0.0, 1.0]]), n_in
-        # Flat paintings (sky, walls) have few corners; phase correlation still sees a pan.
-        win = cv2.createHanningWindow(g_ref.shape[::-1], cv2.CV_32F)
-        (dx, dy), resp = cv2.phaseCorrelate(g_cur.astype(np.float32), g_ref.astype(np.float32), win)
-        if resp > 0.08:
-            return np.array([[1.0, 0.0, -dx], [0.0, 1.0, -dy], [0.0, 0.0, 1.0]]), 0
-        return None, 0
+    def score(self, ref: Features, cur: Features, p: Matrix) -> float:
+        """Share of the reference's textured pixels that ``p`` (cur -> ref) makes agree."""
+        a = cv2.GaussianBlur(cv2.pyrDown(ref[0]), (3, 3), 0)
+        b = cv2.GaussianBlur(cv2.pyrDown(cur[0]), (3, 3), 0)
+        m = rescale_transform(p, a.shape[1] / ref[0].shape[1])[:2]
+        size = (a.shape[1], a.shape[0])
+        warped = cv2.warpAffine(b, m, size, flags=cv2.INTER_LINEAR)
+        seen = cv2.warpAffine(np.full(b.shape, 255, np.uint8), m, size, flags=cv2.INTER_NEAREST) > 0
+        tex = ref[3]
+        agree = (np.abs(a.astype(np.int16) - warped.astype(np.int16)) < 10) & seen & tex
+        return float(agree.sum()) / max(1.0, float(tex.sum()))
+
+    def _ransac(self, src: NDArray[np.float32], dst: NDArray[np.float32], thr: float) -> Matrix | None:
+        """RANSAC similarity, then refitted as zoom + pan without rotation (anime cameras rarely
+        roll, and a free rotation soaks up foreground matches)."""
+        if len(src) < 8:
+            return None
+        a, inl = cv2.estimateAffinePartial2D(
+            src, dst, method=cv2.RANSAC, ransacReprojThreshold=thr, maxIters=2000, confidence=0.995,
+            refineIters=20,
+        )
+        if a is None or inl is None or int(inl.sum()) < 8:
+            return None
+        m = np.vstack([a, [0.0, 0.0, 1.0]])
+        if abs(float(np.arctan2(a[1, 0], a[0, 0]))) < 0.03:
+            for _ in range(2):
+                keep = np.hypot(*(_apply(m, src) - dst).T) < thr
+                if keep.sum() < 8:
+                    break
+                m = _fit_zoom_pan(src[keep], dst[keep])
+        if not 0.75 < float(m[0, 0]) < 1.33 and not 0.75 < float(np.hypot(m[0, 0], m[1, 0])) < 1.33:
+            return None
+        return m
+
+    def match(self, ref: Features, cur: Features, prior: Matrix) -> tuple[Matrix, float]:
+        """Best transform mapping ``cur`` coordinates to ``ref`` coordinates, and its score."""
+        if np.array_equal(ref[0], cur[0]):
+            return np.eye(3), 1.0
+        cands: list[Matrix] = [prior, np.eye(3)]
+        src = dst = np.zeros((0, 2), np.float32)
+        if ref[2] is not None and cur[2] is not None and len(ref[1]) >= 8 and len(cur[1]) >= 8:
+            pairs = [m for m in self.bf.knnMatch(cur[2], ref[2], k=2) if len(m) == 2]
+            good = [m[0] for m in pairs if m[0].distance < 0.8 * m[1].distance]
+            p = self._ransac(cur[1][[m.queryIdx for m in good]], ref[1][[m.trainIdx for m in good]], 1.5)
+            if p is not None:
+                cands.append(p)
+            # Repeated texture defeats the ratio test: keep both nearest matches, let the prior choose.
+            flat = [m for pair in pairs for m in pair]
+            src = cur[1][[m.queryIdx for m in flat]]
+            dst = ref[1][[m.trainIdx for m in flat]]
+            near = np.hypot(*(_apply(prior, src) - dst).T) < 6.0
+            p = self._ransac(src[near], dst[near], 1.5)
+            if p is not None:
+                cands.append(p)
+        win = cv2.createHanningWindow(ref[0].shape[::-1], cv2.CV_32F)
+        (dx, dy), resp = cv2.phaseCorrelate(cur[0].astype(np.float32), ref[0].astype(np.float32), win)
+        if resp > 0.05:
+            cands.append(np.array([[1.0, 0.0, -dx], [0.0, 1.0, -dy], [0.0, 0.0, 1.0]]))
+        scores = [self.score(ref, cur, c) for c in cands]
+        best = int(np.argmax(scores))
+        p_best, s_best = cands[best], scores[best]
+        if len(src):
+            # Polish: the features that agree with the winner give a sub-pixel fit.
+            near = np.hypot(*(_apply(p_best, src) - dst).T) < 2.0
+            p = self._ransac(src[near], dst[near], 1.0)
+            if p is not None:
+                sp = self.score(ref, cur, p)
+                if sp >= s_best - 0.01:
+                    p_best, s_best = p, sp
+        return p_best, s_best
+
+
+def _root(m: Matrix, k: int) -> Matrix:
+    """Approximate k-th root of a near-identity similarity (per-frame motion over a gap)."""
+    if k <= 1:
+        return m
+    r = np.eye(3)
+    r[:2] = np.eye(3)[:2] + (m[:2] - np.eye(3)[:2]) / k
+    return r
+
+
+def _fit_zoom_pan(src: NDArray[np.float32], dst: NDArray[np.float32]) -> Matrix:
+    """Least-squares ``dst = z * src + t`` (uniform zoom and translation)."""
+    n = len(src)
+    a = np.zeros((2 * n, 3))
+    a[0::2, 0], a[0::2, 1] = src[:, 0], 1.0
+    a[1::2, 0], a[1::2, 2] = src[:, 1], 1.0
+    z, tx, ty = np.linalg.lstsq(a, dst.reshape(-1).astype(np.float64), rcond=None)[0]
+    return np.array([[z, 0.0, tx], [0.0, z, ty], [0.0, 0.0, 1.0]])
+
+
+def _apply(t: Matrix, pts: NDArray[np.float32]) -> NDArray[np.float64]:
+    return np.asarray(pts @ t[:2, :2].T + t[:2, 2])
 
 
 def estimate_camera(frames: Sequence[Image], long_side: int = MODEL_SIDE) -> list[Matrix]:
     """Estimate one frame-to-plate transform per frame of a shot.
+
+    Each frame is matched to the current keyframe with a constant-velocity prior; a weak match
+    is also tried against the previous frame, and a new keyframe starts when the view has moved
+    far or the match weakened.
 
     Parameters
     ----------
@@ -123,31 +201,29 @@ def estimate_camera(frames: Sequence[Image], long_side: int = MODEL_SIDE) -> lis
     h, w = first.shape[:2]
     s = model_scale(first.shape, long_side)
     matcher = _Matcher()
-    g0 = _grey(first, s)
-    key = (g0, *matcher.features(g0))
-    key_t = np.eye(3)
-    prev = key
-    prev_t = key_t
-    key_inliers = 0
+    key = prev = matcher.features(_grey(first, s))
+    key_t = prev_t = np.eye(3)
+    step = np.eye(3)  # per-frame motion of the last reliable pair
+    prev_i = 0
     small: list[Matrix] = [np.eye(3)]
     for i in range(1, n):
-        g = _grey(frames[i], s)
-        cur = (g, *matcher.features(g))
-        p, n_in = matcher.match(key, cur)
-        if p is not None:
-            t = key_t @ p
-        else:
-            # Lost the keyframe: chain from the previous frame, or hold still as the last resort.
-            p, n_in = matcher.match(prev, cur)
-            t = prev_t @ p if p is not None else prev_t.copy()
+        cur = matcher.features(_grey(frames[i], s))
+        pred = prev_t @ np.linalg.matrix_power(step, i - prev_i)  # constant velocity
+        p, sc = matcher.match(key, cur, np.linalg.inv(key_t) @ pred)
+        t = key_t @ p
+        if sc < 0.5 and key is not prev:
+            p2, sc2 = matcher.match(prev, cur, np.linalg.inv(prev_t) @ pred)
+            if sc2 > sc:
+                t, sc = prev_t @ p2, sc2
+        if sc < 0.2:
+            # Unmatchable (a white flash, an impact frame, a fade): follow the motion, keep the key.
+            small.append(pred)
+            continue
         small.append(t)
-        shift = float(np.hypot(*(t - key_t)[:2, 2]))
-        if key_inliers == 0 and p is not None:
-            key_inliers = n_in
-        # A new keyframe once the view has moved far or the match has weakened.
-        if shift > 0.2 * max(g.shape) or n_in < 0.4 * max(key_inliers, 1) or p is None:
-            key, key_t, key_inliers = cur, t, n_in
-        prev, prev_t = cur, t
+        if float(np.hypot(*(t - key_t)[:2, 2])) > 0.2 * max(cur[0].shape) or sc < 0.5:
+            key, key_t = cur, t
+        step = _root(np.linalg.inv(prev_t) @ t, i - prev_i)
+        prev, prev_t, prev_i = cur, t, i
     full = [np.asarray(np.linalg.inv(scale_matrix(s)) @ t @ scale_matrix(s)) for t in small]
     corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], dtype=np.float64).T
     pts = np.concatenate([(t @ corners)[:2] for t in full], axis=1)

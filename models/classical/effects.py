@@ -90,8 +90,11 @@ class ClassicalEffectSeparator:
         # The brightening must also be visible in absolute terms: effects are bright.
         v = image.max(axis=2).astype(np.float32) / 255.0
         s *= np.clip((v - 0.3) / 0.25, 0.0, 1.0)
-        if character_mask is not None and character_mask.shape == s.shape:
-            s[character_mask] = 0.0
+        if character_mask is not None and character_mask.shape == s.shape and character_mask.any():
+            # Two pixels beyond the mask too: the blur in `additive_strength` spreads a bright
+            # character's colour over its outline.
+            near = cv2.dilate(character_mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            s[near] = 0.0
         s = self._drop_specks(s)
         return np.asarray(np.clip(s, 0.0, 1.0), np.float32)
 

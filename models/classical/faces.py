@@ -62,8 +62,11 @@ class AnimeFaceDetector:
         self._cascade: cv2.CascadeClassifier | None = None
         found = find_cascade(path)
         if found is not None:
-            cascade = cv2.CascadeClassifier(str(found))
-            if not cascade.empty():
+            try:
+                cascade = cv2.CascadeClassifier(str(found))
+            except (cv2.error, SystemError):  # a damaged file: faces are optional, carry on
+                cascade = None
+            if cascade is not None and not cascade.empty():
                 self._cascade = cascade
 
     @property

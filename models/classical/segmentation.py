@@ -27,9 +27,10 @@ from numpy.typing import NDArray
 from models.base import FrameSegmentation, Image, Labels, ObjectKind, Role
 from models.classical.align import (
     Matrix,
-    build_plate,
     estimate_camera,
+    masked_median,
     model_scale,
+    plate_size,
     rescale_transform,
     resize,
     sample_indices,
@@ -84,17 +85,17 @@ class ClassicalSegmenter:
         shape = frames[0].shape
         s = model_scale(shape, self.long_side)
         transforms = estimate_camera(frames, self.long_side)
-        plate, coverage, static = self._plate(frames, transforms, s)
+        model = _BackgroundModel(frames, transforms, s, min(self.max_plate_frames, 16))
         static_fg: NDArray[np.uint8] | None = None
-        if static:
-            static_fg = self._static_foreground(plate)
+        if model.static:
+            static_fg = self._static_foreground(model.plate)
         out: list[FrameSegmentation] = []
         prev: tuple[NDArray[np.uint8], Matrix] | None = None
         tracker = _IdTracker()
         for i in range(n):
             frame = frames[i]
             small = resize(frame, s)
-            fg_small, evidence = self._frame_mask(small, plate, coverage, transforms[i], shape, s, static_fg)
+            fg_small, evidence = self._frame_mask(small, model, i, transforms[i], shape, s, static_fg)
             comps = _components(fg_small, self.min_object_area)
             warped_prev: NDArray[np.uint8] | None = None
             if prev is not None:
@@ -108,30 +109,6 @@ class ClassicalSegmenter:
             out.append(FrameSegmentation(labels=labels, kinds=kinds, confidence=conf))
             prev = (labels_small, transforms[i])
         return out
-
-    def _plate(
-        self, frames: Sequence[Image], transforms: list[Matrix], s: float
-    ) -> tuple[Image, NDArray[np.uint16], bool]:
-        """Two-pass median plate; ``static`` when no sampled frame departs from it."""
-        shape = frames[0].shape
-        plate, cov = build_plate(frames, transforms, None, s, self.max_plate_frames)
-        idx = sample_indices(len(frames), self.max_plate_frames)
-        masks: list[NDArray[np.bool_] | None] = [None] * len(frames)
-        fractions = []
-        for i in idx:
-            small = resize(frames[i], s)
-            ref = warp_to_frame(plate, transforms[i], shape, s)
-            ok = _seen(cov, transforms[i], shape, s)
-            d = difference(small, ref)
-            fg = (d > robust_threshold(d[ok])) & ok
-            fractions.append(float(fg.mean()))
-            masks[i] = cv2.resize(fg.astype(np.uint8), shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
-        # Too few frames, or nothing moves against the plate: the character is burnt into it.
-        static = len(frames) < 3 or float(np.median(fractions)) < 0.003
-        if not static:
-            # Second pass: what the first plate called foreground stays out of the median.
-            plate, cov = build_plate(frames, transforms, masks, s, self.max_plate_frames)
-        return plate, cov, static
 
     def _static_foreground(self, plate: Image) -> NDArray[np.uint8]:
         """Foreground of a still picture: flat regions unlike the border, faces, grown by GrabCut."""
@@ -157,21 +134,25 @@ class ClassicalSegmenter:
     # -- frame level -----------------------------------------------------------------------------
 
     def _frame_mask(
-        self, small: Image, plate: Image, coverage: NDArray[np.uint16], t: Matrix,
-        shape: tuple[int, ...], s: float, static_fg: NDArray[np.uint8] | None,
+        self, small: Image, model: _BackgroundModel, i: int, t: Matrix, shape: tuple[int, ...], s: float,
+        static_fg: NDArray[np.uint8] | None,
     ) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
-        ref = warp_to_frame(plate, t, shape, s)
-        ok = _seen(coverage, t, shape, s)
+        ref = warp_to_frame(model.plate, t, shape, s)
+        support, ok = model.support(small, t, i)
         d = difference(small, ref)
         thr = robust_threshold(d[ok]) if ok.any() else 1e9
+        # Foreground: what few other frames agree with (it moved) and what differs from the plate.
+        moving = (support < 0.4) & (d > 10.0) & ok
         evidence = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
-        far = cv2.dilate((d > 0.5 * thr).astype(np.uint8), K3, iterations=4) > 0
-        evidence[far] = cv2.GC_PR_BGD
-        evidence[~ok] = cv2.GC_PR_BGD  # never seen as background: let the colour models decide
-        prob = cv2.morphologyEx((d > thr).astype(np.uint8), cv2.MORPH_OPEN, K3) > 0
-        evidence[prob & ok] = cv2.GC_PR_FGD
-        sure = cv2.erode((d > 2 * thr).astype(np.uint8), K3) > 0
-        evidence[sure & ok] = cv2.GC_FGD
+        near = cv2.dilate(((support < 0.6) & ok).astype(np.uint8), K3, iterations=4) > 0
+        evidence[near | ~ok] = cv2.GC_PR_BGD  # unseen elsewhere: let the colour models decide
+        prob = cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, K3)
+        # A flat-coloured character that moves less than its own width agrees with itself from
+        # frame to frame: only its edges move. Its hull is probable foreground; GrabCut decides.
+        evidence[_hulls(prob, self.min_object_area) > 0] = cv2.GC_PR_FGD
+        evidence[prob > 0] = cv2.GC_PR_FGD
+        sure = cv2.erode((moving & (support < 0.2) & (d > thr)).astype(np.uint8), K3) > 0
+        evidence[sure] = cv2.GC_FGD
         if static_fg is not None:
             warped = warp_to_frame(static_fg, t, shape, s, cv2.INTER_NEAREST) > 0
             evidence[warped & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
@@ -190,11 +171,76 @@ class ClassicalSegmenter:
         return kinds
 
 
-def _seen(coverage: NDArray[np.uint16], t: Matrix, shape: tuple[int, ...], s: float) -> NDArray[np.bool_]:
-    """Frame pixels whose plate value is real background; one pixel in from the unseen region
-    because the blur in `difference` bleeds the unseen plate's padding into its neighbours."""
-    seen = (warp_to_frame(coverage, t, shape, s, cv2.INTER_NEAREST) > 0).astype(np.uint8)
-    return np.asarray(cv2.erode(seen, K3, borderType=cv2.BORDER_REPLICATE) > 0)
+class _BackgroundModel:
+    """Sampled frames of the shot in plate coordinates, for temporal support and the plate.
+
+    The support of a pixel is the share of the other sampled frames that see the same colour at
+    the same background place. Background is seen alike whenever it is visible; a character moves
+    on, so even where it covers a place for most of the shot, each of its colours gets little
+    support there (a median would burn it in). The plate is the median over supported samples.
+    """
+
+    def __init__(self, frames: Sequence[Image], transforms: Sequence[Matrix], s: float, refs: int,
+                 tol: float = 24.0) -> None:
+        self.s, self.tol, self.shape = s, tol, frames[0].shape
+        self.size = plate_size(transforms, self.shape, s)
+        self.idx = sample_indices(len(frames), refs)
+        ph, pw = self.size
+        rgb = np.zeros((len(self.idx), ph, pw, 3), np.uint8)
+        self.lab = np.zeros_like(rgb)
+        self.valid = np.zeros((len(self.idx), ph, pw), bool)
+        for k, i in enumerate(self.idx):
+            rgb[k], self.lab[k], self.valid[k] = self._to_plate(resize(frames[i], s), transforms[i])
+        fg = np.zeros_like(self.valid)
+        for k in range(len(self.idx)):
+            sup, cov = self._support(self.lab[k], self.valid[k], k)
+            fg[k] = cv2.dilate(((sup < 0.3) & (cov >= 2)).astype(np.uint8), K3, iterations=2) > 0
+        share = [float(f[v].mean()) if v.any() else 0.0 for f, v in zip(fg, self.valid, strict=True)]
+        # Nothing departs from the rest: a still picture whose character the plate cannot reveal.
+        self.static = len(frames) < 3 or float(np.median(share)) < 0.003
+        use = self.valid & ~fg
+        use = np.where(use.any(axis=0), use, self.valid)
+        self.plate = masked_median(rgb, use)
+
+    def _to_plate(self, small: Image, t: Matrix) -> tuple[Image, Image, NDArray[np.bool_]]:
+        m = rescale_transform(np.asarray(t), self.s)[:2]
+        ph, pw = self.size
+        rgb = np.asarray(cv2.warpAffine(small, m, (pw, ph), flags=cv2.INTER_LINEAR), np.uint8)
+        lab = np.asarray(cv2.cvtColor(cv2.GaussianBlur(rgb, (3, 3), 0), cv2.COLOR_RGB2LAB), np.uint8)
+        ok = cv2.warpAffine(np.full(small.shape[:2], 255, np.uint8), m, (pw, ph), flags=cv2.INTER_NEAREST)
+        # Two pixels in from the border: the warp and the blur mix in the black outside.
+        ok = cv2.erode(ok, K3, iterations=2, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        return rgb, lab, np.asarray(ok > 0)
+
+    def _support(self, lab: Image, valid: NDArray[np.bool_], own: int | None) -> tuple[
+            NDArray[np.float32], NDArray[np.int32]]:
+        d = np.abs(self.lab.astype(np.int16) - lab.astype(np.int16)).sum(axis=3)
+        cover = self.valid & valid
+        if own is not None:
+            cover[own] = False
+        agree = (d < self.tol) & cover
+        n = cover.sum(axis=0).astype(np.int32)
+        return (agree.sum(axis=0) / np.maximum(n, 1)).astype(np.float32), n
+
+    def support(self, small: Image, t: Matrix, i: int) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        """Support of frame ``i``'s pixels (frame coordinates at model scale) and where it is known."""
+        _, lab, valid = self._to_plate(small, t)
+        own = self.idx.index(i) if i in self.idx else None
+        sup, n = self._support(lab, valid, own)
+        sup_f = warp_to_frame(sup, t, self.shape, self.s)
+        known = warp_to_frame((n >= 2).astype(np.uint8), t, self.shape, self.s, cv2.INTER_NEAREST) > 0
+        return np.asarray(sup_f, np.float32), np.asarray(known)
+
+
+def _hulls(mask: NDArray[np.uint8], min_area: float) -> NDArray[np.uint8]:
+    """Filled convex hulls of the mask's sizeable components."""
+    out = np.zeros_like(mask)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    for c in range(1, n):
+        if stats[c, cv2.CC_STAT_AREA] >= max(16.0, min_area * mask.size):
+            pts = cv2.findNonZero((lab == c).astype(np.uint8))
+            cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
+    return out
 
 
 def _components(fg: NDArray[np.uint8], min_area: float) -> NDArray[np.int32]:

@@ -1,0 +1,119 @@
+"""Weight-free effect separation (stage 2b) and clean plates (stage 2c) on synthetic shots."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from models.classical.align import build_plate, estimate_camera, warp_to_frame
+from models.classical.effects import ClassicalEffectSeparator, additive_strength, suppress_persistent
+from models.classical.inpaint import ClassicalInpainter
+
+H, W = 96, 160
+
+
+def painted(h: int, w: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = np.full((h, w, 3), (110, 140, 120), np.float32)
+    for scale, amp in ((32, 70.0), (8, 40.0), (3, 25.0)):
+        noise = rng.normal(0, 1, (h // scale + 2, w // scale + 2, 3)).astype(np.float32)
+        img += amp * cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def shot(
+    n: int = 12, static: bool = False, seed: int = 0, glow_frames: tuple[int, ...] = (4, 5, 6)
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Frames, character masks, true backgrounds and true glow light (luminance) of a pan."""
+    bg = painted(H + 40, W + 60, seed)
+    yy, xx = np.mgrid[0:H, 0:W]
+    frames, masks, bgs, lights = [], [], [], []
+    for i in range(n):
+        ox, oy = (0, 0) if static else (3 * i, i)
+        view = bg[oy : oy + H, ox : ox + W]
+        m = np.zeros((H, W), np.uint8)
+        cv2.ellipse(m, (40 + (0 if static else 5 * i), 55), (16, 26), 0, 0, 360, 1, -1)
+        img = view.astype(np.float32)
+        img[m > 0] = (235, 180, 160)
+        light = np.zeros((H, W), np.float32)
+        if i in glow_frames:
+            g = np.exp(-((xx - 125) ** 2 + (yy - 30) ** 2) / (2 * 9.0**2)).astype(np.float32)
+            img += g[..., None] * np.array([140, 160, 190], np.float32)
+            light = g * 160.0
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+        masks.append(m > 0)
+        bgs.append(view.copy())
+        lights.append(light)
+    return frames, masks, bgs, lights
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64))[where] ** 2).mean())
+    return 10 * np.log10(255.0**2 / max(mse, 1e-9))
+
+
+def test_additive_strength_sees_light_not_shadow() -> None:
+    bg = painted(40, 40, 1)
+    lit = np.clip(bg.astype(np.int16) + 60, 0, 255).astype(np.uint8)
+    dark = np.clip(bg.astype(np.int16) - 60, 0, 255).astype(np.uint8)
+    assert additive_strength(lit, bg).mean() > 0.9
+    assert additive_strength(dark, bg).max() == 0.0
+
+
+def test_effect_separation_over_a_shot() -> None:
+    frames, masks, _, lights = shot()
+    maps = ClassicalEffectSeparator().separate_shot(frames, masks)
+    assert len(maps) == len(frames) and maps[0].dtype == np.float32
+    assert all(float(m.min()) >= 0.0 and float(m.max()) <= 1.0 for m in maps)
+    for i in (4, 5, 6):
+        assert iou(maps[i] > 0.5, lights[i] > 15) >= 0.5
+    for i in (0, 2, 9):  # no effect in these frames
+        assert (maps[i] > 0.5).sum() < 20
+    assert all(not m[k].any() for m, k in zip(maps, masks, strict=True))  # never on characters
+
+
+def test_effect_separation_with_a_given_plate() -> None:
+    frames, masks, _, lights = shot()
+    ts = estimate_camera(frames)
+    plate, _ = build_plate(frames, ts, masks, scale=1.0)
+    ref = warp_to_frame(plate, ts[5], frames[5].shape, 1.0)
+    strength = ClassicalEffectSeparator().separate(frames[5], masks[5], ref)
+    assert iou(strength > 0.5, lights[5] > 15) >= 0.5
+
+
+def test_persistent_bright_regions_are_background() -> None:
+    blob = np.zeros((H, W), np.float32)
+    blob[10:30, 10:30] = 1.0
+    short = np.zeros((H, W), np.float32)
+    short[50:70, 100:120] = 1.0
+    maps = [blob + (short if i in (3, 4) else 0) for i in range(10)]
+    out = suppress_persistent(maps)
+    assert out[0][20, 20] < 0.1  # lit in every frame: a lamp of the background
+    assert out[3][60, 110] > 0.9  # lit in 2 of 10 frames: an effect
+    assert len(suppress_persistent(maps[:2])) == 2  # too short to judge: unchanged
+
+
+def test_clean_plates_fill_from_other_frames() -> None:
+    frames, masks, bgs, _ = shot(glow_frames=())
+    plates = ClassicalInpainter().clean_plates(frames, masks)
+    assert len(plates) == len(frames) and plates[0].dtype == np.uint8
+    for p, m, b in zip(plates, masks, bgs, strict=True):
+        assert psnr(p, b, m) >= 25.0
+    far = cv2.dilate(masks[3].astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+    assert np.array_equal(plates[3][far], frames[3][far])  # untouched away from the hole
+
+
+def test_clean_plates_static_single_and_empty() -> None:
+    frames, masks, _, _ = shot(static=True, glow_frames=())
+    plates = ClassicalInpainter().clean_plates(frames, masks)
+    # Nothing ever shows this background: spatial inpainting must at least remove the character.
+    assert np.abs(plates[0].astype(int) - frames[0].astype(int))[masks[0]].mean() > 30
+    one = ClassicalInpainter().clean_plates(frames[:1], masks[:1])
+    assert len(one) == 1 and one[0].shape == frames[0].shape
+    nohole = ClassicalInpainter().clean_plates(frames[:3], [np.zeros((H, W), bool)] * 3)
+    assert all(np.array_equal(a, b) for a, b in zip(nohole, frames[:3], strict=True))
+    assert ClassicalInpainter().clean_plates([], []) == []

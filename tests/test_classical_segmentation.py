@@ -1,0 +1,177 @@
+"""Weight-free camera alignment, background plate, face detection and stage-1 segmentation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from models.base import FrameSegmentation
+from models.classical.align import build_plate, estimate_camera, masked_median, warp_to_frame
+from models.classical.faces import AnimeFaceDetector, find_cascade
+from models.classical.segmentation import ClassicalSegmenter
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def painted_background(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A colourful painted-looking texture with flat rectangles (buildings, signs)."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3), np.float32)
+    for scale, amp in ((32, 70.0), (8, 40.0), (3, 25.0)):
+        noise = rng.normal(0, 1, (h // scale + 2, w // scale + 2, 3)).astype(np.float32)
+        img += amp * cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
+    img += np.array([110, 140, 120], np.float32)
+    for _ in range(12):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        c = tuple(float(v) for v in rng.integers(40, 220, 3))
+        cv2.rectangle(img, (x, y), (x + int(rng.integers(5, 30)), y + int(rng.integers(5, 30))), c, -1)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_shot(
+    n: int = 12, h: int = 96, w: int = 160, pan: tuple[int, int] = (3, 1), static: bool = False,
+    seed: int = 0, glow_frames: tuple[int, ...] = (4, 5, 6),
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Frames, true character masks and true backgrounds of a panning (or static) shot.
+
+    The camera pans by ``pan`` px per frame over a larger painting; a flat-coloured outlined blob
+    walks right; an additive glow appears in ``glow_frames``.
+    """
+    bg = painted_background(h + 40, w + 60, seed)
+    frames, masks, bgs = [], [], []
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i in range(n):
+        ox, oy = (0, 0) if static else (pan[0] * i, pan[1] * i)
+        view = bg[oy : oy + h, ox : ox + w]
+        m = np.zeros((h, w), np.uint8)
+        cv2.ellipse(m, (40 + (0 if static else 5 * i), 55), (16, 26), 0, 0, 360, 1, -1)
+        img = view.astype(np.float32)
+        img[m > 0] = (235, 180, 160)
+        ring = cv2.morphologyEx(m, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+        img[ring & (m > 0)] = (30, 20, 25)
+        if i in glow_frames:
+            g = np.exp(-((xx - 125) ** 2 + (yy - 30) ** 2) / (2 * 9.0**2))
+            img += g[..., None] * np.array([140, 160, 190], np.float32)
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+        masks.append(m > 0)
+        bgs.append(view.copy())
+    return frames, masks, bgs
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def characters(seg: FrameSegmentation) -> np.ndarray:
+    return np.isin(seg.labels, [k for k, v in seg.kinds.items() if v == "character"])
+
+
+def test_alignment_recovers_known_pan() -> None:
+    frames, _, _ = make_shot()
+    ts = estimate_camera(frames)
+    assert len(ts) == len(frames)
+    for i, t in enumerate(ts):
+        rel = np.linalg.inv(ts[0]) @ t  # frame i -> frame 0
+        assert np.allclose(rel[:2, :2], np.eye(2), atol=0.01)
+        assert abs(rel[0, 2] - 3 * i) < 1.0 and abs(rel[1, 2] - 1 * i) < 1.0
+
+
+def test_alignment_at_reduced_model_resolution() -> None:
+    """Frames wider than the modelling side: transforms come back in full-resolution pixels."""
+    bg = painted_background(340, 720, seed=3)
+    frames = [bg[2 * i : 2 * i + 300, 7 * i : 7 * i + 640] for i in range(4)]
+    ts = estimate_camera(frames)
+    for i, t in enumerate(ts):
+        rel = np.linalg.inv(ts[0]) @ t
+        assert abs(rel[0, 2] - 7 * i) < 1.0 and abs(rel[1, 2] - 2 * i) < 1.0
+
+
+def test_masked_median_uses_only_valid_samples() -> None:
+    rng = np.random.default_rng(1)
+    stack = rng.integers(0, 256, (7, 5, 6, 3)).astype(np.uint8)
+    valid = rng.random((7, 5, 6)) < 0.6
+    valid[0] = True
+    out = masked_median(stack, valid)
+    for y in range(5):
+        for x in range(6):
+            vals = np.sort(stack[valid[:, y, x], y, x], axis=0)
+            lo, hi = vals[(len(vals) - 1) // 2], vals[len(vals) // 2]
+            assert np.all((out[y, x] >= lo) & (out[y, x] <= hi))
+
+
+def test_plate_removes_the_moving_character() -> None:
+    frames, masks, bgs = make_shot(glow_frames=())
+    ts = estimate_camera(frames)
+    plate, coverage = build_plate(frames, ts, scale=1.0)
+    assert coverage.max() == len(frames)
+    back = warp_to_frame(plate, ts[6], frames[6].shape, 1.0)
+    inner = cv2.erode(masks[6].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    err = np.abs(back.astype(float) - bgs[6].astype(float))[inner].mean()
+    assert err < 6.0  # the character (235,180,160) is gone from the plate
+
+
+def test_segment_panning_shot() -> None:
+    frames, masks, _ = make_shot()
+    out = ClassicalSegmenter().segment_shot(frames)
+    assert len(out) == len(frames)
+    ious = [iou(characters(s), m) for s, m in zip(out, masks, strict=True)]
+    assert min(ious) >= 0.8, ious
+    ids = {int(v) for s in out for v in np.unique(s.labels[characters(s)])}
+    assert len(ids) == 1  # the same id all through the shot
+    seg = out[5]
+    assert seg.labels.dtype == np.uint8 and seg.labels.shape == masks[5].shape
+    assert seg.confidence is not None and seg.confidence.dtype == np.float32
+    # The glow is an object too, and told apart from the character.
+    assert "effect" in out[5].kinds.values() and "effect" not in out[1].kinds.values()
+
+
+def test_segment_upsamples_to_full_resolution() -> None:
+    big = [cv2.resize(f, (960, 576), interpolation=cv2.INTER_CUBIC) for f in make_shot(n=6)[0]]
+    truth = [cv2.resize(m.astype(np.uint8), (960, 576), interpolation=cv2.INTER_NEAREST) > 0
+             for m in make_shot(n=6)[1]]
+    out = ClassicalSegmenter().segment_shot(big)
+    assert out[0].labels.shape == (576, 960)
+    assert np.mean([iou(characters(s), m) for s, m in zip(out, truth, strict=True)]) >= 0.8
+
+
+def test_one_frame_and_empty_shots() -> None:
+    frames, masks, _ = make_shot(n=1)
+    out = ClassicalSegmenter().segment_shot(frames)
+    assert len(out) == 1 and out[0].labels.shape == masks[0].shape
+    assert ClassicalSegmenter().segment_shot([]) == []
+    assert estimate_camera(frames)[0].shape == (3, 3)
+
+
+def test_static_shot_falls_back_to_contrast() -> None:
+    """No camera motion and a still character: the median plate holds the character, so the
+    segmenter must find it from colour contrast and flatness instead."""
+    frames, masks, _ = make_shot(static=True, glow_frames=())
+    out = ClassicalSegmenter().segment_shot(frames)
+    assert len(out) == len(frames)
+    assert iou(characters(out[0]), masks[0]) >= 0.5
+
+
+def test_face_cascade_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CELSTUDIO_WEIGHTS", str(tmp_path))
+    (tmp_path / "lbpcascade_animeface.xml").write_text("not a cascade")
+    assert find_cascade() == tmp_path / "lbpcascade_animeface.xml"
+    assert find_cascade(tmp_path / "explicit.xml") == tmp_path / "lbpcascade_animeface.xml"
+    broken = AnimeFaceDetector(tmp_path / "lbpcascade_animeface.xml")
+    assert not broken.available and broken.detect(np.zeros((64, 64, 3), np.uint8)) == []
+
+
+def test_face_detection_on_anime_character() -> None:
+    cascade = SHARED / "weights" / "lbpcascade_animeface.xml"
+    chars = sorted((SHARED / "data" / "anime" / "characters").glob("crypko_0*.png"))
+    if not cascade.is_file() or not chars:
+        pytest.skip("../shared/weights/lbpcascade_animeface.xml or anime characters not present")
+    rgba = cv2.cvtColor(cv2.imread(str(chars[0]), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+    a = rgba[..., 3:].astype(np.float32) / 255.0
+    rgb = (rgba[..., :3] * a + 255 * (1 - a)).astype(np.uint8)
+    faces = AnimeFaceDetector(cascade).detect(rgb)
+    assert len(faces) >= 1
+    x, y, w, h = faces[0]
+    assert a[y + h // 2, x + w // 2, 0] > 0.5  # the box sits on the character
