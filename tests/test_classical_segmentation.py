@@ -129,7 +129,7 @@ def test_segment_panning_shot() -> None:
 
 
 def test_segment_upsamples_to_full_resolution() -> None:
-    big = [cv2.resize(f, (960, 576), interpolation=cv2.INTER_CUBIC) for f in make_shot(n=6)[0]]
+    big = [np.asarray(cv2.resize(f, (960, 576), interpolation=cv2.INTER_CUBIC), np.uint8) for f in make_shot(n=6)[0]]
     truth = [cv2.resize(m.astype(np.uint8), (960, 576), interpolation=cv2.INTER_NEAREST) > 0
              for m in make_shot(n=6)[1]]
     out = ClassicalSegmenter().segment_shot(big)
@@ -168,7 +168,9 @@ def test_face_detection_on_anime_character() -> None:
     chars = sorted((SHARED / "data" / "anime" / "characters").glob("crypko_0*.png"))
     if not cascade.is_file() or not chars:
         pytest.skip("../shared/weights/lbpcascade_animeface.xml or anime characters not present")
-    rgba = cv2.cvtColor(cv2.imread(str(chars[0]), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+    raw = cv2.imread(str(chars[0]), cv2.IMREAD_UNCHANGED)
+    assert raw is not None
+    rgba = cv2.cvtColor(raw, cv2.COLOR_BGRA2RGBA)
     a = rgba[..., 3:].astype(np.float32) / 255.0
     rgb = (rgba[..., :3] * a + 255 * (1 - a)).astype(np.uint8)
     faces = AnimeFaceDetector(cascade).detect(rgb)

@@ -146,7 +146,7 @@ class ClassicalSegmenter:
         evidence = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
         near = cv2.dilate(((support < 0.6) & ok).astype(np.uint8), K3, iterations=4) > 0
         evidence[near | ~ok] = cv2.GC_PR_BGD  # unseen elsewhere: let the colour models decide
-        prob = cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, K3)
+        prob = np.asarray(cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, K3), np.uint8)
         # A flat-coloured character that moves less than its own width agrees with itself from
         # frame to frame: only its edges move. Its hull is probable foreground; GrabCut decides.
         evidence[_hulls(prob, self.min_object_area) > 0] = cv2.GC_PR_FGD
