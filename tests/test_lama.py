@@ -27,7 +27,7 @@ def _tiny() -> torch.nn.Module:
     net = build_random(ngf=8, n_blocks=2)
     # Non-trivial batch-norm statistics so a wrong key mapping would change the output.
     for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
+        if isinstance(m, torch.nn.BatchNorm2d) and m.running_mean is not None and m.running_var is not None:
             m.running_mean.uniform_(-0.1, 0.1)
             m.running_var.uniform_(0.5, 1.5)
     return net
