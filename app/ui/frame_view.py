@@ -279,9 +279,9 @@ class FrameView(QGraphicsView):
             self.rubber.setRect(QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized())
             self.rubber.setVisible(True)
 
-    def _dragged(self, pos: QPointF) -> bool:
-        assert self._press is not None
-        return (pos - self._press).manhattanLength() > DRAG_THRESHOLD
+    def _dragged(self, pos: QPointF, press: QPointF | None = None) -> bool:
+        start = press if press is not None else self._press
+        return start is not None and (pos - start).manhattanLength() > DRAG_THRESHOLD
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_from is not None:
@@ -294,7 +294,7 @@ class FrameView(QGraphicsView):
             stroke, self._stroke = self._stroke, []
             self.overlay.setPath(QPainterPath())
             self.c.brush(stroke)
-        elif button == Qt.MouseButton.LeftButton and self._dragged(event.position()):
+        elif button == Qt.MouseButton.LeftButton and self._dragged(event.position(), press):
             self.rubber.setVisible(False)
             x0, y0 = self._scene_xy(press)
             x1, y1 = self._scene_xy(event.position())

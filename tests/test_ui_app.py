@@ -1,0 +1,276 @@
+"""The desktop app driven through its window (keys, mouse) and its controller, with the real runner."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from app.demo.project import create_demo_project
+from app.pipeline.runner import PipelineRunner
+from app.store import Project
+from app.ui.controller import MainController
+from app.ui.render import qimage_to_array
+from app.ui.window import MainWindow
+from models.base import Prompt
+
+W, H = 160, 96
+
+
+class DiskClicker:
+    """A deterministic stand-in for the click model: a disk around each positive point, minus negatives."""
+
+    name = "disk"
+    role = "clicker"
+
+    def load(self, device: str = "cpu") -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+    def predict(self, image_id: str, image: np.ndarray, prompt: Prompt, prior: np.ndarray | None) -> np.ndarray:
+        yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
+        mask = prior.copy() if prior is not None else np.zeros(image.shape[:2], bool)
+        for x, y, positive in prompt.points:
+            disk = (xx - x) ** 2 + (yy - y) ** 2 <= 8**2
+            mask = mask | disk if positive else mask & ~disk
+        return mask
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "demo"
+    create_demo_project(root, width=W, height=H, shots=2, frames_per_shot=6).close()
+    return root
+
+
+@pytest.fixture
+def app_window(qtbot: Any, tmp_path: Path, project_dir: Path) -> Iterator[tuple[MainWindow, MainController]]:
+    def factory(project: Project) -> PipelineRunner:
+        return PipelineRunner(project, backends={"clicker": DiskClicker()}).start()
+
+    controller = MainController(runner_factory=factory)
+    window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1100, 700)
+    window.show()
+    assert controller.open_project(project_dir)
+    qtbot.waitUntil(lambda: window.view.shown is not None, timeout=5000)
+    yield window, controller
+    controller.close_project()
+
+
+def _key(qtbot: Any, window: MainWindow, key: Qt.Key, mod: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+    window.view.setFocus()
+    qtbot.keyClick(window.view, key, mod)
+
+
+def _view_pos(window: MainWindow, x: float, y: float) -> QPoint:
+    return window.view.mapFromScene(QPointF(x, y))
+
+
+def test_open_and_scrub_with_keys(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    window, c = app_window
+    assert c.frame_count == 12 and len(c.project.shots) == 2  # type: ignore[union-attr]
+    _key(qtbot, window, Qt.Key.Key_Right)
+    assert c.frame == 1
+    _key(qtbot, window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert c.frame == 11
+    _key(qtbot, window, Qt.Key.Key_Home)
+    assert c.frame == 0
+    _key(qtbot, window, Qt.Key.Key_PageDown)
+    assert c.frame == 6  # start of shot 2
+    _key(qtbot, window, Qt.Key.Key_PageUp)
+    assert c.frame == 0
+    _key(qtbot, window, Qt.Key.Key_End)
+    assert c.frame == 11
+    # The view shows the frame it was asked for, and its picture is that frame's pixels.
+    qtbot.waitUntil(lambda: window.view.shown is not None and window.view.shown.frame == 11 and window.view.shown.full,
+                    timeout=5000)
+    shown = qimage_to_array(window.view.layer_items["image"].pixmap().toImage())[..., :3]
+    assert np.array_equal(shown, c.project.frame(11))  # type: ignore[union-attr]
+    # Clicking the timeline scrubs too.
+    tl = window.timeline
+    qtbot.mouseClick(tl, Qt.MouseButton.LeftButton, pos=QPoint(int(tl.x_of(4.5)), tl.height() // 2))
+    assert c.frame == 4
+
+
+def _mask_pixel_shown(window: MainWindow, x: int, y: int) -> np.ndarray:
+    image = window.view.layer_items["masks"].pixmap().toImage()
+    if image.isNull():
+        return np.zeros(4, np.uint8)
+    return qimage_to_array(image)[y, x]
+
+
+def test_click_correction_reaches_store_and_view(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    window, c = app_window
+    assert c.project is not None
+    c.set_frame(2)
+    qtbot.waitUntil(lambda: window.view.shown is not None and window.view.shown.frame == 2, timeout=5000)
+    oid = c.add_object("Sparkle", "effect")
+    assert oid is not None
+    before = c.project.masks_or_empty(2).copy()
+    x, y = 20, 20
+    qtbot.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton, pos=_view_pos(window, x + 0.5, y + 0.5))
+    assert c.last_job is not None and c.last_job.wait(30)
+    after = c.project.masks_or_empty(2)
+    assert after[y, x] == oid and not np.array_equal(before, after)
+    qtbot.waitUntil(lambda: c.corrected.get(2) == "user", timeout=5000)  # via the queued Committed event
+    color = c.project.object(oid).color  # type: ignore[union-attr]
+    # The new mask shows up in the view, outlined or filled in the object's colour.
+    qtbot.waitUntil(lambda: _mask_pixel_shown(window, x, y)[3] > 0, timeout=5000)
+    r, g, b, _a = (int(v) for v in _mask_pixel_shown(window, x, y))  # un-premultiplied by qimage_to_array
+    assert abs(r - color[0]) < 8 and abs(g - color[1]) < 8 and abs(b - color[2]) < 8
+
+
+def test_box_brush_eraser_tools(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    window, c = app_window
+    assert c.project is not None
+    oid = c.add_object("Prop", "prop")
+    vp = window.view.viewport()
+    # Brush (B): a stroke paints the object.
+    _key(qtbot, window, Qt.Key.Key_B)
+    assert c.tool == "brush"
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=_view_pos(window, 100, 60))
+    qtbot.mouseMove(vp, _view_pos(window, 130, 60))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=_view_pos(window, 130, 60))
+    assert c.last_job.wait(30)
+    labels = c.project.masks_or_empty(0)
+    assert labels[60, 115] == oid
+    # Eraser (E) removes it again along the same stroke.
+    _key(qtbot, window, Qt.Key.Key_E)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=_view_pos(window, 100, 60))
+    qtbot.mouseMove(vp, _view_pos(window, 130, 60))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=_view_pos(window, 130, 60))
+    assert c.last_job.wait(30)
+    assert c.project.masks_or_empty(0)[60, 115] != oid
+    # Point tool: a drag is a box prompt.
+    _key(qtbot, window, Qt.Key.Key_V)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=_view_pos(window, 10, 10))
+    qtbot.mouseMove(vp, _view_pos(window, 40, 30))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=_view_pos(window, 40, 30))
+    assert c.box is not None and c.box[0] < 12 and c.box[2] > 38
+    assert c.last_job.wait(30)
+
+
+def test_propagate_then_undo_redo(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    window, c = app_window
+    p = c.project
+    assert p is not None
+    oid = c.add_object("Ball")
+    c.brush([(60, 40), (70, 40)], radius=8)
+    assert c.last_job.wait(30)
+    later_before = {f: p.masks_or_empty(f).copy() for f in range(1, 6)}
+    _key(qtbot, window, Qt.Key.Key_BracketRight)  # propagate forward
+    assert c.last_job.wait(60)
+    changed = [f for f in range(1, 6) if not np.array_equal(p.masks_or_empty(f), later_before[f])]
+    assert changed and all((p.masks_or_empty(f) == oid).any() for f in changed)
+    assert p.masks_or_empty(6).max() == 0 or not (p.masks_or_empty(6) == oid).any()  # never crosses the cut
+    # Undo (Ctrl+Z) reverts the whole propagation in one step; redo brings it back.
+    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert c.runner is not None and c.runner.wait_idle(30)  # type: ignore[attr-defined]
+    assert all(np.array_equal(p.masks_or_empty(f), later_before[f]) for f in range(1, 6))
+    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert c.runner.wait_idle(30)  # type: ignore[attr-defined]
+    assert any(not np.array_equal(p.masks_or_empty(f), later_before[f]) for f in range(1, 6))
+
+
+def test_layer_toggles_solo_and_opacity(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    window, c = app_window
+    items = window.view.layer_items
+    c.brush([(30, 30)], radius=6)
+    assert c.last_job.wait(30)
+    qtbot.waitUntil(lambda: items["masks"].isVisible(), timeout=5000)
+    _key(qtbot, window, Qt.Key.Key_1)  # 1 = top layer (object masks)
+    assert not c.layers["masks"].visible and not items["masks"].isVisible()
+    _key(qtbot, window, Qt.Key.Key_1)
+    assert items["masks"].isVisible()
+    _key(qtbot, window, Qt.Key.Key_5, Qt.KeyboardModifier.AltModifier)  # solo the frame
+    assert c.solo == "image" and items["image"].isVisible() and not items["masks"].isVisible()
+    window.layers_panel.solos["image"].click()  # the Layers dock un-solos
+    assert c.solo is None and items["masks"].isVisible()
+    window.layers_panel.sliders["masks"].setValue(30)
+    assert abs(items["masks"].opacity() - 0.3) < 1e-6
+    window.layers_panel.checks["clean"].setChecked(True)
+    assert c.layers["clean"].visible
+
+
+def test_run_and_cancel_job(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    window, c = app_window
+    runner: Any = c.runner
+    runner.pause()  # the job stops at its first checkpoint, so the cancel cannot lose the race
+    finished: list[Any] = []
+    c.bridge.runner_event.connect(lambda e: finished.append(e) if type(e).__name__ == "JobFinished" else None)
+    handle = c.run_all()
+    qtbot.waitUntil(lambda: window.jobs_panel.table.rowCount() == 1, timeout=10000)
+    cell = window.jobs_panel.table.item(0, 0)
+    assert cell is not None and "run" in cell.text()
+    _key(qtbot, window, Qt.Key.Key_Escape)  # Pipeline > Cancel
+    runner.resume()
+    assert handle.wait(30)
+    qtbot.waitUntil(lambda: any(e.job_id == handle.job_id for e in finished), timeout=5000)
+    assert [e.status for e in finished if e.job_id == handle.job_id] == ["cancelled"]
+    qtbot.waitUntil(lambda: window.jobs_panel.table.rowCount() == 0, timeout=5000)
+
+
+def test_damaged_project_offers_recovery(qtbot: Any, tmp_path: Path, project_dir: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with Project.open(project_dir) as p:  # one confirmed correction to rebuild
+        labels = p.masks_or_empty(3)
+        after = labels.copy()
+        after[5:15, 5:15] = 1
+        from app.store import MaskEdit
+
+        p.commit("brush", [MaskEdit(3, labels, after, 1, "user")])
+    (project_dir / "layers.h5").write_bytes(b"not an hdf5 file" * 64)
+    shown: list[str] = []
+
+    def fake_exec(box: QMessageBox) -> int:
+        shown.append(box.text())
+        recover = next(b for b in box.buttons() if b.text() == "Recover from journal")
+        recover.click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    controller = MainController(runner_factory=lambda p: None)
+    window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    assert not controller.open_project(project_dir)  # the first try reports the damage...
+    assert shown and "journal" in shown[0]
+    assert controller.project is not None  # ...and the accepted offer re-opened it, recovered
+    assert controller.project.recovered_from is not None
+    assert (controller.project.masks_or_empty(3)[5:15, 5:15] == 1).all()
+    controller.close_project()
+
+
+def test_errors_show_in_a_dialog(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    messages: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: messages.append(text))
+    controller = MainController(runner_factory=lambda p: None)
+    window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    (tmp_path / "empty").mkdir()
+    assert not controller.open_project(tmp_path / "empty")
+    assert messages and "not a Celstudio project" in messages[0]
+
+
+def test_no_display_returns_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.ui import main
+
+    for var in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
+    assert main.run_gui(None) == 2
+    assert "no display" in capsys.readouterr().err
