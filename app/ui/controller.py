@@ -92,6 +92,7 @@ class MainController(QObject):
         self.confidence: dict[int, float] = {}
         self.last_job: Any = None
         self._unsubscribe: list[Callable[[], None]] = []
+        self._runner_unsubscribe: Callable[[], None] = lambda: None
         self._status_cache: dict[str, np.ndarray] = {}
         self._play = QTimer(self)
         self._play.timeout.connect(self._tick)
@@ -133,7 +134,8 @@ class MainController(QObject):
             self.runner = None
             self.error.emit(exc)
         if self.runner is not None:
-            self._unsubscribe.append(self.runner.subscribe(self.bridge.on_runner_event))
+            self._runner_unsubscribe = self.runner.subscribe(self.bridge.on_runner_event)
+            self._unsubscribe.append(self._runner_unsubscribe)
         self.frame = 0
         self.object_id = project.manifest.objects[0].id if project.manifest.objects else None
         self.corrected = project.corrected_frames()
@@ -164,6 +166,29 @@ class MainController(QObject):
             self.project = None
             self._status_cache = {}
             self.project_changed.emit()
+
+    def apply_settings(self, values: dict[str, Any]) -> None:
+        """Save pipeline settings in the manifest and restart the runner with them."""
+        if self.project is None:
+            return
+        self.project.manifest.settings.update(values)
+        self.project.save_manifest()
+        if self.runner is not None:
+            busy = bool(self.runner.jobs())
+            self.runner.stop()  # cancels running jobs; their finished results are already stored
+            self._unsubscribe = [u for u in self._unsubscribe if u is not self._runner_unsubscribe]
+            self._runner_unsubscribe()
+            self.runner = None
+            try:
+                self.runner = self.runner_factory(self.project)
+            except CelstudioError as exc:
+                self.error.emit(exc)
+            if self.runner is not None:
+                self._runner_unsubscribe = self.runner.subscribe(self.bridge.on_runner_event)
+                self._unsubscribe.append(self._runner_unsubscribe)
+            self.status.emit("Settings saved" + ("; running jobs were stopped." if busy else "."))
+        self.jobs_changed.emit()
+        self._refresh_status()
 
     # -- navigation ---------------------------------------------------------------------------------
     @property

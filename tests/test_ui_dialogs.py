@@ -1,0 +1,121 @@
+"""Settings, Models and Export dialogs, the timeline widget and the layer renderers."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import QMessageBox
+
+from app.demo.project import create_demo_project
+from app.ui import render
+from app.ui.controller import MainController
+from app.ui.dialogs import ExportDialog, ModelsDialog, SettingsDialog
+from app.ui.window import MainWindow
+from models.manager import ModelManager
+
+
+@pytest.fixture
+def opened(qtbot: Any, tmp_path: Path) -> Iterator[tuple[MainWindow, MainController]]:
+    root = tmp_path / "demo"
+    create_demo_project(root, width=128, height=72, shots=2, frames_per_shot=5).close()
+    controller = MainController()  # the real runner, with the weight-free backends
+    window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    assert controller.open_project(root)
+    yield window, controller
+    controller.close_project()
+
+
+def test_settings_dialog_saves_and_restarts_runner(qtbot: Any, opened: tuple[MainWindow, MainController],
+                                                   tmp_path: Path) -> None:
+    window, c = opened
+    dialog = SettingsDialog(c, window, manager=ModelManager(tmp_path / "weights"))
+    qtbot.addWidget(dialog)
+    combo = dialog.combos["clicker"]
+    model = combo.model()
+    assert isinstance(model, QStandardItemModel)
+    labels = {str(combo.itemData(i)): (combo.itemText(i), model.item(i).isEnabled()) for i in range(combo.count())}
+    assert labels["classical"][1] and not labels["sam"][1]  # no weights: shown, but not selectable
+    assert "not installed" in labels["sam"][0]
+    old_runner = c.runner
+    dialog.batch.setValue(8)
+    dialog.device.setCurrentText("cpu")
+    dialog.accept()
+    assert c.project is not None and c.project.manifest.settings["batch_size"] == 8
+    assert c.runner is not None and c.runner is not old_runner
+    assert c.runner.settings.batch_size == 8 and c.runner.settings.device == "cpu"  # type: ignore[attr-defined]
+
+
+def test_models_dialog_lists_catalog(qtbot: Any, tmp_path: Path) -> None:
+    manager = ModelManager(tmp_path / "weights")
+    dialog = ModelsDialog(None, manager=manager)
+    qtbot.addWidget(dialog)
+    names = {dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())}  # type: ignore[union-attr]
+    assert names == {row.name for row in manager.list()} and names
+    assert dialog.table.item(0, 3).text() == "not installed"  # type: ignore[union-attr]
+    dialog.table.selectRow(0)
+    assert dialog.selected() == dialog.table.item(0, 0).text()  # type: ignore[union-attr]
+
+
+def test_export_dialog_writes_dataset(qtbot: Any, opened: tuple[MainWindow, MainController], tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    window, c = opened
+    assert c.runner is not None
+    handle = c.run_all()
+    assert handle.wait(120)
+    infos: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text, *a: infos.append(text))
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: infos.append("ERROR " + text))
+    dialog = ExportDialog(c, window)
+    qtbot.addWidget(dialog)
+    out = tmp_path / "out"
+    dialog.out.setText(str(out))
+    dialog.format.setCurrentText("layers")
+    dialog.accept()
+    qtbot.waitUntil(lambda: bool(infos), timeout=60000)
+    assert infos[0].startswith("Exported layers"), infos
+    assert any(out.rglob("*.png"))
+
+
+def test_timeline_scrub_zoom_and_status(qtbot: Any, opened: tuple[MainWindow, MainController]) -> None:
+    window, c = opened
+    tl = window.timeline
+    tl.resize(800, tl.sizeHint().height())
+    assert c.frame_count == 10
+    qtbot.mousePress(tl, Qt.MouseButton.LeftButton, pos=QPoint(int(tl.x_of(2.5)), 30))
+    qtbot.mouseMove(tl, QPoint(int(tl.x_of(7.5)), 30))
+    qtbot.mouseRelease(tl, Qt.MouseButton.LeftButton, pos=QPoint(int(tl.x_of(7.5)), 30))
+    assert c.frame == 7
+    tl.zoom(2.0)
+    assert tl.view_len == pytest.approx(10.0)  # clamped: never fewer than 10 frames
+    qtbot.waitUntil(lambda: set(c.stage_status()) >= {"segment", "matte"}, timeout=10000)
+    assert all(len(v) == c.frame_count for v in c.stage_status().values())
+    image = tl.grab().toImage()
+    assert not image.isNull() and image.width() == tl.width()
+
+
+def test_render_masks_fill_and_outline() -> None:
+    labels = np.zeros((20, 20), np.uint8)
+    labels[5:15, 5:15] = 3
+    rgba = render.render_masks(labels, {3: (200, 100, 50)})
+    assert rgba[0, 0, 3] == 0  # background stays clear
+    assert rgba[10, 10, 3] == render.MASK_FILL_ALPHA  # semi-transparent fill
+    assert tuple(rgba[5, 10]) == (200, 100, 50, 255)  # opaque outline on the edge
+    alpha = np.full((4, 4), 128, np.uint8)
+    cut = render.render_cutout(np.full((4, 4, 3), 255, np.uint8), alpha)
+    assert cut[0, 0, 3] == 128 and cut[0, 0, 0] == 128  # premultiplied
+    back = render.qimage_to_array(render.to_qimage(rgba))
+    assert tuple(back[5, 10]) == (200, 100, 50, 255)
