@@ -18,11 +18,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.demo.generator import generate_shots  # noqa: E402
-from app.demo.project import create_demo_project  # noqa: E402
-from app.pipeline.graph import STAGES  # noqa: E402
-from app.pipeline.runner import PipelineRunner  # noqa: E402
-from models.base import Prompt  # noqa: E402
+from app.demo.generator import generate_shots
+from app.demo.project import create_demo_project
+from app.pipeline.graph import STAGES
+from app.pipeline.runner import PipelineRunner
+from models.base import Prompt
 
 SIZES = {480: (854, 480), 720: (1280, 720), 1080: (1920, 1080)}
 

@@ -35,6 +35,8 @@ case "$mode" in
     "${pip[@]}" -e ".[test]"
     export QT_QPA_PLATFORM=offscreen
     .venv/bin/ruff check app models tests benchmarks
+    .venv/bin/mypy app models tests benchmarks
+    .venv/bin/lint-imports
     .venv/bin/python -m pytest "$@"
     ;;
   *)

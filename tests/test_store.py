@@ -51,14 +51,14 @@ def test_commit_undo_redo_survive_reopen(tmp_path: Path) -> None:
         second[20:25, 20:25] = 2
         p.commit("brush", [MaskEdit(3, first, second, 2)])
         p.undo()
-        assert np.array_equal(p.layers.read("masks", 3), first)
+        assert np.array_equal(p.masks_or_empty(3), first)
     with Project.open(root) as p:
-        assert np.array_equal(p.layers.read("masks", 3), first)
+        assert np.array_equal(p.masks_or_empty(3), first)
         p.redo()
-        assert np.array_equal(p.layers.read("masks", 3), second)
+        assert np.array_equal(p.masks_or_empty(3), second)
         p.undo()
         p.undo()
-        assert np.array_equal(p.layers.read("masks", 3), empty)
+        assert np.array_equal(p.masks_or_empty(3), empty)
         assert p.undo() is None
         assert p.corrected_frames() == {}
 
@@ -103,7 +103,7 @@ def test_damaged_layer_file_is_reported_then_rebuilt_from_journal(tmp_path: Path
     assert "1 confirmed corrections on 1 frames" in str(info.value)
     with Project.open(root, recover=True) as p:
         assert p.recovered_from is not None and p.recovered_from.exists()
-        assert np.array_equal(p.layers.read("masks", 6), target)
+        assert np.array_equal(p.masks_or_empty(6), target)
         assert p.layers.read("alpha", 6) is None  # pipeline output is recomputed, not invented
 
 

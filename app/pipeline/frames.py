@@ -79,7 +79,7 @@ class ShotFrames(Sequence[np.ndarray]):
                 todo = next(j for j in range(self._next, min(self._next + self.prefetch, len(self))) if j not in self._cache)
             try:
                 frame = self.project.frame(self.indices[todo])
-            except Exception:  # noqa: BLE001 - the reader will hit the same error and report it
+            except Exception:
                 return
             self._store(todo, frame)
 

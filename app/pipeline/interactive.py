@@ -81,7 +81,7 @@ def propagate_from(
     the frame before it, plus the bounding corrected frame when it falls inside. One journal entry
     holds the whole propagation, so a single undo reverts it.
     """
-    shot, seeds, targets = propagation_range(project, frame, direction)
+    _, seeds, targets = propagation_range(project, frame, direction)
     if not targets:
         return None
     before = {f: project.masks_or_empty(f) for f in targets}

@@ -23,7 +23,15 @@ import numpy as np
 from app.pipeline import interactive
 from app.pipeline.events import FrameFailed, FramesChanged, JobFinished, JobProgress, PipelineEvent, PipelineListener
 from app.pipeline.frames import ShotFrames
-from app.pipeline.graph import DOWNSTREAM_OF_MASKS, RUNNING, ROLE_OF_STAGE, STAGES, record_name, stage_status, stale_frames
+from app.pipeline.graph import (
+    DOWNSTREAM_OF_MASKS,
+    ROLE_OF_STAGE,
+    RUNNING,
+    STAGES,
+    record_name,
+    stage_status,
+    stale_frames,
+)
 from app.pipeline.stages import STAGE_FUNCTIONS
 from app.store import Project, Shot
 from models.base import Prompt
@@ -126,7 +134,7 @@ class PipelineRunner:
         for listener in list(self._listeners):
             try:
                 listener(event)
-            except Exception:  # noqa: BLE001 - a view's bug must not stop the pipeline
+            except Exception:
                 log.exception("pipeline listener failed")
 
     # -- submitting ---------------------------------------------------------------------------------
@@ -271,7 +279,7 @@ class PipelineRunner:
         for backend in self._backends.values():
             try:
                 backend.release()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("release failed")
         self._backends.clear()
 
@@ -312,7 +320,7 @@ class PipelineRunner:
             self._writes.join()
         except Cancelled:
             status = "cancelled"
-        except Exception as exc:  # noqa: BLE001 - reported to the user as the job's failure
+        except Exception as exc:
             log.exception("job %s failed", info.kind)
             status, message = "failed", str(exc) or type(exc).__name__
         finally:
@@ -363,7 +371,7 @@ class PipelineRunner:
                 if task is None:
                     return
                 task()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("write failed")
             finally:
                 self._writes.task_done()

@@ -46,7 +46,7 @@ def _per_frame(
         inputs = current_inputs(ctx.project, stage, frame, name)
         try:
             outputs = compute(frame)
-        except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the run
+        except Exception as exc:
             ctx.failed(stage, frame, inputs, f"{type(exc).__name__}: {exc}")
         else:
             for layer, array in outputs.items():
@@ -63,7 +63,7 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     frames = ctx.frames(indices)
     try:
         results = ctx.backend("segmenter").segment_shot(frames)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         for frame in targets:
             ctx.failed("segment", frame, inputs[frame], f"{type(exc).__name__}: {exc}")
         return
@@ -141,7 +141,7 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         try:
             holes = [character_mask(ctx.project, f) for f in indices]
             plates = ctx.backend("inpainter").clean_plates(frames, holes)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             for frame in batch:
                 ctx.failed("inpaint", frame, inputs[frame], f"{type(exc).__name__}: {exc}")
             continue
@@ -173,7 +173,7 @@ def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
             labels = ctx.project.masks_or_empty(frame)
             frame_kinds = {int(i): kinds.get(int(i), "character") for i in np.unique(labels) if i}
             result = annotator.annotate(ctx.project.frame(frame), labels, frame_kinds)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             ctx.failed("annotate", frame, inputs, f"{type(exc).__name__}: {exc}")
         else:
             record = {"tags": list(result.tags), "caption": result.caption, "backend": name, **dict(result.extra)}

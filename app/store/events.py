@@ -58,7 +58,7 @@ class EventHub:
         for listener in listeners:
             try:
                 listener(event)
-            except Exception:  # noqa: BLE001 - an observer's bug must not lose a write
+            except Exception:
                 import logging
 
                 logging.getLogger(__name__).exception("event listener failed")

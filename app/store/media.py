@@ -22,11 +22,11 @@ THUMB_HEIGHT = 54
 def proxy_size(width: int, height: int) -> tuple[int, int]:
     """(w, h) of a proxy: long side 640 (never upscaled), even dimensions."""
     scale = min(1.0, PROXY_LONG_SIDE / max(width, height))
-    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def thumbnail_size(width: int, height: int) -> tuple[int, int]:
-    return max(2, int(round(width * THUMB_HEIGHT / height))), THUMB_HEIGHT
+    return max(2, round(width * THUMB_HEIGHT / height)), THUMB_HEIGHT
 
 
 def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import InputError, ProjectDamaged, ProjectError
-from app.store.events import Committed, EventHub, ManifestChanged
+from app.store.events import Committed, ManifestChanged
 from app.store.journal import Journal, JournalEntry, MaskEdit, UndoHistory
 from app.store.layers import LayerStore
 from app.store.manifest import MANIFEST_NAME, Manifest, ObjectInfo, Shot, atomic_write_text, read_manifest
