@@ -23,7 +23,9 @@ from app.errors import ModelUnavailable
 from models.base import FrameAnnotation, Image, Labels, ObjectKind, Role
 from models.torch_utils import (
     check_hf_folder,
+    config_side,
     hf_load_errors,
+    image_stats,
     images_to_tensor,
     inference,
     pick_device,
@@ -97,10 +99,8 @@ def _preprocessing(folder: Path, size: int, mean: tuple[float, ...], std: tuple[
     if not pre.is_file():
         return size, mean, std
     cfg = read_json(pre)
-    crop = cfg.get("crop_size", {})
-    if isinstance(crop, dict) and "height" in crop:
-        size = int(crop["height"])
-    return size, tuple(cfg.get("image_mean", mean)), tuple(cfg.get("image_std", std))
+    side = config_side(cfg.get("crop_size"))
+    return side or size, *image_stats(cfg, mean, std)
 
 
 class ClipAnnotator:

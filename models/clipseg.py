@@ -20,7 +20,9 @@ from app.errors import ModelUnavailable
 from models.base import Image, Mask, Role, SoftMap
 from models.torch_utils import (
     check_hf_folder,
+    config_side,
     hf_load_errors,
+    image_stats,
     images_to_tensor,
     inference,
     pick_device,
@@ -90,12 +92,9 @@ class ClipSegEffectSeparator:
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         pre = folder / "preprocessor_config.json"
         cfg = read_json(pre) if pre.is_file() else {}
-        self.mean = tuple(cfg.get("image_mean", IMAGENET_MEAN))
-        self.std = tuple(cfg.get("image_std", IMAGENET_STD))
-        size = cfg.get("size", {})
+        self.mean, self.std = image_stats(cfg, IMAGENET_MEAN, IMAGENET_STD)
         # CIDAS checkpoints run at 352 px on a 224 px CLIP (position encodings are interpolated).
-        native = int(model.config.vision_config.image_size)
-        self.size = int(size.get("height", native)) if isinstance(size, dict) else native
+        self.size = config_side(cfg.get("size")) or int(model.config.vision_config.image_size)
         self.device = pick_device(device)
         self.model = model.eval().to(self.device)
         self._text = None

@@ -22,7 +22,9 @@ from app.errors import ModelUnavailable
 from models.base import FrameSegmentation, Image, ObjectKind, Role
 from models.torch_utils import (
     check_hf_folder,
+    config_side,
     hf_load_errors,
+    image_stats,
     images_to_tensor,
     inference,
     pick_device,
@@ -136,11 +138,9 @@ class Mask2FormerSegmenter:
         pre = folder / "preprocessor_config.json"
         if pre.is_file():
             cfg = read_json(pre)
-            self.mean = tuple(cfg.get("image_mean", IMAGENET_MEAN))
-            self.std = tuple(cfg.get("image_std", IMAGENET_STD))
-            size = cfg.get("size", {})
-            if self.short_side is None and isinstance(size, dict) and "shortest_edge" in size:
-                self.short_side = int(size["shortest_edge"])
+            self.mean, self.std = image_stats(cfg, IMAGENET_MEAN, IMAGENET_STD)
+            if self.short_side is None:
+                self.short_side = config_side(cfg.get("size"), "shortest_edge")
 
     def _install(self, model: Any, device: str) -> None:
         self.device = pick_device(device)

@@ -155,3 +155,21 @@ def release_memory(device: str) -> None:
     """Give cached GPU memory back after a model is dropped."""
     if device.startswith("cuda") and torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def image_stats(cfg: dict[str, Any], mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``image_mean`` / ``image_std`` of a preprocessor config on the 0..1 scale (some old configs use 0..255)."""
+    m = tuple(float(v) for v in cfg.get("image_mean", mean))
+    s = tuple(float(v) for v in cfg.get("image_std", std))
+    if max(m) > 1.0:
+        m, s = tuple(v / 255.0 for v in m), tuple(v / 255.0 for v in s)
+    return m, s
+
+
+def config_side(value: Any, key: str = "height") -> int | None:
+    """A side length from a preprocessor ``size`` / ``crop_size`` entry: an int or a dict."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dict) and isinstance(value.get(key), int):
+        return int(value[key])
+    return None

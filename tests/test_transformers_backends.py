@@ -95,10 +95,16 @@ def test_mask2former_segments_two_frames(tmp_path: Path) -> None:
 
 
 def test_mask2former_non_person_classes_are_background(tmp_path: Path) -> None:
+    import json
+
     from models.mask2former import Mask2FormerSegmenter
 
-    seg = Mask2FormerSegmenter(_tiny_m2f(tmp_path / "m2f", person_bias=-8.0), short_side=64, overlap=0.0)
+    folder = _tiny_m2f(tmp_path / "m2f", person_bias=-8.0)
+    pre = {"size": {"shortest_edge": 64}, "image_mean": [123.675, 116.28, 103.53], "image_std": [58.395, 57.12, 57.375]}
+    (folder / "preprocessor_config.json").write_text(json.dumps(pre))
+    seg = Mask2FormerSegmenter(folder, overlap=0.0)
     seg.load()
+    assert seg.short_side == 64 and seg.mean[0] == pytest.approx(0.485)  # 0..255 stats are rescaled
     (fs,) = seg.segment_shot([_frame(0)])
     assert not fs.labels.any() and fs.kinds == {}
 
