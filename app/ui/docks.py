@@ -158,11 +158,17 @@ class JobsPanel(QWidget):
         super().__init__()
         self.c = controller
         self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Job", "State", "Progress", "fps / ETA", ""])
         self.table.verticalHeader().setVisible(False)
+        self.table.setHorizontalHeaderLabels(["Job", "State", "Done", "fps / ETA", ""])
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(28)
+        for col, width in ((2, 72), (4, 32)):  # cell widgets: ResizeToContents cannot measure them
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(col, width)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(300)
         self.cpu = QProgressBar()
         self.mem = QProgressBar()
         for bar, label in ((self.cpu, "CPU %p%"), (self.mem, "Memory %p%")):
