@@ -57,7 +57,9 @@ def child_import(src: Path, dest: Path) -> dict[str, Any]:
         n = project.frame_count
         shots = len(project.shots)
     dt = time.perf_counter() - t0
-    return {"frames": n, "seconds": dt, "fps": n / dt, "base_rss_mb": base, "peak_rss_mb": _maxrss_mb(), "shots": shots}
+    media_per_1000 = (dest / "media.h5").stat().st_size / max(n, 1) * 1000 / 1e6
+    return {"frames": n, "seconds": dt, "fps": n / dt, "base_rss_mb": base, "peak_rss_mb": _maxrss_mb(),
+            "shots": shots, "media_mb_per_1000": media_per_1000}
 
 
 def run_child_import(src: Path, dest: Path) -> dict[str, Any]:
@@ -110,7 +112,8 @@ def bench_import(rows: list[tuple[str, str]]) -> None:
             continue
         r = run_child_import(src, TMP / "import")
         rows.append((f"import {label}", f"{r['fps']:.1f} frames/s ({r['frames']} frames, {r['shots']} shots, "
-                                         f"peak RSS {r['peak_rss_mb']:.0f} MB)"))
+                                         f"peak RSS {r['peak_rss_mb']:.0f} MB, media.h5 "
+                                         f"{r['media_mb_per_1000']:.0f} MB/1000 frames)"))
 
 
 def bench_random(rows: list[tuple[str, str]], samples: int) -> None:
@@ -192,11 +195,15 @@ def bench_masks(rows: list[tuple[str, str]], frames: int) -> None:
 
 
 def bench_rss(rows: list[tuple[str, str]], lengths: list[int]) -> None:
+    import shutil
+
     for n in lengths:
         video = make_synthetic(TMP / f"synth-1080p-{n}.mp4", n)
         r = run_child_import(video, TMP / f"rss-{n}")
         rows.append((f"peak RSS import synthetic 1080p, {n} frames",
-                     f"{r['peak_rss_mb']:.0f} MB (after imports {r['base_rss_mb']:.0f} MB; {r['fps']:.1f} frames/s)"))
+                     f"{r['peak_rss_mb']:.0f} MB (after imports {r['base_rss_mb']:.0f} MB; {r['fps']:.1f} frames/s; "
+                     f"media.h5 {r['media_mb_per_1000']:.0f} MB/1000 frames)"))
+        shutil.rmtree(TMP / f"rss-{n}", ignore_errors=True)  # multi-GB at 10,000 frames
 
 
 def main() -> None:
