@@ -177,3 +177,36 @@ def test_face_detection_on_anime_character() -> None:
     assert len(faces) >= 1
     x, y, w, h = faces[0]
     assert a[y + h // 2, x + w // 2, 0] > 0.5  # the box sits on the character
+
+
+def test_stage_figures_on_demo_generator() -> None:
+    """Stage-1 IoU, effect IoU and clean-plate PSNR on the demo generator's exact ground truth.
+
+    Prints the figures; asserts only floors far below them, so that a regression (not noise) fails.
+    """
+    gen = pytest.importorskip("app.demo.generator")
+    from models.classical.effects import ClassicalEffectSeparator
+    from models.classical.inpaint import ClassicalInpainter
+
+    video = gen.generate_shots(0, width=256, height=144, shots=2, frames_per_shot=10)
+    seg_iou, eff_iou, psnr = [], [], []
+    for plan in video.shots:
+        truth = [video.frame(i) for i in range(plan.start, plan.start + plan.length)]
+        frames = [t.image for t in truth]
+        out = ClassicalSegmenter().segment_shot(frames)
+        chars = [characters(s) for s in out]
+        seg_iou += [iou(c, t.labels > 0) for c, t in zip(chars, truth, strict=True) if t.kind == "normal"]
+        maps = ClassicalEffectSeparator().separate_shot(frames, chars)
+        eff_iou += [iou(m > 0.5, t.effects > 0.5) for m, t in zip(maps, truth, strict=True)
+                    if t.kind == "normal" and (t.effects > 0.5).sum() > 20]
+        holes = [(s.labels > 0) | (m > 0.1) for s, m in zip(out, maps, strict=True)]
+        for p, t in zip(ClassicalInpainter().clean_plates(frames, holes), truth, strict=True):
+            where = t.alpha > 0.02
+            if t.kind == "normal" and where.any():
+                mse = ((p.astype(float) - t.clean.astype(float))[where] ** 2).mean()
+                psnr.append(10 * np.log10(255.0**2 / max(mse, 1e-9)))
+    print(f"\ndemo generator: stage-1 IoU {np.mean(seg_iou):.3f}, effect IoU "
+          f"{np.mean(eff_iou) if eff_iou else float('nan'):.3f} ({len(eff_iou)} frames), "
+          f"clean-plate PSNR in character holes {np.mean(psnr):.1f} dB")
+    assert np.mean(seg_iou) >= 0.3
+    assert np.mean(psnr) >= 15.0

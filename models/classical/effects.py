@@ -59,12 +59,13 @@ def estimate_background(image: Image, character_mask: Mask | None) -> Image:
 
 
 class ClassicalEffectSeparator:
-    """Stage-2b backend: additive brightening over the background plate, as a soft map in [0, 1].
+    """Stage-2b backend: light added over the background plate, as a strength in [0, 1].
 
     Parameters
     ----------
     gain
-        Luminance gain (0..255 levels) that counts as full strength.
+        Luminance gain (0..255 levels) that counts as full strength; 100 is a bright effect colour
+        (luminance ~200) at half opacity, and gave the best effect IoU on the demo generator.
     min_area
         Detections smaller than this fraction of the frame are dropped (noise, specular dots).
     """
@@ -72,7 +73,7 @@ class ClassicalEffectSeparator:
     name: ClassVar[str] = "classical"
     role: ClassVar[Role] = "effects"
 
-    def __init__(self, *, gain: float = 30.0, min_area: float = 0.0005) -> None:
+    def __init__(self, *, gain: float = 100.0, min_area: float = 0.0005) -> None:
         self.gain = gain
         self.min_area = min_area
 
@@ -114,7 +115,12 @@ class ClassicalEffectSeparator:
         plate: Image | None = None
         seen: NDArray[np.uint16] | None = None
         if len(frames) >= 3:
-            plate, seen = build_plate(frames, ts, list(character_masks), 1.0, max_plate_frames)
+            # Auras and sparks hug the characters: keep a band around them out of the median too,
+            # or a slow character's aura is burnt into the plate.
+            r = max(3, int(0.03 * min(shape[:2])))
+            disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+            grown = [cv2.dilate(np.asarray(m, np.uint8), disk) > 0 for m in character_masks]
+            plate, seen = build_plate(frames, ts, grown, 1.0, max_plate_frames)
         maps: list[SoftMap] = []
         for i in range(len(frames)):
             frame = np.asarray(frames[i])
@@ -144,7 +150,7 @@ class ClassicalEffectSeparator:
 def suppress_persistent(
     maps: Sequence[SoftMap],
     transforms: Sequence[Matrix] | None = None,
-    max_fraction: float = 0.6,
+    max_fraction: float = 0.85,
     min_frames: int = 5,
 ) -> list[SoftMap]:
     """Damp detections that persist at the same background place for most of a shot.
