@@ -22,7 +22,7 @@ from app.ingest.shots import CutDetector, cuts_to_shots
 from app.ingest.source import FrameSource, VideoFrameSource, VideoIndex, content_hash, open_source
 from app.store import Manifest, Project, SourceInfo
 from app.store.manifest import MANIFEST_NAME
-from app.store.project import JOURNAL_FILE, LAYERS_FILE, MEDIA_FILE
+from app.store.project import PROJECT_FILES
 
 __all__ = ["ImportCancelled", "import_source"]
 
@@ -154,7 +154,7 @@ def _remove(root: Path, created: bool) -> None:
         if created:
             shutil.rmtree(root, ignore_errors=True)
             return
-        for name in (MANIFEST_NAME, f"{MANIFEST_NAME}.tmp", f"{MANIFEST_NAME}.bak", LAYERS_FILE, MEDIA_FILE, JOURNAL_FILE):
+        for name in PROJECT_FILES:
             (root / name).unlink(missing_ok=True)
     except OSError:
         pass  # best effort: the original error is what the user needs to see

@@ -6,6 +6,7 @@ others, so every access goes through this class's own lock as well.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,14 @@ class H5Frames:
                 **opts,
             )
 
+    def write_row(self, name: str, frame: int, data: np.ndarray, *, compression: str | None, level: int | None) -> None:
+        self.check_frame(frame)
+        with self.lock:
+            try:
+                self.dataset(name, data.shape, data.dtype, compression=compression, level=level)[frame] = data
+            except (OSError, RuntimeError, KeyError) as exc:
+                raise ProjectDamaged(f"Frame {frame} of {name} in {self.path.name} cannot be written ({_short(exc)}).") from exc
+
     def has(self, name: str) -> bool:
         with self.lock:
             return name in self.file
@@ -81,7 +90,7 @@ class H5Frames:
                 return None
             try:
                 return np.asarray(self.file[name][frame])
-            except OSError as exc:
+            except (OSError, RuntimeError, KeyError) as exc:
                 raise ProjectDamaged(
                     f"Frame {frame} of {name} in {self.path.name} cannot be read ({_short(exc)})."
                 ) from exc
@@ -89,12 +98,21 @@ class H5Frames:
     def flush(self) -> None:
         with self.lock:
             if self.file.id.valid:
-                self.file.flush()
+                try:
+                    self.file.flush()
+                except (OSError, RuntimeError) as exc:
+                    raise ProjectDamaged(f"{self.path.name} cannot be written ({_short(exc)}).") from exc
 
     def close(self) -> None:
         with self.lock:
-            if self.file.id.valid:
+            if not self.file.id.valid:
+                return
+            try:
                 self.file.flush()
+            except (OSError, RuntimeError):
+                # A damaged file is being abandoned (and moved aside); there is nothing left to save.
+                logging.getLogger(__name__).warning("could not flush %s while closing", self.path)
+            finally:
                 self.file.close()
 
 

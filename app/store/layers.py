@@ -7,7 +7,6 @@ stale. Reading frame N touches only frame N's chunk.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,10 @@ from typing import Any
 import numpy as np
 
 from app.store.events import EventHub, LayerWritten
-from app.store.h5 import STR_DTYPE, H5Frames
+from app.store.h5 import H5Frames
+from app.store.index import FrameIndex
+
+INDEX_FILE = "index.db"
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,6 @@ LAYERS: dict[str, LayerSpec] = {
 }
 
 
-def _text(row: np.ndarray) -> str:
-    value = row.item() if isinstance(row, np.ndarray) else row
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    return "" if value is None else str(value)
-
-
 def to_uint8(array: np.ndarray) -> np.ndarray:
     """Soft maps in [0, 1] become 0..255; uint8 and bool arrays pass through."""
     if array.dtype == np.uint8:
@@ -55,12 +50,21 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
 
 
 class LayerStore:
-    """Read and write per-frame layers of one project; thread-safe."""
+    """Read and write per-frame layers of one project; thread-safe.
+
+    Arrays live in ``layers.h5`` (``path``); versions, meta, records and vectors in ``index.db``
+    beside it (see `app.store.index`).
+    """
 
     def __init__(
         self, path: Path, frame_count: int, width: int, height: int, *, create: bool = False, events: EventHub | None = None
     ) -> None:
         self.h5 = H5Frames(path, frame_count, create=create)
+        try:
+            self.index = FrameIndex(path.with_name(INDEX_FILE))
+        except BaseException:
+            self.h5.close()
+            raise
         self.frame_count = frame_count
         self.width = width
         self.height = height
@@ -76,22 +80,16 @@ class LayerStore:
         if layer not in LAYERS:
             raise KeyError(f"unknown layer {layer!r}")
         self.h5.check_frame(frame)
-        data = np.asarray(array)
-        if layer != "masks":
-            data = to_uint8(data)
-        elif data.dtype != np.uint8:
-            data = data.astype(np.uint8)
+        data = to_uint8(np.asarray(array))
         shape = self._shape(layer)
         if data.shape != shape:
             raise ValueError(f"{layer} frame must have shape {shape}, got {data.shape}")
         spec = LAYERS[layer]
         with self.h5.lock:
-            ds = self.h5.dataset(f"layers/{layer}", shape, np.uint8, compression=spec.compression, level=spec.level)
-            ds[frame] = data
-            versions = self.h5.dataset(f"versions/{layer}", (), np.int64, compression=None)
-            version = int(versions[frame]) + 1
-            versions[frame] = version
-            self._write_meta(layer, frame, meta or {})
+            self.h5.write_row(f"layers/{layer}", frame, data, compression=spec.compression, level=spec.level)
+            # The array must be in the file before its version says so.
+            self.h5.flush()
+            version = self.index.bump(layer, frame, meta or {})
         self.events.emit(LayerWritten(layer, frame, version))
         return version
 
@@ -102,78 +100,58 @@ class LayerStore:
         return self.h5.read_row(f"layers/{layer}", frame)
 
     def version(self, layer: str, frame: int) -> int:
-        row = self.h5.read_row(f"versions/{layer}", frame)
-        return 0 if row is None else int(row)
+        self.h5.check_frame(frame)
+        return self.index.version(layer, frame)
 
     def versions(self, layer: str) -> np.ndarray:
         """Versions of every frame at once (for timeline status strips)."""
-        with self.h5.lock:
-            if not self.h5.has(f"versions/{layer}"):
-                return np.zeros(self.frame_count, dtype=np.int64)
-            return np.asarray(self.h5.file[f"versions/{layer}"][:])
+        return self.index.versions(layer, self.frame_count)
 
     def meta(self, layer: str, frame: int) -> dict[str, Any]:
-        row = self.h5.read_row(f"meta/{layer}", frame)
-        if row is None:
-            return {}
-        text = _text(row)
-        return dict(json.loads(text)) if text else {}
+        return self.index.meta(layer, frame)
+
+    def all_meta(self, layer: str) -> dict[int, dict[str, Any]]:
+        return self.index.all_meta(layer)
 
     def write_meta(self, layer: str, frame: int, meta: dict[str, Any]) -> None:
         """Replace a frame's meta without touching its data (e.g. to mark a failure)."""
         self.h5.check_frame(frame)
-        with self.h5.lock:
-            self._write_meta(layer, frame, meta)
-
-    def _write_meta(self, layer: str, frame: int, meta: dict[str, Any]) -> None:
-        ds = self.h5.dataset(f"meta/{layer}", (), STR_DTYPE, compression=None)
-        ds[frame] = json.dumps(meta, sort_keys=True, default=str)
+        self.index.set_meta(layer, frame, meta)
 
     # -- records and vectors ------------------------------------------------------------------------
     def write_record(self, name: str, frame: int, record: dict[str, Any]) -> None:
         self.h5.check_frame(frame)
-        with self.h5.lock:
-            ds = self.h5.dataset(f"records/{name}", (), STR_DTYPE, compression=None)
-            ds[frame] = json.dumps(record, sort_keys=True, default=str)
+        self.index.put_record(name, frame, record)
 
     def read_record(self, name: str, frame: int) -> dict[str, Any] | None:
-        row = self.h5.read_row(f"records/{name}", frame)
-        if row is None:
-            return None
-        text = _text(row)
-        return dict(json.loads(text)) if text else None
+        self.h5.check_frame(frame)
+        return self.index.record(name, frame)
+
+    def read_records(self, name: str) -> dict[int, dict[str, Any]]:
+        """Every frame's record ``name`` at once."""
+        return self.index.records(name)
 
     def write_vector(self, name: str, frame: int, vec: np.ndarray) -> None:
         self.h5.check_frame(frame)
-        data = np.asarray(vec, dtype=np.float32).ravel()
-        with self.h5.lock:
-            ds = self.h5.dataset(f"vectors/{name}", (data.size,), np.float32, compression=None)
-            if ds.shape[1:] != data.shape:
-                raise ValueError(f"vector {name!r} has length {ds.shape[1]}, got {data.size}")
-            ds[frame] = data
-            written = self.h5.dataset(f"vectors_written/{name}", (), np.uint8, compression=None)
-            written[frame] = 1
+        self.index.put_vector(name, frame, np.asarray(vec, dtype=np.float32).ravel())
 
     def read_vector(self, name: str, frame: int) -> np.ndarray | None:
-        flag = self.h5.read_row(f"vectors_written/{name}", frame)
-        if flag is None or not int(flag):
-            return None
-        return self.h5.read_row(f"vectors/{name}", frame)
+        self.h5.check_frame(frame)
+        return self.index.vector(name, frame)
 
     # -- bookkeeping --------------------------------------------------------------------------------
     @property
     def journal_seq(self) -> int:
         """The last journal entry known to be applied to this file."""
-        with self.h5.lock:
-            return int(self.h5.file.attrs.get("journal_seq", 0))
+        return int(self.index.get("journal_seq", "0"))
 
     @journal_seq.setter
     def journal_seq(self, seq: int) -> None:
-        with self.h5.lock:
-            self.h5.file.attrs["journal_seq"] = int(seq)
+        self.index.set("journal_seq", str(int(seq)))
 
     def flush(self) -> None:
         self.h5.flush()
 
     def close(self) -> None:
         self.h5.close()
+        self.index.close()

@@ -1,8 +1,7 @@
 """``media.h5``: what the timeline and viewer read fast - proxies, thumbnails - plus imported frames
 and the source's frame index.
 
-Proxies (long side 640) are what the timeline and the frame view show while scrubbing; one LZF chunk
-per frame keeps a fetch to about a millisecond. Imported image folders and generated demos store their
+Proxies (long side 640, JPEG) are what the timeline and the frame view show while scrubbing. Imported image folders and generated demos store their
 full-resolution frames here, losslessly.
 """
 
@@ -11,12 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import h5py
 import numpy as np
 
 from app.store.h5 import H5Frames
 
 PROXY_LONG_SIDE = 640
 THUMB_HEIGHT = 54
+PROXY_JPEG_QUALITY = 92
 
 
 def proxy_size(width: int, height: int) -> tuple[int, int]:
@@ -66,11 +67,15 @@ class MediaStore:
         return row
 
     def write_proxy(self, index: int, image: np.ndarray) -> None:
+        """Store a proxy as JPEG (quality 92): ~10x smaller than raw, and a decode is about a millisecond."""
         self.h5.check_frame(index)
-        w, h = self.proxy_wh
+        bgr = cv2.cvtColor(np.ascontiguousarray(_fit(image, self.proxy_wh)), cv2.COLOR_RGB2BGR)
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, PROXY_JPEG_QUALITY])
+        if not ok:
+            raise ValueError(f"proxy of frame {index} could not be encoded")
         with self.h5.lock:
-            ds = self.h5.dataset("proxies", (h, w, 3), np.uint8, compression="lzf", level=None)
-            ds[index] = _fit(image, self.proxy_wh)
+            ds = self.h5.dataset("proxies_jpeg", (), h5py.vlen_dtype(np.uint8), compression=None)
+            ds[index] = buf.ravel()
             self.h5.dataset("proxies_written", (), np.uint8, compression=None)[index] = 1
 
     def has_proxy(self, index: int) -> bool:
@@ -78,10 +83,14 @@ class MediaStore:
         return row is not None and bool(row)
 
     def read_proxy(self, index: int) -> np.ndarray:
-        row = self.h5.read_row("proxies", index)
-        if row is None:
+        if not self.has_proxy(index):
             raise KeyError(f"frame {index} has no proxy")
-        return row
+        row = self.h5.read_row("proxies_jpeg", index)
+        data = np.asarray(row.item() if row is not None and row.dtype == object else row, dtype=np.uint8)
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise KeyError(f"the proxy of frame {index} is unreadable")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
     def write_thumbnail(self, index: int, image: np.ndarray) -> None:
         self.h5.check_frame(index)

@@ -21,13 +21,18 @@ import numpy as np
 from app.errors import InputError, ProjectDamaged, ProjectError
 from app.store.events import Committed, ManifestChanged
 from app.store.journal import Journal, JournalEntry, MaskEdit, UndoHistory
-from app.store.layers import LayerStore
+from app.store.layers import INDEX_FILE, LayerStore
 from app.store.manifest import MANIFEST_NAME, Manifest, ObjectInfo, Shot, atomic_write_text, read_manifest
 from app.store.media import MediaStore
 
 LAYERS_FILE = "layers.h5"
 MEDIA_FILE = "media.h5"
 JOURNAL_FILE = "journal.log"
+# Every file a project may hold (for cleaning up a failed import without touching the user's own files).
+PROJECT_FILES = (
+    MANIFEST_NAME, f"{MANIFEST_NAME}.tmp", f"{MANIFEST_NAME}.bak", LAYERS_FILE, MEDIA_FILE, JOURNAL_FILE,
+    INDEX_FILE, f"{INDEX_FILE}-wal", f"{INDEX_FILE}-shm",
+)
 
 # Distinct, readable object colours (Okabe-Ito first, then bright extras).
 OBJECT_COLORS: tuple[tuple[int, int, int], ...] = (
@@ -93,24 +98,39 @@ class Project:
                 f"{exc} Re-import the source to rebuild proxies and thumbnails.",
                 recoverable="media (re-import the source)",
             ) from exc
-        moved: Path | None = None
         try:
             layers = LayerStore(root / LAYERS_FILE, *dims)
+            project = cls(root, manifest, layers, media, journal)
         except ProjectDamaged as exc:
-            frames = {e.frame for entry in journal for e in entry.edits}
-            what = f"{len(journal.entries)} confirmed corrections on {len(frames)} frames"
-            if not recover:
-                media.close()
-                raise ProjectDamaged(
-                    f"{exc} {what} can be rebuilt from the journal; pipeline results will be recomputed.",
-                    recoverable=what,
-                ) from exc
-            moved = root / f"{LAYERS_FILE}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
-            shutil.move(str(root / LAYERS_FILE), moved)
-            layers = LayerStore(root / LAYERS_FILE, *dims, create=True)
+            return cls._recover_or_raise(root, manifest, media, journal, exc, recover)
+        try:
+            project._replay(journal.since(layers.journal_seq))
+        except ProjectDamaged as exc:
+            layers.close()
+            return cls._recover_or_raise(root, manifest, media, journal, exc, recover)
+        return project
+
+    @classmethod
+    def _recover_or_raise(
+        cls, root: Path, manifest: Manifest, media: MediaStore, journal: Journal, exc: ProjectDamaged, recover: bool
+    ) -> Project:
+        frames = {e.frame for entry in journal for e in entry.edits}
+        what = f"{len(journal.entries)} confirmed corrections on {len(frames)} frames"
+        if not recover:
+            media.close()
+            raise ProjectDamaged(
+                f"{exc} {what} can be rebuilt from the journal; pipeline results will be recomputed.",
+                recoverable=what,
+            ) from exc
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        moved = root / f"{LAYERS_FILE}.damaged-{stamp}"
+        for name in (LAYERS_FILE, INDEX_FILE, INDEX_FILE + "-wal", INDEX_FILE + "-shm"):
+            if (root / name).exists():
+                shutil.move(str(root / name), root / f"{name}.damaged-{stamp}")
+        layers = LayerStore(root / LAYERS_FILE, manifest.frame_count, manifest.width, manifest.height, create=True)
         project = cls(root, manifest, layers, media, journal)
         project.recovered_from = moved
-        project._replay(journal.since(layers.journal_seq))
+        project._replay(journal.entries)
         return project
 
     def close(self) -> None:
@@ -194,7 +214,8 @@ class Project:
         if not path.is_file():
             raise InputError(f"The source video {path} is missing; move it back or re-link the project.")
         arrays = self.media.read_arrays("video_index")
-        return open_source(path, index=VideoIndex.from_arrays(arrays) if arrays else None)
+        # A small decoded-frame cache: 8 frames of 1080p are 50 MB; proxies serve scrubbing.
+        return open_source(path, index=VideoIndex.from_arrays(arrays) if arrays else None, cache_frames=8)
 
     def proxy(self, index: int) -> np.ndarray:
         return self.media.read_proxy(index)

@@ -1,0 +1,115 @@
+"""``index.db``: per-frame versions, meta, records and vectors in SQLite.
+
+HDF5 is not crash-safe for small metadata updates (a kill mid-write can corrupt its heaps), while
+SQLite in WAL mode is. So ``layers.h5`` holds only the big per-frame arrays and this file says which
+of them were written, by what, and from which inputs. A version is committed here only after its
+array was flushed to ``layers.h5``, so a kill never leaves a version pointing at data that is not there.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.errors import ProjectDamaged
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions (layer TEXT, frame INTEGER, version INTEGER, meta TEXT, PRIMARY KEY (layer, frame));
+CREATE TABLE IF NOT EXISTS records (name TEXT, frame INTEGER, body TEXT, PRIMARY KEY (name, frame));
+CREATE TABLE IF NOT EXISTS vectors (name TEXT, frame INTEGER, data BLOB, PRIMARY KEY (name, frame));
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+class FrameIndex:
+    """Thread-safe access to ``index.db``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        try:
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ProjectDamaged(f"The project index {path.name} is damaged ({exc}).") from exc
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self.lock:
+            try:
+                return self.db.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise ProjectDamaged(f"The project index {self.path.name} is damaged ({exc}).") from exc
+
+    # -- versions and meta --------------------------------------------------------------------------
+    def bump(self, layer: str, frame: int, meta: dict[str, Any]) -> int:
+        with self.lock:
+            version = self.version(layer, frame) + 1
+            self._query(
+                "INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?)",
+                (layer, frame, version, json.dumps(meta, sort_keys=True, default=str)),
+            )
+            return version
+
+    def version(self, layer: str, frame: int) -> int:
+        rows = self._query("SELECT version FROM versions WHERE layer=? AND frame=?", (layer, frame))
+        return int(rows[0][0]) if rows else 0
+
+    def versions(self, layer: str, frame_count: int) -> np.ndarray:
+        out = np.zeros(frame_count, np.int64)
+        for frame, version in self._query("SELECT frame, version FROM versions WHERE layer=?", (layer,)):
+            if 0 <= frame < frame_count:
+                out[frame] = version
+        return out
+
+    def meta(self, layer: str, frame: int) -> dict[str, Any]:
+        rows = self._query("SELECT meta FROM versions WHERE layer=? AND frame=?", (layer, frame))
+        return dict(json.loads(rows[0][0])) if rows and rows[0][0] else {}
+
+    def all_meta(self, layer: str) -> dict[int, dict[str, Any]]:
+        rows = self._query("SELECT frame, meta FROM versions WHERE layer=?", (layer,))
+        return {int(f): dict(json.loads(m)) for f, m in rows if m}
+
+    def set_meta(self, layer: str, frame: int, meta: dict[str, Any]) -> None:
+        with self.lock:
+            version = self.version(layer, frame)
+            self._query(
+                "INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?)",
+                (layer, frame, version, json.dumps(meta, sort_keys=True, default=str)),
+            )
+
+    # -- records and vectors ------------------------------------------------------------------------
+    def put_record(self, name: str, frame: int, record: dict[str, Any]) -> None:
+        self._query("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", (name, frame, json.dumps(record, sort_keys=True, default=str)))
+
+    def record(self, name: str, frame: int) -> dict[str, Any] | None:
+        rows = self._query("SELECT body FROM records WHERE name=? AND frame=?", (name, frame))
+        return dict(json.loads(rows[0][0])) if rows else None
+
+    def records(self, name: str) -> dict[int, dict[str, Any]]:
+        return {int(f): dict(json.loads(b)) for f, b in self._query("SELECT frame, body FROM records WHERE name=?", (name,))}
+
+    def put_vector(self, name: str, frame: int, vec: np.ndarray) -> None:
+        self._query("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", (name, frame, np.asarray(vec, np.float32).tobytes()))
+
+    def vector(self, name: str, frame: int) -> np.ndarray | None:
+        rows = self._query("SELECT data FROM vectors WHERE name=? AND frame=?", (name, frame))
+        return np.frombuffer(rows[0][0], np.float32).copy() if rows else None
+
+    # -- key/value ------------------------------------------------------------------------------------
+    def get(self, key: str, default: str = "") -> str:
+        rows = self._query("SELECT value FROM kv WHERE key=?", (key,))
+        return str(rows[0][0]) if rows else default
+
+    def set(self, key: str, value: str) -> None:
+        self._query("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, value))
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
