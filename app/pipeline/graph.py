@@ -71,17 +71,33 @@ def frame_status(project: Project, stage: str, frame: int, backend: str) -> int:
 
 def stale_frames(project: Project, stage: str, frames: range | list[int], backend: str, *, retry_failed: bool = True) -> list[int]:
     """Frames among ``frames`` whose ``stage`` result is missing or stale (and failed, if asked)."""
-    todo = []
-    for frame in frames:
-        status = frame_status(project, stage, frame, backend)
-        if status in (MISSING, STALE) or (retry_failed and status == FAILED):
-            todo.append(frame)
-    return todo
+    codes = stage_status(project, stage, backend)
+    redo = (MISSING, STALE, FAILED) if retry_failed else (MISSING, STALE)
+    return [f for f in frames if codes[f] in redo]
 
 
 def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
-    """One status code per frame (for timeline strips)."""
-    return np.array([frame_status(project, stage, f, backend) for f in range(project.frame_count)], np.uint8)
+    """One status code per frame (for timeline strips), from a few bulk reads of the index."""
+    n = project.frame_count
+    records = project.layers.read_records(record_name(stage))
+    versions = {layer: project.layers.versions(layer) for layer in STAGE_INPUTS[stage]}
+    owned: set[int] = set()
+    if stage == "propagate":
+        owned = {f for f, m in project.layers.all_meta("masks").items() if m.get("source", "pipeline") != "pipeline"}
+    codes = np.full(n, MISSING, np.uint8)
+    for frame in range(n):
+        if frame in owned:
+            codes[frame] = FRESH
+            continue
+        record = records.get(frame)
+        if record is None:
+            continue
+        inputs = {"backend": backend, **{layer: int(v[frame]) for layer, v in versions.items()}}
+        if record.get("inputs") != inputs:
+            codes[frame] = STALE
+        else:
+            codes[frame] = FAILED if record.get("status") == "failed" else FRESH
+    return codes
 
 
 def stage_summary(project: Project, stage: str, backend: str | None = None) -> dict[str, int]:
