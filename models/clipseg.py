@@ -109,7 +109,7 @@ class ClipSegEffectSeparator:
         tok = sep.tokenizer
         cfg = CLIPSegConfig(text_config={"vocab_size": len(tok), "eos_token_id": tok.eos_token_id,
                                          "bos_token_id": tok.bos_token_id, "pad_token_id": tok.pad_token_id},
-                            reduce_dim=64)
+                            vision_config={"patch_size": 16}, reduce_dim=64)
         sep.device = pick_device(device)
         sep.model = CLIPSegForImageSegmentation(cfg).eval().to(sep.device)
         return sep
