@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from app.errors import ModelUnavailable
 from models.base import FrameAnnotation, Image, Labels, ObjectKind, Role
 from models.torch_utils import (
+    autocast_dtype,
     check_hf_folder,
     config_side,
     hf_load_errors,
@@ -167,8 +168,10 @@ class ClipAnnotator:
             from transformers import AutoProcessor, Blip2ForConditionalGeneration
 
             bfolder = check_hf_folder(self.blip2_path, "BLIP-2")
+            # 3.8 B parameters: load straight in bf16/fp16 on CUDA (15 GB in fp32 would not fit most cards).
+            dtype = autocast_dtype(self.device) or torch.float32
             with hf_load_errors("BLIP-2", bfolder):
-                self.blip = Blip2ForConditionalGeneration.from_pretrained(str(bfolder), local_files_only=True)
+                self.blip = Blip2ForConditionalGeneration.from_pretrained(str(bfolder), local_files_only=True, dtype=dtype)
                 self.blip = self.blip.eval().to(self.device)
                 self.blip_processor = AutoProcessor.from_pretrained(str(bfolder), local_files_only=True)
         self._tag_emb = None
@@ -251,6 +254,7 @@ class ClipAnnotator:
         if self.blip is None:
             return ""
         inputs = self.blip_processor(images=np.asarray(image)[..., :3], return_tensors="pt").to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.blip.dtype)
         with inference(self.device):
             ids = self.blip.generate(**inputs, max_new_tokens=self.max_caption_tokens, do_sample=False)
         return str(self.blip_processor.batch_decode(ids, skip_special_tokens=True)[0]).strip()

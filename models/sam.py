@@ -315,7 +315,9 @@ class SamClicker:
 
             with hf_load_errors("Segment Anything", folder):
                 hf_model: Any = SamModel.from_pretrained(str(folder), local_files_only=True)
-            self.variant = f"hf-{hf_model.config.vision_config.hidden_size}"
+            vc = hf_model.config.vision_config
+            named = [n for n, v in VARIANTS.items() if (v["embed_dim"], v["depth"]) == (vc.hidden_size, vc.num_hidden_layers)]
+            self.variant = f"hf-{named[0] if named else vc.hidden_size}"
             self._install(HfSamEngine(hf_model), device)
             return
         state = load_state_dict(self.weights)
