@@ -141,8 +141,10 @@ class ClassicalSegmenter:
         support, ok = model.support(small, t, i)
         d = difference(small, ref)
         thr = robust_threshold(d[ok]) if ok.any() else 1e9
-        # Foreground: what few other frames agree with (it moved) and what differs from the plate.
-        moving = (support < 0.4) & (d > 10.0) & ok
+        # Foreground: what few other frames agree with (it moved) and what differs from the plate,
+        # unless it is only light added over the plate (an effect: stage 2b's business).
+        add = additive_strength(small, ref)
+        moving = (support < 0.4) & (d > 10.0) & ok & (add < 0.5)
         evidence = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
         near = cv2.dilate(((support < 0.6) & ok).astype(np.uint8), K3, iterations=4) > 0
         evidence[near | ~ok] = cv2.GC_PR_BGD  # unseen elsewhere: let the colour models decide
@@ -157,7 +159,6 @@ class ClassicalSegmenter:
             warped = warp_to_frame(static_fg, t, shape, s, cv2.INTER_NEAREST) > 0
             evidence[warped & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
         self._face_seeds(small, evidence)
-        add = additive_strength(small, ref)
         return grabcut(small, evidence, iterations=2), add
 
     def _kinds(self, labels: Labels, small: Image, additive: NDArray[np.float32]) -> dict[int, ObjectKind]:
@@ -181,7 +182,7 @@ class _BackgroundModel:
     """
 
     def __init__(self, frames: Sequence[Image], transforms: Sequence[Matrix], s: float, refs: int,
-                 tol: float = 24.0) -> None:
+                 tol: float = 14.0) -> None:
         self.s, self.tol, self.shape = s, tol, frames[0].shape
         self.size = plate_size(transforms, self.shape, s)
         self.idx = sample_indices(len(frames), refs)
@@ -191,6 +192,9 @@ class _BackgroundModel:
         self.valid = np.zeros((len(self.idx), ph, pw), bool)
         for k, i in enumerate(self.idx):
             rgb[k], self.lab[k], self.valid[k] = self._to_plate(resize(frames[i], s), transforms[i])
+        # Each sample's 3x3 colour range: agreement tolerates a pixel of camera error.
+        self.lo = np.stack([cv2.erode(x, K3) for x in self.lab])
+        self.hi = np.stack([cv2.dilate(x, K3) for x in self.lab])
         fg = np.zeros_like(self.valid)
         for k in range(len(self.idx)):
             sup, cov = self._support(self.lab[k], self.valid[k], k)
@@ -214,7 +218,7 @@ class _BackgroundModel:
 
     def _support(self, lab: Image, valid: NDArray[np.bool_], own: int | None) -> tuple[
             NDArray[np.float32], NDArray[np.int32]]:
-        d = np.abs(self.lab.astype(np.int16) - lab.astype(np.int16)).sum(axis=3)
+        d = _excess(lab[None], self.lo, self.hi)
         cover = self.valid & valid
         if own is not None:
             cover[own] = False
@@ -302,10 +306,18 @@ def _upsample_labels(labels_small: Labels, frame: Image, s: float) -> tuple[Labe
 
 
 def difference(image: Image, ref: Image) -> NDArray[np.float32]:
-    """Per-pixel Lab distance (OpenCV 8-bit Lab units) after a light blur against aliasing."""
+    """Per-pixel Lab distance (OpenCV 8-bit Lab units) from ``image`` to the colour range of
+    ``ref``'s 3x3 neighbourhood: a camera estimate off by a pixel does not light up every edge."""
     a = cv2.cvtColor(cv2.GaussianBlur(image, (3, 3), 0), cv2.COLOR_RGB2LAB).astype(np.float32)
-    b = cv2.cvtColor(cv2.GaussianBlur(ref, (3, 3), 0), cv2.COLOR_RGB2LAB).astype(np.float32)
-    return np.asarray(np.sqrt(((a - b) ** 2).sum(axis=2)), np.float32)
+    b = cv2.cvtColor(cv2.GaussianBlur(ref, (3, 3), 0), cv2.COLOR_RGB2LAB)
+    return _excess(a, cv2.erode(b, K3), cv2.dilate(b, K3))
+
+
+def _excess(x: NDArray[Any], lo: NDArray[Any], hi: NDArray[Any]) -> NDArray[np.float32]:
+    """Euclidean distance from ``x`` to the per-channel box ``[lo, hi]`` (last axis: channels)."""
+    xf = x.astype(np.float32)
+    over = np.maximum(lo.astype(np.float32) - xf, 0) + np.maximum(xf - hi.astype(np.float32), 0)
+    return np.asarray(np.sqrt((over**2).sum(axis=-1)), np.float32)
 
 
 def robust_threshold(values: NDArray[np.float32], k: float = 6.0, floor: float = 18.0) -> float:
