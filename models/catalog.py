@@ -318,7 +318,7 @@ CATALOG: tuple[ModelEntry, ...] = (
             "vocab.json",
             "merges.txt",
         ),
-        ("tokenizer.json", "processor_config.json", "generation_config.json"),
+        ("tokenizer.json", "processor_config.json", "generation_config.json", "added_tokens.json"),
     ),
 )
 

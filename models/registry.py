@@ -39,6 +39,9 @@ class BackendSpec:
         Import path and class name, imported only when the backend is created.
     models : tuple[str, ...]
         Catalog entries whose weights it can use, in order of preference; empty for weight-free.
+    companions : tuple[tuple[str, tuple[str, ...]], ...]
+        Optional extra models, as ``(option, catalog entries)``: the first installed and verified entry
+        is passed as ``option=path`` (e.g. the CLIP annotator's DINOv2 and BLIP-2 folders).
     """
 
     role: Role
@@ -47,6 +50,7 @@ class BackendSpec:
     module: str
     cls: str
     models: tuple[str, ...] = ()
+    companions: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def needs_weights(self) -> bool:
@@ -120,6 +124,7 @@ BACKENDS: tuple[BackendSpec, ...] = (
         "models.annotators",
         "ClipAnnotator",
         ("clip-vit-base-patch32", "clip-vit-large-patch14"),
+        (("dinov2", ("dinov2-base", "dinov2-small")), ("blip2", ("blip2-opt-2.7b",))),
     ),
 )
 
@@ -186,6 +191,11 @@ def create_backend(role: Role, name: str, manager: ModelManager | None = None, *
     if chosen is None:
         raise ModelUnavailable(f"{s.label}: {reason}.")
     path: Path | None = mgr.path(chosen)
+    for option, entries in s.companions:
+        if option not in options:
+            found = next((e for e in entries if mgr.path(e) is not None and mgr.is_verified(e)), None)
+            if found is not None:
+                options[option] = mgr.path(found)
     return backend_class(s)(weights=path, **options)
 
 

@@ -58,32 +58,19 @@ def inference(device: str) -> Iterator[None]:
 
 
 def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
-    """Read a checkpoint's tensors safely: safetensors, or ``torch.load(weights_only=True)``.
-
-    A checkpoint wrapping its weights in ``{"model": ...}`` or ``{"state_dict": ...}`` is unwrapped.
+    """Read a checkpoint's tensors safely (see `models.checkpoints.load_checkpoint`) and insist that
+    every entry is a tensor.
 
     Raises
     ------
     ModelUnavailable
-        When the file is missing, unreadable, corrupt, or needs arbitrary pickle code to load.
+        When the file is missing, unreadable, corrupt, or holds anything besides tensors.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelUnavailable(f"The model weights file {path} does not exist.")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+    from models.checkpoints import load_checkpoint
 
-            state: Any = load_file(str(path), device="cpu")
-        else:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # any decode failure means the file cannot be used
-        raise ModelUnavailable(f"The model weights file {path} is corrupt or not a plain weights file ({exc.__class__.__name__}).") from exc
-    for key in ("model", "state_dict"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelUnavailable(f"The model weights file {path} does not contain a plain tensor state dict.")
+    state = load_checkpoint(path)
+    if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelUnavailable(f"The model weights file {Path(path).name} does not contain a plain tensor state dict.")
     return state
 
 

@@ -174,3 +174,27 @@ def test_real_table_fallback(tmp_path: Path) -> None:
     backend, message = registry.create_with_fallback("clicker", "sam", ModelManager(tmp_path))
     assert type(backend).__name__ == "GrabCutClicker"
     assert message is not None and "celstudio models download sam-vit-b" in message
+
+
+class _StubManager:
+    """Duck-typed manager: these entries are installed and verified at fake paths."""
+
+    def __init__(self, installed: dict[str, Path]) -> None:
+        self.installed = installed
+
+    def path(self, name: str) -> Path | None:
+        return self.installed.get(name)
+
+    def is_verified(self, name: str) -> bool:
+        return name in self.installed
+
+
+def test_companion_models_reach_the_annotator(tmp_path: Path) -> None:
+    pytest.importorskip("models.annotators")
+    from models.registry import create_backend
+
+    installed = {"clip-vit-base-patch32": tmp_path / "clip", "dinov2-small": tmp_path / "dino"}
+    backend = create_backend("annotator", "clip", _StubManager(installed))  # type: ignore[arg-type]
+    assert backend.weights == tmp_path / "clip"
+    assert backend.dinov2_path == tmp_path / "dino"
+    assert backend.blip2_path is None
