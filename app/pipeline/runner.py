@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -52,6 +53,7 @@ class PipelineSettings:
     device: str = "auto"
     batch_size: int = 4
     propagation_chunk: int = 12
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     low_memory_bytes: int = 1_500_000_000
 
     def backend_name(self, role: str) -> str:
@@ -394,6 +396,10 @@ class _Context:
 
     def frames(self, indices: list[int]) -> ShotFrames:
         return ShotFrames(self.project, indices)
+
+    def workers(self, role: str) -> int:
+        # Weight-free backends are stateless numpy/OpenCV code; a deep one already fills the device.
+        return self.runner.settings.workers if self.backend_name(role) == "classical" else 1
 
     def write(self, layer: str, frame: int, array: np.ndarray, meta: dict[str, Any] | None = None) -> None:
         def task() -> None:

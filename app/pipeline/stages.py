@@ -8,7 +8,9 @@ and the run goes on.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,6 +26,8 @@ class StageContext(Protocol):
     def backend(self, role: str) -> Any: ...
 
     def backend_name(self, role: str) -> str: ...
+
+    def workers(self, role: str) -> int: ...
 
     def frames(self, indices: list[int]) -> ShotFrames: ...
 
@@ -41,18 +45,48 @@ class StageContext(Protocol):
 def _per_frame(
     ctx: StageContext, stage: str, role: str, targets: list[int], compute: Callable[[int], dict[str, np.ndarray]]
 ) -> None:
+    """Compute ``targets`` in order; frames run on ``ctx.workers(role)`` threads (OpenCV and numpy
+    release the GIL, so weight-free backends keep every core busy), results land in frame order."""
     name = ctx.backend_name(role)
-    for frame in targets:
+    workers = max(1, ctx.workers(role))
+    pool = ThreadPoolExecutor(workers, thread_name_prefix=f"stage-{stage}") if workers > 1 else None
+
+    def start(frame: int) -> tuple[int, dict[str, Any], Future[dict[str, np.ndarray]]]:
         inputs = current_inputs(ctx.project, stage, frame, name)
-        try:
-            outputs = compute(frame)
-        except Exception as exc:
-            ctx.failed(stage, frame, inputs, f"{type(exc).__name__}: {exc}")
+        future: Future[dict[str, np.ndarray]]
+        if pool is not None:
+            future = pool.submit(compute, frame)
         else:
-            for layer, array in outputs.items():
-                ctx.write(layer, frame, array, {"stage": stage, "backend": name})
-            ctx.done(stage, frame, inputs)
-        ctx.checkpoint(stage, frame)
+            future = Future()
+            try:
+                future.set_result(compute(frame))
+            except Exception as exc:
+                future.set_exception(exc)
+        return frame, inputs, future
+
+    queue: deque[tuple[int, dict[str, Any], Future[dict[str, np.ndarray]]]] = deque()
+    todo = iter(targets)
+    try:
+        while True:
+            while len(queue) < workers * 2 and (frame := next(todo, None)) is not None:
+                queue.append(start(frame))
+            if not queue:
+                break
+            frame, inputs, future = queue.popleft()
+            try:
+                outputs = future.result()
+            except Exception as exc:
+                ctx.failed(stage, frame, inputs, f"{type(exc).__name__}: {exc}")
+            else:
+                for layer, array in outputs.items():
+                    ctx.write(layer, frame, array, {"stage": stage, "backend": name})
+                ctx.done(stage, frame, inputs)
+            ctx.checkpoint(stage, frame)
+    finally:
+        if pool is not None:
+            for _, _, future in queue:
+                future.cancel()
+            pool.shutdown(wait=True)
 
 
 def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
