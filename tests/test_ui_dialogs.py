@@ -119,3 +119,24 @@ def test_render_masks_fill_and_outline() -> None:
     assert cut[0, 0, 3] == 128 and cut[0, 0, 0] == 128  # premultiplied
     back = render.qimage_to_array(render.to_qimage(rgba))
     assert tuple(back[5, 10]) == (200, 100, 50, 255)
+
+
+def test_import_folder_opens_project_and_remembers_it(qtbot: Any, tmp_path: Path) -> None:
+    import cv2
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i in range(4):
+        img = np.full((48, 64, 3), 40 * i, np.uint8)
+        cv2.rectangle(img, (5 + 5 * i, 10), (30 + 5 * i, 40), (255, 120, 0), -1)
+        cv2.imwrite(str(folder / f"{i:03d}.png"), img)
+    controller = MainController(runner_factory=lambda p: None)
+    window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.import_path(folder, tmp_path / "imported")  # what a drop of the folder does
+    qtbot.waitUntil(lambda: controller.project is not None, timeout=60000)
+    assert controller.frame_count == 4
+    assert window.recent()[0] == str(tmp_path / "imported")
+    assert [a.text() for a in window.recent_menu.actions()] == [str(tmp_path / "imported")]
+    assert not window.actions_by_name["run"].isEnabled()  # no pipeline: its actions are off
+    controller.close_project()

@@ -131,8 +131,11 @@ class FrameView(QGraphicsView):
         if loader is None:
             return
         layers = self.c.shown_layers()
-        entry = loader.request(frame, True, layers) if loader.cached(frame, True) else None
-        if entry is None:
+        if loader.cached(frame, True) is not None:
+            # Full resolution seen before: load only what changed and keep the picture until then,
+            # instead of falling back to a proxy render of every layer.
+            entry = loader.request(frame, True, layers)
+        else:
             entry = loader.request(frame, False, layers)
             self._idle.start()
         if entry is not None:

@@ -39,6 +39,17 @@ class FrameImages:
         return sum(i.sizeInBytes() for i in self.images.values() if i is not None)
 
 
+def default_budget() -> int:
+    """Cache budget: an eighth of physical memory, between 512 MiB and 2 GiB.
+
+    A 1080p frame with five visible layers takes about 40 MB, so 2 GiB keeps ~50 frames ready for
+    instant back-and-forth scrubbing.
+    """
+    import psutil
+
+    return int(min(2 << 30, max(512 << 20, psutil.virtual_memory().total // 8)))
+
+
 class FrameLoader(QObject):
     """Loads and renders frames on worker threads and caches the results (LRU, byte budget).
 
@@ -60,10 +71,10 @@ class FrameLoader(QObject):
     status = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, project: Project, budget_bytes: int = 768 << 20) -> None:
+    def __init__(self, project: Project, budget_bytes: int | None = None) -> None:
         super().__init__()
         self.project = project
-        self.budget = budget_bytes
+        self.budget = budget_bytes if budget_bytes is not None else default_budget()
         self.colors: dict[int, tuple[int, int, int]] = {}
         self._cache: OrderedDict[tuple[int, bool], FrameImages] = OrderedDict()
         self._lock = threading.Lock()

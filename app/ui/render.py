@@ -91,14 +91,21 @@ def fit(array: NDArray[np.uint8], size: tuple[int, int], nearest: bool = False) 
 
 
 def to_qimage(array: NDArray[np.uint8]) -> QImage:
-    """Copy an RGB or premultiplied RGBA uint8 array into a `QImage` that owns its pixels."""
+    """Copy an RGB or premultiplied RGBA uint8 array into a `QImage` that owns its pixels.
+
+    The image is built in Qt's native raster formats (RGB32 / ARGB32_Premultiplied, BGRA in memory)
+    so that `QPixmap.fromImage` on the UI thread shares the pixels instead of converting 8 MB per
+    1080p layer; the byte shuffle happens here, on the loader thread.
+    """
     data = np.ascontiguousarray(array)
     h, w = data.shape[:2]
     if data.ndim == 2:
         return QImage(data.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
     if data.shape[2] == 3:
-        return QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    return QImage(data.data, w, h, 4 * w, QImage.Format.Format_RGBA8888_Premultiplied).copy()
+        bgra = np.ascontiguousarray(cv2.cvtColor(data, cv2.COLOR_RGB2BGRA))
+        return QImage(bgra.data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
+    bgra = np.ascontiguousarray(cv2.cvtColor(data, cv2.COLOR_RGBA2BGRA))
+    return QImage(bgra.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied).copy()
 
 
 def qimage_to_array(image: QImage) -> NDArray[np.uint8]:
