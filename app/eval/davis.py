@@ -7,6 +7,7 @@ indices or grey levels; 0 is background). Annotations may be sparse: only some f
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,42 +99,69 @@ def score_frame(pred: Labels, gt: Labels, ids: Sequence[int]) -> tuple[list[floa
     return ([region_j(pred == k, gt == k) for k in ids], [boundary_f(pred == k, gt == k) for k in ids])
 
 
+def first_seeds(seq: DavisSequence, shape: tuple[int, ...]) -> dict[int, Labels]:
+    """Every object seeded at the first annotated frame that holds it (sparse multi-object protocol).
+
+    The seed map of a frame holds only the objects that first appear there (0 elsewhere); the
+    propagator merges it with the objects it carries from earlier seeds.
+    """
+    seeds: dict[int, Labels] = {}
+    seen: set[int] = set()
+    for i in sorted(seq.annotations):
+        lab = seq.labels(i, shape)
+        new = [int(k) for k in np.unique(lab) if k != 0 and int(k) not in seen]
+        if new:
+            seeds[i] = np.where(np.isin(lab, new), lab, 0).astype(np.uint8)
+            seen.update(new)
+    return seeds
+
+
 def eval_propagation(root: str | Path, propagator: Propagator,
                      sequences: Sequence[str] | None = None) -> dict[str, Any]:
-    """Semi-supervised VOS: propagate from each sequence's first annotation, score the others.
+    """Semi-supervised VOS: seed each object at its first annotation, propagate, score the others.
+
+    Every object is seeded at the first annotated frame that holds it (see `first_seeds`), so sparse
+    datasets whose objects appear on different frames get one seed per object. Propagation runs
+    forward from the first annotated frame. An object is scored on every later annotated frame whose
+    annotation holds it or holds every object seeded so far (a complete annotation).
 
     Returns ``{"sequences": {name: {"J", "F", "JF", "frames", "scored", "fps"}}, "J", "F", "JF"}``;
     per sequence, J and F are averaged over frames per object, then over objects (as DAVIS does).
-    Sequences with no later frame annotating a first-frame object are left out.
+    Sequences with no object annotated after its seed frame are left out.
     """
     per_seq: dict[str, dict[str, float]] = {}
     for seq in load_davis(root, sequences):
         first = min(seq.annotations)
         shape = seq.frames[first].shape
-        seed = seq.labels(first, shape)
-        ids = [int(k) for k in np.unique(seed) if k != 0]
+        seeds = first_seeds(seq, shape)
+        seeded_at = {int(k): i for i, lab in seeds.items() for k in np.unique(lab) if k != 0}
+        ids = sorted(seeded_at)
         frames = seq.frames[first:]
         t = time.perf_counter()
-        result = propagator.propagate(frames, {0: seed}, "forward")
+        result = propagator.propagate(frames, {i - first: lab for i, lab in seeds.items()}, "forward")
         elapsed = time.perf_counter() - t
         js: list[list[float]] = []
         fs: list[list[float]] = []
         for i in sorted(seq.annotations):
-            if i == first:
+            known = {k for k, s in seeded_at.items() if s < i}
+            if not known:
                 continue
             gt = seq.labels(i, shape)
-            # Sparse datasets annotate only the objects that newly appear on a later frame; a frame
-            # missing some of the first frame's objects is scored only on the objects it does hold.
+            # Sparse datasets annotate only the objects that newly appear on a frame; a frame missing
+            # some known objects is scored only on the known objects it does hold.
             present = set(np.unique(gt).tolist())
-            if not present & set(ids):
+            scored = [k for k in ids if k in known and (k in present or present >= known)]
+            if not scored:
                 continue
             j, f = score_frame(result[i - first].labels, gt, ids)
-            js.append([v if k in present or present >= set(ids) else np.nan for v, k in zip(j, ids, strict=True)])
-            fs.append([v if k in present or present >= set(ids) else np.nan for v, k in zip(f, ids, strict=True)])
+            js.append([v if k in scored else np.nan for v, k in zip(j, ids, strict=True)])
+            fs.append([v if k in scored else np.nan for v, k in zip(f, ids, strict=True)])
         if not js or not ids:
             continue
-        jm = float(np.nanmean(np.nanmean(js, axis=0)))
-        fm = float(np.nanmean(np.nanmean(fs, axis=0)))
+        with warnings.catch_warnings():  # objects never scored (all-NaN columns) are dropped
+            warnings.simplefilter("ignore", RuntimeWarning)
+            jm = float(np.nanmean(np.nanmean(js, axis=0)))
+            fm = float(np.nanmean(np.nanmean(fs, axis=0)))
         per_seq[seq.name] = {"J": jm, "F": fm, "JF": (jm + fm) / 2, "frames": float(len(frames)), "scored": float(len(js)),
                              "fps": len(frames) / max(elapsed, 1e-9)}
     if not per_seq:
