@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,6 +35,8 @@ PROJECT_FILES = (
     INDEX_FILE, f"{INDEX_FILE}-wal", f"{INDEX_FILE}-shm",
 )
 
+FRAME_CACHE = 8  # decoded full-resolution frames kept per project (each stage reads the frame again)
+
 # Distinct, readable object colours (Okabe-Ito first, then bright extras).
 OBJECT_COLORS: tuple[tuple[int, int, int], ...] = (
     (230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178),
@@ -55,6 +58,7 @@ class Project:
         for entry in journal:
             self.history.observe(entry)
         self._source: Any = None
+        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()  # decoded imported frames (LRU)
         self._source_lock = threading.Lock()
         self._commit_lock = threading.Lock()
         self.recovered_from: Path | None = None
@@ -201,7 +205,17 @@ class Project:
         if not 0 <= index < self.frame_count:
             raise IndexError(f"frame {index} is outside 0..{self.frame_count - 1}")
         if self.manifest.source.kind != "video":
-            return self.media.read_frame(index)
+            with self._source_lock:
+                cached = self._frames.get(index)
+                if cached is not None:
+                    self._frames.move_to_end(index)
+                    return cached
+            frame = self.media.read_frame(index)
+            with self._source_lock:
+                self._frames[index] = frame
+                while len(self._frames) > FRAME_CACHE:
+                    self._frames.popitem(last=False)
+            return frame
         with self._source_lock:
             if self._source is None:
                 self._source = self._open_video()
