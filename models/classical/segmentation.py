@@ -123,12 +123,13 @@ class ClassicalSegmenter:
         return grabcut(plate, evidence, iterations=4)
 
     def _face_seeds(self, small: Image, evidence: NDArray[np.uint8]) -> None:
-        """Faces are sure foreground; the body below them probable foreground (anime proportions)."""
+        """Faces are sure foreground; undecided pixels of the body below them probable foreground."""
         h, w = evidence.shape
         for x, y, fw, fh in self.faces.detect(small):
             bx0, bx1 = max(0, x - fw), min(w, x + 2 * fw)
             body = evidence[y : min(h, y + 5 * fh), bx0:bx1]
-            body[body != cv2.GC_FGD] = cv2.GC_PR_FGD
+            # Only undecided pixels: a box is a poor body shape next to evidence that knows better.
+            body[body == cv2.GC_PR_BGD] = cv2.GC_PR_FGD
             evidence[y + fh // 6 : y + fh - fh // 6, x + fw // 6 : x + fw - fw // 6] = cv2.GC_FGD
 
     # -- frame level -----------------------------------------------------------------------------
@@ -145,9 +146,11 @@ class ClassicalSegmenter:
         # unless it is only light added over the plate (an effect: stage 2b's business).
         add = additive_strength(small, ref)
         moving = (support < 0.4) & (d > 10.0) & ok & (add < 0.5)
-        evidence = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
-        near = cv2.dilate(((support < 0.6) & ok).astype(np.uint8), K3, iterations=4) > 0
-        evidence[near | ~ok] = cv2.GC_PR_BGD  # unseen elsewhere: let the colour models decide
+        evidence = np.full(small.shape[:2], cv2.GC_PR_BGD, np.uint8)
+        # Sure background: well supported and away from anything that is not. (Also requiring
+        # plate agreement near characters was tried: it cut away burnt-in character parts.)
+        far = cv2.dilate(((support < 0.6) & ok).astype(np.uint8), K3, iterations=4) == 0
+        evidence[far & ok] = cv2.GC_BGD
         prob = np.asarray(cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, K3), np.uint8)
         # A flat-coloured character that moves less than its own width agrees with itself from
         # frame to frame: only its edges move. Its hull is probable foreground; GrabCut decides.
