@@ -138,6 +138,21 @@ def bench_frames(app: QApplication, w: MainWindow, c: MainController, n: int) ->
             cached.append(time.perf_counter() - t)
     print(f"cache budget {c.loader.budget >> 20} MiB; cycling over {span} frames")
     print(f"frame switch, 1080p, 5 layers, from cache:      {pct(cached[span:])}")
+    for name in ("alpha", "effects", "confidence"):
+        c.set_layer_visible(name, False)
+    pump(app, lambda: False, timeout=0.3)
+    two = []
+    for _ in range(2):
+        for i in range(span):
+            t = time.perf_counter()
+            c.set_frame(i)
+            if not (view.shown is not None and view.shown.frame == i and view.shown.full):
+                pump(app, lambda i=i: view.shown is not None and view.shown.frame == i and view.shown.full)
+            view.viewport().repaint()
+            two.append(time.perf_counter() - t)
+    print(f"frame switch, 1080p, frame + masks, from cache: {pct(two[span:])}")
+    for name in ("alpha", "effects", "confidence"):
+        c.set_layer_visible(name, True)
     print(f"frame switch, cold read, proxy visible:         {pct(cold_proxy)}")
     print(f"frame switch, cold read, full 1080p visible:    {pct(cold_full)}")
 

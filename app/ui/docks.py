@@ -157,14 +157,14 @@ class JobsPanel(QWidget):
     def __init__(self, controller: MainController) -> None:
         super().__init__()
         self.c = controller
-        self.table = QTableWidget(0, 5)
+        self.table = QTableWidget(0, 3)
         self.table.verticalHeader().setVisible(False)
-        self.table.setHorizontalHeaderLabels(["Job", "State", "Done", "fps / ETA", ""])
+        self.table.setHorizontalHeaderLabels(["Job", "Progress, speed, ETA", ""])
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(28)
-        for col, width in ((2, 72), (4, 32)):  # cell widgets: ResizeToContents cannot measure them
+        for col, width in ((1, 150), (2, 32)):  # cell widgets: ResizeToContents cannot measure them
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             header.resizeSection(col, width)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -192,27 +192,38 @@ class JobsPanel(QWidget):
         self._timer = QTimer(self, interval=1000)
         self._timer.timeout.connect(self._gauges)
         self._timer.start()
-        controller.jobs_changed.connect(self.refresh)
+        # Progress events can come many times a second: rebuild the rows at most 5 times a second.
+        self._coalesce = QTimer(self, singleShot=True, interval=200)
+        self._coalesce.timeout.connect(self.refresh)
+        controller.jobs_changed.connect(self._schedule)
         controller.project_changed.connect(self.refresh)
+
+    @Slot()
+    def _schedule(self) -> None:
+        if not self._coalesce.isActive():
+            self._coalesce.start()
 
     @Slot()
     def refresh(self) -> None:
         jobs = self.c.runner.jobs() if self.c.runner is not None else []
         self.table.setRowCount(len(jobs))
         for row, job in enumerate(jobs):
-            self.table.setItem(row, 0, QTableWidgetItem(f"#{job.job_id} {job.kind}"))
-            self.table.setItem(row, 1, QTableWidgetItem(job.state))
+            name = QTableWidgetItem(f"{job.kind} #{job.job_id}")
+            name.setToolTip(f"{job.kind} job #{job.job_id}: {job.state}")
+            self.table.setItem(row, 0, name)
             bar = QProgressBar()
             bar.setRange(0, max(1, job.total))
             bar.setValue(job.done)
-            bar.setFormat(f"{job.done}/{job.total}")
-            self.table.setCellWidget(row, 2, bar)
-            eta = f" / {job.eta_s:.0f}s" if job.eta_s else ""
-            self.table.setItem(row, 3, QTableWidgetItem(f"{job.fps:.1f}{eta}"))
+            if job.state == "queued":
+                bar.setFormat("queued")
+            else:
+                eta = f", {job.eta_s:.0f}s left" if job.eta_s else ""
+                bar.setFormat(f"{job.done}/{job.total}  {job.fps:.1f} fps{eta}")
+            self.table.setCellWidget(row, 1, bar)
             stop = QPushButton(icon("cancel"), "")
             stop.setToolTip(f"Cancel job #{job.job_id}")
             stop.clicked.connect(lambda _c=False, jid=job.job_id: self.c.cancel(jid))
-            self.table.setCellWidget(row, 4, stop)
+            self.table.setCellWidget(row, 2, stop)
         self._device()
 
     def _device(self) -> None:

@@ -96,7 +96,8 @@ class MainWindow(QMainWindow):
         c = self.c
         a = self._act
         a("open", "&Open project...", self.open_dialog, QKeySequence.StandardKey.Open, "open")
-        a("import", "&Import video or folder...", self.import_dialog, "Ctrl+I", "import")
+        a("import", "&Import video...", self.import_dialog, "Ctrl+I", "import")
+        a("import_folder", "Import image &folder...", self.import_folder_dialog, "Ctrl+Shift+I")
         a("export", "&Export...", self.export_dialog, "Ctrl+E", "export")
         a("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit)
         a("undo", "&Undo", c.undo, "Ctrl+Z", "undo")
@@ -139,7 +140,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         get = self.actions_by_name
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([get["open"], get["import"]])
+        file_menu.addActions([get["open"], get["import"], get["import_folder"]])
         self.recent_menu = QMenu("Recent projects", self)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
@@ -228,6 +229,11 @@ class MainWindow(QMainWindow):
         src, _ = QFileDialog.getOpenFileName(self, "Import a video", "", "Videos (*.mp4 *.mkv *.webm *.mov *.avi)")
         if src:
             self.import_path(Path(src))
+
+    def import_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import a folder of images (png, jpg, webp)")
+        if folder:
+            self.import_path(Path(folder))
 
     def import_path(self, src: Path, target: Path | None = None) -> None:
         """Import a video or image folder into a new project beside the others, then open it."""
