@@ -205,8 +205,6 @@ def test_annotator_clip_with_dinov2(project: Project, weights: ModelManager, scr
         runner.stop()
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="stage 4 writes the numpy character embeddings into a JSON record, "
-                   "which the store turns into their str() (app/pipeline/stages.py run_annotate)")
 def test_character_embeddings_survive_the_store(project: Project, weights: ModelManager, scratch: Path) -> None:
     _installed(weights, scratch, "clip-vit-base-patch32", "dinov2-small")
     runner = _run(project, {"annotator": "clip"}, ["segment", "propagate", "annotate"])

@@ -197,6 +197,19 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     _per_frame(ctx, "effects", "effects", targets, compute)
 
 
+def jsonable(value: Any) -> Any:
+    """Arrays and numpy scalars as plain lists and numbers, so records keep every value exactly."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     annotator = ctx.backend("annotator")
     name = ctx.backend_name("annotator")
@@ -210,7 +223,7 @@ def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         except Exception as exc:
             ctx.failed("annotate", frame, inputs, f"{type(exc).__name__}: {exc}")
         else:
-            record = {"tags": list(result.tags), "caption": result.caption, "backend": name, **dict(result.extra)}
+            record = {"tags": list(result.tags), "caption": result.caption, "backend": name, **jsonable(dict(result.extra))}
             ctx.project.layers.write_record("annotations", frame, record)
             if result.embedding is not None:
                 ctx.project.layers.write_vector(f"embedding/{name}", frame, result.embedding)
