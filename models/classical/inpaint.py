@@ -76,7 +76,9 @@ class ClassicalInpainter:
         ts = list(transforms) if transforms is not None else estimate_camera(frames)
         grown = [self._grow(np.asarray(h, bool)) for h in holes]
         src_idx = sample_indices(n, self.max_sources)
-        sources = [(frames[j], grown[j], ts[j]) for j in src_idx]
+        # Sources drop only their own hole (and, below, one pixel of it): growing them as much as
+        # the hole being filled starves the fill exactly where a slow character just moved away.
+        sources = [(frames[j], np.asarray(holes[j], bool), ts[j]) for j in src_idx]
         out: list[Image] = []
         for i in range(n):
             frame = np.asarray(frames[i])
