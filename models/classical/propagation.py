@@ -116,7 +116,7 @@ class Flows:
 class Tracks:
     """Per-object state of one pass: amodal masks, velocities, depth order, colour models, labels."""
 
-    def __init__(self, shape: tuple[int, int], snap: float) -> None:
+    def __init__(self, shape: tuple[int, int], snap: float, band: float) -> None:
         self.shape = shape
         self.snap = snap
         self.labels: Labels = np.zeros(shape, np.uint8)
@@ -126,7 +126,9 @@ class Tracks:
         self.vel: dict[int, F32] = {}
         self.order: list[int] = []  # back to front
         self.post: F32 | None = None
-        self.sigma = max(1.0, 2.0 * max(shape) / 854)
+        self.post_ids: NDArray[np.uint8] = np.zeros(1, np.uint8)  # the label of each row of ``post``
+        self.area: dict[int, float] = {}  # each object's recent whole size, to tell hidden from shrunk
+        self.sigma = max(1.0, band * max(shape) / 854)
 
     def merge_seed(self, image: Image, seed: Labels) -> None:
         """Trust ``seed`` for the objects it holds; keep the others where it labels nothing."""
@@ -138,13 +140,15 @@ class Tracks:
         self.margin = np.ones(self.shape, np.float32)
         for k in held:
             self.amodal[k] = seed == k
+            self.area[k] = float(np.count_nonzero(self.amodal[k]))
             self.vel.setdefault(k, np.zeros(2, np.float32))
         for k in [k for k in self.order if k not in held and (full or not self.amodal[k].any())]:
-            del self.amodal[k], self.vel[k]
+            del self.amodal[k], self.vel[k], self.area[k]
         # Seeded objects are seen whole: put them in front, larger ones behind smaller ones.
         self.order = [k for k in self.order if k in self.amodal and k not in held]
         self.order += sorted(held, key=lambda k: -int(np.count_nonzero(seed == k)))
-        self.post = colour_posterior(image, self.labels, self.ids) if self.snap > 0 else None
+        self.post_ids = self.ids
+        self.post = colour_posterior(image, self.labels, self.post_ids) if self.snap > 0 else None
 
     @property
     def ids(self) -> NDArray[np.uint8]:
@@ -166,16 +170,29 @@ class Tracks:
         fh, fw = flow.shape[:2]
         radius = max(1, round(0.025 * max(fh, fw)))
         moved: dict[int, NDArray[np.bool_]] = {}
+        shown: dict[int, float] = {}
         for k in self.order:
-            moved[k], self.vel[k] = _move(self.amodal[k], self.labels == k, flow, scale, self.vel[k], gap, radius)
+            shown[k] = np.count_nonzero(self.labels == k) / max(self.area[k], 1.0)
+            moved[k], self.vel[k] = _move(self.amodal[k], self.labels == k, shown[k], flow, scale, self.vel[k], gap,
+                                          radius)
         self._reorder(image, moved)
         labels = self._composite(moved)
         self.margin = np.ones(self.shape, np.float32)
         if self.post is not None and self.order:
             labels, self.margin = self._snap(image, labels, consist)
+            for n, k in enumerate(self.order):
+                if shown[k] < 0.9:
+                    # A hidden object comes out somewhere around whatever hides it.
+                    near = moved[k].copy()
+                    for j in self.order[n + 1:]:
+                        if np.count_nonzero(moved[k] & moved[j]):
+                            near |= moved[j]
+                    self._redetect(image, labels, k, near, gap)
         self.labels = labels
         for k in self.order:
             self.amodal[k] = (labels == k) | (moved[k] & (labels != 0))
+            if shown[k] > 0.8:  # a hidden object keeps the size it had when seen whole
+                self.area[k] = 0.8 * self.area[k] + 0.2 * float(np.count_nonzero(self.amodal[k]))
 
     def visible_conf(self) -> SoftMap:
         return (self.conf * (0.5 + 0.5 * self.margin)).astype(np.float32)
@@ -184,7 +201,7 @@ class Tracks:
         """Let colour decide who is in front where two objects overlap (with hysteresis)."""
         if self.post is None or len(self.order) < 2:
             return
-        row = {k: i + 1 for i, k in enumerate(self.order)}
+        row = {int(k): i for i, k in enumerate(self.post_ids)}
         for a in list(self.order):
             for b in list(self.order):
                 if a >= b:
@@ -200,10 +217,33 @@ class Tracks:
                     self.order.remove(front)
                     self.order.insert(self.order.index(back) + 1, front)
 
+    def _redetect(self, image: Image, labels: Labels, k: int, near: NDArray[np.bool_], gap: int) -> None:
+        """Give back to a partly hidden object the background pixels near it that only it explains.
+
+        An object coming out from behind another (or from a flow failure) shows up as unexplained
+        pixels next to where it was predicted; its colour model claims them when it is decisive.
+        """
+        assert self.post is not None
+        h, w = self.shape
+        r = int(max(4.0, 2.0 * float(np.hypot(*self.vel[k])) * gap + 0.02 * max(h, w)))
+        near = near | (labels == k)
+        ys, xs = np.nonzero(near)
+        if len(ys) == 0:
+            return
+        y0, y1, x0, x1 = max(0, ys.min() - r), min(h, ys.max() + r + 1), max(0, xs.min() - r), min(w, xs.max() + r + 1)
+        window = cv2.dilate(near[y0:y1, x0:x1].astype(np.uint8),
+                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        crop = labels[y0:y1, x0:x1]
+        row = int(np.flatnonzero(self.post_ids == k)[0])
+        p = self.post[row, colour_index(image[y0:y1, x0:x1])]
+        claim = ((window > 0) & (crop == 0) & (p > 0.85)).astype(np.uint8)
+        claim = cv2.morphologyEx(claim, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        crop[claim > 0] = k
+
     def _snap(self, image: Image, warped: Labels, consist: F32) -> tuple[Labels, F32]:
         """Move label boundaries onto colour edges within a few pixels of where the flow put them."""
         assert self.post is not None
-        ids = self.ids
+        ids = self.post_ids
         onehot = np.stack([cv2.GaussianBlur((warped == k).astype(np.float32), (0, 0), self.sigma) for k in ids])
         band = onehot.max(axis=0) < 0.999
         margin = np.ones(warped.shape, np.float32)
@@ -229,13 +269,14 @@ def _shift(mask: NDArray[np.bool_], d: F32) -> NDArray[np.bool_]:
     return out > 0
 
 
-def _move(amodal: NDArray[np.bool_], visible: NDArray[np.bool_], flow: F32, scale: float, vel: F32, gap: int,
-          radius: int) -> tuple[NDArray[np.bool_], F32]:
+def _move(amodal: NDArray[np.bool_], visible: NDArray[np.bool_], shown: float, flow: F32, scale: float, vel: F32,
+          gap: int, radius: int) -> tuple[NDArray[np.bool_], F32]:
     """Forward-splat one object's amodal mask along its own motion; returns the mask and velocity.
 
     The motion is the flow of the object's visible interior, extrapolated over the whole object
     (dense flow is smoothed across motion boundaries, so vectors near an edge mix object and
-    background motion). The less of the object is visible, the more it coasts on ``vel``.
+    background motion). The less of the object is ``shown`` (visible share of its recent size), the
+    more it coasts on ``vel``.
     """
     h, w = amodal.shape
     ys, xs = np.nonzero(amodal)
@@ -247,7 +288,6 @@ def _move(amodal: NDArray[np.bool_], visible: NDArray[np.bool_], flow: F32, scal
     inner = cv2.erode(small.astype(np.uint8), k).astype(np.float32)
     if inner.sum() < 4:
         inner = small.astype(np.float32)
-    shown = np.count_nonzero(visible) / len(ys)
     trust = float(np.clip((shown - 0.2) / 0.4, 0, 1)) if inner.sum() >= 4 else 0.0
     sy, sx = (ys * (fh / h)).astype(np.intp), (xs * (fw / w)).astype(np.intp)
     d = np.broadcast_to(vel * gap, (len(ys), 2)).astype(np.float32)
@@ -257,7 +297,9 @@ def _move(amodal: NDArray[np.bool_], visible: NDArray[np.bool_], flow: F32, scal
         mean = (flow * inner[..., None]).sum(axis=(0, 1)) / float(inner.sum())
         field = np.where((wsum > 1e-3)[..., None], field, mean)
         d = trust * field[sy, sx] / scale + (1 - trust) * d
-        vel = (trust * mean / (scale * gap) + (1 - trust) * vel).astype(np.float32)
+        # The velocity learns only from a mostly visible object: a sliver's flow is the occluder's.
+        vt = float(np.clip((shown - 0.5) / 0.3, 0, 1))
+        vel = (vt * mean / (scale * gap) + (1 - vt) * vel).astype(np.float32)
     tx = np.rint(xs + d[:, 0]).astype(np.intp)
     ty = np.rint(ys + d[:, 1]).astype(np.intp)
     ok = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
@@ -282,6 +324,8 @@ class FlowPropagator:
         Confidence kept per frame of distance from the seed.
     snap:
         Strength of the colour-edge snapping (0 disables it).
+    band:
+        Width (Gaussian sigma, in pixels at 854 px long side) of the band where snapping acts.
     min_consistent:
         A frame whose share of forward-backward consistent pixels falls below this is bridged
         (objects coast on their velocities) instead of tracked.
@@ -291,11 +335,12 @@ class FlowPropagator:
     role: ClassVar[Role] = "propagator"
 
     def __init__(self, *, preset: Literal["fast", "medium"] = "medium", flow_size: int = 320,
-                 decay: float = 0.97, snap: float = 0.5, min_consistent: float = 0.4) -> None:
+                 decay: float = 0.97, snap: float = 0.5, band: float = 2.0, min_consistent: float = 0.4) -> None:
         self.preset = cv2.DISOPTICAL_FLOW_PRESET_FAST if preset == "fast" else cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
         self.flow_size = flow_size
         self.decay = decay
         self.snap = snap
+        self.band = band
         self.min_consistent = min_consistent
 
     def load(self, device: str = "cpu") -> None:
@@ -311,30 +356,33 @@ class FlowPropagator:
         Yields ``(frame, labels, confidence, known ids)`` for every frame, seed frames included.
         """
         step = 1 if stop >= order[0] else -1
-        tracks = Tracks(flows.full[::-1], self.snap)
+        tracks = Tracks(flows.full[::-1], self.snap, self.band)
         anchor = order[0]
         bridged = 0
         for dst in range(order[0], stop + step, step):
-            if dst in seeds:
-                tracks.merge_seed(flows.frame(dst), np.asarray(seeds[dst], np.uint8))
-                anchor, bridged = dst, 0
-                yield dst, tracks.labels.copy(), tracks.conf.copy(), frozenset(tracks.order)
-                continue
-            flow = flows.flow(anchor, dst)
-            back = flows.flow(dst, anchor)
-            consist = flows.consistency(flow, back)
-            gap = abs(dst - anchor)
-            conf, consist_full = flows.pull(tracks.conf, back, consist)
-            conf = conf * (self.decay**gap * (0.5 + 0.5 * consist_full))
-            if float(np.mean(consist > 0.5)) < self.min_consistent and bridged < 3:
-                # The flow broke down (flash, impact frame): coast, keep the state at the anchor.
-                bridged += 1
-                yield dst, tracks.coast(gap), (0.5 * conf).astype(np.float32), frozenset(tracks.order)
-                continue
-            tracks.step(flows.frame(dst), flow, flows.scale, consist_full, gap)
-            tracks.conf = conf.astype(np.float32)
+            seed = np.asarray(seeds[dst], np.uint8) if dst in seeds else None
+            # Objects a seed does not hold are carried onto its frame first, then merged with it.
+            carry = dst != order[0] and (seed is None or not set(np.unique(seed).tolist()) >= set(tracks.order))
+            if carry:
+                flow = flows.flow(anchor, dst)
+                back = flows.flow(dst, anchor)
+                consist = flows.consistency(flow, back)
+                gap = abs(dst - anchor)
+                conf, consist_full = flows.pull(tracks.conf, back, consist)
+                conf = conf * (self.decay**gap * (0.5 + 0.5 * consist_full))
+                if seed is None and float(np.mean(consist > 0.5)) < self.min_consistent and bridged < 3:
+                    # The flow broke down (flash, impact frame): coast, keep the state at the anchor.
+                    bridged += 1
+                    yield dst, tracks.coast(gap), (0.5 * conf).astype(np.float32), frozenset(tracks.order)
+                    continue
+                tracks.step(flows.frame(dst), flow, flows.scale, consist_full, gap)
+                tracks.conf = conf.astype(np.float32)
             anchor, bridged = dst, 0
-            yield dst, tracks.labels.copy(), tracks.visible_conf(), frozenset(tracks.order)
+            if seed is not None:
+                tracks.merge_seed(flows.frame(dst), seed)
+                yield dst, tracks.labels.copy(), tracks.conf.copy(), frozenset(tracks.order)
+            else:
+                yield dst, tracks.labels.copy(), tracks.visible_conf(), frozenset(tracks.order)
 
     def propagate(self, frames: Sequence[Image], seeds: dict[int, Labels],
                   direction: Direction = "both") -> list[Propagation]:
