@@ -183,11 +183,11 @@ class Tracks:
             for n, k in enumerate(self.order):
                 if shown[k] < 0.9:
                     # A hidden object comes out somewhere around whatever hides it.
-                    near = moved[k].copy()
-                    for j in self.order[n + 1:]:
-                        if np.count_nonzero(moved[k] & moved[j]):
-                            near |= moved[j]
-                    self._redetect(image, labels, k, near, gap)
+                    # (Only then: an object that shrinks or leaves the picture is not searched for.)
+                    hiders = [j for j in self.order[n + 1:] if np.count_nonzero(moved[k] & moved[j])]
+                    if hiders:
+                        near = moved[k] | np.logical_or.reduce([moved[j] for j in hiders])
+                        self._redetect(image, labels, k, near, gap)
         self.labels = labels
         for k in self.order:
             self.amodal[k] = (labels == k) | (moved[k] & (labels != 0))
