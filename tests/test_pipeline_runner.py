@@ -166,3 +166,33 @@ def test_cancel_stops_a_batch_run(setup: tuple[Project, PipelineRunner, Calls]) 
     assert handle.wait(30)
     assert runner.wait_idle()
     assert not (runner.stage_status("annotate") == FRESH).all()
+
+
+def test_stage3_flags_flicker_and_overrides_only_when_asked() -> None:
+    from app.pipeline.stages import fuse_labels
+
+    own = np.zeros((4, 4), np.uint8)
+    own[1:3, 1:3] = 1
+    carried = own.copy()
+    carried[0, 0] = 1  # the propagation disagrees on one pixel...
+    confidence = np.full((4, 4), 0.9, np.float32)
+    final, sure = fuse_labels(own, carried, confidence)
+    assert np.array_equal(final, own)  # ...stage 1 stays by default
+    assert sure[0, 0] == pytest.approx(0.1) and sure[1, 1] == pytest.approx(0.95)
+    final, sure = fuse_labels(own, carried, confidence, override=0.8)
+    assert final[0, 0] == 1 and sure[0, 0] == pytest.approx(0.9)
+    final, _ = fuse_labels(own, carried, confidence, override=0.95)
+    assert final[0, 0] == 0
+
+
+def test_batch_stage3_writes_confidence_from_the_propagator(setup: tuple[Project, PipelineRunner, Calls]) -> None:
+    project, runner, _ = setup
+    runner.submit_run(["segment", "propagate"]).wait(60)
+    assert runner.wait_idle()
+    # The fake propagator carries keyframe 0's labels unchanged; the blob moves one pixel a frame, so
+    # frame 3's own labels disagree at the blob's edges and agree elsewhere.
+    conf = project.layers.read("confidence", 3)
+    assert conf is not None
+    assert conf[10, 14] > 200 and conf[10, 10] < 60  # inside both vs. uncovered by the move
+    segmentation = project.layers.read("segmentation", 3)
+    assert segmentation is not None and np.array_equal(project.masks_or_empty(3), segmentation)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from app.store import Project
+from app.store import Project, Shot
 
 STAGES: tuple[str, ...] = ("segment", "propagate", "matte", "inpaint", "effects", "annotate")
 ROLE_OF_STAGE: dict[str, str] = {
@@ -46,10 +46,21 @@ def record_name(stage: str) -> str:
     return f"stage/{stage}"
 
 
+KEYFRAME_EVERY = 8  # stage 3 re-propagates stage-1 keyframes this far apart
+
+
+def keyframes(shot: Shot, frame: int) -> tuple[int, int]:
+    """The stage-1 keyframes around ``frame`` that batch stage 3 propagates between."""
+    k0 = shot.start + (frame - shot.start) // KEYFRAME_EVERY * KEYFRAME_EVERY
+    return k0, min(k0 + KEYFRAME_EVERY, shot.end - 1)
+
+
 def current_inputs(project: Project, stage: str, frame: int, backend: str) -> dict[str, Any]:
     inputs: dict[str, Any] = {"backend": backend}
     for layer in STAGE_INPUTS[stage]:
         inputs[layer] = project.layers.version(layer, frame)
+    if stage == "propagate":
+        inputs["keyframes"] = [[k, project.layers.version("segmentation", k)] for k in keyframes(project.shot_of(frame), frame)]
     return inputs
 
 
@@ -64,9 +75,7 @@ def frame_status(project: Project, stage: str, frame: int, backend: str) -> int:
     record = project.layers.read_record(record_name(stage), frame)
     if record is None:
         return MISSING
-    if record.get("inputs") != current_inputs(project, stage, frame, backend):
-        return STALE
-    return FAILED if record.get("status") == "failed" else FRESH
+    return _status(record, current_inputs(project, stage, frame, backend))
 
 
 def stale_frames(project: Project, stage: str, frames: range | list[int], backend: str, *, retry_failed: bool = True) -> list[int]:
@@ -85,19 +94,26 @@ def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
     if stage == "propagate":
         owned = {f for f, m in project.layers.all_meta("masks").items() if m.get("source", "pipeline") != "pipeline"}
     codes = np.full(n, MISSING, np.uint8)
-    for frame in range(n):
-        if frame in owned:
-            codes[frame] = FRESH
-            continue
-        record = records.get(frame)
-        if record is None:
-            continue
-        inputs = {"backend": backend, **{layer: int(v[frame]) for layer, v in versions.items()}}
-        if record.get("inputs") != inputs:
-            codes[frame] = STALE
-        else:
-            codes[frame] = FAILED if record.get("status") == "failed" else FRESH
+    seg = versions.get("segmentation")
+    for shot in project.shots:
+        for frame in range(shot.start, min(shot.end, n)):
+            if frame in owned:
+                codes[frame] = FRESH
+                continue
+            record = records.get(frame)
+            if record is None:
+                continue
+            inputs: dict[str, Any] = {"backend": backend, **{layer: int(v[frame]) for layer, v in versions.items()}}
+            if stage == "propagate" and seg is not None:
+                inputs["keyframes"] = [[k, int(seg[k])] for k in keyframes(shot, frame)]
+            codes[frame] = _status(record, inputs)
     return codes
+
+
+def _status(record: dict[str, Any], inputs: dict[str, Any]) -> int:
+    if record.get("inputs") != inputs:
+        return STALE
+    return FAILED if record.get("status") == "failed" else FRESH
 
 
 def stage_summary(project: Project, stage: str, backend: str | None = None) -> dict[str, int]:

@@ -53,6 +53,7 @@ class PipelineSettings:
     device: str = "auto"
     batch_size: int = 4
     propagation_chunk: int = 12
+    stage3_override: float | None = None  # see app.pipeline.stages.run_propagate
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     low_memory_bytes: int = 1_500_000_000
 
@@ -396,6 +397,9 @@ class _Context:
 
     def frames(self, indices: list[int]) -> ShotFrames:
         return ShotFrames(self.project, indices)
+
+    def option(self, name: str) -> Any:
+        return getattr(self.runner.settings, name)
 
     def workers(self, role: str) -> int:
         # Weight-free backends are stateless numpy/OpenCV code; a deep one already fills the device.

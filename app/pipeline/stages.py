@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from app.pipeline.frames import ShotFrames
-from app.pipeline.graph import current_inputs, user_owned
+from app.pipeline.graph import current_inputs, keyframes, user_owned
 from app.store import Project, Shot
 
 
@@ -28,6 +28,8 @@ class StageContext(Protocol):
     def backend_name(self, role: str) -> str: ...
 
     def workers(self, role: str) -> int: ...
+
+    def option(self, name: str) -> Any: ...
 
     def frames(self, indices: list[int]) -> ShotFrames: ...
 
@@ -112,22 +114,66 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
 
 
 def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
-    """Stage 3 in a batch run: the final masks of frames the user does not own.
+    """Stage 3 in a batch run: temporally consistent final masks for frames the user does not own.
 
-    With no user corrections in play the stage-1 labels are kept as they are; correction-driven
-    propagation through a shot is an interactive job (`app.pipeline.jobs.propagate_from`).
+    The propagator carries the stage-1 labels of keyframes (every `KEYFRAME_EVERY` frames) both ways
+    through the frames between them. Where that agrees with a frame's own stage-1 labels the
+    confidence is high; where it disagrees the mask flickers and the confidence map says so (the
+    timeline flags such frames). With ``settings.stage3_override`` set, a propagation at least that
+    confident replaces the frame's own labels; it is off by default because on generated anime shots
+    the weight-free propagator lowered stage-1 IoU (0.782 -> 0.773 at 0.85, 0.772 at 0.6, seed 202).
+    Propagation from the user's corrections is the interactive job (`interactive.propagate_from`).
     """
+    override = ctx.option("stage3_override")
+    name = ctx.backend_name("propagator")
+    segments: dict[tuple[int, int], list[int]] = {}
+    for frame in targets:
+        segments.setdefault(keyframes(shot, frame), []).append(frame)
+    for (k0, k1), frames in segments.items():
+        inputs = {f: current_inputs(ctx.project, "propagate", f, name) for f in frames}
+        try:
+            labels = {f: ctx.project.layers.read("segmentation", f) for f in range(k0, k1 + 1)}
+            missing = [f for f, lab in labels.items() if lab is None]
+            if missing:
+                raise RuntimeError(f"stage 1 has no result for frame {missing[0]}")
+            span = ctx.frames(list(range(k0, k1 + 1)))
+            try:
+                seeds = {0: labels[k0], k1 - k0: labels[k1]}
+                carried = ctx.backend("propagator").propagate(span, seeds, "both") if k1 > k0 else []
+            finally:
+                span.close()
+        except Exception as exc:
+            for frame in frames:
+                ctx.failed("propagate", frame, inputs[frame], f"{type(exc).__name__}: {exc}")
+                ctx.checkpoint("propagate", frame)
+            continue
+        for frame in frames:
+            if not user_owned(ctx.project, frame):
+                own = labels[frame]
+                assert own is not None
+                if carried:
+                    step = carried[frame - k0]
+                    final, confidence = fuse_labels(
+                        own, np.asarray(step.labels, np.uint8), np.asarray(step.confidence, np.float32), override
+                    )
+                else:
+                    final, confidence = own, np.ones(own.shape, np.float32)
+                ctx.write("masks", frame, final, {"stage": "propagate", "backend": name})
+                ctx.write("confidence", frame, confidence, {"stage": "propagate", "backend": name})
+            ctx.done("propagate", frame, inputs[frame])
+            ctx.checkpoint("propagate", frame)
 
-    def compute(frame: int) -> dict[str, np.ndarray]:
-        if user_owned(ctx.project, frame):
-            return {}
-        labels = ctx.project.layers.read("segmentation", frame)
-        if labels is None:
-            raise RuntimeError("stage 1 has no result for this frame")
-        confidence = np.where(labels > 0, 0.75, 1.0).astype(np.float32)
-        return {"masks": labels, "confidence": confidence}
 
-    _per_frame(ctx, "propagate", "propagator", targets, compute)
+def fuse_labels(
+    own: np.ndarray, carried: np.ndarray, confidence: np.ndarray, override: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stage-1 labels, corrected where the propagation is at least ``override`` confident (if set),
+    and how sure the result is."""
+    agree = own == carried
+    take = ~agree & (confidence >= override) if override is not None else np.zeros_like(agree)
+    final = np.where(take, carried, own).astype(np.uint8)
+    sure = np.where(agree, (1.0 + confidence) / 2.0, np.where(take, confidence, 1.0 - confidence))
+    return final, sure.astype(np.float32)
 
 
 def character_mask(project: Project, frame: int) -> np.ndarray:
