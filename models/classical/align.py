@@ -71,13 +71,17 @@ class _Matcher:
         self.orb = cv2.ORB.create(nfeatures=1500, edgeThreshold=15, patchSize=15, fastThreshold=7)
         self.bf = cv2.BFMatcher(cv2.NORM_HAMMING)
 
-    def features(self, grey: NDArray[np.uint8]) -> Features:
-        kps, desc = self.orb.detectAndCompute(grey, None)
+    def features(self, grey: NDArray[np.uint8], fg: NDArray[np.bool_] | None = None) -> Features:
+        """Corners, descriptors and textured pixels, none of them on ``fg`` (known foreground)."""
+        allowed = None if fg is None else np.where(fg, 0, 255).astype(np.uint8)
+        kps, desc = self.orb.detectAndCompute(grey, allowed)
         pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
         half = cv2.GaussianBlur(cv2.pyrDown(grey), (3, 3), 0)
         gx = cv2.Sobel(half, cv2.CV_32F, 1, 0)
         gy = cv2.Sobel(half, cv2.CV_32F, 0, 1)
         textured = np.asarray(np.hypot(gx, gy) > 40.0)
+        if fg is not None:
+            textured &= cv2.resize(fg.astype(np.uint8), textured.shape[::-1], interpolation=cv2.INTER_NEAREST) == 0
         return grey, pts, (None if desc is None else np.asarray(desc, np.uint8)), textured
 
     def score(self, ref: Features, cur: Features, p: Matrix) -> float:
@@ -175,7 +179,9 @@ def _apply(t: Matrix, pts: NDArray[np.float32]) -> NDArray[np.float64]:
     return np.asarray(pts @ t[:2, :2].T + t[:2, 2])
 
 
-def estimate_camera(frames: Sequence[Image], long_side: int = MODEL_SIDE) -> list[Matrix]:
+def estimate_camera(
+    frames: Sequence[Image], long_side: int = MODEL_SIDE, foreground: Sequence[Mask | None] | None = None
+) -> list[Matrix]:
     """Estimate one frame-to-plate transform per frame of a shot.
 
     Each frame is matched to the current keyframe with a constant-velocity prior; a weak match
@@ -188,6 +194,9 @@ def estimate_camera(frames: Sequence[Image], long_side: int = MODEL_SIDE) -> lis
         The shot (may be lazy; each frame is read once).
     long_side
         Modelling resolution.
+    foreground
+        Optional known foreground per frame (any resolution): no features or agreement are taken
+        there, so large characters cannot pull the estimate.
 
     Returns
     -------
@@ -201,13 +210,20 @@ def estimate_camera(frames: Sequence[Image], long_side: int = MODEL_SIDE) -> lis
     h, w = first.shape[:2]
     s = model_scale(first.shape, long_side)
     matcher = _Matcher()
-    key = prev = matcher.features(_grey(first, s))
+    def fg_at(i: int) -> NDArray[np.bool_] | None:
+        if foreground is None or foreground[i] is None:
+            return None
+        m = np.asarray(foreground[i], np.uint8)
+        size = (round(w * s), round(h * s))
+        return np.asarray(cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) > 0)
+
+    key = prev = matcher.features(_grey(first, s), fg_at(0))
     key_t = prev_t = np.eye(3)
     step = np.eye(3)  # per-frame motion of the last reliable pair
     prev_i = 0
     small: list[Matrix] = [np.eye(3)]
     for i in range(1, n):
-        cur = matcher.features(_grey(frames[i], s))
+        cur = matcher.features(_grey(frames[i], s), fg_at(i))
         pred = prev_t @ np.linalg.matrix_power(step, i - prev_i)  # constant velocity
         p, sc = matcher.match(key, cur, np.linalg.inv(key_t) @ pred)
         t = key_t @ p

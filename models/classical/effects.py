@@ -110,7 +110,7 @@ class ClassicalEffectSeparator:
         (short-lived effects fall out of the median), then `suppress_persistent`."""
         if len(frames) == 0:
             return []
-        ts = list(transforms) if transforms is not None else estimate_camera(frames)
+        ts = list(transforms) if transforms is not None else estimate_camera(frames, foreground=character_masks)
         shape = frames[0].shape
         plate: Image | None = None
         seen: NDArray[np.uint16] | None = None

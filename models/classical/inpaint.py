@@ -73,7 +73,9 @@ class ClassicalInpainter:
         n = len(frames)
         if n == 0:
             return []
-        ts = list(transforms) if transforms is not None else estimate_camera(frames)
+        # The holes are the foreground: keeping them out of the camera estimate keeps large
+        # characters from pulling it.
+        ts = list(transforms) if transforms is not None else estimate_camera(frames, foreground=holes)
         grown = [self._grow(np.asarray(h, bool)) for h in holes]
         src_idx = sample_indices(n, self.max_sources)
         # Sources drop only their own hole (and, below, one pixel of it): growing them as much as
