@@ -89,6 +89,25 @@ def test_alignment_at_reduced_model_resolution() -> None:
         assert abs(rel[0, 2] - 7 * i) < 1.0 and abs(rel[1, 2] - 2 * i) < 1.0
 
 
+def test_alignment_ignores_given_foreground() -> None:
+    """A large textured character moving its own way holds most corners; masked, it is ignored."""
+    bg = painted_background(140, 240, seed=4)
+    fg = painted_background(70, 100, seed=9)
+    frames, masks = [], []
+    for i in range(8):
+        f = bg[i : i + 96, 2 * i : 2 * i + 160].copy()
+        m = np.zeros((96, 160), bool)
+        x = 20 + 5 * i
+        f[15:85, x : x + 100] = fg
+        m[15:85, x : x + 100] = True
+        frames.append(f)
+        masks.append(m)
+    ts = estimate_camera(frames, foreground=masks)
+    for i, t in enumerate(ts):
+        rel = np.linalg.inv(ts[0]) @ t
+        assert abs(rel[0, 2] - 2 * i) < 1.0 and abs(rel[1, 2] - i) < 1.0
+
+
 def test_masked_median_uses_only_valid_samples() -> None:
     rng = np.random.default_rng(1)
     stack = rng.integers(0, 256, (7, 5, 6, 3)).astype(np.uint8)
