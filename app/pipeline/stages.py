@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 
 from app.pipeline.frames import ShotFrames
@@ -198,6 +199,15 @@ def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     _per_frame(ctx, "matte", "matter", targets, compute)
 
 
+def inpaint_hole(project: Project, frame: int) -> np.ndarray:
+    """The character mask grown over its soft fringe (anti-aliased outline, hair strands), which
+    belongs to neither the character's label nor the clean background."""
+    mask = character_mask(project, frame)
+    grow = max(2, round(0.006 * max(mask.shape)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+
+
 def context_frames(shot: Shot, targets: list[int], limit: int = 16) -> list[int]:
     """The targets plus evenly spread frames of the shot that show the background behind them."""
     others = [f for f in range(shot.start, shot.end) if f not in set(targets)]
@@ -219,7 +229,7 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         indices = context_frames(shot, batch)
         frames = ctx.frames(indices)
         try:
-            holes = [character_mask(ctx.project, f) for f in indices]
+            holes = [inpaint_hole(ctx.project, f) for f in indices]
             plates = ctx.backend("inpainter").clean_plates(frames, holes)
         except Exception as exc:
             for frame in batch:
