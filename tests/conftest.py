@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,14 @@ def shared_dir() -> Path:
 def _isolated_weights(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test sees an empty weights folder unless it sets one itself."""
     monkeypatch.setenv("CELSTUDIO_WEIGHTS", str(tmp_path_factory.mktemp("weights")))
+
+
+@pytest.fixture()
+def one_torch_thread() -> Iterator[None]:
+    """Small networks run faster on one intra-op thread (extra threads only spin on a busy CPU)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

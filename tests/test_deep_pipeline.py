@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from scipy import ndimage
 from tiny_models import catalog_without_published_checksums, install_tiny, write_tiny
 
@@ -32,13 +31,7 @@ from models.manager import ModelManager
 W, H, FRAMES = 96, 64, 4
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    # Tiny networks on a shared, busy CPU: extra intra-op threads only spin and wait.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

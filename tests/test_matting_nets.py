@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +16,7 @@ from models.modnet import build_random as build_modnet
 from models.u2net import U2NetMatter, restrict_to_mask
 from models.u2net import build_random as build_u2net
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    # Small networks on a shared, busy CPU: extra intra-op threads only spin and wait.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _scene() -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +13,7 @@ from models.checkpoints import load_checkpoint
 from models.xmem import XMemPropagator
 from models.xmem.network import XMemNetwork, build_random
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    # Small networks on a shared, busy CPU: extra intra-op threads only spin and wait.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY = {"base": 4, "key_dim": 16, "value_dim": 32, "hidden_dim": 8}
