@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from app.errors import CelstudioError
 from app.pipeline.events import FrameFailed, JobProgress, PipelineEvent
@@ -41,8 +42,19 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         runner = PipelineRunner(project, PipelineSettings(backends=backends, device=args.device))
         failures: list[FrameFailed] = []
 
+        tty = sys.stderr.isatty()
+        last: dict[str, Any] = {"stage": "", "time": 0.0}
+
         def show(event: PipelineEvent) -> None:
             if isinstance(event, JobProgress):
+                now = time.monotonic()
+                if not tty:
+                    # A log, not a terminal: one line per stage and at most one every 5 seconds.
+                    if event.stage == last["stage"] and now - last["time"] < 5 and event.done < event.total:
+                        return
+                    last.update(stage=event.stage, time=now)
+                    sys.stderr.write(f"{event.stage}: {event.done}/{event.total} {event.fps:.1f} f/s ETA {event.eta_s:.0f}s\n")
+                    return
                 width = 28
                 filled = int(width * event.done / max(event.total, 1))
                 sys.stderr.write(
@@ -73,5 +85,4 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         for stage in stages or STAGES:
             name = runner.settings.backend_name(ROLE_OF_STAGE[stage])
             print(f"{stage:<10} {name:<12} " + ", ".join(f"{k} {v}" for k, v in stage_summary(project, stage, name).items()))
-        time.sleep(0)
     return 1 if failures else 0
