@@ -34,7 +34,7 @@ VOS = SHARED / "data" / "vos"
 CHARACTERS = SHARED / "data" / "anime" / "characters"
 
 from app.demo.generator import generate_shots  # noqa: E402
-from app.eval.davis import eval_propagation, score_frame  # noqa: E402
+from app.eval.davis import eval_propagation, first_seeds, load_davis, score_frame  # noqa: E402
 from models.classical.propagation import FlowPropagator  # noqa: E402
 
 
@@ -46,10 +46,22 @@ def vos(prop: FlowPropagator) -> None:
         res = eval_propagation(VOS, prop, [name])
         s = res["sequences"].get(name)
         if s is None:
-            print(f"{name:14s} not scored (no object annotated after its seed frame)")
+            print(f"{name:14s} not scored (no object annotated after its seed frame); {sparse_survival(prop, name)}")
             continue
         print(f"{name:14s} J {s['J']:.3f}  F {s['F']:.3f}  J&F {s['JF']:.3f}  "
               f"({int(s['scored'])} frames scored, {s['fps']:.1f} frames/s incl. decode)")
+
+
+def sparse_survival(prop: FlowPropagator, name: str) -> str:
+    """Seeds, and each seeded object's area on the last frame relative to its seed (a sanity figure)."""
+    seq = load_davis(VOS, [name])[0]
+    first = min(seq.annotations)
+    seeds = first_seeds(seq, seq.frames[first].shape)
+    out = prop.propagate(seq.frames[first:], {i - first: lab for i, lab in seeds.items()}, "forward")
+    last = out[-1].labels
+    parts = [f"{k}@{i}:{np.count_nonzero(last == k) / np.count_nonzero(lab == k):.2f}"
+             for i, lab in sorted(seeds.items()) for k in np.unique(lab) if k != 0]
+    return "object@seed frame: last-frame area / seed area " + " ".join(parts)
 
 
 def score_shot(prop: FlowPropagator, images: list[np.ndarray], gts: list[np.ndarray],
