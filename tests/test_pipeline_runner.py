@@ -196,3 +196,19 @@ def test_batch_stage3_writes_confidence_from_the_propagator(setup: tuple[Project
     assert conf[10, 14] > 200 and conf[10, 10] < 60  # inside both vs. uncovered by the move
     segmentation = project.layers.read("segmentation", 3)
     assert segmentation is not None and np.array_equal(project.masks_or_empty(3), segmentation)
+
+
+def test_splitting_a_shot_makes_stage1_stale_only_there(setup: tuple[Project, PipelineRunner, Calls]) -> None:
+    from app.ingest.shots import split_shot
+
+    project, runner, calls = setup
+    runner.submit_run().wait(60)
+    assert runner.wait_idle()
+    project.set_shots(split_shot(project.shots, 9))
+    stale = [f for f, code in enumerate(runner.stage_status("segment")) if code != FRESH]
+    assert stale == [6, 7, 8, 9, 10, 11]
+    calls.clear()
+    runner.submit_run().wait(60)
+    assert runner.wait_idle()
+    assert {f for stage, f in calls if stage == "segment"} == set(range(6, 12))
+    assert (runner.stage_status("segment") == FRESH).all()

@@ -274,3 +274,20 @@ def test_no_display_returns_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
         monkeypatch.delenv(var, raising=False)
     assert main.run_gui(None) == 2
     assert "no display" in capsys.readouterr().err
+
+
+def test_split_and_merge_shots_from_the_keyboard(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    window, c = app_window
+    assert c.project is not None
+    c.set_frame(3)
+    _key(qtbot, window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert [(s.start, s.end) for s in c.project.shots] == [(0, 3), (3, 6), (6, 12)]
+    _key(qtbot, window, Qt.Key.Key_PageDown)
+    assert c.frame == 6
+    c.set_frame(4)
+    _key(qtbot, window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert [(s.start, s.end) for s in c.project.shots] == [(0, 3), (3, 12)]
+    # persisted in the manifest
+    from app.store.manifest import read_manifest
+
+    assert [(s.start, s.end) for s in read_manifest(c.project.root).shots] == [(0, 3), (3, 12)]

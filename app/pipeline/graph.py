@@ -59,6 +59,10 @@ def current_inputs(project: Project, stage: str, frame: int, backend: str) -> di
     inputs: dict[str, Any] = {"backend": backend}
     for layer in STAGE_INPUTS[stage]:
         inputs[layer] = project.layers.version(layer, frame)
+    if stage == "segment":
+        # Stage 1 models the whole shot, so splitting or merging shots makes it stale there.
+        shot = project.shot_of(frame)
+        inputs["shot"] = [shot.start, shot.end]
     if stage == "propagate":
         inputs["keyframes"] = [[k, project.layers.version("segmentation", k)] for k in keyframes(project.shot_of(frame), frame)]
     return inputs
@@ -104,6 +108,8 @@ def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
             if record is None:
                 continue
             inputs: dict[str, Any] = {"backend": backend, **{layer: int(v[frame]) for layer, v in versions.items()}}
+            if stage == "segment":
+                inputs["shot"] = [shot.start, shot.end]
             if stage == "propagate" and seg is not None:
                 inputs["keyframes"] = [[k, int(seg[k])] for k in keyframes(shot, frame)]
             codes[frame] = _status(record, inputs)

@@ -222,6 +222,31 @@ class MainController(QObject):
             shot = self.project.shot_of(self.frame)
             self.set_frame(shot.start if self.frame > shot.start else self.project.shot_of(max(0, shot.start - 1)).start)
 
+    def split_shot(self) -> None:
+        """Start a new shot at the current frame (a cut the detector missed)."""
+        if self.project is None:
+            return
+        from app.ingest.shots import split_shot
+
+        shots = split_shot(self.project.shots, self.frame)
+        if shots != self.project.shots:
+            self.project.set_shots(shots)
+            self.timeline_changed.emit()
+            self.status.emit(f"Split the shot at frame {self.frame}")
+
+    def merge_shot(self) -> None:
+        """Merge the current shot with the next one (a cut that is not one)."""
+        if self.project is None:
+            return
+        from app.ingest.shots import merge_shots
+
+        shots = self.project.shots
+        index = shots.index(self.project.shot_of(self.frame))
+        if index + 1 < len(shots):
+            self.project.set_shots(merge_shots(shots, index))
+            self.timeline_changed.emit()
+            self.status.emit(f"Merged shots {index + 1} and {index + 2}")
+
     def toggle_play(self) -> None:
         if self._play.isActive():
             self._play.stop()

@@ -129,6 +129,8 @@ class MainWindow(QMainWindow):
         a("next_shot", "Next shot", c.next_shot, "PgDown")
         a("prev_shot", "Previous shot", c.prev_shot, "PgUp")
         a("play", "Play / Pause\tSpace", c.toggle_play, None, "play", "Play or pause (Space)")
+        a("split_shot", "Split shot &here", c.split_shot, "Ctrl+K", None, "Start a new shot at this frame")
+        a("merge_shot", "&Merge with next shot", c.merge_shot, "Ctrl+Shift+K", None, "Join this shot and the next")
         for i, name in enumerate(reversed(LAYER_ORDER), start=1):
             a(f"layer_{name}", f"Show {LAYER_LABELS[name].lower()}", partial(c.toggle_layer, name), str(i))
             a(f"solo_{name}", f"Solo {LAYER_LABELS[name].lower()}", partial(c.set_solo, name), f"Alt+{i}")
@@ -151,6 +153,8 @@ class MainWindow(QMainWindow):
         edit.addActions([get["undo"], get["redo"]])
         edit.addSeparator()
         edit.addActions([get["click"], get["brush"], get["eraser"]])
+        edit.addSeparator()
+        edit.addActions([get["split_shot"], get["merge_shot"]])
         edit.addSeparator()
         edit.addAction(get["settings"])
         self.view_menu = bar.addMenu("&View")
