@@ -9,11 +9,16 @@ tracks every object separately:
   that passes behind another one comes out on the right side instead of being dragged along.
 - Where objects overlap, a depth order decides who is visible; the order follows colour evidence
   (whose colour model explains the overlap better), with hysteresis.
+- A partly hidden object is searched for around whatever hides it: background pixels there that
+  only its colour model explains (posterior > 0.85) are given back to it, so it is picked up again
+  when it comes out even if its velocity was off.
 - Frames whose flow breaks down (flashes, anime impact frames, heavy blur: few forward-backward
   consistent pixels) are bridged: objects coast on their velocities there and the next frame's flow
   is taken from the last reliable frame, so one bad frame does not corrupt the rest of the shot.
 - Label boundaries snap to colour edges in a narrow band with per-label colour histograms learnt on
-  the seeds.
+  the seeds (updating them from propagated frames let drift into the models and lost quality).
+- Confidence = forward-backward consistency accumulated along the pass x ``decay`` per frame x the
+  snapping's label margin; halved on bridged frames.
 
 Seeds merge with what is propagated: a seed frame is trusted for the objects its labels hold (their
 pixels are exact, and they are nowhere else); objects it does not hold keep being propagated from
