@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import platformdirs
@@ -16,14 +15,6 @@ def projects_dir() -> Path:
     if (REPO_ROOT / "pyproject.toml").is_file():
         return local
     return Path(platformdirs.user_data_dir("celstudio")) / "projects"
-
-
-def weights_dir() -> Path:
-    """The weights folder: ``$CELSTUDIO_WEIGHTS`` if set, else the user's data folder."""
-    env = os.environ.get("CELSTUDIO_WEIGHTS")
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_data_dir("celstudio")) / "weights"
 
 
 def shared_dir() -> Path | None:

@@ -15,22 +15,10 @@ import cv2
 import numpy as np
 
 from models.base import Image
+from models.manager import default_weights_dir
 
 CASCADE_NAME = "lbpcascade_animeface.xml"
 Box = tuple[int, int, int, int]  # x, y, w, h
-
-
-def weights_dir() -> Path:
-    """The user's weights folder (it may not exist)."""
-    env = os.environ.get("CELSTUDIO_WEIGHTS")
-    if env:
-        return Path(env)
-    try:
-        import platformdirs
-
-        return Path(platformdirs.user_data_dir("celstudio")) / "weights"
-    except ImportError:  # platformdirs is optional; fall back to the XDG default
-        return Path.home() / ".local" / "share" / "celstudio" / "weights"
 
 
 def find_cascade(path: str | os.PathLike[str] | None = None) -> Path | None:
@@ -38,7 +26,7 @@ def find_cascade(path: str | os.PathLike[str] | None = None) -> Path | None:
     candidates = []
     if path is not None:
         candidates.append(Path(path))
-    candidates.append(weights_dir() / CASCADE_NAME)
+    candidates.append(default_weights_dir() / CASCADE_NAME)
     candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "weights" / CASCADE_NAME)
     for c in candidates:
         if c.is_file():
