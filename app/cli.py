@@ -105,7 +105,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from models.manager import run_models_command
+    from models.manager_cli import run_models_command
 
     return run_models_command([args.action, *args.names])
 

@@ -15,6 +15,7 @@ import pytest
 
 import models.manager as mm
 from app.errors import ModelUnavailable
+from models import manager_cli
 from models.catalog import ModelEntry
 from models.manager import DownloadCancelled, ModelManager
 
@@ -231,20 +232,20 @@ def test_cli_commands(server: tuple[str, ServerState], tmp_path: Path) -> None:
     base, state = server
     mgr = ModelManager(tmp_path, catalog=(_entry(base),))
     out = io.StringIO()
-    assert mm.run_models_command(["list"], mgr, out) == 0
+    assert manager_cli.run_models_command(["list"], mgr, out) == 0
     assert "tiny" in out.getvalue() and "INSTALLED" in out.getvalue()
     out = io.StringIO()
-    assert mm.run_models_command(["download", "tiny"], mgr, out) == 0
+    assert manager_cli.run_models_command(["download", "tiny"], mgr, out) == 0
     assert "\rtiny [" in out.getvalue() and "100.0%" in out.getvalue()
     requests = len(state.requests)
-    assert mm.run_models_command(["download", "tiny"], mgr, io.StringIO()) == 0
+    assert manager_cli.run_models_command(["download", "tiny"], mgr, io.StringIO()) == 0
     assert len(state.requests) == requests  # installed and verified: nothing fetched again
     out = io.StringIO()
-    assert mm.run_models_command(["verify"], mgr, out) == 0 and "tiny: ok" in out.getvalue()
+    assert manager_cli.run_models_command(["verify"], mgr, out) == 0 and "tiny: ok" in out.getvalue()
     out = io.StringIO()
-    assert mm.run_models_command(["path", "tiny"], mgr, out) == 0
+    assert manager_cli.run_models_command(["path", "tiny"], mgr, out) == 0
     assert out.getvalue().strip() == str(tmp_path / "tiny.pth")
     out = io.StringIO()
-    assert mm.run_models_command(["download", "nope"], mgr, out) == 1 and "error:" in out.getvalue()
-    assert mm.run_models_command(["frobnicate"], mgr, io.StringIO()) == 2
-    assert mm.progress_bar("x", 5, 10, width=10) == "x [#####.....]  50.0% 5 B/10 B"
+    assert manager_cli.run_models_command(["download", "nope"], mgr, out) == 1 and "error:" in out.getvalue()
+    assert manager_cli.run_models_command(["frobnicate"], mgr, io.StringIO()) == 2
+    assert manager_cli.progress_bar("x", 5, 10, width=10) == "x [#####.....]  50.0% 5 B/10 B"
