@@ -261,7 +261,7 @@ class Tracks:
         score /= score.sum(axis=0, keepdims=True) + 1e-12
         out = warped.copy()
         out[band] = ids[np.argmax(score, axis=0)]
-        top2 = np.sort(score, axis=0)[-2:]
+        top2 = np.partition(score, -2, axis=0)[-2:]
         margin[band] = top2[1] - top2[0]
         return out, margin
 
