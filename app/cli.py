@@ -18,17 +18,10 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _progress_bar(label: str) -> Callable[[int, int], None]:
-    def report(done: int, total: int) -> None:
-        if not sys.stderr.isatty() and done not in (total,) and done % 50:
-            return
-        width = 30
-        filled = int(width * done / max(total, 1))
-        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+    from app.terminal import Progress
 
-    return report
+    progress = Progress()
+    return lambda done, total: progress.update(label, done, total)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 from app.errors import CelstudioError
 from app.pipeline.events import FrameFailed, JobProgress, PipelineEvent
 from app.pipeline.graph import ROLE_OF_STAGE, STAGES, stage_summary
 from app.pipeline.runner import PipelineRunner, PipelineSettings
 from app.store import Project
+from app.terminal import Progress
 
 
 def parse_backends(pairs: list[str]) -> dict[str, str]:
@@ -42,26 +41,11 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         runner = PipelineRunner(project, PipelineSettings(backends=backends, device=args.device))
         failures: list[FrameFailed] = []
 
-        tty = sys.stderr.isatty()
-        last: dict[str, Any] = {"stage": "", "time": 0.0}
+        progress = Progress()
 
         def show(event: PipelineEvent) -> None:
             if isinstance(event, JobProgress):
-                now = time.monotonic()
-                if not tty:
-                    # A log, not a terminal: one line per stage and at most one every 5 seconds.
-                    if event.stage == last["stage"] and now - last["time"] < 5 and event.done < event.total:
-                        return
-                    last.update(stage=event.stage, time=now)
-                    sys.stderr.write(f"{event.stage}: {event.done}/{event.total} {event.fps:.1f} f/s ETA {event.eta_s:.0f}s\n")
-                    return
-                width = 28
-                filled = int(width * event.done / max(event.total, 1))
-                sys.stderr.write(
-                    f"\r{event.stage:<9} [{'#' * filled}{'.' * (width - filled)}] {event.done}/{event.total} "
-                    f"{event.fps:5.1f} f/s  ETA {event.eta_s:5.0f}s"
-                )
-                sys.stderr.flush()
+                progress.update(event.stage, event.done, event.total, f"{event.fps:5.1f} f/s  ETA {event.eta_s:5.0f}s")
             elif isinstance(event, FrameFailed):
                 failures.append(event)
 
