@@ -6,7 +6,12 @@ import cv2
 import numpy as np
 
 from models.classical.align import build_plate, estimate_camera, warp_to_frame
-from models.classical.effects import ClassicalEffectSeparator, additive_strength, suppress_persistent
+from models.classical.effects import (
+    ClassicalEffectSeparator,
+    additive_strength,
+    flash_strength,
+    suppress_persistent,
+)
 from models.classical.inpaint import ClassicalInpainter
 
 H, W = 96, 160
@@ -83,6 +88,58 @@ def test_effect_separation_with_a_given_plate() -> None:
     ref = warp_to_frame(plate, ts[5], frames[5].shape, 1.0)
     strength = ClassicalEffectSeparator().separate(frames[5], masks[5], ref)
     assert iou(strength > 0.5, lights[5] > 50) >= 0.5
+
+
+def with_outlines(img: np.ndarray) -> np.ndarray:
+    """Dark line art, as every anime frame has."""
+    out = img.copy()
+    cv2.rectangle(out, (5, 5), (40, 60), (20, 15, 25), 2)
+    return out
+
+
+def test_flash_is_the_whole_frame() -> None:
+    frame = with_outlines(painted(H, W, 3))
+    assert flash_strength(frame) == 0.0
+    for f in (0.5, 0.95):
+        lit = (frame + f * (255.0 - frame)).astype(np.uint8)
+        assert abs(flash_strength(lit) - f) < 0.1
+        m = ClassicalEffectSeparator().separate(lit, np.zeros((H, W), bool), frame)
+        assert float(m.min()) > 0.4
+    # A pale, low-contrast picture without a flash is not a flash.
+    pale = np.clip(frame.astype(np.float32) * 0.4 + 120, 0, 255).astype(np.uint8)
+    assert flash_strength(with_outlines(pale)) == 0.0
+
+
+def test_thin_streaks_without_a_plate() -> None:
+    bg = cv2.GaussianBlur(painted(H, W, 4), (0, 0), 3)  # a soft painted background
+    frame = bg.astype(np.float32)
+    streaks = np.zeros((H, W), np.float32)
+    for y in (20, 45, 70):
+        cv2.line(streaks, (10, y), (150, y + 8), 1.0, 2, cv2.LINE_AA)
+    frame += streaks[..., None] * np.array([255, 240, 220], np.float32)
+    frame8 = np.clip(frame, 0, 255).astype(np.uint8)
+    m = ClassicalEffectSeparator().separate(frame8, np.zeros((H, W), bool), None)
+    assert iou(m > 0.25, streaks > 0.5) >= 0.5
+    assert (ClassicalEffectSeparator().separate(bg, np.zeros((H, W), bool), None) > 0.25).sum() < 20
+
+
+def test_aura_at_the_edge_with_a_hole_filled_plate() -> None:
+    """The inpaint stage's plate is the frame outside the grown character hole: the separator
+    must use it in the hole's ring (an aura hugging the outline) and not read 'no effect' elsewhere."""
+    frames, masks, bgs, _ = shot(glow_frames=())
+    i = 5
+    mask = masks[i]
+    dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+    aura = np.where(mask, 0.0, np.exp(-dist / 3.0)).astype(np.float32)  # strongest at the edge
+    frame = np.clip(frames[i] + aura[..., None] * np.array([150, 220, 255], np.float32), 0, 255).astype(np.uint8)
+    hole = cv2.dilate(mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    plate = np.where(hole[..., None], bgs[i], frame)
+    s = ClassicalEffectSeparator().separate(frame, mask, plate)
+    ring = hole & ~mask & (aura > 0.5)
+    assert float(s[ring].mean()) > 0.4  # before: 0 (the ring was excluded as fringe)
+    assert not s[mask].any()
+    far = cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0
+    assert (s[far] > 0.25).sum() < 20
 
 
 def test_persistent_bright_regions_are_background() -> None:
