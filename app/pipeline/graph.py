@@ -1,8 +1,8 @@
 """The stage graph and per-frame freshness.
 
 Order: ``segment`` (stage 1) -> ``propagate`` (stage 3: temporal consistency, writes the final
-``masks``) -> ``matte`` (2a) and ``inpaint`` (2c) -> ``effects`` (2b, which needs the clean plate) ->
-``annotate`` (4). Stage 3 runs before the mattes so that they follow the final masks.
+``masks``) -> ``matte`` (2a) and ``effects`` (2b) -> ``inpaint`` (2c, which paints out characters and
+effects) -> ``annotate`` (4). Stage 3 runs before the mattes so that they follow the final masks.
 
 Each result records, in the record ``stage/<name>``, the versions of the inputs it was made from. A
 result is *fresh* when those equal the current versions, so a change to one frame's input makes exactly
@@ -18,7 +18,7 @@ import numpy as np
 
 from app.store import Project, Shot
 
-STAGES: tuple[str, ...] = ("segment", "propagate", "matte", "inpaint", "effects", "annotate")
+STAGES: tuple[str, ...] = ("segment", "propagate", "matte", "effects", "inpaint", "annotate")
 ROLE_OF_STAGE: dict[str, str] = {
     "segment": "segmenter",
     "propagate": "propagator",
@@ -32,11 +32,11 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "segment": (),
     "propagate": ("segmentation",),
     "matte": ("masks",),
-    "inpaint": ("masks",),
-    "effects": ("masks", "clean"),
+    "effects": ("masks",),
+    "inpaint": ("masks", "effects"),
     "annotate": ("masks", "alpha", "effects"),
 }
-DOWNSTREAM_OF_MASKS: tuple[str, ...] = ("matte", "inpaint", "effects", "annotate")
+DOWNSTREAM_OF_MASKS: tuple[str, ...] = ("matte", "effects", "inpaint", "annotate")
 
 MISSING, FRESH, STALE, RUNNING, FAILED = 0, 1, 2, 3, 4
 STATUS_NAMES = {MISSING: "missing", FRESH: "fresh", STALE: "stale", RUNNING: "running", FAILED: "failed"}

@@ -199,13 +199,20 @@ def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     _per_frame(ctx, "matte", "matter", targets, compute)
 
 
+EFFECT_HOLE = 0.25  # effect strength above which the clean plate paints the effect out
+
+
 def inpaint_hole(project: Project, frame: int) -> np.ndarray:
-    """The character mask grown over its soft fringe (anti-aliased outline, hair strands), which
-    belongs to neither the character's label nor the clean background."""
+    """What the clean plate must paint over: the characters grown over their soft fringe
+    (anti-aliased outline, hair strands) and the effects found by stage 2b."""
     mask = character_mask(project, frame)
     grow = max(2, round(0.006 * max(mask.shape)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+    hole = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+    effects = project.layers.read("effects", frame)
+    if effects is not None:
+        hole |= effects >= round(EFFECT_HOLE * 255)
+    return hole
 
 
 def context_frames(shot: Shot, targets: list[int], limit: int = 16) -> list[int]:
@@ -244,13 +251,33 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
 
 
 def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    """Stage 2b. A backend with ``separate_shot`` (the weight-free one) models the shot's background
+    itself from a bounded sample of its frames; others see each frame alone."""
     separator = ctx.backend("effects")
-
-    def compute(frame: int) -> dict[str, np.ndarray]:
-        plate = ctx.project.layers.read("clean", frame)
-        return {"effects": separator.separate(ctx.project.frame(frame), character_mask(ctx.project, frame), plate)}
-
-    _per_frame(ctx, "effects", "effects", targets, compute)
+    if not hasattr(separator, "separate_shot"):
+        _per_frame(
+            ctx, "effects", "effects", targets,
+            lambda f: {"effects": separator.separate(ctx.project.frame(f), character_mask(ctx.project, f), None)},
+        )
+        return
+    name = ctx.backend_name("effects")
+    inputs = {f: current_inputs(ctx.project, "effects", f, name) for f in targets}
+    for start in range(0, len(targets), 16):
+        batch = targets[start : start + 16]
+        indices = context_frames(shot, batch)
+        frames = ctx.frames(indices)
+        try:
+            maps = separator.separate_shot(frames, [character_mask(ctx.project, f) for f in indices])
+        except Exception as exc:
+            for frame in batch:
+                ctx.failed("effects", frame, inputs[frame], f"{type(exc).__name__}: {exc}")
+            continue
+        finally:
+            frames.close()
+        for frame in batch:
+            ctx.write("effects", frame, maps[indices.index(frame)], {"stage": "effects", "backend": name})
+            ctx.done("effects", frame, inputs[frame])
+            ctx.checkpoint("effects", frame)
 
 
 def jsonable(value: Any) -> Any:
@@ -291,7 +318,7 @@ STAGE_FUNCTIONS: dict[str, Callable[[StageContext, Shot, list[int]], None]] = {
     "segment": run_segment,
     "propagate": run_propagate,
     "matte": run_matte,
-    "inpaint": run_inpaint,
     "effects": run_effects,
+    "inpaint": run_inpaint,
     "annotate": run_annotate,
 }
