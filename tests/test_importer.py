@@ -130,3 +130,19 @@ def test_existing_project_is_not_overwritten(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "proj").iterdir()) == before
     with Project.open(tmp_path / "proj") as p:
         assert p.frame_count == 6
+
+
+def test_jpeg_folder_keeps_the_source_bytes(tmp_path: Path) -> None:
+    folder = tmp_path / "jpgs"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        noisy = (_scene(6, i, 320, 240).astype(int) + rng.integers(-20, 20, (240, 320, 3))).clip(0, 255)
+        Image.fromarray(noisy.astype(np.uint8)).save(folder / f"f{i}.jpg", quality=85)
+    with import_source(folder, tmp_path / "p") as project:
+        for i in range(3):
+            with Image.open(folder / f"f{i}.jpg") as im:
+                assert np.array_equal(project.frame(i), np.asarray(im.convert("RGB")))
+            stored = project.media.h5.read_row("frames_encoded", i)
+            assert stored is not None
+            assert np.asarray(stored, np.uint8).tobytes() == (folder / f"f{i}.jpg").read_bytes()

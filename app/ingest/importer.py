@@ -123,7 +123,8 @@ def _fill(project: Project, source: FrameSource, progress: ProgressFn | None, ca
         if done >= total:
             raise InputError(f"{Path(project.manifest.source.path).name} has more frames than its index says.")
         if not is_video:
-            media.write_frame(done, frame)
+            files = getattr(source, "files", None)
+            media.write_frame(done, frame, files[done].read_bytes() if files is not None else None)
         proxy = cv2.resize(frame, media.proxy_wh, interpolation=cv2.INTER_AREA)
         thumb = cv2.resize(proxy, media.thumb_wh, interpolation=cv2.INTER_AREA)
         media.write_proxy(done, proxy)

@@ -2,7 +2,7 @@
 and the source's frame index.
 
 Proxies (long side 640, JPEG) are what the timeline and the frame view show while scrubbing.
-Imported image folders and generated demos store their full-resolution frames here as PNG.
+Imported image folders keep their source files' bytes here (or PNG), generated demos PNG.
 """
 
 from __future__ import annotations
@@ -30,6 +30,14 @@ def thumbnail_size(width: int, height: int) -> tuple[int, int]:
     return max(2, round(width * THUMB_HEIGHT / height)), THUMB_HEIGHT
 
 
+def _decode_bytes(data: np.ndarray) -> np.ndarray | None:
+    """An encoded 8-bit colour image as RGB, or None when it is not one."""
+    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.dtype != np.uint8 or decoded.ndim != 3 or decoded.shape[2] != 3:
+        return None
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
 def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if image.shape[1] == size[0] and image.shape[0] == size[1]:
         return image
@@ -47,18 +55,26 @@ class MediaStore:
         self.proxy_wh = proxy_size(width, height)
         self.thumb_wh = thumbnail_size(width, height)
 
-    def write_frame(self, index: int, image: np.ndarray) -> None:
-        """Store a full-resolution frame losslessly as PNG (fast level 1): flat anime colours compress
-        well, and it keeps a 1080p image folder at a few MB per frame instead of 6 MB raw."""
+    def write_frame(self, index: int, image: np.ndarray, original: bytes | None = None) -> None:
+        """Store a full-resolution frame losslessly.
+
+        ``original`` is the source file's bytes (a jpg/png/webp of an image folder): kept as they are
+        when they decode to exactly ``image``, which is far smaller than any re-encoding of a photo-like
+        frame. Otherwise the frame is stored as PNG (fast level 1; flat anime colours compress well).
+        """
         self.h5.check_frame(index)
         if image.shape != (self.height, self.width, 3):
             raise ValueError(f"frame must be {(self.height, self.width, 3)}, got {image.shape}")
-        bgr = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2BGR)
-        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-        if not ok:
-            raise ValueError(f"frame {index} could not be encoded")
+        data = np.frombuffer(original, np.uint8) if original is not None else None
+        decoded = _decode_bytes(data) if data is not None else None
+        if data is None or decoded is None or not np.array_equal(decoded, image):
+            bgr = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2BGR)
+            ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            if not ok:
+                raise ValueError(f"frame {index} could not be encoded")
+            data = buf.ravel()
         with self.h5.lock:
-            self.h5.dataset("frames_png", (), h5py.vlen_dtype(np.uint8), compression=None)[index] = buf.ravel()
+            self.h5.dataset("frames_encoded", (), h5py.vlen_dtype(np.uint8), compression=None)[index] = data
             self.h5.dataset("frames_written", (), np.uint8, compression=None)[index] = 1
 
     def has_frame(self, index: int) -> bool:
@@ -68,15 +84,15 @@ class MediaStore:
     def read_frame(self, index: int) -> np.ndarray:
         if not self.has_frame(index):
             raise KeyError(f"frame {index} is not stored in the project")
-        return self._decode("frames_png", index)
+        return self._decode("frames_encoded", index)
 
     def _decode(self, name: str, index: int) -> np.ndarray:
         row = self.h5.read_row(name, index)
         data = np.asarray(row.item() if row is not None and row.dtype == object else row, dtype=np.uint8)
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        if bgr is None:
+        image = _decode_bytes(data)
+        if image is None:
             raise KeyError(f"{name} of frame {index} is unreadable")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return image
 
     def write_proxy(self, index: int, image: np.ndarray) -> None:
         """Store a proxy as JPEG (quality 92): ~10x smaller than raw, and a decode is about a millisecond."""
