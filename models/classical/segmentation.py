@@ -38,6 +38,7 @@ from models.classical.align import (
 )
 from models.classical.effects import additive_strength
 from models.classical.faces import AnimeFaceDetector
+from models.classical.static import face_priors, static_evidence
 
 K3 = np.ones((3, 3), np.uint8)
 
@@ -55,6 +56,9 @@ class ClassicalSegmenter:
         Components smaller than this fraction of the frame are dropped.
     cascade_path
         Optional explicit ``lbpcascade_animeface.xml``.
+    still_share
+        A shot whose frames depart from the rest over less than this share of the frame (a talking
+        head, a laugh) also takes the still-picture cues: its character is burnt into the plate.
     """
 
     name: ClassVar[str] = "classical"
@@ -62,8 +66,9 @@ class ClassicalSegmenter:
 
     def __init__(
         self, *, long_side: int = 480, max_plate_frames: int = 40, min_object_area: float = 0.002,
-        cascade_path: str | None = None,
+        cascade_path: str | None = None, still_share: float = 0.05,
     ) -> None:
+        self.still_share = still_share
         self.long_side = long_side
         self.max_plate_frames = max_plate_frames
         self.min_object_area = min_object_area
@@ -93,7 +98,7 @@ class ClassicalSegmenter:
             transforms = estimate_camera(frames, self.long_side, moved)
             model = _BackgroundModel(frames, transforms, s, min(self.max_plate_frames, 16))
         static_fg: NDArray[np.uint8] | None = None
-        if model.static:
+        if model.static or model.moving_share < self.still_share:
             static_fg = self._static_foreground(model.plate)
         out: list[FrameSegmentation] = []
         prev: tuple[NDArray[np.uint8], Matrix] | None = None
@@ -117,25 +122,18 @@ class ClassicalSegmenter:
         return out
 
     def _static_foreground(self, plate: Image) -> NDArray[np.uint8]:
-        """Foreground of a still picture: flat regions unlike the border, faces, grown by GrabCut."""
-        score = border_contrast(plate) * flatness(plate)
-        u8 = np.clip(score * 2.0, 0, 255).astype(np.uint8)
-        otsu, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        evidence = np.full(plate.shape[:2], cv2.GC_PR_BGD, np.uint8)
-        prob = cv2.morphologyEx((u8 > max(otsu, 20)).astype(np.uint8), cv2.MORPH_OPEN, K3)
-        evidence[prob > 0] = cv2.GC_PR_FGD
-        evidence[cv2.erode(prob, K3, iterations=2) > 0] = cv2.GC_FGD
-        self._face_seeds(plate, evidence)
-        return grabcut(plate, evidence, iterations=4)
+        """Foreground of a still picture from static cues (`models.classical.static`), by GrabCut."""
+        return grabcut(plate, static_evidence(plate, self.faces.detect(plate)), iterations=4)
 
     def _face_seeds(self, small: Image, evidence: NDArray[np.uint8]) -> None:
-        """Faces are sure foreground; undecided pixels of the body below them probable foreground."""
-        h, w = evidence.shape
-        for x, y, fw, fh in self.faces.detect(small):
-            bx0, bx1 = max(0, x - fw), min(w, x + 2 * fw)
-            body = evidence[y : min(h, y + 5 * fh), bx0:bx1]
-            # Only undecided pixels: a box is a poor body shape next to evidence that knows better.
-            body[body == cv2.GC_PR_BGD] = cv2.GC_PR_FGD
+        """Faces are sure foreground, their head probable foreground even over supported
+        background (a still head is seen alike in every frame), the body below them probable
+        foreground where undecided (a box must not override evidence that knows better)."""
+        faces = self.faces.detect(small)
+        head, body = face_priors(faces, small.shape)
+        evidence[head & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
+        evidence[body & (evidence == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
+        for x, y, fw, fh in faces:
             evidence[y + fh // 6 : y + fh - fh // 6, x + fw // 6 : x + fw - fw // 6] = cv2.GC_FGD
 
     # -- frame level -----------------------------------------------------------------------------
@@ -210,7 +208,8 @@ class _BackgroundModel:
             fg[k] = cv2.dilate(((sup < 0.3) & (cov >= 2)).astype(np.uint8), K3, iterations=2) > 0
         share = [float(f[v].mean()) if v.any() else 0.0 for f, v in zip(fg, self.valid, strict=True)]
         # Nothing departs from the rest: a still picture whose character the plate cannot reveal.
-        self.static = len(frames) < 3 or float(np.median(share)) < 0.003
+        self.moving_share = float(np.median(share)) if share else 0.0
+        self.static = len(frames) < 3 or self.moving_share < 0.003
         use = self.valid & ~fg
         use = np.where(use.any(axis=0), use, self.valid)
         self.plate = masked_median(rgb, use)
@@ -342,32 +341,6 @@ def robust_threshold(values: NDArray[np.float32], k: float = 6.0, floor: float =
     med = float(np.median(values))
     mad = float(np.median(np.abs(values - med)))
     return max(floor, med + k * 1.4826 * mad)
-
-
-def border_contrast(image: Image, clusters: int = 10) -> NDArray[np.float32]:
-    """Lab distance to the nearest colour of the top/left/right border (the bottom often cuts a
-    character): backgrounds touch the frame border, characters stand out from it."""
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-    h, w = lab.shape[:2]
-    b = max(2, int(0.04 * min(h, w)))
-    border = np.concatenate(
-        [lab[:b].reshape(-1, 3), lab[:, :b].reshape(-1, 3), lab[:, w - b :].reshape(-1, 3)]
-    )
-    k = min(clusters, len(border))
-    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-    _, _, centres = cv2.kmeans(border, k, None, crit, 2, cv2.KMEANS_PP_CENTERS)  # type: ignore[call-overload]
-    d = np.min(np.linalg.norm(lab[:, :, None, :] - centres[None, None], axis=3), axis=2)
-    return np.asarray(cv2.GaussianBlur(d, (5, 5), 0), np.float32)
-
-
-def flatness(image: Image, noise: float = 8.0) -> NDArray[np.float32]:
-    """1 where colour is locally flat (cel-shaded characters), towards 0 on painted texture."""
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-    mu = cv2.blur(lab, (5, 5))
-    sd = np.sqrt(np.maximum(cv2.blur(lab * lab, (5, 5)) - mu * mu, 0.0).sum(axis=2))
-    flat = np.exp(-sd / noise).astype(np.float32)
-    # Close over the thin dark outlines that separate a character's flat colour regions.
-    return np.asarray(cv2.morphologyEx(flat, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8)), np.float32)
 
 
 def grabcut(image: Image, evidence: NDArray[np.uint8], iterations: int = 2) -> NDArray[np.uint8]:
