@@ -227,27 +227,39 @@ def context_frames(shot: Shot, targets: list[int], limit: int = 16) -> list[int]
     return sorted(set(targets) | set(others))
 
 
-def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
-    """Stage 2c: plates from the shot's other frames (a bounded sample of them) plus inpainting."""
-    name = ctx.backend_name("inpainter")
-    inputs = {f: current_inputs(ctx.project, "inpaint", f, name) for f in targets}
+def _sampled_shot(
+    ctx: StageContext, stage: str, role: str, layer: str, shot: Shot, targets: list[int],
+    compute: Callable[[list[int], ShotFrames], list[np.ndarray]],
+) -> None:
+    """Run a shot-level backend on batches of up to 16 targets, each with a bounded sample of the
+    shot's other frames (`context_frames`); ``compute(indices, frames)`` returns one result per index."""
+    name = ctx.backend_name(role)
+    inputs = {f: current_inputs(ctx.project, stage, f, name) for f in targets}
     for start in range(0, len(targets), 16):
         batch = targets[start : start + 16]
         indices = context_frames(shot, batch)
         frames = ctx.frames(indices)
         try:
-            holes = [inpaint_hole(ctx.project, f) for f in indices]
-            plates = ctx.backend("inpainter").clean_plates(frames, holes)
+            results = compute(indices, frames)
         except Exception as exc:
             for frame in batch:
-                ctx.failed("inpaint", frame, inputs[frame], f"{type(exc).__name__}: {exc}")
+                ctx.failed(stage, frame, inputs[frame], f"{type(exc).__name__}: {exc}")
             continue
         finally:
             frames.close()
         for frame in batch:
-            ctx.write("clean", frame, plates[indices.index(frame)], {"stage": "inpaint", "backend": name})
-            ctx.done("inpaint", frame, inputs[frame])
-            ctx.checkpoint("inpaint", frame)
+            ctx.write(layer, frame, results[indices.index(frame)], {"stage": stage, "backend": name})
+            ctx.done(stage, frame, inputs[frame])
+            ctx.checkpoint(stage, frame)
+
+
+def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    """Stage 2c: plates from the shot's other frames (a bounded sample of them) plus inpainting."""
+    inpainter = ctx.backend("inpainter")
+    _sampled_shot(
+        ctx, "inpaint", "inpainter", "clean", shot, targets,
+        lambda indices, frames: inpainter.clean_plates(frames, [inpaint_hole(ctx.project, f) for f in indices]),
+    )
 
 
 def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
@@ -260,24 +272,10 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
             lambda f: {"effects": separator.separate(ctx.project.frame(f), character_mask(ctx.project, f), None)},
         )
         return
-    name = ctx.backend_name("effects")
-    inputs = {f: current_inputs(ctx.project, "effects", f, name) for f in targets}
-    for start in range(0, len(targets), 16):
-        batch = targets[start : start + 16]
-        indices = context_frames(shot, batch)
-        frames = ctx.frames(indices)
-        try:
-            maps = separator.separate_shot(frames, [character_mask(ctx.project, f) for f in indices])
-        except Exception as exc:
-            for frame in batch:
-                ctx.failed("effects", frame, inputs[frame], f"{type(exc).__name__}: {exc}")
-            continue
-        finally:
-            frames.close()
-        for frame in batch:
-            ctx.write("effects", frame, maps[indices.index(frame)], {"stage": "effects", "backend": name})
-            ctx.done("effects", frame, inputs[frame])
-            ctx.checkpoint("effects", frame)
+    _sampled_shot(
+        ctx, "effects", "effects", "effects", shot, targets,
+        lambda indices, frames: separator.separate_shot(frames, [character_mask(ctx.project, f) for f in indices]),
+    )
 
 
 def jsonable(value: Any) -> Any:
