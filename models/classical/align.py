@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from models.base import Image, Mask
 
 MODEL_SIDE = 480
+BORDER_GAIN = 4.0
 Matrix = NDArray[np.float64]
 AnyArray = NDArray[Any]  # images, masks and counts alike (cv2 stubs are loose about dtypes)
 
@@ -94,7 +95,8 @@ class _Matcher:
         seen = cv2.warpAffine(np.full(b.shape, 255, np.uint8), m, size, flags=cv2.INTER_NEAREST) > 0
         tex = ref[3]
         agree = (np.abs(a.astype(np.int16) - warped.astype(np.int16)) < 10) & seen & tex
-        return float(agree.sum()) / max(1.0, float(tex.sum()))
+        w = _border_weight(tex.shape)
+        return float(w[agree].sum()) / max(1.0, float(w[tex].sum()))
 
     def _ransac(self, src: NDArray[np.float32], dst: NDArray[np.float32], thr: float) -> Matrix | None:
         """RANSAC similarity, then refitted as zoom + pan without rotation (anime cameras rarely
@@ -118,6 +120,39 @@ class _Matcher:
             return None
         return m
 
+    def _votes(self, src: NDArray[np.float32], dst: NDArray[np.float32], peaks: int = 4) -> list[Matrix]:
+        """Translations most voted for by the matches, each refitted on its own voters.
+
+        A character that fills half the frame brings its own consensus, and RANSAC follows the
+        larger one; the background is nearly always among the few strongest peaks, and the
+        photometric score then tells which peak it is.
+        """
+        if len(src) < 8:
+            return []
+        d = (dst - src).astype(np.float64)
+        bins = np.round(d / 2.0).astype(np.int64)
+        lo = bins.min(axis=0) - 1
+        idx = bins - lo
+        grid = np.zeros((int(idx[:, 1].max()) + 2, int(idx[:, 0].max()) + 2), np.float32)
+        np.add.at(grid, (idx[:, 1], idx[:, 0]), 1.0)
+        # Sum over neighbouring bins so a peak split across a bin edge is not lost.
+        votes = cv2.boxFilter(grid, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        out: list[Matrix] = []
+        for _ in range(peaks):
+            y, x = np.unravel_index(int(np.argmax(votes)), votes.shape)
+            if votes[y, x] < 6:
+                break
+            votes[max(0, y - 2):y + 3, max(0, x - 2):x + 3] = 0
+            centre = 2.0 * (np.array([x, y]) + lo)
+            near = np.abs(d - centre).max(axis=1) <= 3.0
+            t = np.median(d[near], axis=0)
+            m = np.array([[1.0, 0.0, t[0]], [0.0, 1.0, t[1]], [0.0, 0.0, 1.0]])
+            out.append(m)
+            fit = self._ransac(src[near], dst[near], 1.5)
+            if fit is not None:
+                out.append(fit)
+        return out
+
     def match(self, ref: Features, cur: Features, prior: Matrix) -> tuple[Matrix, float]:
         """Best transform mapping ``cur`` coordinates to ``ref`` coordinates, and its score."""
         if np.array_equal(ref[0], cur[0]):
@@ -138,6 +173,7 @@ class _Matcher:
             p = self._ransac(src[near], dst[near], 1.5)
             if p is not None:
                 cands.append(p)
+            cands += self._votes(src, dst)
         win = cv2.createHanningWindow(ref[0].shape[::-1], cv2.CV_32F)
         (dx, dy), resp = cv2.phaseCorrelate(cur[0].astype(np.float32), ref[0].astype(np.float32), win)
         if resp > 0.05:
@@ -154,6 +190,18 @@ class _Matcher:
                 if sp >= s_best - 0.01:
                     p_best, s_best = p, sp
         return p_best, s_best
+
+
+def _border_weight(shape: tuple[int, ...]) -> NDArray[np.float32]:
+    """Weights that grow towards the frame border.
+
+    Characters are framed towards the middle; the border is nearly always background, so a
+    motion that explains the border is preferred to one that explains a large character.
+    """
+    h, w = shape[:2]
+    ry = np.abs(np.linspace(-1.0, 1.0, h, dtype=np.float32))[:, None]
+    rx = np.abs(np.linspace(-1.0, 1.0, w, dtype=np.float32))[None, :]
+    return np.asarray(1.0 + BORDER_GAIN * np.maximum(rx, ry) ** 2, np.float32)
 
 
 def _root(m: Matrix, k: int) -> Matrix:
