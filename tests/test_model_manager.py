@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-import models.manager as mm
 from app.errors import ModelUnavailable
 from models import manager_cli
 from models.catalog import ModelEntry
