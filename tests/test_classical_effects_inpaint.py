@@ -120,7 +120,7 @@ def test_thin_streaks_without_a_plate() -> None:
     frame8 = np.clip(frame, 0, 255).astype(np.uint8)
     m = ClassicalEffectSeparator().separate(frame8, np.zeros((H, W), bool), None)
     assert iou(m > 0.25, streaks > 0.5) >= 0.5
-    assert (ClassicalEffectSeparator().separate(bg, np.zeros((H, W), bool), None) > 0.25).sum() < 20
+    assert (ClassicalEffectSeparator().separate(bg.astype(np.uint8), np.zeros((H, W), bool), None) > 0.25).sum() < 20
 
 
 def test_aura_at_the_edge_with_a_hole_filled_plate() -> None:
