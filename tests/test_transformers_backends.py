@@ -27,24 +27,9 @@ def _frame(seed: int) -> np.ndarray:
 
 # -- Mask2Former ------------------------------------------------------------------------------------
 def _tiny_m2f(folder: Path, person_bias: float) -> Path:
-    from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
+    from tiny_models import write_mask2former
 
-    stages: dict[str, Any] = {"out_features": ["stage1", "stage2", "stage3", "stage4"]}
-    backbone = SwinConfig(embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4, **stages)
-    labels = {0: "person", 1: "tree", 2: "sky"}
-    cfg = Mask2FormerConfig(backbone_config=backbone, feature_size=32, mask_feature_size=32, hidden_dim=32,
-                            encoder_feedforward_dim=64, encoder_layers=1, decoder_layers=2, num_attention_heads=2,
-                            dim_feedforward=64, num_queries=8, id2label=labels, label2id={v: k for k, v in labels.items()})
-    torch.manual_seed(0)
-    model = Mask2FormerForUniversalSegmentation(cfg)
-    with torch.no_grad():
-        # Random init gives near-zero mask logits; sharpen them and steer the classes so segments exist.
-        model.class_predictor.weight.zero_()
-        model.class_predictor.bias.copy_(torch.tensor([person_bias, 0.0, 0.0, -5.0]))
-        for p in model.model.transformer_module.decoder.mask_predictor.mask_embedder.layers[-1].parameters():
-            p.mul_(200.0)
-    model.save_pretrained(folder)
-    return folder
+    return write_mask2former(folder, person_bias=person_bias, mask_gain=200.0)
 
 
 def test_person_like_ids() -> None:

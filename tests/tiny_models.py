@@ -167,8 +167,9 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1), "utf-8")
 
 
-def write_mask2former(folder: Path) -> Path:
-    """A ``facebook/mask2former-swin-*-coco-panoptic`` folder, steered so "person" segments exist."""
+def write_mask2former(folder: Path, person_bias: float = 8.0, mask_gain: float = 1e4) -> Path:
+    """A ``facebook/mask2former-swin-*-coco-panoptic`` folder, steered so "person" segments exist
+    (``person_bias`` > 0) or do not (< 0); ``mask_gain`` sharpens the random mask logits."""
     from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
 
     stages: dict[str, Any] = {"out_features": ["stage1", "stage2", "stage3", "stage4"]}
@@ -180,11 +181,11 @@ def write_mask2former(folder: Path) -> Path:
     torch.manual_seed(0)
     model = Mask2FormerForUniversalSegmentation(cfg)
     with torch.no_grad():
-        # Random init gives near-zero mask logits; sharpen them and favour "person" so segments exist.
+        # Random init gives near-zero mask logits; sharpen them and steer the classes.
         model.class_predictor.weight.zero_()
-        model.class_predictor.bias.copy_(torch.tensor([8.0, 0.0, 0.0, -5.0]))
+        model.class_predictor.bias.copy_(torch.tensor([person_bias, 0.0, 0.0, -5.0]))
         for p in model.model.transformer_module.decoder.mask_predictor.mask_embedder.layers[-1].parameters():
-            p.mul_(1e4)
+            p.mul_(mask_gain)
     model.save_pretrained(folder)
     _write_json(folder / "preprocessor_config.json", {
         "image_processor_type": "Mask2FormerImageProcessor", "size": {"shortest_edge": 64},
