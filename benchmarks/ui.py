@@ -127,29 +127,26 @@ def bench_frames(app: QApplication, w: MainWindow, c: MainController, n: int) ->
         cold_full.append(time.perf_counter() - t)
     # Cached: back and forth over a working set that fits the loader's cache (~40 MB per frame here).
     span = max(2, min(n, c.loader.budget // (45 << 20)))
-    cached = []
-    for _ in range(3):
-        for i in range(span):
-            t = time.perf_counter()
-            c.set_frame(i)
-            if not (view.shown is not None and view.shown.frame == i and view.shown.full):
-                pump(app, lambda i=i: view.shown is not None and view.shown.frame == i and view.shown.full)
-            view.viewport().repaint()
-            cached.append(time.perf_counter() - t)
+    def cycle(rounds: int) -> list[float]:
+        """Switch over the working set ``rounds`` times; seconds per switch until the full frame shows."""
+        times = []
+        for _ in range(rounds):
+            for i in range(span):
+                t = time.perf_counter()
+                c.set_frame(i)
+                if not (view.shown is not None and view.shown.frame == i and view.shown.full):
+                    pump(app, lambda i=i: view.shown is not None and view.shown.frame == i and view.shown.full)
+                view.viewport().repaint()
+                times.append(time.perf_counter() - t)
+        return times
+
+    cached = cycle(3)
     print(f"cache budget {c.loader.budget >> 20} MiB; cycling over {span} frames")
     print(f"frame switch, 1080p, 5 layers, from cache:      {pct(cached[span:])}")
     for name in ("alpha", "effects", "confidence"):
         c.set_layer_visible(name, False)
     pump(app, lambda: False, timeout=0.3)
-    two = []
-    for _ in range(2):
-        for i in range(span):
-            t = time.perf_counter()
-            c.set_frame(i)
-            if not (view.shown is not None and view.shown.frame == i and view.shown.full):
-                pump(app, lambda i=i: view.shown is not None and view.shown.frame == i and view.shown.full)
-            view.viewport().repaint()
-            two.append(time.perf_counter() - t)
+    two = cycle(2)
     print(f"frame switch, 1080p, frame + masks, from cache: {pct(two[span:])}")
     for name in ("alpha", "effects", "confidence"):
         c.set_layer_visible(name, True)
