@@ -212,3 +212,39 @@ def test_splitting_a_shot_makes_stage1_stale_only_there(setup: tuple[Project, Pi
     assert runner.wait_idle()
     assert {f for stage, f in calls if stage == "segment"} == set(range(6, 12))
     assert (runner.stage_status("segment") == FRESH).all()
+
+
+def test_prepare_computes_embeddings_ahead_for_the_frame_and_its_neighbours(tmp_path: Path) -> None:
+    import threading
+
+    gate = threading.Event()
+
+    class Embedding(Clicker):
+        def __init__(self) -> None:
+            self.prepared: list[str] = []
+
+        def predict(self, image_id: str, image: np.ndarray, prompt: Prompt, prior: np.ndarray | None) -> np.ndarray:
+            gate.wait(30)  # keeps the worker busy while the prepare requests queue up
+            return super().predict(image_id, image, prompt, prior)
+
+        def precompute(self, image_id: str, image: np.ndarray) -> None:
+            self.prepared.append(image_id)
+
+    project = make_project(tmp_path / "p")
+    clicker = Embedding()
+    runner = PipelineRunner(project, backends={"clicker": clicker, "matter": Matter(Calls()),
+                                               "effects": Effects(Calls()), "inpainter": Inpaint(Calls()),
+                                               "annotator": Annotator(Calls())}).start()
+    try:
+        busy = runner.submit_click(0, 1, Prompt(points=((20.0, 15.0, True),)))
+        first = runner.submit_prepare(2)
+        second = runner.submit_prepare(5)  # the first request, still queued, is dropped
+        gate.set()
+        assert busy.wait(30)
+        assert second.wait(30) and first.wait(30)
+        assert runner.wait_idle()
+        # frame 5 is the end of shot 1 (0..5): its neighbour 6 is across the cut and is skipped
+        assert sorted(clicker.prepared) == ["frame-4", "frame-5"]
+    finally:
+        runner.stop()
+        project.close()

@@ -38,7 +38,7 @@ from app.store import Project, Shot
 from models.base import Prompt
 
 log = logging.getLogger(__name__)
-INTERACTIVE, BATCH = 0, 10
+INTERACTIVE, PREPARE, BATCH = 0, 5, 10
 
 
 class Cancelled(Exception):
@@ -175,6 +175,28 @@ class PipelineRunner:
             self._after_commit(entry.frames)
 
         return self._submit("brush", INTERACTIVE, body)
+
+    def submit_prepare(self, frame: int, radius: int = 1) -> JobHandle:
+        """Compute the click model's image embeddings ahead for ``frame`` and its neighbours in the
+        shot (SAM's encoder is the slow part of a click); a no-op for clickers with nothing to
+        prepare. Only the latest request matters: older ones still queued are dropped."""
+        with self._cv:
+            for info in self._jobs.values():
+                if info.kind == "prepare" and info.state == "queued":
+                    info.cancelled = True
+        shot = self.project.shot_of(frame)
+        wanted = [frame] + [f for d in range(1, radius + 1) for f in (frame + d, frame - d) if f in shot]
+
+        def body(info: JobInfo) -> None:
+            clicker = self.backend("clicker")  # loaded here, on the worker, never on the caller's thread
+            if not hasattr(clicker, "precompute"):
+                return
+            for f in wanted:
+                if info.cancelled:
+                    raise Cancelled
+                clicker.precompute(f"frame-{f}", self.project.frame(f))
+
+        return self._submit("prepare", PREPARE, body)
 
     def submit_propagate(self, frame: int, direction: interactive.Direction = "both") -> JobHandle:
         def body(info: JobInfo) -> None:

@@ -98,6 +98,8 @@ class MainController(QObject):
         self._play.timeout.connect(self._tick)
         self._status_timer = QTimer(self, singleShot=True, interval=250)
         self._status_timer.timeout.connect(self._refresh_status)
+        self._prepare = QTimer(self, singleShot=True, interval=300)
+        self._prepare.timeout.connect(self._prepare_frame)
         self.bridge.layers_dirty.connect(self._on_layers_dirty)
         self.bridge.committed.connect(self._on_committed)
         self.bridge.manifest_changed.connect(lambda _what: self._objects_touched())
@@ -203,6 +205,12 @@ class MainController(QObject):
             self.frame = frame
             self.points, self.box = [], None
             self.frame_changed.emit(frame)
+            self._prepare.start()  # once the playhead rests, get the click model ready for this frame
+
+    def _prepare_frame(self) -> None:
+        prepare = getattr(self.runner, "submit_prepare", None)
+        if prepare is not None and self.project is not None:
+            prepare(self.frame)
 
     def step(self, delta: int) -> None:
         self.set_frame(self.frame + delta)
@@ -487,6 +495,8 @@ class MainController(QObject):
             self.status.emit(f"{event.kind} {event.stage}: {event.done}/{event.total} ({event.fps:.1f} fps{eta})")
             self.jobs_changed.emit()
         elif name == "JobFinished":
+            if event.kind == "prepare" and event.status != "failed":
+                return  # background embedding work the user did not ask for: no status noise
             self.status.emit(f"{event.kind} {event.status}" + (f": {event.message}" if event.message else "."))
             if event.status == "failed" and event.message:
                 self.error.emit(CelstudioError(event.message))
