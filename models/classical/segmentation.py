@@ -17,7 +17,10 @@ colour contrast against the frame border (backgrounds touch the border), faces a
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import cv2
@@ -66,9 +69,11 @@ class ClassicalSegmenter:
 
     def __init__(
         self, *, long_side: int = 480, max_plate_frames: int = 40, min_object_area: float = 0.002,
-        cascade_path: str | None = None, still_share: float = 0.05,
+        cascade_path: str | None = None, still_share: float = 0.05, workers: int | None = None,
     ) -> None:
         self.still_share = still_share
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self._faces_lock = threading.Lock()
         self.long_side = long_side
         self.max_plate_frames = max_plate_frames
         self.min_object_area = min_object_area
@@ -103,22 +108,33 @@ class ClassicalSegmenter:
         out: list[FrameSegmentation] = []
         prev: tuple[NDArray[np.uint8], Matrix] | None = None
         tracker = _IdTracker()
-        for i in range(n):
-            frame = frames[i]
-            small = resize(frame, s)
-            fg_small, evidence = self._frame_mask(small, model, i, transforms[i], shape, s, static_fg)
-            comps = _components(fg_small, self.min_object_area)
-            warped_prev: NDArray[np.uint8] | None = None
-            if prev is not None:
-                m = rescale_transform(np.linalg.inv(transforms[i]) @ prev[1], s)[:2]
-                size = fg_small.shape[::-1]
-                warped_prev = np.asarray(cv2.warpAffine(prev[0], m, size, flags=cv2.INTER_NEAREST), np.uint8)
-            ids = tracker.assign(comps, warped_prev)
-            labels_small = ids[comps].astype(np.uint8)
-            kinds = self._kinds(labels_small, small, evidence)
-            labels, conf = _upsample_labels(labels_small, frame, s)
-            out.append(FrameSegmentation(labels=labels, kinds=kinds, confidence=conf))
-            prev = (labels_small, transforms[i])
+
+        def frame_mask(i: int) -> tuple[Image, NDArray[np.uint8], NDArray[np.float32]]:
+            small = resize(frames[i], s)
+            return (small, *self._frame_mask(small, model, i, transforms[i], shape, s, static_fg))
+
+        # Frames are independent until ids are tracked: GrabCut (which releases the GIL) runs on
+        # every core, a window of frames at a time so memory stays bounded.
+        workers = max(1, min(self.workers, n))
+        with ThreadPoolExecutor(workers) as pool:
+            pending = [pool.submit(frame_mask, i) for i in range(min(n, 2 * workers))]
+            for i in range(n):
+                small, fg_small, evidence = pending[i].result()
+                if i + 2 * workers < n:
+                    pending.append(pool.submit(frame_mask, i + 2 * workers))
+                frame = frames[i]
+                comps = _components(fg_small, self.min_object_area)
+                warped_prev: NDArray[np.uint8] | None = None
+                if prev is not None:
+                    m = rescale_transform(np.linalg.inv(transforms[i]) @ prev[1], s)[:2]
+                    size = fg_small.shape[::-1]
+                    warped_prev = np.asarray(cv2.warpAffine(prev[0], m, size, flags=cv2.INTER_NEAREST), np.uint8)
+                ids = tracker.assign(comps, warped_prev)
+                labels_small = ids[comps].astype(np.uint8)
+                kinds = self._kinds(labels_small, small, evidence)
+                labels, conf = _upsample_labels(labels_small, frame, s)
+                out.append(FrameSegmentation(labels=labels, kinds=kinds, confidence=conf))
+                prev = (labels_small, transforms[i])
         return out
 
     def _static_foreground(self, plate: Image) -> NDArray[np.uint8]:
@@ -129,7 +145,8 @@ class ClassicalSegmenter:
         """Faces are sure foreground, their head probable foreground even over supported
         background (a still head is seen alike in every frame), the body below them probable
         foreground where undecided (a box must not override evidence that knows better)."""
-        faces = self.faces.detect(small)
+        with self._faces_lock:  # one cascade classifier, shared by the frame threads
+            faces = self.faces.detect(small)
         head, body = face_priors(faces, small.shape)
         evidence[head & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
         evidence[body & (evidence == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
@@ -343,6 +360,9 @@ def robust_threshold(values: NDArray[np.float32], k: float = 6.0, floor: float =
     return max(floor, med + k * 1.4826 * mad)
 
 
+GRABCUT_SEED = 12345
+
+
 def grabcut(image: Image, evidence: NDArray[np.uint8], iterations: int = 2) -> NDArray[np.uint8]:
     """GrabCut from a GC_* evidence map, run only around the foreground evidence; 0/1 mask."""
     fgish = (evidence == cv2.GC_FGD) | (evidence == cv2.GC_PR_FGD)
@@ -362,6 +382,9 @@ def grabcut(image: Image, evidence: NDArray[np.uint8], iterations: int = 2) -> N
         return out
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
+    # GrabCut's colour models start from k-means on OpenCV's per-thread RNG: seed it, so a frame's
+    # result does not depend on what ran before it on that thread (or on which thread it runs).
+    cv2.setRNGSeed(GRABCUT_SEED)
     try:
         cv2.grabCut(np.ascontiguousarray(image[y0:y1, x0:x1]), mask, (0, 0, 1, 1), bgd, fgd,
                     iterations, cv2.GC_INIT_WITH_MASK)  # the rect is ignored with INIT_WITH_MASK
