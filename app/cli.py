@@ -60,6 +60,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recover(args: argparse.Namespace) -> int:
+    from app.store import Project
+
+    with Project.open(Path(args.project), recover=True) as project:
+        if project.recovered_from is None:
+            print(f"{project.root}: nothing to recover; the project opens cleanly")
+        else:
+            frames = len({e.frame for entry in project.journal for e in entry.edits})
+            print(
+                f"rebuilt {len(project.journal.entries)} corrections on {frames} frames from the journal; "
+                f"the damaged file was kept as {project.recovered_from.name}; run `celstudio run` to recompute layers"
+            )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from app.demo.project import ensure_demo_project
     from app.paths import projects_dir
@@ -116,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("recover", help="rebuild a damaged project's layers from its correction journal")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_recover)
 
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("project", nargs="?")

@@ -118,3 +118,21 @@ def test_shots_and_objects_persist(tmp_path: Path) -> None:
     with Project.open(root) as p:
         assert p.shots == [Shot(0, 3), Shot(3, 8)]
         assert p.object(1) is not None and p.object(1).name == "Aoi"  # type: ignore[union-attr]
+
+
+def test_cli_reports_damage_in_one_line_and_recovers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli import main
+
+    root = tmp_path / "p"
+    with make_project(root) as p:
+        p.commit("box", [MaskEdit(2, np.zeros((30, 40), np.uint8), square(30, 40, 1, 1, 5, 3), 3)])
+    (root / "layers.h5").write_bytes(b"garbage" * 50)
+    assert main(["info", str(root)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "celstudio recover" in err and "Traceback" not in err
+    assert main(["recover", str(root)]) == 0
+    assert "rebuilt 1 corrections on 1 frames" in capsys.readouterr().out
+    with Project.open(root) as p:
+        assert np.array_equal(p.masks_or_empty(2), square(30, 40, 1, 1, 5, 3))
+    assert main(["recover", str(root)]) == 0
+    assert "nothing to recover" in capsys.readouterr().out

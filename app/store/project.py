@@ -123,7 +123,8 @@ class Project:
         if not recover:
             media.close()
             raise ProjectDamaged(
-                f"{exc} {what} can be rebuilt from the journal; pipeline results will be recomputed.",
+                f"{exc} {what} can be rebuilt from the journal (`celstudio recover`, or Recover in the app); "
+                "pipeline results will be recomputed.",
                 recoverable=what,
             ) from exc
         stamp = time.strftime("%Y%m%d-%H%M%S")
