@@ -52,13 +52,15 @@ def outline_lut(colors: dict[int, tuple[int, int, int]]) -> NDArray[np.uint8]:
 
 def render_masks(labels: NDArray[np.uint8], colors: dict[int, tuple[int, int, int]]) -> NDArray[np.uint8]:
     """Semi-transparent fill plus a 1-2 px opaque outline in each object's colour."""
-    rgba = mask_lut(colors)[labels]
+    # cv2.LUT on a 4-channel view is several times faster than numpy fancy indexing at 1080p.
+    four = cv2.merge([labels] * 4)
+    rgba = np.asarray(cv2.LUT(four, mask_lut(colors).reshape(256, 1, 4)), np.uint8)
     kernel = np.ones((3, 3), np.uint8)
     hi = cv2.dilate(labels, kernel)
-    lo = cv2.erode(labels, kernel)
-    edge = hi != lo
-    if edge.any():
-        rgba[edge] = outline_lut(colors)[hi[edge]]
+    edge = cv2.compare(hi, cv2.erode(labels, kernel), cv2.CMP_NE)
+    if cv2.countNonZero(edge):
+        outline = cv2.LUT(cv2.merge([hi] * 4), outline_lut(colors).reshape(256, 1, 4))
+        cv2.copyTo(outline, edge, rgba)
     return rgba
 
 
@@ -74,11 +76,8 @@ def render_tint(strength: NDArray[np.uint8], color: tuple[int, int, int], gain: 
 
 def render_cutout(image: NDArray[np.uint8], alpha: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """The frame premultiplied by the character matte."""
-    out = np.empty((*image.shape[:2], 4), np.uint8)
-    a16 = alpha.astype(np.uint16)
-    out[..., :3] = (image.astype(np.uint16) * a16[..., None] // 255).astype(np.uint8)
-    out[..., 3] = alpha
-    return out
+    rgb = cv2.multiply(image, cv2.merge([alpha] * 3), scale=1 / 255)
+    return np.asarray(cv2.merge([*cv2.split(rgb), alpha]), np.uint8)
 
 
 def fit(array: NDArray[np.uint8], size: tuple[int, int], nearest: bool = False) -> NDArray[np.uint8]:
