@@ -136,3 +136,25 @@ def test_cli_reports_damage_in_one_line_and_recovers(tmp_path: Path, capsys: pyt
         assert np.array_equal(p.masks_or_empty(2), square(30, 40, 1, 1, 5, 3))
     assert main(["recover", str(root)]) == 0
     assert "nothing to recover" in capsys.readouterr().out
+
+
+def test_delete_object_is_one_undoable_edit(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    with make_project(root) as p:
+        hero = p.add_object("hero")
+        other = p.add_object("other")
+        both = square(30, 40, 2, 2, 6, hero.id)
+        both[20:25, 20:25] = other.id
+        p.commit("brush", [MaskEdit(1, np.zeros((30, 40), np.uint8), both, hero.id)])
+        p.commit("brush", [MaskEdit(4, np.zeros((30, 40), np.uint8), square(30, 40, 0, 0, 3, hero.id), hero.id)])
+        entry = p.delete_object(hero.id)
+        assert entry is not None and entry.frames == (1, 4)
+        assert not (p.masks_or_empty(1) == hero.id).any() and (p.masks_or_empty(1) == other.id).sum() == 25
+        assert [o.name for o in p.manifest.objects] == ["other"]
+    with Project.open(root) as p:  # survives a restart, and so does its undo
+        assert [o.name for o in p.manifest.objects] == ["other"]
+        p.undo()
+        assert np.array_equal(p.masks_or_empty(1), both)
+        assert [o.name for o in p.manifest.objects] == ["hero", "other"]
+        p.redo()
+        assert [o.name for o in p.manifest.objects] == ["other"] and not (p.masks_or_empty(4) == hero.id).any()

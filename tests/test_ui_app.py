@@ -291,3 +291,19 @@ def test_split_and_merge_shots_from_the_keyboard(qtbot: Any, app_window: tuple[M
     from app.store.manifest import read_manifest
 
     assert [(s.start, s.end) for s in read_manifest(c.project.root).shots] == [(0, 3), (3, 12)]
+
+
+def test_delete_object_clears_its_pixels_and_undo_restores(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    window, c = app_window
+    assert c.project is not None
+    oid = c.project.manifest.objects[0].id
+    c.set_object(oid)
+    c.click(20.0, 20.0, True)  # give the object pixels on frame 0
+    qtbot.waitUntil(lambda: (c.project.masks_or_empty(0) == oid).any(), timeout=10000)  # type: ignore[union-attr]
+    c.delete_object(oid)
+    qtbot.waitUntil(lambda: not (c.project.masks_or_empty(0) == oid).any(), timeout=10000)  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: window.objects_panel.list.count() == len(c.project.manifest.objects), timeout=5000)  # type: ignore[union-attr]
+    assert c.project.object(oid) is None
+    c.undo()
+    qtbot.waitUntil(lambda: c.project.object(oid) is not None, timeout=10000)  # type: ignore[union-attr]
+    assert (c.project.masks_or_empty(0) == oid).any()

@@ -220,6 +220,16 @@ class PipelineRunner:
 
         return self._submit("propagate", INTERACTIVE, body)
 
+    def submit_delete_object(self, object_id: int) -> JobHandle:
+        """Remove an object from every frame (journalled, so undo brings it back); downstream re-runs."""
+
+        def body(info: JobInfo) -> None:
+            entry = self.project.delete_object(object_id)
+            if entry is not None:
+                self._after_commit(entry.frames)
+
+        return self._submit("delete", INTERACTIVE, body)
+
     def undo(self) -> JobHandle:
         return self._submit("undo", INTERACTIVE, lambda info: self._history(self.project.undo))
 

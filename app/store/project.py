@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -197,6 +198,29 @@ class Project:
         self.events.emit(ManifestChanged("objects"))
         return info
 
+    def delete_object(self, object_id: int) -> JournalEntry | None:
+        """Remove an object: its pixels leave every frame's masks (one journalled, undoable edit) and
+        it leaves the object list. None if there is no such object."""
+        info = self.object(object_id)
+        if info is None:
+            return None
+        edits = []
+        for frame in range(self.frame_count):
+            before = self.layers.read("masks", frame)
+            if before is not None and (before == object_id).any():
+                after = np.where(before == object_id, 0, before).astype(np.uint8)
+                source = str(self.layers.meta("masks", frame).get("source", "pipeline"))
+                edits.append(MaskEdit(frame, before, after, object_id, "user", source))
+        entry = self.commit("delete_object", edits, {"object": asdict(info)})
+        self._set_object_listed(info, listed=False)
+        return entry
+
+    def _set_object_listed(self, info: ObjectInfo, *, listed: bool) -> None:
+        objects = [o for o in self.manifest.objects if o.id != info.id]
+        self.manifest.objects = sorted([*objects, info], key=lambda o: o.id) if listed else objects
+        self.save_manifest()
+        self.events.emit(ManifestChanged("objects"))
+
     def object(self, object_id: int) -> ObjectInfo | None:
         return next((o for o in self.manifest.objects if o.id == object_id), None)
 
@@ -265,13 +289,19 @@ class Project:
         if not self.history.done:
             return None
         target = self._entry(self.history.done[-1])
-        return self.commit("undo", [e.inverse() for e in reversed(target.edits)], {"target": target.seq})
+        entry = self.commit("undo", [e.inverse() for e in reversed(target.edits)], {"target": target.seq})
+        if target.kind == "delete_object":
+            self._set_object_listed(_object_of(target), listed=True)
+        return entry
 
     def redo(self) -> JournalEntry | None:
         if not self.history.undone:
             return None
         target = self._entry(self.history.undone[-1])
-        return self.commit("redo", list(target.edits), {"target": target.seq})
+        entry = self.commit("redo", list(target.edits), {"target": target.seq})
+        if target.kind == "delete_object":
+            self._set_object_listed(_object_of(target), listed=False)
+        return entry
 
     def _entry(self, seq: int) -> JournalEntry:
         return next(e for e in self.journal.entries if e.seq == seq)
@@ -287,3 +317,8 @@ class Project:
     def masks_or_empty(self, frame: int) -> np.ndarray:
         labels = self.layers.read("masks", frame)
         return labels if labels is not None else np.zeros((self.height, self.width), np.uint8)
+
+
+def _object_of(entry: JournalEntry) -> ObjectInfo:
+    data = dict(entry.payload["object"])
+    return ObjectInfo(**{**data, "color": tuple(data.get("color", (255, 80, 80)))})

@@ -339,13 +339,17 @@ class MainController(QObject):
         self._edit_object(object_id, color=color)
 
     def delete_object(self, object_id: int) -> None:
-        """Remove the object from the list; its pixels stay in stored masks (shown grey) until re-run."""
+        """Remove the object from every frame and from the list, as one undoable edit (on the worker)."""
         if self.project is None:
             return
-        self.project.manifest.objects = [o for o in self.project.manifest.objects if o.id != object_id]
-        self.project.save_manifest()
+        delete = getattr(self.runner, "submit_delete_object", None)
+        if delete is not None:
+            delete(object_id)
+        else:
+            self.project.delete_object(object_id)
+        remaining = [o for o in self.project.manifest.objects if o.id != object_id]
         if self.object_id == object_id:
-            self.object_id = self.project.manifest.objects[0].id if self.project.manifest.objects else None
+            self.object_id = remaining[0].id if remaining else None
         self._objects_touched()
 
     def _edit_object(self, object_id: int, **changes: Any) -> None:
@@ -497,6 +501,8 @@ class MainController(QObject):
         elif name == "JobFinished":
             if event.kind == "prepare" and event.status != "failed":
                 return  # background embedding work the user did not ask for: no status noise
+            if event.kind in ("delete", "undo", "redo"):
+                self._objects_touched()  # the object list may have changed with the masks
             self.status.emit(f"{event.kind} {event.status}" + (f": {event.message}" if event.message else "."))
             if event.status == "failed" and event.message:
                 self.error.emit(CelstudioError(event.message))
