@@ -307,3 +307,13 @@ def test_delete_object_clears_its_pixels_and_undo_restores(qtbot: Any, app_windo
     c.undo()
     qtbot.waitUntil(lambda: c.project.object(oid) is not None, timeout=10000)  # type: ignore[union-attr]
     assert (c.project.masks_or_empty(0) == oid).any()
+
+
+def test_brush_size_keys(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    window, c = app_window
+    start = c.brush_radius
+    _key(qtbot, window, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.ControlModifier)
+    assert c.brush_radius == round(start * 1.25)
+    for _ in range(3):
+        _key(qtbot, window, Qt.Key.Key_BracketLeft, Qt.KeyboardModifier.ControlModifier)
+    assert c.brush_radius < start

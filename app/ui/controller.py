@@ -403,6 +403,11 @@ class MainController(QObject):
         self.status.emit(f"Refining {self._object_name(oid)} on frame {self.frame}...")
         return self.last_job
 
+    def resize_brush(self, factor: float) -> None:
+        """Grow or shrink the brush (Ctrl+] / Ctrl+[), within 1..200 px."""
+        self.brush_radius = int(min(200, max(1, round(self.brush_radius * factor))))
+        self.status.emit(f"Brush radius {self.brush_radius} px")
+
     def brush(self, points: Sequence[tuple[float, float]], radius: float | None = None,
               erase: bool | None = None) -> Any:
         """Paint (or erase, with the eraser tool) a stroke through ``points`` on the current object."""

@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
         a("brush", "Brush", lambda: c.set_tool("brush"), "B", "brush", "Paint into the object's mask", checkable=True)
         a("eraser", "Eraser", lambda: c.set_tool("eraser"), "E", "eraser", "Erase from the object's mask",
           checkable=True)
+        a("brush_bigger", "Bigger brush", lambda: c.resize_brush(1.25), "Ctrl+]", None, "Grow the brush and eraser")
+        a("brush_smaller", "Smaller brush", lambda: c.resize_brush(0.8), "Ctrl+[", None, "Shrink the brush and eraser")
         a("settings", "&Settings...", self.settings_dialog, "Ctrl+,", "settings")
         a("models", "&Models...", self.models_dialog, None, "models", "Model weights: list and download")
         a("fit", "&Fit to window", self.view.fit, "F", "fit")
@@ -152,7 +154,7 @@ class MainWindow(QMainWindow):
         edit = bar.addMenu("&Edit")
         edit.addActions([get["undo"], get["redo"]])
         edit.addSeparator()
-        edit.addActions([get["click"], get["brush"], get["eraser"]])
+        edit.addActions([get["click"], get["brush"], get["eraser"], get["brush_bigger"], get["brush_smaller"]])
         edit.addSeparator()
         edit.addActions([get["split_shot"], get["merge_shot"]])
         edit.addSeparator()
