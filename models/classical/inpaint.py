@@ -13,7 +13,9 @@ pixel once, which keeps painted texture sharp; the sources are read once and hel
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import cv2
@@ -81,13 +83,11 @@ class ClassicalInpainter:
         # Sources drop only their own hole (and, below, one pixel of it): growing them as much as
         # the hole being filled starves the fill exactly where a slow character just moved away.
         sources = [(frames[j], np.asarray(holes[j], bool), ts[j]) for j in src_idx]
-        out: list[Image] = []
-        for i in range(n):
+        def plate(i: int) -> Image:
             frame = np.asarray(frames[i])
             hole = grown[i]
             if not hole.any():
-                out.append(frame.copy())
-                continue
+                return frame.copy()
             others = [(f, h, t) for j, (f, h, t) in zip(src_idx, sources, strict=True) if j != i]
             fill, votes = self._temporal_fill(frame.shape, hole, ts[i], others)
             trusted = votes >= self.min_votes
@@ -96,8 +96,11 @@ class ClassicalInpainter:
             if rest.any():
                 # Telea from the frame plus the temporal fill, so it continues the real background.
                 base = cv2.inpaint(base, rest.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
-            out.append(self._blend(frame, base, hole))
-        return out
+            return self._blend(frame, base, hole)
+
+        # Frames are independent once the camera is known; OpenCV and numpy release the GIL.
+        with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, n))) as pool:
+            return list(pool.map(plate, range(n)))
 
     def _grow(self, hole: NDArray[np.bool_]) -> NDArray[np.bool_]:
         if self.hole_grow <= 0 or not hole.any():
