@@ -19,6 +19,7 @@ import numpy as np
 from app.pipeline.frames import ShotFrames
 from app.pipeline.graph import current_inputs, keyframes, user_owned
 from app.store import Project, Shot
+from models.base import FrameAnnotation
 
 
 class StageContext(Protocol):
@@ -46,17 +47,21 @@ class StageContext(Protocol):
 
 
 def _per_frame(
-    ctx: StageContext, stage: str, role: str, targets: list[int], compute: Callable[[int], dict[str, np.ndarray]]
+    ctx: StageContext, stage: str, role: str, targets: list[int], compute: Callable[[int], Any],
+    store: Callable[[int, Any], None] | None = None,
 ) -> None:
     """Compute ``targets`` in order; frames run on ``ctx.workers(role)`` threads (OpenCV and numpy
-    release the GIL, so weight-free backends keep every core busy), results land in frame order."""
+    release the GIL, so weight-free backends keep every core busy), results land in frame order.
+
+    ``compute`` returns layer arrays by name, written as they are, unless ``store`` saves its
+    result instead (on the stage's thread, in frame order)."""
     name = ctx.backend_name(role)
     workers = max(1, ctx.workers(role))
     pool = ThreadPoolExecutor(workers, thread_name_prefix=f"stage-{stage}") if workers > 1 else None
 
-    def start(frame: int) -> tuple[int, dict[str, Any], Future[dict[str, np.ndarray]]]:
+    def start(frame: int) -> tuple[int, dict[str, Any], Future[Any]]:
         inputs = current_inputs(ctx.project, stage, frame, name)
-        future: Future[dict[str, np.ndarray]]
+        future: Future[Any]
         if pool is not None:
             future = pool.submit(compute, frame)
         else:
@@ -67,7 +72,7 @@ def _per_frame(
                 future.set_exception(exc)
         return frame, inputs, future
 
-    queue: deque[tuple[int, dict[str, Any], Future[dict[str, np.ndarray]]]] = deque()
+    queue: deque[tuple[int, dict[str, Any], Future[Any]]] = deque()
     todo = iter(targets)
     try:
         while True:
@@ -81,8 +86,11 @@ def _per_frame(
             except Exception as exc:
                 ctx.failed(stage, frame, inputs, f"{type(exc).__name__}: {exc}")
             else:
-                for layer, array in outputs.items():
-                    ctx.write(layer, frame, array, {"stage": stage, "backend": name})
+                if store is not None:
+                    store(frame, outputs)
+                else:
+                    for layer, array in outputs.items():
+                        ctx.write(layer, frame, array, {"stage": stage, "backend": name})
                 ctx.done(stage, frame, inputs)
             ctx.checkpoint(stage, frame)
     finally:
@@ -295,21 +303,19 @@ def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     annotator = ctx.backend("annotator")
     name = ctx.backend_name("annotator")
     kinds = {o.id: o.kind for o in ctx.project.manifest.objects}
-    for frame in targets:
-        inputs = current_inputs(ctx.project, "annotate", frame, name)
-        try:
-            labels = ctx.project.masks_or_empty(frame)
-            frame_kinds = {int(i): kinds.get(int(i), "character") for i in np.unique(labels) if i}
-            result = annotator.annotate(ctx.project.frame(frame), labels, frame_kinds)
-        except Exception as exc:
-            ctx.failed("annotate", frame, inputs, f"{type(exc).__name__}: {exc}")
-        else:
-            record = {"tags": list(result.tags), "caption": result.caption, "backend": name, **jsonable(dict(result.extra))}
-            ctx.project.layers.write_record("annotations", frame, record)
-            if result.embedding is not None:
-                ctx.project.layers.write_vector(f"embedding/{name}", frame, result.embedding)
-            ctx.done("annotate", frame, inputs)
-        ctx.checkpoint("annotate", frame)
+
+    def compute(frame: int) -> FrameAnnotation:
+        labels = ctx.project.masks_or_empty(frame)
+        frame_kinds = {int(i): kinds.get(int(i), "character") for i in np.unique(labels) if i}
+        return annotator.annotate(ctx.project.frame(frame), labels, frame_kinds)  # type: ignore[no-any-return]
+
+    def store(frame: int, result: FrameAnnotation) -> None:
+        record = {"tags": list(result.tags), "caption": result.caption, "backend": name, **jsonable(dict(result.extra))}
+        ctx.project.layers.write_record("annotations", frame, record)
+        if result.embedding is not None:
+            ctx.project.layers.write_vector(f"embedding/{name}", frame, result.embedding)
+
+    _per_frame(ctx, "annotate", "annotator", targets, compute, store)
 
 
 STAGE_FUNCTIONS: dict[str, Callable[[StageContext, Shot, list[int]], None]] = {
