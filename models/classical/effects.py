@@ -11,7 +11,9 @@ detections that stay put through a shot.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import cv2
@@ -202,8 +204,7 @@ class ClassicalEffectSeparator:
             disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
             grown = [cv2.dilate(np.asarray(m, np.uint8), disk) > 0 for m in character_masks]
             plate, seen = build_plate(frames, ts, grown, 1.0, max_plate_frames)
-        maps: list[SoftMap] = []
-        for i in range(len(frames)):
+        def effect_map(i: int) -> SoftMap:
             frame = np.asarray(frames[i])
             ref: Image | None = None
             if plate is not None and seen is not None:
@@ -211,7 +212,11 @@ class ClassicalEffectSeparator:
                 unseen = warp_to_frame(seen, ts[i], shape, 1.0, cv2.INTER_NEAREST) == 0
                 if unseen.any():  # background nobody saw: estimate it from the frame itself
                     ref = np.where(unseen[..., None], estimate_background(frame, character_masks[i]), ref)
-            maps.append(self.separate(frame, np.asarray(character_masks[i], bool), ref))
+            return self.separate(frame, np.asarray(character_masks[i], bool), ref)
+
+        # Frames are independent once the plate is built; OpenCV and numpy release the GIL.
+        with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(frames)))) as pool:
+            maps = list(pool.map(effect_map, range(len(frames))))
         return suppress_persistent(maps, ts)
 
     def _drop_specks(self, s: SoftMap) -> SoftMap:
