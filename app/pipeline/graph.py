@@ -12,6 +12,7 @@ are never overwritten by stages 1 and 3.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,31 +56,30 @@ def keyframes(shot: Shot, frame: int) -> tuple[int, int]:
     return k0, min(k0 + KEYFRAME_EVERY, shot.end - 1)
 
 
-def current_inputs(project: Project, stage: str, frame: int, backend: str) -> dict[str, Any]:
+def stage_inputs(stage: str, frame: int, shot: Shot, backend: str, version: Callable[[str, int], int]) -> dict[str, Any]:
+    """What a ``stage`` result for ``frame`` depends on, given a way to read layer versions."""
     inputs: dict[str, Any] = {"backend": backend}
     for layer in STAGE_INPUTS[stage]:
-        inputs[layer] = project.layers.version(layer, frame)
+        inputs[layer] = version(layer, frame)
     if stage == "segment":
         # Stage 1 models the whole shot, so splitting or merging shots makes it stale there.
-        shot = project.shot_of(frame)
         inputs["shot"] = [shot.start, shot.end]
     if stage == "propagate":
-        inputs["keyframes"] = [[k, project.layers.version("segmentation", k)] for k in keyframes(project.shot_of(frame), frame)]
+        inputs["keyframes"] = [[k, version("segmentation", k)] for k in keyframes(shot, frame)]
     return inputs
+
+
+def current_inputs(project: Project, stage: str, frame: int, backend: str) -> dict[str, Any]:
+    return stage_inputs(stage, frame, project.shot_of(frame), backend, project.layers.version)
 
 
 def user_owned(project: Project, frame: int) -> bool:
     """True when the frame's masks came from the journal (a correction or an accepted propagation)."""
-    return project.layers.meta("masks", frame).get("source", "pipeline") != "pipeline"
+    return _user_source(project.layers.meta("masks", frame))
 
 
-def frame_status(project: Project, stage: str, frame: int, backend: str) -> int:
-    if stage == "propagate" and user_owned(project, frame):
-        return FRESH
-    record = project.layers.read_record(record_name(stage), frame)
-    if record is None:
-        return MISSING
-    return _status(record, current_inputs(project, stage, frame, backend))
+def _user_source(meta: dict[str, Any]) -> bool:
+    return meta.get("source", "pipeline") != "pipeline"
 
 
 def stale_frames(project: Project, stage: str, frames: range | list[int], backend: str, *, retry_failed: bool = True) -> list[int]:
@@ -93,12 +93,12 @@ def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
     """One status code per frame (for timeline strips), from a few bulk reads of the index."""
     n = project.frame_count
     records = project.layers.read_records(record_name(stage))
-    versions = {layer: project.layers.versions(layer) for layer in STAGE_INPUTS[stage]}
+    layers = set(STAGE_INPUTS[stage]) | ({"segmentation"} if stage == "propagate" else set())
+    versions = {layer: project.layers.versions(layer) for layer in layers}
     owned: set[int] = set()
     if stage == "propagate":
-        owned = {f for f, m in project.layers.all_meta("masks").items() if m.get("source", "pipeline") != "pipeline"}
+        owned = {f for f, m in project.layers.all_meta("masks").items() if _user_source(m)}
     codes = np.full(n, MISSING, np.uint8)
-    seg = versions.get("segmentation")
     for shot in project.shots:
         for frame in range(shot.start, min(shot.end, n)):
             if frame in owned:
@@ -107,11 +107,7 @@ def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
             record = records.get(frame)
             if record is None:
                 continue
-            inputs: dict[str, Any] = {"backend": backend, **{layer: int(v[frame]) for layer, v in versions.items()}}
-            if stage == "segment":
-                inputs["shot"] = [shot.start, shot.end]
-            if stage == "propagate" and seg is not None:
-                inputs["keyframes"] = [[k, int(seg[k])] for k in keyframes(shot, frame)]
+            inputs = stage_inputs(stage, frame, shot, backend, lambda layer, f: int(versions[layer][f]))
             codes[frame] = _status(record, inputs)
     return codes
 

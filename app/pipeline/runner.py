@@ -378,16 +378,10 @@ class PipelineRunner:
 
     def _run_stages(self, info: JobInfo, stages: list[str], shots: list[Shot], frames: set[int] | None, force: bool) -> None:
         ctx = _Context(self, info)
+        info.total += sum(len(t) for stage in stages for _, t in self._targets(stage, shots, frames, force))
         for stage in stages:
-            role = ROLE_OF_STAGE[stage]
-            name = self.settings.backend_name(role)
-            info.total += sum(len(self._targets(stage, shot, frames, name, force)) for shot in shots)
-        for stage in stages:
-            role = ROLE_OF_STAGE[stage]
-            for shot in shots:
-                targets = self._targets(stage, shot, frames, self.settings.backend_name(role), force)
-                if not targets:
-                    continue
+            # Statuses are read once per stage (one bulk read), after the stage before it has landed.
+            for shot, targets in self._targets(stage, shots, frames, force):
                 self._running_frames[stage] = set(targets)
                 try:
                     STAGE_FUNCTIONS[stage](ctx, shot, targets)
@@ -395,9 +389,14 @@ class PipelineRunner:
                     self._running_frames.pop(stage, None)
             ctx.drain()  # the next stage reads what this one wrote
 
-    def _targets(self, stage: str, shot: Shot, frames: set[int] | None, backend: str, force: bool) -> list[int]:
-        span = [f for f in range(shot.start, shot.end) if frames is None or f in frames]
-        return span if force else stale_frames(self.project, stage, span, backend)
+    def _targets(self, stage: str, shots: list[Shot], frames: set[int] | None, force: bool) -> list[tuple[Shot, list[int]]]:
+        """The frames of each shot that ``stage`` must compute (all of them when forced)."""
+        spans = [(shot, [f for f in range(shot.start, shot.end) if frames is None or f in frames]) for shot in shots]
+        if not force:
+            backend = self.settings.backend_name(ROLE_OF_STAGE[stage])
+            stale = set(stale_frames(self.project, stage, [f for _, span in spans for f in span], backend))
+            spans = [(shot, [f for f in span if f in stale]) for shot, span in spans]
+        return [(shot, span) for shot, span in spans if span]
 
     def _drain_writes(self) -> None:
         while True:
