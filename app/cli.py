@@ -43,6 +43,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "name": m.name,
             "source": m.source.path or m.source.kind,
             "frames": m.frame_count,
+            "drawings": project.drawing_count,
             "size": f"{m.width}x{m.height}",
             "fps": round(m.fps, 3),
             "shots": [[s.start, s.end] for s in project.shots],
@@ -53,7 +54,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"{info['name']}: {info['frames']} frames, {info['size']} @ {info['fps']} fps, {len(project.shots)} shots")
+    print(f"{info['name']}: {info['frames']} frames ({info['drawings']} drawings), {info['size']} @ {info['fps']} fps, {len(project.shots)} shots")
     print(f"source: {info['source']}")
     for stage, summary in info["stages"].items():  # type: ignore[attr-defined]
         print(f"  {stage:<10} " + ", ".join(f"{k} {v}" for k, v in summary.items()))

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import InputError, ProjectDamaged, ProjectError
+from app.store.drawings import drawing_keys
 from app.store.events import Committed, ManifestChanged
 from app.store.journal import Journal, JournalEntry, MaskEdit, UndoHistory
 from app.store.layers import INDEX_FILE, LayerStore
@@ -56,6 +57,7 @@ class Project:
         self.journal = journal
         self.events = layers.events
         self.history = UndoHistory()
+        self._drawing_keys: np.ndarray | None = None
         for entry in journal:
             self.history.observe(entry)
         self._source: Any = None
@@ -182,8 +184,48 @@ class Project:
                 return shot
         raise IndexError(f"frame {frame} is outside the project (0..{self.frame_count - 1})")
 
+    HELD_ARRAY = "holds/held"
+
+    def set_held(self, held: list[bool] | np.ndarray) -> None:
+        """Record which frames repeat the drawing before them (found at import)."""
+        flags = np.asarray(held, dtype=np.uint8)
+        if flags.shape != (self.frame_count,):
+            raise ValueError(f"held flags for {flags.shape[0]} frames, the project has {self.frame_count}")
+        self.media.write_array(self.HELD_ARRAY, flags)
+        self._drawing_keys = None
+
+    @property
+    def drawing_keys(self) -> np.ndarray:
+        """For every frame, the first frame of its drawing; every frame is its own drawing in projects
+        imported before holds were detected. Holds never cross a shot boundary, so shot edits apply."""
+        if self._drawing_keys is None:
+            held = self.media.read_array(self.HELD_ARRAY)
+            if held is None or held.shape != (self.frame_count,):
+                held = np.zeros(self.frame_count, np.uint8)
+            self._drawing_keys = drawing_keys(held.astype(bool), self.shots)
+        return self._drawing_keys
+
+    def drawing_of(self, frame: int) -> int:
+        """The first frame of the drawing that ``frame`` shows."""
+        return int(self.drawing_keys[frame])
+
+    def hold_of(self, frame: int) -> range:
+        """Every frame that shows the same drawing as ``frame`` (a range, at least the frame itself)."""
+        keys = self.drawing_keys
+        key = keys[frame]
+        end = frame + 1
+        while end < len(keys) and keys[end] == key:
+            end += 1
+        return range(int(key), end)
+
+    @property
+    def drawing_count(self) -> int:
+        keys = self.drawing_keys
+        return int(np.count_nonzero(keys == np.arange(len(keys))))
+
     def set_shots(self, shots: list[Shot]) -> None:
         self.manifest.shots = list(shots)
+        self._drawing_keys = None
         self.save_manifest()
         self.events.emit(ManifestChanged("shots"))
 
