@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,7 +67,9 @@ def scored(tmp_path: Path) -> Iterator[Project]:
         6: {a.id: _quality(6, a.id, aesthetic=0.85, view=[1.0, 0.02]), b.id: _quality(6, b.id, aesthetic=0.1)},
         7: {a.id: _quality(7, a.id, aesthetic=0.3, view=[0.0, 1.0]), b.id: _quality(7, b.id)},
     }
+    rng = np.random.default_rng(0)
     for f in range(8):
+        project.media.write_frame(f, rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
         labels = np.zeros((24, 32), np.uint8)
         labels[2:12, 2:12] = a.id
         if f >= 4:
@@ -112,3 +117,48 @@ def test_every_decision_has_a_reason_and_signals(scored: Project) -> None:
     assert decisions.reasons[(2, 1)].startswith("held")
     assert decisions.signals[(4, 2)]["face"] is False
     assert all(decisions.reasons[k].startswith("best 1") for k in decisions.chosen)
+
+
+def test_report_shows_each_character_with_reasons(scored: Project, tmp_path: Path) -> None:
+    from app.export import export_project
+
+    out = tmp_path / "out"
+    export_project(scored, out, format="kohya", best_k=1)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    assert any(f["path"] == "report.html" for f in files)  # listed as written by Celstudio
+    for name in ("Aki", "Ben"):
+        assert f"<h2>{name}" in page
+    assert "held: the same drawing as frame 1" in page and "not among the best 1" in page
+    assert page.count("data:image/png;base64,") >= 4 and "<svg" in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+    cutouts = [f for f in files if f["path"].endswith(".png")]
+    assert cutouts and all("chosen_because" in f and f["chosen_because"].startswith("best 1") for f in cutouts)
+    assert all(f["quality"]["aesthetic_source"] == "weight-free proxy" for f in cutouts)
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_report_renders_in_a_real_browser(scored: Project, tmp_path: Path) -> None:
+    from app.export import export_project
+
+    out = tmp_path / "out"
+    export_project(scored, out, format="layers")
+    shot = tmp_path / "report.png"
+    browser = _chromium()
+    assert browser is not None
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1000,1400",
+         (out / "report.html").as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    picture = cv2.imread(str(shot))
+    assert picture is not None and picture.shape[:2] == (1400, 1000)
+    # the chosen/rejected histogram colours are on the page as rendered
+    teal = np.all(np.abs(picture.astype(int) - (143, 157, 42)) < 12, axis=2).sum()
+    assert teal > 50

@@ -14,9 +14,11 @@ from app.store import Project
 
 LIST_KEYS = {"shots", "exclude_shots", "objects", "exclude_objects", "frames"}
 INT_LIST_KEYS = {"shots", "exclude_shots", "frames"}
-BOOL_KEYS = {"corrected_only", "balance", "alpha16", "frames_flag", "caption"}
-FLOAT_KEYS = {"min_confidence", "min_area", "margin"}
-INT_KEYS = {"dedupe", "max_per_shot", "repeats", "shard_size", "png_level", "workers"}
+BOOL_KEYS = {"corrected_only", "balance", "alpha16", "frames_flag", "caption", "require_face", "diverse",
+             "every_frame", "report"}
+FLOAT_KEYS = {"min_confidence", "min_area", "margin", "min_sharpness", "max_truncation", "max_occlusion",
+              "min_aesthetic"}
+INT_KEYS = {"dedupe", "max_per_shot", "repeats", "shard_size", "png_level", "workers", "best_k"}
 
 
 def _bool(key: str, text: str) -> bool:

@@ -14,6 +14,7 @@ import numpy as np
 
 from app.export.manifest import ExportWriter, digest
 from app.export.naming import ExportCancelled, ExportError, sanitize, trigger_word
+from app.export.quality import Decisions
 from app.export.selection import FrameItem, Selection, character_key, select
 from app.store import ObjectInfo, Project
 
@@ -102,6 +103,7 @@ class ExportContext:
     options: dict[str, Any]
     selection: Selection
     records: list[dict[str, Any]] = field(default_factory=list)
+    decisions: Decisions = field(default_factory=Decisions)
 
     def obj(self, oid: int) -> ObjectInfo:
         return self.project.object(oid) or ObjectInfo(oid, f"object{oid}")
@@ -126,6 +128,10 @@ class ExportContext:
         if oid is not None:
             o = self.obj(oid)
             info["object"] = {"id": oid, "name": o.name, "kind": o.kind, "identity": o.identity}
+            key = (fd.frame, oid)
+            if key in self.decisions.signals:
+                info["quality"] = self.decisions.signals[key]
+            info["chosen_because"] = self.decisions.reasons.get(key, "passes the selection")
         return info
 
 
@@ -151,7 +157,8 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
     out = Path(out)
     if out.resolve() == project.root.resolve() or project.root.resolve() in out.resolve().parents:
         raise ExportError("Export into a folder outside the project folder.")
-    items = select(project, selection, per_object=fmt.per_object)
+    decisions = Decisions()
+    items = select(project, selection, per_object=fmt.per_object, decisions=decisions)
     if not items:
         raise ExportError("Nothing to export: no frame with masks passes the selection.")
     objects = [asdict(o) for o in project.manifest.objects]
@@ -162,7 +169,7 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
         "objects": objects,
     }
     writer = ExportWriter(out, json.loads(json.dumps(header, default=str)))
-    ctx = ExportContext(project, writer, options, selection)
+    ctx = ExportContext(project, writer, options, selection, decisions=decisions)
     export_key = digest({k: header[k] for k in ("format", "options", "exporter", "objects")})
 
     def job(item: FrameItem) -> list[tuple[Output, str, bytes | None]]:
@@ -189,6 +196,13 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
                 if progress is not None:
                     progress(done, len(items))
     fmt.finish(ctx)
+    if options.get("report", True):
+        from app.export.report import render_report
+
+        report_key = digest([export_key, sorted(decisions.reasons.items()), sorted(decisions.chosen)])
+        writer.put("report.html", report_key,
+                   partial(render_report, project, decisions, {"project": project.manifest.name, "format": fmt.name}),
+                   {"kind": "report"})
     removed = writer.finish()
     return {"format": fmt.name, "frames": len(items), "files": len(writer.entries), "written": writer.written,
             "skipped": writer.skipped, "removed": removed, "out": str(out)}
