@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("eval", help="quality figures as JSON")
-    p.add_argument("what", choices=["propagation", "clicks", "layers"])
+    p.add_argument("what", choices=["propagation", "clicks", "layers", "quality"])
     p.add_argument("dir", nargs="?", help="a DAVIS-layout folder (propagation, clicks)")
     p.add_argument("--backend", default="classical")
     p.add_argument("--sequences", help="comma-separated sequence names")

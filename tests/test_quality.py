@@ -162,3 +162,17 @@ def test_report_renders_in_a_real_browser(scored: Project, tmp_path: Path) -> No
     # the chosen/rejected histogram colours are on the page as rendered
     teal = np.all(np.abs(picture.astype(int) - (143, 157, 42)) < 12, axis=2).sum()
     assert teal > 50
+
+
+CHARACTERS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "anime" / "characters"
+
+
+@pytest.mark.skipif(not CHARACTERS.is_dir(), reason="../shared/data/anime/characters is absent")
+def test_face_signal_on_real_characters() -> None:
+    from app.eval.quality import evaluate_faces
+
+    result = evaluate_faces(CHARACTERS, heights=(200, 320))
+    if not result["available"]:
+        pytest.skip("the anime face cascade is not installed")
+    assert result["face_found"] >= 0.7
+    assert 0.15 <= result["face_to_sprite_height_median"] <= 0.6  # a face, not the whole figure
