@@ -99,8 +99,12 @@ def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
     if stage == "propagate":
         owned = {f for f, m in project.layers.all_meta("masks").items() if _user_source(m)}
     codes = np.full(n, MISSING, np.uint8)
+    keys = project.drawing_keys
     for shot in project.shots:
         for frame in range(shot.start, min(shot.end, n)):
+            if keys[frame] != frame:  # a held frame has its drawing's result (computed just before)
+                codes[frame] = codes[keys[frame]]
+                continue
             if frame in owned:
                 codes[frame] = FRESH
                 continue
