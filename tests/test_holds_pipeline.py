@@ -45,7 +45,7 @@ def _held_project(root: Path) -> Project:
     for f, key in enumerate(KEYS):  # a held frame is the same picture as its drawing
         if key != f:
             project.media.write_frame(f, project.frame(key))
-    project.set_held(HELD)
+    project.set_held(np.array(HELD, np.uint8))
     return project
 
 
@@ -82,7 +82,8 @@ def test_each_drawing_is_computed_and_stored_once(held: tuple[Project, PipelineR
         assert {f: n for (s, f), n in calls.items() if s == stage} == dict.fromkeys(drawings, 1), stage
     for f, key in enumerate(KEYS):
         for layer in ("masks", "alpha", "clean", "effects"):
-            assert np.array_equal(project.layers.read(layer, f), project.layers.read(layer, key)), (layer, f)
+            a, b = project.layers.read(layer, f), project.layers.read(layer, key)
+            assert a is not None and b is not None and np.array_equal(a, b), (layer, f)
         # stored once: the raw store has nothing for a held frame
         assert (project.layers.raw.version("alpha", f) == 0) == (key != f)
     assert project.layers.read_record("annotations", 8) == project.layers.read_record("annotations", 7)
