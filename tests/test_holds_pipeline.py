@@ -173,3 +173,28 @@ def test_weight_free_results_with_holds_equal_computing_every_frame(tmp_path: Pa
     finally:
         held.close()
         every.close()
+
+
+def test_small_updates_read_statuses_frame_by_frame(
+    held: tuple[Project, PipelineRunner, Calls, CountingPropagator], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Staleness after a click costs what the click changed, not the project's size: the per-frame
+    path gives the bulk path's codes and never reads every record of the project."""
+    from app.pipeline import graph
+
+    project, runner, _, _ = held
+    runner.submit_run().wait(60)
+    assert runner.wait_idle()
+    labels = project.masks_or_empty(8)
+    project.commit("correct", [MaskEdit(8, labels, np.ones_like(labels), 1)])
+    for stage in STAGES:
+        bulk = graph.stage_status(project, stage, "classical")
+        assert graph.frame_statuses(project, stage, list(range(12)), "classical") == {f: int(bulk[f]) for f in range(12)}
+    monkeypatch.setattr(graph, "PER_FRAME_SHARE", 0.5)
+
+    def whole_project(name: str) -> dict[int, dict[str, object]]:
+        raise AssertionError(f"read every {name} record for a small update")
+
+    monkeypatch.setattr(project.layers.raw, "read_records", whole_project)
+    assert graph.stale_frames(project, "matte", [7, 8, 9], "classical") == [7, 8, 9]
+    assert graph.stale_frames(project, "matte", [5], "classical") == []
