@@ -396,6 +396,9 @@ class PipelineRunner:
             backend = self.settings.backend_name(ROLE_OF_STAGE[stage])
             stale = set(stale_frames(self.project, stage, [f for _, span in spans for f in span], backend))
             spans = [(shot, [f for f in span if f in stale]) for shot, span in spans]
+        # A drawing is computed once, at its first frame; every frame of its hold shares the result.
+        keys = self.project.drawing_keys
+        spans = [(shot, sorted({int(keys[f]) for f in span})) for shot, span in spans]
         return [(shot, span) for shot, span in spans if span]
 
     def _drain_writes(self) -> None:

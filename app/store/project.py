@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import InputError, ProjectDamaged, ProjectError
-from app.store.drawings import drawing_keys
+from app.store.drawings import DrawingLayers, drawing_keys
 from app.store.events import Committed, ManifestChanged
 from app.store.journal import Journal, JournalEntry, MaskEdit, UndoHistory
 from app.store.layers import INDEX_FILE, LayerStore
@@ -52,7 +52,8 @@ class Project:
     def __init__(self, root: Path, manifest: Manifest, layers: LayerStore, media: MediaStore, journal: Journal) -> None:
         self.root = root
         self.manifest = manifest
-        self.layers = layers
+        # Every frame of a held drawing reads and writes its drawing (app.store.drawings).
+        self.layers = DrawingLayers(layers, lambda: self.drawing_keys)
         self.media = media
         self.journal = journal
         self.events = layers.events
