@@ -187,6 +187,11 @@ class ObjectStore:
         info = self.require(oid)
         return self._commit("confirm", [], {oid: ObjectInfo(**{**asdict(info), "confirmed": confirmed})}, {})
 
+    def recolor(self, oid: int, color: tuple[int, int, int]) -> JournalEntry:
+        info = self.require(oid)
+        rgb = (int(color[0]), int(color[1]), int(color[2]))
+        return self._commit("recolor", [], {oid: ObjectInfo(**{**asdict(info), "color": rgb})}, {})
+
     def set_kind(self, oid: int, kind: str) -> JournalEntry:
         if kind not in KINDS:
             raise InputError(f"An object's kind is one of {', '.join(KINDS)}, not {kind!r}.")
