@@ -7,13 +7,14 @@ a short cut of onepiece_demo.mp4 across its hard cut at frame 100.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+from clips import read_frames, write_mp4
 
 from app.export import export_project
 from app.export.naming import ExportError
@@ -22,7 +23,6 @@ from app.pipeline.graph import FRESH, STAGES, stage_status
 from app.pipeline.runner import PipelineRunner
 from app.store import Project
 from models.base import FrameSegmentation
-from clips import read_frames, write_mp4
 
 W, H = 256, 144
 
@@ -74,7 +74,7 @@ class TruthSegmenter:
 
 
 @pytest.fixture(scope="module")
-def episode(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def episode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A generated 3-shot clip with subtitles, written to mp4, imported and run with the truth segmenter."""
     from app.demo.generator import generate_shots
 
@@ -143,7 +143,7 @@ def test_text_is_in_no_character_mask_or_cutout_and_is_painted_out(episode: dict
     assert not any(e.get("object", {}).get("id") in text_ids for e in manifest["files"])  # left out unless asked
     for png in (tmp_path / "k" / "img").rglob("*.png"):
         frame = int(png.stem[1:7])
-        rgba = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+        rgba = np.asarray(cv2.imread(str(png), cv2.IMREAD_UNCHANGED))
         assert rgba.shape[2] == 4 and rgba[..., 3][text[frame]].max() == 0, png.name
     asked = export_project(project, tmp_path / "t", format="layers", workers=1, include_text=True)
     assert asked["frames"] > 0 and any((tmp_path / "t" / "objects").glob(f"{text_ids[0]:03d}_*"))
@@ -234,7 +234,7 @@ def _run_and_export_every_format(project: Project, tmp_path: Path) -> None:
             manifest = json.loads((tmp_path / fmt / "manifest.json").read_text())
             assert all(o["confirmed"] is False for o in manifest["objects"])
         pngs = list((tmp_path / "kohya" / "img").rglob("*.png"))
-        assert pngs and all(cv2.imread(str(p), cv2.IMREAD_UNCHANGED)[..., 3].max() > 0 for p in pngs[:20])
+        assert pngs and all(np.asarray(cv2.imread(str(p), cv2.IMREAD_UNCHANGED))[..., 3].max() > 0 for p in pngs[:20])
         coco = json.loads((tmp_path / "coco" / "annotations.json").read_text())
         assert coco["annotations"] and {a["category_id"] for a in coco["annotations"]} <= {o.id for o in objects}
         assert any((tmp_path / "layers" / "objects").iterdir())
