@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out")
     p.add_argument("--format", default="layers")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--confirmed-only", action="store_true", help="only objects the user named or confirmed")
+    p.add_argument("--allow-stale", action="store_true",
+                   help="write stale results as they are (listed in the manifest) instead of re-running them first")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("models", help="list, download, verify deep-model weights")

@@ -104,6 +104,7 @@ class ExportContext:
     selection: Selection
     records: list[dict[str, Any]] = field(default_factory=list)
     decisions: Decisions = field(default_factory=Decisions)
+    stale: dict[int, list[str]] = field(default_factory=dict)  # frame -> stages not fresh (allow_stale)
 
     def obj(self, oid: int) -> ObjectInfo:
         return self.project.object(oid) or ObjectInfo(oid, f"object{oid}")
@@ -125,9 +126,12 @@ class ExportContext:
 
     def base_info(self, fd: FrameData, oid: int | None = None) -> dict[str, Any]:
         info: dict[str, Any] = {"frame": fd.frame, "shot": fd.item.shot, "sources": fd.sources}
+        if fd.frame in self.stale:
+            info["stale"] = self.stale[fd.frame]
         if oid is not None:
             o = self.obj(oid)
-            info["object"] = {"id": oid, "name": o.name, "kind": o.kind, "identity": o.identity}
+            info["object"] = {"id": oid, "name": o.name, "kind": o.kind, "identity": o.identity,
+                              "confirmed": o.confirmed}
             key = (fd.frame, oid)
             if key in self.decisions.signals:
                 info["quality"] = self.decisions.signals[key]
@@ -152,8 +156,12 @@ def _chunks(items: list[FrameItem], n: int) -> Iterator[list[FrameItem]]:
 
 
 def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any], selection: Selection, *,
-               progress: Progress | None = None, cancel: Cancel | None = None, workers: int = 2) -> dict[str, Any]:
-    """Export ``project`` to ``out`` in ``fmt``; returns a summary (counts, removed stale files)."""
+               progress: Progress | None = None, cancel: Cancel | None = None, workers: int = 2,
+               stale: dict[int, list[str]] | None = None) -> dict[str, Any]:
+    """Export ``project`` to ``out`` in ``fmt``; returns a summary (counts, removed stale files).
+
+    ``stale`` (frame -> stages whose results are not fresh) is listed in the manifest for the
+    frames exported, and on each of their files."""
     out = Path(out)
     if out.resolve() == project.root.resolve() or project.root.resolve() in out.resolve().parents:
         raise ExportError("Export into a folder outside the project folder.")
@@ -168,8 +176,12 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
                     "frames": project.frame_count, "width": project.width, "height": project.height},
         "objects": objects,
     }
+    chosen = {it.frame for it in items}
+    stale_here = {f: stages for f, stages in sorted((stale or {}).items()) if f in chosen}
+    if stale_here:
+        header["stale_frames"] = {str(f): stages for f, stages in stale_here.items()}
     writer = ExportWriter(out, json.loads(json.dumps(header, default=str)))
-    ctx = ExportContext(project, writer, options, selection, decisions=decisions)
+    ctx = ExportContext(project, writer, options, selection, stale=stale_here, decisions=decisions)
     export_key = digest({k: header[k] for k in ("format", "options", "exporter", "objects")})
 
     def job(item: FrameItem) -> list[tuple[Output, str, bytes | None]]:
@@ -205,4 +217,6 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
                    {"kind": "report"})
     removed = writer.finish()
     return {"format": fmt.name, "frames": len(items), "files": len(writer.entries), "written": writer.written,
-            "skipped": writer.skipped, "removed": removed, "out": str(out)}
+            "skipped": writer.skipped, "removed": removed, "out": str(out), "stale_frames": sorted(stale_here),
+            "unconfirmed_objects": sorted({o.name for o in project.manifest.objects
+                                           if not o.confirmed and any(o.id in it.objects for it in items)})}

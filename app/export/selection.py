@@ -1,8 +1,9 @@
 """Which frames and objects an export contains.
 
 Filters run in a fixed order: shots (include/exclude) -> frames with masks -> corrected only ->
-confidence -> objects (include/exclude, minimum area) -> one frame per drawing, quality thresholds,
-best K per character per shot (`app.export.quality`) -> near-duplicates -> at most N per shot ->
+confidence -> objects (include/exclude, text only when asked, confirmed only, minimum area) -> one
+frame per drawing, quality thresholds, best K per character per shot (`app.export.quality`) ->
+near-duplicates -> at most N per shot ->
 balance per character. Everything is deterministic, so the same project and options select the same
 items (which is what lets a re-export skip unchanged files).
 """
@@ -42,6 +43,8 @@ class Selection:
     objects: list[int | str] | None = None
     exclude_objects: list[int | str] = field(default_factory=list)
     frames: list[int] | None = None
+    confirmed_only: bool = False  # only objects the user named or confirmed
+    include_text: bool = False  # burnt-in text objects are left out unless asked for (or listed in objects)
     # Quality (see app.export.quality): thresholds on the stored signals, best K per character per
     # shot (``diverse`` spreads them over views), and every frame of a hold instead of one per drawing.
     min_sharpness: float = 0.0
@@ -127,9 +130,11 @@ def select(project: Project, sel: Selection, *, per_object: bool = False,
     shots = project.shots
     wanted_shots = set(range(len(shots))) if sel.shots is None else set(sel.shots)
     wanted_shots -= set(sel.exclude_shots)
-    known = {o.id for o in project.manifest.objects}
+    known = {o.id for o in project.manifest.objects if sel.include_text or o.kind != "text"}
     keep_ids = known if sel.objects is None else _object_ids(project, sel.objects)
     keep_ids = keep_ids - _object_ids(project, sel.exclude_objects)
+    if sel.confirmed_only:
+        keep_ids &= {o.id for o in project.manifest.objects if o.confirmed}
     corrected = set(project.corrected_frames()) if sel.corrected_only else set()
     frame_filter = None if sel.frames is None else set(sel.frames)
     versions = project.layers.versions("masks")
