@@ -22,9 +22,17 @@ from models.base import FrameSegmentation
 from models.classical.segmentation import ClassicalSegmenter
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-PALETTE = np.array([[0, 0, 0]] + [[int(c) for c in cv2.cvtColor(np.uint8([[[(37 * i) % 180, 220, 255]]]),
-                                                                    cv2.COLOR_HSV2RGB)[0, 0]] for i in range(1, 256)],
-                   np.uint8)
+def _palette() -> np.ndarray:
+    """Distinct hues per id (golden-angle steps), id 0 black."""
+    hsv = np.zeros((1, 256, 3), np.uint8)
+    hsv[0, :, 0] = (np.arange(256) * 37) % 180
+    hsv[0, :, 1], hsv[0, :, 2] = 220, 255
+    rgb = np.asarray(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0], np.uint8)
+    rgb[0] = 0
+    return rgb
+
+
+PALETTE = _palette()
 
 
 def tile(image: np.ndarray, seg: FrameSegmentation, width: int, caption: str) -> np.ndarray:

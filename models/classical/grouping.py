@@ -10,7 +10,9 @@ tracks are one character, from votes over the frames where two tracks are both p
   too, but they walk their own ways;
 - enclosed: one piece lies inside the outer outline of the other (eyes, lenses, a mouth);
 - a face with its body: pieces meeting the head box of an anime-face detection, or lying in the
-  column under it, join the piece that carries the face.
+  column under it, join the piece that carries the face;
+- hanging: then a piece under half a character's size that sits in its lower half, within its
+  width (arms under a head whose shirt the evidence missed), joins the nearest such character.
 
 A pair that votes yes in enough of its frames is one character (union-find, so a hat joins the head
 that joins the body). Pieces that are almost only added light (effects) never join a character.
@@ -44,8 +46,20 @@ class FrameTracks:
 
 
 class _UnionFind:
-    def __init__(self) -> None:
+    """Union-find whose unions respect cannot-links (two pieces that each carried a different face
+    in the same frame are two characters, whatever else votes)."""
+
+    def __init__(self, apart: set[tuple[int, int]] | None = None) -> None:
         self.parent: dict[int, int] = {}
+        self.apart = apart or set()
+
+    def may_join(self, a: int, b: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb or not self.apart:
+            return True
+        ga = [i for i in self.parent if self.find(i) == ra] or [a]
+        gb = [i for i in self.parent if self.find(i) == rb] or [b]
+        return not any((min(x, y), max(x, y)) in self.apart for x in ga for y in gb)
 
     def find(self, a: int) -> int:
         self.parent.setdefault(a, a)
@@ -56,7 +70,7 @@ class _UnionFind:
 
     def union(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
-        if ra != rb:
+        if ra != rb and self.may_join(a, b):
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
@@ -171,7 +185,8 @@ def group_tracks(frames: Sequence[FrameTracks], gap: int = 6, share: float = 0.4
                     votes[pair] += 1
         prev = cents
     is_effect = {i: float(np.mean(v)) > 0.5 for i, v in effect.items()}
-    uf = _UnionFind()
+    uf = _UnionFind(_face_apart(frames))
+    joins = []
     for pair, n in together.items():
         a, b = pair
         if is_effect.get(a, False) != is_effect.get(b, False):
@@ -179,7 +194,10 @@ def group_tracks(frames: Sequence[FrameTracks], gap: int = 6, share: float = 0.4
         drift = moves.get(pair)
         moving_apart = bool(drift) and float(np.median(drift)) > motion_tol  # type: ignore[arg-type]
         if votes[pair] >= share * n and not moving_apart:
-            uf.union(a, b)
+            joins.append((votes[pair] / n, pair))
+    for _, (a, b) in sorted(joins, reverse=True):  # surest first: cannot-links keep the rest apart
+        uf.union(a, b)
+    _join_hanging(frames, uf, is_effect, share)
     roots: dict[int, int] = {}
     out: dict[int, int] = {}
     for i in order:
@@ -188,6 +206,108 @@ def group_tracks(frames: Sequence[FrameTracks], gap: int = 6, share: float = 0.4
             roots[r] = len(roots) + 1
         out[i] = min(255, roots[r])
     return out
+
+
+def _face_apart(frames: Sequence[FrameTracks]) -> set[tuple[int, int]]:
+    """Pairs of tracks that each carried a different face in the same frame."""
+    apart: set[tuple[int, int]] = set()
+    for ft in frames:
+        carriers = set()
+        for fx, fy, fw, fh in ft.faces:
+            core = ft.labels[fy + fh // 4 : fy + fh - fh // 4, fx + fw // 4 : fx + fw - fw // 4]
+            counts = np.bincount(core.ravel(), minlength=256)
+            counts[0] = 0
+            if counts.max() >= 0.3 * max(1, core.size):
+                carriers.add(int(counts.argmax()))
+        for a in carriers:
+            for b in carriers:
+                if a < b:
+                    apart.add((a, b))
+    return apart
+
+
+def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequence[Box],
+                 previous: NDArray[np.uint8] | None, min_share: float = 0.2) -> NDArray[np.int32]:
+    """Split components that hold two characters: two faces, or two objects of the previous frame.
+
+    Anime characters who stand or walk close together are one blob to background subtraction. A
+    blob that holds the cores of two or more face detections, or that covers at least ``min_share``
+    of two objects of the previous frame (``previous``: its labels warped into this frame), is cut
+    along the picture's edges (a watershed on the frame from those seeds: line art separates the
+    characters). New pieces get new component numbers; the tracker then gives them ids.
+    """
+    out = comps.copy()
+    k = int(comps.max())
+    if k == 0:
+        return out
+    prev_area = np.bincount(previous.ravel(), minlength=256) if previous is not None else None
+    for c in range(1, k + 1):
+        region = comps == c
+        seeds = np.zeros(comps.shape, np.int32)
+        n_seeds = 0
+        for fx, fy, fw, fh in faces:
+            core = np.zeros(comps.shape, bool)
+            core[fy + fh // 4 : fy + fh - fh // 4, fx + fw // 4 : fx + fw - fw // 4] = True
+            core &= region
+            if core.sum() >= 0.3 * (fw // 2) * (fh // 2) and not (seeds[core] > 0).any():
+                n_seeds += 1
+                seeds[core] = n_seeds
+        if n_seeds < 2 and previous is not None and prev_area is not None:
+            seeds[:] = 0
+            n_seeds = 0
+            counts = np.bincount(previous[region], minlength=256)
+            for oid in np.flatnonzero(counts):
+                if oid and counts[oid] >= min_share * prev_area[oid] and counts[oid] >= 0.1 * region.sum():
+                    # the previous object's core: eroded, so the cut is left to the picture
+                    core = cv2.erode((previous == oid).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+                    core &= region
+                    if core.any():
+                        n_seeds += 1
+                        seeds[core & (seeds == 0)] = n_seeds
+        if n_seeds < 2:
+            continue
+        markers = seeds.copy()
+        markers[~cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)] = n_seeds + 1
+        cv2.watershed(np.ascontiguousarray(image[..., ::-1]), markers)
+        for j in range(2, n_seeds + 1):
+            k += 1
+            out[region & (markers == j)] = k
+    return out
+
+
+def _join_hanging(frames: Sequence[FrameTracks], uf: _UnionFind, is_effect: dict[int, bool], share: float) -> None:
+    """Pieces hanging under a bigger character join it (arms under a head whose shirt the evidence
+    missed, when no face was detected): a piece under half the character's size, in its lower half
+    or just below it, within its width, nearest to it of all characters, in ``share`` of the frames
+    where both are present."""
+    votes: dict[tuple[int, int], int] = defaultdict(int)
+    together: dict[tuple[int, int], int] = defaultdict(int)
+    for ft in frames:
+        groups: dict[int, list[int]] = defaultdict(list)
+        for t in (int(i) for i in np.unique(ft.labels) if i):
+            groups[uf.find(t)].append(t)
+        boxes: dict[int, tuple[int, int, int, int, int]] = {}
+        for g, tracks in groups.items():
+            ys, xs = np.nonzero(np.isin(ft.labels, tracks))
+            boxes[g] = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, int(xs.size))
+        for small, (sx0, sy0, sx1, _sy1, sa) in boxes.items():
+            best: tuple[float, int] | None = None
+            for big, (x0, y0, x1, y1, area) in boxes.items():
+                if big == small or is_effect.get(big, False) != is_effect.get(small, False) or sa > 0.5 * area:
+                    continue
+                together[small, big] += 1
+                gw, gh = x1 - x0, y1 - y0
+                within = sx0 >= x0 - 0.25 * gw and sx1 <= x1 + 0.25 * gw
+                lower = sy0 >= y0 + 0.5 * gh and sy0 <= y1 + 0.5 * gh
+                if within and lower:
+                    dist = abs((sx0 + sx1) / 2 - (x0 + x1) / 2) / gw
+                    if best is None or dist < best[0]:
+                        best = (dist, big)
+            if best is not None:
+                votes[small, best[1]] += 1
+    for (small, big), n in votes.items():
+        if n >= share * together[small, big]:
+            uf.union(small, big)
 
 
 def relabel(labels: Labels, mapping: dict[int, int]) -> Labels:

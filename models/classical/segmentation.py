@@ -42,7 +42,7 @@ from models.classical.align import (
 )
 from models.classical.effects import additive_strength
 from models.classical.faces import AnimeFaceDetector
-from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel
+from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel, split_merged
 from models.classical.static import face_priors, static_evidence
 from models.classical.text import resize_mask, text_mask
 
@@ -140,6 +140,7 @@ class ClassicalSegmenter:
                     warped_prev = np.asarray(cv2.warpAffine(prev[0], m, size, flags=cv2.INTER_NEAREST), np.uint8)
                     moved = m @ centre
                     shift = (float(moved[0] - centre[0]), float(moved[1] - centre[1]))
+                comps = split_merged(comps, ev.small, ev.faces, warped_prev)
                 ids = tracker.assign(comps, warped_prev)
                 labels_small = ids[comps].astype(np.uint8)
                 kinds = self._kinds(labels_small, ev.small, ev.additive)
