@@ -11,6 +11,7 @@ detector), run the pipeline, then compare with the truth, which only this module
   per true character; 1.0 is one object per character, 2.0 each character in two pieces;
 - identity across shots: for each pair of shots sharing a true character, whether its matched
   predicted ids are the same (the masks' ids; meaningful once ids are project objects);
+- foreground IoU (all characters together vs the truth's, per frame: stage 1 before identities);
 - matte SAD (alpha vs the union matte) and clean-plate PSNR.
 
 Seeds in `TUNING_SEEDS` were looked at while tuning stage 1; `HELD_OUT_SEEDS` (the default) never
@@ -166,12 +167,16 @@ def eval_seed(seed: int, *, width: int, height: int, shots: int, frames_per_shot
         matches: list[ShotMatch] = []
         sad: list[float | None] = []
         psnr: list[float | None] = []
+        fg_iou: list[float | None] = []
         for s, start in enumerate(video.shot_starts):
             end = video.shot_starts[s + 1] if s + 1 < shots else video.frame_count
             pred, true, ignore = [], [], []
             for i in range(start, end):
                 gt = video.frame(i)
                 pred.append(project.masks_or_empty(i))
+                chars = (pred[-1] > 0) & ~np.isin(pred[-1], list(_text_ids(project, i)))
+                union = int((chars | (gt.labels > 0)).sum())
+                fg_iou.append(float((chars & (gt.labels > 0)).sum() / union) if union else None)
                 true.append(gt.labels)
                 ignore.append(_text_ids(project, i))
                 alpha = project.layers.read("alpha", i)
@@ -189,7 +194,7 @@ def eval_seed(seed: int, *, width: int, height: int, shots: int, frames_per_shot
     fragments = sum(sum(m.fragments.values()) for m in matches)
     return {
         "seed": seed, "frames": video.frame_count, "true_shots": shots, "detected_shots": found_shots,
-        "characters": len(ious), "character_iou": _mean(ious),
+        "characters": len(ious), "character_iou": _mean(ious), "foreground_iou": _mean(fg_iou),
         "fragmentation": round(fragments / max(1, len(ious)), 3),
         "extra_objects": sum(len(m.extra) for m in matches),
         "identity": round(same / pairs, 3) if pairs else None, "identity_pairs": pairs,
@@ -220,6 +225,7 @@ def eval_layers(
         "characters": "procedural" if character_dir is None else str(character_dir),
         "backends": dict(backends or {}) or "classical",
         "character_iou": _mean(ious), "fragmentation": round(fragments / max(1, len(ious)), 3),
+        "foreground_iou": _mean([r["foreground_iou"] for r in per_seed]),
         "identity": round(same / pairs, 3) if pairs else None,
         "matte_sad": _mean([r["matte_sad"] for r in per_seed]),
         "clean_psnr_db": _mean([r["clean_psnr_db"] for r in per_seed]),

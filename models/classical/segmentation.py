@@ -345,12 +345,16 @@ class _IdTracker:
         k = int(comps.max())
         ids = np.zeros(k + 1, np.int64)
         used: set[int] = set()
-        for c in range(1, k + 1):
+        areas = np.bincount(comps.ravel(), minlength=k + 1)
+        # Biggest first, and an id goes to one component only: the two halves of a split blob
+        # (two characters) keep two ids.
+        for c in sorted(range(1, k + 1), key=lambda c: -int(areas[c])):
             region = comps == c
             best = 0
             if warped_prev is not None:
                 counts = np.bincount(warped_prev[region], minlength=256)
                 counts[0] = 0
+                counts[list(used)] = 0
                 if counts.max() >= 0.3 * region.sum():
                     best = int(counts.argmax())
             if best == 0:
