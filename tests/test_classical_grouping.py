@@ -108,6 +108,8 @@ def _character_shot(n: int = 10, h: int = 132, w: int = 200, text: str | None = 
     outlined in black. Optionally a subtitle (white glyphs, black outline) at the bottom.
     Returns frames, the true character masks and the true glyph masks."""
     bg = painted_background(h + 30, w + 60, 3)
+    for x0 in range(0, w + 60, 37):  # white patches: eye whites look like background to GrabCut
+        cv2.rectangle(bg, (x0, 4 + (x0 * 7) % 90), (x0 + 9, 14 + (x0 * 7) % 90), (255, 255, 255), -1)
     frames, masks, glyphs = [], [], []
     for i in range(n):
         ox = 3 * i
@@ -128,9 +130,10 @@ def _character_shot(n: int = 10, h: int = 132, w: int = 200, text: str | None = 
         cv2.line(img, (x + 26, 53), (x + 28, 53), (20, 15, 20), 2)
         m[52:55, x - 13 : x - 9] = 1
         m[52:55, x + 26 : x + 30] = 1
-        for ex in (x + 2, x + 12):  # eye whites with black pupils
-            cv2.circle(img, (ex, 33), 3, (255, 255, 255), -1)
-            cv2.circle(img, (ex, 33), 1, (10, 10, 10), -1)
+        for ex in (x + 2, x + 13):  # big eye whites, outlined, with black pupils
+            cv2.circle(img, (ex, 34), 5, (255, 255, 255), -1)
+            cv2.circle(img, (ex, 34), 5, (20, 15, 20), 1)
+            cv2.circle(img, (ex, 34), 1, (10, 10, 10), -1)
         g = np.zeros((h, w), np.uint8)
         if text is not None:
             org, font = (40, h - 8), cv2.FONT_HERSHEY_SIMPLEX
@@ -165,8 +168,8 @@ def test_eye_whites_inside_the_character_are_filled() -> None:
     out = ClassicalSegmenter().segment_shot(frames)
     for i in (2, 5):
         x = 60 + 4 * i
-        for ex in (x + 2, x + 12):
-            assert out[i].labels[33, ex - 2] > 0 and out[i].labels[33, ex + 2] > 0
+        for ex in (x + 2, x + 13):
+            assert (out[i].labels[31:38, ex - 3 : ex + 4] > 0).all()
 
 
 def test_subtitles_are_their_own_text_track_and_never_a_character() -> None:
