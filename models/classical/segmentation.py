@@ -40,7 +40,7 @@ from models.classical.align import (
     sample_indices,
     warp_to_frame,
 )
-from models.classical.effects import additive_strength
+from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
 from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel, split_merged
 from models.classical.static import face_priors, static_evidence
@@ -140,9 +140,14 @@ class ClassicalSegmenter:
                     warped_prev = np.asarray(cv2.warpAffine(prev[0], m, size, flags=cv2.INTER_NEAREST), np.uint8)
                     moved = m @ centre
                     shift = (float(moved[0] - centre[0]), float(moved[1] - centre[1]))
-                comps = split_merged(comps, ev.small, ev.faces, warped_prev)
-                ids = tracker.assign(comps, warped_prev)
-                labels_small = ids[comps].astype(np.uint8)
+                if warped_prev is not None and flash_strength(ev.small) > 0.5:
+                    # A whole-frame flash lifts everything off the plate: the characters are where
+                    # they were a frame ago (stage 2b separates the flash itself).
+                    labels_small = warped_prev
+                else:
+                    comps = split_merged(comps, ev.small, ev.faces, warped_prev)
+                    ids = tracker.assign(comps, warped_prev)
+                    labels_small = ids[comps].astype(np.uint8)
                 kinds = self._kinds(labels_small, ev.small, ev.additive)
                 pieces.append(FrameTracks(labels_small, shift, ev.faces, {k for k, v in kinds.items() if v == "effect"}))
                 kept.append((ev.background, ev.text))
