@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", help="a DAVIS-layout folder (propagation, clicks)")
     p.add_argument("--backend", default="classical")
     p.add_argument("--sequences", help="comma-separated sequence names")
+    p.add_argument("--seeds", help="layers: comma-separated generator seeds (default: the held-out ones)")
+    p.add_argument("--characters", help="layers: a folder of RGBA character PNGs (default: procedural)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="export cleaned layers as a dataset")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.demo.groundtruth import load_ground_truth
+from app.demo.groundtruth import GroundTruth, load_ground_truth
 from app.demo.project import GROUND_TRUTH_FILE, create_demo_project
 from app.export import export_project
 from app.export.cli import parse_options, run_export_command
@@ -30,6 +30,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     root = tmp_path_factory.mktemp("export") / "demo"
     project = create_demo_project(root, width=160, height=96, shots=2, frames_per_shot=3)
     with load_ground_truth(root / GROUND_TRUTH_FILE) as gt:
+        register_true_cast(project, gt)
         for i in range(project.frame_count):
             project.layers.write("masks", i, gt.layer("labels", i), {"backend": "truth", "version": 1})
             project.layers.write("alpha", i, gt.layer("alpha", i), {"backend": "truth"})
@@ -38,6 +39,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
             project.layers.write_record("annotations", i, {"tags": TAGS, "caption": f"frame {i}", "backend": "test"})
     yield project
     project.close()
+
+
+def register_true_cast(project: Project, gt: GroundTruth) -> None:
+    """The demo's manifest holds no objects; these tests write the truth's labels as the masks
+    layer, so they list the truth's cast as the project's objects (same ids)."""
+    for member in gt.meta["cast"]:
+        info = project.add_object(member["name"], "character", tuple(member["colour"]))
+        info.identity = member["identity"]
+        assert info.id == member["id"]
+    project.save_manifest()
 
 
 def read_png(path: Path) -> np.ndarray:
@@ -216,6 +227,7 @@ def test_hostile_object_names_stay_inside(tmp_path: Path) -> None:
     project = create_demo_project(tmp_path / "p", width=96, height=64, shots=1, frames_per_shot=2)
     try:
         with load_ground_truth(tmp_path / "p" / GROUND_TRUTH_FILE) as gt:
+            register_true_cast(project, gt)
             for i in range(project.frame_count):
                 project.layers.write("masks", i, gt.layer("labels", i))
                 project.layers.write("alpha", i, gt.layer("alpha", i))

@@ -296,7 +296,9 @@ def test_split_and_merge_shots_from_the_keyboard(qtbot: Any, app_window: tuple[M
 def test_delete_object_clears_its_pixels_and_undo_restores(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
     window, c = app_window
     assert c.project is not None
-    oid = c.project.manifest.objects[0].id
+    # The demo's manifest holds no objects (its cast is evaluation's truth): the user makes one.
+    oid = c.add_object("Hero")
+    assert oid is not None
     c.set_object(oid)
     c.click(20.0, 20.0, True)  # give the object pixels on frame 0
     qtbot.waitUntil(lambda: (c.project.masks_or_empty(0) == oid).any(), timeout=10000)  # type: ignore[union-attr]
