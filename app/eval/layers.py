@@ -4,12 +4,13 @@ For each seed: generate multi-shot clips with exact truth (`app.demo.generator`)
 H.264 mp4 (PyAV, lossy like any video), import the mp4 like any video (shots from the cut
 detector), run the pipeline, then compare with the truth, which only this module reads:
 
-- objects: per true shot, predicted objects (kind ``text`` left out) are matched one-to-one to the
-  true characters (Hungarian on IoU over the shot's frames, `scipy.optimize.linear_sum_assignment`);
+- objects: per segment (a true shot, cut again wherever the cut detector cut: stage-1 ids are per
+  detected shot), predicted objects (kind ``text`` left out) are matched one-to-one to the true
+  characters (Hungarian on IoU over the segment's frames, `scipy.optimize.linear_sum_assignment`);
   per-character IoU is the matched pair's IoU (0 when unmatched);
 - fragmentation: predicted objects that belong to a true character (most of the object lies on it)
   per true character; 1.0 is one object per character, 2.0 each character in two pieces;
-- identity across shots: for each pair of shots sharing a true character, whether its matched
+- identity across shots: for each pair of segments sharing a true character, whether its matched
   predicted ids are the same (the masks' ids; meaningful once ids are project objects);
 - foreground IoU (all characters together vs the truth's, per frame: stage 1 before identities);
 - matte SAD (alpha vs the union matte) and clean-plate PSNR.
@@ -63,7 +64,7 @@ def write_mp4(video: GeneratedVideo, path: Path, crf: int = 18) -> None:
 
 @dataclass
 class ShotMatch:
-    """One true shot's object figures."""
+    """One segment's object figures (a true shot, or the part of it in one detected shot)."""
 
     iou: dict[int, float]  # true id -> IoU of its matched predicted object (0 if none)
     matched: dict[int, int]  # true id -> predicted id
@@ -168,8 +169,10 @@ def eval_seed(seed: int, *, width: int, height: int, shots: int, frames_per_shot
         sad: list[float | None] = []
         psnr: list[float | None] = []
         fg_iou: list[float | None] = []
-        for s, start in enumerate(video.shot_starts):
-            end = video.shot_starts[s + 1] if s + 1 < shots else video.frame_count
+        # Matched per segment: a true shot, cut further where the cut detector cut (stage 1 numbers
+        # each detected shot on its own; the same character across segments is identity's business).
+        cuts = sorted({*video.shot_starts, *(sh.start for sh in project.shots), video.frame_count})
+        for start, end in itertools.pairwise(cuts):
             pred, true, ignore = [], [], []
             for i in range(start, end):
                 gt = video.frame(i)
@@ -194,6 +197,7 @@ def eval_seed(seed: int, *, width: int, height: int, shots: int, frames_per_shot
     fragments = sum(sum(m.fragments.values()) for m in matches)
     return {
         "seed": seed, "frames": video.frame_count, "true_shots": shots, "detected_shots": found_shots,
+        "segments": len(matches),
         "characters": len(ious), "character_iou": _mean(ious), "foreground_iou": _mean(fg_iou),
         "fragmentation": round(fragments / max(1, len(ious)), 3),
         "extra_objects": sum(len(m.extra) for m in matches),

@@ -154,7 +154,12 @@ class ClassicalSegmenter:
                 prev = (labels_small, transforms[i])
         # Pass 2: pieces that are one character become one track for the whole shot.
         mapping = group_tracks(pieces, gap=max(2, round(0.012 * max(fg_small.shape))))
-        effect_groups = {mapping[t] for ft in pieces for t in ft.effect_like}
+        # A character is an effect when most of its appearances were almost only added light.
+        seen: dict[int, list[bool]] = {}
+        for ft in pieces:
+            for t in (int(v) for v in np.unique(ft.labels) if v):
+                seen.setdefault(mapping[t], []).append(t in ft.effect_like)
+        effect_groups = {g for g, flags in seen.items() if float(np.mean(flags)) > 0.5}
         text_id = min(255, max(mapping.values(), default=0) + 1)
         out: list[FrameSegmentation] = []
         for i in range(n):
