@@ -220,7 +220,8 @@ def make_resizing_video(path: Path, sizes: Sequence[tuple[int, int]], n: int = 1
             for packet in stream.encode():
                 out.mux(packet)
         raw += buf.getvalue()
-    with av.open(io.BytesIO(raw), format="h264") as inp, av.open(str(path), mode="w") as out:
+    inp: Any = av.open(io.BytesIO(raw), format="h264")
+    with inp, av.open(str(path), mode="w") as out:
         src = inp.streams.video[0]
         dst: Any = out.add_stream_from_template(src)
         dst.time_base = Fraction(1, 24)
