@@ -30,3 +30,11 @@ class ProjectDamaged(ProjectError):
 
 class ModelUnavailable(CelstudioError):
     """A model's weights are missing or corrupt; the weight-free backend stays in use."""
+
+
+class ImportUnfinished(ProjectError):
+    """The import that made this project folder was interrupted; `source` is what to import again."""
+
+    def __init__(self, message: str, source: str = "") -> None:
+        super().__init__(message)
+        self.source = source
