@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out")
     p.add_argument("--format", default="layers")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--force", action="store_true",
+                   help="export into a folder holding files Celstudio did not write (they are kept)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("models", help="list, download, verify deep-model weights")

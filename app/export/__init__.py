@@ -21,7 +21,8 @@ def format_names() -> list[str]:
 
 
 def export_project(project: Project, out: Path | str, *, format: str = "layers", progress: Progress | None = None,
-                   cancel: Cancel | None = None, workers: int = 2, **options: Any) -> dict[str, Any]:
+                   cancel: Cancel | None = None, workers: int = 2, force: bool = False,
+                   **options: Any) -> dict[str, Any]:
     """Export ``project`` into the folder ``out``; return a summary dict.
 
     Keyword arguments named like `Selection` fields (``corrected_only``, ``min_confidence``,
@@ -29,7 +30,8 @@ def export_project(project: Project, out: Path | str, *, format: str = "layers",
     ``objects``, ``exclude_objects``, ``frames``) choose what is exported; the others are options
     of the format (e.g. ``unit``, ``background``, ``mask``, ``buckets``, ``repeats``, ``alpha16``).
     ``progress(done, total)`` is called after each frame; ``cancel()`` returning True stops the
-    export with `ExportCancelled` (what was written stays valid; a re-run resumes).
+    export with `ExportCancelled` (what was written stays valid; a re-run resumes). ``force`` exports
+    into a folder holding files Celstudio did not write (they are kept, never deleted).
     """
     from app.export.formats import FORMATS
 
@@ -39,7 +41,7 @@ def export_project(project: Project, out: Path | str, *, format: str = "layers",
     fmt_options = {k: v for k, v in sorted(options.items()) if k not in SELECTION_KEYS}
     fmt = FORMATS[format](fmt_options)  # type: ignore[call-arg]
     return run_export(project, Path(out), fmt, fmt_options, selection, progress=progress, cancel=cancel,
-                      workers=workers)
+                      workers=workers, force=force)
 
 
 __all__ = ["ExportCancelled", "ExportError", "Selection", "export_project", "format_names"]

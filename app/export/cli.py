@@ -66,7 +66,7 @@ def run_export_command(args: argparse.Namespace) -> int:
 
     with Project.open(Path(args.project)) as project:
         summary = export_project(project, Path(args.out), format=str(args.format), progress=progress,
-                                 workers=workers, **options)
+                                 workers=workers, force=bool(getattr(args, "force", False)), **options)
     summary["selection_keys"] = sorted(k for k in options if k in SELECTION_KEYS)
     print(json.dumps(summary, indent=1))
     return 0

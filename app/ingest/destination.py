@@ -16,12 +16,15 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.errors import ProjectError
+from app.errors import ProjectError, is_disk_full
 from app.ingest.images import ImageFolderSource
 from app.store.importmark import IMPORT_MARKER, unfinished_import_source
 from app.store.manifest import MANIFEST_NAME
 from app.store.media import proxy_size, thumbnail_size
 from app.store.project import PROJECT_FILES
+
+__all__ = ["Destination", "free_space_check", "import_bytes_needed", "is_disk_full", "mb", "prepare_destination",
+           "remove_import"]
 
 # Every name an import may write into the project folder (the write probe comes from Project.create).
 IMPORT_FILES = (*PROJECT_FILES, IMPORT_MARKER, f"{IMPORT_MARKER}.tmp", ".write-test")
@@ -156,21 +159,6 @@ def free_space_check(where: Path, root: Path, needed: int, what: str) -> None:
             f"Not enough free space for {what} into {root}: it needs about {mb(needed + SPACE_RESERVE)} MB "
             f"and the disk has {mb(free)} MB free."
         )
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """True when ``exc`` or an error it came from is a full disk (h5py often only says so in words)."""
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, OSError) and (seen.errno in (errno.ENOSPC, errno.EDQUOT)
-                                          or "No space left on device" in str(seen)):
-            return True
-        if "No space left on device" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def mb(n: int) -> int:
