@@ -257,11 +257,8 @@ def test_import_checks_free_space_before_writing(tmp_path: Path, monkeypatch: py
 def test_disk_filling_during_import_stops_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
-    from app.ingest import importer
-
     video = tmp_path / "clip.mp4"
     make_video(video, [(1, 12)])
-    monkeypatch.setattr(importer, "SPACE_CHECK_EVERY", 4)
     calls: list[int] = []
 
     def usage(path: Any) -> Any:
@@ -307,3 +304,37 @@ def test_destination_name_longer_than_the_file_system_allows(tmp_path: Path) -> 
     with pytest.raises(ProjectError, match="allows at most"):
         import_source(video, tmp_path / ("p" * 300) / "inner")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+ENOSPC_INSIDE_HDF5 = """
+import errno, sys
+from pathlib import Path
+from app.store.h5 import H5Frames
+from app.store.media import MediaStore
+def full(self, index, image):
+    raise OSError(errno.ENOSPC, "No space left on device")
+def broken(self):
+    raise RuntimeError("Can't synchronously write data (duplicate entry in cache)")
+MediaStore.write_proxy = full
+H5Frames.flush = broken  # what HDF5 does after a real ENOSPC: every flush fails, a close would crash
+from app.cli import main
+sys.exit(main(["import", sys.argv[1], sys.argv[2]]))
+"""
+
+
+def test_enospc_inside_hdf5_exits_with_one_line_and_no_crash(tmp_path: Path) -> None:
+    """Closing an HDF5 file after ENOSPC segfaults, so the CLI abandons it and exits before HDF5's exit handler."""
+    import os
+    import subprocess
+    import sys
+
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 6)])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", ENOSPC_INSIDE_HDF5, str(video), str(tmp_path / "proj")],
+                          env=env, capture_output=True, timeout=120, text=True)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("celstudio:")]
+    assert proc.returncode == 1, proc.stderr
+    assert lines == [f"celstudio: error: The disk holding {tmp_path / 'proj'} is full; the import needs about "
+                     f"{lines[0].split('about ')[1].split(' MB')[0]} MB free there, and nothing of it was kept."]
+    assert not (tmp_path / "proj").exists()

@@ -23,7 +23,7 @@ from app.store.manifest import MANIFEST_NAME
 from app.store.media import proxy_size, thumbnail_size
 from app.store.project import PROJECT_FILES
 
-__all__ = ["Destination", "free_space_check", "import_bytes_needed", "is_disk_full", "mb", "prepare_destination",
+__all__ = ["Destination", "NotEnoughSpace", "disk_nearly_full", "free_space_check", "import_bytes_needed", "is_disk_full", "mb", "prepare_destination",
            "remove_import"]
 
 # Every name an import may write into the project folder (the write probe comes from Project.create).
@@ -32,6 +32,10 @@ IMPORT_FILES = (*PROJECT_FILES, IMPORT_MARKER, f"{IMPORT_MARKER}.tmp", ".write-t
 SPACE_RESERVE = 64 << 20
 # JPEG proxies of anime (quality 92) measured at 0.07-0.075 bytes per raw byte; 0.1 leaves margin.
 PROXY_RATIO = 0.1
+
+
+class NotEnoughSpace(ProjectError):
+    """The free-space check refused the import before the disk filled up (nothing was harmed)."""
 
 
 @dataclass
@@ -148,6 +152,13 @@ def import_bytes_needed(source: object) -> int:
     return frames * per_frame + stored + (1 << 20)
 
 
+def disk_nearly_full(where: Path) -> bool:
+    """True when the disk holding ``where`` has less than the reserve free (or cannot be asked)."""
+    with suppress(OSError):
+        return shutil.disk_usage(where).free < SPACE_RESERVE
+    return False
+
+
 def free_space_check(where: Path, root: Path, needed: int, what: str) -> None:
     """Raise `ProjectError` unless the disk holding ``where`` has ``needed`` bytes plus a reserve free."""
     try:
@@ -155,7 +166,7 @@ def free_space_check(where: Path, root: Path, needed: int, what: str) -> None:
     except OSError:
         return  # cannot tell (e.g. a network file system): the ENOSPC handling still applies
     if free < needed + SPACE_RESERVE:
-        raise ProjectError(
+        raise NotEnoughSpace(
             f"Not enough free space for {what} into {root}: it needs about {mb(needed + SPACE_RESERVE)} MB "
             f"and the disk has {mb(free)} MB free."
         )

@@ -23,6 +23,9 @@ import cv2
 
 from app.errors import CelstudioError, InputError, ProjectError
 from app.ingest.destination import (
+    SPACE_RESERVE,
+    NotEnoughSpace,
+    disk_nearly_full,
     free_space_check,
     import_bytes_needed,
     is_disk_full,
@@ -35,7 +38,7 @@ from app.ingest.source import FrameSource, VideoFrameSource, VideoIndex, check_s
 from app.store import Manifest, Project, SourceInfo
 from app.store.importmark import mark_import_finished, mark_import_started
 
-__all__ = ["ImportCancelled", "import_source"]
+__all__ = ["ImportCancelled", "ImportDiskFull", "import_source"]
 
 ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]
@@ -43,6 +46,21 @@ CancelFn = Callable[[], bool]
 
 class ImportCancelled(CelstudioError):
     """The user cancelled the import; nothing was left behind."""
+
+
+class ImportDiskFull(ProjectError):
+    """The disk filled up during the import; nothing was kept.
+
+    ``abandoned_hdf5`` says HDF5 files were left open in this process because closing them after
+    ENOSPC crashes; a command-line process should exit without running HDF5's exit handlers.
+    """
+
+    def __init__(self, message: str, *, abandoned_hdf5: bool = False) -> None:
+        super().__init__(message)
+        self.abandoned_hdf5 = abandoned_hdf5
+
+
+_ABANDONED: list[Project] = []
 
 
 def import_source(
@@ -103,18 +121,42 @@ def import_source(
         mark_import_finished(root)
         return project
     except BaseException as exc:
+        # HDF5 often reports a full disk as a follow-on error ("duplicate entry in cache"), the
+        # ENOSPC itself only in a warning: an error while the disk is (nearly) full counts as one.
+        full = not isinstance(exc, NotEnoughSpace) and (
+            is_disk_full(exc) or (isinstance(exc, OSError | RuntimeError | ProjectError) and disk_nearly_full(root))
+        )
+        abandoned = False
         if project is not None:
-            with suppress(Exception):  # closing after a failed write: the first error is the one to report
-                project.close()
+            if full and not _flushes(project):
+                # After ENOSPC inside HDF5 its cache is inconsistent and closing the file segfaults
+                # (h5py 3.16, measured on a full tmpfs): the handles are abandoned, kept referenced so
+                # no garbage collection touches them, and the files deleted underneath.
+                _ABANDONED.append(project)
+                abandoned = True
+            else:
+                with suppress(Exception):  # closing after a failed write: the first error is the one to report
+                    project.close()
         remove_import(dest)
-        if is_disk_full(exc):
-            raise ProjectError(
-                f"The disk holding {root} is full; the import needs about {mb(needed)} MB free there, "
-                "and nothing of it was kept."
+        if full:
+            raise ImportDiskFull(
+                f"The disk holding {root} is full; the import needs about {mb(needed + SPACE_RESERVE)} MB free "
+                "there, and nothing of it was kept.",
+                abandoned_hdf5=abandoned,
             ) from exc
         raise
     finally:
         source.close()
+
+
+def _flushes(project: Project) -> bool:
+    """True when both HDF5 files still flush (a failed flush means closing them would crash)."""
+    try:
+        project.layers.flush()
+        project.media.flush()
+    except Exception:
+        return False
+    return True
 
 
 def _manifest(source: FrameSource, src: Path, name: str | None) -> Manifest:
@@ -139,7 +181,7 @@ def _manifest(source: FrameSource, src: Path, name: str | None) -> Manifest:
 
 # Free space is re-checked every this many frames, so a disk filled by something else meanwhile
 # stops the import before HDF5 hits ENOSPC (which h5py survives badly).
-SPACE_CHECK_EVERY = 32
+SPACE_CHECK_EVERY = 1  # one statvfs is ~15 us, next to milliseconds of decoding per frame
 
 
 def _fill(project: Project, source: FrameSource, progress: ProgressFn | None, cancel: CancelFn | None,
