@@ -332,6 +332,10 @@ def test_export_refuses_unknown_content_but_resumes_its_own(demo: Project, tmp_p
     (out / "images" / "extra.png").write_bytes(b"x")
     with pytest.raises(ExportError, match=r"images/extra\.png"):
         export_project(demo, out, format="coco")
+    (out / "images" / "extra.png").unlink()
+    (out / "linked").symlink_to(tmp_path, target_is_directory=True)  # a link is never Celstudio's
+    with pytest.raises(ExportError, match=r"\(1: linked\)"):
+        export_project(demo, out, format="coco")
     with pytest.raises(ExportError, match="is a file, not a folder"):
         export_project(demo, out / "annotations.json", format="coco")
     with pytest.raises(ExportError, match="File name too long"):
@@ -349,6 +353,22 @@ def test_reexport_rewrites_files_whose_bytes_no_longer_match(demo: Project, tmp_
     summary = export_project(demo, out, format="layers", frames=[0, 1])
     assert summary["written"] == 1 and summary["rewritten"] == ["masks/palette/f000001.png"]
     assert _tree(out) == original
+
+
+def test_leftover_tmp_files_are_removed_only_when_their_process_is_gone(demo: Project, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "tmp"
+    export_project(demo, out, format="coco")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = out / "images" / f".f000000.png.{int(dead.stdout)}.tmp"
+    live = out / "images" / f".f000001.png.{os.getpid()}.tmp"  # another export still writing (this process)
+    gone.write_bytes(b"half")
+    live.write_bytes(b"half")
+    summary = export_project(demo, out, format="coco")
+    assert summary["removed_leftovers"] == [f"images/{gone.name}"] and not gone.exists() and live.exists()
 
 
 def _ground_truth_demo(root: Path) -> None:
