@@ -53,6 +53,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "name": m.name,
             "source": m.source.path or m.source.kind,
             "frames": m.frame_count,
+            "drawings": project.drawing_count,
             "size": f"{m.width}x{m.height}",
             "fps": round(m.fps, 3),
             "shots": [[s.start, s.end] for s in project.shots],
@@ -63,7 +64,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"{info['name']}: {info['frames']} frames, {info['size']} @ {info['fps']} fps, {len(project.shots)} shots")
+    print(f"{info['name']}: {info['frames']} frames ({info['drawings']} drawings), {info['size']} @ {info['fps']} fps, {len(project.shots)} shots")
     print(f"source: {info['source']}")
     for stage, summary in info["stages"].items():  # type: ignore[attr-defined]
         print(f"  {stage:<10} " + ", ".join(f"{k} {v}" for k, v in summary.items()))
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("eval", help="quality figures as JSON")
-    p.add_argument("what", choices=["propagation", "clicks", "layers"])
+    p.add_argument("what", choices=["propagation", "clicks", "layers", "quality"])
     p.add_argument("dir", nargs="?", help="a DAVIS-layout folder (propagation, clicks)")
     p.add_argument("--backend", default="classical")
     p.add_argument("--sequences", help="comma-separated sequence names")
@@ -175,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out")
     p.add_argument("--format", default="layers")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--confirmed-only", action="store_true", help="only objects the user named or confirmed")
+    p.add_argument("--allow-stale", action="store_true",
+                   help="write stale results as they are (listed in the manifest) instead of re-running them first")
     p.add_argument("--force", action="store_true",
                    help="export into a folder holding files Celstudio did not write (they are kept)")
     p.set_defaults(func=cmd_export)

@@ -205,7 +205,7 @@ def test_reexport_writes_nothing_and_resumes(demo: Project, tmp_path: Path) -> N
     assert effects is not None
     demo.layers.write("effects", 1, effects, {"backend": "other"})
     fourth = export_project(demo, out, format="layers", frames=[0, 1, 2])
-    changed = {p for p, e in manifest(out).items() if e["frame"] == 1}
+    changed = {p for p, e in manifest(out).items() if e.get("frame") == 1}  # report.html has no frame
     assert fourth["written"] == len(changed) and all(manifest(out)[p]["sources"]["effects"]["backend"] == "other" for p in changed)
     # a narrower export removes files it no longer contains
     fifth = export_project(demo, out, format="layers", frames=[0])
@@ -414,7 +414,8 @@ def test_killed_webdataset_export_leaves_no_tmp_shards_after_the_next_run(tmp_pa
     with Project.open(tmp_path / "p") as project:
         summary = export_project(project, out, format="webdataset", shard_size=2, unit="frame", workers=1)
     assert summary["removed_leftovers"] == [f"shards/{leftovers[0]}"]
-    assert summary["skipped"] == 1 and summary["written"] == 2  # shard 0 was journalled, so it resumes
+    # shard 0 was journalled, so it resumes; shards 1 and 2 and the selection report are written
+    assert summary["skipped"] == 1 and summary["written"] == 3 and (out / "report.html").is_file()
     assert sorted(p.name for p in (out / "shards").iterdir()) == [f"shard-{n:06d}.tar" for n in range(3)]
     assert json.loads((out / "manifest.json").read_text())["complete"] is True
     for shard in (out / "shards").iterdir():

@@ -22,7 +22,14 @@ def run_eval_command(args: argparse.Namespace) -> int:
     from models.registry import create_backend
 
     sequences = args.sequences.split(",") if args.sequences else None
-    if args.what == "layers":
+    if args.what == "quality":
+        from app.eval.quality import evaluate_faces, evaluate_signals
+
+        result = evaluate_signals(range(1000, 1100))
+        characters = Path(args.dir) if args.dir else None
+        if characters is not None:
+            result["faces"] = evaluate_faces(characters)
+    elif args.what == "layers":
         from app.eval.layers import eval_layers
 
         result = eval_layers()

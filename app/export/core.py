@@ -17,6 +17,7 @@ from app.errors import is_disk_full
 from app.export.folder import check_output_folder, disk_full_error, ensure_space
 from app.export.manifest import ExportWriter, digest
 from app.export.naming import ExportCancelled, ExportError, sanitize, trigger_word
+from app.export.quality import Decisions
 from app.export.selection import FrameItem, Selection, character_key, select
 from app.store import ObjectInfo, Project
 
@@ -105,6 +106,8 @@ class ExportContext:
     options: dict[str, Any]
     selection: Selection
     records: list[dict[str, Any]] = field(default_factory=list)
+    decisions: Decisions = field(default_factory=Decisions)
+    stale: dict[int, list[str]] = field(default_factory=dict)  # frame -> stages not fresh (allow_stale)
 
     def obj(self, oid: int) -> ObjectInfo:
         return self.project.object(oid) or ObjectInfo(oid, f"object{oid}")
@@ -126,9 +129,16 @@ class ExportContext:
 
     def base_info(self, fd: FrameData, oid: int | None = None) -> dict[str, Any]:
         info: dict[str, Any] = {"frame": fd.frame, "shot": fd.item.shot, "sources": fd.sources}
+        if fd.frame in self.stale:
+            info["stale"] = self.stale[fd.frame]
         if oid is not None:
             o = self.obj(oid)
-            info["object"] = {"id": oid, "name": o.name, "kind": o.kind, "identity": o.identity}
+            info["object"] = {"id": oid, "name": o.name, "kind": o.kind, "identity": o.identity,
+                              "confirmed": o.confirmed}
+            key = (fd.frame, oid)
+            if key in self.decisions.signals:
+                info["quality"] = self.decisions.signals[key]
+            info["chosen_because"] = self.decisions.reasons.get(key, "passes the selection")
         return info
 
 
@@ -150,16 +160,19 @@ def _chunks(items: list[FrameItem], n: int) -> Iterator[list[FrameItem]]:
 
 def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any], selection: Selection, *,
                progress: Progress | None = None, cancel: Cancel | None = None, workers: int = 2,
-               force: bool = False) -> dict[str, Any]:
+               stale: dict[int, list[str]] | None = None, force: bool = False) -> dict[str, Any]:
     """Export ``project`` to ``out`` in ``fmt``; returns a summary (counts, removed stale files).
 
-    ``out`` may be new, empty, or an earlier export of Celstudio's; other content needs ``force``
-    (see `app.export.folder`). A failure after the first write leaves the folder marked unfinished.
+    ``stale`` (frame -> stages whose results are not fresh) is listed in the manifest for the
+    frames exported, and on each of their files. ``out`` may be new, empty, or an earlier export of
+    Celstudio's; other content needs ``force`` (see `app.export.folder`). A failure after the first
+    write leaves the folder marked unfinished.
     """
     out = Path(out)
     if out.resolve() == project.root.resolve() or project.root.resolve() in out.resolve().parents:
         raise ExportError("Export into a folder outside the project folder.")
-    items = select(project, selection, per_object=fmt.per_object)
+    decisions = Decisions()
+    items = select(project, selection, per_object=fmt.per_object, decisions=decisions)
     if not items:
         raise ExportError("Nothing to export: no frame with masks passes the selection.")
     folder = check_output_folder(out, force=force)
@@ -170,8 +183,12 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
                     "frames": project.frame_count, "width": project.width, "height": project.height},
         "objects": objects,
     }
+    chosen = {it.frame for it in items}
+    stale_here = {f: stages for f, stages in sorted((stale or {}).items()) if f in chosen}
+    if stale_here:
+        header["stale_frames"] = {str(f): stages for f, stages in stale_here.items()}
     writer = ExportWriter(out, json.loads(json.dumps(header, default=str)))
-    ctx = ExportContext(project, writer, options, selection)
+    ctx = ExportContext(project, writer, options, selection, stale=stale_here, decisions=decisions)
     export_key = digest({k: header[k] for k in ("format", "options", "exporter", "objects")})
 
     def job(item: FrameItem) -> list[tuple[Output, str, bytes | None]]:
@@ -202,12 +219,21 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
                         progress(done, len(items))
                 _check_space_ahead(writer, done, len(items))
         fmt.finish(ctx)
+        if options.get("report", True):
+            from app.export.report import render_report
+
+            report_key = digest([export_key, sorted(decisions.reasons.items()), sorted(decisions.chosen)])
+            writer.put("report.html", report_key,
+                       partial(render_report, project, decisions, {"project": project.manifest.name, "format": fmt.name}),
+                       {"kind": "report"})
         removed = writer.finish()
     except BaseException as exc:
         _stop_unfinished(writer, exc, done, len(items))
         raise
     return {"format": fmt.name, "frames": len(items), "files": len(writer.entries), "written": writer.written,
-            "skipped": writer.skipped, "removed": removed, "out": str(out),
+            "skipped": writer.skipped, "removed": removed, "out": str(out), "stale_frames": sorted(stale_here),
+            "unconfirmed_objects": sorted({o.name for o in project.manifest.objects
+                                           if not o.confirmed and any(o.id in it.objects for it in items)}),
             "rewritten": sorted(writer.rewritten), "kept_changed": writer.kept,
             "removed_leftovers": folder.removed_leftovers, "moved_aside": folder.moved_aside}
 

@@ -3,7 +3,7 @@
 For every frame, in decode order: the proxy (long side 640) and the thumbnail (height 54) go to
 media.h5, image-folder frames are stored losslessly too (a video's frames are re-decoded from the
 source on demand, exactly, through the stored `VideoIndex`), and the frame's thumbnail feeds the
-streaming cut detector. Nothing is kept per frame in memory, so memory does not grow with length.
+streaming cut detector; the full frame feeds the hold detector (which frames repeat a drawing). Nothing is kept per frame in memory, so memory does not grow with length.
 
 Nothing the import did not write is ever replaced or deleted: a folder holding project files it
 did not make (a damaged project, a user's own ``journal.log``) is refused, pointing at
@@ -33,6 +33,7 @@ from app.ingest.destination import (
     prepare_destination,
     remove_import,
 )
+from app.ingest.holds import HoldDetector
 from app.ingest.shots import CutDetector, cuts_to_shots
 from app.ingest.source import FrameSource, VideoFrameSource, VideoIndex, check_source_path, content_hash, open_source
 from app.store import Manifest, Project, SourceInfo
@@ -190,6 +191,7 @@ def _fill(project: Project, source: FrameSource, progress: ProgressFn | None, ca
     total = project.manifest.frame_count
     is_video = isinstance(source, VideoFrameSource)
     detector = CutDetector()
+    holds = HoldDetector()
     done = 0
     for frame in source:
         if cancel is not None and cancel():
@@ -206,6 +208,7 @@ def _fill(project: Project, source: FrameSource, progress: ProgressFn | None, ca
         media.write_proxy(done, proxy)
         media.write_thumbnail(done, thumb)
         detector.push(thumb)
+        holds.push(frame)
         done += 1
         if progress is not None:
             progress(done, total)
@@ -221,5 +224,6 @@ def _fill(project: Project, source: FrameSource, progress: ProgressFn | None, ca
             media.write_array(f"{VideoIndex.ARRAY_PREFIX}/{key}", array)
         project.manifest.source.gop = source.gop
     project.manifest.shots = cuts_to_shots(detector.finish(), total)
+    project.set_held(holds.held)
     media.flush()
     project.save_manifest()

@@ -63,6 +63,10 @@ def propagation_range(project: Project, frame: int, direction: Direction) -> tup
         targets += list(range(earlier[-1] + 1 if earlier else shot.start, frame))
     if direction in ("forward", "both"):
         targets += list(range(frame + 1, later[0] if later else shot.end))
+    # Propagation steps from drawing to drawing: held frames share their drawing's masks, and the
+    # frames of the corrected frame's own hold already show the correction.
+    keys = project.drawing_keys
+    targets = [f for f in targets if keys[f] == f and keys[f] != keys[frame]]
     return shot, seeds, targets
 
 

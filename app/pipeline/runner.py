@@ -220,15 +220,22 @@ class PipelineRunner:
 
         return self._submit("propagate", INTERACTIVE, body)
 
-    def submit_delete_object(self, object_id: int) -> JobHandle:
-        """Remove an object from every frame (journalled, so undo brings it back); downstream re-runs."""
+    def submit_delete_object(self, object_id: int, shot: int | None = None) -> JobHandle:
+        """Remove an object from every frame (or the shot of frame ``shot``); journalled, so undo
+        brings it back; downstream re-runs."""
+        return self.submit_object_edit(lambda project: project.delete_object(object_id, shot=shot), "delete")
+
+    def submit_object_edit(self, edit: Callable[[Project], Any], kind: str = "objects") -> JobHandle:
+        """Run an object edit (``edit(project)`` calling `app.store.objects.ObjectStore`: rename, merge,
+        split, reassign, delete) on the worker, then re-run what its rewritten masks made stale."""
 
         def body(info: JobInfo) -> None:
-            entry = self.project.delete_object(object_id)
-            if entry is not None:
-                self._after_commit(entry.frames)
+            seq = self.project.journal.last_seq
+            edit(self.project)
+            frames = tuple(sorted({f for e in self.project.journal.since(seq) for f in e.frames}))
+            self._after_commit(frames)
 
-        return self._submit("delete", INTERACTIVE, body)
+        return self._submit(kind, INTERACTIVE, body)
 
     def undo(self) -> JobHandle:
         return self._submit("undo", INTERACTIVE, lambda info: self._history(self.project.undo))
@@ -396,6 +403,9 @@ class PipelineRunner:
             backend = self.settings.backend_name(ROLE_OF_STAGE[stage])
             stale = set(stale_frames(self.project, stage, [f for _, span in spans for f in span], backend))
             spans = [(shot, [f for f in span if f in stale]) for shot, span in spans]
+        # A drawing is computed once, at its first frame; every frame of its hold shares the result.
+        keys = self.project.drawing_keys
+        spans = [(shot, sorted({int(keys[f]) for f in span})) for shot, span in spans]
         return [(shot, span) for shot, span in spans if span]
 
     def _drain_writes(self) -> None:

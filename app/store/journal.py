@@ -217,6 +217,6 @@ class UndoHistory:
             if target in self.undone:
                 self.undone.remove(target)
             self.done.append(target)
-        elif entry.edits:
+        elif entry.edits or entry.payload.get("undoable"):
             self.done.append(entry.seq)
             self.undone.clear()

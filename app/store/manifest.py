@@ -53,6 +53,28 @@ class ObjectInfo:
     kind: str = "character"
     color: tuple[int, int, int] = (255, 80, 80)
     identity: str | None = None
+    confirmed: bool = False  # the user named or confirmed it; exports flag the others
+
+
+@dataclass
+class TrackLink:
+    """Which project object a stage-1 track of one shot is, frame by frame.
+
+    ``shot`` is the shot's first frame, ``track`` the segmenter's per-shot id (1..255). ``pieces`` are
+    ``[first_frame, object_id]`` in frame order: the track is that object from ``first_frame`` until
+    the next piece (a reassignment "from here to the end of the shot"); object 0 means deleted there.
+    """
+
+    shot: int
+    track: int
+    pieces: list[list[int]] = field(default_factory=list)
+
+    def object_at(self, frame: int) -> int:
+        current = 0
+        for start, obj in self.pieces:
+            if start <= frame:
+                current = obj
+        return current
 
 
 @dataclass
@@ -69,6 +91,8 @@ class Manifest:
     objects: list[ObjectInfo] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    tracks: list[TrackLink] = field(default_factory=list)
+    objects_seq: int = 0  # the last journal entry whose object edit this manifest holds
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -96,6 +120,11 @@ class Manifest:
                 ],
                 settings=dict(data.get("settings", {})),
                 schema_version=version,
+                tracks=[
+                    TrackLink(int(t["shot"]), int(t["track"]), [[int(a), int(b)] for a, b in t.get("pieces", [])])
+                    for t in data.get("tracks", [])
+                ],
+                objects_seq=int(data.get("objects_seq", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProjectError(f"The project manifest is missing or has a bad field ({exc}).") from exc

@@ -13,7 +13,6 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,12 +20,14 @@ from typing import Any
 import numpy as np
 
 from app.errors import InputError, ProjectDamaged, ProjectError
+from app.store.drawings import DrawingLayers, drawing_keys
 from app.store.events import Committed, ManifestChanged
 from app.store.importmark import check_import_finished
 from app.store.journal import Journal, JournalEntry, MaskEdit, UndoHistory
 from app.store.layers import INDEX_FILE, LayerStore
 from app.store.manifest import MANIFEST_NAME, Manifest, ObjectInfo, Shot, atomic_write_text, read_manifest
 from app.store.media import MediaStore
+from app.store.objects import ObjectStore, apply_diff, info_from_dict
 
 LAYERS_FILE = "layers.h5"
 MEDIA_FILE = "media.h5"
@@ -39,12 +40,6 @@ PROJECT_FILES = (
 
 FRAME_CACHE = 8  # decoded full-resolution frames kept per project (each stage reads the frame again)
 
-# Distinct, readable object colours (Okabe-Ito first, then bright extras).
-OBJECT_COLORS: tuple[tuple[int, int, int], ...] = (
-    (230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178),
-    (213, 94, 0), (204, 121, 167), (255, 99, 132), (153, 102, 255), (120, 220, 120),
-)
-
 
 class Project:
     """An open project. Use `Project.create` or `Project.open`; close it (or use ``with``)."""
@@ -52,11 +47,14 @@ class Project:
     def __init__(self, root: Path, manifest: Manifest, layers: LayerStore, media: MediaStore, journal: Journal) -> None:
         self.root = root
         self.manifest = manifest
-        self.layers = layers
+        # Every frame of a held drawing reads and writes its drawing (app.store.drawings).
+        self.layers = DrawingLayers(layers, lambda: self.drawing_keys)
         self.media = media
         self.journal = journal
         self.events = layers.events
+        self.objects = ObjectStore(self)
         self.history = UndoHistory()
+        self._drawing_keys: np.ndarray | None = None
         for entry in journal:
             self.history.observe(entry)
         self._source: Any = None
@@ -115,6 +113,8 @@ class Project:
         except ProjectDamaged as exc:
             layers.close()
             return cls._recover_or_raise(root, manifest, media, journal, exc, recover)
+        # Object edits confirmed in the journal but not yet in the manifest (a crash between the two).
+        project._replay_objects(journal.since(manifest.objects_seq))
         return project
 
     @classmethod
@@ -139,6 +139,7 @@ class Project:
         project = cls(root, manifest, layers, media, journal)
         project.recovered_from = moved
         project._replay(journal.entries)
+        project._replay_objects(journal.since(manifest.objects_seq))
         return project
 
     def close(self) -> None:
@@ -184,38 +185,61 @@ class Project:
                 return shot
         raise IndexError(f"frame {frame} is outside the project (0..{self.frame_count - 1})")
 
+    HELD_ARRAY = "holds/held"
+
+    def set_held(self, held: list[bool] | np.ndarray) -> None:
+        """Record which frames repeat the drawing before them (found at import)."""
+        flags = np.asarray(held, dtype=np.uint8)
+        if flags.shape != (self.frame_count,):
+            raise ValueError(f"held flags for {flags.shape[0]} frames, the project has {self.frame_count}")
+        self.media.write_array(self.HELD_ARRAY, flags)
+        self._drawing_keys = None
+
+    @property
+    def drawing_keys(self) -> np.ndarray:
+        """For every frame, the first frame of its drawing; every frame is its own drawing in projects
+        imported before holds were detected. Holds never cross a shot boundary, so shot edits apply."""
+        if self._drawing_keys is None:
+            held = self.media.read_array(self.HELD_ARRAY)
+            if held is None or held.shape != (self.frame_count,):
+                held = np.zeros(self.frame_count, np.uint8)
+            self._drawing_keys = drawing_keys(held.astype(bool), self.shots)
+        return self._drawing_keys
+
+    def drawing_of(self, frame: int) -> int:
+        """The first frame of the drawing that ``frame`` shows."""
+        return int(self.drawing_keys[frame])
+
+    def hold_of(self, frame: int) -> range:
+        """Every frame that shows the same drawing as ``frame`` (a range, at least the frame itself)."""
+        keys = self.drawing_keys
+        key = keys[frame]
+        end = frame + 1
+        while end < len(keys) and keys[end] == key:
+            end += 1
+        return range(int(key), end)
+
+    @property
+    def drawing_count(self) -> int:
+        keys = self.drawing_keys
+        return int(np.count_nonzero(keys == np.arange(len(keys))))
+
     def set_shots(self, shots: list[Shot]) -> None:
         self.manifest.shots = list(shots)
+        self._drawing_keys = None
         self.save_manifest()
         self.events.emit(ManifestChanged("shots"))
 
     def add_object(self, name: str, kind: str = "character", color: tuple[int, int, int] | None = None) -> ObjectInfo:
-        used = {o.id for o in self.manifest.objects}
-        free = next((i for i in range(1, 256) if i not in used), None)
-        if free is None:
-            raise ProjectError("A project can hold at most 255 objects.")
-        info = ObjectInfo(free, name, kind, color or OBJECT_COLORS[(free - 1) % len(OBJECT_COLORS)])
-        self.manifest.objects.append(info)
-        self.save_manifest()
-        self.events.emit(ManifestChanged("objects"))
-        return info
+        """A new object named by the user (a journalled, undoable edit; see `ObjectStore.add`)."""
+        return self.objects.add(name, kind, color)
 
-    def delete_object(self, object_id: int) -> JournalEntry | None:
-        """Remove an object: its pixels leave every frame's masks (one journalled, undoable edit) and
-        it leaves the object list. None if there is no such object."""
-        info = self.object(object_id)
-        if info is None:
+    def delete_object(self, object_id: int, *, shot: int | None = None) -> JournalEntry | None:
+        """Remove an object everywhere (or in the shot of frame ``shot``): its pixels leave the masks
+        in one journalled, undoable edit. None if there is no such object."""
+        if self.object(object_id) is None:
             return None
-        edits = []
-        for frame in range(self.frame_count):
-            before = self.layers.read("masks", frame)
-            if before is not None and (before == object_id).any():
-                after = np.where(before == object_id, 0, before).astype(np.uint8)
-                source = str(self.layers.meta("masks", frame).get("source", "pipeline"))
-                edits.append(MaskEdit(frame, before, after, object_id, "user", source))
-        entry = self.commit("delete_object", edits, {"object": asdict(info)})
-        self._set_object_listed(info, listed=False)
-        return entry
+        return self.objects.delete(object_id, shot=shot)
 
     def _set_object_listed(self, info: ObjectInfo, *, listed: bool) -> None:
         objects = [o for o in self.manifest.objects if o.id != info.id]
@@ -271,8 +295,29 @@ class Project:
             entry = self.journal.append(kind, edits, payload)
             self.history.observe(entry)
             self._replay([entry])
+            objects_changed = self._replay_objects([entry])
         self.events.emit(Committed(entry.seq, entry.kind, entry.frames))
+        if objects_changed:
+            self.events.emit(ManifestChanged("objects"))
         return entry
+
+    def _replay_objects(self, entries: list[JournalEntry]) -> bool:
+        """Apply the object diffs of ``entries`` (and of the edits they undo or redo) to the manifest."""
+        changed = False
+        for entry in entries:
+            target = entry.payload.get("target")
+            if entry.kind in ("undo", "redo") and isinstance(target, int):
+                diff = self._entry(target).payload.get("diff")
+                reverse = entry.kind == "undo"
+            else:
+                diff, reverse = entry.payload.get("diff"), False
+            if isinstance(diff, dict):
+                apply_diff(self, diff, reverse=reverse)
+                changed = True
+        if changed:
+            self.manifest.objects_seq = entries[-1].seq
+            self.save_manifest()
+        return changed
 
     def _replay(self, entries: list[JournalEntry]) -> None:
         if not entries:
@@ -292,7 +337,7 @@ class Project:
             return None
         target = self._entry(self.history.done[-1])
         entry = self.commit("undo", [e.inverse() for e in reversed(target.edits)], {"target": target.seq})
-        if target.kind == "delete_object":
+        if target.kind == "delete_object" and "diff" not in target.payload:  # journals from before object diffs
             self._set_object_listed(_object_of(target), listed=True)
         return entry
 
@@ -301,7 +346,7 @@ class Project:
             return None
         target = self._entry(self.history.undone[-1])
         entry = self.commit("redo", list(target.edits), {"target": target.seq})
-        if target.kind == "delete_object":
+        if target.kind == "delete_object" and "diff" not in target.payload:
             self._set_object_listed(_object_of(target), listed=False)
         return entry
 
@@ -322,5 +367,4 @@ class Project:
 
 
 def _object_of(entry: JournalEntry) -> ObjectInfo:
-    data = dict(entry.payload["object"])
-    return ObjectInfo(**{**data, "color": tuple(data.get("color", (255, 80, 80)))})
+    return info_from_dict(dict(entry.payload["object"]))

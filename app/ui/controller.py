@@ -324,7 +324,7 @@ class MainController(QObject):
         if self.project is None:
             return None
         try:
-            info = self.project.add_object(name or f"Object {len(self.project.manifest.objects) + 1}", kind)
+            info = self.project.add_object(name, kind)
         except CelstudioError as exc:
             self.error.emit(exc)
             return None
@@ -332,32 +332,65 @@ class MainController(QObject):
         self._objects_touched()
         return info.id
 
-    def rename_object(self, object_id: int, name: str) -> None:
-        self._edit_object(object_id, name=name)
+    def _object_edit(self, edit: Callable[[Project], Any], kind: str = "objects") -> Any:
+        """Every object edit is a journalled, undoable store edit (`app.store.objects`), run on the
+        pipeline's worker when there is one (it may rewrite many masks), else here."""
+        if self.project is None:
+            return None
+        submit = getattr(self.runner, "submit_object_edit", None)
+        if submit is not None:
+            return submit(edit, kind)
+        try:
+            result = edit(self.project)
+        except CelstudioError as exc:
+            self.error.emit(exc)
+            return None
+        self._objects_touched()
+        return result
 
-    def recolor_object(self, object_id: int, color: tuple[int, int, int]) -> None:
-        self._edit_object(object_id, color=color)
+    def rename_object(self, object_id: int, name: str) -> Any:
+        """Rename (and so confirm) an object; the name holds in every shot where it appears."""
+        if not name.strip():
+            return None
+        return self._object_edit(lambda p: p.objects.rename(object_id, name), "rename")
 
-    def delete_object(self, object_id: int) -> None:
-        """Remove the object from every frame and from the list, as one undoable edit (on the worker)."""
+    def recolor_object(self, object_id: int, color: tuple[int, int, int]) -> Any:
+        return self._object_edit(lambda p: p.objects.recolor(object_id, color), "recolor")
+
+    def confirm_object(self, object_id: int, confirmed: bool = True) -> Any:
+        return self._object_edit(lambda p: p.objects.confirm(object_id, confirmed), "confirm")
+
+    def merge_objects(self, keep: int, absorb: int) -> Any:
+        """``absorb`` becomes ``keep`` everywhere (one undoable edit)."""
+        if self.object_id == absorb:
+            self.object_id = keep
+        return self._object_edit(lambda p: p.objects.merge(keep, absorb), "merge")
+
+    def split_object(self, object_id: int) -> Any:
+        """The object's appearance in the current shot becomes a new object."""
+        frame = self.frame
+        return self._object_edit(lambda p: p.objects.split(object_id, [frame]), "split")
+
+    def reassign_object(self, object_id: int, to: int, *, to_end: bool = False) -> Any:
+        """What is ``object_id`` on the current frame becomes ``to`` in this shot (or from here to its end)."""
+        frame = self.frame
+        return self._object_edit(lambda p: p.objects.reassign(frame, object_id, to, to_end=to_end), "reassign")
+
+    def delete_object(self, object_id: int, *, this_shot: bool = False) -> None:
+        """Remove the object from every frame and the list (or only from the current shot), as one
+        undoable edit (on the worker)."""
         if self.project is None:
             return
+        shot = self.frame if this_shot else None
         delete = getattr(self.runner, "submit_delete_object", None)
         if delete is not None:
-            delete(object_id)
+            delete(object_id, shot) if this_shot else delete(object_id)
         else:
-            self.project.delete_object(object_id)
-        remaining = [o for o in self.project.manifest.objects if o.id != object_id]
-        if self.object_id == object_id:
-            self.object_id = remaining[0].id if remaining else None
-        self._objects_touched()
-
-    def _edit_object(self, object_id: int, **changes: Any) -> None:
-        if self.project is None or (info := self.project.object(object_id)) is None:
-            return
-        for key, value in changes.items():
-            setattr(info, key, value)
-        self.project.save_manifest()
+            self.project.delete_object(object_id, shot=shot)
+        if not this_shot:
+            remaining = [o for o in self.project.manifest.objects if o.id != object_id]
+            if self.object_id == object_id:
+                self.object_id = remaining[0].id if remaining else None
         self._objects_touched()
 
     def _objects_touched(self) -> None:

@@ -1,13 +1,14 @@
-"""Side panels: objects (add, rename, colour, delete), layers (toggle, solo, opacity), jobs (progress, cancel)."""
+"""Side panels: objects (add, rename, confirm, colour, merge, split, reassign, delete), layers (toggle, solo, opacity), jobs (progress, cancel)."""
 
 from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 
 import psutil
-from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtCore import QPoint, Qt, QTimer, Slot
+from PySide6.QtGui import QColor, QFont, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
@@ -17,6 +18,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSlider,
@@ -38,7 +41,9 @@ def _swatch(color: tuple[int, int, int]) -> QIcon:
 
 
 class ObjectsPanel(QWidget):
-    """The project's objects; the selected one is what clicks and brushes edit."""
+    """The project's objects, each with its colour swatch; the selected one is what clicks and brushes
+    edit. Automatic names (not yet confirmed by the user) are in italics. The context menu holds the
+    object edits; each is one undoable edit in the store (`app.store.objects`), run by the controller."""
 
     def __init__(self, controller: MainController) -> None:
         super().__init__()
@@ -47,9 +52,11 @@ class ObjectsPanel(QWidget):
         self.list.setEditTriggers(QListWidget.EditTrigger.DoubleClicked | QListWidget.EditTrigger.EditKeyPressed)
         self.list.currentItemChanged.connect(self._picked)
         self.list.itemChanged.connect(self._renamed)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
         buttons = QHBoxLayout()
         for name, tip, slot in (("add", "Add an object", self._add), ("settings", "Change colour", self._color),
-                                ("delete", "Delete the object", self._delete)):
+                                ("delete", "Delete the object (in this shot or everywhere)", self._delete)):
             b = QPushButton(icon(name), "")
             b.setToolTip(tip)
             b.clicked.connect(slot)
@@ -70,7 +77,12 @@ class ObjectsPanel(QWidget):
         for obj in objects:
             item = QListWidgetItem(_swatch(tuple(obj.color)), obj.name)  # type: ignore[arg-type]
             item.setData(Qt.ItemDataRole.UserRole, obj.id)
-            item.setToolTip(f"id {obj.id}, {obj.kind}")
+            state = "confirmed" if obj.confirmed else "automatic name: rename or confirm it"
+            item.setToolTip(f"id {obj.id}, {obj.kind}, {state}")
+            if not obj.confirmed:
+                font = QFont(item.font())
+                font.setItalic(True)
+                item.setFont(font)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             self.list.addItem(item)
             if obj.id == self.c.object_id:
@@ -102,8 +114,49 @@ class ObjectsPanel(QWidget):
 
     def _delete(self) -> None:
         oid = self._current_id()
-        if oid is not None:
+        if oid is None or self.c.project is None or (obj := self.c.project.object(oid)) is None:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete object", f"Delete {obj.name}?", parent=self)
+        shot = box.addButton("In this shot", QMessageBox.ButtonRole.AcceptRole)
+        everywhere = box.addButton("Everywhere", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is shot:
+            self.c.delete_object(oid, this_shot=True)
+        elif box.clickedButton() is everywhere:
             self.c.delete_object(oid)
+
+    def menu_for(self, oid: int) -> QMenu:
+        """The object's edits: rename, confirm, merge, split, reassign (this shot / to its end), delete."""
+        menu = QMenu(self)
+        project = self.c.project
+        others = [o for o in (project.manifest.objects if project else []) if o.id != oid]
+        item = next((self.list.item(i) for i in range(self.list.count())
+                     if int(self.list.item(i).data(Qt.ItemDataRole.UserRole)) == oid), None)
+        if item is not None:
+            menu.addAction("Rename", lambda: self.list.editItem(item))
+        info = project.object(oid) if project else None
+        if info is not None and not info.confirmed:
+            menu.addAction("Confirm name", lambda: self.c.confirm_object(oid))
+        merge = menu.addMenu("Merge into")
+        this_shot = menu.addMenu("Reassign in this shot to")
+        to_end = menu.addMenu("Reassign from here to shot end to")
+        for o in others:
+            swatch = _swatch((int(o.color[0]), int(o.color[1]), int(o.color[2])))
+            merge.addAction(swatch, o.name, partial(self.c.merge_objects, o.id, oid))
+            this_shot.addAction(swatch, o.name, partial(self.c.reassign_object, oid, o.id))
+            to_end.addAction(swatch, o.name, partial(self.c.reassign_object, oid, o.id, to_end=True))
+        menu.addAction("Split this shot off as a new object", lambda: self.c.split_object(oid))
+        menu.addSeparator()
+        menu.addAction("Delete...", self._delete)
+        return menu
+
+    def _menu(self, pos: QPoint) -> None:
+        item = self.list.itemAt(pos)
+        if item is None:
+            return
+        self.list.setCurrentItem(item)
+        self.menu_for(int(item.data(Qt.ItemDataRole.UserRole))).exec(self.list.mapToGlobal(pos))
 
 
 class LayersPanel(QWidget):
