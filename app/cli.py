@@ -25,9 +25,19 @@ def _progress_bar(label: str) -> Callable[[int, int], None]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from app.ingest.importer import import_source
+    from app.ingest.importer import ImportDiskFull, import_source
 
-    project = import_source(Path(args.source), Path(args.project), progress=_progress_bar("import"))
+    try:
+        project = import_source(Path(args.source), Path(args.project), progress=_progress_bar("import"))
+    except ImportDiskFull as exc:
+        if not exc.abandoned_hdf5:
+            raise
+        # HDF5 crashes closing files whose writes hit ENOSPC, also in its exit handler: the message
+        # is the last thing this process does (the files are already deleted).
+        import os
+
+        print(f"celstudio: error: {exc}", file=sys.stderr, flush=True)
+        os._exit(1)
     with project:
         print(f"imported {project.frame_count} frames in {len(project.shots)} shots into {project.root}")
     return 0
@@ -171,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirmed-only", action="store_true", help="only objects the user named or confirmed")
     p.add_argument("--allow-stale", action="store_true",
                    help="write stale results as they are (listed in the manifest) instead of re-running them first")
+    p.add_argument("--force", action="store_true",
+                   help="export into a folder holding files Celstudio did not write (they are kept)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("models", help="list, download, verify deep-model weights")

@@ -76,7 +76,8 @@ def run_export_command(args: argparse.Namespace) -> int:
     with Project.open(Path(args.project)) as project:
         summary = export_project(project, Path(args.out), format=str(args.format), progress=progress,
                                  workers=workers, allow_stale=bool(getattr(args, "allow_stale", False)),
-                                 stage_progress=stage_progress, **options)
+                                 stage_progress=stage_progress,
+                                 force=bool(getattr(args, "force", False)), **options)
     summary["selection_keys"] = sorted(k for k in options if k in SELECTION_KEYS)
     print(json.dumps(summary, indent=1))
     return 0

@@ -22,6 +22,7 @@ import numpy as np
 from app.errors import InputError, ProjectDamaged, ProjectError
 from app.store.drawings import DrawingLayers, drawing_keys
 from app.store.events import Committed, ManifestChanged
+from app.store.importmark import check_import_finished
 from app.store.journal import Journal, JournalEntry, MaskEdit, UndoHistory
 from app.store.layers import INDEX_FILE, LayerStore
 from app.store.manifest import MANIFEST_NAME, Manifest, ObjectInfo, Shot, atomic_write_text, read_manifest
@@ -91,6 +92,7 @@ class Project:
         it aside and rebuilds every confirmed correction from the journal.
         """
         root = Path(root)
+        check_import_finished(root)  # a half-made import is not damage to recover: it is re-imported
         manifest = read_manifest(root)
         journal = Journal(root / JOURNAL_FILE)
         dims = (manifest.frame_count, manifest.width, manifest.height)
