@@ -37,7 +37,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     from app.pipeline.graph import STAGES, stage_summary
     from app.store import Project
 
-    with Project.open(Path(args.project)) as project:
+    # Read-only: info never writes, and works while the app or a run has the project open.
+    with Project.open(Path(args.project), read_only=True) as project:
         m = project.manifest
         info = {
             "name": m.name,
@@ -49,6 +50,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "objects": [o.name for o in m.objects],
             "corrected_frames": len(project.corrected_frames()),
             "stages": {stage: stage_summary(project, stage) for stage in STAGES},
+            "notices": [n for n in project.notices if not n.endswith("is open read-only.")],
         }
     if args.json:
         print(json.dumps(info, indent=2))
@@ -57,6 +59,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"source: {info['source']}")
     for stage, summary in info["stages"].items():  # type: ignore[attr-defined]
         print(f"  {stage:<10} " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    for notice in info["notices"]:  # type: ignore[attr-defined]
+        print(f"note: {notice}")
     return 0
 
 
@@ -64,14 +68,10 @@ def cmd_recover(args: argparse.Namespace) -> int:
     from app.store import Project
 
     with Project.open(Path(args.project), recover=True) as project:
-        if project.recovered_from is None:
+        if not project.repairs:
             print(f"{project.root}: nothing to recover; the project opens cleanly")
-        else:
-            frames = len({e.frame for entry in project.journal for e in entry.edits})
-            print(
-                f"rebuilt {len(project.journal.entries)} corrections on {frames} frames from the journal; "
-                f"the damaged file was kept as {project.recovered_from.name}; run `celstudio run` to recompute layers"
-            )
+        for repair in project.repairs:
+            print(repair)
     return 0
 
 

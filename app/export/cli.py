@@ -64,7 +64,8 @@ def run_export_command(args: argparse.Namespace) -> int:
         if done == total or done % 25 == 0:
             print(f"exported {done}/{total} frames", file=sys.stderr)
 
-    with Project.open(Path(args.project)) as project:
+    # Read-only: an export never writes the project, and works while the app has it open.
+    with Project.open(Path(args.project), read_only=True) as project:
         summary = export_project(project, Path(args.out), format=str(args.format), progress=progress,
                                  workers=workers, **options)
     summary["selection_keys"] = sorted(k for k in options if k in SELECTION_KEYS)

@@ -1,12 +1,18 @@
 """Shared HDF5 plumbing for the layer and media files: one chunk per frame, lazily created datasets.
 
+Every fixed-size dataset is created with HDF5's Fletcher-32 filter, a checksum per chunk, so a
+damaged chunk (zeroed, flipped bits) fails its read instead of decoding to wrong pixels. Files made
+before the checksums keep working; they gain them when `celstudio recover` rebuilds them.
+
 h5py serialises calls with a global lock, but a dataset created by one thread must be seen by the
 others, so every access goes through this class's own lock as well.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,7 +20,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from app.errors import ProjectDamaged, ProjectError
+from app.errors import DiskFull, ProjectDamaged, ProjectError, ProjectReadOnly
 
 STR_DTYPE = h5py.string_dtype(encoding="utf-8")
 
@@ -22,12 +28,20 @@ STR_DTYPE = h5py.string_dtype(encoding="utf-8")
 class H5Frames:
     """An HDF5 file of per-frame datasets with shape ``(frame_count, *frame_shape)``."""
 
-    def __init__(self, path: Path, frame_count: int, *, create: bool = False) -> None:
+    def __init__(
+        self, path: Path, frame_count: int, *, create: bool = False, read_only: bool = False, advice: str = ""
+    ) -> None:
         self.path = path
         self.frame_count = frame_count
+        self.read_only = read_only
+        self.advice = advice  # appended to messages about a damaged frame (how to rebuild it)
         self.lock = threading.RLock()
         try:
-            self.file = h5py.File(path, "w-" if create else "a")
+            if read_only:
+                # No HDF5 file lock: a reader (info, export) must work while the app has the file open.
+                self.file = h5py.File(path, "r", locking=False)
+            else:
+                self.file = h5py.File(path, "w-" if create else "r+")
         except FileExistsError as exc:
             raise ProjectError(f"{path} already exists.") from exc
         except OSError as exc:
@@ -51,7 +65,11 @@ class H5Frames:
         with self.lock:
             if name in self.file:
                 return self.file[name]
+            if self.read_only:
+                raise ProjectReadOnly(f"{self.path.name} is open read-only; {name} cannot be created.")
             opts: dict[str, Any] = {}
+            if np.dtype(dtype).kind != "O":
+                opts["fletcher32"] = True  # a checksum per chunk (variable-length data has none)
             if compression is not None:
                 opts["compression"] = compression
                 if compression == "gzip":
@@ -69,11 +87,13 @@ class H5Frames:
 
     def write_row(self, name: str, frame: int, data: np.ndarray, *, compression: str | None, level: int | None) -> None:
         self.check_frame(frame)
+        if self.read_only:
+            raise ProjectReadOnly(f"{self.path.name} is open read-only; frame {frame} of {name} cannot be written.")
         with self.lock:
             try:
                 self.dataset(name, data.shape, data.dtype, compression=compression, level=level)[frame] = data
             except (OSError, RuntimeError, KeyError) as exc:
-                raise ProjectDamaged(f"Frame {frame} of {name} in {self.path.name} cannot be written ({_short(exc)}).") from exc
+                raise write_error(exc, self.path, f"frame {frame} of {name}", data.nbytes) from exc
 
     def has(self, name: str) -> bool:
         with self.lock:
@@ -91,17 +111,20 @@ class H5Frames:
             try:
                 return np.asarray(self.file[name][frame])
             except (OSError, RuntimeError, KeyError) as exc:
-                raise ProjectDamaged(
-                    f"Frame {frame} of {name} in {self.path.name} cannot be read ({_short(exc)})."
+                raise FrameDamaged(
+                    f"Frame {frame} of {name} in {self.path.name} is damaged and cannot be read "
+                    f"({_short(exc)}).{' ' + self.advice if self.advice else ''}",
+                    name,
+                    frame,
                 ) from exc
 
     def flush(self) -> None:
         with self.lock:
-            if self.file.id.valid:
+            if self.file.id.valid and not self.read_only:
                 try:
                     self.file.flush()
                 except (OSError, RuntimeError) as exc:
-                    raise ProjectDamaged(f"{self.path.name} cannot be written ({_short(exc)}).") from exc
+                    raise write_error(exc, self.path, "its buffers", 0) from exc
 
     def close(self) -> None:
         with self.lock:
@@ -114,6 +137,50 @@ class H5Frames:
                 logging.getLogger(__name__).warning("could not flush %s while closing", self.path)
             finally:
                 self.file.close()
+
+
+class FrameDamaged(ProjectDamaged):
+    """One frame of one dataset failed its read (checksum mismatch or unreadable chunk)."""
+
+    def __init__(self, message: str, dataset: str, frame: int) -> None:
+        super().__init__(message)
+        self.dataset = dataset
+        self.frame = frame
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for ENOSPC, raised by Python or reported in HDF5's error text (which drops the errno)."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
+def disk_full(folder: Path, needed_bytes: int) -> DiskFull:
+    """The one-line message for a full disk: the folder and about how much more space is needed."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = 0
+    need = max(needed_bytes, 1 << 20)
+    return DiskFull(
+        f"The disk holding {folder} is full ({_mib(free)} free); writing needs at least {_mib(need)} more. "
+        "Free some space and run again; every confirmed correction is kept."
+    )
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB"
+
+
+def write_error(exc: BaseException, path: Path, what: str, nbytes: int) -> ProjectError:
+    """A failed write as the user should read it: a full disk is not damage."""
+    if is_disk_full(exc):
+        return disk_full(path.parent, nbytes)
+    return ProjectDamaged(f"Writing {what} to {path.name} failed ({_short(exc)}).")
 
 
 def _short(exc: BaseException) -> str:

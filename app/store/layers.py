@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from app.store.events import EventHub, LayerWritten
-from app.store.h5 import H5Frames
+from app.store.h5 import FrameDamaged, H5Frames
 from app.store.index import FrameIndex
 
 INDEX_FILE = "index.db"
@@ -26,16 +26,18 @@ class LayerSpec:
     compression: str
     level: int | None
     doc: str
+    stage: str  # the pipeline stage that writes it (its record is dropped when the layer is lost)
 
 
 LAYERS: dict[str, LayerSpec] = {
-    "segmentation": LayerSpec(0, "gzip", 4, "stage-1 object-id label map, before temporal consistency"),
-    "masks": LayerSpec(0, "gzip", 4, "final object-id label map (stage 3 or the user), 0 = background"),
-    "alpha": LayerSpec(0, "gzip", 1, "character alpha matte, 0..255"),
-    "effects": LayerSpec(0, "gzip", 1, "effect strength, 0..255"),
-    "clean": LayerSpec(3, "lzf", None, "clean background plate, RGB"),
-    "confidence": LayerSpec(0, "gzip", 1, "propagation confidence, 0..255"),
+    "segmentation": LayerSpec(0, "gzip", 4, "stage-1 object-id label map, before temporal consistency", "segment"),
+    "masks": LayerSpec(0, "gzip", 4, "final object-id label map (stage 3 or the user), 0 = background", "propagate"),
+    "alpha": LayerSpec(0, "gzip", 1, "character alpha matte, 0..255", "matte"),
+    "effects": LayerSpec(0, "gzip", 1, "effect strength, 0..255", "effects"),
+    "clean": LayerSpec(3, "lzf", None, "clean background plate, RGB", "inpaint"),
+    "confidence": LayerSpec(0, "gzip", 1, "propagation confidence, 0..255", "propagate"),
 }
+DAMAGE_ADVICE = "`celstudio recover` (or Recover in the app) rebuilds it from the journal or marks it for a re-run."
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
@@ -57,11 +59,20 @@ class LayerStore:
     """
 
     def __init__(
-        self, path: Path, frame_count: int, width: int, height: int, *, create: bool = False, events: EventHub | None = None
+        self,
+        path: Path,
+        frame_count: int,
+        width: int,
+        height: int,
+        *,
+        create: bool = False,
+        events: EventHub | None = None,
+        read_only: bool = False,
     ) -> None:
-        self.h5 = H5Frames(path, frame_count, create=create)
+        self.read_only = read_only
+        self.h5 = H5Frames(path, frame_count, create=create, read_only=read_only, advice=DAMAGE_ADVICE)
         try:
-            self.index = FrameIndex(path.with_name(INDEX_FILE))
+            self.index = FrameIndex(path.with_name(INDEX_FILE), read_only=read_only)
         except BaseException:
             self.h5.close()
             raise
@@ -69,6 +80,8 @@ class LayerStore:
         self.width = width
         self.height = height
         self.events = events or EventHub()
+        # Read-only opens cannot replay journalled corrections into the file; they are read from here.
+        self.overlay: dict[tuple[str, int], np.ndarray] = {}
 
     # -- array layers -------------------------------------------------------------------------------
     def _shape(self, layer: str) -> tuple[int, ...]:
@@ -95,6 +108,8 @@ class LayerStore:
 
     def read(self, layer: str, frame: int) -> np.ndarray | None:
         """The stored array, or None if the frame was never written."""
+        if (layer, frame) in self.overlay:
+            return self.overlay[(layer, frame)].copy()
         if self.version(layer, frame) == 0:
             return None
         return self.h5.read_row(f"layers/{layer}", frame)
@@ -138,6 +153,31 @@ class LayerStore:
     def read_vector(self, name: str, frame: int) -> np.ndarray | None:
         self.h5.check_frame(frame)
         return self.index.vector(name, frame)
+
+    # -- damage -------------------------------------------------------------------------------------
+    def stored_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every array layer already in the file (to check the manifest against)."""
+        with self.h5.lock:
+            group = self.h5.file.get("layers")
+            return {} if group is None else {name: tuple(ds.shape) for name, ds in group.items()}
+
+    def damaged_frames(self) -> list[tuple[str, int]]:
+        """Every written (layer, frame) whose chunk fails its read: reads each stored frame once."""
+        bad: list[tuple[str, int]] = []
+        for layer in LAYERS:
+            if not self.h5.has(f"layers/{layer}"):
+                continue
+            for frame in np.flatnonzero(self.versions(layer)):
+                try:
+                    self.h5.read_row(f"layers/{layer}", int(frame))
+                except FrameDamaged:
+                    bad.append((layer, int(frame)))
+        return bad
+
+    def forget(self, layer: str, frame: int) -> None:
+        """Mark a lost frame as never written, and the result of the stage that wrote it as missing,
+        so the pipeline computes it again (and everything that read it turns stale)."""
+        self.index.forget(layer, frame, f"stage/{LAYERS[layer].stage}")
 
     # -- bookkeeping --------------------------------------------------------------------------------
     @property

@@ -13,11 +13,12 @@ import cv2
 import h5py
 import numpy as np
 
-from app.store.h5 import H5Frames
+from app.store.h5 import FrameDamaged, H5Frames
 
 PROXY_LONG_SIDE = 640
 THUMB_HEIGHT = 54
 PROXY_JPEG_QUALITY = 92
+REIMPORT_ADVICE = "Re-import the media from the source (`celstudio reimport`, or Re-import media in the app)."
 
 
 def proxy_size(width: int, height: int) -> tuple[int, int]:
@@ -47,8 +48,10 @@ def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class MediaStore:
     """Per-frame media of one project; thread-safe."""
 
-    def __init__(self, path: Path, frame_count: int, width: int, height: int, *, create: bool = False) -> None:
-        self.h5 = H5Frames(path, frame_count, create=create)
+    def __init__(
+        self, path: Path, frame_count: int, width: int, height: int, *, create: bool = False, read_only: bool = False
+    ) -> None:
+        self.h5 = H5Frames(path, frame_count, create=create, read_only=read_only, advice=REIMPORT_ADVICE)
         self.frame_count = frame_count
         self.width = width
         self.height = height
@@ -91,7 +94,11 @@ class MediaStore:
         data = np.asarray(row.item() if row is not None and row.dtype == object else row, dtype=np.uint8)
         image = _decode_bytes(data)
         if image is None:
-            raise KeyError(f"{name} of frame {index} is unreadable")
+            raise FrameDamaged(
+                f"Frame {index} of {name} in {self.h5.path.name} is damaged and cannot be decoded. {REIMPORT_ADVICE}",
+                name,
+                index,
+            )
         return image
 
     def write_proxy(self, index: int, image: np.ndarray) -> None:

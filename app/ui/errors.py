@@ -28,3 +28,14 @@ def ask_recover(parent: QWidget | None, exc: ProjectDamaged) -> bool:
     box.setDefaultButton(recover)
     box.exec()
     return box.clickedButton() is recover
+
+
+def ask_open_read_only(parent: QWidget | None, exc: CelstudioError) -> bool:
+    """Say why the project cannot be opened for editing (open in another window, with its process
+    id, or a read-only folder) and offer to open it read-only; True if the user accepts."""
+    box = QMessageBox(QMessageBox.Icon.Information, "Project in use", str(exc), parent=parent)
+    read_only = box.addButton("Open read-only", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(read_only)
+    box.exec()
+    return box.clickedButton() is read_only

@@ -45,6 +45,7 @@ class MainWindow(QMainWindow):
         controller.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         controller.error.connect(self.show_error)
         controller.damaged.connect(self._on_damaged)
+        controller.read_only_offer.connect(self._on_read_only_offer)
         controller.project_changed.connect(self._on_project)
         controller.tool_changed.connect(self._on_tool)
         self._on_project()
@@ -277,6 +278,11 @@ class MainWindow(QMainWindow):
     def _on_damaged(self, path: Path, exc: ProjectDamaged) -> None:
         if dialogs_err.ask_recover(self, exc):
             self.c.open_project(path, recover=True)
+
+    @Slot(object, object)
+    def _on_read_only_offer(self, path: Path, exc: CelstudioError) -> None:
+        if dialogs_err.ask_open_read_only(self, exc):
+            self.c.open_project(path, read_only=True)
 
     # -- drag and drop ------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
