@@ -1,8 +1,9 @@
 """Shared HDF5 plumbing for the layer and media files: one chunk per frame, lazily created datasets.
 
-Every fixed-size dataset is created with HDF5's Fletcher-32 filter, a checksum per chunk, so a
-damaged chunk (zeroed, flipped bits) fails its read instead of decoding to wrong pixels. Files made
-before the checksums keep working; they gain them when `celstudio recover` rebuilds them.
+Every fixed-size dataset is created with HDF5's Fletcher-32 filter, a checksum per chunk, so a chunk
+with flipped bits fails its read instead of decoding to wrong pixels. Fletcher-32 passes a chunk
+zeroed together with its checksum (a sum of zeros is zero), so layer frames also carry a CRC-32 in
+``index.db`` (see `app.store.layers`). Files made before the checksums keep working.
 
 h5py serialises calls with a global lock, but a dataset created by one thread must be seen by the
 others, so every access goes through this class's own lock as well.
@@ -20,7 +21,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from app.errors import DiskFull, ProjectDamaged, ProjectError, ProjectReadOnly
+from app.errors import DiskFull, ProjectDamaged, ProjectError, ProjectLocked, ProjectReadOnly
 
 STR_DTYPE = h5py.string_dtype(encoding="utf-8")
 
@@ -38,8 +39,7 @@ class H5Frames:
         self.lock = threading.RLock()
         try:
             if read_only:
-                # No HDF5 file lock: a reader (info, export) must work while the app has the file open.
-                self.file = h5py.File(path, "r", locking=False)
+                self.file = _open_read_only(path)
             else:
                 self.file = h5py.File(path, "w-" if create else "r+")
         except FileExistsError as exc:
@@ -47,6 +47,15 @@ class H5Frames:
         except OSError as exc:
             if create or not path.exists():
                 raise ProjectError(f"{path} cannot be created ({exc}).") from exc
+            if _is_lock_error(exc):
+                from app.store.lock import read_holder
+
+                pid = int(read_holder(path.parent).get("pid", 0) or 0)
+                raise ProjectLocked(
+                    f"{path.name} is in use by another Celstudio process{f' (pid {pid})' if pid else ''}; "
+                    "close it there, or open the project read-only.",
+                    pid,
+                ) from exc
             raise ProjectDamaged(
                 f"The project file {path.name} is damaged and cannot be opened ({_short(exc)}).",
             ) from exc
@@ -137,6 +146,22 @@ class H5Frames:
                 logging.getLogger(__name__).warning("could not flush %s while closing", self.path)
             finally:
                 self.file.close()
+
+
+def _open_read_only(path: Path) -> h5py.File:
+    """Open without taking HDF5's file lock, so a reader (info, export) works while another process
+    writes; within one process HDF5 shares the open file and insists on the same locking flag."""
+    try:
+        return h5py.File(path, "r", locking=False)
+    except OSError as exc:
+        if "locking flag" not in str(exc):
+            raise
+        return h5py.File(path, "r")
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "unable to lock file" in text or ("lock" in text and "resource temporarily unavailable" in text)
 
 
 class FrameDamaged(ProjectDamaged):

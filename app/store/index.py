@@ -21,7 +21,7 @@ from app.errors import ProjectDamaged, ProjectReadOnly
 from app.store.h5 import disk_full, is_disk_full
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS versions (layer TEXT, frame INTEGER, version INTEGER, meta TEXT, PRIMARY KEY (layer, frame));
+CREATE TABLE IF NOT EXISTS versions (layer TEXT, frame INTEGER, version INTEGER, meta TEXT, crc INTEGER, PRIMARY KEY (layer, frame));
 CREATE TABLE IF NOT EXISTS records (name TEXT, frame INTEGER, body TEXT, PRIMARY KEY (name, frame));
 CREATE TABLE IF NOT EXISTS vectors (name TEXT, frame INTEGER, data BLOB, PRIMARY KEY (name, frame));
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);
@@ -43,6 +43,12 @@ class FrameIndex:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(versions)").fetchall()}
+            if "crc" not in columns and not read_only:
+                # Indexes made before checksums gain the column; their old rows simply have none.
+                self.db.execute("ALTER TABLE versions ADD COLUMN crc INTEGER")
+                columns.add("crc")
+            self.has_crc = "crc" in columns
         except sqlite3.DatabaseError as exc:
             raise ProjectDamaged(f"The project index {path.name} is damaged ({exc}).") from exc
 
@@ -64,14 +70,25 @@ class FrameIndex:
             self._query("DELETE FROM records WHERE name=? AND frame=?", (record, frame))
 
     # -- versions and meta --------------------------------------------------------------------------
-    def bump(self, layer: str, frame: int, meta: dict[str, Any]) -> int:
+    def bump(self, layer: str, frame: int, meta: dict[str, Any], crc: int | None = None) -> int:
+        """A new version of ``layer`` at ``frame``, with the CRC-32 of its bytes in the same row (one
+        atomic write: a version never points at another version's checksum)."""
         with self.lock:
             version = self.version(layer, frame) + 1
             self._query(
-                "INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?)",
-                (layer, frame, version, json.dumps(meta, sort_keys=True, default=str)),
+                "INSERT OR REPLACE INTO versions (layer, frame, version, meta, crc) VALUES (?, ?, ?, ?, ?)",
+                (layer, frame, version, json.dumps(meta, sort_keys=True, default=str), crc),
             )
             return version
+
+    def version_crc(self, layer: str, frame: int) -> tuple[int, int | None]:
+        """The frame's version and the checksum written with it (None for rows made before checksums)."""
+        if not self.has_crc:
+            return self.version(layer, frame), None
+        rows = self._query("SELECT version, crc FROM versions WHERE layer=? AND frame=?", (layer, frame))
+        if not rows:
+            return 0, None
+        return int(rows[0][0]), None if rows[0][1] is None else int(rows[0][1])
 
     def version(self, layer: str, frame: int) -> int:
         rows = self._query("SELECT version FROM versions WHERE layer=? AND frame=?", (layer, frame))
@@ -94,10 +111,10 @@ class FrameIndex:
 
     def set_meta(self, layer: str, frame: int, meta: dict[str, Any]) -> None:
         with self.lock:
-            version = self.version(layer, frame)
+            version, crc = self.version_crc(layer, frame)
             self._query(
-                "INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?)",
-                (layer, frame, version, json.dumps(meta, sort_keys=True, default=str)),
+                "INSERT OR REPLACE INTO versions (layer, frame, version, meta, crc) VALUES (?, ?, ?, ?, ?)",
+                (layer, frame, version, json.dumps(meta, sort_keys=True, default=str), crc),
             )
 
     # -- records and vectors ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ stale. Reading frame N touches only frame N's chunk.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,11 @@ LAYERS: dict[str, LayerSpec] = {
     "confidence": LayerSpec(0, "gzip", 1, "propagation confidence, 0..255", "propagate"),
 }
 DAMAGE_ADVICE = "`celstudio recover` (or Recover in the app) rebuilds it from the journal or marks it for a re-run."
+
+
+def checksum(array: np.ndarray) -> int:
+    """CRC-32 of an array's bytes, kept in ``index.db`` beside the version it belongs to."""
+    return zlib.crc32(np.ascontiguousarray(array).data)
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
@@ -102,7 +108,7 @@ class LayerStore:
             self.h5.write_row(f"layers/{layer}", frame, data, compression=spec.compression, level=spec.level)
             # The array must be in the file before its version says so.
             self.h5.flush()
-            version = self.index.bump(layer, frame, meta or {})
+            version = self.index.bump(layer, frame, meta or {}, checksum(data))
         self.events.emit(LayerWritten(layer, frame, version))
         return version
 
@@ -110,9 +116,20 @@ class LayerStore:
         """The stored array, or None if the frame was never written."""
         if (layer, frame) in self.overlay:
             return self.overlay[(layer, frame)].copy()
-        if self.version(layer, frame) == 0:
+        self.h5.check_frame(frame)
+        version, crc = self.index.version_crc(layer, frame)
+        if version == 0:
             return None
-        return self.h5.read_row(f"layers/{layer}", frame)
+        data = self.h5.read_row(f"layers/{layer}", frame)
+        if data is not None and crc is not None and checksum(data) != crc:
+            # Our own checksum: HDF5's Fletcher-32 passes an all-zero chunk (its sum of zeros is zero).
+            raise FrameDamaged(
+                f"Frame {frame} of layers/{layer} in {self.h5.path.name} is damaged (its checksum does not "
+                f"match). {DAMAGE_ADVICE}",
+                f"layers/{layer}",
+                frame,
+            )
+        return data
 
     def version(self, layer: str, frame: int) -> int:
         self.h5.check_frame(frame)
@@ -169,7 +186,7 @@ class LayerStore:
                 continue
             for frame in np.flatnonzero(self.versions(layer)):
                 try:
-                    self.h5.read_row(f"layers/{layer}", int(frame))
+                    self.read(layer, int(frame))
                 except FrameDamaged:
                     bad.append((layer, int(frame)))
         return bad
