@@ -75,6 +75,14 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reimport(args: argparse.Namespace) -> int:
+    from app.ingest.reimport import reimport_media
+
+    kept = reimport_media(Path(args.project), progress=_progress_bar("reimport"))
+    print("rebuilt media.h5 from the source" + (f"; the old file was kept as {kept.name}" if kept else ""))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from app.demo.project import ensure_demo_project
     from app.paths import projects_dir
@@ -135,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("recover", help="rebuild a damaged project's layers from its correction journal")
     p.add_argument("project")
     p.set_defaults(func=cmd_recover)
+
+    p = sub.add_parser("reimport", help="rebuild a project's media (proxies, frame index) from its source")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_reimport)
 
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("project", nargs="?")

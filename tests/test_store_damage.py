@@ -180,7 +180,7 @@ def test_zeroed_chunks_are_detected_named_and_rebuilt_or_rerun(tmp_path: Path, c
         p.layers.write_record("stage/inpaint", 5, {"status": "ok", "inputs": {}})
     _zero_chunk(root / "layers.h5", "layers/masks", 3)
     _zero_chunk(root / "layers.h5", "layers/clean", 5)
-    with Project.open(root) as p, pytest.raises(ProjectDamaged, match="Frame 3 of layers/masks .* `celstudio recover`"):
+    with Project.open(root) as p, pytest.raises(ProjectDamaged, match=r"Frame 3 of layers/masks .* `celstudio recover`"):
         p.layers.read("masks", 3)
     assert main(["recover", str(root)]) == 0
     out = capsys.readouterr().out
@@ -241,7 +241,7 @@ def test_read_only_folder_is_said_and_opened_read_only(tmp_path: Path, monkeypat
     twelve_corrections(root)
     before = folder_bytes(root)
     monkeypatch.setattr(project_module, "folder_writable", lambda _root: False)
-    with pytest.raises(ProjectReadOnly, match="is read-only \\(no write permission\\)"):
+    with pytest.raises(ProjectReadOnly, match=r"is read-only \(no write permission\)"):
         Project.open(root)
     with Project.open(root, read_only=None) as p:
         assert p.read_only and np.array_equal(p.masks_or_empty(2), labels_for(3))
@@ -418,9 +418,9 @@ def test_damaged_media_entries_are_named_with_reimport_offered(tmp_path: Path) -
         f["proxies_jpeg"][4] = np.frombuffer(bytes(200), np.uint8)  # zeroed bytes where a JPEG was
     _flip_chunk_byte(root / "media.h5", "proxies_written")
     with Project.open(root) as p:
-        with pytest.raises(ProjectDamaged, match="proxies_written in media.h5 is damaged.*Re-import the media"):
+        with pytest.raises(ProjectDamaged, match=r"proxies_written in media.h5 is damaged.*Re-import the media"):
             p.proxy(4)
-        with pytest.raises(ProjectDamaged, match="Frame 4 of proxies_jpeg in media.h5 .*Re-import the media"):
+        with pytest.raises(ProjectDamaged, match=r"Frame 4 of proxies_jpeg in media.h5 .*Re-import the media"):
             p.media._decode("proxies_jpeg", 4)
 
 
@@ -443,5 +443,5 @@ def test_damaged_video_index_is_damage_not_zero_division(tmp_path: Path) -> None
         p.media.write_array("video_index/info", np.zeros(6, np.int64))  # time base 0/0, as zeroed bytes read
         p.media.write_array("video_index/pts", np.zeros(4, np.int64))
         p.media.write_array("video_index/keyframe", np.zeros(4, np.uint8))
-    with Project.open(root) as p, pytest.raises(ProjectDamaged, match="frame index .* media.h5 is damaged.*Re-import"):
+    with Project.open(root) as p, pytest.raises(ProjectDamaged, match=r"frame index .* media.h5 is damaged.*Re-import"):
         p.frame(1)

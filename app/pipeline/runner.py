@@ -208,22 +208,48 @@ class PipelineRunner:
             _, _, targets = interactive.propagation_range(self.project, frame, direction)
             info.total = len(targets)
             ctx = _Context(self, info)
+            shown: dict[int, tuple[np.ndarray | None, dict[str, Any]]] = {}  # frame -> masks before
 
             def streamed(part: list[int], labels: list[np.ndarray]) -> None:
                 # Shown at once; the journal entry at the end makes them the user's (and undoable).
                 for f, lab in zip(part, labels, strict=True):
+                    if f not in shown:
+                        shown[f] = (self.project.layers.read("masks", f), self.project.layers.meta("masks", f))
                     self.project.layers.write("masks", f, lab, {"source": "pipeline", "stage": "propagate"})
                 self._emit(FramesChanged("masks", tuple(part)))
                 ctx.checkpoint("propagate", part[-1], count=len(part))
 
-            entry = interactive.propagate_from(
-                self.project, self.backend("propagator"), frame, direction,
-                chunk=self.settings.propagation_chunk, on_chunk=streamed,
-            )
+            try:
+                entry = interactive.propagate_from(
+                    self.project, self.backend("propagator"), frame, direction,
+                    chunk=self.settings.propagation_chunk, on_chunk=streamed,
+                )
+            except CelstudioError:
+                # Not journalled (a full disk, say): what was shown must not look applied.
+                self._unshow(shown)
+                raise
             if entry is not None:
                 self._after_commit(entry.frames)
 
         return self._submit("propagate", INTERACTIVE, body)
+
+    def _unshow(self, shown: dict[int, tuple[np.ndarray | None, dict[str, Any]]]) -> None:
+        """Put back the masks a failed propagation streamed to the view (best effort: the disk may
+        still be full, and then the frames are marked for a re-run instead)."""
+        for f, (before, meta) in shown.items():
+            try:
+                if before is None:
+                    self.project.layers.forget("masks", f)
+                else:
+                    self.project.layers.write("masks", f, before, meta)
+            except CelstudioError:
+                log.warning("could not restore the masks of frame %s", f)
+                try:
+                    self.project.layers.forget("masks", f)
+                except CelstudioError:
+                    log.warning("could not mark frame %s for a re-run", f)
+        if shown:
+            self._emit(FramesChanged("masks", tuple(sorted(shown))))
 
     def submit_delete_object(self, object_id: int) -> JobHandle:
         """Remove an object from every frame (journalled, so undo brings it back); downstream re-runs."""

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import InputError, ProjectDamaged, ProjectError, ProjectReadOnly
+from app.errors import DiskFull, InputError, ProjectDamaged, ProjectError, ProjectReadOnly
 from app.store.events import Committed, ManifestChanged
 from app.store.journal import Journal, JournalEntry, MaskEdit, UndoHistory
 from app.store.layers import INDEX_FILE, LayerStore
@@ -395,9 +395,17 @@ class Project:
     def commit(self, kind: str, edits: list[MaskEdit], payload: dict[str, Any] | None = None) -> JournalEntry:
         """Journal an edit (fsync'd: confirmed on return), then apply it to the layers."""
         with self._commit_lock:
-            entry = self.journal.append(kind, edits, payload)
+            entry = self.journal.append(kind, edits, payload)  # raises DiskFull before anything is applied
             self.history.observe(entry)
-            self._replay([entry])
+            try:
+                self._replay([entry])
+            except ProjectError as exc:
+                # Confirmed in the journal, not yet in the layers: the next open replays it.
+                kind_of = DiskFull if isinstance(exc, DiskFull) else ProjectError
+                raise kind_of(
+                    f"The correction was saved in the journal but the layers could not be updated ({exc}); "
+                    "it is applied when the project is next opened."
+                ) from exc
         self.events.emit(Committed(entry.seq, entry.kind, entry.frames))
         return entry
 

@@ -21,9 +21,12 @@ def show_error(parent: QWidget | None, exc: BaseException) -> None:
 
 
 def ask_recover(parent: QWidget | None, exc: ProjectDamaged) -> bool:
-    """Offer to rebuild a damaged project from its journal; True if the user accepts."""
+    """Offer to rebuild a damaged project from its journal (or, for damaged media, from its source);
+    True if the user accepts."""
+    media = exc.recoverable.startswith("media")
     box = QMessageBox(QMessageBox.Icon.Warning, "Damaged project", str(exc), parent=parent)
-    recover = box.addButton("Recover from journal", QMessageBox.ButtonRole.AcceptRole)
+    label = "Re-import media from source" if media else "Recover from journal"
+    recover = box.addButton(label, QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(recover)
     box.exec()
