@@ -396,7 +396,7 @@ def test_a_correction_on_a_full_disk_is_not_confirmed_nor_applied(tmp_path: Path
 
     def full_open(file: object, mode: str = "r", *a: object, **k: object) -> object:
         fh = real_open(file, mode, *a, **k)  # type: ignore[call-overload]
-        return FullFile(fh) if str(file) == str(journal) and "r+" in mode else fh
+        return FullFile(fh) if str(file) == str(journal) and "a" in mode else fh
 
     with Project.open(root) as p:
         monkeypatch.setattr(builtins, "open", full_open)

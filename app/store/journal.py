@@ -216,15 +216,15 @@ class Journal:
             try:
                 if self.torn_bytes:
                     self._cut_torn_tail()
-                with open(self.path, "r+b") as fh:
-                    fh.seek(self._size)
+                with open(self.path, "ab") as fh:
+                    start = fh.tell()  # the end of the file: an append never overwrites a byte
                     try:
                         fh.write(record)
                         fh.flush()
                         os.fsync(fh.fileno())
                     except OSError:
                         # Our own unconfirmed bytes: take them back so the next append starts clean.
-                        fh.truncate(self._size)
+                        fh.truncate(start)
                         raise
             except OSError as exc:
                 if exc.errno == errno.ENOSPC:
@@ -235,7 +235,7 @@ class Journal:
                 raise ProjectError(
                     f"The correction was not saved: {self.path} cannot be written ({exc.strerror or exc})."
                 ) from exc
-            self._size += len(record)
+            self._size = start + len(record)
             self.entries.append(entry)
             return entry
 
