@@ -445,3 +445,42 @@ def test_damaged_video_index_is_damage_not_zero_division(tmp_path: Path) -> None
         p.media.write_array("video_index/keyframe", np.zeros(4, np.uint8))
     with Project.open(root) as p, pytest.raises(ProjectDamaged, match=r"frame index .* media.h5 is damaged.*Re-import"):
         p.frame(1)
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from app.store import MaskEdit, Project
+    p = Project.open(sys.argv[1])
+    rng = np.random.default_rng(0)
+    print("go", flush=True)
+    i = 0
+    while True:
+        f = i % 12
+        i += 1
+        lab = np.zeros((120, 160), np.uint8)
+        lab[rng.integers(0, 100):, rng.integers(0, 140):] = i % 200 + 1
+        p.commit("click", [MaskEdit(f, p.masks_or_empty(f), lab, 1)])
+        p.layers.write("alpha", f, rng.random((120, 160)).astype(np.float32))
+    """
+)
+
+
+def test_readers_beside_a_live_writer_never_report_damage(tmp_path: Path) -> None:
+    """HDF5 readers see a writer's chunks move under them; the read-only store rereads instead of
+    calling that damage (before the retry, most reads here failed with "damaged")."""
+    root = tmp_path / "p"
+    Project.create(root, Manifest("w", SourceInfo("generated", "", "h"), 12, 160, 120, 24.0)).close()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(root)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "go"
+        for _ in range(8):
+            with Project.open(root, read_only=True) as p:
+                for f in range(12):
+                    p.masks_or_empty(f)
+                    p.layers.read("alpha", f)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()

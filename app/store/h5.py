@@ -15,6 +15,7 @@ import errno
 import logging
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ class H5Frames:
         self.lock = threading.RLock()
         try:
             if read_only:
-                self.file = _open_read_only(path)
+                self.file = _open_read_only(path, retry=True)
             else:
                 self.file = h5py.File(path, "w-" if create else "r+")
         except FileExistsError as exc:
@@ -104,6 +105,17 @@ class H5Frames:
             except (OSError, RuntimeError, KeyError) as exc:
                 raise write_error(exc, self.path, f"frame {frame} of {name}", data.nbytes) from exc
 
+    def reopen(self) -> None:
+        """Read-only files: drop HDF5's cached view of the file and read it afresh (a writer in
+        another process has moved chunks since)."""
+        with self.lock:
+            if self.file.id.valid:
+                self.file.close()
+            try:
+                self.file = _open_read_only(self.path, retry=True)
+            except OSError as exc:
+                raise ProjectDamaged(f"The project file {self.path.name} cannot be opened ({_short(exc)}).") from exc
+
     def has(self, name: str) -> bool:
         with self.lock:
             return name in self.file
@@ -148,15 +160,30 @@ class H5Frames:
                 self.file.close()
 
 
-def _open_read_only(path: Path) -> h5py.File:
+READ_RETRIES = 6  # a reader beside a live writer retries this often before it reports anything
+
+
+def _open_read_only(path: Path, *, retry: bool = False) -> h5py.File:
     """Open without taking HDF5's file lock, so a reader (info, export) works while another process
-    writes; within one process HDF5 shares the open file and insists on the same locking flag."""
-    try:
-        return h5py.File(path, "r", locking=False)
-    except OSError as exc:
-        if "locking flag" not in str(exc):
-            raise
-        return h5py.File(path, "r")
+    writes; within one process HDF5 shares the open file and insists on the same locking flag.
+
+    A writer in another process may be half-way through a flush; the reader then tries again while
+    that writer holds the project lock."""
+    from app.store.lock import live_holder
+
+    for attempt in range(READ_RETRIES):
+        try:
+            try:
+                return h5py.File(path, "r", locking=False)
+            except OSError as exc:
+                if "locking flag" not in str(exc):
+                    raise
+                return h5py.File(path, "r")
+        except OSError:
+            if not retry or attempt == READ_RETRIES - 1 or not live_holder(path.parent):
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _is_lock_error(exc: BaseException) -> bool:

@@ -7,6 +7,7 @@ stale. Reading frame N touches only frame N's chunk.
 
 from __future__ import annotations
 
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from app.errors import ProjectDamaged, ProjectError
 from app.store.events import EventHub, LayerWritten
-from app.store.h5 import FrameDamaged, H5Frames
+from app.store.h5 import READ_RETRIES, FrameDamaged, H5Frames
 from app.store.index import FrameIndex
+from app.store.lock import live_holder
 
 INDEX_FILE = "index.db"
 
@@ -117,6 +120,28 @@ class LayerStore:
         if (layer, frame) in self.overlay:
             return self.overlay[(layer, frame)].copy()
         self.h5.check_frame(frame)
+        if not self.read_only:
+            return self._read_checked(layer, frame)
+        # A reader beside a live writer (another process) may see a chunk index the writer has
+        # since changed: read afresh a few times before calling anything damaged.
+        for attempt in range(READ_RETRIES):
+            try:
+                return self._read_checked(layer, frame)
+            except FrameDamaged as exc:
+                pid = live_holder(self.h5.path.parent)
+                if not pid:
+                    raise
+                if attempt == READ_RETRIES - 1:
+                    who = f" (pid {pid})" if pid > 0 else ""
+                    raise ProjectError(
+                        f"Frame {frame} of {layer} could not be read while another Celstudio process{who} is "
+                        "writing the project; try again, or close it there first."
+                    ) from exc
+                time.sleep(0.02 * (attempt + 1))
+                self.h5.reopen()
+        raise AssertionError("unreachable")
+
+    def _read_checked(self, layer: str, frame: int) -> np.ndarray | None:
         version, crc = self.index.version_crc(layer, frame)
         if version == 0:
             return None
@@ -174,9 +199,19 @@ class LayerStore:
     # -- damage -------------------------------------------------------------------------------------
     def stored_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of every array layer already in the file (to check the manifest against)."""
-        with self.h5.lock:
-            group = self.h5.file.get("layers")
-            return {} if group is None else {name: tuple(ds.shape) for name, ds in group.items()}
+        for attempt in range(READ_RETRIES):
+            try:
+                with self.h5.lock:
+                    group = self.h5.file.get("layers")
+                    shapes = {} if group is None else {name: tuple(ds.shape) for name, ds in group.items()}
+                return shapes
+            except (OSError, RuntimeError, KeyError, AttributeError) as exc:
+                # AttributeError: h5py hands back None for a link whose object it cannot read.
+                if not self.read_only or attempt == READ_RETRIES - 1 or not live_holder(self.h5.path.parent):
+                    raise ProjectDamaged(f"The layer file {self.h5.path.name} is damaged ({exc}).") from exc
+                time.sleep(0.02 * (attempt + 1))
+                self.h5.reopen()
+        raise AssertionError("unreachable")
 
     def damaged_frames(self) -> list[tuple[str, int]]:
         """Every written (layer, frame) whose chunk fails its read: reads each stored frame once."""

@@ -55,6 +55,28 @@ def _locked_message(root: Path, pid: int) -> str:
     )
 
 
+def live_holder(root: Path) -> int:
+    """The pid of a live process holding the project's lock (0 when none): a reader that meets an
+    inconsistent file beside a live writer is racing it, not looking at damage."""
+    path = root / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return 0
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return int(read_holder(root).get("pid", 0) or 0) or -1
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return 0
+        pid = int(read_holder(root).get("pid", 0) or 0)  # pragma: no cover - no flock
+        return pid if pid and _pid_alive(pid) else 0
+    finally:
+        os.close(fd)
+
+
 class ProjectLock:
     """An acquired project lock; `release` (or process exit) frees it."""
 
