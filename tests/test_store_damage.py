@@ -484,3 +484,18 @@ def test_readers_beside_a_live_writer_never_report_damage(tmp_path: Path) -> Non
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+
+
+def test_swapped_width_and_height_are_refused_before_a_run_even_with_no_layers_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "p"
+    with _runnable(root) as p:
+        for i in range(8):
+            p.media.write_thumbnail(i, np.full((H, W, 3), i, np.uint8))
+    data = json.loads((root / "project.json").read_text())
+    data["width"], data["height"] = H, W
+    (root / "project.json").write_text(json.dumps(data))
+    assert main(["run", str(root), "--stages", "segment"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'width'/'height'" in err and "thumbnails" in err

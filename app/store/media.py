@@ -14,6 +14,7 @@ import cv2
 import h5py
 import numpy as np
 
+from app.errors import ProjectError
 from app.store.h5 import FrameDamaged, H5Frames
 
 PROXY_LONG_SIDE = 640
@@ -174,6 +175,20 @@ class MediaStore:
             if ok:
                 self._heaps_ok.add(address)
             return ok
+
+    def check_size(self, manifest_field: str = "width'/'height") -> None:
+        """Refuse a manifest whose size disagrees with the thumbnails made at import (e.g. width and
+        height swapped by hand), before a run computes results that cannot be stored."""
+        with self.h5.lock:
+            ds = self.h5.file.get("thumbnails")
+            shape = None if ds is None else tuple(ds.shape)
+        w, h = self.thumb_wh
+        if shape is not None and len(shape) == 4 and (shape[0] != self.frame_count or shape[1:3] != (h, w)):
+            raise ProjectError(
+                f"The project manifest project.json has bad fields '{manifest_field}' or 'frame_count': "
+                f"{self.width}x{self.height}, {self.frame_count} frames, but {self.h5.path.name} holds "
+                f"{shape[0]} thumbnails of {shape[2]}x{shape[1]} made from the source at import."
+            )
 
     def write_proxy(self, index: int, image: np.ndarray) -> None:
         """Store a proxy as JPEG (quality 92): ~10x smaller than raw, and a decode is about a millisecond."""

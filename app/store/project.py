@@ -155,6 +155,11 @@ class Project:
         except ProjectDamaged as exc:
             raise ProjectDamaged(f"{exc} {REIMPORT_ADVICE}", recoverable="media (re-import the source)") from exc
         try:
+            media.check_size()
+        except BaseException:
+            media.close()
+            raise
+        try:
             problem = _layer_file_problem(root / LAYERS_FILE)
             if problem:
                 raise ProjectDamaged(f"The layer file {LAYERS_FILE} is {problem}.")
