@@ -263,3 +263,25 @@ def test_enospc_while_appending_is_a_one_line_error_in_the_cli_too(tmp_path: Pat
     assert path.read_bytes() == b"" and journal.entries == []
     journal.append("click", [MaskEdit(0, np.zeros((4, 4), np.uint8), np.ones((4, 4), np.uint8), 1)])
     assert [e.seq for e in Journal(path).entries] == [1]
+
+
+def test_the_app_says_when_journal_records_were_skipped(qtbot: Any, tmp_path: Path) -> None:
+    from app.ui.controller import MainController
+
+    root = tmp_path / "p"
+    with Project.create(root, Manifest("t", SourceInfo("generated", "", "h"), 4, W, H, 24.0)) as p:
+        for f in range(4):
+            p.commit("brush", [MaskEdit(f, np.zeros((H, W), np.uint8), np.full((H, W), f + 1, np.uint8), 1)])
+    raw = bytearray((root / "journal.log").read_bytes())
+    second = raw.find(b"\xffCJ\x02", 1)
+    raw[second + 40] ^= 0x08
+    (root / "journal.log").write_bytes(bytes(raw))
+    c = MainController(runner_factory=lambda _p: None)
+    told: list[str] = []
+    c.error.connect(lambda exc: told.append(str(exc)))
+    try:
+        assert c.open_project(root)
+        assert told and "damaged region" in told[0] and "3 readable corrections" in told[0]
+        assert c.project is not None and int(c.project.masks_or_empty(3)[0, 0]) == 4
+    finally:
+        c.close_project()

@@ -139,6 +139,19 @@ class H5Frames:
                     frame,
                 ) from exc
 
+    def raw_chunk_ok(self, name: str, frame: int) -> bool:
+        """A cheap check of a one-frame chunk without decoding it: stored, and not all zeros (no
+        compressed chunk is)."""
+        with self.lock:
+            ds = self.file.get(name)
+            if ds is None or ds.chunks is None or ds.chunks[0] != 1:
+                return True
+            try:
+                _mask, raw = ds.id.read_direct_chunk((frame,) + (0,) * (ds.ndim - 1))
+            except (OSError, RuntimeError, KeyError, ValueError):
+                return False
+        return len(raw) > 0 and any(raw)
+
     def flush(self) -> None:
         with self.lock:
             if self.file.id.valid and not self.read_only:

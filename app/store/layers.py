@@ -213,15 +213,24 @@ class LayerStore:
                 self.h5.reopen()
         raise AssertionError("unreachable")
 
-    def damaged_frames(self) -> list[tuple[str, int]]:
-        """Every written (layer, frame) whose chunk fails its read: reads each stored frame once."""
+    def damaged_frames(self, full: tuple[str, ...] = ("masks",)) -> list[tuple[str, int]]:
+        """Every written (layer, frame) whose chunk is damaged.
+
+        Layers in ``full`` (the masks, which hold the user's corrections) are read and checked
+        against their CRC-32. The others, which the pipeline can recompute, get the quick check of
+        their raw chunk (present, not zeroed), so `recover` stays minutes, not hours, on a long 1080p
+        project; anything else damaged there is still caught when it is read.
+        """
         bad: list[tuple[str, int]] = []
         for layer in LAYERS:
             if not self.h5.has(f"layers/{layer}"):
                 continue
             for frame in np.flatnonzero(self.versions(layer)):
                 try:
-                    self.read(layer, int(frame))
+                    if layer in full:
+                        self.read(layer, int(frame))
+                    elif not self.h5.raw_chunk_ok(f"layers/{layer}", int(frame)):
+                        bad.append((layer, int(frame)))
                 except FrameDamaged:
                     bad.append((layer, int(frame)))
         return bad

@@ -128,9 +128,11 @@ class MainController(QObject):
         self.set_project(project)
         if project.repairs:
             self.status.emit("Recovered: " + "; ".join(project.repairs) + ".")
-        notices = [n for n in project.notices if not n.endswith("is open read-only.")]
-        if notices:
-            self.error.emit(CelstudioError(" ".join(notices)))
+        for notice in project.notices:
+            if "damaged" in notice:  # skipped journal records: the user must hear it, not glimpse it
+                self.error.emit(CelstudioError(notice))
+            elif not notice.endswith("is open read-only."):
+                self.status.emit(notice)
         if project.read_only:
             self.status.emit(f"{project.manifest.name} is open read-only: corrections and runs are off.")
         return True
