@@ -47,7 +47,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     from app.pipeline.graph import STAGES, stage_summary
     from app.store import Project
 
-    with Project.open(Path(args.project)) as project:
+    # Read-only: info never writes, and works while the app or a run has the project open.
+    with Project.open(Path(args.project), read_only=True) as project:
         m = project.manifest
         info = {
             "name": m.name,
@@ -60,6 +61,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "objects": [o.name for o in m.objects],
             "corrected_frames": len(project.corrected_frames()),
             "stages": {stage: stage_summary(project, stage) for stage in STAGES},
+            "notices": [n for n in project.notices if not n.endswith("is open read-only.")],
         }
     if args.json:
         print(json.dumps(info, indent=2))
@@ -68,6 +70,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"source: {info['source']}")
     for stage, summary in info["stages"].items():  # type: ignore[attr-defined]
         print(f"  {stage:<10} " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    for notice in info["notices"]:  # type: ignore[attr-defined]
+        print(f"note: {notice}")
     return 0
 
 
@@ -75,14 +79,18 @@ def cmd_recover(args: argparse.Namespace) -> int:
     from app.store import Project
 
     with Project.open(Path(args.project), recover=True) as project:
-        if project.recovered_from is None:
+        if not project.repairs:
             print(f"{project.root}: nothing to recover; the project opens cleanly")
-        else:
-            frames = len({e.frame for entry in project.journal for e in entry.edits})
-            print(
-                f"rebuilt {len(project.journal.entries)} corrections on {frames} frames from the journal; "
-                f"the damaged file was kept as {project.recovered_from.name}; run `celstudio run` to recompute layers"
-            )
+        for repair in project.repairs:
+            print(repair)
+    return 0
+
+
+def cmd_reimport(args: argparse.Namespace) -> int:
+    from app.ingest.reimport import reimport_media
+
+    kept = reimport_media(Path(args.project), progress=_progress_bar("reimport"))
+    print("rebuilt media.h5 from the source" + (f"; the old file was kept as {kept.name}" if kept else ""))
     return 0
 
 
@@ -146,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("recover", help="rebuild a damaged project's layers from its correction journal")
     p.add_argument("project")
     p.set_defaults(func=cmd_recover)
+
+    p = sub.add_parser("reimport", help="rebuild a project's media (proxies, frame index) from its source")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_reimport)
 
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("project", nargs="?")

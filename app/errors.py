@@ -54,3 +54,19 @@ def is_disk_full(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+class DiskFull(ProjectError):
+    """A write failed because the disk is full; the message names the folder and the space needed."""
+
+
+class ProjectLocked(ProjectError):
+    """The project is open in another Celstudio process; ``pid`` is that process."""
+
+    def __init__(self, message: str, pid: int = 0) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+class ProjectReadOnly(ProjectError):
+    """The project folder cannot be written; it can still be opened read-only."""

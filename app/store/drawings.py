@@ -92,6 +92,9 @@ class DrawingLayers:
     def read_vector(self, name: str, frame: int) -> np.ndarray | None:
         return self.raw.read_vector(name, self.key(frame))
 
+    def forget(self, layer: str, frame: int) -> None:
+        self.raw.forget(layer, self.key(frame))
+
 
 def _expand(by_key: dict[int, Any], keys: NDArray[np.int32]) -> dict[int, Any]:
     """``{frame: value of its drawing}`` for every frame whose drawing has a value."""

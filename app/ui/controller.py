@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.errors import CelstudioError, ProjectDamaged
+from app.errors import CelstudioError, ProjectDamaged, ProjectLocked, ProjectReadOnly
 from app.store import Project
 from app.ui.bridge import EventBridge
 from app.ui.loader import FrameLoader
@@ -57,6 +57,8 @@ class MainController(QObject):
     status(str)             a one-line message for the status bar
     error(object)           a `CelstudioError` for a dialog
     damaged(object, object) ``(path, ProjectDamaged)``: the window offers recovery
+    read_only_offer(object, object) ``(path, ProjectLocked | ProjectReadOnly)``: the window offers
+                            to open the project read-only
     """
 
     project_changed = Signal()
@@ -70,6 +72,7 @@ class MainController(QObject):
     status = Signal(str)
     error = Signal(object)
     damaged = Signal(object, object)
+    read_only_offer = Signal(object, object)
 
     def __init__(self, runner_factory: RunnerFactory | None = None) -> None:
         super().__init__()
@@ -106,10 +109,16 @@ class MainController(QObject):
         self.bridge.runner_event.connect(self._on_runner_event)
 
     # -- project lifecycle --------------------------------------------------------------------------
-    def open_project(self, path: Path, recover: bool = False) -> bool:
-        """Open ``path``; on a damaged layer file emit ``damaged`` (the window may retry with recover)."""
+    def open_project(self, path: Path, recover: bool = False, read_only: bool = False) -> bool:
+        """Open ``path``; on a damaged layer file emit ``damaged`` (the window may retry with recover);
+        on a project open in another window or a read-only folder emit ``read_only_offer``."""
+        if self.project is not None and self.project.root.resolve() == Path(path).resolve():
+            self.close_project()  # reopening the open project (e.g. to recover it) must not lock itself out
         try:
-            project = Project.open(Path(path), recover=recover)
+            project = Project.open(Path(path), recover=recover, read_only=read_only)
+        except (ProjectLocked, ProjectReadOnly) as exc:
+            self.read_only_offer.emit(Path(path), exc)
+            return False
         except ProjectDamaged as exc:
             self.damaged.emit(Path(path), exc)
             return False
@@ -117,8 +126,15 @@ class MainController(QObject):
             self.error.emit(exc)
             return False
         self.set_project(project)
-        if project.recovered_from is not None:
-            self.status.emit(f"Recovered from the journal; the damaged file was kept as {project.recovered_from.name}.")
+        if project.repairs:
+            self.status.emit("Recovered: " + "; ".join(project.repairs) + ".")
+        for notice in project.notices:
+            if "damaged" in notice:  # skipped journal records: the user must hear it, not glimpse it
+                self.error.emit(CelstudioError(notice))
+            elif not notice.endswith("is open read-only."):
+                self.status.emit(notice)
+        if project.read_only:
+            self.status.emit(f"{project.manifest.name} is open read-only: corrections and runs are off.")
         return True
 
     def set_project(self, project: Project) -> None:
@@ -129,9 +145,11 @@ class MainController(QObject):
         self.loader.confidence.connect(self._on_confidence)
         self.loader.failed.connect(self.status)
         self.loader.status.connect(self._on_status)
+        self.loader.error.connect(self.error)
         self._unsubscribe.append(project.events.subscribe(self.bridge.on_store_event))
         try:
-            self.runner = self.runner_factory(project)
+            # A read-only project gets no runner: every job it ran would fail to store its result.
+            self.runner = None if project.read_only else self.runner_factory(project)
         except CelstudioError as exc:
             self.runner = None
             self.error.emit(exc)
@@ -406,6 +424,9 @@ class MainController(QObject):
 
     def _edit_target(self) -> int | None:
         if self.project is None:
+            return None
+        if self.project.read_only:
+            self.status.emit(f"{self.project.manifest.name} is open read-only, so corrections cannot be saved.")
             return None
         if self.runner is None:
             self.status.emit("The pipeline is not available, so corrections cannot run.")

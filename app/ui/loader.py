@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
+from app.errors import CelstudioError
 from app.store import Project
 from app.ui import render
 
@@ -63,6 +64,8 @@ class FrameLoader(QObject):
         ``{frame: mean confidence in [0, 1]}`` for frames asked with `request_confidence`.
     status(dict)
         ``{stage: status codes per frame}`` asked with `request_status`.
+    error(object)
+        A `CelstudioError` raised by a background read (a damaged file): the window shows it once.
     """
 
     loaded = Signal(object)
@@ -70,6 +73,7 @@ class FrameLoader(QObject):
     confidence = Signal(object)
     status = Signal(object)
     failed = Signal(str)
+    error = Signal(object)
 
     def __init__(self, project: Project, budget_bytes: int | None = None) -> None:
         super().__init__()
@@ -83,6 +87,7 @@ class FrameLoader(QObject):
         self._frames = ThreadPoolExecutor(1, thread_name_prefix="celstudio-frames")
         self._background = ThreadPoolExecutor(1, thread_name_prefix="celstudio-bg")
         self._pending_thumbs: set[int] = set()
+        self._reported: set[str] = set()
 
     # -- frames -------------------------------------------------------------------------------------
     def cached(self, frame: int, full: bool) -> FrameImages | None:
@@ -127,9 +132,10 @@ class FrameLoader(QObject):
             return  # the user has already moved on; a newer request is queued
         try:
             images, size = self._render(frame, full, layers, colors)
-        except Exception as exc:  # a failed read must reach the status bar, not kill the worker
+        except Exception as exc:  # a failed read must reach the user, not kill the worker
             log.exception("loading frame %s failed", frame)
             self.failed.emit(f"Frame {frame} could not be loaded ({exc}).")
+            self._report(exc)
             return
         with self._lock:
             entry = self._cache.get((frame, full))
@@ -205,12 +211,27 @@ class FrameLoader(QObject):
                     result[f] = render.to_qimage(small)
                 except KeyError:
                     continue
-            except Exception:  # a missing thumbnail just stays blank
+            except Exception as exc:  # a missing thumbnail stays blank; a damaged file is reported
+                self._report(exc)
                 continue
         self.thumbnails.emit(result)
 
+    def _report(self, exc: BaseException) -> None:
+        """Send a user-facing error raised on a worker thread to the UI, once per message (a damaged
+        file fails every read after the first; one dialog says it)."""
+        if isinstance(exc, CelstudioError) and str(exc) not in self._reported:
+            self._reported.add(str(exc))
+            self.error.emit(exc)
+
     def request_confidence(self, frames: list[int] | None = None) -> Future[None]:
-        return self._background.submit(self._load_confidence, frames)
+        def job() -> None:
+            try:
+                self._load_confidence(frames)
+            except Exception as exc:
+                log.exception("confidence failed")
+                self._report(exc)
+
+        return self._background.submit(job)
 
     def _load_confidence(self, frames: list[int] | None) -> None:
         store = self.project.layers
@@ -231,8 +252,9 @@ class FrameLoader(QObject):
         def job() -> None:
             try:
                 self.status.emit(compute())
-            except Exception:  # strips are informative; the log keeps the cause
+            except Exception as exc:  # the log keeps the cause; a damaged index reaches the user
                 log.exception("stage status failed")
+                self._report(exc)
 
         self._background.submit(job)
 

@@ -45,6 +45,7 @@ class MainWindow(QMainWindow):
         controller.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         controller.error.connect(self.show_error)
         controller.damaged.connect(self._on_damaged)
+        controller.read_only_offer.connect(self._on_read_only_offer)
         controller.project_changed.connect(self._on_project)
         controller.tool_changed.connect(self._on_tool)
         self._on_project()
@@ -99,6 +100,8 @@ class MainWindow(QMainWindow):
         a("import", "&Import video...", self.import_dialog, "Ctrl+I", "import")
         a("import_folder", "Import image &folder...", self.import_folder_dialog, "Ctrl+Shift+I")
         a("export", "&Export...", self.export_dialog, "Ctrl+E", "export")
+        a("reimport", "Re-import &media from source...", self.reimport_media, None, None,
+          "Rebuild proxies, thumbnails and the frame index from the source video or folder")
         a("quit", "&Quit", self.close, QKeySequence.StandardKey.Quit)
         a("undo", "&Undo", c.undo, "Ctrl+Z", "undo")
         a("redo", "&Redo", c.redo, "Ctrl+Shift+Z", "redo")
@@ -149,6 +152,7 @@ class MainWindow(QMainWindow):
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(get["export"])
+        file_menu.addAction(get["reimport"])
         file_menu.addSeparator()
         file_menu.addAction(get["quit"])
         edit = bar.addMenu("&Edit")
@@ -276,7 +280,36 @@ class MainWindow(QMainWindow):
     @Slot(object, object)
     def _on_damaged(self, path: Path, exc: ProjectDamaged) -> None:
         if dialogs_err.ask_recover(self, exc):
-            self.c.open_project(path, recover=True)
+            if exc.recoverable.startswith("media"):
+                self.reimport_media(path)
+            else:
+                self.c.open_project(path, recover=True)
+
+    def reimport_media(self, path: Path | None = None) -> None:
+        """Rebuild media.h5 from the source in the background (the project is closed meanwhile: the
+        rebuild holds the project lock), then open the project again."""
+        from app.ingest.reimport import reimport_media
+        from app.ui.workers import run_with_progress
+
+        root = Path(path) if path is not None else (self.c.project.root if self.c.project is not None else None)
+        if root is None:
+            self.statusBar().showMessage("Open a project first.")
+            return
+        if self.c.project is not None and self.c.project.root.resolve() == root.resolve():
+            self.c.close_project()
+        def reopen(_kept: object) -> None:
+            self.c.open_project(root)
+
+        run_with_progress(
+            self, "Re-importing media from the source...",
+            lambda progress, cancel: reimport_media(root, progress=progress, cancel=cancel),
+            on_done=reopen, on_error=self.show_error,
+        )
+
+    @Slot(object, object)
+    def _on_read_only_offer(self, path: Path, exc: CelstudioError) -> None:
+        if dialogs_err.ask_open_read_only(self, exc):
+            self.c.open_project(path, read_only=True)
 
     # -- drag and drop ------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
