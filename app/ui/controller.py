@@ -117,6 +117,7 @@ class MainController(QObject):
         self.corrected: dict[int, str] = {}
         self.confidence: dict[int, float] = {}
         self.last_job: Any = None
+        self.resume_job: Any = None  # the run started by itself (on open, after a cancel)
         self.auto_run = True  # start the pipeline on a project that has never run (Pipeline menu)
         self.job_stage: dict[int, str] = {}
         self.job_counts: dict[int, tuple[int, int]] = {}
@@ -621,7 +622,7 @@ class MainController(QObject):
         ran_before = bool((stacked != MISSING).any())
         if not ran_before and not self.auto_run:
             return
-        self.last_job = self.runner.submit_run()
+        self.resume_job = self.runner.submit_run()
         n = int(outstanding.sum())
         self.status.emit(f"Resuming the pipeline on {n} frame{'s' if n != 1 else ''} that are stale or not done."
                          if ran_before else "Running the pipeline on the new project...")
