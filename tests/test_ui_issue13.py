@@ -253,6 +253,11 @@ def test_6_stale_work_resumes_on_open_unless_paused(qtbot: Any, opener: Opener, 
     qtbot.waitUntil(lambda: "stale" in window.work_label.text(), timeout=20000)
     assert "1 frame stale" in window.work_label.text() and "paused" in window.work_label.text()
     assert not c.runner.jobs()  # type: ignore[union-attr]  # paused: nothing started by itself
+    from app.ui.dialogs import ExportDialog
+
+    export = ExportDialog(c, window)
+    qtbot.addWidget(export)
+    assert export.stale_warning.isVisibleTo(export) and "1 frame stale" in export.stale_warning.text()
     c.set_paused(False)
     qtbot.waitUntil(lambda: c.work_left.get("stale", 1) == 0 and not c.runner.jobs(), timeout=120000)  # type: ignore[union-attr]
     assert "stale" not in window.work_label.text()

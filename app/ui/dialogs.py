@@ -252,8 +252,18 @@ class ExportDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        # Exporting while layers are out of date is allowed, but never silently.
+        left = controller.work_left
+        pending = [f"{left[k]} frame{'s' if left[k] != 1 else ''} {word}" for k, word in (("stale", "stale"), ("missing", "not computed"),
+                                                               ("running", "still running")) if left.get(k)]
+        self.stale_warning = QLabel("Not up to date: " + ", ".join(pending) + ". Their layers are exported as they "
+                                    "are now; wait for the pipeline to finish for fresh ones." if pending else "")
+        self.stale_warning.setWordWrap(True)
+        self.stale_warning.setStyleSheet("color: #e0b040;")
+        self.stale_warning.setVisible(bool(pending))
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.stale_warning)
         layout.addWidget(buttons)
         self.summary_dialog: ExportSummary | None = None
 
