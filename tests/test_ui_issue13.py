@@ -25,7 +25,7 @@ from app.store import MaskEdit, Project
 from app.ui import render
 from app.ui.controller import MainController
 from app.ui.jobtext import describe
-from app.ui.timeline import MARK_H, RULER_H, USER_MARK, frame_counter
+from app.ui.timeline import LABEL_W, MARK_H, RULER_H, USER_MARK, frame_counter
 from app.ui.window import MAX_RECENT, MainWindow
 from models.base import Prompt
 
@@ -387,10 +387,10 @@ def test_12_timeline_tooltips_legend_and_ab_labels(qtbot: Any, opener: Opener, p
     assert "corrected by you" in tl.tooltip_at(tl.x_of(0.5), RULER_H + 3)
     assert tl.row_at(tl.height() - 4) == "legend"
     image = render.qimage_to_array(tl.grab().toImage())
-    ruler = image[:RULER_H, 112:, :3].reshape(-1, 3)
+    ruler = image[:RULER_H, LABEL_W:, :3].reshape(-1, 3)
     mark = np.array([USER_MARK.red(), USER_MARK.green(), USER_MARK.blue()])
     assert not (np.abs(ruler.astype(int) - mark).sum(axis=1) < 20).any()  # markers never cover the ruler
-    marks = image[RULER_H : RULER_H + MARK_H, 112:, :3].reshape(-1, 3)
+    marks = image[RULER_H : RULER_H + MARK_H, LABEL_W:, :3].reshape(-1, 3)
     assert (np.abs(marks.astype(int) - mark).sum(axis=1) < 20).any()
     legend = image[-16:, :, :3]
     assert len(np.unique(legend.reshape(-1, 3), axis=0)) > 8  # swatches and words are drawn

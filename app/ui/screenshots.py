@@ -48,13 +48,14 @@ def render_all(out: Path = OUT) -> list[Path]:
         root = Path(tmp) / "demo"
         create_demo_project(root, width=640, height=360, shots=3, frames_per_shot=12).close()
         c = MainController()
-        w = MainWindow(c, QSettings(str(Path(tmp) / "ui.ini"), QSettings.Format.IniFormat))
+        settings = QSettings(str(Path(tmp) / "ui.ini"), QSettings.Format.IniFormat)
+        settings.setValue("hint_seen", True)  # shown once, on purpose, in main.png
+        w = MainWindow(c, settings)
         c.auto_run = False  # the run below is started (and timed) by hand
         w.resize(1440, 880)
         w.show()
         c.open_project(root)
         assert c.runner is not None
-        w.view.show_hint(False)
 
         def shot(name: str, widget: object = w, wait: float = 0.8) -> None:
             _pump(app, wait)
@@ -77,16 +78,18 @@ def render_all(out: Path = OUT) -> list[Path]:
         handle.wait(600)
         runner.wait_idle(60)
         _pump(app, 1.0)
+        w.view.show_hint(True)
         shot("main")
+        w.view.show_hint(False)
         # The timeline with its legend, hovering a status strip.
         shot("timeline_legend", w.timeline)
-        # A correction: a new object with two clicks, its prompt points drawn.
+        # A correction: with no object active, a click on a character selects it (outlined wider,
+        # listed in bold); the next clicks refine it, their points drawn.
         c.set_object(None)
-        oid = c._new_object()
-        if oid is not None:
-            c.set_object(oid)
-            c.click(420, 200, True)
-            c.click(440, 120, False)
+        c.click(240, 200, True)  # selects the character under it
+        c.click(240, 200, True)
+        c.click(300, 330, False)
+        if c.last_job is not None:
             c.last_job.wait(60)
         shot("correction")
         c.set_solo("alpha")

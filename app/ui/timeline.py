@@ -36,7 +36,7 @@ THUMB_H = 40
 STRIP_H = 13
 CURVE_H = 34
 LEGEND_H = 16
-LABEL_W = 112
+LABEL_W = 150
 # 0 missing, 1 fresh, 2 stale, 3 running, 4 failed
 STATUS_COLORS = (QColor(48, 50, 56), QColor(70, 170, 100), QColor(210, 160, 40), QColor(70, 140, 230),
                  QColor(220, 60, 60))
