@@ -165,7 +165,7 @@ class Timeline(QWidget):
         self._paint_shots_and_marks(p, first, last)
         x = self.x_of(self.c.frame + 0.5)
         p.setPen(QPen(QColor(255, 255, 255), 2))
-        p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        p.drawLine(QPointF(x, 0), QPointF(x, self.height() - LEGEND_H))
         p.end()
 
     def _paint_ruler(self, p: QPainter, first: int, last: int) -> None:
@@ -244,7 +244,7 @@ class Timeline(QWidget):
             x = self.x_of(shot.start)
             if x >= LABEL_W and shot.start > 0:
                 p.setPen(QPen(QColor(255, 200, 80), 2))
-                p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+                p.drawLine(QPointF(x, 0), QPointF(x, self.height() - LEGEND_H))  # the legend stays clear
             label = QRectF(max(float(LABEL_W), x) + 3, RULER_H + MARK_H + 2, 44, 15)
             p.fillRect(label, QColor(20, 20, 24, 190))
             p.setPen(QColor(255, 210, 120))
