@@ -508,8 +508,7 @@ def test_17_frame_counter_and_view_state_restored(qtbot: Any, opener: Opener, pr
     c.set_frame(7)
     c.set_layer_visible("clean", True)
     c.set_layer_opacity("masks", 0.4)
-    window.view.scale(2.0, 2.0)
-    window.view._fit = False
+    window.view.set_zoom(window.view.transform().m11() * 2, 80, 48)
     zoom = window.view.transform().m11()
     window.close()
     assert c.project is None

@@ -163,6 +163,17 @@ class FrameView(QGraphicsView):
     def fit(self) -> None:
         self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
 
+    def zoom_state(self) -> dict[str, float | bool]:
+        """Zoom and the scene point at the centre, for the per-project view state."""
+        centre = self.mapToScene(self.viewport().rect().center())
+        return {"fit": self._fit, "zoom": self.transform().m11(), "cx": centre.x(), "cy": centre.y()}
+
+    def set_zoom(self, zoom: float, cx: float, cy: float) -> None:
+        self._fit = False
+        self.resetTransform()
+        self.scale(zoom, zoom)
+        self.centerOn(QPointF(cx, cy))
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self._fit:

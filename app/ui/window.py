@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPointF, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -294,12 +295,8 @@ class MainWindow(QMainWindow):
         key = self._view_key()
         if key is None:
             return
-        centre = self.view.mapToScene(self.view.viewport().rect().center())
-        state = {"frame": self.c.frame, "zoom": self.view.transform().m11(), "fit": self.view._fit,
-                 "cx": centre.x(), "cy": centre.y(),
+        state = {"frame": self.c.frame, **self.view.zoom_state(),
                  "layers": {n: [st.visible, st.opacity] for n, st in self.c.layers.items()}}
-        import json
-
         self.settings.setValue(key, json.dumps(state))
 
     def restore_view_state(self) -> None:
@@ -307,8 +304,6 @@ class MainWindow(QMainWindow):
         raw = self.settings.value(key) if key is not None else None
         if not raw:
             return
-        import json
-
         try:
             state = json.loads(str(raw))
             for name, (visible, opacity) in state.get("layers", {}).items():
@@ -317,11 +312,7 @@ class MainWindow(QMainWindow):
             self.c.layers_changed.emit()
             self.c.set_frame(int(state.get("frame", 0)))
             if not state.get("fit", True):
-                zoom = float(state.get("zoom", 1.0))
-                self.view._fit = False
-                self.view.resetTransform()
-                self.view.scale(zoom, zoom)
-                self.view.centerOn(QPointF(float(state.get("cx", 0)), float(state.get("cy", 0))))
+                self.view.set_zoom(float(state.get("zoom", 1.0)), float(state.get("cx", 0)), float(state.get("cy", 0)))
         except (ValueError, TypeError, KeyError):
             return  # a stale or hand-edited entry: open with the defaults
 
