@@ -79,7 +79,12 @@ def test_export_dialog_writes_dataset(qtbot: Any, opened: tuple[MainWindow, Main
     errors: list[str] = []
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: errors.append("ERROR " + text))
     opened_urls: list[str] = []
-    monkeypatch.setattr("app.ui.dialogs.QDesktopServices.openUrl", lambda url: opened_urls.append(url.toLocalFile()) or True)
+
+    def fake_open(url: Any) -> bool:
+        opened_urls.append(url.toLocalFile())
+        return True
+
+    monkeypatch.setattr("app.ui.dialogs.QDesktopServices.openUrl", fake_open)
     dialog = ExportDialog(c, window)
     qtbot.addWidget(dialog)
     out = tmp_path / "out"
