@@ -287,7 +287,9 @@ def test_6_a_cancelled_propagation_resumes_what_it_left_stale(qtbot: Any, opener
 # -- 7. Esc never cancels jobs; cancel all asks and says so ----------------------------------------------
 def test_7_esc_does_not_cancel_jobs_and_cancel_all_asks(qtbot: Any, opener: Opener, project_dir: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _run_then_make_stale(project_dir)  # so that there is stale work a resume could pick up
     window, c = opener(project_dir, paused=True)
+    qtbot.waitUntil(lambda: c.work_left.get("stale") == 1, timeout=20000)
     handle = c.run_all()
     c.add_object("A")
     c.points = [(10.0, 10.0, True)]
@@ -295,14 +297,25 @@ def test_7_esc_does_not_cancel_jobs_and_cancel_all_asks(qtbot: Any, opener: Open
     qtbot.keyClick(window.view, Qt.Key.Key_Escape)
     assert c.points == []  # Esc dismissed the prompt...
     assert [j.job_id for j in c.runner.jobs() if not j.cancelled] == [handle.job_id]  # type: ignore[union-attr]
-    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.Yes]
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
     window.actions_by_name["cancel"].trigger()  # declined
     assert not handle.wait(0.3)
     window.actions_by_name["cancel"].trigger()  # accepted
-    c.set_paused(False)
+    runner: Any = c.runner
+    runner.resume()  # (the runner's own pause held the job for this test; the app is not paused)
     assert handle.wait(30)
     qtbot.waitUntil(lambda: any("cancelled" in r.detail.text() for r in window.jobs_panel.visible_rows()), timeout=5000)
+    # Cancel all stops an edit too, and nothing resumes by itself afterwards (a single cancelled
+    # edit would resume the stale work, see test_6).
+    runner.pause()
+    edit = c.propagate("forward")
+    qtbot.waitUntil(lambda: any(j.kind == "propagate" and j.state == "running" for j in runner.jobs()), timeout=10000)
+    window.actions_by_name["cancel"].trigger()
+    runner.resume()
+    assert edit.wait(30)
+    qtbot.wait(800)
+    assert not [j for j in runner.jobs() if j.kind == "run"]
 
 
 # -- 8. runs start by themselves; a job row appears at once ----------------------------------------------

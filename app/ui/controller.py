@@ -125,6 +125,7 @@ class MainController(QObject):
         self.work_left: dict[str, int] = {}
         self._resume_pending = False
         self._cancelled_by_user: set[int] = set()
+        self._cancelled_all: set[int] = set()
         self._unsubscribe: list[Callable[[], None]] = []
         self._runner_unsubscribe: Callable[[], None] = lambda: None
         self._status_cache: dict[str, np.ndarray] = {}
@@ -584,6 +585,8 @@ class MainController(QObject):
         for jid in ids:
             self.runner.cancel(jid)
         self._cancelled_by_user.update(ids)
+        if job_id is None:
+            self._cancelled_all.update(ids)  # "stop everything": nothing resumes by itself after it
         if ids:
             self.status.emit(f"Cancelling {len(ids)} job{'s' if len(ids) != 1 else ''}; finished frames are kept.")
         self.jobs_changed.emit()
@@ -712,8 +715,10 @@ class MainController(QObject):
             if event.status == "failed" and event.message:
                 self.error.emit(CelstudioError(event.message))
             by_user = event.job_id in self._cancelled_by_user
+            all_of_them = event.job_id in self._cancelled_all
             self._cancelled_by_user.discard(event.job_id)
-            if event.status == "cancelled" and event.kind in INTERACTIVE_KINDS:
+            self._cancelled_all.discard(event.job_id)
+            if event.status == "cancelled" and event.kind in INTERACTIVE_KINDS and not all_of_them:
                 # What the cancelled edit left stale is picked up again (unless paused, see _resume_stale).
                 self._resume_pending = True
             elif event.status == "cancelled" and by_user:
