@@ -30,6 +30,15 @@ STAGE_WORDS = {
 }
 
 
+STARTING = {
+    "run": "starting: loading models and analysing the shot",
+    "update": "starting: loading models and analysing the shot",
+    "propagate": "starting: loading the tracking model and reading the shot",
+    "click": "running the click model",
+    "prepare": "loading the click model",
+}
+
+
 @dataclass(frozen=True)
 class JobText:
     title: str
@@ -65,7 +74,8 @@ def describe(kind: str, job_id: int, state: str, done: int = 0, total: int = 0, 
         return JobText(title, "done" + (f": {counts}" if counts else ""))
     if done == 0:
         # Before the first frame the runner loads models and analyses the shot: say so, not nothing.
-        return JobText(title, "starting: loading models and analysing the shot" + (f" ({total} frames to do)" if total else ""))
+        todo = f" ({total} frames to do)" if total else ""
+        return JobText(title, STARTING.get(kind, "working") + todo)
     parts = [p for p in (step, counts) if p]
     if fps > 0:
         parts.append(f"{fps:.1f} frames/s" if fps < 10 else f"{fps:.0f} frames/s")
