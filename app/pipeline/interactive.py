@@ -5,15 +5,25 @@ Plain functions over the store and a backend, so the runner, the CLI and tests s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 
+from app.errors import InputError
 from app.store import JournalEntry, MaskEdit, Project, Shot
 from models.base import Prompt
 
 Direction = Literal["forward", "backward", "both"]
+# A click that would leave an object with less than this share of its pixels on the frame (and it had
+# at least MIN_GUARDED_AREA of them) is refused: a slip must never silently wipe a mask.
+KEEP_AT_LEAST = 0.1
+MIN_GUARDED_AREA = 64
+
+
+class EditRefused(InputError):
+    """An edit that would (nearly) empty an object's mask; nothing was changed."""
 
 
 def _source_of(project: Project, frame: int) -> str:
@@ -28,14 +38,70 @@ def replace_object(labels: np.ndarray, object_id: int, mask: np.ndarray) -> np.n
     return out
 
 
+def _claim(clicker: Any, image_id: str, image: np.ndarray, before: np.ndarray, object_id: int,
+           prompt: Prompt) -> np.ndarray:
+    """Pixels of other objects that the prompt's last positive click takes for ``object_id``.
+
+    Refining A's mask from its prior only reaches into B's region near the click, so moving a region
+    from B to A took many clicks. A positive click landing on B's pixels instead asks the clicker
+    for the region under that one click alone and hands the part of it inside B to A (one edit).
+    """
+    h, w = before.shape
+    positives = [(x, y) for x, y, positive in prompt.points if positive]
+    if not positives:
+        return np.zeros_like(before, bool)
+    x, y = (int(v) for v in positives[-1])
+    if not (0 <= x < w and 0 <= y < h):
+        return np.zeros_like(before, bool)
+    other = int(before[y, x])
+    if other in (0, object_id):
+        return np.zeros_like(before, bool)
+    theirs = before == other
+    region = np.asarray(clicker.predict(image_id, image, Prompt(points=((float(x), float(y), True),)), None), bool)
+    claimed = region & theirs
+    if not claimed[y, x]:
+        # The clicker's region missed the click itself: take the connected part of B under it.
+        _, comp = cv2.connectedComponents(theirs.astype(np.uint8), connectivity=4)
+        claimed = comp == comp[y, x]
+    return claimed
+
+
+def check_kept(before: np.ndarray, after: np.ndarray, object_id: int, frame: int, what: str = "This click") -> None:
+    """Refuse an edit that would empty or nearly empty ``object_id`` on ``frame``."""
+    had = int(np.count_nonzero(before == object_id))
+    keeps = int(np.count_nonzero(after == object_id))
+    if had >= MIN_GUARDED_AREA and keeps < KEEP_AT_LEAST * had:
+        raise EditRefused(
+            f"{what} would remove {100 - 100 * keeps // had}% of object {object_id} on frame {frame + 1}, so it "
+            "was not applied; use the eraser or delete the object to remove it on purpose.")
+
+
 def click_correction(project: Project, clicker: Any, frame: int, object_id: int, prompt: Prompt) -> JournalEntry:
-    """Refine the object's current mask on ``frame`` with the prompt and commit the result."""
+    """Refine the object's current mask on ``frame`` with the prompt and commit the result.
+
+    A positive click on another object's pixels takes the region under it for this object. A result
+    that would (nearly) empty the object raises `EditRefused` and commits nothing.
+    """
     before = project.masks_or_empty(frame)
     prior = before == object_id
-    mask = clicker.predict(f"frame-{frame}", project.frame(frame), prompt, prior if prior.any() else None)
-    after = replace_object(before, object_id, np.asarray(mask, bool))
+    image = project.frame(frame)
+    mask = np.asarray(clicker.predict(f"frame-{frame}", image, prompt, prior if prior.any() else None), bool)
+    mask = mask | _claim(clicker, f"frame-{frame}", image, before, object_id, prompt)
+    after = replace_object(before, object_id, mask)
+    check_kept(before, after, object_id, frame)
     payload = {"object_id": object_id, "points": [list(p) for p in prompt.points], "box": prompt.box}
     return project.commit("click", [MaskEdit(frame, before, after, object_id, "user", _source_of(project, frame))], payload)
+
+
+def rasterise_stroke(points: Sequence[tuple[float, float]], radius: float, shape: tuple[int, int]) -> np.ndarray:
+    """The pixels a round brush of ``radius`` covers along ``points`` (``bool (H, W)``)."""
+    r = max(1, round(radius))
+    canvas = np.zeros(shape, np.uint8)
+    pts = np.round(np.asarray(points, np.float64)).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(canvas, [pts], False, 1, thickness=max(1, 2 * r), lineType=cv2.LINE_8)
+    for x, y in pts.reshape(-1, 2):
+        cv2.circle(canvas, (int(x), int(y)), r, 1, -1)
+    return canvas.astype(bool)
 
 
 def brush_correction(project: Project, frame: int, object_id: int, stroke: np.ndarray, erase: bool) -> JournalEntry:

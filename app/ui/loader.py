@@ -80,6 +80,7 @@ class FrameLoader(QObject):
         self.project = project
         self.budget = budget_bytes if budget_bytes is not None else default_budget()
         self.colors: dict[int, tuple[int, int, int]] = {}
+        self.active: int | None = None
         self._cache: OrderedDict[tuple[int, bool], FrameImages] = OrderedDict()
         self._lock = threading.Lock()
         self._seq = 0
@@ -109,7 +110,7 @@ class FrameLoader(QObject):
             seq = self._seq
             if not prefetch:
                 self._latest = seq
-        self._frames.submit(self._load, seq, frame, full, missing, dict(self.colors), prefetch)
+        self._frames.submit(self._load, seq, frame, full, missing, (dict(self.colors), self.active), prefetch)
         return None
 
     def invalidate(self, layer: str, frames: tuple[int, ...] | None = None) -> None:
@@ -126,8 +127,14 @@ class FrameLoader(QObject):
             self.colors = dict(colors)
             self.invalidate("masks")
 
+    def set_active(self, object_id: int | None) -> None:
+        """The object clicks edit: drawn stronger, with a wider outline."""
+        if object_id != self.active:
+            self.active = object_id
+            self.invalidate("masks")
+
     def _load(self, seq: int, frame: int, full: bool, layers: tuple[str, ...],
-              colors: dict[int, tuple[int, int, int]], prefetch: bool) -> None:
+              colors: tuple[dict[int, tuple[int, int, int]], int | None], prefetch: bool) -> None:
         if not prefetch and seq < self._latest:
             return  # the user has already moved on; a newer request is queued
         try:
@@ -164,7 +171,9 @@ class FrameLoader(QObject):
         return self.project.frame(frame)
 
     def _render(self, frame: int, full: bool, layers: tuple[str, ...],
-                colors: dict[int, tuple[int, int, int]]) -> tuple[dict[str, QImage | None], tuple[int, int]]:
+                colors_active: tuple[dict[int, tuple[int, int, int]], int | None]
+                ) -> tuple[dict[str, QImage | None], tuple[int, int]]:
+        colors, active = colors_active
         base = self._base_image(frame, full)
         size = (base.shape[1], base.shape[0])
         store = self.project.layers
@@ -175,7 +184,7 @@ class FrameLoader(QObject):
             elif name == "masks":
                 labels = store.read("masks", frame)
                 out[name] = None if labels is None else render.to_qimage(
-                    render.render_masks(render.fit(labels, size, nearest=True), colors))
+                    render.render_masks(render.fit(labels, size, nearest=True), colors, active))
             elif name == "alpha":
                 alpha = store.read("alpha", frame)
                 out[name] = None if alpha is None else render.to_qimage(
@@ -183,7 +192,7 @@ class FrameLoader(QObject):
             elif name == "effects":
                 fx = store.read("effects", frame)
                 out[name] = None if fx is None else render.to_qimage(
-                    render.render_tint(render.fit(fx, size), render.EFFECT_COLOR))
+                    render.render_heat(render.fit(fx, size)))
             elif name == "confidence":
                 conf = store.read("confidence", frame)
                 out[name] = None if conf is None else render.to_qimage(
