@@ -386,6 +386,7 @@ def test_leftover_tmp_files_are_removed_only_when_their_process_is_gone(demo: Pr
 def _ground_truth_demo(root: Path) -> None:
     project = create_demo_project(root, width=128, height=80, shots=2, frames_per_shot=3)
     with project, load_ground_truth(root / GROUND_TRUTH_FILE) as gt:
+        register_true_cast(project, gt)
         for i in range(project.frame_count):
             project.layers.write("masks", i, gt.layer("labels", i), {"backend": "truth", "version": 1})
             project.layers.write("alpha", i, gt.layer("alpha", i), {"backend": "truth"})
