@@ -41,6 +41,9 @@ def main() -> None:
         project = create_demo_project(root, width=args.width, height=args.height, shots=2,
                                       frames_per_shot=max(1, args.frames // 2))
         with project, load_ground_truth(root / GROUND_TRUTH_FILE) as gt:
+            for member in gt.meta["cast"]:  # the demo lists no objects; the truth's labels are its cast
+                project.add_object(member["name"], "character", tuple(member["colour"])).identity = member["identity"]
+            project.save_manifest()
             for i in range(project.frame_count):
                 project.layers.write("masks", i, gt.layer("labels", i), {"backend": "truth"})
                 project.layers.write("alpha", i, gt.layer("alpha", i), {"backend": "truth"})

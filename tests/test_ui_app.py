@@ -130,8 +130,10 @@ def test_click_correction_reaches_store_and_view(qtbot: Any, app_window: tuple[M
     after = c.project.masks_or_empty(2)
     assert after[y, x] == oid and not np.array_equal(before, after)
     qtbot.waitUntil(lambda: c.corrected.get(2) == "user", timeout=5000)  # via the queued Committed event
-    color = c.project.object(oid).color  # type: ignore[union-attr]
-    # The new mask shows up in the view, outlined or filled in the object's colour.
+    from app.ui.render import readable_color
+
+    color = readable_color(c.project.object(oid).color)  # type: ignore[union-attr]
+    # The new mask shows up in the view, outlined or filled in the object's (readable) colour.
     qtbot.waitUntil(lambda: _mask_pixel_shown(window, x, y)[3] > 0, timeout=5000)
     r, g, b, _a = (int(v) for v in _mask_pixel_shown(window, x, y))  # un-premultiplied by qimage_to_array
     assert abs(r - color[0]) < 8 and abs(g - color[1]) < 8 and abs(b - color[2]) < 8
