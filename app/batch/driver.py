@@ -231,6 +231,7 @@ class BatchRun:
         self.retries = 0
         self._notices: list[str] = []
         self.frames_done = 0
+        self.shots_by_node: dict[str, int] = {}  # results applied, by the Ray node that computed them
         self.t0 = 0.0
         self.address = ""
 
@@ -302,16 +303,15 @@ class BatchRun:
     def run(self) -> BatchSummary:
         ray = require_ray()
         self.t0 = time.monotonic()
-        self._connect(ray)
         try:
             self._open_episodes()
-            resources = ray.cluster_resources()
-            groups = stage_groups(self.options.stages, self.options.backends, cpus=self.options.cpus_per_worker,
-                                  cluster_gpus=float(resources.get("GPU", 0)))
-            pools = self._pool_sizes(ray, groups)
             queue: deque[Item] = deque(Item(ep, s) for ep in self.episodes for s in ep.pending)
-            if queue and groups:
-                self._loop(ray, queue, groups, pools)
+            if queue:  # nothing missing: no cluster needed
+                self._connect(ray)
+                resources = ray.cluster_resources()
+                groups = stage_groups(self.options.stages, self.options.backends, cpus=self.options.cpus_per_worker,
+                                      cluster_gpus=float(resources.get("GPU", 0)))
+                self._loop(ray, queue, groups, self._pool_sizes(ray, groups))
             for ep in self.episodes:
                 if ep.finished and not ep.failed and self.options.export is not None:
                     self._export(ep)
@@ -324,7 +324,7 @@ class BatchRun:
                     log.debug("could not kill worker", exc_info=True)
             for ep in self.episodes:
                 ep.project.close()
-            if self.address != "existing":
+            if self.address not in ("", "existing"):
                 ray.shutdown()
 
     def _loop(self, ray: Any, queue: deque[Item], groups: list[tuple[Profile, list[str]]],
@@ -398,6 +398,7 @@ class BatchRun:
             self._retry(item, queue, f"the project changed during the shot: {exc}")
             return
         ep.frame_failures.extend(result.failures)
+        self.shots_by_node[result.node] = self.shots_by_node.get(result.node, 0) + 1
         for notice in result.notices:
             if notice not in self._notices:
                 self._notices.append(notice)
@@ -434,7 +435,7 @@ class BatchRun:
             "shots_done": sum(len(ep.done) + len(ep.failed) for ep in self.episodes), "shots": shots_total,
             "frames_done": self.frames_done, "frames": frames_total, "fps": fps,
             "eta_s": (frames_total - self.frames_done) / fps if fps > 0 else 0.0,
-            "workers": sum(1 for w in self.workers if w.ready),
+            "workers": sum(1 for w in self.workers if w.ready), "by_node": dict(self.shots_by_node),
         })
 
     def _export(self, ep: Episode) -> None:

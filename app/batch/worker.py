@@ -36,6 +36,7 @@ class ShotResult:
     seconds: float
     worker: str
     notices: list[str] = field(default_factory=list)
+    node: str = ""  # the Ray node id of the worker (empty outside Ray)
 
 
 class BackendCache:
@@ -156,9 +157,17 @@ class ShotWorker:
         self.cpus = max(1, int(cpus))
         self.cache = BackendCache(device, self.cpus)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
+        try:
+            import ray
+
+            self.node = str(ray.get_runtime_context().get_node_id())
+        except Exception:  # not inside Ray (a direct call)
+            self.node = ""
 
     def ready(self) -> str:
         return self.name
 
     def run(self, package: ShotPackage, stages: list[str]) -> ShotResult:
-        return compute_shot(package, stages, self.cache, workers=self.cpus, worker=self.name)
+        result = compute_shot(package, stages, self.cache, workers=self.cpus, worker=self.name)
+        result.node = self.node
+        return result
