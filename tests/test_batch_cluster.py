@@ -35,7 +35,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
     # not listen; Ray's own switch for single-machine clusters keeps it on the loopback address.
     monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     monkeypatch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)
-    common = {"node_ip_address": "127.0.0.1", "num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
+    common: dict[str, Any] = {"node_ip_address": "127.0.0.1", "num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
     made = Cluster(initialize_head=False, shutdown_at_exit=True)
     try:
         made.add_node(**common, include_dashboard=False)

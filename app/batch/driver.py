@@ -347,7 +347,12 @@ class BatchRun:
                     continue
                 worker = min(free, key=lambda w: w.inflight)
                 queue.remove(item)
-                package = ShotPackage.read(item.episode.project, item.shot, self.options.backends)
+                try:
+                    package = ShotPackage.read(item.episode.project, item.shot, self.options.backends)
+                except CelstudioError as exc:  # e.g. the episode's source video went missing
+                    item.attempts += 1
+                    self._fail(item, str(exc))
+                    continue
                 ref = worker.handle.run.remote(package, groups[item.group][1])
                 worker.inflight += 1
                 inflight[ref] = (item, worker)

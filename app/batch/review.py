@@ -90,13 +90,20 @@ def review_projects(root: Path) -> list[Path]:
     raise InputError(f"{root} is not a project nor a folder of projects.")
 
 
-def build_queue(root: Path) -> ReviewQueue:
-    """The review queue of a project or a folder of projects, worst first."""
+def build_queue(root: Path, opened: list[Project] | None = None) -> ReviewQueue:
+    """The review queue of a project or a folder of projects, worst first.
+
+    ``opened`` are projects this process already has open (the app's current one): they are read as
+    they are rather than opened a second time."""
     entries: list[ReviewEntry] = []
     shots: list[ShotSignals] = []
+    already = {Path(p.root).resolve(): p for p in opened or []}
     for path in review_projects(root):
-        with Project.open(path) as project:
-            e, s = project_signals(project)
+        if path.resolve() in already:
+            e, s = project_signals(already[path.resolve()])
+        else:
+            with Project.open(path) as project:
+                e, s = project_signals(project)
         entries.extend(e)
         shots.extend(s)
     entries.sort(key=lambda x: (-x.score, x.episode, x.shot, x.object_id))
@@ -161,8 +168,9 @@ def project_signals(project: Project) -> tuple[list[ReviewEntry], list[ShotSigna
                 continue
             low = np.zeros(len(frames))
             for i in present:
-                if conf[i] is not None:
-                    low[i] = 1.0 - float(conf[i][masks[i]].mean()) / 255.0
+                c = conf[i]
+                if c is not None:
+                    low[i] = 1.0 - float(c[masks[i]].mean()) / 255.0
             flick = _flicker(masks, SMALL_AREA * size)
             frag = np.array([_fragmentation(m) for m in masks])
             areas = np.array([np.count_nonzero(m) / size for m in masks])
