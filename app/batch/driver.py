@@ -202,6 +202,10 @@ class BatchSummary:
     retries: int
     workers: list[str]
     address: str
+    compute_s: float = 0.0  # worker time spent computing shots (all workers together)
+    read_s: float = 0.0  # driver time reading shot packages (frames decoded here)
+    apply_s: float = 0.0  # driver time writing results to the projects
+    startup_s: float = 0.0  # from the start until the first worker was ready (imports included)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -230,9 +234,16 @@ class BatchRun:
         self.seen_workers: set[str] = set()
         self.retries = 0
         self._notices: list[str] = []
+        self._last_start_error = ""
         self.frames_done = 0
         self.shots_by_node: dict[str, int] = {}  # results applied, by the Ray node that computed them
+        # Where the time goes: workers computing, and the driver (the projects' one writer) reading
+        # packages and applying results - the part that does not scale with workers.
+        self.compute_s = 0.0
+        self.read_s = 0.0
+        self.apply_s = 0.0
         self.t0 = 0.0
+        self.startup_s = 0.0  # until the first worker was ready (connecting, imports, backends loaded)
         self.address = ""
 
     # -- setup --------------------------------------------------------------------------------------
@@ -291,11 +302,12 @@ class BatchRun:
             pools["cpu"] = (cpu_profile, max(1, n - int(g * gpu_profile.num_cpus)))
         return pools
 
-    def _start_worker(self, ray: Any, profile: Profile) -> None:
+    def _start_worker(self, ray: Any, profile: Profile, roles: list[str]) -> None:
         from app.batch.worker import ShotWorker
 
         actor = ray.remote(ShotWorker).options(**profile.options(), max_restarts=0, max_task_retries=0)
-        handle = actor.remote(int(max(1, profile.num_cpus)))
+        preload = {role: self.options.backends.get(role, "classical") for role in roles}
+        handle = actor.remote(int(max(1, profile.num_cpus)), "auto", preload)
         self.workers.append(Worker(profile.name, handle, handle.ready.remote()))
         self.started_workers[profile.name] = self.started_workers.get(profile.name, 0) + 1
 
@@ -332,12 +344,13 @@ class BatchRun:
         inflight: dict[Any, tuple[Item, Worker]] = {}
         last_alive = time.monotonic()
         max_starts = {name: 3 * n + 2 for name, (_, n) in pools.items()}
+        roles = {name: [ROLE_OF_STAGE[s] for p, stages in groups if p.name == name for s in stages] for name in pools}
         while queue or inflight:
             # Keep each pool at its size, replacing dead workers (a bounded number of times).
             for name, (profile, n) in pools.items():
                 alive = sum(1 for w in self.workers if w.pool == name)
                 while alive < n and self.started_workers.get(name, 0) < max_starts[name]:
-                    self._start_worker(ray, profile)
+                    self._start_worker(ray, profile, roles[name])
                     alive += 1
             # Feed ready workers: two shots each, so the next package is there when one finishes.
             for item in list(queue):
@@ -347,12 +360,15 @@ class BatchRun:
                     continue
                 worker = min(free, key=lambda w: w.inflight)
                 queue.remove(item)
+                t = time.perf_counter()
                 try:
                     package = ShotPackage.read(item.episode.project, item.shot, self.options.backends)
                 except CelstudioError as exc:  # e.g. the episode's source video went missing
                     item.attempts += 1
                     self._fail(item, str(exc))
                     continue
+                finally:
+                    self.read_s += time.perf_counter() - t
                 ref = worker.handle.run.remote(package, groups[item.group][1])
                 worker.inflight += 1
                 inflight[ref] = (item, worker)
@@ -365,10 +381,12 @@ class BatchRun:
                     item, worker = inflight.pop(ref)
                     worker.inflight -= 1
                     self._finished(ray, ref, item, worker, queue, groups)
+            exhausted = not self.workers and all(self.started_workers.get(n, 0) >= max_starts[n] for n in pools)
             if any(w.ready for w in self.workers):
                 last_alive = time.monotonic()
-            elif time.monotonic() - last_alive > self.options.worker_start_timeout_s:
-                reason = f"no worker could be started within {self.options.worker_start_timeout_s:.0f} s"
+            elif exhausted or time.monotonic() - last_alive > self.options.worker_start_timeout_s:
+                reason = (f"no worker could be started ({self._last_start_error or 'no free resources'})" if exhausted
+                          else f"no worker could be started within {self.options.worker_start_timeout_s:.0f} s")
                 for item in [*queue, *(i for i, _ in inflight.values())]:
                     self._fail(item, reason)
                 return
@@ -378,8 +396,11 @@ class BatchRun:
         try:
             worker.name = ray.get(worker.ready_ref)
             worker.ready = True
+            if not self.startup_s:
+                self.startup_s = time.monotonic() - self.t0
             self.seen_workers.add(worker.name)
         except Exception as exc:
+            self._last_start_error = _reason(exc)
             self.say(f"a worker could not start: {_reason(exc)}")
             self.workers.remove(worker)
 
@@ -397,11 +418,15 @@ class BatchRun:
                 self.say(f"worker {worker.name or '?'} died ({_reason(exc)}); its shots go to the others")
             self._retry(item, queue, f"worker died: {_reason(exc)}")
             return
+        self.compute_s += result.seconds
+        t = time.perf_counter()
         try:
             apply_ops(ep.project, result.ops)
         except StaleShot as exc:
             self._retry(item, queue, f"the project changed during the shot: {exc}")
             return
+        finally:
+            self.apply_s += time.perf_counter() - t
         ep.frame_failures.extend(result.failures)
         self.shots_by_node[result.node] = self.shots_by_node.get(result.node, 0) + 1
         for notice in result.notices:
@@ -471,7 +496,8 @@ class BatchRun:
             shots_failed=sum(len(ep.failed) for ep in self.episodes),
             frames=self.frames_done, seconds=round(elapsed, 3),
             frames_per_s=round(self.frames_done / max(elapsed, 1e-6), 3), retries=self.retries,
-            workers=sorted(self.seen_workers), address=self.address,
+            workers=sorted(self.seen_workers), address=self.address, compute_s=round(self.compute_s, 3),
+            read_s=round(self.read_s, 3), apply_s=round(self.apply_s, 3), startup_s=round(self.startup_s, 3),
         )
 
 

@@ -153,9 +153,12 @@ def compute_shot(package: ShotPackage, stages: list[str], cache: BackendCache, *
 class ShotWorker:
     """A Ray actor (`ray.remote(ShotWorker)`): one per worker process, holding its loaded backends."""
 
-    def __init__(self, cpus: int = 1, device: str = "auto") -> None:
+    def __init__(self, cpus: int = 1, device: str = "auto", preload: dict[str, str] | None = None) -> None:
+        """``preload``: role -> backend name to load now, so the first shot does not wait for weights."""
         self.cpus = max(1, int(cpus))
         self.cache = BackendCache(device, self.cpus)
+        for role, name in (preload or {}).items():
+            self.cache.get(role, name)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         try:
             import ray
