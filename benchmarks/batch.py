@@ -8,6 +8,10 @@ Ray itself is started once before the timed runs (its start-up is printed separa
 is paid once). The batch results are checked to equal the local run's.
 
 Run: ``.venv/bin/python benchmarks/batch.py [--episodes 3] [--shots 3] [--frames 10] [--size 320x180]``
+
+``--writer 1920x1080`` instead times what does not scale with workers, for one shot at that size: the
+driver reading a shot package (decoding its frames) and applying a worker's results to the project,
+against one worker computing the shot (no Ray needed).
 """
 
 from __future__ import annotations
@@ -53,6 +57,37 @@ def local_run(template: Path, name: str, where: Path, threads: int) -> float:
     return seconds
 
 
+def writer_costs(size: str, frames: int) -> None:
+    from app.batch.worker import BackendCache, compute_shot
+    from app.batch.workspace import ShotPackage, apply_ops
+    from app.ingest.importer import import_source
+    from app.pipeline.graph import STAGES
+
+    w, h = (int(v) for v in size.split("x"))
+    tmp = Path(tempfile.mkdtemp(prefix="celstudio-writer-bench-"))
+    try:
+        clip = write_generated_clip(tmp / "shot.mp4", 9, width=w, height=h, shots=1, frames_per_shot=frames)
+        with import_source(clip, tmp / "p") as project:
+            t = time.perf_counter()
+            package = ShotPackage.read(project, 0, {})
+            read_s = time.perf_counter() - t
+            t = time.perf_counter()
+            result = compute_shot(package, list(STAGES), BackendCache(), workers=1)
+            compute_s = time.perf_counter() - t
+            t = time.perf_counter()
+            apply_ops(project, result.ops)
+            apply_s = time.perf_counter() - t
+        mb = sum(op.array.nbytes for op in result.ops if op.array is not None) / 1e6
+        raw = sum(f.nbytes for f in package.frames.values()) / 1e6
+        n = len(package.frames)
+        print(f"one shot of {n} frames at {w}x{h}: worker compute {compute_s / n:.2f} s/frame (1 CPU); driver read "
+              f"{1000 * read_s / n:.0f} ms/frame ({raw / n:.1f} MB of frames sent), apply {1000 * apply_s / n:.0f} ms/frame "
+              f"({mb / n:.1f} MB of results returned); one writer keeps up with "
+              f"{compute_s / (read_s + apply_s):.0f} workers")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=3)
@@ -60,7 +95,11 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=10, help="frames per shot")
     ap.add_argument("--size", default="320x180")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--writer", metavar="WxH", help="time the driver's read/apply against compute at this size instead")
     args = ap.parse_args()
+    if args.writer:
+        writer_costs(args.writer, args.frames)
+        return
     w, h = (int(v) for v in args.size.split("x"))
     import ray
 
