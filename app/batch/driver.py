@@ -1,9 +1,11 @@
 """The batch driver: episodes -> projects -> shots on Ray actors, each project's one writer.
 
-The driver imports each episode once (re-used when the command runs again), reads what is still
-missing from each project's own freshness records, and sends each shot that needs work to a worker
-actor as a `ShotPackage`. Workers return their writes; the driver applies them to the project in
-order (`apply_ops`), with the versions a local run gives, so the result equals `celstudio run`.
+The driver imports each episode once (re-used when the command runs again) and reads what is still
+missing from each project's own freshness records. Each project then gets its one writer, a
+`ProjectWriter` actor on the driver's node: it packs a shot (`ShotPackage`) for a worker actor, and
+applies the writes the worker returns, in order (`apply_ops`), with the versions a local run gives, so
+the result equals `celstudio run`. Packages and results travel writer <-> worker through Ray's object
+store; the driver only schedules, retries and reports.
 
 Stages are grouped by the resources their backends need (weight-free: CPU anywhere; deep: a GPU when
 the cluster has one), one pool of actors per group; a shot goes through the groups in pipeline order.
@@ -22,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.batch.workspace import ShotPackage, StaleShot, apply_ops
 from app.errors import CelstudioError, InputError
 from app.pipeline.graph import FRESH, ROLE_OF_STAGE, STAGES, stage_status
 from app.store import Project
@@ -144,7 +145,7 @@ class Episode:
     name: str
     source: Path
     root: Path
-    project: Project
+    frame_count: int
     imported: bool
     shot_frames: list[int]
     pending: list[int]  # shots that need work
@@ -152,6 +153,7 @@ class Episode:
     done: set[int] = field(default_factory=set)
     failed: dict[int, str] = field(default_factory=dict)
     frame_failures: list[tuple[str, int, str]] = field(default_factory=list)
+    writer: Any = None  # its ProjectWriter actor while the batch runs
 
     @property
     def finished(self) -> bool:
@@ -237,8 +239,8 @@ class BatchRun:
         self._last_start_error = ""
         self.frames_done = 0
         self.shots_by_node: dict[str, int] = {}  # results applied, by the Ray node that computed them
-        # Where the time goes: workers computing, and the driver (the projects' one writer) reading
-        # packages and applying results - the part that does not scale with workers.
+        # Where the time goes: workers computing, and the projects' writers reading packages and
+        # applying results (one process per project: what does not scale with workers).
         self.compute_s = 0.0
         self.read_s = 0.0
         self.apply_s = 0.0
@@ -267,19 +269,20 @@ class BatchRun:
         backends = self.options.backends
         for src, root in zip(self.sources, project_folders(self.sources, self.projects), strict=True):
             project, imported = open_or_import(src, root)
-            if imported:
-                self.say(f"imported {src.name}: {project.frame_count} frames, {len(project.shots)} shots -> {root}")
-            todo = set()
-            for stage in self.options.stages:
-                codes = stage_status(project, stage, backends.get(ROLE_OF_STAGE[stage], "classical"))
-                for i, shot in enumerate(project.shots):
-                    if (codes[shot.start : shot.end] != FRESH).any():
-                        todo.add(i)
-            shots = project.shots
-            self.episodes.append(Episode(
-                name=root.name, source=src, root=root, project=project, imported=imported,
-                shot_frames=[s.end - s.start for s in shots], pending=sorted(todo), skipped=len(shots) - len(todo),
-            ))
+            with project:  # closed again: during the run only its writer opens it
+                if imported:
+                    self.say(f"imported {src.name}: {project.frame_count} frames, {len(project.shots)} shots -> {root}")
+                todo = set()
+                for stage in self.options.stages:
+                    codes = stage_status(project, stage, backends.get(ROLE_OF_STAGE[stage], "classical"))
+                    for i, shot in enumerate(project.shots):
+                        if (codes[shot.start : shot.end] != FRESH).any():
+                            todo.add(i)
+                shots = project.shots
+                self.episodes.append(Episode(
+                    name=root.name, source=src, root=root, frame_count=project.frame_count, imported=imported,
+                    shot_frames=[s.end - s.start for s in shots], pending=sorted(todo), skipped=len(shots) - len(todo),
+                ))
 
     def _pool_sizes(self, ray: Any, groups: list[tuple[Profile, list[str]]]) -> dict[str, tuple[Profile, int]]:
         resources = ray.cluster_resources()
@@ -311,6 +314,18 @@ class BatchRun:
         self.workers.append(Worker(profile.name, handle, handle.ready.remote()))
         self.started_workers[profile.name] = self.started_workers.get(profile.name, 0) + 1
 
+    def _start_writer(self, ray: Any, ep: Episode) -> None:
+        """The project's one writer, on this (the driver's) node, where its folder is."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from app.batch.writer import ProjectWriter
+
+        here = ray.get_runtime_context().get_node_id()
+        actor = ray.remote(ProjectWriter).options(
+            num_cpus=0, max_restarts=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False),
+        )
+        ep.writer = actor.remote(str(ep.root), self.options.backends)
+
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> BatchSummary:
         ray = require_ray()
@@ -323,10 +338,14 @@ class BatchRun:
                 resources = ray.cluster_resources()
                 groups = stage_groups(self.options.stages, self.options.backends, cpus=self.options.cpus_per_worker,
                                       cluster_gpus=float(resources.get("GPU", 0)))
+                for ep in self.episodes:
+                    if ep.pending:
+                        self._start_writer(ray, ep)
                 self._loop(ray, queue, groups, self._pool_sizes(ray, groups))
-            for ep in self.episodes:
-                if ep.finished and not ep.failed and self.options.export is not None:
-                    self._export(ep)
+            if self.options.export is not None:
+                for ep in self.episodes:
+                    if ep.finished and not ep.failed:
+                        self._export(ray, ep)
             return self._summary()
         finally:
             for w in self.workers:
@@ -334,18 +353,35 @@ class BatchRun:
                     ray.kill(w.handle)
                 except Exception:
                     log.debug("could not kill worker", exc_info=True)
-            for ep in self.episodes:
-                ep.project.close()
+            self._close_writers(ray)
             if self.address not in ("", "existing"):
                 ray.shutdown()
 
+    def _close_writers(self, ray: Any) -> None:
+        writers = [ep.writer for ep in self.episodes if ep.writer is not None]
+        if not writers:
+            return
+        try:
+            ray.get([w.close.remote() for w in writers], timeout=120)  # flushed and closed before the kill
+        except Exception:
+            log.warning("a project writer could not close cleanly", exc_info=True)
+        for w in writers:
+            try:
+                ray.kill(w)
+            except Exception:
+                log.debug("could not kill writer", exc_info=True)
+        for ep in self.episodes:
+            ep.writer = None
+
     def _loop(self, ray: Any, queue: deque[Item], groups: list[tuple[Profile, list[str]]],
               pools: dict[str, tuple[Profile, int]]) -> None:
-        inflight: dict[Any, tuple[Item, Worker]] = {}
+        # compute: the worker's small result ref -> (item, worker, its ops ref); apply: the writer's ref
+        computing: dict[Any, tuple[Item, Worker, Any]] = {}
+        applying: dict[Any, tuple[Item, Any]] = {}
         last_alive = time.monotonic()
         max_starts = {name: 3 * n + 2 for name, (_, n) in pools.items()}
         roles = {name: [ROLE_OF_STAGE[s] for p, stages in groups if p.name == name for s in stages] for name in pools}
-        while queue or inflight:
+        while queue or computing or applying:
             # Keep each pool at its size, replacing dead workers (a bounded number of times).
             for name, (profile, n) in pools.items():
                 alive = sum(1 for w in self.workers if w.pool == name)
@@ -360,35 +396,34 @@ class BatchRun:
                     continue
                 worker = min(free, key=lambda w: w.inflight)
                 queue.remove(item)
-                t = time.perf_counter()
-                try:
-                    package = ShotPackage.read(item.episode.project, item.shot, self.options.backends)
-                except CelstudioError as exc:  # e.g. the episode's source video went missing
-                    item.attempts += 1
-                    self._fail(item, str(exc))
-                    continue
-                finally:
-                    self.read_s += time.perf_counter() - t
-                ref = worker.handle.run.remote(package, groups[item.group][1])
+                package = item.episode.writer.read.remote(item.shot)
+                result, ops = worker.handle.run.options(num_returns=2).remote(package, groups[item.group][1])
                 worker.inflight += 1
-                inflight[ref] = (item, worker)
+                computing[result] = (item, worker, ops)
             waiting = {w.ready_ref: w for w in self.workers if not w.ready}
-            done, _ = ray.wait([*inflight, *waiting], num_returns=1, timeout=0.5)
+            done, _ = ray.wait([*computing, *applying, *waiting], num_returns=1, timeout=0.5)
             for ref in done:
                 if ref in waiting:
                     self._worker_ready(ray, waiting[ref])
-                else:
-                    item, worker = inflight.pop(ref)
+                elif ref in computing:
+                    item, worker, ops = computing.pop(ref)
                     worker.inflight -= 1
-                    self._finished(ray, ref, item, worker, queue, groups)
+                    result = self._computed(ray, ref, item, worker, queue)
+                    if result is not None:
+                        applying[item.episode.writer.apply.remote(ops)] = (item, result)
+                else:
+                    item, result = applying.pop(ref)
+                    self._applied(ray, ref, item, result, queue, groups)
             exhausted = not self.workers and all(self.started_workers.get(n, 0) >= max_starts[n] for n in pools)
             if any(w.ready for w in self.workers):
                 last_alive = time.monotonic()
             elif exhausted or time.monotonic() - last_alive > self.options.worker_start_timeout_s:
                 reason = (f"no worker could be started ({self._last_start_error or 'no free resources'})" if exhausted
                           else f"no worker could be started within {self.options.worker_start_timeout_s:.0f} s")
-                for item in [*queue, *(i for i, _ in inflight.values())]:
+                for item in [*queue, *(i for i, _, _ in computing.values())]:
                     self._fail(item, reason)
+                for ref, (item, result) in applying.items():  # computed already: let them land
+                    self._applied(ray, ref, item, result, queue, groups)
                 return
             self._report()
 
@@ -404,29 +439,34 @@ class BatchRun:
             self.say(f"a worker could not start: {_reason(exc)}")
             self.workers.remove(worker)
 
-    def _finished(self, ray: Any, ref: Any, item: Item, worker: Worker, queue: deque[Item],
-                  groups: list[tuple[Profile, list[str]]]) -> None:
-        ep = item.episode
+    def _computed(self, ray: Any, ref: Any, item: Item, worker: Worker, queue: deque[Item]) -> Any:
+        """The worker's summary of a shot, or None after scheduling a retry."""
         try:
-            result = ray.get(ref)
-        except ray.exceptions.RayTaskError as exc:  # the shot raised; the worker is fine
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:  # the shot (or reading its package) raised; the worker is fine
             self._retry(item, queue, _reason(exc))
-            return
         except Exception as exc:  # the worker is gone (node killed, out of memory, crashed)
             if worker in self.workers:
                 self.workers.remove(worker)
                 self.say(f"worker {worker.name or '?'} died ({_reason(exc)}); its shots go to the others")
             self._retry(item, queue, f"worker died: {_reason(exc)}")
+        return None
+
+    def _applied(self, ray: Any, ref: Any, item: Item, result: Any, queue: deque[Item],
+                 groups: list[tuple[Profile, list[str]]]) -> None:
+        ep = item.episode
+        try:
+            self.apply_s += float(ray.get(ref))
+        except ray.exceptions.RayTaskError as exc:  # StaleShot: the project changed under the shot
+            self._retry(item, queue, f"its results could not be applied: {_reason(exc)}")
+            return
+        except Exception as exc:  # the writer process is gone: a new one re-opens the project
+            self.say(f"the writer of {ep.name} died ({_reason(exc)}); starting another")
+            self._start_writer(ray, ep)
+            self._retry(item, queue, f"writer died: {_reason(exc)}")
             return
         self.compute_s += result.seconds
-        t = time.perf_counter()
-        try:
-            apply_ops(ep.project, result.ops)
-        except StaleShot as exc:
-            self._retry(item, queue, f"the project changed during the shot: {exc}")
-            return
-        finally:
-            self.apply_s += time.perf_counter() - t
+        self.read_s += result.read_seconds
         ep.frame_failures.extend(result.failures)
         self.shots_by_node[result.node] = self.shots_by_node.get(result.node, 0) + 1
         for notice in result.notices:
@@ -468,12 +508,16 @@ class BatchRun:
             "workers": sum(1 for w in self.workers if w.ready), "by_node": dict(self.shots_by_node),
         })
 
-    def _export(self, ep: Episode) -> None:
-        from app.export import export_project
-
+    def _export(self, ray: Any, ep: Episode) -> None:
         assert self.options.export is not None
         fmt, out = self.options.export
-        export_project(ep.project, Path(out) / ep.name, format=fmt)
+        if ep.writer is not None:
+            ray.get(ep.writer.export.remote(fmt, str(Path(out) / ep.name)))
+        else:  # nothing ran now, so no writer holds the project: export it here
+            from app.export import export_project
+
+            with Project.open(ep.root) as project:
+                export_project(project, Path(out) / ep.name, format=fmt)
         self.say(f"{ep.name}: exported as {fmt} to {Path(out) / ep.name}")
 
     def _summary(self) -> BatchSummary:
@@ -483,7 +527,7 @@ class BatchRun:
         for ep in self.episodes:
             episodes.append({
                 "name": ep.name, "source": str(ep.source), "project": str(ep.root), "imported": ep.imported,
-                "frames": ep.project.frame_count, "shots": len(ep.shot_frames), "shots_run": len(ep.done),
+                "frames": ep.frame_count, "shots": len(ep.shot_frames), "shots_run": len(ep.done),
                 "shots_skipped": ep.skipped,
                 "failed_shots": [{"shot": s, "reason": r} for s, r in sorted(ep.failed.items())],
                 "failed_frames": [{"stage": st, "frame": f, "reason": r} for st, f, r in ep.frame_failures],
@@ -502,5 +546,8 @@ class BatchRun:
 
 
 def _reason(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None)  # a RayTaskError carries the exception raised remotely
+    if isinstance(cause, BaseException):
+        exc = cause
     text = str(exc).strip().splitlines()
     return (text[-1] if text else type(exc).__name__)[:200]

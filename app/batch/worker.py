@@ -37,6 +37,7 @@ class ShotResult:
     worker: str
     notices: list[str] = field(default_factory=list)
     node: str = ""  # the Ray node id of the worker (empty outside Ray)
+    read_seconds: float = 0.0  # the writer's time packing the shot
 
 
 class BackendCache:
@@ -147,6 +148,7 @@ def compute_shot(package: ShotPackage, stages: list[str], cache: BackendCache, *
         project=package.project, shot_index=package.shot_index, stages=list(stages), ops=workspace.ops,
         computed=dict(ctx.computed), failures=ctx.failures, seconds=time.perf_counter() - started,
         worker=worker or f"{socket.gethostname()}:{os.getpid()}", notices=ctx.notices,
+        read_seconds=package.read_seconds,
     )
 
 
@@ -170,7 +172,10 @@ class ShotWorker:
     def ready(self) -> str:
         return self.name
 
-    def run(self, package: ShotPackage, stages: list[str]) -> ShotResult:
+    def run(self, package: ShotPackage, stages: list[str]) -> tuple[ShotResult, list[Op]]:
+        """The shot's summary and its writes, as two results: the driver reads the small one, the
+        project's writer the other (call with ``.options(num_returns=2)``)."""
         result = compute_shot(package, stages, self.cache, workers=self.cpus, worker=self.name)
         result.node = self.node
-        return result
+        ops, result.ops = result.ops, []
+        return result, ops

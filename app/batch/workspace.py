@@ -15,6 +15,7 @@ computed by `celstudio run`, version for version and byte for byte.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,7 @@ class ShotPackage:
     arrays: dict[str, dict[int, np.ndarray]]
     records: dict[str, dict[int, dict[str, Any]]]
     options: dict[str, Any] = field(default_factory=dict)
+    read_seconds: float = 0.0  # how long the writer took to pack it
 
     @property
     def frame_total(self) -> int:
@@ -72,6 +74,7 @@ class ShotPackage:
 
     @classmethod
     def read(cls, project: Project, shot_index: int, backends: dict[str, str], options: dict[str, Any] | None = None) -> ShotPackage:
+        started = time.perf_counter()
         shot = project.shots[shot_index]
         span = range(shot.start, shot.end)
         layers = project.layers
@@ -87,12 +90,14 @@ class ShotPackage:
                     arrays[layer][f] = data
         records = {name: {f: r for f in span if (r := layers.read_record(name, f)) is not None} for name in RECORDS}
         m = project.manifest
-        return cls(
+        package = cls(
             project=str(project.root), shot_index=shot_index, shot=shot, shots=list(project.shots),
             frame_count=m.frame_count, width=m.width, height=m.height, objects=list(m.objects),
             backends=dict(backends), frames={f: project.frame(f) for f in span}, versions=versions,
             metas=metas, arrays=arrays, records=records, options=dict(options or {}),
         )
+        package.read_seconds = time.perf_counter() - started
+        return package
 
 
 @dataclass
