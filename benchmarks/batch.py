@@ -134,7 +134,7 @@ def main() -> None:
 
         print(f"{args.episodes} episodes x {args.shots} shots x {args.frames} frames at {w}x{h}; {cores} cores; "
               f"Ray start-up {ray_start:.1f} s (once per batch)")
-        print("\n| worker processes | frames | wall s | start-up s | frames/s | speed-up | worker compute s | driver read s | driver apply s |")
+        print("\n| worker processes | frames | wall s | start-up s | frames/s | speed-up | worker compute s | writers read s | writers apply s |")
         print("|---|---|---|---|---|---|---|---|---|")
         base = rows[0][1].frames_per_s
         for workers, s in rows:
@@ -147,7 +147,7 @@ def main() -> None:
             print(f"| {label} | {local:.1f} | {batch.seconds:.1f} | {batch.startup_s:.1f} | {100 * (steady - local) / local:+.1f} % |")
         per_frame = rows[-1][1].compute_s / max(rows[-1][1].frames, 1)
         writer = (rows[-1][1].read_s + rows[-1][1].apply_s) / max(rows[-1][1].frames, 1)
-        print(f"\nper frame: {per_frame * 1000:.0f} ms of worker compute (1 CPU), {writer * 1000:.1f} ms of driver "
+        print(f"\nper frame: {per_frame * 1000:.0f} ms of worker compute (1 CPU), {writer * 1000:.1f} ms of writer "
               f"read + apply; batch equals the local run: {same}")
     finally:
         if args.keep:

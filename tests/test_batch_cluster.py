@@ -84,25 +84,33 @@ def test_batch_survives_killed_worker_node_and_equals_local_run(cluster: tuple[C
     assert (again.shots_run, again.shots_skipped, again.address) == (0, summary.shots_total, "")
 
 
-def test_batch_cli_local_then_resume_after_lost_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The default embedded instance; deleting a shot's results (as a killed driver would leave them)
-    makes the next run compute exactly that shot again, to the same result."""
+def test_batch_cli_local_resume_and_failed_shots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default embedded instance. Deleting a shot's results (as a killed driver leaves them) makes
+    the next run compute exactly that shot again, to the same result; an episode whose source went bad
+    is retried, then reported with the reason, while the others complete."""
     from app.pipeline.graph import record_name
     from app.store import Project
 
-    write_generated_clip(tmp_path / "clips" / "one.mp4", 7, shots=2, frames_per_shot=5)
+    clips = tmp_path / "clips"
+    write_generated_clip(clips / "one.mp4", 7, shots=2, frames_per_shot=5)
+    write_generated_clip(clips / "two.mp4", 8, shots=1, frames_per_shot=4)
     projects = tmp_path / "projects"
-    assert main(["batch", str(tmp_path / "clips"), "--projects", str(projects), "--json", "--workers", "1"]) == 0
+    command = ["batch", str(clips), "--projects", str(projects), "--json", "--workers", "1", "--retries", "1"]
+    assert main(command) == 0
     first = json.loads(capsys.readouterr().out)
-    assert first["shots_run"] == first["shots_total"] == 2 and first["address"] == "local"
+    assert first["shots_run"] == first["shots_total"] == 3 and first["address"] == "local"
     before = project_digest(projects / "one")
-    with Project.open(projects / "one") as project:
-        shot = project.shots[1]
-        db = project.layers.index
-        db._query("DELETE FROM records WHERE name=? AND frame>=?", (record_name("annotate"), shot.start))
-    assert main(["batch", str(tmp_path / "clips"), "--projects", str(projects), "--json", "--workers", "1"]) == 0
+    for name, shot in (("one", 1), ("two", 0)):
+        with Project.open(projects / name) as project:
+            start = project.shots[shot].start
+            project.layers.index._query("DELETE FROM records WHERE name=? AND frame>=?", (record_name("annotate"), start))
+    (clips / "two.mp4").write_bytes((clips / "two.mp4").read_bytes()[:600])  # the source is damaged
+
+    assert main(command) == 1
     second = json.loads(capsys.readouterr().out)
-    assert (second["shots_run"], second["shots_skipped"]) == (1, 1)
-    after = project_digest(projects / "one")
-    # Only the annotation vectors/records of that shot were rewritten, with the same content.
-    assert digest_differences(before, after) == []
+    assert (second["shots_run"], second["shots_skipped"], second["shots_failed"]) == (1, 1, 1)
+    two = next(ep for ep in second["episodes"] if ep["name"] == "two")
+    assert two["failed_shots"] == [{"shot": 0, "reason": "two.mp4 is not a readable video file."}]
+    assert second["retries"] == 1
+    # The shot recomputed for "one" wrote the same records and vectors again.
+    assert digest_differences(before, project_digest(projects / "one")) == []

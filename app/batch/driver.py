@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MiB = 1024 * 1024
+MAX_BACKLOG = 8  # computed shots waiting for one project's writer before that project gets no new ones
 
 
 class RayMissing(CelstudioError):
@@ -154,6 +155,7 @@ class Episode:
     failed: dict[int, str] = field(default_factory=dict)
     frame_failures: list[tuple[str, int, str]] = field(default_factory=list)
     writer: Any = None  # its ProjectWriter actor while the batch runs
+    backlog: int = 0  # results computed and waiting for its writer
 
     @property
     def finished(self) -> bool:
@@ -332,7 +334,12 @@ class BatchRun:
         self.t0 = time.monotonic()
         try:
             self._open_episodes()
-            queue: deque[Item] = deque(Item(ep, s) for ep in self.episodes for s in ep.pending)
+            # Episodes interleaved, so every project's writer has work from the start (a season's
+            # first episode alone would keep one writer busy and the others idle).
+            queue: deque[Item] = deque(
+                Item(ep, s) for _, _, ep, s in sorted((n, e, ep, s) for e, ep in enumerate(self.episodes)
+                                                     for n, s in enumerate(ep.pending))
+            )
             if queue:  # nothing missing: no cluster needed
                 self._connect(ray)
                 resources = ray.cluster_resources()
@@ -376,7 +383,7 @@ class BatchRun:
     def _loop(self, ray: Any, queue: deque[Item], groups: list[tuple[Profile, list[str]]],
               pools: dict[str, tuple[Profile, int]]) -> None:
         # compute: the worker's small result ref -> (item, worker, its ops ref); apply: the writer's ref
-        computing: dict[Any, tuple[Item, Worker, Any]] = {}
+        computing: dict[Any, tuple[Item, Worker, Any, Any]] = {}
         applying: dict[Any, tuple[Item, Any]] = {}
         last_alive = time.monotonic()
         max_starts = {name: 3 * n + 2 for name, (_, n) in pools.items()}
@@ -388,8 +395,11 @@ class BatchRun:
                 while alive < n and self.started_workers.get(name, 0) < max_starts[name]:
                     self._start_worker(ray, profile, roles[name])
                     alive += 1
-            # Feed ready workers: two shots each, so the next package is there when one finishes.
+            # Feed ready workers: two shots each, so the next package is there when one finishes; a
+            # project whose writer is behind gets no new shots until it catches up (memory stays bounded).
             for item in list(queue):
+                if item.episode.backlog >= MAX_BACKLOG:
+                    continue
                 pool = groups[item.group][0].name
                 free = [w for w in self.workers if w.pool == pool and w.ready and w.inflight < 2]
                 if not free:
@@ -399,20 +409,24 @@ class BatchRun:
                 package = item.episode.writer.read.remote(item.shot)
                 result, ops = worker.handle.run.options(num_returns=2).remote(package, groups[item.group][1])
                 worker.inflight += 1
-                computing[result] = (item, worker, ops)
+                computing[result] = (item, worker, ops, package)
             waiting = {w.ready_ref: w for w in self.workers if not w.ready}
             done, _ = ray.wait([*computing, *applying, *waiting], num_returns=1, timeout=0.5)
             for ref in done:
                 if ref in waiting:
                     self._worker_ready(ray, waiting[ref])
                 elif ref in computing:
-                    item, worker, ops = computing.pop(ref)
+                    item, worker, ops, package = computing.pop(ref)
                     worker.inflight -= 1
                     result = self._computed(ray, ref, item, worker, queue)
-                    if result is not None:
+                    if result is None:
+                        _discard(ray, ops, package)
+                    else:
                         applying[item.episode.writer.apply.remote(ops)] = (item, result)
+                        item.episode.backlog += 1
                 else:
                     item, result = applying.pop(ref)
+                    item.episode.backlog -= 1
                     self._applied(ray, ref, item, result, queue, groups)
             exhausted = not self.workers and all(self.started_workers.get(n, 0) >= max_starts[n] for n in pools)
             if any(w.ready for w in self.workers):
@@ -420,10 +434,10 @@ class BatchRun:
             elif exhausted or time.monotonic() - last_alive > self.options.worker_start_timeout_s:
                 reason = (f"no worker could be started ({self._last_start_error or 'no free resources'})" if exhausted
                           else f"no worker could be started within {self.options.worker_start_timeout_s:.0f} s")
-                for item in [*queue, *(i for i, _, _ in computing.values())]:
-                    self._fail(item, reason)
                 for ref, (item, result) in applying.items():  # computed already: let them land
                     self._applied(ray, ref, item, result, queue, groups)
+                for item in [*queue, *(i for i, _, _, _ in computing.values())]:
+                    self._fail(item, reason)
                 return
             self._report()
 
@@ -543,6 +557,15 @@ class BatchRun:
             workers=sorted(self.seen_workers), address=self.address, compute_s=round(self.compute_s, 3),
             read_s=round(self.read_s, 3), apply_s=round(self.apply_s, 3), startup_s=round(self.startup_s, 3),
         )
+
+
+def _discard(ray: Any, *refs: Any) -> None:
+    """Collect the errors of a failed shot's other results (Ray logs errors nobody retrieved)."""
+    for ref in refs:
+        try:
+            ray.get(ref, timeout=5)
+        except Exception:
+            log.debug("discarded a failed result", exc_info=True)
 
 
 def _reason(exc: BaseException) -> str:
