@@ -56,13 +56,15 @@ def run_batch_command(args: argparse.Namespace) -> int:
     else:
         print(f"{summary.shots_run} shots run, {summary.shots_skipped} already complete, {summary.shots_failed} failed; "
               f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.frames_per_s:.1f} f/s) on "
-              f"{len(summary.workers)} workers ({summary.address})")
+              f"{len(summary.workers)} workers ({summary.address or 'no cluster needed'})")
         for ep in summary.episodes:
             for failure in ep["failed_shots"]:
                 print(f"failed: {ep['name']} shot {failure['shot']}: {failure['reason']}")
             for failure in ep["failed_frames"][:10]:
                 print(f"failed: {ep['name']} {failure['stage']} frame {failure['frame']}: {failure['reason']}")
-    failed = summary.shots_failed or any(ep["failed_frames"] for ep in summary.episodes)
+            if ep["export_error"]:
+                print(f"not exported: {ep['name']}: {ep['export_error']}")
+    failed = summary.shots_failed or any(ep["failed_frames"] or ep["export_error"] for ep in summary.episodes)
     return 1 if failed else 0
 
 

@@ -156,6 +156,7 @@ class Episode:
     frame_failures: list[tuple[str, int, str]] = field(default_factory=list)
     writer: Any = None  # its ProjectWriter actor while the batch runs
     backlog: int = 0  # results computed and waiting for its writer
+    export_error: str = ""
 
     @property
     def finished(self) -> bool:
@@ -352,7 +353,11 @@ class BatchRun:
             if self.options.export is not None:
                 for ep in self.episodes:
                     if ep.finished and not ep.failed:
-                        self._export(ray, ep)
+                        try:
+                            self._export(ray, ep)
+                        except Exception as exc:  # one episode's export does not stop the others
+                            ep.export_error = _reason(exc)
+                            self.say(f"{ep.name}: not exported: {ep.export_error}")
             return self._summary()
         finally:
             for w in self.workers:
@@ -545,6 +550,7 @@ class BatchRun:
                 "shots_skipped": ep.skipped,
                 "failed_shots": [{"shot": s, "reason": r} for s, r in sorted(ep.failed.items())],
                 "failed_frames": [{"stage": st, "frame": f, "reason": r} for st, f, r in ep.frame_failures],
+                "export_error": ep.export_error,
             })
         return BatchSummary(
             episodes=episodes,
