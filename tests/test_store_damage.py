@@ -499,3 +499,23 @@ def test_swapped_width_and_height_are_refused_before_a_run_even_with_no_layers_y
     assert main(["run", str(root), "--stages", "segment"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'width'/'height'" in err and "thumbnails" in err
+
+
+def test_an_index_made_before_checksums_still_opens_reads_and_gains_them(tmp_path: Path) -> None:
+    import sqlite3
+
+    root = tmp_path / "p"
+    twelve_corrections(root)
+    db = sqlite3.connect(root / "index.db")
+    db.executescript(
+        "CREATE TABLE old AS SELECT layer, frame, version, meta FROM versions; DROP TABLE versions;"
+        "CREATE TABLE versions (layer TEXT, frame INTEGER, version INTEGER, meta TEXT, PRIMARY KEY (layer, frame));"
+        "INSERT INTO versions SELECT * FROM old; DROP TABLE old;"
+    )
+    db.close()
+    with Project.open(root, read_only=True) as p:  # the old layout, untouched
+        assert not p.layers.index.has_crc and np.array_equal(p.masks_or_empty(4), labels_for(5))
+    with Project.open(root) as p:
+        assert p.layers.index.has_crc and np.array_equal(p.masks_or_empty(4), labels_for(5))
+        p.commit("brush", [MaskEdit(4, labels_for(5), labels_for(40), 1)])
+        assert p.layers.index.version_crc("masks", 4)[1] is not None
