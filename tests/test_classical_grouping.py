@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from test_classical_segmentation import painted_background
 
-from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel
+from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel, split_merged
 from models.classical.segmentation import ClassicalSegmenter
 from models.classical.text import resize_mask, text_mask
 
@@ -219,3 +219,26 @@ def test_subtitles_on_real_anime_frames() -> None:
         ys, xs = np.nonzero(m)
         assert m.sum() > 2000 and ys.min() > 0.8 * m.shape[0] and xs.max() - xs.min() > 200
     assert not text_mask(frames[110]).any()  # a close-up of Luffy without subtitle
+
+
+def test_a_blob_of_two_characters_is_split_by_the_previous_frame_or_faces() -> None:
+    image = np.full((80, 120, 3), 200, np.uint8)
+    image[10:70, 20:60] = (230, 120, 100)  # character A
+    image[10:70, 60:100] = (90, 120, 230)  # character B, touching A
+    image[10:70, 59:61] = (20, 20, 20)  # the line art between them
+    comps = np.zeros((80, 120), np.int32)
+    comps[10:70, 20:100] = 1  # background subtraction sees one blob
+    previous = np.zeros((80, 120), np.uint8)
+    previous[10:70, 18:58] = 4  # a frame ago A was a little to the left
+    previous[10:70, 62:102] = 7
+    out = split_merged(comps, image, [], previous)
+    assert len(np.unique(out)) == 3
+    left, right = out[40, 30], out[40, 90]
+    assert left != right and (out[10:70, 20:59] == left).all() and (out[10:70, 61:100] == right).all()
+    # Without a previous frame, two faces split it along the line art.
+    faces = [(28, 14, 24, 24), (68, 14, 24, 24)]
+    out = split_merged(comps, image, faces, None)
+    left, right = out[40, 30], out[40, 90]
+    assert left != right and (out[12:68, 22:58] == left).all() and (out[12:68, 62:98] == right).all()
+    # One face and no previous frame: nothing to split by.
+    assert (split_merged(comps, image, faces[:1], None) == comps).all()
