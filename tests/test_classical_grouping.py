@@ -242,3 +242,29 @@ def test_a_blob_of_two_characters_is_split_by_the_previous_frame_or_faces() -> N
     assert left != right and (out[12:68, 22:58] == left).all() and (out[12:68, 62:98] == right).all()
     # One face and no previous frame: nothing to split by.
     assert (split_merged(comps, image, faces[:1], None) == comps).all()
+
+
+def test_real_subtitles_are_text_and_outside_the_character() -> None:
+    """Eight frames of the One Piece close-up with its subtitle, through the whole segmenter."""
+    if not CLIP.is_file():
+        pytest.skip(f"shared anime clip not found at {CLIP}")
+    from app.ingest.source import open_source
+
+    source = open_source(CLIP)
+    try:
+        frames = [source.get(i) for i in range(124, 132)]
+    finally:
+        source.close()
+    out = ClassicalSegmenter().segment_shot(frames)
+    for frame, seg in zip(frames, out, strict=True):
+        text = [k for k, v in seg.kinds.items() if v == "text"]
+        chars = [k for k, v in seg.kinds.items() if v == "character"]
+        assert len(text) == 1 and chars
+        found = seg.labels == text[0]
+        ys, _ = np.nonzero(found)
+        assert found.sum() > 2000 and ys.min() > 0.8 * frame.shape[0]
+        # The subtitle's own bright glyph pixels carry the text id, none a character's.
+        glyph = resize_mask(text_mask(frame), frame.shape) & (frame.min(axis=2) > 200)
+        assert glyph.sum() > 500 and not np.isin(seg.labels[glyph], chars).any()
+    ids = {k for seg in out for k, v in seg.kinds.items() if v == "character"}
+    assert len(ids) <= 3  # Luffy (and stray pieces), not a dozen parts
