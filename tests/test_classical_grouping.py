@@ -10,7 +10,7 @@ import pytest
 from test_classical_segmentation import painted_background
 
 from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel, split_merged
-from models.classical.segmentation import ClassicalSegmenter
+from models.classical.segmentation import ClassicalSegmenter, steady_text
 from models.classical.text import resize_mask, text_mask
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -268,3 +268,14 @@ def test_real_subtitles_are_text_and_outside_the_character() -> None:
         assert glyph.sum() > 500 and not np.isin(seg.labels[glyph], chars).any()
     ids = {k for seg in out for k, v in seg.kinds.items() if v == "character"}
     assert len(ids) <= 3  # Luffy (and stray pieces), not a dozen parts
+
+
+def test_text_that_flickers_for_one_frame_is_dropped() -> None:
+    line = np.zeros((20, 40), bool)
+    line[15:18, 5:35] = True
+    other = np.zeros_like(line)
+    other[2:4, 5:35] = True
+    texts: list[np.ndarray | None] = [line, line, None, other, None, None, line]
+    kept = steady_text(texts)
+    assert [k is not None for k in kept] == [True, True, False, False, False, False, False]
+    assert steady_text([other, None]) == [other, None]  # too short a shot to tell
