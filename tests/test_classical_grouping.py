@@ -197,7 +197,7 @@ def test_text_mask_ignores_pictures_without_text() -> None:
 
 def test_text_mask_at_another_resolution() -> None:
     frames, _, glyphs = _character_shot(n=1, text="Where are you going")
-    big = cv2.resize(frames[0], (1000, 600), interpolation=cv2.INTER_CUBIC)
+    big = np.asarray(cv2.resize(frames[0], (1000, 600), interpolation=cv2.INTER_CUBIC), np.uint8)
     found = resize_mask(text_mask(big), (132, 200))
     # Found at the working height (480 px); the 5x upscaled outline's soft outer edge may be left.
     assert (found & glyphs[0]).sum() >= 0.7 * glyphs[0].sum()
