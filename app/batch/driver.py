@@ -540,7 +540,6 @@ class BatchRun:
         self.say(f"{ep.name}: exported as {fmt} to {Path(out) / ep.name}")
 
     def _summary(self) -> BatchSummary:
-        self._report()
         elapsed = time.monotonic() - self.t0
         episodes = []
         for ep in self.episodes:
