@@ -26,7 +26,7 @@ Labels = NDArray[np.uint8]
 SoftMap = NDArray[np.float32]
 
 Role = Literal["segmenter", "matter", "effects", "inpainter", "propagator", "clicker", "annotator"]
-ObjectKind = Literal["character", "effect", "prop"]
+ObjectKind = Literal["character", "effect", "prop", "text"]
 
 
 @dataclass(frozen=True)

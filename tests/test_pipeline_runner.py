@@ -90,7 +90,6 @@ def make_project(root: Path) -> Project:
         image[..., 0] = i  # the frame's own index, so backends can count which frames they saw
         image[8:20, 10 + i : 22 + i, 1] = 255
         project.media.write_frame(i, image)
-    project.add_object("hero")
     return project
 
 
@@ -115,8 +114,15 @@ def test_full_run_leaves_every_frame_fresh(setup: tuple[Project, PipelineRunner,
     for stage in STAGES:
         assert (runner.stage_status(stage) == FRESH).all(), stage
     masks = project.layers.read("masks", 3)
-    assert masks is not None and masks.sum() == 12 * 12
-    assert project.layers.read_record("annotations", 3) == {"tags": ["1character"], "caption": "a frame", "backend": "classical"}
+    # stage 1's track became a registered object (the same one in both shots: it looks the same)
+    found = [o for o in project.objects.all() if o.name == "Character 1"]
+    assert len(found) == 1 and not found[0].confirmed
+    assert masks is not None and (masks == found[0].id).sum() == 12 * 12 == (masks > 0).sum()
+    later = project.layers.read("masks", 9)
+    assert later is not None and (later == found[0].id).sum() == 12 * 12
+    record = project.layers.read_record("annotations", 3)
+    assert record is not None and record.pop("quality").keys() == {str(found[0].id)}  # signals of the one object
+    assert record == {"tags": ["1character"], "caption": "a frame", "backend": "classical"}
     # a second run has nothing to do
     calls.clear()
     runner.submit_run().wait(60)

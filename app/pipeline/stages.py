@@ -18,8 +18,11 @@ import numpy as np
 
 from app.pipeline.frames import ShotFrames
 from app.pipeline.graph import current_inputs, keyframes, user_owned
+from app.pipeline.register import annotator_embedder, register_shot
 from app.store import Project, Shot
 from models.base import FrameAnnotation
+from models.classical.faces import AnimeFaceDetector
+from models.classical.quality import frame_quality
 
 
 class StageContext(Protocol):
@@ -101,13 +104,21 @@ def _per_frame(
 
 
 def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
-    """Stage 1: the segmenter sees the whole shot (the classical one models its background plate)."""
+    """Stage 1: the segmenter sees the whole shot (the classical one models its background plate).
+
+    ``segmentation`` keeps the segmenter's per-shot track ids; the shot's tracks are registered as
+    project objects here (`register.register_shot`), and stage 3 writes ``masks`` through that link.
+    """
     name = ctx.backend_name("segmenter")
     indices = list(range(shot.start, shot.end))
     inputs = {f: current_inputs(ctx.project, "segment", f, name) for f in targets}
     frames = ctx.frames(indices)
     try:
         results = ctx.backend("segmenter").segment_shot(frames)
+        register_shot(
+            ctx.project, shot, [r.labels for r in results], [dict(r.kinds) for r in results], frames,
+            _identity_embedder(ctx),
+        )
     except Exception as exc:
         for frame in targets:
             ctx.failed("segment", frame, inputs[frame], f"{type(exc).__name__}: {exc}")
@@ -120,6 +131,32 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         ctx.write("segmentation", frame, result.labels, {"stage": "segment", "backend": name, "kinds": kinds})
         ctx.done("segment", frame, inputs[frame], {"kinds": kinds})
         ctx.checkpoint("segment", frame)
+
+
+def _identity_embedder(ctx: StageContext) -> Any:
+    """The deep annotator's crop embeddings join the identity match when that backend is selected."""
+    if ctx.backend_name("annotator") == "classical":
+        return None
+    return annotator_embedder(ctx.backend("annotator"))
+
+
+def _ensure_registered(ctx: StageContext, shot: Shot, labels: dict[int, np.ndarray]) -> None:
+    """Register tracks stage 1 found before registration existed (projects segmented by older
+    versions), so that no track reaches ``masks`` unlinked."""
+    present = {int(t) for lab in labels.values() for t in np.unique(lab) if t}
+    if all(ctx.project.objects.track(shot.start, t) is not None for t in present):
+        return
+    indices = list(range(shot.start, shot.end))
+    stored = [ctx.project.layers.read("segmentation", f) for f in indices]
+    shot_labels = [s if s is not None else np.zeros((ctx.project.height, ctx.project.width), np.uint8) for s in stored]
+    kinds = [
+        {int(k): str(v) for k, v in ctx.project.layers.meta("segmentation", f).get("kinds", {}).items()} for f in indices
+    ]
+    frames = ctx.frames(indices)
+    try:
+        register_shot(ctx.project, shot, shot_labels, kinds, frames)
+    finally:
+        frames.close()
 
 
 def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
@@ -145,6 +182,7 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
             missing = [f for f, lab in labels.items() if lab is None]
             if missing:
                 raise RuntimeError(f"stage 1 has no result for frame {missing[0]}")
+            _ensure_registered(ctx, shot, {f: lab for f, lab in labels.items() if lab is not None})
             span = ctx.frames(list(range(k0, k1 + 1)))
             try:
                 seeds = {0: labels[k0], k1 - k0: labels[k1]}
@@ -167,6 +205,8 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
                     )
                 else:
                     final, confidence = own, np.ones(own.shape, np.float32)
+                # Fused in per-shot track ids, stored as project object ids.
+                final = ctx.project.objects.to_objects(shot.start, frame, final)
                 ctx.write("masks", frame, final, {"stage": "propagate", "backend": name})
                 ctx.write("confidence", frame, confidence, {"stage": "propagate", "backend": name})
             ctx.done("propagate", frame, inputs[frame])
@@ -185,14 +225,23 @@ def fuse_labels(
     return final, sure.astype(np.float32)
 
 
+NOT_CHARACTER = ("effect", "text")  # kinds that are never part of a character's matte or cut-out
+
+
 def character_mask(project: Project, frame: int) -> np.ndarray:
     labels = project.masks_or_empty(frame)
-    kinds = {o.id: o.kind for o in project.manifest.objects}
-    effect_ids = [i for i, k in kinds.items() if k == "effect"]
+    others = project.objects.ids_of_kind(*NOT_CHARACTER)
     mask = labels > 0
-    if effect_ids:
-        mask &= ~np.isin(labels, effect_ids)
+    if others:
+        mask &= ~np.isin(labels, others)
     return mask
+
+
+def text_mask(project: Project, frame: int) -> np.ndarray:
+    """Pixels of burnt-in text objects on ``frame``."""
+    text = project.objects.ids_of_kind("text")
+    labels = project.masks_or_empty(frame)
+    return np.isin(labels, text) if text else np.zeros(labels.shape, bool)
 
 
 def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
@@ -211,9 +260,9 @@ EFFECT_HOLE = 0.25  # effect strength above which the clean plate paints the eff
 
 
 def inpaint_hole(project: Project, frame: int) -> np.ndarray:
-    """What the clean plate must paint over: the characters grown over their soft fringe
-    (anti-aliased outline, hair strands) and the effects found by stage 2b."""
-    mask = character_mask(project, frame)
+    """What the clean plate must paint over: the characters and burnt-in text grown over their soft
+    fringe (anti-aliased outline, hair strands, glyph outlines) and the effects found by stage 2b."""
+    mask = character_mask(project, frame) | text_mask(project, frame)
     grow = max(2, round(0.006 * max(mask.shape)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
     hole = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
@@ -302,20 +351,42 @@ def jsonable(value: Any) -> Any:
 def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     annotator = ctx.backend("annotator")
     name = ctx.backend_name("annotator")
-    kinds = {o.id: o.kind for o in ctx.project.manifest.objects}
+    kinds = ctx.project.objects.kinds()
 
-    def compute(frame: int) -> FrameAnnotation:
+    faces = AnimeFaceDetector()
+
+    def compute(frame: int) -> tuple[FrameAnnotation, dict[int, dict[str, Any]]]:
         labels = ctx.project.masks_or_empty(frame)
+        image = ctx.project.frame(frame)
         frame_kinds = {int(i): kinds.get(int(i), "character") for i in np.unique(labels) if i}
-        return annotator.annotate(ctx.project.frame(frame), labels, frame_kinds)  # type: ignore[no-any-return]
+        result: FrameAnnotation = annotator.annotate(image, labels, frame_kinds)
+        return result, object_quality_records(image, labels, frame_kinds, faces.detect(image), result)
 
-    def store(frame: int, result: FrameAnnotation) -> None:
-        record = {"tags": list(result.tags), "caption": result.caption, "backend": name, **jsonable(dict(result.extra))}
+    def store(frame: int, outputs: tuple[FrameAnnotation, dict[int, dict[str, Any]]]) -> None:
+        result, quality = outputs
+        record = {"tags": list(result.tags), "caption": result.caption, "backend": name,
+                  **jsonable(dict(result.extra)), "quality": jsonable(quality)}
         ctx.project.layers.write_record("annotations", frame, record)
         if result.embedding is not None:
             ctx.project.layers.write_vector(f"embedding/{name}", frame, result.embedding)
 
     _per_frame(ctx, "annotate", "annotator", targets, compute, store)
+
+
+def object_quality_records(
+    image: np.ndarray, labels: np.ndarray, kinds: dict[int, str], faces: list[tuple[int, int, int, int]],
+    annotation: FrameAnnotation,
+) -> dict[int, dict[str, Any]]:
+    """The weight-free quality signals of every character and prop; an aesthetic score from the
+    annotator (a deep head on CLIP embeddings) replaces the weight-free proxy where it gave one."""
+    records = frame_quality(image, labels, kinds, faces)
+    deep = annotation.extra.get("objects", {})
+    for oid, record in records.items():
+        scored = deep.get(oid, {}) if isinstance(deep, dict) else {}
+        if isinstance(scored, dict) and "aesthetic" in scored:
+            record["aesthetic"] = float(scored["aesthetic"])
+            record["aesthetic_source"] = str(scored.get("aesthetic_source", "deep"))
+    return records
 
 
 STAGE_FUNCTIONS: dict[str, Callable[[StageContext, Shot, list[int]], None]] = {

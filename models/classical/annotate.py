@@ -4,8 +4,8 @@ What can be said without a model: how many characters, their hair / eye / clothe
 the top of a character mask, clothes the lower half, eyes the saturated small blobs in the face
 band), the shot type from how much of the frame the main character fills, and which effects are
 present. The embedding (colour histograms of the hair and body plus shape features) clusters
-identities across a shot. Also: a 64-bit perceptual hash, near-duplicate grouping and
-agglomerative identity clustering, all without sklearn.
+identities across a shot. Also: a 64-bit perceptual hash and near-duplicate grouping. Identity
+across shots is `models.classical.identity` (linked at stage 1, not clustered afterwards).
 """
 
 from __future__ import annotations
@@ -193,36 +193,3 @@ def near_duplicate_groups(hashes: list[int], max_distance: int = 6) -> list[list
     for i in range(len(hashes)):
         groups.setdefault(find(i), []).append(i)
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
-
-
-def cluster_identities(embeddings: list[NDArray[np.float32]] | NDArray[np.float32],
-                       threshold: float = 0.25) -> list[int]:
-    """Average-linkage agglomerative clustering on cosine distance; stops above ``threshold``.
-
-    Returns a cluster id per embedding, numbered 0.. in order of first appearance.
-    """
-    x = np.asarray(embeddings, np.float64)
-    n = len(x)
-    if n == 0:
-        return []
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    d = 1.0 - x @ x.T
-    np.fill_diagonal(d, np.inf)
-    size = np.ones(n)
-    alive = np.ones(n, bool)
-    member = np.arange(n)
-    while alive.sum() > 1:
-        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        if d[i, j] > threshold:
-            break
-        # Lance-Williams update for average linkage: merge j into i.
-        d[i, :] = (size[i] * d[i, :] + size[j] * d[j, :]) / (size[i] + size[j])
-        d[:, i] = d[i, :]
-        d[i, i] = np.inf
-        d[j, :] = np.inf
-        d[:, j] = np.inf
-        size[i] += size[j]
-        alive[j] = False
-        member[member == j] = i
-    order: dict[int, int] = {}
-    return [order.setdefault(int(m), len(order)) for m in member]

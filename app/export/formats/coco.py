@@ -62,8 +62,8 @@ class CocoFormat:
                 annotations.append({"id": len(annotations) + 1, "image_id": image_id, **ann})
         videos = [{"id": i + 1, "name": f"shot_{i:04d}", "start": s.start, "end": s.end}
                   for i, s in enumerate(ctx.project.shots)]
-        categories = [{"id": o.id, "name": o.name, "supercategory": o.kind, "identity": o.identity}
-                      for o in ctx.project.manifest.objects]
+        categories = [{"id": o.id, "name": o.name, "supercategory": o.kind, "identity": o.identity,
+                       "confirmed": o.confirmed} for o in ctx.project.manifest.objects]
         doc = {"info": {"description": f"Celstudio export of {ctx.project.manifest.name}", "version": "1.0"},
                "licenses": [], "videos": videos, "images": images, "annotations": annotations,
                "categories": categories}

@@ -61,16 +61,50 @@ def background(ctx: ExportContext) -> tuple[int, int, int] | None:
         raise ExportError(f"background must be transparent, white, black, grey or #rrggbb ({exc}).") from exc
 
 
+FEATURES = ("hair", "eyes", "clothes")  # what the annotator says about each character
+
+
+def _described(fd: FrameData) -> dict[str, dict[str, object]]:
+    objects = fd.annotations.get("objects")
+    return {str(k): v for k, v in objects.items() if isinstance(v, dict)} if isinstance(objects, dict) else {}
+
+
+def object_tags(fd: FrameData, oid: int) -> list[str]:
+    """Tags of one character's sample: its own colours, then the frame's tags that describe no
+    character (shot type, effects). Other characters' colours and the character count stay out:
+    a cut-out of one character captioned with another's hair teaches the wrong thing."""
+    described = _described(fd)
+    if not described:  # an annotator without per-character descriptions: the frame's tags are all we have
+        return fd.tags
+    mine = described.get(str(oid), {})
+    own = [f"{mine[k]} {k}" for k in FEATURES if mine.get(k)]
+    everyone = {f"{d[k]} {k}" for d in described.values() for k in FEATURES if d.get(k)}
+    shared = [t for t in fd.tags if t not in everyone and not t.endswith(("character", "characters"))]
+    return ["solo", *own, *(t for t in shared if t not in own)]
+
+
+def object_sentence(fd: FrameData, oid: int) -> str:
+    mine = _described(fd).get(str(oid), {})
+    bits = [f"{mine[k]} {k}" for k in ("hair", "eyes") if mine.get(k)]
+    sentence = "a character" + (" with " + " and ".join(bits) if bits else "")
+    if mine.get("clothes"):
+        sentence += f" wearing {mine['clothes']} clothes"
+    return sentence[0].upper() + sentence[1:] + "."
+
+
 def caption_for(ctx: ExportContext, fd: FrameData, oids: list[int]) -> tuple[str, list[str]]:
-    """Trigger words (one per character, in object order), then the frame's tags, comma-separated."""
+    """Trigger words (one per character, in object order), then tags, comma-separated: the sample's
+    own character's tags for a one-character sample, else the frame's."""
     triggers: list[str] = []
     for oid in oids:
         word = ctx.trigger(oid)
         if word not in triggers:
             triggers.append(word)
-    parts = [*triggers, *(t for t in fd.tags if t not in triggers)]
+    single = len(oids) == 1 and unit(ctx) == "character"
+    tags = object_tags(fd, oids[0]) if single else fd.tags
+    parts = [*triggers, *(t for t in tags if t not in triggers)]
     if ctx.options.get("caption") and fd.caption:
-        parts.append(fd.caption)
+        parts.append(object_sentence(fd, oids[0]) if single and _described(fd) else fd.caption)
     return ", ".join(parts), triggers
 
 

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from app.export.core import ExportContext, FrameData, Output
-from app.export.formats.common import Sample, png_level, samples
+from app.export.formats.common import Sample, object_tags, png_level, samples, unit
 from app.export.manifest import digest
 from app.export.naming import ExportError, resolve_inside, safe_relpath
 from app.export.render import encode_png, png_job
@@ -29,7 +29,8 @@ from app.export.selection import FrameItem
 
 
 def _meta(ctx: ExportContext, fd: FrameData, s: Sample) -> dict[str, Any]:
-    return {"text": s.caption, "tags": fd.tags, "characters": s.triggers, "frame": fd.frame, "shot": fd.item.shot,
+    tags = object_tags(fd, s.object_ids[0]) if len(s.object_ids) == 1 and unit(ctx) == "character" else fd.tags
+    return {"text": s.caption, "tags": tags, "characters": s.triggers, "frame": fd.frame, "shot": fd.item.shot,
             "object_ids": s.object_ids}
 
 

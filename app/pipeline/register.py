@@ -1,0 +1,111 @@
+"""Stage 1 registers what it finds: each per-shot track becomes a project object.
+
+A new shot's tracks are recognised among the objects of the shots already registered by appearance
+(`models.classical.identity`: colour palette and coarse shape, plus the annotator's DINOv2/CLIP crop
+embeddings when a deep annotator is selected); the others become new objects named "Character N"
+(or "Effect N", "Prop N"). Burnt-in text of every shot is one object. Descriptors are kept per shot
+in the record ``identity`` (at the shot's first frame), so later shots compare against every earlier
+appearance of a character, not only its first.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from app.store import Project, Shot
+from models.base import Image, Labels
+from models.classical.identity import Embedder, TrackDescriptor, link_tracks, track_descriptor
+
+RECORD = "identity"
+SAMPLE_FRAMES = 12  # frames of a shot decoded to describe its tracks
+
+
+def track_kinds(labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> dict[int, str]:
+    """Each track of a shot and its kind (the kind stage 1 gave it on most frames)."""
+    votes: dict[int, Counter[str]] = {}
+    for lab, k in zip(labels, kinds, strict=True):
+        for t in np.unique(np.asarray(lab)):
+            if t:
+                votes.setdefault(int(t), Counter())[str(k.get(int(t), "character"))] += 1
+    return {t: c.most_common(1)[0][0] for t, c in sorted(votes.items())}
+
+
+def known_descriptors(project: Project, kind: str, exclude_shot: int) -> dict[int, list[TrackDescriptor]]:
+    """Descriptors of every registered track of other shots, by the object it mostly is."""
+    records = project.layers.read_records(RECORD)
+    kinds = project.objects.kinds()
+    out: dict[int, list[TrackDescriptor]] = {}
+    for link in project.objects.tracks():
+        if link.shot == exclude_shot:
+            continue
+        data = (records.get(link.shot) or {}).get("tracks", {}).get(str(link.track))
+        if not data:
+            continue
+        end = project.shot_of(link.shot).end
+        span = Counter[int]()
+        for i, (start, obj) in enumerate(link.pieces):
+            stop = link.pieces[i + 1][0] if i + 1 < len(link.pieces) else end
+            span[obj] += stop - start
+        obj = span.most_common(1)[0][0] if span else 0
+        if obj and kinds.get(obj) == kind:
+            out.setdefault(obj, []).append(TrackDescriptor.from_json(data))
+    return out
+
+
+def register_shot(
+    project: Project, shot: Shot, labels: Sequence[Labels], kinds: Sequence[dict[int, str]],
+    frames: Sequence[Image], embed: Embedder | None = None,
+) -> dict[int, int]:
+    """Link the tracks of ``shot`` (``labels``/``kinds``/``frames`` cover the whole shot) to project
+    objects, creating new ones where no known object looks the same; returns track -> object."""
+    found = track_kinds(labels, kinds)
+    new = [t for t in found if project.objects.track(shot.start, t) is None]
+    if not new:
+        return {t.track: t.object_at(shot.start) for t in project.objects.tracks(shot.start)}
+    n = len(labels)
+    picks = sorted(set(np.linspace(0, n - 1, min(SAMPLE_FRAMES, n)).round().astype(int).tolist()))
+    images = [np.asarray(frames[i]) for i in picks]
+    sampled = [np.asarray(labels[i]) for i in picks]
+    descriptors: dict[int, TrackDescriptor] = {}
+    for t in new:
+        d = track_descriptor(images, sampled, t, embed if found[t] == "character" else None)
+        if d is None:  # too small on every sampled frame: describe it from all its frames
+            d = track_descriptor(frames, labels, t)
+        if d is not None:
+            descriptors[t] = d
+    record = project.layers.read_record(RECORD, shot.start) or {}
+    stored = dict(record.get("tracks", {}))
+    stored.update({str(t): d.to_json() for t, d in descriptors.items()})
+    project.layers.write_record(RECORD, shot.start, {"tracks": stored})
+
+    links: dict[int, int | None] = {}
+    for kind in sorted({found[t] for t in new}):
+        mine = [t for t in new if found[t] == kind]
+        if kind == "text":
+            # Burnt-in subtitles and captions are one object across the video: they are painted
+            # out and left out of datasets together, and nobody names lines of dialogue.
+            text = project.objects.ids_of_kind("text")
+            if not text:
+                created = project.objects.register_shot(shot.start, {mine[0]: "text"})
+                text = [created[mine[0]]]
+            links.update({t: text[0] for t in mine})
+            continue
+        known = known_descriptors(project, kind, shot.start)
+        links.update(link_tracks({t: descriptors[t] for t in mine if t in descriptors}, known))
+    return project.objects.register_shot(shot.start, {t: found[t] for t in new}, links)
+
+
+def annotator_embedder(backend: object) -> Embedder | None:
+    """The deep annotator's identity embedding of character crops, when it has one."""
+    embed = getattr(backend, "identity_embed", None)
+    if embed is None:
+        return None
+
+    def run(crops: list[Image]) -> np.ndarray:
+        out = embed(crops)
+        return np.asarray(out.detach().cpu().numpy() if hasattr(out, "detach") else out, np.float32)
+
+    return run

@@ -1,0 +1,339 @@
+"""The project's objects: the one owner of ids, names, kinds, colours and per-shot tracks.
+
+A project object is what the user cares about across the whole video (a character, an effect, a
+prop, burnt-in text). Stage 1 finds *tracks* whose ids restart in every shot; a `TrackLink` says which
+object a track is, frame by frame. The label maps of the ``masks`` layer hold project object ids, so
+nothing downstream ever sees a per-shot id.
+
+State lives in the manifest (``objects``, ``tracks``); every change is a journal entry whose payload
+holds a diff (each changed object and track, before and after) plus the label maps it rewrites, so an
+edit is durable once it returns, replays after a crash, and undo/redo are exact. Pipeline
+registrations are journalled too but are not on the user's undo stack (undoing them would leave ids in
+the masks that no object owns).
+"""
+
+from __future__ import annotations
+
+import colorsys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from app.errors import InputError, ProjectError
+from app.store.journal import JournalEntry, MaskEdit
+from app.store.manifest import ObjectInfo, Shot, TrackLink
+
+if TYPE_CHECKING:
+    from app.store.project import Project
+
+KINDS: tuple[str, ...] = ("character", "effect", "prop", "text")
+AUTO_NAMES: dict[str, str] = {"character": "Character", "effect": "Effect", "prop": "Prop", "text": "Text"}
+MAX_OBJECTS = 255
+
+TrackKey = tuple[int, int]  # (shot start, track id)
+
+
+def object_color(oid: int) -> tuple[int, int, int]:
+    """A distinct, readable colour for object ``oid``.
+
+    Golden-ratio steps round the hue wheel keep any run of consecutive ids far apart in hue; two
+    saturation/value levels alternate so that neighbours also differ in brightness, and the value
+    never drops below 0.8, so no colour reads as black against dark line art.
+    """
+    hue = (oid * 0.6180339887) % 1.0
+    sat, val = (0.8, 0.95) if oid % 2 else (0.6, 0.82)
+    r, g, b = colorsys.hsv_to_rgb(hue, sat, val)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def info_from_dict(data: dict[str, Any]) -> ObjectInfo:
+    return ObjectInfo(**{**data, "color": tuple(data.get("color", (255, 80, 80)))})
+
+
+def _normalised(pieces: list[list[int]]) -> list[list[int]]:
+    """Pieces in frame order without repeats of the same object in a row."""
+    out: list[list[int]] = []
+    for start, obj in sorted(pieces):
+        if out and out[-1][0] == start:
+            out[-1] = [start, obj]
+        elif not out or out[-1][1] != obj:
+            out.append([start, obj])
+    return out
+
+
+def apply_diff(project: Project, diff: dict[str, Any], *, reverse: bool = False) -> None:
+    """Set every object and track the diff names to its ``after`` (``before`` when undoing) value."""
+    manifest = project.manifest
+    objects = {o.id: o for o in manifest.objects}
+    for oid, before, after in diff.get("objects", []):
+        value = before if reverse else after
+        objects.pop(int(oid), None)
+        if value is not None:
+            objects[int(oid)] = info_from_dict(value)
+    tracks = {(t.shot, t.track): t for t in manifest.tracks}
+    for shot, track, before, after in diff.get("tracks", []):
+        value = before if reverse else after
+        tracks.pop((int(shot), int(track)), None)
+        if value is not None:
+            tracks[(int(shot), int(track))] = TrackLink(int(shot), int(track), [[int(a), int(b)] for a, b in value])
+    manifest.objects = [objects[k] for k in sorted(objects)]
+    manifest.tracks = [tracks[k] for k in sorted(tracks)]
+
+
+class ObjectStore:
+    """Reads and journalled edits of a project's objects and tracks (``project.objects``)."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    # -- reads --------------------------------------------------------------------------------------
+    def all(self) -> list[ObjectInfo]:
+        return list(self.project.manifest.objects)
+
+    def get(self, oid: int) -> ObjectInfo | None:
+        return next((o for o in self.project.manifest.objects if o.id == oid), None)
+
+    def require(self, oid: int) -> ObjectInfo:
+        info = self.get(oid)
+        if info is None:
+            raise InputError(f"The project has no object {oid}.")
+        return info
+
+    def tracks(self, shot: int | None = None) -> list[TrackLink]:
+        return [t for t in self.project.manifest.tracks if shot is None or t.shot == shot]
+
+    def track(self, shot: int, track: int) -> TrackLink | None:
+        return next((t for t in self.project.manifest.tracks if (t.shot, t.track) == (shot, track)), None)
+
+    def tracks_of(self, oid: int) -> list[TrackLink]:
+        """Tracks that are ``oid`` in at least one frame."""
+        return [t for t in self.project.manifest.tracks if any(obj == oid for _, obj in t.pieces)]
+
+    def lut(self, shot: int, frame: int) -> np.ndarray:
+        """``lut[track]`` is the project object of each track of ``shot`` on ``frame`` (0: none)."""
+        table = np.zeros(256, np.uint8)
+        for t in self.tracks(shot):
+            table[t.track] = t.object_at(frame)
+        return table
+
+    def to_objects(self, shot: int, frame: int, tracks: np.ndarray) -> np.ndarray:
+        """A per-shot track label map as project object ids."""
+        return self.lut(shot, frame)[np.asarray(tracks, np.uint8)]
+
+    def kinds(self) -> dict[int, str]:
+        return {o.id: o.kind for o in self.project.manifest.objects}
+
+    def ids_of_kind(self, *kinds: str) -> list[int]:
+        return [o.id for o in self.project.manifest.objects if o.kind in kinds]
+
+    # -- pipeline registration ----------------------------------------------------------------------
+    def register_shot(self, shot: int, found: dict[int, str], links: dict[int, int | None] | None = None) -> dict[int, int]:
+        """Give every track of ``shot`` that has no link yet an object: the one ``links`` names (an
+        existing object it was recognised as), else a new automatically named one of its kind.
+
+        Tracks already linked keep their link (a re-run of stage 1 must not undo the user's edits).
+        Returns track -> object for the whole shot.
+        """
+        links = links or {}
+        new_objects: dict[int, ObjectInfo] = {}
+        new_tracks: dict[TrackKey, list[list[int]]] = {}
+        for track, kind in sorted(found.items()):
+            if self.track(shot, track) is not None:
+                continue
+            target = links.get(track)
+            if target is None or self.get(target) is None:
+                info = self._new_object(kind, new_objects)
+                new_objects[info.id] = info
+                target = info.id
+            new_tracks[(shot, track)] = [[shot, target]]
+        if new_tracks:
+            self._commit("register", [], new_objects, new_tracks, undoable=False)
+        return {t.track: t.object_at(shot) for t in self.tracks(shot)}
+
+    def _new_object(self, kind: str, pending: dict[int, ObjectInfo], name: str | None = None) -> ObjectInfo:
+        if kind not in KINDS:
+            raise InputError(f"An object's kind is one of {', '.join(KINDS)}, not {kind!r}.")
+        used = {o.id for o in self.project.manifest.objects} | set(pending)
+        free = next((i for i in range(1, MAX_OBJECTS + 1) if i not in used), None)
+        if free is None:
+            raise ProjectError(f"A project can hold at most {MAX_OBJECTS} objects; merge or delete some first.")
+        names = {o.name for o in self.project.manifest.objects} | {o.name for o in pending.values()}
+        if name is None:
+            base = AUTO_NAMES[kind]
+            name = next(f"{base} {n}" for n in range(1, MAX_OBJECTS + 2) if f"{base} {n}" not in names)
+        return ObjectInfo(free, name, kind, object_color(free), confirmed=False)
+
+    # -- user edits (each one journalled, undoable entry) -------------------------------------------
+    def add(self, name: str = "", kind: str = "character", color: tuple[int, int, int] | None = None) -> ObjectInfo:
+        """A new object the user made (confirmed: the user chose it)."""
+        info = self._new_object(kind, {}, name or None)
+        info.confirmed = bool(name)
+        if color is not None:
+            info.color = color
+        self._commit("add_object", [], {info.id: info}, {})
+        return info
+
+    def rename(self, oid: int, name: str) -> JournalEntry:
+        """Rename (and so confirm) an object: the name holds in every shot the object appears in."""
+        name = name.strip()
+        if not name:
+            raise InputError("An object needs a name.")
+        info = self.require(oid)
+        return self._commit("rename", [], {oid: ObjectInfo(**{**asdict(info), "name": name, "confirmed": True})}, {})
+
+    def confirm(self, oid: int, confirmed: bool = True) -> JournalEntry:
+        info = self.require(oid)
+        return self._commit("confirm", [], {oid: ObjectInfo(**{**asdict(info), "confirmed": confirmed})}, {})
+
+    def recolor(self, oid: int, color: tuple[int, int, int]) -> JournalEntry:
+        info = self.require(oid)
+        rgb = (int(color[0]), int(color[1]), int(color[2]))
+        return self._commit("recolor", [], {oid: ObjectInfo(**{**asdict(info), "color": rgb})}, {})
+
+    def set_kind(self, oid: int, kind: str) -> JournalEntry:
+        if kind not in KINDS:
+            raise InputError(f"An object's kind is one of {', '.join(KINDS)}, not {kind!r}.")
+        info = self.require(oid)
+        return self._commit("set_kind", [], {oid: ObjectInfo(**{**asdict(info), "kind": kind})}, {})
+
+    def merge(self, keep: int, absorb: int) -> JournalEntry:
+        """``absorb`` becomes ``keep`` in every frame and shot; ``keep``'s name and colour stay."""
+        self.require(keep)
+        self.require(absorb)
+        if keep == absorb:
+            raise InputError("Choose two different objects to merge.")
+        tracks = {
+            (t.shot, t.track): [[s, keep if o == absorb else o] for s, o in t.pieces] for t in self.tracks_of(absorb)
+        }
+        edits = self._relabel(range(self.project.frame_count), {absorb: keep}, keep)
+        return self._commit("merge", edits, {absorb: None}, tracks, extra={"keep": keep, "absorb": absorb})
+
+    def split(self, oid: int, shots: Iterable[int], name: str | None = None) -> ObjectInfo:
+        """Move ``oid``'s appearances in ``shots`` (shot start frames) to a new object."""
+        info = self.require(oid)
+        starts = sorted({self.project.shot_of(s).start for s in shots})
+        if not starts:
+            raise InputError("Choose at least one shot to split off.")
+        new = self._new_object(info.kind, {}, name)
+        tracks = {
+            (t.shot, t.track): [[s, new.id if o == oid else o] for s, o in t.pieces]
+            for t in self.tracks_of(oid) if t.shot in starts
+        }
+        frames = [f for s in starts for f in range(s, self.project.shot_of(s).end)]
+        edits = self._relabel(frames, {oid: new.id}, new.id)
+        self._commit("split", edits, {new.id: new}, tracks, extra={"object": oid, "shots": starts})
+        return new
+
+    def reassign(self, frame: int, oid: int, to: int, *, to_end: bool = False) -> JournalEntry:
+        """What is ``oid`` on ``frame`` becomes ``to`` in the whole shot, or from ``frame`` to its end."""
+        shot = self.project.shot_of(frame)
+        keys = [t.track for t in self.tracks(shot.start) if t.object_at(frame) == oid]
+        if not keys:
+            raise InputError(f"Object {oid} was not found by stage 1 on frame {frame}; correct its mask instead.")
+        return self.reassign_tracks(shot.start, keys, to, from_frame=frame if to_end else None)
+
+    def reassign_tracks(self, shot_start: int, tracks: list[int], to: int, *, from_frame: int | None = None) -> JournalEntry:
+        """Tracks of one shot become object ``to`` (0: nothing) in the whole shot or from ``from_frame`` on."""
+        shot = self.project.shot_of(shot_start)
+        if to:
+            self.require(to)
+        start = shot.start if from_frame is None else from_frame
+        if start not in shot:
+            raise InputError(f"Frame {start} is not in the shot {shot.start}..{shot.end - 1}.")
+        new_links: dict[TrackKey, list[list[int]]] = {}
+        for track in tracks:
+            link = self.track(shot.start, track)
+            if link is None:
+                raise InputError(f"Shot {shot.start} has no track {track}.")
+            new_links[(shot.start, track)] = _normalised([p for p in link.pieces if p[0] < start] + [[start, to]])
+        edits = self._retrack(shot, range(start, shot.end), new_links)
+        return self._commit("reassign", edits, {}, new_links, extra={"shot": shot.start, "tracks": tracks, "to": to, "from": start})
+
+    def delete(self, oid: int, *, shot: int | None = None) -> JournalEntry:
+        """Delete ``oid`` everywhere (it leaves the list) or only in the shot holding frame ``shot``."""
+        self.require(oid)
+        if shot is None:
+            frames: Iterable[int] = range(self.project.frame_count)
+            links = self.tracks_of(oid)
+            objects: dict[int, ObjectInfo | None] = {oid: None}
+        else:
+            s = self.project.shot_of(shot)
+            frames = range(s.start, s.end)
+            links = [t for t in self.tracks_of(oid) if t.shot == s.start]
+            objects = {}
+        # Tracks stay known (as nothing) so a re-run of stage 1 does not bring the object back.
+        tracks = {(t.shot, t.track): [[s_, 0 if o == oid else o] for s_, o in t.pieces] for t in links}
+        edits = self._relabel(frames, {oid: 0}, oid)
+        return self._commit("delete_object", edits, objects, tracks, extra={"object_id": oid, "shot": shot})
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _commit(
+        self, kind: str, edits: list[MaskEdit], objects: Mapping[int, ObjectInfo | None],
+        tracks: Mapping[TrackKey, list[list[int]] | None], *, undoable: bool = True, extra: dict[str, Any] | None = None,
+    ) -> JournalEntry:
+        diff = {
+            "objects": [
+                [oid, asdict(b) if (b := self.get(oid)) else None, asdict(a) if a else None]
+                for oid, a in sorted(objects.items())
+            ],
+            "tracks": [
+                [s, t, (link.pieces if (link := self.track(s, t)) else None), pieces]
+                for (s, t), pieces in sorted(tracks.items())
+            ],
+        }
+        payload = {**(extra or {}), "diff": diff, "undoable": undoable}
+        return self.project.commit(kind, edits, payload)
+
+    def _edit(self, frame: int, change: Callable[[np.ndarray], np.ndarray | None], oid: int) -> MaskEdit | None:
+        before = self.project.layers.read("masks", frame)
+        if before is None:
+            return None
+        after = change(before)
+        if after is None or np.array_equal(after, before):
+            return None
+        # The edit keeps the frame's owner: a pipeline frame stays the pipeline's (stages may redo it,
+        # mapping through the new links), a corrected frame stays the user's.
+        source = str(self.project.layers.meta("masks", frame).get("source", "pipeline"))
+        return MaskEdit(frame, before, after.astype(np.uint8), oid, source, source)
+
+    def _relabel(self, frames: Iterable[int], mapping: dict[int, int], oid: int) -> list[MaskEdit]:
+        table = np.arange(256, dtype=np.uint8)
+        for a, b in mapping.items():
+            table[a] = b
+
+        def change(before: np.ndarray) -> np.ndarray | None:
+            return table[before] if np.isin(before, list(mapping)).any() else None
+
+        return [e for f in frames if (e := self._edit(f, change, oid)) is not None]
+
+    def _retrack(self, shot: Shot, frames: Iterable[int], new_links: dict[TrackKey, list[list[int]]]) -> list[MaskEdit]:
+        """Rewrite masks where a track's object changes: its pixels are those of its old object, or
+        (when another track is that object too, or it was nothing) the track's own stage-1 pixels."""
+        old = {t.track: t for t in self.tracks(shot.start)}
+        new = {**old, **{k[1]: TrackLink(k[0], k[1], v) for k, v in new_links.items()}}
+        edits = []
+        for f in frames:
+            before_of = {t: link.object_at(f) for t, link in old.items()}
+            after_of = {t: link.object_at(f) for t, link in new.items()}
+            changed = [t for t in old if before_of[t] != after_of[t]]
+            if not changed:
+                continue
+            segmentation = self.project.layers.read("segmentation", f)
+
+            def change(before: np.ndarray, f: int = f, seg: np.ndarray | None = segmentation,
+                       changed: list[int] = changed, b: dict[int, int] = before_of, a: dict[int, int] = after_of) -> np.ndarray:
+                after = before.copy()
+                for t in changed:
+                    shared = b[t] == 0 or any(b[o] == b[t] and a[o] != a[t] for o in old if o != t)
+                    region = before == b[t]
+                    if shared:
+                        region &= (seg == t) if seg is not None else np.zeros_like(region)
+                    after[region] = a[t]
+                return after
+
+            edit = self._edit(f, change, next((a for a in (after_of[t] for t in changed) if a), 0))
+            if edit is not None:
+                edits.append(edit)
+        return edits

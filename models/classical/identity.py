@@ -1,0 +1,170 @@
+"""Weight-free identity across shots: who is this track, among the characters seen so far?
+
+A character keeps its colour palette from shot to shot (hair, skin and clothes are flat cel fills),
+while its size, pose and framing change completely at a cut. The descriptor of a track is therefore
+mostly colour: Lab histograms of its fill pixels (line art and shading edges left out) over the whole
+object and over its top band (hair, or hat), averaged over a few frames of the shot, plus a lightly
+weighted coarse shape (aspect and fill of the bounding box). Tracks are linked to known objects by a
+one-to-one assignment (Hungarian) on a Hellinger distance, and only below a threshold; a deep
+embedding (DINOv2 / CLIP crops from the annotator backend) joins the distance when one is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+
+from models.base import Image, Labels
+
+BINS = (4, 6, 6)  # L, a, b: coarse enough that a fill keeps its bin under a grade or a compression change
+HIST = int(np.prod(BINS))
+SAMPLES = 8  # frames of the shot a descriptor looks at
+MIN_PIXELS = 64  # smaller appearances say nothing about colour
+LINK_THRESHOLD = 0.42  # combined distance under which a track is the known object (see `distance`)
+Embedder = Callable[[list[Image]], NDArray[np.float32]]
+
+
+@dataclass
+class TrackDescriptor:
+    """Colour histograms (whole object, top band), coarse shape, and an optional deep embedding."""
+
+    whole: NDArray[np.float32]
+    top: NDArray[np.float32]
+    shape: NDArray[np.float32]
+    deep: NDArray[np.float32] | None = None
+
+    def to_json(self) -> dict[str, list[float] | None]:
+        return {
+            "whole": [round(float(v), 6) for v in self.whole], "top": [round(float(v), 6) for v in self.top],
+            "shape": [round(float(v), 6) for v in self.shape],
+            "deep": None if self.deep is None else [round(float(v), 6) for v in self.deep],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, list[float] | None]) -> TrackDescriptor:
+        def arr(key: str) -> NDArray[np.float32]:
+            return np.asarray(data.get(key) or [], np.float32)
+
+        deep = data.get("deep")
+        return cls(arr("whole"), arr("top"), arr("shape"), None if deep is None else np.asarray(deep, np.float32))
+
+
+def _hist(lab: NDArray[np.uint8]) -> NDArray[np.float32]:
+    idx = [(lab[:, i].astype(np.int32) * n) // 256 for i, n in enumerate(BINS)]
+    flat = (idx[0] * BINS[1] + idx[1]) * BINS[2] + idx[2]
+    h = np.bincount(flat, minlength=HIST).astype(np.float32)
+    return h / max(1.0, float(h.sum()))
+
+
+def fill_pixels(image: Image, mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The mask without its line art (dark pixels) and outermost ring (anti-aliased into the background)."""
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return inner & (image.max(axis=2) > 60)
+
+
+def frame_descriptor(image: Image, mask: NDArray[np.bool_]) -> TrackDescriptor | None:
+    """The descriptor of one appearance, or None when it is too small to say anything."""
+    fill = fill_pixels(image, mask)
+    if fill.sum() < MIN_PIXELS:
+        return None
+    lab = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2LAB), np.uint8)
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    top = fill & (np.arange(mask.shape[0])[:, None] < y0 + 0.3 * (y1 - y0))
+    whole = _hist(lab[fill])
+    top_h = _hist(lab[top]) if top.sum() >= MIN_PIXELS // 2 else whole
+    h, w = y1 - y0, x1 - x0
+    shape = np.array([np.log(h / max(1, w)), len(ys) / max(1, h * w)], np.float32)
+    return TrackDescriptor(whole, top_h, shape)
+
+
+def track_descriptor(
+    frames: Sequence[Image], labels: Sequence[Labels], track: int, embed: Embedder | None = None
+) -> TrackDescriptor | None:
+    """Average of `frame_descriptor` over up to `SAMPLES` frames where ``track`` is largest-enough."""
+    areas = np.array([int((np.asarray(lab) == track).sum()) for lab in labels])
+    present = np.flatnonzero(areas >= MIN_PIXELS)
+    if len(present) == 0:
+        return None
+    picks = present[np.linspace(0, len(present) - 1, min(SAMPLES, len(present))).round().astype(int)]
+    parts: list[TrackDescriptor] = []
+    crops: list[Image] = []
+    for i in sorted(set(picks.tolist())):
+        image = np.asarray(frames[i])
+        mask = np.asarray(labels[i]) == track
+        d = frame_descriptor(image, mask)
+        if d is not None:
+            parts.append(d)
+            if embed is not None:
+                crops.append(_crop(image, mask))
+    if not parts:
+        return None
+    deep = None
+    if embed is not None and crops:
+        vecs = np.asarray(embed(crops), np.float32)
+        mean = vecs.mean(axis=0)
+        deep = (mean / max(1e-9, float(np.linalg.norm(mean)))).astype(np.float32)
+    return TrackDescriptor(
+        np.mean([p.whole for p in parts], axis=0).astype(np.float32),
+        np.mean([p.top for p in parts], axis=0).astype(np.float32),
+        np.mean([p.shape for p in parts], axis=0).astype(np.float32),
+        deep,
+    )
+
+
+def _crop(image: Image, mask: NDArray[np.bool_], margin: float = 0.1) -> Image:
+    """The object on white, cut to its box (identity embeddings should see the character, not the set)."""
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    my, mx = int((y1 - y0) * margin), int((x1 - x0) * margin)
+    y0, y1, x0, x1 = max(0, y0 - my), min(mask.shape[0], y1 + my), max(0, x0 - mx), min(mask.shape[1], x1 + mx)
+    out = np.where(mask[..., None], image, 255).astype(np.uint8)
+    return np.ascontiguousarray(out[y0:y1, x0:x1])
+
+
+def _hellinger(p: NDArray[np.float32], q: NDArray[np.float32]) -> float:
+    if p.shape != q.shape or p.size == 0:
+        return 1.0
+    bc = float(np.sqrt(np.clip(p, 0, None) * np.clip(q, 0, None)).sum())
+    return float(np.sqrt(max(0.0, 1.0 - bc)))
+
+
+def distance(a: TrackDescriptor, b: TrackDescriptor) -> float:
+    """0 for the same appearance, about 1 for unrelated palettes.
+
+    Colour carries the weight (whole object 0.55, top band 0.35); shape only 0.1, since a cut from a
+    full figure to a close-up changes it completely. With deep embeddings on both sides, their cosine
+    distance is averaged in with the colour distance.
+    """
+    colour = 0.55 * _hellinger(a.whole, b.whole) + 0.35 * _hellinger(a.top, b.top)
+    shape = 0.1 * min(1.0, float(np.abs(a.shape - b.shape).sum()) / 2.0) if a.shape.size == b.shape.size else 0.1
+    d = colour + shape
+    if a.deep is not None and b.deep is not None and a.deep.shape == b.deep.shape:
+        d = 0.5 * d + 0.5 * (1.0 - float(a.deep @ b.deep))
+    return d
+
+
+def link_tracks(
+    tracks: dict[int, TrackDescriptor], known: dict[int, list[TrackDescriptor]], threshold: float = LINK_THRESHOLD
+) -> dict[int, int | None]:
+    """Match a shot's tracks to known objects one-to-one (two tracks of one shot are two characters).
+
+    ``known`` holds each object's descriptors from other shots; a track's distance to an object is its
+    distance to the nearest of them. Pairs are chosen by the Hungarian method and kept only below
+    ``threshold``; the other tracks are new objects (None).
+    """
+    out: dict[int, int | None] = {t: None for t in tracks}
+    if not tracks or not known:
+        return out
+    t_ids, o_ids = list(tracks), list(known)
+    cost = np.array([[min(distance(tracks[t], d) for d in known[o]) for o in o_ids] for t in t_ids])
+    rows, cols = linear_sum_assignment(cost)
+    for r, c in zip(rows, cols, strict=True):
+        if cost[r, c] < threshold:
+            out[t_ids[r]] = o_ids[c]
+    return out

@@ -1,0 +1,196 @@
+"""The object model: registration, user edits, undo/redo and journal replay (app/store/objects.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.errors import InputError
+from app.store import Manifest, Project, Shot, SourceInfo
+from app.store.objects import object_color
+from models.classical.identity import TrackDescriptor, frame_descriptor, link_tracks, track_descriptor
+
+H, W = 24, 32
+
+
+def make(root: Path) -> Project:
+    """Two shots [0, 4) and [4, 8); stage 1 found tracks 1 (left box) and 2 (right box) in each."""
+    p = Project.create(root, Manifest("p", SourceInfo("generated", "", "h"), 8, W, H, 24.0, shots=[Shot(0, 4), Shot(4, 8)]))
+    for f in range(8):
+        seg = np.zeros((H, W), np.uint8)
+        seg[4:12, 2:10] = 1
+        seg[4:12, 20:28] = 2
+        p.layers.write("segmentation", f, seg, {"source": "pipeline"})
+    return p
+
+
+def write_masks(p: Project) -> None:
+    """What stage 3 writes: the segmentation through the track links."""
+    for f in range(8):
+        shot = p.shot_of(f).start
+        seg = p.layers.read("segmentation", f)
+        assert seg is not None
+        p.layers.write("masks", f, p.objects.to_objects(shot, f, seg), {"source": "pipeline"})
+
+
+def register(p: Project) -> tuple[int, int, int]:
+    """Left box: one character in both shots; right box: two unlinked objects (shot 1, shot 2)."""
+    first = p.objects.register_shot(0, {1: "character", 2: "character"})
+    second = p.objects.register_shot(4, {1: "character", 2: "character"}, {1: first[1]})
+    write_masks(p)
+    return first[1], first[2], second[2]
+
+
+def test_registration_names_links_and_colours(tmp_path: Path) -> None:
+    with make(tmp_path / "p") as p:
+        first = p.objects.register_shot(0, {1: "character", 2: "effect"})
+        second = p.objects.register_shot(4, {1: "character", 2: "character"}, {1: first[1]})
+        names = {o.id: o.name for o in p.objects.all()}
+        assert names == {1: "Character 1", 2: "Effect 1", 3: "Character 2"}
+        assert second == {1: first[1], 2: 3} and not any(o.confirmed for o in p.objects.all())
+        assert p.objects.register_shot(4, {1: "character"}, {1: 3}) == second  # a re-run keeps the links
+        assert p.history.done == []  # the pipeline's registrations are not the user's to undo
+    colours = [object_color(i) for i in range(1, 41)]
+    assert len(set(colours)) == 40 and min(max(c) for c in colours) >= 200  # distinct, never near-black
+    hsv = cv2.cvtColor(np.array([colours], np.uint8), cv2.COLOR_RGB2HSV)[0]
+    assert all(abs(int(a) - int(b)) > 8 for a, b in zip(hsv[:-1, 0], hsv[1:, 0], strict=True))  # neighbours differ in hue
+
+
+def test_rename_holds_in_every_shot_and_undoes(tmp_path: Path) -> None:
+    with make(tmp_path / "p") as p:
+        left, _, _ = register(p)
+        p.objects.rename(left, "Luffy")
+        assert p.objects.require(left).name == "Luffy" and p.objects.require(left).confirmed
+        assert (p.masks_or_empty(1) == left).any() and (p.masks_or_empty(6) == left).any()
+        p.undo()
+        assert p.objects.require(left).name == "Character 1" and not p.objects.require(left).confirmed
+        p.redo()
+        assert p.objects.require(left).name == "Luffy"
+        with pytest.raises(InputError):
+            p.objects.rename(left, "  ")
+
+
+def test_merge_split_reassign_delete_rewrite_masks_and_undo(tmp_path: Path) -> None:
+    with make(tmp_path / "p") as p:
+        a, b, c = register(p)
+        before = {f: p.masks_or_empty(f).copy() for f in range(8)}
+
+        p.objects.merge(b, c)  # the right box is one character in both shots
+        assert p.objects.get(c) is None and (p.masks_or_empty(6)[4:12, 20:28] == b).all()
+        assert p.objects.track(4, 2).object_at(6) == b  # type: ignore[union-attr]
+
+        new = p.objects.split(b, [5])  # ... no, it is not: shot 2's appearance is someone else
+        assert (p.masks_or_empty(6)[4:12, 20:28] == new.id).all() and (p.masks_or_empty(1)[4:12, 20:28] == b).all()
+
+        p.objects.reassign(6, a, new.id, to_end=True)  # from frame 6 on, the left box is that one too
+        assert (p.masks_or_empty(5)[4:12, 2:10] == a).all() and (p.masks_or_empty(6)[4:12, 2:10] == new.id).all()
+        assert (p.masks_or_empty(7)[4:12, 20:28] == new.id).all()  # the other track of that object kept its pixels
+
+        p.objects.delete(new.id, shot=6)  # in this shot only: it stays in the list
+        assert p.objects.get(new.id) is not None and not (p.masks_or_empty(6) == new.id).any()
+        assert (p.masks_or_empty(5)[4:12, 2:10] == a).all()
+
+        p.objects.delete(a)  # everywhere
+        assert p.objects.get(a) is None and not any((p.masks_or_empty(f) == a).any() for f in range(8))
+
+        for _ in range(5):
+            p.undo()
+        assert all(np.array_equal(p.masks_or_empty(f), before[f]) for f in range(8))
+        assert sorted(o.id for o in p.objects.all()) == sorted([a, b, c])
+        assert p.objects.track(4, 2).object_at(6) == c  # type: ignore[union-attr]
+        # the edits kept the frames the pipeline's (a later stage-3 run may redo them)
+        assert all(p.layers.meta("masks", f).get("source") == "pipeline" for f in range(8))
+
+
+def test_reassign_only_rewrites_the_frames_it_changes(tmp_path: Path) -> None:
+    with make(tmp_path / "p") as p:
+        a, b, _ = register(p)
+        versions = p.layers.versions("masks").copy()
+        entry = p.objects.reassign(6, a, b, to_end=True)
+        assert entry.frames == (6, 7)
+        changed = np.flatnonzero(p.layers.versions("masks") != versions).tolist()
+        assert changed == [6, 7]  # so exactly these frames go stale downstream
+
+
+def test_object_edits_replay_after_a_crash_and_undo_after_reopen(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    with make(root) as p:
+        a, b, _ = register(p)
+        saved = (root / "project.json").read_text()
+        p.objects.rename(a, "Coby")
+        p.objects.merge(a, b)
+    # A crash after the journal append, before the manifest write: the journal wins on reopen.
+    (root / "project.json").write_text(saved)
+    assert json.loads(saved)["objects_seq"] < 3
+    with Project.open(root) as p:
+        assert p.objects.require(a).name == "Coby" and p.objects.get(b) is None
+        p.undo()  # the merge
+        assert p.objects.get(b) is not None and (p.masks_or_empty(1)[4:12, 20:28] == b).all()
+    with Project.open(root) as p:
+        assert p.objects.get(b) is not None and p.objects.require(a).name == "Coby"
+        p.undo()
+        assert p.objects.require(a).name == "Character 1"
+
+
+def test_old_manifests_without_tracks_or_confirmed_still_load(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    with make(root) as p:
+        p.objects.add("Hero")
+    data = json.loads((root / "project.json").read_text())
+    for key in ("tracks", "objects_seq"):
+        data.pop(key)
+    for o in data["objects"]:
+        o.pop("confirmed")
+    (root / "journal.log").write_bytes(b"")
+    (root / "project.json").write_text(json.dumps(data))
+    with Project.open(root) as p:
+        assert p.objects.require(1).name == "Hero" and not p.objects.require(1).confirmed and p.objects.tracks() == []
+
+
+def _character(hair: tuple[int, int, int], body: tuple[int, int, int], scale: float, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    image = np.full((120, 160, 3), (90, 120, 90), np.uint8)
+    mask = np.zeros((120, 160), bool)
+    h = int(80 * scale)
+    x0, y0 = 20 + shift, 10
+    mask[y0:y0 + h, x0:x0 + h // 2] = True
+    image[y0:y0 + h // 4, x0:x0 + h // 2] = hair
+    image[y0 + h // 4:y0 + h // 2, x0:x0 + h // 2] = (250, 215, 190)
+    image[y0 + h // 2:y0 + h, x0:x0 + h // 2] = body
+    cv2.rectangle(image, (x0, y0), (x0 + h // 2 - 1, y0 + h - 1), (20, 20, 20), 1)  # line art
+    return image, mask
+
+
+def test_identity_links_the_same_palette_across_framing_and_keeps_strangers_apart() -> None:
+    red_hair = _character((200, 40, 40), (50, 90, 200), 1.0, 0)
+    red_close = _character((200, 40, 40), (50, 90, 200), 1.4, 30)  # same character, another framing
+    blonde = _character((240, 215, 120), (60, 160, 70), 1.0, 50)
+    found = {k: frame_descriptor(*v) for k, v in {"a": red_hair, "b": red_close, "c": blonde}.items()}
+    d = {k: v for k, v in found.items() if isinstance(v, TrackDescriptor)}
+    assert len(d) == 3
+    assert link_tracks({1: d["b"], 2: d["c"]}, {7: [d["a"]], 9: [d["c"]]}) == {1: 7, 2: 9}
+    assert link_tracks({1: d["b"]}, {9: [d["c"]]}) == {1: None}
+    # a deep embedding joins the decision when the annotator gives one
+    labels = [red_hair[1].astype(np.uint8), red_close[1].astype(np.uint8)]
+    embed_calls: list[int] = []
+
+    def embed(crops: list[np.ndarray]) -> np.ndarray:
+        embed_calls.append(len(crops))
+        return np.tile(np.array([1.0, 0.0], np.float32), (len(crops), 1))
+
+    deep = track_descriptor([red_hair[0], red_close[0]], labels, 1, embed)
+    assert deep is not None and deep.deep is not None and embed_calls == [2]
+    assert TrackDescriptor.from_json(deep.to_json()).deep is not None
+
+
+def test_reassigning_one_of_two_tracks_of_an_object_moves_only_its_pixels(tmp_path: Path) -> None:
+    with make(tmp_path / "p") as p:
+        a, b, c = register(p)
+        p.objects.merge(a, b)  # shot 1: both boxes are one object (two parts of one character)
+        assert (p.masks_or_empty(1)[4:12, 20:28] == a).all()
+        p.objects.reassign_tracks(0, [2], c)  # ... except the right one, which is someone else
+        assert (p.masks_or_empty(1)[4:12, 2:10] == a).all() and (p.masks_or_empty(1)[4:12, 20:28] == c).all()
+        assert (p.masks_or_empty(5)[4:12, 2:10] == a).all()  # other shots untouched
