@@ -15,6 +15,7 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -31,8 +32,7 @@ def _checker(h: int, w: int) -> np.ndarray:
 
 
 def _cell(path: Path) -> np.ndarray:
-    bgra = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    rgba = cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA)
+    rgba = cv2.cvtColor(np.asarray(cv2.imread(str(path), cv2.IMREAD_UNCHANGED)), cv2.COLOR_BGRA2RGBA)
     a = rgba[..., 3] > 0
     ys, xs = np.nonzero(a)
     if len(ys):
@@ -57,7 +57,7 @@ def main(project_dir: str, export_dir: str, sheet: str, rows: int = 8) -> None:
             images[e["object"]["id"]].append((e["frame"], export / e["path"]))
     with Project.open(Path(project_dir)) as project:
         shots = project.shots
-        objects = []
+        objects: list[dict[str, Any]] = []
         for o in project.objects.all():
             frames: dict[int, int] = defaultdict(int)
             for f in range(project.frame_count):
@@ -74,7 +74,7 @@ def main(project_dir: str, export_dir: str, sheet: str, rows: int = 8) -> None:
         cells = [_cell(picks[i][1]) for i in sorted(set(idx.tolist()))]
         cells += [np.full((CELL, CELL, 3), 255, np.uint8)] * (PER_ROW - len(cells))
         label = np.full((CELL, 150, 3), 255, np.uint8)
-        name = next(o["name"] for o in objects if o["id"] == oid)
+        name = str(next(o["name"] for o in objects if o["id"] == oid))
         cv2.putText(label, name, (4, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
         cv2.putText(label, f"{len(picks)} files", (4, 62), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (80, 80, 80), 1, cv2.LINE_AA)
         lines.append(np.hstack([label, *cells]))
@@ -88,4 +88,4 @@ def main(project_dir: str, export_dir: str, sheet: str, rows: int = 8) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(sys.argv[1], sys.argv[2], sys.argv[3])
