@@ -37,9 +37,9 @@ def app_window(qtbot: Any, tmp_path: Path) -> Iterator[tuple[MainWindow, MainCon
     p.objects.register_shot(0, {1: "character", 2: "character"})
     p.objects.register_shot(4, {1: "character", 2: "character"}, {1: 1, 2: 2})
     for f in range(8):
-        seg = p.layers.read("segmentation", f)
-        assert seg is not None
-        p.layers.write("masks", f, p.objects.to_objects(p.shot_of(f).start, f, seg), {"source": "pipeline"})
+        stored = p.layers.read("segmentation", f)
+        assert stored is not None
+        p.layers.write("masks", f, p.objects.to_objects(p.shot_of(f).start, f, stored), {"source": "pipeline"})
     p.close()
     controller = MainController(runner_factory=lambda project: PipelineRunner(project).start())
     window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
