@@ -204,5 +204,5 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
     removed = writer.finish()
     return {"format": fmt.name, "frames": len(items), "files": len(writer.entries), "written": writer.written,
             "skipped": writer.skipped, "removed": removed, "out": str(out), "stale_frames": sorted(stale_here),
-            "unconfirmed_objects": sorted({o.name for o in project.manifest.objects
-                                           if not o.confirmed and any(o.id in it.objects for it in items)})}
+            "unconfirmed_objects": [o.name for o in project.manifest.objects
+                                    if not o.confirmed and any(o.id in it.objects for it in items)]}
