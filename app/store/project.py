@@ -58,6 +58,7 @@ class Project:
         self._source_lock = threading.Lock()
         self._commit_lock = threading.Lock()
         self.recovered_from: Path | None = None
+        self.runner: Any = None  # the started pipeline runner that owns this project's writes, if any
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @classmethod
