@@ -239,3 +239,30 @@ def test_stage_1_registers_with_the_annotators_identity_embeddings(tmp_path: Pat
         assert sorted(records) == [0, 4] and all(r["tracks"]["1"]["deep"] == [0.6, 0.8] for r in records.values())
         assert crops and all(c[:2] == (18, 12) for c in crops)  # the object's box and a 10 % margin, not the frame
         assert [o.name for o in p.objects.all()] == ["Character 1"]  # the same character in both shots
+
+
+def test_a_rerun_of_stage_1_keeps_links_while_ids_mean_the_same_and_relinks_when_they_do_not(tmp_path: Path) -> None:
+    from app.pipeline.register import register_shot
+
+    with make(tmp_path / "p") as p:
+        images, labels = [], []
+        for f in range(8):
+            image = np.full((H, W, 3), 90, np.uint8)
+            image[2:22, 1:14] = (220, 40, 40)
+            image[2:22, 17:31] = (40, 60, 220)
+            p.media.write_frame(f, image)
+            images.append(image)
+            lab = np.zeros((H, W), np.uint8)
+            lab[2:22, 1:14], lab[2:22, 17:31] = 1, 2
+            labels.append(lab)
+        shot = p.shots[0]
+        labels = labels[:4]
+        kinds: list[dict[int, str]] = [{1: "character", 2: "character"}] * 4
+        first = register_shot(p, shot, labels, kinds, images[:4])
+        p.objects.rename(first[1], "Red")
+        p.objects.reassign_tracks(0, [2], first[1], from_frame=2)  # a user edit of track 2's link
+        assert register_shot(p, shot, labels, kinds, images[:4]) == {1: first[1], 2: first[2]}
+        assert p.objects.track(0, 2).pieces == [[0, first[2]], [2, first[1]]]  # type: ignore[union-attr]
+        swapped = [np.where(lab == 1, 2, np.where(lab == 2, 1, 0)).astype(np.uint8) for lab in labels]
+        again = register_shot(p, shot, swapped, kinds, images[:4])  # another backend numbered them the other way
+        assert again == {1: first[2], 2: first[1]} and p.objects.require(first[1]).name == "Red"
