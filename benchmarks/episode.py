@@ -4,7 +4,7 @@ a contact sheet of a kohya export's cut-outs, one row per object.
     python -m app.cli import ../shared/data/anime/clips/onepiece_demo.mp4 /tmp/op
     python -m app.cli run /tmp/op
     python -m app.cli export /tmp/op /tmp/op_kohya --format kohya
-    python benchmarks/episode.py /tmp/op /tmp/op_kohya docs/images/onepiece_cutouts.png
+    python benchmarks/episode.py /tmp/op /tmp/op_kohya /tmp/op_cutouts.png   (never commit it: ../shared content)
 
 Prints one JSON object (objects, their frames per shot, file counts) and writes the sheet.
 """
