@@ -25,9 +25,19 @@ def _progress_bar(label: str) -> Callable[[int, int], None]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from app.ingest.importer import import_source
+    from app.ingest.importer import ImportDiskFull, import_source
 
-    project = import_source(Path(args.source), Path(args.project), progress=_progress_bar("import"))
+    try:
+        project = import_source(Path(args.source), Path(args.project), progress=_progress_bar("import"))
+    except ImportDiskFull as exc:
+        if not exc.abandoned_hdf5:
+            raise
+        # HDF5 crashes closing files whose writes hit ENOSPC, also in its exit handler: the message
+        # is the last thing this process does (the files are already deleted).
+        import os
+
+        print(f"celstudio: error: {exc}", file=sys.stderr, flush=True)
+        os._exit(1)
     with project:
         print(f"imported {project.frame_count} frames in {len(project.shots)} shots into {project.root}")
     return 0
@@ -37,28 +47,33 @@ def cmd_info(args: argparse.Namespace) -> int:
     from app.pipeline.graph import STAGES, stage_summary
     from app.store import Project
 
-    with Project.open(Path(args.project)) as project:
+    # Read-only: info never writes, and works while the app or a run has the project open.
+    with Project.open(Path(args.project), read_only=True) as project:
         m = project.manifest
         info = {
             "name": m.name,
             "source": m.source.path or m.source.kind,
             "frames": m.frame_count,
+            "drawings": project.drawing_count,
             "size": f"{m.width}x{m.height}",
             "fps": round(m.fps, 3),
             "shots": [[s.start, s.end] for s in project.shots],
             "objects": [o.name for o in m.objects],
             "corrected_frames": len(project.corrected_frames()),
             "stages": {stage: stage_summary(project, stage) for stage in STAGES},
+            "notices": [n for n in project.notices if not n.endswith("is open read-only.")],
         }
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"{info['name']}: {info['frames']} frames, {info['size']} @ {info['fps']} fps, {len(project.shots)} shots")
+    print(f"{info['name']}: {info['frames']} frames ({info['drawings']} drawings), {info['size']} @ {info['fps']} fps, {len(project.shots)} shots")
     print(f"source: {info['source']}")
     shown = ", ".join(f"{o.name} ({o.kind})" for o in m.objects[:12]) + (f", ... {len(m.objects) - 12} more" if len(m.objects) > 12 else "")
     print(f"objects: {len(m.objects)}: {shown}" if m.objects else "objects: none yet (stage 1 registers them)")
     for stage, summary in info["stages"].items():  # type: ignore[attr-defined]
         print(f"  {stage:<10} " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    for notice in info["notices"]:  # type: ignore[attr-defined]
+        print(f"note: {notice}")
     return 0
 
 
@@ -66,14 +81,18 @@ def cmd_recover(args: argparse.Namespace) -> int:
     from app.store import Project
 
     with Project.open(Path(args.project), recover=True) as project:
-        if project.recovered_from is None:
+        if not project.repairs:
             print(f"{project.root}: nothing to recover; the project opens cleanly")
-        else:
-            frames = len({e.frame for entry in project.journal for e in entry.edits})
-            print(
-                f"rebuilt {len(project.journal.entries)} corrections on {frames} frames from the journal; "
-                f"the damaged file was kept as {project.recovered_from.name}; run `celstudio run` to recompute layers"
-            )
+        for repair in project.repairs:
+            print(repair)
+    return 0
+
+
+def cmd_reimport(args: argparse.Namespace) -> int:
+    from app.ingest.reimport import reimport_media
+
+    kept = reimport_media(Path(args.project), progress=_progress_bar("reimport"))
+    print("rebuilt media.h5 from the source" + (f"; the old file was kept as {kept.name}" if kept else ""))
     return 0
 
 
@@ -138,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.set_defaults(func=cmd_recover)
 
+    p = sub.add_parser("reimport", help="rebuild a project's media (proxies, frame index) from its source")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_reimport)
+
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("project", nargs="?")
     p.set_defaults(func=cmd_gui)
@@ -156,10 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("eval", help="quality figures as JSON")
-    p.add_argument("what", choices=["propagation", "clicks", "layers"])
+    p.add_argument("what", choices=["propagation", "clicks", "layers", "quality"])
     p.add_argument("dir", nargs="?", help="a DAVIS-layout folder (propagation, clicks)")
     p.add_argument("--backend", default="classical")
     p.add_argument("--sequences", help="comma-separated sequence names")
+    p.add_argument("--seeds", help="layers: comma-separated generator seeds (default: the held-out ones)")
+    p.add_argument("--characters", help="layers: a folder of RGBA character PNGs (default: procedural)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="export cleaned layers as a dataset")
@@ -170,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirmed-only", action="store_true", help="only objects the user named or confirmed")
     p.add_argument("--allow-stale", action="store_true",
                    help="write stale results as they are (listed in the manifest) instead of re-running them first")
+    p.add_argument("--force", action="store_true",
+                   help="export into a folder holding files Celstudio did not write (they are kept)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("models", help="list, download, verify deep-model weights")

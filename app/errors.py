@@ -30,3 +30,43 @@ class ProjectDamaged(ProjectError):
 
 class ModelUnavailable(CelstudioError):
     """A model's weights are missing or corrupt; the weight-free backend stays in use."""
+
+
+class ImportUnfinished(ProjectError):
+    """The import that made this project folder was interrupted; `source` is what to import again."""
+
+    def __init__(self, message: str, source: str = "") -> None:
+        super().__init__(message)
+        self.source = source
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` or an error it came from is a full disk (h5py often only says so in words)."""
+    import errno
+
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain of causes is short; bounded so a cycle cannot loop
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(seen) or "Disk quota exceeded" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class DiskFull(ProjectError):
+    """A write failed because the disk is full; the message names the folder and the space needed."""
+
+
+class ProjectLocked(ProjectError):
+    """The project is open in another Celstudio process; ``pid`` is that process."""
+
+    def __init__(self, message: str, pid: int = 0) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+class ProjectReadOnly(ProjectError):
+    """The project folder cannot be written; it can still be opened read-only."""

@@ -6,6 +6,8 @@
   stands in for the model so this measures the app, not GrabCut)
 - the longest event-loop stall (5 ms QTimer heartbeat) during a pipeline run with the window open
 - resident memory with a 10,000-frame project open and scrubbed
+- layer rendering at 1080p (``--render-only``): object masks with outlines and rims, with and
+  without an active object, and the effects heat map
 
 Frames come from ``../shared/data/video/demo-1080p/frames`` when present (real 1920x1080), else the
 generated demo scaled to 1080p. Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/ui.py``
@@ -154,9 +156,35 @@ def bench_frames(app: QApplication, w: MainWindow, c: MainController, n: int) ->
     print(f"frame switch, cold read, full 1080p visible:    {pct(cold_full)}")
 
 
+def bench_render(rounds: int = 30) -> None:
+    from app.ui import render
+
+    rng = np.random.default_rng(0)
+    labels = np.zeros((H, W), np.uint8)
+    for oid in range(1, 7):  # six objects, two the list does not name
+        x, y = int(rng.integers(0, W - 500)), int(rng.integers(0, H - 600))
+        cv2.ellipse(labels, (x + 250, y + 300), (220, 290), 0, 0, 360, oid, -1)
+    colors = {1: (30, 30, 120), 2: (200, 60, 60), 3: (60, 200, 60), 4: (220, 200, 40)}
+    fx = np.asarray(cv2.GaussianBlur((rng.random((H, W)) * 255).astype(np.uint8), (0, 0), 9), np.uint8)
+
+    def timed(fn: object) -> list[float]:
+        out = []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            fn()  # type: ignore[operator]
+            out.append(time.perf_counter() - t)
+        return out
+
+    print(f"render object masks 1080p:                {pct(timed(lambda: render.render_masks(labels, colors)))}")
+    print(f"render object masks 1080p, one active:    {pct(timed(lambda: render.render_masks(labels, colors, 2)))}")
+    print(f"render effects heat map 1080p:            {pct(timed(lambda: render.render_heat(fx)))}")
+
+
 def bench_clicks(app: QApplication, w: MainWindow, c: MainController, n: int) -> None:
     view = w.view
     times, commits = [], []
+    if c.object_id is None:
+        c.add_object("Bench")  # a click with no active object would select instead of edit
     for k in range(min(n, 12)):
         c.set_frame(k)
         pump(app, lambda k=k: view.shown is not None and view.shown.frame == k and view.shown.full)
@@ -183,6 +211,7 @@ def bench_stall(app: QApplication, tmp: Path) -> None:
     create_demo_project(root, width=640, height=360, shots=2, frames_per_shot=12).close()
     c = MainController()
     w = MainWindow(c, QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
+    c.auto_run = False  # the run is started (and timed) below
     w.show()
     c.open_project(root)
     gaps: list[float] = []
@@ -245,7 +274,11 @@ def main() -> int:
     ap.add_argument("--big", type=int, default=10000)
     ap.add_argument("--skip-stall", action="store_true")
     ap.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--render-only", action="store_true", help="only the layer rendering figures")
     args = ap.parse_args()
+    if args.render_only:
+        bench_render()
+        return 0
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
     if args.memory_only:
@@ -260,6 +293,7 @@ def main() -> int:
 
         c = MainController(runner_factory=lambda p: PipelineRunner(p, backends={"clicker": DiskClicker()}).start())
         w = MainWindow(c, QSettings(str(tmp / "b.ini"), QSettings.Format.IniFormat))
+        c.auto_run = False
         w.resize(1600, 1000)
         w.show()
         c.open_project(tmp / "hd")

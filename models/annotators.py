@@ -130,6 +130,8 @@ class ClipAnnotator:
         self.weights = Path(weights) if weights is not None else None
         self.dinov2_path = Path(options["dinov2"]) if options.get("dinov2") else None
         self.blip2_path = Path(options["blip2"]) if options.get("blip2") else None
+        self.aesthetic_path = Path(options["aesthetic"]) if options.get("aesthetic") else None
+        self.aesthetic: Any = None
         extra = [str(t) for t in options.get("tags", ())]
         self.tags: list[str] = extra if options.get("replace_tags") else list(dict.fromkeys([*DEFAULT_TAGS, *extra]))
         self.top_k = int(options.get("top_k", 8))
@@ -174,6 +176,16 @@ class ClipAnnotator:
                 self.blip = Blip2ForConditionalGeneration.from_pretrained(str(bfolder), local_files_only=True, dtype=dtype)
                 self.blip = self.blip.eval().to(self.device)
                 self.blip_processor = AutoProcessor.from_pretrained(str(bfolder), local_files_only=True)
+        if self.aesthetic_path is not None:
+            from models.aesthetic import load_aesthetic_head
+
+            head = load_aesthetic_head(self.aesthetic_path)
+            width = int(self.clip.config.projection_dim)
+            if head.layers[0].in_features != width:
+                raise ModelUnavailable(
+                    f"The aesthetic predictor expects {head.layers[0].in_features}-d CLIP embeddings; this CLIP "
+                    f"gives {width}-d (the published head needs CLIP ViT-L/14).")
+            self.aesthetic = head.to(self.device)
         self._tag_emb = None
 
     @classmethod
@@ -203,7 +215,7 @@ class ClipAnnotator:
 
     def release(self) -> None:
         """Drop every model."""
-        self.clip = self.tokenizer = self.dino = self.blip = self.blip_processor = None
+        self.clip = self.tokenizer = self.dino = self.blip = self.blip_processor = self.aesthetic = None
         self._tag_emb = None
         release_memory(self.device)
 
@@ -270,13 +282,23 @@ class ClipAnnotator:
         tags = [t for t, p in ranked if p >= self.min_prob]
         crops = character_crops(image, labels, kinds)
         identities: dict[int, NDArray[np.float32]] = {}
+        objects: dict[int, dict[str, Any]] = {}
         if crops:
             emb = self.identity_embed(list(crops.values())).cpu().numpy().astype(np.float32)
             identities = {obj: emb[i] for i, obj in enumerate(crops)}
+            if self.aesthetic is not None:
+                from models.aesthetic import SOURCE, aesthetic_scores, to_unit
+
+                ratings = aesthetic_scores(self.aesthetic, self.clip_embed(list(crops.values())))
+                objects = {obj: {"aesthetic": to_unit(float(r)), "aesthetic_rating": round(float(r), 3),
+                                 "aesthetic_source": SOURCE} for obj, r in zip(crops, ratings, strict=True)}
+        extra: dict[str, Any] = {"tag_scores": {t: round(p, 4) for t, p in ranked}, "character_embeddings": identities,
+                                 "identity_model": "dinov2" if self.dino is not None else "clip"}
+        if objects:
+            extra["objects"] = objects
         return FrameAnnotation(
             tags=tags,
             caption=self.caption(image),
             embedding=frame.cpu().numpy().astype(np.float32),
-            extra={"tag_scores": {t: round(p, 4) for t, p in ranked}, "character_embeddings": identities,
-                   "identity_model": "dinov2" if self.dino is not None else "clip"},
+            extra=extra,
         )

@@ -281,6 +281,20 @@ CATALOG: tuple[ModelEntry, ...] = (
         ("config.json", "preprocessor_config.json", "model.safetensors", *_CLIP_TOKENIZER),
         ("tokenizer.json",),
     ),
+    # LAION's aesthetic head on CLIP ViT-L/14 embeddings: an optional extra of the annotator that
+    # replaces the weight-free aesthetic proxy in the quality signals (models/aesthetic.py).
+    ModelEntry(
+        "aesthetic-l14",
+        "annotator",
+        "clip",
+        "https://github.com/christophschuhmann/improved-aesthetic-predictor/raw/main/sac+logos+ava1-l14-linearMSE.pth",
+        3_700_000,
+        None,
+        "Apache-2.0",
+        "pth",
+        "sac+logos+ava1-l14-linearMSE.pth",
+        note="needs the CLIP ViT-L/14 annotator",
+    ),
     # DINOv2 and BLIP-2 are optional extras of the annotator (embeddings, captions).
     _hf(
         "dinov2-small",

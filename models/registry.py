@@ -124,7 +124,7 @@ BACKENDS: tuple[BackendSpec, ...] = (
         "models.annotators",
         "ClipAnnotator",
         ("clip-vit-base-patch32", "clip-vit-large-patch14"),
-        (("dinov2", ("dinov2-base", "dinov2-small")), ("blip2", ("blip2-opt-2.7b",))),
+        (("dinov2", ("dinov2-base", "dinov2-small")), ("blip2", ("blip2-opt-2.7b",)), ("aesthetic", ("aesthetic-l14",))),
     ),
 )
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.demo.groundtruth import load_ground_truth
+from app.demo.groundtruth import GroundTruth, load_ground_truth
 from app.demo.project import GROUND_TRUTH_FILE, create_demo_project
 from app.export import export_project
 from app.export.cli import parse_options, run_export_command
@@ -30,6 +30,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     root = tmp_path_factory.mktemp("export") / "demo"
     project = create_demo_project(root, width=160, height=96, shots=2, frames_per_shot=3)
     with load_ground_truth(root / GROUND_TRUTH_FILE) as gt:
+        register_true_cast(project, gt)
         for i in range(project.frame_count):
             project.layers.write("masks", i, gt.layer("labels", i), {"backend": "truth", "version": 1})
             project.layers.write("alpha", i, gt.layer("alpha", i), {"backend": "truth"})
@@ -38,6 +39,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
             project.layers.write_record("annotations", i, {"tags": TAGS, "caption": f"frame {i}", "backend": "test"})
     yield project
     project.close()
+
+
+def register_true_cast(project: Project, gt: GroundTruth) -> None:
+    """The demo's manifest holds no objects; these tests write the truth's labels as the masks
+    layer, so they list the truth's cast as the project's objects (same ids)."""
+    for member in gt.meta["cast"]:
+        info = project.add_object(member["name"], "character", tuple(member["colour"]))
+        info.identity = member["identity"]
+        assert info.id == member["id"]
+    project.save_manifest()
 
 
 def read_png(path: Path) -> np.ndarray:
@@ -205,7 +216,7 @@ def test_reexport_writes_nothing_and_resumes(demo: Project, tmp_path: Path) -> N
     assert effects is not None
     demo.layers.write("effects", 1, effects, {"backend": "other"})
     fourth = export_project(demo, out, format="layers", frames=[0, 1, 2])
-    changed = {p for p, e in manifest(out).items() if e["frame"] == 1}
+    changed = {p for p, e in manifest(out).items() if e.get("frame") == 1}  # report.html has no frame
     assert fourth["written"] == len(changed) and all(manifest(out)[p]["sources"]["effects"]["backend"] == "other" for p in changed)
     # a narrower export removes files it no longer contains
     fifth = export_project(demo, out, format="layers", frames=[0])
@@ -216,6 +227,7 @@ def test_hostile_object_names_stay_inside(tmp_path: Path) -> None:
     project = create_demo_project(tmp_path / "p", width=96, height=64, shots=1, frames_per_shot=2)
     try:
         with load_ground_truth(tmp_path / "p" / GROUND_TRUTH_FILE) as gt:
+            register_true_cast(project, gt)
             for i in range(project.frame_count):
                 project.layers.write("masks", i, gt.layer("labels", i))
                 project.layers.write("alpha", i, gt.layer("alpha", i))
@@ -283,3 +295,176 @@ def test_cancel_keeps_finished_files_and_resumes(demo: Project, tmp_path: Path) 
     assert len(partial) == 2 and not (out / "annotations.json").exists()
     resumed = export_project(demo, out, format="coco", workers=1)
     assert resumed["skipped"] == 2 and (out / "annotations.json").is_file()
+
+
+# -- reliability: folders with foreign content, resume against the bytes on disk, killed runs, full disks ---
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_export_never_deletes_files_it_did_not_write(demo: Project, tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    foreign = {"files": [{"path": "notes.txt", "sha256": "0", "size": 5}, {"path": "thesis.pdf"}]}
+    (out / "manifest.json").write_text(json.dumps(foreign))
+    (out / "notes.txt").write_text("notes")
+    (out / "thesis.pdf").write_bytes(b"%PDF-1.7 my thesis")
+    before = _tree(out)
+    with pytest.raises(ExportError, match=r"holds another program's manifest\.json Celstudio did not write .*--force"):
+        export_project(demo, out, format="layers", frames=[0, 1])
+    assert _tree(out) == before
+    # --force exports alongside: nothing of the user's is deleted, their manifest is moved aside, not overwritten
+    summary = export_project(demo, out, format="layers", frames=[0, 1], force=True)
+    assert summary["moved_aside"] == "manifest.json.orig"
+    after = _tree(out)
+    assert after["notes.txt"] == before["notes.txt"] and after["thesis.pdf"] == before["thesis.pdf"]
+    assert after["manifest.json.orig"] == before["manifest.json"]
+    doc = json.loads(after["manifest.json"])
+    assert doc["generator"] == "celstudio" and doc["complete"] is True
+    # a narrower re-export removes only its own stale files, and only while they hold the bytes it wrote
+    edited = out / "alpha" / "f000001.png"
+    edited.write_bytes(b"the user's own edit")
+    narrower = export_project(demo, out, format="layers", frames=[0], force=True)
+    assert "frames/f000001.png" in narrower["removed"] and not (out / "frames" / "f000001.png").exists()
+    assert narrower["kept_changed"] == ["alpha/f000001.png"] and edited.read_bytes() == b"the user's own edit"
+    assert (out / "notes.txt").read_text() == "notes" and (out / "thesis.pdf").is_file()
+
+
+def test_export_refuses_unknown_content_but_resumes_its_own(demo: Project, tmp_path: Path) -> None:
+    out = tmp_path / "plain"
+    out.mkdir()
+    (out / "readme.md").write_text("mine")
+    with pytest.raises(ExportError, match=r"holds files Celstudio did not write \(1: readme\.md\)"):
+        export_project(demo, out, format="coco")
+    (out / "readme.md").unlink()
+    (out / "sub").mkdir()  # an empty folder is no content
+    export_project(demo, out, format="coco")
+    export_project(demo, out, format="coco")  # its own earlier export is fine
+    (out / "images" / "extra.png").write_bytes(b"x")
+    with pytest.raises(ExportError, match=r"images/extra\.png"):
+        export_project(demo, out, format="coco")
+    (out / "images" / "extra.png").unlink()
+    (out / "linked").symlink_to(tmp_path, target_is_directory=True)  # a link is never Celstudio's
+    with pytest.raises(ExportError, match=r"\(1: linked\)"):
+        export_project(demo, out, format="coco")
+    with pytest.raises(ExportError, match="is a file, not a folder"):
+        export_project(demo, out / "annotations.json", format="coco")
+    with pytest.raises(ExportError, match="File name too long"):
+        export_project(demo, tmp_path / ("x" * 300), format="coco")
+
+
+def test_reexport_rewrites_files_whose_bytes_no_longer_match(demo: Project, tmp_path: Path) -> None:
+    out = tmp_path / "again"
+    export_project(demo, out, format="layers", frames=[0, 1])
+    original = _tree(out)
+    victim = out / "masks" / "palette" / "f000001.png"
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit: same size, same name
+    victim.write_bytes(bytes(data))
+    summary = export_project(demo, out, format="layers", frames=[0, 1])
+    assert summary["written"] == 1 and summary["rewritten"] == ["masks/palette/f000001.png"]
+    assert _tree(out) == original
+
+
+def test_leftover_tmp_files_are_removed_only_when_their_process_is_gone(demo: Project, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "tmp"
+    export_project(demo, out, format="coco")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = out / "images" / f".f000000.png.{int(dead.stdout)}.tmp"
+    live = out / "images" / f".f000001.png.{os.getpid()}.tmp"  # another export still writing (this process)
+    gone.write_bytes(b"half")
+    live.write_bytes(b"half")
+    summary = export_project(demo, out, format="coco")
+    assert summary["removed_leftovers"] == [f"images/{gone.name}"] and not gone.exists() and live.exists()
+
+
+def _ground_truth_demo(root: Path) -> None:
+    project = create_demo_project(root, width=128, height=80, shots=2, frames_per_shot=3)
+    with project, load_ground_truth(root / GROUND_TRUTH_FILE) as gt:
+        register_true_cast(project, gt)
+        for i in range(project.frame_count):
+            project.layers.write("masks", i, gt.layer("labels", i), {"backend": "truth", "version": 1})
+            project.layers.write("alpha", i, gt.layer("alpha", i), {"backend": "truth"})
+
+
+KILL_DURING_SECOND_SHARD = """
+import os, signal, sys
+from pathlib import Path
+from app.export import export_project
+from app.export.formats.hf import WebDatasetFormat
+from app.store import Project
+real, calls = WebDatasetFormat._render, []
+def render(self, ctx, item):
+    calls.append(item.frame)
+    if len(calls) == 3:  # shard 0 (frames 0, 1) is in place; shard 1's .tmp is open
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, ctx, item)
+WebDatasetFormat._render = render
+with Project.open(Path(sys.argv[1])) as project:
+    export_project(project, Path(sys.argv[2]), format="webdataset", shard_size=2, unit="frame", workers=1)
+"""
+
+
+def test_killed_webdataset_export_leaves_no_tmp_shards_after_the_next_run(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    _ground_truth_demo(tmp_path / "p")
+    out = tmp_path / "wds"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", KILL_DURING_SECOND_SHARD, str(tmp_path / "p"), str(out)],
+                          env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr.decode()
+    leftovers = sorted(p.name for p in (out / "shards").glob(".*.tmp"))
+    assert len(leftovers) == 1 and leftovers[0].startswith(".shard-000001.tar.")
+    assert json.loads((out / "manifest.json").read_text())["complete"] is False  # marked unfinished
+    with Project.open(tmp_path / "p") as project:
+        summary = export_project(project, out, format="webdataset", shard_size=2, unit="frame", workers=1)
+    assert summary["removed_leftovers"] == [f"shards/{leftovers[0]}"]
+    # shard 0 was journalled, so it resumes; shards 1 and 2 and the selection report are written
+    assert summary["skipped"] == 1 and summary["written"] == 3 and (out / "report.html").is_file()
+    assert sorted(p.name for p in (out / "shards").iterdir()) == [f"shard-{n:06d}.tar" for n in range(3)]
+    assert json.loads((out / "manifest.json").read_text())["complete"] is True
+    for shard in (out / "shards").iterdir():
+        with tarfile.open(shard) as tar:
+            assert len(tar.getnames()) == 8
+
+
+def test_export_checks_free_space_and_stops_cleanly_on_a_full_disk(demo: Project, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import shutil
+
+    from app.export import manifest as manifest_module
+
+    out = tmp_path / "full"
+    real_usage = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real_usage(p)._replace(free=1 << 20))
+    with pytest.raises(ExportError, match=rf"Not enough free space in {out} for the export: it needs about \d+ MB"):
+        export_project(demo, out, format="layers")
+    monkeypatch.setattr(shutil, "disk_usage", real_usage)
+
+    real_write = manifest_module.atomic_write
+    written: list[str] = []
+
+    def write(path: Path, data: bytes) -> None:
+        if path.name != "manifest.json":
+            if len(written) >= 5:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            written.append(path.name)
+        real_write(path, data)
+
+    monkeypatch.setattr(manifest_module, "atomic_write", write)
+    with pytest.raises(ExportError, match=rf"The disk holding {out} is full; the export stopped after \d+ of "):
+        export_project(demo, out, format="layers", workers=1)
+    doc = json.loads((out / "manifest.json").read_text())
+    assert doc["complete"] is False and len(doc["files"]) == 5  # every file written is listed
+    monkeypatch.setattr(manifest_module, "atomic_write", real_write)
+    resumed = export_project(demo, out, format="layers", workers=1)
+    assert resumed["skipped"] == 5 and json.loads((out / "manifest.json").read_text())["complete"] is True

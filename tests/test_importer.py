@@ -146,3 +146,195 @@ def test_jpeg_folder_keeps_the_source_bytes(tmp_path: Path) -> None:
             stored = project.media.h5.read_row("frames_encoded", i)
             assert stored is not None
             assert np.asarray(stored, np.uint8).tobytes() == (folder / f"f{i}.jpg").read_bytes()
+
+
+# -- reliability: never replace what the import did not write, unfinished imports, full disks -----------
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize("keep_bak", [True, False])
+def test_import_never_replaces_a_damaged_project(tmp_path: Path, keep_bak: bool) -> None:
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 6)])
+    root = tmp_path / "proj"
+    with import_source(video, root) as project:
+        project.add_object("hero")  # leaves project.json.bak
+    (root / "project.json").unlink()
+    if not keep_bak:
+        (root / "project.json.bak").unlink()
+    before = _snapshot(root)
+    assert {"layers.h5", "media.h5", "journal.log"} <= set(before)
+    with pytest.raises(ProjectError, match=r"no project\.json: if it is a damaged Celstudio project, run `celstudio recover"):
+        import_source(video, root)
+    assert _snapshot(root) == before  # every byte of the damaged project is still there
+
+
+def test_import_never_overwrites_a_users_own_files(tmp_path: Path) -> None:
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 6)])
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "journal.log").write_text("my own diary\n")
+    (mine / "notes.txt").write_text("notes")
+    with pytest.raises(ProjectError, match=r"already holds journal\.log"):
+        import_source(video, mine)
+    assert _snapshot(mine) == {"journal.log": b"my own diary\n", "notes.txt": b"notes"}
+    # A folder with only unrelated files is fine, and they survive.
+    (mine / "journal.log").unlink()
+    with import_source(video, mine) as project:
+        assert project.frame_count == 6
+    assert (mine / "notes.txt").read_text() == "notes"
+
+
+def _kill_import_at(video: Path, root: Path, frame: int) -> None:
+    """Run an import in a child process and SIGKILL it (no cleanup runs) after ``frame`` frames."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from app.ingest.importer import import_source\n"
+        "def progress(done, total):\n"
+        f"    if done == {frame}:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "import_source(Path(sys.argv[1]), Path(sys.argv[2]), progress=progress)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", code, str(video), str(root)], env=env, capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()
+
+
+def test_killed_import_is_reported_as_unfinished_and_reimport_replaces_it(tmp_path: Path) -> None:
+    from app.cli import main
+    from app.errors import ImportUnfinished
+
+    video = tmp_path / "clip.mp4"
+    frames = make_video(video, [(1, 12), (2, 12)])
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "notes.txt").write_text("mine")
+    _kill_import_at(video, root, 10)
+    assert (root / "project.json").exists() and (root / "media.h5").exists()
+    with pytest.raises(ImportUnfinished, match="did not finish") as info:
+        Project.open(root)
+    assert info.value.source == str(video.resolve())
+    with pytest.raises(ImportUnfinished):
+        Project.open(root, recover=True)
+    assert main(["recover", str(root)]) == 1
+    assert main(["info", str(root)]) == 1
+    # Re-import replaces the unfinished project (the marker proves Celstudio wrote it) and keeps the user's file.
+    with import_source(video, root) as project:
+        assert project.frame_count == 24 and project.shots == [Shot(0, 12), Shot(12, 24)]
+    with Project.open(root) as project:
+        assert all(project.proxy(i).shape == (72, 128, 3) for i in range(24))
+        assert np.abs(project.frame(23).astype(int) - frames[23]).mean() < 8
+    assert (root / "notes.txt").read_text() == "mine"
+    assert not (root / "import.unfinished").exists()
+
+
+def _disk(free: int) -> Any:
+    import shutil
+
+    return shutil._ntuple_diskusage(1 << 40, (1 << 40) - free, free)  # type: ignore[attr-defined]
+
+
+def test_import_checks_free_space_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 12)])
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: _disk(20 << 20))
+    root = tmp_path / "new" / "proj"
+    with pytest.raises(ProjectError, match=rf"Not enough free space for the import into {root}: it needs about \d+ MB"):
+        import_source(video, root)
+    assert not (tmp_path / "new").exists()  # nothing was made
+
+
+def test_disk_filling_during_import_stops_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 12)])
+    calls: list[int] = []
+
+    def usage(path: Any) -> Any:
+        calls.append(1)
+        return _disk((1 << 40) if len(calls) < 3 else (1 << 20))  # fills up after two checks
+
+    monkeypatch.setattr(shutil, "disk_usage", usage)
+    with pytest.raises(ProjectError, match="Not enough free space for the rest of the import"):
+        import_source(video, tmp_path / "proj")
+    assert not (tmp_path / "proj").exists()
+
+
+def test_enospc_during_import_is_one_clean_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from app.store.media import MediaStore
+
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 12)])
+    real = MediaStore.write_proxy
+
+    def full(self: MediaStore, index: int, image: np.ndarray) -> None:
+        if index == 7:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, index, image)
+
+    monkeypatch.setattr(MediaStore, "write_proxy", full)
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    for root in (tmp_path / "proj", keep):
+        with pytest.raises(ProjectError, match=rf"The disk holding {root} is full; the import needs about \d+ MB"):
+            import_source(video, root)
+    assert not (tmp_path / "proj").exists()
+    assert _snapshot(keep) == {"notes.txt": b"mine"}
+
+
+def test_destination_name_longer_than_the_file_system_allows(tmp_path: Path) -> None:
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 4)])
+    with pytest.raises(ProjectError, match="allows at most"):
+        import_source(video, tmp_path / ("p" * 300))
+    with pytest.raises(ProjectError, match="allows at most"):
+        import_source(video, tmp_path / ("p" * 300) / "inner")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+ENOSPC_INSIDE_HDF5 = """
+import errno, sys
+from pathlib import Path
+from app.store.h5 import H5Frames
+from app.store.media import MediaStore
+def full(self, index, image):
+    raise OSError(errno.ENOSPC, "No space left on device")
+def broken(self):
+    raise RuntimeError("Can't synchronously write data (duplicate entry in cache)")
+MediaStore.write_proxy = full
+H5Frames.flush = broken  # what HDF5 does after a real ENOSPC: every flush fails, a close would crash
+from app.cli import main
+sys.exit(main(["import", sys.argv[1], sys.argv[2]]))
+"""
+
+
+def test_enospc_inside_hdf5_exits_with_one_line_and_no_crash(tmp_path: Path) -> None:
+    """Closing an HDF5 file after ENOSPC segfaults, so the CLI abandons it and exits before HDF5's exit handler."""
+    import os
+    import subprocess
+    import sys
+
+    video = tmp_path / "clip.mp4"
+    make_video(video, [(1, 6)])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", ENOSPC_INSIDE_HDF5, str(video), str(tmp_path / "proj")],
+                          env=env, capture_output=True, timeout=120, text=True)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("celstudio:")]
+    assert proc.returncode == 1, proc.stderr
+    assert lines == [f"celstudio: error: The disk holding {tmp_path / 'proj'} is full; the import needs about "
+                     f"{lines[0].split('about ')[1].split(' MB')[0]} MB free there, and nothing of it was kept."]
+    assert not (tmp_path / "proj").exists()

@@ -190,18 +190,140 @@ def test_bad_inputs_raise_input_error(tmp_path: Path) -> None:
         open_source(text)
 
 
-def test_truncated_mkv_is_an_error_or_a_clean_prefix(tmp_path: Path) -> None:
-    """A stream without an up-front frame count may read as a shorter video, never a raw av error."""
-    good = make_video(tmp_path / "good.mkv", 30)
-    bad = tmp_path / "cut.mkv"
-    bad.write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
-    try:
-        src = open_source(bad)
-        frames = list(src)
-    except InputError:
-        return
-    assert 0 < len(frames) < 30
-    assert np.array_equal(src.get(len(frames) - 1), frames[-1])
+@pytest.mark.parametrize(("codec", "ext"), [("libx264", "mkv"), ("libvpx-vp9", "webm")])
+@pytest.mark.parametrize("frac", [0.5, 0.67])
+def test_truncated_mkv_and_webm_are_refused(tmp_path: Path, codec: str, ext: str, frac: float) -> None:
+    """Matroska keeps no frame count, but its declared duration survives the cut: 30 frames declared, fewer held."""
+    good = make_video(tmp_path / f"good.{ext}", 30, codec)
+    assert len(list(open_source(good))) == 30  # the whole file is fine
+    bad = tmp_path / f"cut.{ext}"
+    bad.write_bytes(good.read_bytes()[: int(good.stat().st_size * frac)])
+    with pytest.raises(InputError, match=r"truncated: it declares 1\.20 s"):
+        list(open_source(bad))
+
+
+def make_resizing_video(path: Path, sizes: Sequence[tuple[int, int]], n: int = 15) -> Path:
+    """An H.264 stream whose picture size changes mid-stream: raw segments joined, remuxed into ``path``."""
+    import io
+
+    raw = b""
+    for w, h in sizes:
+        buf = io.BytesIO()
+        with av.open(buf, mode="w", format="h264") as out:
+            stream: Any = out.add_stream("libx264", rate=24)
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            stream.options = {"bf": "0"}  # decode order = presentation order, so pts = packet number
+            for i in range(n):
+                frame = av.VideoFrame.from_ndarray(_frame_image(i, w, h), format="rgb24")
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+        raw += buf.getvalue()
+    inp: Any = av.open(io.BytesIO(raw), format="h264")
+    with inp, av.open(str(path), mode="w") as out:
+        src = inp.streams.video[0]
+        dst: Any = out.add_stream_from_template(src)
+        dst.time_base = Fraction(1, 24)
+        k = 0
+        for packet in inp.demux(src):
+            if packet.size == 0:
+                continue
+            packet.stream = dst
+            packet.time_base = Fraction(1, 24)
+            packet.pts = packet.dts = k
+            packet.duration = 1
+            k += 1
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+def test_resolution_change_mid_stream_is_refused(tmp_path: Path, ext: str) -> None:
+    video = make_resizing_video(tmp_path / f"resize.{ext}", [(96, 64), (64, 48)])
+    src = open_source(video)
+    assert (src.width, src.height) == (96, 64)
+    with pytest.raises(InputError, match=r"changes its picture size at frame 15 \(from 96x64 to 64x48\)"):
+        list(src)
+    with pytest.raises(InputError, match="changes its picture size at frame 20"):
+        open_source(video).get(20)  # random access checks too
+    same = make_resizing_video(tmp_path / f"same.{ext}", [(96, 64), (96, 64)])
+    assert [f.shape for f in open_source(same)] == [(64, 96, 3)] * 30
+
+
+def _in_thread(fn: Any, *args: Any) -> BaseException | None:
+    """Run ``fn`` in a daemon thread; the error it raised. Fails (instead of hanging the suite) if it blocks."""
+    import threading
+
+    result: list[BaseException | None] = []
+
+    def work() -> None:
+        try:
+            fn(*args)
+            result.append(None)
+        except BaseException as exc:  # handed back to the test
+            result.append(exc)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert result, f"{fn.__name__}{args} blocked"
+    return result[0]
+
+
+def test_non_regular_sources_are_refused_before_opening(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    exc = _in_thread(open_source, fifo)
+    assert isinstance(exc, InputError) and "FIFO" in str(exc)
+    exc = _in_thread(open_source, Path("/dev/zero"))
+    assert isinstance(exc, InputError) and "character device" in str(exc)
+    loop = tmp_path / "loop.mp4"
+    loop.symlink_to(tmp_path / "loop2.mp4")
+    (tmp_path / "loop2.mp4").symlink_to(loop)
+    with pytest.raises(InputError, match="loops back on itself"):
+        open_source(loop)
+    with pytest.raises(InputError, match="longer than the file system allows"):
+        open_source(tmp_path / ("v" * 300 + ".mp4"))
+    # A link to a real video is fine, and a FIFO inside an image folder is skipped, not opened.
+    good = make_video(tmp_path / "good.mp4", 4)
+    (tmp_path / "link.mp4").symlink_to(good)
+    assert open_source(tmp_path / "link.mp4").frame_count == 4
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.fromarray(_frame_image(0)).save(folder / "a.png")
+    os.mkfifo(folder / "b.png")
+    exc = _in_thread(lambda: len(open_source(folder)))
+    assert exc is None
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` (one tiny IDAT): cheap to write, refused from its header alone."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [100_000, 12_000])
+def test_huge_image_headers_give_one_clean_error(tmp_path: Path, side: int) -> None:
+    import warnings
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.fromarray(_frame_image(0)).save(folder / "a.png")
+    (folder / "b.png").write_bytes(png_header(side, side))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(InputError, match=r"b\.png in .* (larger than Celstudio reads|far larger)"):
+            open_source(folder)
+    assert not [w for w in caught if "DecompressionBomb" in type(w.message).__name__]
 
 
 def test_image_folder(tmp_path: Path) -> None:

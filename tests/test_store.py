@@ -78,7 +78,7 @@ def test_not_a_project(tmp_path: Path) -> None:
         Project.open(tmp_path)
 
 
-def test_torn_journal_tail_is_cut_and_confirmed_entries_kept(tmp_path: Path) -> None:
+def test_torn_journal_tail_is_ignored_on_read_and_cut_before_the_next_append(tmp_path: Path) -> None:
     root = tmp_path / "p"
     with make_project(root) as p:
         p.commit("click", [MaskEdit(1, np.zeros((30, 40), np.uint8), square(30, 40, 0, 0, 4), 1)])
@@ -86,9 +86,14 @@ def test_torn_journal_tail_is_cut_and_confirmed_entries_kept(tmp_path: Path) -> 
     size = journal_path.stat().st_size
     with open(journal_path, "ab") as fh:
         fh.write(b"\x40\x00\x00\x00\x00\x00\x00\x00{half a rec")
+    torn = journal_path.read_bytes()
     journal = Journal(journal_path)
-    assert [e.seq for e in journal.entries] == [1]
-    assert journal.torn_bytes > 0 and journal_path.stat().st_size == size
+    assert [e.seq for e in journal.entries] == [1] and journal.damaged == []
+    assert journal.torn_bytes == len(torn) - size and journal_path.read_bytes() == torn  # reading never writes
+    journal.append("click", [MaskEdit(2, np.zeros((30, 40), np.uint8), square(30, 40, 0, 0, 5), 1)])
+    assert journal.copied_to is not None and journal.copied_to.read_bytes() == torn  # kept before the cut
+    assert [e.seq for e in Journal(journal_path).entries] == [1, 2]
+    assert journal_path.read_bytes().startswith(torn[:size]) and Journal(journal_path).torn_bytes == 0
 
 
 def test_damaged_layer_file_is_reported_then_rebuilt_from_journal(tmp_path: Path) -> None:

@@ -76,18 +76,34 @@ def test_export_dialog_writes_dataset(qtbot: Any, opened: tuple[MainWindow, Main
     assert c.runner is not None
     handle = c.run_all()
     assert handle.wait(120)
-    infos: list[str] = []
-    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text, *a: infos.append(text))
-    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: infos.append("ERROR " + text))
+    errors: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: errors.append("ERROR " + text))
+    opened_urls: list[str] = []
+
+    def fake_open(url: Any) -> bool:
+        opened_urls.append(url.toLocalFile())
+        return True
+
+    monkeypatch.setattr("app.ui.dialogs.QDesktopServices.openUrl", fake_open)
     dialog = ExportDialog(c, window)
     qtbot.addWidget(dialog)
     out = tmp_path / "out"
     dialog.out.setText(str(out))
     dialog.format.setCurrentText("layers")
+    assert "PNG" in dialog.format_note.text()  # each format says what it is
     dialog.accept()
-    qtbot.waitUntil(lambda: bool(infos), timeout=60000)
-    assert infos[0].startswith("Exported layers"), infos
+    qtbot.waitUntil(lambda: dialog.summary_dialog is not None or bool(errors), timeout=60000)
+    assert not errors, errors
+    summary = dialog.summary_dialog
+    assert summary is not None
     assert any(out.rglob("*.png"))
+    assert "files for" in summary.lines[0] and "object" in summary.lines[0]
+    summary.open_button.click()
+    assert opened_urls == [str(out)]
+    # The choices come back next time, for this project.
+    again = ExportDialog(c, window)
+    qtbot.addWidget(again)
+    assert again.out.text() == str(out) and again.format.currentText() == "layers"
 
 
 def test_timeline_scrub_zoom_and_status(qtbot: Any, opened: tuple[MainWindow, MainController]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from app.demo.generator import GeneratedVideo, generate_shots
 from app.demo.groundtruth import GroundTruthWriter
 from app.errors import ProjectError
-from app.store import Manifest, ObjectInfo, Project, Shot, SourceInfo
+from app.store import Manifest, Project, Shot, SourceInfo
 
 GROUND_TRUTH_FILE = "ground_truth.h5"
 DEMO_NAME = "demo"
@@ -27,11 +27,12 @@ def _content_hash(params: dict[str, object]) -> str:
 def _manifest(video: GeneratedVideo, name: str, params: dict[str, object]) -> Manifest:
     starts = [*video.shot_starts, video.frame_count]
     source = SourceInfo(kind="generated", path=f"generated:seed={video.seed}", content_hash=_content_hash(params))
-    objects = [ObjectInfo(c.id, c.name, "character", c.colour, c.identity) for c in video.cast]
+    # No objects: the cast is the generator's truth (in ground_truth.h5, read only by evaluation).
+    # What the project knows of its characters comes from running stage 1, as for any video.
     return Manifest(
         name=name, source=source, frame_count=video.frame_count, width=video.width, height=video.height,
         fps=video.fps, shots=[Shot(a, b) for a, b in itertools.pairwise(starts)],
-        objects=objects, settings={"demo": params},
+        objects=[], settings={"demo": params},
     )
 
 
@@ -40,8 +41,9 @@ def create_demo_project(root: Path, *, seed: int = 0, width: int = 640, height: 
                         name: str = "Demo") -> Project:
     """Generate the demo deterministically and write it as a project at ``root`` (left open).
 
-    Frames go into the project's media losslessly with proxies and thumbnails; the true shots and
-    the characters go into the manifest; the exact ground truth goes to ``root / "ground_truth.h5"``.
+    Frames go into the project's media losslessly with proxies and thumbnails; the true shots go into
+    the manifest, but not the characters: the exact ground truth (cast included) goes to
+    ``root / "ground_truth.h5"``, which only evaluation reads.
     """
     video = generate_shots(seed, width=width, height=height, shots=shots, frames_per_shot=frames_per_shot,
                            character_dir=character_dir)

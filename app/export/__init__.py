@@ -23,7 +23,7 @@ def format_names() -> list[str]:
 
 def export_project(project: Project, out: Path | str, *, format: str = "layers", progress: Progress | None = None,
                    cancel: Cancel | None = None, workers: int = 2, allow_stale: bool = False, runner: Any = None,
-                   stage_progress: StageProgress | None = None, **options: Any) -> dict[str, Any]:
+                   stage_progress: StageProgress | None = None, force: bool = False, **options: Any) -> dict[str, Any]:
     """Export ``project`` into the folder ``out``; return a summary dict.
 
     Keyword arguments named like `Selection` fields (``corrected_only``, ``min_confidence``,
@@ -36,6 +36,7 @@ def export_project(project: Project, out: Path | str, *, format: str = "layers",
     Stale results are re-run first (through ``runner``, the app's pipeline runner, or one of this
     call's own; ``stage_progress(stage, done, total)``), unless ``allow_stale``: then they are written
     and listed in the manifest. Frames still not fresh after the re-run are listed too.
+    ``force`` exports into a folder holding files Celstudio did not write (they are kept, never deleted).
     """
     from app.export.formats import FORMATS
 
@@ -52,7 +53,7 @@ def export_project(project: Project, out: Path | str, *, format: str = "layers",
         refresh(project, sorted(stale), runner=runner, progress=stage_progress)
         stale = not_fresh(project, frames)
     return run_export(project, Path(out), fmt, fmt_options, selection, progress=progress, cancel=cancel,
-                      workers=workers, stale=stale)
+                      workers=workers, stale=stale, force=force)
 
 
 __all__ = ["ExportCancelled", "ExportError", "Selection", "export_project", "format_names"]

@@ -8,15 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.errors import ProjectLocked, ProjectReadOnly
 from app.export import SELECTION_KEYS, export_project
 from app.export.naming import ExportError
 from app.store import Project
 
 LIST_KEYS = {"shots", "exclude_shots", "objects", "exclude_objects", "frames"}
 INT_LIST_KEYS = {"shots", "exclude_shots", "frames"}
-BOOL_KEYS = {"corrected_only", "balance", "alpha16", "frames_flag", "caption", "confirmed_only", "include_text"}
-FLOAT_KEYS = {"min_confidence", "min_area", "margin"}
-INT_KEYS = {"dedupe", "max_per_shot", "repeats", "shard_size", "png_level", "workers"}
+BOOL_KEYS = {"corrected_only", "balance", "alpha16", "frames_flag", "caption", "confirmed_only", "include_text",
+             "require_face", "diverse", "every_frame", "report"}
+FLOAT_KEYS = {"min_confidence", "min_area", "margin", "min_sharpness", "max_truncation", "max_occlusion",
+              "min_aesthetic"}
+INT_KEYS = {"dedupe", "max_per_shot", "repeats", "shard_size", "png_level", "workers", "best_k"}
 
 
 def _bool(key: str, text: str) -> bool:
@@ -71,10 +74,20 @@ def run_export_command(args: argparse.Namespace) -> int:
         if done == total or done % 25 == 0:
             print(f"updating stale results: {stage} {done}/{total}", file=sys.stderr)
 
-    with Project.open(Path(args.project)) as project:
+    allow_stale = bool(getattr(args, "allow_stale", False))
+    try:  # writable, so stale results can be brought up to date before they are written
+        project = Project.open(Path(args.project))
+    except (ProjectLocked, ProjectReadOnly) as exc:
+        # Open in another window (or a read-only folder): export what is there without writing the
+        # project, and list the stale frames in the manifest instead of refreshing them.
+        print(f"{exc} Exporting read-only; stale frames are listed in the manifest.", file=sys.stderr)
+        project = Project.open(Path(args.project), read_only=True)
+        allow_stale = True
+    with project:
         summary = export_project(project, Path(args.out), format=str(args.format), progress=progress,
-                                 workers=workers, allow_stale=bool(getattr(args, "allow_stale", False)),
-                                 stage_progress=stage_progress, **options)
+                                 workers=workers, allow_stale=allow_stale,
+                                 stage_progress=stage_progress,
+                                 force=bool(getattr(args, "force", False)), **options)
     summary["selection_keys"] = sorted(k for k in options if k in SELECTION_KEYS)
     print(json.dumps(summary, indent=1))
     return 0

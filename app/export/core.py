@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
@@ -12,8 +13,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from app.errors import is_disk_full
+from app.export.folder import check_output_folder, disk_full_error, ensure_space
 from app.export.manifest import ExportWriter, digest
 from app.export.naming import ExportCancelled, ExportError, sanitize, trigger_word
+from app.export.quality import Decisions
 from app.export.selection import FrameItem, Selection, character_key, select
 from app.store import ObjectInfo, Project
 
@@ -102,6 +106,7 @@ class ExportContext:
     options: dict[str, Any]
     selection: Selection
     records: list[dict[str, Any]] = field(default_factory=list)
+    decisions: Decisions = field(default_factory=Decisions)
     stale: dict[int, list[str]] = field(default_factory=dict)  # frame -> stages not fresh (allow_stale)
 
     def obj(self, oid: int) -> ObjectInfo:
@@ -130,6 +135,10 @@ class ExportContext:
             o = self.obj(oid)
             info["object"] = {"id": oid, "name": o.name, "kind": o.kind, "identity": o.identity,
                               "confirmed": o.confirmed}
+            key = (fd.frame, oid)
+            if key in self.decisions.signals:
+                info["quality"] = self.decisions.signals[key]
+            info["chosen_because"] = self.decisions.reasons.get(key, "passes the selection")
         return info
 
 
@@ -151,17 +160,22 @@ def _chunks(items: list[FrameItem], n: int) -> Iterator[list[FrameItem]]:
 
 def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any], selection: Selection, *,
                progress: Progress | None = None, cancel: Cancel | None = None, workers: int = 2,
-               stale: dict[int, list[str]] | None = None) -> dict[str, Any]:
+               stale: dict[int, list[str]] | None = None, force: bool = False) -> dict[str, Any]:
     """Export ``project`` to ``out`` in ``fmt``; returns a summary (counts, removed stale files).
 
     ``stale`` (frame -> stages whose results are not fresh) is listed in the manifest for the
-    frames exported, and on each of their files."""
+    frames exported, and on each of their files. ``out`` may be new, empty, or an earlier export of
+    Celstudio's; other content needs ``force`` (see `app.export.folder`). A failure after the first
+    write leaves the folder marked unfinished.
+    """
     out = Path(out)
     if out.resolve() == project.root.resolve() or project.root.resolve() in out.resolve().parents:
         raise ExportError("Export into a folder outside the project folder.")
-    items = select(project, selection, per_object=fmt.per_object)
+    decisions = Decisions()
+    items = select(project, selection, per_object=fmt.per_object, decisions=decisions)
     if not items:
         raise ExportError("Nothing to export: no frame with masks passes the selection.")
+    folder = check_output_folder(out, force=force)
     objects = [asdict(o) for o in project.manifest.objects]
     header = {
         "format": fmt.name, "options": options, "selection": selection.describe(), "exporter": EXPORTER_VERSION,
@@ -174,7 +188,7 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
     if stale_here:
         header["stale_frames"] = {str(f): stages for f, stages in stale_here.items()}
     writer = ExportWriter(out, json.loads(json.dumps(header, default=str)))
-    ctx = ExportContext(project, writer, options, selection, stale=stale_here)
+    ctx = ExportContext(project, writer, options, selection, stale=stale_here, decisions=decisions)
     export_key = digest({k: header[k] for k in ("format", "options", "exporter", "objects")})
 
     def job(item: FrameItem) -> list[tuple[Output, str, bytes | None]]:
@@ -187,22 +201,55 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
         return results
 
     done = 0
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for chunk in _chunks(items, max(1, workers) * 2):
-            if cancel is not None and cancel():
-                writer.save(partial=True)
-                raise ExportCancelled(f"Export cancelled after {done} of {len(items)} frames; run it again to resume.")
-            for results in pool.map(job, chunk):
-                for o, key, data in results:
-                    writer.put(o.rel, key, o.produce if data is None else partial(bytes, data), o.info)
-                    if o.record is not None:
-                        ctx.records.append({**o.record, "file_name": o.rel})
-                done += 1
-                if progress is not None:
-                    progress(done, len(items))
-    fmt.finish(ctx)
-    removed = writer.finish()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for chunk in _chunks(items, max(1, workers) * 2):
+                if cancel is not None and cancel():
+                    writer.save(partial=True)
+                    raise ExportCancelled(
+                        f"Export cancelled after {done} of {len(items)} frames; run it again to resume."
+                    )
+                for results in pool.map(job, chunk):
+                    for o, key, data in results:
+                        writer.put(o.rel, key, o.produce if data is None else partial(bytes, data), o.info)
+                        if o.record is not None:
+                            ctx.records.append({**o.record, "file_name": o.rel})
+                    done += 1
+                    if progress is not None:
+                        progress(done, len(items))
+                _check_space_ahead(writer, done, len(items))
+        fmt.finish(ctx)
+        if options.get("report", True):
+            from app.export.report import render_report
+
+            report_key = digest([export_key, sorted(decisions.reasons.items()), sorted(decisions.chosen)])
+            writer.put("report.html", report_key,
+                       partial(render_report, project, decisions, {"project": project.manifest.name, "format": fmt.name}),
+                       {"kind": "report"})
+        removed = writer.finish()
+    except BaseException as exc:
+        _stop_unfinished(writer, exc, done, len(items))
+        raise
     return {"format": fmt.name, "frames": len(items), "files": len(writer.entries), "written": writer.written,
             "skipped": writer.skipped, "removed": removed, "out": str(out), "stale_frames": sorted(stale_here),
             "unconfirmed_objects": [o.name for o in project.manifest.objects
-                                    if not o.confirmed and any(o.id in it.objects for it in items)]}
+                                    if not o.confirmed and any(o.id in it.objects for it in items)],
+            "rewritten": sorted(writer.rewritten), "kept_changed": writer.kept,
+            "removed_leftovers": folder.removed_leftovers, "moved_aside": folder.moved_aside}
+
+
+def _check_space_ahead(writer: ExportWriter, done: int, total: int) -> None:
+    """Before the rest of the frames: is there room for them at the rate written so far?"""
+    if writer.written and done < total:
+        per_frame = writer.bytes_written / max(done, 1)
+        ensure_space(writer.out, int(per_frame * (total - done)), "the rest of the export")
+
+
+def _stop_unfinished(writer: ExportWriter, exc: BaseException, done: int, total: int) -> None:
+    """After a failure: keep what was written listed (resumable, marked unfinished); a full disk is one line."""
+    if writer.written:
+        with suppress(OSError):  # the disk may be too full even for the manifest; the journal lists every file
+            writer.save(partial=True)
+    if is_disk_full(exc):
+        per_frame = writer.bytes_written / max(done, 1)
+        raise disk_full_error(writer.out, done, total, int(per_frame * (total - done)) + (16 << 20)) from exc

@@ -3,8 +3,12 @@
 ``manifest.json`` lists every file of an export: its path, sha256, size, the frame/shot/object it came
 from, the backends and versions that made its layers, and a ``key`` - a hash of everything the file is
 made from (format, options, layer versions, names). A re-run whose key matches an entry whose file is
-still there with the recorded size skips it without rendering it, so an interrupted export resumes and
+still there skips it without rendering it, so an interrupted export resumes and
 re-exporting an unchanged project writes nothing (the manifest itself is only rewritten if it changed).
+"Still there" means the bytes on disk have the recorded sha256: a file changed or damaged since is
+written again. Files of earlier runs that an export no longer contains are deleted only while they
+still hold the bytes Celstudio wrote. The manifest says ``complete: false`` from the first write of
+a run until its end, so a folder left by a killed or failed run is marked unfinished.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.export.folder import GENERATOR, JOURNAL_FILE, ensure_space, is_celstudio_manifest, read_journal
 from app.export.naming import ExportError, resolve_inside
 
 MANIFEST_FILE = "manifest.json"
@@ -44,6 +49,24 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def on_disk_matches(path: Path, entry: dict[str, Any]) -> bool:
+    """True when ``path`` holds exactly the bytes a manifest ``entry`` recorded (size, then sha256)."""
+    try:
+        if not path.is_file() or path.stat().st_size != int(entry.get("size", -1)):
+            return False
+        return file_sha256(path) == entry.get("sha256")
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 class ExportWriter:
     """Writes the files of one export into ``out`` and keeps ``manifest.json`` up to date.
 
@@ -67,26 +90,36 @@ class ExportWriter:
         path = self.out / MANIFEST_FILE
         if path.is_file():
             try:
-                self._old_text = path.read_text(encoding="utf-8")
-                data = json.loads(self._old_text)
-                self.previous = {f["path"]: f for f in data.get("files", []) if isinstance(f, dict) and "path" in f}
+                text = path.read_text(encoding="utf-8")
+                data = json.loads(text)
+                if is_celstudio_manifest(data):  # another program's manifest lists nothing of ours
+                    self._old_text = text
+                    self.previous = {f["path"]: f for f in data["files"] if isinstance(f, dict) and "path" in f}
             except (OSError, ValueError, UnicodeDecodeError):
                 self.previous = {}  # a damaged manifest only costs a full re-export
+        for entry in read_journal(self.out):  # files a killed run wrote after its last checkpoint
+            self.previous[entry["path"]] = entry
+        self._marked_unfinished = False
+        self.bytes_written = 0
         self.entries: dict[str, dict[str, Any]] = {}
         self.written = 0
         self.skipped = 0
+        self.rewritten: list[str] = []  # listed with this key, but the bytes on disk no longer match
+        self.kept: list[str] = []  # no longer exported, but changed since written: not ours to delete
         self._since_save = 0
+        self._fresh: dict[tuple[str, str], bool] = {}
 
     def fresh(self, rel: str, key: str) -> bool:
-        """True if ``rel`` from an earlier run has this key and is still on disk at its recorded size."""
+        """True if ``rel`` from an earlier run has this key and its bytes on disk still have the recorded sha256."""
         old = self.previous.get(rel)
         if old is None or old.get("key") != key:
             return False
-        path = resolve_inside(self.out, rel)
-        try:
-            return path.stat().st_size == int(old.get("size", -1))
-        except OSError:
-            return False
+        hit = self._fresh.get((rel, key))
+        if hit is None:
+            hit = self._fresh[(rel, key)] = on_disk_matches(resolve_inside(self.out, rel), old)
+            if not hit and resolve_inside(self.out, rel).exists():
+                self.rewritten.append(rel)
+        return hit
 
     def put(self, rel: str, key: str, produce: Callable[[], bytes], info: dict[str, Any]) -> bool:
         """Record ``rel``; write ``produce()`` only if it is not already fresh. Returns True if written."""
@@ -97,11 +130,13 @@ class ExportWriter:
             self.skipped += 1
             return False
         data = produce()
+        ensure_space(self.out, len(data))
+        entry = {**info, "path": rel, "key": key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        self._before_write(entry)
         atomic_write(resolve_inside(self.out, rel), data)
-        self.entries[rel] = {
-            **info, "path": rel, "key": key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-        }
+        self.entries[rel] = entry
         self.written += 1
+        self.bytes_written += len(data)
         self._since_save += 1
         if self._since_save >= SAVE_EVERY:
             self.save(partial=True)
@@ -116,22 +151,39 @@ class ExportWriter:
                 h.update(block)
         size = path_written.stat().st_size
         target.parent.mkdir(parents=True, exist_ok=True)
+        entry = {**info, "path": rel, "key": key, "size": size, "sha256": h.hexdigest()}
+        self._before_write(entry)
         os.replace(path_written, target)
-        self.entries[rel] = {**info, "path": rel, "key": key, "size": size, "sha256": h.hexdigest()}
+        self.entries[rel] = entry
         self.written += 1
+        self.bytes_written += size
 
-    def _document(self, files: list[dict[str, Any]]) -> str:
-        doc = {"manifest_version": MANIFEST_VERSION, **self.header, "files": files}
+    def _before_write(self, entry: dict[str, Any]) -> None:
+        """Mark the export unfinished (once), then journal ``entry`` before its file takes its name."""
+        if not self._marked_unfinished:
+            self._marked_unfinished = True
+            self.save(partial=True)
+        line = json.dumps(entry, sort_keys=True, default=str) + "\n"
+        with open(self.out / JOURNAL_FILE, "a", encoding="utf-8") as fh:
+            fh.write(line)
+
+    def _document(self, files: list[dict[str, Any]], complete: bool) -> str:
+        # ``generator`` says these files are Celstudio's to replace; ``complete`` is False until the
+        # last file and this manifest are written, so a folder left by a failed run says so.
+        doc = {"manifest_version": MANIFEST_VERSION, **self.header, "generator": GENERATOR, "complete": complete,
+               "files": files}
         return json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n"
 
     def save(self, *, partial: bool = False) -> None:
         """Write the manifest. A partial save keeps earlier entries not yet revisited (resume-safe)."""
         files = dict(self.previous) if partial else {}
         files.update(self.entries)
-        text = self._document([files[k] for k in sorted(files)])
+        text = self._document([files[k] for k in sorted(files)], complete=not partial)
         if text != self._old_text:
             atomic_write(self.out / MANIFEST_FILE, text.encode("utf-8"))
             self._old_text = text
+        # Every journalled entry is in the manifest now (partial saves keep earlier ones too).
+        (self.out / JOURNAL_FILE).unlink(missing_ok=True)
         self._since_save = 0
 
     def finish(self) -> list[str]:
@@ -142,8 +194,12 @@ class ExportWriter:
                 path = resolve_inside(self.out, rel)
             except ExportError:
                 continue
-            if path.is_file():
+            if not path.is_file():
+                continue
+            if on_disk_matches(path, self.previous[rel]):
                 path.unlink()
                 removed.append(rel)
+            else:
+                self.kept.append(rel)  # changed by someone since the export wrote it
         self.save()
         return removed

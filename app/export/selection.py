@@ -1,7 +1,9 @@
 """Which frames and objects an export contains.
 
 Filters run in a fixed order: shots (include/exclude) -> frames with masks -> corrected only ->
-confidence -> objects (include/exclude, text only when asked, confirmed only, minimum area) -> near-duplicates -> at most N per shot ->
+confidence -> objects (include/exclude, text only when asked, confirmed only, minimum area) -> one
+frame per drawing, quality thresholds, best K per character per shot (`app.export.quality`) ->
+near-duplicates -> at most N per shot ->
 balance per character. Everything is deterministic, so the same project and options select the same
 items (which is what lets a re-export skip unchanged files).
 """
@@ -16,6 +18,7 @@ import cv2
 import numpy as np
 
 from app.export.naming import ExportError
+from app.export.quality import Decisions, QualityRules, pick_best, threshold_failure
 from app.store import ObjectInfo, Project
 
 
@@ -42,9 +45,23 @@ class Selection:
     frames: list[int] | None = None
     confirmed_only: bool = False  # only objects the user named or confirmed
     include_text: bool = False  # burnt-in text objects are left out unless asked for (or listed in objects)
+    # Quality (see app.export.quality): thresholds on the stored signals, best K per character per
+    # shot (``diverse`` spreads them over views), and every frame of a hold instead of one per drawing.
+    min_sharpness: float = 0.0
+    max_truncation: float = 1.0
+    max_occlusion: float = 1.0
+    require_face: bool = False
+    min_aesthetic: float = 0.0
+    best_k: int = 0
+    diverse: bool = False
+    every_frame: bool = False
 
     def describe(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
+
+    def quality_rules(self) -> QualityRules:
+        return QualityRules(self.min_sharpness, self.max_truncation, self.max_occlusion, self.require_face,
+                            self.min_aesthetic, self.best_k, self.diverse, self.every_frame)
 
 
 @dataclass
@@ -105,8 +122,11 @@ def character_key(obj: ObjectInfo) -> str:
     return obj.identity or obj.name
 
 
-def select(project: Project, sel: Selection, *, per_object: bool = False) -> list[FrameItem]:
-    """Apply ``sel`` to ``project``. ``per_object`` balances (frame, object) items instead of frames."""
+def select(project: Project, sel: Selection, *, per_object: bool = False,
+           decisions: Decisions | None = None) -> list[FrameItem]:
+    """Apply ``sel`` to ``project``. ``per_object`` balances (frame, object) items instead of frames.
+    ``decisions``, when given, receives why each (frame, object) was kept or dropped."""
+    decisions = decisions if decisions is not None else Decisions()
     shots = project.shots
     wanted_shots = set(range(len(shots))) if sel.shots is None else set(sel.shots)
     wanted_shots -= set(sel.exclude_shots)
@@ -144,6 +164,10 @@ def select(project: Project, sel: Selection, *, per_object: bool = False) -> lis
             if not areas:
                 continue
             items.append(FrameItem(f, s_index, sorted(areas), areas))
+            for oid in areas:
+                decisions.keep((f, oid), "passes the selection")
+
+    items = _by_quality(project, items, sel.quality_rules(), decisions)
 
     if sel.dedupe > 0:
         hash_of = _hash_fn()
@@ -153,6 +177,8 @@ def select(project: Project, sel: Selection, *, per_object: bool = False) -> lis
             h = hash_of(project.frame(it.frame))
             objs = frozenset(it.objects)
             if any(o == objs and _hamming(h, other) <= sel.dedupe for other, o in seen):
+                for oid in it.objects:
+                    decisions.drop((it.frame, oid), "near-duplicate of a chosen frame")
                 continue
             seen.append((h, objs))
             kept.append(it)
@@ -163,10 +189,55 @@ def select(project: Project, sel: Selection, *, per_object: bool = False) -> lis
         for it in items:
             by_shot.setdefault(it.shot, []).append(it)
         items = [it for s in sorted(by_shot) for it in _evenly(by_shot[s], sel.max_per_shot)]
+        _log_dropped(items, decisions, f"over the limit of {sel.max_per_shot} frames per shot")
 
     if sel.balance:
         items = _balance(project, items, per_object)
+        _log_dropped(items, decisions, "over the per-character balance cap")
     return items
+
+
+def _log_dropped(items: list[FrameItem], decisions: Decisions, reason: str) -> None:
+    kept = {(it.frame, oid) for it in items for oid in it.objects}
+    for key in decisions.chosen - kept:
+        decisions.drop(key, reason)
+
+
+def _by_quality(project: Project, items: list[FrameItem], rules: QualityRules, decisions: Decisions) -> list[FrameItem]:
+    """One frame per drawing, the thresholds, then best K per character per shot."""
+    keys = project.drawing_keys
+    for it in items:
+        quality = (project.layers.read_record("annotations", it.frame) or {}).get("quality", {})
+        for oid in it.objects:
+            key = (it.frame, oid)
+            q = quality.get(str(oid))
+            if q is not None:
+                decisions.signals[key] = q
+            if not rules.every_frame and int(keys[it.frame]) != it.frame:
+                decisions.drop(key, f"held: the same drawing as frame {int(keys[it.frame])}")
+            elif (reason := threshold_failure(q, rules)) is not None:
+                decisions.drop(key, reason)
+    if rules.best_k > 0:
+        char = {o.id: character_key(o) for o in project.manifest.objects}
+        groups: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        for it in items:
+            for oid in it.objects:
+                if (it.frame, oid) in decisions.chosen:
+                    groups.setdefault((it.shot, char.get(oid, str(oid))), []).append((it.frame, oid))
+        for (shot, name), candidates in groups.items():
+            best = set(pick_best(candidates, decisions.signals, rules.best_k, rules.diverse))
+            how = "spread over views" if rules.diverse else "by aesthetic score"
+            for key in candidates:
+                if key in best:
+                    decisions.keep(key, f"best {rules.best_k} of {len(candidates)} for {name} in shot {shot} ({how})")
+                else:
+                    decisions.drop(key, f"not among the best {rules.best_k} for {name} in shot {shot} ({how})")
+    out = []
+    for it in items:
+        objs = [oid for oid in it.objects if (it.frame, oid) in decisions.chosen]
+        if objs:
+            out.append(FrameItem(it.frame, it.shot, objs, {oid: it.areas[oid] for oid in objs}))
+    return out
 
 
 def _balance(project: Project, items: list[FrameItem], per_object: bool) -> list[FrameItem]:

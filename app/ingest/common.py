@@ -20,3 +20,20 @@ def _check_index(index: int, frame_count: int) -> int:
     if not 0 <= i < frame_count:
         raise IndexError(f"frame {index} is out of range (0..{frame_count - 1})")
     return i
+
+
+# The largest frame Celstudio reads: 8K (8192x4320 = 35 MP) with room to spare, at most 16384
+# pixels a side. Set explicitly so a header claiming 100000x100000 is refused from its size alone,
+# before any decoder allocates for it (PIL's own bomb guard only warns below 179 MP).
+MAX_FRAME_SIDE = 16384
+MAX_FRAME_PIXELS = 40_000_000
+
+
+def frame_size_error(name: str, width: int, height: int) -> str | None:
+    """Why a frame of ``width`` x ``height`` is refused, or None when its size is fine."""
+    if max(width, height) > MAX_FRAME_SIDE or width * height > MAX_FRAME_PIXELS:
+        return (
+            f"{name} is {width}x{height} pixels, larger than Celstudio reads (at most "
+            f"{MAX_FRAME_PIXELS // 1_000_000} megapixels and {MAX_FRAME_SIDE} pixels a side)."
+        )
+    return None

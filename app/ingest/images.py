@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
 from app.errors import InputError
-from app.ingest.common import DEFAULT_IMAGE_FPS, _check_index, natural_key
+from app.ingest.common import DEFAULT_IMAGE_FPS, _check_index, frame_size_error, natural_key
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 
@@ -42,6 +47,32 @@ def to_rgb8(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+@contextmanager
+def open_image(path: Path, folder: Path) -> Iterator[PILImage.Image]:
+    """Open an image (header only) after checking its declared size against Celstudio's limits.
+
+    PIL's own decompression-bomb guard warns (two lines on stderr) or raises a bare exception; both
+    are replaced by one `InputError` naming the file, raised before any pixel is decoded.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise InputError(
+            f"The image {path.name} in {folder} declares a size far larger than Celstudio reads."
+        ) from exc
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+        raise InputError(f"The image {path.name} in {folder} cannot be read.") from exc
+    with opened:
+        problem = frame_size_error(f"The image {path.name} in {folder}", *opened.size)
+        if problem:
+            raise InputError(problem)
+        yield opened
+
+
 class ImageFolderSource:
     """A folder of same-sized png/jpg/webp images in natural name order.
 
@@ -56,7 +87,7 @@ class ImageFolderSource:
     """
 
     def __init__(self, folder: Path, *, cache_frames: int = 32, fps: float = DEFAULT_IMAGE_FPS) -> None:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import UnidentifiedImageError
 
         self.path = Path(folder)
         self.files = image_files(self.path)
@@ -65,7 +96,7 @@ class ImageFolderSource:
         sizes: dict[tuple[int, int], str] = {}
         for f in self.files:
             try:
-                with Image.open(f) as im:
+                with open_image(f, self.path) as im:
                     size = im.size
                     # EXIF orientations 5-8 are rotated by 90 degrees when loaded.
                     if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
@@ -97,7 +128,7 @@ class ImageFolderSource:
 
         f = self.files[index]
         try:
-            with Image.open(f) as opened:
+            with open_image(f, self.path) as opened:
                 im: Image.Image = ImageOps.exif_transpose(opened)
                 if im.mode == "P":
                     im = im.convert("RGBA" if "transparency" in im.info else "RGB")

@@ -10,7 +10,10 @@ idea of "frame N".
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +32,7 @@ __all__ = [
     "ImageFolderSource",
     "VideoFrameSource",
     "VideoIndex",
+    "check_source_path",
     "content_hash",
     "natural_key",
     "open_source",
@@ -80,12 +84,44 @@ def open_source(path: Path, *, index: VideoIndex | None = None, cache_frames: in
     InputError
         The path is missing, is not a readable video or image folder, or has no frames.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"The file or folder {path} does not exist.")
+    path = check_source_path(Path(path))
     if path.is_dir():
         return ImageFolderSource(path, cache_frames=cache_frames)
     return VideoFrameSource(path, index=index, cache_frames=cache_frames)
+
+
+_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_source_path(path: Path) -> Path:
+    """The absolute, symlink-free path of a source, once it is known to be a regular file or a folder.
+
+    Everything else is refused before it is opened: a FIFO or a device would block the demuxer
+    forever (and Ctrl+C with it), a symlink loop or an over-long name would raise a bare OSError.
+
+    Raises
+    ------
+    InputError
+        The path is missing, unreadable, a symlink loop, too long, or not a regular file or folder.
+    """
+    path = Path(path).expanduser()
+    try:
+        st = os.stat(path)  # follows symlinks: a link to a video is fine, a loop fails here
+    except OSError as exc:
+        reasons = {
+            errno.ENOENT: "does not exist",
+            errno.ENOTDIR: "does not exist",
+            errno.ELOOP: "is a symbolic link that loops back on itself",
+            errno.ENAMETOOLONG: "has a name longer than the file system allows",
+            errno.EACCES: "cannot be read (permission denied)",
+        }
+        reason = reasons.get(exc.errno or 0, f"cannot be read ({exc.strerror or exc})")
+        raise InputError(f"The file or folder {path} {reason}.") from exc
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        kind = next((name for test, name in _FILE_KINDS if test(st.st_mode)), "not a regular file")
+        raise InputError(f"{path} is {kind}; Celstudio imports video files and folders of images only.")
+    return Path(os.path.realpath(path))
 
 
 def content_hash(path: Path) -> str:

@@ -19,7 +19,7 @@ from typing import Any, Self
 import numpy as np
 
 from app.errors import InputError
-from app.ingest.common import DEFAULT_IMAGE_FPS, _check_index
+from app.ingest.common import DEFAULT_IMAGE_FPS, _check_index, frame_size_error
 
 INDEX_VERSION = 1
 # Decoding a few frames forward is cheaper than a seek plus a decode from the keyframe, so when
@@ -168,6 +168,8 @@ def _scan_packets(container: Any, stream: Any, path: Path) -> tuple[VideoIndex |
     declared = int(stream.frames or 0)
     if count < declared:
         raise InputError(f"{path.name} is truncated: it declares {declared} frames but holds only {count}.")
+    if not declared:  # a declared frame count (mp4, mov) is the better witness; durations may be rough
+        _check_duration(container, stream, path, pts if trusted else [], count - discarded)
     if not trusted:
         return None, count - discarded
     order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
@@ -180,6 +182,52 @@ def _scan_packets(container: Any, stream: Any, path: Path) -> tuple[VideoIndex |
     return index, count - discarded
 
 
+# A stream may end this much short of its declared duration (rounding, a last frame's length, an
+# audio track a little longer than the video) before it counts as truncated.
+TRUNCATION_SLACK_FRAMES = 3
+TRUNCATION_SLACK_FRACTION = 0.02
+
+
+def _declared_seconds(container: Any, stream: Any) -> float | None:
+    """How long the container says this video stream is, or None when it does not say.
+
+    Matroska/WebM keep no frame count, only durations written up front: the segment's, and
+    (ffmpeg-written files) a per-track ``DURATION`` tag. Both survive a cut, so they tell a file cut
+    in half from a short one.
+    """
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = str((stream.metadata or {}).get("DURATION", "") or "")
+    parts = tag.split(":")
+    if len(parts) == 3:
+        try:
+            return int(parts[0]) * 3600 + int(parts[1]) * 60 + float(parts[2])
+        except ValueError:
+            pass
+    if container.duration and len(container.streams) == 1:
+        return float(container.duration) / 1_000_000  # AV_TIME_BASE
+    return None
+
+
+def _check_duration(container: Any, stream: Any, path: Path, pts: list[int], frames: int) -> None:
+    """Raise InputError when the stream holds clearly less video than its container declares."""
+    declared = _declared_seconds(container, stream)
+    rate = stream.average_rate or stream.guessed_rate
+    if not declared or not rate or float(rate) <= 0 or frames <= 0:
+        return
+    frame_s = 1.0 / float(rate)
+    if len(pts) == frames and stream.time_base:
+        held = float((max(pts) - min(pts)) * Fraction(stream.time_base)) + frame_s
+    else:
+        held = frames * frame_s
+    slack = max(TRUNCATION_SLACK_FRAMES * frame_s, TRUNCATION_SLACK_FRACTION * declared)
+    if held < declared - slack:
+        raise InputError(
+            f"{path.name} is truncated: it declares {declared:.2f} s of video but holds only "
+            f"{held:.2f} s ({frames} frames)."
+        )
+
+
 def _video_stream_number(container: Any, stream: Any) -> int:
     return [s.index for s in container.streams.video].index(stream.index)
 
@@ -188,8 +236,10 @@ def _scan_frames(container: Any, stream: Any, path: Path) -> VideoIndex:
     """Index from decoding every frame: slow but exact, used when the packets cannot be trusted."""
     pts: list[int | None] = []
     keys: list[bool] = []
+    size = (stream.codec_context.width, stream.codec_context.height)
     try:
         for frame in container.decode(stream):
+            _check_size(frame, size, len(pts), path)
             pts.append(frame.pts)
             keys.append(bool(frame.key_frame))
     except _av_errors() as exc:
@@ -207,7 +257,19 @@ def _index_from_decoded(pts: list[int | None], keys: list[bool], tb: Fraction, s
     return VideoIndex(arr, np.asarray(keys, dtype=bool), tb, stream_index=stream_number, verified=True)
 
 
-def _to_rgb(frame: Any, path: Path) -> np.ndarray:
+def _check_size(frame: Any, size: tuple[int, int], i: int, path: Path) -> None:
+    """Refuse a stream whose picture size changes (a project has one frame size for every layer)."""
+    if (frame.width, frame.height) != size:
+        raise InputError(
+            f"{path.name} changes its picture size at frame {i} (from {size[0]}x{size[1]} to "
+            f"{frame.width}x{frame.height}); convert it to one size first, e.g. "
+            f"ffmpeg -i {path.name} -vf scale={size[0]}:{size[1]} out.mp4."
+        )
+
+
+def _to_rgb(frame: Any, path: Path, size: tuple[int, int] | None = None, i: int = 0) -> np.ndarray:
+    if size is not None:
+        _check_size(frame, size, i, path)
     try:
         return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
     except _av_errors() as exc:
@@ -258,6 +320,9 @@ class VideoFrameSource:
         self.width, self.height = int(cc.width or 0), int(cc.height or 0)
         if self.width <= 0 or self.height <= 0:
             raise InputError(f"{self.path.name} has a video stream of unknown size.")
+        problem = frame_size_error(self.path.name, self.width, self.height)
+        if problem:
+            raise InputError(problem)
         if index is None:
             index, expected = _scan_packets(self._container, self._stream, self.path)
             if index is None:
@@ -363,7 +428,7 @@ class VideoFrameSource:
                     count += 1
                     self._pos = count
                     if count == i:
-                        return _to_rgb(frame, self.path)
+                        return _to_rgb(frame, self.path, (self.width, self.height), i)
                     if count > i:
                         return None
                     continue
@@ -372,7 +437,7 @@ class VideoFrameSource:
                 if pos is not None:
                     self._pos = pos
                 if p is not None and p == target:
-                    return _to_rgb(frame, self.path)
+                    return _to_rgb(frame, self.path, (self.width, self.height), i)
                 if p is not None and p > target:
                     return None
         except _av_errors() as exc:
@@ -395,7 +460,7 @@ class VideoFrameSource:
                 for frame in container.decode(stream):
                     pts.append(frame.pts)
                     keys.append(bool(frame.key_frame))
-                    yield _to_rgb(frame, self.path)
+                    yield _to_rgb(frame, self.path, (self.width, self.height), len(pts) - 1)
             except InputError:
                 raise
             except _av_errors() as exc:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from app.errors import CelstudioError
-from app.pipeline.events import FrameFailed, JobProgress, PipelineEvent
+from app.pipeline.events import FrameFailed, JobFinished, JobProgress, PipelineEvent
 from app.pipeline.graph import ROLE_OF_STAGE, STAGES, stage_summary
 from app.pipeline.runner import PipelineRunner, PipelineSettings
 from app.store import Project
@@ -34,12 +34,15 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         if stage not in STAGES:
             raise CelstudioError(f"Unknown stage {stage!r}; stages are {', '.join(STAGES)}.")
     with Project.open(Path(args.project)) as project:
+        for notice in project.notices:
+            print(f"note: {notice}")
         shots = [int(s) for s in args.shots.split(",")] if args.shots else None
         if shots and any(not 0 <= s < len(project.shots) for s in shots):
             raise CelstudioError(f"Shots are numbered 0..{len(project.shots) - 1}.")
         backends = {**project.manifest.settings.get("backends", {}), **parse_backends(args.backend)}
         runner = PipelineRunner(project, PipelineSettings(backends=backends, device=args.device))
         failures: list[FrameFailed] = []
+        finished: list[JobFinished] = []
 
         progress = Progress()
 
@@ -48,6 +51,8 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
                 progress.update(event.stage, event.done, event.total, f"{event.fps:5.1f} f/s  ETA {event.eta_s:5.0f}s")
             elif isinstance(event, FrameFailed):
                 failures.append(event)
+            elif isinstance(event, JobFinished) and event.status == "failed":
+                finished.append(event)
 
         runner.subscribe(show)
         runner.start()
@@ -69,4 +74,7 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         for stage in stages or STAGES:
             name = runner.settings.backend_name(ROLE_OF_STAGE[stage])
             print(f"{stage:<10} {name:<12} " + ", ".join(f"{k} {v}" for k, v in stage_summary(project, stage, name).items()))
+    if finished:
+        # A run whose results did not all reach the disk failed, whatever the stages computed.
+        raise CelstudioError(f"The run failed: {finished[0].message}")
     return 1 if failures else 0

@@ -82,11 +82,38 @@ def _user_source(meta: dict[str, Any]) -> bool:
     return meta.get("source", "pipeline") != "pipeline"
 
 
+# Below this share of the project, statuses are read frame by frame instead of in one bulk read of the
+# whole project, so the work after a click is proportional to the frames it changed.
+PER_FRAME_SHARE = 1 / 16
+
+
 def stale_frames(project: Project, stage: str, frames: range | list[int], backend: str, *, retry_failed: bool = True) -> list[int]:
     """Frames among ``frames`` whose ``stage`` result is missing or stale (and failed, if asked)."""
-    codes = stage_status(project, stage, backend)
     redo = (MISSING, STALE, FAILED) if retry_failed else (MISSING, STALE)
-    return [f for f in frames if codes[f] in redo]
+    frames = list(frames)
+    if len(frames) < PER_FRAME_SHARE * project.frame_count:
+        codes = frame_statuses(project, stage, frames, backend)
+        return [f for f in frames if codes[f] in redo]
+    bulk = stage_status(project, stage, backend)
+    return [f for f in frames if bulk[f] in redo]
+
+
+def frame_statuses(project: Project, stage: str, frames: list[int], backend: str) -> dict[int, int]:
+    """The status code of each of ``frames``, read frame by frame (a few index look-ups each); the
+    same codes `stage_status` gives those frames. A held frame has its drawing's status."""
+    keys = project.drawing_keys
+    by_key: dict[int, int] = {}
+    out: dict[int, int] = {}
+    for frame in frames:
+        key = int(keys[frame])
+        if key not in by_key:
+            if stage == "propagate" and user_owned(project, key):
+                by_key[key] = FRESH
+            else:
+                record = project.layers.read_record(record_name(stage), key)
+                by_key[key] = MISSING if record is None else _status(record, current_inputs(project, stage, key, backend))
+        out[frame] = by_key[key]
+    return out
 
 
 def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
@@ -99,8 +126,12 @@ def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
     if stage == "propagate":
         owned = {f for f, m in project.layers.all_meta("masks").items() if _user_source(m)}
     codes = np.full(n, MISSING, np.uint8)
+    keys = project.drawing_keys
     for shot in project.shots:
         for frame in range(shot.start, min(shot.end, n)):
+            if keys[frame] != frame:  # a held frame has its drawing's result (computed just before)
+                codes[frame] = codes[keys[frame]]
+                continue
             if frame in owned:
                 codes[frame] = FRESH
                 continue

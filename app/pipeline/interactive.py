@@ -5,15 +5,26 @@ Plain functions over the store and a backend, so the runner, the CLI and tests s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 
+from app.errors import InputError
 from app.store import JournalEntry, MaskEdit, Project, Shot
+from app.store.journal import encode_label_png
 from models.base import Prompt
 
 Direction = Literal["forward", "backward", "both"]
+# A click that would leave an object with less than this share of its pixels on the frame (and it had
+# at least MIN_GUARDED_AREA of them) is refused: a slip must never silently wipe a mask.
+KEEP_AT_LEAST = 0.1
+MIN_GUARDED_AREA = 64
+
+
+class EditRefused(InputError):
+    """An edit that would (nearly) empty an object's mask; nothing was changed."""
 
 
 def _source_of(project: Project, frame: int) -> str:
@@ -28,14 +39,70 @@ def replace_object(labels: np.ndarray, object_id: int, mask: np.ndarray) -> np.n
     return out
 
 
+def _claim(clicker: Any, image_id: str, image: np.ndarray, before: np.ndarray, object_id: int,
+           prompt: Prompt) -> np.ndarray:
+    """Pixels of other objects that the prompt's last positive click takes for ``object_id``.
+
+    Refining A's mask from its prior only reaches into B's region near the click, so moving a region
+    from B to A took many clicks. A positive click landing on B's pixels instead asks the clicker
+    for the region under that one click alone and hands the part of it inside B to A (one edit).
+    """
+    h, w = before.shape
+    positives = [(x, y) for x, y, positive in prompt.points if positive]
+    if not positives:
+        return np.zeros_like(before, bool)
+    x, y = (int(v) for v in positives[-1])
+    if not (0 <= x < w and 0 <= y < h):
+        return np.zeros_like(before, bool)
+    other = int(before[y, x])
+    if other in (0, object_id):
+        return np.zeros_like(before, bool)
+    theirs = before == other
+    region = np.asarray(clicker.predict(image_id, image, Prompt(points=((float(x), float(y), True),)), None), bool)
+    claimed = region & theirs
+    if not claimed[y, x]:
+        # The clicker's region missed the click itself: take the connected part of B under it.
+        _, comp = cv2.connectedComponents(theirs.astype(np.uint8), connectivity=4)
+        claimed = comp == comp[y, x]
+    return claimed
+
+
+def check_kept(before: np.ndarray, after: np.ndarray, object_id: int, frame: int, what: str = "This click") -> None:
+    """Refuse an edit that would empty or nearly empty ``object_id`` on ``frame``."""
+    had = int(np.count_nonzero(before == object_id))
+    keeps = int(np.count_nonzero(after == object_id))
+    if had >= MIN_GUARDED_AREA and keeps < KEEP_AT_LEAST * had:
+        raise EditRefused(
+            f"{what} would remove {100 - 100 * keeps // had}% of object {object_id} on frame {frame + 1}, so it "
+            "was not applied; use the eraser or delete the object to remove it on purpose.")
+
+
 def click_correction(project: Project, clicker: Any, frame: int, object_id: int, prompt: Prompt) -> JournalEntry:
-    """Refine the object's current mask on ``frame`` with the prompt and commit the result."""
+    """Refine the object's current mask on ``frame`` with the prompt and commit the result.
+
+    A positive click on another object's pixels takes the region under it for this object. A result
+    that would (nearly) empty the object raises `EditRefused` and commits nothing.
+    """
     before = project.masks_or_empty(frame)
     prior = before == object_id
-    mask = clicker.predict(f"frame-{frame}", project.frame(frame), prompt, prior if prior.any() else None)
-    after = replace_object(before, object_id, np.asarray(mask, bool))
+    image = project.frame(frame)
+    mask = np.asarray(clicker.predict(f"frame-{frame}", image, prompt, prior if prior.any() else None), bool)
+    mask = mask | _claim(clicker, f"frame-{frame}", image, before, object_id, prompt)
+    after = replace_object(before, object_id, mask)
+    check_kept(before, after, object_id, frame)
     payload = {"object_id": object_id, "points": [list(p) for p in prompt.points], "box": prompt.box}
     return project.commit("click", [MaskEdit(frame, before, after, object_id, "user", _source_of(project, frame))], payload)
+
+
+def rasterise_stroke(points: Sequence[tuple[float, float]], radius: float, shape: tuple[int, int]) -> np.ndarray:
+    """The pixels a round brush of ``radius`` covers along ``points`` (``bool (H, W)``)."""
+    r = max(1, round(radius))
+    canvas = np.zeros(shape, np.uint8)
+    pts = np.round(np.asarray(points, np.float64)).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(canvas, [pts], False, 1, thickness=max(1, 2 * r), lineType=cv2.LINE_8)
+    for x, y in pts.reshape(-1, 2):
+        cv2.circle(canvas, (int(x), int(y)), r, 1, -1)
+    return canvas.astype(bool)
 
 
 def brush_correction(project: Project, frame: int, object_id: int, stroke: np.ndarray, erase: bool) -> JournalEntry:
@@ -63,6 +130,10 @@ def propagation_range(project: Project, frame: int, direction: Direction) -> tup
         targets += list(range(earlier[-1] + 1 if earlier else shot.start, frame))
     if direction in ("forward", "both"):
         targets += list(range(frame + 1, later[0] if later else shot.end))
+    # Propagation steps from drawing to drawing: held frames share their drawing's masks, and the
+    # frames of the corrected frame's own hold already show the correction.
+    keys = project.drawing_keys
+    targets = [f for f in targets if keys[f] == f and keys[f] != keys[frame]]
     return shot, seeds, targets
 
 
@@ -84,8 +155,11 @@ def propagate_from(
     _, seeds, targets = propagation_range(project, frame, direction)
     if not targets:
         return None
-    before = {f: project.masks_or_empty(f) for f in targets}
-    results: dict[int, np.ndarray] = {}
+    # Label maps wait for the journal entry packed as PNG bytes (a long 1080p shot would otherwise
+    # hold two full maps per frame in memory); only the chunk's anchor is kept decoded.
+    before = {f: encode_label_png(project.masks_or_empty(f)) for f in targets}
+    results: dict[int, bytes] = {}
+    last: dict[int, np.ndarray] = {}
     seed_labels = {s: project.masks_or_empty(s) for s in seeds}
     for step, runs in ((1, [f for f in targets if f > frame]), (-1, sorted((f for f in targets if f < frame), reverse=True))):
         anchor = frame
@@ -93,14 +167,15 @@ def propagate_from(
             part = runs[start : start + chunk]
             stop = part[-1] + step
             seq = [anchor, *part] + ([stop] if stop in seed_labels and stop != frame else [])
-            local_seeds = {0: results.get(anchor, seed_labels.get(anchor))}
+            local_seeds = {0: last.get(anchor, seed_labels.get(anchor))}
             if seq[-1] in seed_labels and len(seq) > len(part) + 1:
                 local_seeds[len(seq) - 1] = seed_labels[seq[-1]]
             frames = [project.frame(f) for f in seq]
             out = propagator.propagate(frames, {k: v for k, v in local_seeds.items() if v is not None}, "forward" if len(local_seeds) == 1 else "both")
             labels = [np.asarray(out[i + 1].labels, np.uint8) for i in range(len(part))]
+            last = {part[-1]: labels[-1]}
             for f, lab, res in zip(part, labels, out[1 : len(part) + 1], strict=True):
-                results[f] = lab
+                results[f] = encode_label_png(lab)
                 project.layers.write("confidence", f, np.asarray(res.confidence, np.float32), {"stage": "propagate", "from": frame})
             if on_chunk is not None:
                 on_chunk(part, labels)

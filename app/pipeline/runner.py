@@ -13,14 +13,17 @@ import itertools
 import logging
 import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from app.errors import CelstudioError
 from app.pipeline import interactive
 from app.pipeline.events import FrameFailed, FramesChanged, JobFinished, JobProgress, PipelineEvent, PipelineListener
 from app.pipeline.frames import ShotFrames
@@ -35,6 +38,7 @@ from app.pipeline.graph import (
 )
 from app.pipeline.stages import STAGE_FUNCTIONS
 from app.store import Project, Shot
+from app.store.h5 import disk_full
 from models.base import Prompt
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,7 @@ class JobInfo:
     message: str = ""
     cancelled: bool = False
     started: float = 0.0
+    write_error: BaseException | None = field(default=None, repr=False)  # the first failed write of this job
 
 
 @dataclass
@@ -208,22 +213,48 @@ class PipelineRunner:
             _, _, targets = interactive.propagation_range(self.project, frame, direction)
             info.total = len(targets)
             ctx = _Context(self, info)
+            shown: dict[int, tuple[np.ndarray | None, dict[str, Any]]] = {}  # frame -> masks before
 
             def streamed(part: list[int], labels: list[np.ndarray]) -> None:
                 # Shown at once; the journal entry at the end makes them the user's (and undoable).
                 for f, lab in zip(part, labels, strict=True):
+                    if f not in shown:
+                        shown[f] = (self.project.layers.read("masks", f), self.project.layers.meta("masks", f))
                     self.project.layers.write("masks", f, lab, {"source": "pipeline", "stage": "propagate"})
                 self._emit(FramesChanged("masks", tuple(part)))
                 ctx.checkpoint("propagate", part[-1], count=len(part))
 
-            entry = interactive.propagate_from(
-                self.project, self.backend("propagator"), frame, direction,
-                chunk=self.settings.propagation_chunk, on_chunk=streamed,
-            )
+            try:
+                entry = interactive.propagate_from(
+                    self.project, self.backend("propagator"), frame, direction,
+                    chunk=self.settings.propagation_chunk, on_chunk=streamed,
+                )
+            except CelstudioError:
+                # Not journalled (a full disk, say): what was shown must not look applied.
+                self._unshow(shown)
+                raise
             if entry is not None:
                 self._after_commit(entry.frames)
 
         return self._submit("propagate", INTERACTIVE, body)
+
+    def _unshow(self, shown: dict[int, tuple[np.ndarray | None, dict[str, Any]]]) -> None:
+        """Put back the masks a failed propagation streamed to the view (best effort: the disk may
+        still be full, and then the frames are marked for a re-run instead)."""
+        for f, (before, meta) in shown.items():
+            try:
+                if before is None:
+                    self.project.layers.forget("masks", f)
+                else:
+                    self.project.layers.write("masks", f, before, meta)
+            except CelstudioError:
+                log.warning("could not restore the masks of frame %s", f)
+                try:
+                    self.project.layers.forget("masks", f)
+                except CelstudioError:
+                    log.warning("could not mark frame %s for a re-run", f)
+        if shown:
+            self._emit(FramesChanged("masks", tuple(sorted(shown))))
 
     def submit_delete_object(self, object_id: int, shot: int | None = None) -> JobHandle:
         """Remove an object from every frame (or the shot of frame ``shot``); journalled, so undo
@@ -372,6 +403,10 @@ class PipelineRunner:
             status, message = "failed", str(exc) or type(exc).__name__
         finally:
             self._current.remove(info)
+        if info.write_error is not None:
+            # A result that did not reach the disk fails its job, whatever the job body thought.
+            self._writes.join()
+            status, message = "failed", _describe(info.write_error)
         self._finish(info, done, status, message)
         self._relieve_memory()
 
@@ -390,7 +425,10 @@ class PipelineRunner:
 
     def _run_stages(self, info: JobInfo, stages: list[str], shots: list[Shot], frames: set[int] | None, force: bool) -> None:
         ctx = _Context(self, info)
-        info.total += sum(len(t) for stage in stages for _, t in self._targets(stage, shots, frames, force))
+        todo = sum(len(t) for stage in stages for _, t in self._targets(stage, shots, frames, force))
+        info.total += todo
+        # Refuse a run the disk cannot hold before writing anything, rather than failing half-way.
+        ensure_free_space(self.project.root, todo * self.project.width * self.project.height // 2)
         for stage in stages:
             # Statuses are read once per stage (one bulk read), after the stage before it has landed.
             for shot, targets in self._targets(stage, shots, frames, force):
@@ -408,6 +446,9 @@ class PipelineRunner:
             backend = self.settings.backend_name(ROLE_OF_STAGE[stage])
             stale = set(stale_frames(self.project, stage, [f for _, span in spans for f in span], backend))
             spans = [(shot, [f for f in span if f in stale]) for shot, span in spans]
+        # A drawing is computed once, at its first frame; every frame of its hold shares the result.
+        keys = self.project.drawing_keys
+        spans = [(shot, sorted({int(keys[f]) for f in span})) for shot, span in spans]
         return [(shot, span) for shot, span in spans if span]
 
     def _drain_writes(self) -> None:
@@ -421,6 +462,26 @@ class PipelineRunner:
                 log.exception("write failed")
             finally:
                 self._writes.task_done()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, CelstudioError):
+        return str(exc)
+    return f"A result could not be written ({type(exc).__name__}: {exc})."
+
+
+def ensure_free_space(folder: Path, needed_bytes: int) -> None:
+    """Raise `DiskFull` when ``folder``'s disk has less than ``needed_bytes`` (plus a margin) free."""
+    needed = needed_bytes + FREE_SPACE_MARGIN
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return  # unknown: let the writes themselves report a full disk
+    if free < needed:
+        raise disk_full(folder, needed - free)
+
+
+FREE_SPACE_MARGIN = 32 << 20  # HDF5 and SQLite need room to finish a write cleanly
 
 
 class _Context:
@@ -448,20 +509,37 @@ class _Context:
         # Weight-free backends are stateless numpy/OpenCV code; a deep one already fills the device.
         return self.runner.settings.workers if self.backend_name(role) == "classical" else 1
 
+    def _put(self, task: Callable[[], None]) -> None:
+        """Queue a write for the writer thread. After this job's first failed write, its later writes
+        are dropped: a record must never say "fresh" for a frame whose result is not on disk, and a
+        full disk is not written to again and again."""
+        info = self.info
+
+        def guarded() -> None:
+            if info.write_error is not None:
+                return
+            try:
+                task()
+            except Exception as exc:
+                log.error("write failed: %s", exc)
+                info.write_error = exc
+
+        self.runner._writes.put(guarded)
+
     def write(self, layer: str, frame: int, array: np.ndarray, meta: dict[str, Any] | None = None) -> None:
         def task() -> None:
             self.project.layers.write(layer, frame, array, {"source": "pipeline", **(meta or {})})
             self.runner._emit(FramesChanged(layer, (frame,)))
 
-        self.runner._writes.put(task)
+        self._put(task)
 
     def done(self, stage: str, frame: int, inputs: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
         record = {"status": "ok", "inputs": inputs, **(extra or {})}
-        self.runner._writes.put(lambda: self.project.layers.write_record(record_name(stage), frame, record))
+        self._put(lambda: self.project.layers.write_record(record_name(stage), frame, record))
 
     def failed(self, stage: str, frame: int, inputs: dict[str, Any], reason: str) -> None:
         record = {"status": "failed", "inputs": inputs, "error": reason}
-        self.runner._writes.put(lambda: self.project.layers.write_record(record_name(stage), frame, record))
+        self._put(lambda: self.project.layers.write_record(record_name(stage), frame, record))
         self.runner._emit(FrameFailed(stage, frame, reason))
 
     def drain(self) -> None:
@@ -469,6 +547,8 @@ class _Context:
 
     def checkpoint(self, stage: str, frame: int, count: int = 1) -> None:
         info = self.info
+        if info.write_error is not None:
+            raise info.write_error  # stop computing results that cannot be stored
         info.done += count
         elapsed = max(time.monotonic() - info.started, 1e-6)
         info.fps = info.done / elapsed

@@ -9,6 +9,7 @@ array was flushed to ``layers.h5``, so a kill never leaves a version pointing at
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -16,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import ProjectDamaged
+from app.errors import ProjectDamaged, ProjectReadOnly
+from app.store.h5 import disk_full, is_disk_full
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS versions (layer TEXT, frame INTEGER, version INTEGER, meta TEXT, PRIMARY KEY (layer, frame));
+CREATE TABLE IF NOT EXISTS versions (layer TEXT, frame INTEGER, version INTEGER, meta TEXT, crc INTEGER, PRIMARY KEY (layer, frame));
 CREATE TABLE IF NOT EXISTS records (name TEXT, frame INTEGER, body TEXT, PRIMARY KEY (name, frame));
 CREATE TABLE IF NOT EXISTS vectors (name TEXT, frame INTEGER, data BLOB, PRIMARY KEY (name, frame));
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);
@@ -29,33 +31,64 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);
 class FrameIndex:
     """Thread-safe access to ``index.db``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self.lock = threading.RLock()
         try:
-            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
+            if read_only:
+                self.db = _connect_read_only(path)
+            else:
+                self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(versions)").fetchall()}
+            if "crc" not in columns and not read_only:
+                # Indexes made before checksums gain the column; their old rows simply have none.
+                self.db.execute("ALTER TABLE versions ADD COLUMN crc INTEGER")
+                columns.add("crc")
+            self.has_crc = "crc" in columns
         except sqlite3.DatabaseError as exc:
             raise ProjectDamaged(f"The project index {path.name} is damaged ({exc}).") from exc
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
+            if self.read_only and not sql.startswith("SELECT"):
+                raise ProjectReadOnly(f"{self.path.name} is open read-only; it cannot be changed.")
             try:
                 return self.db.execute(sql, args).fetchall()
             except sqlite3.DatabaseError as exc:
+                if is_disk_full(exc) or "database or disk is full" in str(exc):
+                    raise disk_full(self.path.parent, 1 << 20) from exc
                 raise ProjectDamaged(f"The project index {self.path.name} is damaged ({exc}).") from exc
 
+    def forget(self, layer: str, frame: int, record: str) -> None:
+        """Drop ``layer``'s version of ``frame`` and the record ``record`` of that frame."""
+        with self.lock:
+            self._query("DELETE FROM versions WHERE layer=? AND frame=?", (layer, frame))
+            self._query("DELETE FROM records WHERE name=? AND frame=?", (record, frame))
+
     # -- versions and meta --------------------------------------------------------------------------
-    def bump(self, layer: str, frame: int, meta: dict[str, Any]) -> int:
+    def bump(self, layer: str, frame: int, meta: dict[str, Any], crc: int | None = None) -> int:
+        """A new version of ``layer`` at ``frame``, with the CRC-32 of its bytes in the same row (one
+        atomic write: a version never points at another version's checksum)."""
         with self.lock:
             version = self.version(layer, frame) + 1
             self._query(
-                "INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?)",
-                (layer, frame, version, json.dumps(meta, sort_keys=True, default=str)),
+                "INSERT OR REPLACE INTO versions (layer, frame, version, meta, crc) VALUES (?, ?, ?, ?, ?)",
+                (layer, frame, version, json.dumps(meta, sort_keys=True, default=str), crc),
             )
             return version
+
+    def version_crc(self, layer: str, frame: int) -> tuple[int, int | None]:
+        """The frame's version and the checksum written with it (None for rows made before checksums)."""
+        if not self.has_crc:
+            return self.version(layer, frame), None
+        rows = self._query("SELECT version, crc FROM versions WHERE layer=? AND frame=?", (layer, frame))
+        if not rows:
+            return 0, None
+        return int(rows[0][0]), None if rows[0][1] is None else int(rows[0][1])
 
     def version(self, layer: str, frame: int) -> int:
         rows = self._query("SELECT version FROM versions WHERE layer=? AND frame=?", (layer, frame))
@@ -78,10 +111,10 @@ class FrameIndex:
 
     def set_meta(self, layer: str, frame: int, meta: dict[str, Any]) -> None:
         with self.lock:
-            version = self.version(layer, frame)
+            version, crc = self.version_crc(layer, frame)
             self._query(
-                "INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?)",
-                (layer, frame, version, json.dumps(meta, sort_keys=True, default=str)),
+                "INSERT OR REPLACE INTO versions (layer, frame, version, meta, crc) VALUES (?, ?, ?, ?, ?)",
+                (layer, frame, version, json.dumps(meta, sort_keys=True, default=str), crc),
             )
 
     # -- records and vectors ------------------------------------------------------------------------
@@ -113,3 +146,17 @@ class FrameIndex:
     def close(self) -> None:
         with self.lock:
             self.db.close()
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes: ``mode=ro`` beside a live writer (WAL readers are safe), or
+    ``immutable=1`` in a folder nobody may write (WAL needs a writable ``-shm`` otherwise). A missing
+    file reads as an empty index."""
+    if not path.exists():
+        db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        db.executescript(SCHEMA)
+        return db
+    flag = "mode=ro" if os.access(path.parent, os.W_OK) else "immutable=1"
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?{flag}", uri=True, check_same_thread=False, isolation_level=None)
+    db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    return db

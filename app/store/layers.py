@@ -7,15 +7,19 @@ stale. Reading frame N touches only frame N's chunk.
 
 from __future__ import annotations
 
+import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from app.errors import ProjectDamaged, ProjectError
 from app.store.events import EventHub, LayerWritten
-from app.store.h5 import H5Frames
+from app.store.h5 import READ_RETRIES, FrameDamaged, H5Frames
 from app.store.index import FrameIndex
+from app.store.lock import live_holder
 
 INDEX_FILE = "index.db"
 
@@ -26,16 +30,23 @@ class LayerSpec:
     compression: str
     level: int | None
     doc: str
+    stage: str  # the pipeline stage that writes it (its record is dropped when the layer is lost)
 
 
 LAYERS: dict[str, LayerSpec] = {
-    "segmentation": LayerSpec(0, "gzip", 4, "stage-1 object-id label map, before temporal consistency"),
-    "masks": LayerSpec(0, "gzip", 4, "final object-id label map (stage 3 or the user), 0 = background"),
-    "alpha": LayerSpec(0, "gzip", 1, "character alpha matte, 0..255"),
-    "effects": LayerSpec(0, "gzip", 1, "effect strength, 0..255"),
-    "clean": LayerSpec(3, "lzf", None, "clean background plate, RGB"),
-    "confidence": LayerSpec(0, "gzip", 1, "propagation confidence, 0..255"),
+    "segmentation": LayerSpec(0, "gzip", 4, "stage-1 object-id label map, before temporal consistency", "segment"),
+    "masks": LayerSpec(0, "gzip", 4, "final object-id label map (stage 3 or the user), 0 = background", "propagate"),
+    "alpha": LayerSpec(0, "gzip", 1, "character alpha matte, 0..255", "matte"),
+    "effects": LayerSpec(0, "gzip", 1, "effect strength, 0..255", "effects"),
+    "clean": LayerSpec(3, "lzf", None, "clean background plate, RGB", "inpaint"),
+    "confidence": LayerSpec(0, "gzip", 1, "propagation confidence, 0..255", "propagate"),
 }
+DAMAGE_ADVICE = "`celstudio recover` (or Recover in the app) rebuilds it from the journal or marks it for a re-run."
+
+
+def checksum(array: np.ndarray) -> int:
+    """CRC-32 of an array's bytes, kept in ``index.db`` beside the version it belongs to."""
+    return zlib.crc32(np.ascontiguousarray(array).data)
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
@@ -57,11 +68,20 @@ class LayerStore:
     """
 
     def __init__(
-        self, path: Path, frame_count: int, width: int, height: int, *, create: bool = False, events: EventHub | None = None
+        self,
+        path: Path,
+        frame_count: int,
+        width: int,
+        height: int,
+        *,
+        create: bool = False,
+        events: EventHub | None = None,
+        read_only: bool = False,
     ) -> None:
-        self.h5 = H5Frames(path, frame_count, create=create)
+        self.read_only = read_only
+        self.h5 = H5Frames(path, frame_count, create=create, read_only=read_only, advice=DAMAGE_ADVICE)
         try:
-            self.index = FrameIndex(path.with_name(INDEX_FILE))
+            self.index = FrameIndex(path.with_name(INDEX_FILE), read_only=read_only)
         except BaseException:
             self.h5.close()
             raise
@@ -69,6 +89,8 @@ class LayerStore:
         self.width = width
         self.height = height
         self.events = events or EventHub()
+        # Read-only opens cannot replay journalled corrections into the file; they are read from here.
+        self.overlay: dict[tuple[str, int], np.ndarray] = {}
 
     # -- array layers -------------------------------------------------------------------------------
     def _shape(self, layer: str) -> tuple[int, ...]:
@@ -89,15 +111,50 @@ class LayerStore:
             self.h5.write_row(f"layers/{layer}", frame, data, compression=spec.compression, level=spec.level)
             # The array must be in the file before its version says so.
             self.h5.flush()
-            version = self.index.bump(layer, frame, meta or {})
+            version = self.index.bump(layer, frame, meta or {}, checksum(data))
         self.events.emit(LayerWritten(layer, frame, version))
         return version
 
     def read(self, layer: str, frame: int) -> np.ndarray | None:
         """The stored array, or None if the frame was never written."""
-        if self.version(layer, frame) == 0:
+        if (layer, frame) in self.overlay:
+            return self.overlay[(layer, frame)].copy()
+        self.h5.check_frame(frame)
+        if not self.read_only:
+            return self._read_checked(layer, frame)
+        # A reader beside a live writer (another process) may see a chunk index the writer has
+        # since changed: read afresh a few times before calling anything damaged.
+        for attempt in range(READ_RETRIES):
+            try:
+                return self._read_checked(layer, frame)
+            except FrameDamaged as exc:
+                pid = live_holder(self.h5.path.parent)
+                if not pid:
+                    raise
+                if attempt == READ_RETRIES - 1:
+                    who = f" (pid {pid})" if pid > 0 else ""
+                    raise ProjectError(
+                        f"Frame {frame} of {layer} could not be read while another Celstudio process{who} is "
+                        "writing the project; try again, or close it there first."
+                    ) from exc
+                time.sleep(0.02 * (attempt + 1))
+                self.h5.reopen()
+        raise AssertionError("unreachable")
+
+    def _read_checked(self, layer: str, frame: int) -> np.ndarray | None:
+        version, crc = self.index.version_crc(layer, frame)
+        if version == 0:
             return None
-        return self.h5.read_row(f"layers/{layer}", frame)
+        data = self.h5.read_row(f"layers/{layer}", frame)
+        if data is not None and crc is not None and checksum(data) != crc:
+            # Our own checksum: HDF5's Fletcher-32 passes an all-zero chunk (its sum of zeros is zero).
+            raise FrameDamaged(
+                f"Frame {frame} of layers/{layer} in {self.h5.path.name} is damaged (its checksum does not "
+                f"match). {DAMAGE_ADVICE}",
+                f"layers/{layer}",
+                frame,
+            )
+        return data
 
     def version(self, layer: str, frame: int) -> int:
         self.h5.check_frame(frame)
@@ -138,6 +195,50 @@ class LayerStore:
     def read_vector(self, name: str, frame: int) -> np.ndarray | None:
         self.h5.check_frame(frame)
         return self.index.vector(name, frame)
+
+    # -- damage -------------------------------------------------------------------------------------
+    def stored_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every array layer already in the file (to check the manifest against)."""
+        for attempt in range(READ_RETRIES):
+            try:
+                with self.h5.lock:
+                    group = self.h5.file.get("layers")
+                    shapes = {} if group is None else {name: tuple(ds.shape) for name, ds in group.items()}
+                return shapes
+            except (OSError, RuntimeError, KeyError, AttributeError) as exc:
+                # AttributeError: h5py hands back None for a link whose object it cannot read.
+                if not self.read_only or attempt == READ_RETRIES - 1 or not live_holder(self.h5.path.parent):
+                    raise ProjectDamaged(f"The layer file {self.h5.path.name} is damaged ({exc}).") from exc
+                time.sleep(0.02 * (attempt + 1))
+                self.h5.reopen()
+        raise AssertionError("unreachable")
+
+    def damaged_frames(self, full: tuple[str, ...] = ("masks",)) -> list[tuple[str, int]]:
+        """Every written (layer, frame) whose chunk is damaged.
+
+        Layers in ``full`` (the masks, which hold the user's corrections) are read and checked
+        against their CRC-32. The others, which the pipeline can recompute, get the quick check of
+        their raw chunk (present, not zeroed), so `recover` stays minutes, not hours, on a long 1080p
+        project; anything else damaged there is still caught when it is read.
+        """
+        bad: list[tuple[str, int]] = []
+        for layer in LAYERS:
+            if not self.h5.has(f"layers/{layer}"):
+                continue
+            for frame in np.flatnonzero(self.versions(layer)):
+                try:
+                    if layer in full:
+                        self.read(layer, int(frame))
+                    elif not self.h5.raw_chunk_ok(f"layers/{layer}", int(frame)):
+                        bad.append((layer, int(frame)))
+                except FrameDamaged:
+                    bad.append((layer, int(frame)))
+        return bad
+
+    def forget(self, layer: str, frame: int) -> None:
+        """Mark a lost frame as never written, and the result of the stage that wrote it as missing,
+        so the pipeline computes it again (and everything that read it turns stale)."""
+        self.index.forget(layer, frame, f"stage/{LAYERS[layer].stage}")
 
     # -- bookkeeping --------------------------------------------------------------------------------
     @property

@@ -145,7 +145,67 @@ def read_manifest(root: Path) -> Manifest:
         raise ProjectError(f"The project manifest {path} cannot be read ({exc}).") from exc
     if not isinstance(data, dict):
         raise ProjectError(f"The project manifest {path} is not a JSON object.")
-    return Manifest.from_dict(data)
+    manifest = Manifest.from_dict(data)
+    validate_manifest(manifest)
+    return manifest
+
+
+MAX_SIDE = 16384  # far above any video Celstudio imports; a larger side is a damaged manifest
+MAX_FRAMES = 10_000_000
+
+
+def validate_manifest(m: Manifest) -> None:
+    """Refuse a manifest whose numbers cannot describe a project, naming the bad field in one line:
+    sizes and frame count in range, shots covering ``[0, frame_count)`` exactly, in order, without
+    gaps or overlaps, and object ids and colours in range."""
+
+    def bad(field_name: str, why: str) -> ProjectError:
+        return ProjectError(f"The project manifest {MANIFEST_NAME} has a bad field '{field_name}': {why}.")
+
+    if not 1 <= m.frame_count <= MAX_FRAMES:
+        raise bad("frame_count", f"{m.frame_count} is not between 1 and {MAX_FRAMES}")
+    for name, value in (("width", m.width), ("height", m.height)):
+        if not 1 <= value <= MAX_SIDE:
+            raise bad(name, f"{value} is not between 1 and {MAX_SIDE}")
+    if not (m.fps > 0 and m.fps < 1000):  # also refuses NaN
+        raise bad("fps", f"{m.fps} is not a frame rate")
+    expected = 0
+    for i, shot in enumerate(m.shots):
+        if not isinstance(shot.start, int) or not isinstance(shot.end, int):
+            raise bad(f"shots[{i}]", "start and end must be whole numbers")
+        if shot.start != expected:
+            what = "overlaps the shot before it" if shot.start < expected else "leaves a gap before it"
+            raise bad(f"shots[{i}]", f"[{shot.start}, {shot.end}) {what} (expected start {expected})")
+        if shot.end <= shot.start:
+            raise bad(f"shots[{i}]", f"[{shot.start}, {shot.end}) is empty or reversed")
+        expected = shot.end
+    if m.shots and expected != m.frame_count:
+        raise bad("shots", f"they cover [0, {expected}) but the project has {m.frame_count} frames")
+    seen: set[int] = set()
+    for i, obj in enumerate(m.objects):
+        if not isinstance(obj.id, int) or not 1 <= obj.id <= 255 or obj.id in seen:
+            raise bad(f"objects[{i}].id", f"{obj.id!r} is not a free id in 1..255")
+        seen.add(obj.id)
+        if len(obj.color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in obj.color):
+            raise bad(f"objects[{i}].color", f"{list(obj.color)} is not an RGB colour")
+
+
+def check_stored_shapes(m: Manifest, shapes: dict[str, tuple[int, ...]], file_name: str) -> None:
+    """Refuse a manifest whose frame count or size disagrees with arrays already stored (e.g. width
+    and height swapped by hand), before any write can fail on it."""
+    for name, shape in shapes.items():
+        if len(shape) < 3:
+            continue
+        if shape[0] != m.frame_count:
+            raise ProjectError(
+                f"The project manifest {MANIFEST_NAME} has a bad field 'frame_count': {m.frame_count}, "
+                f"but {file_name} holds {shape[0]} frames of {name}."
+            )
+        if tuple(shape[1:3]) != (m.height, m.width):
+            raise ProjectError(
+                f"The project manifest {MANIFEST_NAME} has bad fields 'width'/'height': {m.width}x{m.height}, "
+                f"but {file_name} holds {name} of {shape[2]}x{shape[1]}."
+            )
 
 
 def atomic_write_text(path: Path, text: str) -> None:

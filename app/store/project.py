@@ -5,10 +5,12 @@
     ``layers.h5``     per-frame layers (a cache that the pipeline and the journal can rebuild)
     ``media.h5``      frame index, proxies, thumbnails, imported frames
     ``journal.log``   every user correction, fsync'd before it is reported done
+    ``project.lock``  the writing process (see `app.store.lock`); read-only opens take no lock
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -19,12 +21,23 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import InputError, ProjectDamaged, ProjectError
+from app.errors import DiskFull, InputError, ProjectDamaged, ProjectError, ProjectReadOnly
+from app.store.drawings import DrawingLayers, drawing_keys
 from app.store.events import Committed, ManifestChanged
+from app.store.importmark import check_import_finished
 from app.store.journal import Journal, JournalEntry, MaskEdit, UndoHistory
 from app.store.layers import INDEX_FILE, LayerStore
-from app.store.manifest import MANIFEST_NAME, Manifest, ObjectInfo, Shot, atomic_write_text, read_manifest
-from app.store.media import MediaStore
+from app.store.lock import LOCK_FILE, ProjectLock
+from app.store.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    ObjectInfo,
+    Shot,
+    atomic_write_text,
+    check_stored_shapes,
+    read_manifest,
+)
+from app.store.media import REIMPORT_ADVICE, MediaStore
 from app.store.objects import ObjectStore, apply_diff, info_from_dict
 
 LAYERS_FILE = "layers.h5"
@@ -33,7 +46,7 @@ JOURNAL_FILE = "journal.log"
 # Every file a project may hold (for cleaning up a failed import without touching the user's own files).
 PROJECT_FILES = (
     MANIFEST_NAME, f"{MANIFEST_NAME}.tmp", f"{MANIFEST_NAME}.bak", LAYERS_FILE, MEDIA_FILE, JOURNAL_FILE,
-    INDEX_FILE, f"{INDEX_FILE}-wal", f"{INDEX_FILE}-shm",
+    INDEX_FILE, f"{INDEX_FILE}-wal", f"{INDEX_FILE}-shm", LOCK_FILE,
 )
 
 FRAME_CACHE = 8  # decoded full-resolution frames kept per project (each stage reads the frame again)
@@ -45,12 +58,14 @@ class Project:
     def __init__(self, root: Path, manifest: Manifest, layers: LayerStore, media: MediaStore, journal: Journal) -> None:
         self.root = root
         self.manifest = manifest
-        self.layers = layers
+        # Every frame of a held drawing reads and writes its drawing (app.store.drawings).
+        self.layers = DrawingLayers(layers, lambda: self.drawing_keys)
         self.media = media
         self.journal = journal
         self.events = layers.events
         self.objects = ObjectStore(self)
         self.history = UndoHistory()
+        self._drawing_keys: np.ndarray | None = None
         for entry in journal:
             self.history.observe(entry)
         self._source: Any = None
@@ -58,6 +73,10 @@ class Project:
         self._source_lock = threading.Lock()
         self._commit_lock = threading.Lock()
         self.recovered_from: Path | None = None
+        self.read_only = layers.read_only
+        self.lock: ProjectLock | None = None
+        self.notices: list[str] = []  # what the user should hear about this open (damage skipped, a stale lock)
+        self.repairs: list[str] = []  # what `recover` rebuilt
         self.runner: Any = None  # the started pipeline runner that owns this project's writes, if any
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -74,36 +93,100 @@ class Project:
         except OSError as exc:
             raise ProjectError(f"Cannot create a project in {root} ({exc.strerror or exc}).") from exc
         dims = (manifest.frame_count, manifest.width, manifest.height)
-        layers = LayerStore(root / LAYERS_FILE, *dims, create=True)
-        media = MediaStore(root / MEDIA_FILE, *dims, create=True)
-        journal = Journal(root / JOURNAL_FILE)
+        lock = ProjectLock.acquire(root)
+        try:
+            layers = LayerStore(root / LAYERS_FILE, *dims, create=True)
+            media = MediaStore(root / MEDIA_FILE, *dims, create=True)
+            journal = Journal(root / JOURNAL_FILE)
+        except BaseException:
+            lock.release()
+            raise
         project = cls(root, manifest, layers, media, journal)
+        project.lock = lock
         project.save_manifest()
         return project
 
     @classmethod
-    def open(cls, root: Path, *, recover: bool = False) -> Project:
+    def open(cls, root: Path, *, recover: bool = False, read_only: bool | None = False) -> Project:
         """Open a project and replay confirmed corrections the layer file may have missed.
 
         A damaged layer file raises `ProjectDamaged` saying what can be rebuilt; ``recover=True`` moves
-        it aside and rebuilds every confirmed correction from the journal.
+        it aside and rebuilds every confirmed correction from the journal (and a damaged journal is
+        rewritten without its unreadable records, after a copy is kept).
+
+        ``read_only=True`` writes nothing (not even the lock), so it works while another process has
+        the project open; ``None`` opens read-only only when the folder cannot be written. A writable
+        open of a folder that cannot be written raises `ProjectReadOnly`; a project open in another
+        process raises `ProjectLocked` naming it.
         """
         root = Path(root)
+        check_import_finished(root)  # a half-made import is not damage to recover: it is re-imported
         manifest = read_manifest(root)
-        journal = Journal(root / JOURNAL_FILE)
+        if read_only is None:
+            read_only = not folder_writable(root)
+        elif not read_only and not folder_writable(root):
+            raise ProjectReadOnly(
+                f"The project folder {root} is read-only (no write permission); open it read-only "
+                "(`celstudio info` and `celstudio export` work) or copy it somewhere writable."
+            )
+        if read_only and recover:
+            raise ProjectReadOnly(f"The project {root} is open read-only; it cannot be recovered in place.")
+        lock = None if read_only else ProjectLock.acquire(root)
+        try:
+            project = cls._open(root, manifest, recover, read_only)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        project.lock = lock
+        if lock is not None and lock.stale_pid:
+            project.notices.append(f"A lock left by a Celstudio process that ended (pid {lock.stale_pid}) was cleared.")
+        if project.journal.damaged:
+            project.notices.append(project.journal.damage_report())
+        if read_only:
+            project.notices.append(f"{root.name} is open read-only.")
+        return project
+
+    @classmethod
+    def _open(cls, root: Path, manifest: Manifest, recover: bool, read_only: bool) -> Project:
+        journal = Journal(root / JOURNAL_FILE, read_only=read_only)
         dims = (manifest.frame_count, manifest.width, manifest.height)
         try:
-            media = MediaStore(root / MEDIA_FILE, *dims)
+            media = MediaStore(root / MEDIA_FILE, *dims, read_only=read_only)
         except ProjectDamaged as exc:
-            raise ProjectDamaged(
-                f"{exc} Re-import the source to rebuild proxies and thumbnails.",
-                recoverable="media (re-import the source)",
-            ) from exc
+            raise ProjectDamaged(f"{exc} {REIMPORT_ADVICE}", recoverable="media (re-import the source)") from exc
         try:
-            layers = LayerStore(root / LAYERS_FILE, *dims)
+            media.check_size()
+        except BaseException:
+            media.close()
+            raise
+        try:
+            problem = _layer_file_problem(root / LAYERS_FILE)
+            if problem:
+                raise ProjectDamaged(f"The layer file {LAYERS_FILE} is {problem}.")
+            try:
+                layers = LayerStore(root / LAYERS_FILE, *dims, read_only=read_only)
+            except ProjectDamaged:
+                raise
+            except ProjectError as exc:
+                raise ProjectDamaged(str(exc)) from exc
+            try:
+                check_stored_shapes(manifest, layers.stored_shapes(), LAYERS_FILE)
+            except BaseException:
+                layers.close()
+                raise
             project = cls(root, manifest, layers, media, journal)
         except ProjectDamaged as exc:
-            return cls._recover_or_raise(root, manifest, media, journal, exc, recover)
+            return cls._recover_or_raise(root, manifest, media, journal, exc, recover and not read_only)
+        except BaseException:
+            media.close()
+            raise
+        if read_only:
+            # Replay is a write: a reader sees corrections the layer file has not caught up with in memory.
+            for entry in journal.since(layers.journal_seq):
+                for edit in entry.edits:
+                    layers.overlay[("masks", edit.frame)] = edit.after
+            return project
         try:
             project._replay(journal.since(layers.journal_seq))
         except ProjectDamaged as exc:
@@ -111,6 +194,8 @@ class Project:
             return cls._recover_or_raise(root, manifest, media, journal, exc, recover)
         # Object edits confirmed in the journal but not yet in the manifest (a crash between the two).
         project._replay_objects(journal.since(manifest.objects_seq))
+        if recover:
+            project._repair_in_place()
         return project
 
     @classmethod
@@ -128,23 +213,67 @@ class Project:
             ) from exc
         stamp = time.strftime("%Y%m%d-%H%M%S")
         moved = root / f"{LAYERS_FILE}.damaged-{stamp}"
+        kept = f"the damaged file was kept as {moved.name}" if (root / LAYERS_FILE).exists() else f"{LAYERS_FILE} was missing"
+        # Without its layer file the index's versions and records describe data that is gone: move it
+        # too, so every stage reads as not computed and the pipeline redoes it.
         for name in (LAYERS_FILE, INDEX_FILE, INDEX_FILE + "-wal", INDEX_FILE + "-shm"):
             if (root / name).exists():
                 shutil.move(str(root / name), root / f"{name}.damaged-{stamp}")
         layers = LayerStore(root / LAYERS_FILE, manifest.frame_count, manifest.width, manifest.height, create=True)
         project = cls(root, manifest, layers, media, journal)
         project.recovered_from = moved
+        project.repairs.append(
+            f"rebuilt {len(journal.entries)} corrections on {len(frames)} frames from the journal; {kept}; "
+            "every stage will run again (`celstudio run`, or Run in the app)"
+        )
+        project._repair_journal()
         project._replay(journal.entries)
         project._replay_objects(journal.since(manifest.objects_seq))
         return project
+
+    def _repair_journal(self) -> None:
+        copy = self.journal.repair()
+        if copy is not None:
+            self.repairs.append(
+                f"rewrote {self.journal.path.name} without its unreadable bytes ({len(self.journal.entries)} "
+                f"corrections kept); the damaged journal was kept as {copy.name}"
+            )
+
+    def _repair_in_place(self) -> None:
+        """`recover` on a layer file that opens: check every stored chunk against its checksum; a damaged
+        correction is rewritten from the journal, any other damaged frame is marked for a re-run."""
+        self._repair_journal()
+        latest: dict[int, tuple[JournalEntry, MaskEdit]] = {}
+        for entry in self.journal:
+            for edit in entry.edits:
+                latest[edit.frame] = (entry, edit)
+        rebuilt, rerun = [], []
+        for layer, frame in self.layers.damaged_frames():
+            if layer == "masks" and frame in latest and latest[frame][1].source != "pipeline":
+                entry, edit = latest[frame]
+                meta = {"source": edit.source, "seq": entry.seq, "kind": entry.kind}
+                self.layers.write("masks", frame, edit.after, meta)
+                rebuilt.append(frame)
+            else:
+                self.layers.forget(layer, frame)
+                rerun.append(f"{layer} {frame}")
+        if rebuilt:
+            self.repairs.append(f"rebuilt the damaged masks of frames {_frames(rebuilt)} from the journal")
+        if rerun:
+            self.repairs.append(f"marked {len(rerun)} damaged frames to run again ({', '.join(rerun[:8])})")
 
     def close(self) -> None:
         with self._source_lock:
             if self._source is not None:
                 self._source.close()
                 self._source = None
-        self.layers.close()
-        self.media.close()
+        try:
+            self.layers.close()
+            self.media.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+                self.lock = None
 
     def __enter__(self) -> Project:
         return self
@@ -154,6 +283,8 @@ class Project:
 
     # -- manifest -----------------------------------------------------------------------------------
     def save_manifest(self) -> None:
+        if self.read_only:
+            raise ProjectReadOnly(f"{self.root.name} is open read-only; its settings cannot be saved.")
         path = self.root / MANIFEST_NAME
         if path.exists():
             shutil.copyfile(path, path.with_name(MANIFEST_NAME + ".bak"))
@@ -181,8 +312,48 @@ class Project:
                 return shot
         raise IndexError(f"frame {frame} is outside the project (0..{self.frame_count - 1})")
 
+    HELD_ARRAY = "holds/held"
+
+    def set_held(self, held: list[bool] | np.ndarray) -> None:
+        """Record which frames repeat the drawing before them (found at import)."""
+        flags = np.asarray(held, dtype=np.uint8)
+        if flags.shape != (self.frame_count,):
+            raise ValueError(f"held flags for {flags.shape[0]} frames, the project has {self.frame_count}")
+        self.media.write_array(self.HELD_ARRAY, flags)
+        self._drawing_keys = None
+
+    @property
+    def drawing_keys(self) -> np.ndarray:
+        """For every frame, the first frame of its drawing; every frame is its own drawing in projects
+        imported before holds were detected. Holds never cross a shot boundary, so shot edits apply."""
+        if self._drawing_keys is None:
+            held = self.media.read_array(self.HELD_ARRAY)
+            if held is None or held.shape != (self.frame_count,):
+                held = np.zeros(self.frame_count, np.uint8)
+            self._drawing_keys = drawing_keys(held.astype(bool), self.shots)
+        return self._drawing_keys
+
+    def drawing_of(self, frame: int) -> int:
+        """The first frame of the drawing that ``frame`` shows."""
+        return int(self.drawing_keys[frame])
+
+    def hold_of(self, frame: int) -> range:
+        """Every frame that shows the same drawing as ``frame`` (a range, at least the frame itself)."""
+        keys = self.drawing_keys
+        key = keys[frame]
+        end = frame + 1
+        while end < len(keys) and keys[end] == key:
+            end += 1
+        return range(int(key), end)
+
+    @property
+    def drawing_count(self) -> int:
+        keys = self.drawing_keys
+        return int(np.count_nonzero(keys == np.arange(len(keys))))
+
     def set_shots(self, shots: list[Shot]) -> None:
         self.manifest.shots = list(shots)
+        self._drawing_keys = None
         self.save_manifest()
         self.events.emit(ManifestChanged("shots"))
 
@@ -234,9 +405,17 @@ class Project:
         path = Path(self.manifest.source.path)
         if not path.is_file():
             raise InputError(f"The source video {path} is missing; move it back or re-link the project.")
-        arrays = self.media.read_arrays("video_index")
+        try:
+            arrays = self.media.read_arrays("video_index")
+            index = VideoIndex.from_arrays(arrays) if arrays else None
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError) as exc:
+            raise ProjectDamaged(
+                f"The frame index of the source video in {MEDIA_FILE} is damaged ({type(exc).__name__}: {exc}). "
+                f"{REIMPORT_ADVICE}",
+                recoverable="media (re-import the source)",
+            ) from exc
         # A small decoded-frame cache: 8 frames of 1080p are 50 MB; proxies serve scrubbing.
-        return open_source(path, index=VideoIndex.from_arrays(arrays) if arrays else None, cache_frames=8)
+        return open_source(path, index=index, cache_frames=8)
 
     def proxy(self, index: int) -> np.ndarray:
         return self.media.read_proxy(index)
@@ -248,9 +427,17 @@ class Project:
     def commit(self, kind: str, edits: list[MaskEdit], payload: dict[str, Any] | None = None) -> JournalEntry:
         """Journal an edit (fsync'd: confirmed on return), then apply it to the layers."""
         with self._commit_lock:
-            entry = self.journal.append(kind, edits, payload)
+            entry = self.journal.append(kind, edits, payload)  # raises DiskFull before anything is applied
             self.history.observe(entry)
-            self._replay([entry])
+            try:
+                self._replay([entry])
+            except ProjectError as exc:
+                # Confirmed in the journal, not yet in the layers: the next open replays it.
+                kind_of = DiskFull if isinstance(exc, DiskFull) else ProjectError
+                raise kind_of(
+                    f"The correction was saved in the journal but the layers could not be updated ({exc}); "
+                    "it is applied when the project is next opened."
+                ) from exc
             objects_changed = self._replay_objects([entry])
         self.events.emit(Committed(entry.seq, entry.kind, entry.frames))
         if objects_changed:
@@ -307,7 +494,10 @@ class Project:
         return entry
 
     def _entry(self, seq: int) -> JournalEntry:
-        return next(e for e in self.journal.entries if e.seq == seq)
+        found = next((e for e in self.journal.entries if e.seq == seq), None)
+        if found is None:
+            raise ProjectError(f"Correction {seq} is in a damaged part of the journal and cannot be undone or redone.")
+        return found
 
     def corrected_frames(self) -> dict[int, str]:
         """Frames whose masks came from the user, with the source of the edit now in effect."""
@@ -320,6 +510,36 @@ class Project:
     def masks_or_empty(self, frame: int) -> np.ndarray:
         labels = self.layers.read("masks", frame)
         return labels if labels is not None else np.zeros((self.height, self.width), np.uint8)
+
+
+def folder_writable(root: Path) -> bool:
+    """True when files can be made in ``root``: permission bits, then a probe file, which also catches
+    a read-only mount (and root, whom permission bits never stop)."""
+    if not os.access(root, os.W_OK):
+        return False
+    probe = root / f".write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def _layer_file_problem(path: Path) -> str:
+    """Why ``layers.h5`` cannot be the project's layer file ("" when it may be)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    return "empty (0 bytes)" if size == 0 else ""
+
+
+def _frames(frames: list[int]) -> str:
+    text = ", ".join(map(str, frames[:10]))
+    return text + (f" and {len(frames) - 10} more" if len(frames) > 10 else "")
 
 
 def _object_of(entry: JournalEntry) -> ObjectInfo:

@@ -8,26 +8,27 @@ layer rendering go to the `FrameLoader`'s threads.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.errors import CelstudioError, ProjectDamaged
+from app.errors import CelstudioError, ProjectDamaged, ProjectLocked, ProjectReadOnly
 from app.store import Project
 from app.ui.bridge import EventBridge
+from app.ui.jobtext import describe
 from app.ui.loader import FrameLoader
-from app.ui.render import LAYER_ORDER
+from app.ui.render import LAYER_ORDER, palette_color, readable_color
 from app.ui.runner_link import STAGES, RunnerLike, default_runner_factory, fallback_stage_status
 from models.base import Prompt
 
 log = logging.getLogger(__name__)
 
-Tool = Literal["click", "brush", "eraser"]
+Tool = Literal["click", "box", "brush", "eraser"]
 Compare = Literal["off", "side", "ab"]
 RunnerFactory = Callable[[Project], RunnerLike | None]
 
@@ -39,6 +40,26 @@ class LayerState:
 
 
 DEFAULT_VISIBLE = {"image", "masks"}
+MIN_BOX = 8  # px a side: a smaller drag with the box tool is a slip (a tablet pen's jitter), not a box
+
+
+@dataclass
+class FinishedJob:
+    """A job that ended, kept a few seconds in the Jobs panel so a cancel or failure says so."""
+
+    job_id: int
+    kind: str
+    status: str
+    message: str
+    done: int
+    total: int
+    at: float
+
+
+FINISHED_SHOWN_S = 8.0
+# Status codes of `app.pipeline.graph` (kept here so the UI reads them without importing the pipeline).
+MISSING, FRESH, STALE, RUNNING, FAILED = 0, 1, 2, 3, 4
+INTERACTIVE_KINDS = {"click", "brush", "propagate", "update", "undo", "redo", "delete"}
 
 
 class MainController(QObject):
@@ -47,29 +68,36 @@ class MainController(QObject):
     Signals
     -------
     project_changed()       a project was opened or closed
+    closing()               the open project is about to close (views save their state)
     frame_changed(int)      the current frame moved
     layers_changed()        visibility, opacity, solo or compare mode changed
     objects_changed()       the object list or the current object changed
     tool_changed(str)
+    prompt_changed()        the prompt points or box were added to or cleared
     data_changed(dict)      ``{layer: frames}`` whose stored data changed (coalesced)
     timeline_changed()      stage status, corrections or confidence changed
     jobs_changed()
     status(str)             a one-line message for the status bar
     error(object)           a `CelstudioError` for a dialog
     damaged(object, object) ``(path, ProjectDamaged)``: the window offers recovery
+    read_only_offer(object, object) ``(path, ProjectLocked | ProjectReadOnly)``: the window offers
+                            to open the project read-only
     """
 
     project_changed = Signal()
+    closing = Signal()
     frame_changed = Signal(int)
     layers_changed = Signal()
     objects_changed = Signal()
     tool_changed = Signal(str)
+    prompt_changed = Signal()
     data_changed = Signal(object)
     timeline_changed = Signal()
     jobs_changed = Signal()
     status = Signal(str)
     error = Signal(object)
     damaged = Signal(object, object)
+    read_only_offer = Signal(object, object)
 
     def __init__(self, runner_factory: RunnerFactory | None = None) -> None:
         super().__init__()
@@ -88,9 +116,19 @@ class MainController(QObject):
         self.ab_show_clean = False
         self.points: list[tuple[float, float, bool]] = []
         self.box: tuple[float, float, float, float] | None = None
+        self._prompt_owner: tuple[int, int | None] = (0, None)
         self.corrected: dict[int, str] = {}
         self.confidence: dict[int, float] = {}
         self.last_job: Any = None
+        self.resume_job: Any = None  # the run started by itself (on open, after a cancel)
+        self.auto_run = True  # start the pipeline on a project that has never run (Pipeline menu)
+        self.job_stage: dict[int, str] = {}
+        self.job_counts: dict[int, tuple[int, int]] = {}
+        self.finished_jobs: list[FinishedJob] = []
+        self.work_left: dict[str, int] = {}
+        self._resume_pending = False
+        self._cancelled_by_user: set[int] = set()
+        self._cancelled_all: set[int] = set()
         self._unsubscribe: list[Callable[[], None]] = []
         self._runner_unsubscribe: Callable[[], None] = lambda: None
         self._status_cache: dict[str, np.ndarray] = {}
@@ -106,10 +144,16 @@ class MainController(QObject):
         self.bridge.runner_event.connect(self._on_runner_event)
 
     # -- project lifecycle --------------------------------------------------------------------------
-    def open_project(self, path: Path, recover: bool = False) -> bool:
-        """Open ``path``; on a damaged layer file emit ``damaged`` (the window may retry with recover)."""
+    def open_project(self, path: Path, recover: bool = False, read_only: bool = False) -> bool:
+        """Open ``path``; on a damaged layer file emit ``damaged`` (the window may retry with recover);
+        on a project open in another window or a read-only folder emit ``read_only_offer``."""
+        if self.project is not None and self.project.root.resolve() == Path(path).resolve():
+            self.close_project()  # reopening the open project (e.g. to recover it) must not lock itself out
         try:
-            project = Project.open(Path(path), recover=recover)
+            project = Project.open(Path(path), recover=recover, read_only=read_only)
+        except (ProjectLocked, ProjectReadOnly) as exc:
+            self.read_only_offer.emit(Path(path), exc)
+            return False
         except ProjectDamaged as exc:
             self.damaged.emit(Path(path), exc)
             return False
@@ -117,8 +161,15 @@ class MainController(QObject):
             self.error.emit(exc)
             return False
         self.set_project(project)
-        if project.recovered_from is not None:
-            self.status.emit(f"Recovered from the journal; the damaged file was kept as {project.recovered_from.name}.")
+        if project.repairs:
+            self.status.emit("Recovered: " + "; ".join(project.repairs) + ".")
+        for notice in project.notices:
+            if "damaged" in notice:  # skipped journal records: the user must hear it, not glimpse it
+                self.error.emit(CelstudioError(notice))
+            elif not notice.endswith("is open read-only."):
+                self.status.emit(notice)
+        if project.read_only:
+            self.status.emit(f"{project.manifest.name} is open read-only: corrections and runs are off.")
         return True
 
     def set_project(self, project: Project) -> None:
@@ -129,9 +180,11 @@ class MainController(QObject):
         self.loader.confidence.connect(self._on_confidence)
         self.loader.failed.connect(self.status)
         self.loader.status.connect(self._on_status)
+        self.loader.error.connect(self.error)
         self._unsubscribe.append(project.events.subscribe(self.bridge.on_store_event))
         try:
-            self.runner = self.runner_factory(project)
+            # A read-only project gets no runner: every job it ran would fail to store its result.
+            self.runner = None if project.read_only else self.runner_factory(project)
         except CelstudioError as exc:
             self.runner = None
             self.error.emit(exc)
@@ -139,17 +192,22 @@ class MainController(QObject):
             self._runner_unsubscribe = self.runner.subscribe(self.bridge.on_runner_event)
             self._unsubscribe.append(self._runner_unsubscribe)
         self.frame = 0
-        self.object_id = project.manifest.objects[0].id if project.manifest.objects else None
+        self.object_id = None  # nothing is edited until the user picks (or clicks) an object
+        self.points, self.box = [], None
         self.corrected = project.corrected_frames()
         self.confidence = {}
         self.loader.request_confidence()
+        self.job_stage, self.job_counts, self.finished_jobs, self.work_left = {}, {}, [], {}
+        self._resume_pending = True  # decided once the stage statuses arrive (background thread)
         self._refresh_status()
         self.project_changed.emit()
         self.objects_changed.emit()
-        self.frame_changed.emit(0)
+        self.frame_changed.emit(self.frame)  # a restored view state may have moved it already
         self.status.emit(f"Opened {project.manifest.name}: {project.frame_count} frames, {len(project.shots)} shots.")
 
     def close_project(self) -> None:
+        if self.project is not None:
+            self.closing.emit()
         self._play.stop()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
@@ -203,7 +261,7 @@ class MainController(QObject):
         frame = max(0, min(self.frame_count - 1, int(frame)))
         if frame != self.frame:
             self.frame = frame
-            self.points, self.box = [], None
+            self.clear_prompt()
             self.frame_changed.emit(frame)
             self._prepare.start()  # once the playhead rests, get the click model ready for this frame
 
@@ -315,9 +373,18 @@ class MainController(QObject):
             return {}
         return {o.id: tuple(o.color) for o in self.project.manifest.objects}  # type: ignore[misc]
 
+    def object_color(self, object_id: int | None) -> tuple[int, int, int] | None:
+        """The colour the canvas shows ``object_id`` in (readable on dark frames), None for no object."""
+        if object_id is None:
+            return None
+        return readable_color(self.object_colors().get(object_id, palette_color(object_id)))
+
     def set_object(self, object_id: int | None) -> None:
         self.object_id = object_id
-        self.points, self.box = [], None
+        self.clear_prompt()
+        if self.loader is not None:
+            self.loader.set_active(object_id)
+            self.data_changed.emit({"masks": None})
         self.objects_changed.emit()
 
     def add_object(self, name: str = "", kind: str = "character") -> int | None:
@@ -404,58 +471,139 @@ class MainController(QObject):
         self.tool = tool
         self.tool_changed.emit(tool)
 
-    def _edit_target(self) -> int | None:
+    def clear_prompt(self) -> None:
+        """Forget this frame's points and box (they belong to one object on one frame)."""
+        if self.points or self.box is not None:
+            self.points, self.box = [], None
+            self.prompt_changed.emit()
+
+    def dismiss(self) -> None:
+        """Esc: drop the prompt if there is one, else the active object. Never touches jobs."""
+        if self.points or self.box is not None:
+            self.clear_prompt()
+            self.status.emit("Prompt cleared.")
+        elif self.object_id is not None:
+            self.set_object(None)
+            self.status.emit("No active object: a click on an object selects it, on background starts a new one.")
+
+    def label_at(self, x: float, y: float) -> int:
+        """The object id under scene pixel (x, y) on the current frame (0 for background or outside)."""
         if self.project is None:
+            return 0
+        xi, yi = int(x), int(y)
+        if not (0 <= xi < self.project.width and 0 <= yi < self.project.height):
+            return 0
+        return int(self.project.masks_or_empty(self.frame)[yi, xi])
+
+    def _edit_target(self, x: float | None = None, y: float | None = None) -> int | None:
+        """The object an edit at (x, y) applies to; None when the gesture only selected an object.
+
+        With no active object, a click on an existing object's pixels makes it active (and does not
+        edit it: the user sees what is selected before anything changes); on background it starts a
+        new object whose id is not already in this frame's labels.
+        """
+        if self.project is None:
+            return None
+        if self.project.read_only:
+            self.status.emit(f"{self.project.manifest.name} is open read-only, so corrections cannot be saved.")
             return None
         if self.runner is None:
             self.status.emit("The pipeline is not available, so corrections cannot run.")
             return None
         if self.object_id is None:
-            self.add_object()
+            under = self.label_at(x, y) if x is not None and y is not None else 0
+            if under:
+                self._list_object(under)
+                self.set_object(under)
+                self.status.emit(f"Selected {self._object_name(under)}; click again to edit it, Esc to deselect.")
+                return None
+            self.object_id = self._new_object()
+            self._objects_touched()
         return self.object_id
+
+    def _new_object(self) -> int | None:
+        """A new listed object with an id used neither by the list nor by this frame's labels."""
+        assert self.project is not None
+        present = set(np.unique(self.project.masks_or_empty(self.frame)).tolist())
+        used = {o.id for o in self.project.manifest.objects} | present
+        free = next((i for i in range(1, 256) if i not in used), None)
+        if free is None:
+            self.error.emit(CelstudioError("A project can hold at most 255 objects."))
+            return None
+        self._list_object(free, f"Object {len(self.project.manifest.objects) + 1}")
+        return free
+
+    def _list_object(self, object_id: int, name: str = "") -> None:
+        """Put an id the pipeline found (or a new one) in the object list, so it can be named and coloured."""
+        assert self.project is not None
+        if self.project.object(object_id) is not None:
+            return
+        from app.store.events import ManifestChanged
+        from app.store.manifest import ObjectInfo
+
+        info = ObjectInfo(object_id, name or f"Object {object_id}", "character", palette_color(object_id))
+        self.project.manifest.objects = sorted([*self.project.manifest.objects, info], key=lambda o: o.id)
+        self.project.save_manifest()
+        self.project.events.emit(ManifestChanged("objects"))
+
+    def _owns_prompt(self) -> None:
+        """Prompts belong to one object on one frame: start afresh when either differs."""
+        if self._prompt_owner != (self.frame, self.object_id):
+            self.points, self.box = [], None
+            self._prompt_owner = (self.frame, self.object_id)
 
     def click(self, x: float, y: float, positive: bool = True) -> Any:
         """Add a point to this frame's prompt and refine the current object's mask with it."""
-        oid = self._edit_target()
+        oid = self._edit_target(x, y)
         if oid is None or self.runner is None:
             return None
+        self._owns_prompt()
         self.points.append((float(x), float(y), positive))
+        self.prompt_changed.emit()
         return self._submit_prompt(oid)
 
     def set_box(self, x0: float, y0: float, x1: float, y1: float) -> Any:
-        oid = self._edit_target()
+        """A box prompt (the box tool). Boxes under `MIN_BOX` px a side are taken for a slip, not a box."""
+        if abs(x1 - x0) < MIN_BOX or abs(y1 - y0) < MIN_BOX:
+            self.status.emit(f"Box too small ({abs(x1 - x0):.0f} x {abs(y1 - y0):.0f} px): drag at least "
+                             f"{MIN_BOX} px each way. Nothing was changed.")
+            return None
+        oid = self._edit_target(min(x0, x1), min(y0, y1))
         if oid is None or self.runner is None:
             return None
+        self._owns_prompt()
         self.box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        self.prompt_changed.emit()
         return self._submit_prompt(oid)
 
     def _submit_prompt(self, oid: int) -> Any:
         assert self.runner is not None
         prompt = Prompt(points=tuple(self.points), box=self.box)
         self.last_job = self.runner.submit_click(self.frame, oid, prompt)
-        self.status.emit(f"Refining {self._object_name(oid)} on frame {self.frame}...")
+        self.status.emit(f"Refining {self._object_name(oid)} on frame {self.frame + 1}...")
         return self.last_job
 
     def resize_brush(self, factor: float) -> None:
-        """Grow or shrink the brush (Ctrl+] / Ctrl+[), within 1..200 px."""
+        """Grow or shrink the brush ([ / ]), within 1..200 px."""
         self.brush_radius = int(min(200, max(1, round(self.brush_radius * factor))))
+        self.tool_changed.emit(self.tool)  # the brush cursor follows
         self.status.emit(f"Brush radius {self.brush_radius} px")
 
     def brush(self, points: Sequence[tuple[float, float]], radius: float | None = None,
               erase: bool | None = None) -> Any:
         """Paint (or erase, with the eraser tool) a stroke through ``points`` on the current object."""
-        oid = self._edit_target()
-        if oid is None or self.runner is None or self.project is None or not points:
+        if self.project is None or not points:
             return None
+        oid = self._edit_target(*points[0])
+        if oid is None or self.runner is None:
+            return None
+        from app.pipeline.interactive import rasterise_stroke
+
         r = round(radius if radius is not None else self.brush_radius)
-        canvas = np.zeros((self.project.height, self.project.width), np.uint8)
-        pts = np.round(np.asarray(points, np.float64)).astype(np.int32).reshape(-1, 1, 2)
-        cv2.polylines(canvas, [pts], False, 1, thickness=max(1, 2 * r), lineType=cv2.LINE_8)
-        for x, y in pts.reshape(-1, 2):
-            cv2.circle(canvas, (int(x), int(y)), r, 1, -1)
+        stroke = rasterise_stroke(points, r, (self.project.height, self.project.width))
         erase = self.tool == "eraser" if erase is None else erase
-        self.last_job = self.runner.submit_brush(self.frame, oid, canvas.astype(bool), erase)
-        self.status.emit(f"{'Erased from' if erase else 'Painted'} {self._object_name(oid)} on frame {self.frame}.")
+        self.last_job = self.runner.submit_brush(self.frame, oid, stroke, erase)
+        self.status.emit(f"{'Erased from' if erase else 'Painted'} {self._object_name(oid)} on frame {self.frame + 1}.")
         return self.last_job
 
     def _object_name(self, oid: int) -> str:
@@ -476,17 +624,83 @@ class MainController(QObject):
             return None
         self.last_job = self.runner.submit_run()
         self.status.emit("Running the pipeline on every shot...")
+        self.jobs_changed.emit()  # the row shows at once, before the first frame is done
         return self.last_job
 
-    def cancel(self, job_id: Any = None) -> None:
-        """Cancel one job, or every running and queued job."""
+    def cancel(self, job_id: Any = None) -> int:
+        """Cancel one job, or (``None``) every running and queued job; return how many were cancelled.
+
+        Cancelling everything is the explicit "Cancel all jobs" action; Esc never calls it.
+        """
         if self.runner is None:
-            return
+            return 0
         ids = [job_id] if job_id is not None else [
-            j.job_id for j in self.runner.jobs() if j.state in ("running", "queued")]
+            j.job_id for j in self.runner.jobs() if j.state in ("running", "queued") and j.kind != "prepare"]
         for jid in ids:
             self.runner.cancel(jid)
+        self._cancelled_by_user.update(ids)
+        if job_id is None:
+            self._cancelled_all.update(ids)  # "stop everything": nothing resumes by itself after it
+        if ids:
+            self.status.emit(f"Cancelling {len(ids)} job{'s' if len(ids) != 1 else ''}; finished frames are kept.")
         self.jobs_changed.emit()
+        return len(ids)
+
+    @property
+    def paused(self) -> bool:
+        return bool(getattr(self.runner, "paused", False))
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume the pipeline; while paused, nothing starts or resumes by itself."""
+        if self.runner is None:
+            return
+        if paused:
+            self.runner.pause()  # type: ignore[attr-defined]
+            self.status.emit("Pipeline paused: running jobs stop at the next frame; nothing resumes by itself.")
+        else:
+            self.runner.resume()  # type: ignore[attr-defined]
+            self.status.emit("Pipeline resumed.")
+            self._resume_pending = True
+            self._refresh_status()
+        self.jobs_changed.emit()
+
+    def _resume_stale(self, codes: dict[str, np.ndarray]) -> None:
+        """Start a run for what is stale or missing: always for stale work, for a never-run project
+        only with ``auto_run``; never while paused or while a run is already queued."""
+        self._resume_pending = False
+        if self.runner is None or self.project is None or self.paused or not codes:
+            return
+        if any(j.kind == "run" for j in self.runner.jobs()):
+            return
+        stacked = np.stack([np.asarray(v) for v in codes.values()])
+        outstanding = np.isin(stacked, (MISSING, STALE)).any(axis=0)
+        if not outstanding.any():
+            return
+        ran_before = bool((stacked != MISSING).any())
+        if not ran_before and not self.auto_run:
+            return
+        self.resume_job = self.runner.submit_run()
+        n = int(outstanding.sum())
+        self.status.emit(f"Resuming the pipeline on {n} frame{'s' if n != 1 else ''} that are stale or not done."
+                         if ran_before else "Running the pipeline on the new project...")
+        self.jobs_changed.emit()
+
+    def job_lines(self) -> list[tuple[int, str, str, str, int, int]]:
+        """``(job_id, state, title, detail, done, total)`` per job to show: active ones, then those
+        that ended in the last few seconds (so a cancel or a failure is seen)."""
+        out = []
+        for job in self.runner.jobs() if self.runner is not None else []:
+            if job.kind == "prepare":
+                continue  # background embedding work the user did not ask for
+            text = describe(job.kind, job.job_id, job.state, job.done, job.total, job.fps, job.eta_s,
+                            self.job_stage.get(job.job_id, ""))
+            out.append((job.job_id, job.state, text.title, text.detail, job.done, job.total))
+        now = time.monotonic()
+        self.finished_jobs = [f for f in self.finished_jobs if now - f.at < FINISHED_SHOWN_S]
+        for f in self.finished_jobs:
+            text = describe(f.kind, f.job_id, f.status, f.done, f.total, message=f.message)
+            out.append((f.job_id, f.status, text.title, text.detail, f.done, f.total))
+        return out
 
     def undo(self) -> None:
         self._history("undo")
@@ -497,6 +711,7 @@ class MainController(QObject):
     def _history(self, which: Literal["undo", "redo"]) -> None:
         if self.project is None:
             return
+        self.clear_prompt()  # the points described the mask before the undo: never send them again
         try:
             target: Any = self.runner if self.runner is not None else self.project
             result = getattr(target, which)()
@@ -533,21 +748,39 @@ class MainController(QObject):
     def _on_runner_event(self, event: Any) -> None:
         name = type(event).__name__
         if name == "JobProgress":
-            eta = f", ETA {event.eta_s:.0f}s" if getattr(event, "eta_s", None) else ""
-            self.status.emit(f"{event.kind} {event.stage}: {event.done}/{event.total} ({event.fps:.1f} fps{eta})")
+            self.job_stage[event.job_id] = event.stage
+            self.job_counts[event.job_id] = (event.done, event.total)
+            text = describe(event.kind, event.job_id, "running", event.done, event.total, event.fps,
+                            getattr(event, "eta_s", 0.0) or 0.0, event.stage)
+            self.status.emit(text.line())
             self.jobs_changed.emit()
         elif name == "JobFinished":
             if event.kind == "prepare" and event.status != "failed":
                 return  # background embedding work the user did not ask for: no status noise
+            done, total = self.job_counts.pop(event.job_id, (0, 0))
+            self.job_stage.pop(event.job_id, None)
+            if event.status in ("cancelled", "failed"):
+                self.finished_jobs.append(FinishedJob(event.job_id, event.kind, event.status, event.message,
+                                                      done, total, time.monotonic()))
             if event.kind in ("delete", "undo", "redo"):
                 self._objects_touched()  # the object list may have changed with the masks
-            self.status.emit(f"{event.kind} {event.status}" + (f": {event.message}" if event.message else "."))
+            text = describe(event.kind, event.job_id, event.status, done, total, message=event.message)
+            self.status.emit(text.line() + ".")
             if event.status == "failed" and event.message:
                 self.error.emit(CelstudioError(event.message))
+            by_user = event.job_id in self._cancelled_by_user
+            all_of_them = event.job_id in self._cancelled_all
+            self._cancelled_by_user.discard(event.job_id)
+            self._cancelled_all.discard(event.job_id)
+            if event.status == "cancelled" and event.kind in INTERACTIVE_KINDS and not all_of_them:
+                # What the cancelled edit left stale is picked up again (unless paused, see _resume_stale).
+                self._resume_pending = True
+            elif event.status == "cancelled" and by_user:
+                self._resume_pending = False
             self.jobs_changed.emit()
             self._refresh_status()
         elif name == "FrameFailed":
-            self.status.emit(f"{event.stage} failed on frame {event.frame}: {event.reason}")
+            self.status.emit(f"{event.stage} failed on frame {event.frame + 1}: {event.reason}")
 
     def _refresh_status(self) -> None:
         """Recompute the timeline's stage strips on the loader's background thread."""
@@ -565,7 +798,28 @@ class MainController(QObject):
     @Slot(object)
     def _on_status(self, cache: dict[str, np.ndarray]) -> None:
         self._status_cache = cache
+        self.work_left = summarize(cache)
         self.timeline_changed.emit()
+        if self._resume_pending:
+            self._resume_stale(cache)
+
+    def stale_frames(self) -> int:
+        """Frames with at least one stage result that is stale (its inputs changed since)."""
+        return self.work_left.get("stale", 0)
 
     def stage_status(self) -> dict[str, np.ndarray]:
         return self._status_cache
+
+
+def summarize(codes: dict[str, np.ndarray]) -> dict[str, int]:
+    """Frames by what is left to do: ``stale`` (some result is out of date), ``missing`` (some stage
+    never ran), ``failed``, ``running``; a frame is counted once, under its most urgent state."""
+    if not codes:
+        return {}
+    stacked = np.stack([np.asarray(v) for v in codes.values()])
+    running = (stacked == RUNNING).any(axis=0)
+    stale = (stacked == STALE).any(axis=0) & ~running
+    failed = (stacked == FAILED).any(axis=0) & ~running & ~stale
+    missing = (stacked == MISSING).any(axis=0) & ~running & ~stale & ~failed
+    return {"stale": int(stale.sum()), "missing": int(missing.sum()), "failed": int(failed.sum()),
+            "running": int(running.sum()), "frames": int(stacked.shape[1])}

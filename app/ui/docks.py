@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QColorDialog,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -22,14 +21,13 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSlider,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from app.ui.controller import MainController
+from app.ui.controller import FINISHED_SHOWN_S, MainController
 from app.ui.icons import icon
 from app.ui.render import LAYER_LABELS, LAYER_ORDER
 
@@ -75,7 +73,8 @@ class ObjectsPanel(QWidget):
         self.list.clear()
         objects = self.c.project.manifest.objects if self.c.project else []
         for obj in objects:
-            item = QListWidgetItem(_swatch(tuple(obj.color)), obj.name)  # type: ignore[arg-type]
+            shown = self.c.object_color(obj.id) or tuple(obj.color)
+            item = QListWidgetItem(_swatch(shown), obj.name)  # type: ignore[arg-type]
             item.setData(Qt.ItemDataRole.UserRole, obj.id)
             state = "confirmed" if obj.confirmed else "automatic name: rename or confirm it"
             item.setToolTip(f"id {obj.id}, {obj.kind}, {state}")
@@ -85,8 +84,14 @@ class ObjectsPanel(QWidget):
                 item.setFont(font)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             self.list.addItem(item)
-            if obj.id == self.c.object_id:
+            if obj.id == self.c.object_id:  # the object clicks edit: selected, bold, marked
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+                item.setToolTip(f"id {obj.id}, {obj.kind}: clicks and brushes edit this object (Esc to deselect)")
                 self.list.setCurrentItem(item)
+        if self.c.object_id is None:
+            self.list.setCurrentRow(-1)
         self._filling = False
 
     def _current_id(self) -> int | None:
@@ -204,43 +209,99 @@ class LayersPanel(QWidget):
                 widget.blockSignals(False)
 
 
+class JobRow(QWidget):
+    """One job: a title, a thin progress bar and a detail line that wraps instead of being clipped."""
+
+    def __init__(self, panel: JobsPanel) -> None:
+        super().__init__()
+        self.job_id = 0
+        self.title = QLabel()
+        self.title.setStyleSheet("font-weight: 600;")
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(False)
+        self.bar.setFixedHeight(6)
+        self.stop = QPushButton(icon("cancel"), "")
+        self.stop.setFixedWidth(30)
+        self.stop.clicked.connect(lambda: panel.c.cancel(self.job_id))
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.title, 1)
+        top.addWidget(self.stop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
+        layout.addLayout(top)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.detail)
+
+    def show_job(self, job_id: int, state: str, title: str, detail: str, done: int, total: int) -> None:
+        self.job_id = job_id
+        self.title.setText(title)
+        self.detail.setText(detail)
+        self.setToolTip(f"{title}: {detail}")
+        self.stop.setVisible(state in ("running", "queued"))
+        self.stop.setToolTip(f"Cancel {title}")
+        if state == "running" and total == 0:
+            self.bar.setRange(0, 0)  # busy: the job has not counted its frames yet
+        else:
+            self.bar.setRange(0, max(1, total))
+            self.bar.setValue(done if state != "done" else max(1, total))
+        colour = {"cancelled": "#d8a040", "failed": "#e05050"}.get(state, "")
+        self.detail.setStyleSheet(f"color: {colour};" if colour else "")
+
+
 class JobsPanel(QWidget):
-    """Running and queued jobs with progress, speed and ETA; CPU and memory gauges; device."""
+    """Running and queued jobs with progress, speed and time left (plus, for a few seconds, those that
+    were cancelled or failed); CPU and memory gauges; device; pause and cancel-all."""
 
     def __init__(self, controller: MainController) -> None:
         super().__init__()
         self.c = controller
-        self.table = QTableWidget(0, 3)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setHorizontalHeaderLabels(["Job", "Progress, speed, ETA", ""])
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(28)
-        for col, width in ((1, 150), (2, 32)):  # cell widgets: ResizeToContents cannot measure them
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
-            header.resizeSection(col, width)
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setMinimumWidth(300)
+        self.rows: list[JobRow] = []
+        self.box = QWidget()
+        self.box_layout = QVBoxLayout(self.box)
+        self.box_layout.setContentsMargins(0, 0, 0, 0)
+        self.box_layout.setSpacing(2)
+        self.empty = QLabel("No jobs. Pipeline > Run all stages (Ctrl+R) computes every layer.")
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet("color: #9a9aa0;")
+        self.box_layout.addWidget(self.empty)
+        self.box_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.box)
+        self.setMinimumWidth(220)
         self.cpu = QProgressBar()
         self.mem = QProgressBar()
         for bar, label in ((self.cpu, "CPU %p%"), (self.mem, "Memory %p%")):
             bar.setRange(0, 100)
             bar.setFormat(label)
         self.device = QLabel("device: -")
-        cancel_all = QPushButton(icon("cancel"), "Cancel all")
-        cancel_all.clicked.connect(lambda: self.c.cancel())
+        self.device.setWordWrap(True)
+        self.pause = QPushButton("Pause")
+        self.pause.setCheckable(True)
+        self.pause.setToolTip("Pause the pipeline: running jobs stop at the next frame; nothing resumes by itself")
+        self.pause.toggled.connect(self.c.set_paused)
+        self.cancel_all = QPushButton(icon("cancel"), "Cancel all")
+        self.cancel_all.setToolTip("Cancel every running and queued job (asks first)")
+        self.cancel_all.clicked.connect(self._cancel_all)
         gauges = QHBoxLayout()
         gauges.addWidget(self.cpu)
         gauges.addWidget(self.mem)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.table)
+        layout.addWidget(scroll, 1)
         layout.addLayout(gauges)
+        layout.addWidget(self.device)
         row = QHBoxLayout()
-        row.addWidget(self.device, 1)
-        row.addWidget(cancel_all)
+        row.addStretch(1)
+        row.addWidget(self.pause)
+        row.addWidget(self.cancel_all)
         layout.addLayout(row)
+        self.confirm_cancel = True  # tests switch the question off
         self._proc = psutil.Process(os.getpid())
         self._timer = QTimer(self, interval=1000)
         self._timer.timeout.connect(self._gauges)
@@ -251,6 +312,18 @@ class JobsPanel(QWidget):
         controller.jobs_changed.connect(self._schedule)
         controller.project_changed.connect(self.refresh)
 
+    def _cancel_all(self) -> None:
+        active = [line for line in self.c.job_lines() if line[1] in ("running", "queued")]
+        if not active:
+            return
+        if self.confirm_cancel:
+            answer = QMessageBox.question(self, "Cancel all jobs",
+                                          f"Cancel {len(active)} job{'s' if len(active) != 1 else ''}? "
+                                          "Frames already finished are kept.")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.c.cancel()
+
     @Slot()
     def _schedule(self) -> None:
         if not self._coalesce.isActive():
@@ -258,26 +331,26 @@ class JobsPanel(QWidget):
 
     @Slot()
     def refresh(self) -> None:
-        jobs = self.c.runner.jobs() if self.c.runner is not None else []
-        self.table.setRowCount(len(jobs))
-        for row, job in enumerate(jobs):
-            name = QTableWidgetItem(f"{job.kind} #{job.job_id}")
-            name.setToolTip(f"{job.kind} job #{job.job_id}: {job.state}")
-            self.table.setItem(row, 0, name)
-            bar = QProgressBar()
-            bar.setRange(0, max(1, job.total))
-            bar.setValue(job.done)
-            if job.state == "queued":
-                bar.setFormat("queued")
-            else:
-                eta = f", {job.eta_s:.0f}s left" if job.eta_s else ""
-                bar.setFormat(f"{job.done}/{job.total}  {job.fps:.1f} fps{eta}")
-            self.table.setCellWidget(row, 1, bar)
-            stop = QPushButton(icon("cancel"), "")
-            stop.setToolTip(f"Cancel job #{job.job_id}")
-            stop.clicked.connect(lambda _c=False, jid=job.job_id: self.c.cancel(jid))
-            self.table.setCellWidget(row, 2, stop)
+        lines = self.c.job_lines()
+        while len(self.rows) < len(lines):
+            row = JobRow(self)
+            self.box_layout.insertWidget(len(self.rows), row)
+            self.rows.append(row)
+        for row, line in zip(self.rows, lines, strict=False):
+            row.show_job(*line)
+            row.setVisible(True)
+        for row in self.rows[len(lines):]:
+            row.setVisible(False)
+        self.empty.setVisible(not lines)
+        self.pause.blockSignals(True)
+        self.pause.setChecked(self.c.paused)
+        self.pause.blockSignals(False)
+        if any(line[1] in ("cancelled", "failed") for line in lines):
+            QTimer.singleShot(int(FINISHED_SHOWN_S * 1000) + 100, self._schedule)  # then they go
         self._device()
+
+    def visible_rows(self) -> list[JobRow]:
+        return [row for row in self.rows if not row.isHidden()]
 
     def _device(self) -> None:
         runner = self.c.runner

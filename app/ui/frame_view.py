@@ -2,7 +2,10 @@
 
 While scrubbing it shows proxies (scaled up to full size so layers line up); once the playhead rests it
 swaps in the full-resolution frame. Gestures go to the controller: left click = positive point, right
-click = negative point, left drag = box, brush/eraser strokes; wheel zooms, middle drag or Space+drag pans.
+click = negative point (the point tool never makes a box, however the hand shakes), box tool = drag a
+box, brush/eraser strokes under a circle cursor of the brush's size; wheel zooms, middle drag or
+Space+drag pans. The cursor and the active object's outline share its colour, so it is always plain
+which object a click edits.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QCursor,
+    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -29,14 +34,19 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
+    QLabel,
     QWidget,
 )
 
 from app.ui.controller import MainController
 from app.ui.loader import FrameImages
-from app.ui.render import LAYER_ORDER
+from app.ui.render import LAYER_ORDER, checkerboard, to_qimage
 
-DRAG_THRESHOLD = 5
+HINT = ("Click an object to select it, click again to refine it; click on background to start a new one.\n"
+        "Right click removes. B brush, E eraser, R box, [ ] brush size, Esc clears. Help > Shortcuts (F1)")
+
+# A box drag must move this far (manhattan, view px) before it counts; a tablet pen wobbles 4-6 px.
+DRAG_THRESHOLD = 12
 SIDE_GAP = 24
 FULL_RES_DELAY_MS = 150
 
@@ -60,12 +70,32 @@ class FrameView(QGraphicsView):
             item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
             self.scene().addItem(item)
             self.layer_items[name] = item
+        # Transparency shows as a checkerboard (under every layer) whenever no opaque frame is shown.
+        self.checker = QGraphicsRectItem()
+        self.checker.setPen(QPen(Qt.PenStyle.NoPen))
+        self.checker.setBrush(QBrush(QPixmap.fromImage(to_qimage(checkerboard(32, 32)))))
+        self.checker.setZValue(-1)
+        self.scene().addItem(self.checker)
         self.side = QGraphicsPixmapItem()
         self.side_label = QGraphicsSimpleTextItem("Clean plate")
         self.side_label.setBrush(QColor(220, 220, 220))
-        for extra in (self.side, self.side_label):
+        self.main_label = QGraphicsSimpleTextItem("Frame")
+        self.main_label.setBrush(QColor(220, 220, 220))
+        for extra in (self.side, self.side_label, self.main_label):
             self.scene().addItem(extra)
             extra.setVisible(False)
+        # A/B flip: which picture is on screen, in the corner of the view (not the scene).
+        self.ab_label = QLabel(self)
+        self.ab_label.setStyleSheet("background: rgba(20,20,24,200); color: #ffd878; padding: 3px 6px;")
+        self.ab_label.setVisible(False)
+        self.hint = QLabel(HINT, self)
+        self.hint.setStyleSheet("background: rgba(20,20,24,215); color: #e8e8e8; padding: 8px; border-radius: 4px;")
+        self.hint.setWordWrap(True)
+        self.hint.setVisible(False)
+        self.brush_cursor = QGraphicsEllipseItem()
+        self.brush_cursor.setZValue(103)
+        self.brush_cursor.setVisible(False)
+        self.scene().addItem(self.brush_cursor)
         self.overlay = QGraphicsPathItem()
         self.overlay.setZValue(100)
         self.scene().addItem(self.overlay)
@@ -80,12 +110,18 @@ class FrameView(QGraphicsView):
         self._fit = True
         self._press: QPointF | None = None
         self._press_button = Qt.MouseButton.NoButton
+        self._press_modifiers = Qt.KeyboardModifier.NoModifier
         self._pan_from: QPointF | None = None
         self._space = False
         self._panned = False
         self._stroke: list[tuple[float, float]] = []
         self._idle = QTimer(self, singleShot=True, interval=FULL_RES_DELAY_MS)
         self._idle.timeout.connect(self._load_full)
+        self.setMouseTracking(True)
+        self.viewport().setMouseTracking(True)
+        controller.prompt_changed.connect(self._draw_prompt)
+        controller.objects_changed.connect(self._update_cursor)
+        controller.tool_changed.connect(lambda _t: self._update_cursor())
         controller.project_changed.connect(self._on_project)
         controller.frame_changed.connect(self.show_frame)
         controller.layers_changed.connect(self._on_layers)
@@ -110,15 +146,33 @@ class FrameView(QGraphicsView):
             self.scene().setSceneRect(QRectF(0, 0, 640, 360))
             return
         side = self.c.compare == "side"
+        self.checker.setRect(QRectF(0, 0, p.width, p.height))
         self.side.setVisible(side)
         self.side_label.setVisible(side)
+        self.main_label.setVisible(side)
         self.side.setPos(p.width + SIDE_GAP, 0)
+        self.side_label.setText("B: clean plate")
         self.side_label.setPos(p.width + SIDE_GAP, -22)
+        self.main_label.setText("A: frame")
+        self.main_label.setPos(0, -22)
+        for label in (self.side_label, self.main_label):
+            label.setScale(max(1.0, p.width / 900))
         width = p.width * 2 + SIDE_GAP if side else p.width
         self.scene().setSceneRect(QRectF(0, -26 if side else 0, width, p.height + (26 if side else 0)))
 
     def fit(self) -> None:
         self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def zoom_state(self) -> dict[str, float | bool]:
+        """Zoom and the scene point at the centre, for the per-project view state."""
+        centre = self.mapToScene(self.viewport().rect().center())
+        return {"fit": self._fit, "zoom": self.transform().m11(), "cx": centre.x(), "cy": centre.y()}
+
+    def set_zoom(self, zoom: float, cx: float, cy: float) -> None:
+        self._fit = False
+        self.resetTransform()
+        self.scale(zoom, zoom)
+        self.centerOn(QPointF(cx, cy))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -186,6 +240,14 @@ class FrameView(QGraphicsView):
         for name, item in self.layer_items.items():
             item.setVisible(self.c.is_shown(name) and not item.pixmap().isNull())
             item.setOpacity(self.c.layers[name].opacity)
+        opaque = any(self.layer_items[n].isVisible() and self.c.layers[n].opacity >= 0.99 for n in ("image", "clean"))
+        self.checker.setVisible(self.c.project is not None and not opaque)
+        ab = self.c.compare == "ab"
+        if ab:
+            self.ab_label.setText("B: clean plate (A to flip)" if self.c.ab_show_clean else "A: frame (A to flip)")
+            self.ab_label.adjustSize()
+            self.ab_label.move(8, 8)
+        self.ab_label.setVisible(ab)
 
     @Slot()
     def _on_layers(self) -> None:
@@ -250,16 +312,60 @@ class FrameView(QGraphicsView):
             x -= self.c.project.width + SIDE_GAP  # a click on the clean plate means the same pixel
         return x, pt.y()
 
+    def _update_cursor(self) -> None:
+        """A crosshair in the active object's colour (white with none: the next click selects)."""
+        color = self.c.object_color(self.c.object_id)
+        qc = QColor(*color) if color is not None else QColor(255, 255, 255)
+        if self.c.tool in ("brush", "eraser"):
+            self.viewport().setCursor(Qt.CursorShape.BlankCursor if self.brush_cursor.isVisible() else
+                                      Qt.CursorShape.CrossCursor)
+            pen = QPen(QColor(255, 90, 90) if self.c.tool == "eraser" else qc, 0)
+            self.brush_cursor.setPen(pen)
+            return
+        self.brush_cursor.setVisible(False)
+        self.viewport().setCursor(QCursor(_crosshair(qc, box=self.c.tool == "box"), 11, 11))
+
+    def _move_brush_cursor(self, pos: QPointF) -> None:
+        if self.c.tool not in ("brush", "eraser") or self.c.project is None:
+            self.brush_cursor.setVisible(False)
+            return
+        x, y = self._scene_xy(pos)
+        r = float(self.c.brush_radius)
+        self.brush_cursor.setRect(QRectF(x - r, y - r, 2 * r, 2 * r))
+        if not self.brush_cursor.isVisible():
+            self.brush_cursor.setVisible(True)
+            self._update_cursor()
+
+    def leaveEvent(self, event: object) -> None:
+        self.brush_cursor.setVisible(False)
+        super().leaveEvent(event)  # type: ignore[arg-type]
+
+    def show_hint(self, on: bool) -> None:
+        """The first-run hint over the canvas (the window decides when; a click dismisses it)."""
+        self.hint.setVisible(on)
+        if on:
+            self.hint.setFixedWidth(min(560, max(260, self.viewport().width() - 40)))
+            self.hint.adjustSize()
+            self.hint.move(16, self.viewport().height() - self.hint.height() - 16)
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.hint.setVisible(False)
         if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):
             self._pan_from = event.position()
             self._panned = True
             return
         self._press, self._press_button = event.position(), event.button()
+        self._press_modifiers = event.modifiers()
         if self.c.tool in ("brush", "eraser") and event.button() == Qt.MouseButton.LeftButton:
             self._stroke = [self._scene_xy(event.position())]
 
+    def _is_box_gesture(self) -> bool:
+        """The box tool, or Shift held with the point tool."""
+        shift = bool(self._press_modifiers & Qt.KeyboardModifier.ShiftModifier)
+        return self.c.tool == "box" or (self.c.tool == "click" and shift)
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self._move_brush_cursor(event.position())
         if self._pan_from is not None:
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
@@ -276,7 +382,7 @@ class FrameView(QGraphicsView):
             color = QColor(255, 80, 80, 160) if self.c.tool == "eraser" else QColor(80, 200, 255, 160)
             self.overlay.setPen(QPen(color, 2 * self.c.brush_radius, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
             self.overlay.setPath(path)
-        elif self._press_button == Qt.MouseButton.LeftButton and self._dragged(event.position()):
+        elif self._press_button == Qt.MouseButton.LeftButton and self._is_box_gesture() and self._dragged(event.position()):
             x0, y0 = self._scene_xy(self._press)
             x1, y1 = self._scene_xy(event.position())
             self.rubber.setRect(QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized())
@@ -293,16 +399,39 @@ class FrameView(QGraphicsView):
         if self._press is None:
             return
         press, button, self._press = self._press, self._press_button, None
+        box = self._is_box_gesture()
+        self.rubber.setVisible(False)
         if self._stroke:
             stroke, self._stroke = self._stroke, []
             self.overlay.setPath(QPainterPath())
             self.c.brush(stroke)
-        elif button == Qt.MouseButton.LeftButton and self._dragged(event.position(), press):
-            self.rubber.setVisible(False)
-            x0, y0 = self._scene_xy(press)
-            x1, y1 = self._scene_xy(event.position())
-            self.c.set_box(x0, y0, x1, y1)
+        elif box and button == Qt.MouseButton.LeftButton:
+            if self._dragged(event.position(), press):
+                x0, y0 = self._scene_xy(press)
+                x1, y1 = self._scene_xy(event.position())
+                self.c.set_box(x0, y0, x1, y1)
+            else:
+                self.c.status.emit("Box tool: drag a box around the object (V for points).")
         elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            # The point tool: wherever the pen went between press and release, it is a click where it
+            # was pressed. Only the box tool (or Shift) draws boxes.
             x, y = self._scene_xy(press)
             self.c.click(x, y, positive=button == Qt.MouseButton.LeftButton)
         self._draw_prompt()
+
+
+def _crosshair(color: QColor, box: bool = False) -> QPixmap:
+    """A 23 px crosshair in ``color`` with a dark rim (readable on any frame); a small square for box."""
+    img = QImage(23, 23, QImage.Format.Format_ARGB32_Premultiplied)
+    img.fill(0)
+    p = QPainter(img)
+    for pen in (QPen(QColor(0, 0, 0, 200), 3), QPen(color, 1)):
+        p.setPen(pen)
+        p.drawLine(11, 0, 11, 8)
+        p.drawLine(11, 14, 11, 22)
+        p.drawLine(0, 11, 8, 11)
+        p.drawLine(14, 11, 22, 11)
+        if box:
+            p.drawRect(14, 14, 7, 7)
+    p.end()
+    return QPixmap.fromImage(img)

@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
+from app.errors import CelstudioError
 from app.store import Project
 from app.ui import render
 
@@ -63,6 +64,8 @@ class FrameLoader(QObject):
         ``{frame: mean confidence in [0, 1]}`` for frames asked with `request_confidence`.
     status(dict)
         ``{stage: status codes per frame}`` asked with `request_status`.
+    error(object)
+        A `CelstudioError` raised by a background read (a damaged file): the window shows it once.
     """
 
     loaded = Signal(object)
@@ -70,12 +73,14 @@ class FrameLoader(QObject):
     confidence = Signal(object)
     status = Signal(object)
     failed = Signal(str)
+    error = Signal(object)
 
     def __init__(self, project: Project, budget_bytes: int | None = None) -> None:
         super().__init__()
         self.project = project
         self.budget = budget_bytes if budget_bytes is not None else default_budget()
         self.colors: dict[int, tuple[int, int, int]] = {}
+        self.active: int | None = None
         self._cache: OrderedDict[tuple[int, bool], FrameImages] = OrderedDict()
         self._lock = threading.Lock()
         self._seq = 0
@@ -83,6 +88,7 @@ class FrameLoader(QObject):
         self._frames = ThreadPoolExecutor(1, thread_name_prefix="celstudio-frames")
         self._background = ThreadPoolExecutor(1, thread_name_prefix="celstudio-bg")
         self._pending_thumbs: set[int] = set()
+        self._reported: set[str] = set()
 
     # -- frames -------------------------------------------------------------------------------------
     def cached(self, frame: int, full: bool) -> FrameImages | None:
@@ -104,7 +110,7 @@ class FrameLoader(QObject):
             seq = self._seq
             if not prefetch:
                 self._latest = seq
-        self._frames.submit(self._load, seq, frame, full, missing, dict(self.colors), prefetch)
+        self._frames.submit(self._load, seq, frame, full, missing, (dict(self.colors), self.active), prefetch)
         return None
 
     def invalidate(self, layer: str, frames: tuple[int, ...] | None = None) -> None:
@@ -121,15 +127,22 @@ class FrameLoader(QObject):
             self.colors = dict(colors)
             self.invalidate("masks")
 
+    def set_active(self, object_id: int | None) -> None:
+        """The object clicks edit: drawn stronger, with a wider outline."""
+        if object_id != self.active:
+            self.active = object_id
+            self.invalidate("masks")
+
     def _load(self, seq: int, frame: int, full: bool, layers: tuple[str, ...],
-              colors: dict[int, tuple[int, int, int]], prefetch: bool) -> None:
+              colors: tuple[dict[int, tuple[int, int, int]], int | None], prefetch: bool) -> None:
         if not prefetch and seq < self._latest:
             return  # the user has already moved on; a newer request is queued
         try:
             images, size = self._render(frame, full, layers, colors)
-        except Exception as exc:  # a failed read must reach the status bar, not kill the worker
+        except Exception as exc:  # a failed read must reach the user, not kill the worker
             log.exception("loading frame %s failed", frame)
             self.failed.emit(f"Frame {frame} could not be loaded ({exc}).")
+            self._report(exc)
             return
         with self._lock:
             entry = self._cache.get((frame, full))
@@ -158,7 +171,9 @@ class FrameLoader(QObject):
         return self.project.frame(frame)
 
     def _render(self, frame: int, full: bool, layers: tuple[str, ...],
-                colors: dict[int, tuple[int, int, int]]) -> tuple[dict[str, QImage | None], tuple[int, int]]:
+                colors_active: tuple[dict[int, tuple[int, int, int]], int | None]
+                ) -> tuple[dict[str, QImage | None], tuple[int, int]]:
+        colors, active = colors_active
         base = self._base_image(frame, full)
         size = (base.shape[1], base.shape[0])
         store = self.project.layers
@@ -169,7 +184,7 @@ class FrameLoader(QObject):
             elif name == "masks":
                 labels = store.read("masks", frame)
                 out[name] = None if labels is None else render.to_qimage(
-                    render.render_masks(render.fit(labels, size, nearest=True), colors))
+                    render.render_masks(render.fit(labels, size, nearest=True), colors, active))
             elif name == "alpha":
                 alpha = store.read("alpha", frame)
                 out[name] = None if alpha is None else render.to_qimage(
@@ -177,7 +192,7 @@ class FrameLoader(QObject):
             elif name == "effects":
                 fx = store.read("effects", frame)
                 out[name] = None if fx is None else render.to_qimage(
-                    render.render_tint(render.fit(fx, size), render.EFFECT_COLOR))
+                    render.render_heat(render.fit(fx, size)))
             elif name == "confidence":
                 conf = store.read("confidence", frame)
                 out[name] = None if conf is None else render.to_qimage(
@@ -205,12 +220,27 @@ class FrameLoader(QObject):
                     result[f] = render.to_qimage(small)
                 except KeyError:
                     continue
-            except Exception:  # a missing thumbnail just stays blank
+            except Exception as exc:  # a missing thumbnail stays blank; a damaged file is reported
+                self._report(exc)
                 continue
         self.thumbnails.emit(result)
 
+    def _report(self, exc: BaseException) -> None:
+        """Send a user-facing error raised on a worker thread to the UI, once per message (a damaged
+        file fails every read after the first; one dialog says it)."""
+        if isinstance(exc, CelstudioError) and str(exc) not in self._reported:
+            self._reported.add(str(exc))
+            self.error.emit(exc)
+
     def request_confidence(self, frames: list[int] | None = None) -> Future[None]:
-        return self._background.submit(self._load_confidence, frames)
+        def job() -> None:
+            try:
+                self._load_confidence(frames)
+            except Exception as exc:
+                log.exception("confidence failed")
+                self._report(exc)
+
+        return self._background.submit(job)
 
     def _load_confidence(self, frames: list[int] | None) -> None:
         store = self.project.layers
@@ -231,8 +261,9 @@ class FrameLoader(QObject):
         def job() -> None:
             try:
                 self.status.emit(compute())
-            except Exception:  # strips are informative; the log keeps the cause
+            except Exception as exc:  # the log keeps the cause; a damaged index reaches the user
                 log.exception("stage status failed")
+                self._report(exc)
 
         self._background.submit(job)
 

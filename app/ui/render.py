@@ -24,54 +24,130 @@ LAYER_LABELS: dict[str, str] = {
     "masks": "Object masks",
 }
 MASK_FILL_ALPHA = 110
+RIM_RGBA = np.array([0, 0, 0, 200], np.uint8)  # the dark line just outside every outline
 EFFECT_COLOR = (255, 70, 230)
 LOW_CONFIDENCE_COLOR = (255, 40, 40)
 
 
-def mask_lut(colors: dict[int, tuple[int, int, int]], alpha: int = MASK_FILL_ALPHA) -> NDArray[np.uint8]:
-    """A 256-entry premultiplied RGBA table: object id -> fill colour (id 0 stays transparent)."""
+def palette_color(object_id: int) -> tuple[int, int, int]:
+    """A distinct, bright colour per id (golden-angle hues), for ids the object list does not name."""
+    hue = int((object_id * 137.508) % 360) // 2  # OpenCV hue is 0..179
+    hsv = np.array([[[hue, 200, 235 if object_id % 2 else 200]]], np.uint8)
+    r, g, b = (int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
+    return r, g, b
+
+
+def readable_color(color: tuple[int, int, int], min_luma: float = 120.0) -> tuple[int, int, int]:
+    """``color`` lifted towards white until it reads on a dark frame (navy becomes a clear blue)."""
+    r, g, b = (float(v) for v in color)
+    luma = 0.299 * r + 0.587 * g + 0.114 * b
+    if luma >= min_luma:
+        return int(r), int(g), int(b)
+    t = (min_luma - luma) / max(1.0, 255.0 - luma)  # mix with white by exactly what is missing
+    return tuple(round(v + (255.0 - v) * t) for v in (r, g, b))  # type: ignore[return-value]
+
+
+def display_colors(colors: dict[int, tuple[int, int, int]], labels: NDArray[np.uint8] | None = None
+                   ) -> dict[int, tuple[int, int, int]]:
+    """Readable colours for every id in ``colors`` and every other id present in ``labels``."""
+    out = {oid: readable_color(c) for oid, c in colors.items() if 0 < oid < 256}
+    if labels is not None:
+        counts = cv2.calcHist([labels], [0], None, [256], [0, 256]).ravel()  # ~20x np.bincount's speed
+        for oid in np.flatnonzero(counts[1:]) + 1:
+            out.setdefault(int(oid), readable_color(palette_color(int(oid))))
+    return out
+
+
+def mask_lut(colors: dict[int, tuple[int, int, int]], alpha: int = MASK_FILL_ALPHA,
+             active: int | None = None) -> NDArray[np.uint8]:
+    """A 256-entry premultiplied RGBA table: object id -> fill colour (id 0 stays transparent).
+
+    With an ``active`` object, it is filled more strongly and the others more faintly, so the object
+    a click will edit stands out.
+    """
     lut = np.zeros((256, 4), np.uint8)
     for oid, (r, g, b) in colors.items():
         if 0 < oid < 256:
-            lut[oid] = (r * alpha // 255, g * alpha // 255, b * alpha // 255, alpha)
-    # Ids present in the labels but not in the manifest still show, in grey, so nothing hides.
-    unknown = np.all(lut == 0, axis=1)
-    unknown[0] = False
-    lut[unknown] = (60, 60, 60, alpha)
+            a = alpha if active is None else (min(255, alpha + 50) if oid == active else alpha // 2)
+            lut[oid] = (r * a // 255, g * a // 255, b * a // 255, a)
     return lut
 
 
 def outline_lut(colors: dict[int, tuple[int, int, int]]) -> NDArray[np.uint8]:
     lut = np.full((256, 4), 255, np.uint8)
     lut[:, :3] = 200
+    lut[0] = RIM_RGBA
     for oid, (r, g, b) in colors.items():
         if 0 < oid < 256:
             lut[oid] = (r, g, b, 255)
     return lut
 
 
-def render_masks(labels: NDArray[np.uint8], colors: dict[int, tuple[int, int, int]]) -> NDArray[np.uint8]:
-    """Semi-transparent fill plus a 1-2 px opaque outline in each object's colour."""
+def render_masks(labels: NDArray[np.uint8], colors: dict[int, tuple[int, int, int]],
+                 active: int | None = None) -> NDArray[np.uint8]:
+    """Semi-transparent fill plus an opaque outline in each object's (readable) colour.
+
+    Ids the object list does not name get their own palette colour, never a shared grey. A dark
+    1 px rim outside each outline keeps it visible on light frames too; the active object's outline
+    is twice as wide.
+    """
+    shown = display_colors(colors, labels)
     # cv2.LUT on a 4-channel view is several times faster than numpy fancy indexing at 1080p.
     four = cv2.merge([labels] * 4)
-    rgba = np.asarray(cv2.LUT(four, mask_lut(colors).reshape(256, 1, 4)), np.uint8)
+    rgba = np.asarray(cv2.LUT(four, mask_lut(shown, active=active).reshape(256, 1, 4)), np.uint8)
     kernel = np.ones((3, 3), np.uint8)
     hi = cv2.dilate(labels, kernel)
     edge = cv2.compare(hi, cv2.erode(labels, kernel), cv2.CMP_NE)
     if cv2.countNonZero(edge):
-        outline = cv2.LUT(cv2.merge([hi] * 4), outline_lut(colors).reshape(256, 1, 4))
-        cv2.copyTo(outline, edge, rgba)
+        grown = cv2.dilate(edge, kernel)
+        if active is not None:
+            edge = cv2.bitwise_or(edge, cv2.bitwise_and(grown, cv2.inRange(labels, active, active)))
+        # One table pass draws both: outline pixels look up their object, rim pixels (background just
+        # outside the outline) look up entry 0, the dark rim colour.
+        rim = cv2.bitwise_and(cv2.bitwise_and(grown, cv2.inRange(labels, 0, 0)), cv2.bitwise_not(edge))
+        index = cv2.bitwise_and(hi, edge)
+        outline = cv2.LUT(cv2.merge([index] * 4), outline_lut(shown).reshape(256, 1, 4))
+        cv2.copyTo(outline, cv2.bitwise_or(edge, rim), rgba)
     return rgba
 
 
 def render_tint(strength: NDArray[np.uint8], color: tuple[int, int, int], gain: float = 0.85) -> NDArray[np.uint8]:
-    """A colour whose opacity follows ``strength`` (effects, low confidence)."""
+    """A colour whose opacity follows ``strength`` (low confidence)."""
     a = (strength.astype(np.uint16) * int(gain * 256) >> 8).astype(np.uint8)
     out = np.empty((*strength.shape, 4), np.uint8)
     for c in range(3):
         out[..., c] = (a.astype(np.uint16) * color[c] // 255).astype(np.uint8)
     out[..., 3] = a
     return out
+
+
+def _heat_lut() -> NDArray[np.uint8]:
+    """Premultiplied RGBA per strength: transparent at 0, then blue -> red -> yellow -> white, and
+    opaque from a third of full strength, so faint effects are seen, not lost in black."""
+    ramp = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(256, 1), cv2.COLORMAP_TURBO)
+    rgb = cv2.cvtColor(ramp, cv2.COLOR_BGR2RGB).reshape(256, 3).astype(np.uint16)
+    alpha = np.clip(np.arange(256) * 3, 0, 255).astype(np.uint16)
+    alpha[0] = 0
+    lut = np.empty((256, 4), np.uint8)
+    lut[:, :3] = (rgb * alpha[:, None] // 255).astype(np.uint8)
+    lut[:, 3] = alpha.astype(np.uint8)
+    return lut
+
+
+HEAT_LUT = _heat_lut()
+
+
+def render_heat(strength: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Effects as a heat map: where and how strongly, readable alone or over the frame."""
+    return np.asarray(cv2.LUT(cv2.merge([strength] * 4), HEAT_LUT.reshape(256, 1, 4)), np.uint8)
+
+
+def checkerboard(width: int, height: int, cell: int = 16) -> NDArray[np.uint8]:
+    """Light and mid grey squares: what "transparent" looks like in every image editor."""
+    yy, xx = np.mgrid[:height, :width]
+    board = ((yy // cell + xx // cell) % 2).astype(np.uint8)
+    grey = np.where(board > 0, 204, 153).astype(np.uint8)
+    return np.asarray(cv2.merge([grey] * 3), np.uint8)
 
 
 def render_cutout(image: NDArray[np.uint8], alpha: NDArray[np.uint8]) -> NDArray[np.uint8]:

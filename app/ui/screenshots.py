@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from app.ui.main import has_display
 
@@ -32,8 +33,9 @@ def render_all(out: Path = OUT) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
     from app.demo.project import create_demo_project
+    from app.export import export_project
     from app.ui.controller import MainController
-    from app.ui.dialogs import SettingsDialog
+    from app.ui.dialogs import ExportSummary, ModelsDialog, SettingsDialog, ShortcutsDialog
     from app.ui.icons import apply_dark_theme
     from app.ui.window import MainWindow
 
@@ -46,13 +48,14 @@ def render_all(out: Path = OUT) -> list[Path]:
         root = Path(tmp) / "demo"
         create_demo_project(root, width=640, height=360, shots=3, frames_per_shot=12).close()
         c = MainController()
-        w = MainWindow(c, QSettings(str(Path(tmp) / "ui.ini"), QSettings.Format.IniFormat))
+        settings = QSettings(str(Path(tmp) / "ui.ini"), QSettings.Format.IniFormat)
+        settings.setValue("hint_seen", True)  # shown once, on purpose, in main.png
+        w = MainWindow(c, settings)
+        c.auto_run = False  # the run below is started (and timed) by hand
         w.resize(1440, 880)
         w.show()
         c.open_project(root)
         assert c.runner is not None
-        c.run_all().wait(600)
-        _pump(app, 1.0)
 
         def shot(name: str, widget: object = w, wait: float = 0.8) -> None:
             _pump(app, wait)
@@ -60,13 +63,33 @@ def render_all(out: Path = OUT) -> list[Path]:
             widget.grab().save(str(path))  # type: ignore[attr-defined]
             saved.append(path)
 
+        # A run in progress: the jobs row while frames are being computed.
         c.set_frame(16)
+        runner: Any = c.runner
+        handle = c.run_all()
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not any(j.done >= 3 for j in runner.jobs()):
+            _pump(app, 0.05)
+        runner.pause()  # hold the picture still while it is taken
+        c.jobs_changed.emit()
+        shot("run_in_progress", wait=0.6)
+        shot("jobs", w.docks["jobs"], wait=0.1)
+        runner.resume()
+        handle.wait(600)
+        runner.wait_idle(60)
+        _pump(app, 1.0)
+        w.view.show_hint(True)
         shot("main")
-        # A correction: two clicks on a new object, with the prompt points drawn.
-        oid = c.add_object("Prop")
-        if oid is not None:
-            c.click(420, 200, True)
-            c.click(440, 120, False)
+        w.view.show_hint(False)
+        # The timeline with its legend, hovering a status strip.
+        shot("timeline_legend", w.timeline)
+        # A correction: with no object active, a click on a character selects it (outlined wider,
+        # listed in bold); the next clicks refine it, their points drawn.
+        c.set_object(None)
+        c.click(240, 200, True)  # selects the character under it
+        c.click(240, 200, True)
+        c.click(300, 330, False)
+        if c.last_job is not None:
             c.last_job.wait(60)
         shot("correction")
         c.set_solo("alpha")
@@ -80,19 +103,27 @@ def render_all(out: Path = OUT) -> list[Path]:
         c.set_compare("side")
         shot("side_by_side")
         c.set_compare("off")
-        runner: object = c.runner
-        runner.pause()  # type: ignore[attr-defined]
-        runner.submit_run(force=True)  # type: ignore[attr-defined]
-        _pump(app, 1.5)
-        c.jobs_changed.emit()
-        shot("jobs", w.docks["jobs"])
-        c.cancel()
-        runner.resume()  # type: ignore[attr-defined]
+        sheet = ShortcutsDialog(w.shortcut_rows(), w)
+        sheet.show()
+        shot("shortcut_sheet", sheet)
+        sheet.close()
         dialog = SettingsDialog(c, w)
-        dialog.resize(480, dialog.sizeHint().height())
+        dialog.resize(560, dialog.sizeHint().height())
         dialog.show()
         shot("settings", dialog)
         dialog.close()
+        models = ModelsDialog(w)
+        models.show()
+        shot("models", models)
+        models.close()
+        export_dir = Path(tmp) / "export"
+        options: dict[str, Any] = {"format": "layers", "corrected_only": False, "min_confidence": 0.0, "dedupe": 0, "max_per_shot": 0}
+        assert c.project is not None
+        summary = export_project(c.project, export_dir, **options)
+        done = ExportSummary(summary, export_dir, len(c.project.manifest.objects), options, w)
+        done.show()
+        shot("export_summary", done)
+        done.close()
         c.close_project()
         w.close()
     return saved

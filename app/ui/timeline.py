@@ -1,8 +1,10 @@
 """The timeline: a QPainter widget that paints only the visible frame range.
 
-Rows, top to bottom: frame ruler, thumbnails, one status strip per pipeline stage, the propagation
-confidence curve; shot boundaries and corrected-frame markers cross all rows; the playhead is on top.
-Click or drag to scrub, wheel to zoom around the cursor, Shift+wheel (or a horizontal wheel) to pan.
+Rows, top to bottom: frame ruler, a marker row (corrected and propagated frames), thumbnails, one
+status strip per pipeline stage, the propagation confidence curve, and a legend; shot boundaries cross
+all rows; the playhead is on top. Hovering shows what is under the pointer (stage, frame, status,
+backend, layer version). Click or drag to scrub, wheel to zoom around the cursor, Shift+wheel (or a
+horizontal wheel) to pan.
 """
 
 from __future__ import annotations
@@ -10,21 +12,40 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Slot
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF, QWheelEvent
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Slot
+from PySide6.QtGui import (
+    QColor,
+    QHelpEvent,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPolygonF,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from app.ui.controller import MainController
-from app.ui.runner_link import STAGES
+from app.ui.runner_link import STAGE_LAYER, STAGES
 
 RULER_H = 18
+MARK_H = 10
 THUMB_H = 40
 STRIP_H = 13
 CURVE_H = 34
-LABEL_W = 84
+LEGEND_H = 16
+LABEL_W = 150
 # 0 missing, 1 fresh, 2 stale, 3 running, 4 failed
 STATUS_COLORS = (QColor(48, 50, 56), QColor(70, 170, 100), QColor(210, 160, 40), QColor(70, 140, 230),
                  QColor(220, 60, 60))
+STATUS_NAMES = ("not computed", "up to date", "stale (inputs changed)", "running", "failed")
+USER_MARK = QColor(80, 230, 120)
+PROPAGATED_MARK = QColor(180, 180, 255)
+CURVE_COLOR = QColor(120, 200, 255)
+STAGE_LABELS = {"segment": "find objects", "propagate": "track", "matte": "cut out", "effects": "effects",
+                "inpaint": "clean plate", "annotate": "tags"}
 
 
 class Timeline(QWidget):
@@ -39,13 +60,13 @@ class Timeline(QWidget):
         self.setMinimumHeight(self.sizeHint().height())
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMouseTracking(False)
+        self.setMouseTracking(True)
         controller.project_changed.connect(self._on_project)
         controller.frame_changed.connect(self._on_frame)
         controller.timeline_changed.connect(self.update)
 
     def sizeHint(self) -> QSize:
-        return QSize(800, RULER_H + THUMB_H + STRIP_H * len(STAGES) + CURVE_H + 8)
+        return QSize(800, RULER_H + MARK_H + THUMB_H + STRIP_H * len(STAGES) + CURVE_H + LEGEND_H + 6)
 
     # -- view range ---------------------------------------------------------------------------------
     @Slot()
@@ -127,7 +148,7 @@ class Timeline(QWidget):
         last = min(n, math.ceil(self.view_start + self.view_len) + 1)
         y = 0
         self._paint_ruler(p, first, last)
-        y += RULER_H
+        y += RULER_H + MARK_H
         self._paint_thumbs(p, first, last, y)
         y += THUMB_H
         p.setPen(QColor(170, 170, 175))
@@ -135,21 +156,23 @@ class Timeline(QWidget):
         small.setPointSizeF(max(6.0, small.pointSizeF() * 0.8))
         p.setFont(small)
         for stage in STAGES:
-            p.drawText(QRectF(4, y, LABEL_W - 8, STRIP_H), Qt.AlignmentFlag.AlignVCenter, stage)
+            p.drawText(QRectF(4, y, LABEL_W - 8, STRIP_H), Qt.AlignmentFlag.AlignVCenter,
+                       f"{stage} ({STAGE_LABELS.get(stage, stage)})")
             self._paint_strip(p, self.c.stage_status().get(stage), first, last, y)
             y += STRIP_H
         self._paint_curve(p, first, last, y + 2)
+        self._paint_legend(p, y + 2 + CURVE_H)
         self._paint_shots_and_marks(p, first, last)
         x = self.x_of(self.c.frame + 0.5)
         p.setPen(QPen(QColor(255, 255, 255), 2))
-        p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        p.drawLine(QPointF(x, 0), QPointF(x, self.height() - LEGEND_H))
         p.end()
 
     def _paint_ruler(self, p: QPainter, first: int, last: int) -> None:
         p.fillRect(QRectF(0, 0, self.width(), RULER_H), QColor(38, 40, 45))
         p.setPen(QColor(190, 190, 195))
         p.drawText(QRectF(4, 0, LABEL_W - 8, RULER_H), Qt.AlignmentFlag.AlignVCenter,
-                   f"{self.c.frame} / {self.c.frame_count - 1}")
+                   frame_counter(self.c.frame, self.c.frame_count))
         px_per_frame = self._track_w() / self.view_len
         step = 1
         while step * px_per_frame < 60:
@@ -157,9 +180,9 @@ class Timeline(QWidget):
         p.setPen(QColor(120, 120, 128))
         for f in range((first // step) * step, last, step):
             x = self.x_of(f)
-            if x >= LABEL_W:
+            if x >= LABEL_W:  # numbered from 1, like the counter
                 p.drawLine(QPointF(x, RULER_H - 5), QPointF(x, RULER_H))
-                p.drawText(QPointF(x + 2, RULER_H - 6), str(f))
+                p.drawText(QPointF(x + 2, RULER_H - 6), str(f + 1))
 
     def _paint_thumbs(self, p: QPainter, first: int, last: int, y: int) -> None:
         p.setPen(QColor(170, 170, 175))
@@ -221,14 +244,105 @@ class Timeline(QWidget):
             x = self.x_of(shot.start)
             if x >= LABEL_W and shot.start > 0:
                 p.setPen(QPen(QColor(255, 200, 80), 2))
-                p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-            label = QRectF(max(float(LABEL_W), x) + 3, RULER_H + 2, 44, 15)
+                p.drawLine(QPointF(x, 0), QPointF(x, self.height() - LEGEND_H))  # the legend stays clear
+            label = QRectF(max(float(LABEL_W), x) + 3, RULER_H + MARK_H + 2, 44, 15)
             p.fillRect(label, QColor(20, 20, 24, 190))
             p.setPen(QColor(255, 210, 120))
             p.drawText(label, Qt.AlignmentFlag.AlignCenter, f"shot {i + 1}")
+        # Markers have their own row under the ruler, so they never cover its numbers.
         p.setPen(Qt.PenStyle.NoPen)
+        top = RULER_H + 1
         for f, source in self.c.corrected.items():
             if first <= f < last:
                 x = self.x_of(f + 0.5)
-                p.setBrush(QColor(80, 230, 120) if source == "user" else QColor(180, 180, 255))
-                p.drawPolygon(QPolygonF([QPointF(x - 5, 0), QPointF(x + 5, 0), QPointF(x, 8)]))
+                p.setBrush(USER_MARK if source == "user" else PROPAGATED_MARK)
+                p.drawPolygon(QPolygonF([QPointF(x - 4, top), QPointF(x + 4, top), QPointF(x, top + MARK_H - 2)]))
+
+    def _paint_legend(self, p: QPainter, y: float) -> None:
+        """Swatches for every colour and mark the timeline uses."""
+        x = 4.0
+        metrics = p.fontMetrics()
+        items: list[tuple[QColor, str, str]] = [(STATUS_COLORS[i], STATUS_NAMES[i], "box") for i in range(5)]
+        items += [(USER_MARK, "corrected by you", "mark"), (PROPAGATED_MARK, "propagated", "mark"),
+                  (CURVE_COLOR, "confidence", "line"), (QColor(255, 200, 80), "shot cut", "cut")]
+        for color, text, kind in items:
+            if kind == "box":
+                p.fillRect(QRectF(x, y + 4, 10, 8), color)
+            elif kind == "mark":
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(color)
+                p.drawPolygon(QPolygonF([QPointF(x, y + 4), QPointF(x + 9, y + 4), QPointF(x + 4.5, y + 12)]))
+            elif kind == "line":
+                p.setPen(QPen(color, 1.5))
+                p.drawLine(QPointF(x, y + 8), QPointF(x + 10, y + 8))
+            else:
+                p.setPen(QPen(color, 2))
+                p.drawLine(QPointF(x + 5, y + 3), QPointF(x + 5, y + 13))
+            p.setPen(QColor(170, 170, 175))
+            p.drawText(QPointF(x + 13, y + 12), text)
+            x += 13 + metrics.horizontalAdvance(text) + 12
+
+    # -- hover --------------------------------------------------------------------------------------
+    def row_at(self, y: float) -> str:
+        """What the timeline shows at height ``y``: "ruler", "marks", "frames", a stage, "confidence", "legend"."""
+        if y < RULER_H:
+            return "ruler"
+        if y < RULER_H + MARK_H:
+            return "marks"
+        y -= RULER_H + MARK_H
+        if y < THUMB_H:
+            return "frames"
+        y -= THUMB_H
+        if y < STRIP_H * len(STAGES):
+            return STAGES[int(y // STRIP_H)]
+        y -= STRIP_H * len(STAGES)
+        return "confidence" if y < CURVE_H + 2 else "legend"
+
+    def tooltip_at(self, x: float, y: float) -> str:
+        """The hover text at (x, y): the frame, and what the row under the pointer says about it."""
+        if self.c.project is None or x < LABEL_W:
+            return ""
+        frame = self.frame_at(x)
+        row = self.row_at(y)
+        project = self.c.project
+        shots = project.shots
+        shot = project.shot_of(frame)
+        head = f"Frame {frame + 1} of {self.c.frame_count}, shot {shots.index(shot) + 1}"
+        if row in STAGES:
+            codes = self.c.stage_status().get(row)
+            status = STATUS_NAMES[int(codes[frame])] if codes is not None and frame < len(codes) else "unknown"
+            role = {"segment": "segmenter", "propagate": "propagator", "matte": "matter", "inpaint": "inpainter",
+                    "effects": "effects", "annotate": "annotator"}[row]
+            settings = getattr(self.c.runner, "settings", None)
+            backend = settings.backend_name(role) if settings is not None else "classical"
+            layer = STAGE_LAYER.get(row)
+            version = f", {layer} version {project.layers.version(layer, frame)}" if layer else ""
+            return f"{head}\nStage {row} ({STAGE_LABELS[row]}): {status}\nBackend {backend}{version}"
+        if row == "marks" or row == "ruler":
+            source = self.c.corrected.get(frame)
+            what = {"user": "corrected by you", "accepted": "propagated (accepted)"}.get(source or "", "")
+            return f"{head}\n{what}" if what else head
+        if row == "confidence":
+            value = self.c.confidence.get(frame)
+            return f"{head}\nPropagation confidence " + ("not computed" if value is None or math.isnan(value)
+                                                          else f"{100 * value:.0f}%")
+        if row == "legend":
+            return ""
+        return head
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            assert isinstance(event, QHelpEvent)
+            text = self.tooltip_at(event.pos().x(), event.pos().y())
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().event(event)
+
+
+def frame_counter(frame: int, count: int) -> str:
+    """``frame 1 of 181``: one-based, with the total, so the last frame reads ``181 of 181``."""
+    return f"frame {frame + 1} of {count}" if count else "no frames"

@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import cv2
@@ -39,9 +40,11 @@ from models.classical.align import (
     sample_indices,
     warp_to_frame,
 )
-from models.classical.effects import additive_strength
+from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
+from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel, split_merged
 from models.classical.static import face_priors, static_evidence
+from models.classical.text import resize_mask, text_mask
 
 K3 = np.ones((3, 3), np.uint8)
 
@@ -105,43 +108,79 @@ class ClassicalSegmenter:
         static_fg: NDArray[np.uint8] | None = None
         if model.static or model.moving_share < self.still_share:
             static_fg = self._static_foreground(model.plate)
-        out: list[FrameSegmentation] = []
         prev: tuple[NDArray[np.uint8], Matrix] | None = None
         tracker = _IdTracker()
 
-        def frame_mask(i: int) -> tuple[Image, NDArray[np.uint8], NDArray[np.float32]]:
+        def frame_mask(i: int) -> _FrameEvidence:
             small = resize(frames[i], s)
-            return (small, *self._frame_mask(small, model, i, transforms[i], shape, s, static_fg))
+            return self._frame_mask(small, frames[i], model, i, transforms[i], shape, s, static_fg)
 
-        # Frames are independent until ids are tracked: GrabCut (which releases the GIL) runs on
-        # every core, a window of frames at a time so memory stays bounded.
+        # Pass 1: pieces. Frames are independent until ids are tracked: GrabCut (which releases the
+        # GIL) runs on every core, a window of frames at a time so memory stays bounded.
+        pieces: list[FrameTracks] = []
+        kept: list[tuple[NDArray[np.bool_], NDArray[np.bool_] | None]] = []  # background, text
         workers = max(1, min(self.workers, n))
+        centre = np.array([shape[1] * s / 2, shape[0] * s / 2, 1.0])
         with ThreadPoolExecutor(workers) as pool:
             pending = [pool.submit(frame_mask, i) for i in range(min(n, 2 * workers))]
             for i in range(n):
-                small, fg_small, evidence = pending[i].result()
+                ev = pending[i].result()
                 if i + 2 * workers < n:
                     pending.append(pool.submit(frame_mask, i + 2 * workers))
-                frame = frames[i]
+                fg_small = ev.fg
+                text_small = resize_mask(ev.text, fg_small.shape) if ev.text is not None else None
+                if text_small is not None:
+                    fg_small = np.where(text_small, 0, fg_small).astype(np.uint8)  # text is no character
                 comps = _components(fg_small, self.min_object_area)
                 warped_prev: NDArray[np.uint8] | None = None
+                shift = (0.0, 0.0)
                 if prev is not None:
                     m = rescale_transform(np.linalg.inv(transforms[i]) @ prev[1], s)[:2]
                     size = fg_small.shape[::-1]
                     warped_prev = np.asarray(cv2.warpAffine(prev[0], m, size, flags=cv2.INTER_NEAREST), np.uint8)
-                ids = tracker.assign(comps, warped_prev)
-                labels_small = ids[comps].astype(np.uint8)
-                kinds = self._kinds(labels_small, small, evidence)
-                labels, conf = _upsample_labels(labels_small, frame, s)
-                out.append(FrameSegmentation(labels=labels, kinds=kinds, confidence=conf))
+                    moved = m @ centre
+                    shift = (float(moved[0] - centre[0]), float(moved[1] - centre[1]))
+                if warped_prev is not None and flash_strength(ev.small) > 0.5:
+                    # A whole-frame flash lifts everything off the plate: the characters are where
+                    # they were a frame ago (stage 2b separates the flash itself).
+                    labels_small = warped_prev
+                else:
+                    comps = split_merged(comps, ev.small, ev.faces, warped_prev)
+                    ids = tracker.assign(comps, warped_prev)
+                    labels_small = ids[comps].astype(np.uint8)
+                kinds = self._kinds(labels_small, ev.small, ev.additive)
+                pieces.append(FrameTracks(labels_small, shift, ev.faces, {k for k, v in kinds.items() if v == "effect"}))
+                kept.append((ev.background, ev.text))
                 prev = (labels_small, transforms[i])
+        # Pass 2: pieces that are one character become one track for the whole shot.
+        mapping = group_tracks(pieces, gap=max(2, round(0.012 * max(fg_small.shape))))
+        # A character is an effect when most of its appearances were almost only added light.
+        seen: dict[int, list[bool]] = {}
+        for ft in pieces:
+            for t in (int(v) for v in np.unique(ft.labels) if v):
+                seen.setdefault(mapping[t], []).append(t in ft.effect_like)
+        effect_groups = {g for g, flags in seen.items() if float(np.mean(flags)) > 0.5}
+        text_id = min(255, max(mapping.values(), default=0) + 1)
+        out: list[FrameSegmentation] = []
+        for i in range(n):
+            ft, (background, text) = pieces[i], kept[i]
+            text_small = resize_mask(text, ft.labels.shape) if text is not None else None
+            grouped = fill_holes(relabel(ft.labels, mapping), keep_out=text_small, background=background)
+            frame_kinds: dict[int, ObjectKind] = {
+                int(g): ("effect" if int(g) in effect_groups else "character") for g in np.unique(grouped) if g}
+            labels, conf = _upsample_labels(grouped, frames[i], s)
+            if text is not None:
+                full = resize_mask(text, labels.shape)
+                labels[full] = text_id
+                frame_kinds[text_id] = "text"  # type: ignore[assignment]  # ObjectKind gains "text" (objects branch)
+            out.append(FrameSegmentation(labels=labels, kinds=frame_kinds, confidence=conf))
         return out
 
     def _static_foreground(self, plate: Image) -> NDArray[np.uint8]:
         """Foreground of a still picture from static cues (`models.classical.static`), by GrabCut."""
         return grabcut(plate, static_evidence(plate, self.faces.detect(plate)), iterations=4)
 
-    def _face_seeds(self, small: Image, evidence: NDArray[np.uint8]) -> None:
+    def _face_seeds(self, small: Image, evidence: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
         """Faces are sure foreground, their head probable foreground even over supported
         background (a still head is seen alike in every frame), the body below them probable
         foreground where undecided (a box must not override evidence that knows better)."""
@@ -152,13 +191,14 @@ class ClassicalSegmenter:
         evidence[body & (evidence == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
         for x, y, fw, fh in faces:
             evidence[y + fh // 6 : y + fh - fh // 6, x + fw // 6 : x + fw - fw // 6] = cv2.GC_FGD
+        return [(int(x), int(y), int(fw), int(fh)) for x, y, fw, fh in faces]
 
     # -- frame level -----------------------------------------------------------------------------
 
     def _frame_mask(
-        self, small: Image, model: _BackgroundModel, i: int, t: Matrix, shape: tuple[int, ...], s: float,
-        static_fg: NDArray[np.uint8] | None,
-    ) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        self, small: Image, frame: Image, model: _BackgroundModel, i: int, t: Matrix, shape: tuple[int, ...],
+        s: float, static_fg: NDArray[np.uint8] | None,
+    ) -> _FrameEvidence:
         ref = warp_to_frame(model.plate, t, shape, s)
         support, ok = model.support(small, t, i)
         d = difference(small, ref)
@@ -179,11 +219,16 @@ class ClassicalSegmenter:
         evidence[prob > 0] = cv2.GC_PR_FGD
         sure = cv2.erode((moving & (support < 0.2) & (d > thr)).astype(np.uint8), K3) > 0
         evidence[sure] = cv2.GC_FGD
+        # The plate seen through a character (between an arm and the body) is a hole to keep open.
+        background = (support >= 0.6) & ok & (d <= 10.0)
         if static_fg is not None:
             warped = warp_to_frame(static_fg, t, shape, s, cv2.INTER_NEAREST) > 0
             evidence[warped & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
-        self._face_seeds(small, evidence)
-        return grabcut(small, evidence, iterations=2), add
+            background &= ~warped  # a still character is in the plate: agreement says nothing
+        faces = self._face_seeds(small, evidence)
+        text = text_mask(frame)
+        return _FrameEvidence(small, grabcut(small, evidence, iterations=2), add, np.asarray(background), faces,
+                              text if text.any() else None)
 
     def _kinds(self, labels: Labels, small: Image, additive: NDArray[np.float32]) -> dict[int, ObjectKind]:
         """Objects made almost only of additive brightening (no dark outline) are effects."""
@@ -194,6 +239,18 @@ class ClassicalSegmenter:
             region = labels == oid
             kinds[int(oid)] = "effect" if float((additive[region] > 0.5).mean()) > 0.85 else "character"
         return kinds
+
+
+@dataclass
+class _FrameEvidence:
+    """What pass 1 learns of one frame (model scale; text at its own working scale)."""
+
+    small: Image
+    fg: NDArray[np.uint8]
+    additive: NDArray[np.float32]
+    background: NDArray[np.bool_]
+    faces: list[tuple[int, int, int, int]]
+    text: NDArray[np.bool_] | None
 
 
 class _BackgroundModel:
@@ -298,12 +355,16 @@ class _IdTracker:
         k = int(comps.max())
         ids = np.zeros(k + 1, np.int64)
         used: set[int] = set()
-        for c in range(1, k + 1):
+        areas = np.bincount(comps.ravel(), minlength=k + 1)
+        # Biggest first, and an id goes to one component only: the two halves of a split blob
+        # (two characters) keep two ids.
+        for c in sorted(range(1, k + 1), key=lambda c: -int(areas[c])):
             region = comps == c
             best = 0
             if warped_prev is not None:
                 counts = np.bincount(warped_prev[region], minlength=256)
                 counts[0] = 0
+                counts[list(used)] = 0
                 if counts.max() >= 0.3 * region.sum():
                     best = int(counts.argmax())
             if best == 0:

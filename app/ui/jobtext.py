@@ -1,0 +1,85 @@
+"""Plain-language job text for the Jobs panel and the status bar (no Qt: tested directly).
+
+A row must read whole at any dock width, so the text is split into a short title and a detail line
+that may wrap, instead of one long string clipped inside a progress bar.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+JOB_TITLES = {
+    "run": "Run all stages",
+    "update": "Updating after an edit",
+    "click": "Click correction",
+    "brush": "Brush stroke",
+    "propagate": "Propagation",
+    "prepare": "Preparing the click model",
+    "delete": "Deleting an object",
+    "undo": "Undo",
+    "redo": "Redo",
+}
+STAGE_WORDS = {
+    "segment": "finding objects",
+    "propagate": "tracking objects",
+    "matte": "cutting out characters",
+    "effects": "finding effects",
+    "inpaint": "painting the clean plate",
+    "annotate": "tagging",
+}
+
+
+STARTING = {
+    "run": "starting: loading models and analysing the shot",
+    "update": "starting: loading models and analysing the shot",
+    "propagate": "starting: loading the tracking model and reading the shot",
+    "click": "running the click model",
+    "prepare": "loading the click model",
+}
+
+
+@dataclass(frozen=True)
+class JobText:
+    title: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.title}: {self.detail}"
+
+
+def duration(seconds: float) -> str:
+    """``about 40 s`` / ``about 7 min`` / ``about 1 h 5 min``."""
+    if not math.isfinite(seconds) or seconds <= 0:
+        return ""
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"about {minutes} min" if minutes < 60 else f"about {minutes // 60} h {minutes % 60} min"
+
+
+def describe(kind: str, job_id: int, state: str, done: int = 0, total: int = 0, fps: float = 0.0,
+             eta_s: float = 0.0, stage: str = "", message: str = "") -> JobText:
+    """The title and detail line of one job in any state."""
+    title = f"{JOB_TITLES.get(kind, kind.title())} #{job_id}"
+    step = f"{stage} ({STAGE_WORDS[stage]})" if stage in STAGE_WORDS else stage
+    counts = f"{done} of {total} frames" if total else ""
+    if state == "queued":
+        return JobText(title, "waiting for the jobs before it")
+    if state == "cancelled":
+        return JobText(title, "cancelled" + (f" after {counts}" if counts else "") + "; finished frames are kept")
+    if state == "failed":
+        return JobText(title, f"failed: {message}" if message else "failed")
+    if state == "done":
+        return JobText(title, "done" + (f": {counts}" if counts else ""))
+    if done == 0:
+        # Before the first frame the runner loads models and analyses the shot: say so, not nothing.
+        todo = f" ({total} frames to do)" if total else ""
+        return JobText(title, STARTING.get(kind, "working") + todo)
+    parts = [p for p in (step, counts) if p]
+    if fps > 0:
+        parts.append(f"{fps:.1f} frames/s" if fps < 10 else f"{fps:.0f} frames/s")
+    left = duration(eta_s)
+    if left:
+        parts.append(f"{left} left")
+    return JobText(title, ", ".join(parts))

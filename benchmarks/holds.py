@@ -1,0 +1,140 @@
+"""Held drawings: the whole weight-free pipeline with holds on and off, side by side in one run, and
+the cost of staleness after a click on a big project.
+
+Usage::
+
+    python benchmarks/holds.py pipeline VIDEO [--frames N]     # e.g. ../shared/data/anime/clips/onepiece_demo.mp4
+    python benchmarks/holds.py generated [--size 1080] [--drawings 12]
+    python benchmarks/holds.py staleness [--frames 10000]
+
+``pipeline`` imports VIDEO (holds found from the pictures), runs all six stages, then runs them again
+on a second import whose frames are each their own drawing, and prints frames/s, the speed-up and
+how many held frames got identical layers. ``generated`` does the same on an image folder of a
+generated clip drawn on ones, twos and threes (known holds). ``staleness`` times the staleness check
+the runner makes after a click (one frame) on a project of N frames, per frame and in bulk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.demo.generator import generate_shots
+from app.ingest.importer import import_source
+from app.pipeline.graph import STAGES, stage_status, stale_frames
+from app.pipeline.runner import PipelineRunner
+from app.store import Manifest, Project, SourceInfo
+
+LAYERS = ("segmentation", "masks", "alpha", "effects", "clean")
+
+
+def _run(project: Project) -> float:
+    runner = PipelineRunner(project).start()
+    t0 = time.perf_counter()
+    runner.submit_run().wait()
+    runner.wait_idle(24 * 3600)
+    wall = time.perf_counter() - t0
+    runner.stop()
+    return wall
+
+
+def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> None:
+    held = import_source(source, work / "held")
+    every = import_source(source, work / "every")
+    every.set_held(np.zeros(every.frame_count, np.uint8))
+    n = held.frame_count
+    print(f"{source.name}: {n} frames, {held.drawing_count} drawings found"
+          + (f" (true: {true_drawings})" if true_drawings is not None else ""))
+    t_held = _run(held)
+    t_every = _run(every)
+    print(f"  holds on : {t_held:8.1f} s  {n / t_held:6.2f} frames/s")
+    print(f"  holds off: {t_every:8.1f} s  {n / t_every:6.2f} frames/s")
+    print(f"  speed-up : {t_every / t_held:6.2f}x")
+    keys = held.drawing_keys
+    held_frames = [f for f in range(n) if keys[f] != f]
+    for layer in LAYERS:
+        same = sum(
+            1 for f in held_frames
+            if (a := held.layers.read(layer, f)) is not None and (b := every.layers.read(layer, f)) is not None
+            and np.array_equal(a, b)
+        )
+        print(f"  {layer:<12} identical on {same} of {len(held_frames)} held frames")
+    raw_held = sum((work / "held" / name).stat().st_size for name in ("layers.h5", "index.db"))
+    raw_every = sum((work / "every" / name).stat().st_size for name in ("layers.h5", "index.db"))
+    print(f"  layer store: {raw_held / 2**20:.1f} MiB with holds, {raw_every / 2**20:.1f} MiB without")
+    held.close()
+    every.close()
+
+
+def generated(size: int, drawings: int, work: Path) -> None:
+    width, height = {480: (854, 480), 720: (1280, 720), 1080: (1920, 1080)}[size]
+    video = generate_shots(5, width=width, height=height, shots=2, frames_per_shot=drawings // 2)
+    rng = np.random.default_rng(5)
+    folder = work / "frames"
+    folder.mkdir()
+    i = 0
+    for frame in video:  # each drawing held on ones, twos or threes
+        for _ in range(int(rng.integers(1, 4))):
+            cv2.imwrite(str(folder / f"{i:05d}.png"), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+            i += 1
+    side_by_side(folder, work, true_drawings=len(video))
+
+
+def staleness(frames: int, work: Path) -> None:
+    project = Project.create(work / "big", Manifest("big", SourceInfo("generated", "", "x"), frames, 64, 36, 24.0))
+    labels = np.zeros((36, 64), np.uint8)
+    labels[10:20, 10:20] = 1
+    for f in range(frames):  # masks and a fresh matte everywhere, as after a full run
+        project.layers.write("masks", f, labels, {"stage": "propagate"})
+    runner = PipelineRunner(project).start()
+    runner.submit_run(["matte"]).wait()
+    runner.wait_idle(3600)
+    runner.stop()
+    frame = frames // 2
+    for name, frames_asked in (("one frame (click)", [frame]), ("whole project", list(range(frames)))):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            stale_frames(project, "matte", frames_asked, "classical")
+            times.append(time.perf_counter() - t0)
+        print(f"staleness of {name:<18} on {frames} frames: {1000 * min(times):8.2f} ms")
+    t0 = time.perf_counter()
+    stage_status(project, "matte", "classical")
+    print(f"bulk status strip (every frame)          : {1000 * (time.perf_counter() - t0):8.1f} ms")
+    project.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["pipeline", "generated", "staleness"])
+    parser.add_argument("video", nargs="?")
+    parser.add_argument("--size", type=int, default=1080)
+    parser.add_argument("--drawings", type=int, default=12)
+    parser.add_argument("--frames", type=int, default=10_000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="celstudio-holds-"))
+    try:
+        if args.what == "pipeline":
+            if not args.video:
+                parser.error("pipeline needs a VIDEO")
+            side_by_side(Path(args.video), work)
+        elif args.what == "generated":
+            generated(args.size, args.drawings, work)
+        else:
+            staleness(args.frames, work)
+        print("stages:", ", ".join(STAGES))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

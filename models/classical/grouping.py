@@ -1,0 +1,348 @@
+"""Whole characters from stage-1 pieces: one track per character for the whole shot.
+
+Background subtraction and GrabCut see a character in pieces: line art, a shirt the colour of the
+wall or a still arm cut it into hair, face, arms, a hat. `group_tracks` takes the per-frame tracks
+of a shot (ids that already follow each piece through the shot) and decides once per shot which
+tracks are one character, from votes over the frames where two tracks are both present:
+
+- touching: the two pieces come within a gap about as wide as a few line-art strokes, and they
+  move together (their camera-compensated centroids travel alike); two characters crossing touch
+  too, but they walk their own ways;
+- enclosed: one piece lies inside the outer outline of the other (eyes, lenses, a mouth);
+- a face with its body: pieces meeting the head box of an anime-face detection, or lying in the
+  column under it, join the piece that carries the face;
+- hanging: then a piece under half a character's size that sits in its lower half, within its
+  width (arms under a head whose shirt the evidence missed), joins the nearest such character.
+
+A pair that votes yes in enough of its frames is one character (union-find, so a hat joins the head
+that joins the body). Pieces that are almost only added light (effects) never join a character.
+`fill_holes` then gives each character its enclosed holes (eye whites, teeth, lens interiors) unless
+they are background seen through it (well supported by the plate) or large.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from models.base import Labels
+
+Box = tuple[int, int, int, int]  # x, y, w, h
+
+
+@dataclass
+class FrameTracks:
+    """One frame's fine tracks at model scale and what grouping needs to know about them."""
+
+    labels: Labels  # per-shot track ids, 0 = background
+    shift: tuple[float, float] = (0.0, 0.0)  # camera translation from the previous frame (model px)
+    faces: list[Box] = field(default_factory=list)
+    effect_like: set[int] = field(default_factory=set)  # tracks made almost only of added light
+
+
+class _UnionFind:
+    """Union-find whose unions respect cannot-links (two pieces that each carried a different face
+    in the same frame are two characters, whatever else votes)."""
+
+    def __init__(self, apart: set[tuple[int, int]] | None = None) -> None:
+        self.parent: dict[int, int] = {}
+        self.apart = apart or set()
+
+    def may_join(self, a: int, b: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb or not self.apart:
+            return True
+        ga = [i for i in self.parent if self.find(i) == ra] or [a]
+        gb = [i for i in self.parent if self.find(i) == rb] or [b]
+        return not any((min(x, y), max(x, y)) in self.apart for x in ga for y in gb)
+
+    def find(self, a: int) -> int:
+        self.parent.setdefault(a, a)
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb and self.may_join(a, b):
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _filled(mask: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    """The mask with every hole it encloses filled (flood fill of the outside from a padded border)."""
+    h, w = mask.shape
+    pad = np.zeros((h + 2, w + 2), np.uint8)
+    pad[1:-1, 1:-1] = mask
+    flood = pad.copy()
+    cv2.floodFill(flood, np.zeros((h + 4, w + 4), np.uint8), (0, 0), 1)
+    return np.asarray((pad[1:-1, 1:-1] > 0) | (flood[1:-1, 1:-1] == 0))
+
+
+def _frame_votes(ft: FrameTracks, gap: int) -> tuple[set[tuple[int, int]], set[tuple[int, int]],
+                                                       dict[int, tuple[float, float]]]:
+    """Pairs touching within ``gap``, pairs joined by enclosure or a face; track centroids."""
+    lab = ft.labels
+    ids = [int(i) for i in np.unique(lab) if i]
+    touch: set[tuple[int, int]] = set()
+    strong: set[tuple[int, int]] = set()
+    centroids: dict[int, tuple[float, float]] = {}
+    if not ids:
+        return touch, strong, centroids
+    h, w = lab.shape
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1, 2 * gap + 1))
+    boxes: dict[int, Box] = {}
+    for i in ids:
+        ys, xs = np.nonzero(lab == i)
+        centroids[i] = (float(xs.mean()), float(ys.mean()))
+        boxes[i] = (int(xs.min()), int(ys.min()), int(xs.max()) - int(xs.min()) + 1, int(ys.max()) - int(ys.min()) + 1)
+    area = {i: int((lab == i).sum()) for i in ids}
+    for i in ids:
+        x, y, bw, bh = boxes[i]
+        # Work in the piece's box grown by the gap: a frame holds few pieces, each in a small box.
+        x0, y0, x1, y1 = max(0, x - gap), max(0, y - gap), min(w, x + bw + gap), min(h, y + bh + gap)
+        sub = lab[y0:y1, x0:x1]
+        own = (sub == i).astype(np.uint8)
+        near = cv2.dilate(own, k) > 0
+        for j in np.unique(sub[near]):
+            j = int(j)
+            if j and j != i:
+                touch.add((min(i, j), max(i, j)))
+        # Enclosure: pieces inside this one's outer outline (closed over a line-art gap first).
+        closed = np.asarray(cv2.morphologyEx(own, cv2.MORPH_CLOSE, k), np.uint8)
+        inside = _filled(closed)
+        for j in np.unique(sub[inside]):
+            j = int(j)
+            if j and j != i and area[j] < area[i] and int(((sub == j) & inside).sum()) >= 0.8 * area[j]:
+                strong.add((min(i, j), max(i, j)))
+    for fx, fy, fw, fh in ft.faces:
+        # Head: the face box grown a little; body: the column under it, two face widths wide.
+        head = (max(0, fx - fw // 4), max(0, fy - fh // 2), min(w, fx + fw + fw // 4), min(h, fy + fh + fh // 4))
+        body = (max(0, fx - fw // 2), fy + fh, min(w, fx + fw + fw // 2), min(h, fy + 5 * fh))
+        hx0, hy0, hx1, hy1 = head
+        counts = np.bincount(lab[hy0:hy1, hx0:hx1].ravel(), minlength=256)
+        counts[0] = 0
+        if counts.max() == 0:
+            continue
+        carrier = int(counts.argmax())
+        face_area = max(1, (hx1 - hx0) * (hy1 - hy0))
+        for j in np.flatnonzero(counts):
+            j = int(j)
+            if j != carrier and counts[j] >= 0.05 * min(face_area, area[j]):
+                strong.add((min(carrier, j), max(carrier, j)))
+        bx0, by0, bx1, by1 = body
+        if by1 > by0:
+            # The body: pieces mostly in the column under the face that start within a face height
+            # and a half of it (a collar or neck the evidence missed leaves a gap).
+            below = np.bincount(lab[by0:by1, bx0:bx1].ravel(), minlength=256)
+            for j in np.flatnonzero(below):
+                j = int(j)
+                if j and j != carrier and below[j] >= 0.6 * area[j] and boxes[j][1] <= fy + fh + 1.5 * fh:
+                    strong.add((min(carrier, j), max(carrier, j)))
+    return touch, strong, centroids
+
+
+def group_tracks(frames: Sequence[FrameTracks], gap: int = 6, share: float = 0.4,
+                 motion_tol: float = 1.5) -> dict[int, int]:
+    """Map every fine track id of the shot to a character id (1..k in order of first appearance).
+
+    ``gap``: how close (model px) two pieces of one character come; ``share``: the share of the
+    frames where both are present in which a pair must vote to be joined; ``motion_tol``: how far
+    (model px per frame, beyond 15% of their speed) two touching pieces' motions may differ.
+    """
+    together: dict[tuple[int, int], int] = defaultdict(int)
+    votes: dict[tuple[int, int], int] = defaultdict(int)
+    moves: dict[tuple[int, int], list[float]] = defaultdict(list)
+    prev: dict[int, tuple[float, float]] = {}
+    order: list[int] = []
+    effect: dict[int, list[bool]] = defaultdict(list)
+    for ft in frames:
+        touch, strong, cents = _frame_votes(ft, gap)
+        ids = sorted(cents)
+        for i in ids:
+            if i not in order:
+                order.append(i)
+            effect[i].append(i in ft.effect_like)
+        velocity = {i: (c[0] - prev[i][0] - ft.shift[0], c[1] - prev[i][1] - ft.shift[1])
+                    for i, c in cents.items() if i in prev}
+        for a_i, a in enumerate(ids):
+            for b in ids[a_i + 1:]:
+                pair = (a, b)
+                together[pair] += 1
+                if pair in strong:
+                    votes[pair] += 1
+                elif pair in touch:
+                    if a in velocity and b in velocity:
+                        va, vb = velocity[a], velocity[b]
+                        diff = float(np.hypot(va[0] - vb[0], va[1] - vb[1]))
+                        speed = float(max(np.hypot(*va), np.hypot(*vb)))
+                        moves[pair].append(diff - 0.15 * speed)
+                    votes[pair] += 1
+        prev = cents
+    is_effect = {i: float(np.mean(v)) > 0.5 for i, v in effect.items()}
+    uf = _UnionFind(_face_apart(frames))
+    joins = []
+    for pair, n in together.items():
+        a, b = pair
+        if is_effect.get(a, False) != is_effect.get(b, False):
+            continue
+        drift = moves.get(pair)
+        moving_apart = bool(drift) and float(np.median(drift)) > motion_tol  # type: ignore[arg-type]
+        if votes[pair] >= share * n and not moving_apart:
+            joins.append((votes[pair] / n, pair))
+    for _, (a, b) in sorted(joins, reverse=True):  # surest first: cannot-links keep the rest apart
+        uf.union(a, b)
+    _join_hanging(frames, uf, is_effect, share)
+    roots: dict[int, int] = {}
+    out: dict[int, int] = {}
+    for i in order:
+        r = uf.find(i)
+        if r not in roots:
+            roots[r] = len(roots) + 1
+        out[i] = min(255, roots[r])
+    return out
+
+
+def _face_apart(frames: Sequence[FrameTracks]) -> set[tuple[int, int]]:
+    """Pairs of tracks that each carried a different face in the same frame."""
+    apart: set[tuple[int, int]] = set()
+    for ft in frames:
+        carriers = set()
+        for fx, fy, fw, fh in ft.faces:
+            core = ft.labels[fy + fh // 4 : fy + fh - fh // 4, fx + fw // 4 : fx + fw - fw // 4]
+            counts = np.bincount(core.ravel(), minlength=256)
+            counts[0] = 0
+            if counts.max() >= 0.3 * max(1, core.size):
+                carriers.add(int(counts.argmax()))
+        for a in carriers:
+            for b in carriers:
+                if a < b:
+                    apart.add((a, b))
+    return apart
+
+
+def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequence[Box],
+                 previous: NDArray[np.uint8] | None, min_share: float = 0.2) -> NDArray[np.int32]:
+    """Split components that hold two characters: two faces, or two objects of the previous frame.
+
+    Anime characters who stand or walk close together are one blob to background subtraction. A
+    blob that holds the cores of two or more face detections, or that covers at least ``min_share``
+    of two objects of the previous frame (``previous``: its labels warped into this frame), is cut
+    along the picture's edges (a watershed on the frame from those seeds: line art separates the
+    characters). New pieces get new component numbers; the tracker then gives them ids.
+    """
+    out = comps.copy()
+    k = int(comps.max())
+    if k == 0:
+        return out
+    prev_area = np.bincount(previous.ravel(), minlength=256) if previous is not None else None
+    for c in range(1, k + 1):
+        region = comps == c
+        seeds = np.zeros(comps.shape, np.int32)
+        n_seeds = 0
+        for fx, fy, fw, fh in faces:
+            core = np.zeros(comps.shape, bool)
+            core[fy + fh // 4 : fy + fh - fh // 4, fx + fw // 4 : fx + fw - fw // 4] = True
+            core &= region
+            if core.sum() >= 0.3 * (fw // 2) * (fh // 2) and not (seeds[core] > 0).any():
+                n_seeds += 1
+                seeds[core] = n_seeds
+        if n_seeds < 2 and previous is not None and prev_area is not None:
+            seeds[:] = 0
+            n_seeds = 0
+            counts = np.bincount(previous[region], minlength=256)
+            for oid in np.flatnonzero(counts):
+                if oid and counts[oid] >= min_share * prev_area[oid] and counts[oid] >= 0.1 * region.sum():
+                    # the previous object's core: eroded, so the cut is left to the picture
+                    core = cv2.erode((previous == oid).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+                    core &= region
+                    if core.any():
+                        n_seeds += 1
+                        seeds[core & (seeds == 0)] = n_seeds
+        if n_seeds < 2:
+            continue
+        markers = seeds.copy()
+        markers[~cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)] = n_seeds + 1
+        cv2.watershed(np.ascontiguousarray(image[..., ::-1]), markers)
+        for j in range(2, n_seeds + 1):
+            k += 1
+            out[region & (markers == j)] = k
+    return out
+
+
+def _join_hanging(frames: Sequence[FrameTracks], uf: _UnionFind, is_effect: dict[int, bool], share: float) -> None:
+    """Pieces hanging under a bigger character join it (arms under a head whose shirt the evidence
+    missed, when no face was detected): a piece under half the character's size, in its lower half
+    or just below it, within its width, nearest to it of all characters, in ``share`` of the frames
+    where both are present."""
+    votes: dict[tuple[int, int], int] = defaultdict(int)
+    together: dict[tuple[int, int], int] = defaultdict(int)
+    for ft in frames:
+        groups: dict[int, list[int]] = defaultdict(list)
+        for t in (int(i) for i in np.unique(ft.labels) if i):
+            groups[uf.find(t)].append(t)
+        boxes: dict[int, tuple[int, int, int, int, int]] = {}
+        for g, tracks in groups.items():
+            ys, xs = np.nonzero(np.isin(ft.labels, tracks))
+            boxes[g] = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, int(xs.size))
+        for small, (sx0, sy0, sx1, _sy1, sa) in boxes.items():
+            best: tuple[float, int] | None = None
+            for big, (x0, y0, x1, y1, area) in boxes.items():
+                if big == small or is_effect.get(big, False) != is_effect.get(small, False) or sa > 0.5 * area:
+                    continue
+                together[small, big] += 1
+                gw, gh = x1 - x0, y1 - y0
+                within = sx0 >= x0 - 0.25 * gw and sx1 <= x1 + 0.25 * gw
+                lower = sy0 >= y0 + 0.5 * gh and sy0 <= y1 + 0.5 * gh
+                if within and lower:
+                    dist = abs((sx0 + sx1) / 2 - (x0 + x1) / 2) / gw
+                    if best is None or dist < best[0]:
+                        best = (dist, big)
+            if best is not None:
+                votes[small, best[1]] += 1
+    for (small, big), n in votes.items():
+        if n >= share * together[small, big]:
+            uf.union(small, big)
+
+
+def relabel(labels: Labels, mapping: dict[int, int]) -> Labels:
+    """Apply a track -> character map to one frame's labels."""
+    lut = np.zeros(256, np.uint8)
+    for a, b in mapping.items():
+        lut[a] = b
+    return np.asarray(lut[labels], np.uint8)
+
+
+def fill_holes(labels: Labels, keep_out: NDArray[np.bool_] | None = None, background: NDArray[np.bool_] | None = None,
+               max_share: float = 0.25) -> Labels:
+    """Give each object the holes it encloses (eye whites, teeth, lens interiors).
+
+    A hole stays open when it is large (over ``max_share`` of the object), when most of it is
+    ``background`` (the plate seen through the character, e.g. between an arm and the body), or on
+    ``keep_out`` pixels (subtitle text is never part of a character).
+    """
+    out = labels.copy()
+    for oid in np.unique(labels):
+        if oid == 0:
+            continue
+        own = (labels == oid).astype(np.uint8)
+        holes = _filled(np.asarray(own, np.uint8)) & (labels == 0)
+        if not holes.any():
+            continue
+        n, comp, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+        area = int(own.sum())
+        for c in range(1, n):
+            if stats[c, cv2.CC_STAT_AREA] > max_share * area:
+                continue
+            hole = comp == c
+            if background is not None and float(background[hole].mean()) > 0.5:
+                continue
+            if keep_out is not None:
+                hole &= ~keep_out
+            out[hole] = oid
+    return out

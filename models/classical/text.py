@@ -1,0 +1,149 @@
+"""Burnt-in subtitles and on-screen text, found by how they are drawn rather than by what moves.
+
+Subtitles are light glyphs (white or yellow) with a dark outline or shadow, a row of similar-sized
+glyphs in a band at the bottom (sometimes the top) of the picture. Per frame, at a working height of
+about 480 px:
+
+1. glyph strokes: light pixels (high value, low saturation or a yellow hue) that are thin and
+   brighter than their surroundings (a white top-hat about 3% of the frame height wide) and whose
+   rim largely meets dark pixels (an outline or a drop shadow) - cel-shaded whites (eyes, teeth, a
+   shirt) are broad or bordered by colour;
+2. a text line: glyph boxes merged sideways over a glyph's spacing into a row at least four times
+   as wide as it is high, holding at least three glyphs, in the top or bottom band;
+3. the mask: the line's glyph strokes grown over their outline.
+
+The mask is independent of motion, so a subtitle burnt into a still shot's background is found as
+well as one over a moving character. Stage 1 takes these pixels out of every character and gives
+them one track of kind ``text`` per shot.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from models.base import Image
+
+WORK_HEIGHT = 480
+
+
+def text_scale(shape: tuple[int, ...]) -> float:
+    """Scale of the working picture: text is found at about 480 px high (never enlarged)."""
+    return min(1.0, WORK_HEIGHT / shape[0])
+
+
+def text_mask(image: Image, bottom: float = 0.25, top: float = 0.15, min_glyphs: int = 3) -> NDArray[np.bool_]:
+    """Pixels of burnt-in text at working scale (`text_scale`); all False when there is none.
+
+    ``bottom`` and ``top``: the shares of the frame height where subtitle lines may lie.
+    """
+    s = text_scale(image.shape)
+    small = image if s == 1.0 else cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    h, w = small.shape[:2]
+    out = np.zeros((h, w), bool)
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+    value, sat, hue = hsv[..., 2], hsv[..., 1], hsv[..., 0]
+    # White, or yellow (OpenCV hue 20-35 of 180), the two usual subtitle fills.
+    light = (value >= 185) & ((sat <= 70) | ((hue >= 20) & (hue <= 35) & (sat >= 100)))
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    dark = grey <= 135  # outlines and drop shadows are often dark grey, not black
+    band = np.zeros((h, w), bool)
+    band[int((1 - bottom) * h):] = True
+    band[: int(top * h)] = True
+    light &= band
+    if light.sum() < 12:
+        return out
+    # Thin and brighter than what is around it: a white top-hat wider than any stroke keeps glyph
+    # strokes (also over a light wall) and drops broad whites (teeth, a shirt, the sky).
+    k = max(7, int(0.03 * h) | 1)
+    tophat = cv2.morphologyEx(value, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    light &= tophat >= 70
+    near_dark = cv2.dilate(dark.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(light.astype(np.uint8), connectivity=8)
+    # Per component: the share of its rim that meets dark pixels (an outline or a drop shadow).
+    rim = light & ~(cv2.erode(light.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    rim_n = np.bincount(comp[rim], minlength=n).astype(np.float32)
+    rim_dark = np.bincount(comp[rim & near_dark], minlength=n).astype(np.float32)
+    ch, cw, area = stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_AREA]
+    glyph = (
+        (rim_dark >= 0.4 * np.maximum(rim_n, 1)) & (area >= 3)
+        & (ch <= 0.09 * h) & (cw <= 0.12 * h) & (np.maximum(ch, cw) >= 0.012 * h)
+    )
+    glyph[0] = False
+    if glyph.sum() < min_glyphs:
+        return out
+    region = np.zeros((h, w), bool)
+    spacing = max(3, int(0.03 * h))
+    for y0, y1 in _text_rows(stats[glyph], h, min_glyphs):
+        # Within the row: glyphs closer than three row heights are one subtitle line.
+        inside = [c for c in np.flatnonzero(glyph) if y0 <= stats[c, 1] + stats[c, 3] / 2 < y1]
+        spans = sorted((int(stats[c, 0]), int(stats[c, 0] + stats[c, 2])) for c in inside)
+        segments: list[list[int]] = []
+        for x0, x1 in spans:
+            if segments and x0 - segments[-1][1] <= 3 * (y1 - y0):
+                segments[-1][1], segments[-1][2] = max(segments[-1][1], x1), segments[-1][2] + 1
+            else:
+                segments.append([x0, x1, 1])
+        for x0, x1, count in segments:
+            # A subtitle line: long (four line heights or more), about a glyph per two line heights
+            # along it, its middle in a band and clear of the frame edge (pieces of a picture that
+            # touch the edge are cut by the frame, subtitles never).
+            lh, mid = y1 - y0, (y0 + y1) / 2
+            in_band = mid >= (1 - bottom) * h or mid <= top * h
+            clear = y0 >= 1 and y1 <= h - 1
+            # Glyphs fill most columns of a line; a few thin highlights (hair, an edge) do not.
+            cols = float(light[y0:y1, x0:x1].any(axis=0).mean()) if x1 > x0 else 0.0
+            if (in_band and clear and cols >= 0.5 and count >= max(min_glyphs, 0.5 * (x1 - x0) / lh)
+                    and x1 - x0 >= 4 * lh):
+                pad = max(2, round(0.008 * h))  # the outline around the glyph boxes
+                region[max(0, y0 - pad) : y1 + pad, max(0, x0 - spacing) : x1 + spacing] = True
+    if not region.any():
+        return out
+    # Every thin light piece in a kept row is text, also those too small (or too merged with a light
+    # background) to count as a glyph.
+    # (Strokes are thin: every pixel of one is within two pixels of its outline.)
+    strokes = region & light & (cv2.dilate(dark.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    # The outline: dark pixels hugging the strokes (a couple of pixels at 480 px).
+    grow = max(1, round(0.005 * h))
+    ring = cv2.dilate(strokes.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=grow + 1) > 0
+    out = strokes | (ring & (grey <= 140))
+    out = cv2.dilate(out.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    # Only around the lines found: line art of a character just above them is not their outline.
+    return np.asarray(out & region)
+
+
+def _text_rows(boxes: NDArray[np.int32], h: int, min_glyphs: int) -> list[tuple[int, int]]:
+    """Row spans (y0, y1) of text lines from glyph boxes (x, y, w, h, area rows).
+
+    A line's core is where at least ``min_glyphs`` glyphs cross the same picture row (a row of
+    separate glyphs, where other thin light things cross one at a time); the span then grows to the
+    glyphs that cross the core, so the whole line height is covered.
+    """
+    crossing = np.zeros(h + 1, np.int32)
+    np.add.at(crossing, boxes[:, 1], 1)
+    np.add.at(crossing, boxes[:, 1] + boxes[:, 3], -1)
+    core = np.cumsum(crossing)[:h] >= min_glyphs
+    out: list[tuple[int, int]] = []
+    y = 0
+    while y < h:
+        if not core[y]:
+            y += 1
+            continue
+        start = y
+        while y < h and core[y]:
+            y += 1
+        hits = boxes[(boxes[:, 1] < y) & (boxes[:, 1] + boxes[:, 3] > start)]
+        y0, y1 = int(hits[:, 1].min()), int((hits[:, 1] + hits[:, 3]).max())
+        if 0.015 * h <= y1 - y0 <= 0.12 * h:
+            out.append((y0, y1))
+    return out
+
+
+def resize_mask(mask: NDArray[np.bool_], shape: tuple[int, ...]) -> NDArray[np.bool_]:
+    """A working-scale mask at another size (any pixel it covers counts)."""
+    h, w = shape[:2]
+    if mask.shape == (h, w):
+        return mask
+    soft = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA if w < mask.shape[1] else cv2.INTER_LINEAR)
+    return np.asarray(soft > 0.2)

@@ -1,0 +1,229 @@
+"""One drawing, many frames: the pipeline computes and stores each drawing once, every frame of a
+hold shows its drawing's results, and a correction on a held frame reaches exactly its hold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_pipeline_runner import (
+    Annotator,
+    Calls,
+    Clicker,
+    Effects,
+    Inpaint,
+    Matter,
+    Seg,
+    make_project,
+)
+
+from app.pipeline.graph import FRESH, STAGES
+from app.pipeline.runner import PipelineRunner
+from app.store import Project
+from app.store.journal import MaskEdit
+from models.base import Propagation
+
+# Frames 1-2 repeat the drawing of frame 0, frame 4 repeats 3, 8-9 repeat 7 (shots are 0-6 and 6-12).
+HELD = [0, 1, 1, 0, 1, 0, 0, 0, 1, 1, 0, 0]
+KEYS = [0, 0, 0, 3, 3, 5, 6, 7, 7, 7, 10, 11]
+
+
+class CountingPropagator:
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def propagate(self, frames: list[np.ndarray], seeds: dict[int, np.ndarray], direction: str = "both") -> list[Propagation]:
+        self.seen += [int(f[0, 0, 0]) for f in frames]
+        first = seeds[min(seeds)]
+        return [Propagation(first.copy(), np.ones(first.shape, np.float32)) for _ in frames]
+
+
+def _held_project(root: Path) -> Project:
+    project = make_project(root)
+    for f, key in enumerate(KEYS):  # a held frame is the same picture as its drawing
+        if key != f:
+            project.media.write_frame(f, project.frame(key))
+    project.set_held(np.array(HELD, np.uint8))
+    return project
+
+
+@pytest.fixture()
+def held(tmp_path: Path) -> Iterator[tuple[Project, PipelineRunner, Calls, CountingPropagator]]:
+    project = _held_project(tmp_path / "p")
+    calls = Calls()
+    propagator = CountingPropagator()
+    backends = {
+        "segmenter": Seg(calls), "matter": Matter(calls), "inpainter": Inpaint(calls), "effects": Effects(calls),
+        "annotator": Annotator(calls), "clicker": Clicker(), "propagator": propagator,
+    }
+    runner = PipelineRunner(project, backends=backends).start()
+    yield project, runner, calls, propagator
+    runner.stop()
+    project.close()
+
+
+def test_keys_follow_the_flags_and_the_shots(held: tuple[Project, PipelineRunner, Calls, CountingPropagator]) -> None:
+    project = held[0]
+    assert project.drawing_keys.tolist() == KEYS
+    assert project.drawing_count == len(set(KEYS))
+    assert project.hold_of(8) == range(7, 10)
+
+
+def test_each_drawing_is_computed_and_stored_once(held: tuple[Project, PipelineRunner, Calls, CountingPropagator]) -> None:
+    project, runner, calls, _ = held
+    runner.submit_run().wait(60)
+    assert runner.wait_idle()
+    for stage in STAGES:  # every frame, held ones included, is fresh
+        assert (runner.stage_status(stage) == FRESH).all(), stage
+    drawings = sorted(set(KEYS))
+    for stage in ("matte", "annotate"):  # (a held frame's picture carries its drawing's index)
+        assert {f: n for (s, f), n in calls.items() if s == stage} == dict.fromkeys(drawings, 1), stage
+    for f, key in enumerate(KEYS):
+        for layer in ("masks", "alpha", "clean", "effects"):
+            a, b = project.layers.read(layer, f), project.layers.read(layer, key)
+            assert a is not None and b is not None and np.array_equal(a, b), (layer, f)
+        # stored once: the raw store has nothing for a held frame
+        assert (project.layers.raw.version("alpha", f) == 0) == (key != f)
+    assert project.layers.read_record("annotations", 8) == project.layers.read_record("annotations", 7)
+    calls.clear()
+    runner.submit_run().wait(60)
+    assert sum(calls.values()) == 0  # nothing left to do
+
+
+def test_correction_on_a_held_frame_reaches_its_hold_and_no_other(
+    held: tuple[Project, PipelineRunner, Calls, CountingPropagator], tmp_path: Path,
+) -> None:
+    project, runner, _, _ = held
+    runner.submit_run().wait(60)
+    assert runner.wait_idle()
+    before = {f: project.masks_or_empty(f) for f in range(12)}
+    after = before[8].copy()
+    after[0:4, 0:4] = 1
+    project.commit("correct", [MaskEdit(8, before[8], after, 1)])
+    for f in range(12):
+        expected = after if f in (7, 8, 9) else before[f]
+        assert np.array_equal(project.masks_or_empty(f), expected), f
+    root = project.root
+    runner.stop()
+    project.close()
+    with Project.open(root) as reopened:  # replayed from the journal the same way
+        for f in range(12):
+            assert np.array_equal(reopened.masks_or_empty(f), after if f in (7, 8, 9) else before[f]), f
+
+
+def test_propagation_steps_from_drawing_to_drawing(held: tuple[Project, PipelineRunner, Calls, CountingPropagator]) -> None:
+    project, runner, _, propagator = held
+    runner.submit_run().wait(60)
+    assert runner.wait_idle()
+    labels = project.masks_or_empty(1)
+    project.commit("correct", [MaskEdit(1, labels, np.ones_like(labels), 1)])
+    propagator.seen.clear()
+    runner.submit_propagate(1, "forward").wait(60)
+    assert runner.wait_idle()
+    # from frame 1 (it shows drawing 0) through the shot's other drawings 3 and 5 only
+    assert sorted(set(propagator.seen)) == [0, 3, 5]
+    for f in range(6):
+        assert project.masks_or_empty(f).all(), f
+    assert not project.masks_or_empty(6).all()  # never across the cut
+
+
+def test_weight_free_results_with_holds_equal_computing_every_frame(tmp_path: Path) -> None:
+    """An image folder whose drawings are held 1-3 frames, imported twice: once with its holds, once
+    with every frame its own drawing. The weight-free pipeline gives the same stage-1 labels, masks,
+    mattes, clean plates and annotations on every frame (held ones included). Not compared: the
+    propagation confidence, which measures agreement with neighbouring frames (a held frame has the
+    confidence of its drawing), and the effect layer, whose weight-free backend models each frame
+    against a sample of the shot's other frames - with holds that sample holds other drawings."""
+    import cv2
+
+    from app.demo.generator import generate_shots
+    from app.ingest.importer import import_source
+
+    video = generate_shots(31, width=192, height=108, shots=2, frames_per_shot=6)
+    rng = np.random.default_rng(0)
+    sequence = [f.image for f in video for _ in range(int(rng.integers(1, 4)))]
+    folder = tmp_path / "png"
+    folder.mkdir()
+    for i, image in enumerate(sequence):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    projects = []
+    for mode in ("held", "every"):
+        project = import_source(folder, tmp_path / mode)
+        if mode == "every":
+            project.set_held(np.zeros(project.frame_count, np.uint8))
+        runner = PipelineRunner(project).start()
+        try:
+            runner.submit_run().wait(600)
+            assert runner.wait_idle()
+        finally:
+            runner.stop()
+        projects.append(project)
+    held, every = projects
+    try:
+        assert held.drawing_count == 12 < held.frame_count == every.drawing_count
+        for f in range(held.frame_count):
+            for layer in ("segmentation", "masks", "alpha", "clean"):
+                a, b = held.layers.read(layer, f), every.layers.read(layer, f)
+                assert a is not None and b is not None and np.array_equal(a, b), (layer, f)
+            a_rec, b_rec = held.layers.read_record("annotations", f), every.layers.read_record("annotations", f)
+            assert a_rec is not None and b_rec is not None
+            assert (a_rec["tags"], a_rec["caption"]) == (b_rec["tags"], b_rec["caption"]), f
+    finally:
+        held.close()
+        every.close()
+
+
+def test_small_updates_read_statuses_frame_by_frame(
+    held: tuple[Project, PipelineRunner, Calls, CountingPropagator], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Staleness after a click costs what the click changed, not the project's size: the per-frame
+    path gives the bulk path's codes and never reads every record of the project."""
+    from app.pipeline import graph
+
+    project, runner, _, _ = held
+    runner.submit_run().wait(60)
+    assert runner.wait_idle()
+    labels = project.masks_or_empty(8)
+    project.commit("correct", [MaskEdit(8, labels, np.ones_like(labels), 1)])
+    for stage in STAGES:
+        bulk = graph.stage_status(project, stage, "classical")
+        assert graph.frame_statuses(project, stage, list(range(12)), "classical") == {f: int(bulk[f]) for f in range(12)}
+    monkeypatch.setattr(graph, "PER_FRAME_SHARE", 0.5)
+
+    def whole_project(name: str) -> dict[int, dict[str, object]]:
+        raise AssertionError(f"read every {name} record for a small update")
+
+    monkeypatch.setattr(project.layers.raw, "read_records", whole_project)
+    assert graph.stale_frames(project, "matte", [7, 8, 9], "classical") == [7, 8, 9]
+    assert graph.stale_frames(project, "matte", [5], "classical") == []
+
+
+def test_undo_history_keeps_label_maps_packed(tmp_path: Path) -> None:
+    """Deleting an object across 100 frames of 640x360 keeps it undoable without holding 200 label
+    maps (46 MB) in memory: the edits keep PNG bytes; before/after decode exactly on access."""
+    import tracemalloc
+
+    from app.store import Manifest, SourceInfo
+
+    project = Project.create(tmp_path / "u", Manifest("u", SourceInfo("generated", "", "x"), 100, 640, 360, 24.0))
+    hero = project.add_object("Hero")
+    for f in range(100):
+        labels = np.zeros((360, 640), np.uint8)
+        labels[100:260, 100 + f : 300 + f] = hero.id
+        project.layers.write("masks", f, labels, {"stage": "propagate"})
+    tracemalloc.start()
+    try:
+        entry = project.delete_object(hero.id)
+        retained, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert entry is not None and len(entry.edits) == 100
+    assert retained < 8 * 2**20 and peak < 16 * 2**20, (retained, peak)
+    edit = entry.edits[50]
+    assert (edit.before == hero.id).sum() == 160 * 200 and not edit.after.any()
+    project.undo()
+    restored = project.layers.read("masks", 50)
+    assert restored is not None and (restored == hero.id).sum() == 160 * 200
+    project.close()
