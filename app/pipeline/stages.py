@@ -135,9 +135,8 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
 
 
 def _identity_embedder(ctx: StageContext) -> Any:
-    """The deep annotator's crop embeddings join the identity match when that backend is selected."""
-    if ctx.backend_name("annotator") == "classical":
-        return None
+    """The deep annotator's crop embeddings (DINOv2/CLIP) join the identity match when that backend is
+    selected; the weight-free annotator has none (and costs nothing to load)."""
     return annotator_embedder(ctx.backend("annotator"))
 
 
