@@ -163,12 +163,17 @@ class _Geometry:
 
 
 def _resize_longest(image: Image, img_size: int) -> tuple[np.ndarray, _Geometry]:
+    """The official ``ResizeLongestSide.apply_image``: PIL's bilinear resize (antialiased when
+    shrinking) of the uint8 image to the longest side ``img_size``."""
+    from PIL import Image as PILImage
+
     h, w = image.shape[:2]
     scale = img_size / max(h, w)
     nh, nw = int(h * scale + 0.5), int(w * scale + 0.5)
-    # INTER_AREA when shrinking approximates the antialiased resize of the official predictor.
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(image, (nw, nh), interpolation=interp), _Geometry((h, w), (nh, nw))
+    if (nh, nw) == (h, w):
+        return image, _Geometry((h, w), (nh, nw))
+    resized = PILImage.fromarray(image).resize((nw, nh), resample=PILImage.Resampling.BILINEAR)
+    return np.asarray(resized), _Geometry((h, w), (nh, nw))
 
 
 def preprocess(image: Image, img_size: int) -> tuple[np.ndarray, _Geometry]:
@@ -191,11 +196,15 @@ def prior_to_logits(prior: Mask, geom: _Geometry, img_size: int, low: int, stren
 
 
 def logits_to_mask(logits: np.ndarray, geom: _Geometry, img_size: int) -> Mask:
-    """Low-res logits (padded frame) -> bool mask of the original image size."""
+    """Low-res logits (padded frame) -> bool mask of the original image size, as the official
+    ``Sam.postprocess_masks`` (bilinear to the padded input, crop, bilinear to the image) and ``> 0``."""
+    import torch.nn.functional as F
+
     nh, nw = geom.input_hw
-    h, w = geom.orig_hw
-    full = cv2.resize(logits.astype(np.float32), (img_size, img_size), interpolation=cv2.INTER_LINEAR)
-    return cv2.resize(full[:nh, :nw], (w, h), interpolation=cv2.INTER_LINEAR) > 0.0
+    x = torch.from_numpy(np.ascontiguousarray(logits, dtype=np.float32))[None, None]
+    x = F.interpolate(x, (img_size, img_size), mode="bilinear", align_corners=False)[..., :nh, :nw]
+    x = F.interpolate(x, geom.orig_hw, mode="bilinear", align_corners=False)
+    return (x[0, 0] > 0.0).numpy()
 
 
 class SamEngine:
