@@ -15,6 +15,7 @@ executing that ``__init__``; pre- and post-processing are done in numpy/OpenCV i
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import re
@@ -41,6 +42,7 @@ from models.torch_utils import (
     load_state_dict,
     pick_device,
     release_memory,
+    torch_threads,
 )
 
 PIXEL_MEAN = (123.675, 116.28, 103.53)
@@ -295,6 +297,9 @@ class SamClicker:
         Logit magnitude given to the prior mask when it is sent as the mask prompt.
     batch_size
         Images per encoder batch in `precompute_many`.
+    interactive_threads
+        Run a click (prompt encoder, mask decoder, upsampling) on `cpu_threads("interactive")`
+        torch threads (default True), so it keeps its speed when the cores are busy.
     """
 
     name: ClassVar[str] = "sam"
@@ -306,6 +311,7 @@ class SamClicker:
         self.prior_strength = float(options.get("prior_strength", 8.0))
         self.batch_size = int(options.get("batch_size", 2))
         self.decoder_heads = int(options.get("decoder_heads", 8))
+        self.interactive_threads = bool(options.get("interactive_threads", True))
         self.device = "cpu"
         self.engine: SamEngine | None = None
         self.variant = ""
@@ -419,7 +425,8 @@ class SamClicker:
             mask_in = prior_to_logits(prior, geom, engine.img_size, engine.low_res, self.prior_strength)
         # One ambiguous click -> three candidate masks; richer prompts -> the single refined output.
         multimask = len(coords) <= 1 and box is None and mask_in is None
-        with self._lock, inference(self.device):
+        threads = torch_threads("interactive") if self.interactive_threads else contextlib.nullcontext()
+        with self._lock, threads, inference(self.device):
             logits, scores = engine.decode(emb, coords, labels, box, mask_in, multimask)
-        best = int(np.argmax(scores))
-        return logits_to_mask(logits[best], geom, engine.img_size)
+            best = int(np.argmax(scores))
+            return logits_to_mask(logits[best], geom, engine.img_size)
