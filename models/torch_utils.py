@@ -55,11 +55,15 @@ def cpu_threads(kind: str) -> int:
     An interactive step is a few milliseconds of small matrix products per layer: split over many
     OpenMP threads, each layer waits for its slowest thread, and on a machine whose cores are busy
     (the batch pipeline, the video decoder, another program) that wait grows from microseconds to a
-    scheduler tick per layer, which is how a 70 ms click became a 1 s click. Two threads at most keep
-    the click close to its idle speed; batch work uses every usable core.
+    scheduler tick per layer, which is how a 70 ms click became a 1 s click. Measured on a 2-core
+    machine under heavy load (docs/results.md): a SAM ViT-B click took 1.5 s on one thread and 7.8 s
+    on two. So one thread on up to 4 cores; two above that (not measured: there a second thread
+    more likely finds an idle core). Batch work uses every usable core.
     """
     cores = usable_cores()
-    return min(2, cores) if kind == "interactive" else cores
+    if kind == "interactive":
+        return 1 if cores <= 4 else 2
+    return cores
 
 
 @contextlib.contextmanager
