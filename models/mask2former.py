@@ -10,15 +10,16 @@ query masks to full HD at once would cost gigabytes).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image as PILImage
 
 from app.errors import ModelUnavailable
 from models.base import FrameSegmentation, Image, ObjectKind, Role
@@ -131,9 +132,10 @@ class Mask2FormerSegmenter:
     ----------
     weights
         Folder with ``config.json`` and ``model.safetensors`` (e.g. ``mask2former-swin-large-coco-panoptic``).
-    short_side
-        Resize the shorter image side to this (rounded to a multiple of 32); default from the
-        folder's ``preprocessor_config.json``, else 512.
+    short_side, long_side
+        ``shortest_edge`` / ``longest_edge`` of the image processor's resize (sides then rounded up
+        to a multiple of 32, as transformers does); defaults from the folder's
+        ``preprocessor_config.json``, else 512 and 1333.
     threshold, overlap
         Segment score threshold and the visible-fraction rule of the panoptic merge.
     character_labels
@@ -148,6 +150,7 @@ class Mask2FormerSegmenter:
     def __init__(self, weights: Path | None = None, **options: Any) -> None:
         self.weights = Path(weights) if weights is not None else None
         self.short_side = options.get("short_side")
+        self.long_side = options.get("long_side")
         self.threshold = float(options.get("threshold", 0.5))
         self.overlap = float(options.get("overlap", 0.8))
         self.extra_words = frozenset(str(w).lower() for w in options.get("character_labels", ()))
@@ -175,6 +178,8 @@ class Mask2FormerSegmenter:
             self.mean, self.std = image_stats(cfg, IMAGENET_MEAN, IMAGENET_STD)
             if self.short_side is None:
                 self.short_side = config_side(cfg.get("size"), "shortest_edge")
+            if self.long_side is None:
+                self.long_side = config_side(cfg.get("size"), "longest_edge")
 
     def _install(self, model: Any, device: str) -> None:
         self.device = pick_device(device)
@@ -210,11 +215,21 @@ class Mask2FormerSegmenter:
         release_memory(self.device)
 
     def _input_size(self, h: int, w: int) -> tuple[int, int]:
-        short = int(self.short_side or 512)
-        scale = short / min(h, w)
-        # Swin needs sizes divisible by 32; cap the long side so odd aspect ratios stay affordable.
-        scale = min(scale, 1333 / max(h, w))
-        return max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32)
+        """transformers' ``get_size_with_aspect_ratio(shortest_edge, longest_edge)``, then each side
+        rounded up to a multiple of 32 (``size_divisor``)."""
+        size, max_size = int(self.short_side or 512), int(self.long_side or 1333)
+        short, long = float(min(h, w)), float(max(h, w))
+        raw = None
+        if long / short * size > max_size:
+            raw = max_size * short / long
+            size = round(raw)
+        if (h <= w and h == size) or (w <= h and w == size):
+            oh, ow = h, w
+        elif w < h:
+            ow, oh = size, int((raw if raw is not None else size) * h / w)
+        else:
+            oh, ow = size, int((raw if raw is not None else size) * w / h)
+        return max(32, math.ceil(oh / 32) * 32), max(32, math.ceil(ow / 32) * 32)
 
     def segment_shot(self, frames: Sequence[Image]) -> list[FrameSegmentation]:
         """Segment every frame; frames are read (and may be decoded) one batch at a time."""
@@ -226,11 +241,17 @@ class Mask2FormerSegmenter:
             out.extend(self._segment_batch(batch))
         return out
 
-    def _segment_batch(self, batch: list[Image]) -> list[FrameSegmentation]:
+    def pixels(self, batch: list[Image]) -> torch.Tensor:
+        """The image processor's ``pixel_values`` for frames of one size: PIL bilinear resize of the
+        uint8 frame (antialiased when shrinking), rescale, normalise."""
         h, w = batch[0].shape[:2]
         ih, iw = self._input_size(h, w)
-        resized = [cv2.resize(f, (iw, ih), interpolation=cv2.INTER_AREA) for f in batch]
-        pixels = images_to_tensor(resized, self.mean, self.std).to(self.device)
+        resized = [np.asarray(PILImage.fromarray(np.ascontiguousarray(f)).resize((iw, ih), PILImage.Resampling.BILINEAR))
+                   for f in batch]
+        return images_to_tensor(resized, self.mean, self.std)
+
+    def _segment_batch(self, batch: list[Image]) -> list[FrameSegmentation]:
+        pixels = self.pixels(batch).to(self.device)
         with inference(self.device):
             res = self.model(pixel_values=pixels)
             cls_logits = res.class_queries_logits.float().cpu()

@@ -70,6 +70,22 @@ def test_panoptic_merge_matches_transformers(target: tuple[int, int]) -> None:
     assert conf.dtype == np.float32 and conf.min() >= 0 and conf.max() <= 1
 
 
+@pytest.mark.parametrize(("shape", "sizes"), [((1080, 1920), (800, 1333)), ((90, 160), (64, 1333)), ((200, 90), (64, 100))])
+def test_mask2former_pixels_match_the_image_processor(shape: tuple[int, int], sizes: tuple[int, int]) -> None:
+    from transformers.models.mask2former.image_processing_pil_mask2former import Mask2FormerImageProcessorPil
+
+    from models.mask2former import Mask2FormerSegmenter
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    seg = Mask2FormerSegmenter(short_side=sizes[0], long_side=sizes[1])
+    ours = seg.pixels([frame])
+    proc = Mask2FormerImageProcessorPil(size={"shortest_edge": sizes[0], "longest_edge": sizes[1]})
+    ref = proc(images=[frame], return_tensors="pt")["pixel_values"]
+    assert ours.shape == ref.shape
+    assert float((ours - ref).abs().max()) < 1e-5
+
+
 def test_mask2former_segments_two_frames(tmp_path: Path) -> None:
     from models.mask2former import Mask2FormerSegmenter
 
