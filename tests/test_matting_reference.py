@@ -28,12 +28,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
+from tiny_models import write_big_lama, write_isnet_anime, write_isnet_general, write_modnet, write_u2net
 
 from models.isnet import ISNetMatter
 from models.lama import LamaInpainter
 from models.modnet import IBNorm, MODNetMatter
 from models.u2net import U2NetMatter, skimage_resize
-from tests.tiny_models import write_big_lama, write_isnet_anime, write_isnet_general, write_modnet, write_u2net
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_models import write_sam
 
 from models.base import Prompt
 from models.sam import SamClicker, _Geometry, logits_to_mask, preprocess
-from tests.tiny_models import write_sam
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_models import write_xmem
 
 from models.xmem import XMemPropagator
 from models.xmem.network import XMemNetwork
-from tests.tiny_models import write_xmem
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
