@@ -70,7 +70,7 @@ def revealed(video: AnimeBackdropVideo, frames: list[GeneratedFrame]) -> list[np
             continue
         clear = ((f.alpha <= CLEAR_ALPHA) & (f.effects <= CLEAR_EFFECT)).astype(np.uint8)
         m = video.camera(f.index).matrix(w, h)  # plate -> frame
-        seen |= cv2.warpAffine(clear, m, (pw, ph), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+        seen |= np.asarray(cv2.warpAffine(clear, m, (pw, ph), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP), np.uint8)
     out = []
     for f in frames:
         m = video.camera(f.index).matrix(w, h)
