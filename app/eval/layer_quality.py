@@ -49,7 +49,7 @@ def default_data() -> tuple[Path, Path]:
 def eval_layer_quality(
     *, seed: int = 303, width: int = 480, height: int = 270, shots: int = 2, frames_per_shot: int = 16,
     masks: Masks = "pipeline", backends: dict[str, str] | None = None, workdir: Path | None = None,
-    clips_dir: Path | None = None, character_dir: Path | None = None,
+    clips_dir: Path | None = None, character_dir: Path | None = None, stages: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline on generated shots over real anime backgrounds and measure every layer."""
     if clips_dir is None or character_dir is None:
@@ -60,22 +60,25 @@ def eval_layer_quality(
         project = write_project(Path(tmp) / "eval", video)
         truth = [video.frame(i) for i in range(video.frame_count)]
         if masks == "truth":
+            # Each stage on its own: the plate is given the true effects to paint out too, and the
+            # effect stage runs after it (it would overwrite them).
             for f in truth:
                 project.layers.write("masks", f.index, f.labels, {"stage": "truth"})
-            stages = ["matte", "effects", "inpaint"]
+                project.layers.write("effects", f.index, f.effects, {"stage": "truth"})
+            runs = [stages or ["matte", "inpaint"], ["effects"]]
         else:
-            stages = ["segment", "propagate", "matte", "effects", "inpaint"]
+            runs = [stages or ["segment", "propagate", "matte", "effects", "inpaint"]]
         runner = PipelineRunner(project, PipelineSettings(backends=dict(backends or {}))).start()
+        read = project.layers.read
+        out: dict[str, list[np.ndarray | None]] = {}
         started = time.perf_counter()
-        runner.submit_run(stages).wait()
-        runner.wait_idle(3600)
+        for run in runs:
+            runner.submit_run(run).wait()
+            runner.wait_idle(3600)
+            for name in ("alpha", "clean", "effects", "plate_confidence"):
+                out[name] = [read(name, i) for i in range(video.frame_count)]
         seconds = time.perf_counter() - started
         runner.stop()
-        read = project.layers.read
-        out = {
-            name: [read(name, i) for i in range(video.frame_count)]
-            for name in ("alpha", "clean", "effects", "plate_confidence")
-        }
         project.close()
     per: dict[str, list[float | None]] = {}
 

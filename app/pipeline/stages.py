@@ -196,7 +196,15 @@ def character_mask(project: Project, frame: int) -> np.ndarray:
 
 
 def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    """Stage 2a. A backend with ``matte_shot`` (the weight-free one) solves each matte against the
+    background the shot's other frames reveal (a bounded sample of them); others see frames alone."""
     matter = ctx.backend("matter")
+    if hasattr(matter, "matte_shot"):
+        _sampled_shot(
+            ctx, "matte", "matter", "alpha", shot, targets,
+            lambda indices, frames: matter.matte_shot(frames, [character_mask(ctx.project, f) for f in indices]),
+        )
+        return
 
     def compute(frame: int) -> dict[str, np.ndarray]:
         mask = character_mask(ctx.project, frame)

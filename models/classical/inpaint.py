@@ -28,10 +28,14 @@ from numpy.typing import NDArray
 from models.base import Image, Mask, Role
 from models.classical.align import (
     Matrix,
+    build_plate,
     estimate_camera,
     masked_median,
+    model_scale,
     refine_camera,
+    resize,
     sample_indices,
+    warp_to_frame,
 )
 
 K3 = np.ones((3, 3), np.uint8)
@@ -44,6 +48,30 @@ SpatialFill = Callable[[Image, Mask], Image]  # (image, hole) -> image with the 
 def telea(image: Image, hole: Mask) -> Image:
     """The weight-free spatial fill (Telea's fast marching), for pixels no frame shows."""
     return np.asarray(cv2.inpaint(image, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA), np.uint8)
+
+
+def stray_frames(frames: Sequence[Image], transforms: Sequence[Matrix], hidden: Sequence[Mask]) -> list[int]:
+    """Frames whose background does not look like the shot's (a white flash, an impact frame, a
+    fade): as stitching sources they would paint their light into every other frame's plate.
+
+    Each frame's visible background is compared with the shot's median plate (at ~480 px); a frame
+    that differs by much more than the shot's typical frame is a stray.
+    """
+    shape = frames[0].shape
+    s = model_scale(shape)
+    plate, seen = build_plate(frames, transforms, hidden, s, len(frames))
+    errors = []
+    for f, t, h in zip(frames, transforms, hidden, strict=True):
+        view = warp_to_frame(plate, t, shape, s).astype(np.int16)
+        ok = warp_to_frame(seen, t, shape, s, cv2.INTER_NEAREST) > 0
+        small = resize(np.asarray(f), s).astype(np.int16)
+        ok &= resize(np.asarray(h, np.uint8), s, cv2.INTER_NEAREST) == 0
+        if ok.sum() < 100:
+            errors.append(np.inf)  # no background to compare: nothing to lend either
+            continue
+        errors.append(float(np.median(np.abs(small - view).max(axis=2)[ok])))
+    typical = float(np.median([e for e in errors if np.isfinite(e)] or [0.0]))
+    return [i for i, e in enumerate(errors) if e > max(12.0, 3.0 * typical)]
 
 
 class ClassicalInpainter:
@@ -111,14 +139,14 @@ class ClassicalInpainter:
         hidden_list = hole_list if hidden is None else [np.asarray(h, bool) for h in hidden]
         # The holes are the foreground: keeping them out of the camera estimate keeps large
         # characters from pulling it.
-        if transforms is not None:
-            ts = list(transforms)
-        else:
-            ts = estimate_camera(frames, foreground=hole_list)
-            if self.refine:
-                ts = refine_camera(frames, ts, hole_list)
+        ts = list(transforms) if transforms is not None else estimate_camera(frames, foreground=hole_list)
+        strays = set(stray_frames(frames, ts, hidden_list)) if n >= 3 else set()
+        if transforms is None and self.refine:
+            # Strays stay out of the plate the others are aligned to (and keep their estimate).
+            everything = np.ones(hole_list[0].shape, bool)
+            ts = refine_camera(frames, ts, [everything if i in strays else h for i, h in enumerate(hole_list)])
         grown = [self._grow(h) for h in hole_list]
-        src_idx = sample_indices(n, self.max_sources)
+        src_idx = [j for j in sample_indices(n, self.max_sources) if j not in strays]
         # Sources drop only what hides the background (and, below, two pixels more): growing them as
         # much as the hole being filled starves the fill exactly where a character just moved away.
         sources = [(frames[j], hidden_list[j], ts[j]) for j in src_idx]
