@@ -130,7 +130,7 @@ class ClassicalInpainter:
 
         ``hidden`` (default: the holes) is what really covers the background in each frame, tighter
         than the hole painted over (which also takes the soft fringe): a source frame gives every
-        pixel outside its ``hidden`` but two, so a background pixel that any frame reveals is used.
+        pixel outside its ``hidden`` but one, so a background pixel that any frame reveals is used.
         """
         n = len(frames)
         if n == 0:
@@ -147,7 +147,7 @@ class ClassicalInpainter:
             ts = refine_camera(frames, ts, [everything if i in strays else h for i, h in enumerate(hole_list)])
         grown = [self._grow(h) for h in hole_list]
         src_idx = [j for j in sample_indices(n, self.max_sources) if j not in strays]
-        # Sources drop only what hides the background (and, below, two pixels more): growing them as
+        # Sources drop only what hides the background (and, below, one pixel more): growing them as
         # much as the hole being filled starves the fill exactly where a character just moved away.
         sources = [(frames[j], hidden_list[j], ts[j]) for j in src_idx]
 
@@ -201,9 +201,10 @@ class ClassicalInpainter:
             # Bicubic: a bilinear shift by half a pixel is a blur that costs dB on painted texture.
             flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
             stack[k] = cv2.warpAffine(np.asarray(src), m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-            # Two pixels off what hides the background: its soft fringe, and the bicubic kernel's
-            # reach. Not off the frame border, where a pan reveals new background (replicated).
-            ok: NDArray[Any] = np.where(cv2.dilate(src_hole.astype(np.uint8), K3, iterations=2) > 0, 0, 255)
+            # One pixel off what hides the background (its soft fringe): two would lose a ring of
+            # revealed background around every character, none lets the fringe into the plate.
+            # Not off the frame border, where a pan reveals new background (replicated).
+            ok: NDArray[Any] = np.where(cv2.dilate(src_hole.astype(np.uint8), K3) > 0, 0, 255)
             ok = ok.astype(np.uint8)
             valid[k] = cv2.warpAffine(ok, m, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
         fill = np.zeros((h, w, 3), np.uint8)
