@@ -152,6 +152,15 @@ def test_matte_against_the_revealed_background_beats_the_mask() -> None:
     assert float(np.mean(shot_sad)) < 0.5 * float(np.mean(frame_sad))
 
 
+def test_held_frames_share_one_matte() -> None:
+    shot = pan_shot(5, walk=6.0)
+    frames = [*shot["image"][:3], shot["image"][2].copy(), *shot["image"][3:]]  # frame 2 is held
+    masks = [*shot["mask"][:3], np.roll(shot["mask"][2], 2, axis=1), *shot["mask"][3:]]  # its mask jitters
+    alphas = ClassicalMatter().matte_shot(frames, masks)
+    assert np.array_equal(alphas[2], alphas[3])  # zero flicker on the hold
+    assert not np.array_equal(alphas[1], alphas[2])
+
+
 def test_small_enclosed_holes_are_filled() -> None:
     m = np.zeros((60, 60), bool)
     m[10:50, 10:50] = True
