@@ -1,16 +1,17 @@
 """Contact sheets of the layers Celstudio makes from a real anime clip (default onepiece_demo.mp4).
 
-Imports the clip, runs segment -> propagate -> matte -> effects -> inpaint with the weight-free
-backends, and writes two PNGs into ``--out``:
+Imports the clip, runs segment -> propagate on every frame and matte -> effects -> inpaint on the
+picked frames (with their shots as context) with the weight-free backends, and writes two JPEGs into
+``--out`` (default ``docs/contact_sheets``):
 
-- ``<name>_cutouts.png``: per picked frame, the frame, the character cut-out (RGBA) on a
+- ``<name>_cutouts.jpg``: per picked frame, the frame, the character cut-out (RGBA) on a
   checkerboard, and the effect layer solo (its light over black);
-- ``<name>_plates.png``: per picked frame, the clean plate, and the plate with its invented pixels
+- ``<name>_plates.jpg``: per picked frame, the clean plate, and the plate with its invented pixels
   (``plate_confidence`` 0: no frame of the shot shows them) tinted magenta and stitched ones
   (seen in another frame of the shot) tinted green.
 
 The project is kept in ``--work`` so a second run only re-renders. Usage:
-``python benchmarks/contact_sheets.py [--clip PATH] [--frames 30,110,...] [--out docs]``.
+``python benchmarks/contact_sheets.py [--clip PATH] [--frames 20,30,60,110,140,170] [--out DIR]``.
 """
 
 from __future__ import annotations
@@ -55,19 +56,23 @@ def tile(image: np.ndarray, label: str) -> np.ndarray:
     return t
 
 
-def open_or_build(clip: Path, work: Path) -> Project:
+def open_or_build(clip: Path, work: Path, frames: list[int]) -> Project:
+    """The clip's project with masks for every frame and the other layers for ``frames`` (each
+    solved with its shot around it, as the app's downstream re-run does)."""
     root = work / clip.stem
     if (root / "project.json").is_file():
-        return Project.open(root)
-    from app.ingest.importer import import_source
+        project = Project.open(root)
+    else:
+        from app.ingest.importer import import_source
 
-    project = import_source(clip, root)
+        project = import_source(clip, root)
     runner = PipelineRunner(project, PipelineSettings()).start()
     started = time.perf_counter()
-    runner.submit_run(["segment", "propagate", "matte", "effects", "inpaint"]).wait()
+    runner.submit_run(["segment", "propagate"]).wait()
+    runner.submit_frames([f for f in frames if f < project.frame_count], ("matte", "effects", "inpaint")).wait()
     runner.wait_idle(3600)
     runner.stop()
-    print(f"pipeline: {project.frame_count} frames in {time.perf_counter() - started:.0f} s")
+    print(f"pipeline: {time.perf_counter() - started:.0f} s")
     return project
 
 
@@ -75,15 +80,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     data = shared_dir()
     ap.add_argument("--clip", type=Path, default=data / "data/anime/clips/onepiece_demo.mp4" if data else None)
-    ap.add_argument("--frames", default="10,30,60,90,110,130,150,175")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
+    ap.add_argument("--frames", default="20,30,60,110,140,170")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "contact_sheets")
     ap.add_argument("--work", type=Path, default=Path("/tmp/celstudio-contact"))
     args = ap.parse_args()
     if args.clip is None or not Path(args.clip).is_file():
         print("no clip: ../shared/data/anime/clips is absent (give --clip)")
         return
-    project = open_or_build(Path(args.clip), args.work)
-    frames = [int(f) for f in args.frames.split(",") if int(f) < project.frame_count]
+    picked = [int(f) for f in args.frames.split(",")]
+    project = open_or_build(Path(args.clip), args.work, picked)
+    frames = [f for f in picked if f < project.frame_count]
     cut_rows, plate_rows = [], []
     for f in frames:
         image = project.frame(f)
@@ -105,8 +111,9 @@ def main() -> None:
     name = Path(args.clip).stem
     for suffix, rows in (("cutouts", cut_rows), ("plates", plate_rows)):
         if rows:
-            path = args.out / f"{name}_{suffix}.png"
-            cv2.imwrite(str(path), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+            path = args.out / f"{name}_{suffix}.jpg"
+            sheet = cv2.resize(np.vstack(rows), None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
             print(path)
     project.close()
 
