@@ -191,12 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("eval", help="quality figures as JSON")
-    p.add_argument("what", choices=["propagation", "clicks", "layers", "quality"])
-    p.add_argument("dir", nargs="?", help="a DAVIS-layout folder (propagation, clicks)")
+    p.add_argument("what", choices=["propagation", "clicks", "layers", "layer-quality", "quality"])
+    p.add_argument("dir", nargs="?", help="a DAVIS-layout folder (propagation, clicks); quality: a folder of RGBA characters")
     p.add_argument("--backend", default="classical")
     p.add_argument("--sequences", help="comma-separated sequence names")
     p.add_argument("--seeds", help="layers: comma-separated generator seeds (default: the held-out ones)")
     p.add_argument("--characters", help="layers: a folder of RGBA character PNGs (default: procedural)")
+    p.add_argument("--seed", type=int, action="append", help="layer-quality: generator seed (repeatable)")
+    p.add_argument("--masks", choices=["pipeline", "truth"], default="pipeline",
+                   help="layer-quality: stage 1+3 masks, or the true ones (each stage on its own)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="export cleaned layers as a dataset")

@@ -16,6 +16,7 @@ The big-lama generator is ``ffc_resnet_075`` with 18 blocks: ngf 64, 3 downsampl
 from __future__ import annotations
 
 import sys
+import threading
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import nn
 
 from app.errors import ModelUnavailable
@@ -251,6 +253,15 @@ class LamaInpainter:
         res = (out[0].float().permute(1, 2, 0) * 255).clamp(0, 255).to(torch.uint8).cpu().numpy()
         return res[:h, :w]
 
+    def stitch(
+        self, frames: Sequence[Image], holes: Sequence[Mask], hidden: Sequence[Mask] | None = None
+    ) -> list[tuple[Image, NDArray[np.uint8]]]:
+        """Plates stitched from the shot's frames through the camera (`ClassicalInpainter.stitch`);
+        LaMa invents only the pixels that no frame shows, and each plate's confidence says which."""
+        if self.net is None:
+            raise ModelUnavailable("LaMa is not loaded.")
+        return _stitch_with(self, frames, holes, hidden)
+
     def clean_plates(self, frames: Sequence[Image], holes: Sequence[Mask]) -> list[Image]:
         """Fill ``holes[i]`` in ``frames[i]``; pixels outside the (dilated) hole are kept exactly."""
         if self.net is None:
@@ -273,6 +284,19 @@ class LamaInpainter:
                 filled = self._fill(frame, hole)
             out.append(np.where(hole[..., None], filled, frame).astype(np.uint8))
         return out
+
+
+def _stitch_with(inpainter: LamaInpainter, frames: Sequence[Image], holes: Sequence[Mask],
+                 hidden: Sequence[Mask] | None) -> list[tuple[Image, NDArray[np.uint8]]]:
+    from models.classical.inpaint import ClassicalInpainter
+
+    lock = threading.Lock()  # one network, frames filled on several threads: one at a time
+
+    def fill(image: Image, hole: Mask) -> Image:
+        with lock, torch.inference_mode():
+            return np.where(hole[..., None], inpainter._fill(image, hole), image).astype(np.uint8)
+
+    return ClassicalInpainter(spatial=fill).stitch(frames, holes, hidden=hidden)
 
 
 def convert(src: Path, dst: Path) -> int:

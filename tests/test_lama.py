@@ -120,3 +120,32 @@ def test_missing_or_foreign_weights(tmp_path: Path) -> None:
     torch.save({"conv.weight": torch.zeros(1)}, other)
     with pytest.raises(ModelUnavailable):
         LamaInpainter(other).load()
+
+
+def test_stitch_invents_only_what_no_frame_shows(tmp_path: Path) -> None:
+    """With LaMa installed the plate is still stitched from the shot; LaMa fills only the rest."""
+    from models.classical.inpaint import INVENTED, SEEN_ELSEWHERE, ClassicalInpainter
+
+    net = _tiny()
+    inp = LamaInpainter(_lightning_ckpt(tmp_path, net), dilate=2)
+    inp.load("cpu")
+    rng = np.random.default_rng(1)
+    bg = np.asarray(cv2.GaussianBlur(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8), (0, 0), 1.0), np.uint8)
+    frames, holes = [], []
+    for i in range(3):  # a static camera, a box moving right: its trail is revealed, its core is not
+        f = bg.copy()
+        h = np.zeros((40, 48), bool)
+        h[12:28, 10 + 3 * i : 26 + 3 * i] = True
+        f[h] = (250, 30, 30)
+        frames.append(f)
+        holes.append(h)
+    out = inp.stitch(frames, holes)
+    classical = ClassicalInpainter().stitch(frames, holes)
+    for (plate, conf), (ref, ref_conf) in zip(out, classical, strict=True):
+        assert np.array_equal(conf, ref_conf) and (conf == INVENTED).any() and (conf == SEEN_ELSEWHERE).any()
+        seen = conf == SEEN_ELSEWHERE
+        # Stitched pixels come from the other frames, whoever fills the rest (the seam feather
+        # mixes a pixel of the fill into them near invented ones).
+        far = seen & (cv2.distanceTransform((conf != INVENTED).astype(np.uint8), cv2.DIST_L2, 3) > 4)
+        assert np.array_equal(plate[far], ref[far])
+        assert not np.array_equal(plate[conf == INVENTED], ref[conf == INVENTED])

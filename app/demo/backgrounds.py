@@ -3,11 +3,13 @@
 A plate is an anime-style background painting: a sky gradient with flat clouds, far and near hills,
 then a row of buildings or trees in flat cel colours with a shadow side, and a soft paper texture.
 The camera is a view rectangle over the plate (centre and zoom), so pans and zooms move it in frame.
+`anime_plate` cuts a plate from a real anime frame of the shared clips instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -193,3 +195,53 @@ def camera_path(rng: np.random.Generator, width: int, height: int, frames: int) 
     cx0 = rng.uniform(width / 2, pw - width / 2)
     cx0 = float(np.clip(cx0, width / 2 + max(0.0, -dist), pw - width / 2 - max(0.0, dist)))
     return clamp(cx0, cy0, z0), clamp(cx0 + dist, cy0 - rng.uniform(0, 0.05) * height, z1)
+
+
+# -- real anime frames as plates -------------------------------------------------------------------
+# Painted plates are flat and clean; a matte or a plate that works on them can still fail on real
+# anime backgrounds (film grain, gradients, busy line work, burnt-in text). These plates are real
+# frames of the shared clips; the camera over them is ours, so every layer's truth stays exact.
+
+
+def anime_clips(clips_dir: Path) -> list[Path]:
+    """The ``.mp4`` clips of ``clips_dir``, sorted (empty when the folder is absent)."""
+    d = Path(clips_dir)
+    return sorted(d.glob("*.mp4")) if d.is_dir() else []
+
+
+def read_clip_frame(path: Path, index: int) -> np.ndarray:
+    """Frame ``index`` of a clip as RGB uint8; side-by-side comparison clips (three panels, as the
+    eisai-anime-interpolator material is) give their left panel, the original frame."""
+    import av
+
+    with av.open(str(path)) as container:
+        last: np.ndarray | None = None
+        for i, frame in enumerate(container.decode(video=0)):
+            last = frame.to_ndarray(format="rgb24")
+            if i >= index:
+                break
+    if last is None:
+        raise ValueError(f"{path} has no frames")
+    h, w = last.shape[:2]
+    if w >= 3 * h:
+        last = last[:, : w // 3]
+    return np.ascontiguousarray(last)
+
+
+def anime_plate(seed: int, width: int, height: int, clips_dir: Path) -> np.ndarray:
+    """A plate for a ``width`` x ``height`` frame (the painted plates' size) cut from a real anime
+    frame: the seed picks the clip and the frame, and the frame is scaled to cover the plate and
+    centre-cropped (never stretched)."""
+    clips = anime_clips(clips_dir)
+    if not clips:
+        raise FileNotFoundError(f"no .mp4 clips in {clips_dir}")
+    rng = np.random.default_rng(seed)
+    clip = clips[int(rng.integers(len(clips)))]
+    src = read_clip_frame(clip, int(rng.integers(0, 150)))
+    pw, ph = round(width * PLATE_MARGIN[0]), round(height * PLATE_MARGIN[1])
+    sh, sw = src.shape[:2]
+    s = max(pw / sw, ph / sh)
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    big = cv2.resize(src, (max(pw, round(sw * s)), max(ph, round(sh * s))), interpolation=interp)
+    y0, x0 = (big.shape[0] - ph) // 2, (big.shape[1] - pw) // 2
+    return np.ascontiguousarray(big[y0 : y0 + ph, x0 : x0 + pw])

@@ -22,13 +22,25 @@ def run_eval_command(args: argparse.Namespace) -> int:
     from models.registry import create_backend
 
     sequences = args.sequences.split(",") if args.sequences else None
+    if args.what == "layer-quality":
+        from app.eval.layer_quality import default_data, eval_layer_quality
+
+        try:
+            clips, characters = default_data()
+        except FileNotFoundError as exc:
+            raise InputError("layer-quality needs ../shared/data/anime (clips and characters) beside the checkout.") from exc
+        seeds = getattr(args, "seed", None) or [303]
+        runs = [eval_layer_quality(seed=s, masks=getattr(args, "masks", "pipeline"), clips_dir=clips,
+                                   character_dir=characters) for s in seeds]
+        print(json.dumps(runs[0] if len(runs) == 1 else runs, indent=2, default=float))
+        return 0
     if args.what == "quality":
         from app.eval.quality import evaluate_faces, evaluate_signals
 
         result = evaluate_signals(range(1000, 1100))
-        characters = Path(args.dir) if args.dir else None
-        if characters is not None:
-            result["faces"] = evaluate_faces(characters)
+        faces_dir = Path(args.dir) if args.dir else None
+        if faces_dir is not None:
+            result["faces"] = evaluate_faces(faces_dir)
     elif args.what == "layers":
         from app.eval.layers import HELD_OUT_SEEDS, eval_layers
 

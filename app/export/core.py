@@ -22,7 +22,7 @@ from app.export.selection import FrameItem, Selection, character_key, select
 from app.store import ObjectInfo, Project
 
 EXPORTER_VERSION = 1  # bump when the bytes an unchanged project exports to change
-ARRAY_LAYERS = ("masks", "alpha", "effects", "clean", "confidence")
+ARRAY_LAYERS = ("masks", "alpha", "effects", "clean", "confidence", "plate_confidence")
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
 

@@ -245,7 +245,15 @@ def text_mask(project: Project, frame: int) -> np.ndarray:
 
 
 def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    """Stage 2a. A backend with ``matte_shot`` (the weight-free one) solves each matte against the
+    background the shot's other frames reveal (a bounded sample of them); others see frames alone."""
     matter = ctx.backend("matter")
+    if hasattr(matter, "matte_shot"):
+        _sampled_shot(
+            ctx, "matte", "matter", "alpha", shot, targets,
+            lambda indices, frames: matter.matte_shot(frames, [character_mask(ctx.project, f) for f in indices]),
+        )
+        return
 
     def compute(frame: int) -> dict[str, np.ndarray]:
         mask = character_mask(ctx.project, frame)
@@ -259,13 +267,18 @@ def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
 EFFECT_HOLE = 0.25  # effect strength above which the clean plate paints the effect out
 
 
-def inpaint_hole(project: Project, frame: int) -> np.ndarray:
+def inpaint_hole(project: Project, frame: int, grow: int | None = None) -> np.ndarray:
     """What the clean plate must paint over: the characters and burnt-in text grown over their soft
-    fringe (anti-aliased outline, hair strands, glyph outlines) and the effects found by stage 2b."""
+    fringe (anti-aliased outline, hair strands, glyph outlines) and the effects found by stage 2b.
+    ``grow=0`` gives what hides the background without the fringe (a stitching source uses
+    everything else)."""
     mask = character_mask(project, frame) | text_mask(project, frame)
-    grow = max(2, round(0.006 * max(mask.shape)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    hole = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+    if grow is None:
+        grow = max(2, round(0.006 * max(mask.shape)))
+    hole = mask.copy()
+    if grow > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        hole = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
     effects = project.layers.read("effects", frame)
     if effects is not None:
         hole |= effects >= round(EFFECT_HOLE * 255)
@@ -311,12 +324,23 @@ def _sampled_shot(
 
 
 def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
-    """Stage 2c: plates from the shot's other frames (a bounded sample of them) plus inpainting."""
+    """Stage 2c: plates from the shot's other frames (a bounded sample of them) plus inpainting.
+    A backend with ``stitch`` also says which plate pixels are observed and which invented."""
     inpainter = ctx.backend("inpainter")
-    _sampled_shot(
-        ctx, "inpaint", "inpainter", "clean", shot, targets,
-        lambda indices, frames: inpainter.clean_plates(frames, [inpaint_hole(ctx.project, f) for f in indices]),
-    )
+    wanted = set(targets)
+
+    def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
+        holes = [inpaint_hole(ctx.project, f) for f in indices]
+        if not hasattr(inpainter, "stitch"):
+            return inpainter.clean_plates(frames, holes)  # type: ignore[no-any-return]
+        plates = inpainter.stitch(frames, holes, hidden=[inpaint_hole(ctx.project, f, 0) for f in indices])
+        meta = {"stage": "inpaint", "backend": ctx.backend_name("inpainter")}
+        for f, (_, confidence) in zip(indices, plates, strict=True):
+            if f in wanted:
+                ctx.write("plate_confidence", f, confidence, meta)
+        return [plate for plate, _ in plates]
+
+    _sampled_shot(ctx, "inpaint", "inpainter", "clean", shot, targets, compute)
 
 
 def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:

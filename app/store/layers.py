@@ -40,6 +40,9 @@ LAYERS: dict[str, LayerSpec] = {
     "effects": LayerSpec(0, "gzip", 1, "effect strength, 0..255", "effects"),
     "clean": LayerSpec(3, "lzf", None, "clean background plate, RGB", "inpaint"),
     "confidence": LayerSpec(0, "gzip", 1, "propagation confidence, 0..255", "propagate"),
+    # 255: the frame shows this background pixel, 192: another frame of the shot does (stitched),
+    # 0: no frame does (inpainted); see models.classical.inpaint.
+    "plate_confidence": LayerSpec(0, "gzip", 1, "clean plate: observed (>= 128) or invented (0) pixels", "inpaint"),
 }
 DAMAGE_ADVICE = "`celstudio recover` (or Recover in the app) rebuilds it from the journal or marks it for a re-run."
 

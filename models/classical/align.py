@@ -383,3 +383,82 @@ def warp_to_frame(
     h, w = round(frame_shape[0] * s), round(frame_shape[1] * s)
     m = np.linalg.inv(rescale_transform(np.asarray(transform), s))[:2]
     return np.asarray(cv2.warpAffine(plate, m, (max(1, w), max(1, h)), flags=interp))
+
+
+REFINE_SIDE = 960
+
+
+def _correlation(
+    grey: NDArray[np.uint8], plate: NDArray[np.float32], ok: NDArray[np.uint8], plate_ok: NDArray[np.uint8], t: Matrix
+) -> float:
+    """Normalised correlation of a frame's background with the plate seen through ``t``."""
+    h, w = grey.shape
+    flags = cv2.WARP_INVERSE_MAP
+    view = cv2.warpAffine(plate, t[:2], (w, h), flags=cv2.INTER_LINEAR | flags)
+    valid = (cv2.warpAffine(plate_ok, t[:2], (w, h), flags=cv2.INTER_NEAREST | flags) > 0) & (ok > 0)
+    if np.count_nonzero(valid) < 100:
+        return -1.0
+    a = grey[valid].astype(np.float64)
+    b = view[valid].astype(np.float64)
+    a -= a.mean()
+    b -= b.mean()
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
+
+
+def refine_camera(
+    frames: Sequence[Image],
+    transforms: Sequence[Matrix],
+    foreground: Sequence[Mask | None] | None = None,
+    *,
+    rounds: int = 2,
+    max_frames: int = 24,
+    long_side: int = REFINE_SIDE,
+) -> list[Matrix]:
+    """Sub-pixel camera: each frame aligned to the shot's median plate by ECC on its background.
+
+    Feature matching at ~480 px leaves 0.1-1 px of error, which blurs a stitched plate and costs
+    several dB on textured backgrounds. Aligning every frame to the median plate (rather than to a
+    neighbour) adds no drift along a pan; a second round aligns to the sharper plate of the first.
+    Frames that ECC cannot align (flashes, impact frames) keep their estimate.
+    """
+    n = len(frames)
+    ts = [np.asarray(t, np.float64) for t in transforms]
+    if n < 2:
+        return ts
+    shape = frames[0].shape
+    s = model_scale(shape, long_side)
+    masks = list(foreground) if foreground is not None else [None] * n
+    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    greys = [_grey(f, s) for f in frames]
+    bg: list[NDArray[np.uint8]] = []
+    for g, m in zip(greys, masks, strict=True):
+        ok = np.full(g.shape, 255, np.uint8)
+        if m is not None:
+            fg = cv2.resize(np.asarray(m, np.uint8), (g.shape[1], g.shape[0]), interpolation=cv2.INTER_NEAREST)
+            ok[cv2.dilate(fg, grow) > 0] = 0
+        bg.append(np.asarray(cv2.erode(ok, np.ones((3, 3), np.uint8), borderValue=0), np.uint8))
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5)
+    for _ in range(rounds):
+        plate, seen = build_plate(frames, ts, masks, s, max_frames)
+        p_grey = cv2.cvtColor(plate, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        p_ok = np.asarray(np.where(seen > 0, 255, 0), np.uint8)
+        out = []
+        for g, ok, t in zip(greys, bg, ts, strict=True):
+            warp = rescale_transform(t, s)[:2].astype(np.float32)
+            if np.count_nonzero(ok) < 0.05 * ok.size:
+                out.append(t)
+                continue
+            try:
+                cc, found = cv2.findTransformECCWithMask(
+                    g.astype(np.float32), p_grey, ok, p_ok, warp, cv2.MOTION_AFFINE, criteria, 3
+                )
+            except cv2.error:
+                out.append(t)
+                continue
+            new = np.vstack([np.asarray(found, np.float64), [0.0, 0.0, 1.0]])
+            # Kept only where it explains the frame better than the estimate did: with little
+            # background showing, six free parameters can fit noise.
+            before = _correlation(g, p_grey, ok, p_ok, rescale_transform(t, s))
+            out.append(rescale_transform(new, 1.0 / s) if cc > 0.8 and cc > before + 1e-4 else t)
+        ts = out
+    return ts

@@ -25,6 +25,7 @@ from models.classical.align import (
     Matrix,
     build_plate,
     estimate_camera,
+    masked_median,
     model_scale,
     plate_size,
     rescale_transform,
@@ -153,8 +154,13 @@ class ClassicalEffectSeparator:
     def release(self) -> None:
         """Nothing to release."""
 
-    def separate(self, image: Image, character_mask: Mask, plate: Image | None) -> SoftMap:
-        """Per-pixel effect strength; ``plate`` must be frame-aligned (same shape) to be used."""
+    def separate(
+        self, image: Image, character_mask: Mask, plate: Image | None, drawing: Image | None = None
+    ) -> SoftMap:
+        """Per-pixel effect strength; ``plate`` must be frame-aligned (same shape) to be used.
+
+        ``drawing`` (optional, frame-aligned) is the characters as neighbouring frames show them,
+        motion-compensated (`motion_reference`): light over a character is measured against it."""
         mask = np.asarray(character_mask, bool)
         if mask.shape != image.shape[:2]:
             mask = np.zeros(image.shape[:2], bool)
@@ -179,6 +185,12 @@ class ClassicalEffectSeparator:
             r = self.fringe
             near = cv2.dilate(mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
             s[mask | (near & ~trusted)] = 0.0
+            if drawing is not None and drawing.shape == image.shape:
+                # Over a character the reference is the same drawing in other frames: short-lived
+                # light (sparks, streaks over it) is what they do not show.
+                inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+                over = additive_strength(image, drawing, self.gain) * np.clip((v - 0.3) / 0.25, 0.0, 1.0)
+                s[inner] = over[inner]
         s = self._drop_specks(s)
         return np.asarray(np.clip(s, 0.0, 1.0), np.float32)
 
@@ -212,7 +224,8 @@ class ClassicalEffectSeparator:
                 unseen = warp_to_frame(seen, ts[i], shape, 1.0, cv2.INTER_NEAREST) == 0
                 if unseen.any():  # background nobody saw: estimate it from the frame itself
                     ref = np.where(unseen[..., None], estimate_background(frame, character_masks[i]), ref)
-            return self.separate(frame, np.asarray(character_masks[i], bool), ref)
+            drawing = motion_reference(frames, i) if len(frames) >= 3 else None
+            return self.separate(frame, np.asarray(character_masks[i], bool), ref, drawing)
 
         # Frames are independent once the plate is built; OpenCV and numpy release the GIL.
         with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(frames)))) as pool:
@@ -220,17 +233,52 @@ class ClassicalEffectSeparator:
         return suppress_persistent(maps, ts)
 
     def _drop_specks(self, s: SoftMap) -> SoftMap:
+        """Drop isolated small detections; small ones close together (a burst of sparks, a bundle of
+        streaks) count as one group."""
         on = (s > 0.25).astype(np.uint8)
-        n, lab, stats, _ = cv2.connectedComponentsWithStats(on, connectivity=8)
+        if not on.any():
+            return s
+        r = max(2, round(0.02 * min(s.shape)))
+        grouped = cv2.dilate(on, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        n, lab = cv2.connectedComponents(grouped, connectivity=8)
         if n <= 1:
             return s
-        small = stats[:, cv2.CC_STAT_AREA] < self.min_area * s.size
+        area = np.bincount(lab[on > 0], minlength=n)
+        small = area < self.min_area * s.size
         small[0] = False
         if small.any():
-            # Everything within reach of a dropped speck goes too (its faint halo).
-            gone = cv2.dilate(small[lab].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            # Everything within reach of a dropped group goes too (its faint halo).
+            gone = cv2.dilate((small[lab] & (grouped > 0)).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
             s = np.where(gone, 0.0, s).astype(np.float32)
         return s
+
+
+def motion_reference(frames: Sequence[Image], i: int, offsets: Sequence[int] = (-6, -3, 3, 6)) -> Image:
+    """Frame ``i`` as other frames of the shot show it: each neighbour warped onto it by dense
+    optical flow (DIS), then the per-pixel median. Lasting things (the drawing) survive; light that
+    lives a few frames or moves (sparks, streaks) differs between neighbours and drops out."""
+    n = len(frames)
+    picks = sorted({min(n - 1, max(0, i + d)) for d in offsets} - {i})
+    target = np.asarray(frames[i])
+    h, w = target.shape[:2]
+    s = model_scale(target.shape, 480)
+    grey_i: NDArray[Any] = cv2.cvtColor(resize(target, s), cv2.COLOR_RGB2GRAY)
+    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    grid = np.mgrid[0:h, 0:w].astype(np.float32)
+    warped = []
+    for j in picks:
+        src = np.asarray(frames[j])
+        grey_j: NDArray[Any] = cv2.cvtColor(resize(src, s), cv2.COLOR_RGB2GRAY)
+        flow: NDArray[Any] = dis.calc(grey_i, grey_j, None)  # type: ignore[call-overload]
+        if s != 1.0:
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / s
+        mx = grid[1] + flow[..., 0]
+        my = grid[0] + flow[..., 1]
+        warped.append(cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+    if not warped:
+        return target.copy()
+    stack = np.stack(warped).astype(np.uint8)
+    return masked_median(stack, np.ones(stack.shape[:3], bool))
 
 
 def suppress_persistent(

@@ -1,20 +1,23 @@
-"""Weight-free clean plates (stage 2c): fill each frame's hole from the rest of the shot.
+"""Weight-free clean plates (stage 2c): stitch each frame's hole from the rest of the shot.
 
 A pan or a moving character uncovers, in some frame, most of the background that another frame
-hides. For frame ``i`` we warp a fixed sample of source frames into it through the camera
-(`align.estimate_camera`), take the per-pixel median of the sources that see the pixel as
-background, and use it where at least ``min_votes`` sources agree to be present. What no frame shows
-is filled by ``cv2.inpaint`` (Telea). The fill is feathered into the frame over a few pixels.
+hides. The camera is estimated per frame (`align.estimate_camera`) and refined to sub-pixel accuracy
+against the shot's median plate (`align.refine_camera`): at a pixel of error a textured background
+loses several dB. For frame ``i`` we warp the source frames into it through the camera (bicubic, one
+interpolation, so painted texture stays sharp) and take the per-pixel median of the sources that see
+the pixel as background. Only what no source shows is invented, by a spatial inpainter (Telea, or a
+deep one such as LaMa passed as ``spatial``), and `stitch` says which pixels those are: the plate's
+confidence layer is `SEEN_HERE` where the frame itself shows the background, `SEEN_ELSEWHERE` where
+another frame of the shot does, and 0 where the pixel is invented.
 
-Warping sources straight into the frame (rather than through a shot-wide plate) interpolates each
-pixel once, which keeps painted texture sharp; the sources are read once and held in memory, so
-``max_sources`` bounds memory (16 full-HD frames are ~100 MB).
+The sources are read once and held in memory, so ``max_sources`` bounds memory (16 full-HD frames are
+~100 MB).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
@@ -25,12 +28,50 @@ from numpy.typing import NDArray
 from models.base import Image, Mask, Role
 from models.classical.align import (
     Matrix,
+    build_plate,
     estimate_camera,
     masked_median,
+    model_scale,
+    refine_camera,
+    resize,
     sample_indices,
+    warp_to_frame,
 )
 
 K3 = np.ones((3, 3), np.uint8)
+SEEN_HERE = 255  # plate confidence: the frame itself shows this background pixel
+SEEN_ELSEWHERE = 192  # another frame of the shot shows it (stitched through the camera)
+INVENTED = 0  # no frame shows it: spatially inpainted
+SpatialFill = Callable[[Image, Mask], Image]  # (image, hole) -> image with the hole filled
+
+
+def telea(image: Image, hole: Mask) -> Image:
+    """The weight-free spatial fill (Telea's fast marching), for pixels no frame shows."""
+    return np.asarray(cv2.inpaint(image, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA), np.uint8)
+
+
+def stray_frames(frames: Sequence[Image], transforms: Sequence[Matrix], hidden: Sequence[Mask]) -> list[int]:
+    """Frames whose background does not look like the shot's (a white flash, an impact frame, a
+    fade): as stitching sources they would paint their light into every other frame's plate.
+
+    Each frame's visible background is compared with the shot's median plate (at ~480 px); a frame
+    that differs by much more than the shot's typical frame is a stray.
+    """
+    shape = frames[0].shape
+    s = model_scale(shape)
+    plate, seen = build_plate(frames, transforms, hidden, s, len(frames))
+    errors = []
+    for f, t, h in zip(frames, transforms, hidden, strict=True):
+        view = warp_to_frame(plate, t, shape, s).astype(np.int16)
+        ok = warp_to_frame(seen, t, shape, s, cv2.INTER_NEAREST) > 0
+        small = resize(np.asarray(f), s).astype(np.int16)
+        ok &= resize(np.asarray(h, np.uint8), s, cv2.INTER_NEAREST) == 0
+        if ok.sum() < 100:
+            errors.append(np.inf)  # no background to compare: nothing to lend either
+            continue
+        errors.append(float(np.median(np.abs(small - view).max(axis=2)[ok])))
+    typical = float(np.median([e for e in errors if np.isfinite(e)] or [0.0]))
+    return [i for i, e in enumerate(errors) if e > max(12.0, 3.0 * typical)]
 
 
 class ClassicalInpainter:
@@ -46,18 +87,25 @@ class ClassicalInpainter:
         Pixels the hole is grown by (anti-aliased outlines and matte fringes belong to it).
     feather
         Width in pixels of the seam blend.
+    refine
+        Refine the camera to sub-pixel accuracy (`align.refine_camera`) before stitching.
+    spatial
+        Fills what no frame shows; Telea by default.
     """
 
     name: ClassVar[str] = "classical"
     role: ClassVar[Role] = "inpainter"
 
     def __init__(
-        self, *, max_sources: int = 16, min_votes: int = 1, hole_grow: int = 2, feather: int = 3
+        self, *, max_sources: int = 16, min_votes: int = 1, hole_grow: int = 2, feather: int = 3,
+        refine: bool = True, spatial: SpatialFill | None = None,
     ) -> None:
         self.max_sources = max_sources
         self.min_votes = min_votes
         self.hole_grow = hole_grow
         self.feather = feather
+        self.refine = refine
+        self.spatial: SpatialFill = spatial or telea
 
     def load(self, device: str = "cpu") -> None:
         """Nothing to load."""
@@ -72,31 +120,54 @@ class ClassicalInpainter:
 
         ``transforms`` (from `estimate_camera`) may be passed when already known.
         """
+        return [plate for plate, _ in self.stitch(frames, holes, transforms)]
+
+    def stitch(
+        self, frames: Sequence[Image], holes: Sequence[Mask], transforms: Sequence[Matrix] | None = None,
+        hidden: Sequence[Mask] | None = None,
+    ) -> list[tuple[Image, NDArray[np.uint8]]]:
+        """Per frame, the clean plate and its confidence (`SEEN_HERE`, `SEEN_ELSEWHERE`, `INVENTED`).
+
+        ``hidden`` (default: the holes) is what really covers the background in each frame, tighter
+        than the hole painted over (which also takes the soft fringe): a source frame gives every
+        pixel outside its ``hidden`` but one, so a background pixel that any frame reveals is used.
+        """
         n = len(frames)
         if n == 0:
             return []
+        hole_list = [np.asarray(h, bool) for h in holes]
+        hidden_list = hole_list if hidden is None else [np.asarray(h, bool) for h in hidden]
         # The holes are the foreground: keeping them out of the camera estimate keeps large
         # characters from pulling it.
-        ts = list(transforms) if transforms is not None else estimate_camera(frames, foreground=holes)
-        grown = [self._grow(np.asarray(h, bool)) for h in holes]
-        src_idx = sample_indices(n, self.max_sources)
-        # Sources drop only their own hole (and, below, one pixel of it): growing them as much as
-        # the hole being filled starves the fill exactly where a slow character just moved away.
-        sources = [(frames[j], np.asarray(holes[j], bool), ts[j]) for j in src_idx]
-        def plate(i: int) -> Image:
+        ts = list(transforms) if transforms is not None else estimate_camera(frames, foreground=hole_list)
+        strays = set(stray_frames(frames, ts, hidden_list)) if n >= 3 else set()
+        if transforms is None and self.refine:
+            # Strays stay out of the plate the others are aligned to (and keep their estimate).
+            everything = np.ones(hole_list[0].shape, bool)
+            ts = refine_camera(frames, ts, [everything if i in strays else h for i, h in enumerate(hole_list)])
+        grown = [self._grow(h) for h in hole_list]
+        src_idx = [j for j in sample_indices(n, self.max_sources) if j not in strays]
+        # Sources drop only what hides the background (and, below, one pixel more): growing them as
+        # much as the hole being filled starves the fill exactly where a character just moved away.
+        sources = [(frames[j], hidden_list[j], ts[j]) for j in src_idx]
+
+        def plate(i: int) -> tuple[Image, NDArray[np.uint8]]:
             frame = np.asarray(frames[i])
             hole = grown[i]
+            confidence = np.full(hole.shape, SEEN_HERE, np.uint8)
             if not hole.any():
-                return frame.copy()
+                return frame.copy(), confidence
             others = [(f, h, t) for j, (f, h, t) in zip(src_idx, sources, strict=True) if j != i]
             fill, votes = self._temporal_fill(frame.shape, hole, ts[i], others)
             trusted = votes >= self.min_votes
             rest = hole & ~trusted
             base = np.where(trusted[..., None], fill, frame)
             if rest.any():
-                # Telea from the frame plus the temporal fill, so it continues the real background.
-                base = cv2.inpaint(base, rest.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
-            return self._blend(frame, base, hole)
+                # Inpainted from the frame plus the temporal fill, so it continues the real background.
+                base = self.spatial(np.ascontiguousarray(base), rest)
+            confidence[hole] = SEEN_ELSEWHERE
+            confidence[rest] = INVENTED
+            return self._blend(frame, base, hole), confidence
 
         # Frames are independent once the camera is known; OpenCV and numpy release the GIL.
         with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, n))) as pool:
@@ -127,10 +198,14 @@ class ClassicalInpainter:
             # Frame i pixel -> plate (t_i) -> frame j pixel (inverse t_j), restricted to the window.
             m = (np.linalg.inv(t_j) @ t_i @ win)[:2]
             size = (x1 - x0, y1 - y0)
-            flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-            stack[k] = cv2.warpAffine(np.asarray(src), m, size, flags=flags)
-            ok: NDArray[Any] = np.where(src_hole, 0, 255).astype(np.uint8)
-            ok = cv2.erode(ok, K3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            # Bicubic: a bilinear shift by half a pixel is a blur that costs dB on painted texture.
+            flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+            stack[k] = cv2.warpAffine(np.asarray(src), m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+            # One pixel off what hides the background (its soft fringe): two would lose a ring of
+            # revealed background around every character, none lets the fringe into the plate.
+            # Not off the frame border, where a pan reveals new background (replicated).
+            ok: NDArray[Any] = np.where(cv2.dilate(src_hole.astype(np.uint8), K3) > 0, 0, 255)
+            ok = ok.astype(np.uint8)
             valid[k] = cv2.warpAffine(ok, m, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
         fill = np.zeros((h, w, 3), np.uint8)
         votes = np.zeros((h, w), np.int32)

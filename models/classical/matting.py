@@ -5,10 +5,18 @@ scales with the image, then the unknown band is solved either by a fast local co
 with a guided filter (default) or by closed-form matting from pymatting (``method="cf"``, better on
 hair but JIT-compiled with numba on first use, about a minute). Both work only on a crop around the
 band. Anime line art gets special care: thin dark outlines next to the mask belong to the character.
+
+`ClassicalMatter.matte_shot` does better when it sees the whole shot: the background behind each
+character is stitched from the frames that reveal it (`inpaint.ClassicalInpainter.stitch`), and where
+it is known the matte is solved against that exact background (difference matting): alpha follows
+the drawing's real edge even where the mask is a few pixels off, holes the mask left inside the
+character (eye whites, teeth) are filled because they differ from the background, and parts of the
+mask that are background are dropped. Holes enclosed by the mask that are small are filled too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import cv2
@@ -16,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Mask, Role, SoftMap
+from models.classical.inpaint import SEEN_ELSEWHERE, ClassicalInpainter
 
 Method = Literal["guided", "cf"]
 F32 = NDArray[Any]  # cv2 stubs type results loosely; keep internal arrays loose too
@@ -177,3 +186,101 @@ class ClassicalMatter:
         unknown = tri == 0.5
         out[y0:y1, x0:x1][unknown] = alpha[unknown]
         return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+    def matte_shot(self, frames: Sequence[Image], masks: Sequence[Mask]) -> list[SoftMap]:
+        """Mattes for frames of one shot, solved against the background the shot reveals."""
+        n = len(frames)
+        if n == 0:
+            return []
+        ms = [fill_small_holes(np.asarray(m, bool)) for m in masks]
+        shape = ms[0].shape
+        reach = 3 * (self.band or band_width(shape))
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+        # Generous holes: the stitched background must not contain any of the character, even
+        # where the mask stops short of it.
+        holes = [cv2.dilate(m.astype(np.uint8), disk) > 0 for m in ms]
+        plates = ClassicalInpainter(feather=0).stitch(frames, holes, hidden=holes) if n >= 2 else []
+        out: list[SoftMap] = []
+        for i in range(n):
+            image, mask = np.asarray(frames[i]), ms[i]
+            if i > 0 and is_hold(np.asarray(frames[i - 1]), image):
+                # Limited animation holds a drawing for several frames: one drawing, one matte, so
+                # a held frame cannot flicker (even where its stage-1 mask does).
+                out.append(out[-1])
+                continue
+            if not plates or not mask.any():
+                out.append(self.matte(image, mask))
+                continue
+            plate, confidence = plates[i]
+            out.append(self.matte_with_background(image, mask, plate, confidence == SEEN_ELSEWHERE, holes[i]))
+        return out
+
+    def matte_with_background(
+        self, image: Image, mask: Mask, background: Image, known: Mask, reach: Mask
+    ) -> SoftMap:
+        """Alpha of ``mask``'s objects where the ``background`` behind them is ``known`` (within
+        ``reach`` of the mask): ``I = a F + (1 - a) B`` with B known and F the nearby foreground
+        colour; the trimap matte elsewhere, and where F and B look alike."""
+        base = self.matte(image, mask)
+        use = known & reach
+        if not use.any():
+            return base
+        r = self.band or band_width(mask.shape)
+        img = image.astype(np.float32)
+        bg = background.astype(np.float32)
+        diff = img - bg
+        dist = np.sqrt(np.sum(diff * diff, axis=2))
+        # What differs clearly from the background is the character: the mask's missed parts and
+        # holes; what matches it over a region wider than line art is background, even in the mask.
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        ring = use & ~(cv2.dilate(mask.astype(np.uint8), k, iterations=2) > 0)
+        if ring.sum() > 50 and float(np.median(dist[ring])) > 20.0:
+            return base  # the frame does not show the shot's background (a flash, an impact frame)
+        fg_core = cv2.erode(mask.astype(np.uint8), k) > 0
+        differs = (dist > 40.0) & use
+        # Deep inside the mask the stitched background may be the character itself (a part that
+        # never moved, which the mask missed in every frame): only the band near the edge is judged.
+        deep = cv2.erode(mask.astype(np.uint8), k, iterations=3) > 0
+        same = cv2.morphologyEx(((dist < 10.0) & use & ~deep).astype(np.uint8), cv2.MORPH_OPEN, k) > 0
+        sure_fg = (fg_core & ~same) | (cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0)
+        f_mean, f_w = _normalised_mean(img / 255.0, sure_fg.astype(np.float32), max(1.0, r / 2))
+        f_wide, _ = _normalised_mean(img / 255.0, sure_fg.astype(np.float32), 4 * r)
+        f_col = np.where((f_w > 0.02)[..., None], f_mean, f_wide) * 255.0
+        fb = f_col - bg
+        fb2 = np.sum(fb * fb, axis=2)
+        proj = np.clip(np.sum(diff * fb, axis=2) / (fb2 + 1e-3), 0.0, 1.0)
+        # Noise in the difference: a few levels of grain or compression are not coverage.
+        proj = np.where(dist < 6.0, 0.0, proj)
+        trust = np.clip((np.sqrt(fb2) - 20.0) / 40.0, 0.0, 1.0) * use
+        alpha = trust * proj + (1.0 - trust) * base
+        alpha = np.where(same & ~sure_fg, 0.0, alpha)
+        alpha = np.where(sure_fg & (cv2.erode(sure_fg.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0), 1.0, alpha)
+        return np.clip(alpha, 0.0, 1.0).astype(np.float32)
+
+
+def is_hold(a: Image, b: Image, tolerance: int = 3) -> bool:
+    """True when two frames show the same drawing (anime holds a drawing for 2-3 frames); a few
+    levels of compression noise are allowed."""
+    if a.shape != b.shape:
+        return False
+    return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max()) <= tolerance
+
+
+def fill_small_holes(mask: Mask, max_fraction: float = 0.05) -> Mask:
+    """``mask`` with enclosed holes smaller than ``max_fraction`` of its area filled: eye whites,
+    teeth and glasses are inside a character's outline, whatever colour they are. Larger holes
+    (between an arm and the body) stay open."""
+    m = mask.astype(np.uint8)
+    if not m.any():
+        return mask.astype(bool)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(1 - m, connectivity=4)
+    h, w = m.shape
+    out = mask.astype(bool).copy()
+    limit = max_fraction * float(m.sum())
+    for i in range(1, n):
+        x, y, bw, bh, area = stats[i]
+        touches = x == 0 or y == 0 or x + bw == w or y + bh == h
+        if not touches and area <= limit:
+            out[lab == i] = True
+    return out

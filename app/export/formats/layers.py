@@ -66,7 +66,7 @@ class LayersFormat:
         if fd.alpha is not None:
             alpha = fd.alpha
             add(safe_relpath("alpha", stem), lambda: to_16bit(alpha) if self.alpha16 else alpha, "alpha")
-        for name in ("effects", "clean", "confidence"):
+        for name in ("effects", "clean", "confidence", "plate_confidence"):
             array = fd.layer(name)
             if array is not None:
                 add(safe_relpath(name, stem), lambda a=array: a, name)
