@@ -131,11 +131,12 @@ def test_propagation_steps_from_drawing_to_drawing(held: tuple[Project, Pipeline
 
 def test_weight_free_results_with_holds_equal_computing_every_frame(tmp_path: Path) -> None:
     """An image folder whose drawings are held 1-3 frames, imported twice: once with its holds, once
-    with every frame its own drawing. The weight-free pipeline gives the same stage-1 labels, masks,
-    mattes, clean plates and annotations on every frame (held ones included). Not compared: the
-    propagation confidence, which measures agreement with neighbouring frames (a held frame has the
-    confidence of its drawing), and the effect layer, whose weight-free backend models each frame
-    against a sample of the shot's other frames - with holds that sample holds other drawings."""
+    with every frame its own drawing. The weight-free pipeline gives the same stage-1 labels, masks
+    and annotations on every frame (held ones included), and with holds every held frame has exactly
+    its drawing's matte, plate and effects. Not compared across the two runs: the shot-level
+    weight-free stages (matte, effects, plate) model a frame against a sample of the shot's other
+    drawings, which the run without holds fills with repeats of the same pictures, and the
+    propagation confidence, which measures agreement with neighbouring frames."""
     import cv2
 
     from app.demo.generator import generate_shots
@@ -164,8 +165,12 @@ def test_weight_free_results_with_holds_equal_computing_every_frame(tmp_path: Pa
     try:
         assert held.drawing_count == 12 < held.frame_count == every.drawing_count
         for f in range(held.frame_count):
-            for layer in ("segmentation", "masks", "alpha", "clean"):
+            for layer in ("segmentation", "masks"):
                 a, b = held.layers.read(layer, f), every.layers.read(layer, f)
+                assert a is not None and b is not None and np.array_equal(a, b), (layer, f)
+            key = held.drawing_of(f)
+            for layer in ("alpha", "clean", "effects"):
+                a, b = held.layers.read(layer, f), held.layers.raw.read(layer, key)
                 assert a is not None and b is not None and np.array_equal(a, b), (layer, f)
             a_rec, b_rec = held.layers.read_record("annotations", f), every.layers.read_record("annotations", f)
             assert a_rec is not None and b_rec is not None

@@ -285,16 +285,22 @@ def inpaint_hole(project: Project, frame: int, grow: int | None = None) -> np.nd
     return hole
 
 
-def context_frames(shot: Shot, targets: list[int], limit: int = 16) -> list[int]:
-    """The targets plus evenly spread frames of the shot that show the background behind them."""
-    others = [f for f in range(shot.start, shot.end) if f not in set(targets)]
+def context_frames(shot: Shot, targets: list[int], limit: int = 16, keys: np.ndarray | None = None) -> list[int]:
+    """The targets plus evenly spread frames of the shot that show the background behind them.
+
+    With ``keys`` (the drawing map) only first frames of drawings are candidates: a held frame is
+    the same picture as a target or another candidate, so it would crowd the bounded sample without
+    showing any more of the background."""
+    wanted = set(targets)
+    others = [f for f in range(shot.start, shot.end)
+              if f not in wanted and (keys is None or int(keys[f]) == f)]
     room = max(0, limit - len(targets))
     if others and room:
         step = max(1, len(others) // room)
         others = others[::step][:room]
     else:
         others = []
-    return sorted(set(targets) | set(others))
+    return sorted(wanted | set(others))
 
 
 def _sampled_shot(
@@ -307,7 +313,7 @@ def _sampled_shot(
     inputs = {f: current_inputs(ctx.project, stage, f, name) for f in targets}
     for start in range(0, len(targets), 16):
         batch = targets[start : start + 16]
-        indices = context_frames(shot, batch)
+        indices = context_frames(shot, batch, keys=ctx.project.drawing_keys)
         frames = ctx.frames(indices)
         try:
             results = compute(indices, frames)
