@@ -296,7 +296,8 @@ def _stitch_with(inpainter: LamaInpainter, frames: Sequence[Image], holes: Seque
         with lock, torch.inference_mode():
             return np.where(hole[..., None], inpainter._fill(image, hole), image).astype(np.uint8)
 
-    return ClassicalInpainter(spatial=fill).stitch(frames, holes, hidden=hidden)
+    # LaMa blends its own fill; no feather, so everything a few pixels beyond the hole stays exact.
+    return ClassicalInpainter(spatial=fill, feather=0).stitch(frames, holes, hidden=hidden)
 
 
 def convert(src: Path, dst: Path) -> int:
