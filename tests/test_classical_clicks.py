@@ -81,7 +81,10 @@ def test_earlier_clicks_stay_satisfied() -> None:
     for k in range(1, 4):
         pred = c.predict("f3", img, Prompt(points=pts[:k]), pred)
         for x, y, pos in pts[:k]:
-            assert pred[y, x] == pos
+            # The clicker sets the clicked pixel itself, so that pixel proves nothing: each click must
+            # still own a region around it (added for a positive click, cut out for a negative one).
+            _, comp = cv2.connectedComponents((pred == pos).astype(np.uint8), connectivity=4)
+            assert (comp == comp[y, x]).sum() >= 40, (k, x, y)
 
 
 def test_protocol_reaches_090_in_three_clicks_on_two_regions() -> None:
