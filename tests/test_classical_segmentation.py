@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from app.demo import generator as gen
 from models.base import FrameSegmentation
 from models.classical.align import build_plate, estimate_camera, masked_median, warp_to_frame
 from models.classical.faces import AnimeFaceDetector, find_cascade
@@ -292,7 +293,6 @@ def test_stage_figures_on_demo_generator() -> None:
 
     Prints the figures; asserts only floors far below them, so that a regression (not noise) fails.
     """
-    gen = pytest.importorskip("app.demo.generator")
     from models.classical.effects import ClassicalEffectSeparator
     from models.classical.inpaint import ClassicalInpainter
 
@@ -323,12 +323,14 @@ def test_stage_figures_on_demo_generator() -> None:
           f"clean-plate PSNR where the background shows in another frame {np.mean(psnr):.1f} dB")
     assert np.mean(seg_iou) >= 0.5
     assert np.mean(psnr) >= 11.0
+    # Measured 0.007 on these 11 small frames (0.14-0.32 at 480x270 in docs/results.md): a floor just
+    # above what a separator that finds nothing scores, so that losing the effects layer fails here.
+    assert len(eff_iou) >= 8 and np.mean(eff_iou) >= 0.003
 
 
 def test_alignment_follows_background_past_characters_and_flash() -> None:
     """A pan behind two large crossing characters, speed lines and a white flash (demo generator
     seed 0, shot 1): the camera follows the background (before: 80 px off, reversed)."""
-    gen = pytest.importorskip("app.demo.generator")
     w, h = 480, 270
     video = gen.generate_shots(0, width=w, height=h, shots=2, frames_per_shot=12)
     plan = video.shots[1]

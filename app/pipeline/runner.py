@@ -340,7 +340,7 @@ class PipelineRunner:
         if role not in self._backends:
             from models.registry import create_with_fallback
 
-            backend, message = create_with_fallback(role, self.settings.backend_name(role), device=self.device())  # type: ignore[arg-type]
+            backend, message = create_with_fallback(role, self.settings.backend_name(role), device=self.device(), batch_size=self.settings.batch_size)  # type: ignore[arg-type]
             if message:
                 self.notices.append(message)
                 self.settings.backends[role] = "classical"
