@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from app.errors import ModelUnavailable
 from models.base import FrameAnnotation, Image, Labels, ObjectKind, Role
+from models.errors import ModelUnavailable
 from models.torch_utils import (
     autocast_dtype,
     check_hf_folder,

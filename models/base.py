@@ -66,7 +66,7 @@ class FrameAnnotation:
 
 @runtime_checkable
 class Backend(Protocol):
-    """What every backend has. ``load`` raises `app.errors.ModelUnavailable` when weights are missing."""
+    """What every backend has. ``load`` raises `models.errors.ModelUnavailable` when weights are missing."""
 
     name: ClassVar[str]
     role: ClassVar[Role]

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from app.errors import ModelUnavailable
 from models.base import Image, Mask, Role
+from models.errors import ModelUnavailable
 
 Pair = tuple[torch.Tensor, torch.Tensor | None]  # local, global (None when there is none)
 FFCInput = torch.Tensor | Pair

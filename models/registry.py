@@ -5,7 +5,7 @@ weights come from the `models.manager.ModelManager`. Nothing here imports a back
 backend is created, so listing backends never pulls in torch.
 
 Constructors follow one convention: classical backends take ``**options``; deep backends take
-``weights: Path | None = None, **options`` and raise `app.errors.ModelUnavailable` (from ``__init__`` or
+``weights: Path | None = None, **options`` and raise `models.errors.ModelUnavailable` (from ``__init__`` or
 ``load``) when their weights or dependencies are missing or corrupt.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.errors import ModelUnavailable
 from models.base import Role
+from models.errors import ModelUnavailable
 from models.manager import ModelManager
 
 CLASSICAL = "classical"

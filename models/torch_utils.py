@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from app.errors import ModelUnavailable
+from models.errors import ModelUnavailable
 
 
 def pick_device(preferred: str = "auto") -> str:

@@ -207,7 +207,7 @@ def test_text_mask_at_another_resolution() -> None:
 def test_subtitles_on_real_anime_frames() -> None:
     if not CLIP.is_file():
         pytest.skip(f"shared anime clip not found at {CLIP}")
-    from app.ingest.source import open_source
+    from app.sources.source import open_source
 
     source = open_source(CLIP)
     try:

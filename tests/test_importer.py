@@ -13,7 +13,7 @@ from PIL import Image
 
 from app.errors import InputError, ProjectError
 from app.ingest.importer import ImportCancelled, import_source
-from app.ingest.source import open_source
+from app.sources.source import open_source
 from app.store import Project, Shot
 
 

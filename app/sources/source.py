@@ -21,9 +21,9 @@ from typing import Protocol
 import numpy as np
 
 from app.errors import InputError
-from app.ingest.common import natural_key
-from app.ingest.images import IMAGE_SUFFIXES, ImageFolderSource, image_files
-from app.ingest.video import VideoFrameSource, VideoIndex
+from app.sources.common import natural_key
+from app.sources.images import IMAGE_SUFFIXES, ImageFolderSource, image_files
+from app.sources.video import VideoFrameSource, VideoIndex
 
 __all__ = [
     "IMAGE_SUFFIXES",

@@ -19,7 +19,7 @@ from typing import Any, Self
 import numpy as np
 
 from app.errors import InputError
-from app.ingest.common import DEFAULT_IMAGE_FPS, _check_index, frame_size_error
+from app.sources.common import DEFAULT_IMAGE_FPS, _check_index, frame_size_error
 
 INDEX_VERSION = 1
 # Decoding a few frames forward is cheaper than a seek plus a decode from the keyframe, so when

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Self
 import numpy as np
 
 from app.errors import InputError
-from app.ingest.common import DEFAULT_IMAGE_FPS, _check_index, frame_size_error, natural_key
+from app.sources.common import DEFAULT_IMAGE_FPS, _check_index, frame_size_error, natural_key
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
