@@ -38,6 +38,15 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "annotate": ("masks", "alpha", "effects"),
 }
 DOWNSTREAM_OF_MASKS: tuple[str, ...] = ("matte", "effects", "inpaint", "annotate")
+# The array layer each stage's result is written to (annotate writes records, not an array layer).
+STAGE_OUTPUT: dict[str, str | None] = {
+    "segment": "segmentation",
+    "propagate": "masks",
+    "matte": "alpha",
+    "effects": "effects",
+    "inpaint": "clean",
+    "annotate": None,
+}
 
 MISSING, FRESH, STALE, RUNNING, FAILED = 0, 1, 2, 3, 4
 STATUS_NAMES = {MISSING: "missing", FRESH: "fresh", STALE: "stale", RUNNING: "running", FAILED: "failed"}

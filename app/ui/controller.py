@@ -18,12 +18,13 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.errors import CelstudioError, ProjectDamaged, ProjectLocked, ProjectReadOnly
+from app.pipeline.graph import STAGES
 from app.store import Project
 from app.ui.bridge import EventBridge
 from app.ui.jobtext import describe
 from app.ui.loader import FrameLoader
 from app.ui.render import LAYER_ORDER, palette_color, readable_color
-from app.ui.runner_link import STAGES, RunnerLike, default_runner_factory, fallback_stage_status
+from app.ui.runner_link import RunnerLike, default_runner_factory, saved_stage_status
 from models.base import Prompt
 
 log = logging.getLogger(__name__)
@@ -791,7 +792,7 @@ class MainController(QObject):
         def compute() -> dict[str, np.ndarray]:
             if runner is not None:
                 return {stage: np.asarray(runner.stage_status(stage), np.uint8) for stage in STAGES}
-            return {stage: fallback_stage_status(project, stage) for stage in STAGES}
+            return {stage: saved_stage_status(project, stage) for stage in STAGES}
 
         self.loader.request_status(compute)
 
