@@ -1,4 +1,4 @@
-"""Stage-4 annotation (role ``annotator``): CLIP tags, DINOv2 identity embeddings, BLIP-2 captions.
+"""Annotation (role ``annotator``): CLIP tags, DINOv2 identity embeddings, BLIP-2 captions.
 
 - CLIP (required) scores the frame against a tag vocabulary (zero-shot) and gives the frame embedding.
 - DINOv2 (optional) embeds each character crop for identity clustering across shots; without it the

@@ -1,4 +1,4 @@
-"""Mask2Former panoptic segmentation as the stage-1 segmenter (role ``segmenter``).
+"""Mask2Former panoptic segmentation as the segmenter (role ``segmenter``).
 
 A COCO or ADE20K panoptic checkpoint (a local Hugging Face folder) proposes segments; segments whose
 class is person-like become ``character`` objects (one object id each), everything else stays

@@ -1,4 +1,4 @@
-"""Stage 1 whole characters (grouping, holes) and burnt-in text, on hand-made and generated shots."""
+"""The segment stage: whole characters (grouping, holes) and burnt-in text, on hand-made and generated shots."""
 
 from __future__ import annotations
 

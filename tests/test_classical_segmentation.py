@@ -1,4 +1,4 @@
-"""Weight-free camera alignment, background plate, face detection and stage-1 segmentation."""
+"""Weight-free camera alignment, background plate, face detection and the segment stage."""
 
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ def test_segment_panning_shot() -> None:
     seg = out[5]
     assert seg.labels.dtype == np.uint8 and seg.labels.shape == masks[5].shape
     assert seg.confidence is not None and seg.confidence.dtype == np.float32
-    # The additive glow (centred at x=125, y=30 in frames 4-6) is left to stage 2b, not a character.
+    # The additive glow (centred at x=125, y=30 in frames 4-6) is left to the effects stage, not a character.
     assert not characters(out[5])[22:39, 117:134].any()
 
 
@@ -289,7 +289,7 @@ def _seen_elsewhere(i: int, truth: list, ts: list[np.ndarray]) -> np.ndarray:
 
 
 def test_stage_figures_on_demo_generator() -> None:
-    """Stage-1 IoU, effect IoU and clean-plate PSNR on the demo generator's exact ground truth.
+    """Segment IoU, effect IoU and clean-plate PSNR on the demo generator's exact ground truth.
 
     Prints the figures; asserts only floors far below them, so that a regression (not noise) fails.
     """
@@ -318,7 +318,7 @@ def test_stage_figures_on_demo_generator() -> None:
             if t.kind == "normal" and where.sum() > 50:
                 mse = ((p.astype(float) - t.clean.astype(float))[where] ** 2).mean()
                 psnr.append(10 * np.log10(255.0**2 / max(mse, 1e-9)))
-    print(f"\ndemo generator: stage-1 IoU {np.mean(seg_iou):.3f}, effect IoU "
+    print(f"\ndemo generator: segment IoU {np.mean(seg_iou):.3f}, effect IoU "
           f"{np.mean(eff_iou) if eff_iou else float('nan'):.3f} ({len(eff_iou)} frames), "
           f"clean-plate PSNR where the background shows in another frame {np.mean(psnr):.1f} dB")
     assert np.mean(seg_iou) >= 0.5

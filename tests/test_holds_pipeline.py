@@ -131,7 +131,7 @@ def test_propagation_steps_from_drawing_to_drawing(held: tuple[Project, Pipeline
 
 def test_weight_free_results_with_holds_equal_computing_every_frame(tmp_path: Path) -> None:
     """An image folder whose drawings are held 1-3 frames, imported twice: once with its holds, once
-    with every frame its own drawing. The weight-free pipeline gives the same stage-1 labels, masks,
+    with every frame its own drawing. The weight-free pipeline gives the same segment labels, masks,
     mattes, clean plates and annotations on every frame (held ones included). Not compared: the
     propagation confidence, which measures agreement with neighbouring frames (a held frame has the
     confidence of its drawing), and the effect layer, whose weight-free backend models each frame

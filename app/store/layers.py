@@ -34,8 +34,8 @@ class LayerSpec:
 
 
 LAYERS: dict[str, LayerSpec] = {
-    "segmentation": LayerSpec(0, "gzip", 4, "stage-1 object-id label map, before temporal consistency", "segment"),
-    "masks": LayerSpec(0, "gzip", 4, "final object-id label map (stage 3 or the user), 0 = background", "propagate"),
+    "segmentation": LayerSpec(0, "gzip", 4, "segment object-id label map, before temporal consistency", "segment"),
+    "masks": LayerSpec(0, "gzip", 4, "final object-id label map (the propagate stage or the user), 0 = background", "propagate"),
     "alpha": LayerSpec(0, "gzip", 1, "character alpha matte, 0..255", "matte"),
     "effects": LayerSpec(0, "gzip", 1, "effect strength, 0..255", "effects"),
     "clean": LayerSpec(3, "lzf", None, "clean background plate, RGB", "inpaint"),

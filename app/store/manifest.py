@@ -58,7 +58,7 @@ class ObjectInfo:
 
 @dataclass
 class TrackLink:
-    """Which project object a stage-1 track of one shot is, frame by frame.
+    """Which project object a segment track of one shot is, frame by frame.
 
     ``shot`` is the shot's first frame, ``track`` the segmenter's per-shot id (1..255). ``pieces`` are
     ``[first_frame, object_id]`` in frame order: the track is that object from ``first_frame`` until
