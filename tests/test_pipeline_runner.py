@@ -174,7 +174,7 @@ def test_cancel_stops_a_batch_run(setup: tuple[Project, PipelineRunner, Calls]) 
     assert not (runner.stage_status("annotate") == FRESH).all()
 
 
-def test_stage3_flags_flicker_and_overrides_only_when_asked() -> None:
+def test_propagate_flags_flicker_and_overrides_only_when_asked() -> None:
     from app.pipeline.stages import fuse_labels
 
     own = np.zeros((4, 4), np.uint8)
@@ -191,7 +191,7 @@ def test_stage3_flags_flicker_and_overrides_only_when_asked() -> None:
     assert final[0, 0] == 0
 
 
-def test_batch_stage3_writes_confidence_from_the_propagator(setup: tuple[Project, PipelineRunner, Calls]) -> None:
+def test_batch_propagate_writes_confidence_from_the_propagator(setup: tuple[Project, PipelineRunner, Calls]) -> None:
     project, runner, _ = setup
     runner.submit_run(["segment", "propagate"]).wait(60)
     assert runner.wait_idle()

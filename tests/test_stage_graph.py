@@ -29,3 +29,16 @@ def test_one_order_and_every_stage_described() -> None:
         assert set(STAGE_INPUTS[stage]) <= written, stage
         output = STAGE_OUTPUT[stage]
         written |= ({output} if output else set()) | ({"confidence"} if stage == "propagate" else set())
+
+
+def test_saved_settings_read_the_old_override_key() -> None:
+    from types import SimpleNamespace
+
+    from app.pipeline.runner import PipelineSettings
+    from app.ui.runner_link import pipeline_settings
+
+    old = SimpleNamespace(manifest=SimpleNamespace(settings={"stage3_override": 0.7, "batch_size": 2}))
+    settings = PipelineSettings(**pipeline_settings(old))  # type: ignore[arg-type]
+    assert settings.propagate_override == 0.7 and settings.batch_size == 2
+    new = SimpleNamespace(manifest=SimpleNamespace(settings={"stage3_override": 0.7, "propagate_override": 0.9}))
+    assert pipeline_settings(new)["propagate_override"] == 0.9  # type: ignore[arg-type]

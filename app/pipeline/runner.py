@@ -57,7 +57,7 @@ class PipelineSettings:
     device: str = "auto"
     batch_size: int = 4
     propagation_chunk: int = 12
-    stage3_override: float | None = None  # see app.pipeline.stages.run_propagate
+    propagate_override: float | None = None  # see app.pipeline.stages.run_propagate
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     low_memory_bytes: int = 1_500_000_000
 

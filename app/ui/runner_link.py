@@ -36,10 +36,13 @@ class RunnerLike(Protocol):
 
 
 def pipeline_settings(project: Project) -> dict[str, Any]:
-    """The project's saved pipeline settings: ``backends`` per role, ``device``, ``batch_size``."""
-    saved = project.manifest.settings
+    """The project's saved pipeline settings: ``backends`` per role, ``device``, ``batch_size`` and
+    ``propagate_override`` (saved as ``stage3_override`` by earlier versions, still read)."""
+    saved = dict(project.manifest.settings)
+    if "stage3_override" in saved:
+        saved.setdefault("propagate_override", saved["stage3_override"])
     out: dict[str, Any] = {"backends": dict(saved.get("backends", {}))}
-    for key in ("device", "batch_size"):
+    for key in ("device", "batch_size", "propagate_override"):
         if key in saved:
             out[key] = saved[key]
     return out
