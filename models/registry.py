@@ -101,7 +101,7 @@ BACKENDS: tuple[BackendSpec, ...] = (
         "propagator", CLASSICAL, "Classical (optical flow)", "models.classical.propagation", "FlowPropagator"
     ),
     BackendSpec("propagator", "xmem", "XMem", "models.xmem", "XMemPropagator", ("xmem",)),
-    BackendSpec("clicker", CLASSICAL, "Classical (edge-aware regions + graph cut)", "models.classical.clicks", "GrabCutClicker"),
+    BackendSpec("clicker", CLASSICAL, "Classical (edge-aware regions + graph cut)", "models.classical.clicks", "RegionClicker"),
     BackendSpec(
         "clicker",
         "sam",

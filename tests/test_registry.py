@@ -171,7 +171,7 @@ def test_fallback_when_load_or_checksum_fails(fake_table: ModelManager, tmp_path
 
 def test_real_table_fallback(tmp_path: Path) -> None:
     backend, message = registry.create_with_fallback("clicker", "sam", ModelManager(tmp_path))
-    assert type(backend).__name__ == "GrabCutClicker"
+    assert type(backend).__name__ == "RegionClicker"
     assert message is not None and "celstudio models download sam-vit-b" in message
 
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import CelstudioError, ProjectDamaged
-from app.ui import errors as dialogs_err
+from app.ui import errors
 from app.ui.controller import MainController
 from app.ui.docks import JobsPanel, LayersPanel, ObjectsPanel
 from app.ui.frame_view import FrameView
@@ -441,11 +441,11 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def show_error(self, exc: BaseException) -> None:
-        dialogs_err.show_error(self, exc)
+        errors.show_error(self, exc)
 
     @Slot(object, object)
     def _on_damaged(self, path: Path, exc: ProjectDamaged) -> None:
-        if dialogs_err.ask_recover(self, exc):
+        if errors.ask_recover(self, exc):
             if exc.recoverable.startswith("media"):
                 self.reimport_media(path)
             else:
@@ -474,7 +474,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object)
     def _on_read_only_offer(self, path: Path, exc: CelstudioError) -> None:
-        if dialogs_err.ask_open_read_only(self, exc):
+        if errors.ask_open_read_only(self, exc):
             self.c.open_project(path, read_only=True)
 
     # -- drag and drop ------------------------------------------------------------------------------
