@@ -1,4 +1,5 @@
-"""Per-frame layers in ``layers.h5``: masks, mattes, effects, clean plates, confidence, records.
+"""Per-frame layers: arrays (masks, mattes, effects, clean plates, confidence) in ``layers.h5``;
+versions, meta, records and vectors in ``index.db``.
 
 Every array layer has a per-frame version (0 = never written) and a per-frame JSON ``meta`` (backend,
 parameters, input versions, status), which is what lets the pipeline decide exactly which results are
@@ -169,11 +170,6 @@ class LayerStore:
 
     def all_meta(self, layer: str) -> dict[int, dict[str, Any]]:
         return self.index.all_meta(layer)
-
-    def write_meta(self, layer: str, frame: int, meta: dict[str, Any]) -> None:
-        """Replace a frame's meta without touching its data (e.g. to mark a failure)."""
-        self.h5.check_frame(frame)
-        self.index.set_meta(layer, frame, meta)
 
     # -- records and vectors ------------------------------------------------------------------------
     def write_record(self, name: str, frame: int, record: dict[str, Any]) -> None:

@@ -130,11 +130,6 @@ class Manifest:
             raise ProjectError(f"The project manifest is missing or has a bad field ({exc}).") from exc
 
 
-def write_manifest(root: Path, manifest: Manifest) -> None:
-    """Atomically replace ``root/project.json``."""
-    atomic_write_text(root / MANIFEST_NAME, manifest.to_json())
-
-
 def read_manifest(root: Path) -> Manifest:
     path = root / MANIFEST_NAME
     if not path.is_file():

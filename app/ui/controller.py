@@ -267,9 +267,8 @@ class MainController(QObject):
             self._prepare.start()  # once the playhead rests, get the click model ready for this frame
 
     def _prepare_frame(self) -> None:
-        prepare = getattr(self.runner, "submit_prepare", None)
-        if prepare is not None and self.project is not None:
-            prepare(self.frame)
+        if self.runner is not None and self.project is not None:
+            self.runner.submit_prepare(self.frame)
 
     def step(self, delta: int) -> None:
         self.set_frame(self.frame + delta)
@@ -405,9 +404,8 @@ class MainController(QObject):
         pipeline's worker when there is one (it may rewrite many masks), else here."""
         if self.project is None:
             return None
-        submit = getattr(self.runner, "submit_object_edit", None)
-        if submit is not None:
-            return submit(edit, kind)
+        if self.runner is not None:
+            return self.runner.submit_object_edit(edit, kind)
         try:
             result = edit(self.project)
         except CelstudioError as exc:
@@ -450,9 +448,11 @@ class MainController(QObject):
         if self.project is None:
             return
         shot = self.frame if this_shot else None
-        delete = getattr(self.runner, "submit_delete_object", None)
-        if delete is not None:
-            delete(object_id, shot) if this_shot else delete(object_id)
+        if self.runner is not None:
+            if this_shot:
+                self.runner.submit_delete_object(object_id, shot)
+            else:
+                self.runner.submit_delete_object(object_id)
         else:
             self.project.delete_object(object_id, shot=shot)
         if not this_shot:
