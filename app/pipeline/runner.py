@@ -327,13 +327,12 @@ class PipelineRunner:
 
     # -- backends -----------------------------------------------------------------------------------
     def device(self) -> str:
-        if self.settings.device != "auto":
-            return self.settings.device
-        if all(self.settings.backend_name(r) == "classical" for r in ROLE_OF_STAGE.values()):
+        weight_free = all(self.settings.backend_name(r) == "classical" for r in ROLE_OF_STAGE.values())
+        if self.settings.device == "cpu" or (self.settings.device == "auto" and weight_free):
             return "cpu"  # no torch import for a weight-free run
-        import torch
+        from models.torch_utils import pick_device  # the one place a device is chosen
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return pick_device(self.settings.device)
 
     def backend(self, role: str) -> Any:
         """The loaded backend for ``role``; a deep one without weights falls back with a notice."""
