@@ -137,6 +137,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     return run_models_command([args.action, *args.names])
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from app.batch.cli import run_batch_command
+
+    return run_batch_command(args)
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from app.batch.cli import run_review_command
+
+    return run_review_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="celstudio", description="Turn anime video into clean, layered training data.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -196,6 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="export into a folder holding files Celstudio did not write (they are kept)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("batch", help="run whole episodes or seasons on a Ray cluster (or this machine)")
+    from app.batch.cli import add_batch_arguments, add_review_arguments
+
+    add_batch_arguments(p)
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("review", help="the shots and objects most in need of a human look, worst first")
+    add_review_arguments(p)
+    p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("models", help="list, download, verify deep-model weights")
     p.add_argument("action", choices=["list", "download", "verify", "path", "install", "forget"])

@@ -13,6 +13,9 @@ Parts:
              promise: all), and `recover` rebuilding each damaged correction from the journal
     cost     the price of the checks: a 1080p masks read with and without the CRC-32, and the
              journal scan of 1,000 records
+    fulldisk a real full disk: a 3 MiB tmpfs (needs root and permission to mount; skipped otherwise),
+             a `celstudio run` into it (the free-space check disabled, so the writes meet ENOSPC), a
+             correction committed on it, then the run again after the disk grows
 
 Figures are printed, never asserted.
 """
@@ -166,9 +169,52 @@ def cost_part() -> None:
     print(f"cost: reading a 1,000-record journal ({path.stat().st_size / 1e6:.1f} MB) {1000 * (time.perf_counter() - t):.0f} ms")
 
 
+FULL_RUN = """
+import sys
+import app.pipeline.runner as runner
+runner.ensure_free_space = lambda folder, needed: None  # meet ENOSPC in the writes themselves
+from app.cli import main
+sys.exit(main(["run", sys.argv[1]]))
+"""
+
+
+def fulldisk_part() -> None:
+    import subprocess
+
+    mount = Path(tempfile.mkdtemp(prefix="celstudio-bench-full-"))
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True).returncode:
+        print("fulldisk: skipped (cannot mount a tmpfs here)")
+        return
+    try:
+        root = mount / "p"
+        with Project.create(root, Manifest("full", SourceInfo("generated", "", "h"), 40, 320, 240, 24.0)) as p:
+            for i in range(40):
+                img = np.full((240, 320, 3), (40, 90, 160), np.uint8)
+                img[60:180, 40 + 4 * i : 140 + 4 * i] = (240, 200, 180)
+                p.media.write_frame(i, img)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        run = subprocess.run([sys.executable, "-c", FULL_RUN, str(root)], capture_output=True, text=True, env=env)
+        last = run.stderr.strip().splitlines()[-1] if run.stderr.strip() else ""
+        print(f"fulldisk: run into a full 3 MiB disk: exit {run.returncode}, "
+              f"tracebacks {run.stderr.count('Traceback')}, last line: {last}")
+        with Project.open(root) as p:
+            before = p.journal.last_seq
+            try:
+                p.commit("brush", [MaskEdit(0, p.masks_or_empty(0), np.ones((240, 320), np.uint8), 1)])
+                said = "saved"
+            except Exception as exc:
+                said = f"{type(exc).__name__}: {exc}"
+            print(f"fulldisk: a correction on the full disk: {said}; journal seq {before} -> {p.journal.last_seq}")
+        subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
+        again = subprocess.run([sys.executable, "-m", "app.cli", "run", str(root)], capture_output=True, text=True, env=env)
+        print(f"fulldisk: after the disk grew: exit {again.returncode}; " + "; ".join(again.stdout.strip().splitlines()))
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="journal,layers,cost")
+    parser.add_argument("--parts", default="journal,layers,cost,fulldisk")
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--seed", type=int, default=15)
     args = parser.parse_args()
@@ -179,6 +225,8 @@ def main() -> None:
         layers_part(max(args.trials // 10, 10), args.seed)
     if "cost" in parts:
         cost_part()
+    if "fulldisk" in parts:
+        fulldisk_part()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command each for a fresh machine (Debian/Ubuntu with Python 3.11):
 #   bash packaging/bootstrap.sh run    create .venv, install Celstudio, open the app on the demo project
-#   bash packaging/bootstrap.sh test   create .venv, install Celstudio + test tools, run the whole suite
+#   bash packaging/bootstrap.sh test   create .venv, install Celstudio + test tools + Ray (the cluster extra), run the whole suite
 # Every pin that must hold (CPU torch, PySide6 6.11.3) lives in packaging/constraints.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ case "$mode" in
     exec .venv/bin/celstudio demo "$@"
     ;;
   test)
-    "${pip[@]}" -e ".[test]"
+    "${pip[@]}" -e ".[test,cluster]"  # test pulls cluster too; named here so the batch tests never skip
     export QT_QPA_PLATFORM=offscreen
     .venv/bin/ruff check app models tests benchmarks
     .venv/bin/mypy app models tests benchmarks

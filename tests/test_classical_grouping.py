@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from test_classical_segmentation import painted_background
 
-from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel
-from models.classical.segmentation import ClassicalSegmenter
+from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel, split_merged
+from models.classical.segmentation import ClassicalSegmenter, steady_text
 from models.classical.text import resize_mask, text_mask
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -197,7 +197,7 @@ def test_text_mask_ignores_pictures_without_text() -> None:
 
 def test_text_mask_at_another_resolution() -> None:
     frames, _, glyphs = _character_shot(n=1, text="Where are you going")
-    big = cv2.resize(frames[0], (1000, 600), interpolation=cv2.INTER_CUBIC)
+    big = np.asarray(cv2.resize(frames[0], (1000, 600), interpolation=cv2.INTER_CUBIC), np.uint8)
     found = resize_mask(text_mask(big), (132, 200))
     # Found at the working height (480 px); the 5x upscaled outline's soft outer edge may be left.
     assert (found & glyphs[0]).sum() >= 0.7 * glyphs[0].sum()
@@ -219,3 +219,63 @@ def test_subtitles_on_real_anime_frames() -> None:
         ys, xs = np.nonzero(m)
         assert m.sum() > 2000 and ys.min() > 0.8 * m.shape[0] and xs.max() - xs.min() > 200
     assert not text_mask(frames[110]).any()  # a close-up of Luffy without subtitle
+
+
+def test_a_blob_of_two_characters_is_split_by_the_previous_frame_or_faces() -> None:
+    image = np.full((80, 120, 3), 200, np.uint8)
+    image[10:70, 20:60] = (230, 120, 100)  # character A
+    image[10:70, 60:100] = (90, 120, 230)  # character B, touching A
+    image[10:70, 59:61] = (20, 20, 20)  # the line art between them
+    comps = np.zeros((80, 120), np.int32)
+    comps[10:70, 20:100] = 1  # background subtraction sees one blob
+    previous = np.zeros((80, 120), np.uint8)
+    previous[10:70, 18:58] = 4  # a frame ago A was a little to the left
+    previous[10:70, 62:102] = 7
+    out = split_merged(comps, image, [], previous)
+    assert len(np.unique(out)) == 3
+    left, right = out[40, 30], out[40, 90]
+    assert left != right and (out[10:70, 20:59] == left).all() and (out[10:70, 61:100] == right).all()
+    # Without a previous frame, two faces split it along the line art.
+    faces = [(28, 14, 24, 24), (68, 14, 24, 24)]
+    out = split_merged(comps, image, faces, None)
+    left, right = out[40, 30], out[40, 90]
+    assert left != right and (out[12:68, 22:58] == left).all() and (out[12:68, 62:98] == right).all()
+    # One face and no previous frame: nothing to split by.
+    assert (split_merged(comps, image, faces[:1], None) == comps).all()
+
+
+def test_real_subtitles_are_text_and_outside_the_character() -> None:
+    """Eight frames of the One Piece close-up with its subtitle, through the whole segmenter."""
+    if not CLIP.is_file():
+        pytest.skip(f"shared anime clip not found at {CLIP}")
+    from app.sources.source import open_source
+
+    source = open_source(CLIP)
+    try:
+        frames = [source.get(i) for i in range(124, 132)]
+    finally:
+        source.close()
+    out = ClassicalSegmenter().segment_shot(frames)
+    for frame, seg in zip(frames, out, strict=True):
+        text = [k for k, v in seg.kinds.items() if v == "text"]
+        chars = [k for k, v in seg.kinds.items() if v == "character"]
+        assert len(text) == 1 and chars
+        found = seg.labels == text[0]
+        ys, _ = np.nonzero(found)
+        assert found.sum() > 2000 and ys.min() > 0.8 * frame.shape[0]
+        # The subtitle's own bright glyph pixels carry the text id, none a character's.
+        glyph = resize_mask(text_mask(frame), frame.shape) & (frame.min(axis=2) > 200)
+        assert glyph.sum() > 500 and not np.isin(seg.labels[glyph], chars).any()
+    ids = {k for seg in out for k, v in seg.kinds.items() if v == "character"}
+    assert len(ids) <= 3  # Luffy (and stray pieces), not a dozen parts
+
+
+def test_text_that_flickers_for_one_frame_is_dropped() -> None:
+    line = np.zeros((20, 40), bool)
+    line[15:18, 5:35] = True
+    other = np.zeros_like(line)
+    other[2:4, 5:35] = True
+    texts: list[np.ndarray | None] = [line, line, None, other, None, None, line]
+    kept = steady_text(texts)
+    assert [k is not None for k in kept] == [True, True, False, False, False, False, False]
+    assert steady_text([other, None]) == [other, None]  # too short a shot to tell

@@ -102,3 +102,13 @@ def test_real_clip_holds_are_mostly_held_and_never_across_the_cut() -> None:
     drawings = int(np.count_nonzero(keys == np.arange(len(keys))))
     assert keys[100] == 100
     assert len(keys) / drawings > 2.5  # at least as held as animation on twos-and-threes
+
+
+def test_timeline_hold_spans() -> None:
+    from app.ui.timeline import hold_spans
+
+    keys = np.array([0, 0, 0, 3, 3, 5, 6, 7, 7, 7, 10, 11])
+    assert hold_spans(keys, 0, 12) == [(0, 3), (3, 5), (7, 10)]  # single-frame drawings have no bar
+    assert hold_spans(keys, 1, 4) == [(0, 3), (3, 5)]  # spans that begin or end outside the view
+    assert hold_spans(keys, 8, 9) == [(7, 10)]
+    assert hold_spans(keys, 5, 7) == []

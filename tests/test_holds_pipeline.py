@@ -198,3 +198,32 @@ def test_small_updates_read_statuses_frame_by_frame(
     monkeypatch.setattr(project.layers.raw, "read_records", whole_project)
     assert graph.stale_frames(project, "matte", [7, 8, 9], "classical") == [7, 8, 9]
     assert graph.stale_frames(project, "matte", [5], "classical") == []
+
+
+def test_undo_history_keeps_label_maps_packed(tmp_path: Path) -> None:
+    """Deleting an object across 100 frames of 640x360 keeps it undoable without holding 200 label
+    maps (46 MB) in memory: the edits keep PNG bytes; before/after decode exactly on access."""
+    import tracemalloc
+
+    from app.store import Manifest, SourceInfo
+
+    project = Project.create(tmp_path / "u", Manifest("u", SourceInfo("generated", "", "x"), 100, 640, 360, 24.0))
+    hero = project.add_object("Hero")
+    for f in range(100):
+        labels = np.zeros((360, 640), np.uint8)
+        labels[100:260, 100 + f : 300 + f] = hero.id
+        project.layers.write("masks", f, labels, {"stage": "propagate"})
+    tracemalloc.start()
+    try:
+        entry = project.delete_object(hero.id)
+        retained, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert entry is not None and len(entry.edits) == 100
+    assert retained < 8 * 2**20 and peak < 16 * 2**20, (retained, peak)
+    edit = entry.edits[50]
+    assert (edit.before == hero.id).sum() == 160 * 200 and not edit.after.any()
+    project.undo()
+    restored = project.layers.read("masks", 50)
+    assert restored is not None and (restored == hero.id).sum() == 160 * 200
+    project.close()

@@ -499,3 +499,45 @@ def test_swapped_width_and_height_are_refused_before_a_run_even_with_no_layers_y
     assert main(["run", str(root), "--stages", "segment"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'width'/'height'" in err and "thumbnails" in err
+
+
+def test_an_index_made_before_checksums_still_opens_reads_and_gains_them(tmp_path: Path) -> None:
+    import sqlite3
+
+    root = tmp_path / "p"
+    twelve_corrections(root)
+    db = sqlite3.connect(root / "index.db")
+    db.executescript(
+        "CREATE TABLE old AS SELECT layer, frame, version, meta FROM versions; DROP TABLE versions;"
+        "CREATE TABLE versions (layer TEXT, frame INTEGER, version INTEGER, meta TEXT, PRIMARY KEY (layer, frame));"
+        "INSERT INTO versions SELECT * FROM old; DROP TABLE old;"
+    )
+    db.close()
+    with Project.open(root, read_only=True) as p:  # the old layout, untouched
+        assert not p.layers.index.has_crc and np.array_equal(p.masks_or_empty(4), labels_for(5))
+    with Project.open(root) as p:
+        assert p.layers.index.has_crc and np.array_equal(p.masks_or_empty(4), labels_for(5))
+        p.commit("brush", [MaskEdit(4, labels_for(5), labels_for(40), 1)])
+        assert p.layers.index.version_crc("masks", 4)[1] is not None
+
+
+def test_export_works_read_only_while_another_process_has_the_project_open(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "p"
+    with _runnable(root) as p:
+        p.add_object("hero")
+        mask = np.zeros((H, W), np.uint8)
+        mask[5:20, 5:20] = 1
+        p.commit("brush", [MaskEdit(2, np.zeros((H, W), np.uint8), mask, 1)])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "open"
+        before = folder_bytes(root)
+        assert main(["export", str(root), str(tmp_path / "out")]) == 0, capsys.readouterr().err
+        assert any((tmp_path / "out").rglob("*.png"))
+        assert folder_bytes(root) == before
+        assert main(["recover", str(root)]) == 1
+        assert f"pid {proc.pid}" in capsys.readouterr().err
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()

@@ -285,3 +285,29 @@ def test_the_app_says_when_journal_records_were_skipped(qtbot: Any, tmp_path: Pa
         assert c.project is not None and int(c.project.masks_or_empty(3)[0, 0]) == 4
     finally:
         c.close_project()
+
+
+def test_an_image_folder_project_gets_its_lost_frames_back_by_reimport(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from app.ingest.importer import import_source
+    from app.ingest.reimport import reimport_media
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    truth = []
+    for i in range(6):
+        img = np.full((H, W, 3), 30 * i, np.uint8)
+        img[5:15, i : i + 10] = 250
+        Image.fromarray(img).save(folder / f"{i:03d}.png")
+        truth.append(img)
+    root = tmp_path / "p"
+    import_source(folder, root).close()
+    with h5py.File(root / "media.h5", "r+") as f:
+        f["frames_written"][2] = 0  # the entry lost, as a damaged flag reads back
+    with Project.open(root) as p, pytest.raises(ProjectDamaged, match=r"Frame 2 is missing from media.h5.*Re-import"):
+        p.frame(2)
+    kept = reimport_media(root)
+    assert kept is not None and kept.exists()
+    with Project.open(root) as p:
+        assert all(np.array_equal(p.frame(i), truth[i]) for i in range(6))

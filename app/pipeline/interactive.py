@@ -13,6 +13,7 @@ import numpy as np
 
 from app.errors import InputError
 from app.store import JournalEntry, MaskEdit, Project, Shot
+from app.store.journal import encode_label_png
 from models.base import Prompt
 
 Direction = Literal["forward", "backward", "both"]
@@ -154,8 +155,11 @@ def propagate_from(
     _, seeds, targets = propagation_range(project, frame, direction)
     if not targets:
         return None
-    before = {f: project.masks_or_empty(f) for f in targets}
-    results: dict[int, np.ndarray] = {}
+    # Label maps wait for the journal entry packed as PNG bytes (a long 1080p shot would otherwise
+    # hold two full maps per frame in memory); only the chunk's anchor is kept decoded.
+    before = {f: encode_label_png(project.masks_or_empty(f)) for f in targets}
+    results: dict[int, bytes] = {}
+    last: dict[int, np.ndarray] = {}
     seed_labels = {s: project.masks_or_empty(s) for s in seeds}
     for step, runs in ((1, [f for f in targets if f > frame]), (-1, sorted((f for f in targets if f < frame), reverse=True))):
         anchor = frame
@@ -163,14 +167,15 @@ def propagate_from(
             part = runs[start : start + chunk]
             stop = part[-1] + step
             seq = [anchor, *part] + ([stop] if stop in seed_labels and stop != frame else [])
-            local_seeds = {0: results.get(anchor, seed_labels.get(anchor))}
+            local_seeds = {0: last.get(anchor, seed_labels.get(anchor))}
             if seq[-1] in seed_labels and len(seq) > len(part) + 1:
                 local_seeds[len(seq) - 1] = seed_labels[seq[-1]]
             frames = [project.frame(f) for f in seq]
             out = propagator.propagate(frames, {k: v for k, v in local_seeds.items() if v is not None}, "forward" if len(local_seeds) == 1 else "both")
             labels = [np.asarray(out[i + 1].labels, np.uint8) for i in range(len(part))]
+            last = {part[-1]: labels[-1]}
             for f, lab, res in zip(part, labels, out[1 : len(part) + 1], strict=True):
-                results[f] = lab
+                results[f] = encode_label_png(lab)
                 project.layers.write("confidence", f, np.asarray(res.confidence, np.float32), {"stage": "propagate", "from": frame})
             if on_chunk is not None:
                 on_chunk(part, labels)

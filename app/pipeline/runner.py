@@ -392,6 +392,10 @@ class PipelineRunner:
             self._writes.join()
         except Cancelled:
             status = "cancelled"
+        except CelstudioError as exc:
+            # Written for the user, who gets it with the job's end; no traceback in a terminal.
+            log.info("job %s failed: %s", info.kind, exc)
+            status, message = "failed", str(exc)
         except Exception as exc:
             log.exception("job %s failed", info.kind)
             status, message = "failed", str(exc) or type(exc).__name__
@@ -515,7 +519,10 @@ class _Context:
             try:
                 task()
             except Exception as exc:
-                log.error("write failed: %s", exc)
+                if isinstance(exc, CelstudioError):
+                    log.info("write failed: %s", exc)  # reported with the job's end
+                else:
+                    log.exception("write failed")
                 info.write_error = exc
 
         self.runner._writes.put(guarded)

@@ -122,7 +122,10 @@ class MediaStore:
 
     def read_frame(self, index: int) -> np.ndarray:
         if not self.has_frame(index):
-            raise KeyError(f"frame {index} is not stored in the project")
+            # Every frame of an image or generated project is stored at import: a missing one is lost.
+            raise FrameDamaged(
+                f"Frame {index} is missing from {self.h5.path.name}. {REIMPORT_ADVICE}", "frames_encoded", index
+            )
         return self._decode("frames_encoded", index)
 
     def _decode(self, name: str, index: int) -> np.ndarray:

@@ -144,6 +144,7 @@ class Project:
             project.notices.append(project.journal.damage_report())
         if read_only:
             project.notices.append(f"{root.name} is open read-only.")
+        _ = project.drawing_keys  # read the hold flags now, not later on whichever thread asks first (the UI's)
         return project
 
     @classmethod

@@ -36,6 +36,8 @@ THUMB_H = 40
 STRIP_H = 13
 CURVE_H = 34
 LEGEND_H = 16
+HOLD_H = 4
+HOLD_COLOR = QColor(120, 200, 255, 200)
 LABEL_W = 150
 # Colour and words for each of the pipeline's status codes (app.pipeline.graph defines the codes).
 STATUS_COLORS = {MISSING: QColor(48, 50, 56), FRESH: QColor(70, 170, 100), STALE: QColor(210, 160, 40),
@@ -151,6 +153,7 @@ class Timeline(QWidget):
         self._paint_ruler(p, first, last)
         y += RULER_H + MARK_H
         self._paint_thumbs(p, first, last, y)
+        self._paint_holds(p, first, last, y + THUMB_H - HOLD_H)
         y += THUMB_H
         p.setPen(QColor(170, 170, 175))
         small = p.font()
@@ -204,6 +207,18 @@ class Timeline(QWidget):
             if img is not None:
                 p.drawImage(QRectF(self.x_of(f), y, w, THUMB_H), img)
         p.setClipping(False)
+
+    def _paint_holds(self, p: QPainter, first: int, last: int, y: float) -> None:
+        """A bar under the thumbnails over every held drawing (one picture shown for several frames)."""
+        project = self.c.project
+        if project is None:
+            return
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(HOLD_COLOR)
+        for start, end in hold_spans(project.drawing_keys, first, last):
+            x0, x1 = max(float(LABEL_W), self.x_of(start) + 1), self.x_of(end) - 1
+            if x1 > x0:
+                p.drawRect(QRectF(x0, y, x1 - x0, HOLD_H))
 
     def _paint_strip(self, p: QPainter, status: np.ndarray | None, first: int, last: int, y: int) -> None:
         if status is None or status.size == 0:
@@ -265,7 +280,8 @@ class Timeline(QWidget):
         metrics = p.fontMetrics()
         items: list[tuple[QColor, str, str]] = [(STATUS_COLORS[c], STATUS_NAMES[c], "box") for c in STATUS_NAMES]
         items += [(USER_MARK, "corrected by you", "mark"), (PROPAGATED_MARK, "propagated", "mark"),
-                  (CURVE_COLOR, "confidence", "line"), (QColor(255, 200, 80), "shot cut", "cut")]
+                  (CURVE_COLOR, "confidence", "line"), (QColor(255, 200, 80), "shot cut", "cut"),
+                  (HOLD_COLOR, "held drawing", "hold")]
         for color, text, kind in items:
             if kind == "box":
                 p.fillRect(QRectF(x, y + 4, 10, 8), color)
@@ -273,6 +289,8 @@ class Timeline(QWidget):
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(color)
                 p.drawPolygon(QPolygonF([QPointF(x, y + 4), QPointF(x + 9, y + 4), QPointF(x + 4.5, y + 12)]))
+            elif kind == "hold":
+                p.fillRect(QRectF(x, y + 6, 10, HOLD_H), color)
             elif kind == "line":
                 p.setPen(QPen(color, 1.5))
                 p.drawLine(QPointF(x, y + 8), QPointF(x + 10, y + 8))
@@ -328,6 +346,9 @@ class Timeline(QWidget):
                                                           else f"{100 * value:.0f}%")
         if row == "legend":
             return ""
+        hold = project.hold_of(frame)
+        if len(hold) > 1:
+            return f"{head}\nDrawing held over frames {hold.start + 1}-{hold.stop} (computed once)"
         return head
 
     def event(self, event: QEvent) -> bool:
@@ -341,6 +362,24 @@ class Timeline(QWidget):
                 event.ignore()
             return True
         return super().event(event)
+
+
+def hold_spans(keys: np.ndarray, first: int, last: int) -> list[tuple[int, int]]:
+    """``[start, end)`` of every drawing held for two frames or more that shows in ``[first, last)``."""
+    if last <= first or len(keys) == 0:
+        return []
+    lo = int(keys[max(0, first)])  # a hold that began before the view
+    hi = min(len(keys), last)
+    idx = np.arange(lo, hi)
+    starts = idx[keys[lo:hi] == idx]
+    ends = np.append(starts[1:], hi)
+    if hi < len(keys) and ends.size:  # the last span may run past the view
+        tail = int(starts[-1])
+        end = hi
+        while end < len(keys) and keys[end] == tail:
+            end += 1
+        ends[-1] = end
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if b - a > 1]
 
 
 def frame_counter(frame: int, count: int) -> str:

@@ -29,6 +29,7 @@ from app.ui.docks import JobsPanel, LayersPanel, ObjectsPanel
 from app.ui.frame_view import FrameView
 from app.ui.icons import icon
 from app.ui.render import LAYER_LABELS, LAYER_ORDER
+from app.ui.review import ReviewPanel
 from app.ui.timeline import Timeline
 from app.ui.workers import start_import
 
@@ -96,11 +97,13 @@ class MainWindow(QMainWindow):
         self.objects_panel = ObjectsPanel(self.c)
         self.layers_panel = LayersPanel(self.c)
         self.jobs_panel = JobsPanel(self.c)
+        self.review_panel = ReviewPanel(self.c)  # after a batch: the worst shots first (View > Review)
         self.docks: dict[str, QDockWidget] = {}
         for name, title, widget, area in (
             ("objects", "Objects", self.objects_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             ("layers", "Layers", self.layers_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             ("jobs", "Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("review", "Review", self.review_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(name)
@@ -108,6 +111,7 @@ class MainWindow(QMainWindow):
             self.addDockWidget(area, dock)
             self.view_menu.addAction(dock.toggleViewAction())
             self.docks[name] = dock
+        self.docks["review"].hide()  # shown from the View menu when there is a batch to review
 
     def _act(self, name: str, text: str, slot: Callable[[], Any], shortcut: str | QKeySequence.StandardKey | None = None,
              icon_name: str | None = None, tip: str = "", checkable: bool = False) -> QAction:

@@ -231,10 +231,11 @@ def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
     """Split components that hold two characters: two faces, or two objects of the previous frame.
 
     Anime characters who stand or walk close together are one blob to background subtraction. A
-    blob that holds the cores of two or more face detections, or that covers at least ``min_share``
-    of two objects of the previous frame (``previous``: its labels warped into this frame), is cut
-    along the picture's edges (a watershed on the frame from those seeds: line art separates the
-    characters). New pieces get new component numbers; the tracker then gives them ids.
+    blob that holds the cores of two or more face detections is cut along the picture's edges (a
+    watershed on the frame from the faces: line art separates the characters); one that covers at
+    least ``min_share`` of two objects of the previous frame (``previous``: its labels warped into
+    this frame) goes pixel by pixel to the nearest of them. New pieces get new component numbers;
+    the tracker then gives them ids.
     """
     out = comps.copy()
     k = int(comps.max())
@@ -253,17 +254,20 @@ def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
                 n_seeds += 1
                 seeds[core] = n_seeds
         if n_seeds < 2 and previous is not None and prev_area is not None:
-            seeds[:] = 0
-            n_seeds = 0
             counts = np.bincount(previous[region], minlength=256)
-            for oid in np.flatnonzero(counts):
-                if oid and counts[oid] >= min_share * prev_area[oid] and counts[oid] >= 0.1 * region.sum():
-                    # the previous object's core: eroded, so the cut is left to the picture
-                    core = cv2.erode((previous == oid).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-                    core &= region
-                    if core.any():
-                        n_seeds += 1
-                        seeds[core & (seeds == 0)] = n_seeds
+            owners = [int(o) for o in np.flatnonzero(counts)
+                      if o and counts[o] >= min_share * prev_area[o] and counts[o] >= 0.1 * region.sum()]
+            if len(owners) >= 2:
+                # Each pixel goes to the previous object nearest to it: characters move little
+                # from one frame to the next, and the picture's edges inside a merged blob (two
+                # similar cel-shaded bodies) mislead a watershed more than distance does.
+                dist = np.stack([cv2.distanceTransform((previous != o).astype(np.uint8), cv2.DIST_L2, 3)
+                                 for o in owners])
+                nearest = dist.argmin(axis=0)
+                for j in range(1, len(owners)):
+                    k += 1
+                    out[region & (nearest == j)] = k
+            continue
         if n_seeds < 2:
             continue
         markers = seeds.copy()

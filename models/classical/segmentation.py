@@ -162,8 +162,9 @@ class ClassicalSegmenter:
         effect_groups = {g for g, flags in seen.items() if float(np.mean(flags)) > 0.5}
         text_id = min(255, max(mapping.values(), default=0) + 1)
         out: list[FrameSegmentation] = []
+        texts = steady_text([t for _, t in kept])
         for i in range(n):
-            ft, (background, text) = pieces[i], kept[i]
+            ft, (background, _), text = pieces[i], kept[i], texts[i]
             text_small = resize_mask(text, ft.labels.shape) if text is not None else None
             grouped = fill_holes(relabel(ft.labels, mapping), keep_out=text_small, background=background)
             frame_kinds: dict[int, ObjectKind] = {
@@ -322,6 +323,24 @@ class _BackgroundModel:
         sup_f = warp_to_frame(sup, t, self.shape, self.s)
         known = warp_to_frame((n >= 2).astype(np.uint8), t, self.shape, self.s, cv2.INTER_NEAREST) > 0
         return np.asarray(sup_f, np.float32), np.asarray(known)
+
+
+def steady_text(texts: Sequence[NDArray[np.bool_] | None], reach: int = 2, share: float = 0.3) -> list[
+        NDArray[np.bool_] | None]:
+    """Text found on a frame is kept when a frame within ``reach`` also has text over ``share`` of
+    it: a subtitle stays on screen for half a second or more, a look-alike (a collar, highlights)
+    flickers in and out. Shots shorter than three frames keep everything."""
+    if len(texts) < 3:
+        return list(texts)
+    out: list[NDArray[np.bool_] | None] = []
+    for i, t in enumerate(texts):
+        if t is None:
+            out.append(None)
+            continue
+        need = share * t.sum()
+        near = [texts[j] for j in range(max(0, i - reach), min(len(texts), i + reach + 1)) if j != i]
+        out.append(t if any(o is not None and (o & t).sum() >= need for o in near) else None)
+    return out
 
 
 def _hulls(mask: NDArray[np.uint8], min_area: float) -> NDArray[np.uint8]:

@@ -1,0 +1,181 @@
+"""The worker side of a batch: run the unchanged stage functions on one shot and return the writes.
+
+`compute_shot` is plain Python (the tests call it without Ray too); `ShotWorker` is the Ray actor that
+holds the loaded backends, so model weights load once per worker process, not once per shot.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+
+from app.batch.workspace import Op, ShotPackage, ShotWorkspace
+from app.pipeline.frames import ShotFrames
+from app.pipeline.graph import ROLE_OF_STAGE, STAGES, record_name, stale_frames
+from app.pipeline.runner import PipelineSettings
+from app.pipeline.stages import STAGE_FUNCTIONS
+from app.store import Project
+
+
+@dataclass
+class ShotResult:
+    """What a worker sends back for one shot: its writes, in order, and what it did."""
+
+    project: str
+    shot_index: int
+    stages: list[str]
+    ops: list[Op]
+    computed: dict[str, int]  # frames computed per stage
+    failures: list[tuple[str, int, str]]  # (stage, frame, reason) recorded as failed frames
+    seconds: float
+    worker: str
+    notices: list[str] = field(default_factory=list)
+    node: str = ""  # the Ray node id of the worker (empty outside Ray)
+    read_seconds: float = 0.0  # the writer's time packing the shot
+
+
+class BackendCache:
+    """Backends loaded in this process, by role and requested name (weights load once per process)."""
+
+    def __init__(self, device: str = "auto", threads: int = 1) -> None:
+        self.device = device
+        self.threads = max(1, threads)
+        self._loaded: dict[tuple[str, str], Any] = {}
+        self._fallback: dict[tuple[str, str], str] = {}  # (role, requested) -> why classical is used
+
+    def _device(self, name: str) -> str:
+        if self.device != "auto":
+            return self.device
+        if name == "classical":
+            return "cpu"  # no torch import for a weight-free backend
+        import torch
+
+        torch.set_num_threads(self.threads)  # the CPUs this worker declared, not the whole node
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def get(self, role: str, name: str) -> tuple[Any, str | None]:
+        """The backend for ``role``, and a notice when ``name`` fell back on the classical one."""
+        key = (role, name)
+        if key not in self._loaded:
+            from models.registry import create_with_fallback
+
+            backend, message = create_with_fallback(role, name, device=self._device(name))  # type: ignore[arg-type]
+            self._loaded[key] = backend
+            if message:
+                self._fallback[key] = message
+        return self._loaded[key], self._fallback.get(key)
+
+    def release(self) -> None:
+        for backend in self._loaded.values():
+            backend.release()
+        self._loaded.clear()
+
+
+class CollectingContext:
+    """A `app.pipeline.stages.StageContext` whose writes go to a `ShotWorkspace` (and its op list),
+    with the same meta and records as the runner's own context, so the project ends up the same."""
+
+    def __init__(self, workspace: ShotWorkspace, cache: BackendCache, settings: PipelineSettings) -> None:
+        # The stages only use the part of Project that ShotWorkspace provides.
+        self.project = cast(Project, workspace)
+        self.workspace = workspace
+        self.cache = cache
+        self.settings = settings
+        self.computed: Counter[str] = Counter()
+        self.failures: list[tuple[str, int, str]] = []
+        self.notices: list[str] = []
+
+    def backend(self, role: str) -> Any:
+        backend, notice = self.cache.get(role, self.settings.backend_name(role))
+        if notice:
+            self.settings.backends[role] = "classical"  # as the runner does: records name the backend used
+            if notice not in self.notices:
+                self.notices.append(notice)
+        return backend
+
+    def backend_name(self, role: str) -> str:
+        self.backend(role)
+        return self.settings.backend_name(role)
+
+    def frames(self, indices: list[int]) -> ShotFrames:
+        return ShotFrames(self.project, indices)
+
+    def option(self, name: str) -> Any:
+        return getattr(self.settings, name)
+
+    def workers(self, role: str) -> int:
+        return self.settings.workers if self.backend_name(role) == "classical" else 1
+
+    def write(self, layer: str, frame: int, array: np.ndarray, meta: dict[str, Any] | None = None) -> None:
+        self.workspace.layers.write(layer, frame, array, {"source": "pipeline", **(meta or {})})
+
+    def done(self, stage: str, frame: int, inputs: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+        self.workspace.layers.write_record(record_name(stage), frame, {"status": "ok", "inputs": inputs, **(extra or {})})
+
+    def failed(self, stage: str, frame: int, inputs: dict[str, Any], reason: str) -> None:
+        self.workspace.layers.write_record(record_name(stage), frame, {"status": "failed", "inputs": inputs, "error": reason})
+        self.failures.append((stage, frame, reason))
+
+    def drain(self) -> None:
+        """Writes land in the workspace at once."""
+
+    def checkpoint(self, stage: str, frame: int, count: int = 1) -> None:
+        self.computed[stage] += count
+
+
+def compute_shot(package: ShotPackage, stages: list[str], cache: BackendCache, *, workers: int = 1, worker: str = "") -> ShotResult:
+    """Run ``stages`` (in pipeline order) on the frames of the shot that need them, as `celstudio run` would."""
+    started = time.perf_counter()
+    workspace = ShotWorkspace(package)
+    settings = PipelineSettings(backends=dict(package.backends), workers=max(1, workers), **package.options)
+    ctx = CollectingContext(workspace, cache, settings)
+    shot = package.shot
+    span = list(range(shot.start, shot.end))
+    for stage in [s for s in STAGES if s in stages]:
+        # The runner's choice of frames (`PipelineRunner._targets`), read after the stage before landed.
+        backend = settings.backend_name(ROLE_OF_STAGE[stage])
+        stale = set(stale_frames(ctx.project, stage, span, backend))
+        targets = [f for f in span if f in stale]
+        if targets:
+            STAGE_FUNCTIONS[stage](ctx, shot, targets)
+    return ShotResult(
+        project=package.project, shot_index=package.shot_index, stages=list(stages), ops=workspace.ops,
+        computed=dict(ctx.computed), failures=ctx.failures, seconds=time.perf_counter() - started,
+        worker=worker or f"{socket.gethostname()}:{os.getpid()}", notices=ctx.notices,
+        read_seconds=package.read_seconds,
+    )
+
+
+class ShotWorker:
+    """A Ray actor (`ray.remote(ShotWorker)`): one per worker process, holding its loaded backends."""
+
+    def __init__(self, cpus: int = 1, device: str = "auto", preload: dict[str, str] | None = None) -> None:
+        """``preload``: role -> backend name to load now, so the first shot does not wait for weights."""
+        self.cpus = max(1, int(cpus))
+        self.cache = BackendCache(device, self.cpus)
+        for role, name in (preload or {}).items():
+            self.cache.get(role, name)
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        try:
+            import ray
+
+            self.node = str(ray.get_runtime_context().get_node_id())
+        except Exception:  # not inside Ray (a direct call)
+            self.node = ""
+
+    def ready(self) -> str:
+        return self.name
+
+    def run(self, package: ShotPackage, stages: list[str]) -> tuple[ShotResult, list[Op]]:
+        """The shot's summary and its writes, as two results: the driver reads the small one, the
+        project's writer the other (call with ``.options(num_returns=2)``)."""
+        result = compute_shot(package, stages, self.cache, workers=self.cpus, worker=self.name)
+        result.node = self.node
+        ops, result.ops = result.ops, []
+        return result, ops

@@ -1,0 +1,160 @@
+"""`celstudio batch` throughput with 1 and 2 worker processes side by side, and Ray's overhead against a
+local `celstudio run` of one episode with the same CPUs.
+
+Episodes are generated clips (H.264, hard cuts) imported once; imports are not timed. Every timed run
+starts from the same imported, unprocessed projects. The local run uses the runner's default (one
+thread per core for the weight-free per-frame stages); the batch gives each worker process one CPU.
+Ray itself is started once before the timed runs (its start-up is printed separately: on a season it
+is paid once). The batch results are checked to equal the local run's.
+
+Run: ``.venv/bin/python benchmarks/batch.py [--episodes 3] [--shots 3] [--frames 10] [--size 320x180]``
+
+``--writer 1920x1080`` instead times what does not scale with workers, for one shot at that size: the
+driver reading a shot package (decoding its frames) and applying a worker's results to the project,
+against one worker computing the shot (no Ray needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.batch.clips import write_generated_clip
+from app.batch.driver import BatchOptions, BatchRun, BatchSummary
+from app.batch.verify import digest_differences, project_digest
+from app.pipeline.runner import PipelineRunner, PipelineSettings
+from app.store import Project
+
+
+def imported(clips: Path, where: Path) -> Path:
+    """The episodes imported (not run) into ``where``."""
+    BatchRun([clips], where, BatchOptions(stages=[])).run()
+    return where
+
+
+def timed_batch(template: Path, clips: Path, where: Path, workers: int) -> BatchSummary:
+    shutil.copytree(template, where)
+    return BatchRun([clips], where, BatchOptions(workers=workers)).run()
+
+
+def local_run(template: Path, name: str, where: Path, threads: int) -> float:
+    shutil.copytree(template / name, where)
+    with Project.open(where) as project:
+        runner = PipelineRunner(project, PipelineSettings(workers=threads)).start()
+        t = time.perf_counter()
+        runner.submit_run().wait()
+        runner.wait_idle(3600)
+        seconds = time.perf_counter() - t
+        runner.stop()
+    return seconds
+
+
+def writer_costs(size: str, frames: int) -> None:
+    from app.batch.worker import BackendCache, compute_shot
+    from app.batch.workspace import ShotPackage, apply_ops
+    from app.ingest.importer import import_source
+    from app.pipeline.graph import STAGES
+
+    w, h = (int(v) for v in size.split("x"))
+    tmp = Path(tempfile.mkdtemp(prefix="celstudio-writer-bench-"))
+    try:
+        clip = write_generated_clip(tmp / "shot.mp4", 9, width=w, height=h, shots=1, frames_per_shot=frames)
+        with import_source(clip, tmp / "p") as project:
+            t = time.perf_counter()
+            package = ShotPackage.read(project, 0, {})
+            read_s = time.perf_counter() - t
+            t = time.perf_counter()
+            result = compute_shot(package, list(STAGES), BackendCache(), workers=1)
+            compute_s = time.perf_counter() - t
+            t = time.perf_counter()
+            apply_ops(project, result.ops)
+            apply_s = time.perf_counter() - t
+        mb = sum(op.array.nbytes for op in result.ops if op.array is not None) / 1e6
+        raw = sum(f.nbytes for f in package.frames.values()) / 1e6
+        n = len(package.frames)
+        print(f"one shot of {n} frames at {w}x{h}: worker compute {compute_s / n:.2f} s/frame (1 CPU); driver read "
+              f"{1000 * read_s / n:.0f} ms/frame ({raw / n:.1f} MB of frames sent), apply {1000 * apply_s / n:.0f} ms/frame "
+              f"({mb / n:.1f} MB of results returned); one writer keeps up with "
+              f"{compute_s / (read_s + apply_s):.0f} workers")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--episodes", type=int, default=3)
+    ap.add_argument("--shots", type=int, default=3)
+    ap.add_argument("--frames", type=int, default=10, help="frames per shot")
+    ap.add_argument("--size", default="320x180")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--writer", metavar="WxH", help="time the driver's read/apply against compute at this size instead")
+    args = ap.parse_args()
+    if args.writer:
+        writer_costs(args.writer, args.frames)
+        return
+    w, h = (int(v) for v in args.size.split("x"))
+    import ray
+
+    tmp = Path(tempfile.mkdtemp(prefix="celstudio-batch-bench-"))
+    try:
+        clips = tmp / "clips"
+        for i in range(args.episodes):
+            write_generated_clip(clips / f"ep{i + 1:02d}.mp4", 300 + i, width=w, height=h, shots=args.shots,
+                                 frames_per_shot=args.frames)
+        template = imported(clips, tmp / "template")
+        one = tmp / "one"
+        one_clip = one / "clips"
+        one_clip.mkdir(parents=True)
+        shutil.copy(clips / "ep01.mp4", one_clip / "ep01.mp4")
+        one_template = imported(one_clip, one / "template")
+
+        cores = os.cpu_count() or 1
+        t = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        ray_start = time.perf_counter() - t
+        rows = []
+        for workers in (1, 2):
+            s = timed_batch(template, clips, tmp / f"batch{workers}", workers)
+            rows.append((workers, s))
+        local_run(one_template, "ep01", tmp / "warm-up", threads=2)  # imports and JIT, as a worker's start-up does
+        local2 = local_run(one_template, "ep01", tmp / "local2", threads=2)
+        b2 = timed_batch(one_template, one_clip, tmp / "one-batch2", 2)
+        local1 = local_run(one_template, "ep01", tmp / "local1", threads=1)
+        b1 = timed_batch(one_template, one_clip, tmp / "one-batch1", 1)
+        ray.shutdown()
+        same = digest_differences(project_digest(tmp / "local2"), project_digest(tmp / "one-batch2" / "ep01")) == []
+
+        print(f"{args.episodes} episodes x {args.shots} shots x {args.frames} frames at {w}x{h}; {cores} cores; "
+              f"Ray start-up {ray_start:.1f} s (once per batch)")
+        print("\n| worker processes | frames | wall s | start-up s | frames/s | speed-up | worker compute s | writers read s | writers apply s |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        base = rows[0][1].frames_per_s
+        for workers, s in rows:
+            print(f"| {workers} | {s.frames} | {s.seconds:.1f} | {s.startup_s:.1f} | {s.frames_per_s:.2f} | {s.frames_per_s / base:.2f}x | "
+                  f"{s.compute_s:.1f} | {s.read_s:.2f} | {s.apply_s:.2f} |")
+        print("\n| one episode | local `celstudio run` s | batch s | of which worker start-up s | Ray overhead after start-up |")
+        print("|---|---|---|---|---|")
+        for label, local, batch in (("2 CPUs (2 threads / 2 workers)", local2, b2), ("1 CPU (1 thread / 1 worker)", local1, b1)):
+            steady = batch.seconds - batch.startup_s
+            print(f"| {label} | {local:.1f} | {batch.seconds:.1f} | {batch.startup_s:.1f} | {100 * (steady - local) / local:+.1f} % |")
+        per_frame = rows[-1][1].compute_s / max(rows[-1][1].frames, 1)
+        writer = (rows[-1][1].read_s + rows[-1][1].apply_s) / max(rows[-1][1].frames, 1)
+        print(f"\nper frame: {per_frame * 1000:.0f} ms of worker compute (1 CPU), {writer * 1000:.1f} ms of writer "
+              f"read + apply; batch equals the local run: {same}")
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

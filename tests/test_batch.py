@@ -1,0 +1,117 @@
+"""The batch's building blocks without a cluster: a shot computed on a worker and replayed by the
+project's writer equals `celstudio run`; a project that changed meanwhile is detected; resources."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.batch.clips import write_generated_clip
+from app.batch.driver import BatchError, BatchOptions, BatchRun, discover_sources, project_folders, stage_groups
+from app.batch.verify import digest_differences, project_digest
+from app.batch.worker import BackendCache, compute_shot
+from app.batch.workspace import ShotPackage, StaleShot, apply_ops
+from app.cli import main
+from app.errors import InputError
+from app.ingest.importer import import_source
+from app.pipeline.graph import STAGES
+from app.pipeline.interactive import brush_correction
+from app.pipeline.runner import PipelineRunner, PipelineSettings
+from app.store import Project
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_generated_clip(tmp_path_factory.mktemp("clip") / "ep.mp4", 21, shots=2, frames_per_shot=6)
+
+
+def _corrected(project: Project) -> None:
+    """A user correction before the run: stage 3 must leave that frame's masks alone, like the runner."""
+    stroke = np.zeros((project.height, project.width), bool)
+    stroke[10:30, 20:50] = True
+    brush_correction(project, 3, 1, stroke, erase=False)
+
+
+def test_worker_shots_replayed_by_the_writer_equal_a_local_run(clip: Path, tmp_path: Path) -> None:
+    local = import_source(clip, tmp_path / "local")
+    _corrected(local)
+    runner = PipelineRunner(local, PipelineSettings()).start()
+    runner.submit_run().wait(120)
+    assert runner.wait_idle(120)
+    runner.stop()
+    local.close()
+
+    batch = import_source(clip, tmp_path / "batch")
+    _corrected(batch)
+    cache = BackendCache()
+    with batch:
+        assert len(batch.shots) == 2
+        for index in range(len(batch.shots)):
+            # Two stage groups in a row, as a batch with a deep stage does: the writer applies each.
+            for stages in (["segment", "propagate"], ["matte", "effects", "inpaint", "annotate"]):
+                result = compute_shot(ShotPackage.read(batch, index, {}), stages, cache, workers=2)
+                assert result.failures == []
+                apply_ops(batch, result.ops)
+        # Nothing is left to do: a second pass computes nothing and writes nothing.
+        again = compute_shot(ShotPackage.read(batch, 0, {}), list(STAGES), cache)
+        assert again.ops == [] and again.computed == {}
+    a, b = project_digest(tmp_path / "local"), project_digest(tmp_path / "batch")
+    assert len(a) > 100
+    assert digest_differences(a, b) == []
+    with Project.open(tmp_path / "batch") as project:
+        assert project.layers.meta("masks", 3)["source"] == "user"
+
+
+def test_a_shot_whose_project_changed_is_not_applied(clip: Path, tmp_path: Path) -> None:
+    with import_source(clip, tmp_path / "p") as project:
+        result = compute_shot(ShotPackage.read(project, 0, {}), ["segment"], BackendCache())
+        frame = project.shots[0].start
+        project.layers.write("segmentation", frame, np.zeros((project.height, project.width), np.uint8))
+        with pytest.raises(StaleShot):
+            apply_ops(project, result.ops)
+        # Checked before anything is written: the other frames are untouched.
+        assert project.layers.version("segmentation", frame + 1) == 0
+
+
+def test_stage_groups_declare_resources() -> None:
+    groups = stage_groups(list(STAGES), {"matter": "u2net", "propagator": "xmem"}, cluster_gpus=2)
+    assert [(p.name, s) for p, s in groups] == [
+        ("cpu", ["segment"]), ("gpu", ["propagate", "matte"]), ("cpu", ["effects", "inpaint", "annotate"]),
+    ]
+    gpu = groups[1][0].options()
+    assert gpu["num_gpus"] == 1 and gpu["num_cpus"] == 1 and gpu["memory"] >= 2**30
+    assert groups[0][0].options()["num_gpus"] == 0
+    # Without GPUs in the cluster, deep stages still get their own (CPU) workers.
+    assert stage_groups(["matte"], {"matter": "u2net"}, cluster_gpus=0)[0][0].num_gpus == 0
+
+
+def test_sources_and_project_folders(tmp_path: Path) -> None:
+    season = tmp_path / "season"
+    season.mkdir()
+    for name in ("b.mkv", "a.mp4", "notes.txt"):
+        (season / name).write_bytes(b"")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.mp4").write_bytes(b"")
+    found = discover_sources([season, other / "a.mp4"])
+    assert [p.name for p in found] == ["a.mp4", "b.mkv", "a.mp4"]
+    assert [p.name for p in project_folders(found, tmp_path / "projects")] == ["a", "b", "a-2"]
+    with pytest.raises(InputError):
+        discover_sources([tmp_path / "missing.mp4"])
+    with pytest.raises(InputError):
+        discover_sources([season / "notes.txt"])
+    with pytest.raises(BatchError):
+        BatchRun([season], tmp_path / "projects", BatchOptions(stages=["segment", "bogus"]))
+
+
+def test_batch_without_ray_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    assert main(["batch", str(tmp_path), "--projects", str(tmp_path / "p")]) == 1
+    err = capsys.readouterr().err
+    assert "pip install 'celstudio[cluster]'" in err and err.count("\n") == 1
