@@ -68,6 +68,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"{info['name']}: {info['frames']} frames ({info['drawings']} drawings), {info['size']} @ {info['fps']} fps, {len(project.shots)} shots")
     print(f"source: {info['source']}")
+    shown = ", ".join(f"{o.name} ({o.kind})" for o in m.objects[:12]) + (f", ... {len(m.objects) - 12} more" if len(m.objects) > 12 else "")
+    print(f"objects: {len(m.objects)}: {shown}" if m.objects else "objects: none yet (stage 1 registers them)")
     for stage, summary in info["stages"].items():  # type: ignore[attr-defined]
         print(f"  {stage:<10} " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     for notice in info["notices"]:  # type: ignore[attr-defined]

@@ -5,7 +5,12 @@ to a temporary checkpoint in the official key layout and loaded through the same
 weights use. Runs on CUDA when available (bf16/fp16 autocast inside the backends), else on the CPU.
 
     python benchmarks/gpu_models.py [--models sam_b,sam_h,xmem,u2net,isnet,modnet,lama,m2f,clipseg,clip]
-                                    [--sizes 480,1080] [--repeats 5] [--device cuda]
+                                    [--sizes 480,1080] [--repeats 5] [--device cuda] [--ops click]
+                                    [--threads N]
+
+Batch operations run on ``--threads`` torch threads (default: every usable core, as the pipeline);
+a SAM click runs the way the app runs it, on `models.torch_utils.cpu_threads("interactive")` threads,
+and again on 1, 2 and the batch thread count, to show what the pin buys on a busy machine.
 """
 
 from __future__ import annotations
@@ -97,10 +102,25 @@ def workload(name: str, backend: Any, image: np.ndarray, mask: np.ndarray) -> di
     if name.startswith("sam_"):
         backend.precompute("warm", image)
         prompt = Prompt(points=((image.shape[1] / 2, image.shape[0] / 2, True),))
-        return {
+
+        def on_threads(n: int) -> Callable[[int], Any]:
+            def run(i: int) -> Any:
+                backend.interactive_threads, before = False, torch.get_num_threads()
+                torch.set_num_threads(n)
+                try:
+                    return backend.predict("warm", image, prompt, mask)
+                finally:
+                    backend.interactive_threads = True
+                    torch.set_num_threads(before)
+            return run
+
+        ops: dict[str, Callable[[int], Any]] = {
             "embedding": lambda i: backend.precompute(f"e{i}", image),
             "click (cached embedding)": lambda i: backend.predict("warm", image, prompt, mask),
         }
+        for n in sorted({1, 2, torch.get_num_threads()}):
+            ops[f"click (cached, {n} thr)"] = on_threads(n)
+        return ops
     if name == "xmem":
         frames = [image] * 8
         labels = mask.astype(np.uint8)
@@ -127,9 +147,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="480,1080")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--ops", default="", help="only operations whose name contains this")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads for batch work (0: every usable core)")
     args = parser.parse_args()
+    from models.torch_utils import cpu_threads
+
+    torch.set_num_threads(args.threads or cpu_threads("batch"))
     device = args.device
-    label = torch.cuda.get_device_name() if device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
+    label = torch.cuda.get_device_name() if device.startswith("cuda") else (
+        f"CPU, {torch.get_num_threads()} batch threads, {cpu_threads('interactive')} for a click")
     print(f"device: {label}; torch {torch.__version__}; random weights, real sizes")
     print(f"{'model':<8} {'size':>5} {'operation':<26} {'p50 ms':>9} {'p95 ms':>9} {'per s':>8} {'peak GPU MB':>12}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,6 +164,8 @@ def main() -> None:
             for size in (int(s) for s in args.sizes.split(",")):
                 image, mask = test_frame(*SIZES[size])
                 for op, run in workload(name, backend, image, mask).items():
+                    if args.ops not in op:
+                        continue
                     run(-1)  # warm-up: kernels, autotuning, lazy allocations
                     sync(device)
                     if device.startswith("cuda"):

@@ -88,16 +88,22 @@ class ISNetMatter(CropMatter):
         h, w = crop.shape[:2]
         x = self._to_tensor(crop)
         if self.preset == "anime":
-            # anime-segmentation letterboxes the image into a zero square, keeping the aspect ratio.
-            s = size / max(h, w)
-            nh, nw = max(1, round(h * s)), max(1, round(w * s))
+            # anime-segmentation's get_mask: letterbox into a zero square (side lengths truncated
+            # with int(), as the official code), bilinear both ways, no normalisation, no stretch.
+            nh, nw = (size, int(size * w / h)) if h > w else (int(size * h / w), size)
             ph, pw = (size - nh) // 2, (size - nw) // 2
             canvas = torch.zeros(1, 3, size, size, device=x.device)
             canvas[:, :, ph : ph + nh, pw : pw + nw] = F.interpolate(x, size=(nh, nw), mode="bilinear",
                                                                       align_corners=False)
             pred = torch.sigmoid(self.net(canvas).float())[:, :, ph : ph + nh, pw : pw + nw]
+            pred = F.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False)
         else:
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False) - 0.5
+            # DIS IS-Net/Inference.py: bilinear to 1024 on 0..255 values, truncated to uint8, /255,
+            # mean 0.5 / std 1; sigmoid map back to the input size, then stretched to [0, 1].
+            raw = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float().to(self.device)
+            x = F.interpolate(raw, size=(size, size), mode="bilinear", align_corners=False)
+            x = x.to(torch.uint8).float() / 255 - 0.5
             pred = torch.sigmoid(self.net(x).float())
-        pred = F.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False)
+            pred = F.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False)
+            pred = (pred - pred.min()) / (pred.max() - pred.min()).clamp_min(1e-12)
         return pred[0, 0].cpu().numpy()

@@ -247,7 +247,8 @@ class LamaInpainter:
         else:
             pred = self.net(torch.cat([x * (1 - mt), mt], 1))
             out = mt * pred + (1 - mt) * x
-        res = (out[0].float().permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
+        # bin/predict.py: np.clip(x * 255, 0, 255).astype('uint8'), which truncates (no rounding).
+        res = (out[0].float().permute(1, 2, 0) * 255).clamp(0, 255).to(torch.uint8).cpu().numpy()
         return res[:h, :w]
 
     def clean_plates(self, frames: Sequence[Image], holes: Sequence[Mask]) -> list[Image]:

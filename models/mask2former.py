@@ -3,20 +3,23 @@
 A COCO or ADE20K panoptic checkpoint (a local Hugging Face folder) proposes segments; segments whose
 class is person-like become ``character`` objects (one object id each), everything else stays
 background. Pre- and post-processing are done here in numpy/torch rather than through the image
-processor so no torchvision is needed and the label map is computed at model resolution, then resized
-once with nearest neighbour (upsampling 100-200 query masks to full HD would cost gigabytes).
+processor so no torchvision is needed; the post-processing computes what transformers'
+``post_process_panoptic_segmentation`` computes at the frame size, in row bands (upsampling 100-200
+query masks to full HD at once would cost gigabytes).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
+from PIL import Image as PILImage
 
 from models.base import FrameSegmentation, Image, ObjectKind, Role
 from models.errors import ModelUnavailable
@@ -44,50 +47,82 @@ def person_like_ids(id2label: dict[int, str], words: frozenset[str] = PERSON_WOR
     return {int(i) for i, name in id2label.items() if set(re.split(r"[;,\s_-]+", name.lower())) & words}
 
 
+def _bilinear_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """``F.interpolate(mode='bilinear', align_corners=False)`` along one axis as an ``(n_out, n_in)`` matrix."""
+    src = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp_min(0)
+    i0 = src.floor().long().clamp_max(n_in - 1)
+    i1 = (i0 + 1).clamp_max(n_in - 1)
+    frac = (src - i0).float()
+    m = torch.zeros(n_out, n_in)
+    rows = torch.arange(n_out)
+    m.index_put_((rows, i0), 1 - frac, accumulate=True)
+    m.index_put_((rows, i1), frac, accumulate=True)
+    return m
+
+
 def panoptic_labels(
-    class_logits: torch.Tensor, mask_logits: torch.Tensor, character_ids: set[int],
-    threshold: float = 0.5, overlap: float = 0.8,
+    class_logits: torch.Tensor, mask_logits: torch.Tensor, character_ids: set[int], target: tuple[int, int],
+    threshold: float = 0.5, overlap: float = 0.8, mask_threshold: float = 0.5, band: int = 64,
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
-    """Mask2Former's panoptic merge for one image, keeping only character segments.
+    """transformers' ``post_process_panoptic_segmentation`` for one image, keeping character segments.
+
+    As transformers: mask logits to 384x384 (bilinear), sigmoid, queries scoring above ``threshold``
+    (max softmax over all classes, "no object" excluded), probabilities to the ``target`` size
+    (bilinear), weighted by the scores, each pixel to its best segment, a segment kept when its
+    pixels are more than ``overlap`` of its own area at ``mask_threshold``. The target-size step
+    runs in bands of ``band`` rows (the same numbers, computed as two small matrices), so full HD
+    with 200 queries needs tens of megabytes rather than gigabytes.
 
     Parameters
     ----------
     class_logits
         ``(Q, C + 1)``; the last class is "no object".
     mask_logits
-        ``(Q, h, w)`` at the resolution the label map is wanted.
+        ``(Q, h, w)`` as the model returns them (1/4 of its input size).
 
     Returns
     -------
     labels, confidence, scores
-        ``uint8 (h, w)`` with 1..n for the kept character segments (in query order), a
-        ``float32 (h, w)`` confidence, and each object's class score.
+        ``uint8 (H, W)`` with 1..n for the kept character segments (in query order), a
+        ``float32 (H, W)`` confidence, and each object's class score.
     """
-    # Same rules as transformers' panoptic post-processing: score = max over all classes (incl. null).
+    height, width = target
     scores, classes = class_logits.float().softmax(-1).max(-1)
     keep = (scores > threshold) & (classes != class_logits.shape[-1] - 1)
-    masks = mask_logits.float().sigmoid()
-    h, w = masks.shape[-2:]
-    labels = np.zeros((h, w), np.uint8)
+    labels = np.zeros((height, width), np.uint8)
     if not bool(keep.any()):
-        return labels, np.ones((h, w), np.float32), []
+        return labels, np.ones((height, width), np.float32), []
+    probs = F.interpolate(mask_logits[keep][None].float(), size=(384, 384), mode="bilinear",
+                          align_corners=False)[0].sigmoid()
     kept_scores, kept_classes = scores[keep], classes[keep]
-    weighted = masks[keep] * kept_scores[:, None, None]
-    owner = weighted.argmax(0)  # every pixel belongs to one segment
-    char_prob = torch.zeros((h, w))
+    n = len(kept_scores)
+    rows_m, cols_m = _bilinear_matrix(384, height), _bilinear_matrix(384, width).T.contiguous()
+    owner = np.empty((height, width), np.int64)
+    area, original = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for r0 in range(0, height, band):
+        weighted = (rows_m[r0 : r0 + band] @ probs @ cols_m) * kept_scores[:, None, None]
+        own = weighted.argmax(0).numpy()
+        owner[r0 : r0 + band] = own
+        area += np.bincount(own.ravel(), minlength=n)
+        original += (weighted >= mask_threshold).flatten(1).sum(1).numpy()
+    lut = np.zeros(n, np.uint8)
     out_scores: list[float] = []
-    for k in range(len(kept_scores)):
-        region = owner == k
-        area, original = int(region.sum()), int((weighted[k] >= 0.5).sum())
-        if area == 0 or original == 0 or area / original <= overlap:
+    for k in range(n):
+        if area[k] == 0 or original[k] == 0 or not area[k] / original[k] > overlap:
             continue  # mostly hidden behind a better segment: dropped, as the reference does
         if int(kept_classes[k]) not in character_ids or len(out_scores) >= 255:
             continue
         out_scores.append(float(kept_scores[k]))
-        labels[region.numpy()] = len(out_scores)
-        char_prob = torch.maximum(char_prob, weighted[k])
-    confidence = torch.where(torch.from_numpy(labels > 0), char_prob, 1.0 - char_prob)
-    return labels, confidence.numpy().astype(np.float32), out_scores
+        lut[k] = len(out_scores)
+    labels = lut[owner]
+    confidence = np.ones((height, width), np.float32)
+    chars = torch.from_numpy(np.flatnonzero(lut))
+    if len(chars):
+        char_probs, char_scores = probs[chars], kept_scores[chars][:, None, None]
+        for r0 in range(0, height, band):
+            best = ((rows_m[r0 : r0 + band] @ char_probs @ cols_m) * char_scores).amax(0).numpy()
+            confidence[r0 : r0 + band] = np.where(labels[r0 : r0 + band] > 0, best, 1.0 - best)
+    return labels, confidence, out_scores
 
 
 class Mask2FormerSegmenter:
@@ -97,9 +132,10 @@ class Mask2FormerSegmenter:
     ----------
     weights
         Folder with ``config.json`` and ``model.safetensors`` (e.g. ``mask2former-swin-large-coco-panoptic``).
-    short_side
-        Resize the shorter image side to this (rounded to a multiple of 32); default from the
-        folder's ``preprocessor_config.json``, else 512.
+    short_side, long_side
+        ``shortest_edge`` / ``longest_edge`` of the image processor's resize (sides then rounded up
+        to a multiple of 32, as transformers does); defaults from the folder's
+        ``preprocessor_config.json``, else 512 and 1333.
     threshold, overlap
         Segment score threshold and the visible-fraction rule of the panoptic merge.
     character_labels
@@ -114,6 +150,7 @@ class Mask2FormerSegmenter:
     def __init__(self, weights: Path | None = None, **options: Any) -> None:
         self.weights = Path(weights) if weights is not None else None
         self.short_side = options.get("short_side")
+        self.long_side = options.get("long_side")
         self.threshold = float(options.get("threshold", 0.5))
         self.overlap = float(options.get("overlap", 0.8))
         self.extra_words = frozenset(str(w).lower() for w in options.get("character_labels", ()))
@@ -141,6 +178,8 @@ class Mask2FormerSegmenter:
             self.mean, self.std = image_stats(cfg, IMAGENET_MEAN, IMAGENET_STD)
             if self.short_side is None:
                 self.short_side = config_side(cfg.get("size"), "shortest_edge")
+            if self.long_side is None:
+                self.long_side = config_side(cfg.get("size"), "longest_edge")
 
     def _install(self, model: Any, device: str) -> None:
         self.device = pick_device(device)
@@ -176,11 +215,21 @@ class Mask2FormerSegmenter:
         release_memory(self.device)
 
     def _input_size(self, h: int, w: int) -> tuple[int, int]:
-        short = int(self.short_side or 512)
-        scale = short / min(h, w)
-        # Swin needs sizes divisible by 32; cap the long side so odd aspect ratios stay affordable.
-        scale = min(scale, 1333 / max(h, w))
-        return max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32)
+        """transformers' ``get_size_with_aspect_ratio(shortest_edge, longest_edge)``, then each side
+        rounded up to a multiple of 32 (``size_divisor``)."""
+        size, max_size = int(self.short_side or 512), int(self.long_side or 1333)
+        short, long = float(min(h, w)), float(max(h, w))
+        raw = None
+        if long / short * size > max_size:
+            raw = max_size * short / long
+            size = round(raw)
+        if (h <= w and h == size) or (w <= h and w == size):
+            oh, ow = h, w
+        elif w < h:
+            ow, oh = size, int((raw if raw is not None else size) * h / w)
+        else:
+            oh, ow = size, int((raw if raw is not None else size) * w / h)
+        return max(32, math.ceil(oh / 32) * 32), max(32, math.ceil(ow / 32) * 32)
 
     def segment_shot(self, frames: Sequence[Image]) -> list[FrameSegmentation]:
         """Segment every frame; frames are read (and may be decoded) one batch at a time."""
@@ -192,24 +241,25 @@ class Mask2FormerSegmenter:
             out.extend(self._segment_batch(batch))
         return out
 
-    def _segment_batch(self, batch: list[Image]) -> list[FrameSegmentation]:
+    def pixels(self, batch: list[Image]) -> torch.Tensor:
+        """The image processor's ``pixel_values`` for frames of one size: PIL bilinear resize of the
+        uint8 frame (antialiased when shrinking), rescale, normalise."""
         h, w = batch[0].shape[:2]
         ih, iw = self._input_size(h, w)
-        resized = [cv2.resize(f, (iw, ih), interpolation=cv2.INTER_AREA) for f in batch]
-        pixels = images_to_tensor(resized, self.mean, self.std).to(self.device)
+        resized = [np.asarray(PILImage.fromarray(np.ascontiguousarray(f)).resize((iw, ih), PILImage.Resampling.BILINEAR))
+                   for f in batch]
+        return images_to_tensor(resized, self.mean, self.std)
+
+    def _segment_batch(self, batch: list[Image]) -> list[FrameSegmentation]:
+        pixels = self.pixels(batch).to(self.device)
         with inference(self.device):
             res = self.model(pixel_values=pixels)
-            cls_logits = res.class_queries_logits.float()
-            # Mask logits come at 1/4 resolution; bring them to the model input size for the merge.
-            masks = torch.nn.functional.interpolate(res.masks_queries_logits.float(), size=(ih, iw), mode="bilinear",
-                                                    align_corners=False)
+            cls_logits = res.class_queries_logits.float().cpu()
+            mask_logits = res.masks_queries_logits.float().cpu()
         results = []
         for i, frame in enumerate(batch):
-            labels, conf, _ = panoptic_labels(cls_logits[i].cpu(), masks[i].cpu(), self.character_ids,
+            labels, conf, _ = panoptic_labels(cls_logits[i], mask_logits[i], self.character_ids, frame.shape[:2],
                                               self.threshold, self.overlap)
-            fh, fw = frame.shape[:2]
-            labels = cv2.resize(labels, (fw, fh), interpolation=cv2.INTER_NEAREST).astype(np.uint8)
-            conf = cv2.resize(conf, (fw, fh), interpolation=cv2.INTER_LINEAR)
             kinds: dict[int, ObjectKind] = {int(k): "character" for k in np.unique(labels) if k}
             results.append(FrameSegmentation(labels=labels, kinds=kinds, confidence=np.clip(conf, 0, 1)))
         return results

@@ -91,7 +91,12 @@ class MobileNetV2Backbone(nn.Module):
 
 
 class IBNorm(nn.Module):
-    """Half batch norm, half instance norm (the official slicing, kept as is)."""
+    """Half batch norm, half instance norm.
+
+    The official forward takes the instance-norm half as ``x[:, inorm_channels:]``; for odd widths
+    that drops a channel (and the next layer fails), so we slice from ``bnorm_channels``, which is the
+    same for every published (even) width and right for odd ones.
+    """
 
     def __init__(self, c: int) -> None:
         super().__init__()
@@ -102,7 +107,7 @@ class IBNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bn = self.bnorm(x[:, : self.bnorm_channels].contiguous())
-        inn = self.inorm(x[:, self.inorm_channels :].contiguous())
+        inn = self.inorm(x[:, self.bnorm_channels :].contiguous())
         return torch.cat([bn, inn], 1)
 
 

@@ -15,6 +15,7 @@ executing that ``__init__``; pre- and post-processing are done in numpy/OpenCV i
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import re
@@ -41,6 +42,7 @@ from models.torch_utils import (
     load_state_dict,
     pick_device,
     release_memory,
+    torch_threads,
 )
 
 PIXEL_MEAN = (123.675, 116.28, 103.53)
@@ -163,12 +165,17 @@ class _Geometry:
 
 
 def _resize_longest(image: Image, img_size: int) -> tuple[np.ndarray, _Geometry]:
+    """The official ``ResizeLongestSide.apply_image``: PIL's bilinear resize (antialiased when
+    shrinking) of the uint8 image to the longest side ``img_size``."""
+    from PIL import Image as PILImage
+
     h, w = image.shape[:2]
     scale = img_size / max(h, w)
     nh, nw = int(h * scale + 0.5), int(w * scale + 0.5)
-    # INTER_AREA when shrinking approximates the antialiased resize of the official predictor.
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(image, (nw, nh), interpolation=interp), _Geometry((h, w), (nh, nw))
+    if (nh, nw) == (h, w):
+        return image, _Geometry((h, w), (nh, nw))
+    resized = PILImage.fromarray(image).resize((nw, nh), resample=PILImage.Resampling.BILINEAR)
+    return np.asarray(resized), _Geometry((h, w), (nh, nw))
 
 
 def preprocess(image: Image, img_size: int) -> tuple[np.ndarray, _Geometry]:
@@ -191,11 +198,15 @@ def prior_to_logits(prior: Mask, geom: _Geometry, img_size: int, low: int, stren
 
 
 def logits_to_mask(logits: np.ndarray, geom: _Geometry, img_size: int) -> Mask:
-    """Low-res logits (padded frame) -> bool mask of the original image size."""
+    """Low-res logits (padded frame) -> bool mask of the original image size, as the official
+    ``Sam.postprocess_masks`` (bilinear to the padded input, crop, bilinear to the image) and ``> 0``."""
+    import torch.nn.functional as F
+
     nh, nw = geom.input_hw
-    h, w = geom.orig_hw
-    full = cv2.resize(logits.astype(np.float32), (img_size, img_size), interpolation=cv2.INTER_LINEAR)
-    return cv2.resize(full[:nh, :nw], (w, h), interpolation=cv2.INTER_LINEAR) > 0.0
+    x = torch.from_numpy(np.ascontiguousarray(logits, dtype=np.float32))[None, None]
+    x = F.interpolate(x, (img_size, img_size), mode="bilinear", align_corners=False)[..., :nh, :nw]
+    x = F.interpolate(x, geom.orig_hw, mode="bilinear", align_corners=False)
+    return (x[0, 0] > 0.0).numpy()
 
 
 class SamEngine:
@@ -286,6 +297,9 @@ class SamClicker:
         Logit magnitude given to the prior mask when it is sent as the mask prompt.
     batch_size
         Images per encoder batch in `precompute_many`.
+    interactive_threads
+        Run a click (prompt encoder, mask decoder, upsampling) on `cpu_threads("interactive")`
+        torch threads (default True), so it keeps its speed when the cores are busy.
     """
 
     name: ClassVar[str] = "sam"
@@ -297,6 +311,7 @@ class SamClicker:
         self.prior_strength = float(options.get("prior_strength", 8.0))
         self.batch_size = int(options.get("batch_size", 2))
         self.decoder_heads = int(options.get("decoder_heads", 8))
+        self.interactive_threads = bool(options.get("interactive_threads", True))
         self.device = "cpu"
         self.engine: SamEngine | None = None
         self.variant = ""
@@ -410,7 +425,8 @@ class SamClicker:
             mask_in = prior_to_logits(prior, geom, engine.img_size, engine.low_res, self.prior_strength)
         # One ambiguous click -> three candidate masks; richer prompts -> the single refined output.
         multimask = len(coords) <= 1 and box is None and mask_in is None
-        with self._lock, inference(self.device):
+        threads = torch_threads("interactive") if self.interactive_threads else contextlib.nullcontext()
+        with self._lock, threads, inference(self.device):
             logits, scores = engine.decode(emb, coords, labels, box, mask_in, multimask)
-        best = int(np.argmax(scores))
-        return logits_to_mask(logits[best], geom, engine.img_size)
+            best = int(np.argmax(scores))
+            return logits_to_mask(logits[best], geom, engine.img_size)

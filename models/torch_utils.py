@@ -38,6 +38,52 @@ def pick_device(preferred: str = "auto") -> str:
     return preferred
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def cpu_threads(kind: str) -> int:
+    """Intra-op torch threads for a kind of work: ``"interactive"`` (a click, a small decoder) or
+    ``"batch"`` (encoders, whole shots).
+
+    An interactive step is a few milliseconds of small matrix products per layer: split over many
+    OpenMP threads, each layer waits for its slowest thread, and on a machine whose cores are busy
+    (the batch pipeline, the video decoder, another program) that wait grows from microseconds to a
+    scheduler tick per layer, which is how a 70 ms click became a 1 s click. Measured on a 2-core
+    machine under heavy load (docs/results.md): a SAM ViT-B click took 1.5 s on one thread and 7.8 s
+    on two. So one thread on up to 4 cores; two above that (not measured: there a second thread
+    more likely finds an idle core). Batch work uses every usable core.
+    """
+    cores = usable_cores()
+    if kind == "interactive":
+        return 1 if cores <= 4 else 2
+    return cores
+
+
+@contextlib.contextmanager
+def torch_threads(kind: str) -> Iterator[None]:
+    """Run the block with `cpu_threads` (``kind``) intra-op threads, then restore the previous count.
+
+    torch's thread count is process-wide; the pipeline runs all model work on its single worker
+    thread, one job at a time, so switching around a job cannot affect another model call.
+    """
+    previous = torch.get_num_threads()
+    wanted = cpu_threads(kind)
+    if wanted != previous:
+        torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
 def autocast_dtype(device: str) -> torch.dtype | None:
     """The reduced-precision dtype for ``device``: bf16 where supported on CUDA, fp16 otherwise; CPU none."""
     if not device.startswith("cuda") or not torch.cuda.is_available():

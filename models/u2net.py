@@ -226,14 +226,65 @@ class U2NetMatter(CropMatter):
         self.device = device
 
     def _infer(self, crop: Image) -> np.ndarray:
+        """The official ``u2net_test.py``: skimage ``RescaleT(320)``, ``ToTensorLab(flag=0)``, d1,
+        ``normPRED`` (min-max stretch); the map goes back to the crop size bilinearly (antialiased,
+        as PIL) but stays float where the official script writes an 8-bit PNG (docs/models.md)."""
         assert self.net is not None
         size = int(self.options.get("size", 320))
         h, w = crop.shape[:2]
-        x = F.interpolate(self._to_tensor(crop), size=(size, size), mode="bilinear", align_corners=False)
-        # Official ToTensorLab: divide by the image max, then ImageNet normalisation.
-        x = x / x.amax().clamp_min(1e-6)
-        mean = torch.tensor([0.485, 0.456, 0.406], device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor([0.229, 0.224, 0.225], device=x.device).view(1, 3, 1, 1)
-        pred = torch.sigmoid(self.net((x - mean) / std).float())
-        pred = F.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False)
+        img = skimage_resize(crop.astype(np.float64) / 255.0, (size, size))
+        img = img / img.max() if img.max() > 0 else img
+        img = (img - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+        x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float().to(self.device)
+        pred = torch.sigmoid(self.net(x).float())
+        pred = (pred - pred.min()) / (pred.max() - pred.min()).clamp_min(1e-12)
+        pred = F.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
         return pred[0, 0].cpu().numpy()
+
+
+def _gauss_matrix(n: int, sigma: float) -> np.ndarray:
+    """scipy ``gaussian_filter1d(mode='constant', cval=0, truncate=4)`` along an axis of length n."""
+    if sigma <= 0:
+        return np.eye(n)
+    radius = int(4.0 * sigma + 0.5)
+    x = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 / sigma**2 * x**2)
+    kernel /= kernel.sum()
+    m = np.zeros((n, n))
+    for i in range(n):
+        lo, hi = max(0, i - radius), min(n, i + radius + 1)
+        m[i, lo:hi] = kernel[lo - i + radius : hi - i + radius]
+    return m
+
+
+def _linear_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """Order-1 zoom on pixel areas (``grid_mode``) where samples beyond the edge read zero."""
+    src = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
+    i0 = np.floor(src).astype(int)
+    frac = src - i0
+    m = np.zeros((n_out, n_in))
+    for j, (i, f) in enumerate(zip(i0, frac, strict=True)):
+        if 0 <= i < n_in:
+            m[j, i] += 1 - f
+        if 0 <= i + 1 < n_in:
+            m[j, i + 1] += f
+    return m
+
+
+def skimage_resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``skimage.transform.resize(img, shape, mode='constant')`` (order 1, default anti-aliasing) of a
+    float ``(H, W, C)`` image, without depending on scikit-image.
+
+    As skimage: when shrinking, a Gaussian of sigma ``(factor - 1) / 2`` with zero borders first;
+    then a bilinear zoom on pixel areas whose samples past the edge read zero (so enlarging darkens
+    the outermost half pixel); then a clip to the input's range widened to include zero. Both steps
+    are linear along each axis, so they are applied as two small matrices.
+    """
+    h, w = img.shape[:2]
+    oh, ow = shape
+    fh, fw = h / oh, w / ow
+    shrink = oh < h or ow < w
+    mh = _linear_matrix(h, oh) @ (_gauss_matrix(h, max(0.0, (fh - 1) / 2)) if shrink else np.eye(h))
+    mw = _linear_matrix(w, ow) @ (_gauss_matrix(w, max(0.0, (fw - 1) / 2)) if shrink else np.eye(w))
+    out = np.einsum("lk,ikc->ilc", mw, np.einsum("ij,jkc->ikc", mh, img))
+    return np.clip(out, min(float(img.min()), 0.0), float(img.max()))

@@ -51,14 +51,21 @@ def test_worker_shots_replayed_by_the_writer_equal_a_local_run(clip: Path, tmp_p
     cache = BackendCache()
     with batch:
         assert len(batch.shots) == 2
+        # Stage 1 registers objects across shots, so the project's writer runs it, in shot order.
+        runner = PipelineRunner(batch, PipelineSettings()).start()
+        runner.submit_run(["segment"]).wait(120)
+        assert runner.wait_idle(120)
+        runner.stop()
+        with pytest.raises(ValueError):
+            compute_shot(ShotPackage.read(batch, 0, {}), ["segment"], cache)
         for index in range(len(batch.shots)):
             # Two stage groups in a row, as a batch with a deep stage does: the writer applies each.
-            for stages in (["segment", "propagate"], ["matte", "effects", "inpaint", "annotate"]):
+            for stages in (["propagate"], ["matte", "effects", "inpaint", "annotate"]):
                 result = compute_shot(ShotPackage.read(batch, index, {}), stages, cache, workers=2)
                 assert result.failures == []
                 apply_ops(batch, result.ops)
         # Nothing is left to do: a second pass computes nothing and writes nothing.
-        again = compute_shot(ShotPackage.read(batch, 0, {}), list(STAGES), cache)
+        again = compute_shot(ShotPackage.read(batch, 0, {}), list(STAGES[1:]), cache)
         assert again.ops == [] and again.computed == {}
     a, b = project_digest(tmp_path / "local"), project_digest(tmp_path / "batch")
     assert len(a) > 100
@@ -69,13 +76,17 @@ def test_worker_shots_replayed_by_the_writer_equal_a_local_run(clip: Path, tmp_p
 
 def test_a_shot_whose_project_changed_is_not_applied(clip: Path, tmp_path: Path) -> None:
     with import_source(clip, tmp_path / "p") as project:
-        result = compute_shot(ShotPackage.read(project, 0, {}), ["segment"], BackendCache())
+        runner = PipelineRunner(project, PipelineSettings()).start()
+        runner.submit_run(["segment"], [0]).wait(120)
+        assert runner.wait_idle(120)
+        runner.stop()
+        result = compute_shot(ShotPackage.read(project, 0, {}), ["propagate"], BackendCache())
         frame = project.shots[0].start
-        project.layers.write("segmentation", frame, np.zeros((project.height, project.width), np.uint8))
+        project.layers.write("masks", frame, np.zeros((project.height, project.width), np.uint8))
         with pytest.raises(StaleShot):
             apply_ops(project, result.ops)
         # Checked before anything is written: the other frames are untouched.
-        assert project.layers.version("segmentation", frame + 1) == 0
+        assert project.layers.version("masks", frame + 1) == 0
 
 
 def test_stage_groups_declare_resources() -> None:

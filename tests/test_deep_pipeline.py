@@ -129,6 +129,7 @@ def test_matter(project: Project, weights: ModelManager, scratch: Path, backend:
     runner = _run(project, {"matter": backend}, ["segment", "propagate", "matte"])
     try:
         _assert_ran(runner, project, "matte", backend)
+        levels = []
         for frame in range(FRAMES):
             alpha = project.layers.read("alpha", frame)
             assert alpha is not None and alpha.dtype == np.uint8 and alpha.shape == (H, W)
@@ -136,8 +137,11 @@ def test_matter(project: Project, weights: ModelManager, scratch: Path, backend:
             far = ndimage.distance_transform_edt(~mask) > 12  # beyond the matting band
             assert not alpha[far].any()
             assert alpha[mask].mean() > alpha[~mask].mean()
-            # More than the two levels of the hard-mask fallback: the network's matte was used.
-            assert len(np.unique(alpha)) > 2
+            levels.append(len(np.unique(alpha)))
+        # More than the two levels of the hard-mask fallback: the network's matte was used. (A random
+        # tiny network may miss the object on a frame, after DIS's min-max stretch especially, and
+        # then the fallback is right; it cannot miss on every frame.)
+        assert max(levels) > 2, levels
     finally:
         runner.stop()
 

@@ -191,7 +191,8 @@ def test_export_reruns_stale_frames_first_or_lists_them(episode: dict[str, Any],
     assert set(stale) <= {int(f) for f in manifest["stale_frames"]} and listed["stale_frames"]
     assert all("stale" in e for e in manifest["files"] if e.get("frame") in stale)
     seen: list[tuple[str, int, int]] = []
-    fresh = export_project(project, tmp_path / "f", format="layers", workers=1, runner=runner,
+    assert project.runner is runner  # the export goes through the project's own runner (as in the app)
+    fresh = export_project(project, tmp_path / "f", format="layers", workers=1,
                            stage_progress=lambda s, d, t: seen.append((s, d, t)))
     assert fresh["stale_frames"] == [] and seen and {s for s, _, _ in seen} >= {"matte"}
     assert "stale_frames" not in json.loads((tmp_path / "f" / "manifest.json").read_text())

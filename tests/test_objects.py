@@ -194,3 +194,75 @@ def test_reassigning_one_of_two_tracks_of_an_object_moves_only_its_pixels(tmp_pa
         p.objects.reassign_tracks(0, [2], c)  # ... except the right one, which is someone else
         assert (p.masks_or_empty(1)[4:12, 2:10] == a).all() and (p.masks_or_empty(1)[4:12, 20:28] == c).all()
         assert (p.masks_or_empty(5)[4:12, 2:10] == a).all()  # other shots untouched
+
+
+def test_stage_1_registers_with_the_annotators_identity_embeddings(tmp_path: Path) -> None:
+    """A deep annotator's crop embeddings (DINOv2/CLIP) are part of every track's descriptor."""
+    from app.pipeline.runner import PipelineRunner
+    from models.base import FrameSegmentation
+    from models.classical.annotate import ClassicalAnnotator
+
+    class Seg:
+        name, role = "classical", "segmenter"
+
+        def load(self, device: str = "cpu") -> None: ...
+
+        def release(self) -> None: ...
+
+        def segment_shot(self, frames: list[np.ndarray]) -> list[FrameSegmentation]:
+            out = []
+            for _ in frames:
+                labels = np.zeros((H, W), np.uint8)
+                labels[4:20, 4:14] = 1
+                out.append(FrameSegmentation(labels, {1: "character"}))
+            return out
+
+    crops: list[tuple[int, ...]] = []
+
+    class DeepAnnotator(ClassicalAnnotator):
+        def identity_embed(self, images: list[np.ndarray]) -> np.ndarray:
+            crops.extend(i.shape for i in images)
+            return np.tile(np.array([0.6, 0.8], np.float32), (len(images), 1))
+
+    with make(tmp_path / "p") as p:
+        for f in range(8):
+            image = np.full((H, W, 3), 90, np.uint8)
+            image[4:20, 4:14] = (200, 40, 40)
+            p.media.write_frame(f, image)
+        runner = PipelineRunner(p, backends={"segmenter": Seg(), "annotator": DeepAnnotator()}).start()
+        try:
+            runner.submit_run(["segment"]).wait(120)
+            assert runner.wait_idle(60)
+        finally:
+            runner.stop()
+        records = p.layers.read_records("identity")
+        assert sorted(records) == [0, 4] and all(r["tracks"]["1"]["deep"] == [0.6, 0.8] for r in records.values())
+        assert crops and all(c[:2] == (18, 12) for c in crops)  # the object's box and a 10 % margin, not the frame
+        assert [o.name for o in p.objects.all()] == ["Character 1"]  # the same character in both shots
+
+
+def test_a_rerun_of_stage_1_keeps_links_while_ids_mean_the_same_and_relinks_when_they_do_not(tmp_path: Path) -> None:
+    from app.pipeline.register import register_shot
+
+    with make(tmp_path / "p") as p:
+        images, labels = [], []
+        for f in range(8):
+            image = np.full((H, W, 3), 90, np.uint8)
+            image[2:22, 1:14] = (220, 40, 40)
+            image[2:22, 17:31] = (40, 60, 220)
+            p.media.write_frame(f, image)
+            images.append(image)
+            lab = np.zeros((H, W), np.uint8)
+            lab[2:22, 1:14], lab[2:22, 17:31] = 1, 2
+            labels.append(lab)
+        shot = p.shots[0]
+        labels = labels[:4]
+        kinds: list[dict[int, str]] = [{1: "character", 2: "character"}] * 4
+        first = register_shot(p, shot, labels, kinds, images[:4])
+        p.objects.rename(first[1], "Red")
+        p.objects.reassign_tracks(0, [2], first[1], from_frame=2)  # a user edit of track 2's link
+        assert register_shot(p, shot, labels, kinds, images[:4]) == {1: first[1], 2: first[2]}
+        assert p.objects.track(0, 2).pieces == [[0, first[2]], [2, first[1]]]  # type: ignore[union-attr]
+        swapped = [np.where(lab == 1, 2, np.where(lab == 2, 1, 0)).astype(np.uint8) for lab in labels]
+        again = register_shot(p, shot, swapped, kinds, images[:4])  # another backend numbered them the other way
+        assert again == {1: first[2], 2: first[1]} and p.objects.require(first[1]).name == "Red"

@@ -40,28 +40,50 @@ def test_person_like_ids() -> None:
     assert person_like_ids({0: "person", 1: "bicycle", 2: "personal"}) == {0}
 
 
-def test_panoptic_merge_matches_reference() -> None:
-    from transformers.models.mask2former.image_processing_pil_mask2former import compute_segments
+@pytest.mark.parametrize("target", [(90, 160), (400, 300)])
+def test_panoptic_merge_matches_transformers(target: tuple[int, int]) -> None:
+    """Our post-processing against transformers' own ``post_process_panoptic_segmentation`` at a
+    16:9 target size (mask logits at 1/4 of a padded input, as the model returns them)."""
+    from types import SimpleNamespace
+
+    from transformers.models.mask2former.image_processing_pil_mask2former import Mask2FormerImageProcessorPil
 
     from models.mask2former import panoptic_labels
 
     torch.manual_seed(1)
-    q, n_cls = 6, 3
-    cls_logits = torch.randn(q, n_cls + 1) * 3
-    small = torch.randn(1, q, 6, 6) * 6
-    masks = torch.nn.functional.interpolate(small, size=(384, 384), mode="bilinear", align_corners=False)[0]
-    labels, conf, scores = panoptic_labels(cls_logits, masks, {0, 2}, threshold=0.3, overlap=0.5)
+    q, n_cls = 8, 3
+    cls_logits = torch.randn(1, q, n_cls + 1) * 3
+    small = torch.randn(1, q, 6, 10) * 6
+    masks = torch.nn.functional.interpolate(small, size=(24, 40), mode="bilinear", align_corners=False)
+    labels, conf, scores = panoptic_labels(cls_logits[0], masks[0], {0, 2}, target, threshold=0.3, overlap=0.5, band=32)
 
-    s, c = cls_logits.softmax(-1).max(-1)
-    keep = (s > 0.3) & (c != n_cls)
-    ref, segments = compute_segments(masks.sigmoid()[keep], s[keep], c[keep], 0.5, 0.5, set(), None)
-    want = np.zeros((384, 384), bool)
-    for seg in segments:
-        if seg["label_id"] in (0, 2):
-            want |= ref.numpy() == seg["id"]
-    assert len(scores) == sum(seg["label_id"] in (0, 2) for seg in segments) > 0
-    assert np.array_equal(labels > 0, want)
+    outputs = SimpleNamespace(class_queries_logits=cls_logits, masks_queries_logits=masks)
+    (ref,) = Mask2FormerImageProcessorPil().post_process_panoptic_segmentation(
+        outputs, threshold=0.3, overlap_mask_area_threshold=0.5, label_ids_to_fuse=set(), target_sizes=[target])
+    seg = ref["segmentation"].numpy()
+    chars = [s for s in ref["segments_info"] if s["label_id"] in (0, 2)]
+    assert len(scores) == len(chars) > 0 and labels.shape == target
+    for ours_id, s in enumerate(chars, start=1):  # same segments, same order, same pixels
+        a, b = labels == ours_id, seg == s["id"]
+        assert (a & b).sum() / (a | b).sum() >= 0.999
+        assert scores[ours_id - 1] == pytest.approx(s["score"], abs=1e-6)
     assert conf.dtype == np.float32 and conf.min() >= 0 and conf.max() <= 1
+
+
+@pytest.mark.parametrize(("shape", "sizes"), [((1080, 1920), (800, 1333)), ((90, 160), (64, 1333)), ((200, 90), (64, 100))])
+def test_mask2former_pixels_match_the_image_processor(shape: tuple[int, int], sizes: tuple[int, int]) -> None:
+    from transformers.models.mask2former.image_processing_pil_mask2former import Mask2FormerImageProcessorPil
+
+    from models.mask2former import Mask2FormerSegmenter
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    seg = Mask2FormerSegmenter(short_side=sizes[0], long_side=sizes[1])
+    ours = seg.pixels([frame])
+    proc = Mask2FormerImageProcessorPil(size={"shortest_edge": sizes[0], "longest_edge": sizes[1]})
+    ref = proc(images=[frame], return_tensors="pt")["pixel_values"]
+    assert ours.shape == ref.shape
+    assert float((ours - ref).abs().max()) < 1e-5
 
 
 def test_mask2former_segments_two_frames(tmp_path: Path) -> None:

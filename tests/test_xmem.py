@@ -110,3 +110,14 @@ def test_real_size_checkpoint_loads_strictly(tmp_path: Path) -> None:
     frames, truth = _toy_shot()
     out = prop.propagate(frames[:2], {0: truth[0]}, direction="forward")
     assert out[1].labels.shape == (64, 64)
+
+
+def test_further_seeds_go_to_permanent_memory_and_a_single_seed_never_does(tmp_path: Path) -> None:
+    frames, truth = _toy_shot()
+    prop = XMemPropagator(_save_tiny(tmp_path), size=0, mem_every=2)
+    prop.load("cpu")
+    prop.propagate(frames, {0: truth[0]}, direction="forward")
+    assert prop.last_stats["permanent_elements"] == 0
+    out = prop.propagate(frames, {0: truth[0], 3: truth[3]}, direction="forward")
+    assert prop.last_stats["permanent_elements"] == 16  # the frame-3 seed: 4x4 elements, kept whole
+    assert np.array_equal(out[3].labels, truth[3])

@@ -211,6 +211,7 @@ class BatchSummary:
     read_s: float = 0.0  # driver time reading shot packages (frames decoded here)
     apply_s: float = 0.0  # driver time writing results to the projects
     startup_s: float = 0.0  # from the start until the first worker was ready (imports included)
+    segment_s: float = 0.0  # stage 1 in the projects' writers (all writers together)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -245,6 +246,7 @@ class BatchRun:
         # Where the time goes: workers computing, and the projects' writers reading packages and
         # applying results (one process per project: what does not scale with workers).
         self.compute_s = 0.0
+        self.segment_s = 0.0  # stage 1, in the projects' writers
         self.read_s = 0.0
         self.apply_s = 0.0
         self.t0 = 0.0
@@ -344,12 +346,19 @@ class BatchRun:
             if queue:  # nothing missing: no cluster needed
                 self._connect(ray)
                 resources = ray.cluster_resources()
-                groups = stage_groups(self.options.stages, self.options.backends, cpus=self.options.cpus_per_worker,
+                later = [s for s in self.options.stages if s != "segment"]
+                groups = stage_groups(later, self.options.backends, cpus=self.options.cpus_per_worker,
                                       cluster_gpus=float(resources.get("GPU", 0)))
                 for ep in self.episodes:
                     if ep.pending:
                         self._start_writer(ray, ep)
-                self._loop(ray, queue, groups, self._pool_sizes(ray, groups))
+                if "segment" in self.options.stages:
+                    self._segment(ray)
+                if groups:
+                    self._loop(ray, queue, groups, self._pool_sizes(ray, groups))
+                else:
+                    for item in queue:
+                        self._count_done(item.episode, item.shot)
             if self.options.export is not None:
                 for ep in self.episodes:
                     if ep.finished and not ep.failed:
@@ -368,6 +377,34 @@ class BatchRun:
             self._close_writers(ray)
             if self.address not in ("", "existing"):
                 ray.shutdown()
+
+    def _segment(self, ray: Any) -> None:
+        """Stage 1 in every project's writer at once, each in shot order (see `ProjectWriter.segment`)."""
+        active = [ep for ep in self.episodes if ep.pending]
+        self.say(f"stage 1 (segment) in {len(active)} project writer(s), each in shot order")
+        refs = {ep.writer.segment.remote(ep.pending): ep for ep in active}
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
+            for ref in done:
+                ep = refs.pop(ref)
+                try:
+                    report = ray.get(ref)
+                except Exception as exc:  # its shots go on: stage 3 reports the frames without stage 1
+                    self.say(f"{ep.name}: stage 1 failed: {_reason(exc)}")
+                    continue
+                self.segment_s += float(report["seconds"])
+                ep.frame_failures.extend(tuple(f) for f in report["failures"])
+                for notice in report["notices"]:
+                    if notice not in self._notices:
+                        self._notices.append(notice)
+                        self.say(f"note: {notice}")
+            self._report()
+
+    def _count_done(self, ep: Episode, shot: int) -> None:
+        ep.done.add(shot)
+        self.frames_done += ep.shot_frames[shot]
+        if ep.finished:
+            self.say(f"{ep.name}: {len(ep.done)} shots done, {len(ep.failed)} failed, {ep.skipped} already complete")
 
     def _close_writers(self, ray: Any) -> None:
         writers = [ep.writer for ep in self.episodes if ep.writer is not None]
@@ -495,10 +532,7 @@ class BatchRun:
         if item.group + 1 < len(groups):
             queue.appendleft(Item(ep, item.shot, item.group + 1))  # its next stages, ahead of new shots
             return
-        ep.done.add(item.shot)
-        self.frames_done += ep.shot_frames[item.shot]
-        if ep.finished:
-            self.say(f"{ep.name}: {len(ep.done)} shots done, {len(ep.failed)} failed, {ep.skipped} already complete")
+        self._count_done(ep, item.shot)
 
     def _retry(self, item: Item, queue: deque[Item], reason: str) -> None:
         item.attempts += 1
@@ -540,7 +574,6 @@ class BatchRun:
         self.say(f"{ep.name}: exported as {fmt} to {Path(out) / ep.name}")
 
     def _summary(self) -> BatchSummary:
-        self._report()
         elapsed = time.monotonic() - self.t0
         episodes = []
         for ep in self.episodes:
@@ -562,6 +595,7 @@ class BatchRun:
             frames_per_s=round(self.frames_done / max(elapsed, 1e-6), 3), retries=self.retries,
             workers=sorted(self.seen_workers), address=self.address, compute_s=round(self.compute_s, 3),
             read_s=round(self.read_s, 3), apply_s=round(self.apply_s, 3), startup_s=round(self.startup_s, 3),
+            segment_s=round(self.segment_s, 3),
         )
 
 

@@ -130,7 +130,12 @@ class CollectingContext:
 
 
 def compute_shot(package: ShotPackage, stages: list[str], cache: BackendCache, *, workers: int = 1, worker: str = "") -> ShotResult:
-    """Run ``stages`` (in pipeline order) on the frames of the shot that need them, as `celstudio run` would."""
+    """Run ``stages`` (in pipeline order) on the frames of the shot that need them, as `celstudio run` would.
+
+    Stage 1 is not among them: it registers the shot's tracks as project objects, matched against the
+    shots before it, so it runs in the project's writer, in shot order (`ProjectWriter.segment`)."""
+    if "segment" in stages:
+        raise ValueError("stage 1 (segment) runs in the project's writer, not on a worker")
     started = time.perf_counter()
     workspace = ShotWorkspace(package)
     settings = PipelineSettings(backends=dict(package.backends), workers=max(1, workers), **package.options)
@@ -141,7 +146,8 @@ def compute_shot(package: ShotPackage, stages: list[str], cache: BackendCache, *
         # The runner's choice of frames (`PipelineRunner._targets`), read after the stage before landed.
         backend = settings.backend_name(ROLE_OF_STAGE[stage])
         stale = set(stale_frames(ctx.project, stage, span, backend))
-        targets = [f for f in span if f in stale]
+        # A drawing is computed once, at its first frame (as `PipelineRunner._targets` does).
+        targets = sorted({int(workspace.drawing_keys[f]) for f in span if f in stale})
         if targets:
             STAGE_FUNCTIONS[stage](ctx, shot, targets)
     return ShotResult(

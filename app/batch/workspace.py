@@ -17,13 +17,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from app.pipeline.graph import STAGE_INPUTS, STAGES, record_name
 from app.store import ObjectInfo, Project, Shot
 from app.store.layers import LAYERS, to_uint8
+from app.store.manifest import TrackLink
+from app.store.objects import ObjectStore
 
 # Array layers a stage reads through the store; the others travel as versions and meta only.
 READ_LAYERS: tuple[str, ...] = tuple(sorted({"segmentation", *(x for s in STAGE_INPUTS.values() for x in s)} - {"alpha"}))
@@ -65,6 +67,8 @@ class ShotPackage:
     metas: dict[str, dict[int, dict[str, Any]]]
     arrays: dict[str, dict[int, np.ndarray]]
     records: dict[str, dict[int, dict[str, Any]]]
+    keys: list[int] = field(default_factory=list)  # each frame's drawing (its first frame; holds share it)
+    tracks: list[TrackLink] = field(default_factory=list)  # the project's track -> object links
     options: dict[str, Any] = field(default_factory=dict)
     read_seconds: float = 0.0  # how long the writer took to pack it
 
@@ -76,7 +80,8 @@ class ShotPackage:
     def read(cls, project: Project, shot_index: int, backends: dict[str, str], options: dict[str, Any] | None = None) -> ShotPackage:
         started = time.perf_counter()
         shot = project.shots[shot_index]
-        span = range(shot.start, shot.end)
+        keys = [int(k) for k in project.drawing_keys[shot.start : shot.end]]
+        span = sorted(set(keys))  # a held frame's layers and records are its drawing's
         layers = project.layers
         versions = {layer: {f: layers.version(layer, f) for f in span} for layer in LAYERS}
         metas = {layer: {f: layers.meta(layer, f) for f in span if versions[layer][f]} for layer in LAYERS}
@@ -93,8 +98,9 @@ class ShotPackage:
         package = cls(
             project=str(project.root), shot_index=shot_index, shot=shot, shots=list(project.shots),
             frame_count=m.frame_count, width=m.width, height=m.height, objects=list(m.objects),
-            backends=dict(backends), frames={f: project.frame(f) for f in span}, versions=versions,
-            metas=metas, arrays=arrays, records=records, options=dict(options or {}),
+            backends=dict(backends), frames={f: project.frame(f) for f in range(shot.start, shot.end)},
+            versions=versions, metas=metas, arrays=arrays, records=records, keys=keys,
+            tracks=list(m.tracks), options=dict(options or {}),
         )
         package.read_seconds = time.perf_counter() - started
         return package
@@ -103,6 +109,7 @@ class ShotPackage:
 @dataclass
 class _Manifest:
     objects: list[ObjectInfo]
+    tracks: list[TrackLink]
 
 
 class WorkspaceLayers:
@@ -114,12 +121,18 @@ class WorkspaceLayers:
         self.frame_count = package.frame_count
         self.width, self.height = package.width, package.height
 
-    def _check(self, frame: int) -> None:
+    def _check(self, frame: int) -> int:
+        """The frame's drawing (as `app.store.drawings.DrawingLayers` maps it), checked to be in the shot."""
         if frame not in self._p.shot:
             raise IndexError(f"frame {frame} is outside the shot {self._p.shot.start}..{self._p.shot.end - 1} sent to this worker")
+        return self._p.keys[frame - self._p.shot.start] if self._p.keys else frame
+
+    def _expand(self, by_key: dict[int, Any]) -> dict[int, Any]:
+        shot = self._p.shot
+        return {f: by_key[k] for f in range(shot.start, shot.end) if (k := self._check(f)) in by_key}
 
     def write(self, layer: str, frame: int, array: np.ndarray, meta: dict[str, Any] | None = None) -> int:
-        self._check(frame)
+        frame = self._check(frame)
         if layer not in LAYERS:
             raise KeyError(f"unknown layer {layer!r}")
         data = to_uint8(np.asarray(array))
@@ -136,6 +149,7 @@ class WorkspaceLayers:
         return version
 
     def read(self, layer: str, frame: int) -> np.ndarray | None:
+        frame = self._check(frame)
         if self.version(layer, frame) == 0:
             return None
         data = self._p.arrays.get(layer, {}).get(frame)
@@ -144,36 +158,33 @@ class WorkspaceLayers:
         return data
 
     def version(self, layer: str, frame: int) -> int:
-        self._check(frame)
-        return self._p.versions[layer].get(frame, 0)
+        return self._p.versions[layer].get(self._check(frame), 0)
 
     def versions(self, layer: str) -> np.ndarray:
         out = np.zeros(self.frame_count, np.int64)
-        for frame, version in self._p.versions[layer].items():
+        for frame, version in self._expand(self._p.versions[layer]).items():
             out[frame] = version
         return out
 
     def meta(self, layer: str, frame: int) -> dict[str, Any]:
-        self._check(frame)
-        return dict(self._p.metas[layer].get(frame, {}))
+        return dict(self._p.metas[layer].get(self._check(frame), {}))
 
     def all_meta(self, layer: str) -> dict[int, dict[str, Any]]:
-        return {f: dict(m) for f, m in self._p.metas[layer].items() if m}
+        return {f: dict(m) for f, m in self._expand(self._p.metas[layer]).items() if m}
 
     def write_record(self, name: str, frame: int, record: dict[str, Any]) -> None:
-        self._check(frame)
+        frame = self._check(frame)
         self._p.records.setdefault(name, {})[frame] = stored_json(record)
         self._ops.append(Op("record", name, frame, body=record))
 
     def read_record(self, name: str, frame: int) -> dict[str, Any] | None:
-        self._check(frame)
-        return self._p.records.get(name, {}).get(frame)
+        return self._p.records.get(name, {}).get(self._check(frame))
 
     def read_records(self, name: str) -> dict[int, dict[str, Any]]:
-        return dict(self._p.records.get(name, {}))
+        return self._expand(self._p.records.get(name, {}))
 
     def write_vector(self, name: str, frame: int, vec: np.ndarray) -> None:
-        self._check(frame)
+        frame = self._check(frame)
         self._ops.append(Op("vector", name, frame, np.asarray(vec, dtype=np.float32).ravel().copy()))
 
     def flush(self) -> None:
@@ -187,8 +198,18 @@ class ShotWorkspace:
         self.package = package
         self.ops: list[Op] = []
         self.root = package.project
-        self.manifest = _Manifest(list(package.objects))
+        self.manifest = _Manifest(list(package.objects), list(package.tracks))
         self.layers = WorkspaceLayers(package, self.ops)
+        # Reads of objects and tracks (kinds, track -> object maps); registering new ones is stage 1's,
+        # which runs in the project's writer (see app.batch.driver).
+        self.objects = ObjectStore(cast(Project, self))
+        keys = np.arange(package.frame_count, dtype=np.int32)
+        if package.keys:
+            keys[package.shot.start : package.shot.end] = package.keys
+        self.drawing_keys = keys
+
+    def drawing_of(self, frame: int) -> int:
+        return int(self.drawing_keys[frame])
 
     @property
     def frame_count(self) -> int:

@@ -31,6 +31,33 @@ class ProjectWriter:
     def read(self, shot: int) -> ShotPackage:
         return ShotPackage.read(self.project, shot, self.backends)
 
+    def segment(self, shots: list[int]) -> dict[str, Any]:
+        """Stage 1 for ``shots`` on this project, in shot order, by the pipeline's own runner.
+
+        Stage 1 registers each shot's tracks as project objects, recognised against the objects of the
+        shots before it (a journalled change of the project's object list), so it cannot run shot by
+        shot on workers: the result would depend on which shot finished first."""
+        from app.pipeline.events import FrameFailed, PipelineEvent
+        from app.pipeline.runner import PipelineRunner, PipelineSettings
+
+        failures: list[tuple[str, int, str]] = []
+
+        def listen(event: PipelineEvent) -> None:
+            if isinstance(event, FrameFailed):
+                failures.append((event.stage, event.frame, event.reason))
+
+        t = time.perf_counter()
+        runner = PipelineRunner(self.project, PipelineSettings(backends=dict(self.backends)))
+        runner.subscribe(listen)
+        runner.start()
+        try:
+            handle = runner.submit_run(["segment"], shots)
+            handle.wait()
+            runner.wait_idle(3600)
+        finally:
+            runner.stop()
+        return {"seconds": time.perf_counter() - t, "failures": failures, "notices": list(runner.notices)}
+
     def apply(self, ops: list[Op]) -> float:
         """Apply the writes (raises `StaleShot` when the project changed under them); returns seconds."""
         t = time.perf_counter()

@@ -232,8 +232,8 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
         raise
     return {"format": fmt.name, "frames": len(items), "files": len(writer.entries), "written": writer.written,
             "skipped": writer.skipped, "removed": removed, "out": str(out), "stale_frames": sorted(stale_here),
-            "unconfirmed_objects": sorted({o.name for o in project.manifest.objects
-                                           if not o.confirmed and any(o.id in it.objects for it in items)}),
+            "unconfirmed_objects": [o.name for o in project.manifest.objects
+                                    if not o.confirmed and any(o.id in it.objects for it in items)],
             "rewritten": sorted(writer.rewritten), "kept_changed": writer.kept,
             "removed_leftovers": folder.removed_leftovers, "moved_aside": folder.moved_aside}
 

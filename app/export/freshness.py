@@ -43,8 +43,9 @@ def not_fresh(project: Project, frames: set[int] | None = None) -> dict[int, lis
 
 def refresh(project: Project, frames: list[int], *, runner: Any = None, progress: StageProgress | None = None,
             timeout: float = 24 * 3600.0) -> None:
-    """Re-run what is not fresh on the shots holding ``frames``, through ``runner`` (the app's own) or
-    a runner of this call's own (the command line), reporting ``progress(stage, done, total)``."""
+    """Re-run what is not fresh on the shots holding ``frames``, through ``runner`` (default: the
+    project's started runner, e.g. the app's) or one of this call's own (the command line), reporting
+    ``progress(stage, done, total)``."""
     from app.pipeline.events import JobProgress, PipelineEvent
     from app.pipeline.runner import PipelineRunner, PipelineSettings
 
@@ -52,6 +53,7 @@ def refresh(project: Project, frames: list[int], *, runner: Any = None, progress
         return
     starts = {project.shot_of(f).start for f in frames}
     shots = [i for i, s in enumerate(project.shots) if s.start in starts]
+    runner = runner if runner is not None else project.runner
     own = runner is None
     if own:
         runner = PipelineRunner(project, PipelineSettings(backends=backends_of(project)))

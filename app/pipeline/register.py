@@ -17,7 +17,14 @@ import numpy as np
 
 from app.store import Project, Shot
 from models.base import Image, Labels
-from models.classical.identity import Embedder, TrackDescriptor, link_tracks, track_descriptor
+from models.classical.identity import (
+    LINK_THRESHOLD,
+    Embedder,
+    TrackDescriptor,
+    distance,
+    link_tracks,
+    track_descriptor,
+)
 
 RECORD = "identity"
 SAMPLE_FRAMES = 12  # frames of a shot decoded to describe its tracks
@@ -62,15 +69,12 @@ def register_shot(
     """Link the tracks of ``shot`` (``labels``/``kinds``/``frames`` cover the whole shot) to project
     objects, creating new ones where no known object looks the same; returns track -> object."""
     found = track_kinds(labels, kinds)
-    new = [t for t in found if project.objects.track(shot.start, t) is None]
-    if not new:
-        return {t.track: t.object_at(shot.start) for t in project.objects.tracks(shot.start)}
     n = len(labels)
     picks = sorted(set(np.linspace(0, n - 1, min(SAMPLE_FRAMES, n)).round().astype(int).tolist()))
     images = [np.asarray(frames[i]) for i in picks]
     sampled = [np.asarray(labels[i]) for i in picks]
     descriptors: dict[int, TrackDescriptor] = {}
-    for t in new:
+    for t in found:
         d = track_descriptor(images, sampled, t, embed if found[t] == "character" else None)
         if d is None:  # too small on every sampled frame: describe it from all its frames
             d = track_descriptor(frames, labels, t)
@@ -78,8 +82,26 @@ def register_shot(
             descriptors[t] = d
     record = project.layers.read_record(RECORD, shot.start) or {}
     stored = dict(record.get("tracks", {}))
+    # A re-run of stage 1 keeps a track's link (and the user's edits of it) while the id still
+    # describes the same thing; when the shot changed or another backend numbered it differently, the
+    # id means something else now and is linked afresh.
+    moved = [
+        t for t in found
+        if project.objects.track(shot.start, t) is not None and not _same(stored.get(str(t)), descriptors.get(t))
+    ]
+    # What the moved ids were before stays a known appearance of their objects, so a mere renumbering
+    # links each track back to its object (and keeps the user's names).
+    before: dict[int, list[TrackDescriptor]] = {}
+    for t in moved:
+        link, old = project.objects.track(shot.start, t), stored.get(str(t))
+        if link is not None and old is not None and (obj := link.object_at(shot.start)):
+            before.setdefault(obj, []).append(TrackDescriptor.from_json(old))
+    project.objects.forget_tracks(shot.start, moved)
+    new = [t for t in found if project.objects.track(shot.start, t) is None]
     stored.update({str(t): d.to_json() for t, d in descriptors.items()})
     project.layers.write_record(RECORD, shot.start, {"tracks": stored})
+    if not new:
+        return {t.track: t.object_at(shot.start) for t in project.objects.tracks(shot.start)}
 
     links: dict[int, int | None] = {}
     for kind in sorted({found[t] for t in new}):
@@ -94,8 +116,18 @@ def register_shot(
             links.update({t: text[0] for t in mine})
             continue
         known = known_descriptors(project, kind, shot.start)
+        kinds_of = project.objects.kinds()
+        for obj, descs in before.items():
+            if kinds_of.get(obj) == kind:
+                known.setdefault(obj, []).extend(descs)
         links.update(link_tracks({t: descriptors[t] for t in mine if t in descriptors}, known))
     return project.objects.register_shot(shot.start, {t: found[t] for t in new}, links)
+
+
+def _same(old: dict[str, object] | None, new: TrackDescriptor | None) -> bool:
+    if old is None or new is None:
+        return old is None and new is None
+    return distance(TrackDescriptor.from_json(old), new) < LINK_THRESHOLD  # type: ignore[arg-type]
 
 
 def annotator_embedder(backend: object) -> Embedder | None:

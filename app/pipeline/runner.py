@@ -118,6 +118,9 @@ class PipelineRunner:
         if not self._worker.is_alive():
             self._worker.start()
             self._writer.start()
+        # The one runner that owns this project's writes; work for others (an export bringing stale
+        # frames up to date) goes through it rather than through a second runner.
+        self.project.runner = self
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -132,6 +135,8 @@ class PipelineRunner:
         if self._writer.is_alive():
             self._writes.put(None)
             self._writer.join(timeout)
+        if self.project.runner is self:
+            self.project.runner = None
         self.release_models()
 
     def subscribe(self, listener: PipelineListener) -> Callable[[], None]:

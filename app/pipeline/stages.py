@@ -8,6 +8,7 @@ and the run goes on.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -134,9 +135,8 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
 
 
 def _identity_embedder(ctx: StageContext) -> Any:
-    """The deep annotator's crop embeddings join the identity match when that backend is selected."""
-    if ctx.backend_name("annotator") == "classical":
-        return None
+    """The deep annotator's crop embeddings (DINOv2/CLIP) join the identity match when that backend is
+    selected; the weight-free annotator has none (and costs nothing to load)."""
     return annotator_embedder(ctx.backend("annotator"))
 
 
@@ -354,13 +354,16 @@ def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     kinds = ctx.project.objects.kinds()
 
     faces = AnimeFaceDetector()
+    faces_lock = threading.Lock()  # one cascade classifier shared by the frame threads gave run-to-run differences
 
     def compute(frame: int) -> tuple[FrameAnnotation, dict[int, dict[str, Any]]]:
         labels = ctx.project.masks_or_empty(frame)
         image = ctx.project.frame(frame)
         frame_kinds = {int(i): kinds.get(int(i), "character") for i in np.unique(labels) if i}
         result: FrameAnnotation = annotator.annotate(image, labels, frame_kinds)
-        return result, object_quality_records(image, labels, frame_kinds, faces.detect(image), result)
+        with faces_lock:
+            found = faces.detect(image)
+        return result, object_quality_records(image, labels, frame_kinds, found, result)
 
     def store(frame: int, outputs: tuple[FrameAnnotation, dict[int, dict[str, Any]]]) -> None:
         result, quality = outputs

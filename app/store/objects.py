@@ -152,6 +152,13 @@ class ObjectStore:
             self._commit("register", [], new_objects, new_tracks, undoable=False)
         return {t.track: t.object_at(shot) for t in self.tracks(shot)}
 
+    def forget_tracks(self, shot: int, tracks: list[int]) -> None:
+        """Drop the links of tracks whose id now means something else (stage 1 re-ran on a changed
+        shot or with another backend); registration then links them afresh."""
+        gone = {(shot, t): None for t in tracks if self.track(shot, t) is not None}
+        if gone:
+            self._commit("register", [], {}, gone, undoable=False, extra={"forget": sorted(t for _, t in gone)})
+
     def _new_object(self, kind: str, pending: dict[int, ObjectInfo], name: str | None = None) -> ObjectInfo:
         if kind not in KINDS:
             raise InputError(f"An object's kind is one of {', '.join(KINDS)}, not {kind!r}.")

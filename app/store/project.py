@@ -77,6 +77,7 @@ class Project:
         self.lock: ProjectLock | None = None
         self.notices: list[str] = []  # what the user should hear about this open (damage skipped, a stale lock)
         self.repairs: list[str] = []  # what `recover` rebuilt
+        self.runner: Any = None  # the started pipeline runner that owns this project's writes, if any
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @classmethod

@@ -25,7 +25,7 @@ BINS = (4, 6, 6)  # L, a, b: coarse enough that a fill keeps its bin under a gra
 HIST = int(np.prod(BINS))
 SAMPLES = 8  # frames of the shot a descriptor looks at
 MIN_PIXELS = 64  # smaller appearances say nothing about colour
-LINK_THRESHOLD = 0.42  # combined distance under which a track is the known object (see `distance`)
+LINK_THRESHOLD = 0.33  # combined distance under which a track is the known object (see `distance`)
 Embedder = Callable[[list[Image]], NDArray[np.float32]]
 
 
@@ -163,7 +163,10 @@ def link_tracks(
         return out
     t_ids, o_ids = list(tracks), list(known)
     cost = np.array([[min(distance(tracks[t], d) for d in known[o]) for o in o_ids] for t in t_ids])
-    rows, cols = linear_sum_assignment(cost)
+    # Pairs over the threshold all cost the same, so a track that matches nothing cannot push another
+    # off its best match just to lower the total.
+    gated = np.where(cost < threshold, cost, 10.0)
+    rows, cols = linear_sum_assignment(gated)
     for r, c in zip(rows, cols, strict=True):
         if cost[r, c] < threshold:
             out[t_ids[r]] = o_ids[c]

@@ -1,16 +1,23 @@
-"""XMem's three memories for one shot: permanent (seeds), working, long-term, plus consolidation.
+"""XMem's memories for one propagation pass: working, long-term (official schedule), plus permanent.
 
 Keys are ``(1, CK, N)``, shrinkage ``(1, 1, N)``, selection ``(1, CK, N)``, values
 ``(num_objects, CV, N)`` where ``N`` counts memory elements (one per 1/16 pixel of a memory frame).
 The object set is fixed for a pass (all objects named by the seeds), so unlike the official code
 there are no per-object "groups": an object absent from a frame simply has an empty mask there.
 
-User-corrected seed frames go to *permanent* memory, which is never consolidated or evicted
-(the trusted frames must keep their full resolution). Propagated memory frames go to *working*
-memory; when it exceeds ``max_work_frames`` the oldest frames beyond ``min_work_frames`` are
-consolidated into ``num_prototypes`` prototypes chosen by usage (XMem's Atkinson-Shiffrin
-consolidation with memory potentiation) and appended to *long-term* memory, whose least-used
-elements are evicted to stay under ``max_long_elements``.
+The working and long-term memories follow the official ``inference/memory_manager.py`` exactly: the
+first (seed) frame of a pass sits at the start of working memory and is never consolidated; when
+working memory reaches ``max_work_frames`` frames (the first frame counted) the frames after the
+first, except the ``min_work_frames - 1`` newest, are consolidated into ``num_prototypes`` prototypes
+chosen by usage (memory potentiation) and appended to long-term memory. Before that, when long-term
+memory holds ``max_long_elements - num_prototypes`` or more elements, its least used elements are
+dropped the official way (everything at or below the k-th smallest usage goes). Memory per pass is
+therefore bounded by ``max_work_frames`` frames plus ``max_long_elements`` elements, whatever the
+shot's length.
+
+*Permanent* memory is our addition (XMem++ style): further user-corrected seed frames met during a
+pass are kept there at full resolution, never consolidated or evicted, and read together with the
+other two. A pass with a single seed never touches it, so it computes what the official code does.
 """
 
 from __future__ import annotations
@@ -102,7 +109,7 @@ class KVStore:
 
 @dataclass
 class MemoryConfig:
-    """XMem's long-term memory settings (defaults of the official evaluation)."""
+    """XMem's long-term memory settings (defaults of the official ``eval.py``)."""
 
     top_k: int = 30
     min_work_frames: int = 5
@@ -112,7 +119,7 @@ class MemoryConfig:
 
 
 class MemoryManager:
-    """Reads and writes the permanent, working and long-term memories of one propagation pass."""
+    """Reads and writes the working, long-term and permanent memories of one propagation pass."""
 
     def __init__(self, config: MemoryConfig) -> None:
         self.config = config
@@ -123,7 +130,7 @@ class MemoryManager:
         self.consolidations = 0
 
     def add(self, key: torch.Tensor, shrinkage: torch.Tensor, value: torch.Tensor,
-            selection: torch.Tensor | None, permanent: bool) -> None:
+            selection: torch.Tensor | None, permanent: bool = False) -> None:
         """Add one memory frame: key ``(1,CK,h,w)``, value ``(1,N,CV,h,w)``."""
         self.hw = key.shape[-2] * key.shape[-1]
         k, s = key.flatten(2).float(), shrinkage.flatten(2).float()
@@ -134,13 +141,17 @@ class MemoryManager:
             return
         self.work.add(k, s, v, e)
         if self.work.size >= self.config.max_work_frames * self.hw:
+            limit = self.config.max_long_elements - self.config.num_prototypes
+            if self.long.size >= limit:
+                self._drop_least_used(limit)
             self._consolidate()
 
     def read(self, query_key: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
         """Memory readout for a query frame: ``(1, num_objects, CV, h, w)``."""
         h, w = query_key.shape[-2:]
         qk, qe = query_key.flatten(2).float(), selection.flatten(2).float()
-        stores = [s for s in (self.permanent, self.long, self.work) if s.size > 0]
+        # Long-term before working memory, as the official concatenation (top-k ties break alike).
+        stores = [s for s in (self.long, self.work, self.permanent) if s.size > 0]
         keys = torch.cat([s.key for s in stores if s.key is not None], -1)
         shrink = torch.cat([s.shrinkage for s in stores if s.shrinkage is not None], -1)
         values = torch.cat([s.value for s in stores if s.value is not None], -1)
@@ -154,28 +165,35 @@ class MemoryManager:
         readout = values @ affinity[0]  # (num_objects, CV, P)
         return readout.view(1, values.shape[0], values.shape[1], h, w)
 
+    def _drop_least_used(self, max_size: int) -> None:
+        """The official ``remove_obsolete_features``: keep elements used more than the k-th least used."""
+        n_drop = self.long.size - max_size
+        if n_drop <= 0:
+            return  # the official code would fail on an empty top-k here; nothing needs dropping
+        usage = self.long.usage()
+        threshold = torch.topk(usage, k=n_drop, largest=False, sorted=True).values[-1]
+        self.long.keep(torch.nonzero(usage > threshold).flatten())
+
     def _consolidate(self) -> None:
-        cfg, work = self.config, self.work
+        cfg, work, hw = self.config, self.work, self.hw
         assert work.key is not None and work.shrinkage is not None and work.value is not None
-        n_candidates = work.size - cfg.min_work_frames * self.hw
-        if n_candidates <= 0:
+        # Candidates: every frame after the first, except the newest min_work_frames - 1.
+        end = work.size - cfg.min_work_frames * hw + hw
+        if end <= hw:
             return
-        cand_key, cand_shrink = work.key[..., :n_candidates], work.shrinkage[..., :n_candidates]
-        cand_value = work.value[..., :n_candidates]
-        cand_sel = None if work.selection is None else work.selection[..., :n_candidates]
+        cand_key, cand_shrink = work.key[..., hw:end], work.shrinkage[..., hw:end]
+        cand_value = work.value[..., hw:end]
+        cand_sel = None if work.selection is None else work.selection[..., hw:end]
         # Prototypes: the most used candidates; potentiation: each prototype reads out a value
         # (and shrinkage) from all candidates, so consolidated memory keeps their information.
-        k = min(cfg.num_prototypes, n_candidates)
-        idx = torch.topk(work.usage()[:n_candidates], k=k, sorted=True).indices
+        k = min(cfg.num_prototypes, end - hw)
+        idx = torch.topk(work.usage()[hw:end], k=k, sorted=True).indices
         proto_key = cand_key[..., idx]
         proto_sel = None if cand_sel is None else cand_sel[..., idx]
         aff = topk_softmax(similarity(cand_key, cand_shrink, proto_key, proto_sel), None)[0]
         proto_value = cand_value @ aff
         proto_shrink = cand_shrink @ aff
-        work.keep(slice(n_candidates, None))
-        limit = cfg.max_long_elements - k
-        if self.long.size > limit:
-            keep = torch.topk(self.long.usage(), k=max(limit, 0), sorted=False).indices.sort().values
-            self.long.keep(keep)
+        keep = torch.cat([torch.arange(hw), torch.arange(end, work.size)]).to(work.key.device)
+        work.keep(keep)
         self.long.add(proto_key, proto_shrink, proto_value, None)
         self.consolidations += 1

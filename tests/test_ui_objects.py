@@ -1,0 +1,90 @@
+"""The object list: every object stage 1 registered, with its swatch; edits go through the store."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings, Qt
+
+from app.pipeline.runner import PipelineRunner
+from app.store import Manifest, Project, Shot, SourceInfo
+from app.ui.controller import MainController
+from app.ui.window import MainWindow
+
+W, H = 64, 48
+
+
+@pytest.fixture
+def app_window(qtbot: Any, tmp_path: Path) -> Iterator[tuple[MainWindow, MainController]]:
+    root = tmp_path / "p"
+    p = Project.create(root, Manifest("p", SourceInfo("generated", "", "h"), 8, W, H, 24.0, shots=[Shot(0, 4), Shot(4, 8)]))
+    for f in range(8):
+        p.media.write_frame(f, np.full((H, W, 3), 90, np.uint8))
+        seg = np.zeros((H, W), np.uint8)
+        seg[8:24, 4:20], seg[8:24, 40:56] = 1, 2
+        p.layers.write("segmentation", f, seg, {"source": "pipeline"})
+    p.objects.register_shot(0, {1: "character", 2: "character"})
+    p.objects.register_shot(4, {1: "character", 2: "character"}, {1: 1, 2: 2})
+    for f in range(8):
+        stored = p.layers.read("segmentation", f)
+        assert stored is not None
+        p.layers.write("masks", f, p.objects.to_objects(p.shot_of(f).start, f, stored), {"source": "pipeline"})
+    p.close()
+    controller = MainController(runner_factory=lambda project: PipelineRunner(project).start())
+    window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    assert controller.open_project(root)
+    yield window, controller
+    controller.close_project()
+
+
+def _names(window: MainWindow) -> list[str]:
+    lst = window.objects_panel.list
+    return [lst.item(i).text() for i in range(lst.count())]
+
+
+def test_object_list_edits_are_journalled_and_undoable(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    window, c = app_window
+    project = c.project
+    assert project is not None
+    lst = window.objects_panel.list
+    assert _names(window) == ["Character 1", "Character 2"]
+    assert all(not lst.item(i).icon().isNull() and lst.item(i).font().italic() for i in range(2))
+
+    lst.item(0).setText("Coby")  # what an in-place edit of the list does
+    qtbot.waitUntil(lambda: project.objects.require(1).name == "Coby", timeout=10000)
+    qtbot.waitUntil(lambda: not lst.item(0).font().italic(), timeout=10000)  # the list follows the store
+    assert project.objects.require(1).confirmed and _names(window)[0] == "Coby"
+    assert project.journal.entries[-1].kind == "rename"
+
+    menu = window.objects_panel.menu_for(2)
+    titles = [a.text() for a in menu.actions()]
+    assert {"Rename", "Confirm name", "Merge into", "Reassign in this shot to", "Reassign from here to shot end to",
+            "Split this shot off as a new object", "Delete..."} <= set(titles)
+
+    c.set_frame(5)
+    c.reassign_object(2, 1, to_end=True)  # frames 5..7: the right box is Coby too
+    qtbot.waitUntil(lambda: (project.masks_or_empty(6)[8:24, 40:56] == 1).all(), timeout=10000)
+    assert (project.masks_or_empty(4)[8:24, 40:56] == 2).all()
+
+    c.delete_object(1, this_shot=True)
+    qtbot.waitUntil(lambda: not (project.masks_or_empty(6) == 1).any(), timeout=10000)
+    assert (project.masks_or_empty(1) == 1).any() and project.objects.get(1) is not None
+
+    for _ in range(3):
+        c.undo()
+    qtbot.waitUntil(lambda: _names(window)[0] == "Character 1", timeout=10000)
+    assert (project.masks_or_empty(6)[8:24, 40:56] == 2).all() and (project.masks_or_empty(6)[8:24, 4:20] == 1).all()
+    assert lst.item(0).data(Qt.ItemDataRole.UserRole) == 1
