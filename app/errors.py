@@ -7,9 +7,11 @@ it in a dialog. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+# The backends raise these too, and models sit below app: they are defined there, one class each.
+from models.errors import CelstudioError, ModelUnavailable
 
-class CelstudioError(Exception):
-    """A failure with a message written for the user."""
+__all__ = ["CelstudioError", "DiskFull", "ImportUnfinished", "InputError", "ModelUnavailable", "ProjectDamaged",
+           "ProjectError", "ProjectLocked", "ProjectReadOnly", "is_disk_full"]
 
 
 class InputError(CelstudioError):
@@ -26,10 +28,6 @@ class ProjectDamaged(ProjectError):
     def __init__(self, message: str, recoverable: str = "") -> None:
         super().__init__(message)
         self.recoverable = recoverable
-
-
-class ModelUnavailable(CelstudioError):
-    """A model's weights are missing or corrupt; the weight-free backend stays in use."""
 
 
 class ImportUnfinished(ProjectError):

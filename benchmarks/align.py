@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--shots", type=int, default=4)
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--sizes", default="480x270,640x360")
-    ap.add_argument("--iou", action="store_true", help="also stage-1 IoU (slow)")
+    ap.add_argument("--iou", action="store_true", help="also segment IoU (slow)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     for size in args.sizes.split(","):
@@ -88,7 +88,7 @@ def main() -> None:
         msg = (f"{size}: camera error mean {ea.mean():.2f} px, median {np.median(ea):.2f}, max {ea.max():.1f}; "
                f"shots with max > 2 px: {(wa > 2).sum()}/{len(wa)}; {n_est / t_est:.1f} frames/s")
         if ious:
-            msg += f"; stage-1 IoU mean {np.mean(ious):.3f}, min {np.min(ious):.3f}"
+            msg += f"; segment IoU mean {np.mean(ious):.3f}, min {np.min(ious):.3f}"
         print(msg, flush=True)
 
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.eval.clicks_protocol import eval_clicks, noc, simulate  # noqa: E402
 from models.base import Prompt  # noqa: E402
-from models.classical.clicks import GrabCutClicker  # noqa: E402
+from models.classical.clicks import RegionClicker  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 
@@ -80,7 +80,7 @@ def run_vos() -> None:
     if not root.exists():
         print("vos: ../shared/data/vos is absent, skipped")
         return
-    r = eval_clicks(root, GrabCutClicker())
+    r = eval_clicks(root, RegionClicker())
     for name, v in r["objects"].items():
         print(f"vos {name:20s} NoC@85 {v['NoC@85']:4.0f}  NoC@90 {v['NoC@90']:4.0f}  "
               f"IoU@1 {v['IoU@1']:.3f}  IoU@5 {v['IoU@5']:.3f}")
@@ -93,7 +93,7 @@ def run_anime() -> None:
         return
     n85, n90 = [], []
     for name, img, gt in anime_composites():
-        ious = simulate(GrabCutClicker(), name, img, gt)
+        ious = simulate(RegionClicker(), name, img, gt)
         n85.append(noc(ious, 0.85))
         n90.append(noc(ious, 0.90))
         print(f"anime {name:12s} NoC@85 {n85[-1]:3d}  NoC@90 {n90[-1]:3d}  IoU@1 {ious[0]:.3f}  "
@@ -109,7 +109,7 @@ def run_speed(n_images: int = 4, clicks: int = 8) -> None:
     rng = np.random.default_rng(0)
     cold: list[tuple[float, float]] = []
     warm: list[tuple[float, float]] = []
-    clicker = GrabCutClicker()
+    clicker = RegionClicker()
     for k, path in enumerate(frames):
         img = np.asarray(cv2.cvtColor(_read(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), np.uint8)
         h, w = img.shape[:2]

@@ -1,10 +1,11 @@
-"""Effect separation (stage 2b) against the demo generator's exact truth.
+"""Effect separation (the effects stage) against the demo generator's exact truth.
 
 Two figures per seed, both effect IoU at strength 0.25 (as ``celstudio eval layers``):
 
 - ``true``: the separator given the true character mask and the true clean plate;
-- ``pipeline``: given what the pipeline gives it (stage-1 character masks, the inpaint stage's
-  clean plate). Running stages 1-2c is slow, so their outputs are cached per seed under ``--cache``.
+- ``pipeline``: given what the pipeline gives it (segment character masks, the inpaint stage's
+  clean plate). Running the stages up to inpaint is slow, so their outputs are cached per seed under
+  ``--cache``.
 
 Also prints a per-kind breakdown (glow, sparks, speed lines, flash) and the speed at 854x480.
 Usage: ``python benchmarks/effects.py [--seeds 101,202,303] [--cache /tmp/celstudio-fx]``.
@@ -33,7 +34,7 @@ SIZE = dict(width=480, height=270, shots=2, frames_per_shot=16)
 
 
 def pipeline_inputs(seed: int, cache: Path) -> dict[str, np.ndarray]:
-    """Frames, stage-1 character masks and inpaint plates of the eval-layers video for ``seed``."""
+    """Frames, segment character masks and inpaint plates of the eval-layers video for ``seed``."""
     path = cache / f"seed{seed}.npz"
     if path.exists():
         return dict(np.load(path))

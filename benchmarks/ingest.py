@@ -117,7 +117,7 @@ def bench_import(rows: list[tuple[str, str]]) -> None:
 
 
 def bench_random(rows: list[tuple[str, str]], samples: int) -> None:
-    from app.ingest.source import VideoFrameSource, open_source
+    from app.sources.source import VideoFrameSource, open_source
 
     files = [("bedroom.mp4", BEDROOM), ("synthetic 1080p", make_synthetic(TMP / "synth-1080p-600.mp4", 600))]
     for label, path in files:

@@ -46,10 +46,10 @@ def stage_speeds(size: int, frames: int) -> None:
 
 
 def click_latency(repeats: int) -> None:
-    from models.classical.clicks import GrabCutClicker
+    from models.classical.clicks import RegionClicker
 
     video = generate_shots(3, width=1920, height=1080, shots=1, frames_per_shot=repeats)
-    clicker = GrabCutClicker()
+    clicker = RegionClicker()
     times = []
     for frame in video:
         obj = frame.objects[0] if frame.objects else 1

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from app.ingest.shots import cuts_to_shots, detect_cuts
-from app.ingest.source import open_source
+from app.sources.source import open_source
 from models.base import FrameSegmentation
 from models.classical.segmentation import ClassicalSegmenter
 

@@ -22,7 +22,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from app.errors import ModelUnavailable
+from models.errors import ModelUnavailable
 
 SOURCE = "LAION aesthetic predictor on CLIP ViT-L/14"
 

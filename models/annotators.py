@@ -1,4 +1,4 @@
-"""Stage-4 annotation (role ``annotator``): CLIP tags, DINOv2 identity embeddings, BLIP-2 captions.
+"""Annotation (role ``annotator``): CLIP tags, DINOv2 identity embeddings, BLIP-2 captions.
 
 - CLIP (required) scores the frame against a tag vocabulary (zero-shot) and gives the frame embedding.
 - DINOv2 (optional) embeds each character crop for identity clustering across shots; without it the
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from app.errors import ModelUnavailable
 from models.base import FrameAnnotation, Image, Labels, ObjectKind, Role
+from models.errors import ModelUnavailable
 from models.torch_utils import (
     autocast_dtype,
     check_hf_folder,

@@ -39,7 +39,7 @@ class Prompt:
 
 @dataclass
 class FrameSegmentation:
-    """Stage-1 output for one frame: an object-id map and what each id is."""
+    """Segment output for one frame: an object-id map and what each id is."""
 
     labels: Labels
     kinds: dict[int, ObjectKind] = field(default_factory=dict)
@@ -48,7 +48,7 @@ class FrameSegmentation:
 
 @dataclass
 class Propagation:
-    """Stage-3 output for one frame."""
+    """Propagate output for one frame."""
 
     labels: Labels
     confidence: SoftMap  # per-pixel confidence in [0, 1]
@@ -56,7 +56,7 @@ class Propagation:
 
 @dataclass
 class FrameAnnotation:
-    """Stage-4 output for one frame."""
+    """Annotate output for one frame."""
 
     tags: list[str]
     caption: str
@@ -66,7 +66,7 @@ class FrameAnnotation:
 
 @runtime_checkable
 class Backend(Protocol):
-    """What every backend has. ``load`` raises `app.errors.ModelUnavailable` when weights are missing."""
+    """What every backend has. ``load`` raises `models.errors.ModelUnavailable` when weights are missing."""
 
     name: ClassVar[str]
     role: ClassVar[Role]
@@ -77,31 +77,31 @@ class Backend(Protocol):
 
 
 class Segmenter(Backend, Protocol):
-    """Stage 1: coarse character / effect / background objects for every frame of one shot."""
+    """The segment stage: coarse character / effect / background objects for every frame of one shot."""
 
     def segment_shot(self, frames: Sequence[Image]) -> list[FrameSegmentation]: ...
 
 
 class Matter(Backend, Protocol):
-    """Stage 2a: an alpha matte for the characters in ``mask``."""
+    """The matte stage: an alpha matte for the characters in ``mask``."""
 
     def matte(self, image: Image, mask: Mask) -> SoftMap: ...
 
 
 class EffectSeparator(Backend, Protocol):
-    """Stage 2b: per-pixel effect strength. ``plate`` is the shot's background plate when known."""
+    """The effects stage: per-pixel effect strength. ``plate`` is the shot's background plate when known."""
 
     def separate(self, image: Image, character_mask: Mask, plate: Image | None) -> SoftMap: ...
 
 
 class Inpainter(Backend, Protocol):
-    """Stage 2c: clean background plates, one per frame, with ``holes[i]`` filled in ``frames[i]``."""
+    """The inpaint stage: clean background plates, one per frame, with ``holes[i]`` filled in ``frames[i]``."""
 
     def clean_plates(self, frames: Sequence[Image], holes: Sequence[Mask]) -> list[Image]: ...
 
 
 class Propagator(Backend, Protocol):
-    """Stage 3: propagate label maps through a shot from seed frames (user-corrected = permanent).
+    """The propagate stage: propagate label maps through a shot from seed frames (user-corrected = permanent).
 
     ``seeds`` maps frame index (within ``frames``) to its trusted labels. The result has one entry per
     frame; seed frames come back unchanged with confidence 1.
@@ -122,6 +122,6 @@ class ClickSegmenter(Backend, Protocol):
 
 
 class Annotator(Backend, Protocol):
-    """Stage 4: tags, caption and an embedding for one frame and its object labels."""
+    """The annotate stage: tags, caption and an embedding for one frame and its object labels."""
 
     def annotate(self, image: Image, labels: Labels, kinds: dict[int, ObjectKind]) -> FrameAnnotation: ...

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.errors import ModelUnavailable
+from models.errors import ModelUnavailable
 
 if TYPE_CHECKING:
     import torch

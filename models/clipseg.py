@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import torch
 
-from app.errors import ModelUnavailable
 from models.base import Image, Mask, Role, SoftMap
+from models.errors import ModelUnavailable
 from models.torch_utils import (
     check_hf_folder,
     config_side,

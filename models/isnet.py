@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from app.errors import ModelUnavailable
 from models.base import Image
 from models.checkpoints import select_prefix
+from models.errors import ModelUnavailable
 from models.u2net import _U2NET, CropMatter, build_stages, run_stages
 
 

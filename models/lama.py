@@ -28,8 +28,8 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from app.errors import ModelUnavailable
 from models.base import Image, Mask, Role
+from models.errors import ModelUnavailable
 
 Pair = tuple[torch.Tensor, torch.Tensor | None]  # local, global (None when there is none)
 FFCInput = torch.Tensor | Pair

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.errors import CelstudioError, ModelUnavailable
 from models.catalog import CATALOG, ModelEntry, catalog_by_name
+from models.errors import CelstudioError, ModelUnavailable
 
 ProgressCallback = Callable[[int, int], None]
 CancelCallback = Callable[[], bool]

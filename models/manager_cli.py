@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from app.errors import CelstudioError
+from models.errors import CelstudioError
 from models.manager import DownloadCancelled, ModelManager, ModelRow
 
 

@@ -1,4 +1,4 @@
-"""Mask2Former panoptic segmentation as the stage-1 segmenter (role ``segmenter``).
+"""Mask2Former panoptic segmentation as the segmenter (role ``segmenter``).
 
 A COCO or ADE20K panoptic checkpoint (a local Hugging Face folder) proposes segments; segments whose
 class is person-like become ``character`` objects (one object id each), everything else stays
@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image as PILImage
 
-from app.errors import ModelUnavailable
 from models.base import FrameSegmentation, Image, ObjectKind, Role
+from models.errors import ModelUnavailable
 from models.torch_utils import (
     check_hf_folder,
     config_side,

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from app.errors import ModelUnavailable
 from models.base import Image
+from models.errors import ModelUnavailable
 from models.u2net import CropMatter
 
 

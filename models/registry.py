@@ -5,7 +5,7 @@ weights come from the `models.manager.ModelManager`. Nothing here imports a back
 backend is created, so listing backends never pulls in torch.
 
 Constructors follow one convention: classical backends take ``**options``; deep backends take
-``weights: Path | None = None, **options`` and raise `app.errors.ModelUnavailable` (from ``__init__`` or
+``weights: Path | None = None, **options`` and raise `models.errors.ModelUnavailable` (from ``__init__`` or
 ``load``) when their weights or dependencies are missing or corrupt.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.errors import ModelUnavailable
 from models.base import Role
+from models.errors import ModelUnavailable
 from models.manager import ModelManager
 
 CLASSICAL = "classical"
@@ -101,7 +101,7 @@ BACKENDS: tuple[BackendSpec, ...] = (
         "propagator", CLASSICAL, "Classical (optical flow)", "models.classical.propagation", "FlowPropagator"
     ),
     BackendSpec("propagator", "xmem", "XMem", "models.xmem", "XMemPropagator", ("xmem",)),
-    BackendSpec("clicker", CLASSICAL, "Classical (edge-aware regions + graph cut)", "models.classical.clicks", "GrabCutClicker"),
+    BackendSpec("clicker", CLASSICAL, "Classical (edge-aware regions + graph cut)", "models.classical.clicks", "RegionClicker"),
     BackendSpec(
         "clicker",
         "sam",
@@ -170,16 +170,20 @@ def availability(s: BackendSpec, manager: ModelManager | None = None) -> tuple[b
     return name is not None, reason
 
 
-def create_backend(role: Role, name: str, manager: ModelManager | None = None, **options: Any) -> Any:
+def create_backend(role: Role, name: str, manager: ModelManager | None = None, *,
+                   batch_size: int | None = None, **options: Any) -> Any:
     """Create backend ``name`` of ``role``.
 
     For a deep backend the weights path comes from ``manager`` (``model=`` picks one catalog entry,
     e.g. ``model="sam-vit-h"``) and is passed as ``weights=path``. Raises `ModelUnavailable` when the
-    weights are missing or corrupt.
+    weights are missing or corrupt. ``batch_size`` (the user's setting) reaches the deep backends,
+    which batch frames on the device; the classical ones work a frame at a time and do not take it.
     """
     s = spec(role, name)
     if not s.needs_weights:
         return backend_class(s)(**options)
+    if batch_size is not None:
+        options.setdefault("batch_size", batch_size)
     # Weights are resolved before the import, so a missing file never costs a torch import.
     model = options.pop("model", None)
     if model is not None and model not in s.models:
@@ -204,6 +208,8 @@ def create_with_fallback(
     name: str,
     manager: ModelManager | None = None,
     device: str | None = None,
+    *,
+    batch_size: int | None = None,
     **options: Any,
 ) -> tuple[Any, str | None]:
     """Create ``name`` of ``role``, falling back on the classical backend when it is unavailable.
@@ -213,7 +219,7 @@ def create_with_fallback(
     why the requested one is not in use.
     """
     try:
-        backend = create_backend(role, name, manager, **options)
+        backend = create_backend(role, name, manager, batch_size=batch_size, **options)
         if device is not None:
             backend.load(device)
         return backend, None

@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 import torch
 
-from app.errors import ModelUnavailable
 from models.base import Image, Mask, Prompt, Role
+from models.errors import ModelUnavailable
 from models.torch_utils import (
     check_hf_folder,
     hf_load_errors,

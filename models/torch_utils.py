@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from app.errors import ModelUnavailable
+from models.errors import ModelUnavailable
 
 
 def pick_device(preferred: str = "auto") -> str:
@@ -163,11 +163,6 @@ def hf_load_errors(what: str, folder: Path) -> Iterator[None]:
         ) from exc
 
 
-def hf_local_kwargs() -> dict[str, Any]:
-    """Keyword arguments that keep ``from_pretrained`` strictly offline and off pickle."""
-    return {"local_files_only": True, "use_safetensors": None}
-
-
 def images_to_tensor(images: list[Any], mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
     """Stack ``uint8 (H, W, 3)`` arrays of one size into a normalized ``float32 (N, 3, H, W)`` tensor."""
     import numpy as np
@@ -175,13 +170,6 @@ def images_to_tensor(images: list[Any], mean: tuple[float, ...], std: tuple[floa
     arr = np.stack([np.asarray(im, dtype=np.float32) for im in images])
     norm = (arr / np.float32(255.0) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     return torch.from_numpy(np.ascontiguousarray(norm.transpose(0, 3, 1, 2), dtype=np.float32))
-
-
-def module_device(module: torch.nn.Module) -> torch.device:
-    """The device of a module's first parameter (CPU for a parameterless module)."""
-    for p in module.parameters():
-        return p.device
-    return torch.device("cpu")
 
 
 def release_memory(device: str) -> None:

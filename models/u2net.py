@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from app.errors import ModelUnavailable
 from models.base import Image, Mask, Role, SoftMap
+from models.errors import ModelUnavailable
 
 
 class REBNCONV(nn.Module):

@@ -9,8 +9,10 @@ import av
 import numpy as np
 
 
-def write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float = 24.0) -> Path:
-    """Encode RGB frames to H.264 (near-lossless, every frame a keyframe candidate) with PyAV."""
+def write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float = 24.0, *, crf: int = 12,
+              preset: str = "veryfast", gop: int | None = None) -> Path:
+    """Encode RGB frames to H.264 with PyAV: near-lossless by default; a higher ``crf`` adds the
+    compression noise of a real release, ``gop`` fixes the keyframe spacing."""
     with av.open(str(path), "w") as out:
         stream = None
         for image in frames:
@@ -18,7 +20,9 @@ def write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float = 24.0) -> Pa
                 stream = out.add_stream("libx264", rate=round(fps))
                 stream.height, stream.width = image.shape[:2]
                 stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": "12", "preset": "veryfast"}
+                stream.options = {"crf": str(crf), "preset": preset}
+                if gop is not None:
+                    stream.gop_size = gop
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
                 out.mux(packet)
         if stream is not None:

@@ -1,4 +1,4 @@
-"""Weight-free effect separation (stage 2b) and clean plates (stage 2c) on synthetic shots."""
+"""Weight-free effect separation (the effects stage) and clean plates (the inpaint stage) on synthetic shots."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 1 whole characters (grouping, holes) and burnt-in text, on hand-made and generated shots."""
+"""The segment stage: whole characters (grouping, holes) and burnt-in text, on hand-made and generated shots."""
 
 from __future__ import annotations
 
@@ -207,7 +207,7 @@ def test_text_mask_at_another_resolution() -> None:
 def test_subtitles_on_real_anime_frames() -> None:
     if not CLIP.is_file():
         pytest.skip(f"shared anime clip not found at {CLIP}")
-    from app.ingest.source import open_source
+    from app.sources.source import open_source
 
     source = open_source(CLIP)
     try:
@@ -248,7 +248,7 @@ def test_real_subtitles_are_text_and_outside_the_character() -> None:
     """Eight frames of the One Piece close-up with its subtitle, through the whole segmenter."""
     if not CLIP.is_file():
         pytest.skip(f"shared anime clip not found at {CLIP}")
-    from app.ingest.source import open_source
+    from app.sources.source import open_source
 
     source = open_source(CLIP)
     try:

@@ -1,4 +1,4 @@
-"""Weight-free camera alignment, background plate, face detection and stage-1 segmentation."""
+"""Weight-free camera alignment, background plate, face detection and the segment stage."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from app.demo import generator as gen
 from models.base import FrameSegmentation
 from models.classical.align import build_plate, estimate_camera, masked_median, warp_to_frame
 from models.classical.faces import AnimeFaceDetector, find_cascade
@@ -144,7 +145,7 @@ def test_segment_panning_shot() -> None:
     seg = out[5]
     assert seg.labels.dtype == np.uint8 and seg.labels.shape == masks[5].shape
     assert seg.confidence is not None and seg.confidence.dtype == np.float32
-    # The additive glow (centred at x=125, y=30 in frames 4-6) is left to stage 2b, not a character.
+    # The additive glow (centred at x=125, y=30 in frames 4-6) is left to the effects stage, not a character.
     assert not characters(out[5])[22:39, 117:134].any()
 
 
@@ -288,11 +289,10 @@ def _seen_elsewhere(i: int, truth: list, ts: list[np.ndarray]) -> np.ndarray:
 
 
 def test_stage_figures_on_demo_generator() -> None:
-    """Stage-1 IoU, effect IoU and clean-plate PSNR on the demo generator's exact ground truth.
+    """Segment IoU, effect IoU and clean-plate PSNR on the demo generator's exact ground truth.
 
     Prints the figures; asserts only floors far below them, so that a regression (not noise) fails.
     """
-    gen = pytest.importorskip("app.demo.generator")
     from models.classical.effects import ClassicalEffectSeparator
     from models.classical.inpaint import ClassicalInpainter
 
@@ -318,17 +318,19 @@ def test_stage_figures_on_demo_generator() -> None:
             if t.kind == "normal" and where.sum() > 50:
                 mse = ((p.astype(float) - t.clean.astype(float))[where] ** 2).mean()
                 psnr.append(10 * np.log10(255.0**2 / max(mse, 1e-9)))
-    print(f"\ndemo generator: stage-1 IoU {np.mean(seg_iou):.3f}, effect IoU "
+    print(f"\ndemo generator: segment IoU {np.mean(seg_iou):.3f}, effect IoU "
           f"{np.mean(eff_iou) if eff_iou else float('nan'):.3f} ({len(eff_iou)} frames), "
           f"clean-plate PSNR where the background shows in another frame {np.mean(psnr):.1f} dB")
     assert np.mean(seg_iou) >= 0.5
     assert np.mean(psnr) >= 11.0
+    # Measured 0.007-0.012 on these 11 small frames (0.14-0.32 at 480x270 in docs/results.md): a floor just
+    # above what a separator that finds nothing scores, so that losing the effects layer fails here.
+    assert len(eff_iou) >= 8 and np.mean(eff_iou) >= 0.003
 
 
 def test_alignment_follows_background_past_characters_and_flash() -> None:
     """A pan behind two large crossing characters, speed lines and a white flash (demo generator
     seed 0, shot 1): the camera follows the background (before: 80 px off, reversed)."""
-    gen = pytest.importorskip("app.demo.generator")
     w, h = 480, 270
     video = gen.generate_shots(0, width=w, height=h, shots=2, frames_per_shot=12)
     plan = video.shots[1]

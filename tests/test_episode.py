@@ -37,7 +37,7 @@ def _subtitle(frame: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class TruthSegmenter:
-    """Stage 1 as the segmenter contract promises it (whole characters, per-shot track ids restarting
+    """The segment stage as the segmenter contract promises it (whole characters, per-shot track ids restarting
     at 1 in a shot-dependent order, burnt-in text as kind "text"), from the generator's truth, so these
     tests measure registration, identity, naming and export rather than segmentation quality."""
 
@@ -120,7 +120,7 @@ def test_objects_are_registered_once_with_one_identity_across_shots(episode: dic
         seen = {_object_over(project, truth[f], f, cid) for f in range(30) if (truth[f] == cid).sum() > 200}
         assert len(seen) == 1 and 0 not in seen, (cid, seen)
         assert objects[seen.pop()].name.startswith("Character ")
-    # stage 1 keeps the per-shot ids; masks hold project ids
+    # the segment stage keeps the per-shot ids; masks hold project ids
     seg = project.layers.read("segmentation", 15)
     masks = project.masks_or_empty(15)
     assert seg is not None and (seg != masks)[seg > 0].any()

@@ -9,7 +9,7 @@ import pytest
 
 from app.demo.generator import generate_shots
 from app.eval.layers import HELD_OUT_SEEDS, TUNING_SEEDS, eval_layers, identity_pairs, match_shot, write_mp4
-from app.ingest.source import open_source
+from app.sources.source import open_source
 
 
 def _truth() -> np.ndarray:

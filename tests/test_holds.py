@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import av
 import cv2
 import numpy as np
 import pytest
+from clips import write_mp4
 
 from app.ingest.holds import HoldDetector, same_drawing
 from app.ingest.importer import import_source
@@ -37,16 +36,7 @@ def _cel(seed: int, drawing: int, w: int = 256, h: int = 144) -> np.ndarray:
 
 
 def _encode(path: Path, frames: list[np.ndarray], crf: int = 28) -> None:
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), mode="w") as out:
-        stream: Any = out.add_stream("libx264", rate=24, options={"crf": str(crf)})
-        stream.width, stream.height, stream.pix_fmt, stream.gop_size = w, h, "yuv420p", 12
-        stream.codec_context.time_base = Fraction(1, 24)
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    write_mp4(path, frames, crf=crf, preset="medium", gop=12)
 
 
 def test_same_drawing_tells_noise_from_drawn_changes() -> None:

@@ -131,7 +131,7 @@ def test_propagation_steps_from_drawing_to_drawing(held: tuple[Project, Pipeline
 
 def test_weight_free_results_with_holds_equal_computing_every_frame(tmp_path: Path) -> None:
     """An image folder whose drawings are held 1-3 frames, imported twice: once with its holds, once
-    with every frame its own drawing. The weight-free pipeline gives the same stage-1 labels, masks
+    with every frame its own drawing. The weight-free pipeline gives the same segment labels, masks
     and annotations on every frame (held ones included), and with holds every held frame has exactly
     its drawing's matte, plate and effects. Not compared across the two runs: the shot-level
     weight-free stages (matte, effects, plate) model a frame against a sample of the shot's other

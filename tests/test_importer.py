@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
+from clips import write_mp4
 from PIL import Image
 
 from app.errors import InputError, ProjectError
 from app.ingest.importer import ImportCancelled, import_source
-from app.ingest.source import open_source
+from app.sources.source import open_source
 from app.store import Project, Shot
 
 
@@ -32,15 +31,7 @@ def _scene(seed: int, i: int, w: int, h: int) -> np.ndarray:
 def make_video(path: Path, shots: list[tuple[int, int]], w: int = 128, h: int = 72) -> list[np.ndarray]:
     """Encode shots given as (seed, length); returns the RGB frames that went in."""
     frames = [_scene(seed, i, w, h) for seed, n in shots for i in range(n)]
-    with av.open(str(path), mode="w") as out:
-        stream: Any = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt, stream.gop_size = w, h, "yuv420p", 8
-        stream.codec_context.time_base = Fraction(1, 24)
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    write_mp4(path, frames, crf=23, preset="medium", gop=8)
     return frames
 
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from app.errors import InputError
-from app.ingest.source import (
+from app.sources.source import (
     ImageFolderSource,
     VideoFrameSource,
     VideoIndex,

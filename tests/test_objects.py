@@ -18,7 +18,7 @@ H, W = 24, 32
 
 
 def make(root: Path) -> Project:
-    """Two shots [0, 4) and [4, 8); stage 1 found tracks 1 (left box) and 2 (right box) in each."""
+    """Two shots [0, 4) and [4, 8); the segment stage found tracks 1 (left box) and 2 (right box) in each."""
     p = Project.create(root, Manifest("p", SourceInfo("generated", "", "h"), 8, W, H, 24.0, shots=[Shot(0, 4), Shot(4, 8)]))
     for f in range(8):
         seg = np.zeros((H, W), np.uint8)
@@ -29,7 +29,7 @@ def make(root: Path) -> Project:
 
 
 def write_masks(p: Project) -> None:
-    """What stage 3 writes: the segmentation through the track links."""
+    """What the propagate stage writes: the segmentation through the track links."""
     for f in range(8):
         shot = p.shot_of(f).start
         seg = p.layers.read("segmentation", f)
@@ -102,7 +102,7 @@ def test_merge_split_reassign_delete_rewrite_masks_and_undo(tmp_path: Path) -> N
         assert all(np.array_equal(p.masks_or_empty(f), before[f]) for f in range(8))
         assert sorted(o.id for o in p.objects.all()) == sorted([a, b, c])
         assert p.objects.track(4, 2).object_at(6) == c  # type: ignore[union-attr]
-        # the edits kept the frames the pipeline's (a later stage-3 run may redo them)
+        # the edits kept the frames the pipeline's (a later propagate run may redo them)
         assert all(p.layers.meta("masks", f).get("source") == "pipeline" for f in range(8))
 
 

@@ -114,7 +114,7 @@ def test_full_run_leaves_every_frame_fresh(setup: tuple[Project, PipelineRunner,
     for stage in STAGES:
         assert (runner.stage_status(stage) == FRESH).all(), stage
     masks = project.layers.read("masks", 3)
-    # stage 1's track became a registered object (the same one in both shots: it looks the same)
+    # the segment stage's track became a registered object (the same one in both shots: it looks the same)
     found = [o for o in project.objects.all() if o.name == "Character 1"]
     assert len(found) == 1 and not found[0].confirmed
     assert masks is not None and (masks == found[0].id).sum() == 12 * 12 == (masks > 0).sum()
@@ -174,7 +174,7 @@ def test_cancel_stops_a_batch_run(setup: tuple[Project, PipelineRunner, Calls]) 
     assert not (runner.stage_status("annotate") == FRESH).all()
 
 
-def test_stage3_flags_flicker_and_overrides_only_when_asked() -> None:
+def test_propagate_flags_flicker_and_overrides_only_when_asked() -> None:
     from app.pipeline.stages import fuse_labels
 
     own = np.zeros((4, 4), np.uint8)
@@ -183,7 +183,7 @@ def test_stage3_flags_flicker_and_overrides_only_when_asked() -> None:
     carried[0, 0] = 1  # the propagation disagrees on one pixel...
     confidence = np.full((4, 4), 0.9, np.float32)
     final, sure = fuse_labels(own, carried, confidence)
-    assert np.array_equal(final, own)  # ...stage 1 stays by default
+    assert np.array_equal(final, own)  # ...the segment stage stays by default
     assert sure[0, 0] == pytest.approx(0.1) and sure[1, 1] == pytest.approx(0.95)
     final, sure = fuse_labels(own, carried, confidence, override=0.8)
     assert final[0, 0] == 1 and sure[0, 0] == pytest.approx(0.9)
@@ -191,7 +191,7 @@ def test_stage3_flags_flicker_and_overrides_only_when_asked() -> None:
     assert final[0, 0] == 0
 
 
-def test_batch_stage3_writes_confidence_from_the_propagator(setup: tuple[Project, PipelineRunner, Calls]) -> None:
+def test_batch_propagate_writes_confidence_from_the_propagator(setup: tuple[Project, PipelineRunner, Calls]) -> None:
     project, runner, _ = setup
     runner.submit_run(["segment", "propagate"]).wait(60)
     assert runner.wait_idle()

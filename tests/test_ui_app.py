@@ -30,7 +30,8 @@ W, H = 160, 96
 
 
 class DiskClicker:
-    """A deterministic stand-in for the click model: a disk around each positive point, minus negatives."""
+    """A deterministic stand-in for the click model: the box's inner half (a box only narrows what a
+    real model finds in it), plus a disk around each positive point, minus negatives."""
 
     name = "disk"
     role = "clicker"
@@ -44,6 +45,10 @@ class DiskClicker:
     def predict(self, image_id: str, image: np.ndarray, prompt: Prompt, prior: np.ndarray | None) -> np.ndarray:
         yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
         mask = prior.copy() if prior is not None else np.zeros(image.shape[:2], bool)
+        if prompt.box is not None:
+            x0, y0, x1, y1 = prompt.box
+            dx, dy = (x1 - x0) / 4, (y1 - y0) / 4
+            mask |= (xx >= x0 + dx) & (xx < x1 - dx) & (yy >= y0 + dy) & (yy < y1 - dy)
         for x, y, positive in prompt.points:
             disk = (xx - x) ** 2 + (yy - y) ** 2 <= 8**2
             mask = mask | disk if positive else mask & ~disk
@@ -167,6 +172,9 @@ def test_box_brush_eraser_tools(qtbot: Any, app_window: tuple[MainWindow, MainCo
     qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=_view_pos(window, 40, 30))
     assert c.box is not None and c.box[0] < 12 and c.box[2] > 38
     assert c.last_job.wait(30)
+    # The box reached the click model as a box: what it returned for it is now the object's mask.
+    labels = c.project.masks_or_empty(0)
+    assert (labels[18:22, 20:30] == oid).all() and not (labels[:, 50:] == oid).any()
 
 
 def test_propagate_then_undo_redo(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:

@@ -24,6 +24,7 @@ from app.ui import render
 from app.ui.controller import MainController
 from app.ui.dialogs import ExportDialog, ModelsDialog, SettingsDialog
 from app.ui.window import MainWindow
+from models import registry
 from models.manager import ModelManager
 
 
@@ -40,8 +41,16 @@ def opened(qtbot: Any, tmp_path: Path) -> Iterator[tuple[MainWindow, MainControl
 
 
 def test_settings_dialog_saves_and_restarts_runner(qtbot: Any, opened: tuple[MainWindow, MainController],
-                                                   tmp_path: Path) -> None:
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     window, c = opened
+    created: list[tuple[str, int | None]] = []
+    real_create = registry.create_with_fallback
+
+    def recording_create(role: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        created.append((role, kwargs.get("batch_size")))
+        return real_create(role, name, *args, **kwargs)
+
+    monkeypatch.setattr(registry, "create_with_fallback", recording_create)
     dialog = SettingsDialog(c, window, manager=ModelManager(tmp_path / "weights"))
     qtbot.addWidget(dialog)
     combo = dialog.combos["clicker"]
@@ -57,6 +66,8 @@ def test_settings_dialog_saves_and_restarts_runner(qtbot: Any, opened: tuple[Mai
     assert c.project is not None and c.project.manifest.settings["batch_size"] == 8
     assert c.runner is not None and c.runner is not old_runner
     assert c.runner.settings.batch_size == 8 and c.runner.settings.device == "cpu"  # type: ignore[attr-defined]
+    c.runner.backend("clicker")  # type: ignore[attr-defined]
+    assert created[-1] == ("clicker", 8)  # the setting reaches the backends the new runner creates
 
 
 def test_models_dialog_lists_catalog(qtbot: Any, tmp_path: Path) -> None:

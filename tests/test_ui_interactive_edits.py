@@ -12,7 +12,7 @@ from app.pipeline import interactive
 from app.store import MaskEdit, Project, Shot
 from app.store.manifest import Manifest, SourceInfo
 from models.base import Prompt
-from models.classical.clicks import GrabCutClicker
+from models.classical.clicks import RegionClicker
 
 W, H = 160, 96
 
@@ -44,7 +44,7 @@ class PriorBound:
         return np.all(image == image[y, x], axis=2)
 
 
-@pytest.mark.parametrize("clicker", [PriorBound(), GrabCutClicker()], ids=["prior-bound", "classical"])
+@pytest.mark.parametrize("clicker", [PriorBound(), RegionClicker()], ids=["prior-bound", "classical"])
 def test_click_for_a_on_b_takes_the_region_in_one_edit(tmp_path: Path, clicker: object) -> None:
     with _project(tmp_path / "p") as project:
         a, b = (o.id for o in project.manifest.objects)

@@ -28,7 +28,7 @@ def _manifest(video: GeneratedVideo, name: str, params: dict[str, object]) -> Ma
     starts = [*video.shot_starts, video.frame_count]
     source = SourceInfo(kind="generated", path=f"generated:seed={video.seed}", content_hash=_content_hash(params))
     # No objects: the cast is the generator's truth (in ground_truth.h5, read only by evaluation).
-    # What the project knows of its characters comes from running stage 1, as for any video.
+    # What the project knows of its characters comes from running the segment stage, as for any video.
     return Manifest(
         name=name, source=source, frame_count=video.frame_count, width=video.width, height=video.height,
         fps=video.fps, shots=[Shot(a, b) for a, b in itertools.pairwise(starts)],

@@ -14,12 +14,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
 from app.export.naming import ExportError
 from app.export.quality import Decisions, QualityRules, pick_best, threshold_failure
 from app.store import ObjectInfo, Project
+from models.classical.annotate import hamming, perceptual_hash
 
 
 @dataclass
@@ -87,29 +87,6 @@ def _object_ids(project: Project, refs: list[int | str]) -> set[int]:
     return out
 
 
-def dhash(image: np.ndarray) -> int:
-    """64-bit difference hash of an RGB image (fallback when no annotator hash is available)."""
-    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
-    small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
-    bits = (small[:, 1:] > small[:, :-1]).ravel()
-    return int(sum(1 << i for i, b in enumerate(bits) if b))
-
-
-def _hash_fn() -> Any:
-    try:  # the annotator's perceptual hash, when that module exists, so UI and export agree
-        from models.classical.annotate import perceptual_hash  # type: ignore[import-not-found]
-
-        return perceptual_hash
-    except ImportError:
-        return dhash
-
-
-def _hamming(a: Any, b: Any) -> int:
-    if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
-        return bin(int(a) ^ int(b)).count("1")
-    return int(np.count_nonzero(np.asarray(a) != np.asarray(b)))
-
-
 def _evenly(items: list[Any], n: int) -> list[Any]:
     if n <= 0 or len(items) <= n:
         return items
@@ -170,13 +147,12 @@ def select(project: Project, sel: Selection, *, per_object: bool = False,
     items = _by_quality(project, items, sel.quality_rules(), decisions)
 
     if sel.dedupe > 0:
-        hash_of = _hash_fn()
         kept: list[FrameItem] = []
-        seen: list[tuple[Any, frozenset[int]]] = []
+        seen: list[tuple[int, frozenset[int]]] = []
         for it in items:
-            h = hash_of(project.frame(it.frame))
+            h = perceptual_hash(project.frame(it.frame))
             objs = frozenset(it.objects)
-            if any(o == objs and _hamming(h, other) <= sel.dedupe for other, o in seen):
+            if any(o == objs and hamming(h, other) <= sel.dedupe for other, o in seen):
                 for oid in it.objects:
                     decisions.drop((it.frame, oid), "near-duplicate of a chosen frame")
                 continue

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.errors import ProjectError, is_disk_full
-from app.ingest.images import ImageFolderSource
+from app.sources.images import ImageFolderSource
 from app.store.importmark import IMPORT_MARKER, unfinished_import_source
 from app.store.manifest import MANIFEST_NAME
 from app.store.media import proxy_size, thumbnail_size

@@ -35,7 +35,7 @@ from app.ingest.destination import (
 )
 from app.ingest.holds import HoldDetector
 from app.ingest.shots import CutDetector, cuts_to_shots
-from app.ingest.source import FrameSource, VideoFrameSource, VideoIndex, check_source_path, content_hash, open_source
+from app.sources.source import FrameSource, VideoFrameSource, VideoIndex, check_source_path, content_hash, open_source
 from app.store import Manifest, Project, SourceInfo
 from app.store.importmark import mark_import_finished, mark_import_started
 

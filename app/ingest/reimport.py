@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 
 from app.errors import InputError, ProjectError
-from app.ingest.source import VideoFrameSource, VideoIndex, content_hash, open_source
+from app.sources.source import VideoFrameSource, VideoIndex, content_hash, open_source
 from app.store.lock import ProjectLock
 from app.store.manifest import fsync_dir, read_manifest
 from app.store.media import MediaStore

@@ -1,13 +1,13 @@
 """The stage graph and per-frame freshness.
 
-Order: ``segment`` (stage 1) -> ``propagate`` (stage 3: temporal consistency, writes the final
-``masks``) -> ``matte`` (2a) and ``effects`` (2b) -> ``inpaint`` (2c, which paints out characters and
-effects) -> ``annotate`` (4). Stage 3 runs before the mattes so that they follow the final masks.
+Order (`STAGES`): ``segment`` -> ``propagate`` (temporal consistency, writes the final ``masks``) ->
+``matte`` and ``effects`` -> ``inpaint`` (which paints out characters and effects) -> ``annotate``.
+``propagate`` runs before the mattes so that they follow the final masks.
 
 Each result records, in the record ``stage/<name>``, the versions of the inputs it was made from. A
 result is *fresh* when those equal the current versions, so a change to one frame's input makes exactly
 the results that read it stale. Frames whose masks the user owns (corrections, accepted propagations)
-are never overwritten by stages 1 and 3.
+are never overwritten by ``segment`` and ``propagate``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,18 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "matte": ("masks",),
     "effects": ("masks",),
     "inpaint": ("masks", "effects"),
-    "annotate": ("masks", "alpha", "effects"),
+    "annotate": ("masks",),  # the annotator reads the frame and its labels only
 }
 DOWNSTREAM_OF_MASKS: tuple[str, ...] = ("matte", "effects", "inpaint", "annotate")
+# The array layer each stage's result is written to (annotate writes records, not an array layer).
+STAGE_OUTPUT: dict[str, str | None] = {
+    "segment": "segmentation",
+    "propagate": "masks",
+    "matte": "alpha",
+    "effects": "effects",
+    "inpaint": "clean",
+    "annotate": None,
+}
 
 MISSING, FRESH, STALE, RUNNING, FAILED = 0, 1, 2, 3, 4
 STATUS_NAMES = {MISSING: "missing", FRESH: "fresh", STALE: "stale", RUNNING: "running", FAILED: "failed"}
@@ -47,11 +56,11 @@ def record_name(stage: str) -> str:
     return f"stage/{stage}"
 
 
-KEYFRAME_EVERY = 8  # stage 3 re-propagates stage-1 keyframes this far apart
+KEYFRAME_EVERY = 8  # a batch propagate re-propagates segment keyframes this far apart
 
 
 def keyframes(shot: Shot, frame: int) -> tuple[int, int]:
-    """The stage-1 keyframes around ``frame`` that batch stage 3 propagates between."""
+    """The segment keyframes around ``frame`` that a batch propagate propagates between."""
     k0 = shot.start + (frame - shot.start) // KEYFRAME_EVERY * KEYFRAME_EVERY
     return k0, min(k0 + KEYFRAME_EVERY, shot.end - 1)
 
@@ -62,7 +71,7 @@ def stage_inputs(stage: str, frame: int, shot: Shot, backend: str, version: Call
     for layer in STAGE_INPUTS[stage]:
         inputs[layer] = version(layer, frame)
     if stage == "segment":
-        # Stage 1 models the whole shot, so splitting or merging shots makes it stale there.
+        # The segment stage models the whole shot, so splitting or merging shots makes it stale there.
         inputs["shot"] = [shot.start, shot.end]
     if stage == "propagate":
         inputs["keyframes"] = [[k, version("segmentation", k)] for k in keyframes(shot, frame)]

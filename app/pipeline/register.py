@@ -1,4 +1,4 @@
-"""Stage 1 registers what it finds: each per-shot track becomes a project object.
+"""The segment stage registers what it finds: each per-shot track becomes a project object.
 
 A new shot's tracks are recognised among the objects of the shots already registered by appearance
 (`models.classical.identity`: colour palette and coarse shape, plus the annotator's DINOv2/CLIP crop
@@ -31,7 +31,7 @@ SAMPLE_FRAMES = 12  # frames of a shot decoded to describe its tracks
 
 
 def track_kinds(labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> dict[int, str]:
-    """Each track of a shot and its kind (the kind stage 1 gave it on most frames)."""
+    """Each track of a shot and its kind (the kind the segment stage gave it on most frames)."""
     votes: dict[int, Counter[str]] = {}
     for lab, k in zip(labels, kinds, strict=True):
         for t in np.unique(np.asarray(lab)):

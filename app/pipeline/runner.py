@@ -57,7 +57,7 @@ class PipelineSettings:
     device: str = "auto"
     batch_size: int = 4
     propagation_chunk: int = 12
-    stage3_override: float | None = None  # see app.pipeline.stages.run_propagate
+    propagate_override: float | None = None  # see app.pipeline.stages.run_propagate
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     low_memory_bytes: int = 1_500_000_000
 
@@ -332,20 +332,19 @@ class PipelineRunner:
 
     # -- backends -----------------------------------------------------------------------------------
     def device(self) -> str:
-        if self.settings.device != "auto":
-            return self.settings.device
-        if all(self.settings.backend_name(r) == "classical" for r in ROLE_OF_STAGE.values()):
+        weight_free = all(self.settings.backend_name(r) == "classical" for r in ROLE_OF_STAGE.values())
+        if self.settings.device == "cpu" or (self.settings.device == "auto" and weight_free):
             return "cpu"  # no torch import for a weight-free run
-        import torch
+        from models.torch_utils import pick_device  # the one place a device is chosen
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return pick_device(self.settings.device)
 
     def backend(self, role: str) -> Any:
         """The loaded backend for ``role``; a deep one without weights falls back with a notice."""
         if role not in self._backends:
             from models.registry import create_with_fallback
 
-            backend, message = create_with_fallback(role, self.settings.backend_name(role), device=self.device())  # type: ignore[arg-type]
+            backend, message = create_with_fallback(role, self.settings.backend_name(role), device=self.device(), batch_size=self.settings.batch_size)  # type: ignore[arg-type]
             if message:
                 self.notices.append(message)
                 self.settings.backends[role] = "classical"

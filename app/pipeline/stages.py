@@ -165,12 +165,12 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     The propagator carries the stage-1 labels of keyframes (every `KEYFRAME_EVERY` frames) both ways
     through the frames between them. Where that agrees with a frame's own stage-1 labels the
     confidence is high; where it disagrees the mask flickers and the confidence map says so (the
-    timeline flags such frames). With ``settings.stage3_override`` set, a propagation at least that
+    timeline flags such frames). With ``settings.propagate_override`` set, a propagation at least that
     confident replaces the frame's own labels; it is off by default because on generated anime shots
     the weight-free propagator lowered stage-1 IoU (0.782 -> 0.773 at 0.85, 0.772 at 0.6, seed 202).
     Propagation from the user's corrections is the interactive job (`interactive.propagate_from`).
     """
-    override = ctx.option("stage3_override")
+    override = ctx.option("propagate_override")
     name = ctx.backend_name("propagator")
     segments: dict[tuple[int, int], list[int]] = {}
     for frame in targets:

@@ -74,9 +74,6 @@ class DrawingLayers:
     def all_meta(self, layer: str) -> dict[int, dict[str, Any]]:
         return _expand(self.raw.all_meta(layer), self._keys())
 
-    def write_meta(self, layer: str, frame: int, meta: dict[str, Any]) -> None:
-        self.raw.write_meta(layer, self.key(frame), meta)
-
     def write_record(self, name: str, frame: int, record: dict[str, Any]) -> None:
         self.raw.write_record(name, self.key(frame), record)
 

@@ -1,4 +1,5 @@
-"""Per-frame layers in ``layers.h5``: masks, mattes, effects, clean plates, confidence, records.
+"""Per-frame layers: arrays (masks, mattes, effects, clean plates, confidence) in ``layers.h5``;
+versions, meta, records and vectors in ``index.db``.
 
 Every array layer has a per-frame version (0 = never written) and a per-frame JSON ``meta`` (backend,
 parameters, input versions, status), which is what lets the pipeline decide exactly which results are
@@ -34,8 +35,8 @@ class LayerSpec:
 
 
 LAYERS: dict[str, LayerSpec] = {
-    "segmentation": LayerSpec(0, "gzip", 4, "stage-1 object-id label map, before temporal consistency", "segment"),
-    "masks": LayerSpec(0, "gzip", 4, "final object-id label map (stage 3 or the user), 0 = background", "propagate"),
+    "segmentation": LayerSpec(0, "gzip", 4, "segment object-id label map, before temporal consistency", "segment"),
+    "masks": LayerSpec(0, "gzip", 4, "final object-id label map (the propagate stage or the user), 0 = background", "propagate"),
     "alpha": LayerSpec(0, "gzip", 1, "character alpha matte, 0..255", "matte"),
     "effects": LayerSpec(0, "gzip", 1, "effect strength, 0..255", "effects"),
     "clean": LayerSpec(3, "lzf", None, "clean background plate, RGB", "inpaint"),
@@ -172,11 +173,6 @@ class LayerStore:
 
     def all_meta(self, layer: str) -> dict[int, dict[str, Any]]:
         return self.index.all_meta(layer)
-
-    def write_meta(self, layer: str, frame: int, meta: dict[str, Any]) -> None:
-        """Replace a frame's meta without touching its data (e.g. to mark a failure)."""
-        self.h5.check_frame(frame)
-        self.index.set_meta(layer, frame, meta)
 
     # -- records and vectors ------------------------------------------------------------------------
     def write_record(self, name: str, frame: int, record: dict[str, Any]) -> None:

@@ -58,7 +58,7 @@ class ObjectInfo:
 
 @dataclass
 class TrackLink:
-    """Which project object a stage-1 track of one shot is, frame by frame.
+    """Which project object a segment track of one shot is, frame by frame.
 
     ``shot`` is the shot's first frame, ``track`` the segmenter's per-shot id (1..255). ``pieces`` are
     ``[first_frame, object_id]`` in frame order: the track is that object from ``first_frame`` until
@@ -128,11 +128,6 @@ class Manifest:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProjectError(f"The project manifest is missing or has a bad field ({exc}).") from exc
-
-
-def write_manifest(root: Path, manifest: Manifest) -> None:
-    """Atomically replace ``root/project.json``."""
-    atomic_write_text(root / MANIFEST_NAME, manifest.to_json())
 
 
 def read_manifest(root: Path) -> Manifest:

@@ -401,7 +401,7 @@ class Project:
             return np.asarray(self._source.get(index))
 
     def _open_video(self) -> Any:
-        from app.ingest.source import VideoIndex, open_source
+        from app.sources.source import VideoIndex, open_source
 
         path = Path(self.manifest.source.path)
         if not path.is_file():

@@ -18,12 +18,13 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.errors import CelstudioError, ProjectDamaged, ProjectLocked, ProjectReadOnly
+from app.pipeline.graph import STAGES
 from app.store import Project
 from app.ui.bridge import EventBridge
 from app.ui.jobtext import describe
 from app.ui.loader import FrameLoader
 from app.ui.render import LAYER_ORDER, palette_color, readable_color
-from app.ui.runner_link import STAGES, RunnerLike, default_runner_factory, fallback_stage_status
+from app.ui.runner_link import RunnerLike, default_runner_factory, saved_stage_status
 from models.base import Prompt
 
 log = logging.getLogger(__name__)
@@ -266,9 +267,8 @@ class MainController(QObject):
             self._prepare.start()  # once the playhead rests, get the click model ready for this frame
 
     def _prepare_frame(self) -> None:
-        prepare = getattr(self.runner, "submit_prepare", None)
-        if prepare is not None and self.project is not None:
-            prepare(self.frame)
+        if self.runner is not None and self.project is not None:
+            self.runner.submit_prepare(self.frame)
 
     def step(self, delta: int) -> None:
         self.set_frame(self.frame + delta)
@@ -404,9 +404,8 @@ class MainController(QObject):
         pipeline's worker when there is one (it may rewrite many masks), else here."""
         if self.project is None:
             return None
-        submit = getattr(self.runner, "submit_object_edit", None)
-        if submit is not None:
-            return submit(edit, kind)
+        if self.runner is not None:
+            return self.runner.submit_object_edit(edit, kind)
         try:
             result = edit(self.project)
         except CelstudioError as exc:
@@ -449,9 +448,11 @@ class MainController(QObject):
         if self.project is None:
             return
         shot = self.frame if this_shot else None
-        delete = getattr(self.runner, "submit_delete_object", None)
-        if delete is not None:
-            delete(object_id, shot) if this_shot else delete(object_id)
+        if self.runner is not None:
+            if this_shot:
+                self.runner.submit_delete_object(object_id, shot)
+            else:
+                self.runner.submit_delete_object(object_id)
         else:
             self.project.delete_object(object_id, shot=shot)
         if not this_shot:
@@ -791,7 +792,7 @@ class MainController(QObject):
         def compute() -> dict[str, np.ndarray]:
             if runner is not None:
                 return {stage: np.asarray(runner.stage_status(stage), np.uint8) for stage in STAGES}
-            return {stage: fallback_stage_status(project, stage) for stage in STAGES}
+            return {stage: saved_stage_status(project, stage) for stage in STAGES}
 
         self.loader.request_status(compute)
 

@@ -6,8 +6,6 @@ Everything here is plain numpy (plus one `QImage` wrap at the end) so it can run
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import cv2
 import numpy as np
 from numpy.typing import NDArray
@@ -195,5 +193,3 @@ def confidence_mean(conf: NDArray[np.uint8] | None) -> float:
     return float("nan") if conf is None else float(conf.mean()) / 255.0
 
 
-def colors_of(objects: Iterable[tuple[int, tuple[int, int, int]]]) -> dict[int, tuple[int, int, int]]:
-    return {oid: (int(c[0]), int(c[1]), int(c[2])) for oid, c in objects}

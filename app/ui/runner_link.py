@@ -1,31 +1,19 @@
-"""The UI's view of the pipeline runner: a protocol, a factory, and a status fallback.
+"""The UI's view of the pipeline runner: a protocol, a factory, and the status without a runner.
 
 The UI depends on the runner only through `RunnerLike`, so tests can drive the whole app with a small
-fake and the app still opens (read-only) when the pipeline cannot be created.
+fake; a read-only project has no runner and its status strips come from the store alone.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 
+from app.pipeline.graph import ROLE_OF_STAGE, stage_status
+from app.pipeline.runner import PipelineRunner, PipelineSettings
 from app.store import Project
-
-log = logging.getLogger(__name__)
-
-try:
-    from app.pipeline.graph import STAGES as _STAGES
-
-    STAGES: tuple[str, ...] = tuple(_STAGES)
-except ImportError:
-    STAGES = ("segment", "propagate", "matte", "inpaint", "effects", "annotate")
-
-# Which layer holds each stage's output, for the status strips when no runner is there to ask.
-STAGE_LAYER = {"segment": "masks", "propagate": "confidence", "matte": "alpha", "inpaint": "clean",
-               "effects": "effects"}
 
 
 class RunnerLike(Protocol):
@@ -48,30 +36,26 @@ class RunnerLike(Protocol):
 
 
 def pipeline_settings(project: Project) -> dict[str, Any]:
-    """The project's saved pipeline settings: ``backends`` per role, ``device``, ``batch_size``."""
-    saved = project.manifest.settings
+    """The project's saved pipeline settings: ``backends`` per role, ``device``, ``batch_size`` and
+    ``propagate_override`` (saved as ``stage3_override`` by earlier versions, still read)."""
+    saved = dict(project.manifest.settings)
+    if "stage3_override" in saved:
+        saved.setdefault("propagate_override", saved["stage3_override"])
     out: dict[str, Any] = {"backends": dict(saved.get("backends", {}))}
-    for key in ("device", "batch_size"):
+    for key in ("device", "batch_size", "propagate_override"):
         if key in saved:
             out[key] = saved[key]
     return out
 
 
-def default_runner_factory(project: Project) -> RunnerLike | None:
-    """Create and start the real runner, or None when the pipeline package is not there yet."""
-    try:
-        from app.pipeline.runner import PipelineRunner, PipelineSettings
-    except ImportError:
-        log.warning("app.pipeline.runner is not available; the app opens without a pipeline")
-        return None
+def default_runner_factory(project: Project) -> RunnerLike:
+    """Create and start the real runner with the project's saved settings."""
     runner = PipelineRunner(project, PipelineSettings(**pipeline_settings(project)))
     runner.start()
     return runner
 
 
-def fallback_stage_status(project: Project, stage: str) -> np.ndarray:
-    """1 (fresh) where the stage's layer was written, else 0 (missing)."""
-    layer = STAGE_LAYER.get(stage)
-    if layer is None:
-        return np.zeros(project.frame_count, np.uint8)
-    return (project.layers.versions(layer) > 0).astype(np.uint8)
+def saved_stage_status(project: Project, stage: str) -> np.ndarray:
+    """The stage's status codes without a runner (a read-only project), for the saved backends."""
+    backend = pipeline_settings(project)["backends"].get(ROLE_OF_STAGE[stage], "classical")
+    return stage_status(project, stage, str(backend))

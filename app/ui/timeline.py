@@ -27,8 +27,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from app.pipeline.graph import FAILED, FRESH, MISSING, ROLE_OF_STAGE, RUNNING, STAGE_OUTPUT, STAGES, STALE
 from app.ui.controller import MainController
-from app.ui.runner_link import STAGE_LAYER, STAGES
 
 RULER_H = 18
 MARK_H = 10
@@ -39,10 +39,11 @@ LEGEND_H = 16
 HOLD_H = 4
 HOLD_COLOR = QColor(120, 200, 255, 200)
 LABEL_W = 150
-# 0 missing, 1 fresh, 2 stale, 3 running, 4 failed
-STATUS_COLORS = (QColor(48, 50, 56), QColor(70, 170, 100), QColor(210, 160, 40), QColor(70, 140, 230),
-                 QColor(220, 60, 60))
-STATUS_NAMES = ("not computed", "up to date", "stale (inputs changed)", "running", "failed")
+# Colour and words for each of the pipeline's status codes (app.pipeline.graph defines the codes).
+STATUS_COLORS = {MISSING: QColor(48, 50, 56), FRESH: QColor(70, 170, 100), STALE: QColor(210, 160, 40),
+                 RUNNING: QColor(70, 140, 230), FAILED: QColor(220, 60, 60)}
+STATUS_NAMES = {MISSING: "not computed", FRESH: "up to date", STALE: "stale (inputs changed)", RUNNING: "running",
+                FAILED: "failed"}
 USER_MARK = QColor(80, 230, 120)
 PROPAGATED_MARK = QColor(180, 180, 255)
 CURVE_COLOR = QColor(120, 200, 255)
@@ -221,7 +222,7 @@ class Timeline(QWidget):
 
     def _paint_strip(self, p: QPainter, status: np.ndarray | None, first: int, last: int, y: int) -> None:
         if status is None or status.size == 0:
-            p.fillRect(QRectF(LABEL_W, y + 1, self._track_w(), STRIP_H - 2), STATUS_COLORS[0])
+            p.fillRect(QRectF(LABEL_W, y + 1, self._track_w(), STRIP_H - 2), STATUS_COLORS[MISSING])
             return
         # Sample one status per pixel column, then draw runs: cost follows the width, not the frame count.
         cols = int(self._track_w())
@@ -232,7 +233,7 @@ class Timeline(QWidget):
         starts = np.concatenate(([0], edges))
         ends = np.concatenate((edges, [cols]))
         for s, e in zip(starts, ends, strict=True):
-            color = STATUS_COLORS[min(int(values[s]), len(STATUS_COLORS) - 1)]
+            color = STATUS_COLORS.get(int(values[s]), STATUS_COLORS[FAILED])
             p.fillRect(QRectF(LABEL_W + s, y + 1, e - s, STRIP_H - 2), color)
 
     def _paint_curve(self, p: QPainter, first: int, last: int, y: int) -> None:
@@ -277,7 +278,7 @@ class Timeline(QWidget):
         """Swatches for every colour and mark the timeline uses."""
         x = 4.0
         metrics = p.fontMetrics()
-        items: list[tuple[QColor, str, str]] = [(STATUS_COLORS[i], STATUS_NAMES[i], "box") for i in range(5)]
+        items: list[tuple[QColor, str, str]] = [(STATUS_COLORS[c], STATUS_NAMES[c], "box") for c in STATUS_NAMES]
         items += [(USER_MARK, "corrected by you", "mark"), (PROPAGATED_MARK, "propagated", "mark"),
                   (CURVE_COLOR, "confidence", "line"), (QColor(255, 200, 80), "shot cut", "cut"),
                   (HOLD_COLOR, "held drawing", "hold")]
@@ -328,12 +329,11 @@ class Timeline(QWidget):
         head = f"Frame {frame + 1} of {self.c.frame_count}, shot {shots.index(shot) + 1}"
         if row in STAGES:
             codes = self.c.stage_status().get(row)
-            status = STATUS_NAMES[int(codes[frame])] if codes is not None and frame < len(codes) else "unknown"
-            role = {"segment": "segmenter", "propagate": "propagator", "matte": "matter", "inpaint": "inpainter",
-                    "effects": "effects", "annotate": "annotator"}[row]
+            status = STATUS_NAMES.get(int(codes[frame]), "unknown") if codes is not None and frame < len(codes) else "unknown"
+            role = ROLE_OF_STAGE[row]
             settings = getattr(self.c.runner, "settings", None)
             backend = settings.backend_name(role) if settings is not None else "classical"
-            layer = STAGE_LAYER.get(row)
+            layer = STAGE_OUTPUT[row]
             version = f", {layer} version {project.layers.version(layer, frame)}" if layer else ""
             return f"{head}\nStage {row} ({STAGE_LABELS[row]}): {status}\nBackend {backend}{version}"
         if row == "marks" or row == "ruler":

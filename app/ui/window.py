@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import CelstudioError, ProjectDamaged
-from app.ui import errors as dialogs_err
+from app.sources.source import VIDEO_SUFFIXES
+from app.ui import errors
 from app.ui.controller import MainController
 from app.ui.docks import JobsPanel, LayersPanel, ObjectsPanel
 from app.ui.frame_view import FrameView
@@ -30,7 +31,7 @@ from app.ui.icons import icon
 from app.ui.render import LAYER_LABELS, LAYER_ORDER
 from app.ui.review import ReviewPanel
 from app.ui.timeline import Timeline
-from app.ui.workers import export_available, start_import
+from app.ui.workers import start_import
 
 MAX_RECENT = 20
 # Canvas gestures have no QAction; the shortcut sheet lists them with the actions' keys.
@@ -185,9 +186,6 @@ class MainWindow(QMainWindow):
             a(f"solo_{name}", f"Solo {LAYER_LABELS[name].lower()}", partial(c.set_solo, name), f"Alt+{i}")
         a("shortcuts", "&Keyboard shortcuts", self.shortcuts_dialog, "F1", None, "Every key and gesture in one place")
         a("hint", "Show the &getting-started hint", lambda: self.view.show_hint(True), None, None)
-        if not export_available():
-            self.actions_by_name["export"].setEnabled(False)
-            self.actions_by_name["export"].setToolTip("Export: coming")
 
     def _setup_menus(self) -> None:
         bar = self.menuBar()
@@ -246,8 +244,7 @@ class MainWindow(QMainWindow):
             self.actions_by_name[name].setEnabled(has)
         for name in ("run", "forward", "backward", "both", "cancel", "pause"):
             self.actions_by_name[name].setEnabled(piped)
-        if export_available():
-            self.actions_by_name["export"].setEnabled(has)
+        self.actions_by_name["export"].setEnabled(has)
         title = f"{self.c.project.manifest.name} - Celstudio" if self.c.project else "Celstudio"
         self.setWindowTitle(title)
         if has:
@@ -361,7 +358,7 @@ class MainWindow(QMainWindow):
 
     def import_dialog(self) -> None:
         src, _ = QFileDialog.getOpenFileName(self, "Import a video", self._last_place("source"),
-                                             "Videos (*.mp4 *.mkv *.webm *.mov *.avi)")
+                                             f"Videos ({' '.join(f'*{s}' for s in sorted(VIDEO_SUFFIXES))})")
         if src:
             self._remember_place("source", Path(src).parent)
             self.import_path(Path(src))
@@ -445,11 +442,11 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def show_error(self, exc: BaseException) -> None:
-        dialogs_err.show_error(self, exc)
+        errors.show_error(self, exc)
 
     @Slot(object, object)
     def _on_damaged(self, path: Path, exc: ProjectDamaged) -> None:
-        if dialogs_err.ask_recover(self, exc):
+        if errors.ask_recover(self, exc):
             if exc.recoverable.startswith("media"):
                 self.reimport_media(path)
             else:
@@ -478,7 +475,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object)
     def _on_read_only_offer(self, path: Path, exc: CelstudioError) -> None:
-        if dialogs_err.ask_open_read_only(self, exc):
+        if errors.ask_open_read_only(self, exc):
             self.c.open_project(path, read_only=True)
 
     # -- drag and drop ------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -10,15 +9,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
-
-
-def export_available() -> bool:
-    """True once `app.export.export_project` exists (another package; the menu item waits for it)."""
-    try:
-        return callable(getattr(importlib.import_module("app.export"), "export_project", None))
-    except ImportError:
-        return False
-
 
 _RUNNING: set[Task] = set()
 

@@ -1,11 +1,11 @@
-"""Stage 4, weight-free: tags, a caption and an identity embedding from masks and colours.
+"""The annotate stage, weight-free: tags, a caption and an identity embedding from masks and colours.
 
 What can be said without a model: how many characters, their hair / eye / clothes colours (hair is
 the top of a character mask, clothes the lower half, eyes the saturated small blobs in the face
 band), the shot type from how much of the frame the main character fills, and which effects are
 present. The embedding (colour histograms of the hair and body plus shape features) clusters
 identities across a shot. Also: a 64-bit perceptual hash and near-duplicate grouping. Identity
-across shots is `models.classical.identity` (linked at stage 1, not clustered afterwards).
+across shots is `models.classical.identity` (linked at the segment stage, not clustered afterwards).
 """
 
 from __future__ import annotations

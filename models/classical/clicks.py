@@ -140,11 +140,11 @@ def _min_cut(n: int, t: NDArray[np.float64], pairs: NDArray[np.int32],
     return label[:n]  # type: ignore[no-any-return]
 
 
-class GrabCutClicker:
+class RegionClicker:
     """Weight-free click segmenter: each click claims its geodesic colour region; the prior is kept.
 
-    The name is historical (the registry refers to it); a box is handled GrabCut-style (colour
-    models inside it, everything outside is background) by the same superpixel graph cut.
+    A box is handled GrabCut-style (colour models inside it, everything outside is background) by
+    the same superpixel graph cut.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Stage 3, weight-free: propagate label maps through a shot with dense optical flow.
+"""The propagate stage, weight-free: propagate label maps through a shot with dense optical flow.
 
 A pass walks the shot one frame at a time (forward from the first seed, backward from the last) and
 tracks every object separately:

@@ -1,4 +1,4 @@
-"""Static-shot cues for stage 1: where a still picture's characters are, without any motion.
+"""Static-shot cues for the segment stage: where a still picture's characters are, without any motion.
 
 Most anime shots are still or nearly still (talking heads, close-ups): a median over the shot holds
 the character, so background subtraction sees nothing. What still tells a character from the

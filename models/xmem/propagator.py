@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from app.errors import ModelUnavailable
 from models.base import Image, Labels, Propagation, Role
+from models.errors import ModelUnavailable
 
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)

@@ -13,7 +13,7 @@ def natural_key(name: str) -> list[object]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
-def _check_index(index: int, frame_count: int) -> int:
+def check_index(index: int, frame_count: int) -> int:
     i = int(index)
     if i < 0:
         i += frame_count

@@ -1,11 +1,7 @@
-"""Frame sources: videos (PyAV) and image folders, with frame-accurate random access.
+"""Opening a frame source: `open_source` picks a video (`app.sources.video`) or an image folder
+(`app.sources.images`) behind one `FrameSource` protocol, and checks a path before import.
 
-A frame is addressed by its 0-based index in presentation order, exactly as a plain sequential
-decode would number it. For video this is made exact by a `VideoIndex`: the presentation time
-stamp (pts) of every frame, sorted, plus keyframe flags. Random access seeks to the keyframe at or
-before the target pts and decodes forward until the decoded frame's pts equals the target's, so
-it never relies on a constant frame rate (variable frame rate files work) nor on the container's
-idea of "frame N".
+How frames are addressed and how video random access is made exact is in `app.sources.video`.
 """
 
 from __future__ import annotations
@@ -21,9 +17,9 @@ from typing import Protocol
 import numpy as np
 
 from app.errors import InputError
-from app.ingest.common import natural_key
-from app.ingest.images import IMAGE_SUFFIXES, ImageFolderSource, image_files
-from app.ingest.video import VideoFrameSource, VideoIndex
+from app.sources.common import natural_key
+from app.sources.images import IMAGE_SUFFIXES, ImageFolderSource, image_files
+from app.sources.video import VideoFrameSource, VideoIndex
 
 __all__ = [
     "IMAGE_SUFFIXES",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Self
 import numpy as np
 
 from app.errors import InputError
-from app.ingest.common import DEFAULT_IMAGE_FPS, _check_index, frame_size_error, natural_key
+from app.sources.common import DEFAULT_IMAGE_FPS, check_index, frame_size_error, natural_key
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -144,7 +144,7 @@ class ImageFolderSource:
 
     def get(self, index: int) -> np.ndarray:
         """Return frame `index` as RGB uint8 (H, W, 3)."""
-        index = _check_index(index, self.frame_count)
+        index = check_index(index, self.frame_count)
         hit = self._cache.get(index)
         if hit is not None:
             self._cache.move_to_end(index)

@@ -19,7 +19,7 @@ from typing import Any, Self
 import numpy as np
 
 from app.errors import InputError
-from app.ingest.common import DEFAULT_IMAGE_FPS, _check_index, frame_size_error
+from app.sources.common import DEFAULT_IMAGE_FPS, check_index, frame_size_error
 
 INDEX_VERSION = 1
 # Decoding a few frames forward is cheaper than a seek plus a decode from the keyframe, so when
@@ -360,7 +360,7 @@ class VideoFrameSource:
 
     def get(self, index: int) -> np.ndarray:
         """Return frame `index` (presentation order) as RGB uint8 (H, W, 3)."""
-        i = _check_index(index, self.frame_count)
+        i = check_index(index, self.frame_count)
         with self._lock:
             hit = self._cache.get(i)
             if hit is not None:
