@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Mask, Role, SoftMap
+from models.classical.drawings import same_drawing
 from models.classical.inpaint import SEEN_ELSEWHERE, ClassicalInpainter
 
 Method = Literal["guided", "cf"]
@@ -204,7 +205,7 @@ class ClassicalMatter:
         out: list[SoftMap] = []
         for i in range(n):
             image, mask = np.asarray(frames[i]), ms[i]
-            if i > 0 and is_hold(np.asarray(frames[i - 1]), image):
+            if i > 0 and same_drawing(np.asarray(frames[i - 1]), image):
                 # Limited animation holds a drawing for several frames: one drawing, one matte, so
                 # a held frame cannot flicker (even where its stage-1 mask does).
                 out.append(out[-1])
@@ -257,14 +258,6 @@ class ClassicalMatter:
         alpha = np.where(same & ~sure_fg, 0.0, alpha)
         alpha = np.where(sure_fg & (cv2.erode(sure_fg.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0), 1.0, alpha)
         return np.clip(alpha, 0.0, 1.0).astype(np.float32)
-
-
-def is_hold(a: Image, b: Image, tolerance: int = 3) -> bool:
-    """True when two frames show the same drawing (anime holds a drawing for 2-3 frames); a few
-    levels of compression noise are allowed."""
-    if a.shape != b.shape:
-        return False
-    return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max()) <= tolerance
 
 
 def fill_small_holes(mask: Mask, max_fraction: float = 0.05) -> Mask:
