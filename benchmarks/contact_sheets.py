@@ -2,7 +2,7 @@
 
 Imports the clip, runs segment -> propagate on every frame and matte -> effects -> inpaint on the
 picked frames (with their shots as context) with the weight-free backends, and writes two JPEGs into
-``--out`` (default ``docs/contact_sheets``):
+``--out`` (default ``benchmarks/out/contact_sheets``, ignored by git: the sheets show ../shared content and are never committed):
 
 - ``<name>_cutouts.jpg``: per picked frame, the frame, the character cut-out (RGBA) on a
   checkerboard, and the effect layer solo (its light over black);
@@ -81,7 +81,7 @@ def main() -> None:
     data = shared_dir()
     ap.add_argument("--clip", type=Path, default=data / "data/anime/clips/onepiece_demo.mp4" if data else None)
     ap.add_argument("--frames", default="20,30,60,110,140,170")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "contact_sheets")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "benchmarks" / "out" / "contact_sheets")
     ap.add_argument("--work", type=Path, default=Path("/tmp/celstudio-contact"))
     args = ap.parse_args()
     if args.clip is None or not Path(args.clip).is_file():
