@@ -15,8 +15,7 @@ import numpy as np
 
 from app.demo.backgrounds import Camera, anime_clips, anime_plate
 from app.demo.generator import GeneratedFrame, GeneratedVideo, _ease, generate_shots
-from app.demo.groundtruth import GroundTruthWriter
-from app.demo.project import GROUND_TRUTH_FILE, _manifest
+from app.demo.project import write_generated
 from app.errors import InputError
 from app.store import Project
 
@@ -85,18 +84,4 @@ def write_project(root: Path, video: GeneratedVideo, name: str = "Anime backdrop
         "frames_per_shot": video.shots[0].length, "backdrops": "anime",
         "character_dir": str(video.character_dir) if video.character_dir is not None else None,
     }
-    project = Project.create(Path(root), _manifest(video, name, params))
-    writer = GroundTruthWriter(Path(root) / GROUND_TRUTH_FILE, video)
-    try:
-        for frame in video:
-            project.media.write_frame(frame.index, frame.image)
-            project.media.write_proxy(frame.index, frame.image)
-            project.media.write_thumbnail(frame.index, frame.image)
-            writer.add(frame)
-        project.media.flush()
-    except BaseException:
-        project.close()
-        raise
-    finally:
-        writer.close()
-    return project
+    return write_generated(Path(root), video, name, params)

@@ -51,8 +51,13 @@ def create_demo_project(root: Path, *, seed: int = 0, width: int = 640, height: 
         "seed": seed, "width": width, "height": height, "shots": shots, "frames_per_shot": frames_per_shot,
         "character_dir": str(character_dir) if character_dir is not None else None,
     }
-    project = Project.create(Path(root), _manifest(video, name, params))
-    writer = GroundTruthWriter(Path(root) / GROUND_TRUTH_FILE, video)
+    return write_generated(Path(root), video, name, params)
+
+
+def write_generated(root: Path, video: GeneratedVideo, name: str, params: dict[str, object]) -> Project:
+    """Write a generated video as a project at ``root`` (left open), its exact truth beside it."""
+    project = Project.create(root, _manifest(video, name, params))
+    writer = GroundTruthWriter(root / GROUND_TRUTH_FILE, video)
     try:
         for frame in video:
             project.media.write_frame(frame.index, frame.image)

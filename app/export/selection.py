@@ -11,7 +11,7 @@ items (which is what lets a re-export skip unchanged files).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -23,13 +23,15 @@ from models.classical.annotate import hamming, perceptual_hash
 
 
 @dataclass
-class Selection:
+class Selection(QualityRules):
     """What to export. Object lists accept ids or names; shot lists are 0-based shot indices.
 
     ``min_confidence`` is in [0, 1] and applies to the mean propagation confidence over the frame's
     objects; frames without a confidence layer (key frames, corrections) pass. ``min_area`` is in
     pixels if >= 1, else a fraction of the frame. ``dedupe`` is the largest dHash Hamming distance
-    (of 64 bits) at which two frames count as near-duplicates; 0 turns it off.
+    (of 64 bits) at which two frames count as near-duplicates; 0 turns it off. The quality fields
+    (thresholds on the stored signals, best K, view diversity, every frame of a hold) come from
+    `app.export.quality.QualityRules`.
     """
 
     corrected_only: bool = False
@@ -45,23 +47,12 @@ class Selection:
     frames: list[int] | None = None
     confirmed_only: bool = False  # only objects the user named or confirmed
     include_text: bool = False  # burnt-in text objects are left out unless asked for (or listed in objects)
-    # Quality (see app.export.quality): thresholds on the stored signals, best K per character per
-    # shot (``diverse`` spreads them over views), and every frame of a hold instead of one per drawing.
-    min_sharpness: float = 0.0
-    max_truncation: float = 1.0
-    max_occlusion: float = 1.0
-    require_face: bool = False
-    min_aesthetic: float = 0.0
-    best_k: int = 0
-    diverse: bool = False
-    every_frame: bool = False
 
     def describe(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
 
     def quality_rules(self) -> QualityRules:
-        return QualityRules(self.min_sharpness, self.max_truncation, self.max_occlusion, self.require_face,
-                            self.min_aesthetic, self.best_k, self.diverse, self.every_frame)
+        return QualityRules(**{f.name: getattr(self, f.name) for f in fields(QualityRules)})
 
 
 @dataclass
