@@ -9,6 +9,7 @@ extra seeds for segmentation, never required.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -18,6 +19,7 @@ from models.base import Image
 from models.manager import default_weights_dir
 
 CASCADE_NAME = "lbpcascade_animeface.xml"
+_SINGLE_THREAD = threading.Lock()
 Box = tuple[int, int, int, int]  # x, y, w, h
 
 
@@ -67,7 +69,18 @@ class AnimeFaceDetector:
         if self._cascade is None or min(image.shape[:2]) < self.min_size:
             return []
         grey = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
-        found = self._cascade.detectMultiScale(
-            grey, scaleFactor=1.1, minNeighbors=5, minSize=(self.min_size, self.min_size)
-        )
-        return [(int(x), int(y), int(w), int(h)) for x, y, w, h in np.asarray(found).reshape(-1, 4)]
+        # The cascade's candidates come from OpenCV's worker threads and are grouped in the order they
+        # arrive, so its faces depended on how many threads OpenCV had free at that moment (two runs of
+        # the same shot gave different faces, hence different stage-1 objects). One OpenCV thread for
+        # the call makes it deterministic; the lock keeps concurrent callers from restoring each
+        # other's setting.
+        with _SINGLE_THREAD:
+            threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+            try:
+                found = self._cascade.detectMultiScale(
+                    grey, scaleFactor=1.1, minNeighbors=5, minSize=(self.min_size, self.min_size)
+                )
+            finally:
+                cv2.setNumThreads(threads)
+        return sorted((int(x), int(y), int(w), int(h)) for x, y, w, h in np.asarray(found).reshape(-1, 4))
