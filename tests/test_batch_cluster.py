@@ -96,9 +96,15 @@ def test_batch_cli_local_resume_and_failed_shots(tmp_path: Path, capsys: pytest.
     write_generated_clip(clips / "two.mp4", 8, shots=1, frames_per_shot=4)
     projects = tmp_path / "projects"
     command = ["batch", str(clips), "--projects", str(projects), "--json", "--workers", "1", "--retries", "1"]
-    assert main(command) == 0
+    out = tmp_path / "datasets"
+    assert main([*command, "--export", "kohya", str(out)]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["shots_run"] == first["shots_total"] == 3 and first["address"] == "local"
+    # each finished episode is exported by its writer: cut-outs with captions and a manifest
+    assert all(ep["export_error"] == "" for ep in first["episodes"])
+    for name in ("one", "two"):
+        assert (out / name / "manifest.json").is_file() and (out / name / "report.html").is_file()
+        assert any((out / name / "img").rglob("*.png")), name
     before = project_digest(projects / "one")
     for name, shot in (("one", 1), ("two", 0)):
         with Project.open(projects / name) as project:
