@@ -541,3 +541,33 @@ def test_export_works_read_only_while_another_process_has_the_project_open(tmp_p
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+
+
+def test_a_read_beside_a_write_in_the_same_process_is_never_damage(tmp_path: Path) -> None:
+    """The UI's loader reads a frame while the pipeline's worker rewrites it: the checksum and the
+    array must come from the same write (a race here made a frame being written read as damaged)."""
+    import threading
+
+    from app.store import Manifest, Project, SourceInfo
+
+    project = Project.create(tmp_path / "race", Manifest("race", SourceInfo("generated", "", "x"), 2, 64, 48, 24.0))
+    arrays = [np.full((48, 64), v, np.uint8) for v in (1, 2)]
+    project.layers.write("masks", 0, arrays[0])
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            project.layers.raw.write("masks", 0, arrays[i % 2])
+            i += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(400):
+            data = project.layers.raw.read("masks", 0)
+            assert data is not None and int(data[0, 0]) in (1, 2)
+    finally:
+        stop.set()
+        thread.join()
+        project.close()

@@ -146,10 +146,14 @@ class LayerStore:
         raise AssertionError("unreachable")
 
     def _read_checked(self, layer: str, frame: int) -> np.ndarray | None:
-        version, crc = self.index.version_crc(layer, frame)
-        if version == 0:
-            return None
-        data = self.h5.read_row(f"layers/{layer}", frame)
+        # The checksum and the array are read under the lock a write holds across both, so a read on
+        # another thread of this process never pairs a new array with the old checksum (or the reverse)
+        # and calls a frame being written "damaged".
+        with self.h5.lock:
+            version, crc = self.index.version_crc(layer, frame)
+            if version == 0:
+                return None
+            data = self.h5.read_row(f"layers/{layer}", frame)
         if data is not None and crc is not None and checksum(data) != crc:
             # Our own checksum: HDF5's Fletcher-32 passes an all-zero chunk (its sum of zeros is zero).
             raise FrameDamaged(
