@@ -8,7 +8,6 @@ and the run goes on.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -384,16 +383,13 @@ def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     kinds = ctx.project.objects.kinds()
 
     faces = AnimeFaceDetector()
-    faces_lock = threading.Lock()  # one cascade classifier shared by the frame threads gave run-to-run differences
 
     def compute(frame: int) -> tuple[FrameAnnotation, dict[int, dict[str, Any]]]:
         labels = ctx.project.masks_or_empty(frame)
         image = ctx.project.frame(frame)
         frame_kinds = {int(i): kinds.get(int(i), "character") for i in np.unique(labels) if i}
         result: FrameAnnotation = annotator.annotate(image, labels, frame_kinds)
-        with faces_lock:
-            found = faces.detect(image)
-        return result, object_quality_records(image, labels, frame_kinds, found, result)
+        return result, object_quality_records(image, labels, frame_kinds, faces.detect(image), result)
 
     def store(frame: int, outputs: tuple[FrameAnnotation, dict[int, dict[str, Any]]]) -> None:
         result, quality = outputs

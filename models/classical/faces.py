@@ -65,7 +65,8 @@ class AnimeFaceDetector:
         return self._cascade is not None
 
     def detect(self, image: Image) -> list[Box]:
-        """Face boxes ``(x, y, w, h)`` in the pixels of ``image`` (RGB uint8)."""
+        """Face boxes ``(x, y, w, h)`` in the pixels of ``image`` (RGB uint8), sorted; safe to call from
+        several threads at once."""
         if self._cascade is None or min(image.shape[:2]) < self.min_size:
             return []
         grey = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))

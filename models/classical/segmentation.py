@@ -18,7 +18,6 @@ colour contrast against the frame border (backgrounds touch the border), faces a
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -76,7 +75,6 @@ class ClassicalSegmenter:
     ) -> None:
         self.still_share = still_share
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
-        self._faces_lock = threading.Lock()
         self.long_side = long_side
         self.max_plate_frames = max_plate_frames
         self.min_object_area = min_object_area
@@ -185,8 +183,7 @@ class ClassicalSegmenter:
         """Faces are sure foreground, their head probable foreground even over supported
         background (a still head is seen alike in every frame), the body below them probable
         foreground where undecided (a box must not override evidence that knows better)."""
-        with self._faces_lock:  # one cascade classifier, shared by the frame threads
-            faces = self.faces.detect(small)
+        faces = self.faces.detect(small)  # safe from the frame threads: detect serialises itself
         head, body = face_priors(faces, small.shape)
         evidence[head & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
         evidence[body & (evidence == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
