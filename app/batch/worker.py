@@ -17,7 +17,7 @@ import numpy as np
 
 from app.batch.workspace import Op, ShotPackage, ShotWorkspace
 from app.pipeline.frames import ShotFrames
-from app.pipeline.graph import ROLE_OF_STAGE, STAGES, record_name, stale_frames
+from app.pipeline.graph import ROLE_OF_STAGE, STAGES, frames_to_compute, record_name
 from app.pipeline.runner import PipelineSettings
 from app.pipeline.stages import STAGE_FUNCTIONS
 from app.store import Project
@@ -145,9 +145,7 @@ def compute_shot(package: ShotPackage, stages: list[str], cache: BackendCache, *
     for stage in [s for s in STAGES if s in stages]:
         # The runner's choice of frames (`PipelineRunner._targets`), read after the stage before landed.
         backend = settings.backend_name(ROLE_OF_STAGE[stage])
-        stale = set(stale_frames(ctx.project, stage, span, backend))
-        # A drawing is computed once, at its first frame (as `PipelineRunner._targets` does).
-        targets = sorted({int(workspace.drawing_keys[f]) for f in span if f in stale})
+        targets = frames_to_compute(ctx.project, stage, span, backend)
         if targets:
             STAGE_FUNCTIONS[stage](ctx, shot, targets)
     return ShotResult(

@@ -107,6 +107,16 @@ def stale_frames(project: Project, stage: str, frames: range | list[int], backen
     return [f for f in frames if bulk[f] in redo]
 
 
+def frames_to_compute(project: Project, stage: str, frames: list[int], backend: str, *, force: bool = False) -> list[int]:
+    """The frames among ``frames`` that ``stage`` must compute: the stale ones (all when forced), each
+    drawing once, at its first frame (every frame of its hold shares the result)."""
+    if not force:
+        stale = set(stale_frames(project, stage, frames, backend))
+        frames = [f for f in frames if f in stale]
+    keys = project.drawing_keys
+    return sorted({int(keys[f]) for f in frames})
+
+
 def frame_statuses(project: Project, stage: str, frames: list[int], backend: str) -> dict[int, int]:
     """The status code of each of ``frames``, read frame by frame (a few index look-ups each); the
     same codes `stage_status` gives those frames. A held frame has its drawing's status."""

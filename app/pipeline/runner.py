@@ -16,6 +16,7 @@ import queue
 import shutil
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +33,9 @@ from app.pipeline.graph import (
     ROLE_OF_STAGE,
     RUNNING,
     STAGES,
+    frames_to_compute,
     record_name,
     stage_status,
-    stale_frames,
 )
 from app.pipeline.stages import STAGE_FUNCTIONS
 from app.store import Project, Shot
@@ -444,14 +445,10 @@ class PipelineRunner:
 
     def _targets(self, stage: str, shots: list[Shot], frames: set[int] | None, force: bool) -> list[tuple[Shot, list[int]]]:
         """The frames of each shot that ``stage`` must compute (all of them when forced)."""
-        spans = [(shot, [f for f in range(shot.start, shot.end) if frames is None or f in frames]) for shot in shots]
-        if not force:
-            backend = self.settings.backend_name(ROLE_OF_STAGE[stage])
-            stale = set(stale_frames(self.project, stage, [f for _, span in spans for f in span], backend))
-            spans = [(shot, [f for f in span if f in stale]) for shot, span in spans]
-        # A drawing is computed once, at its first frame; every frame of its hold shares the result.
-        keys = self.project.drawing_keys
-        spans = [(shot, sorted({int(keys[f]) for f in span})) for shot, span in spans]
+        wanted = [f for shot in shots for f in range(shot.start, shot.end) if frames is None or f in frames]
+        backend = self.settings.backend_name(ROLE_OF_STAGE[stage])
+        todo = frames_to_compute(self.project, stage, wanted, backend, force=force)
+        spans = [(shot, todo[bisect_left(todo, shot.start) : bisect_left(todo, shot.end)]) for shot in shots]
         return [(shot, span) for shot, span in spans if span]
 
     def _drain_writes(self) -> None:
