@@ -74,8 +74,3 @@ def test_a_result_that_empties_an_object_is_refused(tmp_path: Path) -> None:
         with pytest.raises(interactive.EditRefused, match="not applied"):
             interactive.click_correction(project, _Wipe(), 0, a, Prompt(box=(100.0, 100.0, 104.0, 102.0)))
         assert np.array_equal(project.masks_or_empty(0), before)
-
-
-def test_rasterise_stroke_covers_a_round_brush() -> None:
-    stroke = interactive.rasterise_stroke([(20, 20), (40, 20)], 5, (H, W))
-    assert stroke[20, 30] and stroke[24, 20] and not stroke[27, 30] and not stroke[20, 47]

@@ -5,7 +5,7 @@ Plain functions over the store and a backend, so the runner, the CLI and tests s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Literal
 
 import cv2
@@ -92,17 +92,6 @@ def click_correction(project: Project, clicker: Any, frame: int, object_id: int,
     check_kept(before, after, object_id, frame)
     payload = {"object_id": object_id, "points": [list(p) for p in prompt.points], "box": prompt.box}
     return project.commit("click", [MaskEdit(frame, before, after, object_id, "user", _source_of(project, frame))], payload)
-
-
-def rasterise_stroke(points: Sequence[tuple[float, float]], radius: float, shape: tuple[int, int]) -> np.ndarray:
-    """The pixels a round brush of ``radius`` covers along ``points`` (``bool (H, W)``)."""
-    r = max(1, round(radius))
-    canvas = np.zeros(shape, np.uint8)
-    pts = np.round(np.asarray(points, np.float64)).astype(np.int32).reshape(-1, 1, 2)
-    cv2.polylines(canvas, [pts], False, 1, thickness=max(1, 2 * r), lineType=cv2.LINE_8)
-    for x, y in pts.reshape(-1, 2):
-        cv2.circle(canvas, (int(x), int(y)), r, 1, -1)
-    return canvas.astype(bool)
 
 
 def brush_correction(project: Project, frame: int, object_id: int, stroke: np.ndarray, erase: bool) -> JournalEntry:

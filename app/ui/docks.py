@@ -354,7 +354,7 @@ class JobsPanel(QWidget):
 
     def _device(self) -> None:
         runner = self.c.runner
-        name = str(getattr(getattr(runner, "settings", None), "device", "no pipeline")) if runner else "no pipeline"
+        name = str(runner.settings.device) if runner is not None else "no pipeline"
         torch = sys.modules.get("torch")
         if name == "auto":  # never import torch here just for a label (seconds on the UI thread)
             name = "cuda" if torch is not None and torch.cuda.is_available() else "cpu (auto)"

@@ -331,8 +331,8 @@ class Timeline(QWidget):
             codes = self.c.stage_status().get(row)
             status = STATUS_NAMES.get(int(codes[frame]), "unknown") if codes is not None and frame < len(codes) else "unknown"
             role = ROLE_OF_STAGE[row]
-            settings = getattr(self.c.runner, "settings", None)
-            backend = settings.backend_name(role) if settings is not None else "classical"
+            runner = self.c.runner
+            backend = runner.settings.backend_name(role) if runner is not None else "classical"
             layer = STAGE_OUTPUT[row]
             version = f", {layer} version {project.layers.version(layer, frame)}" if layer else ""
             return f"{head}\nStage {row} ({STAGE_LABELS[row]}): {status}\nBackend {backend}{version}"

@@ -1,0 +1,121 @@
+"""The object list: select, add, rename, recolour, confirm, merge, split, reassign, delete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.ui.controller.core import ControllerCore as _Base
+else:
+    _Base = object
+
+from collections.abc import Callable
+from typing import Any
+
+from app.errors import CelstudioError
+from app.store import Project
+from app.ui.render import palette_color, readable_color
+
+
+class ObjectsMixin(_Base):
+    """Object edits are journalled, undoable store edits, run on the pipeline's worker when there is one."""
+
+    def object_colors(self) -> dict[int, tuple[int, int, int]]:
+        if self.project is None:
+            return {}
+        return {o.id: tuple(o.color) for o in self.project.manifest.objects}  # type: ignore[misc]
+
+    def object_color(self, object_id: int | None) -> tuple[int, int, int] | None:
+        """The colour the canvas shows ``object_id`` in (readable on dark frames), None for no object."""
+        if object_id is None:
+            return None
+        return readable_color(self.object_colors().get(object_id, palette_color(object_id)))
+
+    def set_object(self, object_id: int | None) -> None:
+        self.object_id = object_id
+        self.clear_prompt()
+        if self.loader is not None:
+            self.loader.set_active(object_id)
+            self.data_changed.emit({"masks": None})
+        self.objects_changed.emit()
+
+    def add_object(self, name: str = "", kind: str = "character") -> int | None:
+        if self.project is None:
+            return None
+        try:
+            info = self.project.add_object(name, kind)
+        except CelstudioError as exc:
+            self.error.emit(exc)
+            return None
+        self.object_id = info.id
+        self._objects_touched()
+        return info.id
+
+    def _object_edit(self, edit: Callable[[Project], Any], kind: str = "objects") -> Any:
+        """Every object edit is a journalled, undoable store edit (`app.store.objects`), run on the
+        pipeline's worker when there is one (it may rewrite many masks), else here."""
+        if self.project is None:
+            return None
+        if self.runner is not None:
+            return self.runner.submit_object_edit(edit, kind)
+        try:
+            result = edit(self.project)
+        except CelstudioError as exc:
+            self.error.emit(exc)
+            return None
+        self._objects_touched()
+        return result
+
+    def rename_object(self, object_id: int, name: str) -> Any:
+        """Rename (and so confirm) an object; the name holds in every shot where it appears."""
+        if not name.strip():
+            return None
+        return self._object_edit(lambda p: p.objects.rename(object_id, name), "rename")
+
+    def recolor_object(self, object_id: int, color: tuple[int, int, int]) -> Any:
+        return self._object_edit(lambda p: p.objects.recolor(object_id, color), "recolor")
+
+    def confirm_object(self, object_id: int, confirmed: bool = True) -> Any:
+        return self._object_edit(lambda p: p.objects.confirm(object_id, confirmed), "confirm")
+
+    def merge_objects(self, keep: int, absorb: int) -> Any:
+        """``absorb`` becomes ``keep`` everywhere (one undoable edit)."""
+        if self.object_id == absorb:
+            self.object_id = keep
+        return self._object_edit(lambda p: p.objects.merge(keep, absorb), "merge")
+
+    def split_object(self, object_id: int) -> Any:
+        """The object's appearance in the current shot becomes a new object."""
+        frame = self.frame
+        return self._object_edit(lambda p: p.objects.split(object_id, [frame]), "split")
+
+    def reassign_object(self, object_id: int, to: int, *, to_end: bool = False) -> Any:
+        """What is ``object_id`` on the current frame becomes ``to`` in this shot (or from here to its end)."""
+        frame = self.frame
+        return self._object_edit(lambda p: p.objects.reassign(frame, object_id, to, to_end=to_end), "reassign")
+
+    def delete_object(self, object_id: int, *, this_shot: bool = False) -> None:
+        """Remove the object from every frame and the list (or only from the current shot), as one
+        undoable edit (on the worker)."""
+        if self.project is None:
+            return
+        shot = self.frame if this_shot else None
+        if self.runner is not None:
+            if this_shot:
+                self.runner.submit_delete_object(object_id, shot)
+            else:
+                self.runner.submit_delete_object(object_id)
+        else:
+            self.project.delete_object(object_id, shot=shot)
+        if not this_shot:
+            remaining = [o for o in self.project.manifest.objects if o.id != object_id]
+            if self.object_id == object_id:
+                self.object_id = remaining[0].id if remaining else None
+        self._objects_touched()
+
+    def _objects_touched(self) -> None:
+        if self.loader is not None:
+            self.loader.set_colors(self.object_colors())
+            self.data_changed.emit({"masks": None})
+        self.objects_changed.emit()
+
