@@ -123,7 +123,7 @@ def test_1_jitter_with_the_point_tool_is_a_click_never_a_box(qtbot: Any, opener:
         qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=press)
         qtbot.mouseMove(vp, press + jitter)
         qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=press + jitter)
-        assert c.box is None and c.points and c.points[-1][:2] == pytest.approx(window.view._scene_xy(QPointF(press)))
+        assert c.box is None and c.points and c.points[-1][:2] == pytest.approx(window.view.scene_xy(QPointF(press)))
         assert c.last_job.wait(30)
     assert (c.project.masks_or_empty(0) == oid).sum() > 100  # type: ignore[union-attr]
 
@@ -221,7 +221,7 @@ def test_5_brush_cursor_is_a_circle_of_the_brush_size(qtbot: Any, opener: Opener
     window, c = opener(project_dir)
     window.actions_by_name["brush"].trigger()
     qtbot.mouseMove(window.view.viewport(), _vp(window, 50, 50))
-    cursor = window.view.brush_cursor
+    cursor = window.view.tools["brush"].cursor_item
     assert cursor.isVisible()
     assert cursor.rect().width() == pytest.approx(2 * c.brush_radius)
     assert cursor.rect().center().x() == pytest.approx(50, abs=1)
@@ -393,9 +393,9 @@ def test_11_distinct_readable_colours_heat_map_and_checkerboard(qtbot: Any, open
     heat = render.render_heat(np.array([[0, 40, 255]], np.uint8))
     assert heat[0, 0, 3] == 0 and heat[0, 1, 3] >= 110 and heat[0, 2, :3].max() > 100  # faint effects show
     window, c = opener(project_dir)
-    assert not window.view.checker.isVisible()  # the frame is opaque
+    assert not window.view.stack.checker.isVisible()  # the frame is opaque
     c.set_solo("alpha")
-    assert window.view.checker.isVisible()  # RGBA alone: over a checkerboard
+    assert window.view.stack.checker.isVisible()  # RGBA alone: over a checkerboard
 
 
 # -- 12. timeline legend, tooltips, markers off the ruler, A/B labels ------------------------------------
@@ -423,7 +423,7 @@ def test_12_timeline_tooltips_legend_and_ab_labels(qtbot: Any, opener: Opener, p
     c.flip_ab()
     assert window.view.ab_label.text().startswith("A: frame")
     c.set_compare("side")
-    assert window.view.main_label.text() == "A: frame" and window.view.side_label.text() == "B: clean plate"
+    assert window.view.stack.main_label.text() == "A: frame" and window.view.stack.side_label.text() == "B: clean plate"
 
 
 # -- 13. help: shortcut sheet and a first-run hint ------------------------------------------------------

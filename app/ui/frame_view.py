@@ -1,53 +1,43 @@
 """The frame view: a QGraphicsScene with one pixmap item per layer, in full-resolution coordinates.
 
 While scrubbing it shows proxies (scaled up to full size so layers line up); once the playhead rests it
-swaps in the full-resolution frame. Gestures go to the controller: left click = positive point, right
-click = negative point (the point tool never makes a box, however the hand shakes), box tool = drag a
-box, brush/eraser strokes under a circle cursor of the brush's size; wheel zooms, middle drag or
-Space+drag pans. The cursor and the active object's outline share its colour, so it is always plain
-which object a click edits.
+swaps in the full-resolution frame. The view zooms (wheel) and pans (middle drag or
+Space+drag); every other gesture goes to the active tool (`app.ui.tools`: point, box, brush, eraser),
+which turns it into controller actions. The cursor and the active object's outline share its colour,
+so it is always plain which object a click edits.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import (
     QBrush,
     QColor,
-    QCursor,
-    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
-    QPainterPath,
     QPen,
-    QPixmap,
     QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
-    QGraphicsPathItem,
-    QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
-    QGraphicsSimpleTextItem,
     QGraphicsView,
     QLabel,
     QWidget,
 )
 
 from app.ui.controller import MainController
+from app.ui.layer_stack import SIDE_GAP, LayerStack
 from app.ui.loader import FrameImages
-from app.ui.render import LAYER_ORDER, checkerboard, to_qimage
+from app.ui.tools import TOOLS, Interaction
 
 HINT = ("Click an object to select it, click again to refine it; click on background to start a new one.\n"
         "Right click removes. B brush, E eraser, R box, [ ] brush size, Esc clears. Help > Shortcuts (F1)")
 
-# A box drag must move this far (manhattan, view px) before it counts; a tablet pen wobbles 4-6 px.
-DRAG_THRESHOLD = 12
-SIDE_GAP = 24
 FULL_RES_DELAY_MS = 150
 
 
@@ -63,27 +53,8 @@ class FrameView(QGraphicsView):
         self.setBackgroundBrush(QColor(24, 25, 28))
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAcceptDrops(False)  # the main window takes dropped videos
-        self.layer_items: dict[str, QGraphicsPixmapItem] = {}
-        for z, name in enumerate(LAYER_ORDER):
-            item = QGraphicsPixmapItem()
-            item.setZValue(z)
-            item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-            self.scene().addItem(item)
-            self.layer_items[name] = item
-        # Transparency shows as a checkerboard (under every layer) whenever no opaque frame is shown.
-        self.checker = QGraphicsRectItem()
-        self.checker.setPen(QPen(Qt.PenStyle.NoPen))
-        self.checker.setBrush(QBrush(QPixmap.fromImage(to_qimage(checkerboard(32, 32)))))
-        self.checker.setZValue(-1)
-        self.scene().addItem(self.checker)
-        self.side = QGraphicsPixmapItem()
-        self.side_label = QGraphicsSimpleTextItem("Clean plate")
-        self.side_label.setBrush(QColor(220, 220, 220))
-        self.main_label = QGraphicsSimpleTextItem("Frame")
-        self.main_label.setBrush(QColor(220, 220, 220))
-        for extra in (self.side, self.side_label, self.main_label):
-            self.scene().addItem(extra)
-            extra.setVisible(False)
+        self.stack = LayerStack(self.scene())
+        self.layer_items = self.stack.layer_items
         # A/B flip: which picture is on screen, in the corner of the view (not the scene).
         self.ab_label = QLabel(self)
         self.ab_label.setStyleSheet("background: rgba(20,20,24,200); color: #ffd878; padding: 3px 6px;")
@@ -92,36 +63,21 @@ class FrameView(QGraphicsView):
         self.hint.setStyleSheet("background: rgba(20,20,24,215); color: #e8e8e8; padding: 8px; border-radius: 4px;")
         self.hint.setWordWrap(True)
         self.hint.setVisible(False)
-        self.brush_cursor = QGraphicsEllipseItem()
-        self.brush_cursor.setZValue(103)
-        self.brush_cursor.setVisible(False)
-        self.scene().addItem(self.brush_cursor)
-        self.overlay = QGraphicsPathItem()
-        self.overlay.setZValue(100)
-        self.scene().addItem(self.overlay)
-        self.rubber = QGraphicsRectItem()
-        self.rubber.setPen(QPen(QColor(255, 255, 255), 0, Qt.PenStyle.DashLine))
-        self.rubber.setZValue(101)
-        self.rubber.setVisible(False)
-        self.scene().addItem(self.rubber)
+        self.tools: dict[str, Interaction] = {name: tool(self) for name, tool in TOOLS.items()}
+        self._pressed: Interaction | None = None
         self._marks: list[QGraphicsItem] = []
         self.shown: FrameImages | None = None
-        self._keys: dict[str, int] = {}
         self._fit = True
-        self._press: QPointF | None = None
-        self._press_button = Qt.MouseButton.NoButton
-        self._press_modifiers = Qt.KeyboardModifier.NoModifier
         self._pan_from: QPointF | None = None
         self._space = False
         self._panned = False
-        self._stroke: list[tuple[float, float]] = []
         self._idle = QTimer(self, singleShot=True, interval=FULL_RES_DELAY_MS)
         self._idle.timeout.connect(self._load_full)
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
         controller.prompt_changed.connect(self._draw_prompt)
-        controller.objects_changed.connect(self._update_cursor)
-        controller.tool_changed.connect(lambda _t: self._update_cursor())
+        controller.objects_changed.connect(self.update_cursor)
+        controller.tool_changed.connect(lambda _t: self._on_tool())
         controller.project_changed.connect(self._on_project)
         controller.frame_changed.connect(self.show_frame)
         controller.layers_changed.connect(self._on_layers)
@@ -131,9 +87,7 @@ class FrameView(QGraphicsView):
     @Slot()
     def _on_project(self) -> None:
         self.shown = None
-        self._keys.clear()
-        for item in self.layer_items.values():
-            item.setPixmap(QPixmap())
+        self.stack.clear()
         if self.c.loader is not None:
             self.c.loader.loaded.connect(self._on_loaded)
         self._layout_scene()
@@ -144,21 +98,8 @@ class FrameView(QGraphicsView):
         p = self.c.project
         if p is None:
             self.scene().setSceneRect(QRectF(0, 0, 640, 360))
-            return
-        side = self.c.compare == "side"
-        self.checker.setRect(QRectF(0, 0, p.width, p.height))
-        self.side.setVisible(side)
-        self.side_label.setVisible(side)
-        self.main_label.setVisible(side)
-        self.side.setPos(p.width + SIDE_GAP, 0)
-        self.side_label.setText("B: clean plate")
-        self.side_label.setPos(p.width + SIDE_GAP, -22)
-        self.main_label.setText("A: frame")
-        self.main_label.setPos(0, -22)
-        for label in (self.side_label, self.main_label):
-            label.setScale(max(1.0, p.width / 900))
-        width = p.width * 2 + SIDE_GAP if side else p.width
-        self.scene().setSceneRect(QRectF(0, -26 if side else 0, width, p.height + (26 if side else 0)))
+        else:
+            self.stack.layout(p.width, p.height, self.c.compare == "side")
 
     def fit(self) -> None:
         self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -220,28 +161,12 @@ class FrameView(QGraphicsView):
         p = self.c.project
         if p is None:
             return
-        scale = p.width / max(1, entry.size[0])
-        for name, item in self.layer_items.items():
-            image = entry.images.get(name)
-            key = image.cacheKey() if image is not None else 0
-            if self._keys.get(name) != key:
-                item.setPixmap(QPixmap.fromImage(image) if image is not None else QPixmap())
-                self._keys[name] = key
-            item.setScale(scale)
-        clean = entry.images.get("clean")
-        if self.c.compare == "side" and self._keys.get("side") != (clean.cacheKey() if clean else 0):
-            self.side.setPixmap(QPixmap.fromImage(clean) if clean is not None else QPixmap())
-            self._keys["side"] = clean.cacheKey() if clean else 0
-        self.side.setScale(scale)
+        self.stack.set_images(entry, p.width, self.c.compare == "side")
         self.shown = entry
         self._apply_visibility()
 
     def _apply_visibility(self) -> None:
-        for name, item in self.layer_items.items():
-            item.setVisible(self.c.is_shown(name) and not item.pixmap().isNull())
-            item.setOpacity(self.c.layers[name].opacity)
-        opaque = any(self.layer_items[n].isVisible() and self.c.layers[n].opacity >= 0.99 for n in ("image", "clean"))
-        self.checker.setVisible(self.c.project is not None and not opaque)
+        self.stack.apply_visibility(self.c)
         ab = self.c.compare == "ab"
         if ab:
             self.ab_label.setText("B: clean plate (A to flip)" if self.c.ab_show_clean else "A: frame (A to flip)")
@@ -285,7 +210,22 @@ class FrameView(QGraphicsView):
             self.scene().addItem(rect)
             self._marks.append(rect)
 
-    # -- gestures -----------------------------------------------------------------------------------
+    # -- gestures: zoom and pan here, the rest to the active tool ----------------------------------------
+    @property
+    def tool(self) -> Interaction:
+        return self.tools[self.c.tool]
+
+    def _on_tool(self) -> None:
+        for name, tool in self.tools.items():
+            if name != self.c.tool:
+                tool.deactivate()
+        self.update_cursor()
+
+    def update_cursor(self) -> None:
+        """The active tool's cursor in the active object's colour (white with none: a click selects)."""
+        color = self.c.object_color(self.c.object_id)
+        self.tool.activate(QColor(*color) if color is not None else QColor(255, 255, 255))
+
     def wheelEvent(self, event: QWheelEvent) -> None:
         factor = 1.25 ** (event.angleDelta().y() / 120)
         self._fit = False
@@ -305,40 +245,17 @@ class FrameView(QGraphicsView):
             return
         super().keyReleaseEvent(event)
 
-    def _scene_xy(self, pos: QPointF) -> tuple[float, float]:
+    def scene_xy(self, pos: QPointF) -> tuple[float, float]:
+        """Scene (full-resolution frame) pixel under view position ``pos``."""
         pt = self.mapToScene(pos.toPoint())
         x = pt.x()
         if self.c.compare == "side" and self.c.project and x > self.c.project.width:
             x -= self.c.project.width + SIDE_GAP  # a click on the clean plate means the same pixel
         return x, pt.y()
 
-    def _update_cursor(self) -> None:
-        """A crosshair in the active object's colour (white with none: the next click selects)."""
-        color = self.c.object_color(self.c.object_id)
-        qc = QColor(*color) if color is not None else QColor(255, 255, 255)
-        if self.c.tool in ("brush", "eraser"):
-            self.viewport().setCursor(Qt.CursorShape.BlankCursor if self.brush_cursor.isVisible() else
-                                      Qt.CursorShape.CrossCursor)
-            pen = QPen(QColor(255, 90, 90) if self.c.tool == "eraser" else qc, 0)
-            self.brush_cursor.setPen(pen)
-            return
-        self.brush_cursor.setVisible(False)
-        self.viewport().setCursor(QCursor(_crosshair(qc, box=self.c.tool == "box"), 11, 11))
-
-    def _move_brush_cursor(self, pos: QPointF) -> None:
-        if self.c.tool not in ("brush", "eraser") or self.c.project is None:
-            self.brush_cursor.setVisible(False)
-            return
-        x, y = self._scene_xy(pos)
-        r = float(self.c.brush_radius)
-        self.brush_cursor.setRect(QRectF(x - r, y - r, 2 * r, 2 * r))
-        if not self.brush_cursor.isVisible():
-            self.brush_cursor.setVisible(True)
-            self._update_cursor()
-
-    def leaveEvent(self, event: object) -> None:
-        self.brush_cursor.setVisible(False)
-        super().leaveEvent(event)  # type: ignore[arg-type]
+    def leaveEvent(self, event: QEvent) -> None:
+        self.tool.leave()
+        super().leaveEvent(event)
 
     def show_hint(self, on: bool) -> None:
         """The first-run hint over the canvas (the window decides when; a click dismisses it)."""
@@ -354,84 +271,25 @@ class FrameView(QGraphicsView):
             self._pan_from = event.position()
             self._panned = True
             return
-        self._press, self._press_button = event.position(), event.button()
-        self._press_modifiers = event.modifiers()
-        if self.c.tool in ("brush", "eraser") and event.button() == Qt.MouseButton.LeftButton:
-            self._stroke = [self._scene_xy(event.position())]
-
-    def _is_box_gesture(self) -> bool:
-        """The box tool, or Shift held with the point tool."""
-        shift = bool(self._press_modifiers & Qt.KeyboardModifier.ShiftModifier)
-        return self.c.tool == "box" or (self.c.tool == "click" and shift)
+        self._pressed = self.tool
+        self._pressed.press(event.position(), event.button(), event.modifiers())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        self._move_brush_cursor(event.position())
+        self.tool.hover(event.position())
         if self._pan_from is not None:
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
-            return
-        if self._press is None:
-            return
-        if self._stroke:
-            self._stroke.append(self._scene_xy(event.position()))
-            path = QPainterPath(QPointF(*self._stroke[0]))
-            for x, y in self._stroke[1:]:
-                path.lineTo(x, y)
-            color = QColor(255, 80, 80, 160) if self.c.tool == "eraser" else QColor(80, 200, 255, 160)
-            self.overlay.setPen(QPen(color, 2 * self.c.brush_radius, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-            self.overlay.setPath(path)
-        elif self._press_button == Qt.MouseButton.LeftButton and self._is_box_gesture() and self._dragged(event.position()):
-            x0, y0 = self._scene_xy(self._press)
-            x1, y1 = self._scene_xy(event.position())
-            self.rubber.setRect(QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized())
-            self.rubber.setVisible(True)
-
-    def _dragged(self, pos: QPointF, press: QPointF | None = None) -> bool:
-        start = press if press is not None else self._press
-        return start is not None and (pos - start).manhattanLength() > DRAG_THRESHOLD
+        elif self._pressed is not None:
+            self._pressed.drag(event.position())
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_from is not None:
             self._pan_from = None
             return
-        if self._press is None:
-            return
-        press, button, self._press = self._press, self._press_button, None
-        box = self._is_box_gesture()
-        self.rubber.setVisible(False)
-        if self._stroke:
-            stroke, self._stroke = self._stroke, []
-            self.overlay.setPath(QPainterPath())
-            self.c.brush(stroke)
-        elif box and button == Qt.MouseButton.LeftButton:
-            if self._dragged(event.position(), press):
-                x0, y0 = self._scene_xy(press)
-                x1, y1 = self._scene_xy(event.position())
-                self.c.set_box(x0, y0, x1, y1)
-            else:
-                self.c.status.emit("Box tool: drag a box around the object (V for points).")
-        elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
-            # The point tool: wherever the pen went between press and release, it is a click where it
-            # was pressed. Only the box tool (or Shift) draws boxes.
-            x, y = self._scene_xy(press)
-            self.c.click(x, y, positive=button == Qt.MouseButton.LeftButton)
+        # The tool that saw the press gets the release, even if a key switched tools meanwhile.
+        pressed, self._pressed = self._pressed, None
+        if pressed is not None:
+            pressed.release(event.position())
         self._draw_prompt()
-
-
-def _crosshair(color: QColor, box: bool = False) -> QPixmap:
-    """A 23 px crosshair in ``color`` with a dark rim (readable on any frame); a small square for box."""
-    img = QImage(23, 23, QImage.Format.Format_ARGB32_Premultiplied)
-    img.fill(0)
-    p = QPainter(img)
-    for pen in (QPen(QColor(0, 0, 0, 200), 3), QPen(color, 1)):
-        p.setPen(pen)
-        p.drawLine(11, 0, 11, 8)
-        p.drawLine(11, 14, 11, 22)
-        p.drawLine(0, 11, 8, 11)
-        p.drawLine(14, 11, 22, 11)
-        if box:
-            p.drawRect(14, 14, 7, 7)
-    p.end()
-    return QPixmap.fromImage(img)
