@@ -39,3 +39,7 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+# The UI tests' shared fixtures (a project imported from a video file): see tests/ui_fixtures.py.
+from ui_fixtures import imported_project, imported_template  # noqa: E402, F401

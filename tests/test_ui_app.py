@@ -1,4 +1,5 @@
-"""The desktop app driven through its window (keys, mouse) and its controller, with the real runner."""
+"""The desktop app driven through its window (keys, mouse) and its controller, with the real runner,
+on a project imported from a video file."""
 
 from __future__ import annotations
 
@@ -17,49 +18,20 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
+from ui_fixtures import DiskClicker
 
-from app.demo.project import create_demo_project
+from app.pipeline.events import JobFinished
 from app.pipeline.runner import PipelineRunner
 from app.store import Project
 from app.ui.controller import MainController
 from app.ui.render import qimage_to_array
 from app.ui.window import MainWindow
-from models.base import Prompt
-
-W, H = 160, 96
-
-
-class DiskClicker:
-    """A deterministic stand-in for the click model: the box's inner half (a box only narrows what a
-    real model finds in it), plus a disk around each positive point, minus negatives."""
-
-    name = "disk"
-    role = "clicker"
-
-    def load(self, device: str = "cpu") -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-    def predict(self, image_id: str, image: np.ndarray, prompt: Prompt, prior: np.ndarray | None) -> np.ndarray:
-        yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
-        mask = prior.copy() if prior is not None else np.zeros(image.shape[:2], bool)
-        if prompt.box is not None:
-            x0, y0, x1, y1 = prompt.box
-            dx, dy = (x1 - x0) / 4, (y1 - y0) / 4
-            mask |= (xx >= x0 + dx) & (xx < x1 - dx) & (yy >= y0 + dy) & (yy < y1 - dy)
-        for x, y, positive in prompt.points:
-            disk = (xx - x) ** 2 + (yy - y) ** 2 <= 8**2
-            mask = mask | disk if positive else mask & ~disk
-        return mask
 
 
 @pytest.fixture
-def project_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "demo"
-    create_demo_project(root, width=W, height=H, shots=2, frames_per_shot=6).close()
-    return root
+def project_dir(imported_project: Path) -> Path:
+    """Every test here starts from a video file imported as a project (tests/ui_fixtures.py)."""
+    return imported_project
 
 
 @pytest.fixture
@@ -225,7 +197,7 @@ def test_run_and_cancel_job(qtbot: Any, app_window: tuple[MainWindow, MainContro
     runner: Any = c.runner
     runner.pause()  # the job stops at its first checkpoint, so the cancel cannot lose the race
     finished: list[Any] = []
-    c.bridge.runner_event.connect(lambda e: finished.append(e) if type(e).__name__ == "JobFinished" else None)
+    c.bridge.runner_event.connect(lambda e: finished.append(e) if isinstance(e, JobFinished) else None)
     handle = c.run_all()
     qtbot.waitUntil(lambda: len(window.jobs_panel.visible_rows()) == 1, timeout=10000)
     assert "Run all stages" in window.jobs_panel.visible_rows()[0].title.text()
@@ -310,7 +282,7 @@ def test_split_and_merge_shots_from_the_keyboard(qtbot: Any, app_window: tuple[M
 def test_delete_object_clears_its_pixels_and_undo_restores(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
     window, c = app_window
     assert c.project is not None
-    # The demo's manifest holds no objects (its cast is evaluation's truth): the user makes one.
+    # A fresh import lists no objects: the user makes one.
     oid = c.add_object("Hero")
     assert oid is not None
     c.set_object(oid)

@@ -19,7 +19,6 @@ from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QMessageBox
 
-from app.demo.project import create_demo_project
 from app.ui import render
 from app.ui.controller import MainController
 from app.ui.dialogs import ExportDialog, ModelsDialog, SettingsDialog
@@ -29,9 +28,8 @@ from models.manager import ModelManager
 
 
 @pytest.fixture
-def opened(qtbot: Any, tmp_path: Path) -> Iterator[tuple[MainWindow, MainController]]:
-    root = tmp_path / "demo"
-    create_demo_project(root, width=128, height=72, shots=2, frames_per_shot=5).close()
+def opened(qtbot: Any, tmp_path: Path, imported_project: Path) -> Iterator[tuple[MainWindow, MainController]]:
+    root = imported_project  # imported from a video file (tests/ui_fixtures.py)
     controller = MainController()  # the real runner, with the weight-free backends
     window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
@@ -121,7 +119,7 @@ def test_timeline_scrub_zoom_and_status(qtbot: Any, opened: tuple[MainWindow, Ma
     window, c = opened
     tl = window.timeline
     tl.resize(800, tl.sizeHint().height())
-    assert c.frame_count == 10
+    assert c.frame_count == 12
     qtbot.mousePress(tl, Qt.MouseButton.LeftButton, pos=QPoint(int(tl.x_of(2.5)), 30))
     qtbot.mouseMove(tl, QPoint(int(tl.x_of(7.5)), 30))
     qtbot.mouseRelease(tl, Qt.MouseButton.LeftButton, pos=QPoint(int(tl.x_of(7.5)), 30))

@@ -60,10 +60,9 @@ class DiskClicker:
 
 
 @pytest.fixture
-def project_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "demo"
-    create_demo_project(root, width=W, height=H, shots=2, frames_per_shot=6).close()
-    return root
+def project_dir(imported_project: Path) -> Path:
+    """A project imported from a video file (tests/ui_fixtures.py): 12 frames, 160x96, 2 shots."""
+    return imported_project
 
 
 Opener = Callable[..., tuple[MainWindow, MainController]]
@@ -320,8 +319,9 @@ def test_7_esc_does_not_cancel_jobs_and_cancel_all_asks(qtbot: Any, opener: Open
 
 
 # -- 8. runs start by themselves; a job row appears at once ----------------------------------------------
-def test_8_demo_opens_running_with_a_row_at_once(qtbot: Any, opener: Opener, project_dir: Path) -> None:
-    window, c = opener(project_dir, auto_run=True)
+def test_8_demo_opens_running_with_a_row_at_once(qtbot: Any, opener: Opener, tmp_path: Path) -> None:
+    create_demo_project(tmp_path / "demo", width=W, height=H, shots=2, frames_per_shot=6).close()
+    window, c = opener(tmp_path / "demo", auto_run=True)
     qtbot.waitUntil(lambda: bool(window.jobs_panel.visible_rows()), timeout=10000)
     row = window.jobs_panel.visible_rows()[0]
     assert "Run all stages" in row.title.text() and row.detail.text()

@@ -1,0 +1,91 @@
+"""Shared fixtures of the UI tests: a project imported from a real video file, and a click model.
+
+The app's tests start where a user starts: a video file (a generated anime-style clip with two hard
+cuts' worth of distinct shots, encoded to H.264) imported through `app.ingest`, not a demo project
+written straight into the store. The import runs once per session; each test gets its own copy.
+`tests/conftest.py` re-exports the fixtures.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from clips import write_mp4
+
+from models.base import Prompt
+
+CLIP_W, CLIP_H = 160, 96
+CLIP_SHOTS, CLIP_FRAMES_PER_SHOT = 2, 6
+
+
+def anime_clip(shots: int = CLIP_SHOTS, frames_per_shot: int = CLIP_FRAMES_PER_SHOT,
+               size: tuple[int, int] = (CLIP_W, CLIP_H)) -> list[np.ndarray]:
+    """Flat-coloured shots, each a distinct background with two outlined figures that move every
+    frame (so no frame is a held drawing and every cut is a hard one)."""
+    w, h = size
+    yy, xx = np.mgrid[:h, :w]
+    backgrounds = [(235, 205, 150), (40, 70, 140), (90, 160, 90), (180, 90, 120)]
+    figures = [(250, 120, 20), (230, 230, 240), (200, 40, 60), (30, 30, 30)]
+    frames = []
+    for s in range(shots):
+        for i in range(frames_per_shot):
+            img = np.empty((h, w, 3), np.uint8)
+            img[:] = backgrounds[s % len(backgrounds)]
+            img[yy > h * 3 // 4] = np.array(backgrounds[s % len(backgrounds)]) * 3 // 4  # a floor
+            for k in range(2):
+                cx, cy = (w // 4 + 2 * i, 3 * w // 4 - i)[k], h // 2 + (k * 6 - 3)
+                rx, ry = w // 10 + k * 2, h // 4
+                d = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2
+                img[d <= 1.2] = (20, 20, 25)  # the line art around each figure
+                img[d <= 1.0] = figures[(2 * s + k) % len(figures)]
+            frames.append(img)
+    return frames
+
+
+@pytest.fixture(scope="session")
+def imported_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project imported once per session from an mp4 of `anime_clip` (left closed)."""
+    pytest.importorskip("av")
+    from app.ingest.importer import import_source
+
+    folder = tmp_path_factory.mktemp("imported")
+    src = write_mp4(folder / "clip.mp4", anime_clip(), fps=12.0)
+    import_source(src, folder / "clip", name="clip").close()
+    return folder / "clip"
+
+
+@pytest.fixture
+def imported_project(imported_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the imported project for one test (12 frames, 160x96, 2 shots of 6)."""
+    root = tmp_path / "clip"
+    shutil.copytree(imported_template, root)
+    return root
+
+
+class DiskClicker:
+    """A deterministic stand-in for the click model: the box's inner half (a box only narrows what a
+    real model finds in it), plus a disk around each positive point, minus negatives."""
+
+    name = "disk"
+    role = "clicker"
+
+    def load(self, device: str = "cpu") -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+    def predict(self, image_id: str, image: np.ndarray, prompt: Prompt, prior: np.ndarray | None) -> np.ndarray:
+        yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
+        mask = prior.copy() if prior is not None else np.zeros(image.shape[:2], bool)
+        if prompt.box is not None:
+            x0, y0, x1, y1 = prompt.box
+            dx, dy = (x1 - x0) / 4, (y1 - y0) / 4
+            mask |= (xx >= x0 + dx) & (xx < x1 - dx) & (yy >= y0 + dy) & (yy < y1 - dy)
+        for x, y, positive in prompt.points:
+            disk = (xx - x) ** 2 + (yy - y) ** 2 <= 8**2
+            mask = mask | disk if positive else mask & ~disk
+        return mask
