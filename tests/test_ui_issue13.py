@@ -24,9 +24,10 @@ from app.pipeline.runner import PipelineRunner
 from app.store import MaskEdit, Project
 from app.ui import render
 from app.ui.controller import MainController
+from app.ui.files import MAX_RECENT
 from app.ui.jobtext import describe
 from app.ui.timeline import LABEL_W, MARK_H, RULER_H, USER_MARK, frame_counter
-from app.ui.window import MAX_RECENT, MainWindow
+from app.ui.window import MainWindow
 from models.base import Prompt
 
 W, H = 160, 96

@@ -37,6 +37,7 @@ def render_all(out: Path = OUT) -> list[Path]:
     from app.ui.controller import MainController
     from app.ui.dialogs import ExportSummary, ModelsDialog, SettingsDialog, ShortcutsDialog
     from app.ui.icons import apply_dark_theme
+    from app.ui.menus import shortcut_rows
     from app.ui.window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -103,7 +104,7 @@ def render_all(out: Path = OUT) -> list[Path]:
         c.set_compare("side")
         shot("side_by_side")
         c.set_compare("off")
-        sheet = ShortcutsDialog(w.shortcut_rows(), w)
+        sheet = ShortcutsDialog(shortcut_rows(w.actions_by_name), w)
         sheet.show()
         shot("shortcut_sheet", sheet)
         sheet.close()
