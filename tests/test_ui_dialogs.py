@@ -21,7 +21,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.ui import render
 from app.ui.controller import MainController
-from app.ui.dialogs import ExportDialog, ModelsDialog, SettingsDialog
+from app.ui.dialogs import ModelsDialog, SettingsDialog
+from app.ui.export_dialog import ExportDialog
 from app.ui.window import MainWindow
 from models import registry
 from models.manager import ModelManager
@@ -93,7 +94,7 @@ def test_export_dialog_writes_dataset(qtbot: Any, opened: tuple[MainWindow, Main
         opened_urls.append(url.toLocalFile())
         return True
 
-    monkeypatch.setattr("app.ui.dialogs.QDesktopServices.openUrl", fake_open)
+    monkeypatch.setattr("app.ui.export_dialog.QDesktopServices.openUrl", fake_open)
     dialog = ExportDialog(c, window)
     qtbot.addWidget(dialog)
     out = tmp_path / "out"

@@ -26,7 +26,8 @@ from app.ui import render
 from app.ui.controller import MainController
 from app.ui.files import MAX_RECENT
 from app.ui.jobtext import describe
-from app.ui.timeline import LABEL_W, MARK_H, RULER_H, USER_MARK, frame_counter
+from app.ui.timeline import frame_counter
+from app.ui.timeline_paint import LABEL_W, MARK_H, RULER_H, USER_MARK
 from app.ui.window import MainWindow
 from models.base import Prompt
 
@@ -253,7 +254,7 @@ def test_6_stale_work_resumes_on_open_unless_paused(qtbot: Any, opener: Opener, 
     qtbot.waitUntil(lambda: "stale" in window.work_label.text(), timeout=20000)
     assert "1 frame stale" in window.work_label.text() and "paused" in window.work_label.text()
     assert not c.runner.jobs()  # type: ignore[union-attr]  # paused: nothing started by itself
-    from app.ui.dialogs import ExportDialog
+    from app.ui.export_dialog import ExportDialog
 
     export = ExportDialog(c, window)
     qtbot.addWidget(export)

@@ -1,26 +1,22 @@
-"""Settings (backend per stage, device, batch size), Models (list and download), Export (with its
-summary) and the keyboard shortcut sheet."""
+"""Settings (backend per stage, device, batch size), Models (list and download) and the keyboard
+shortcut sheet. The Export dialog is `app.ui.export_dialog`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, cast
 
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QStandardItemModel
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -36,13 +32,6 @@ from app.ui.workers import run_with_progress
 
 ROLE_LABELS = {role: ROLE_TEXT[role][0] for role in ROLE_ORDER}
 DEVICES = ("auto", "cpu", "cuda", "mps")
-FORMAT_TEXT = {
-    "layers": "Every layer as PNG files (frame, object RGBA, masks, clean plate) for compositing or custom training.",
-    "kohya": "LoRA training folders for kohya-ss sd-scripts: images with caption .txt files per character.",
-    "coco": "COCO instance segmentation (annotations.json with RLE masks), one video per shot.",
-    "hf": "A Hugging Face imagefolder (train/ with metadata.jsonl), loadable with datasets.load_dataset.",
-    "webdataset": "WebDataset tar shards (image, mask, caption per sample) for streaming training.",
-}
 
 
 class SettingsDialog(QDialog):
@@ -192,178 +181,6 @@ class ModelsDialog(QDialog):
 
         run_with_progress(self, f"Downloading {name}...", work, lambda _p: self.refresh(),
                           lambda exc: show_error(self, exc))
-
-
-class ExportDialog(QDialog):
-    """Export the project as a dataset (format and frame selection), in the background.
-
-    The choices are kept per project (in its manifest's settings) and offered again next time.
-    """
-
-    def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        from app.export import format_names
-
-        self.c = controller
-        self.setWindowTitle("Export dataset")
-        self.setMinimumWidth(640)
-        project = controller.project
-        saved = dict(project.manifest.settings.get("export", {})) if project is not None else {}
-        default = (project.root.parent / f"{project.root.name}-export") if project is not None else Path.home()
-        self.out = QLineEdit(str(saved.get("out", default)))
-        self.out.setMinimumWidth(420)
-        self.out.setToolTip(self.out.text())
-        self.out.textChanged.connect(self.out.setToolTip)
-        browse = QPushButton("Browse...")
-        browse.clicked.connect(self._browse)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out, 1)
-        out_row.addWidget(browse)
-        self.format = QComboBox()
-        self.format.addItems(format_names())
-        self.format_note = QLabel()
-        self.format_note.setWordWrap(True)
-        self.format_note.setStyleSheet("color: #a8a8b0;")
-        self.format.currentTextChanged.connect(self._describe)
-        for i in range(self.format.count()):
-            self.format.setItemData(i, FORMAT_TEXT.get(self.format.itemText(i), ""), 3)  # 3 = ToolTipRole
-        self.corrected_only = QCheckBox("Only corrected frames")
-        self.min_conf = QDoubleSpinBox()
-        self.min_conf.setRange(0.0, 1.0)
-        self.min_conf.setSingleStep(0.05)
-        self.dedupe = QSpinBox()
-        self.dedupe.setRange(0, 64)
-        self.dedupe.setToolTip("Largest hash distance treated as a near-duplicate (0 = keep all)")
-        self.max_per_shot = QSpinBox()
-        self.max_per_shot.setRange(0, 100000)
-        self.max_per_shot.setSpecialValueText("no limit")
-        self.format.setCurrentText(str(saved.get("format", self.format.currentText())))
-        self.corrected_only.setChecked(bool(saved.get("corrected_only", False)))
-        self.min_conf.setValue(float(saved.get("min_confidence", 0.0)))
-        self.dedupe.setValue(int(saved.get("dedupe", 0)))
-        self.max_per_shot.setValue(int(saved.get("max_per_shot", 0)))
-        self._describe(self.format.currentText())
-        form = QFormLayout()
-        form.addRow("Folder", out_row)
-        form.addRow("Format", self.format)
-        form.addRow("", self.format_note)
-        form.addRow("", self.corrected_only)
-        form.addRow("Min confidence", self.min_conf)
-        form.addRow("De-duplicate", self.dedupe)
-        form.addRow("Max frames per shot", self.max_per_shot)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        # Exporting while layers are out of date is allowed, but never silently.
-        left = controller.work_left
-        pending = [f"{left[k]} frame{'s' if left[k] != 1 else ''} {word}" for k, word in (("stale", "stale"), ("missing", "not computed"),
-                                                               ("running", "still running")) if left.get(k)]
-        self.stale_warning = QLabel("Not up to date: " + ", ".join(pending) + ". Their layers are exported as they "
-                                    "are now; wait for the pipeline to finish for fresh ones." if pending else "")
-        self.stale_warning.setWordWrap(True)
-        self.stale_warning.setStyleSheet("color: #e0b040;")
-        self.stale_warning.setVisible(bool(pending))
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.stale_warning)
-        layout.addWidget(buttons)
-        self.summary_dialog: ExportSummary | None = None
-
-    def _describe(self, name: str) -> None:
-        self.format_note.setText(FORMAT_TEXT.get(name, ""))
-
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export into", self.out.text())
-        if folder:
-            self.out.setText(folder)
-
-    def options(self) -> dict[str, Any]:
-        return {"format": self.format.currentText(), "corrected_only": self.corrected_only.isChecked(),
-                "min_confidence": self.min_conf.value(), "dedupe": self.dedupe.value(),
-                "max_per_shot": self.max_per_shot.value()}
-
-    def _remember(self, out: Path, options: dict[str, Any]) -> None:
-        project = self.c.project
-        if project is not None:
-            project.manifest.settings["export"] = {"out": str(out), **options}
-            project.save_manifest()
-
-    def accept(self) -> None:
-        project = self.c.project
-        if project is None:
-            return
-        out, options = Path(self.out.text()), self.options()
-        self._remember(out, options)
-        parent = self.parentWidget() or self
-        objects = len(project.manifest.objects)
-
-        def work(progress: Any, cancelled: Any) -> dict[str, Any]:
-            from app.export import export_project
-
-            return export_project(project, out, progress=progress, cancel=cancelled, **options)
-
-        def done(summary: dict[str, Any]) -> None:
-            self.c.status.emit(f"Exported to {out}.")
-            self.summary_dialog = ExportSummary(summary, out, objects, options, parent)
-            self.summary_dialog.open()
-
-        run_with_progress(parent, f"Exporting {options['format']}...", work, done, lambda exc: show_error(parent, exc))
-        super().accept()
-
-
-def summary_lines(summary: dict[str, Any], objects: int, options: dict[str, Any]) -> list[str]:
-    """What an export wrote, in sentences: files, frames, objects, and what was skipped and why."""
-    files, frames = int(summary.get("files", 0)), int(summary.get("frames", 0))
-    written, skipped = int(summary.get("written", files)), int(summary.get("skipped", 0))
-    lines = [f"{files} files for {frames} frames and {objects} object{'s' if objects != 1 else ''} "
-             f"({summary.get('format', options.get('format', ''))})."]
-    if skipped:
-        lines.append(f"{written} written, {skipped} skipped because they were already up to date from an earlier export.")
-    why = []
-    if options.get("corrected_only"):
-        why.append("only corrected frames were chosen")
-    if options.get("min_confidence"):
-        why.append(f"frames under {options['min_confidence']:.2f} confidence were left out")
-    if options.get("dedupe"):
-        why.append("near-duplicate frames were left out")
-    if options.get("max_per_shot"):
-        why.append(f"at most {options['max_per_shot']} frames per shot")
-    if why:
-        lines.append("Frames left out: " + "; ".join(why) + ".")
-    removed = summary.get("removed")
-    if removed:
-        count = len(removed) if isinstance(removed, list | tuple | set) else int(removed)
-        lines.append(f"{count} files of an earlier export that no longer apply were removed.")
-    return lines
-
-
-class ExportSummary(QDialog):
-    """Export finished: the counts, what was skipped and why, and a button that opens the folder."""
-
-    def __init__(self, summary: dict[str, Any], out: Path, objects: int, options: dict[str, Any],
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Export finished")
-        self.out = out
-        self.lines = summary_lines(summary, objects, options)
-        where = QLabel(f"Exported to {out}")
-        where.setWordWrap(True)
-        where.setStyleSheet("font-weight: 600;")
-        body = QLabel("\n".join(self.lines))
-        body.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        self.open_button = buttons.addButton("Open folder", QDialogButtonBox.ButtonRole.ActionRole)
-        self.open_button.clicked.connect(self.open_folder)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(where)
-        layout.addWidget(body)
-        layout.addWidget(buttons)
-        self.setMinimumWidth(480)
-
-    def open_folder(self) -> bool:
-        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.out)))
 
 
 class ShortcutsDialog(QDialog):

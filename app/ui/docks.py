@@ -1,33 +1,28 @@
-"""Side panels: objects (add, rename, confirm, colour, merge, split, reassign, delete), layers (toggle, solo, opacity), jobs (progress, cancel)."""
+"""Side panels: objects (add, rename, confirm, colour, merge, split, reassign, delete) and layers
+(toggle, solo, opacity). The Jobs panel is `app.ui.jobs_panel`."""
 
 from __future__ import annotations
 
-import os
-import sys
 from functools import partial
 
-import psutil
-from PySide6.QtCore import QPoint, Qt, QTimer, Slot
+from PySide6.QtCore import QPoint, Qt, Slot
 from PySide6.QtGui import QColor, QFont, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QMenu,
     QMessageBox,
-    QProgressBar,
     QPushButton,
-    QScrollArea,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from app.ui.controller import FINISHED_SHOWN_S, MainController
+from app.ui.controller import MainController
 from app.ui.icons import icon
 from app.ui.render import LAYER_LABELS, LAYER_ORDER
 
@@ -207,165 +202,3 @@ class LayersPanel(QWidget):
                 widget.blockSignals(True)
                 setter(widget)
                 widget.blockSignals(False)
-
-
-class JobRow(QWidget):
-    """One job: a title, a thin progress bar and a detail line that wraps instead of being clipped."""
-
-    def __init__(self, panel: JobsPanel) -> None:
-        super().__init__()
-        self.job_id = 0
-        self.title = QLabel()
-        self.title.setStyleSheet("font-weight: 600;")
-        self.detail = QLabel()
-        self.detail.setWordWrap(True)
-        self.bar = QProgressBar()
-        self.bar.setTextVisible(False)
-        self.bar.setFixedHeight(6)
-        self.stop = QPushButton(icon("cancel"), "")
-        self.stop.setFixedWidth(30)
-        self.stop.clicked.connect(lambda: panel.c.cancel(self.job_id))
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.title, 1)
-        top.addWidget(self.stop)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.setSpacing(2)
-        layout.addLayout(top)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.detail)
-
-    def show_job(self, job_id: int, state: str, title: str, detail: str, done: int, total: int) -> None:
-        self.job_id = job_id
-        self.title.setText(title)
-        self.detail.setText(detail)
-        self.setToolTip(f"{title}: {detail}")
-        self.stop.setVisible(state in ("running", "queued"))
-        self.stop.setToolTip(f"Cancel {title}")
-        if state == "running" and total == 0:
-            self.bar.setRange(0, 0)  # busy: the job has not counted its frames yet
-        else:
-            self.bar.setRange(0, max(1, total))
-            self.bar.setValue(done if state != "done" else max(1, total))
-        colour = {"cancelled": "#d8a040", "failed": "#e05050"}.get(state, "")
-        self.detail.setStyleSheet(f"color: {colour};" if colour else "")
-
-
-class JobsPanel(QWidget):
-    """Running and queued jobs with progress, speed and time left (plus, for a few seconds, those that
-    were cancelled or failed); CPU and memory gauges; device; pause and cancel-all."""
-
-    def __init__(self, controller: MainController) -> None:
-        super().__init__()
-        self.c = controller
-        self.rows: list[JobRow] = []
-        self.box = QWidget()
-        self.box_layout = QVBoxLayout(self.box)
-        self.box_layout.setContentsMargins(0, 0, 0, 0)
-        self.box_layout.setSpacing(2)
-        self.empty = QLabel("No jobs. Pipeline > Run all stages (Ctrl+R) computes every layer.")
-        self.empty.setWordWrap(True)
-        self.empty.setStyleSheet("color: #9a9aa0;")
-        self.box_layout.addWidget(self.empty)
-        self.box_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(self.box)
-        self.setMinimumWidth(220)
-        self.cpu = QProgressBar()
-        self.mem = QProgressBar()
-        for bar, label in ((self.cpu, "CPU %p%"), (self.mem, "Memory %p%")):
-            bar.setRange(0, 100)
-            bar.setFormat(label)
-        self.device = QLabel("device: -")
-        self.device.setWordWrap(True)
-        self.pause = QPushButton("Pause")
-        self.pause.setCheckable(True)
-        self.pause.setToolTip("Pause the pipeline: running jobs stop at the next frame; nothing resumes by itself")
-        self.pause.toggled.connect(self.c.set_paused)
-        self.cancel_all = QPushButton(icon("cancel"), "Cancel all")
-        self.cancel_all.setToolTip("Cancel every running and queued job (asks first)")
-        self.cancel_all.clicked.connect(self._cancel_all)
-        gauges = QHBoxLayout()
-        gauges.addWidget(self.cpu)
-        gauges.addWidget(self.mem)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(scroll, 1)
-        layout.addLayout(gauges)
-        layout.addWidget(self.device)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.pause)
-        row.addWidget(self.cancel_all)
-        layout.addLayout(row)
-        self.confirm_cancel = True  # tests switch the question off
-        self._proc = psutil.Process(os.getpid())
-        self._timer = QTimer(self, interval=1000)
-        self._timer.timeout.connect(self._gauges)
-        self._timer.start()
-        # Progress events can come many times a second: rebuild the rows at most 5 times a second.
-        self._coalesce = QTimer(self, singleShot=True, interval=200)
-        self._coalesce.timeout.connect(self.refresh)
-        controller.jobs_changed.connect(self._schedule)
-        controller.project_changed.connect(self.refresh)
-
-    def _cancel_all(self) -> None:
-        active = [line for line in self.c.job_lines() if line[1] in ("running", "queued")]
-        if not active:
-            return
-        if self.confirm_cancel:
-            answer = QMessageBox.question(self, "Cancel all jobs",
-                                          f"Cancel {len(active)} job{'s' if len(active) != 1 else ''}? "
-                                          "Frames already finished are kept.")
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-        self.c.cancel()
-
-    @Slot()
-    def _schedule(self) -> None:
-        if not self._coalesce.isActive():
-            self._coalesce.start()
-
-    @Slot()
-    def refresh(self) -> None:
-        lines = self.c.job_lines()
-        while len(self.rows) < len(lines):
-            row = JobRow(self)
-            self.box_layout.insertWidget(len(self.rows), row)
-            self.rows.append(row)
-        for row, line in zip(self.rows, lines, strict=False):
-            row.show_job(*line)
-            row.setVisible(True)
-        for row in self.rows[len(lines):]:
-            row.setVisible(False)
-        self.empty.setVisible(not lines)
-        self.pause.blockSignals(True)
-        self.pause.setChecked(self.c.paused)
-        self.pause.blockSignals(False)
-        if any(line[1] in ("cancelled", "failed") for line in lines):
-            QTimer.singleShot(int(FINISHED_SHOWN_S * 1000) + 100, self._schedule)  # then they go
-        self._device()
-
-    def visible_rows(self) -> list[JobRow]:
-        return [row for row in self.rows if not row.isHidden()]
-
-    def _device(self) -> None:
-        runner = self.c.runner
-        name = str(runner.settings.device) if runner is not None else "no pipeline"
-        torch = sys.modules.get("torch")
-        if name == "auto":  # never import torch here just for a label (seconds on the UI thread)
-            name = "cuda" if torch is not None and torch.cuda.is_available() else "cpu (auto)"
-        if name.startswith("cuda") and torch is not None and torch.cuda.is_available():
-            name = f"{name}: {torch.cuda.get_device_name(0)}"
-        self.device.setText(f"device: {name}")
-
-    @Slot()
-    def _gauges(self) -> None:
-        if not self.isVisible():
-            return
-        self.cpu.setValue(int(psutil.cpu_percent(interval=None)))
-        self.mem.setValue(int(psutil.virtual_memory().percent))
-        self.mem.setToolTip(f"Celstudio uses {self._proc.memory_info().rss / 2**20:.0f} MiB")

@@ -35,7 +35,8 @@ def render_all(out: Path = OUT) -> list[Path]:
     from app.demo.project import create_demo_project
     from app.export import export_project
     from app.ui.controller import MainController
-    from app.ui.dialogs import ExportSummary, ModelsDialog, SettingsDialog, ShortcutsDialog
+    from app.ui.dialogs import ModelsDialog, SettingsDialog, ShortcutsDialog
+    from app.ui.export_dialog import ExportSummary
     from app.ui.icons import apply_dark_theme
     from app.ui.menus import shortcut_rows
     from app.ui.window import MainWindow

@@ -12,10 +12,11 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QVBoxLayo
 from app.errors import CelstudioError, ProjectDamaged
 from app.ui import errors
 from app.ui.controller import MainController
-from app.ui.docks import JobsPanel, LayersPanel, ObjectsPanel
+from app.ui.docks import LayersPanel, ObjectsPanel
 from app.ui.files import FilesMixin
 from app.ui.frame_view import FrameView
 from app.ui.icons import icon
+from app.ui.jobs_panel import JobsPanel
 from app.ui.menus import build_actions, build_menus, build_toolbar, shortcut_rows
 from app.ui.review import ReviewPanel
 from app.ui.timeline import Timeline
@@ -181,7 +182,7 @@ class MainWindow(FilesMixin, QMainWindow):
 
     # -- dialogs ------------------------------------------------------------------------------------
     def export_dialog(self) -> None:
-        from app.ui.dialogs import ExportDialog
+        from app.ui.export_dialog import ExportDialog
 
         if self.c.project is not None:
             ExportDialog(self.c, self).exec()
