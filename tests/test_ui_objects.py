@@ -1,4 +1,4 @@
-"""The object list: every object stage 1 registered, with its swatch; edits go through the store."""
+"""The object list: every object the segment stage registered, with its swatch; edits go through the store."""
 
 from __future__ import annotations
 
