@@ -12,7 +12,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from app.pipeline.events import FramesChanged
 from app.store.events import Committed, LayerWritten, ManifestChanged
 
 
@@ -55,8 +54,8 @@ class EventBridge(QObject):
             self._forward.emit(event)
 
     def on_runner_event(self, event: Any) -> None:
-        if isinstance(event, FramesChanged):
-            self.mark_dirty(event.layer, event.frames)
+        if type(event).__name__ == "FramesChanged":
+            self.mark_dirty(str(event.layer), tuple(event.frames))
         self._forward.emit(event)
 
     def mark_dirty(self, layer: str, frames: tuple[int, ...]) -> None:
