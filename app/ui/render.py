@@ -11,6 +11,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PySide6.QtGui import QImage
 
+from app.store.objects import object_color
+
 # Bottom to top. "image" is the source frame; "alpha" shows the character cut out by its matte.
 LAYER_ORDER: tuple[str, ...] = ("clean", "image", "alpha", "effects", "confidence", "masks")
 LAYER_LABELS: dict[str, str] = {
@@ -25,14 +27,6 @@ MASK_FILL_ALPHA = 110
 RIM_RGBA = np.array([0, 0, 0, 200], np.uint8)  # the dark line just outside every outline
 EFFECT_COLOR = (255, 70, 230)
 LOW_CONFIDENCE_COLOR = (255, 40, 40)
-
-
-def palette_color(object_id: int) -> tuple[int, int, int]:
-    """A distinct, bright colour per id (golden-angle hues), for ids the object list does not name."""
-    hue = int((object_id * 137.508) % 360) // 2  # OpenCV hue is 0..179
-    hsv = np.array([[[hue, 200, 235 if object_id % 2 else 200]]], np.uint8)
-    r, g, b = (int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
-    return r, g, b
 
 
 def readable_color(color: tuple[int, int, int], min_luma: float = 120.0) -> tuple[int, int, int]:
@@ -52,7 +46,7 @@ def display_colors(colors: dict[int, tuple[int, int, int]], labels: NDArray[np.u
     if labels is not None:
         counts = cv2.calcHist([labels], [0], None, [256], [0, 256]).ravel()  # ~20x np.bincount's speed
         for oid in np.flatnonzero(counts[1:]) + 1:
-            out.setdefault(int(oid), readable_color(palette_color(int(oid))))
+            out.setdefault(int(oid), readable_color(object_color(int(oid))))
     return out
 
 

@@ -20,8 +20,8 @@ import numpy as np
 
 from app.errors import CelstudioError
 from app.pipeline.strokes import rasterise_stroke
+from app.store.objects import object_color
 from app.ui.controller.core import MIN_BOX, Tool
-from app.ui.render import palette_color
 from models.base import Prompt
 
 
@@ -102,7 +102,7 @@ class EditingMixin(_Base):
         from app.store.events import ManifestChanged
         from app.store.manifest import ObjectInfo
 
-        info = ObjectInfo(object_id, name or f"Object {object_id}", "character", palette_color(object_id))
+        info = ObjectInfo(object_id, name or f"Object {object_id}", "character", object_color(object_id))
         self.project.manifest.objects = sorted([*self.project.manifest.objects, info], key=lambda o: o.id)
         self.project.save_manifest()
         self.project.events.emit(ManifestChanged("objects"))

@@ -14,7 +14,8 @@ from typing import Any
 
 from app.errors import CelstudioError
 from app.store import Project
-from app.ui.render import palette_color, readable_color
+from app.store.objects import object_color
+from app.ui.render import readable_color
 
 
 class ObjectsMixin(_Base):
@@ -29,7 +30,7 @@ class ObjectsMixin(_Base):
         """The colour the canvas shows ``object_id`` in (readable on dark frames), None for no object."""
         if object_id is None:
             return None
-        return readable_color(self.object_colors().get(object_id, palette_color(object_id)))
+        return readable_color(self.object_colors().get(object_id, object_color(object_id)))
 
     def set_object(self, object_id: int | None) -> None:
         self.object_id = object_id
