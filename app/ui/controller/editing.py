@@ -6,15 +6,8 @@ job and is journalled there. Rasterising a stroke is Qt-free (`app.pipeline.stro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from app.ui.controller.core import ControllerCore as _Base
-else:
-    _Base = object
-
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -23,6 +16,11 @@ from app.pipeline.strokes import rasterise_stroke
 from app.store.objects import object_color
 from app.ui.controller.core import MIN_BOX, Tool
 from models.base import Prompt
+
+if TYPE_CHECKING:  # each mixin type-checks against the state it works on
+    from app.ui.controller.core import ControllerCore as _Base
+else:
+    _Base = object
 
 
 class EditingMixin(_Base):

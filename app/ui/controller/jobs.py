@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from app.ui.controller.core import ControllerCore as _Base
-else:
-    _Base = object
-
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PySide6.QtCore import Slot
@@ -21,6 +14,11 @@ from app.pipeline.graph import FAILED, MISSING, RUNNING, STAGES, STALE
 from app.ui.controller.core import FINISHED_SHOWN_S, INTERACTIVE_KINDS, FinishedJob
 from app.ui.jobtext import describe
 from app.ui.runner_link import saved_stage_status
+
+if TYPE_CHECKING:  # each mixin type-checks against the state it works on
+    from app.ui.controller.core import ControllerCore as _Base
+else:
+    _Base = object
 
 
 class JobsMixin(_Base):

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from app.ui.controller.core import ControllerCore as _Base
-else:
-    _Base = object
-
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Slot
 
 from app.errors import CelstudioError, ProjectDamaged, ProjectLocked, ProjectReadOnly
 from app.store import Project
 from app.ui.loader import FrameLoader
+
+if TYPE_CHECKING:  # each mixin type-checks against the state it works on
+    from app.ui.controller.core import ControllerCore as _Base
+else:
+    _Base = object
 
 log = logging.getLogger(__name__)
 

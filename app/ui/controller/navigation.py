@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # each mixin type-checks against the state it works on
     from app.ui.controller.core import ControllerCore as _Base
 else:
     _Base = object

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from app.ui.controller.core import ControllerCore as _Base
-else:
-    _Base = object
-
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.errors import CelstudioError
 from app.store import Project
 from app.store.objects import object_color
 from app.ui.render import readable_color
+
+if TYPE_CHECKING:  # each mixin type-checks against the state it works on
+    from app.ui.controller.core import ControllerCore as _Base
+else:
+    _Base = object
 
 
 class ObjectsMixin(_Base):

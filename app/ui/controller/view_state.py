@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+from app.ui.controller.core import Compare
+from app.ui.render import LAYER_ORDER
+
+if TYPE_CHECKING:  # each mixin type-checks against the state it works on
     from app.ui.controller.core import ControllerCore as _Base
 else:
     _Base = object
-
-from app.ui.controller.core import Compare
-from app.ui.render import LAYER_ORDER
 
 
 class ViewStateMixin(_Base):
