@@ -29,6 +29,7 @@ from app.ui.files import MAX_RECENT
 from app.ui.jobtext import describe
 from app.ui.timeline import frame_counter
 from app.ui.timeline_paint import LABEL_W, MARK_H, RULER_H, USER_MARK
+from app.ui.tools import BrushTool
 from app.ui.window import MainWindow
 from models.base import Prompt
 
@@ -223,7 +224,9 @@ def test_5_brush_cursor_is_a_circle_of_the_brush_size(qtbot: Any, opener: Opener
     window, c = opener(project_dir)
     window.actions_by_name["brush"].trigger()
     qtbot.mouseMove(window.view.viewport(), _vp(window, 50, 50))
-    cursor = window.view.tools["brush"].cursor_item
+    brush = window.view.tools["brush"]
+    assert isinstance(brush, BrushTool)
+    cursor = brush.cursor_item
     assert cursor.isVisible()
     assert cursor.rect().width() == pytest.approx(2 * c.brush_radius)
     assert cursor.rect().center().x() == pytest.approx(50, abs=1)

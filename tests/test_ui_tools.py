@@ -20,7 +20,7 @@ from ui_fixtures import DiskClicker
 from app.pipeline.runner import PipelineRunner
 from app.store import Project
 from app.ui.controller import MainController, Tool
-from app.ui.tools import TOOLS, Interaction
+from app.ui.tools import TOOLS, BrushTool, Interaction
 from app.ui.window import MainWindow
 
 
@@ -74,4 +74,5 @@ def test_shift_drag_with_the_point_tool_is_a_box_and_the_tool_that_saw_the_press
     assert c.last_job.wait(30)
     labels = c.project.masks_or_empty(0)  # type: ignore[union-attr]
     assert labels[70, 115] == c.object_id
-    assert not window.view.tools["brush"].cursor_item.isVisible()  # the eraser's own circle shows now
+    brush = window.view.tools["brush"]
+    assert isinstance(brush, BrushTool) and not brush.cursor_item.isVisible()  # the eraser's circle shows now
