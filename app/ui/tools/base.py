@@ -2,8 +2,9 @@
 
 The view owns zoom, pan and the layers; the active tool gets the mouse gestures (in view
 coordinates, mapped to scene pixels with ``view.scene_xy``) and turns them into controller actions.
-A new tool is one module: subclass `Interaction`, set its ``name`` (the controller's tool name) and
-list it in `app.ui.tools.TOOLS`.
+A new tool is one module: subclass `Interaction` and set its ``name``; then list it in
+`app.ui.tools.TOOLS`, add the name to the controller's `Tool` and give it an action in `app.ui.menus`
+(a test checks that `TOOLS` and `Tool` agree).
 """
 
 from __future__ import annotations
