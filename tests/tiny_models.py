@@ -91,7 +91,7 @@ SAM_TINY: dict[str, Any] = {
 
 def write_sam(path: Path) -> Path:
     """``sam_vit_*.pth``: segment-anything's own ``Sam`` state dict with a tiny image encoder."""
-    from models.sam import build_official
+    from models.sam.architecture import build_official
 
     torch.manual_seed(0)
     model = build_official(SAM_TINY)
