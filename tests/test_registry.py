@@ -55,6 +55,7 @@ def test_listing_and_availability_import_no_backend_and_no_torch(tmp_path: Path)
         "models",
         "models.base",
         "models.catalog",
+        "models.download",
         "models.errors",
         "models.manager",
         "models.registry",
