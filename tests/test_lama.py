@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from app.errors import ModelUnavailable
-from models.lama import LamaInpainter, build_random, convert
+from models.lama import LamaInpainter, convert
+from models.lama_network import build_random
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -115,7 +115,7 @@ class _ScriptedLama(torch.nn.Module):
 
 def write_big_lama(path: Path) -> Path:
     """``big-lama.pt``: a traced TorchScript module like the lama-cleaner / IOPaint release."""
-    from models.lama import build_random
+    from models.lama_network import build_random
 
     torch.manual_seed(0)
     wrapped = _ScriptedLama(build_random(ngf=8, n_blocks=2)).eval()
