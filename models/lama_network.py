@@ -66,7 +66,6 @@ class FFC(nn.Module):
 
         self.convl2l, self.convl2g, self.convg2l = conv(in_l, out_l), conv(in_l, out_g), conv(in_g, out_l)
         self.convg2g = SpectralTransform(in_g, out_g) if in_g and out_g else None
-        self.global_in_num = in_g
 
     def forward(self, x: FFCInput) -> Pair:
         x_l, x_g = x if isinstance(x, tuple) else (x, None)

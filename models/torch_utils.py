@@ -177,6 +177,10 @@ def release_memory(device: str) -> None:
     if device.startswith("cuda") and torch.cuda.is_available():
         torch.cuda.empty_cache()
 
+# Torchvision's ImageNet statistics, which most backbones here were trained with (0..1 scale).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 
 def image_stats(cfg: dict[str, Any], mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """``image_mean`` / ``image_std`` of a preprocessor config on the 0..1 scale (some old configs use 0..255)."""
