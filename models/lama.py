@@ -14,6 +14,7 @@ The network itself is in `models.lama_network`.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import zipfile
@@ -109,8 +110,6 @@ class LamaInpainter:
         """Fill ``holes[i]`` in ``frames[i]``; pixels outside the (dilated) hole are kept exactly."""
         if self.net is None:
             raise ModelUnavailable("LaMa is not loaded.")
-        import contextlib
-
         ctx: Any = contextlib.nullcontext()
         if self.device.startswith("cuda"):
             ctx = torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)

@@ -71,5 +71,6 @@ class Flows:
         return out, cv2.resize(consist, self.full, interpolation=cv2.INTER_LINEAR)
 
     def forget(self) -> None:
+        """Drop the cached thumbnails and flows (the pass is over)."""
         self.grey.clear()
         self.pairs.clear()
