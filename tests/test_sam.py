@@ -138,15 +138,8 @@ def test_embedding_cache_is_bounded_lru(tiny_pth: Path) -> None:
     assert empty.shape == (H, W) and not empty.any()
 
 
-def test_missing_and_corrupt_weights(tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailable):
-        SamClicker(None).load()
-    with pytest.raises(ModelUnavailable):
-        SamClicker(tmp_path / "nope.pth").load()
-    bad = tmp_path / "bad.pth"
-    bad.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(ModelUnavailable):
-        SamClicker(bad).load()
+def test_pickled_or_foreign_checkpoints_are_refused(tmp_path: Path) -> None:
+    # Missing and garbage files: test_registry.test_unusable_weights_are_model_unavailable, for every backend.
     pickled = tmp_path / "pickle.pth"
     torch.save({"weights": Path("x")}, pickled)  # needs arbitrary unpickling: refused
     with pytest.raises(ModelUnavailable):
