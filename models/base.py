@@ -100,6 +100,9 @@ class Inpainter(Backend, Protocol):
     def clean_plates(self, frames: Sequence[Image], holes: Sequence[Mask]) -> list[Image]: ...
 
 
+Direction = Literal["forward", "backward", "both"]  # which way a propagation runs from its seeds
+
+
 class Propagator(Backend, Protocol):
     """The propagate stage: propagate label maps through a shot from seed frames (user-corrected = permanent).
 
@@ -111,7 +114,7 @@ class Propagator(Backend, Protocol):
         self,
         frames: Sequence[Image],
         seeds: dict[int, Labels],
-        direction: Literal["forward", "backward", "both"] = "both",
+        direction: Direction = "both",
     ) -> list[Propagation]: ...
 
 

@@ -37,11 +37,9 @@ from typing import ClassVar, Literal
 import cv2
 import numpy as np
 
-from models.base import Image, Labels, Propagation, Role, SoftMap
+from models.base import Direction, Image, Labels, Propagation, Role, SoftMap
 from models.classical.flow import Flows
 from models.classical.tracks import Tracks
-
-Direction = Literal["forward", "backward", "both"]
 
 
 class FlowPropagator:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
-from models.base import Image, Labels, Propagation, Role
+from models.base import Direction, Image, Labels, Propagation, Role
 from models.errors import ModelUnavailable
 
 
@@ -193,7 +193,7 @@ class XMemPropagator:
                 yield t, Propagation(labels=lut[arg.numpy()], confidence=conf.numpy().astype(np.float32))
 
     def propagate(self, frames: Sequence[Image], seeds: dict[int, Labels],
-                  direction: Literal["forward", "backward", "both"] = "both") -> list[Propagation]:
+                  direction: Direction = "both") -> list[Propagation]:
         """Propagate ``seeds`` (frame index -> trusted labels) through ``frames``; one result per frame."""
         if self.net is None:
             raise ModelUnavailable("XMem is not loaded.")
