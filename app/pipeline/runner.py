@@ -15,7 +15,6 @@ import shutil
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -28,7 +27,7 @@ from app.pipeline.graph import DOWNSTREAM_OF_MASKS, ROLE_OF_STAGE, RUNNING, STAG
 from app.pipeline.jobs import BATCH, INTERACTIVE, PREPARE, Body, Cancelled, JobHandle, JobInfo
 from app.pipeline.stages import STAGE_FUNCTIONS
 from app.pipeline.worker import Worker
-from app.store import Project, Shot
+from app.store import JournalEntry, Project, Shot
 from app.store.h5 import disk_full
 from models.base import Backend, PreparesImages, Prompt
 
@@ -171,7 +170,7 @@ class PipelineRunner:
         brings it back; downstream re-runs."""
         return self.submit_object_edit(lambda project: project.delete_object(object_id, shot=shot), "delete")
 
-    def submit_object_edit(self, edit: Callable[[Project], Any], kind: str = "objects") -> JobHandle:
+    def submit_object_edit(self, edit: Callable[[Project], object], kind: str = "objects") -> JobHandle:
         """Run an object edit (``edit(project)`` calling `app.store.objects.ObjectStore`: rename, merge,
         split, reassign, delete) on the worker, then re-run what its rewritten masks made stale."""
 
@@ -189,7 +188,7 @@ class PipelineRunner:
     def redo(self) -> JobHandle:
         return self._submit("redo", INTERACTIVE, lambda info: self._history(self.project.redo))
 
-    def _history(self, action: Callable[[], Any]) -> None:
+    def _history(self, action: Callable[[], JournalEntry | None]) -> None:
         entry = action()
         if entry is not None:
             self._after_commit(entry.frames)
