@@ -60,3 +60,33 @@ def test_torch_utils_pick_device_is_the_same_function() -> None:
     import models.torch_utils
 
     assert models.torch_utils.pick_device is models.device.pick_device
+
+
+def test_the_jobs_panel_shows_the_runners_choice_without_importing_torch(
+    qtbot: Any, tmp_path: Path, asked: list[str]
+) -> None:
+    from app.ui.controller import MainController
+    from app.ui.docks import JobsPanel
+
+    create_demo_project(tmp_path / "d", width=64, height=36, shots=1, frames_per_shot=2).close()
+    runners: list[PipelineRunner] = []
+
+    def factory(project: Project) -> PipelineRunner:
+        runners.append(PipelineRunner(project, PipelineSettings(backends={"matter": "u2net"} if runners else {})))
+        return runners[-1].start()
+
+    controller = MainController(runner_factory=factory)
+    assert controller.open_project(tmp_path / "d")
+    try:
+        panel = JobsPanel(controller)
+        qtbot.addWidget(panel)
+        panel._device()
+        assert panel.device.text() == "device: cpu"  # weight-free: known without torch
+        controller.apply_settings({})  # a new runner: the factory now asks for a deep matter
+        panel._device()
+        assert panel.device.text() == "device: not chosen yet" and asked == []
+        runners[-1].device()
+        panel._device()
+        assert panel.device.text() == "device: picked"
+    finally:
+        controller.close_project()
