@@ -26,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.demo.project import create_demo_project  # noqa: E402
-from app.pipeline.runner import PipelineRunner  # noqa: E402
+from app.demo.project import create_demo_project
+from app.pipeline.runner import PipelineRunner
 
 SIZES = {480: (854, 480), 720: (1280, 720), 1080: (1920, 1080)}
 
