@@ -187,3 +187,27 @@ def test_a_write_failing_mid_propagation_puts_every_shown_frame_back(tmp_path: P
     finally:
         runner.stop()
         project.close()
+
+
+def test_a_propagator_failing_mid_propagation_puts_every_shown_frame_back(tmp_path: Path) -> None:
+    project = _seeded(tmp_path / "p")
+    calls = [0]
+
+    def crash_on_second_chunk() -> None:
+        calls[0] += 1
+        if calls[0] == 2:
+            raise RuntimeError("out of memory (injected)")
+
+    runner = _runner(project, Shifting(on_call=crash_on_second_chunk))
+    finished: list[JobFinished] = []
+    runner.subscribe(lambda e: finished.append(e) if isinstance(e, JobFinished) and e.kind == "propagate" else None)
+    seq = project.journal.last_seq
+    try:
+        assert runner.submit_propagate(0, "forward").wait(30) and runner.wait_idle()
+        assert [e.status for e in finished] == ["failed"] and "injected" in finished[0].message
+        assert project.journal.last_seq == seq
+        for f in range(1, 6):  # chunk [1, 2] was shown, then taken back
+            assert project.layers.read("masks", f) is None, f
+    finally:
+        runner.stop()
+        project.close()

@@ -4,9 +4,9 @@ Interactive jobs (a click, a brush stroke, the frame the user is looking at) jum
 batch work yields between frames (`RunContext.checkpoint`), where it can also be paused or cancelled.
 Results drain to the store through the write queue on its own thread (`app.pipeline.writes`), and
 frames are decoded ahead on a prefetch thread (`ShotFrames`). Nothing here touches Qt: views subscribe
-to the runner's events and the store's. The parts: `jobs` (queue and job state), `context` (what a
-job sees), `backends` (settings, device, loading, memory), `writes` (the write path); this module is
-the submit API and the worker.
+to the runner's events and the store's. The parts: `worker` (the thread and the events), `jobs` (queue
+and job state), `context` (what a job sees), `backends` (settings, device, loading, memory), `writes`
+(the write path); this module is the submit API and how a run walks stages and shots.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from app.errors import CelstudioError
 from app.pipeline import interactive
 from app.pipeline.backends import Backends, PipelineSettings
 from app.pipeline.context import RunContext
@@ -130,40 +129,47 @@ class PipelineRunner:
     def submit_propagate(self, frame: int, direction: interactive.Direction = "both") -> JobHandle:
         """Propagate the corrected ``frame`` through its shot. Chunks are written (and so shown) as
         they come, through the same write path as the propagate stage's; the journal entry at the end
-        makes them the user's and undoable. A cancelled propagation keeps (commits) what it wrote; a
-        failed one puts the frames back as they were."""
+        makes them the user's and undoable. A cancelled propagation keeps (journals) what it showed; a
+        failed one (the propagator, a write or the journal) puts the frames back as they were."""
+        return self._submit("propagate", INTERACTIVE, lambda info: self._propagate(info, frame, direction))
 
-        def body(info: JobInfo) -> None:
-            run = interactive.InteractivePropagation(
-                self.project, self.backends.get("propagator"), frame, direction, chunk=self.settings.propagation_chunk)
-            info.total = len(run.targets)
-            ctx = self._context(info)
-            written: list[int] = []
-            try:
-                for chunk in run.chunks():
-                    for f, labels, confidence in zip(chunk.frames, chunk.labels, chunk.confidence, strict=True):
-                        ctx.write("masks", f, labels, {"stage": "propagate", "from": frame})
-                        ctx.write("confidence", f, confidence, {"stage": "propagate", "from": frame})
-                    written += chunk.frames
-                    ctx.checkpoint("propagate", chunk.frames[-1], count=len(chunk.frames))
-                ctx.drain()  # the streamed writes land before the journal's, never after
-                entry = run.commit()
-            except Cancelled:
-                ctx.drain()
-                entry = run.commit()
-                if entry is not None:
-                    self._after_commit(entry.frames)
-                raise
-            except CelstudioError:
-                # Not journalled (a full disk, say): what was shown must not look applied.
-                for f in written:
-                    ctx.restore("masks", f, *run.previous(f))
-                ctx.drain()
-                raise
-            if entry is not None:
-                self._after_commit(entry.frames)
+    def _propagate(self, info: JobInfo, frame: int, direction: interactive.Direction) -> None:
+        run = interactive.InteractivePropagation(
+            self.project, self.backends.get("propagator"), frame, direction, chunk=self.settings.propagation_chunk)
+        info.total = len(run.targets)
+        ctx = self._context(info)
+        shown: list[int] = []
 
-        return self._submit("propagate", INTERACTIVE, body)
+        def unshow() -> None:
+            for f in shown:
+                ctx.restore("masks", f, *run.previous(f))
+            ctx.drain()
+
+        cancelled = False
+        try:
+            for chunk in run.chunks():
+                for f, labels, confidence in zip(chunk.frames, chunk.labels, chunk.confidence, strict=True):
+                    ctx.write("masks", f, labels, {"stage": "propagate", "from": frame})
+                    ctx.write("confidence", f, confidence, {"stage": "propagate", "from": frame})
+                shown += chunk.frames
+                ctx.checkpoint("propagate", chunk.frames[-1], count=len(chunk.frames))
+        except Cancelled:
+            cancelled = True
+        except Exception:
+            unshow()
+            raise
+        ctx.drain()  # the streamed writes land before the journal's, never after
+        try:
+            if info.write_error is not None:
+                raise info.write_error
+            entry = run.commit()
+        except Exception:
+            unshow()  # not journalled (a full disk, say): what was shown must not look applied
+            raise
+        if entry is not None:
+            self._after_commit(entry.frames)
+        if cancelled:
+            raise Cancelled
 
     def submit_delete_object(self, object_id: int, shot: int | None = None) -> JobHandle:
         """Remove an object from every frame (or the shot of frame ``shot``); journalled, so undo
