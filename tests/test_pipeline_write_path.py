@@ -211,3 +211,19 @@ def test_a_propagator_failing_mid_propagation_puts_every_shown_frame_back(tmp_pa
     finally:
         runner.stop()
         project.close()
+
+
+def test_undoing_a_propagation_gives_each_frame_back_its_earlier_source(tmp_path: Path) -> None:
+    project = _seeded(tmp_path / "p")
+    runner = _runner(project, Shifting())
+    try:
+        assert runner.submit_propagate(0, "forward").wait(30) and runner.wait_idle()
+        assert runner.submit_propagate(0, "forward").wait(30) and runner.wait_idle()
+        # the second propagation replaced accepted masks, not pipeline ones (the streamed chunks
+        # rewrite the meta before the journal entry is made)
+        assert {e.before_source for e in project.journal.entries[-1].edits} == {"accepted"}
+        assert runner.undo().wait(30) and runner.wait_idle()
+        assert project.layers.meta("masks", 3)["source"] == "accepted"
+    finally:
+        runner.stop()
+        project.close()

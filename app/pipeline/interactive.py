@@ -182,6 +182,7 @@ class InteractivePropagation:
         return (None, {}) if meta is None else (decode_label_png(self._before[frame]), meta)
 
     def chunks(self) -> Iterator[PropagatedChunk]:
+        """Compute the targets outward from ``frame``, forward then backward, one chunk at a time."""
         project, frame = self.project, self.frame
         last: dict[int, Labels] = {}
         seed_labels = {s: project.masks_or_empty(s) for s in self.seeds}
@@ -212,6 +213,7 @@ class InteractivePropagation:
         there was nothing to propagate."""
         if not self._results:
             return None
-        edits = [MaskEdit(f, self._before[f], self._results[f], 0, "accepted", _source_of(self.project, f))
+        # Who made each frame's masks before: read before the streamed chunks overwrote the meta.
+        edits = [MaskEdit(f, self._before[f], self._results[f], 0, "accepted", str((self._meta[f] or {}).get("source", "pipeline")))
                  for f in sorted(self._results)]
         return self.project.commit("propagate", edits, {"from": self.frame, "direction": self.direction})
