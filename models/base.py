@@ -124,6 +124,14 @@ class ClickSegmenter(Backend, Protocol):
     def predict(self, image_id: str, image: Image, prompt: Prompt, prior: Mask | None) -> Mask: ...
 
 
+@runtime_checkable
+class PreparesImages(Protocol):
+    """A click model that can compute an image's embedding ahead of the click (SAM's encoder is the
+    slow part of a click); the runner calls it for the frames around the one the user looks at."""
+
+    def precompute(self, image_id: str, image: Image) -> None: ...
+
+
 class Annotator(Backend, Protocol):
     """The annotate stage: tags, caption and an embedding for one frame and its object labels."""
 
