@@ -87,7 +87,7 @@ def build(name: str, device: str, tmp: Path) -> Any:
         backend = MODNetMatter(weights=saved(modnet_net(), tmp, "modnet.ckpt"))
     elif name == "lama":
         from models.lama import LamaInpainter
-        from models.lama import build_random as lama_net
+        from models.lama_network import build_random as lama_net
 
         wrap = lambda s: {"state_dict": {f"generator.{k}": v for k, v in s.items()}}  # noqa: E731
         backend = LamaInpainter(weights=saved(lama_net(), tmp, "best.ckpt", wrap))

@@ -5,7 +5,8 @@
   CLIP image tower embeds the crops instead.
 - BLIP-2 (optional) writes a caption; without it the caption is left empty rather than invented.
 
-All three load from local Hugging Face folders; nothing is downloaded.
+All three load from local Hugging Face folders; nothing is downloaded. One module (about 300 lines):
+a single backend class whose parts share the loaded models, plus the tag list and two crop helpers.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from numpy.typing import NDArray
 from models.base import FrameAnnotation, Image, Labels, ObjectKind, Role
 from models.errors import ModelUnavailable
 from models.torch_utils import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     autocast_dtype,
     check_hf_folder,
     config_side,
@@ -47,8 +50,6 @@ DEFAULT_TAGS: tuple[str, ...] = (
 )
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _pooled(out: Any) -> torch.Tensor:

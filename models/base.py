@@ -100,6 +100,9 @@ class Inpainter(Backend, Protocol):
     def clean_plates(self, frames: Sequence[Image], holes: Sequence[Mask]) -> list[Image]: ...
 
 
+Direction = Literal["forward", "backward", "both"]  # which way a propagation runs from its seeds
+
+
 class Propagator(Backend, Protocol):
     """The propagate stage: propagate label maps through a shot from seed frames (user-corrected = permanent).
 
@@ -111,7 +114,7 @@ class Propagator(Backend, Protocol):
         self,
         frames: Sequence[Image],
         seeds: dict[int, Labels],
-        direction: Literal["forward", "backward", "both"] = "both",
+        direction: Direction = "both",
     ) -> list[Propagation]: ...
 
 
@@ -119,6 +122,14 @@ class ClickSegmenter(Backend, Protocol):
     """Interactive correction: refine ``prior`` (the object's current mask) with clicks and a box."""
 
     def predict(self, image_id: str, image: Image, prompt: Prompt, prior: Mask | None) -> Mask: ...
+
+
+@runtime_checkable
+class PreparesImages(Protocol):
+    """A click model that can compute an image's embedding ahead of the click (SAM's encoder is the
+    slow part of a click); the runner calls it for the frames around the one the user looks at."""
+
+    def precompute(self, image_id: str, image: Image) -> None: ...
 
 
 class Annotator(Backend, Protocol):

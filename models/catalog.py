@@ -8,6 +8,9 @@ Checksums are only ever the *published* ones. Where a project publishes no check
 ``None`` and the first verified download records the hash in the weights folder's lock file (trust on
 first use); see ``docs/models.md``. ``size`` is the published size in bytes where known, otherwise an
 approximation used only for display and progress (``size_exact`` says which).
+
+Longer than most modules because it is one data table, an entry per artifact; the code is
+`ModelEntry` and three small constructors.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class ModelEntry:
         ]
 
 
+_HF_MODEL = ("config.json", "preprocessor_config.json", "model.safetensors")
 _CLIP_TOKENIZER = ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
 
 
@@ -107,6 +111,13 @@ def _hf(
     )
 
 
+def _sam(size: str, md5_prefix: str, length: int, sha256: str) -> ModelEntry:
+    """An official Segment Anything checkpoint (``size`` is ``b``, ``l`` or ``h``)."""
+    filename = f"sam_vit_{size}_{md5_prefix}.pth"
+    return ModelEntry(f"sam-vit-{size}", "clicker", "sam", f"{_SAM}/{filename}", length, sha256, "Apache-2.0",
+                      "pth", filename, size_exact=True)
+
+
 CATALOG: tuple[ModelEntry, ...] = (
     # nagadomi's anime face cascade: optional help for the classical segmenter on still pictures
     # (models/classical/faces.py looks for it in the weights folder).
@@ -123,42 +134,9 @@ CATALOG: tuple[ModelEntry, ...] = (
     ),
     # Segment Anything: checksums and sizes published widely for the official files; the file names
     # embed the first hex digits of the file's MD5.
-    ModelEntry(
-        "sam-vit-b",
-        "clicker",
-        "sam",
-        f"{_SAM}/sam_vit_b_01ec64.pth",
-        375_042_383,
-        "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
-        "Apache-2.0",
-        "pth",
-        "sam_vit_b_01ec64.pth",
-        size_exact=True,
-    ),
-    ModelEntry(
-        "sam-vit-l",
-        "clicker",
-        "sam",
-        f"{_SAM}/sam_vit_l_0b3195.pth",
-        1_249_524_607,
-        "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
-        "Apache-2.0",
-        "pth",
-        "sam_vit_l_0b3195.pth",
-        size_exact=True,
-    ),
-    ModelEntry(
-        "sam-vit-h",
-        "clicker",
-        "sam",
-        f"{_SAM}/sam_vit_h_4b8939.pth",
-        2_564_550_879,
-        "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
-        "Apache-2.0",
-        "pth",
-        "sam_vit_h_4b8939.pth",
-        size_exact=True,
-    ),
+    _sam("b", "01ec64", 375_042_383, "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912"),
+    _sam("l", "0b3195", 1_249_524_607, "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622"),
+    _sam("h", "4b8939", 2_564_550_879, "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e"),
     ModelEntry(
         "xmem",
         "propagator",
@@ -240,7 +218,7 @@ CATALOG: tuple[ModelEntry, ...] = (
         "facebook/mask2former-swin-tiny-coco-panoptic",
         190_000_000,
         "other (see model card)",
-        ("config.json", "preprocessor_config.json", "model.safetensors"),
+        _HF_MODEL,
     ),
     _hf(
         "mask2former-swin-large",
@@ -249,7 +227,7 @@ CATALOG: tuple[ModelEntry, ...] = (
         "facebook/mask2former-swin-large-coco-panoptic",
         870_000_000,
         "other (see model card)",
-        ("config.json", "preprocessor_config.json", "model.safetensors"),
+        _HF_MODEL,
     ),
     _hf(
         "clipseg",
@@ -258,7 +236,7 @@ CATALOG: tuple[ModelEntry, ...] = (
         "CIDAS/clipseg-rd64-refined",
         603_000_000,
         "see model card",
-        ("config.json", "preprocessor_config.json", "model.safetensors", *_CLIP_TOKENIZER),
+        (*_HF_MODEL, *_CLIP_TOKENIZER),
         ("tokenizer.json",),
     ),
     _hf(
@@ -268,7 +246,7 @@ CATALOG: tuple[ModelEntry, ...] = (
         "openai/clip-vit-base-patch32",
         605_000_000,
         "MIT",
-        ("config.json", "preprocessor_config.json", "model.safetensors", *_CLIP_TOKENIZER),
+        (*_HF_MODEL, *_CLIP_TOKENIZER),
         ("tokenizer.json",),
     ),
     _hf(
@@ -278,7 +256,7 @@ CATALOG: tuple[ModelEntry, ...] = (
         "openai/clip-vit-large-patch14",
         1_710_000_000,
         "MIT",
-        ("config.json", "preprocessor_config.json", "model.safetensors", *_CLIP_TOKENIZER),
+        (*_HF_MODEL, *_CLIP_TOKENIZER),
         ("tokenizer.json",),
     ),
     # LAION's aesthetic head on CLIP ViT-L/14 embeddings: an optional extra of the annotator that
@@ -303,7 +281,7 @@ CATALOG: tuple[ModelEntry, ...] = (
         "facebook/dinov2-small",
         88_000_000,
         "Apache-2.0",
-        ("config.json", "preprocessor_config.json", "model.safetensors"),
+        _HF_MODEL,
     ),
     _hf(
         "dinov2-base",
@@ -312,7 +290,7 @@ CATALOG: tuple[ModelEntry, ...] = (
         "facebook/dinov2-base",
         346_000_000,
         "Apache-2.0",
-        ("config.json", "preprocessor_config.json", "model.safetensors"),
+        _HF_MODEL,
     ),
     _hf(
         "blip2-opt-2.7b",

@@ -19,6 +19,8 @@ import torch
 from models.base import Image, Mask, Role, SoftMap
 from models.errors import ModelUnavailable
 from models.torch_utils import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     check_hf_folder,
     config_side,
     hf_load_errors,
@@ -31,8 +33,6 @@ from models.torch_utils import (
 )
 
 DEFAULT_PROMPTS: tuple[str, ...] = ("fire", "lightning", "energy aura", "speed lines", "sparkles", "explosion", "glow")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def simple_clip_tokenizer() -> Any:

@@ -10,32 +10,24 @@ on the first verified download (trust on first use). This module never imports t
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import json
 import os
 import shutil
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.catalog import CATALOG, ModelEntry, catalog_by_name
-from models.errors import CelstudioError, ModelUnavailable
-
-ProgressCallback = Callable[[int, int], None]
-CancelCallback = Callable[[], bool]
+from models.download import (
+    CancelCallback,
+    NotFound,
+    ProgressCallback,
+    fetch,
+    file_digest,
+)
+from models.errors import ModelUnavailable
 
 LOCK_NAME = "weights.lock.json"
-_CHUNK = 1 << 20
-_RETRIES = 4
-_TIMEOUT_S = 30.0
-
-
-class DownloadCancelled(CelstudioError):
-    """The user cancelled a download; the partial file stays for a later resume."""
 
 
 @dataclass(frozen=True)
@@ -63,21 +55,6 @@ def default_weights_dir() -> Path:
     except ImportError:  # platformdirs missing: the XDG default it would pick on Linux
         return Path.home() / ".local" / "share" / "celstudio" / "weights"
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ModelManager:
@@ -204,7 +181,7 @@ class ModelManager:
         )
         for rel in rels:
             path = root if entry.format != "hf-folder" else root / rel
-            hashes[rel] = _sha256(path)
+            hashes[rel] = file_digest(path)
             info = recorded.get(rel)
             expected = entry.sha256 if entry.format != "hf-folder" else None
             if expected is None and isinstance(info, dict):
@@ -214,7 +191,7 @@ class ModelManager:
                     hashes,
                     f"{rel} does not match its {'published' if entry.sha256 else 'recorded'} checksum",
                 )
-            if entry.md5 is not None and entry.format != "hf-folder" and _md5(path) != entry.md5:
+            if entry.md5 is not None and entry.format != "hf-folder" and file_digest(path, "md5") != entry.md5:
                 return hashes, f"{rel} does not match its published MD5"
         if entry.format == "hf-folder":
             missing = [f for f in entry.files if f not in hashes]
@@ -301,7 +278,7 @@ class ModelManager:
         self.weights_dir.mkdir(parents=True, exist_ok=True)
         part = self._part(entry)
         if entry.format != "hf-folder":
-            _fetch(entry.url, part, progress, cancel, entry.name)
+            fetch(entry.url, part, progress, cancel, entry.name)
         else:
             part.mkdir(exist_ok=True)
             for rel, url, required in entry.file_urls():
@@ -309,8 +286,8 @@ class ModelManager:
                 if target.exists() and not (part / (rel + ".part")).exists():
                     continue  # fetched completely in an earlier, interrupted run
                 try:
-                    _fetch(url, part / (rel + ".part"), progress, cancel, f"{entry.name}/{rel}")
-                except _NotFound:
+                    fetch(url, part / (rel + ".part"), progress, cancel, f"{entry.name}/{rel}")
+                except NotFound:
                     if required:
                         raise ModelUnavailable(
                             f"{url} was not found, so {name} cannot be downloaded."
@@ -320,63 +297,3 @@ class ModelManager:
                 os.replace(part / (rel + ".part"), target)
         self._finish(entry, part)
         return self._final(entry)
-
-
-class _NotFound(Exception):
-    pass
-
-
-def _fetch(
-    url: str, part: Path, progress: ProgressCallback | None, cancel: CancelCallback | None, label: str
-) -> None:
-    """Fetch ``url`` into ``part``, resuming from its current length; retries cut connections."""
-    part.parent.mkdir(parents=True, exist_ok=True)
-    total = 0
-    for attempt in range(_RETRIES + 1):
-        have = part.stat().st_size if part.exists() else 0
-        headers = {"User-Agent": "celstudio-model-manager/0.1"}
-        if have:
-            headers["Range"] = f"bytes={have}-"
-        try:
-            with urllib.request.urlopen(
-                urllib.request.Request(url, headers=headers), timeout=_TIMEOUT_S
-            ) as resp:
-                length = int(resp.headers.get("Content-Length") or 0)
-                if have and resp.status == 206:
-                    mode, done = "ab", have
-                    # "bytes START-END/TOTAL"; fall back on the length when TOTAL is "*" or absent
-                    whole = (resp.headers.get("Content-Range") or "").rpartition("/")[2]
-                    total = int(whole) if whole.isdigit() else (have + length if length else 0)
-                else:  # a full body: the server ignored (or we sent no) Range
-                    mode, done, total = "wb", 0, length
-                if progress is not None:
-                    progress(done, total)
-                with part.open(mode) as fh:
-                    while block := resp.read(_CHUNK):
-                        fh.write(block)  # kept even when cancelled: a later run resumes after it
-                        done += len(block)
-                        if progress is not None:
-                            progress(done, total)
-                        if cancel is not None and cancel() and (not total or done < total):
-                            raise DownloadCancelled(
-                                f"The download of {label} was cancelled; run it again to resume."
-                            )
-            if not total or done >= total:
-                return
-            # The body stopped short: the connection was cut; loop and resume with a Range request.
-        except urllib.error.HTTPError as exc:
-            if exc.code == 416 and have:
-                return  # the .part already holds the whole file; the checksum decides
-            if exc.code == 404:
-                raise _NotFound(url) from None
-            if attempt == _RETRIES or exc.code < 500:
-                raise ModelUnavailable(
-                    f"Downloading {label} failed: the server answered {exc.code}."
-                ) from None
-        except (OSError, http.client.HTTPException) as exc:  # URLError, reset, timeout, IncompleteRead
-            if attempt == _RETRIES:
-                raise ModelUnavailable(
-                    f"Downloading {label} failed ({getattr(exc, 'reason', exc)}); run it again to resume."
-                ) from None
-        time.sleep(min(0.2 * (attempt + 1), 2.0))
-    raise ModelUnavailable(f"Downloading {label} kept being cut off; run it again to resume.")

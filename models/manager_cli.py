@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from models.download import DownloadCancelled
 from models.errors import CelstudioError
-from models.manager import DownloadCancelled, ModelManager, ModelRow
+from models.manager import ModelManager, ModelRow
 
 
 def _human(size: int | None) -> str:

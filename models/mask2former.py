@@ -24,6 +24,8 @@ from PIL import Image as PILImage
 from models.base import FrameSegmentation, Image, ObjectKind, Role
 from models.errors import ModelUnavailable
 from models.torch_utils import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     check_hf_folder,
     config_side,
     hf_load_errors,
@@ -35,8 +37,6 @@ from models.torch_utils import (
     release_memory,
 )
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # Class-name words that mean "a character" in COCO / ADE20K / Cityscapes label sets.
 PERSON_WORDS = frozenset({"person", "people", "man", "woman", "boy", "girl", "child", "human", "rider",
                           "individual", "someone", "somebody", "pedestrian"})

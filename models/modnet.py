@@ -154,6 +154,7 @@ class LRBranch(nn.Module):
         self.se_block = SEBlock(e[4])
         self.conv_lr16x = Conv2dIBNormRelu(e[4], e[3], 5, padding=2)
         self.conv_lr8x = Conv2dIBNormRelu(e[3], e[2], 5, padding=2)
+        # The training-only semantic head: unused at inference, kept so checkpoints load strictly.
         self.conv_lr = Conv2dIBNormRelu(e[2], 1, 3, stride=2, padding=1, ibn=False, relu=False)
 
     def forward(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -178,6 +179,7 @@ class HRBranch(nn.Module):
                                        Conv2dIBNormRelu(2 * hr, hr, 3, padding=1),
                                        Conv2dIBNormRelu(hr, hr, 3, padding=1),
                                        Conv2dIBNormRelu(hr, hr, 3, padding=1))
+        # The training-only detail head: unused at inference, kept so checkpoints load strictly.
         self.conv_hr = nn.Sequential(Conv2dIBNormRelu(hr + 3, hr, 3, padding=1),
                                      Conv2dIBNormRelu(hr, 1, 1, ibn=False, relu=False))
 

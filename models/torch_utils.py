@@ -1,4 +1,5 @@
-"""Shared torch helpers for the deep backends: device choice, autocast, safe weight loading.
+"""Shared torch helpers for the deep backends: autocast, thread counts, safe weight loading (the
+device is chosen in `models.device`).
 
 Everything here imports torch lazily enough to stay cheap: the module itself imports torch (the deep
 backends need it anyway), but nothing allocates memory or touches a GPU until a function is called.
@@ -16,26 +17,8 @@ from typing import Any
 
 import torch
 
+from models.device import pick_device as pick_device  # backends import it from here
 from models.errors import ModelUnavailable
-
-
-def pick_device(preferred: str = "auto") -> str:
-    """Return a torch device string: ``preferred`` when usable, else the best available one.
-
-    ``"auto"`` picks CUDA, then Apple MPS, then CPU. An explicit ``"cuda"`` on a machine without CUDA
-    falls back to CPU rather than failing, because the weight-free path must always keep working.
-    """
-    if preferred.startswith("cuda"):
-        return preferred if torch.cuda.is_available() else "cpu"
-    if preferred == "mps":
-        return "mps" if torch.backends.mps.is_available() else "cpu"
-    if preferred == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    return preferred
 
 
 def usable_cores() -> int:
@@ -176,6 +159,10 @@ def release_memory(device: str) -> None:
     """Give cached GPU memory back after a model is dropped."""
     if device.startswith("cuda") and torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+# Torchvision's ImageNet statistics, which most backbones here were trained with (0..1 scale).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def image_stats(cfg: dict[str, Any], mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:

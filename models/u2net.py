@@ -20,6 +20,7 @@ from torch import nn
 
 from models.base import Image, Mask, Role, SoftMap
 from models.errors import ModelUnavailable
+from models.torch_utils import IMAGENET_MEAN, IMAGENET_STD
 
 
 class REBNCONV(nn.Module):
@@ -234,7 +235,7 @@ class U2NetMatter(CropMatter):
         h, w = crop.shape[:2]
         img = skimage_resize(crop.astype(np.float64) / 255.0, (size, size))
         img = img / img.max() if img.max() > 0 else img
-        img = (img - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+        img = (img - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
         x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float().to(self.device)
         pred = torch.sigmoid(self.net(x).float())
         pred = (pred - pred.min()) / (pred.max() - pred.min()).clamp_min(1e-12)

@@ -16,7 +16,8 @@ import pytest
 from app.errors import ModelUnavailable
 from models import manager_cli
 from models.catalog import ModelEntry
-from models.manager import DownloadCancelled, ModelManager
+from models.download import DownloadCancelled
+from models.manager import ModelManager
 
 BLOB = random.Random(7).randbytes(2_500_000)
 BLOB_SHA = hashlib.sha256(BLOB).hexdigest()

@@ -204,7 +204,7 @@ def test_batch_propagate_writes_confidence_from_the_propagator(setup: tuple[Proj
     assert segmentation is not None and np.array_equal(project.masks_or_empty(3), segmentation)
 
 
-def test_splitting_a_shot_makes_stage1_stale_only_there(setup: tuple[Project, PipelineRunner, Calls]) -> None:
+def test_splitting_a_shot_makes_segment_stale_only_there(setup: tuple[Project, PipelineRunner, Calls]) -> None:
     from app.ingest.shots import split_shot
 
     project, runner, calls = setup

@@ -55,6 +55,7 @@ def test_listing_and_availability_import_no_backend_and_no_torch(tmp_path: Path)
         "models",
         "models.base",
         "models.catalog",
+        "models.download",
         "models.errors",
         "models.manager",
         "models.registry",
@@ -196,3 +197,26 @@ def test_companion_models_reach_the_annotator(tmp_path: Path) -> None:
     assert backend.weights == tmp_path / "clip"
     assert backend.dinov2_path == tmp_path / "dino"
     assert backend.blip2_path is None
+
+
+def _unusable_weights(tmp_path: Path) -> list[Path | None]:
+    """None, a missing path, a file of garbage, a foreign (but loadable) checkpoint, an empty folder."""
+    import torch
+
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a checkpoint at all")
+    foreign = tmp_path / "foreign.pth"
+    torch.save({"linear.weight": torch.zeros(2, 2)}, foreign)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    return [None, tmp_path / "missing.pth", garbage, foreign, empty]
+
+
+@pytest.mark.parametrize("s", [s for s in BACKENDS if s.needs_weights], ids=lambda s: f"{s.role}-{s.name}")
+def test_unusable_weights_are_model_unavailable(s: BackendSpec, tmp_path: Path) -> None:
+    # Every deep backend, whatever its format, turns unusable weights into the one error the
+    # registry falls back on; anything else would reach the user as a crash.
+    cls = registry.backend_class(s)
+    for weights in _unusable_weights(tmp_path):
+        with pytest.raises(ModelUnavailable):
+            cls(weights).load("cpu")

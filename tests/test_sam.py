@@ -13,14 +13,9 @@ import torch
 
 from app.errors import ModelUnavailable
 from models.base import Prompt
-from models.sam import (
-    SamClicker,
-    build_official,
-    official_arch,
-    prior_to_logits,
-    sam_architecture,
-    sam_modeling,
-)
+from models.sam import SamClicker
+from models.sam.architecture import build_official, official_arch, sam_architecture, sam_modeling
+from models.sam.engines import Geometry, prior_to_logits, resize_longest
 
 TINY: dict[str, Any] = {
     "embed_dim": 32, "patch_size": 16, "img_size": 128, "depth": 2, "num_heads": 2, "global_attn": (1,),
@@ -82,11 +77,10 @@ def test_official_predict_matches_reference_forward(tiny_pth: Path) -> None:
     assert mask.dtype == np.bool_ and mask.shape == (H, W)
 
     # Reference: segment-anything's own Sam.forward on the same resized image and transformed clicks.
-    from models.sam import _resize_longest
 
     assert clicker.engine is not None
     model = clicker.engine.model
-    resized, geom = _resize_longest(img, TINY["img_size"])
+    resized, geom = resize_longest(img, TINY["img_size"])
     scale = np.array([geom.input_hw[1] / W, geom.input_hw[0] / H], np.float32)
     coords = torch.tensor([[30.0, 25.0], [5.0, 5.0]]) * torch.from_numpy(scale)
     batch = [{
@@ -123,11 +117,10 @@ def test_prior_is_sent_as_mask_prompt(tiny_pth: Path, monkeypatch: pytest.Monkey
 
 
 def test_prior_to_logits_geometry() -> None:
-    from models.sam import _Geometry
 
     prior = np.zeros((100, 200), bool)
     prior[:, 100:] = True  # right half
-    logits = prior_to_logits(prior, _Geometry((100, 200), (512, 1024)), 1024, 256, 8.0)
+    logits = prior_to_logits(prior, Geometry((100, 200), (512, 1024)), 1024, 256, 8.0)
     assert logits.shape == (256, 256)
     assert logits[10, 200] == pytest.approx(8.0) and logits[10, 20] == pytest.approx(-8.0)
     assert logits[200, 200] == pytest.approx(-8.0)  # padding below the image is background
@@ -145,15 +138,8 @@ def test_embedding_cache_is_bounded_lru(tiny_pth: Path) -> None:
     assert empty.shape == (H, W) and not empty.any()
 
 
-def test_missing_and_corrupt_weights(tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailable):
-        SamClicker(None).load()
-    with pytest.raises(ModelUnavailable):
-        SamClicker(tmp_path / "nope.pth").load()
-    bad = tmp_path / "bad.pth"
-    bad.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(ModelUnavailable):
-        SamClicker(bad).load()
+def test_pickled_or_foreign_checkpoints_are_refused(tmp_path: Path) -> None:
+    # Missing and garbage files: test_registry.test_unusable_weights_are_model_unavailable, for every backend.
     pickled = tmp_path / "pickle.pth"
     torch.save({"weights": Path("x")}, pickled)  # needs arbitrary unpickling: refused
     with pytest.raises(ModelUnavailable):

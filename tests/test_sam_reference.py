@@ -20,7 +20,8 @@ from PIL import Image
 from tiny_models import write_sam
 
 from models.base import Prompt
-from models.sam import SamClicker, _Geometry, logits_to_mask, preprocess
+from models.sam import SamClicker
+from models.sam.engines import Geometry, logits_to_mask, preprocess
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -85,6 +86,6 @@ def test_preprocess_and_postprocess_match_official(tmp_path: Path, shape: tuple[
     assert np.abs(pixels - ref).max() < 1e-5
     low = torch.from_numpy(rng.normal(0, 3, (1, 1, 32, 32)).astype(np.float32))
     logits = model.postprocess_masks(low, (newh, neww), (h, w))[0, 0].numpy()
-    ours = logits_to_mask(low[0, 0].numpy(), _Geometry((h, w), (newh, neww)), 128)
+    ours = logits_to_mask(low[0, 0].numpy(), Geometry((h, w), (newh, neww)), 128)
     assert (logits > 0).any() and (logits <= 0).any()
     assert np.all(np.abs(logits[ours != (logits > 0)]) < 1e-4)

@@ -4,6 +4,7 @@ and a click for object A on object B's pixels takes that region for A in one edi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from app.pipeline import interactive
 from app.store import MaskEdit, Project, Shot
 from app.store.manifest import Manifest, SourceInfo
-from models.base import Prompt
+from models.base import ClickSegmenter, Prompt
 from models.classical.clicks import RegionClicker
 
 W, H = 160, 96
@@ -48,7 +49,7 @@ class PriorBound:
 def test_click_for_a_on_b_takes_the_region_in_one_edit(tmp_path: Path, clicker: object) -> None:
     with _project(tmp_path / "p") as project:
         a, b = (o.id for o in project.manifest.objects)
-        interactive.click_correction(project, clicker, 0, a, Prompt(points=((120.0, 45.0, True),)))
+        interactive.click_correction(project, cast(ClickSegmenter, clicker), 0, a, Prompt(points=((120.0, 45.0, True),)))
         after = project.masks_or_empty(0)
         region = np.zeros((H, W), bool)
         region[22:68, 92:148] = True  # B's region, away from its anti-aliased rim
@@ -72,5 +73,5 @@ def test_a_result_that_empties_an_object_is_refused(tmp_path: Path) -> None:
         a = project.manifest.objects[0].id
         before = project.masks_or_empty(0).copy()
         with pytest.raises(interactive.EditRefused, match="not applied"):
-            interactive.click_correction(project, _Wipe(), 0, a, Prompt(box=(100.0, 100.0, 104.0, 102.0)))
+            interactive.click_correction(project, cast(ClickSegmenter, _Wipe()), 0, a, Prompt(box=(100.0, 100.0, 104.0, 102.0)))
         assert np.array_equal(project.masks_or_empty(0), before)

@@ -91,7 +91,7 @@ SAM_TINY: dict[str, Any] = {
 
 def write_sam(path: Path) -> Path:
     """``sam_vit_*.pth``: segment-anything's own ``Sam`` state dict with a tiny image encoder."""
-    from models.sam import build_official
+    from models.sam.architecture import build_official
 
     torch.manual_seed(0)
     model = build_official(SAM_TINY)
@@ -115,7 +115,7 @@ class _ScriptedLama(torch.nn.Module):
 
 def write_big_lama(path: Path) -> Path:
     """``big-lama.pt``: a traced TorchScript module like the lama-cleaner / IOPaint release."""
-    from models.lama import build_random
+    from models.lama_network import build_random
 
     torch.manual_seed(0)
     wrapped = _ScriptedLama(build_random(ngf=8, n_blocks=2)).eval()

@@ -50,14 +50,13 @@ class BackendCache:
         self._fallback: dict[tuple[str, str], str] = {}  # (role, requested) -> why classical is used
 
     def _device(self, name: str) -> str:
-        if self.device != "auto":
-            return self.device
-        if name == "classical":
-            return "cpu"  # no torch import for a weight-free backend
-        import torch
+        from models.device import choose_device  # the one place a device is chosen
 
-        torch.set_num_threads(self.threads)  # the CPUs this worker declared, not the whole node
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if name != "classical":  # no torch import for a weight-free backend
+            import torch
+
+            torch.set_num_threads(self.threads)  # the CPUs this worker declared, not the whole node
+        return choose_device(self.device, weight_free=name == "classical")
 
     def get(self, role: str, name: str) -> tuple[Any, str | None]:
         """The backend for ``role``, and a notice when ``name`` fell back on the classical one."""

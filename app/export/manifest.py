@@ -22,6 +22,7 @@ from typing import Any
 
 from app.export.folder import GENERATOR, JOURNAL_FILE, ensure_space, is_celstudio_manifest, read_journal
 from app.export.naming import ExportError, resolve_inside
+from models.download import file_digest
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_VERSION = 1
@@ -50,11 +51,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path)
 
 
 def on_disk_matches(path: Path, entry: dict[str, Any]) -> bool:
@@ -145,13 +142,10 @@ class ExportWriter:
     def adopt(self, rel: str, key: str, path_written: Path, info: dict[str, Any]) -> None:
         """Record a file the caller wrote itself (streamed, e.g. a tar shard) and move it into place."""
         target = resolve_inside(self.out, rel)
-        h = hashlib.sha256()
-        with open(path_written, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        digest = file_sha256(path_written)
         size = path_written.stat().st_size
         target.parent.mkdir(parents=True, exist_ok=True)
-        entry = {**info, "path": rel, "key": key, "size": size, "sha256": h.hexdigest()}
+        entry = {**info, "path": rel, "key": key, "size": size, "sha256": digest}
         self._before_write(entry)
         os.replace(path_written, target)
         self.entries[rel] = entry

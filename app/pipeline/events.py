@@ -1,4 +1,5 @@
-"""Events the pipeline runner emits (on its worker thread). Views re-emit them onto the UI thread."""
+"""Events the pipeline runner emits about its jobs (on its worker thread). Views re-emit them onto the
+UI thread. What a job writes is announced by the store (`app.store.events`), once per write."""
 
 from __future__ import annotations
 
@@ -27,17 +28,11 @@ class JobFinished:
 
 
 @dataclass(frozen=True)
-class FramesChanged:
-    layer: str
-    frames: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class FrameFailed:
     stage: str
     frame: int
     reason: str
 
 
-PipelineEvent = JobProgress | JobFinished | FramesChanged | FrameFailed
+PipelineEvent = JobProgress | JobFinished | FrameFailed
 PipelineListener = Callable[[PipelineEvent], None]

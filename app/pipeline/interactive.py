@@ -1,11 +1,14 @@
 """Corrections: clicks, brush strokes and propagation from corrected frames, committed to the journal.
 
-Plain functions over the store and a backend, so the runner, the CLI and tests share them.
+Plain code over the store and a backend, so the runner, the CLI and tests share it. A correction
+reaches the masks only through `app.store.Project.commit` (journalled first); the chunks a
+propagation streams before its commit are written by the runner's write path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import cv2
@@ -13,8 +16,8 @@ import numpy as np
 
 from app.errors import InputError
 from app.store import JournalEntry, MaskEdit, Project, Shot
-from app.store.journal import encode_label_png
-from models.base import Prompt
+from app.store.journal import decode_label_png, encode_label_png
+from models.base import ClickSegmenter, Labels, Prompt, Propagator, SoftMap
 
 Direction = Literal["forward", "backward", "both"]
 # A click that would leave an object with less than this share of its pixels on the frame (and it had
@@ -39,7 +42,7 @@ def replace_object(labels: np.ndarray, object_id: int, mask: np.ndarray) -> np.n
     return out
 
 
-def _claim(clicker: Any, image_id: str, image: np.ndarray, before: np.ndarray, object_id: int,
+def _claim(clicker: ClickSegmenter, image_id: str, image: np.ndarray, before: np.ndarray, object_id: int,
            prompt: Prompt) -> np.ndarray:
     """Pixels of other objects that the prompt's last positive click takes for ``object_id``.
 
@@ -77,7 +80,7 @@ def check_kept(before: np.ndarray, after: np.ndarray, object_id: int, frame: int
             "was not applied; use the eraser or delete the object to remove it on purpose.")
 
 
-def click_correction(project: Project, clicker: Any, frame: int, object_id: int, prompt: Prompt) -> JournalEntry:
+def click_correction(project: Project, clicker: ClickSegmenter, frame: int, object_id: int, prompt: Prompt) -> JournalEntry:
     """Refine the object's current mask on ``frame`` with the prompt and commit the result.
 
     A positive click on another object's pixels takes the region under it for this object. A result
@@ -126,48 +129,80 @@ def propagation_range(project: Project, frame: int, direction: Direction) -> tup
     return shot, seeds, targets
 
 
-def propagate_from(
-    project: Project,
-    propagator: Any,
-    frame: int,
-    direction: Direction,
-    *,
-    chunk: int = 12,
-    on_chunk: Callable[[list[int], list[np.ndarray]], None] | None = None,
-) -> JournalEntry | None:
+@dataclass(frozen=True)
+class PropagatedChunk:
+    """Consecutive frames of one propagation: their labels and the propagator's confidence."""
+
+    frames: list[int]
+    labels: list[Labels]
+    confidence: list[SoftMap]
+
+
+class InteractivePropagation:
     """Propagate the masks of ``frame`` (and the shot's other corrected frames) through the shot.
 
-    Works outward in chunks so results stream to the caller (``on_chunk``); each chunk is seeded by
-    the frame before it, plus the bounding corrected frame when it falls inside. One journal entry
-    holds the whole propagation, so a single undo reverts it.
+    The caller drives it: `chunks` works outward in chunks of ``chunk`` frames (each seeded by the
+    frame before it, plus the bounding corrected frame when it falls inside) and hands each over as
+    soon as it is computed, for the caller to write and show; `commit` then journals the whole
+    propagation as one entry, so a single undo reverts it. Nothing here writes a layer.
     """
-    _, seeds, targets = propagation_range(project, frame, direction)
-    if not targets:
-        return None
-    # Label maps wait for the journal entry packed as PNG bytes (a long 1080p shot would otherwise
-    # hold two full maps per frame in memory); only the chunk's anchor is kept decoded.
-    before = {f: encode_label_png(project.masks_or_empty(f)) for f in targets}
-    results: dict[int, bytes] = {}
-    last: dict[int, np.ndarray] = {}
-    seed_labels = {s: project.masks_or_empty(s) for s in seeds}
-    for step, runs in ((1, [f for f in targets if f > frame]), (-1, sorted((f for f in targets if f < frame), reverse=True))):
-        anchor = frame
-        for start in range(0, len(runs), chunk):
-            part = runs[start : start + chunk]
-            stop = part[-1] + step
-            seq = [anchor, *part] + ([stop] if stop in seed_labels and stop != frame else [])
-            local_seeds = {0: last.get(anchor, seed_labels.get(anchor))}
-            if seq[-1] in seed_labels and len(seq) > len(part) + 1:
-                local_seeds[len(seq) - 1] = seed_labels[seq[-1]]
-            frames = [project.frame(f) for f in seq]
-            out = propagator.propagate(frames, {k: v for k, v in local_seeds.items() if v is not None}, "forward" if len(local_seeds) == 1 else "both")
-            labels = [np.asarray(out[i + 1].labels, np.uint8) for i in range(len(part))]
-            last = {part[-1]: labels[-1]}
-            for f, lab, res in zip(part, labels, out[1 : len(part) + 1], strict=True):
-                results[f] = encode_label_png(lab)
-                project.layers.write("confidence", f, np.asarray(res.confidence, np.float32), {"stage": "propagate", "from": frame})
-            if on_chunk is not None:
-                on_chunk(part, labels)
-            anchor = part[-1]
-    edits = [MaskEdit(f, before[f], results[f], 0, "accepted", _source_of(project, f)) for f in sorted(results)]
-    return project.commit("propagate", edits, {"from": frame, "direction": direction})
+
+    def __init__(self, project: Project, propagator: Propagator, frame: int, direction: Direction, *,
+                 chunk: int = 12) -> None:
+        self.project = project
+        self.propagator = propagator
+        self.frame = frame
+        self.direction = direction
+        self.chunk = max(1, chunk)
+        _, self.seeds, self.targets = propagation_range(project, frame, direction)
+        # Label maps wait for the journal entry packed as PNG bytes (a long 1080p shot would otherwise
+        # hold two full maps per frame in memory); only the chunk's anchor is kept decoded.
+        self._before: dict[int, bytes] = {}
+        self._meta: dict[int, dict[str, Any] | None] = {}  # None: the frame had no masks
+        for f in self.targets:
+            labels = project.layers.read("masks", f)
+            self._meta[f] = None if labels is None else project.layers.meta("masks", f)
+            self._before[f] = encode_label_png(labels if labels is not None else project.masks_or_empty(f))
+        self._results: dict[int, bytes] = {}
+
+    def previous(self, frame: int) -> tuple[Labels | None, dict[str, Any]]:
+        """What ``frame``'s masks were before this propagation (None: none) and their meta."""
+        meta = self._meta[frame]
+        return (None, {}) if meta is None else (decode_label_png(self._before[frame]), meta)
+
+    def chunks(self) -> Iterator[PropagatedChunk]:
+        """Compute the targets outward from ``frame``, forward then backward, one chunk at a time."""
+        project, frame = self.project, self.frame
+        last: dict[int, Labels] = {}
+        seed_labels = {s: project.masks_or_empty(s) for s in self.seeds}
+        forward = [f for f in self.targets if f > frame]
+        backward = sorted((f for f in self.targets if f < frame), reverse=True)
+        for step, runs in ((1, forward), (-1, backward)):
+            anchor = frame
+            for start in range(0, len(runs), self.chunk):
+                part = runs[start : start + self.chunk]
+                stop = part[-1] + step
+                seq = [anchor, *part] + ([stop] if stop in seed_labels and stop != frame else [])
+                local_seeds = {0: last.get(anchor, seed_labels.get(anchor))}
+                if seq[-1] in seed_labels and len(seq) > len(part) + 1:
+                    local_seeds[len(seq) - 1] = seed_labels[seq[-1]]
+                frames = [project.frame(f) for f in seq]
+                seeds = {k: v for k, v in local_seeds.items() if v is not None}
+                out = self.propagator.propagate(frames, seeds, "forward" if len(local_seeds) == 1 else "both")
+                labels = [np.asarray(out[i + 1].labels, np.uint8) for i in range(len(part))]
+                confidence = [np.asarray(res.confidence, np.float32) for res in out[1 : len(part) + 1]]
+                last = {part[-1]: labels[-1]}
+                for f, lab in zip(part, labels, strict=True):
+                    self._results[f] = encode_label_png(lab)
+                yield PropagatedChunk(part, labels, confidence)
+                anchor = part[-1]
+
+    def commit(self) -> JournalEntry | None:
+        """Journal (and so apply) every frame computed so far as one ``propagate`` entry; None when
+        there was nothing to propagate."""
+        if not self._results:
+            return None
+        # Who made each frame's masks before: read before the streamed chunks overwrote the meta.
+        edits = [MaskEdit(f, self._before[f], self._results[f], 0, "accepted", str((self._meta[f] or {}).get("source", "pipeline")))
+                 for f in sorted(self._results)]
+        return self.project.commit("propagate", edits, {"from": self.frame, "direction": self.direction})

@@ -242,6 +242,7 @@ class LayerStore:
         """Mark a lost frame as never written, and the result of the stage that wrote it as missing,
         so the pipeline computes it again (and everything that read it turns stale)."""
         self.index.forget(layer, frame, f"stage/{LAYERS[layer].stage}")
+        self.events.emit(LayerWritten(layer, frame, 0))  # views showing the frame read it again
 
     # -- bookkeeping --------------------------------------------------------------------------------
     @property

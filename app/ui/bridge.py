@@ -27,7 +27,7 @@ class EventBridge(QObject):
     manifest_changed(str)
         What changed in the manifest ("objects", "shots", ...).
     runner_event(object)
-        A runner event (`JobProgress`, `JobFinished`, `FramesChanged`, `FrameFailed`).
+        A runner event (`JobProgress`, `JobFinished`, `FrameFailed`).
     """
 
     layers_dirty = Signal(object)
@@ -54,8 +54,7 @@ class EventBridge(QObject):
             self._forward.emit(event)
 
     def on_runner_event(self, event: Any) -> None:
-        if type(event).__name__ == "FramesChanged":
-            self.mark_dirty(str(event.layer), tuple(event.frames))
+        # What a job wrote arrives once, from the store (`LayerWritten`); the runner reports jobs.
         self._forward.emit(event)
 
     def mark_dirty(self, layer: str, frames: tuple[int, ...]) -> None:

@@ -4,7 +4,6 @@ gauges, the device, pause and cancel-all."""
 from __future__ import annotations
 
 import os
-import sys
 
 import psutil
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.ui.controller import FINISHED_SHOWN_S, MainController
 from app.ui.icons import icon
+from models.device import describe_device
 
 
 class JobRow(QWidget):
@@ -167,13 +167,11 @@ class JobsPanel(QWidget):
         return [row for row in self.rows if not row.isHidden()]
 
     def _device(self) -> None:
+        # The runner chooses the device (`models.device`) when its first backend loads; until then
+        # there is nothing to show, and asking must not import torch on the UI thread.
         runner = self.c.runner
-        name = str(runner.settings.device) if runner is not None else "no pipeline"
-        torch = sys.modules.get("torch")
-        if name == "auto":  # never import torch here just for a label (seconds on the UI thread)
-            name = "cuda" if torch is not None and torch.cuda.is_available() else "cpu (auto)"
-        if name.startswith("cuda") and torch is not None and torch.cuda.is_available():
-            name = f"{name}: {torch.cuda.get_device_name(0)}"
+        chosen = runner.device_in_use if runner is not None else None
+        name = "no pipeline" if runner is None else describe_device(chosen) if chosen else "not chosen yet"
         self.device.setText(f"device: {name}")
 
     @Slot()

@@ -173,23 +173,3 @@ def perceptual_hash(image: Image) -> int:
 def hamming(a: int, b: int) -> int:
     """Number of differing bits."""
     return (a ^ b).bit_count()
-
-
-def near_duplicate_groups(hashes: list[int], max_distance: int = 6) -> list[list[int]]:
-    """Groups (of two or more indices) whose hashes chain within ``max_distance`` bits (union-find)."""
-    parent = list(range(len(hashes)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(len(hashes)):
-        for j in range(i + 1, len(hashes)):
-            if hamming(hashes[i], hashes[j]) <= max_distance:
-                parent[find(j)] = find(i)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(hashes)):
-        groups.setdefault(find(i), []).append(i)
-    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])

@@ -153,7 +153,7 @@ class HiddenReinforcer(nn.Module):
 
 
 class KeyEncoder(nn.Module):
-    """ResNet-50 up to ``layer3`` (stage 1 is named ``res2`` in the checkpoint)."""
+    """ResNet-50 up to ``layer3`` (its first residual block group is named ``res2`` in the checkpoint)."""
 
     def __init__(self, base: int = 64) -> None:
         super().__init__()

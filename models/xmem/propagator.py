@@ -14,15 +14,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
-from models.base import Image, Labels, Propagation, Role
+from models.base import Direction, Image, Labels, Propagation, Role
 from models.errors import ModelUnavailable
-
-_MEAN = (0.485, 0.456, 0.406)
-_STD = (0.229, 0.224, 0.225)
 
 
 class XMemPropagator:
@@ -99,9 +96,11 @@ class XMemPropagator:
         import torch
         import torch.nn.functional as F
 
+        from models.torch_utils import IMAGENET_MEAN, IMAGENET_STD
+
         x = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device).permute(2, 0, 1)[None].float() / 255
-        mean = torch.tensor(_MEAN, device=self.device).view(1, 3, 1, 1)
-        std = torch.tensor(_STD, device=self.device).view(1, 3, 1, 1)
+        mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
         x = (x - mean) / std
         if x.shape[-2:] != size:
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=self.antialias)
@@ -194,7 +193,7 @@ class XMemPropagator:
                 yield t, Propagation(labels=lut[arg.numpy()], confidence=conf.numpy().astype(np.float32))
 
     def propagate(self, frames: Sequence[Image], seeds: dict[int, Labels],
-                  direction: Literal["forward", "backward", "both"] = "both") -> list[Propagation]:
+                  direction: Direction = "both") -> list[Propagation]:
         """Propagate ``seeds`` (frame index -> trusted labels) through ``frames``; one result per frame."""
         if self.net is None:
             raise ModelUnavailable("XMem is not loaded.")

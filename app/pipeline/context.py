@@ -1,0 +1,151 @@
+"""What a running job sees of the pipeline: `RunContext`, the implementation of
+`app.pipeline.stages.StageContext` the runner hands to stage functions and interactive propagation.
+
+It is built from the runner's parts (backends, job queue, write queue, event emitter) and reaches
+into none of them: a stage writes through ``write`` / ``done`` / ``failed``, reports progress and
+yields to interactive work through ``checkpoint``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from app.errors import CelstudioError
+from app.pipeline.backends import Backends
+from app.pipeline.events import FrameFailed, JobProgress, PipelineEvent
+from app.pipeline.frames import ShotFrames
+from app.pipeline.graph import record_name
+from app.pipeline.jobs import BATCH, Cancelled, JobInfo, JobQueue
+from app.pipeline.writes import WriteQueue
+from app.store import Project
+from models.base import Backend
+
+log = logging.getLogger(__name__)
+
+
+class RunContext:
+    """One job's view of the runner (see the module docstring)."""
+
+    def __init__(
+        self,
+        project: Project,
+        info: JobInfo,
+        *,
+        backends: Backends,
+        jobs: JobQueue,
+        writes: WriteQueue,
+        emit: Callable[[PipelineEvent], None],
+        serve_interactive: Callable[[], None],
+    ) -> None:
+        self.project = project
+        self.info = info
+        self.backends = backends
+        self._jobs = jobs
+        self._writes = writes
+        self._emit = emit
+        self._serve_interactive = serve_interactive
+
+    # -- what a stage reads -------------------------------------------------------------------------
+    def backend(self, role: str) -> Backend:
+        return self.backends.get(role)
+
+    def backend_name(self, role: str) -> str:
+        # Resolves a fallback first, so records name the backend really used.
+        return self.backends.name(role)
+
+    def frames(self, indices: list[int]) -> ShotFrames:
+        return ShotFrames(self.project, indices)
+
+    def option(self, name: str) -> Any:
+        return getattr(self.backends.settings, name)
+
+    def workers(self, role: str) -> int:
+        # Weight-free backends are stateless numpy/OpenCV code; a deep one already fills the device.
+        return self.backends.settings.workers if self.backend_name(role) == "classical" else 1
+
+    # -- the write path -----------------------------------------------------------------------------
+    def _put(self, task: Callable[[], None]) -> None:
+        """Queue a write. After this job's first failed write, its later writes are dropped: a record
+        must never say "fresh" for a frame whose result is not on disk, and a full disk is not
+        written to again and again."""
+        info = self.info
+
+        def guarded() -> None:
+            if info.write_error is not None:
+                return
+            try:
+                task()
+            except Exception as exc:
+                if isinstance(exc, CelstudioError):
+                    log.info("write failed: %s", exc)  # reported with the job's end
+                else:
+                    log.exception("write failed")
+                info.write_error = exc
+
+        self._writes.put(guarded)
+
+    def write(self, layer: str, frame: int, array: np.ndarray, meta: dict[str, Any] | None = None) -> None:
+        """Store a result; the store announces it (`app.store.events.LayerWritten`) once written."""
+        def task() -> None:
+            self.project.layers.write(layer, frame, array, {"source": "pipeline", **(meta or {})})
+
+        self._put(task)
+
+    def restore(self, layer: str, frame: int, before: np.ndarray | None, meta: dict[str, Any]) -> None:
+        """Put back what ``frame`` held before this job wrote it (``before`` None: nothing), even after
+        a failed write. Best effort: when that cannot be written either (the disk may still be full),
+        the frame is marked for a re-run instead."""
+
+        def task() -> None:
+            try:
+                if before is None:
+                    self.project.layers.forget(layer, frame)
+                else:
+                    self.project.layers.write(layer, frame, before, meta)
+            except CelstudioError:
+                log.warning("could not restore %s of frame %s", layer, frame)
+                try:
+                    self.project.layers.forget(layer, frame)
+                except CelstudioError:
+                    log.warning("could not mark frame %s for a re-run", frame)
+
+        self._writes.put(task)
+
+    def done(self, stage: str, frame: int, inputs: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+        record = {"status": "ok", "inputs": inputs, **(extra or {})}
+        self._put(lambda: self.project.layers.write_record(record_name(stage), frame, record))
+
+    def failed(self, stage: str, frame: int, inputs: dict[str, Any], reason: str) -> None:
+        record = {"status": "failed", "inputs": inputs, "error": reason}
+        self._put(lambda: self.project.layers.write_record(record_name(stage), frame, record))
+        self._emit(FrameFailed(stage, frame, reason))
+
+    def drain(self) -> None:
+        """Wait until every write queued so far has landed (the next stage reads them)."""
+        self._writes.join()
+
+    # -- between frames -----------------------------------------------------------------------------
+    def checkpoint(self, stage: str, frame: int, count: int = 1) -> None:
+        """Count ``count`` frames done, report progress, serve waiting interactive jobs (batch work),
+        wait while paused, and raise `Cancelled` once the job is cancelled."""
+        info = self.info
+        if info.write_error is not None:
+            raise info.write_error  # stop computing results that cannot be stored
+        info.done += count
+        elapsed = max(time.monotonic() - info.started, 1e-6)
+        info.fps = info.done / elapsed
+        info.eta_s = (info.total - info.done) / info.fps if info.fps > 0 else 0.0
+        self._emit(JobProgress(info.job_id, info.kind, stage, frame, info.done, info.total, info.fps, info.eta_s))
+        if info.priority >= BATCH:
+            self._serve_interactive()
+        while not self._jobs.wait_unpaused(0.05):
+            if info.cancelled:
+                break
+            self._serve_interactive()
+        if info.cancelled:
+            raise Cancelled
