@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Self
 import numpy as np
 
 from app.errors import InputError
+from app.sources.cache import FrameCache
 from app.sources.common import DEFAULT_IMAGE_FPS, check_index, frame_size_error, natural_key
 
 if TYPE_CHECKING:
@@ -117,8 +117,7 @@ class ImageFolderSource:
         self.codec = ""
         self.pix_fmt = ""
         self.gop = 1
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._cache_frames = max(0, int(cache_frames))
+        self._cache = FrameCache(cache_frames)
 
     def __len__(self) -> int:
         return self.frame_count
@@ -147,13 +146,10 @@ class ImageFolderSource:
         index = check_index(index, self.frame_count)
         hit = self._cache.get(index)
         if hit is not None:
-            self._cache.move_to_end(index)
             return hit.copy()
         frame = self._load(index)
-        if self._cache_frames:
-            self._cache[index] = frame.copy()
-            while len(self._cache) > self._cache_frames:
-                self._cache.popitem(last=False)
+        if self._cache.capacity:
+            self._cache.put(index, frame.copy())
         return frame
 
     def __iter__(self) -> Iterator[np.ndarray]:

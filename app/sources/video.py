@@ -9,7 +9,6 @@ rate (variable frame rate files work) nor on the container's idea of "frame N".
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -19,6 +18,7 @@ from typing import Any, Self
 import numpy as np
 
 from app.errors import InputError
+from app.sources.cache import FrameCache
 from app.sources.common import DEFAULT_IMAGE_FPS, check_index, frame_size_error
 
 INDEX_VERSION = 1
@@ -101,7 +101,7 @@ class VideoIndex:
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray | None]) -> VideoIndex:
-        """Rebuild an index from `to_arrays()` output (e.g. read back with `MediaStore.read_array`)."""
+        """Rebuild an index from `to_arrays()` output (e.g. read back with `MediaStore.read_arrays`)."""
         pts, key, info = (arrays.get(n) for n in cls.ARRAY_NAMES)
         if pts is None or key is None or info is None or len(info) < 5 or len(pts) != len(key):
             raise InputError("The stored video index is incomplete; re-import the video.")
@@ -293,7 +293,7 @@ class VideoFrameSource:
         A stored index; without one the file is scanned once (packets only when their timestamps
         can be trusted, else by decoding).
     cache_frames : int
-        How many requested frames the LRU cache keeps.
+        How many requested frames the LRU cache keeps (0 when the caller caches frames itself).
     """
 
     def __init__(self, path: Path, *, index: VideoIndex | None = None, cache_frames: int = 32) -> None:
@@ -308,8 +308,7 @@ class VideoFrameSource:
         except BaseException:
             self._container.close()
             raise
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._cache_frames = max(0, int(cache_frames))
+        self._cache = FrameCache(cache_frames)
 
     def _setup(self, index: VideoIndex | None) -> None:
         cc = self._stream.codec_context
@@ -349,7 +348,7 @@ class VideoFrameSource:
         self._pos = -1  # index of the last frame the open decoder produced
         # Decode the first frame now: a file that opens but cannot be decoded (unsupported codec
         # or pixel format, garbage after a valid header) fails here with a clear error.
-        self._first = self._decode_at(0)
+        self._first: np.ndarray | None = self._decode_at(0)
 
     @property
     def gop(self) -> int:
@@ -364,14 +363,14 @@ class VideoFrameSource:
         with self._lock:
             hit = self._cache.get(i)
             if hit is not None:
-                self._cache.move_to_end(i)
                 return hit.copy()
-            frame = self._first if i == 0 else self._decode_at(i)
-            if self._cache_frames:
-                self._cache[i] = frame
-                while len(self._cache) > self._cache_frames:
-                    self._cache.popitem(last=False)
-            return frame.copy()
+            if i == 0 and self._first is not None:
+                frame, self._first = self._first, None
+            else:
+                frame = self._decode_at(i)
+            if self._cache.capacity:
+                self._cache.put(i, frame.copy())
+            return frame
 
     # -- random access ---------------------------------------------------------------------
 
