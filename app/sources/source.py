@@ -1,7 +1,8 @@
 """Opening a frame source: `open_source` picks a video (`app.sources.video`) or an image folder
 (`app.sources.images`) behind one `FrameSource` protocol, and checks a path before import.
 
-How frames are addressed and how video random access is made exact is in `app.sources.video`.
+How frames are addressed is in `app.sources.video_index`, how video random access is made exact in
+`app.sources.video`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import numpy as np
 from app.errors import InputError
 from app.sources.common import natural_key
 from app.sources.images import IMAGE_SUFFIXES, ImageFolderSource, image_files
-from app.sources.video import VideoFrameSource, VideoIndex
+from app.sources.video import VideoFrameSource
+from app.sources.video_index import VideoIndex
 
 __all__ = [
     "IMAGE_SUFFIXES",
