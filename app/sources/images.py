@@ -133,7 +133,7 @@ class ImageFolderSource:
                     im = im.convert("RGBA" if "transparency" in im.info else "RGB")
                 elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
                     im = im.convert("RGB")
-                array = np.asarray(im)
+                array = np.array(im)  # a copy the caller owns (PIL's own buffer is read-only)
         except (OSError, UnidentifiedImageError, ValueError) as exc:
             raise InputError(f"The image {f.name} in {self.path} cannot be read.") from exc
         rgb = to_rgb8(array)
