@@ -16,14 +16,14 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.errors import ProjectError, is_disk_full
+from app.errors import ProjectError
 from app.sources.images import ImageFolderSource
 from app.store.importmark import IMPORT_MARKER, unfinished_import_source
 from app.store.manifest import MANIFEST_NAME
 from app.store.media import proxy_size, thumbnail_size
 from app.store.project import PROJECT_FILES
 
-__all__ = ["Destination", "NotEnoughSpace", "disk_nearly_full", "free_space_check", "import_bytes_needed", "is_disk_full", "mb", "prepare_destination",
+__all__ = ["Destination", "NotEnoughSpace", "disk_nearly_full", "free_space_check", "import_bytes_needed", "mb", "prepare_destination",
            "remove_import"]
 
 # Every name an import may write into the project folder (the write probe comes from Project.create).

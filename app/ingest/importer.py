@@ -21,14 +21,13 @@ from pathlib import Path
 
 import cv2
 
-from app.errors import CelstudioError, InputError, ProjectError
+from app.errors import CelstudioError, InputError, ProjectError, is_disk_full
 from app.ingest.destination import (
     SPACE_RESERVE,
     NotEnoughSpace,
     disk_nearly_full,
     free_space_check,
     import_bytes_needed,
-    is_disk_full,
     mb,
     prepare_destination,
     remove_import,
