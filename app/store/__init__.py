@@ -1,4 +1,4 @@
-"""The project store: a folder with a manifest, a layer file, a media file and a journal."""
+"""The project store: a folder with a manifest, layer arrays and their index, a media file and a journal."""
 
 from app.store.edits import JournalEntry, MaskEdit
 from app.store.events import Committed, EventHub, LayerWritten, ManifestChanged

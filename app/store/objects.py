@@ -1,16 +1,15 @@
 """The project's objects: the one owner of ids, names, kinds, colours and per-shot tracks.
 
 A project object is what the user cares about across the whole video (a character, an effect, a
-prop, burnt-in text). The segment stage finds *tracks* whose ids restart in every shot; a `TrackLink` says which
-object a track is, frame by frame. The label maps of the ``masks`` layer hold project object ids, so
-nothing downstream ever sees a per-shot id.
+prop, burnt-in text). The segment stage finds *tracks* whose ids restart in every shot; a
+`TrackLink` says which object a track is, frame by frame. The label maps of the ``masks`` layer hold
+project object ids, so nothing downstream ever sees a per-shot id.
 
 State lives in the manifest (``objects``, ``tracks``); every change is a journal entry whose payload
-holds a diff (each changed object and track, before and after) plus the label maps it rewrites, so an
-edit is durable once it returns, replays after a crash, and undo/redo are exact. The label maps an
-edit rewrites are computed in `app.store.object_masks`. Pipeline
-registrations are journalled too but are not on the user's undo stack (undoing them would leave ids in
-the masks that no object owns).
+holds a diff (each changed object and track, before and after) plus the label maps it rewrites
+(computed in `app.store.object_masks`), so an edit is durable once it returns, replays after a
+crash, and undo/redo are exact. Pipeline registrations are journalled too but are not on the user's
+undo stack (undoing them would leave ids in the masks that no object owns).
 """
 
 from __future__ import annotations
