@@ -12,7 +12,7 @@ import numpy as np
 
 from app.errors import InputError
 from app.sources.cache import FrameCache
-from app.sources.common import DEFAULT_IMAGE_FPS, check_index, frame_size_error, natural_key
+from app.sources.common import DEFAULT_IMAGE_FPS, SourceKind, check_index, frame_size_error, natural_key
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -113,7 +113,7 @@ class ImageFolderSource:
         (self.width, self.height) = next(iter(sizes))
         self.frame_count = len(self.files)
         self.fps = float(fps)
-        self.kind = "images"
+        self.kind: SourceKind = "images"
         self.codec = ""
         self.pix_fmt = ""
         self.gop = 1

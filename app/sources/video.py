@@ -16,7 +16,7 @@ import numpy as np
 
 from app.errors import InputError
 from app.sources.cache import FrameCache
-from app.sources.common import DEFAULT_IMAGE_FPS, check_index, frame_size_error
+from app.sources.common import DEFAULT_IMAGE_FPS, SourceKind, check_index, frame_size_error
 from app.sources.video_index import (
     VideoIndex,
     av_errors,
@@ -64,7 +64,7 @@ class VideoFrameSource:
         import threading
 
         self.path = Path(path)
-        self.kind = "video"
+        self.kind: SourceKind = "video"
         self._lock = threading.RLock()
         self._container, self._stream = open_container(self.path, index.stream_index if index else 0)
         try:

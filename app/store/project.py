@@ -9,7 +9,9 @@
     ``project.lock``  the writing process (see `app.store.lock`); read-only opens take no lock
 
 Opening and recovery are in `app.store.opening`, the source frames in `app.store.source_frames`,
-object edits in `app.store.objects`.
+object edits in `app.store.objects`. What stays here (a little over 300 lines) is the `Project` every
+layer holds: its lifecycle, manifest, shots and drawings, and the journalled commit/undo/redo path,
+which must stay one method each so every correction goes through the same lock and journal.
 """
 
 from __future__ import annotations
