@@ -13,7 +13,7 @@ import numpy as np
 
 from app.errors import InputError
 from app.store import JournalEntry, MaskEdit, Project, Shot
-from app.store.edits import encode_label_png
+from app.store.journal import encode_label_png
 from models.base import Prompt
 
 Direction = Literal["forward", "backward", "both"]

@@ -99,8 +99,7 @@ class XMemPropagator:
         import torch
         import torch.nn.functional as F
 
-        # np.array: a copy, since project frames are read-only (one array shared by the frame cache)
-        x = torch.from_numpy(np.array(frame)).to(self.device).permute(2, 0, 1)[None].float() / 255
+        x = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device).permute(2, 0, 1)[None].float() / 255
         mean = torch.tensor(_MEAN, device=self.device).view(1, 3, 1, 1)
         std = torch.tensor(_STD, device=self.device).view(1, 3, 1, 1)
         x = (x - mean) / std
