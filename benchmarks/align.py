@@ -20,15 +20,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.demo.generator import _ease, generate_shots
+from app.demo.generator import generate_shots
+from app.demo.plan import ShotPlan
 from models.classical.align import estimate_camera
 
 
-def true_transform(plan: object, local: int, width: int, height: int) -> np.ndarray:
+def true_transform(plan: ShotPlan, local: int, width: int, height: int) -> np.ndarray:
     """Frame-to-plate matrix of one generated frame (the inverse of the generator's view)."""
-    c0, c1 = plan.cam0, plan.cam1  # type: ignore[attr-defined]
-    e = _ease(local / max(1, plan.length - 1))  # type: ignore[attr-defined]
-    cx, cy, z = c0.cx + (c1.cx - c0.cx) * e, c0.cy + (c1.cy - c0.cy) * e, c0.zoom + (c1.zoom - c0.zoom) * e
+    cam = plan.camera_at(local)
+    cx, cy, z = cam.cx, cam.cy, cam.zoom
     return np.array([[1 / z, 0.0, cx - width / (2 * z)], [0.0, 1 / z, cy - height / (2 * z)], [0.0, 0.0, 1.0]])
 
 

@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.errors import ProjectDamaged  # noqa: E402
 from app.store import Manifest, MaskEdit, Project, SourceInfo  # noqa: E402
-from app.store.journal import MARKER, Journal  # noqa: E402
+from app.store.journal import Journal  # noqa: E402
+from app.store.journal_format import MARKER  # noqa: E402
 
 W, H = 64, 48
 

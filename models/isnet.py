@@ -100,7 +100,8 @@ class ISNetMatter(CropMatter):
         else:
             # DIS IS-Net/Inference.py: bilinear to 1024 on 0..255 values, truncated to uint8, /255,
             # mean 0.5 / std 1; sigmoid map back to the input size, then stretched to [0, 1].
-            raw = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float().to(self.device)
+            # np.array: a copy, since project frames are read-only (one array shared by the frame cache)
+            raw = torch.from_numpy(np.array(crop)).permute(2, 0, 1)[None].float().to(self.device)
             x = F.interpolate(raw, size=(size, size), mode="bilinear", align_corners=False)
             x = x.to(torch.uint8).float() / 255 - 0.5
             pred = torch.sigmoid(self.net(x).float())

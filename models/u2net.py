@@ -200,7 +200,8 @@ class CropMatter:
         return restrict_to_mask(pred, mask)
 
     def _to_tensor(self, img: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().to(self.device) / 255
+        # np.array: a copy, since project frames are read-only (one array shared by the frame cache)
+        return torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float().to(self.device) / 255
 
 
 class U2NetMatter(CropMatter):

@@ -1,4 +1,5 @@
-"""The layering contract: models/, the pipeline, the store and the exporters never import Qt."""
+"""The layering contracts: models/, the pipeline, the store and the exporters never import Qt, and the
+import-linter contracts in pyproject.toml hold."""
 
 from __future__ import annotations
 
@@ -38,3 +39,17 @@ def test_the_checker_sees_a_qt_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from PySide6.QtWidgets import QWidget\n")
     assert any(n.startswith(FORBIDDEN) for n in imported_modules(bad))
+
+
+def test_the_import_contracts_hold() -> None:
+    """pyproject.toml's import-linter contracts (Qt only in the UI, models below app, the layers of
+    CONTEXT.md, so no import cycle such as store <-> ingest) checked by the test suite, not only by hand."""
+    import contextlib
+    import io
+
+    from importlinter import cli  # in the test extras, like pytest: missing it is a broken setup
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = cli.lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    assert status == 0, out.getvalue()

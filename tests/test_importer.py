@@ -57,7 +57,7 @@ def test_import_video(tmp_path: Path) -> None:
         assert reopened.shots == [Shot(0, 20), Shot(20, 36)]
         assert np.array_equal(reopened.frame(30), decoded[30])
         # The index came from media.h5 (decoded and verified at import), not from a new scan.
-        assert reopened._source.index.verified  # type: ignore[attr-defined]
+        assert reopened.frames._source.index.verified  # type: ignore[union-attr, attr-defined]
 
 
 def test_import_large_video_makes_640_proxies(tmp_path: Path) -> None:

@@ -196,7 +196,7 @@ def test_reassigning_one_of_two_tracks_of_an_object_moves_only_its_pixels(tmp_pa
         assert (p.masks_or_empty(5)[4:12, 2:10] == a).all()  # other shots untouched
 
 
-def test_stage_1_registers_with_the_annotators_identity_embeddings(tmp_path: Path) -> None:
+def test_the_segment_stage_registers_with_the_annotators_identity_embeddings(tmp_path: Path) -> None:
     """A deep annotator's crop embeddings (DINOv2/CLIP) are part of every track's descriptor."""
     from app.pipeline.runner import PipelineRunner
     from models.base import FrameSegmentation
@@ -241,7 +241,7 @@ def test_stage_1_registers_with_the_annotators_identity_embeddings(tmp_path: Pat
         assert [o.name for o in p.objects.all()] == ["Character 1"]  # the same character in both shots
 
 
-def test_a_rerun_of_stage_1_keeps_links_while_ids_mean_the_same_and_relinks_when_they_do_not(tmp_path: Path) -> None:
+def test_a_rerun_of_the_segment_stage_keeps_links_while_ids_mean_the_same_and_relinks_when_they_do_not(tmp_path: Path) -> None:
     from app.pipeline.register import register_shot
 
     with make(tmp_path / "p") as p:

@@ -21,7 +21,8 @@ import pytest
 from app.cli import main
 from app.errors import ProjectDamaged, ProjectError, ProjectLocked, ProjectReadOnly
 from app.store import Manifest, MaskEdit, Project, Shot, SourceInfo
-from app.store.journal import Journal, JournalEntry, encode_record_v1
+from app.store.journal import Journal, JournalEntry
+from app.store.journal_format import encode_record_v1
 
 W, H, FRAMES = 40, 30, 12
 
@@ -235,12 +236,12 @@ def test_a_project_open_elsewhere_names_the_process_and_readers_still_work(tmp_p
 # -- 8. a read-only folder ---------------------------------------------------------------------------
 def test_read_only_folder_is_said_and_opened_read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run as root, whom chmod does not stop, so the folder probe is what reports read-only."""
-    import app.store.project as project_module
+    import app.store.opening as opening_module
 
     root = tmp_path / "p"
     twelve_corrections(root)
     before = folder_bytes(root)
-    monkeypatch.setattr(project_module, "folder_writable", lambda _root: False)
+    monkeypatch.setattr(opening_module, "folder_writable", lambda _root: False)
     with pytest.raises(ProjectReadOnly, match=r"is read-only \(no write permission\)"):
         Project.open(root)
     with Project.open(root, read_only=None) as p:

@@ -291,7 +291,8 @@ def test_delete_object_clears_its_pixels_and_undo_restores(qtbot: Any, app_windo
     c.delete_object(oid)
     qtbot.waitUntil(lambda: not (c.project.masks_or_empty(0) == oid).any(), timeout=10000)  # type: ignore[union-attr]
     qtbot.waitUntil(lambda: window.objects_panel.list.count() == len(c.project.manifest.objects), timeout=5000)  # type: ignore[union-attr]
-    assert c.project.object(oid) is None
+    # The masks are written before the object list (one commit, on the runner's thread): wait for both.
+    qtbot.waitUntil(lambda: c.project.object(oid) is None, timeout=5000)  # type: ignore[union-attr]
     c.undo()
     qtbot.waitUntil(lambda: c.project.object(oid) is not None, timeout=10000)  # type: ignore[union-attr]
     assert (c.project.masks_or_empty(0) == oid).any()

@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.demo.backgrounds import Camera, anime_clips, anime_plate
-from app.demo.generator import GeneratedFrame, GeneratedVideo, _ease, generate_shots
+from app.demo.backgrounds import anime_clips, anime_plate
+from app.demo.generator import GeneratedFrame, GeneratedVideo, generate_shots
 from app.demo.project import write_generated
 from app.errors import InputError
 from app.store import Project
@@ -32,13 +32,6 @@ class AnimeBackdropVideo(GeneratedVideo):
         if self._plate is None or self._plate[0] != shot:
             self._plate = (shot, anime_plate(self.shots[shot].plate_seed, self.width, self.height, self.clips_dir))
         return self._plate[1]
-
-    def camera(self, index: int) -> Camera:
-        """The true camera of frame ``index`` (as `GeneratedVideo.frame` moves it)."""
-        plan = self.shots[self.shot_index(index)]
-        e = _ease((index - plan.start) / max(1, plan.length - 1))
-        c0, c1 = plan.cam0, plan.cam1
-        return Camera(c0.cx + (c1.cx - c0.cx) * e, c0.cy + (c1.cy - c0.cy) * e, c0.zoom + (c1.zoom - c0.zoom) * e)
 
 
 def generate_anime_shots(seed: int, *, clips_dir: Path, character_dir: Path, width: int = 480, height: int = 270,

@@ -17,13 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.demo.backgrounds import PALETTES, Camera, camera_path, paint_plate, render_view
+from app.demo.backgrounds import PALETTES, Camera, paint_plate, render_view
 from app.demo.characters import HAIR_COLOURS, Sprite, character_files, draw_character, load_character
-from app.demo.effects import EFFECT_COLOURS, EffectSpec, glow, impact_style, sparks, speed_lines
+from app.demo.effects import glow, impact_style, sparks, speed_lines
+from app.demo.plan import MAX_SCALE, Actor, CastMember, ShotPlan, ease, plan_shot
 
 LABEL_THRESHOLD = 0.5  # a pixel is labelled with the front-most character whose alpha reaches this
 NAMES = ["Akari", "Ren", "Hikaru", "Mio", "Sora", "Yui", "Kaito", "Nene"]
-MAX_SCALE = 1.15
 BODY_HEIGHT = 0.82  # on-screen height of a full-body character at scale 1, as a fraction of frame height
 
 
@@ -74,97 +74,6 @@ class GeneratedFrame:
     depth_order: list[int] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class CastMember:
-    """A character of the video: its object id, name, identity and display colour."""
-
-    id: int
-    name: str
-    identity: str
-    colour: tuple[int, int, int]
-    seed: int
-    palette: int
-    path: str = ""
-
-
-@dataclass(frozen=True)
-class Actor:
-    """A character's motion in one shot (positions are fractions of the frame)."""
-
-    id: int
-    x0: float
-    x1: float
-    ground: float
-    s0: float
-    s1: float
-    facing: int
-    turn_at: float  # shot time in [0, 1] where a turn starts; > 1: no turn
-    bob: float
-
-
-@dataclass(frozen=True)
-class ShotPlan:
-    """Everything that decides one shot's frames."""
-
-    start: int
-    length: int
-    plate_seed: int
-    palette: int
-    cam0: Camera
-    cam1: Camera
-    actors: tuple[Actor, ...]
-    effects: tuple[EffectSpec, ...]
-    flash: tuple[tuple[int, float], ...]  # (local frame, strength)
-    impact: tuple[int, ...]
-    impact_seed: int
-
-
-def _ease(t: float) -> float:
-    return t * t * (3 - 2 * t)
-
-
-def _plan_shot(rng: np.random.Generator, index: int, start: int, n: int, cast: list[CastMember],
-               width: int, height: int, previous_palette: int) -> ShotPlan:
-    count = 2 if (index == 0 and len(cast) > 1) else int(rng.integers(1, min(3, len(cast)) + 1))
-    ids = [cast[int(i)].id for i in rng.choice(len(cast), count, replace=False)]
-    actors = []
-    for k, cid in enumerate(ids):
-        scale = float(rng.uniform(0.75, MAX_SCALE))
-        walk = float(rng.uniform(0.006, 0.014)) * max(1, n - 1)  # per-frame walking speed
-        if count >= 2:  # characters walk towards each other and cross, occluding each other
-            walk = float(np.clip(walk, 0.15, 0.6))
-            centre = 0.5 + rng.uniform(-0.1, 0.1)
-            a, b = (centre - walk / 2, centre + walk / 2) if k % 2 == 0 else (centre + walk / 2, centre - walk / 2)
-            a, b = a + 0.06 * (k - 0.5 * (count - 1)), b + 0.06 * (k - 0.5 * (count - 1))
-        else:
-            a = float(rng.uniform(0.3, 0.7))
-            b = a + min(walk, 0.3) * (1 if rng.random() < 0.5 else -1)
-        facing = 1 if b >= a else -1
-        turn_at = float(rng.uniform(0.3, 0.6)) if rng.random() < 0.5 else 2.0
-        ground = 0.86 + 0.1 * (scale - 0.75) / (MAX_SCALE - 0.75)
-        actors.append(Actor(cid, a, b, ground, scale, scale * float(rng.uniform(0.9, 1.1)), facing, turn_at,
-                            float(rng.uniform(0.004, 0.012))))
-    effects = []
-    for _ in range(int(rng.integers(1, 3))):
-        kind = str(rng.choice(["glow", "sparks", "speed_lines"]))
-        dur = min(n, int(rng.integers(5, 11)))
-        effects.append(EffectSpec(kind, int(rng.integers(0, max(1, n - dur + 1))), dur, int(rng.integers(1 << 30)),
-                                  EFFECT_COLOURS[int(rng.integers(len(EFFECT_COLOURS)))],
-                                  int(rng.choice(ids)), bool(rng.random() < 0.6)))
-    cam0, cam1 = camera_path(rng, width, height, n)
-    flash: tuple[tuple[int, float], ...] = ()
-    impact: tuple[int, ...] = ()
-    mid = int(rng.integers(n // 3, max(n // 3 + 1, 2 * n // 3))) if n >= 6 else -1
-    if mid > 0 and index % 3 == 1:
-        flash = ((mid, 0.95), (mid + 1, 0.5))
-    elif mid > 0 and index % 3 == 2:
-        impact = (mid,)
-    # A new time of day at every cut, so that consecutive shots never look alike.
-    palette = int((previous_palette + 1 + rng.integers(len(PALETTES) - 1)) % len(PALETTES))
-    return ShotPlan(start, n, int(rng.integers(1 << 30)), palette, cam0, cam1, tuple(actors), tuple(effects), flash,
-                    impact, int(rng.integers(1 << 30)))
-
-
 class GeneratedVideo:
     """A planned demo video; frames are rendered on demand (``frame(i)``, iteration)."""
 
@@ -201,11 +110,16 @@ class GeneratedVideo:
             self._plate = (shot, paint_plate(self.shots[shot].plate_seed, self.width, self.height, self.shots[shot].palette))
         return self._plate[1]
 
+    def camera(self, index: int) -> Camera:
+        """The true camera of frame ``index``."""
+        plan = self.shots[self.shot_index(index)]
+        return plan.camera_at(index - plan.start)
+
     def _place(self, actor: Actor, t: float, local: int) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
         """The actor's alpha and premultiplied colour at shot time ``t``, inside its frame box."""
         sp = self.sprite(actor.id)
         W, H = self.width, self.height
-        e = _ease(t)
+        e = ease(t)
         rel = (actor.s0 + (actor.s1 - actor.s0) * e) / MAX_SCALE
         u = float(np.clip((t - actor.turn_at) / 0.2, 0, 1))
         turn = float(np.cos(np.pi * u))  # a turn squeezes the character through a thin profile
@@ -237,9 +151,7 @@ class GeneratedVideo:
         plan = self.shots[s]
         local = index - plan.start
         t = local / max(1, plan.length - 1)
-        e = _ease(t)
-        c0, c1 = plan.cam0, plan.cam1
-        cam = Camera(c0.cx + (c1.cx - c0.cx) * e, c0.cy + (c1.cy - c0.cy) * e, c0.zoom + (c1.zoom - c0.zoom) * e)
+        cam = plan.camera_at(local)
         W, H = self.width, self.height
         clean = render_view(self.plate(s), cam, W, H)
         prem = np.zeros((H, W, 3), np.float32)
@@ -316,5 +228,5 @@ def generate_shots(seed: int = 0, *, width: int = 640, height: int = 360, shots:
     plans: list[ShotPlan] = []
     for i in range(shots):
         prev = plans[-1].palette if plans else int(rng.integers(len(PALETTES)))
-        plans.append(_plan_shot(rng, i, i * frames_per_shot, frames_per_shot, cast, width, height, prev))
+        plans.append(plan_shot(rng, i, i * frames_per_shot, frames_per_shot, cast, width, height, prev))
     return GeneratedVideo(seed, width, height, fps, cast, plans, character_dir)

@@ -16,14 +16,15 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.errors import ProjectError, is_disk_full
+from app.errors import ProjectError
 from app.sources.images import ImageFolderSource
+from app.sources.source import FrameSource
 from app.store.importmark import IMPORT_MARKER, unfinished_import_source
 from app.store.manifest import MANIFEST_NAME
 from app.store.media import proxy_size, thumbnail_size
 from app.store.project import PROJECT_FILES
 
-__all__ = ["Destination", "NotEnoughSpace", "disk_nearly_full", "free_space_check", "import_bytes_needed", "is_disk_full", "mb", "prepare_destination",
+__all__ = ["Destination", "NotEnoughSpace", "disk_nearly_full", "free_space_check", "import_bytes_needed", "mb", "prepare_destination",
            "remove_import"]
 
 # Every name an import may write into the project folder (the write probe comes from Project.create).
@@ -140,16 +141,15 @@ def remove_import(dest: Destination) -> None:
             break
 
 
-def import_bytes_needed(source: object) -> int:
+def import_bytes_needed(source: FrameSource) -> int:
     """An upper estimate of what an import of ``source`` writes: proxies, thumbnails, image bytes."""
-    frames = int(getattr(source, "frame_count", 0))
-    pw, ph = proxy_size(int(getattr(source, "width", 1)), int(getattr(source, "height", 1)))
-    tw, th = thumbnail_size(int(getattr(source, "width", 1)), int(getattr(source, "height", 1)))
+    pw, ph = proxy_size(source.width, source.height)
+    tw, th = thumbnail_size(source.width, source.height)
     per_frame = int(pw * ph * 3 * PROXY_RATIO) + tw * th * 3
     stored = 0
     if isinstance(source, ImageFolderSource):
         stored = sum(f.stat().st_size for f in source.files)  # kept byte for byte (or as smaller PNG)
-    return frames * per_frame + stored + (1 << 20)
+    return source.frame_count * per_frame + stored + (1 << 20)
 
 
 def disk_nearly_full(where: Path) -> bool:

@@ -1,9 +1,10 @@
 """Import a video or an image folder into a new project, in one sequential pass.
 
 For every frame, in decode order: the proxy (long side 640) and the thumbnail (height 54) go to
-media.h5, image-folder frames are stored losslessly too (a video's frames are re-decoded from the
-source on demand, exactly, through the stored `VideoIndex`), and the frame's thumbnail feeds the
-streaming cut detector; the full frame feeds the hold detector (which frames repeat a drawing). Nothing is kept per frame in memory, so memory does not grow with length.
+media.h5, image-folder frames are stored losslessly too (`app.ingest.frames`: a video's frames are
+re-decoded from the source on demand, exactly, through the stored `VideoIndex`); the thumbnail feeds
+the streaming cut detector, the full frame the hold detector (which frames repeat a drawing).
+Nothing is kept per frame in memory, so memory does not grow with length.
 
 Nothing the import did not write is ever replaced or deleted: a folder holding project files it
 did not make (a damaged project, a user's own ``journal.log``) is refused, pointing at
@@ -19,23 +20,21 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
-import cv2
-
-from app.errors import CelstudioError, InputError, ProjectError
+from app.errors import CelstudioError, InputError, ProjectError, is_disk_full
 from app.ingest.destination import (
     SPACE_RESERVE,
     NotEnoughSpace,
     disk_nearly_full,
     free_space_check,
     import_bytes_needed,
-    is_disk_full,
     mb,
     prepare_destination,
     remove_import,
 )
+from app.ingest.frames import store_frame, store_video_index
 from app.ingest.holds import HoldDetector
 from app.ingest.shots import CutDetector, cuts_to_shots
-from app.sources.source import FrameSource, VideoFrameSource, VideoIndex, check_source_path, content_hash, open_source
+from app.sources.source import FrameSource, check_source_path, content_hash, open_source
 from app.store import Manifest, Project, SourceInfo
 from app.store.importmark import mark_import_finished, mark_import_started
 
@@ -77,7 +76,7 @@ def import_source(
     Parameters
     ----------
     src : Path
-        The video (mp4, mkv, webm, mov, avi) or folder of png/jpg/webp images.
+        A video file (`app.sources.source.VIDEO_SUFFIXES`) or a folder of png/jpg/webp images.
     project_root : Path
         The project folder to create (it may exist if empty of project files).
     name : str, optional
@@ -161,14 +160,13 @@ def _flushes(project: Project) -> bool:
 
 
 def _manifest(source: FrameSource, src: Path, name: str | None) -> Manifest:
-    is_video = isinstance(source, VideoFrameSource)
     info = SourceInfo(
-        kind="video" if is_video else "images",
+        kind=source.kind,
         path=str(src),
         content_hash=content_hash(src),
-        codec=getattr(source, "codec", ""),
-        pix_fmt=getattr(source, "pix_fmt", ""),
-        gop=int(getattr(source, "gop", 1)),
+        codec=source.codec,
+        pix_fmt=source.pix_fmt,
+        gop=source.gop,
     )
     return Manifest(
         name=name or src.stem or src.name,
@@ -189,7 +187,6 @@ def _fill(project: Project, source: FrameSource, progress: ProgressFn | None, ca
           check_space: Callable[[int, int], None]) -> None:
     media = project.media
     total = project.manifest.frame_count
-    is_video = isinstance(source, VideoFrameSource)
     detector = CutDetector()
     holds = HoldDetector()
     done = 0
@@ -200,14 +197,7 @@ def _fill(project: Project, source: FrameSource, progress: ProgressFn | None, ca
             check_space(done, total)
         if done >= total:
             raise InputError(f"{Path(project.manifest.source.path).name} has more frames than its index says.")
-        if not is_video:
-            files = getattr(source, "files", None)
-            media.write_frame(done, frame, files[done].read_bytes() if files is not None else None)
-        proxy = cv2.resize(frame, media.proxy_wh, interpolation=cv2.INTER_AREA)
-        thumb = cv2.resize(proxy, media.thumb_wh, interpolation=cv2.INTER_AREA)
-        media.write_proxy(done, proxy)
-        media.write_thumbnail(done, thumb)
-        detector.push(thumb)
+        detector.push(store_frame(media, done, frame, source))
         holds.push(frame)
         done += 1
         if progress is not None:
@@ -218,11 +208,8 @@ def _fill(project: Project, source: FrameSource, progress: ProgressFn | None, ca
         raise InputError(
             f"{Path(project.manifest.source.path).name} is damaged: only {done} of its {total} frames can be decoded."
         )
-    if isinstance(source, VideoFrameSource):
-        # After the full pass the source's index is the exact, decoded one.
-        for key, array in source.index.to_arrays().items():
-            media.write_array(f"{VideoIndex.ARRAY_PREFIX}/{key}", array)
-        project.manifest.source.gop = source.gop
+    store_video_index(media, source)
+    project.manifest.source.gop = source.gop  # a video's, from its exact index now
     project.manifest.shots = cuts_to_shots(detector.finish(), total)
     project.set_held(holds.held)
     media.flush()

@@ -14,14 +14,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
-
 from app.errors import InputError, ProjectError
-from app.sources.source import VideoFrameSource, VideoIndex, content_hash, open_source
+from app.ingest.frames import store_frame, store_video_index
+from app.sources.source import FrameSource, content_hash, open_source
 from app.store.lock import ProjectLock
 from app.store.manifest import fsync_dir, read_manifest
-from app.store.media import MediaStore
-from app.store.project import MEDIA_FILE
+from app.store.media import MEDIA_FILE, MediaStore
 
 ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]
@@ -70,31 +68,24 @@ def reimport_media(root: Path, *, progress: ProgressFn | None = None, cancel: Ca
 
 
 def _build(
-    target: Path, source: object, frames: int, width: int, height: int, progress: ProgressFn | None, cancel: CancelFn | None
+    target: Path, source: FrameSource, frames: int, width: int, height: int, progress: ProgressFn | None,
+    cancel: CancelFn | None,
 ) -> None:
-    is_video = isinstance(source, VideoFrameSource)
     media = MediaStore(target, frames, width, height, create=True)
     try:
         done = 0
-        files = getattr(source, "files", None)
-        for frame in source:  # type: ignore[attr-defined]
+        for frame in source:
             if cancel is not None and cancel():
                 raise ProjectError("The re-import was cancelled; the old media file is unchanged.")
             if done >= frames:
                 break
-            if not is_video:
-                media.write_frame(done, frame, files[done].read_bytes() if files is not None else None)
-            proxy = cv2.resize(frame, media.proxy_wh, interpolation=cv2.INTER_AREA)
-            media.write_proxy(done, proxy)
-            media.write_thumbnail(done, cv2.resize(proxy, media.thumb_wh, interpolation=cv2.INTER_AREA))
+            store_frame(media, done, frame, source)
             done += 1
             if progress is not None:
                 progress(done, frames)
         if done != frames:
             raise InputError(f"Only {done} of {frames} frames of the source can be decoded; the media was not rebuilt.")
-        if is_video:
-            for key, array in source.index.to_arrays().items():  # type: ignore[attr-defined]
-                media.write_array(f"{VideoIndex.ARRAY_PREFIX}/{key}", array)
+        store_video_index(media, source)
         media.flush()
     finally:
         media.close()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import overload
 
 import numpy as np
 
+from app.sources.cache import FrameCache
 from app.store import Project
 
 
@@ -24,8 +24,8 @@ class ShotFrames(Sequence[np.ndarray]):
         self.indices = list(indices)
         self.capacity = max(capacity, prefetch + 2)
         self.prefetch = prefetch
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = FrameCache(self.capacity)  # keyed by position in ``indices``
+        self._lock = threading.Lock()  # guards the prefetch position; the cache has its own lock
         self._wanted = threading.Condition(self._lock)
         self._next = 0
         self._closed = False
@@ -49,23 +49,13 @@ class ShotFrames(Sequence[np.ndarray]):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
+        frame = self._cache.get(i)
         with self._lock:
-            frame = self._cache.get(i)
-            if frame is not None:
-                self._cache.move_to_end(i)
             self._next = i + 1
             self._wanted.notify()
         if frame is None:
-            frame = self.project.frame(self.indices[i])
-            self._store(i, frame)
+            frame = self._cache.put(i, self.project.frame(self.indices[i]))
         return frame
-
-    def _store(self, i: int, frame: np.ndarray) -> None:
-        with self._lock:
-            self._cache[i] = frame
-            self._cache.move_to_end(i)
-            while len(self._cache) > self.capacity:
-                self._cache.popitem(last=False)
 
     def _prefetch_loop(self) -> None:
         while True:
@@ -81,7 +71,7 @@ class ShotFrames(Sequence[np.ndarray]):
                 frame = self.project.frame(self.indices[todo])
             except Exception:
                 return
-            self._store(todo, frame)
+            self._cache.put(todo, frame)
 
     def close(self) -> None:
         with self._lock:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
+
+# What a source is, as a project's manifest records it (a generated demo is the manifest's third kind).
+SourceKind = Literal["video", "images"]
 
 # Frame rate given to image folders and to videos whose timestamps say nothing about it.
 DEFAULT_IMAGE_FPS = 24.0

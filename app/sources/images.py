@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +11,8 @@ from typing import TYPE_CHECKING, Self
 import numpy as np
 
 from app.errors import InputError
-from app.sources.common import DEFAULT_IMAGE_FPS, check_index, frame_size_error, natural_key
+from app.sources.cache import FrameCache
+from app.sources.common import DEFAULT_IMAGE_FPS, SourceKind, check_index, frame_size_error, natural_key
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -113,12 +113,11 @@ class ImageFolderSource:
         (self.width, self.height) = next(iter(sizes))
         self.frame_count = len(self.files)
         self.fps = float(fps)
-        self.kind = "images"
+        self.kind: SourceKind = "images"
         self.codec = ""
         self.pix_fmt = ""
         self.gop = 1
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._cache_frames = max(0, int(cache_frames))
+        self._cache = FrameCache(cache_frames)
 
     def __len__(self) -> int:
         return self.frame_count
@@ -134,7 +133,7 @@ class ImageFolderSource:
                     im = im.convert("RGBA" if "transparency" in im.info else "RGB")
                 elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
                     im = im.convert("RGB")
-                array = np.asarray(im)
+                array = np.array(im)  # a copy the caller owns (PIL's own buffer is read-only)
         except (OSError, UnidentifiedImageError, ValueError) as exc:
             raise InputError(f"The image {f.name} in {self.path} cannot be read.") from exc
         rgb = to_rgb8(array)
@@ -147,13 +146,10 @@ class ImageFolderSource:
         index = check_index(index, self.frame_count)
         hit = self._cache.get(index)
         if hit is not None:
-            self._cache.move_to_end(index)
             return hit.copy()
         frame = self._load(index)
-        if self._cache_frames:
-            self._cache[index] = frame.copy()
-            while len(self._cache) > self._cache_frames:
-                self._cache.popitem(last=False)
+        if self._cache.capacity:
+            self._cache.put(index, frame.copy())
         return frame
 
     def __iter__(self) -> Iterator[np.ndarray]:

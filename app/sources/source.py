@@ -1,7 +1,8 @@
 """Opening a frame source: `open_source` picks a video (`app.sources.video`) or an image folder
 (`app.sources.images`) behind one `FrameSource` protocol, and checks a path before import.
 
-How frames are addressed and how video random access is made exact is in `app.sources.video`.
+How frames are addressed is in `app.sources.video_index`, how video random access is made exact in
+`app.sources.video`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Protocol
 import numpy as np
 
 from app.errors import InputError
-from app.sources.common import natural_key
+from app.sources.common import SourceKind, natural_key
 from app.sources.images import IMAGE_SUFFIXES, ImageFolderSource, image_files
-from app.sources.video import VideoFrameSource, VideoIndex
+from app.sources.video import VideoFrameSource
+from app.sources.video_index import VideoIndex
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -46,12 +48,22 @@ class FrameSource(Protocol):
         Number of frames and their size in pixels.
     fps : float
         Nominal frames per second (average for variable-frame-rate video).
+
+    `get` returns a frame the caller owns (RGB uint8); iterating decodes every frame in order.
     """
 
     frame_count: int
     width: int
     height: int
     fps: float
+    kind: SourceKind
+    codec: str  # the video codec and pixel format ("" for images)
+    pix_fmt: str
+
+    @property
+    def gop(self) -> int:
+        """The longest run of frames one random access may decode (1 for images)."""
+        ...
 
     def get(self, index: int) -> np.ndarray: ...
 
@@ -68,7 +80,8 @@ def open_source(path: Path, *, index: VideoIndex | None = None, cache_frames: in
     Parameters
     ----------
     path : Path
-        A video file (mp4, mkv, webm, mov, avi) or a folder of png/jpg/webp images.
+        A video file (any container PyAV reads; `VIDEO_SUFFIXES` are the ones the open dialog lists)
+        or a folder of png/jpg/webp images.
     index : VideoIndex, optional
         A previously built index of the video (from `VideoIndex.from_arrays`), so reopening does
         not rescan the file. Ignored for image folders.

@@ -1,7 +1,8 @@
-"""The project store: a folder with a manifest, a layer file, a media file and a journal."""
+"""The project store: a folder with a manifest, layer arrays and their index, a media file and a journal."""
 
+from app.store.edits import JournalEntry, MaskEdit
 from app.store.events import Committed, EventHub, LayerWritten, ManifestChanged
-from app.store.journal import Journal, JournalEntry, MaskEdit
+from app.store.journal import Journal
 from app.store.layers import LAYERS, LayerStore
 from app.store.manifest import Manifest, ObjectInfo, Shot, SourceInfo
 from app.store.media import MediaStore

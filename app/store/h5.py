@@ -11,7 +11,6 @@ others, so every access goes through this class's own lock as well.
 
 from __future__ import annotations
 
-import errno
 import logging
 import shutil
 import threading
@@ -22,7 +21,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from app.errors import DiskFull, ProjectDamaged, ProjectError, ProjectLocked, ProjectReadOnly
+from app.errors import DiskFull, ProjectDamaged, ProjectError, ProjectLocked, ProjectReadOnly, is_disk_full
 
 STR_DTYPE = h5py.string_dtype(encoding="utf-8")
 
@@ -211,17 +210,6 @@ class FrameDamaged(ProjectDamaged):
         super().__init__(message)
         self.dataset = dataset
         self.frame = frame
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """True for ENOSPC, raised by Python or reported in HDF5's error text (which drops the errno)."""
-    while exc is not None:
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return False
 
 
 def disk_full(folder: Path, needed_bytes: int) -> DiskFull:

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import ProjectDamaged, ProjectReadOnly
-from app.store.h5 import disk_full, is_disk_full
+from app.errors import ProjectDamaged, ProjectReadOnly, is_disk_full
+from app.store.h5 import disk_full
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (layer TEXT, frame INTEGER, version INTEGER, meta TEXT, crc INTEGER, PRIMARY KEY (layer, frame));
@@ -108,14 +108,6 @@ class FrameIndex:
     def all_meta(self, layer: str) -> dict[int, dict[str, Any]]:
         rows = self._query("SELECT frame, meta FROM versions WHERE layer=?", (layer,))
         return {int(f): dict(json.loads(m)) for f, m in rows if m}
-
-    def set_meta(self, layer: str, frame: int, meta: dict[str, Any]) -> None:
-        with self.lock:
-            version, crc = self.version_crc(layer, frame)
-            self._query(
-                "INSERT OR REPLACE INTO versions (layer, frame, version, meta, crc) VALUES (?, ?, ?, ?, ?)",
-                (layer, frame, version, json.dumps(meta, sort_keys=True, default=str), crc),
-            )
 
     # -- records and vectors ------------------------------------------------------------------------
     def put_record(self, name: str, frame: int, record: dict[str, Any]) -> None:

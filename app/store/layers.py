@@ -22,6 +22,7 @@ from app.store.h5 import READ_RETRIES, FrameDamaged, H5Frames
 from app.store.index import FrameIndex
 from app.store.lock import live_holder
 
+LAYERS_FILE = "layers.h5"
 INDEX_FILE = "index.db"
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from app.errors import ProjectError
 from app.store.h5 import FrameDamaged, H5Frames
 
+MEDIA_FILE = "media.h5"
 PROXY_LONG_SIDE = 640
 THUMB_HEIGHT = 54
 PROXY_JPEG_QUALITY = 92

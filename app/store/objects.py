@@ -1,29 +1,30 @@
 """The project's objects: the one owner of ids, names, kinds, colours and per-shot tracks.
 
 A project object is what the user cares about across the whole video (a character, an effect, a
-prop, burnt-in text). Stage 1 finds *tracks* whose ids restart in every shot; a `TrackLink` says which
-object a track is, frame by frame. The label maps of the ``masks`` layer hold project object ids, so
-nothing downstream ever sees a per-shot id.
+prop, burnt-in text). The segment stage finds *tracks* whose ids restart in every shot; a
+`TrackLink` says which object a track is, frame by frame. The label maps of the ``masks`` layer hold
+project object ids, so nothing downstream ever sees a per-shot id.
 
 State lives in the manifest (``objects``, ``tracks``); every change is a journal entry whose payload
-holds a diff (each changed object and track, before and after) plus the label maps it rewrites, so an
-edit is durable once it returns, replays after a crash, and undo/redo are exact. Pipeline
-registrations are journalled too but are not on the user's undo stack (undoing them would leave ids in
-the masks that no object owns).
+holds a diff (each changed object and track, before and after) plus the label maps it rewrites
+(computed in `app.store.object_masks`), so an edit is durable once it returns, replays after a
+crash, and undo/redo are exact. Pipeline registrations are journalled too but are not on the user's
+undo stack (undoing them would leave ids in the masks that no object owns).
 """
 
 from __future__ import annotations
 
 import colorsys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.errors import InputError, ProjectError
-from app.store.journal import JournalEntry, MaskEdit
-from app.store.manifest import ObjectInfo, Shot, TrackLink
+from app.store.edits import JournalEntry, MaskEdit
+from app.store.manifest import ObjectInfo, TrackLink
+from app.store.object_masks import TrackKey, relabel, retrack
 
 if TYPE_CHECKING:
     from app.store.project import Project
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 KINDS: tuple[str, ...] = ("character", "effect", "prop", "text")
 AUTO_NAMES: dict[str, str] = {"character": "Character", "effect": "Effect", "prop": "Prop", "text": "Text"}
 MAX_OBJECTS = 255
-
-TrackKey = tuple[int, int]  # (shot start, track id)
 
 
 def object_color(oid: int) -> tuple[int, int, int]:
@@ -133,7 +132,7 @@ class ObjectStore:
         """Give every track of ``shot`` that has no link yet an object: the one ``links`` names (an
         existing object it was recognised as), else a new automatically named one of its kind.
 
-        Tracks already linked keep their link (a re-run of stage 1 must not undo the user's edits).
+        Tracks already linked keep their link (a re-run of the segment stage must not undo the user's edits).
         Returns track -> object for the whole shot.
         """
         links = links or {}
@@ -153,7 +152,7 @@ class ObjectStore:
         return {t.track: t.object_at(shot) for t in self.tracks(shot)}
 
     def forget_tracks(self, shot: int, tracks: list[int]) -> None:
-        """Drop the links of tracks whose id now means something else (stage 1 re-ran on a changed
+        """Drop the links of tracks whose id now means something else (the segment stage re-ran on a changed
         shot or with another backend); registration then links them afresh."""
         gone = {(shot, t): None for t in tracks if self.track(shot, t) is not None}
         if gone:
@@ -214,7 +213,7 @@ class ObjectStore:
         tracks = {
             (t.shot, t.track): [[s, keep if o == absorb else o] for s, o in t.pieces] for t in self.tracks_of(absorb)
         }
-        edits = self._relabel(range(self.project.frame_count), {absorb: keep}, keep)
+        edits = relabel(self.project, range(self.project.frame_count), {absorb: keep}, keep)
         return self._commit("merge", edits, {absorb: None}, tracks, extra={"keep": keep, "absorb": absorb})
 
     def split(self, oid: int, shots: Iterable[int], name: str | None = None) -> ObjectInfo:
@@ -229,7 +228,7 @@ class ObjectStore:
             for t in self.tracks_of(oid) if t.shot in starts
         }
         frames = [f for s in starts for f in range(s, self.project.shot_of(s).end)]
-        edits = self._relabel(frames, {oid: new.id}, new.id)
+        edits = relabel(self.project, frames, {oid: new.id}, new.id)
         self._commit("split", edits, {new.id: new}, tracks, extra={"object": oid, "shots": starts})
         return new
 
@@ -238,7 +237,7 @@ class ObjectStore:
         shot = self.project.shot_of(frame)
         keys = [t.track for t in self.tracks(shot.start) if t.object_at(frame) == oid]
         if not keys:
-            raise InputError(f"Object {oid} was not found by stage 1 on frame {frame}; correct its mask instead.")
+            raise InputError(f"Object {oid} was not found by the segment stage on frame {frame}; correct its mask instead.")
         return self.reassign_tracks(shot.start, keys, to, from_frame=frame if to_end else None)
 
     def reassign_tracks(self, shot_start: int, tracks: list[int], to: int, *, from_frame: int | None = None) -> JournalEntry:
@@ -255,7 +254,7 @@ class ObjectStore:
             if link is None:
                 raise InputError(f"Shot {shot.start} has no track {track}.")
             new_links[(shot.start, track)] = _normalised([p for p in link.pieces if p[0] < start] + [[start, to]])
-        edits = self._retrack(shot, range(start, shot.end), new_links)
+        edits = retrack(self.project, shot, range(start, shot.end), self.tracks(shot.start), new_links)
         return self._commit("reassign", edits, {}, new_links, extra={"shot": shot.start, "tracks": tracks, "to": to, "from": start})
 
     def delete(self, oid: int, *, shot: int | None = None) -> JournalEntry:
@@ -270,9 +269,9 @@ class ObjectStore:
             frames = range(s.start, s.end)
             links = [t for t in self.tracks_of(oid) if t.shot == s.start]
             objects = {}
-        # Tracks stay known (as nothing) so a re-run of stage 1 does not bring the object back.
+        # Tracks stay known (as nothing) so a re-run of the segment stage does not bring the object back.
         tracks = {(t.shot, t.track): [[s_, 0 if o == oid else o] for s_, o in t.pieces] for t in links}
-        edits = self._relabel(frames, {oid: 0}, oid)
+        edits = relabel(self.project, frames, {oid: 0}, oid)
         return self._commit("delete_object", edits, objects, tracks, extra={"object_id": oid, "shot": shot})
 
     # -- internals ----------------------------------------------------------------------------------
@@ -292,55 +291,3 @@ class ObjectStore:
         }
         payload = {**(extra or {}), "diff": diff, "undoable": undoable}
         return self.project.commit(kind, edits, payload)
-
-    def _edit(self, frame: int, change: Callable[[np.ndarray], np.ndarray | None], oid: int) -> MaskEdit | None:
-        before = self.project.layers.read("masks", frame)
-        if before is None:
-            return None
-        after = change(before)
-        if after is None or np.array_equal(after, before):
-            return None
-        # The edit keeps the frame's owner: a pipeline frame stays the pipeline's (stages may redo it,
-        # mapping through the new links), a corrected frame stays the user's.
-        source = str(self.project.layers.meta("masks", frame).get("source", "pipeline"))
-        return MaskEdit(frame, before, after.astype(np.uint8), oid, source, source)
-
-    def _relabel(self, frames: Iterable[int], mapping: dict[int, int], oid: int) -> list[MaskEdit]:
-        table = np.arange(256, dtype=np.uint8)
-        for a, b in mapping.items():
-            table[a] = b
-
-        def change(before: np.ndarray) -> np.ndarray | None:
-            return table[before] if np.isin(before, list(mapping)).any() else None
-
-        return [e for f in frames if (e := self._edit(f, change, oid)) is not None]
-
-    def _retrack(self, shot: Shot, frames: Iterable[int], new_links: dict[TrackKey, list[list[int]]]) -> list[MaskEdit]:
-        """Rewrite masks where a track's object changes: its pixels are those of its old object, or
-        (when another track is that object too, or it was nothing) the track's own stage-1 pixels."""
-        old = {t.track: t for t in self.tracks(shot.start)}
-        new = {**old, **{k[1]: TrackLink(k[0], k[1], v) for k, v in new_links.items()}}
-        edits = []
-        for f in frames:
-            before_of = {t: link.object_at(f) for t, link in old.items()}
-            after_of = {t: link.object_at(f) for t, link in new.items()}
-            changed = [t for t in old if before_of[t] != after_of[t]]
-            if not changed:
-                continue
-            segmentation = self.project.layers.read("segmentation", f)
-
-            def change(before: np.ndarray, f: int = f, seg: np.ndarray | None = segmentation,
-                       changed: list[int] = changed, b: dict[int, int] = before_of, a: dict[int, int] = after_of) -> np.ndarray:
-                after = before.copy()
-                for t in changed:
-                    shared = b[t] == 0 or any(b[o] == b[t] and a[o] != a[t] for o in old if o != t)
-                    region = before == b[t]
-                    if shared:
-                        region &= (seg == t) if seg is not None else np.zeros_like(region)
-                    after[region] = a[t]
-                return after
-
-            edit = self._edit(f, change, next((a for a in (after_of[t] for t in changed) if a), 0))
-            if edit is not None:
-                edits.append(edit)
-        return edits

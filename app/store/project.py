@@ -2,54 +2,46 @@
 
 ``projects/<name>/``
     ``project.json``  schema-versioned manifest (atomic writes, previous copy kept as ``.bak``)
-    ``layers.h5``     per-frame layers (a cache that the pipeline and the journal can rebuild)
+    ``layers.h5``     per-frame layer arrays (a cache that the pipeline and the journal can rebuild)
+    ``index.db``      their per-frame versions and meta, and per-frame records (SQLite)
     ``media.h5``      frame index, proxies, thumbnails, imported frames
     ``journal.log``   every user correction, fsync'd before it is reported done
     ``project.lock``  the writing process (see `app.store.lock`); read-only opens take no lock
+
+Opening and recovery are in `app.store.opening`, the source frames in `app.store.source_frames`,
+object edits in `app.store.objects`. What stays here (a little over 300 lines) is the `Project` every
+layer holds: its lifecycle, manifest, shots and drawings, and the journalled commit/undo/redo path,
+which must stay one method each so every correction goes through the same lock and journal.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
-import time
-from collections import OrderedDict
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from app.errors import DiskFull, InputError, ProjectDamaged, ProjectError, ProjectReadOnly
+from app.errors import DiskFull, ProjectError, ProjectReadOnly
 from app.store.drawings import DrawingLayers, drawing_keys
+from app.store.edits import JournalEntry, MaskEdit
 from app.store.events import Committed, ManifestChanged
-from app.store.importmark import check_import_finished
-from app.store.journal import Journal, JournalEntry, MaskEdit, UndoHistory
-from app.store.layers import INDEX_FILE, LayerStore
+from app.store.journal import JOURNAL_FILE, Journal, UndoHistory
+from app.store.layers import INDEX_FILE, LAYERS_FILE, LayerStore
 from app.store.lock import LOCK_FILE, ProjectLock
-from app.store.manifest import (
-    MANIFEST_NAME,
-    Manifest,
-    ObjectInfo,
-    Shot,
-    atomic_write_text,
-    check_stored_shapes,
-    read_manifest,
-)
-from app.store.media import REIMPORT_ADVICE, MediaStore
+from app.store.manifest import MANIFEST_NAME, Manifest, ObjectInfo, Shot, atomic_write_text
+from app.store.media import MEDIA_FILE, MediaStore
 from app.store.objects import ObjectStore, apply_diff, info_from_dict
+from app.store.opening import open_project
+from app.store.source_frames import SourceFrames
 
-LAYERS_FILE = "layers.h5"
-MEDIA_FILE = "media.h5"
-JOURNAL_FILE = "journal.log"
 # Every file a project may hold (for cleaning up a failed import without touching the user's own files).
 PROJECT_FILES = (
     MANIFEST_NAME, f"{MANIFEST_NAME}.tmp", f"{MANIFEST_NAME}.bak", LAYERS_FILE, MEDIA_FILE, JOURNAL_FILE,
     INDEX_FILE, f"{INDEX_FILE}-wal", f"{INDEX_FILE}-shm", LOCK_FILE,
 )
-
-FRAME_CACHE = 8  # decoded full-resolution frames kept per project (each stage reads the frame again)
 
 
 class Project:
@@ -68,9 +60,7 @@ class Project:
         self._drawing_keys: np.ndarray | None = None
         for entry in journal:
             self.history.observe(entry)
-        self._source: Any = None
-        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()  # decoded imported frames (LRU)
-        self._source_lock = threading.Lock()
+        self.frames = SourceFrames(manifest, media)
         self._commit_lock = threading.Lock()
         self.recovered_from: Path | None = None
         self.read_only = layers.read_only
@@ -119,155 +109,10 @@ class Project:
         open of a folder that cannot be written raises `ProjectReadOnly`; a project open in another
         process raises `ProjectLocked` naming it.
         """
-        root = Path(root)
-        check_import_finished(root)  # a half-made import is not damage to recover: it is re-imported
-        manifest = read_manifest(root)
-        if read_only is None:
-            read_only = not folder_writable(root)
-        elif not read_only and not folder_writable(root):
-            raise ProjectReadOnly(
-                f"The project folder {root} is read-only (no write permission); open it read-only "
-                "(`celstudio info` and `celstudio export` work) or copy it somewhere writable."
-            )
-        if read_only and recover:
-            raise ProjectReadOnly(f"The project {root} is open read-only; it cannot be recovered in place.")
-        lock = None if read_only else ProjectLock.acquire(root)
-        try:
-            project = cls._open(root, manifest, recover, read_only)
-        except BaseException:
-            if lock is not None:
-                lock.release()
-            raise
-        project.lock = lock
-        if lock is not None and lock.stale_pid:
-            project.notices.append(f"A lock left by a Celstudio process that ended (pid {lock.stale_pid}) was cleared.")
-        if project.journal.damaged:
-            project.notices.append(project.journal.damage_report())
-        if read_only:
-            project.notices.append(f"{root.name} is open read-only.")
-        _ = project.drawing_keys  # read the hold flags now, not later on whichever thread asks first (the UI's)
-        return project
-
-    @classmethod
-    def _open(cls, root: Path, manifest: Manifest, recover: bool, read_only: bool) -> Project:
-        journal = Journal(root / JOURNAL_FILE, read_only=read_only)
-        dims = (manifest.frame_count, manifest.width, manifest.height)
-        try:
-            media = MediaStore(root / MEDIA_FILE, *dims, read_only=read_only)
-        except ProjectDamaged as exc:
-            raise ProjectDamaged(f"{exc} {REIMPORT_ADVICE}", recoverable="media (re-import the source)") from exc
-        try:
-            media.check_size()
-        except BaseException:
-            media.close()
-            raise
-        try:
-            problem = _layer_file_problem(root / LAYERS_FILE)
-            if problem:
-                raise ProjectDamaged(f"The layer file {LAYERS_FILE} is {problem}.")
-            try:
-                layers = LayerStore(root / LAYERS_FILE, *dims, read_only=read_only)
-            except ProjectDamaged:
-                raise
-            except ProjectError as exc:
-                raise ProjectDamaged(str(exc)) from exc
-            try:
-                check_stored_shapes(manifest, layers.stored_shapes(), LAYERS_FILE)
-            except BaseException:
-                layers.close()
-                raise
-            project = cls(root, manifest, layers, media, journal)
-        except ProjectDamaged as exc:
-            return cls._recover_or_raise(root, manifest, media, journal, exc, recover and not read_only)
-        except BaseException:
-            media.close()
-            raise
-        if read_only:
-            # Replay is a write: a reader sees corrections the layer file has not caught up with in memory.
-            for entry in journal.since(layers.journal_seq):
-                for edit in entry.edits:
-                    layers.overlay[("masks", edit.frame)] = edit.after
-            return project
-        try:
-            project._replay(journal.since(layers.journal_seq))
-        except ProjectDamaged as exc:
-            layers.close()
-            return cls._recover_or_raise(root, manifest, media, journal, exc, recover)
-        # Object edits confirmed in the journal but not yet in the manifest (a crash between the two).
-        project._replay_objects(journal.since(manifest.objects_seq))
-        if recover:
-            project._repair_in_place()
-        return project
-
-    @classmethod
-    def _recover_or_raise(
-        cls, root: Path, manifest: Manifest, media: MediaStore, journal: Journal, exc: ProjectDamaged, recover: bool
-    ) -> Project:
-        frames = {e.frame for entry in journal for e in entry.edits}
-        what = f"{len(journal.entries)} confirmed corrections on {len(frames)} frames"
-        if not recover:
-            media.close()
-            raise ProjectDamaged(
-                f"{exc} {what} can be rebuilt from the journal (`celstudio recover`, or Recover in the app); "
-                "pipeline results will be recomputed.",
-                recoverable=what,
-            ) from exc
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        moved = root / f"{LAYERS_FILE}.damaged-{stamp}"
-        kept = f"the damaged file was kept as {moved.name}" if (root / LAYERS_FILE).exists() else f"{LAYERS_FILE} was missing"
-        # Without its layer file the index's versions and records describe data that is gone: move it
-        # too, so every stage reads as not computed and the pipeline redoes it.
-        for name in (LAYERS_FILE, INDEX_FILE, INDEX_FILE + "-wal", INDEX_FILE + "-shm"):
-            if (root / name).exists():
-                shutil.move(str(root / name), root / f"{name}.damaged-{stamp}")
-        layers = LayerStore(root / LAYERS_FILE, manifest.frame_count, manifest.width, manifest.height, create=True)
-        project = cls(root, manifest, layers, media, journal)
-        project.recovered_from = moved
-        project.repairs.append(
-            f"rebuilt {len(journal.entries)} corrections on {len(frames)} frames from the journal; {kept}; "
-            "every stage will run again (`celstudio run`, or Run in the app)"
-        )
-        project._repair_journal()
-        project._replay(journal.entries)
-        project._replay_objects(journal.since(manifest.objects_seq))
-        return project
-
-    def _repair_journal(self) -> None:
-        copy = self.journal.repair()
-        if copy is not None:
-            self.repairs.append(
-                f"rewrote {self.journal.path.name} without its unreadable bytes ({len(self.journal.entries)} "
-                f"corrections kept); the damaged journal was kept as {copy.name}"
-            )
-
-    def _repair_in_place(self) -> None:
-        """`recover` on a layer file that opens: check every stored chunk against its checksum; a damaged
-        correction is rewritten from the journal, any other damaged frame is marked for a re-run."""
-        self._repair_journal()
-        latest: dict[int, tuple[JournalEntry, MaskEdit]] = {}
-        for entry in self.journal:
-            for edit in entry.edits:
-                latest[edit.frame] = (entry, edit)
-        rebuilt, rerun = [], []
-        for layer, frame in self.layers.damaged_frames():
-            if layer == "masks" and frame in latest and latest[frame][1].source != "pipeline":
-                entry, edit = latest[frame]
-                meta = {"source": edit.source, "seq": entry.seq, "kind": entry.kind}
-                self.layers.write("masks", frame, edit.after, meta)
-                rebuilt.append(frame)
-            else:
-                self.layers.forget(layer, frame)
-                rerun.append(f"{layer} {frame}")
-        if rebuilt:
-            self.repairs.append(f"rebuilt the damaged masks of frames {_frames(rebuilt)} from the journal")
-        if rerun:
-            self.repairs.append(f"marked {len(rerun)} damaged frames to run again ({', '.join(rerun[:8])})")
+        return open_project(cls, Path(root), recover=recover, read_only=read_only)
 
     def close(self) -> None:
-        with self._source_lock:
-            if self._source is not None:
-                self._source.close()
-                self._source = None
+        self.frames.close()
         try:
             self.layers.close()
             self.media.close()
@@ -376,47 +221,13 @@ class Project:
         self.events.emit(ManifestChanged("objects"))
 
     def object(self, object_id: int) -> ObjectInfo | None:
-        return next((o for o in self.manifest.objects if o.id == object_id), None)
+        return self.objects.get(object_id)
 
     # -- frames -------------------------------------------------------------------------------------
     def frame(self, index: int) -> np.ndarray:
-        """The full-resolution RGB frame ``index``."""
-        if not 0 <= index < self.frame_count:
-            raise IndexError(f"frame {index} is outside 0..{self.frame_count - 1}")
-        if self.manifest.source.kind != "video":
-            with self._source_lock:
-                cached = self._frames.get(index)
-                if cached is not None:
-                    self._frames.move_to_end(index)
-                    return cached
-            frame = self.media.read_frame(index)
-            with self._source_lock:
-                self._frames[index] = frame
-                while len(self._frames) > FRAME_CACHE:
-                    self._frames.popitem(last=False)
-            return frame
-        with self._source_lock:
-            if self._source is None:
-                self._source = self._open_video()
-            return np.asarray(self._source.get(index))
-
-    def _open_video(self) -> Any:
-        from app.sources.source import VideoIndex, open_source
-
-        path = Path(self.manifest.source.path)
-        if not path.is_file():
-            raise InputError(f"The source video {path} is missing; move it back or re-link the project.")
-        try:
-            arrays = self.media.read_arrays("video_index")
-            index = VideoIndex.from_arrays(arrays) if arrays else None
-        except (OSError, RuntimeError, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError) as exc:
-            raise ProjectDamaged(
-                f"The frame index of the source video in {MEDIA_FILE} is damaged ({type(exc).__name__}: {exc}). "
-                f"{REIMPORT_ADVICE}",
-                recoverable="media (re-import the source)",
-            ) from exc
-        # A small decoded-frame cache: 8 frames of 1080p are 50 MB; proxies serve scrubbing.
-        return open_source(path, index=index, cache_frames=8)
+        """The full-resolution RGB frame ``index``: read-only, shared with every other reader (copy it
+        to draw on it)."""
+        return self.frames.get(index)
 
     def proxy(self, index: int) -> np.ndarray:
         return self.media.read_proxy(index)
@@ -431,7 +242,7 @@ class Project:
             entry = self.journal.append(kind, edits, payload)  # raises DiskFull before anything is applied
             self.history.observe(entry)
             try:
-                self._replay([entry])
+                self.replay([entry])
             except ProjectError as exc:
                 # Confirmed in the journal, not yet in the layers: the next open replays it.
                 kind_of = DiskFull if isinstance(exc, DiskFull) else ProjectError
@@ -439,13 +250,13 @@ class Project:
                     f"The correction was saved in the journal but the layers could not be updated ({exc}); "
                     "it is applied when the project is next opened."
                 ) from exc
-            objects_changed = self._replay_objects([entry])
+            objects_changed = self.replay_objects([entry])
         self.events.emit(Committed(entry.seq, entry.kind, entry.frames))
         if objects_changed:
             self.events.emit(ManifestChanged("objects"))
         return entry
 
-    def _replay_objects(self, entries: list[JournalEntry]) -> bool:
+    def replay_objects(self, entries: list[JournalEntry]) -> bool:
         """Apply the object diffs of ``entries`` (and of the edits they undo or redo) to the manifest."""
         changed = False
         for entry in entries:
@@ -463,7 +274,9 @@ class Project:
             self.save_manifest()
         return changed
 
-    def _replay(self, entries: list[JournalEntry]) -> None:
+    def replay(self, entries: list[JournalEntry]) -> None:
+        """Write the label maps of journalled ``entries`` into the masks layer (whole maps, so a second
+        replay changes nothing), then record the last one as applied."""
         if not entries:
             return
         for entry in entries:
@@ -511,36 +324,6 @@ class Project:
     def masks_or_empty(self, frame: int) -> np.ndarray:
         labels = self.layers.read("masks", frame)
         return labels if labels is not None else np.zeros((self.height, self.width), np.uint8)
-
-
-def folder_writable(root: Path) -> bool:
-    """True when files can be made in ``root``: permission bits, then a probe file, which also catches
-    a read-only mount (and root, whom permission bits never stop)."""
-    if not os.access(root, os.W_OK):
-        return False
-    probe = root / f".write-test-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError:
-        return False
-    return True
-
-
-def _layer_file_problem(path: Path) -> str:
-    """Why ``layers.h5`` cannot be the project's layer file ("" when it may be)."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return "missing"
-    except OSError as exc:
-        return f"unreadable ({exc.strerror or exc})"
-    return "empty (0 bytes)" if size == 0 else ""
-
-
-def _frames(frames: list[int]) -> str:
-    text = ", ".join(map(str, frames[:10]))
-    return text + (f" and {len(frames) - 10} more" if len(frames) > 10 else "")
 
 
 def _object_of(entry: JournalEntry) -> ObjectInfo:

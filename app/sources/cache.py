@@ -1,0 +1,66 @@
+"""The one LRU cache of decoded frames, used by the video and image-folder sources, the project's
+imported frames and the pipeline's prefetched shot frames.
+
+It lives with the sources, the lowest layer that decodes frames, so every layer above can use it.
+(The UI's loader caches rendered images, not frames, and keeps its own.)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+
+
+class FrameCache:
+    """At most ``capacity`` decoded frames, keyed by frame index, least recently used evicted first.
+
+    A stored frame is made read-only: the same array is handed to every reader, so a reader that
+    wrote into it would silently change what every later reader sees. Safe to share between threads
+    (a UI thread and a worker, or a prefetch thread and its consumer). ``capacity`` 0 keeps nothing.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(0, int(capacity))
+        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, index: int) -> np.ndarray | None:
+        """The stored frame ``index`` (now the most recently used), or None."""
+        with self._lock:
+            frame = self._frames.get(index)
+            if frame is not None:
+                self._frames.move_to_end(index)
+            return frame
+
+    def put(self, index: int, frame: np.ndarray) -> np.ndarray:
+        """Store ``frame`` (the cache takes it: it becomes read-only) and return it."""
+        frame.flags.writeable = False
+        if not self.capacity:
+            return frame
+        with self._lock:
+            self._frames[index] = frame
+            self._frames.move_to_end(index)
+            while len(self._frames) > self.capacity:
+                self._frames.popitem(last=False)
+        return frame
+
+    def get_or_load(self, index: int, load: Callable[[int], np.ndarray]) -> np.ndarray:
+        """The stored frame ``index``, else ``load(index)``, stored. ``load`` runs outside the cache's
+        lock, so two threads missing the same frame may both load it (the later one is kept)."""
+        frame = self.get(index)
+        return frame if frame is not None else self.put(index, load(index))
+
+    def __contains__(self, index: object) -> bool:
+        with self._lock:
+            return index in self._frames
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._frames)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
