@@ -136,6 +136,23 @@ def test_object_edits_replay_after_a_crash_and_undo_after_reopen(tmp_path: Path)
         assert p.objects.require(a).name == "Character 1"
 
 
+def test_an_unlisted_id_in_the_masks_is_listed_by_a_journalled_edit(tmp_path: Path) -> None:
+    """The app lists ids it finds in old masks through the object store, so the listing survives a
+    crash (journal replay) and undoes like any edit."""
+    root = tmp_path / "p"
+    with make(root) as p:
+        saved = (root / "project.json").read_text()
+        info = p.objects.add(oid=9)
+        assert (info.id, info.color, info.confirmed) == (9, object_color(9), False)
+        with pytest.raises(InputError):
+            p.objects.add(oid=9)
+    (root / "project.json").write_text(saved)  # a crash before the manifest was written
+    with Project.open(root) as p:
+        assert p.objects.require(9).name == info.name
+        p.undo()
+        assert p.objects.get(9) is None
+
+
 def test_old_manifests_without_tracks_or_confirmed_still_load(tmp_path: Path) -> None:
     root = tmp_path / "p"
     with make(root) as p:

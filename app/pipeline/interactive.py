@@ -16,7 +16,7 @@ import numpy as np
 
 from app.errors import InputError
 from app.store import JournalEntry, MaskEdit, Project, Shot
-from app.store.journal import decode_label_png, encode_label_png
+from app.store.edits import decode_label_png, encode_label_png
 from models.base import ClickSegmenter, Labels, Prompt, Propagator, SoftMap
 
 Direction = Literal["forward", "backward", "both"]

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import DiskFull, ProjectError
-from app.store.edits import JournalEntry, MaskEdit, decode_label_png, encode_label_png
+from app.store.edits import JournalEntry, MaskEdit
 from app.store.journal_format import DamagedSpan, encode_record, scan
 
 # The label-map codecs are imported from here by the interactive corrections (app.pipeline.interactive).
-__all__ = ["JOURNAL_FILE", "Journal", "JournalEntry", "MaskEdit", "UndoHistory", "decode_label_png", "encode_label_png"]
+__all__ = ["JOURNAL_FILE", "Journal", "JournalEntry", "MaskEdit", "UndoHistory"]
 
 JOURNAL_FILE = "journal.log"
 

@@ -172,9 +172,19 @@ class ObjectStore:
         return ObjectInfo(free, name, kind, object_color(free), confirmed=False)
 
     # -- user edits (each one journalled, undoable entry) -------------------------------------------
-    def add(self, name: str = "", kind: str = "character", color: tuple[int, int, int] | None = None) -> ObjectInfo:
-        """A new object the user made (confirmed: the user chose it)."""
+    def add(
+        self, name: str = "", kind: str = "character", color: tuple[int, int, int] | None = None, *, oid: int | None = None
+    ) -> ObjectInfo:
+        """A new object the user made (confirmed when the user named it). ``oid`` lists an id that is
+        already in the masks but not yet in the object list (masks written before objects were
+        registered), so that it can be named; that is journalled like any other edit."""
         info = self._new_object(kind, {}, name or None)
+        if oid is not None:
+            if self.get(oid) is not None:
+                raise InputError(f"Object {oid} is already in the object list.")
+            if not 1 <= oid <= MAX_OBJECTS:
+                raise InputError(f"An object id is between 1 and {MAX_OBJECTS}, not {oid}.")
+            info.id, info.color = oid, object_color(oid)
         info.confirmed = bool(name)
         if color is not None:
             info.color = color

@@ -98,7 +98,8 @@ class XMemPropagator:
 
         from models.torch_utils import IMAGENET_MEAN, IMAGENET_STD
 
-        x = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device).permute(2, 0, 1)[None].float() / 255
+        # Frames are shared read-only arrays (one cache per project); torch wants memory it may write.
+        x = torch.from_numpy(np.array(frame)).to(self.device).permute(2, 0, 1)[None].float() / 255
         mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
         x = (x - mean) / std

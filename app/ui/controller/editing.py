@@ -13,7 +13,6 @@ import numpy as np
 
 from app.errors import CelstudioError
 from app.pipeline.strokes import rasterise_stroke
-from app.store.objects import object_color
 from app.ui.controller.core import MIN_BOX, Tool
 from models.base import Prompt
 
@@ -93,17 +92,12 @@ class EditingMixin(_Base):
         return free
 
     def _list_object(self, object_id: int, name: str = "") -> None:
-        """Put an id the pipeline found (or a new one) in the object list, so it can be named and coloured."""
+        """Put an id the pipeline found (or a new one) in the object list, so it can be named and
+        coloured: a journalled, undoable edit like any other."""
         assert self.project is not None
         if self.project.object(object_id) is not None:
             return
-        from app.store.events import ManifestChanged
-        from app.store.manifest import ObjectInfo
-
-        info = ObjectInfo(object_id, name or f"Object {object_id}", "character", object_color(object_id))
-        self.project.manifest.objects = sorted([*self.project.manifest.objects, info], key=lambda o: o.id)
-        self.project.save_manifest()
-        self.project.events.emit(ManifestChanged("objects"))
+        self.project.objects.add(name, oid=object_id)
 
     def _owns_prompt(self) -> None:
         """Prompts belong to one object on one frame: start afresh when either differs."""
