@@ -10,8 +10,8 @@ is paid once). The batch results are checked to equal the local run's.
 Run: ``.venv/bin/python benchmarks/batch.py [--episodes 3] [--shots 3] [--frames 10] [--size 320x180]``
 
 ``--writer 1920x1080`` instead times what does not scale with workers, for one shot at that size: the
-driver reading a shot package (decoding its frames) and applying a worker's results to the project,
-against one worker computing the shot (no Ray needed).
+project's writer reading a shot package (decoding its frames), registering its segmented tracks and
+applying a worker's results, against one worker computing the shot (the actors' code, no Ray needed).
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def local_run(template: Path, name: str, where: Path, threads: int) -> float:
 
 
 def writer_costs(size: str, frames: int) -> None:
-    from app.batch.worker import BackendCache, compute_shot
-    from app.batch.workspace import ShotPackage, apply_ops
+    from app.batch.worker import ShotWorker
+    from app.batch.writer import ProjectWriter
     from app.ingest.importer import import_source
     from app.pipeline.graph import STAGES
 
@@ -67,23 +67,37 @@ def writer_costs(size: str, frames: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="celstudio-writer-bench-"))
     try:
         clip = write_generated_clip(tmp / "shot.mp4", 9, width=w, height=h, shots=1, frames_per_shot=frames)
-        with import_source(clip, tmp / "p") as project:
+        import_source(clip, tmp / "p").close()
+        writer, worker = ProjectWriter(str(tmp / "p"), {}), ShotWorker(cpus=1)  # the actors' code, without Ray
+        try:
             t = time.perf_counter()
-            package = ShotPackage.read(project, 0, {})
+            package = writer.read(0)
             read_s = time.perf_counter() - t
             t = time.perf_counter()
-            result = compute_shot(package, list(STAGES), BackendCache(), workers=1)
-            compute_s = time.perf_counter() - t
+            _, capture = worker.segment(package)
+            segment_s = time.perf_counter() - t
             t = time.perf_counter()
-            apply_ops(project, result.ops)
+            writer.register(0, capture)
+            register_s = time.perf_counter() - t
+            t = time.perf_counter()
+            later = writer.read(0, frames=False)
+            read_s += time.perf_counter() - t
+            t = time.perf_counter()
+            _, ops = worker.run(later, list(STAGES[1:]), package)
+            compute_s = segment_s + time.perf_counter() - t
+            t = time.perf_counter()
+            writer.apply(ops)
             apply_s = time.perf_counter() - t
-        mb = sum(op.array.nbytes for op in result.ops if op.array is not None) / 1e6
+        finally:
+            writer.close()
+        mb = sum(op.array.nbytes for op in ops if op.array is not None) / 1e6
         raw = sum(f.nbytes for f in package.frames.values()) / 1e6
         n = len(package.frames)
-        print(f"one shot of {n} frames at {w}x{h}: worker compute {compute_s / n:.2f} s/frame (1 CPU); driver read "
-              f"{1000 * read_s / n:.0f} ms/frame ({raw / n:.1f} MB of frames sent), apply {1000 * apply_s / n:.0f} ms/frame "
-              f"({mb / n:.1f} MB of results returned); one writer keeps up with "
-              f"{compute_s / (read_s + apply_s):.0f} workers")
+        busy = read_s + register_s + apply_s
+        print(f"one shot of {n} frames at {w}x{h}: worker compute {compute_s / n:.2f} s/frame (1 CPU; segment "
+              f"{segment_s / n:.2f}); writer read {1000 * read_s / n:.0f} ms/frame ({raw / n:.1f} MB of frames sent), "
+              f"register {1000 * register_s / n:.0f} ms/frame, apply {1000 * apply_s / n:.0f} ms/frame ({mb / n:.1f} MB "
+              f"of results returned); one writer keeps up with {compute_s / busy:.0f} workers")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -134,20 +148,21 @@ def main() -> None:
 
         print(f"{args.episodes} episodes x {args.shots} shots x {args.frames} frames at {w}x{h}; {cores} cores; "
               f"Ray start-up {ray_start:.1f} s (once per batch)")
-        print("\n| worker processes | frames | wall s | stage 1 in writers s | frames/s | speed-up | worker compute s | writers read s | writers apply s |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("\n| worker processes | frames | wall s | frames/s | speed-up | worker compute s | of which segment s "
+              "| writers: register s | read s | apply s |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         base = rows[0][1].frames_per_s
         for workers, s in rows:
-            print(f"| {workers} | {s.frames} | {s.seconds:.1f} | {s.segment_s:.1f} | {s.frames_per_s:.2f} | {s.frames_per_s / base:.2f}x | "
-                  f"{s.compute_s:.1f} | {s.read_s:.2f} | {s.apply_s:.2f} |")
-        print("\n| one episode | local `celstudio run` s | batch s | of which stage 1 in the writer s | Ray overhead |")
+            print(f"| {workers} | {s.frames} | {s.seconds:.1f} | {s.frames_per_s:.2f} | {s.frames_per_s / base:.2f}x | "
+                  f"{s.compute_s:.1f} | {s.segment_s:.1f} | {s.register_s:.1f} | {s.read_s:.2f} | {s.apply_s:.2f} |")
+        print("\n| one episode | local `celstudio run` s | batch s | worker start-up s | Ray overhead |")
         print("|---|---|---|---|---|")
         for label, local, batch in (("2 CPUs (2 threads / 2 workers)", local2, b2), ("1 CPU (1 thread / 1 worker)", local1, b1)):
-            print(f"| {label} | {local:.1f} | {batch.seconds:.1f} | {batch.segment_s:.1f} | {100 * (batch.seconds - local) / local:+.1f} % |")
+            print(f"| {label} | {local:.1f} | {batch.seconds:.1f} | {batch.startup_s:.1f} | {100 * (batch.seconds - local) / local:+.1f} % |")
         per_frame = rows[-1][1].compute_s / max(rows[-1][1].frames, 1)
-        writer = (rows[-1][1].read_s + rows[-1][1].apply_s) / max(rows[-1][1].frames, 1)
+        writer = (rows[-1][1].read_s + rows[-1][1].apply_s + rows[-1][1].register_s) / max(rows[-1][1].frames, 1)
         print(f"\nper frame: {per_frame * 1000:.0f} ms of worker compute (1 CPU), {writer * 1000:.1f} ms of writer "
-              f"read + apply; batch equals the local run: {same} (needs a pipeline deterministic on the clip)")
+              f"register + read + apply; batch equals the local run: {same} (needs a pipeline deterministic on the clip)")
     finally:
         if args.keep:
             print(f"kept {tmp}")
