@@ -14,8 +14,8 @@ from app.batch.driver import BatchError, BatchOptions, BatchRun, discover_source
 from app.batch.resources import stage_groups
 from app.batch.verify import digest_differences, project_digest
 from app.batch.worker import BackendCache, ShotWorker, compute_shot
-from app.batch.writer import ProjectWriter
 from app.batch.workspace import ShotPackage, StaleShot, apply_ops
+from app.batch.writer import ProjectWriter
 from app.cli import main
 from app.errors import InputError
 from app.ingest.importer import import_source
@@ -138,3 +138,37 @@ def test_batch_without_ray_says_how_to_install_it(tmp_path: Path, monkeypatch: p
     assert main(["batch", str(tmp_path), "--projects", str(tmp_path / "p")]) == 1
     err = capsys.readouterr().err
     assert "pip install 'celstudio[cluster]'" in err and err.count("\n") == 1
+
+
+class _BrokenSegmenter:
+    """A segmenter that fails on every shot, as a real one can (out of memory, a bad frame)."""
+
+    def segment_shot(self, frames: object) -> list[object]:
+        raise MemoryError("segmenter ran out of memory")
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_segmenter_failure_on_a_worker_is_recorded_by_the_writer_as_locally(clip: Path, tmp_path: Path) -> None:
+    """The worker's exception travels to the writer, where the segment stage records the failed frames
+    with the same reason and inputs as a local run; the shot's later stages then report them too."""
+    with import_source(clip, tmp_path / "local") as local:
+        runner = PipelineRunner(local, PipelineSettings(), backends={"segmenter": _BrokenSegmenter()}).start()
+        runner.submit_run(["segment"]).wait(120)
+        assert runner.wait_idle(120)
+        runner.stop()
+    import_source(clip, tmp_path / "batch").close()
+    writer, worker = ProjectWriter(str(tmp_path / "batch"), {}), ShotWorker()
+    worker.cache._loaded[("segmenter", "classical")] = _BrokenSegmenter()
+    try:
+        for index in (0, 1):
+            capture = worker.segment(writer.read(index))[1]
+            assert isinstance(capture.error, MemoryError) and capture.results is None
+            report = writer.register(index, capture)
+            assert report["failures"] and all("MemoryError: segmenter ran out of memory" in r for _, _, r in report["failures"])
+    finally:
+        writer.close()
+    a, b = project_digest(tmp_path / "local"), project_digest(tmp_path / "batch")
+    assert any(k.startswith("record/") for k in a)
+    assert digest_differences(a, b) == []

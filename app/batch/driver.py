@@ -30,12 +30,32 @@ from typing import Any
 from app.batch.resources import Profile, pool_sizes, stage_groups
 from app.batch.schedule import Scheduler, reason_of
 from app.batch.sources import BatchError, RayMissing, discover_sources, open_or_import, project_folders, require_ray
-from app.batch.state import SEGMENT, BatchOptions, BatchSummary, Episode, Item, Timings, progress_state, summarise
+from app.batch.state import (
+    SEGMENT,
+    BatchOptions,
+    BatchSummary,
+    Episode,
+    Item,
+    Timings,
+    WorkerPool,
+    progress_state,
+    summarise,
+)
 from app.pipeline.graph import FRESH, ROLE_OF_STAGE, STAGES, stage_status
 from app.store import Project
 
-__all__ = ["BatchError", "BatchOptions", "BatchRun", "BatchSummary", "RayMissing", "discover_sources",
-           "project_folders", "require_ray", "stage_groups"]
+__all__ = [
+    "BatchError",
+    "BatchOptions",
+    "BatchRun",
+    "BatchSummary",
+    "RayMissing",
+    "WorkerPool",
+    "discover_sources",
+    "project_folders",
+    "require_ray",
+    "stage_groups",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +67,9 @@ class BatchRun:
     """One run of `celstudio batch` (see the module docstring)."""
 
     def __init__(self, sources: list[Path], projects: Path, options: BatchOptions | None = None,
-                 progress: ProgressFn | None = None, say: LogFn | None = None) -> None:
+                 progress: ProgressFn | None = None, say: LogFn | None = None, warm: WorkerPool | None = None) -> None:
+        """``warm``: worker actors kept from an earlier batch of this process, and kept for the next one
+        (only while this process keeps Ray running: a batch that started its own instance ends it)."""
         self.sources = discover_sources(sources)
         self.projects = Path(projects).expanduser()
         self.options = options or BatchOptions()
@@ -60,6 +82,7 @@ class BatchRun:
         self.t0 = 0.0
         self.address = ""
         self.scheduler: Scheduler | None = None
+        self.warm = warm
 
     # -- setup --------------------------------------------------------------------------------------
     def _connect(self, ray: Any) -> None:
@@ -128,7 +151,8 @@ class BatchRun:
                 segment = self._segment_profile(ray) if any(ep.segment for ep in self.episodes) else None
                 profiles = ([(segment, ["segment"])] if segment else []) + groups
                 pools = pool_sizes(ray.cluster_resources(), profiles, self.options.workers)
-                self.scheduler = Scheduler(ray, self.episodes, self.options, groups, segment, pools, self.say, self._report)
+                self.scheduler = Scheduler(ray, self.episodes, self.options, groups, segment, pools, self.say, self._report,
+                                           self.warm if self.address == "existing" else None)
                 self.scheduler.run(queue)
             if self.options.export is not None:
                 for ep in self.episodes:
@@ -141,7 +165,7 @@ class BatchRun:
             return self._summary()
         finally:
             if self.scheduler is not None:
-                self.scheduler.stop_workers()
+                self.scheduler.stop_workers(keep=self.address == "existing")
                 self.scheduler.close_writers()
             if self.address not in ("", "existing"):
                 ray.shutdown()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.batch.resources import Profile
-from app.batch.state import SEGMENT, BatchOptions, Episode, Item, Timings, Worker
+from app.batch.state import SEGMENT, BatchOptions, Episode, Item, Timings, Worker, WorkerPool
 from app.pipeline.graph import ROLE_OF_STAGE
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ MAX_BACKLOG = 8  # shots waiting for one project's writer before that project ge
 class Scheduler:
     def __init__(self, ray: Any, episodes: list[Episode], options: BatchOptions, groups: list[tuple[Profile, list[str]]],
                  segment: Profile | None, pools: dict[str, tuple[Profile, int]], say: Callable[[str], None],
-                 report: Callable[[], None]) -> None:
+                 report: Callable[[], None], warm: WorkerPool | None = None) -> None:
         self.ray, self.episodes, self.options, self.groups = ray, episodes, options, groups
         self.segment, self.pools, self.say, self.report = segment, pools, say, report
         self.workers: list[Worker] = []
@@ -54,6 +54,16 @@ class Scheduler:
         for ep in episodes:
             if ep.pending:
                 self.start_writer(ep)
+        self.warm = warm
+        if warm is not None:
+            for profile, n in pools.values():
+                self.workers.extend(warm.take(self._kind(profile), n))
+            for w in self.workers:
+                self.seen_workers.add(w.name)
+                self.first_ready = self.first_ready or time.monotonic()
+
+    def _kind(self, profile: Profile) -> tuple[Any, ...]:
+        return (profile, tuple(sorted(self.roles.get(profile.name, {}).items())))
 
     # -- processes ----------------------------------------------------------------------------------
     def start_writer(self, ep: Episode) -> None:
@@ -73,10 +83,14 @@ class Scheduler:
 
         actor = self.ray.remote(ShotWorker).options(**profile.options(), max_restarts=0, max_task_retries=0)
         handle = actor.remote(int(max(1, profile.num_cpus)), "auto", self.roles.get(profile.name, {}))
-        self.workers.append(Worker(profile.name, handle, handle.ready.remote()))
+        self.workers.append(Worker(profile.name, handle, handle.ready.remote(), kind=self._kind(profile)))
         self.started[profile.name] = self.started.get(profile.name, 0) + 1
 
-    def stop_workers(self) -> None:
+    def stop_workers(self, keep: bool = False) -> None:
+        """End the workers, or (``keep``) hand the live ones back to the warm pool for the next batch."""
+        if keep and self.warm is not None:
+            self.warm.give([w for w in self.workers if w.ready])
+            self.workers = [w for w in self.workers if not w.ready]
         for w in self.workers:
             try:
                 self.ray.kill(w.handle)

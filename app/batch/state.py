@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,32 @@ class Worker:
     ready: bool = False
     name: str = ""
     inflight: int = 0
+    kind: tuple[Any, ...] = ()  # what it was started as (resources, backends loaded): a warm one is re-used for the same
+
+
+class WorkerPool:
+    """Worker actors kept between the batches one process runs on the same Ray instance (the app, a
+    notebook, a benchmark): the next batch starts with them warm - processes started, imports done,
+    backends loaded - instead of paying that start-up again. `close` ends them."""
+
+    def __init__(self) -> None:
+        self.idle: list[Worker] = []
+
+    def take(self, kind: tuple[Any, ...], count: int) -> list[Worker]:
+        taken = [w for w in self.idle if w.kind == kind][:count]
+        for w in taken:
+            self.idle.remove(w)
+            w.inflight = 0
+        return taken
+
+    def give(self, workers: list[Worker]) -> None:
+        self.idle.extend(w for w in workers if w.ready)
+
+    def close(self, ray: Any) -> None:
+        for w in self.idle:
+            with contextlib.suppress(Exception):  # already gone with its node
+                ray.kill(w.handle)
+        self.idle.clear()
 
 
 @dataclass
