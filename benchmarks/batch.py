@@ -8,7 +8,9 @@ Ray itself is started once before the timed runs (its start-up is printed separa
 is paid once), and the batches keep their workers warm between runs (`WorkerPool`), so the one-episode
 comparison measures what a batch costs beyond the computation once its processes run; the workers'
 start-up (paid once per batch) is printed on its own. Local and batch runs alternate over ``--rounds``
-rounds and the fastest of each counts (the machine is shared). The batch results are checked to equal
+rounds and the fastest of each counts (the machine is shared). Besides wall time, the CPU seconds
+each used (this process and every process under it: Ray's daemons, the workers, the writers) measure
+the overhead in a way the machine's load inflates far less. The batch results are checked to equal
 the local run's.
 
 Run: ``.venv/bin/python benchmarks/batch.py [--episodes 3] [--shots 3] [--frames 10] [--size 320x180]``
@@ -29,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.batch.clips import write_generated_clip
@@ -36,6 +40,26 @@ from app.batch.driver import BatchOptions, BatchRun, BatchSummary, WorkerPool
 from app.batch.verify import digest_differences, project_digest
 from app.pipeline.runner import PipelineRunner, PipelineSettings
 from app.store import Project
+
+
+def cpu_times() -> dict[int, float]:
+    """CPU seconds so far of this process and every process under it (Ray's daemons, warm workers)."""
+    out: dict[int, float] = {}
+    me = psutil.Process()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            out[proc.pid] = t.user + t.system
+        except psutil.Error:
+            continue
+    return out
+
+
+def cpu_used(before: dict[int, float]) -> float:
+    """CPU seconds used since ``before`` by the processes alive then and now (a batch's writers,
+    started and ended within it, are added from its own summary)."""
+    now = cpu_times()
+    return sum(now[pid] - t for pid, t in before.items() if pid in now)
 
 
 def imported(clips: Path, where: Path) -> Path:
@@ -148,14 +172,17 @@ def main() -> None:
         # Local and batch back to back, alternating, several rounds: the machine's load drifts, the
         # fastest of each is the least disturbed.
         best: dict[str, float] = {}
-        last: dict[str, BatchSummary] = {}
         for r in range(args.rounds):
             for cpus in (2, 1):
+                before = cpu_times()
                 t_local = local_run(one_template, "ep01", tmp / f"local{cpus}-{r}", threads=cpus)
+                cpu_local = cpu_used(before)
+                before = cpu_times()
                 b = timed_batch(one_template, one_clip, tmp / f"one-batch{cpus}-{r}", cpus, warm)
-                best[f"local{cpus}"] = min(best.get(f"local{cpus}", 1e9), t_local)
-                best[f"batch{cpus}"] = min(best.get(f"batch{cpus}", 1e9), b.seconds)
-                last[f"batch{cpus}"] = b
+                cpu_batch = cpu_used(before) + b.writers_cpu_s
+                for key, value in ((f"local{cpus}", t_local), (f"batch{cpus}", b.seconds),
+                                   (f"cpu-local{cpus}", cpu_local), (f"cpu-batch{cpus}", cpu_batch)):
+                    best[key] = min(best.get(key, 1e9), value)
         warm.close(ray)
         ray.shutdown()
         same = digest_differences(project_digest(tmp / "local2-0"), project_digest(tmp / "one-batch2-0" / "ep01")) == []
@@ -170,11 +197,13 @@ def main() -> None:
             print(f"| {workers} | {s.frames} | {s.seconds:.1f} | {s.startup_s:.1f} | {s.frames_per_s:.2f} | {s.frames_per_s / base:.2f}x | "
                   f"{s.compute_s:.1f} | {s.segment_s:.1f} | {s.register_s:.1f} | {s.read_s:.2f} | {s.apply_s:.2f} |")
         print(f"\none episode ({args.shots * args.frames} frames), warm workers, fastest of {args.rounds} alternating rounds:")
-        print("\n| one episode | local `celstudio run` s | batch s | Ray overhead |")
-        print("|---|---|---|---|")
+        print("\n| one episode | local `celstudio run` s | batch s | Ray overhead (wall) | local CPU s | batch CPU s | Ray overhead (CPU) |")
+        print("|---|---|---|---|---|---|---|")
         for label, cpus in (("2 CPUs (2 threads / 2 workers)", 2), ("1 CPU (1 thread / 1 worker)", 1)):
             local, batch = best[f"local{cpus}"], best[f"batch{cpus}"]
-            print(f"| {label} | {local:.1f} | {batch:.1f} | {100 * (batch - local) / local:+.1f} % |")
+            c_local, c_batch = best[f"cpu-local{cpus}"], best[f"cpu-batch{cpus}"]
+            print(f"| {label} | {local:.1f} | {batch:.1f} | {100 * (batch - local) / local:+.1f} % | {c_local:.1f} | "
+                  f"{c_batch:.1f} | {100 * (c_batch - c_local) / c_local:+.1f} % |")
         print(f"\nworker start-up (paid once per batch, by its first worker; cold, in the first throughput run): "
               f"{rows[0][1].startup_s:.1f} s")
         per_frame = rows[-1][1].compute_s / max(rows[-1][1].frames, 1)

@@ -136,6 +136,7 @@ class BatchRun:
     def run(self) -> BatchSummary:
         ray = require_ray()
         self.t0 = time.monotonic()
+        cpu0 = time.process_time()
         try:
             self._open_episodes()
             # Episodes interleaved, so every project's writer has work from the start (a season's
@@ -154,6 +155,8 @@ class BatchRun:
                 self.scheduler = Scheduler(ray, self.episodes, self.options, groups, segment, pools, self.say, self._report,
                                            self.warm if self.address == "existing" else None)
                 self.scheduler.run(queue)
+                self.scheduler.measure_cpu()
+                self.scheduler.timings.driver_cpu_s = time.process_time() - cpu0
             if self.options.export is not None:
                 for ep in self.episodes:
                     if ep.finished and not ep.failed:

@@ -40,6 +40,7 @@ class Scheduler:
         self.notices: list[str] = []
         self.last_start_error = ""
         self.giving_up = False
+        self.cpu_base: dict[str, float] = {}
         self.queue: deque[Item] = deque()
         # In flight: a worker's small result ref -> (item, worker, its big result ref, the package ref);
         # a writer's registration or apply ref -> the item (and the worker's summary).
@@ -61,6 +62,9 @@ class Scheduler:
             for w in self.workers:
                 self.seen_workers.add(w.name)
                 self.first_ready = self.first_ready or time.monotonic()
+            # A warm worker's CPU counts from now; a new one's from its start (its start-up is the batch's).
+            for w, cpu in zip(self.workers, _gather(ray, [w.handle.cpu.remote() for w in self.workers]), strict=True):
+                self.cpu_base[w.name] = cpu or 0.0
 
     def _kind(self, profile: Profile) -> tuple[Any, ...]:
         return (profile, tuple(sorted(self.roles.get(profile.name, {}).items())))
@@ -85,6 +89,16 @@ class Scheduler:
         handle = actor.remote(int(max(1, profile.num_cpus)), "auto", self.roles.get(profile.name, {}))
         self.workers.append(Worker(profile.name, handle, handle.ready.remote(), kind=self._kind(profile)))
         self.started[profile.name] = self.started.get(profile.name, 0) + 1
+
+    def measure_cpu(self) -> None:
+        """The CPU seconds the workers used during the batch and the writers over their lives (a
+        process that died meanwhile is missing from the sum)."""
+        live = [w for w in self.workers if w.ready]
+        for w, cpu in zip(live, _gather(self.ray, [w.handle.cpu.remote() for w in live]), strict=True):
+            if cpu is not None:
+                self.timings.workers_cpu_s += cpu - self.cpu_base.get(w.name, 0.0)
+        writers = [ep.writer for ep in self.episodes if ep.writer is not None]
+        self.timings.writers_cpu_s += sum(c for c in _gather(self.ray, [w.cpu.remote() for w in writers]) if c is not None)
 
     def stop_workers(self, keep: bool = False) -> None:
         """End the workers, or (``keep``) hand the live ones back to the warm pool for the next batch."""
@@ -339,6 +353,17 @@ class Scheduler:
             if notice not in self.notices:
                 self.notices.append(notice)
                 self.say(f"note: {notice}")
+
+
+def _gather(ray: Any, refs: list[Any]) -> list[Any]:
+    """Each ref's value, or None where its process is gone."""
+    out = []
+    for ref in refs:
+        try:
+            out.append(ray.get(ref, timeout=30))
+        except Exception:
+            out.append(None)
+    return out
 
 
 def _discard(ray: Any, *refs: Any) -> None:

@@ -119,6 +119,11 @@ class BatchSummary:
     startup_s: float = 0.0  # from the start until the first worker was ready (imports included)
     segment_s: float = 0.0  # of compute_s: the segment step on workers
     register_s: float = 0.0  # writers' time registering segmented shots as project objects, in shot order
+    # CPU seconds used by the batch's processes (a measure of its cost that the machine's load does not
+    # inflate as it does wall time): the workers during the batch, the writers over their lives, the driver.
+    workers_cpu_s: float = 0.0
+    writers_cpu_s: float = 0.0
+    driver_cpu_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -134,6 +139,9 @@ class Timings:
     apply_s: float = 0.0
     register_s: float = 0.0
     startup_s: float = 0.0
+    workers_cpu_s: float = 0.0
+    writers_cpu_s: float = 0.0
+    driver_cpu_s: float = 0.0
 
 
 def episode_summary(ep: Episode) -> dict[str, Any]:

@@ -180,6 +180,10 @@ class ShotWorker:
     def ready(self) -> str:
         return self.name
 
+    def cpu(self) -> float:
+        """CPU seconds this process has used (all its threads, Ray's own included)."""
+        return time.process_time()
+
     def segment(self, package: ShotPackage) -> tuple[dict[str, Any], SegmentCapture]:
         """The segmenter's result for the shot, and a small summary for the driver (``num_returns=2``)."""
         capture = capture_segments(package, self.cache, workers=self.cpus)

@@ -29,6 +29,10 @@ class ProjectWriter:
     def ready(self) -> int:
         return self.project.frame_count
 
+    def cpu(self) -> float:
+        """CPU seconds this process has used since it started (imports and opening the project included)."""
+        return time.process_time()
+
     def read(self, shot: int, frames: bool = True) -> ShotPackage:
         """The shot packed for a worker; without its frames when the worker has them already."""
         return ShotPackage.read(self.project, shot, self.backends, frames=frames)
