@@ -141,3 +141,16 @@ def test_warm_workers_are_reused_by_the_next_batch_of_the_process(tmp_path: Path
     finally:
         warm.close(ray)
         ray.shutdown()
+
+
+def test_the_default_local_instance_does_not_join_a_cluster_already_running(cluster: tuple[Cluster, Any],
+                                                                           tmp_path: Path) -> None:
+    """Without --address a batch starts its own instance, even while another cluster runs on this
+    machine (Ray would otherwise join the one it finds there)."""
+    made, worker_node = cluster
+    write_generated_clip(tmp_path / "ep" / "ep.mp4", 80, shots=1, frames_per_shot=4)
+    nodes: set[str] = set()
+    summary = BatchRun([tmp_path / "ep"], tmp_path / "projects", BatchOptions(workers=1),
+                       lambda state: nodes.update(state["by_node"])).run()
+    assert summary.shots_run == 1 and summary.address == "local"
+    assert nodes and not nodes & {made.head_node.node_id, worker_node.node_id}

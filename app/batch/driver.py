@@ -97,7 +97,10 @@ class BatchRun:
                 raise BatchError(f"Cannot join the Ray cluster at {opts.address} ({str(exc).splitlines()[0]}).") from exc
             self.address = opts.address
         else:
-            ray.init(num_cpus=opts.local_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+            # "local": always a new instance of this batch's own. Without it Ray joins any cluster already
+            # running on this machine (another user's `ray start`, a test's cluster), as it once did here.
+            ray.init(address="local", num_cpus=opts.local_cpus, include_dashboard=False, logging_level=logging.WARNING,
+                     log_to_driver=False)
             self.address = "local"
 
     def _open_episodes(self) -> None:
