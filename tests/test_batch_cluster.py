@@ -153,4 +153,5 @@ def test_the_default_local_instance_does_not_join_a_cluster_already_running(clus
     summary = BatchRun([tmp_path / "ep"], tmp_path / "projects", BatchOptions(workers=1),
                        lambda state: nodes.update(state["by_node"])).run()
     assert summary.shots_run == 1 and summary.address == "local"
+    assert made.head_node is not None
     assert nodes and not nodes & {made.head_node.node_id, worker_node.node_id}
