@@ -27,8 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.batch.actors import reason_of
 from app.batch.resources import Profile, pool_sizes, stage_groups
-from app.batch.schedule import Scheduler, reason_of
+from app.batch.schedule import Scheduler
 from app.batch.sources import BatchError, RayMissing, discover_sources, open_or_import, project_folders, require_ray
 from app.batch.state import (
     SEGMENT,
