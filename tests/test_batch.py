@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from app.batch.clips import write_generated_clip
-from app.batch.driver import BatchError, BatchOptions, BatchRun, discover_sources, project_folders, stage_groups
+from app.batch.driver import BatchError, BatchOptions, BatchRun, discover_sources, project_folders
+from app.batch.resources import stage_groups
 from app.batch.verify import digest_differences, project_digest
-from app.batch.worker import BackendCache, compute_shot
+from app.batch.worker import BackendCache, ShotWorker, compute_shot
 from app.batch.workspace import ShotPackage, StaleShot, apply_ops
+from app.batch.writer import ProjectWriter
 from app.cli import main
 from app.errors import InputError
 from app.ingest.importer import import_source
@@ -31,7 +33,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _corrected(project: Project) -> None:
-    """A user correction before the run: stage 3 must leave that frame's masks alone, like the runner."""
+    """A user correction before the run: propagate must leave that frame's masks alone, like the runner."""
     stroke = np.zeros((project.height, project.width), bool)
     stroke[10:30, 20:50] = True
     brush_correction(project, 3, 1, stroke, erase=False)
@@ -46,27 +48,37 @@ def test_worker_shots_replayed_by_the_writer_equal_a_local_run(clip: Path, tmp_p
     runner.stop()
     local.close()
 
-    batch = import_source(clip, tmp_path / "batch")
-    _corrected(batch)
-    cache = BackendCache()
-    with batch:
+    with import_source(clip, tmp_path / "batch") as batch:
         assert len(batch.shots) == 2
-        # Stage 1 registers objects across shots, so the project's writer runs it, in shot order.
-        runner = PipelineRunner(batch, PipelineSettings()).start()
-        runner.submit_run(["segment"]).wait(120)
-        assert runner.wait_idle(120)
-        runner.stop()
+        _corrected(batch)
+    # The worker and writer actors' own code, called without Ray.
+    writer = ProjectWriter(str(tmp_path / "batch"), {})
+    worker = ShotWorker(cpus=2)
+    try:
         with pytest.raises(ValueError):
-            compute_shot(ShotPackage.read(batch, 0, {}), ["segment"], cache)
-        for index in range(len(batch.shots)):
-            # Two stage groups in a row, as a batch with a deep stage does: the writer applies each.
+            compute_shot(writer.read(0), ["segment"], worker.cache)
+        # Segment on workers in any order (the last shot first); registration in the writer, in shot order.
+        packages = {i: writer.read(i) for i in (1, 0)}
+        captures = {i: worker.segment(packages[i])[1] for i in (1, 0)}
+        assert all(c.needed and c.results is not None for c in captures.values())
+        for index in (0, 1):
+            report = writer.register(index, captures[index])
+            assert report["failures"] == []
+        for index in (0, 1):
+            # Two stage groups in a row, as a batch with a deep stage does: the writer applies each;
+            # the shot's frames were decoded once, for its segment step.
             for stages in (["propagate"], ["matte", "effects", "inpaint", "annotate"]):
-                result = compute_shot(ShotPackage.read(batch, index, {}), stages, cache, workers=2)
+                package = writer.read(index, frames=False)
+                assert package.frames == {}
+                result, ops = worker.run(package, stages, packages[index])
                 assert result.failures == []
-                apply_ops(batch, result.ops)
+                writer.apply(ops)
         # Nothing is left to do: a second pass computes nothing and writes nothing.
-        again = compute_shot(ShotPackage.read(batch, 0, {}), list(STAGES[1:]), cache)
+        assert not worker.segment(writer.read(0))[1].needed
+        again = compute_shot(writer.read(0), list(STAGES[1:]), worker.cache)
         assert again.ops == [] and again.computed == {}
+    finally:
+        writer.close()
     a, b = project_digest(tmp_path / "local"), project_digest(tmp_path / "batch")
     assert len(a) > 100
     assert digest_differences(a, b) == []
@@ -126,3 +138,37 @@ def test_batch_without_ray_says_how_to_install_it(tmp_path: Path, monkeypatch: p
     assert main(["batch", str(tmp_path), "--projects", str(tmp_path / "p")]) == 1
     err = capsys.readouterr().err
     assert "pip install 'celstudio[cluster]'" in err and err.count("\n") == 1
+
+
+class _BrokenSegmenter:
+    """A segmenter that fails on every shot, as a real one can (out of memory, a bad frame)."""
+
+    def segment_shot(self, frames: object) -> list[object]:
+        raise MemoryError("segmenter ran out of memory")
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_segmenter_failure_on_a_worker_is_recorded_by_the_writer_as_locally(clip: Path, tmp_path: Path) -> None:
+    """The worker's exception travels to the writer, where the segment stage records the failed frames
+    with the same reason and inputs as a local run; the shot's later stages then report them too."""
+    with import_source(clip, tmp_path / "local") as local:
+        runner = PipelineRunner(local, PipelineSettings(), backends={"segmenter": _BrokenSegmenter()}).start()
+        runner.submit_run(["segment"]).wait(120)
+        assert runner.wait_idle(120)
+        runner.stop()
+    import_source(clip, tmp_path / "batch").close()
+    writer, worker = ProjectWriter(str(tmp_path / "batch"), {}), ShotWorker()
+    worker.cache._loaded[("segmenter", "classical")] = _BrokenSegmenter()
+    try:
+        for index in (0, 1):
+            capture = worker.segment(writer.read(index))[1]
+            assert isinstance(capture.error, MemoryError) and capture.results is None
+            report = writer.register(index, capture)
+            assert report["failures"] and all("MemoryError: segmenter ran out of memory" in r for _, _, r in report["failures"])
+    finally:
+        writer.close()
+    a, b = project_digest(tmp_path / "local"), project_digest(tmp_path / "batch")
+    assert any(k.startswith("record/") for k in a)
+    assert digest_differences(a, b) == []

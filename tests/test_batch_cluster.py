@@ -120,3 +120,38 @@ def test_batch_cli_local_resume_and_failed_shots(tmp_path: Path, capsys: pytest.
     assert second["retries"] == 1
     # The shot recomputed for "one" wrote the same records and vectors again.
     assert digest_differences(before, project_digest(projects / "one")) == []
+
+
+def test_warm_workers_are_reused_by_the_next_batch_of_the_process(tmp_path: Path) -> None:
+    """A process running several batches on its Ray instance keeps its workers (`WorkerPool`): the
+    second batch computes on the same processes, without starting any."""
+    from app.batch.driver import WorkerPool
+
+    for i in range(2):
+        write_generated_clip(tmp_path / f"ep{i}" / f"ep{i}.mp4", 60 + i, shots=1, frames_per_shot=4)
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    warm = WorkerPool()
+    try:
+        first = BatchRun([tmp_path / "ep0"], tmp_path / "projects", BatchOptions(workers=1), warm=warm).run()
+        assert first.shots_run == 1 and len(warm.idle) == 1
+        second = BatchRun([tmp_path / "ep1"], tmp_path / "projects", BatchOptions(workers=1), warm=warm).run()
+        assert second.shots_run == 1 and second.shots_failed == 0
+        assert second.workers == first.workers  # the same worker process
+        assert len(warm.idle) == 1
+    finally:
+        warm.close(ray)
+        ray.shutdown()
+
+
+def test_the_default_local_instance_does_not_join_a_cluster_already_running(cluster: tuple[Cluster, Any],
+                                                                           tmp_path: Path) -> None:
+    """Without --address a batch starts its own instance, even while another cluster runs on this
+    machine (Ray would otherwise join the one it finds there)."""
+    made, worker_node = cluster
+    write_generated_clip(tmp_path / "ep" / "ep.mp4", 80, shots=1, frames_per_shot=4)
+    nodes: set[str] = set()
+    summary = BatchRun([tmp_path / "ep"], tmp_path / "projects", BatchOptions(workers=1),
+                       lambda state: nodes.update(state["by_node"])).run()
+    assert summary.shots_run == 1 and summary.address == "local"
+    assert made.head_node is not None
+    assert nodes and not nodes & {made.head_node.node_id, worker_node.node_id}

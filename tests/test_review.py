@@ -23,9 +23,9 @@ BROKEN_SHOT = 1
 
 
 def _episode(root: Path, seed: int, broken: bool) -> int:
-    """A generated episode whose masks are the exact truth (smooth, confident), annotated by stage 4;
+    """A generated episode whose masks are the exact truth (smooth, confident), annotated by the annotate stage;
     with ``broken``, shot 1's main object gets a wrong propagation: every other frame its mask jumps a
-    fifth of the frame away, where stage 3's confidence is low. Returns that object's id."""
+    fifth of the frame away, where the propagate stage's confidence is low. Returns that object's id."""
     project = create_demo_project(root, seed=seed, width=W, height=H, shots=3, frames_per_shot=8)
     truth = GroundTruth(root / GROUND_TRUTH_FILE)
     try:

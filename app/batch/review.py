@@ -2,12 +2,12 @@
 
 For every (shot, object) of a project the queue measures, from the stored layers and records only:
 
-- ``low_confidence``: 1 - the mean propagation confidence on the object's pixels (stage 3 says where the
+- ``low_confidence``: 1 - the mean propagation confidence on the object's pixels (propagate says where the
   propagated and the per-frame masks disagree);
 - ``flicker``: one-frame pops of the mask - the pixels where a frame differs from both neighbours while
   they agree with each other, as a share of the object's region there (smooth motion gives ~0; floored
   at ``SMALL_AREA`` of the frame so a speck that blinks does not count as a whole object jumping);
-- ``ambiguity``: the share of the shot's frames where the object's appearance embedding (stage 4) is
+- ``ambiguity``: the share of the shot's frames where the object's appearance embedding (annotate) is
   closer to another object's mean embedding over the episode than to its own;
 - ``small``: how far below 1 % of the frame the object's median area is;
 - ``fragmented``: the share of the object's pixels outside its largest connected piece.

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from app.batch.segment import SegmentCapture, capture_segments
 from app.batch.workspace import Op, ShotPackage, ShotWorkspace
 from app.pipeline.frames import ShotFrames
 from app.pipeline.graph import ROLE_OF_STAGE, STAGES, frames_to_compute, record_name
@@ -131,10 +132,11 @@ class CollectingContext:
 def compute_shot(package: ShotPackage, stages: list[str], cache: BackendCache, *, workers: int = 1, worker: str = "") -> ShotResult:
     """Run ``stages`` (in pipeline order) on the frames of the shot that need them, as `celstudio run` would.
 
-    Stage 1 is not among them: it registers the shot's tracks as project objects, matched against the
-    shots before it, so it runs in the project's writer, in shot order (`ProjectWriter.segment`)."""
+    The segment stage is not among them: it registers the shot's tracks as project objects, matched
+    against the shots before it, so a worker only computes its segmenter's part (`capture_segments`)
+    and the project's writer registers it, in shot order (`ProjectWriter.register`)."""
     if "segment" in stages:
-        raise ValueError("stage 1 (segment) runs in the project's writer, not on a worker")
+        raise ValueError("the segment stage is split between a worker and the project's writer (app.batch.segment)")
     started = time.perf_counter()
     workspace = ShotWorkspace(package)
     settings = PipelineSettings(backends=dict(package.backends), workers=max(1, workers), **package.options)
@@ -165,19 +167,35 @@ class ShotWorker:
         for role, name in (preload or {}).items():
             self.cache.get(role, name)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.node = ""
         try:
             import ray
 
-            self.node = str(ray.get_runtime_context().get_node_id())
-        except Exception:  # not inside Ray (a direct call)
-            self.node = ""
+            if ray.is_initialized():  # asking outside Ray would start a local instance
+                self.node = str(ray.get_runtime_context().get_node_id())
+        except ImportError:  # a direct call without the cluster extra
+            pass
 
     def ready(self) -> str:
         return self.name
 
-    def run(self, package: ShotPackage, stages: list[str]) -> tuple[ShotResult, list[Op]]:
+    def cpu(self) -> float:
+        """CPU seconds this process has used (all its threads, Ray's own included)."""
+        return time.process_time()
+
+    def segment(self, package: ShotPackage) -> tuple[dict[str, Any], SegmentCapture]:
+        """The segmenter's result for the shot, and a small summary for the driver (``num_returns=2``)."""
+        capture = capture_segments(package, self.cache, workers=self.cpus)
+        summary = {"seconds": capture.seconds, "needed": capture.needed, "notices": list(capture.notices),
+                   "node": self.node, "read_seconds": package.read_seconds}
+        return summary, capture
+
+    def run(self, package: ShotPackage, stages: list[str], frames: ShotPackage | None = None) -> tuple[ShotResult, list[Op]]:
         """The shot's summary and its writes, as two results: the driver reads the small one, the
-        project's writer the other (call with ``.options(num_returns=2)``)."""
+        project's writer the other (call with ``.options(num_returns=2)``). ``frames``: an earlier
+        package of the shot whose decoded frames this one was sent without."""
+        if frames is not None and not package.frames:
+            package.frames = frames.frames
         result = compute_shot(package, stages, self.cache, workers=self.cpus, worker=self.name)
         result.node = self.node
         ops, result.ops = result.ops, []

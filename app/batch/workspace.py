@@ -1,14 +1,14 @@
 """One shot of a project as plain data: what a batch worker computes from, and what it returns.
 
-The project's single writer (the batch driver) packs a shot into a `ShotPackage`: its frames, the
+The project's single writer (`app.batch.writer`) packs a shot into a `ShotPackage`: its frames, the
 versions, meta and records of every layer on its frames, and the arrays the stages read. A worker
 opens it as a `ShotWorkspace`, an in-memory stand-in for `app.store.Project` that the unchanged stage
 functions run against. Every write lands in the workspace at once (the next stage reads it, with the
-version the real store would give it) and in an ordered list of `Op`; the driver replays that list on
+version the real store would give it) and in an ordered list of `Op`; the writer replays that list on
 the real project and checks that each write got the version the worker saw. Nothing here opens a file.
 
-Shots are independent units: no stage reads another shot's frames (stage 1 models its own shot, stage
-3 propagates between keyframes inside the shot), so a shot computed here equals the same shot
+Shots are independent units: no stage reads another shot's frames (segment models its own shot,
+propagate works between keyframes inside the shot), so a shot computed here equals the same shot
 computed by `celstudio run`, version for version and byte for byte.
 """
 
@@ -77,7 +77,9 @@ class ShotPackage:
         return self.shot.end - self.shot.start
 
     @classmethod
-    def read(cls, project: Project, shot_index: int, backends: dict[str, str], options: dict[str, Any] | None = None) -> ShotPackage:
+    def read(cls, project: Project, shot_index: int, backends: dict[str, str], options: dict[str, Any] | None = None,
+             *, frames: bool = True) -> ShotPackage:
+        """``frames=False``: without the decoded frames (the worker gets them from an earlier package)."""
         started = time.perf_counter()
         shot = project.shots[shot_index]
         keys = [int(k) for k in project.drawing_keys[shot.start : shot.end]]
@@ -98,7 +100,7 @@ class ShotPackage:
         package = cls(
             project=str(project.root), shot_index=shot_index, shot=shot, shots=list(project.shots),
             frame_count=m.frame_count, width=m.width, height=m.height, objects=list(m.objects),
-            backends=dict(backends), frames={f: project.frame(f) for f in range(shot.start, shot.end)},
+            backends=dict(backends), frames={f: project.frame(f) for f in range(shot.start, shot.end)} if frames else {},
             versions=versions, metas=metas, arrays=arrays, records=records, keys=keys,
             tracks=list(m.tracks), options=dict(options or {}),
         )
@@ -188,7 +190,7 @@ class WorkspaceLayers:
         self._ops.append(Op("vector", name, frame, np.asarray(vec, dtype=np.float32).ravel().copy()))
 
     def flush(self) -> None:
-        """Nothing to flush: the driver makes the writes durable."""
+        """Nothing to flush: the project's writer makes the writes durable."""
 
 
 class ShotWorkspace:
@@ -200,8 +202,8 @@ class ShotWorkspace:
         self.root = package.project
         self.manifest = _Manifest(list(package.objects), list(package.tracks))
         self.layers = WorkspaceLayers(package, self.ops)
-        # Reads of objects and tracks (kinds, track -> object maps); registering new ones is stage 1's,
-        # which runs in the project's writer (see app.batch.driver).
+        # Reads of objects and tracks (kinds, track -> object maps); registering new ones is the
+        # segment stage's, which does it in the project's writer (see app.batch.segment).
         self.objects = ObjectStore(cast(Project, self))
         keys = np.arange(package.frame_count, dtype=np.int32)
         if package.keys:

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.batch.workspace import Op, ShotPackage, apply_ops
+from app.batch.segment import ReplaySegmenter, SegmentCapture
+from app.batch.workspace import Op, ShotPackage, StaleShot, apply_ops
 from app.store import Project
 
 
@@ -28,34 +29,54 @@ class ProjectWriter:
     def ready(self) -> int:
         return self.project.frame_count
 
-    def read(self, shot: int) -> ShotPackage:
-        return ShotPackage.read(self.project, shot, self.backends)
+    def cpu(self) -> float:
+        """CPU seconds this process has used since it started (imports and opening the project included)."""
+        return time.process_time()
 
-    def segment(self, shots: list[int]) -> dict[str, Any]:
-        """Stage 1 for ``shots`` on this project, in shot order, by the pipeline's own runner.
+    def read(self, shot: int, frames: bool = True) -> ShotPackage:
+        """The shot packed for a worker; without its frames when the worker has them already."""
+        return ShotPackage.read(self.project, shot, self.backends, frames=frames)
 
-        Stage 1 registers each shot's tracks as project objects, recognised against the objects of the
-        shots before it (a journalled change of the project's object list), so it cannot run shot by
-        shot on workers: the result would depend on which shot finished first."""
-        from app.pipeline.events import FrameFailed, PipelineEvent
+    def register(self, shot: int, capture: SegmentCapture) -> dict[str, Any]:
+        """The segment stage of ``shot`` with the segmenter's result a worker computed: the pipeline's
+        runner registers the shot's tracks as project objects and writes the stage's layers and records,
+        exactly as `celstudio run` does. Called in shot order (each shot is recognised against the
+        objects of the shots before it)."""
+        from app.pipeline.events import FrameFailed, JobFinished, PipelineEvent
+        from app.pipeline.graph import frames_to_compute
         from app.pipeline.runner import PipelineRunner, PipelineSettings
 
+        t = time.perf_counter()
+        span = self.project.shots[shot]
+        if frames_to_compute(self.project, "segment", list(range(span.start, span.end)), capture.backend) and not capture.needed:
+            raise StaleShot(f"shot {shot} needs the segment stage now; the worker found nothing to do")
         failures: list[tuple[str, int, str]] = []
+        failed: list[str] = []
 
         def listen(event: PipelineEvent) -> None:
             if isinstance(event, FrameFailed):
                 failures.append((event.stage, event.frame, event.reason))
+            elif isinstance(event, JobFinished) and event.status == "failed":
+                failed.append(event.message)
 
-        t = time.perf_counter()
-        runner = PipelineRunner(self.project, PipelineSettings(backends=dict(self.backends)))
+        replay = ReplaySegmenter()
+        replay.capture = capture
+        # A runner per shot: its preset segmenter cannot be swapped for a loaded one (the runner
+        # releases its backends when memory runs low).
+        runner = PipelineRunner(self.project, PipelineSettings(backends={**self.backends, "segmenter": capture.backend}),
+                                backends={"segmenter": replay})
         runner.subscribe(listen)
         runner.start()
         try:
-            handle = runner.submit_run(["segment"], shots)
+            handle = runner.submit_run(["segment"], [shot])
             handle.wait()
             runner.wait_idle(3600)
         finally:
             runner.stop()
+        if failed:  # e.g. a full disk: the shot is retried, then reported
+            raise RuntimeError(failed[0])
+        if replay.calls > 1:
+            raise RuntimeError("the segment stage called its segmenter twice on one shot; the batch cannot split it")
         return {"seconds": time.perf_counter() - t, "failures": failures, "notices": list(runner.notices)}
 
     def apply(self, ops: list[Op]) -> float:
