@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import CelstudioError, InputError
+from app.sources.source import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from app.store import Project
 from app.store.manifest import MANIFEST_NAME
-
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 class RayMissing(CelstudioError):
@@ -41,7 +39,7 @@ def discover_sources(sources: list[Path]) -> list[Path]:
         src = Path(src).expanduser()
         if src.is_file():
             if src.suffix.lower() not in VIDEO_SUFFIXES:
-                raise InputError(f"{src} is not a video file ({', '.join(VIDEO_SUFFIXES)}).")
+                raise InputError(f"{src} is not a video file ({', '.join(sorted(VIDEO_SUFFIXES))}).")
             found.append(src.resolve())
         elif src.is_dir():
             videos = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
