@@ -69,7 +69,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"{info['name']}: {info['frames']} frames ({info['drawings']} drawings), {info['size']} @ {info['fps']} fps, {len(project.shots)} shots")
     print(f"source: {info['source']}")
     shown = ", ".join(f"{o.name} ({o.kind})" for o in m.objects[:12]) + (f", ... {len(m.objects) - 12} more" if len(m.objects) > 12 else "")
-    print(f"objects: {len(m.objects)}: {shown}" if m.objects else "objects: none yet (stage 1 registers them)")
+    print(f"objects: {len(m.objects)}: {shown}" if m.objects else "objects: none yet (the segment stage registers them)")
     for stage, summary in info["stages"].items():  # type: ignore[attr-defined]
         print(f"  {stage:<10} " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     for notice in info["notices"]:  # type: ignore[attr-defined]
@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--characters", help="layers: a folder of RGBA character PNGs (default: procedural)")
     p.add_argument("--seed", type=int, action="append", help="layer-quality: generator seed (repeatable)")
     p.add_argument("--masks", choices=["pipeline", "truth"], default="pipeline",
-                   help="layer-quality: stage 1+3 masks, or the true ones (each stage on its own)")
+                   help="layer-quality: the segment and propagate stages' masks, or the true ones (each stage on its own)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="export cleaned layers as a dataset")
