@@ -11,7 +11,7 @@ go through the pipeline; each layer is compared with the exact truth:
 - effects: IoU of the effect layer (strength >= 0.25), and how well plate + characters + effect
   light rebuild the frame.
 
-``masks="truth"`` gives the stages the true label maps instead of stage 1 and 3's, which measures
+``masks="truth"`` gives the stages the true label maps instead of the segment and propagate stages', which measures
 each stage on its own; ``masks="pipeline"`` measures what a user gets.
 """
 

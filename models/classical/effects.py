@@ -1,4 +1,4 @@
-"""Weight-free effect separation (stage 2b).
+"""Weight-free effect separation (the effects stage).
 
 Anime effects (glows, sparks, flashes, speed streaks) are mostly composited *additively*: the
 frame is brighter than the background behind it in every channel, with soft edges and no dark
@@ -121,7 +121,7 @@ def flash_strength(image: Image) -> float:
 
 
 class ClassicalEffectSeparator:
-    """Stage-2b backend: light added over the background plate, as a strength in [0, 1].
+    """The effects stage's backend: light added over the background plate, as a strength in [0, 1].
 
     Parameters
     ----------
