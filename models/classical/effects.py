@@ -32,6 +32,7 @@ from models.classical.align import (
     resize,
     warp_to_frame,
 )
+from models.classical.inpaint import stray_frames
 
 
 def _cmax(x: NDArray[Any]) -> NDArray[Any]:
@@ -130,7 +131,8 @@ class ClassicalEffectSeparator:
         (luminance ~200) at 70% opacity, so strength 0.25 needs ~35 levels of added light.
     min_area
         Detections smaller than this fraction of the frame are dropped (noise, specular dots,
-        bright painted details that the thin-structure fallback picks up).
+        bright painted details that the thin-structure fallback picks up), unless they are longer
+        than ``min_length`` of the short side (a speed line, a streak).
     width
         Without a plate, bright structures thinner than this fraction of the short side are the
         candidate effects (speed lines, sparks); wider ones are taken as background.
@@ -141,10 +143,11 @@ class ClassicalEffectSeparator:
     name: ClassVar[str] = "classical"
     role: ClassVar[Role] = "effects"
 
-    def __init__(self, *, gain: float = 140.0, min_area: float = 0.002, width: float = 0.02,
-                 fringe: int = 2) -> None:
+    def __init__(self, *, gain: float = 140.0, min_area: float = 0.002, min_length: float = 0.08,
+                 width: float = 0.02, fringe: int = 2) -> None:
         self.gain = gain
         self.min_area = min_area
+        self.min_length = min_length
         self.width = width
         self.fringe = fringe
 
@@ -215,6 +218,10 @@ class ClassicalEffectSeparator:
             r = max(3, int(0.03 * min(shape[:2])))
             disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
             grown = [cv2.dilate(np.asarray(m, np.uint8), disk) > 0 for m in character_masks]
+            # Flashes and impact frames are no view of the background: with a few frames of speed
+            # lines they would outvote it in the median.
+            for j in stray_frames(frames, ts, grown):
+                grown[j] = np.ones(shape[:2], bool)
             plate, seen = build_plate(frames, ts, grown, 1.0, max_plate_frames)
         def effect_map(i: int) -> SoftMap:
             frame = np.asarray(frames[i])
@@ -240,11 +247,16 @@ class ClassicalEffectSeparator:
             return s
         r = max(2, round(0.02 * min(s.shape)))
         grouped = cv2.dilate(on, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        n, lab = cv2.connectedComponents(grouped, connectivity=8)
+        n, lab, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
         if n <= 1:
             return s
         area = np.bincount(lab[on > 0], minlength=n)
-        small = area < self.min_area * s.size
+        # A speed line or a streak is thin but long (small in area, not in extent), and bright:
+        # most of it is strong light, where a stray edge is faint.
+        extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+        strong = np.bincount(lab[s > 0.5], minlength=n) >= 0.5 * area
+        line = (extent >= self.min_length * min(s.shape)) & strong
+        small = (area < self.min_area * s.size) & ~line
         small[0] = False
         if small.any():
             # Everything within reach of a dropped group goes too (its faint halo).
