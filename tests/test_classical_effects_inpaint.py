@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 
 from models.classical.align import build_plate, estimate_camera, warp_to_frame
+from models.classical.effect_time import suppress_persistent
 from models.classical.effects import (
     ClassicalEffectSeparator,
     additive_strength,
     flash_strength,
-    suppress_persistent,
 )
 from models.classical.inpaint import ClassicalInpainter
 
