@@ -187,6 +187,10 @@ class ClassicalMatter:
         deep = cv2.erode(mask.astype(np.uint8), k, iterations=3) > 0
         same = cv2.morphologyEx(((dist < 10.0) & use & ~deep).astype(np.uint8), cv2.MORPH_OPEN, k) > 0
         sure_fg = (fg_core & ~same) | (cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0)
+        # The opening erases thin things; a thin rim that differs from the background next to the
+        # character is its drawing (its outline, a hair strand): judged by connection instead.
+        near = cv2.dilate(mask.astype(np.uint8), k) > 0
+        sure_fg |= touching(differs & near, sure_fg)
         f_mean, f_w = _normalised_mean(img / 255.0, sure_fg.astype(np.float32), max(1.0, r / 2))
         f_wide, _ = _normalised_mean(img / 255.0, sure_fg.astype(np.float32), 4 * r)
         f_col = np.where((f_w > 0.02)[..., None], f_mean, f_wide) * 255.0
@@ -200,6 +204,17 @@ class ClassicalMatter:
         alpha = np.where(same & ~sure_fg, 0.0, alpha)
         alpha = np.where(sure_fg & (cv2.erode(sure_fg.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0), 1.0, alpha)
         return np.clip(alpha, 0.0, 1.0).astype(np.float32)
+
+
+def touching(candidates: Mask, anchor: Mask) -> Mask:
+    """The 8-connected parts of ``candidates`` that touch ``anchor`` (or lie on it)."""
+    n, lab = cv2.connectedComponents((candidates | anchor).astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros(candidates.shape, bool)
+    hit = np.zeros(n, bool)
+    hit[np.unique(lab[anchor])] = True
+    hit[0] = False
+    return np.asarray(hit[lab] & candidates)
 
 
 def fill_small_holes(mask: Mask, max_fraction: float = 0.05) -> Mask:
