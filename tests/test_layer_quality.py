@@ -225,3 +225,21 @@ def test_anime_backdrop_shots(shared_dir: Path) -> None:
         if f.kind == "normal":
             assert r[clear].mean() > 0.99  # what a frame shows is revealed, up to rounding
         assert np.array_equal(render_view(plate, video.camera(f.index), 192, 108), f.clean)
+
+
+def test_visible_effects_leave_out_light_over_white() -> None:
+    """Light added where the frame is already white changes nothing: it is no visible effect."""
+    from app.demo.generator import GeneratedFrame
+    from app.eval.layer_quality import visible_effects
+
+    clean = np.full((20, 40, 3), 120, np.uint8)
+    clean[:, 20:] = 255  # a white wall on the right
+    effects = np.zeros((20, 40), np.float32)
+    effects[5:15, 10:30] = 0.6  # light across both halves
+    light = (effects[..., None] * 200).astype(np.uint8)
+    image = np.clip(clean.astype(np.int16) + light, 0, 255).astype(np.uint8)
+    zero = np.zeros((20, 40), np.float32)
+    frame = GeneratedFrame(image, zero.astype(np.uint8), zero, effects, clean, np.zeros_like(clean), light)
+    seen = visible_effects(frame)
+    assert (seen[5:15, 10:20] == 0.6).all() and (seen[:, 20:] == 0).all()
+    assert effect_iou(seen, effects) == pytest.approx(0.5)
