@@ -129,8 +129,7 @@ class ClassicalEffectSeparator:
         (luminance ~200) at 70% opacity, so strength 0.25 needs ~35 levels of added light.
     min_area
         Detections smaller than this fraction of the frame are dropped (noise, specular dots,
-        bright painted details that the thin-structure fallback picks up), unless they are longer
-        than ``min_length`` of the short side (a speed line, a streak).
+        bright painted details that the thin-structure fallback picks up).
     width
         Without a plate, bright structures thinner than this fraction of the short side are the
         candidate effects (speed lines, sparks); wider ones are taken as background.
@@ -141,11 +140,10 @@ class ClassicalEffectSeparator:
     name: ClassVar[str] = "classical"
     role: ClassVar[Role] = "effects"
 
-    def __init__(self, *, gain: float = 140.0, min_area: float = 0.002, min_length: float = 0.08,
-                 width: float = 0.02, fringe: int = 2) -> None:
+    def __init__(self, *, gain: float = 140.0, min_area: float = 0.002, width: float = 0.02,
+                 fringe: int = 2) -> None:
         self.gain = gain
         self.min_area = min_area
-        self.min_length = min_length
         self.width = width
         self.fringe = fringe
 
@@ -245,16 +243,11 @@ class ClassicalEffectSeparator:
             return s
         r = max(2, round(0.02 * min(s.shape)))
         grouped = cv2.dilate(on, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        n, lab, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+        n, lab = cv2.connectedComponents(grouped, connectivity=8)
         if n <= 1:
             return s
         area = np.bincount(lab[on > 0], minlength=n)
-        # A speed line or a streak is thin but long (small in area, not in extent), and bright:
-        # most of it is strong light, where a stray edge is faint.
-        extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-        strong = np.bincount(lab[s > 0.5], minlength=n) >= 0.5 * area
-        line = (extent >= self.min_length * min(s.shape)) & strong
-        small = (area < self.min_area * s.size) & ~line
+        small = area < self.min_area * s.size
         small[0] = False
         if small.any():
             # Everything within reach of a dropped group goes too (its faint halo).
