@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--characters", help="layers: a folder of RGBA character PNGs (default: procedural)")
     p.add_argument("--seed", type=int, action="append", help="layer-quality: generator seed (repeatable)")
     p.add_argument("--masks", choices=["pipeline", "truth"], default="pipeline",
-                   help="layer-quality: stage 1+3 masks, or the true ones (each stage on its own)")
+                   help="layer-quality: the segment and propagate stages' masks, or the true ones (each stage on its own)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="export cleaned layers as a dataset")
