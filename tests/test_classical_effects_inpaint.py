@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 
 from models.classical.align import build_plate, estimate_camera, warp_to_frame
+from models.classical.effect_time import suppress_persistent
 from models.classical.effects import (
     ClassicalEffectSeparator,
     additive_strength,
     flash_strength,
-    suppress_persistent,
 )
 from models.classical.inpaint import ClassicalInpainter
 
@@ -176,3 +176,25 @@ def test_clean_plates_static_single_and_empty() -> None:
     nohole = ClassicalInpainter().clean_plates(frames[:3], [np.zeros((H, W), bool)] * 3)
     assert all(np.array_equal(a, b) for a, b in zip(nohole, frames[:3], strict=True))
     assert ClassicalInpainter().clean_plates([], []) == []
+
+
+
+def test_flash_frames_do_not_outvote_the_background() -> None:
+    """Three frames of a held streak and three flash frames in an eleven-frame shot: the flashes
+    are no view of the background, so the streak's frames are still measured against it."""
+    rng = np.random.default_rng(11)
+    bg = cv2.GaussianBlur(rng.integers(30, 110, (H, W, 3), dtype=np.uint8), (0, 0), 2)
+    streak = np.zeros((H, W), bool)
+    streak[40:50, 20:140] = True
+    frames = []
+    for i in range(11):
+        f = bg.astype(np.float32)
+        if i < 3:
+            f[streak] += 150.0
+        elif i < 6:
+            f += 0.9 * (255.0 - f)
+        frames.append(np.clip(f + 0.5, 0, 255).astype(np.uint8))
+    no_chars = [np.zeros((H, W), bool)] * 11
+    maps = ClassicalEffectSeparator().separate_shot(frames, no_chars)
+    assert iou(maps[1] >= 0.25, streak) >= 0.7
+    assert not (maps[8] >= 0.25).any()

@@ -152,6 +152,22 @@ def test_matte_against_the_revealed_background_beats_the_mask() -> None:
     assert float(np.mean(shot_sad)) < 0.5 * float(np.mean(frame_sad))
 
 
+def test_thin_rim_the_mask_misses_is_opaque() -> None:
+    """A mask that stops short of a thin rim in a colour of its own (a lit strand of hair, a light
+    outline): where the background is known, the rim is the character's, alpha 1 all round,
+    although the fill beside it says nothing of its colour."""
+    rng = np.random.default_rng(5)
+    bg = cv2.GaussianBlur(rng.integers(160, 210, (H, W, 3), dtype=np.uint8), (0, 0), 2)
+    image = bg.copy()
+    body = cv2.circle(np.zeros((H, W), np.uint8), (160, 90), 40, 1, -1) > 0
+    image[body] = (235, 120, 90)
+    rim = (cv2.circle(np.zeros((H, W), np.uint8), (160, 90), 42, 1, 2) > 0) & ~body
+    image[rim] = (245, 235, 110)
+    reach = cv2.dilate(body.astype(np.uint8), np.ones((19, 19), np.uint8)) > 0
+    alpha = ClassicalMatter().matte_with_background(image, body, bg, np.ones((H, W), bool), reach)
+    assert float((alpha[rim] >= 0.9).mean()) >= 0.99
+
+
 def test_held_frames_share_one_matte() -> None:
     shot = pan_shot(5, walk=6.0)
     frames = [*shot["image"][:3], shot["image"][2].copy(), *shot["image"][3:]]  # frame 2 is held
@@ -209,3 +225,21 @@ def test_anime_backdrop_shots(shared_dir: Path) -> None:
         if f.kind == "normal":
             assert r[clear].mean() > 0.99  # what a frame shows is revealed, up to rounding
         assert np.array_equal(render_view(plate, video.camera(f.index), 192, 108), f.clean)
+
+
+def test_visible_effects_leave_out_light_over_white() -> None:
+    """Light added where the frame is already white changes nothing: it is no visible effect."""
+    from app.demo.generator import GeneratedFrame
+    from app.eval.layer_quality import visible_effects
+
+    clean = np.full((20, 40, 3), 120, np.uint8)
+    clean[:, 20:] = 255  # a white wall on the right
+    effects = np.zeros((20, 40), np.float32)
+    effects[5:15, 10:30] = 0.6  # light across both halves
+    light = (effects[..., None] * 200).astype(np.uint8)
+    image = np.clip(clean.astype(np.int16) + light, 0, 255).astype(np.uint8)
+    zero = np.zeros((20, 40), np.float32)
+    frame = GeneratedFrame(image, zero.astype(np.uint8), zero, effects, clean, np.zeros_like(clean), light)
+    seen = visible_effects(frame)
+    assert (seen[5:15, 10:20] == 0.6).all() and (seen[:, 20:] == 0).all()
+    assert effect_iou(seen, effects) == pytest.approx(0.5)

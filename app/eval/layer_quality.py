@@ -8,10 +8,11 @@ go through the pipeline; each layer is compared with the exact truth:
 - clean plates: PSNR on the pixels the shot reveals somewhere but this frame hides (what stitching
   must recover), PSNR on all revealed pixels, and how exactly the plate's confidence layer marks the
   invented (never revealed) pixels;
-- effects: IoU of the effect layer (strength >= 0.25), and how well plate + characters + effect
-  light rebuild the frame.
+- effects: IoU of the effect layer (strength >= 0.25), also against the *visible* truth (effect
+  pixels whose light changes the frame by >= `VISIBLE_LIGHT` levels: light added over white
+  saturates and leaves no trace any method could find).
 
-``masks="truth"`` gives the stages the true label maps instead of stage 1 and 3's, which measures
+``masks="truth"`` gives the stages the true label maps instead of the segment and propagate stages', which measures
 each stage on its own; ``masks="pipeline"`` measures what a user gets.
 """
 
@@ -25,17 +26,29 @@ from typing import Any, Literal
 import numpy as np
 
 from app.demo.anime_shots import CLEAR_ALPHA, CLEAR_EFFECT, generate_anime_shots, revealed, write_project
+from app.demo.generator import GeneratedFrame
 from app.eval.metrics import dtssd, effect_iou, mask_agreement, masked_psnr, matte_errors
 from app.paths import shared_dir
 from app.pipeline.runner import PipelineRunner, PipelineSettings
 
 Masks = Literal["pipeline", "truth"]
 OBSERVED = 128  # plate confidence at or above this (0..255) marks an observed background pixel
+VISIBLE_LIGHT = 10  # levels of change in some channel that make added light visible
 
 
 def _mean(values: list[float | None], digits: int = 4) -> float | None:
     kept = [v for v in values if v is not None and np.isfinite(v)]
     return round(float(np.mean(kept)), digits) if kept else None
+
+
+def visible_effects(frame: GeneratedFrame) -> np.ndarray:
+    """The true effect strength where the light shows in the frame (whole flash and impact frames)."""
+    if frame.kind != "normal":
+        return frame.effects
+    a = frame.alpha[..., None]
+    under = np.clip(a * frame.foreground.astype(np.float32) + (1 - a) * frame.clean + 0.5, 0, 255).astype(np.uint8)
+    seen = np.abs(frame.image.astype(np.int16) - under.astype(np.int16)).max(axis=2) >= VISIBLE_LIGHT
+    return np.where(seen, frame.effects, 0.0).astype(np.float32)
 
 
 def default_data() -> tuple[Path, Path]:
@@ -110,7 +123,9 @@ def eval_layer_quality(
                         add(f"invented_{k}", v)
             eff = out["effects"][f.index]
             if eff is not None:
-                add("effects_iou", effect_iou(eff.astype(np.float32) / 255.0, f.effects))
+                pred = eff.astype(np.float32) / 255.0
+                add("effects_iou", effect_iou(pred, f.effects))
+                add("effects_iou_visible", effect_iou(pred, visible_effects(f)))
         if len(alphas) == len(frames):
             flicker.append(dtssd(alphas, [f.alpha for f in frames]))
     result: dict[str, Any] = {

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
 from models.base import Image, Mask, Prompt, Role
-from models.classical.matting import guided_filter, line_art
+from models.classical.filters import guided_filter, line_art
 from models.classical.superpixels import Regions, build_regions, min_cut
 
 
@@ -176,7 +176,7 @@ class RegionClicker:
             # A thin dark stroke bordering an added region is its outline (anime line art).
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
             near = cv2.dilate(added.astype(np.uint8), k) > 0
-            out = out | line_art(image, near & ~out, 2)
+            out = out | (line_art(image, 2, contrast=40.0, darkest=110) & near & ~out)
         if (prior & ~out).any():
             # A prior component that lost most of itself and holds no positive click is an extra
             # region being removed: its leftovers (outline, slivers between superpixels) go too.

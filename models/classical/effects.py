@@ -1,12 +1,12 @@
-"""Weight-free effect separation (stage 2b).
+"""Weight-free effect separation (the effects stage).
 
 Anime effects (glows, sparks, flashes, speed streaks) are mostly composited *additively*: the
 frame is brighter than the background behind it in every channel, with soft edges and no dark
 outline. With a background plate aligned to the frame we measure that brightening directly. Where
 there is none (no plate, or the inpaint stage's plate, which is the frame itself outside its holes),
 only thin bright structures (speed lines, sparks) are told apart, by a morphological opening; a
-flash is recognised by its lifted blacks. Effects are short-lived, so `suppress_persistent` removes
-detections that stay put through a shot.
+flash is recognised by its lifted blacks. Effects are short-lived, so `effect_time.suppress_persistent`
+removes detections that stay put through a shot.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from models.classical.align import (
     Matrix,
     build_plate,
     estimate_camera,
-    masked_median,
     model_scale,
-    plate_size,
-    rescale_transform,
     resize,
     warp_to_frame,
 )
+from models.classical.effect_time import motion_reference, suppress_persistent
+from models.classical.inpaint import stray_frames
 
 
 def _cmax(x: NDArray[Any]) -> NDArray[Any]:
@@ -121,7 +120,7 @@ def flash_strength(image: Image) -> float:
 
 
 class ClassicalEffectSeparator:
-    """Stage-2b backend: light added over the background plate, as a strength in [0, 1].
+    """The effects stage's backend: light added over the background plate, as a strength in [0, 1].
 
     Parameters
     ----------
@@ -215,6 +214,10 @@ class ClassicalEffectSeparator:
             r = max(3, int(0.03 * min(shape[:2])))
             disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
             grown = [cv2.dilate(np.asarray(m, np.uint8), disk) > 0 for m in character_masks]
+            # Flashes and impact frames are no view of the background: with a few frames of speed
+            # lines they would outvote it in the median.
+            for j in stray_frames(frames, ts, grown):
+                grown[j] = np.ones(shape[:2], bool)
             plate, seen = build_plate(frames, ts, grown, 1.0, max_plate_frames)
         def effect_map(i: int) -> SoftMap:
             frame = np.asarray(frames[i])
@@ -251,75 +254,3 @@ class ClassicalEffectSeparator:
             gone = cv2.dilate((small[lab] & (grouped > 0)).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
             s = np.where(gone, 0.0, s).astype(np.float32)
         return s
-
-
-def motion_reference(frames: Sequence[Image], i: int, offsets: Sequence[int] = (-6, -3, 3, 6)) -> Image:
-    """Frame ``i`` as other frames of the shot show it: each neighbour warped onto it by dense
-    optical flow (DIS), then the per-pixel median. Lasting things (the drawing) survive; light that
-    lives a few frames or moves (sparks, streaks) differs between neighbours and drops out."""
-    n = len(frames)
-    picks = sorted({min(n - 1, max(0, i + d)) for d in offsets} - {i})
-    target = np.asarray(frames[i])
-    h, w = target.shape[:2]
-    s = model_scale(target.shape, 480)
-    grey_i: NDArray[Any] = cv2.cvtColor(resize(target, s), cv2.COLOR_RGB2GRAY)
-    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    grid = np.mgrid[0:h, 0:w].astype(np.float32)
-    warped = []
-    for j in picks:
-        src = np.asarray(frames[j])
-        grey_j: NDArray[Any] = cv2.cvtColor(resize(src, s), cv2.COLOR_RGB2GRAY)
-        flow: NDArray[Any] = dis.calc(grey_i, grey_j, None)  # type: ignore[call-overload]
-        if s != 1.0:
-            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / s
-        mx = grid[1] + flow[..., 0]
-        my = grid[0] + flow[..., 1]
-        warped.append(cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-    if not warped:
-        return target.copy()
-    stack = np.stack(warped).astype(np.uint8)
-    return masked_median(stack, np.ones(stack.shape[:3], bool))
-
-
-def suppress_persistent(
-    maps: Sequence[SoftMap],
-    transforms: Sequence[Matrix] | None = None,
-    max_fraction: float = 0.85,
-    min_frames: int = 5,
-) -> list[SoftMap]:
-    """Damp detections that persist at the same background place for most of a shot.
-
-    Parameters
-    ----------
-    maps
-        Per-frame effect strengths of one shot.
-    transforms
-        `estimate_camera` transforms (identity when None): persistence is judged in plate
-        coordinates, so a lamp that pans with the background counts as static.
-    max_fraction
-        A plate pixel lit in more than this fraction of the frames that saw it is background.
-    min_frames
-        Shorter shots are returned unchanged (too little evidence).
-    """
-    if len(maps) < min_frames:
-        return [np.asarray(m, np.float32) for m in maps]
-    shape = maps[0].shape
-    ts = list(transforms) if transforms is not None else [np.eye(3) for _ in maps]
-    s = model_scale(shape, 240)
-    ph, pw = plate_size(ts, shape, s)
-    lit = np.zeros((ph, pw), np.float32)
-    seen = np.zeros((ph, pw), np.float32)
-    ones = np.ones((round(shape[0] * s), round(shape[1] * s)), np.float32)
-    for m, t in zip(maps, ts, strict=True):
-        a = rescale_transform(np.asarray(t), s)[:2]
-        lit += cv2.warpAffine((resize(m, s, cv2.INTER_AREA) > 0.5).astype(np.float32), a, (pw, ph))
-        seen += cv2.warpAffine(ones, a, (pw, ph))
-    frac = lit / np.maximum(seen, 1.0)
-    keep_plate = np.clip((max_fraction + 0.15 - frac) / 0.15, 0.0, 1.0).astype(np.float32)
-    out: list[SoftMap] = []
-    for m, t in zip(maps, ts, strict=True):
-        inv = np.linalg.inv(rescale_transform(np.asarray(t), s))[:2]
-        k = cv2.warpAffine(keep_plate, inv, (ones.shape[1], ones.shape[0]), borderValue=1.0)
-        k_full = cv2.resize(k, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-        out.append(np.asarray(m * k_full, np.float32))
-    return out

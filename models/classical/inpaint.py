@@ -1,4 +1,4 @@
-"""Weight-free clean plates (stage 2c): stitch each frame's hole from the rest of the shot.
+"""Weight-free clean plates (the inpaint stage): stitch each frame's hole from the rest of the shot.
 
 A pan or a moving character uncovers, in some frame, most of the background that another frame
 hides. The camera is estimated per frame (`align.estimate_camera`) and refined to sub-pixel accuracy
@@ -75,7 +75,7 @@ def stray_frames(frames: Sequence[Image], transforms: Sequence[Matrix], hidden: 
 
 
 class ClassicalInpainter:
-    """Stage-2c backend: temporal fill through the camera, spatial inpainting for the rest.
+    """The inpaint stage's backend: temporal fill through the camera, spatial inpainting for the rest.
 
     Parameters
     ----------

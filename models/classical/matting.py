@@ -1,4 +1,4 @@
-"""Stage 2a, weight-free: an alpha matte from a binary character mask.
+"""The matte stage, weight-free: an alpha matte from a binary character mask.
 
 The mask is turned into a trimap (sure foreground, an unknown band, sure background) whose width
 scales with the image, then the unknown band is solved either by a fast local colour model smoothed
@@ -25,74 +25,16 @@ from numpy.typing import NDArray
 
 from models.base import Image, Mask, Role, SoftMap
 from models.classical.drawings import same_drawing
+from models.classical.filters import guided_filter, line_art
 from models.classical.inpaint import SEEN_ELSEWHERE, ClassicalInpainter
 
 Method = Literal["guided", "cf"]
 F32 = NDArray[Any]  # cv2 stubs type results loosely; keep internal arrays loose too
 
 
-def _box(x: F32, r: int) -> F32:
-    return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
-
-
-def guided_filter(guide: F32, src: F32, radius: int, eps: float) -> F32:
-    """Edge-preserving smoothing of ``src`` steered by ``guide`` (He et al., 2010).
-
-    Parameters
-    ----------
-    guide:
-        ``float32`` image in [0, 1], shape ``(H, W)`` or ``(H, W, 3)`` (colour guide keeps more detail).
-    src:
-        ``float32`` map to filter, shape ``(H, W)``.
-    radius, eps:
-        Window radius in pixels and regularisation (larger = smoother).
-    """
-    src = src.astype(np.float32, copy=False)
-    if guide.ndim == 2:
-        mean_i = _box(guide, radius)
-        mean_p = _box(src, radius)
-        cov = _box(guide * src, radius) - mean_i * mean_p
-        var = _box(guide * guide, radius) - mean_i * mean_i
-        a = cov / (var + eps)
-        b = mean_p - a * mean_i
-        return _box(a, radius) * guide + _box(b, radius)
-    g = [np.ascontiguousarray(guide[..., c], dtype=np.float32) for c in range(3)]
-    mi = [_box(c, radius) for c in g]
-    mp = _box(src, radius)
-    cov_p = [_box(c * src, radius) - m * mp for c, m in zip(g, mi, strict=True)]
-    # Symmetric 3x3 covariance per pixel; its inverse via the adjugate keeps this vectorised.
-    v = {}
-    for i in range(3):
-        for j in range(i, 3):
-            v[i, j] = _box(g[i] * g[j], radius) - mi[i] * mi[j] + (eps if i == j else 0.0)
-    rr, rg, rb, gg, gb, bb = v[0, 0], v[0, 1], v[0, 2], v[1, 1], v[1, 2], v[2, 2]
-    i_rr = gg * bb - gb * gb
-    i_rg = gb * rb - rg * bb
-    i_rb = rg * gb - gg * rb
-    i_gg = rr * bb - rb * rb
-    i_gb = rb * rg - rr * gb
-    i_bb = rr * gg - rg * rg
-    det = rr * i_rr + rg * i_rg + rb * i_rb
-    det = np.where(np.abs(det) < 1e-12, 1e-12, det)
-    a0 = (i_rr * cov_p[0] + i_rg * cov_p[1] + i_rb * cov_p[2]) / det
-    a1 = (i_rg * cov_p[0] + i_gg * cov_p[1] + i_gb * cov_p[2]) / det
-    a2 = (i_rb * cov_p[0] + i_gb * cov_p[1] + i_bb * cov_p[2]) / det
-    b = mp - a0 * mi[0] - a1 * mi[1] - a2 * mi[2]
-    out = _box(a0, radius) * g[0] + _box(a1, radius) * g[1] + _box(a2, radius) * g[2] + _box(b, radius)
-    return out.astype(np.float32)
-
-
 def band_width(shape: tuple[int, ...]) -> int:
     """Half-width of the trimap's unknown band: about 0.6 % of the long side, at least 3 px."""
     return max(3, round(max(shape[:2]) / 160))
-
-
-def line_art(image: Image, region: Mask, radius: int) -> Mask:
-    """Thin dark strokes (anime outlines) inside ``region``: dark pixels much darker than a closing."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    blackhat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, k)
-    return region & (blackhat > 40) & (grey < 110)
 
 
 def make_trimap(image: Image, mask: Mask, radius: int | None = None) -> F32:
@@ -105,7 +47,7 @@ def make_trimap(image: Image, mask: Mask, radius: int | None = None) -> F32:
     trimap = np.where(maybe, 0.5, 0.0).astype(np.float32)
     trimap[fg] = 1.0
     # Outlines hugging the mask are part of the character even where the mask stops short of them.
-    trimap[line_art(image, maybe & ~fg, r)] = 1.0
+    trimap[line_art(image, r, contrast=40.0, darkest=110) & maybe & ~fg] = 1.0
     return trimap
 
 
@@ -207,7 +149,7 @@ class ClassicalMatter:
             image, mask = np.asarray(frames[i]), ms[i]
             if i > 0 and same_drawing(np.asarray(frames[i - 1]), image):
                 # Limited animation holds a drawing for several frames: one drawing, one matte, so
-                # a held frame cannot flicker (even where its stage-1 mask does).
+                # a held frame cannot flicker (even where its segment mask does).
                 out.append(out[-1])
                 continue
             if not plates or not mask.any():
@@ -245,6 +187,10 @@ class ClassicalMatter:
         deep = cv2.erode(mask.astype(np.uint8), k, iterations=3) > 0
         same = cv2.morphologyEx(((dist < 10.0) & use & ~deep).astype(np.uint8), cv2.MORPH_OPEN, k) > 0
         sure_fg = (fg_core & ~same) | (cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0)
+        # The opening erases thin things; a thin rim that differs from the background next to the
+        # character is its drawing (its outline, a hair strand): judged by connection instead.
+        near = cv2.dilate(mask.astype(np.uint8), k) > 0
+        sure_fg |= touching(differs & near, sure_fg)
         f_mean, f_w = _normalised_mean(img / 255.0, sure_fg.astype(np.float32), max(1.0, r / 2))
         f_wide, _ = _normalised_mean(img / 255.0, sure_fg.astype(np.float32), 4 * r)
         f_col = np.where((f_w > 0.02)[..., None], f_mean, f_wide) * 255.0
@@ -258,6 +204,17 @@ class ClassicalMatter:
         alpha = np.where(same & ~sure_fg, 0.0, alpha)
         alpha = np.where(sure_fg & (cv2.erode(sure_fg.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0), 1.0, alpha)
         return np.clip(alpha, 0.0, 1.0).astype(np.float32)
+
+
+def touching(candidates: Mask, anchor: Mask) -> Mask:
+    """The 8-connected parts of ``candidates`` that touch ``anchor`` (or lie on it)."""
+    n, lab = cv2.connectedComponents((candidates | anchor).astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros(candidates.shape, bool)
+    hit = np.zeros(n, bool)
+    hit[np.unique(lab[anchor])] = True
+    hit[0] = False
+    return np.asarray(hit[lab] & candidates)
 
 
 def fill_small_holes(mask: Mask, max_fraction: float = 0.05) -> Mask:

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image
+from models.classical.filters import line_art
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 K3 = np.ones((3, 3), np.uint8)
@@ -53,13 +54,6 @@ def flatness(image: Image, noise: float = 8.0) -> NDArray[np.float32]:
     flat = np.exp(-sd / noise).astype(np.float32)
     # Close over the thin dark outlines that separate a character's flat colour regions.
     return np.asarray(cv2.morphologyEx(flat, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8)), np.float32)
-
-
-def line_art(image: Image, contrast: float = 28.0) -> NDArray[np.bool_]:
-    """Thin dark strokes: pixels much darker than their 7x7 surroundings (a black-hat)."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    hat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, np.ones((7, 7), np.uint8))
-    return np.asarray(hat > contrast)
 
 
 def line_density(image: Image) -> NDArray[np.float32]:

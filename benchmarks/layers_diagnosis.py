@@ -1,0 +1,96 @@
+"""Where the matte and effect errors on generated shots over real anime backgrounds come from.
+
+Calls the weight-free matter and effect separator directly with the true character masks (what
+``celstudio eval layer-quality --masks truth`` measures, without the store) and prints per seed:
+
+- effects: the separator's IoU at strength 0.25 (per frame, averaged, as the eval), the same IoU
+  against the *visible* truth (effect pixels where the light changes the frame by >= 10 levels;
+  light added over white saturates and leaves no trace), and the ceiling of the additive measure:
+  `additive_strength` against the exact layer under the light (true plate and true characters), so
+  only the strength calibration and invisible light are left;
+- mattes: SAD (/1000) split into too-high and too-low alpha per region (outline band, interior,
+  hair), and the interior SAD that comes from the truth's own alpha below 1 inside the outline
+  (several shared PNGs hold 0.97-0.99 there; an artist's cut-out has 1).
+
+Usage: ``python benchmarks/layers_diagnosis.py [--seeds 101,202,404,505,606] [--skip-mattes]``.
+Needs ../shared/data/anime. Seeds 505 and 606 were never used for tuning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.demo.anime_shots import generate_anime_shots
+from app.eval.layer_quality import default_data
+from app.eval.metrics import effect_iou, matte_regions
+from models.classical.effects import ClassicalEffectSeparator, additive_strength, flash_strength
+from models.classical.matting import ClassicalMatter
+
+VISIBLE = 10  # levels of change that make added light visible
+
+
+def _mean(values: list[float]) -> float:
+    return round(float(np.mean(values)), 3) if values else float("nan")
+
+
+def diagnose(seed: int, mattes: bool) -> dict[str, object]:
+    clips, chars = default_data()
+    video = generate_anime_shots(seed, clips_dir=clips, character_dir=chars, width=480, height=270, shots=2,
+                                 frames_per_shot=16)
+    fx: dict[str, list[float]] = {"separator": [], "separator_visible": [], "ceiling": [], "ceiling_visible": []}
+    sad: dict[str, float] = {}
+    frames_done = 0
+    for shot in range(len(video.shots)):
+        start = video.shots[shot].start
+        frames = [video.frame(start + k) for k in range(video.shots[shot].length)]
+        images, masks = [f.image for f in frames], [f.labels > 0 for f in frames]
+        maps = ClassicalEffectSeparator().separate_shot(images, masks)
+        alphas = ClassicalMatter().matte_shot(images, masks) if mattes else [None] * len(frames)
+        for f, m, a in zip(frames, maps, alphas, strict=True):
+            under = f.alpha[..., None] * f.foreground.astype(np.float32) + (1 - f.alpha[..., None]) * f.clean
+            under8 = np.clip(under + 0.5, 0, 255).astype(np.uint8)
+            if f.kind == "normal":
+                seen = np.abs(f.image.astype(np.float32) - under8).max(axis=2) >= VISIBLE
+            else:
+                seen = np.ones(f.alpha.shape, bool)
+            visible = np.where(seen, f.effects, 0.0)
+            flash = flash_strength(f.image)
+            ceiling = np.full(f.alpha.shape, flash, np.float32) if flash > 0 else additive_strength(f.image, under8, 140.0)
+            for key, pred, truth in (("separator", m, f.effects), ("separator_visible", m, visible),
+                                     ("ceiling", ceiling, f.effects), ("ceiling_visible", ceiling, visible)):
+                v = effect_iou(pred, truth)
+                if v is not None:
+                    fx[key].append(v)
+            if a is not None:
+                frames_done += 1
+                d = a.astype(np.float64) - f.alpha
+                for name, where in matte_regions(f.alpha.astype(np.float64)).items():
+                    sad[f"{name}_too_high"] = sad.get(f"{name}_too_high", 0.0) + float(d[where & (d > 0)].sum())
+                    sad[f"{name}_too_low"] = sad.get(f"{name}_too_low", 0.0) - float(d[where & (d < 0)].sum())
+                    if name == "interior":
+                        sad["interior_truth_below_1"] = sad.get("interior_truth_below_1", 0.0) + float(
+                            (1.0 - f.alpha[where]).sum())
+                sad["total"] = sad.get("total", 0.0) + float(np.abs(d).sum())
+    out: dict[str, object] = {"seed": seed, "effect_iou": {k: _mean(v) for k, v in fx.items()}}
+    if frames_done:
+        out["matte_sad"] = {k: round(v / 1000.0 / frames_done, 3) for k, v in sorted(sad.items())}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="101,202,404,505,606")
+    ap.add_argument("--skip-mattes", action="store_true", help="effects only (seconds instead of a minute per seed)")
+    args = ap.parse_args()
+    for seed in (int(v) for v in args.seeds.split(",")):
+        print(diagnose(seed, not args.skip_mattes), flush=True)
+
+
+if __name__ == "__main__":
+    main()
