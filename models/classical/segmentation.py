@@ -44,8 +44,13 @@ from models.classical.faces import AnimeFaceDetector
 from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel, split_merged
 from models.classical.static import face_priors, static_evidence
 from models.classical.text import resize_mask, text_mask
+from models.classical.tracking import carry_labels
 
 K3 = np.ones((3, 3), np.uint8)
+# A frame whose "foreground" covers more than this share of the frame and of its border departs
+# from the plate as a whole (an impact frame, a flash); a close-up fills the frame but leaves most of
+# the border (above the head, beside the shoulders) to the background.
+WHOLE_FRAME = 0.6
 
 
 class ClassicalSegmenter:
@@ -106,7 +111,8 @@ class ClassicalSegmenter:
         static_fg: NDArray[np.uint8] | None = None
         if model.static or model.moving_share < self.still_share:
             static_fg = self._static_foreground(model.plate)
-        prev: tuple[NDArray[np.uint8], Matrix] | None = None
+        prev: tuple[NDArray[np.uint8], Matrix, Image] | None = None
+        search = max(8, round(0.08 * max(shape[:2]) * s))  # a character's walk in one frame
         tracker = _IdTracker()
 
         def frame_mask(i: int) -> _FrameEvidence:
@@ -131,25 +137,34 @@ class ClassicalSegmenter:
                     fg_small = np.where(text_small, 0, fg_small).astype(np.uint8)  # text is no character
                 comps = _components(fg_small, self.min_object_area)
                 warped_prev: NDArray[np.uint8] | None = None
+                carried: NDArray[np.uint8] | None = None
                 shift = (0.0, 0.0)
                 if prev is not None:
                     m = rescale_transform(np.linalg.inv(transforms[i]) @ prev[1], s)[:2]
                     size = fg_small.shape[::-1]
                     warped_prev = np.asarray(cv2.warpAffine(prev[0], m, size, flags=cv2.INTER_NEAREST), np.uint8)
+                    warped_img = np.asarray(cv2.warpAffine(prev[2], m, size, flags=cv2.INTER_LINEAR), np.uint8)
+                    # Each object moved by its own motion: the camera does not walk the characters.
+                    carried = carry_labels(warped_prev, warped_img, ev.small, search)
                     moved = m @ centre
                     shift = (float(moved[0] - centre[0]), float(moved[1] - centre[1]))
-                if warped_prev is not None and flash_strength(ev.small) > 0.5:
-                    # A whole-frame flash lifts everything off the plate: the characters are where
-                    # they were a frame ago (stage 2b separates the flash itself).
+                if warped_prev is not None and (flash_strength(ev.small) > 0.5 or _whole_frame(fg_small)):
+                    # A whole-frame flash lifts everything off the plate, an impact frame redraws
+                    # the whole picture: the characters are where they were a frame ago (the
+                    # effects stage separates the flash itself).
                     labels_small = warped_prev
                 else:
-                    comps = split_merged(comps, ev.small, ev.faces, warped_prev)
-                    ids = tracker.assign(comps, warped_prev)
+                    comps = split_merged(comps, ev.small, ev.faces, carried)
+                    ids = tracker.assign(comps, carried)
                     labels_small = ids[comps].astype(np.uint8)
+                    # The next frame follows the objects from this one; a flash or impact frame's
+                    # restyled colours would mislead the matching, so those are skipped over.
+                    prev = (labels_small, transforms[i], ev.small)
+                if prev is None:
+                    prev = (labels_small, transforms[i], ev.small)
                 kinds = self._kinds(labels_small, ev.small, ev.additive)
                 pieces.append(FrameTracks(labels_small, shift, ev.faces, {k for k, v in kinds.items() if v == "effect"}))
                 kept.append((ev.background, ev.text))
-                prev = (labels_small, transforms[i])
         # Pass 2: pieces that are one character become one track for the whole shot.
         mapping = group_tracks(pieces, gap=max(2, round(0.012 * max(fg_small.shape))))
         # A character is an effect when most of its appearances were almost only added light.
@@ -349,6 +364,12 @@ def _hulls(mask: NDArray[np.uint8], min_area: float) -> NDArray[np.uint8]:
             pts = cv2.findNonZero((lab == c).astype(np.uint8))
             cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
     return out
+
+
+def _whole_frame(fg: NDArray[np.uint8]) -> bool:
+    """Whether the foreground evidence covers the whole picture (see `WHOLE_FRAME`)."""
+    border = np.concatenate([fg[0], fg[-1], fg[:, 0], fg[:, -1]]) > 0
+    return bool((fg > 0).mean() > WHOLE_FRAME and border.mean() > WHOLE_FRAME)
 
 
 def _components(fg: NDArray[np.uint8], min_area: float) -> NDArray[np.int32]:
