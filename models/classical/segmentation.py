@@ -47,10 +47,9 @@ from models.classical.text import resize_mask, text_mask
 from models.classical.tracking import carry_labels
 
 K3 = np.ones((3, 3), np.uint8)
-# A frame whose "foreground" covers more than this share of the frame and of its border departs
-# from the plate as a whole (an impact frame, a flash); a close-up fills the frame but leaves most of
-# the border (above the head, beside the shoulders) to the background.
-WHOLE_FRAME = 0.6
+# A frame whose background agrees with the plate over less than this share of what the shot's
+# earlier frames did departs from it as a whole (impact frames: 0.00-0.04 against 0.7-0.8).
+WHOLE_FRAME = 0.25
 
 
 class ClassicalSegmenter:
@@ -113,6 +112,7 @@ class ClassicalSegmenter:
             static_fg = self._static_foreground(model.plate)
         prev: tuple[NDArray[np.uint8], Matrix, Image] | None = None
         search = max(8, round(0.08 * max(shape[:2]) * s))  # a character's walk in one frame
+        agreement: list[float] = []  # plate agreement of the frames so far
         tracker = _IdTracker()
 
         def frame_mask(i: int) -> _FrameEvidence:
@@ -132,6 +132,13 @@ class ClassicalSegmenter:
                 if i + 2 * workers < n:
                     pending.append(pool.submit(frame_mask, i + 2 * workers))
                 fg_small = ev.fg
+                agree = float(ev.background.mean())
+                # The picture departs from the plate as a whole (an impact frame redraws it in two
+                # inks, a flash whitens it): the plate that agreed with the shot's earlier frames
+                # agrees nowhere now.
+                whole_frame = bool(agreement) and agree < WHOLE_FRAME * float(np.median(agreement))
+                if not whole_frame:
+                    agreement.append(agree)
                 text_small = resize_mask(ev.text, fg_small.shape) if ev.text is not None else None
                 if text_small is not None:
                     fg_small = np.where(text_small, 0, fg_small).astype(np.uint8)  # text is no character
@@ -148,7 +155,7 @@ class ClassicalSegmenter:
                     carried = carry_labels(warped_prev, warped_img, ev.small, search)
                     moved = m @ centre
                     shift = (float(moved[0] - centre[0]), float(moved[1] - centre[1]))
-                if warped_prev is not None and (flash_strength(ev.small) > 0.5 or _whole_frame(fg_small)):
+                if warped_prev is not None and (flash_strength(ev.small) > 0.5 or whole_frame):
                     # A whole-frame flash lifts everything off the plate, an impact frame redraws
                     # the whole picture: the characters are where they were a frame ago (the
                     # effects stage separates the flash itself).
@@ -163,7 +170,8 @@ class ClassicalSegmenter:
                 if prev is None:
                     prev = (labels_small, transforms[i], ev.small)
                 kinds = self._kinds(labels_small, ev.small, ev.additive)
-                pieces.append(FrameTracks(labels_small, shift, ev.faces, {k for k, v in kinds.items() if v == "effect"}))
+                pieces.append(FrameTracks(labels_small, shift, ev.faces, {k for k, v in kinds.items() if v == "effect"},
+                                          ev.small))
                 kept.append((ev.background, ev.text))
         # Pass 2: pieces that are one character become one track for the whole shot.
         mapping = group_tracks(pieces, gap=max(2, round(0.012 * max(fg_small.shape))))
@@ -364,12 +372,6 @@ def _hulls(mask: NDArray[np.uint8], min_area: float) -> NDArray[np.uint8]:
             pts = cv2.findNonZero((lab == c).astype(np.uint8))
             cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
     return out
-
-
-def _whole_frame(fg: NDArray[np.uint8]) -> bool:
-    """Whether the foreground evidence covers the whole picture (see `WHOLE_FRAME`)."""
-    border = np.concatenate([fg[0], fg[-1], fg[:, 0], fg[:, -1]]) > 0
-    return bool((fg > 0).mean() > WHOLE_FRAME and border.mean() > WHOLE_FRAME)
 
 
 def _components(fg: NDArray[np.uint8], min_area: float) -> NDArray[np.int32]:
