@@ -21,6 +21,8 @@ __all__ = ["carry_labels", "object_shift"]
 # Template matching works on at most this many pixels per object (larger ones are matched at a
 # coarser scale): a character's translation does not need every pixel.
 MATCH_PIXELS = 6000
+# Neighbourhood (px) over which overlapping objects' ownership is decided by majority.
+SMOOTH = 9
 
 
 def object_shift(prev_image: Image, mask: NDArray[np.bool_], image: Image, search: int) -> tuple[int, int]:
@@ -80,4 +82,10 @@ def carry_labels(prev: Labels, prev_image: Image, image: Image, search: int) -> 
         take = moved & (diff < best)
         out[take] = oid
         best[take] = diff[take]
-    return out
+    if len(ids) < 2:
+        return out
+    # Where two objects overlap, pixel colours tie on shared inks (outlines, shadows): each pixel
+    # takes the object most of its neighbourhood went to, so ownership comes in regions, not specks.
+    votes = np.stack([cv2.blur((out == oid).astype(np.float32), (SMOOTH, SMOOTH)) for oid in ids])
+    lut = np.array(ids, np.uint8)
+    return np.where(out > 0, lut[np.argmax(votes, axis=0)], 0).astype(np.uint8)
