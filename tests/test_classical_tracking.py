@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from app.demo.generator import generate_shots
-from models.classical.grouping import FrameTracks, group_tracks, split_merged
+from models.classical.grouping import FrameTracks, group_tracks
 from models.classical.segmentation import ClassicalSegmenter
-from models.classical.tracking import carry_labels, object_shift
+from models.classical.tracking import carry_labels, object_shift, split_merged
 
 
 def _figure(img: np.ndarray, lab: np.ndarray, oid: int, x: int, colour: tuple[int, int, int]) -> None:

@@ -1,4 +1,4 @@
-"""Whole characters from stage-1 pieces: one track per character for the whole shot.
+"""Whole characters from the segment stage's pieces: one track per character for the whole shot.
 
 Background subtraction and GrabCut see a character in pieces: line art, a shirt the colour of the
 wall or a still arm cut it into hair, face, arms, a hat. `group_tracks` takes the per-frame tracks
@@ -228,80 +228,6 @@ def _face_apart(frames: Sequence[FrameTracks]) -> set[tuple[int, int]]:
                 if a < b:
                     apart.add((a, b))
     return apart
-
-
-def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequence[Box],
-                 previous: NDArray[np.uint8] | None, min_share: float = 0.2) -> NDArray[np.int32]:
-    """Split components that hold two characters: two faces, or two objects of the previous frame.
-
-    Anime characters who stand or walk close together are one blob to background subtraction. A
-    blob that holds the cores of two or more face detections goes pixel by pixel to the nearest
-    face (`_nearest_face`: the column under each head); one that covers at
-    least ``min_share`` of two objects of the previous frame (``previous``: its labels warped into
-    this frame) goes pixel by pixel to the nearest of them. New pieces get new component numbers;
-    the tracker then gives them ids.
-    """
-    out = comps.copy()
-    k = int(comps.max())
-    if k == 0:
-        return out
-    prev_area = np.bincount(previous.ravel(), minlength=256) if previous is not None else None
-    for c in range(1, k + 1):
-        region = comps == c
-        seeds = np.zeros(comps.shape, np.int32)
-        seeded: list[Box] = []
-        for face in faces:
-            _, _, fw, fh = face
-            core = np.zeros(comps.shape, bool)
-            core[_core(face)] = True
-            core &= region
-            if core.sum() >= 0.3 * (fw // 2) * (fh // 2) and not (seeds[core] > 0).any():
-                seeded.append(face)
-                seeds[core] = len(seeded)
-        n_seeds = len(seeded)
-        if n_seeds < 2 and previous is not None and prev_area is not None:
-            counts = np.bincount(previous[region], minlength=256)
-            owners = [int(o) for o in np.flatnonzero(counts)
-                      if o and counts[o] >= min_share * prev_area[o] and counts[o] >= 0.1 * region.sum()]
-            if len(owners) >= 2:
-                # Each pixel goes to the previous object nearest to it: characters move little
-                # from one frame to the next, and the picture's edges inside a merged blob (two
-                # similar cel-shaded bodies) mislead a watershed more than distance does.
-                dist = np.stack([cv2.distanceTransform((previous != o).astype(np.uint8), cv2.DIST_L2, 3)
-                                 for o in owners])
-                nearest = dist.argmin(axis=0)
-                for j in range(1, len(owners)):
-                    k += 1
-                    out[region & (nearest == j)] = k
-            continue
-        if n_seeds < 2:
-            continue
-        owner = _nearest_face(region, seeded)
-        for j in range(1, n_seeds):
-            k += 1
-            out[region & (owner == j)] = k
-    return out
-
-
-def _core(face: Box) -> tuple[slice, slice]:
-    """The middle half of a face box (the face itself, whatever the box's margins)."""
-    fx, fy, fw, fh = face
-    return slice(max(0, fy + fh // 4), max(0, fy + fh - fh // 4)), slice(max(0, fx + fw // 4), max(0, fx + fw - fw // 4))
-
-
-def _nearest_face(region: NDArray[np.bool_], faces: Sequence[Box]) -> NDArray[np.intp]:
-    """Index of the face each pixel belongs to: the nearest face in face widths, with vertical
-    offsets counting a third (a character stands under its head, so its body is a column under the
-    face: two characters side by side split between their columns). A watershed along the picture's
-    edges was tried first: cel shading is all edges, and it gave one character's body to the
-    other's face."""
-    ys, xs = np.mgrid[0 : region.shape[0], 0 : region.shape[1]]
-    dist = []
-    for fx, fy, fw, fh in faces:
-        cx, cy = fx + fw / 2, fy + fh / 2
-        dy = np.maximum(ys - cy, 0) / 3.0 + np.maximum(cy - ys, 0)  # above the face: a hat, hair
-        dist.append(np.hypot(xs - cx, dy) / max(1, fw))
-    return np.asarray(np.argmin(np.stack(dist), axis=0))
 
 
 def _join_hanging(frames: Sequence[FrameTracks], uf: _UnionFind, is_effect: dict[int, bool], share: float) -> None:
