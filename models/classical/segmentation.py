@@ -156,7 +156,11 @@ class ClassicalSegmenter:
                     carried = carry_labels(warped_prev, warped_img, ev.small, search)
                     moved = m @ centre
                     shift = (float(moved[0] - centre[0]), float(moved[1] - centre[1]))
-                if warped_prev is not None and (flash_strength(ev.small) > 0.5 or whole_frame):
+                if pieces and np.array_equal(frames[i], frames[i - 1]):
+                    # A held drawing (anime on twos and threes) is the same picture: the same
+                    # objects, whether the caller passes each drawing once or every frame.
+                    labels_small = pieces[-1].labels
+                elif warped_prev is not None and (flash_strength(ev.small) > 0.5 or whole_frame):
                     # A whole-frame flash lifts everything off the plate, an impact frame redraws
                     # the whole picture: the characters are where they were a frame ago (the
                     # effects stage separates the flash itself).
