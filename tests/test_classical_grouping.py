@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from test_classical_segmentation import painted_background
 
-from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel, split_merged
-from models.classical.segmentation import ClassicalSegmenter, steady_text
-from models.classical.text import resize_mask, text_mask
+from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel
+from models.classical.segmentation import ClassicalSegmenter
+from models.classical.text import resize_mask, steady_text, text_mask
+from models.classical.tracking import split_merged
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CLIP = SHARED / "data" / "anime" / "clips" / "onepiece_demo.mp4"

@@ -121,3 +121,16 @@ def test_cuts_to_shots_split_merge() -> None:
     with pytest.raises(IndexError):
         merge_shots(merged, 2)
     assert shots == [Shot(0, 20), Shot(20, 35), Shot(35, 50)]  # inputs untouched
+
+
+@pytest.mark.parametrize("seed", [12, 20, 22, 33])
+def test_flash_and_impact_frames_in_fast_action_are_not_cuts(seed: int) -> None:
+    """Generated action shots (camera and characters moving fast) with a white flash or a
+    one-frame impact: the frames either side of it differ by 0.4-0.7 (not near-identical), yet
+    far less than either differs from the flash, so the shot is not cut there."""
+    from app.demo.generator import generate_shots
+
+    video = generate_shots(seed, width=384, height=216, shots=3, frames_per_shot=10)
+    kinds = {video.frame(i).kind for i in range(video.frame_count)}
+    assert kinds & {"flash", "impact"}  # the clip really holds them
+    assert detect_cuts(video.frame(i).image for i in range(video.frame_count)) == list(video.shot_starts[1:])

@@ -4,7 +4,7 @@ For each seed: generate multi-shot clips with exact truth (`app.demo.generator`)
 H.264 mp4 (PyAV, lossy like any video), import the mp4 like any video (shots from the cut
 detector), run the pipeline, then compare with the truth, which only this module reads:
 
-- objects: per segment (a true shot, cut again wherever the cut detector cut: stage-1 ids are per
+- objects: per segment (a true shot, cut again wherever the cut detector cut: segment-stage ids are per
   detected shot), predicted objects (kind ``text`` left out) are matched one-to-one to the true
   characters (Hungarian on IoU over the segment's frames, `scipy.optimize.linear_sum_assignment`);
   per-character IoU is the matched pair's IoU (0 when unmatched);
@@ -12,10 +12,10 @@ detector), run the pipeline, then compare with the truth, which only this module
   per true character; 1.0 is one object per character, 2.0 each character in two pieces;
 - identity across shots: for each pair of segments sharing a true character, whether its matched
   predicted ids are the same (the masks' ids; meaningful once ids are project objects);
-- foreground IoU (all characters together vs the truth's, per frame: stage 1 before identities);
+- foreground IoU (all characters together vs the truth's, per frame: the segment stage before identities);
 - matte SAD (alpha vs the union matte) and clean-plate PSNR.
 
-Seeds in `TUNING_SEEDS` were looked at while tuning stage 1; `HELD_OUT_SEEDS` (the default) never
+Seeds in `TUNING_SEEDS` were looked at while tuning the segment stage and the cut detector; `HELD_OUT_SEEDS` (the default) never
 were.
 """
 
@@ -134,7 +134,7 @@ def identity_pairs(matches: Sequence[ShotMatch]) -> tuple[int, int]:
 
 
 def _text_ids(project: Project, frame: int) -> set[int]:
-    """Predicted ids of kind text on a frame: the project's objects, else stage 1's own kinds."""
+    """Predicted ids of kind text on a frame: the project's objects, else the segment stage's own kinds."""
     ids = {o.id for o in project.manifest.objects if o.kind == "text"}
     kinds = project.layers.meta("segmentation", frame).get("kinds", {})
     return ids | {int(k) for k, v in kinds.items() if v == "text"}
@@ -169,8 +169,9 @@ def eval_seed(seed: int, *, width: int, height: int, shots: int, frames_per_shot
         sad: list[float | None] = []
         psnr: list[float | None] = []
         fg_iou: list[float | None] = []
-        # Matched per segment: a true shot, cut further where the cut detector cut (stage 1 numbers
-        # each detected shot on its own; the same character across segments is identity's business).
+        # Matched per segment: a true shot, cut further where the cut detector cut (the segment
+        # stage numbers each detected shot on its own; the same character across segments is
+        # identity's business).
         cuts = sorted({*video.shot_starts, *(sh.start for sh in project.shots), video.frame_count})
         for start, end in itertools.pairwise(cuts):
             pred, true, ignore = [], [], []

@@ -12,7 +12,9 @@ correlation) or their colour histograms agree:
 - flat frames (a white flash, the black middle of a fade) never start a shot: the frames on either
   side of a flat run are compared instead;
 - a "cut" after which, within a few frames, the picture returns to what it was before is a flash
-  or impact frame (inverted, extreme-contrast frames), not a cut.
+  or impact frame (inverted, extreme-contrast frames), not a cut. "Returns" is judged by the cut
+  measure itself: frames on both sides of the change that differ by less than a cut (and far less
+  than the change) are one shot, even when fast animation keeps them from being near-identical.
 
 The detector is streaming (`CutDetector.push`), so the importer runs it in its single decoding pass
 with memory bounded by a few signatures.
@@ -46,8 +48,13 @@ LOCAL_SPAN = 4
 HOLD_SCORE = 0.05
 # How far ahead to look for the picture returning (flash / impact frames), in non-flat frames.
 FLASH_WINDOW = 6
-# A later frame at most this far from a pre-cut frame means the picture came back.
+# A later frame at most this far from a pre-cut frame means the picture came back; and also one
+# closer than RETURN_RATIO times the change itself, up to RETURN_CAP (in a fast action scene the
+# frames on both sides of an impact frame differ by 0.4-0.65, the impact frame from both by 1.2-2;
+# across a real cut the two sides differ about as much as the cut itself, unrelated pictures ~1.1).
 SAME_SCORE = 0.40
+RETURN_RATIO = 0.7
+RETURN_CAP = 0.8
 
 
 @dataclass
@@ -154,6 +161,15 @@ class CutDetector:
             self._decide(pos)
         return self.cuts
 
+    def _returns(self, a: _Entry, b: _Entry, same: float) -> bool:
+        """Whether frame ``b`` shows the picture of frame ``a`` again. Across a flat run (a white
+        flash, a fade) colours are still fading back, so there only structure counts, and it must
+        stay under a cut's score (two shots of one layout share much of their structure)."""
+        if change_score(a.sig, b.sig) < same:
+            return True
+        flat_between = any(e.gap_start < e.frame for e in self._win if a.frame < e.frame <= b.frame)
+        return flat_between and structure_distance(a.sig, b.sig) < min(same, CUT_SCORE)
+
     def _decide(self, pos: int) -> None:
         win = self._win
         e = win[pos]
@@ -169,16 +185,17 @@ class CutDetector:
         local = float(np.mean(near)) if near else 0.0
         if e.score < HARD_SCORE and e.score < LOCAL_RATIO * local:
             return  # large change, but no larger than the motion around it: action, not a cut
-        before = [win[pos - 1].sig] + ([win[pos - 2].sig] if pos >= 2 else [])
+        same = max(SAME_SCORE, min(RETURN_CAP, RETURN_RATIO * e.score))
+        before = [win[pos - 1]] + ([win[pos - 2]] if pos >= 2 else [])
         for j in range(pos + 1, min(len(win), pos + 1 + FLASH_WINDOW)):
             if win[j].frame - e.frame > 2 * FLASH_WINDOW:
                 break
-            if any(change_score(b, win[j].sig) < SAME_SCORE for b in before):
+            if any(self._returns(b, win[j], same) for b in before):
                 return  # the picture comes back: this is the start of a flash or impact frames
         for j in range(pos - 2, max(-1, pos - 2 - FLASH_WINDOW), -1):
             if e.frame - win[j].frame > 2 * FLASH_WINDOW:
                 break
-            if change_score(win[j].sig, e.sig) < SAME_SCORE:
+            if self._returns(win[j], e, same):
                 return  # the picture is back to what it was just before: the end of a flash
         # After a flat run (fade through black, white flash) the new shot starts mid-run.
         self.cuts.append((e.gap_start + e.frame + 1) // 2 if e.gap_start < e.frame else e.frame)

@@ -82,7 +82,7 @@ def register_shot(
             descriptors[t] = d
     record = project.layers.read_record(RECORD, shot.start) or {}
     stored = dict(record.get("tracks", {}))
-    # A re-run of stage 1 keeps a track's link (and the user's edits of it) while the id still
+    # A re-run of the segment stage keeps a track's link (and the user's edits of it) while the id still
     # describes the same thing; when the shot changed or another backend numbered it differently, the
     # id means something else now and is linked afresh.
     moved = [

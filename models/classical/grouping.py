@@ -1,4 +1,4 @@
-"""Whole characters from stage-1 pieces: one track per character for the whole shot.
+"""Whole characters from the segment stage's pieces: one track per character for the whole shot.
 
 Background subtraction and GrabCut see a character in pieces: line art, a shirt the colour of the
 wall or a still arm cut it into hair, face, arms, a hat. `group_tracks` takes the per-frame tracks
@@ -12,7 +12,9 @@ tracks are one character, from votes over the frames where two tracks are both p
 - a face with its body: pieces meeting the head box of an anime-face detection, or lying in the
   column under it, join the piece that carries the face;
 - hanging: then a piece under half a character's size that sits in its lower half, within its
-  width (arms under a head whose shirt the evidence missed), joins the nearest such character.
+  width (arms under a head whose shirt the evidence missed), joins the nearest such character;
+- reappearing: a character who passed behind another (or left and came back) and returns as a new
+  track joins its earlier track when the two are never on screen together and share their colours.
 
 A pair that votes yes in enough of its frames is one character (union-find, so a hat joins the head
 that joins the body). Pieces that are almost only added light (effects) never join a character.
@@ -43,6 +45,7 @@ class FrameTracks:
     shift: tuple[float, float] = (0.0, 0.0)  # camera translation from the previous frame (model px)
     faces: list[Box] = field(default_factory=list)
     effect_like: set[int] = field(default_factory=set)  # tracks made almost only of added light
+    image: NDArray[np.uint8] | None = None  # the frame at model scale (RGB): tracks' colours
 
 
 class _UnionFind:
@@ -198,6 +201,7 @@ def group_tracks(frames: Sequence[FrameTracks], gap: int = 6, share: float = 0.4
     for _, (a, b) in sorted(joins, reverse=True):  # surest first: cannot-links keep the rest apart
         uf.union(a, b)
     _join_hanging(frames, uf, is_effect, share)
+    _join_reappearing(frames, uf, is_effect)
     roots: dict[int, int] = {}
     out: dict[int, int] = {}
     for i in order:
@@ -224,59 +228,6 @@ def _face_apart(frames: Sequence[FrameTracks]) -> set[tuple[int, int]]:
                 if a < b:
                     apart.add((a, b))
     return apart
-
-
-def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequence[Box],
-                 previous: NDArray[np.uint8] | None, min_share: float = 0.2) -> NDArray[np.int32]:
-    """Split components that hold two characters: two faces, or two objects of the previous frame.
-
-    Anime characters who stand or walk close together are one blob to background subtraction. A
-    blob that holds the cores of two or more face detections is cut along the picture's edges (a
-    watershed on the frame from the faces: line art separates the characters); one that covers at
-    least ``min_share`` of two objects of the previous frame (``previous``: its labels warped into
-    this frame) goes pixel by pixel to the nearest of them. New pieces get new component numbers;
-    the tracker then gives them ids.
-    """
-    out = comps.copy()
-    k = int(comps.max())
-    if k == 0:
-        return out
-    prev_area = np.bincount(previous.ravel(), minlength=256) if previous is not None else None
-    for c in range(1, k + 1):
-        region = comps == c
-        seeds = np.zeros(comps.shape, np.int32)
-        n_seeds = 0
-        for fx, fy, fw, fh in faces:
-            core = np.zeros(comps.shape, bool)
-            core[fy + fh // 4 : fy + fh - fh // 4, fx + fw // 4 : fx + fw - fw // 4] = True
-            core &= region
-            if core.sum() >= 0.3 * (fw // 2) * (fh // 2) and not (seeds[core] > 0).any():
-                n_seeds += 1
-                seeds[core] = n_seeds
-        if n_seeds < 2 and previous is not None and prev_area is not None:
-            counts = np.bincount(previous[region], minlength=256)
-            owners = [int(o) for o in np.flatnonzero(counts)
-                      if o and counts[o] >= min_share * prev_area[o] and counts[o] >= 0.1 * region.sum()]
-            if len(owners) >= 2:
-                # Each pixel goes to the previous object nearest to it: characters move little
-                # from one frame to the next, and the picture's edges inside a merged blob (two
-                # similar cel-shaded bodies) mislead a watershed more than distance does.
-                dist = np.stack([cv2.distanceTransform((previous != o).astype(np.uint8), cv2.DIST_L2, 3)
-                                 for o in owners])
-                nearest = dist.argmin(axis=0)
-                for j in range(1, len(owners)):
-                    k += 1
-                    out[region & (nearest == j)] = k
-            continue
-        if n_seeds < 2:
-            continue
-        markers = seeds.copy()
-        markers[~cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)] = n_seeds + 1
-        cv2.watershed(np.ascontiguousarray(image[..., ::-1]), markers)
-        for j in range(2, n_seeds + 1):
-            k += 1
-            out[region & (markers == j)] = k
-    return out
 
 
 def _join_hanging(frames: Sequence[FrameTracks], uf: _UnionFind, is_effect: dict[int, bool], share: float) -> None:
@@ -312,6 +263,55 @@ def _join_hanging(frames: Sequence[FrameTracks], uf: _UnionFind, is_effect: dict
     for (small, big), n in votes.items():
         if n >= share * together[small, big]:
             uf.union(small, big)
+
+
+def _colours(image: NDArray[np.uint8], mask: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """Unnormalised Lab colour histogram (6x6x6 bins) of the masked pixels."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+    hist = cv2.calcHist([lab], [0, 1, 2], mask.astype(np.uint8), [6, 6, 6], [0, 256, 0, 256, 0, 256])
+    return np.asarray(hist, np.float32).ravel()
+
+
+def _join_reappearing(frames: Sequence[FrameTracks], uf: _UnionFind, is_effect: dict[int, bool],
+                      min_similarity: float = 0.6, min_share: float = 0.3) -> None:
+    """A character who leaves the picture or passes behind another comes back as a new track: two
+    characters that are never on screen together in the shot and share their colours (histogram
+    intersection of all their pixels at least ``min_similarity``) are one. Pieces under
+    ``min_share`` of the other's typical size (a stray line, a prop) are left alone."""
+    if any(ft.image is None for ft in frames):
+        return
+    hist: dict[int, NDArray[np.float32]] = {}
+    present: dict[int, set[int]] = defaultdict(set)
+    sizes: dict[int, list[int]] = defaultdict(list)
+    for f, ft in enumerate(frames):
+        assert ft.image is not None
+        groups: dict[int, list[int]] = defaultdict(list)
+        for t in (int(i) for i in np.unique(ft.labels) if i):
+            groups[uf.find(t)].append(t)
+        for g, tracks in groups.items():
+            mask = np.isin(ft.labels, tracks)
+            h = _colours(ft.image, mask)
+            hist[g] = hist[g] + h if g in hist else h
+            present[g].add(f)
+            sizes[g].append(int(mask.sum()))
+    pairs = []
+    for a, b in ((a, b) for a in hist for b in hist if a < b):
+        if present[a] & present[b] or is_effect.get(a, False) or is_effect.get(b, False):
+            continue
+        size_a, size_b = float(np.median(sizes[a])), float(np.median(sizes[b]))
+        if min(size_a, size_b) < min_share * max(size_a, size_b):
+            continue
+        ha, hb = hist[a] / max(1.0, float(hist[a].sum())), hist[b] / max(1.0, float(hist[b].sum()))
+        sim = float(np.minimum(ha, hb).sum())
+        if sim >= min_similarity:
+            pairs.append((sim, a, b))
+    joined: dict[int, set[int]] = {g: set(p) for g, p in present.items()}
+    for _, a, b in sorted(pairs, reverse=True):  # most alike first; never two on screen at once
+        ra, rb = uf.find(a), uf.find(b)
+        if ra != rb and not joined[ra] & joined[rb] and uf.may_join(a, b):
+            uf.union(a, b)
+            r = uf.find(a)
+            joined[r] = joined[ra] | joined[rb]
 
 
 def relabel(labels: Labels, mapping: dict[int, int]) -> Labels:

@@ -1,14 +1,17 @@
-"""Weight-free stage-1 segmentation: what departs from the shot's background plate is foreground.
+"""Weight-free segment stage: what departs from the shot's background plate is foreground.
 
 Per shot: estimate the camera (`align.estimate_camera`), build a median background plate at ~480 px
-(twice: the second pass excludes what the first pass found), then per frame:
+(twice: the second pass excludes what the first pass found; `plate.BackgroundModel`), then per frame:
 
 1. evidence - Lab distance between the frame and the plate warped into it, thresholded robustly
    (median + k*MAD), plus anime-face detections as sure foreground;
 2. GrabCut initialised from that evidence (sure/probable fg/bg) in the foreground's bounding box;
 3. a guided filter on the full-resolution frame upsamples the mask edge-aware;
-4. connected components become objects; ids follow objects through the shot by overlap after
-   camera compensation.
+4. connected components become pieces; the previous frame's objects are carried into this one,
+   each by its own motion (`tracking.carry_labels`), blobs holding two of them (or two faces) are
+   split, and each piece takes the id of the carried object it covers. Flash and impact frames
+   (the picture departs from the plate as a whole) keep the previous frame's objects;
+5. per shot, pieces that are one character become one track (`grouping.group_tracks`).
 
 Static shots (no camera motion, the character barely moving) burn the character into the median.
 They are detected by a near-empty difference everywhere, and segmented from the plate itself by
@@ -21,7 +24,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -31,25 +34,27 @@ from models.base import FrameSegmentation, Image, Labels, ObjectKind, Role
 from models.classical.align import (
     Matrix,
     estimate_camera,
-    masked_median,
     model_scale,
-    plate_size,
     rescale_transform,
     resize,
-    sample_indices,
     warp_to_frame,
 )
 from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
-from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel, split_merged
+from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel
+from models.classical.plate import BackgroundModel, difference, grabcut, guided_upsample, robust_threshold
 from models.classical.static import face_priors, static_evidence
-from models.classical.text import resize_mask, text_mask
+from models.classical.text import resize_mask, steady_text, text_mask
+from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_merged
 
 K3 = np.ones((3, 3), np.uint8)
+# A frame whose background agrees with the plate over less than this share of what the shot's
+# earlier frames did departs from it as a whole (impact frames: 0.00-0.04 against 0.7-0.8).
+WHOLE_FRAME = 0.25
 
 
 class ClassicalSegmenter:
-    """Stage-1 backend from background subtraction, face seeds and GrabCut; no weights.
+    """Segmenter backend from background subtraction, face seeds and GrabCut; no weights.
 
     Parameters
     ----------
@@ -96,18 +101,20 @@ class ClassicalSegmenter:
         shape = frames[0].shape
         s = model_scale(shape, self.long_side)
         transforms = estimate_camera(frames, self.long_side)
-        model = _BackgroundModel(frames, transforms, s, min(self.max_plate_frames, 16))
+        model = BackgroundModel(frames, transforms, s, min(self.max_plate_frames, 16))
         if not model.static and n >= 3:
             # Second pass: what moved against the first model is kept out of the camera estimate.
             moved = [model.moving(resize(frames[i], s), transforms[i], i) for i in range(n)]
             # (Camera error on the demo generator: < 1 px on 10 of 12 shots, from 8 of 12.)
             transforms = estimate_camera(frames, self.long_side, moved)
-            model = _BackgroundModel(frames, transforms, s, min(self.max_plate_frames, 16))
+            model = BackgroundModel(frames, transforms, s, min(self.max_plate_frames, 16))
         static_fg: NDArray[np.uint8] | None = None
         if model.static or model.moving_share < self.still_share:
             static_fg = self._static_foreground(model.plate)
-        prev: tuple[NDArray[np.uint8], Matrix] | None = None
-        tracker = _IdTracker()
+        prev: tuple[NDArray[np.uint8], Matrix, Image] | None = None
+        search = max(8, round(0.08 * max(shape[:2]) * s))  # a character's walk in one frame
+        agreement: list[float] = []  # plate agreement of the frames so far
+        tracker = IdTracker()
 
         def frame_mask(i: int) -> _FrameEvidence:
             small = resize(frames[i], s)
@@ -126,30 +133,51 @@ class ClassicalSegmenter:
                 if i + 2 * workers < n:
                     pending.append(pool.submit(frame_mask, i + 2 * workers))
                 fg_small = ev.fg
+                agree = float(ev.background.mean())
+                # The picture departs from the plate as a whole (an impact frame redraws it in two
+                # inks, a flash whitens it): the plate that agreed with the shot's earlier frames
+                # agrees nowhere now.
+                whole_frame = bool(agreement) and agree < WHOLE_FRAME * float(np.median(agreement))
+                if not whole_frame:
+                    agreement.append(agree)
                 text_small = resize_mask(ev.text, fg_small.shape) if ev.text is not None else None
                 if text_small is not None:
                     fg_small = np.where(text_small, 0, fg_small).astype(np.uint8)  # text is no character
-                comps = _components(fg_small, self.min_object_area)
+                comps = components(fg_small, self.min_object_area)
                 warped_prev: NDArray[np.uint8] | None = None
+                carried: NDArray[np.uint8] | None = None
                 shift = (0.0, 0.0)
                 if prev is not None:
                     m = rescale_transform(np.linalg.inv(transforms[i]) @ prev[1], s)[:2]
                     size = fg_small.shape[::-1]
                     warped_prev = np.asarray(cv2.warpAffine(prev[0], m, size, flags=cv2.INTER_NEAREST), np.uint8)
+                    warped_img = np.asarray(cv2.warpAffine(prev[2], m, size, flags=cv2.INTER_LINEAR), np.uint8)
+                    # Each object moved by its own motion: the camera does not walk the characters.
+                    carried = carry_labels(warped_prev, warped_img, ev.small, search)
                     moved = m @ centre
                     shift = (float(moved[0] - centre[0]), float(moved[1] - centre[1]))
-                if warped_prev is not None and flash_strength(ev.small) > 0.5:
-                    # A whole-frame flash lifts everything off the plate: the characters are where
-                    # they were a frame ago (stage 2b separates the flash itself).
+                if pieces and np.array_equal(frames[i], frames[i - 1]):
+                    # A held drawing (anime on twos and threes) is the same picture: the same
+                    # objects, whether the caller passes each drawing once or every frame.
+                    labels_small = pieces[-1].labels
+                elif warped_prev is not None and (flash_strength(ev.small) > 0.5 or whole_frame):
+                    # A whole-frame flash lifts everything off the plate, an impact frame redraws
+                    # the whole picture: the characters are where they were a frame ago (the
+                    # effects stage separates the flash itself).
                     labels_small = warped_prev
                 else:
-                    comps = split_merged(comps, ev.small, ev.faces, warped_prev)
-                    ids = tracker.assign(comps, warped_prev)
+                    comps = split_merged(comps, ev.small, ev.faces, carried)
+                    ids = tracker.assign(comps, carried)
                     labels_small = ids[comps].astype(np.uint8)
+                    # The next frame follows the objects from this one; a flash or impact frame's
+                    # restyled colours would mislead the matching, so those are skipped over.
+                    prev = (labels_small, transforms[i], ev.small)
+                if prev is None:
+                    prev = (labels_small, transforms[i], ev.small)
                 kinds = self._kinds(labels_small, ev.small, ev.additive)
-                pieces.append(FrameTracks(labels_small, shift, ev.faces, {k for k, v in kinds.items() if v == "effect"}))
+                pieces.append(FrameTracks(labels_small, shift, ev.faces, {k for k, v in kinds.items() if v == "effect"},
+                                          ev.small))
                 kept.append((ev.background, ev.text))
-                prev = (labels_small, transforms[i])
         # Pass 2: pieces that are one character become one track for the whole shot.
         mapping = group_tracks(pieces, gap=max(2, round(0.012 * max(fg_small.shape))))
         # A character is an effect when most of its appearances were almost only added light.
@@ -194,7 +222,7 @@ class ClassicalSegmenter:
     # -- frame level -----------------------------------------------------------------------------
 
     def _frame_mask(
-        self, small: Image, frame: Image, model: _BackgroundModel, i: int, t: Matrix, shape: tuple[int, ...],
+        self, small: Image, frame: Image, model: BackgroundModel, i: int, t: Matrix, shape: tuple[int, ...],
         s: float, static_fg: NDArray[np.uint8] | None,
     ) -> _FrameEvidence:
         ref = warp_to_frame(model.plate, t, shape, s)
@@ -202,7 +230,7 @@ class ClassicalSegmenter:
         d = difference(small, ref)
         thr = robust_threshold(d[ok]) if ok.any() else 1e9
         # Foreground: what few other frames agree with (it moved) and what differs from the plate,
-        # unless it is only light added over the plate (an effect: stage 2b's business).
+        # unless it is only light added over the plate (an effect: the effects stage's business).
         add = additive_strength(small, ref)
         moving = (support < 0.4) & (d > 10.0) & ok & (add < 0.5)
         evidence = np.full(small.shape[:2], cv2.GC_PR_BGD, np.uint8)
@@ -213,7 +241,7 @@ class ClassicalSegmenter:
         prob = np.asarray(cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, K3), np.uint8)
         # A flat-coloured character that moves less than its own width agrees with itself from
         # frame to frame: only its edges move. Its hull is probable foreground; GrabCut decides.
-        evidence[_hulls(prob, self.min_object_area) > 0] = cv2.GC_PR_FGD
+        evidence[hulls(prob, self.min_object_area) > 0] = cv2.GC_PR_FGD
         evidence[prob > 0] = cv2.GC_PR_FGD
         sure = cv2.erode((moving & (support < 0.2) & (d > thr)).astype(np.uint8), K3) > 0
         evidence[sure] = cv2.GC_FGD
@@ -251,151 +279,6 @@ class _FrameEvidence:
     text: NDArray[np.bool_] | None
 
 
-class _BackgroundModel:
-    """Sampled frames of the shot in plate coordinates, for temporal support and the plate.
-
-    The support of a pixel is the share of the other sampled frames that see the same colour at
-    the same background place. Background is seen alike whenever it is visible; a character moves
-    on, so even where it covers a place for most of the shot, each of its colours gets little
-    support there (a median would burn it in). The plate is the median over supported samples.
-    """
-
-    def __init__(self, frames: Sequence[Image], transforms: Sequence[Matrix], s: float, refs: int,
-                 tol: float = 14.0) -> None:
-        self.s, self.tol, self.shape = s, tol, frames[0].shape
-        self.size = plate_size(transforms, self.shape, s)
-        self.idx = sample_indices(len(frames), refs)
-        ph, pw = self.size
-        rgb = np.zeros((len(self.idx), ph, pw, 3), np.uint8)
-        self.lab = np.zeros_like(rgb)
-        self.valid = np.zeros((len(self.idx), ph, pw), bool)
-        for k, i in enumerate(self.idx):
-            rgb[k], self.lab[k], self.valid[k] = self._to_plate(resize(frames[i], s), transforms[i])
-        # Each sample's 3x3 colour range: agreement tolerates a pixel of camera error.
-        self.lo = np.stack([cv2.erode(x, K3) for x in self.lab])
-        self.hi = np.stack([cv2.dilate(x, K3) for x in self.lab])
-        fg = np.zeros_like(self.valid)
-        for k in range(len(self.idx)):
-            sup, cov = self._support(self.lab[k], self.valid[k], k)
-            fg[k] = cv2.dilate(((sup < 0.3) & (cov >= 2)).astype(np.uint8), K3, iterations=2) > 0
-        share = [float(f[v].mean()) if v.any() else 0.0 for f, v in zip(fg, self.valid, strict=True)]
-        # Nothing departs from the rest: a still picture whose character the plate cannot reveal.
-        self.moving_share = float(np.median(share)) if share else 0.0
-        self.static = len(frames) < 3 or self.moving_share < 0.003
-        use = self.valid & ~fg
-        use = np.where(use.any(axis=0), use, self.valid)
-        self.plate = masked_median(rgb, use)
-
-    def _to_plate(self, small: Image, t: Matrix) -> tuple[Image, Image, NDArray[np.bool_]]:
-        m = rescale_transform(np.asarray(t), self.s)[:2]
-        ph, pw = self.size
-        rgb = np.asarray(cv2.warpAffine(small, m, (pw, ph), flags=cv2.INTER_LINEAR), np.uint8)
-        lab = np.asarray(cv2.cvtColor(cv2.GaussianBlur(rgb, (3, 3), 0), cv2.COLOR_RGB2LAB), np.uint8)
-        ok = cv2.warpAffine(np.full(small.shape[:2], 255, np.uint8), m, (pw, ph), flags=cv2.INTER_NEAREST)
-        # Two pixels in from the border: the warp and the blur mix in the black outside.
-        ok = cv2.erode(ok, K3, iterations=2, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        return rgb, lab, np.asarray(ok > 0)
-
-    def _support(self, lab: Image, valid: NDArray[np.bool_], own: int | None) -> tuple[
-            NDArray[np.float32], NDArray[np.int32]]:
-        d = _excess(lab[None], self.lo, self.hi)
-        cover = self.valid & valid
-        if own is not None:
-            cover[own] = False
-        agree = (d < self.tol) & cover
-        n = cover.sum(axis=0).astype(np.int32)
-        return (agree.sum(axis=0) / np.maximum(n, 1)).astype(np.float32), n
-
-    def moving(self, small: Image, t: Matrix, i: int) -> NDArray[np.bool_]:
-        """Pixels few other frames agree with, grown a little (likely foreground)."""
-        sup, known = self.support(small, t, i)
-        m = ((sup < 0.4) & known).astype(np.uint8)
-        return np.asarray(cv2.dilate(cv2.morphologyEx(m, cv2.MORPH_OPEN, K3), K3, iterations=3) > 0)
-
-    def support(self, small: Image, t: Matrix, i: int) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
-        """Support of frame ``i``'s pixels (frame coordinates at model scale) and where it is known."""
-        _, lab, valid = self._to_plate(small, t)
-        own = self.idx.index(i) if i in self.idx else None
-        sup, n = self._support(lab, valid, own)
-        sup_f = warp_to_frame(sup, t, self.shape, self.s)
-        known = warp_to_frame((n >= 2).astype(np.uint8), t, self.shape, self.s, cv2.INTER_NEAREST) > 0
-        return np.asarray(sup_f, np.float32), np.asarray(known)
-
-
-def steady_text(texts: Sequence[NDArray[np.bool_] | None], reach: int = 2, share: float = 0.3) -> list[
-        NDArray[np.bool_] | None]:
-    """Text found on a frame is kept when a frame within ``reach`` also has text over ``share`` of
-    it: a subtitle stays on screen for half a second or more, a look-alike (a collar, highlights)
-    flickers in and out. Shots shorter than three frames keep everything."""
-    if len(texts) < 3:
-        return list(texts)
-    out: list[NDArray[np.bool_] | None] = []
-    for i, t in enumerate(texts):
-        if t is None:
-            out.append(None)
-            continue
-        need = share * t.sum()
-        near = [texts[j] for j in range(max(0, i - reach), min(len(texts), i + reach + 1)) if j != i]
-        out.append(t if any(o is not None and (o & t).sum() >= need for o in near) else None)
-    return out
-
-
-def _hulls(mask: NDArray[np.uint8], min_area: float) -> NDArray[np.uint8]:
-    """Filled convex hulls of the mask's sizeable components."""
-    out = np.zeros_like(mask)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    for c in range(1, n):
-        if stats[c, cv2.CC_STAT_AREA] >= max(16.0, min_area * mask.size):
-            pts = cv2.findNonZero((lab == c).astype(np.uint8))
-            cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
-    return out
-
-
-def _components(fg: NDArray[np.uint8], min_area: float) -> NDArray[np.int32]:
-    """Connected components with small ones removed, relabelled 0..k."""
-    n, lab, stats, _ = cv2.connectedComponentsWithStats((fg > 0).astype(np.uint8), connectivity=8)
-    keep = stats[:, cv2.CC_STAT_AREA] >= max(16.0, min_area * fg.size)
-    keep[0] = False
-    remap = np.zeros(n, np.int32)
-    remap[keep] = np.arange(1, int(keep.sum()) + 1)
-    return np.asarray(remap[lab], np.int32)
-
-
-class _IdTracker:
-    """Keeps object ids stable: a component takes the previous id it overlaps most."""
-
-    def __init__(self) -> None:
-        self.next_id = 1
-
-    def assign(self, comps: NDArray[np.int32], warped_prev: NDArray[np.uint8] | None) -> NDArray[np.int64]:
-        k = int(comps.max())
-        ids = np.zeros(k + 1, np.int64)
-        used: set[int] = set()
-        areas = np.bincount(comps.ravel(), minlength=k + 1)
-        # Biggest first, and an id goes to one component only: the two halves of a split blob
-        # (two characters) keep two ids.
-        for c in sorted(range(1, k + 1), key=lambda c: -int(areas[c])):
-            region = comps == c
-            best = 0
-            if warped_prev is not None:
-                counts = np.bincount(warped_prev[region], minlength=256)
-                counts[0] = 0
-                counts[list(used)] = 0
-                if counts.max() >= 0.3 * region.sum():
-                    best = int(counts.argmax())
-            if best == 0:
-                best = self._new_id(used)
-            ids[c] = best
-            used.add(best)
-        return ids
-
-    def _new_id(self, used: set[int]) -> int:
-        if self.next_id <= 255:
-            self.next_id += 1
-            return self.next_id - 1
-        return next(i for i in range(1, 256) if i not in used)  # wrap: more objects than ids
-
-
 def _upsample_labels(labels_small: Labels, frame: Image, s: float) -> tuple[Labels, NDArray[np.float32]]:
     """Full-resolution labels and confidence; edges follow the frame via a guided filter."""
     h, w = frame.shape[:2]
@@ -408,84 +291,3 @@ def _upsample_labels(labels_small: Labels, frame: Image, s: float) -> tuple[Labe
     grown = np.where(labels_small > 0, labels_small, grown)
     ids = cv2.resize(grown, (w, h), interpolation=cv2.INTER_NEAREST)
     return np.where(soft > 0.5, ids, 0).astype(np.uint8), conf
-
-
-# -- image helpers -------------------------------------------------------------------------------
-
-
-def difference(image: Image, ref: Image) -> NDArray[np.float32]:
-    """Per-pixel Lab distance (OpenCV 8-bit Lab units) from ``image`` to the colour range of
-    ``ref``'s 3x3 neighbourhood: a camera estimate off by a pixel does not light up every edge."""
-    a = cv2.cvtColor(cv2.GaussianBlur(image, (3, 3), 0), cv2.COLOR_RGB2LAB).astype(np.float32)
-    b = cv2.cvtColor(cv2.GaussianBlur(ref, (3, 3), 0), cv2.COLOR_RGB2LAB)
-    return _excess(a, cv2.erode(b, K3), cv2.dilate(b, K3))
-
-
-def _excess(x: NDArray[Any], lo: NDArray[Any], hi: NDArray[Any]) -> NDArray[np.float32]:
-    """Euclidean distance from ``x`` to the per-channel box ``[lo, hi]`` (last axis: channels)."""
-    xf = x.astype(np.float32)
-    over = np.maximum(lo.astype(np.float32) - xf, 0) + np.maximum(xf - hi.astype(np.float32), 0)
-    return np.asarray(np.sqrt((over**2).sum(axis=-1)), np.float32)
-
-
-def robust_threshold(values: NDArray[np.float32], k: float = 6.0, floor: float = 18.0) -> float:
-    """``median + k * 1.4826 * MAD``, never below ``floor``: noise-adaptive foreground cut."""
-    if values.size == 0:
-        return floor
-    med = float(np.median(values))
-    mad = float(np.median(np.abs(values - med)))
-    return max(floor, med + k * 1.4826 * mad)
-
-
-GRABCUT_SEED = 12345
-
-
-def grabcut(image: Image, evidence: NDArray[np.uint8], iterations: int = 2) -> NDArray[np.uint8]:
-    """GrabCut from a GC_* evidence map, run only around the foreground evidence; 0/1 mask."""
-    fgish = (evidence == cv2.GC_FGD) | (evidence == cv2.GC_PR_FGD)
-    out = np.zeros(evidence.shape, np.uint8)
-    if fgish.sum() < 16:
-        return out
-    ys, xs = np.nonzero(fgish)
-    h, w = evidence.shape
-    my = max(8, int(0.25 * (ys.max() - ys.min())))
-    mx = max(8, int(0.25 * (xs.max() - xs.min())))
-    y0, y1 = max(0, ys.min() - my), min(h, ys.max() + my + 1)
-    x0, x1 = max(0, xs.min() - mx), min(w, xs.max() + mx + 1)
-    mask = evidence[y0:y1, x0:x1].copy()
-    bgish = (mask == cv2.GC_BGD) | (mask == cv2.GC_PR_BGD)
-    if bgish.sum() < 16 or iterations <= 0:
-        out[fgish] = 1
-        return out
-    bgd = np.zeros((1, 65), np.float64)
-    fgd = np.zeros((1, 65), np.float64)
-    # GrabCut's colour models start from k-means on OpenCV's per-thread RNG: seed it, so a frame's
-    # result does not depend on what ran before it on that thread (or on which thread it runs).
-    cv2.setRNGSeed(GRABCUT_SEED)
-    try:
-        cv2.grabCut(np.ascontiguousarray(image[y0:y1, x0:x1]), mask, (0, 0, 1, 1), bgd, fgd,
-                    iterations, cv2.GC_INIT_WITH_MASK)  # the rect is ignored with INIT_WITH_MASK
-    except cv2.error:  # degenerate colour models (e.g. a flat crop): keep the evidence
-        out[fgish] = 1
-        return out
-    out[y0:y1, x0:x1] = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
-    return out
-
-
-def guided_upsample(p_small: NDArray[np.float32], frame: Image, s: float, eps: float = 1e-3) -> NDArray[np.float32]:
-    """Upsample a soft mask to the frame with a grey guided filter (He et al.) so edges snap to it."""
-    h, w = frame.shape[:2]
-    if s == 1.0:
-        return p_small.astype(np.float32)
-    p = cv2.resize(p_small, (w, h), interpolation=cv2.INTER_LINEAR)
-    guide = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    r = max(2, round(1.5 / s))
-
-    def box(x: NDArray[Any]) -> NDArray[np.float32]:
-        return np.asarray(cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1)), np.float32)
-
-    mean_i, mean_p = box(guide), box(p)
-    var_i = box(guide * guide) - mean_i * mean_i
-    a = (box(guide * p) - mean_i * mean_p) / (var_i + eps)
-    b = mean_p - a * mean_i
-    return np.asarray(np.clip(box(a) * guide + box(b), 0.0, 1.0), np.float32)

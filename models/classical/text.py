@@ -13,11 +13,13 @@ about 480 px:
 3. the mask: the line's glyph strokes grown over their outline.
 
 The mask is independent of motion, so a subtitle burnt into a still shot's background is found as
-well as one over a moving character. Stage 1 takes these pixels out of every character and gives
+well as one over a moving character. The segment stage takes these pixels out of every character and gives
 them one track of kind ``text`` per shot.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -147,3 +149,21 @@ def resize_mask(mask: NDArray[np.bool_], shape: tuple[int, ...]) -> NDArray[np.b
         return mask
     soft = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA if w < mask.shape[1] else cv2.INTER_LINEAR)
     return np.asarray(soft > 0.2)
+
+
+def steady_text(texts: Sequence[NDArray[np.bool_] | None], reach: int = 2, share: float = 0.3) -> list[
+        NDArray[np.bool_] | None]:
+    """Text found on a frame is kept when a frame within ``reach`` also has text over ``share`` of
+    it: a subtitle stays on screen for half a second or more, a look-alike (a collar, highlights)
+    flickers in and out. Shots shorter than three frames keep everything."""
+    if len(texts) < 3:
+        return list(texts)
+    out: list[NDArray[np.bool_] | None] = []
+    for i, t in enumerate(texts):
+        if t is None:
+            out.append(None)
+            continue
+        need = share * t.sum()
+        near = [texts[j] for j in range(max(0, i - reach), min(len(texts), i + reach + 1)) if j != i]
+        out.append(t if any(o is not None and (o & t).sum() >= need for o in near) else None)
+    return out

@@ -1,0 +1,178 @@
+"""The segment stage's view of a shot's background: the plate, temporal support, and the
+per-frame image helpers (plate difference, robust threshold, GrabCut, guided upsampling)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from models.base import Image
+from models.classical.align import (
+    Matrix,
+    masked_median,
+    plate_size,
+    rescale_transform,
+    resize,
+    sample_indices,
+    warp_to_frame,
+)
+
+__all__ = ["BackgroundModel", "difference", "excess", "grabcut", "guided_upsample", "robust_threshold"]
+
+K3 = np.ones((3, 3), np.uint8)
+
+
+class BackgroundModel:
+    """Sampled frames of the shot in plate coordinates, for temporal support and the plate.
+
+    The support of a pixel is the share of the other sampled frames that see the same colour at
+    the same background place. Background is seen alike whenever it is visible; a character moves
+    on, so even where it covers a place for most of the shot, each of its colours gets little
+    support there (a median would burn it in). The plate is the median over supported samples.
+    """
+
+    def __init__(self, frames: Sequence[Image], transforms: Sequence[Matrix], s: float, refs: int,
+                 tol: float = 14.0) -> None:
+        self.s, self.tol, self.shape = s, tol, frames[0].shape
+        self.size = plate_size(transforms, self.shape, s)
+        self.idx = sample_indices(len(frames), refs)
+        ph, pw = self.size
+        rgb = np.zeros((len(self.idx), ph, pw, 3), np.uint8)
+        self.lab = np.zeros_like(rgb)
+        self.valid = np.zeros((len(self.idx), ph, pw), bool)
+        for k, i in enumerate(self.idx):
+            rgb[k], self.lab[k], self.valid[k] = self._to_plate(resize(frames[i], s), transforms[i])
+        # Each sample's 3x3 colour range: agreement tolerates a pixel of camera error.
+        self.lo = np.stack([cv2.erode(x, K3) for x in self.lab])
+        self.hi = np.stack([cv2.dilate(x, K3) for x in self.lab])
+        fg = np.zeros_like(self.valid)
+        for k in range(len(self.idx)):
+            sup, cov = self._support(self.lab[k], self.valid[k], k)
+            fg[k] = cv2.dilate(((sup < 0.3) & (cov >= 2)).astype(np.uint8), K3, iterations=2) > 0
+        share = [float(f[v].mean()) if v.any() else 0.0 for f, v in zip(fg, self.valid, strict=True)]
+        # Nothing departs from the rest: a still picture whose character the plate cannot reveal.
+        self.moving_share = float(np.median(share)) if share else 0.0
+        self.static = len(frames) < 3 or self.moving_share < 0.003
+        use = self.valid & ~fg
+        use = np.where(use.any(axis=0), use, self.valid)
+        self.plate = masked_median(rgb, use)
+
+    def _to_plate(self, small: Image, t: Matrix) -> tuple[Image, Image, NDArray[np.bool_]]:
+        m = rescale_transform(np.asarray(t), self.s)[:2]
+        ph, pw = self.size
+        rgb = np.asarray(cv2.warpAffine(small, m, (pw, ph), flags=cv2.INTER_LINEAR), np.uint8)
+        lab = np.asarray(cv2.cvtColor(cv2.GaussianBlur(rgb, (3, 3), 0), cv2.COLOR_RGB2LAB), np.uint8)
+        ok = cv2.warpAffine(np.full(small.shape[:2], 255, np.uint8), m, (pw, ph), flags=cv2.INTER_NEAREST)
+        # Two pixels in from the border: the warp and the blur mix in the black outside.
+        ok = cv2.erode(ok, K3, iterations=2, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        return rgb, lab, np.asarray(ok > 0)
+
+    def _support(self, lab: Image, valid: NDArray[np.bool_], own: int | None) -> tuple[
+            NDArray[np.float32], NDArray[np.int32]]:
+        d = excess(lab[None], self.lo, self.hi)
+        cover = self.valid & valid
+        if own is not None:
+            cover[own] = False
+        agree = (d < self.tol) & cover
+        n = cover.sum(axis=0).astype(np.int32)
+        return (agree.sum(axis=0) / np.maximum(n, 1)).astype(np.float32), n
+
+    def moving(self, small: Image, t: Matrix, i: int) -> NDArray[np.bool_]:
+        """Pixels few other frames agree with, grown a little (likely foreground)."""
+        sup, known = self.support(small, t, i)
+        m = ((sup < 0.4) & known).astype(np.uint8)
+        return np.asarray(cv2.dilate(cv2.morphologyEx(m, cv2.MORPH_OPEN, K3), K3, iterations=3) > 0)
+
+    def support(self, small: Image, t: Matrix, i: int) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        """Support of frame ``i``'s pixels (frame coordinates at model scale) and where it is known."""
+        _, lab, valid = self._to_plate(small, t)
+        own = self.idx.index(i) if i in self.idx else None
+        sup, n = self._support(lab, valid, own)
+        sup_f = warp_to_frame(sup, t, self.shape, self.s)
+        known = warp_to_frame((n >= 2).astype(np.uint8), t, self.shape, self.s, cv2.INTER_NEAREST) > 0
+        return np.asarray(sup_f, np.float32), np.asarray(known)
+
+
+# -- image helpers -------------------------------------------------------------------------------
+
+
+def difference(image: Image, ref: Image) -> NDArray[np.float32]:
+    """Per-pixel Lab distance (OpenCV 8-bit Lab units) from ``image`` to the colour range of
+    ``ref``'s 3x3 neighbourhood: a camera estimate off by a pixel does not light up every edge."""
+    a = cv2.cvtColor(cv2.GaussianBlur(image, (3, 3), 0), cv2.COLOR_RGB2LAB).astype(np.float32)
+    b = cv2.cvtColor(cv2.GaussianBlur(ref, (3, 3), 0), cv2.COLOR_RGB2LAB)
+    return excess(a, cv2.erode(b, K3), cv2.dilate(b, K3))
+
+
+def excess(x: NDArray[Any], lo: NDArray[Any], hi: NDArray[Any]) -> NDArray[np.float32]:
+    """Euclidean distance from ``x`` to the per-channel box ``[lo, hi]`` (last axis: channels)."""
+    xf = x.astype(np.float32)
+    over = np.maximum(lo.astype(np.float32) - xf, 0) + np.maximum(xf - hi.astype(np.float32), 0)
+    return np.asarray(np.sqrt((over**2).sum(axis=-1)), np.float32)
+
+
+def robust_threshold(values: NDArray[np.float32], k: float = 6.0, floor: float = 18.0) -> float:
+    """``median + k * 1.4826 * MAD``, never below ``floor``: noise-adaptive foreground cut."""
+    if values.size == 0:
+        return floor
+    med = float(np.median(values))
+    mad = float(np.median(np.abs(values - med)))
+    return max(floor, med + k * 1.4826 * mad)
+
+
+GRABCUT_SEED = 12345
+
+
+def grabcut(image: Image, evidence: NDArray[np.uint8], iterations: int = 2) -> NDArray[np.uint8]:
+    """GrabCut from a GC_* evidence map, run only around the foreground evidence; 0/1 mask."""
+    fgish = (evidence == cv2.GC_FGD) | (evidence == cv2.GC_PR_FGD)
+    out = np.zeros(evidence.shape, np.uint8)
+    if fgish.sum() < 16:
+        return out
+    ys, xs = np.nonzero(fgish)
+    h, w = evidence.shape
+    my = max(8, int(0.25 * (ys.max() - ys.min())))
+    mx = max(8, int(0.25 * (xs.max() - xs.min())))
+    y0, y1 = max(0, ys.min() - my), min(h, ys.max() + my + 1)
+    x0, x1 = max(0, xs.min() - mx), min(w, xs.max() + mx + 1)
+    mask = evidence[y0:y1, x0:x1].copy()
+    bgish = (mask == cv2.GC_BGD) | (mask == cv2.GC_PR_BGD)
+    if bgish.sum() < 16 or iterations <= 0:
+        out[fgish] = 1
+        return out
+    bgd = np.zeros((1, 65), np.float64)
+    fgd = np.zeros((1, 65), np.float64)
+    # GrabCut's colour models start from k-means on OpenCV's per-thread RNG: seed it, so a frame's
+    # result does not depend on what ran before it on that thread (or on which thread it runs).
+    cv2.setRNGSeed(GRABCUT_SEED)
+    try:
+        cv2.grabCut(np.ascontiguousarray(image[y0:y1, x0:x1]), mask, (0, 0, 1, 1), bgd, fgd,
+                    iterations, cv2.GC_INIT_WITH_MASK)  # the rect is ignored with INIT_WITH_MASK
+    except cv2.error:  # degenerate colour models (e.g. a flat crop): keep the evidence
+        out[fgish] = 1
+        return out
+    out[y0:y1, x0:x1] = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
+    return out
+
+
+def guided_upsample(p_small: NDArray[np.float32], frame: Image, s: float, eps: float = 1e-3) -> NDArray[np.float32]:
+    """Upsample a soft mask to the frame with a grey guided filter (He et al.) so edges snap to it."""
+    h, w = frame.shape[:2]
+    if s == 1.0:
+        return p_small.astype(np.float32)
+    p = cv2.resize(p_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    guide = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    r = max(2, round(1.5 / s))
+
+    def box(x: NDArray[Any]) -> NDArray[np.float32]:
+        return np.asarray(cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1)), np.float32)
+
+    mean_i, mean_p = box(guide), box(p)
+    var_i = box(guide * guide) - mean_i * mean_i
+    a = (box(guide * p) - mean_i * mean_p) / (var_i + eps)
+    b = mean_p - a * mean_i
+    return np.asarray(np.clip(box(a) * guide + box(b), 0.0, 1.0), np.float32)

@@ -1,0 +1,229 @@
+"""Carry a frame's objects into the next frame, each by its own motion.
+
+Background subtraction sees two characters who stand close or cross as one blob; the frame before
+knows which pixels were whose. The camera alone does not move them there: each character walks its
+own way. `carry_labels` moves every object of the previous frame (already camera-compensated) by
+its own translation, found by masked template matching of its pixels, and where two carried objects
+overlap (one passing in front of the other) gives each pixel to the object whose carried colours
+match the new frame there - the one in front is the one that is seen.
+
+Per frame, `components` are the foreground's pieces, `split_merged` cuts a blob that holds two
+characters (two faces, or two carried objects), and `IdTracker` gives each piece the id of the
+carried object it covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from models.base import Image, Labels
+
+Box = tuple[int, int, int, int]  # x, y, w, h
+
+__all__ = ["IdTracker", "carry_labels", "components", "hulls", "object_shift", "split_merged"]
+
+# Template matching works on at most this many pixels per object (larger ones are matched at a
+# coarser scale): a character's translation does not need every pixel.
+MATCH_PIXELS = 6000
+# Neighbourhood (px) over which overlapping objects' ownership is decided by majority.
+SMOOTH = 9
+
+
+def object_shift(prev_image: Image, mask: NDArray[np.bool_], image: Image, search: int) -> tuple[int, int]:
+    """(dx, dy) that best moves ``prev_image``'s pixels under ``mask`` onto ``image`` (masked sum
+    of squared differences over a window of +-``search`` px); (0, 0) when the mask is empty."""
+    ys, xs = np.nonzero(mask)
+    if ys.size < 16:
+        return 0, 0
+    h, w = mask.shape
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    f = min(1.0, float(np.sqrt(MATCH_PIXELS / ys.size)))
+    sy0, sy1 = max(0, y0 - search), min(h, y1 + search)
+    sx0, sx1 = max(0, x0 - search), min(w, x1 + search)
+    tpl = prev_image[y0:y1, x0:x1].astype(np.float32)
+    tmask = mask[y0:y1, x0:x1].astype(np.float32)
+    area = image[sy0:sy1, sx0:sx1].astype(np.float32)
+    if f < 1.0:
+        def shrink(a: NDArray[np.float32]) -> NDArray[np.float32]:
+            size = (max(1, round(a.shape[1] * f)), max(1, round(a.shape[0] * f)))
+            return np.asarray(cv2.resize(a, size, interpolation=cv2.INTER_AREA), np.float32)
+        tpl, tmask, area = shrink(tpl), shrink(tmask), shrink(area)
+    if area.shape[0] < tpl.shape[0] or area.shape[1] < tpl.shape[1] or tmask.sum() < 4:
+        return 0, 0
+    tmask3 = np.repeat(tmask[..., None], 3, axis=2)
+    score = cv2.matchTemplate(area, tpl, cv2.TM_SQDIFF, mask=tmask3)
+    score = np.where(np.isfinite(score), score, np.inf)
+    my, mx = np.unravel_index(int(np.argmin(score)), score.shape)
+    # Positions in the (possibly shrunk) search window -> offset of the template's corner.
+    return round(mx / f) + sx0 - x0, round(my / f) + sy0 - y0
+
+
+def _shifted(a: NDArray[np.uint8], dx: int, dy: int) -> NDArray[np.uint8]:
+    m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+    return np.asarray(cv2.warpAffine(a, m, (a.shape[1], a.shape[0]), flags=cv2.INTER_NEAREST), np.uint8)
+
+
+def carry_labels(prev: Labels, prev_image: Image, image: Image, search: int) -> Labels:
+    """The previous frame's labels moved into this frame, each object by its own translation.
+
+    ``prev`` and ``prev_image`` are already in this frame's coordinates (camera-compensated);
+    where carried objects overlap, each pixel goes to the one whose carried colour is nearest the
+    frame's colour there.
+    """
+    ids = [int(i) for i in np.unique(prev) if i]
+    out = np.zeros_like(prev)
+    if not ids:
+        return out
+    best = np.full(prev.shape, np.inf, np.float32)
+    img = image.astype(np.float32)
+    for oid in ids:
+        mask = prev == oid
+        dx, dy = object_shift(prev_image, mask, image, search)
+        moved = _shifted(mask.astype(np.uint8), dx, dy) > 0
+        colours = _shifted(prev_image, dx, dy).astype(np.float32)
+        # A small blur on the colour distance: line art a pixel off must not flip ownership.
+        diff = cv2.blur(np.abs(img - colours).sum(axis=2), (5, 5))
+        take = moved & (diff < best)
+        out[take] = oid
+        best[take] = diff[take]
+    if len(ids) < 2:
+        return out
+    # Where two objects overlap, pixel colours tie on shared inks (outlines, shadows): each pixel
+    # takes the object most of its neighbourhood went to, so ownership comes in regions, not specks.
+    votes = np.stack([cv2.blur((out == oid).astype(np.float32), (SMOOTH, SMOOTH)) for oid in ids])
+    lut = np.array(ids, np.uint8)
+    return np.where(out > 0, lut[np.argmax(votes, axis=0)], 0).astype(np.uint8)
+
+
+def hulls(mask: NDArray[np.uint8], min_area: float) -> NDArray[np.uint8]:
+    """Filled convex hulls of the mask's sizeable components."""
+    out = np.zeros_like(mask)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    for c in range(1, n):
+        if stats[c, cv2.CC_STAT_AREA] >= max(16.0, min_area * mask.size):
+            pts = cv2.findNonZero((lab == c).astype(np.uint8))
+            cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
+    return out
+
+
+def components(fg: NDArray[np.uint8], min_area: float) -> NDArray[np.int32]:
+    """Connected components with small ones removed, relabelled 0..k."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats((fg > 0).astype(np.uint8), connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= max(16.0, min_area * fg.size)
+    keep[0] = False
+    remap = np.zeros(n, np.int32)
+    remap[keep] = np.arange(1, int(keep.sum()) + 1)
+    return np.asarray(remap[lab], np.int32)
+
+
+class IdTracker:
+    """Keeps object ids stable: a component takes the previous id it overlaps most."""
+
+    def __init__(self) -> None:
+        self.next_id = 1
+
+    def assign(self, comps: NDArray[np.int32], warped_prev: NDArray[np.uint8] | None) -> NDArray[np.int64]:
+        k = int(comps.max())
+        ids = np.zeros(k + 1, np.int64)
+        used: set[int] = set()
+        areas = np.bincount(comps.ravel(), minlength=k + 1)
+        # Biggest first, and an id goes to one component only: the two halves of a split blob
+        # (two characters) keep two ids.
+        for c in sorted(range(1, k + 1), key=lambda c: -int(areas[c])):
+            region = comps == c
+            best = 0
+            if warped_prev is not None:
+                counts = np.bincount(warped_prev[region], minlength=256)
+                counts[0] = 0
+                counts[list(used)] = 0
+                if counts.max() >= 0.3 * region.sum():
+                    best = int(counts.argmax())
+            if best == 0:
+                best = self._new_id(used)
+            ids[c] = best
+            used.add(best)
+        return ids
+
+    def _new_id(self, used: set[int]) -> int:
+        if self.next_id <= 255:
+            self.next_id += 1
+            return self.next_id - 1
+        return next(i for i in range(1, 256) if i not in used)  # wrap: more objects than ids
+
+
+def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequence[Box],
+                 previous: NDArray[np.uint8] | None, min_share: float = 0.2) -> NDArray[np.int32]:
+    """Split components that hold two characters: two faces, or two objects of the previous frame.
+
+    Anime characters who stand or walk close together are one blob to background subtraction. A
+    blob that holds the cores of two or more face detections goes pixel by pixel to the nearest
+    face (`_nearest_face`: the column under each head); one that covers at
+    least ``min_share`` of two objects of the previous frame (``previous``: its labels warped into
+    this frame) goes pixel by pixel to the nearest of them. New pieces get new component numbers;
+    the tracker then gives them ids.
+    """
+    out = comps.copy()
+    k = int(comps.max())
+    if k == 0:
+        return out
+    prev_area = np.bincount(previous.ravel(), minlength=256) if previous is not None else None
+    for c in range(1, k + 1):
+        region = comps == c
+        seeds = np.zeros(comps.shape, np.int32)
+        seeded: list[Box] = []
+        for face in faces:
+            _, _, fw, fh = face
+            core = np.zeros(comps.shape, bool)
+            core[_core(face)] = True
+            core &= region
+            if core.sum() >= 0.3 * (fw // 2) * (fh // 2) and not (seeds[core] > 0).any():
+                seeded.append(face)
+                seeds[core] = len(seeded)
+        n_seeds = len(seeded)
+        if n_seeds < 2 and previous is not None and prev_area is not None:
+            counts = np.bincount(previous[region], minlength=256)
+            owners = [int(o) for o in np.flatnonzero(counts)
+                      if o and counts[o] >= min_share * prev_area[o] and counts[o] >= 0.1 * region.sum()]
+            if len(owners) >= 2:
+                # Each pixel goes to the previous object nearest to it: characters move little
+                # from one frame to the next, and the picture's edges inside a merged blob (two
+                # similar cel-shaded bodies) mislead a watershed more than distance does.
+                dist = np.stack([cv2.distanceTransform((previous != o).astype(np.uint8), cv2.DIST_L2, 3)
+                                 for o in owners])
+                nearest = dist.argmin(axis=0)
+                for j in range(1, len(owners)):
+                    k += 1
+                    out[region & (nearest == j)] = k
+            continue
+        if n_seeds < 2:
+            continue
+        owner = _nearest_face(region, seeded)
+        for j in range(1, n_seeds):
+            k += 1
+            out[region & (owner == j)] = k
+    return out
+
+
+def _core(face: Box) -> tuple[slice, slice]:
+    """The middle half of a face box (the face itself, whatever the box's margins)."""
+    fx, fy, fw, fh = face
+    return slice(max(0, fy + fh // 4), max(0, fy + fh - fh // 4)), slice(max(0, fx + fw // 4), max(0, fx + fw - fw // 4))
+
+
+def _nearest_face(region: NDArray[np.bool_], faces: Sequence[Box]) -> NDArray[np.intp]:
+    """Index of the face each pixel belongs to: the nearest face in face widths, with vertical
+    offsets counting a third (a character stands under its head, so its body is a column under the
+    face: two characters side by side split between their columns). A watershed along the picture's
+    edges was tried first: cel shading is all edges, and it gave one character's body to the
+    other's face."""
+    ys, xs = np.mgrid[0 : region.shape[0], 0 : region.shape[1]]
+    dist = []
+    for fx, fy, fw, fh in faces:
+        cx, cy = fx + fw / 2, fy + fh / 2
+        dy = np.maximum(ys - cy, 0) / 3.0 + np.maximum(cy - ys, 0)  # above the face: a hat, hair
+        dist.append(np.hypot(xs - cx, dy) / max(1, fw))
+    return np.asarray(np.argmin(np.stack(dist), axis=0))
