@@ -20,6 +20,7 @@ from models.classical.align import (
     sample_indices,
     warp_to_frame,
 )
+from models.classical.filters import guided_filter
 
 __all__ = ["BackgroundModel", "difference", "excess", "grabcut", "guided_upsample", "robust_threshold"]
 
@@ -167,12 +168,4 @@ def guided_upsample(p_small: NDArray[np.float32], frame: Image, s: float, eps: f
     p = cv2.resize(p_small, (w, h), interpolation=cv2.INTER_LINEAR)
     guide = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     r = max(2, round(1.5 / s))
-
-    def box(x: NDArray[Any]) -> NDArray[np.float32]:
-        return np.asarray(cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1)), np.float32)
-
-    mean_i, mean_p = box(guide), box(p)
-    var_i = box(guide * guide) - mean_i * mean_i
-    a = (box(guide * p) - mean_i * mean_p) / (var_i + eps)
-    b = mean_p - a * mean_i
-    return np.asarray(np.clip(box(a) * guide + box(b), 0.0, 1.0), np.float32)
+    return np.asarray(np.clip(guided_filter(guide, p, r, eps), 0.0, 1.0), np.float32)
