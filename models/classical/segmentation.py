@@ -39,10 +39,10 @@ from models.classical.align import (
     resize,
     warp_to_frame,
 )
+from models.classical.background import BackgroundModel, difference, grabcut, guided_upsample, robust_threshold
 from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
 from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel
-from models.classical.plate import BackgroundModel, difference, grabcut, guided_upsample, robust_threshold
 from models.classical.static import face_priors, static_evidence
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_merged
