@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from test_classical_segmentation import painted_background
 
-from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel
+from models.classical.grouping import FrameTracks, group_tracks
+from models.classical.labelmaps import fill_holes, relabel
 from models.classical.segmentation import ClassicalSegmenter
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.tracking import split_merged

@@ -18,7 +18,7 @@ tracks are one character, from votes over the frames where two tracks are both p
 
 A pair that votes yes in enough of its frames is one character (union-find, so a hat joins the head
 that joins the body). Pieces that are almost only added light (effects) never join a character.
-`fill_holes` then gives each character its enclosed holes (eye whites, teeth, lens interiors) unless
+`models.classical.labelmaps.fill_holes` then gives each character its enclosed holes (eye whites, teeth, lens interiors) unless
 they are background seen through it (well supported by the plate) or large.
 """
 
@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Labels
+from models.classical.labelmaps import filled
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
@@ -77,16 +78,6 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _filled(mask: NDArray[np.uint8]) -> NDArray[np.bool_]:
-    """The mask with every hole it encloses filled (flood fill of the outside from a padded border)."""
-    h, w = mask.shape
-    pad = np.zeros((h + 2, w + 2), np.uint8)
-    pad[1:-1, 1:-1] = mask
-    flood = pad.copy()
-    cv2.floodFill(flood, np.zeros((h + 4, w + 4), np.uint8), (0, 0), 1)
-    return np.asarray((pad[1:-1, 1:-1] > 0) | (flood[1:-1, 1:-1] == 0))
-
-
 def _frame_votes(ft: FrameTracks, gap: int) -> tuple[set[tuple[int, int]], set[tuple[int, int]],
                                                        dict[int, tuple[float, float]]]:
     """Pairs touching within ``gap``, pairs joined by enclosure or a face; track centroids."""
@@ -118,7 +109,7 @@ def _frame_votes(ft: FrameTracks, gap: int) -> tuple[set[tuple[int, int]], set[t
                 touch.add((min(i, j), max(i, j)))
         # Enclosure: pieces inside this one's outer outline (closed over a line-art gap first).
         closed = np.asarray(cv2.morphologyEx(own, cv2.MORPH_CLOSE, k), np.uint8)
-        inside = _filled(closed)
+        inside = filled(closed)
         for j in np.unique(sub[inside]):
             j = int(j)
             if j and j != i and area[j] < area[i] and int(((sub == j) & inside).sum()) >= 0.8 * area[j]:
@@ -312,41 +303,3 @@ def _join_reappearing(frames: Sequence[FrameTracks], uf: _UnionFind, is_effect: 
             uf.union(a, b)
             r = uf.find(a)
             joined[r] = joined[ra] | joined[rb]
-
-
-def relabel(labels: Labels, mapping: dict[int, int]) -> Labels:
-    """Apply a track -> character map to one frame's labels."""
-    lut = np.zeros(256, np.uint8)
-    for a, b in mapping.items():
-        lut[a] = b
-    return np.asarray(lut[labels], np.uint8)
-
-
-def fill_holes(labels: Labels, keep_out: NDArray[np.bool_] | None = None, background: NDArray[np.bool_] | None = None,
-               max_share: float = 0.25) -> Labels:
-    """Give each object the holes it encloses (eye whites, teeth, lens interiors).
-
-    A hole stays open when it is large (over ``max_share`` of the object), when most of it is
-    ``background`` (the plate seen through the character, e.g. between an arm and the body), or on
-    ``keep_out`` pixels (subtitle text is never part of a character).
-    """
-    out = labels.copy()
-    for oid in np.unique(labels):
-        if oid == 0:
-            continue
-        own = (labels == oid).astype(np.uint8)
-        holes = _filled(np.asarray(own, np.uint8)) & (labels == 0)
-        if not holes.any():
-            continue
-        n, comp, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
-        area = int(own.sum())
-        for c in range(1, n):
-            if stats[c, cv2.CC_STAT_AREA] > max_share * area:
-                continue
-            hole = comp == c
-            if background is not None and float(background[hole].mean()) > 0.5:
-                continue
-            if keep_out is not None:
-                hole &= ~keep_out
-            out[hole] = oid
-    return out

@@ -42,7 +42,8 @@ from models.classical.align import (
 from models.classical.background import BackgroundModel, difference, grabcut, guided_upsample, robust_threshold
 from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
-from models.classical.grouping import FrameTracks, fill_holes, group_tracks, relabel
+from models.classical.grouping import FrameTracks, group_tracks
+from models.classical.labelmaps import fill_holes, relabel
 from models.classical.static import face_priors, static_evidence
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_merged
