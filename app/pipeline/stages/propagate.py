@@ -23,6 +23,7 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     """
     override = ctx.option("propagate_override")
     name = ctx.backend_name("propagator")
+    keys = ctx.project.drawing_keys
     segments: dict[tuple[int, int], list[int]] = {}
     for frame in targets:
         segments.setdefault(keyframes(shot, frame), []).append(frame)
@@ -34,10 +35,13 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
             if missing:
                 raise RuntimeError(f"the segment stage has no result for frame {missing[0]}")
             ensure_registered(ctx, shot, {f: lab for f, lab in labels.items() if lab is not None})
-            span = ctx.frames(list(range(k0, k1 + 1)))
+            # Drawing to drawing: a held frame is its drawing's picture again, a step with nothing to carry.
+            drawings = sorted({int(keys[f]) for f in range(k0, k1 + 1)})
+            step_of = {d: i for i, d in enumerate(drawings)}
+            span = ctx.frames(drawings)
             try:
-                seeds = {0: labels[k0], k1 - k0: labels[k1]}
-                carried = ctx.backend("propagator").propagate(span, seeds, "both") if k1 > k0 else []
+                seeds = {0: labels[k0], len(drawings) - 1: labels[k1]}
+                carried = ctx.backend("propagator").propagate(span, seeds, "both") if len(drawings) > 1 else []
             finally:
                 span.close()
         except Exception as exc:
@@ -50,7 +54,7 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
                 own = labels[frame]
                 assert own is not None
                 if carried:
-                    step = carried[frame - k0]
+                    step = carried[step_of[int(keys[frame])]]
                     final, confidence = fuse_labels(
                         own, np.asarray(step.labels, np.uint8), np.asarray(step.confidence, np.float32), override
                     )
