@@ -21,7 +21,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -32,19 +34,47 @@ from app.demo.generator import generate_shots
 from app.ingest.importer import import_source
 from app.pipeline.graph import STAGES, stage_status, stale_frames
 from app.pipeline.runner import PipelineRunner
-from app.store import Manifest, Project, SourceInfo
+from app.pipeline.stages import STAGE_FUNCTIONS
+from app.store import Manifest, Project, Shot, SourceInfo
 
 LAYERS = ("segmentation", "masks", "alpha", "effects", "clean")
 
 
-def _run(project: Project) -> float:
-    runner = PipelineRunner(project).start()
-    t0 = time.perf_counter()
-    runner.submit_run().wait()
-    runner.wait_idle(24 * 3600)
-    wall = time.perf_counter() - t0
-    runner.stop()
-    return wall
+def _run(project: Project) -> tuple[float, dict[str, float]]:
+    """Wall time of a whole run, and the seconds spent in each stage's function."""
+    spent: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+    originals = dict(STAGE_FUNCTIONS)
+
+    def timed(stage: str) -> Callable[[Any, Shot, list[int]], None]:
+        def run(ctx: Any, shot: Shot, targets: list[int]) -> None:
+            t0 = time.perf_counter()
+            try:
+                originals[stage](ctx, shot, targets)
+            finally:
+                spent[stage] += time.perf_counter() - t0
+        return run
+
+    STAGE_FUNCTIONS.update({stage: timed(stage) for stage in STAGES})
+    try:
+        runner = PipelineRunner(project).start()
+        t0 = time.perf_counter()
+        runner.submit_run().wait()
+        runner.wait_idle(24 * 3600)
+        wall = time.perf_counter() - t0
+        runner.stop()
+    finally:
+        STAGE_FUNCTIONS.update(originals)
+    return wall, spent
+
+
+def _identical(a: Project, b: Project, layer: str, frame: int) -> bool:
+    x, y = a.layers.read(layer, frame), b.layers.read(layer, frame)
+    return x is not None and y is not None and np.array_equal(x, y)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = int((a | b).sum())
+    return 1.0 if union == 0 else int((a & b).sum()) / union
 
 
 def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> None:
@@ -54,20 +84,24 @@ def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> 
     n = held.frame_count
     print(f"{source.name}: {n} frames, {held.drawing_count} drawings found"
           + (f" (true: {true_drawings})" if true_drawings is not None else ""))
-    t_held = _run(held)
-    t_every = _run(every)
+    t_held, s_held = _run(held)
+    t_every, s_every = _run(every)
     print(f"  holds on : {t_held:8.1f} s  {n / t_held:6.2f} frames/s")
     print(f"  holds off: {t_every:8.1f} s  {n / t_every:6.2f} frames/s")
     print(f"  speed-up : {t_every / t_held:6.2f}x")
+    for stage in STAGES:
+        print(f"    {stage:<10} {s_held[stage]:8.1f} s on, {s_every[stage]:8.1f} s off")
     keys = held.drawing_keys
     held_frames = [f for f in range(n) if keys[f] != f]
+    drawings = [f for f in range(n) if keys[f] == f]
     for layer in LAYERS:
-        same = sum(
-            1 for f in held_frames
-            if (a := held.layers.read(layer, f)) is not None and (b := every.layers.read(layer, f)) is not None
-            and np.array_equal(a, b)
-        )
-        print(f"  {layer:<12} identical on {same} of {len(held_frames)} held frames")
+        same = sum(1 for f in held_frames if _identical(held, every, layer, f))
+        at_drawings = sum(1 for f in drawings if _identical(held, every, layer, f))
+        print(f"  {layer:<12} identical on {same} of {len(held_frames)} held frames, "
+              f"{at_drawings} of {len(drawings)} drawings' first frames")
+    ious = [_iou(held.masks_or_empty(f) > 0, every.masks_or_empty(f) > 0) for f in held_frames]
+    if ious:
+        print(f"  masks foreground IoU on held frames (holds on vs off): min {min(ious):.3f}, mean {np.mean(ious):.3f}")
     raw_held = sum((work / "held" / name).stat().st_size for name in ("layers.h5", "index.db"))
     raw_every = sum((work / "every" / name).stat().st_size for name in ("layers.h5", "index.db"))
     print(f"  layer store: {raw_held / 2**20:.1f} MiB with holds, {raw_every / 2**20:.1f} MiB without")
