@@ -85,6 +85,7 @@ def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> 
     print(f"{source.name}: {n} frames, {held.drawing_count} drawings found"
           + (f" (true: {true_drawings})" if true_drawings is not None else ""))
     t_held, s_held = _run(held)
+    print(f"  holds on : {t_held:8.1f} s  ({', '.join(f'{k} {v:.1f} s' for k, v in s_held.items())})", flush=True)
     t_every, s_every = _run(every)
     print(f"  holds on : {t_held:8.1f} s  {n / t_held:6.2f} frames/s")
     print(f"  holds off: {t_every:8.1f} s  {n / t_every:6.2f} frames/s")

@@ -6,8 +6,10 @@ Order (`STAGES`): ``segment`` -> ``propagate`` (temporal consistency, writes the
 
 Each result records, in the record ``stage/<name>``, the versions of the inputs it was made from. A
 result is *fresh* when those equal the current versions, so a change to one frame's input makes exactly
-the results that read it stale. Frames whose masks the user owns (corrections, accepted propagations)
-are never overwritten by ``segment`` and ``propagate``.
+the results that read it stale. The weight-free matte, effects and inpaint also name the digest of
+their shot's camera (`CAMERA_RECORD`, one analysis per shot), so they go stale when it changes.
+Frames whose masks the user owns (corrections, accepted propagations) are never overwritten by
+``segment`` and ``propagate``.
 """
 
 from __future__ import annotations
