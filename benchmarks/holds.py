@@ -6,6 +6,7 @@ Usage::
     python benchmarks/holds.py pipeline VIDEO [--frames N]     # e.g. ../shared/data/anime/clips/onepiece_demo.mp4
     python benchmarks/holds.py generated [--size 1080] [--drawings 12]
     python benchmarks/holds.py staleness [--frames 10000]
+    python benchmarks/holds.py segment VIDEO                  # the segmenter on drawings vs every frame
 
 ``pipeline`` imports VIDEO (holds found from the pictures), runs all six stages, then runs them again
 on a second import whose frames are each their own drawing, and prints frames/s, the speed-up and
@@ -124,6 +125,35 @@ def generated(size: int, drawings: int, work: Path) -> None:
     side_by_side(folder, work, true_drawings=len(video))
 
 
+def segment_drawings(source: Path, work: Path) -> None:
+    """Per shot: the weight-free segmenter on every frame, on the drawings only, and on every frame
+    with each held frame replaced by an exact copy of its drawing; foreground IoU at the drawings."""
+    from models.classical.segmentation import ClassicalSegmenter
+
+    project = import_source(source, work / "p")
+    keys = project.drawing_keys
+    segmenter = ClassicalSegmenter()
+    for shot in project.shots:
+        frames = list(range(shot.start, shot.end))
+        drawings = [f for f in frames if keys[f] == f]
+        runs: dict[str, tuple[float, list[np.ndarray]]] = {}
+        for name, pictures in (("every", frames), ("drawings", drawings), ("copies", [int(keys[f]) for f in frames])):
+            t0 = time.perf_counter()
+            labels = [r.labels for r in segmenter.segment_shot([project.frame(f) for f in pictures])]
+            runs[name] = (time.perf_counter() - t0, labels)
+        at = {f: i for i, f in enumerate(drawings)}
+        every = [runs["every"][1][f - shot.start] > 0 for f in drawings]
+        only = [runs["drawings"][1][at[f]] > 0 for f in drawings]
+        copies = [runs["copies"][1][f - shot.start] > 0 for f in drawings]
+        a = [_iou(x, y) for x, y in zip(only, every, strict=True)]
+        b = [_iou(x, y) for x, y in zip(copies, every, strict=True)]
+        print(f"shot {shot.start}-{shot.end}: {len(frames)} frames, {len(drawings)} drawings; segment time: every frame "
+              f"{runs['every'][0]:.1f} s, drawings only {runs['drawings'][0]:.1f} s, copies {runs['copies'][0]:.1f} s")
+        print(f"  foreground IoU with every frame: drawings only min {min(a):.3f} mean {np.mean(a):.3f}; "
+              f"copies for held frames min {min(b):.3f} mean {np.mean(b):.3f}")
+    project.close()
+
+
 def staleness(frames: int, work: Path) -> None:
     project = Project.create(work / "big", Manifest("big", SourceInfo("generated", "", "x"), frames, 64, 36, 24.0))
     labels = np.zeros((36, 64), np.uint8)
@@ -150,7 +180,7 @@ def staleness(frames: int, work: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["pipeline", "generated", "staleness"])
+    parser.add_argument("what", choices=["pipeline", "generated", "staleness", "segment"])
     parser.add_argument("video", nargs="?")
     parser.add_argument("--size", type=int, default=1080)
     parser.add_argument("--drawings", type=int, default=12)
@@ -164,6 +194,10 @@ def main() -> None:
             side_by_side(Path(args.video), work)
         elif args.what == "generated":
             generated(args.size, args.drawings, work)
+        elif args.what == "segment":
+            if not args.video:
+                parser.error("segment needs a VIDEO")
+            segment_drawings(Path(args.video), work)
         else:
             staleness(args.frames, work)
         print("stages:", ", ".join(STAGES))
