@@ -6,6 +6,7 @@ Usage::
     python benchmarks/holds.py pipeline VIDEO [--frames N]     # e.g. ../shared/data/anime/clips/onepiece_demo.mp4
     python benchmarks/holds.py generated [--size 1080] [--drawings 12]
     python benchmarks/holds.py staleness [--frames 10000]
+    python benchmarks/holds.py segment VIDEO                  # the segmenter on drawings vs every frame
 
 ``pipeline`` imports VIDEO (holds found from the pictures), runs all six stages, then runs them again
 on a second import whose frames are each their own drawing, and prints frames/s, the speed-up and
@@ -21,7 +22,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -32,19 +35,47 @@ from app.demo.generator import generate_shots
 from app.ingest.importer import import_source
 from app.pipeline.graph import STAGES, stage_status, stale_frames
 from app.pipeline.runner import PipelineRunner
-from app.store import Manifest, Project, SourceInfo
+from app.pipeline.stages import STAGE_FUNCTIONS
+from app.store import Manifest, Project, Shot, SourceInfo
 
 LAYERS = ("segmentation", "masks", "alpha", "effects", "clean")
 
 
-def _run(project: Project) -> float:
-    runner = PipelineRunner(project).start()
-    t0 = time.perf_counter()
-    runner.submit_run().wait()
-    runner.wait_idle(24 * 3600)
-    wall = time.perf_counter() - t0
-    runner.stop()
-    return wall
+def _run(project: Project) -> tuple[float, dict[str, float]]:
+    """Wall time of a whole run, and the seconds spent in each stage's function."""
+    spent: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+    originals = dict(STAGE_FUNCTIONS)
+
+    def timed(stage: str) -> Callable[[Any, Shot, list[int]], None]:
+        def run(ctx: Any, shot: Shot, targets: list[int]) -> None:
+            t0 = time.perf_counter()
+            try:
+                originals[stage](ctx, shot, targets)
+            finally:
+                spent[stage] += time.perf_counter() - t0
+        return run
+
+    STAGE_FUNCTIONS.update({stage: timed(stage) for stage in STAGES})
+    try:
+        runner = PipelineRunner(project).start()
+        t0 = time.perf_counter()
+        runner.submit_run().wait()
+        runner.wait_idle(24 * 3600)
+        wall = time.perf_counter() - t0
+        runner.stop()
+    finally:
+        STAGE_FUNCTIONS.update(originals)
+    return wall, spent
+
+
+def _identical(a: Project, b: Project, layer: str, frame: int) -> bool:
+    x, y = a.layers.read(layer, frame), b.layers.read(layer, frame)
+    return x is not None and y is not None and np.array_equal(x, y)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = int((a | b).sum())
+    return 1.0 if union == 0 else int((a & b).sum()) / union
 
 
 def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> None:
@@ -54,20 +85,25 @@ def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> 
     n = held.frame_count
     print(f"{source.name}: {n} frames, {held.drawing_count} drawings found"
           + (f" (true: {true_drawings})" if true_drawings is not None else ""))
-    t_held = _run(held)
-    t_every = _run(every)
+    t_held, s_held = _run(held)
+    print(f"  holds on : {t_held:8.1f} s  ({', '.join(f'{k} {v:.1f} s' for k, v in s_held.items())})", flush=True)
+    t_every, s_every = _run(every)
     print(f"  holds on : {t_held:8.1f} s  {n / t_held:6.2f} frames/s")
     print(f"  holds off: {t_every:8.1f} s  {n / t_every:6.2f} frames/s")
     print(f"  speed-up : {t_every / t_held:6.2f}x")
+    for stage in STAGES:
+        print(f"    {stage:<10} {s_held[stage]:8.1f} s on, {s_every[stage]:8.1f} s off")
     keys = held.drawing_keys
     held_frames = [f for f in range(n) if keys[f] != f]
+    drawings = [f for f in range(n) if keys[f] == f]
     for layer in LAYERS:
-        same = sum(
-            1 for f in held_frames
-            if (a := held.layers.read(layer, f)) is not None and (b := every.layers.read(layer, f)) is not None
-            and np.array_equal(a, b)
-        )
-        print(f"  {layer:<12} identical on {same} of {len(held_frames)} held frames")
+        same = sum(1 for f in held_frames if _identical(held, every, layer, f))
+        at_drawings = sum(1 for f in drawings if _identical(held, every, layer, f))
+        print(f"  {layer:<12} identical on {same} of {len(held_frames)} held frames, "
+              f"{at_drawings} of {len(drawings)} drawings' first frames")
+    ious = [_iou(held.masks_or_empty(f) > 0, every.masks_or_empty(f) > 0) for f in held_frames]
+    if ious:
+        print(f"  masks foreground IoU on held frames (holds on vs off): min {min(ious):.3f}, mean {np.mean(ious):.3f}")
     raw_held = sum((work / "held" / name).stat().st_size for name in ("layers.h5", "index.db"))
     raw_every = sum((work / "every" / name).stat().st_size for name in ("layers.h5", "index.db"))
     print(f"  layer store: {raw_held / 2**20:.1f} MiB with holds, {raw_every / 2**20:.1f} MiB without")
@@ -87,6 +123,35 @@ def generated(size: int, drawings: int, work: Path) -> None:
             cv2.imwrite(str(folder / f"{i:05d}.png"), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
             i += 1
     side_by_side(folder, work, true_drawings=len(video))
+
+
+def segment_drawings(source: Path, work: Path) -> None:
+    """Per shot: the weight-free segmenter on every frame, on the drawings only, and on every frame
+    with each held frame replaced by an exact copy of its drawing; foreground IoU at the drawings."""
+    from models.classical.segmentation import ClassicalSegmenter
+
+    project = import_source(source, work / "p")
+    keys = project.drawing_keys
+    segmenter = ClassicalSegmenter()
+    for shot in project.shots:
+        frames = list(range(shot.start, shot.end))
+        drawings = [f for f in frames if keys[f] == f]
+        runs: dict[str, tuple[float, list[np.ndarray]]] = {}
+        for name, pictures in (("every", frames), ("drawings", drawings), ("copies", [int(keys[f]) for f in frames])):
+            t0 = time.perf_counter()
+            labels = [r.labels for r in segmenter.segment_shot([project.frame(f) for f in pictures])]
+            runs[name] = (time.perf_counter() - t0, labels)
+        at = {f: i for i, f in enumerate(drawings)}
+        every = [runs["every"][1][f - shot.start] > 0 for f in drawings]
+        only = [runs["drawings"][1][at[f]] > 0 for f in drawings]
+        copies = [runs["copies"][1][f - shot.start] > 0 for f in drawings]
+        a = [_iou(x, y) for x, y in zip(only, every, strict=True)]
+        b = [_iou(x, y) for x, y in zip(copies, every, strict=True)]
+        print(f"shot {shot.start}-{shot.end}: {len(frames)} frames, {len(drawings)} drawings; segment time: every frame "
+              f"{runs['every'][0]:.1f} s, drawings only {runs['drawings'][0]:.1f} s, copies {runs['copies'][0]:.1f} s")
+        print(f"  foreground IoU with every frame: drawings only min {min(a):.3f} mean {np.mean(a):.3f}; "
+              f"copies for held frames min {min(b):.3f} mean {np.mean(b):.3f}")
+    project.close()
 
 
 def staleness(frames: int, work: Path) -> None:
@@ -115,7 +180,7 @@ def staleness(frames: int, work: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["pipeline", "generated", "staleness"])
+    parser.add_argument("what", choices=["pipeline", "generated", "staleness", "segment"])
     parser.add_argument("video", nargs="?")
     parser.add_argument("--size", type=int, default=1080)
     parser.add_argument("--drawings", type=int, default=12)
@@ -129,6 +194,10 @@ def main() -> None:
             side_by_side(Path(args.video), work)
         elif args.what == "generated":
             generated(args.size, args.drawings, work)
+        elif args.what == "segment":
+            if not args.video:
+                parser.error("segment needs a VIDEO")
+            segment_drawings(Path(args.video), work)
         else:
             staleness(args.frames, work)
         print("stages:", ", ".join(STAGES))

@@ -6,6 +6,9 @@
   stands in for the model so this measures the app, not GrabCut)
 - the longest event-loop stall (5 ms QTimer heartbeat) during a pipeline run with the window open
 - resident memory with a 10,000-frame project open and scrubbed
+- click to visible mask on a 10,000-frame 1080p project (``--click-big N``): drawings held 4 frames,
+  shots of 48 frames; the first shot has its pictures and layers, the rest thumbnails only (a click
+  never reads them: staleness work follows what changed, not the project's size)
 - layer rendering at 1080p (``--render-only``): object masks with outlines and rims, with and
   without an active object, and the effects heat map
 
@@ -32,7 +35,7 @@ import psutil
 from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.store import Manifest, Project, SourceInfo
+from app.store import Manifest, Project, Shot, SourceInfo
 from app.ui.controller import MainController
 from app.ui.window import MainWindow
 
@@ -204,6 +207,57 @@ def bench_clicks(app: QApplication, w: MainWindow, c: MainController, n: int) ->
     print(f"  of which click job (predict + journal commit): {pct(commits)}")
 
 
+HOLD = 4  # frames per drawing in the big project (anime on fours)
+BIG_SHOT = 48  # frames per shot in the big project
+
+
+def make_big_project(root: Path, n: int, frames: list[np.ndarray]) -> None:
+    """A ``n``-frame 1080p project built in seconds: every frame has a thumbnail and belongs to a
+    hold of `HOLD` frames and a shot of `BIG_SHOT`; the first shot has its pictures, proxies and
+    every layer (stored once per drawing, as the pipeline stores them)."""
+    shots = [Shot(s, min(s + BIG_SHOT, n)) for s in range(0, n, BIG_SHOT)]
+    manifest = Manifest("big", SourceInfo("images", str(root), "big"), n, W, H, 24.0, shots=shots)
+    thumb = frames[0]
+    with Project.create(root, manifest) as p:
+        a = p.add_object("A")
+        held = np.ones(n, np.uint8)
+        held[::HOLD] = 0
+        p.set_held(held)
+        for i in range(n):
+            p.media.write_thumbnail(i, thumb)
+        yy, xx = np.mgrid[:H, :W]
+        for i in range(BIG_SHOT):
+            img = frames[(i // HOLD) % len(frames)]
+            p.media.write_frame(i, img)
+            p.media.write_proxy(i, img)
+            if i % HOLD == 0:  # a held frame reads and writes its drawing's layers
+                labels = np.zeros((H, W), np.uint8)
+                labels[((xx - 700 - 10 * i) ** 2 + (yy - 540) ** 2) < 300**2] = a.id
+                p.layers.write("masks", i, labels)
+                p.layers.write("alpha", i, (labels == a.id).astype(np.uint8) * 255)
+                p.layers.write("clean", i, img[:, ::-1].copy())
+                p.layers.write("confidence", i, np.full((H, W), 200, np.uint8))
+
+
+def bench_click_big(app: QApplication, tmp: Path, n: int) -> None:
+    from app.pipeline.runner import PipelineRunner
+
+    t = time.perf_counter()
+    make_big_project(tmp / "big-click", n, source_frames(BIG_SHOT // HOLD))
+    print(f"{n}-frame 1080p project built in {time.perf_counter() - t:.1f} s")
+    c = MainController(runner_factory=lambda p: PipelineRunner(p, backends={"clicker": DiskClicker()}).start())
+    w = MainWindow(c, QSettings(str(tmp / "c.ini"), QSettings.Format.IniFormat))
+    c.auto_run = False
+    w.resize(1600, 1000)
+    w.show()
+    c.open_project(tmp / "big-click")
+    pump(app, lambda: w.view.shown is not None)
+    print(f"{n}-frame project, ", end="")
+    bench_clicks(app, w, c, BIG_SHOT)
+    c.close_project()
+    w.close()
+
+
 def bench_stall(app: QApplication, tmp: Path) -> None:
     from app.demo.project import create_demo_project
 
@@ -275,12 +329,18 @@ def main() -> int:
     ap.add_argument("--skip-stall", action="store_true")
     ap.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--render-only", action="store_true", help="only the layer rendering figures")
+    ap.add_argument("--click-big", type=int, default=0, metavar="N",
+                    help="only click to visible mask on an N-frame 1080p project with holds")
     args = ap.parse_args()
     if args.render_only:
         bench_render()
         return 0
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
+    if args.click_big:
+        with tempfile.TemporaryDirectory() as tmp_s:
+            bench_click_big(app, Path(tmp_s), args.click_big)
+        return 0
     if args.memory_only:
         with tempfile.TemporaryDirectory() as tmp_s:
             bench_memory(app, Path(tmp_s), args.big)

@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from app.pipeline.graph import STAGE_INPUTS, STAGES, record_name
+from app.pipeline.graph import SHOT_RECORDS, STAGE_INPUTS, STAGES, record_name
 from app.store import ObjectInfo, Project, Shot
 from app.store.layers import LAYERS, to_uint8
 from app.store.manifest import TrackLink
@@ -29,7 +29,7 @@ from app.store.objects import ObjectStore
 
 # Array layers a stage reads through the store; the others travel as versions and meta only.
 READ_LAYERS: tuple[str, ...] = tuple(sorted({"segmentation", *(x for s in STAGE_INPUTS.values() for x in s)} - {"alpha"}))
-RECORDS: tuple[str, ...] = (*(record_name(s) for s in STAGES), "annotations")
+RECORDS: tuple[str, ...] = (*(record_name(s) for s in STAGES), "annotations", *SHOT_RECORDS)
 
 
 def stored_json(value: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,10 @@ Order (`STAGES`): ``segment`` -> ``propagate`` (temporal consistency, writes the
 
 Each result records, in the record ``stage/<name>``, the versions of the inputs it was made from. A
 result is *fresh* when those equal the current versions, so a change to one frame's input makes exactly
-the results that read it stale. Frames whose masks the user owns (corrections, accepted propagations)
-are never overwritten by ``segment`` and ``propagate``.
+the results that read it stale. The weight-free matte, effects and inpaint also name the digest of
+their shot's camera (`CAMERA_RECORD`, one analysis per shot), so they go stale when it changes.
+Frames whose masks the user owns (corrections, accepted propagations) are never overwritten by
+``segment`` and ``propagate``.
 """
 
 from __future__ import annotations
@@ -65,11 +67,36 @@ def keyframes(shot: Shot, frame: int) -> tuple[int, int]:
     return k0, min(k0 + KEYFRAME_EVERY, shot.end - 1)
 
 
-def stage_inputs(stage: str, frame: int, shot: Shot, backend: str, version: Callable[[str, int], int]) -> dict[str, Any]:
-    """What a ``stage`` result for ``frame`` depends on, given a way to read layer versions."""
+# The shot-level analysis (`app.pipeline.stages.shot`): the camera of a shot, one record at its first
+# frame. The weight-free backends of these stages model the shot's background through it.
+CAMERA_RECORD = "shot/camera"
+CAMERA_STAGES: tuple[str, ...] = ("matte", "effects", "inpaint")
+SHOT_RECORDS: tuple[str, ...] = (CAMERA_RECORD,)
+
+
+def uses_camera(stage: str, backend: str) -> bool:
+    """True when ``stage`` run by ``backend`` reads the shot's camera (deep backends see frames alone)."""
+    return stage in CAMERA_STAGES and backend == "classical"
+
+
+def camera_digest(project: Project, shot: Shot) -> str | None:
+    """The digest of the shot's stored camera (None when there is none for these shot bounds)."""
+    record = project.layers.read_record(CAMERA_RECORD, shot.start)
+    if record is None or record.get("inputs", {}).get("shot") != [shot.start, shot.end]:
+        return None
+    return str(record.get("digest"))
+
+
+def stage_inputs(
+    stage: str, frame: int, shot: Shot, backend: str, version: Callable[[str, int], int], camera: str | None = None,
+) -> dict[str, Any]:
+    """What a ``stage`` result for ``frame`` depends on, given a way to read layer versions and the
+    digest of the shot's camera (for the stages that read it)."""
     inputs: dict[str, Any] = {"backend": backend}
     for layer in STAGE_INPUTS[stage]:
         inputs[layer] = version(layer, frame)
+    if uses_camera(stage, backend):
+        inputs["camera"] = camera
     if stage == "segment":
         # The segment stage models the whole shot, so splitting or merging shots makes it stale there.
         inputs["shot"] = [shot.start, shot.end]
@@ -79,7 +106,9 @@ def stage_inputs(stage: str, frame: int, shot: Shot, backend: str, version: Call
 
 
 def current_inputs(project: Project, stage: str, frame: int, backend: str) -> dict[str, Any]:
-    return stage_inputs(stage, frame, project.shot_of(frame), backend, project.layers.version)
+    shot = project.shot_of(frame)
+    camera = camera_digest(project, shot) if uses_camera(stage, backend) else None
+    return stage_inputs(stage, frame, shot, backend, project.layers.version, camera)
 
 
 def user_owned(project: Project, frame: int) -> bool:
@@ -147,6 +176,9 @@ def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
     codes = np.full(n, MISSING, np.uint8)
     keys = project.drawing_keys
     for shot in project.shots:
+        # Read once per shot, and only for a shot with results (a batch worker holds one shot alone).
+        camera: str | None = None
+        read_camera = uses_camera(stage, backend)
         for frame in range(shot.start, min(shot.end, n)):
             if keys[frame] != frame:  # a held frame has its drawing's result (computed just before)
                 codes[frame] = codes[keys[frame]]
@@ -157,7 +189,9 @@ def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
             record = records.get(frame)
             if record is None:
                 continue
-            inputs = stage_inputs(stage, frame, shot, backend, lambda layer, f: int(versions[layer][f]))
+            if read_camera:
+                camera, read_camera = camera_digest(project, shot), False
+            inputs = stage_inputs(stage, frame, shot, backend, lambda layer, f: int(versions[layer][f]), camera)
             codes[frame] = _status(record, inputs)
     return codes
 

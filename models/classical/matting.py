@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from models.base import Image, Mask, Role, SoftMap
 from models.classical.drawings import same_drawing
 from models.classical.filters import guided_filter, line_art
+from models.classical.geometry import Matrix
 from models.classical.inpaint import SEEN_ELSEWHERE, ClassicalInpainter
 
 Method = Literal["guided", "cf"]
@@ -131,8 +132,11 @@ class ClassicalMatter:
         return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-    def matte_shot(self, frames: Sequence[Image], masks: Sequence[Mask]) -> list[SoftMap]:
-        """Mattes for frames of one shot, solved against the background the shot reveals."""
+    def matte_shot(
+        self, frames: Sequence[Image], masks: Sequence[Mask], transforms: Sequence[Matrix] | None = None
+    ) -> list[SoftMap]:
+        """Mattes for frames of one shot, solved against the background the shot reveals
+        (``transforms``: the shot's camera, when already known)."""
         n = len(frames)
         if n == 0:
             return []
@@ -143,7 +147,7 @@ class ClassicalMatter:
         # Generous holes: the stitched background must not contain any of the character, even
         # where the mask stops short of it.
         holes = [cv2.dilate(m.astype(np.uint8), disk) > 0 for m in ms]
-        plates = ClassicalInpainter(feather=0).stitch(frames, holes, hidden=holes) if n >= 2 else []
+        plates = ClassicalInpainter(feather=0).stitch(frames, holes, transforms, hidden=holes) if n >= 2 else []
         out: list[SoftMap] = []
         for i in range(n):
             image, mask = np.asarray(frames[i]), ms[i]

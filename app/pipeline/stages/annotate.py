@@ -1,0 +1,54 @@
+"""The annotate stage: tags, captions, embeddings and the quality signals of every object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from app.pipeline.stages.common import StageContext, jsonable, per_frame
+from app.store import Shot
+from models.base import FrameAnnotation
+from models.classical.faces import AnimeFaceDetector
+from models.classical.quality import frame_quality
+
+
+def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    annotator = ctx.backend("annotator")
+    name = ctx.backend_name("annotator")
+    kinds = ctx.project.objects.kinds()
+
+    faces = AnimeFaceDetector()
+
+    def compute(frame: int) -> tuple[FrameAnnotation, dict[int, dict[str, Any]]]:
+        labels = ctx.project.masks_or_empty(frame)
+        image = ctx.project.frame(frame)
+        frame_kinds = {int(i): kinds.get(int(i), "character") for i in np.unique(labels) if i}
+        result: FrameAnnotation = annotator.annotate(image, labels, frame_kinds)
+        return result, object_quality_records(image, labels, frame_kinds, faces.detect(image), result)
+
+    def store(frame: int, outputs: tuple[FrameAnnotation, dict[int, dict[str, Any]]]) -> None:
+        result, quality = outputs
+        record = {"tags": list(result.tags), "caption": result.caption, "backend": name,
+                  **jsonable(dict(result.extra)), "quality": jsonable(quality)}
+        ctx.project.layers.write_record("annotations", frame, record)
+        if result.embedding is not None:
+            ctx.project.layers.write_vector(f"embedding/{name}", frame, result.embedding)
+
+    per_frame(ctx, "annotate", "annotator", targets, compute, store)
+
+
+def object_quality_records(
+    image: np.ndarray, labels: np.ndarray, kinds: dict[int, str], faces: list[tuple[int, int, int, int]],
+    annotation: FrameAnnotation,
+) -> dict[int, dict[str, Any]]:
+    """The weight-free quality signals of every character and prop; an aesthetic score from the
+    annotator (a deep head on CLIP embeddings) replaces the weight-free proxy where it gave one."""
+    records = frame_quality(image, labels, kinds, faces)
+    deep = annotation.extra.get("objects", {})
+    for oid, record in records.items():
+        scored = deep.get(oid, {}) if isinstance(deep, dict) else {}
+        if isinstance(scored, dict) and "aesthetic" in scored:
+            record["aesthetic"] = float(scored["aesthetic"])
+            record["aesthetic_source"] = str(scored.get("aesthetic_source", "deep"))
+    return records

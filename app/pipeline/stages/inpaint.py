@@ -1,0 +1,38 @@
+"""The inpaint stage: clean background plates, and which of their pixels were seen or invented."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.pipeline.frames import ShotFrames
+from app.pipeline.stages.common import StageContext, inpaint_hole, sampled_shot
+from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
+from app.store import Shot
+
+
+def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    """Plates from the shot's other frames (a bounded sample of them, stitched through the shot's
+    camera) plus inpainting. A backend with ``stitch`` also says which plate pixels are observed and
+    which invented."""
+    inpainter = ctx.backend("inpainter")
+    wanted = set(targets)
+    try:
+        # Before any inputs are taken: they name the camera's digest (`graph.stage_inputs`).
+        camera = camera_for(ctx, "inpaint", "inpainter", shot)
+    except Exception as exc:
+        fail_all(ctx, "inpaint", "inpainter", targets, exc)
+        return
+
+    def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
+        holes = [inpaint_hole(ctx.project, f) for f in indices]
+        if not hasattr(inpainter, "stitch"):
+            return inpainter.clean_plates(frames, holes)  # type: ignore[no-any-return]
+        hidden = [inpaint_hole(ctx.project, f, 0) for f in indices]
+        plates = inpainter.stitch(frames, holes, hidden=hidden, **camera_kwargs(ctx, camera, indices))
+        meta = {"stage": "inpaint", "backend": ctx.backend_name("inpainter")}
+        for f, (_, confidence) in zip(indices, plates, strict=True):
+            if f in wanted:
+                ctx.write("plate_confidence", f, confidence, meta)
+        return [plate for plate, _ in plates]
+
+    sampled_shot(ctx, "inpaint", "inpainter", "clean", shot, targets, compute)

@@ -1,0 +1,39 @@
+"""The matte stage: soft alpha of the characters."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.pipeline.frames import ShotFrames
+from app.pipeline.stages.common import StageContext, character_mask, per_frame, sampled_shot
+from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
+from app.store import Shot
+
+
+def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    """A backend with ``matte_shot`` (the weight-free one) solves each matte against the background
+    the shot's other frames reveal (a bounded sample of them, stitched through the shot's camera);
+    others see frames alone."""
+    matter = ctx.backend("matter")
+    try:
+        # Before any inputs are taken: they name the camera's digest (`graph.stage_inputs`).
+        camera = camera_for(ctx, "matte", "matter", shot)
+    except Exception as exc:
+        fail_all(ctx, "matte", "matter", targets, exc)
+        return
+    if hasattr(matter, "matte_shot"):
+
+        def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
+            masks = [character_mask(ctx.project, f) for f in indices]
+            return matter.matte_shot(frames, masks, **camera_kwargs(ctx, camera, indices))  # type: ignore[no-any-return]
+
+        sampled_shot(ctx, "matte", "matter", "alpha", shot, targets, compute)
+        return
+
+    def compute_frame(frame: int) -> dict[str, np.ndarray]:
+        mask = character_mask(ctx.project, frame)
+        if not mask.any():
+            return {"alpha": np.zeros(mask.shape, np.float32)}
+        return {"alpha": matter.matte(ctx.project.frame(frame), mask)}
+
+    per_frame(ctx, "matte", "matter", targets, compute_frame)

@@ -1,0 +1,80 @@
+"""The propagate stage: temporally consistent final ``masks`` from the segment stage's labels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.pipeline.graph import current_inputs, keyframes, user_owned
+from app.pipeline.stages.common import StageContext
+from app.pipeline.stages.segment import ensure_registered
+from app.store import Shot
+
+
+def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
+    """Final masks in a batch run, for frames the user does not own.
+
+    The propagator carries the segment stage's labels of keyframes (every `KEYFRAME_EVERY` frames)
+    both ways through the frames between them. Where that agrees with a frame's own segment labels
+    the confidence is high; where it disagrees the mask flickers and the confidence map says so (the
+    timeline flags such frames). With ``settings.propagate_override`` set, a propagation at least that
+    confident replaces the frame's own labels; it is off by default because on generated anime shots
+    the weight-free propagator lowered the segment IoU (0.782 -> 0.773 at 0.85, 0.772 at 0.6, seed
+    202). Propagation from the user's corrections is the interactive job (`interactive.propagate_from`).
+    """
+    override = ctx.option("propagate_override")
+    name = ctx.backend_name("propagator")
+    keys = ctx.project.drawing_keys
+    segments: dict[tuple[int, int], list[int]] = {}
+    for frame in targets:
+        segments.setdefault(keyframes(shot, frame), []).append(frame)
+    for (k0, k1), frames in segments.items():
+        inputs = {f: current_inputs(ctx.project, "propagate", f, name) for f in frames}
+        try:
+            labels = {f: ctx.project.layers.read("segmentation", f) for f in range(k0, k1 + 1)}
+            missing = [f for f, lab in labels.items() if lab is None]
+            if missing:
+                raise RuntimeError(f"the segment stage has no result for frame {missing[0]}")
+            ensure_registered(ctx, shot, {f: lab for f, lab in labels.items() if lab is not None})
+            # Drawing to drawing: a held frame is its drawing's picture again, a step with nothing to carry.
+            drawings = sorted({int(keys[f]) for f in range(k0, k1 + 1)})
+            step_of = {d: i for i, d in enumerate(drawings)}
+            span = ctx.frames(drawings)
+            try:
+                seeds = {0: labels[k0], len(drawings) - 1: labels[k1]}
+                carried = ctx.backend("propagator").propagate(span, seeds, "both") if len(drawings) > 1 else []
+            finally:
+                span.close()
+        except Exception as exc:
+            for frame in frames:
+                ctx.failed("propagate", frame, inputs[frame], f"{type(exc).__name__}: {exc}")
+                ctx.checkpoint("propagate", frame)
+            continue
+        for frame in frames:
+            if not user_owned(ctx.project, frame):
+                own = labels[frame]
+                assert own is not None
+                if carried:
+                    step = carried[step_of[int(keys[frame])]]
+                    final, confidence = fuse_labels(
+                        own, np.asarray(step.labels, np.uint8), np.asarray(step.confidence, np.float32), override
+                    )
+                else:
+                    final, confidence = own, np.ones(own.shape, np.float32)
+                # Fused in per-shot track ids, stored as project object ids.
+                final = ctx.project.objects.to_objects(shot.start, frame, final)
+                ctx.write("masks", frame, final, {"stage": "propagate", "backend": name})
+                ctx.write("confidence", frame, confidence, {"stage": "propagate", "backend": name})
+            ctx.done("propagate", frame, inputs[frame])
+            ctx.checkpoint("propagate", frame)
+
+
+def fuse_labels(
+    own: np.ndarray, carried: np.ndarray, confidence: np.ndarray, override: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The segment stage's labels, corrected where the propagation is at least ``override``
+    confident (if set), and how sure the result is."""
+    agree = own == carried
+    take = ~agree & (confidence >= override) if override is not None else np.zeros_like(agree)
+    final = np.where(take, carried, own).astype(np.uint8)
+    sure = np.where(agree, (1.0 + confidence) / 2.0, np.where(take, confidence, 1.0 - confidence))
+    return final, sure.astype(np.float32)

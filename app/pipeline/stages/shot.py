@@ -1,0 +1,138 @@
+"""One analysis per shot: the camera motion of a shot, computed once and shared by every stage that
+models the shot's background (matte, effects and inpaint stitch or median frames through it).
+
+It is estimated on the shot's drawings (a held frame is the same picture, so it has its drawing's
+camera) with the segment stage's foreground kept out of it, refined to sub-pixel accuracy against
+the shot's median plate, and stored in the project as the record ``shot/camera`` at the shot's first
+frame. Its inputs are the shot's bounds, its drawings and the versions of their ``segmentation``: a
+correction never moves the camera, a new segment result may. The stages that read it record its
+digest among their inputs (`app.pipeline.graph.stage_inputs`), so they go stale exactly when the
+camera changes, not whenever it is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.pipeline.graph import CAMERA_RECORD, current_inputs, uses_camera
+from app.pipeline.stages.common import StageContext
+from app.store import Project, Shot
+from models.base import Image, Mask
+from models.classical.camera import estimate_camera, refine_camera
+from models.classical.geometry import Matrix
+from models.classical.inpaint import stray_frames
+
+
+def analyse_camera(frames: Sequence[Image], foreground: Sequence[Mask], times: Sequence[int]) -> list[Matrix]:
+    """Frame-to-plate transforms of a shot's drawings (``times``: their frame indices): features
+    matched away from the ``foreground``, then every frame but the strays (flashes, impact frames)
+    aligned by ECC to the shot's median plate - what the inpainter did for itself on each sample."""
+    ts = estimate_camera(frames, foreground=foreground, times=times)
+    if len(frames) < 2:
+        return ts
+    strays = set(stray_frames(frames, ts, foreground)) if len(frames) >= 3 else set()
+    # Strays stay out of the plate the others are aligned to (and keep their estimate).
+    everything = np.ones(np.asarray(foreground[0]).shape, bool)
+    return refine_camera(frames, ts, [everything if i in strays else m for i, m in enumerate(foreground)])
+
+
+def digest(transforms: Sequence[Matrix]) -> str:
+    """A short fingerprint of a camera, to a thousandth of a pixel (finer changes are noise)."""
+    flat = np.round(np.asarray(transforms, np.float64), 3) + 0.0  # + 0.0: -0.0 and 0.0 hash alike
+    return hashlib.sha1(flat.tobytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ShotCamera:
+    """A shot's camera: one transform per drawing (``drawings``: their first frames)."""
+
+    drawings: list[int]
+    transforms: list[Matrix]
+    digest: str
+
+    def for_frames(self, project: Project, frames: Sequence[int]) -> list[Matrix]:
+        """Transforms of ``frames`` (held ones have their drawing's), shifted so that these frames
+        land at non-negative plate coordinates - a plate canvas is capped at 4x the frame, so it must
+        start at the frames it holds, not at the far end of a long pan."""
+        keys = project.drawing_keys
+        at = {d: t for d, t in zip(self.drawings, self.transforms, strict=True)}
+        ts = [at[int(keys[f])] for f in frames]
+        if not ts:
+            return []
+        w, h = project.width, project.height
+        corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64).T
+        low = np.floor(np.concatenate([(t @ corners)[:2] for t in ts], axis=1).min(axis=1) + 1e-6)
+        shift = np.array([[1.0, 0.0, -low[0]], [0.0, 1.0, -low[1]], [0.0, 0.0, 1.0]])
+        return [shift @ t for t in ts]
+
+
+def _inputs(project: Project, shot: Shot) -> dict[str, Any]:
+    keys = project.drawing_keys
+    drawings = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]
+    return {
+        "shot": [shot.start, shot.end],
+        "drawings": drawings,
+        "segmentation": _versions(project, drawings),
+    }
+
+
+def _versions(project: Project, drawings: list[int]) -> list[int]:
+    """``segmentation`` versions of ``drawings``: look-ups for a few, one bulk read for many."""
+    if len(drawings) <= 64:
+        return [project.layers.version("segmentation", f) for f in drawings]
+    every = project.layers.versions("segmentation")
+    return [int(every[f]) for f in drawings]
+
+
+def stored_camera(project: Project, shot: Shot) -> ShotCamera | None:
+    """The shot's stored camera if it was made from the current shot, drawings and segment result."""
+    record = project.layers.read_record(CAMERA_RECORD, shot.start)
+    if record is None or record.get("inputs") != _inputs(project, shot):
+        return None
+    transforms = [np.asarray(t, np.float64) for t in record["transforms"]]
+    return ShotCamera(list(record["inputs"]["drawings"]), transforms, str(record["digest"]))
+
+
+def shot_camera(ctx: StageContext, shot: Shot) -> ShotCamera:
+    """The shot's camera: the stored one while its inputs hold, else estimated now and stored."""
+    project = ctx.project
+    camera = stored_camera(project, shot)
+    if camera is not None:
+        return camera
+    inputs = _inputs(project, shot)
+    drawings: list[int] = inputs["drawings"]
+    empty = np.zeros((project.height, project.width), bool)
+    foreground = [lab > 0 if (lab := project.layers.read("segmentation", f)) is not None else empty for f in drawings]
+    frames = ctx.frames(drawings)
+    try:
+        transforms = analyse_camera(frames, foreground, drawings)
+    finally:
+        frames.close()
+    camera = ShotCamera(drawings, transforms, digest(transforms))
+    record = {"inputs": inputs, "transforms": [t.tolist() for t in transforms], "digest": camera.digest}
+    project.layers.write_record(CAMERA_RECORD, shot.start, record)
+    return camera
+
+
+
+def camera_for(ctx: StageContext, stage: str, role: str, shot: Shot) -> ShotCamera | None:
+    """The shot's camera for a stage whose backend reads it; None for one that sees frames alone."""
+    return shot_camera(ctx, shot) if uses_camera(stage, ctx.backend_name(role)) else None
+
+
+def camera_kwargs(ctx: StageContext, camera: ShotCamera | None, indices: list[int]) -> dict[str, Any]:
+    """``transforms=`` for a shot-level backend call on ``indices`` (nothing without a camera)."""
+    return {} if camera is None else {"transforms": camera.for_frames(ctx.project, indices)}
+
+
+def fail_all(ctx: StageContext, stage: str, role: str, targets: list[int], exc: Exception) -> None:
+    """Every target fails with ``exc`` (the shot's camera could not be estimated)."""
+    name = ctx.backend_name(role)
+    for frame in targets:
+        ctx.failed(stage, frame, current_inputs(ctx.project, stage, frame, name), f"{type(exc).__name__}: {exc}")
+        ctx.checkpoint(stage, frame)

@@ -1,0 +1,103 @@
+"""The background plate of a shot: the per-pixel median of its frames warped through the camera
+(`models.classical.camera`) into plate coordinates, and sampling it back into a frame."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from models.base import Image, Mask
+from models.classical.geometry import AnyArray, Matrix, model_scale, rescale_transform, resize
+
+
+def plate_size(transforms: Sequence[Matrix], frame_shape: tuple[int, ...], s: float = 1.0) -> tuple[int, int]:
+    """Canvas ``(height, width)`` at scale ``s`` that holds every frame; capped at 4x the frame."""
+    h, w = frame_shape[:2]
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], dtype=np.float64).T
+    pts = np.concatenate([(t @ corners)[:2] for t in transforms], axis=1)
+    pw = min(int(np.ceil(pts[0].max())) + 1, 4 * w)
+    ph = min(int(np.ceil(pts[1].max())) + 1, 4 * h)
+    return max(1, round(ph * s)), max(1, round(pw * s))
+
+
+def masked_median(stack: NDArray[np.uint8], valid: NDArray[np.bool_]) -> NDArray[np.uint8]:
+    """Per-pixel median over axis 0 of ``stack`` (N, H, W, C) using only ``valid`` (N, H, W) entries.
+
+    Invalid entries are replaced alternately by 0 and 255; balanced padding leaves the middle
+    element among the valid values, so one uint8 partition gives the answer without floats.
+    """
+    n = stack.shape[0]
+    inv = ~valid
+    rank = np.cumsum(inv, axis=0, dtype=np.int16)
+    pad = np.where(rank % 2 == 1, 0, 255).astype(np.uint8)
+    filled = np.where(inv[..., None], pad[..., None], stack)
+    return np.asarray(np.partition(filled, n // 2, axis=0)[n // 2], dtype=np.uint8)
+
+
+def sample_indices(n: int, max_frames: int) -> list[int]:
+    """At most ``max_frames`` indices spread evenly over ``range(n)``."""
+    if n <= max_frames:
+        return list(range(n))
+    return sorted({round(float(x)) for x in np.linspace(0, n - 1, max_frames)})
+
+
+def build_plate(
+    frames: Sequence[Image],
+    transforms: Sequence[Matrix],
+    masks: Sequence[Mask | None] | None = None,
+    scale: float | None = None,
+    max_frames: int = 40,
+) -> tuple[Image, NDArray[np.uint16]]:
+    """Median background plate of a shot in plate coordinates.
+
+    Parameters
+    ----------
+    frames, transforms
+        The shot and its `estimate_camera` transforms.
+    masks
+        Optional known foreground per frame (excluded from the median, dilated a little).
+    scale
+        Resolution of the plate relative to the frames; default brings it to ``MODEL_SIDE``.
+    max_frames
+        At most this many frames, spread over the shot, enter the median (memory bound).
+
+    Returns
+    -------
+    plate
+        ``uint8`` RGB canvas at ``scale``.
+    coverage
+        ``uint16`` count of sampled frames that saw each plate pixel as background.
+    """
+    shape = frames[0].shape
+    s = model_scale(shape) if scale is None else scale
+    ph, pw = plate_size(transforms, shape, s)
+    idx = sample_indices(len(frames), max_frames)
+    stack = np.zeros((len(idx), ph, pw, 3), np.uint8)
+    valid = np.zeros((len(idx), ph, pw), bool)
+    grow = np.ones((3, 3), np.uint8)
+    for k, i in enumerate(idx):
+        img = resize(frames[i], s)
+        m = rescale_transform(np.asarray(transforms[i]), s)[:2]
+        ok: AnyArray = np.full(img.shape[:2], 255, np.uint8)
+        if masks is not None and masks[i] is not None:
+            fg = resize(np.asarray(masks[i], np.uint8) * 255, s, cv2.INTER_NEAREST)
+            ok[cv2.dilate(fg, grow, iterations=2) > 0] = 0
+        # Erode the frame border: bilinear warping blends it with the black outside.
+        ok = cv2.erode(ok, grow, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        stack[k] = cv2.warpAffine(img, m, (pw, ph), flags=cv2.INTER_LINEAR)
+        valid[k] = cv2.warpAffine(ok, m, (pw, ph), flags=cv2.INTER_NEAREST) > 0
+    return masked_median(stack, valid), valid.sum(axis=0).astype(np.uint16)
+
+
+def warp_to_frame(
+    plate: AnyArray, transform: Matrix, frame_shape: tuple[int, ...], s: float,
+    interp: int = cv2.INTER_LINEAR,
+) -> AnyArray:
+    """Sample a plate at scale ``s`` back into a frame's pixels (also at scale ``s``)."""
+    h, w = round(frame_shape[0] * s), round(frame_shape[1] * s)
+    m = np.linalg.inv(rescale_transform(np.asarray(transform), s))[:2]
+    return np.asarray(cv2.warpAffine(plate, m, (max(1, w), max(1, h)), flags=interp))
+
