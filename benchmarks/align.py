@@ -1,4 +1,4 @@
-"""Camera-estimation error of `models.classical.align.estimate_camera` on the demo generator.
+"""Camera-estimation error of `models.classical.camera.estimate_camera` on the demo generator.
 
 The generator knows each frame's true camera (centre and zoom on the plate, eased between the
 shot's start and end cameras), so the estimate can be judged in pixels: each frame's transform
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo.generator import generate_shots
 from app.demo.plan import ShotPlan
-from models.classical.align import estimate_camera
+from models.classical.camera import estimate_camera
 
 
 def true_transform(plan: ShotPlan, local: int, width: int, height: int) -> np.ndarray:

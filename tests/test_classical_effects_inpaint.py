@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.classical.align import build_plate, estimate_camera, warp_to_frame
+from models.classical.camera import estimate_camera
 from models.classical.effect_time import suppress_persistent
 from models.classical.effects import (
     ClassicalEffectSeparator,
@@ -13,6 +13,7 @@ from models.classical.effects import (
     flash_strength,
 )
 from models.classical.inpaint import ClassicalInpainter
+from models.classical.plate import build_plate, warp_to_frame
 
 H, W = 96, 160
 

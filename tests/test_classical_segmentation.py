@@ -10,8 +10,9 @@ import pytest
 
 from app.demo import generator as gen
 from models.base import FrameSegmentation
-from models.classical.align import build_plate, estimate_camera, masked_median, warp_to_frame
+from models.classical.camera import estimate_camera
 from models.classical.faces import AnimeFaceDetector, find_cascade
+from models.classical.plate import build_plate, masked_median, warp_to_frame
 from models.classical.segmentation import ClassicalSegmenter
 from models.classical.static import face_priors, line_density, static_evidence
 

@@ -21,7 +21,7 @@ from app.pipeline.runner import PipelineRunner
 from app.pipeline.stages.shot import analyse_camera
 from app.store import Manifest, Project, Shot, SourceInfo
 from models.base import FrameSegmentation
-from models.classical.align import estimate_camera, refine_camera
+from models.classical.camera import estimate_camera, refine_camera
 from models.classical.effects import ClassicalEffectSeparator
 from models.classical.inpaint import ClassicalInpainter
 from models.classical.matting import ClassicalMatter

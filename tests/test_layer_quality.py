@@ -20,7 +20,7 @@ from app.eval.metrics import (
     matte_errors,
     matte_regions,
 )
-from models.classical.align import estimate_camera
+from models.classical.camera import estimate_camera
 from models.classical.effects import ClassicalEffectSeparator
 from models.classical.inpaint import INVENTED, SEEN_ELSEWHERE, SEEN_HERE, ClassicalInpainter, stray_frames
 from models.classical.matting import ClassicalMatter, fill_small_holes
@@ -157,7 +157,7 @@ def test_thin_rim_the_mask_misses_is_opaque() -> None:
     outline): where the background is known, the rim is the character's, alpha 1 all round,
     although the fill beside it says nothing of its colour."""
     rng = np.random.default_rng(5)
-    bg = cv2.GaussianBlur(rng.integers(160, 210, (H, W, 3), dtype=np.uint8), (0, 0), 2)
+    bg = np.asarray(cv2.GaussianBlur(rng.integers(160, 210, (H, W, 3), dtype=np.uint8), (0, 0), 2), np.uint8)
     image = bg.copy()
     body = cv2.circle(np.zeros((H, W), np.uint8), (160, 90), 40, 1, -1) > 0
     image[body] = (235, 120, 90)

@@ -11,16 +11,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image
-from models.classical.align import (
-    Matrix,
-    masked_median,
-    plate_size,
-    rescale_transform,
-    resize,
-    sample_indices,
-    warp_to_frame,
-)
 from models.classical.filters import guided_filter
+from models.classical.geometry import Matrix, rescale_transform, resize
+from models.classical.plate import masked_median, plate_size, sample_indices, warp_to_frame
 
 __all__ = ["BackgroundModel", "difference", "excess", "grabcut", "guided_upsample", "robust_threshold"]
 

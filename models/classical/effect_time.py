@@ -15,7 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, SoftMap
-from models.classical.align import Matrix, masked_median, model_scale, plate_size, rescale_transform, resize
+from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
+from models.classical.plate import masked_median, plate_size
 
 
 def motion_reference(frames: Sequence[Image], i: int, offsets: Sequence[int] = (-6, -3, 3, 6)) -> Image:

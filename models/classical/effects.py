@@ -21,16 +21,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Mask, Role, SoftMap
-from models.classical.align import (
-    Matrix,
-    build_plate,
-    estimate_camera,
-    model_scale,
-    resize,
-    warp_to_frame,
-)
+from models.classical.camera import estimate_camera
 from models.classical.effect_time import motion_reference, suppress_persistent
+from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
+from models.classical.plate import build_plate, warp_to_frame
 
 
 def _cmax(x: NDArray[Any]) -> NDArray[Any]:

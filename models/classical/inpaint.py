@@ -26,17 +26,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Mask, Role
-from models.classical.align import (
-    Matrix,
-    build_plate,
-    estimate_camera,
-    masked_median,
-    model_scale,
-    refine_camera,
-    resize,
-    sample_indices,
-    warp_to_frame,
-)
+from models.classical.camera import estimate_camera, refine_camera
+from models.classical.geometry import Matrix, model_scale, resize
+from models.classical.plate import build_plate, masked_median, sample_indices, warp_to_frame
 
 K3 = np.ones((3, 3), np.uint8)
 SEEN_HERE = 255  # plate confidence: the frame itself shows this background pixel

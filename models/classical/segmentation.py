@@ -31,19 +31,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import FrameSegmentation, Image, Labels, ObjectKind, Role
-from models.classical.align import (
-    Matrix,
-    estimate_camera,
-    model_scale,
-    rescale_transform,
-    resize,
-    warp_to_frame,
-)
 from models.classical.background import BackgroundModel, difference, grabcut, guided_upsample, robust_threshold
+from models.classical.camera import estimate_camera
 from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
+from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.grouping import FrameTracks, group_tracks
 from models.classical.labelmaps import fill_holes, relabel
+from models.classical.plate import warp_to_frame
 from models.classical.static import face_priors, static_evidence
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_merged
