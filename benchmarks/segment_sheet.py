@@ -1,6 +1,6 @@
 """Contact sheet of weight-free stage-1 labels on a real clip (default ../shared onepiece_demo.mp4).
 
-    python -m benchmarks.stage1_sheet [VIDEO] [--out sheet.png] [--every 12] [--width 320]
+    python -m benchmarks.segment_sheet [VIDEO] [--out sheet.png] [--every 12] [--width 320]
 
 Shots come from the cut detector; each shot is segmented as the pipeline does (whole shot at once).
 Each tile is the frame with its labels tinted per id (text objects hatched white) and the ids and
@@ -58,7 +58,7 @@ def tile(image: np.ndarray, seg: FrameSegmentation, width: int, caption: str) ->
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("video", nargs="?", default=str(SHARED / "data/anime/clips/onepiece_demo.mp4"))
-    ap.add_argument("--out", default="stage1_sheet.png")
+    ap.add_argument("--out", default="segment_sheet.png")
     ap.add_argument("--every", type=int, default=12)
     ap.add_argument("--width", type=int, default=320)
     ap.add_argument("--cols", type=int, default=4)
