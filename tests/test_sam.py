@@ -84,7 +84,7 @@ def test_official_predict_matches_reference_forward(tiny_pth: Path) -> None:
     scale = np.array([geom.input_hw[1] / W, geom.input_hw[0] / H], np.float32)
     coords = torch.tensor([[30.0, 25.0], [5.0, 5.0]]) * torch.from_numpy(scale)
     batch = [{
-        "image": torch.from_numpy(resized).permute(2, 0, 1).float(), "original_size": (H, W),
+        "image": torch.from_numpy(np.array(resized)).permute(2, 0, 1).float(), "original_size": (H, W),
         "point_coords": coords[None], "point_labels": torch.tensor([[1, 0]]),
     }]
     with torch.inference_mode():
