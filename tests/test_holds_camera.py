@@ -19,7 +19,7 @@ import models.classical.inpaint as inpaint_module
 import models.classical.segmentation as segmentation_module
 from app.pipeline.graph import CAMERA_RECORD, FRESH, STAGES, STALE
 from app.pipeline.runner import PipelineRunner
-from app.pipeline.stages.shot import analyse_camera
+from app.pipeline.stages.shot import analyse_camera, analyse_shot
 from app.store import Manifest, Project, Shot, SourceInfo
 from models.base import FrameSegmentation
 from models.classical.camera import estimate_camera, refine_camera
@@ -70,7 +70,7 @@ def _pan_project(
         counts["analysis"] += 1
         inside[0] = True
         try:
-            return analyse_camera(*args, **kwargs)
+            return analyse_shot(*args, **kwargs)
         finally:
             inside[0] = False
 
@@ -78,7 +78,7 @@ def _pan_project(
         counts["estimate_in_analysis" if inside[0] else "estimate_in_stages"] += 1
         return estimate_camera(*args, **kwargs)
 
-    monkeypatch.setattr(shot_module, "analyse_camera", counted_analysis)
+    monkeypatch.setattr(shot_module, "analyse_shot", counted_analysis)
     monkeypatch.setattr(shot_module, "estimate_camera", counted_estimate)
     for module in (effects_module, inpaint_module, segmentation_module):
         monkeypatch.setattr(module, "estimate_camera", counted_estimate)

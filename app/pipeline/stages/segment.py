@@ -38,9 +38,10 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         fail_all(ctx, "segment", "segmenter", targets, exc)
         return
     inputs = {f: current_inputs(ctx.project, "segment", f, name) for f in targets}
-    # The weight-free segmenter models its plate through the shot's camera (estimating none itself);
-    # the frame indices time its drawings. Deep segmenters see frames alone.
-    shot_level = {} if camera is None else {**camera_kwargs(ctx, camera, indices), "times": indices}
+    # The weight-free segmenter models its plate through the shot's camera (its unrefined estimate,
+    # exactly what it estimated for itself; estimating none now); the frame indices time its drawings.
+    # Deep segmenters see frames alone.
+    shot_level = {} if camera is None else {**camera_kwargs(ctx, camera, indices, estimate=True), "times": indices}
     frames = ctx.frames(indices)
     try:
         results = ctx.backend("segmenter").segment_shot(frames, **shot_level)
