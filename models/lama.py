@@ -28,6 +28,7 @@ import torch
 from numpy.typing import NDArray
 
 from models.base import Image, Mask, Role
+from models.classical.geometry import Matrix
 from models.errors import ModelUnavailable
 from models.lama_network import generator_from_state
 
@@ -98,13 +99,17 @@ class LamaInpainter:
         return res[:h, :w]
 
     def stitch(
-        self, frames: Sequence[Image], holes: Sequence[Mask], hidden: Sequence[Mask] | None = None
+        self, frames: Sequence[Image], holes: Sequence[Mask], transforms: Sequence[Matrix] | None = None,
+        hidden: Sequence[Mask] | None = None,
     ) -> list[tuple[Image, NDArray[np.uint8]]]:
         """Plates stitched from the shot's frames through the camera (`ClassicalInpainter.stitch`);
-        LaMa invents only the pixels that no frame shows, and each plate's confidence says which."""
+        LaMa invents only the pixels that no frame shows, and each plate's confidence says which.
+
+        ``transforms``: the shot's camera (the pipeline's one analysis per shot); without it the camera
+        is estimated from these frames, as the weight-free inpainter does."""
         if self.net is None:
             raise ModelUnavailable("LaMa is not loaded.")
-        return _stitch_with(self, frames, holes, hidden)
+        return _stitch_with(self, frames, holes, transforms, hidden)
 
     def clean_plates(self, frames: Sequence[Image], holes: Sequence[Mask]) -> list[Image]:
         """Fill ``holes[i]`` in ``frames[i]``; pixels outside the (dilated) hole are kept exactly."""
@@ -129,7 +134,7 @@ class LamaInpainter:
 
 
 def _stitch_with(inpainter: LamaInpainter, frames: Sequence[Image], holes: Sequence[Mask],
-                 hidden: Sequence[Mask] | None) -> list[tuple[Image, NDArray[np.uint8]]]:
+                 transforms: Sequence[Matrix] | None, hidden: Sequence[Mask] | None) -> list[tuple[Image, NDArray[np.uint8]]]:
     from models.classical.inpaint import ClassicalInpainter
 
     lock = threading.Lock()  # one network, frames filled on several threads: one at a time
@@ -139,7 +144,7 @@ def _stitch_with(inpainter: LamaInpainter, frames: Sequence[Image], holes: Seque
             return np.where(hole[..., None], inpainter._fill(image, hole), image).astype(np.uint8)
 
     # LaMa blends its own fill; no feather, so everything a few pixels beyond the hole stays exact.
-    return ClassicalInpainter(spatial=fill, feather=0).stitch(frames, holes, hidden=hidden)
+    return ClassicalInpainter(spatial=fill, feather=0).stitch(frames, holes, transforms, hidden=hidden)
 
 
 def convert(src: Path, dst: Path) -> int:

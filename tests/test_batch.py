@@ -143,7 +143,7 @@ def test_batch_without_ray_says_how_to_install_it(tmp_path: Path, monkeypatch: p
 class _BrokenSegmenter:
     """A segmenter that fails on every shot, as a real one can (out of memory, a bad frame)."""
 
-    def segment_shot(self, frames: object) -> list[object]:
+    def segment_shot(self, frames: object, **camera: object) -> list[object]:
         raise MemoryError("segmenter ran out of memory")
 
     def release(self) -> None:

@@ -53,7 +53,7 @@ class TruthSegmenter:
     def release(self) -> None:
         return None
 
-    def segment_shot(self, frames: Sequence[np.ndarray]) -> list[FrameSegmentation]:
+    def segment_shot(self, frames: Sequence[np.ndarray], **camera: object) -> list[FrameSegmentation]:
         indices: list[int] = list(frames.indices)  # type: ignore[attr-defined]
         present = sorted({int(i) for f in indices for i in np.unique(self.truth[f]) if i})
         if self.shot_of[indices[0]] % 2:

@@ -146,6 +146,7 @@ def test_weight_free_results_with_holds_equal_computing_each_drawing(tmp_path: P
 
     from app.demo.generator import generate_shots
     from app.ingest.importer import import_source
+    from app.pipeline.stages.shot import stored_camera
     from models.classical.segmentation import ClassicalSegmenter
 
     video = generate_shots(31, width=192, height=108, shots=2, frames_per_shot=6)
@@ -174,7 +175,12 @@ def test_weight_free_results_with_holds_equal_computing_each_drawing(tmp_path: P
         assert held.drawing_count == 12 < held.frame_count == every.drawing_count
         for shot in held.shots:
             drawings = [f for f in range(shot.start, shot.end) if held.drawing_of(f) == f]
-            direct = ClassicalSegmenter().segment_shot([held.frame(f) for f in drawings])
+            # Through the shot's one camera analysis, timed by the drawings' frame indices.
+            camera = stored_camera(held, shot)
+            assert camera is not None
+            direct = ClassicalSegmenter().segment_shot([held.frame(f) for f in drawings],
+                                                       transforms=camera.for_frames(held, drawings, estimate=True),
+                                                       times=drawings)
             for f, result in zip(drawings, direct, strict=True):
                 stored = held.layers.read("segmentation", f)
                 assert stored is not None and np.array_equal(stored, result.labels), f

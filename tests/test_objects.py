@@ -226,7 +226,7 @@ def test_the_segment_stage_registers_with_the_annotators_identity_embeddings(tmp
 
         def release(self) -> None: ...
 
-        def segment_shot(self, frames: list[np.ndarray]) -> list[FrameSegmentation]:
+        def segment_shot(self, frames: list[np.ndarray], **camera: object) -> list[FrameSegmentation]:
             out = []
             for _ in frames:
                 labels = np.zeros((H, W), np.uint8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ class Seg:
     def __init__(self, calls: Calls) -> None:
         self.calls = calls
 
-    def segment_shot(self, frames: Sequence[np.ndarray]) -> list[FrameSegmentation]:
+    def segment_shot(self, frames: Sequence[np.ndarray], **camera: Any) -> list[FrameSegmentation]:
         out = []
         for image in frames:
             self.calls["segment", int(image[0, 0, 0])] += 1

@@ -281,7 +281,7 @@ def test_bad_manifest_is_one_line_naming_the_field(
 
 # -- 9 and 14. failed writes -------------------------------------------------------------------------
 class _Seg:
-    def segment_shot(self, frames: list[np.ndarray]) -> list[object]:
+    def segment_shot(self, frames: list[np.ndarray], **camera: object) -> list[object]:
         from models.base import FrameSegmentation
 
         return [FrameSegmentation(np.ones(f.shape[:2], np.uint8), {1: "character"}) for f in frames]

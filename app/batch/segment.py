@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.batch.workspace import ShotPackage, ShotWorkspace
-from app.pipeline.graph import frames_to_compute
+from app.pipeline.graph import CAMERA_RECORD, frames_to_compute
 from app.pipeline.runner import PipelineSettings
 from app.pipeline.stages import STAGE_FUNCTIONS
 
@@ -37,6 +37,13 @@ class SegmentCapture:
     needed: bool = True  # False: the segment stage had nothing to compute on the shot
     seconds: float = 0.0
     notices: list[str] = field(default_factory=list)
+    camera: dict[str, Any] | None = None  # the shot's camera record, analysed on the worker before segment
+
+    def store_camera(self, project: Any) -> None:
+        """Write the worker's camera record into the project, so the writer's replay of the segment
+        stage finds it and analyses nothing itself (one analysis per shot)."""
+        if self.camera is not None and project.layers.read_record(CAMERA_RECORD, self.start) != self.camera:
+            project.layers.write_record(CAMERA_RECORD, self.start, self.camera)
 
 
 class _Captured(BaseException):
@@ -85,6 +92,7 @@ def capture_segments(package: ShotPackage, cache: Any, *, workers: int = 1) -> S
         STAGE_FUNCTIONS["segment"](ctx, shot, targets)
     if capture.results is None and capture.error is None:
         raise RuntimeError("the segment stage did not call its segmenter; the batch cannot split it")
+    capture.camera = ctx.project.layers.read_record(CAMERA_RECORD, shot.start)
     capture.seconds = time.perf_counter() - started
     return capture
 

@@ -59,6 +59,7 @@ class ProjectWriter:
             elif isinstance(event, JobFinished) and event.status == "failed":
                 failed.append(event.message)
 
+        capture.store_camera(self.project)
         replay = ReplaySegmenter()
         replay.capture = capture
         # A runner per shot: its preset segmenter cannot be swapped for a loaded one (the runner

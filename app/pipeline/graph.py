@@ -6,8 +6,9 @@ Order (`STAGES`): ``segment`` -> ``propagate`` (temporal consistency, writes the
 
 Each result records, in the record ``stage/<name>``, the versions of the inputs it was made from. A
 result is *fresh* when those equal the current versions, so a change to one frame's input makes exactly
-the results that read it stale. The weight-free matte, effects and inpaint also name the digest of
-their shot's camera (`CAMERA_RECORD`, one analysis per shot), so they go stale when it changes.
+the results that read it stale. The weight-free segment, matte, effects and inpaint also name the
+digest of their shot's camera (`CAMERA_RECORD`, one analysis per shot, made before the segment stage
+from the shot's frames alone), so they go stale when it changes.
 Frames whose masks the user owns (corrections, accepted propagations) are never overwritten by
 ``segment`` and ``propagate``.
 """
@@ -68,15 +69,19 @@ def keyframes(shot: Shot, frame: int) -> tuple[int, int]:
 
 
 # The shot-level analysis (`app.pipeline.stages.shot`): the camera of a shot, one record at its first
-# frame. The weight-free backends of these stages model the shot's background through it.
+# frame, made from the shot's frames alone (so it depends on no stage). The weight-free backends of
+# these stages model the shot's background through it.
 CAMERA_RECORD = "shot/camera"
-CAMERA_STAGES: tuple[str, ...] = ("matte", "effects", "inpaint")
+CAMERA_STAGES: tuple[str, ...] = ("segment", "matte", "effects", "inpaint")
+# Deep backends that stitch through the camera too (LaMa fills only what no frame of the shot shows).
+CAMERA_BACKENDS: dict[str, tuple[str, ...]] = {"inpaint": ("lama",)}
 SHOT_RECORDS: tuple[str, ...] = (CAMERA_RECORD,)
 
 
 def uses_camera(stage: str, backend: str) -> bool:
-    """True when ``stage`` run by ``backend`` reads the shot's camera (deep backends see frames alone)."""
-    return stage in CAMERA_STAGES and backend == "classical"
+    """True when ``stage`` run by ``backend`` reads the shot's camera (other deep backends see frames
+    alone)."""
+    return stage in CAMERA_STAGES and (backend == "classical" or backend in CAMERA_BACKENDS.get(stage, ()))
 
 
 def camera_digest(project: Project, shot: Shot) -> str | None:

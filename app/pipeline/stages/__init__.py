@@ -28,7 +28,7 @@ from app.pipeline.stages.inpaint import run_inpaint
 from app.pipeline.stages.matte import run_matte
 from app.pipeline.stages.propagate import fuse_labels, run_propagate
 from app.pipeline.stages.segment import run_segment
-from app.pipeline.stages.shot import ShotCamera, analyse_camera, shot_camera
+from app.pipeline.stages.shot import ShotCamera, analyse_camera, analyse_shot, shot_camera
 from app.store import Shot
 
 STAGE_FUNCTIONS: dict[str, Callable[[StageContext, Shot, list[int]], None]] = {
@@ -42,6 +42,7 @@ STAGE_FUNCTIONS: dict[str, Callable[[StageContext, Shot, list[int]], None]] = {
 
 __all__ = [
     "EFFECT_HOLE", "NOT_CHARACTER", "STAGE_FUNCTIONS", "ShotCamera", "StageContext", "analyse_camera",
+    "analyse_shot",
     "character_mask", "context_frames", "fuse_labels", "inpaint_hole", "jsonable", "object_quality_records",
     "run_annotate", "run_effects", "run_inpaint", "run_matte", "run_propagate", "run_segment", "shot_camera",
     "text_mask",

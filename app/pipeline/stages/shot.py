@@ -1,13 +1,16 @@
 """One analysis per shot: the camera motion of a shot, computed once and shared by every stage that
-models the shot's background (matte, effects and inpaint stitch or median frames through it).
+models the shot's background (the segmenter's plate, matte, effects and inpaint stitch or median
+frames through it).
 
-It is estimated on the shot's drawings (a held frame is the same picture, so it has its drawing's
-camera) with the segment stage's foreground kept out of it, refined to sub-pixel accuracy against
-the shot's median plate, and stored in the project as the record ``shot/camera`` at the shot's first
-frame. Its inputs are the shot's bounds, its drawings and the versions of their ``segmentation``: a
-correction never moves the camera, a new segment result may. The stages that read it record its
-digest among their inputs (`app.pipeline.graph.stage_inputs`), so they go stale exactly when the
-camera changes, not whenever it is recomputed.
+It runs first, before the segment stage, so it knows nothing of the shot's characters: it keeps out
+what moves against a first background model (`segmentation.estimate_shot_camera`, the two-pass
+estimate the segmenter made for itself, which the segmenter reads) and strays (flashes), and is
+refined to sub-pixel accuracy against the shot's median plate (what matte, effects and inpaint read). It is estimated on the shot's drawings (a held frame is the same
+picture, so it has its drawing's camera) and stored as the record ``shot/camera`` at the shot's first
+frame. Its inputs are the shot's bounds and its drawings: no result of any stage, so a correction or
+a new segment result never moves it. The stages that read it record its digest among their inputs
+(`app.pipeline.graph.stage_inputs`), so they go stale exactly when the camera changes, not whenever
+it is recomputed.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from app.pipeline.graph import CAMERA_RECORD, current_inputs, uses_camera
@@ -26,13 +30,38 @@ from models.base import Image, Mask
 from models.classical.camera import estimate_camera, refine_camera
 from models.classical.geometry import Matrix
 from models.classical.inpaint import stray_frames
+from models.classical.segmentation import estimate_shot_camera
 
 
-def analyse_camera(frames: Sequence[Image], foreground: Sequence[Mask], times: Sequence[int]) -> list[Matrix]:
-    """Frame-to-plate transforms of a shot's drawings (``times``: their frame indices): features
-    matched away from the ``foreground``, then every frame but the strays (flashes, impact frames)
-    aligned by ECC to the shot's median plate - what the inpainter did for itself on each sample."""
-    ts = estimate_camera(frames, foreground=foreground, times=times)
+def analyse_shot(frames: Sequence[Image], times: Sequence[int]) -> tuple[list[Matrix], list[Matrix]]:
+    """The camera of a shot's drawings (``times``: their frame indices), before anything is known of
+    its characters: the segmenter's own two-pass estimate (what moves against a first background
+    model kept out; `segmentation.estimate_shot_camera`), and that estimate refined by ECC against
+    the shot's median plate, strays (flashes, impact frames) kept out - what the inpainter did for
+    itself on each sample.
+
+    The segmenter models its plate through the estimate (measured: its results move with sub-pixel
+    camera changes, and the refined camera made them slightly worse, docs/holds.md); the stitching
+    stages use the refined one (at a pixel of error a textured plate blurs)."""
+    estimate, moved = estimate_shot_camera(frames, times=times)
+    h, w = frames[0].shape[:2] if frames else (0, 0)
+    # Full resolution: the stray test and the ECC refinement scale the masks with the frames.
+    foreground = [np.zeros((h, w), bool)] * len(frames) if moved is None else [
+        np.asarray(cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0) for m in moved]
+    return estimate, _refine(frames, estimate, foreground)
+
+
+def analyse_camera(
+    frames: Sequence[Image], times: Sequence[int], foreground: Sequence[Mask] | None = None,
+) -> list[Matrix]:
+    """The refined camera of `analyse_shot`; with a known ``foreground``, features are matched away
+    from it instead."""
+    if foreground is None:
+        return analyse_shot(frames, times)[1]
+    return _refine(frames, estimate_camera(frames, foreground=foreground, times=times), foreground)
+
+
+def _refine(frames: Sequence[Image], ts: list[Matrix], foreground: Sequence[Mask]) -> list[Matrix]:
     if len(frames) < 2:
         return ts
     strays = set(stray_frames(frames, ts, foreground)) if len(frames) >= 3 else set()
@@ -49,18 +78,20 @@ def digest(transforms: Sequence[Matrix]) -> str:
 
 @dataclass(frozen=True)
 class ShotCamera:
-    """A shot's camera: one transform per drawing (``drawings``: their first frames)."""
+    """A shot's camera: one transform per drawing (``drawings``: their first frames), refined, and the
+    estimate it was refined from (what the segmenter reads); the digest covers both."""
 
     drawings: list[int]
     transforms: list[Matrix]
     digest: str
+    estimate: list[Matrix]
 
-    def for_frames(self, project: Project, frames: Sequence[int]) -> list[Matrix]:
+    def for_frames(self, project: Project, frames: Sequence[int], *, estimate: bool = False) -> list[Matrix]:
         """Transforms of ``frames`` (held ones have their drawing's), shifted so that these frames
         land at non-negative plate coordinates - a plate canvas is capped at 4x the frame, so it must
         start at the frames it holds, not at the far end of a long pan."""
         keys = project.drawing_keys
-        at = {d: t for d, t in zip(self.drawings, self.transforms, strict=True)}
+        at = {d: t for d, t in zip(self.drawings, self.estimate if estimate else self.transforms, strict=True)}
         ts = [at[int(keys[f])] for f in frames]
         if not ts:
             return []
@@ -74,28 +105,17 @@ class ShotCamera:
 def _inputs(project: Project, shot: Shot) -> dict[str, Any]:
     keys = project.drawing_keys
     drawings = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]
-    return {
-        "shot": [shot.start, shot.end],
-        "drawings": drawings,
-        "segmentation": _versions(project, drawings),
-    }
-
-
-def _versions(project: Project, drawings: list[int]) -> list[int]:
-    """``segmentation`` versions of ``drawings``: look-ups for a few, one bulk read for many."""
-    if len(drawings) <= 64:
-        return [project.layers.version("segmentation", f) for f in drawings]
-    every = project.layers.versions("segmentation")
-    return [int(every[f]) for f in drawings]
+    return {"shot": [shot.start, shot.end], "drawings": drawings}
 
 
 def stored_camera(project: Project, shot: Shot) -> ShotCamera | None:
-    """The shot's stored camera if it was made from the current shot, drawings and segment result."""
+    """The shot's stored camera if it was made from the current shot bounds and drawings."""
     record = project.layers.read_record(CAMERA_RECORD, shot.start)
-    if record is None or record.get("inputs") != _inputs(project, shot):
+    if record is None or record.get("inputs") != _inputs(project, shot) or "estimate" not in record:
         return None
     transforms = [np.asarray(t, np.float64) for t in record["transforms"]]
-    return ShotCamera(list(record["inputs"]["drawings"]), transforms, str(record["digest"]))
+    estimate = [np.asarray(t, np.float64) for t in record["estimate"]]
+    return ShotCamera(list(record["inputs"]["drawings"]), transforms, str(record["digest"]), estimate)
 
 
 def shot_camera(ctx: StageContext, shot: Shot) -> ShotCamera:
@@ -106,18 +126,16 @@ def shot_camera(ctx: StageContext, shot: Shot) -> ShotCamera:
         return camera
     inputs = _inputs(project, shot)
     drawings: list[int] = inputs["drawings"]
-    empty = np.zeros((project.height, project.width), bool)
-    foreground = [lab > 0 if (lab := project.layers.read("segmentation", f)) is not None else empty for f in drawings]
     frames = ctx.frames(drawings)
     try:
-        transforms = analyse_camera(frames, foreground, drawings)
+        estimate, transforms = analyse_shot(frames, drawings)
     finally:
         frames.close()
-    camera = ShotCamera(drawings, transforms, digest(transforms))
-    record = {"inputs": inputs, "transforms": [t.tolist() for t in transforms], "digest": camera.digest}
+    camera = ShotCamera(drawings, transforms, digest([*transforms, *estimate]), estimate)
+    record = {"inputs": inputs, "transforms": [t.tolist() for t in transforms],
+              "estimate": [t.tolist() for t in estimate], "digest": camera.digest}
     project.layers.write_record(CAMERA_RECORD, shot.start, record)
     return camera
-
 
 
 def camera_for(ctx: StageContext, stage: str, role: str, shot: Shot) -> ShotCamera | None:
@@ -125,9 +143,12 @@ def camera_for(ctx: StageContext, stage: str, role: str, shot: Shot) -> ShotCame
     return shot_camera(ctx, shot) if uses_camera(stage, ctx.backend_name(role)) else None
 
 
-def camera_kwargs(ctx: StageContext, camera: ShotCamera | None, indices: list[int]) -> dict[str, Any]:
-    """``transforms=`` for a shot-level backend call on ``indices`` (nothing without a camera)."""
-    return {} if camera is None else {"transforms": camera.for_frames(ctx.project, indices)}
+def camera_kwargs(
+    ctx: StageContext, camera: ShotCamera | None, indices: list[int], *, estimate: bool = False,
+) -> dict[str, Any]:
+    """``transforms=`` for a shot-level backend call on ``indices`` (nothing without a camera); the
+    unrefined estimate with ``estimate`` (the segmenter's)."""
+    return {} if camera is None else {"transforms": camera.for_frames(ctx.project, indices, estimate=estimate)}
 
 
 def fail_all(ctx: StageContext, stage: str, role: str, targets: list[int], exc: Exception) -> None:
