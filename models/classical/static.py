@@ -107,7 +107,7 @@ def static_evidence(image: Image, faces: Sequence[Box] = ()) -> NDArray[np.uint8
 
 
 def unenclosed(fg: NDArray[np.uint8], image: Image, share: float = 0.5, min_area: float = 0.002,
-               match: float = 10.0) -> NDArray[np.bool_]:
+               match: float = 16.0) -> NDArray[np.bool_]:
     """Foreground pixels that are background a plate never saw: regions not enclosed by a character.
 
     A character is drawn in flat colour regions cut out by its dark line art and colour edges, and
