@@ -107,14 +107,14 @@ def static_evidence(image: Image, faces: Sequence[Box] = ()) -> NDArray[np.uint8
 
 
 def unenclosed(fg: NDArray[np.uint8], image: Image, share: float = 0.5, min_area: float = 0.002,
-               match: float = 16.0) -> NDArray[np.bool_]:
+               match: float = 16.0, small: float = 0.004) -> NDArray[np.bool_]:
     """Foreground pixels that are background a plate never saw: regions not enclosed by a character.
 
     A character is drawn in flat colour regions cut out by its dark line art and colour edges, and
     each lies inside its mask. A region inside the mask is background when most of it continues
     outside the mask (grown by two pixels for its edge), or when it has the colour of what lies just
-    outside the mask around it (ground between two legs, sky between two close heads, seen through
-    a glow): a character standing on one spot hides it from the plate for most of a shot.
+    outside the mask around it and is small (ground between two legs, sky between two close heads):
+    a character standing on one spot hides it from the plate for most of a shot.
     """
     h, w = fg.shape[:2]
     blurred = cv2.GaussianBlur(image, (3, 3), 0)
@@ -132,7 +132,9 @@ def unenclosed(fg: NDArray[np.uint8], image: Image, share: float = 0.5, min_area
     clear = ~near & ~barrier
     r = max(3, round(0.06 * max(h, w)))  # how far around a region its background is looked for
     within = np.bincount(comp[inside], minlength=n)
-    for k in np.flatnonzero((within > share * total) & ~drop):
+    # Only small regions are judged by colour: a face or a shirt coloured like the wall behind it is
+    # a large region (a real clip lost a tenth of a character's face to this without the limit).
+    for k in np.flatnonzero((within > share * total) & (total <= small * h * w) & ~drop):
         if k == 0:
             continue
         x, y, bw, bh = (int(v) for v in stats[k, :4])
