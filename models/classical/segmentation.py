@@ -40,7 +40,7 @@ from models.classical.geometry import Matrix, model_scale, rescale_transform, re
 from models.classical.grouping import FrameTracks, group_tracks
 from models.classical.labelmaps import fill_holes, relabel
 from models.classical.plate import warp_to_frame
-from models.classical.static import face_priors, static_evidence
+from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_merged
 
@@ -256,8 +256,12 @@ class ClassicalSegmenter:
             background &= ~warped  # a still character is in the plate: agreement says nothing
         faces = self._face_seeds(small, evidence)
         text = text_mask(frame)
-        return _FrameEvidence(small, grabcut(small, evidence, iterations=2), add, np.asarray(background), faces,
-                              text if text.any() else None)
+        fg = grabcut(small, evidence, iterations=2)
+        # Background a plate never saw (between close heads, under a glow) is open to the border,
+        # not enclosed by a character's line art; it stays out, and no hole filling takes it back.
+        open_bg = unenclosed(fg, small) & (evidence != cv2.GC_FGD)
+        fg[open_bg] = 0
+        return _FrameEvidence(small, fg, add, np.asarray(background | open_bg), faces, text if text.any() else None)
 
     def _kinds(self, labels: Labels, small: Image, additive: NDArray[np.float32]) -> dict[int, ObjectKind]:
         """Objects made almost only of additive brightening (no dark outline) are effects."""

@@ -108,3 +108,46 @@ def static_evidence(image: Image, faces: Sequence[Box] = ()) -> NDArray[np.uint8
     for x, y, fw, fh in faces:
         evidence[y + fh // 6 : y + fh - fh // 6, x + fw // 6 : x + fw - fw // 6] = cv2.GC_FGD
     return evidence
+
+
+def unenclosed(fg: NDArray[np.uint8], image: Image, share: float = 0.5, min_area: float = 0.002,
+               match: float = 16.0, small: float = 0.004) -> NDArray[np.bool_]:
+    """Foreground pixels that are background a plate never saw: regions not enclosed by a character.
+
+    A character is drawn in flat colour regions cut out by its dark line art and colour edges, and
+    each lies inside its mask. A region inside the mask is background when most of it continues
+    outside the mask (grown by two pixels for its edge), or when it has the colour of what lies just
+    outside the mask around it and is small (ground between two legs, sky between two close heads):
+    a character standing on one spot hides it from the plate for most of a shot.
+    """
+    h, w = fg.shape[:2]
+    blurred = cv2.GaussianBlur(image, (3, 3), 0)
+    edges = line_art(image)
+    for c in range(3):  # colour edges per channel: a hue change at equal brightness is an edge too
+        edges |= cv2.Canny(np.ascontiguousarray(blurred[..., c]), 40, 100) > 0
+    barrier = cv2.dilate(edges.astype(np.uint8), K3) > 0  # seals one-pixel gaps in a line
+    n, comp, stats, _ = cv2.connectedComponentsWithStats((~barrier).astype(np.uint8), connectivity=4)
+    inside = fg > 0
+    near = cv2.dilate(fg, K3, iterations=2) > 0
+    total = np.bincount(comp.ravel(), minlength=n)
+    outside = np.bincount(comp[~near], minlength=n)
+    drop = (outside > share * total) & (outside >= min_area * h * w)
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    clear = ~near & ~barrier
+    r = max(3, round(0.06 * max(h, w)))  # how far around a region its background is looked for
+    within = np.bincount(comp[inside], minlength=n)
+    # Only small regions are judged by colour: a face or a shirt coloured like the wall behind it is
+    # a large region (a real clip lost a tenth of a character's face to this without the limit).
+    for k in np.flatnonzero((within > share * total) & (total <= small * h * w) & ~drop):
+        if k == 0:
+            continue
+        x, y, bw, bh = (int(v) for v in stats[k, :4])
+        x0, y0, x1, y1 = max(0, x - r), max(0, y - r), min(w, x + bw + r), min(h, y + bh + r)
+        own = comp[y0:y1, x0:x1] == k
+        ring = (cv2.dilate(own.astype(np.uint8), K3, iterations=r) > 0) & clear[y0:y1, x0:x1]
+        if ring.sum() < 10:
+            continue
+        win = lab[y0:y1, x0:x1]
+        drop[k] = float(np.linalg.norm(np.median(win[own], 0) - np.median(win[ring], 0))) < match
+    drop[0] = False  # barrier pixels: the lines themselves stay with whatever holds them
+    return np.asarray(inside & drop[comp])
