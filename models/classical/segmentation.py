@@ -17,6 +17,10 @@ background plate at ~480 px through it (`background.BackgroundModel`), then per 
 Static shots (no camera motion, the character barely moving) burn the character into the median.
 They are detected by a near-empty difference everywhere, and segmented from the plate itself by
 colour contrast against the frame border (backgrounds touch the border), faces and GrabCut.
+
+The module stays one piece (~320 lines): the two passes over a shot share their per-shot state
+(plate, camera, tracker, the frames' evidence); every helper that needs none of it lives in
+`background`, `tracking`, `grouping`, `labelmaps`, `text` and `static`.
 """
 
 from __future__ import annotations
