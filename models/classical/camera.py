@@ -5,6 +5,9 @@ Anime backgrounds are mostly static paintings that the camera pans across or zoo
 similarity transform per frame explains the background well. Estimation runs on grey frames scaled
 to a long side of ~480 px. Each frame is matched against a keyframe (not only the previous frame) so
 slow pans do not accumulate sub-pixel drift.
+
+One module (~340 lines) on purpose: the estimate and its refinement are one algorithm over the same
+frames, scales and border weighting; the geometry and the plate they feed are `geometry` and `plate`.
 """
 
 from __future__ import annotations
