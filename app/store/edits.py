@@ -8,11 +8,10 @@ busy for runs. Both are lossless and small for flat maps; journals hold either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import struct
 import zlib
+from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
