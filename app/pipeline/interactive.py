@@ -16,7 +16,7 @@ import numpy as np
 
 from app.errors import InputError
 from app.store import JournalEntry, MaskEdit, Project, Shot
-from app.store.edits import decode_label_png, encode_label_png
+from app.store.edits import decode_labels, encode_labels
 from models.base import ClickSegmenter, Labels, Prompt, Propagator, SoftMap
 
 Direction = Literal["forward", "backward", "both"]
@@ -155,20 +155,20 @@ class InteractivePropagation:
         self.direction = direction
         self.chunk = max(1, chunk)
         _, self.seeds, self.targets = propagation_range(project, frame, direction)
-        # Label maps wait for the journal entry packed as PNG bytes (a long 1080p shot would otherwise
+        # Label maps wait for the journal entry packed (`encode_labels`) (a long 1080p shot would otherwise
         # hold two full maps per frame in memory); only the chunk's anchor is kept decoded.
         self._before: dict[int, bytes] = {}
         self._meta: dict[int, dict[str, Any] | None] = {}  # None: the frame had no masks
         for f in self.targets:
             labels = project.layers.read("masks", f)
             self._meta[f] = None if labels is None else project.layers.meta("masks", f)
-            self._before[f] = encode_label_png(labels if labels is not None else project.masks_or_empty(f))
+            self._before[f] = encode_labels(labels if labels is not None else project.masks_or_empty(f))
         self._results: dict[int, bytes] = {}
 
     def previous(self, frame: int) -> tuple[Labels | None, dict[str, Any]]:
         """What ``frame``'s masks were before this propagation (None: none) and their meta."""
         meta = self._meta[frame]
-        return (None, {}) if meta is None else (decode_label_png(self._before[frame]), meta)
+        return (None, {}) if meta is None else (decode_labels(self._before[frame]), meta)
 
     def chunks(self) -> Iterator[PropagatedChunk]:
         """Compute the targets outward from ``frame``, forward then backward, one chunk at a time."""
@@ -193,7 +193,7 @@ class InteractivePropagation:
                 confidence = [np.asarray(res.confidence, np.float32) for res in out[1 : len(part) + 1]]
                 last = {part[-1]: labels[-1]}
                 for f, lab in zip(part, labels, strict=True):
-                    self._results[f] = encode_label_png(lab)
+                    self._results[f] = encode_labels(lab)
                 yield PropagatedChunk(part, labels, confidence)
                 anchor = part[-1]
 

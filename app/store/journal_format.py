@@ -18,7 +18,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from app.store.edits import JournalEntry, MaskEdit, decode_label_png
+from app.store.edits import JournalEntry, MaskEdit, decode_labels
 
 _HEADER = struct.Struct("<II")  # version 1: length, crc32(payload)
 MARKER = b"\xffCJ\x02"  # version 2 (the last byte); 0xff never occurs in ASCII JSON
@@ -43,9 +43,9 @@ def _encode_labels(data: bytes) -> str:
 
 
 def _decode_labels(text: str) -> bytes:
-    """The PNG bytes of a journalled label map, checked to decode (a damaged record fails here)."""
+    """The packed bytes of a journalled label map, checked to decode (a damaged record fails here)."""
     data = base64.b64decode(text)
-    decode_label_png(data)
+    decode_labels(data)
     return data
 
 

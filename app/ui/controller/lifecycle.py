@@ -133,6 +133,12 @@ class LifecycleMixin(_Base):
     def _on_layers_dirty(self, dirty: dict[str, set[int]]) -> None:
         if self.loader is None:
             return
+        if self.project is not None:
+            # A write lands on a drawing's first frame (`Project.layers`); every frame of its hold shows
+            # it, so a view on a held frame must redraw too (a click there was never shown).
+            n = self.project.frame_count
+            dirty = {layer: {h for f in frames for h in (self.project.hold_of(f) if 0 <= f < n else (f,))}
+                     for layer, frames in dirty.items()}
         for layer, frames in dirty.items():
             self.loader.invalidate(layer, tuple(frames))
             if layer == "confidence":
