@@ -23,7 +23,6 @@ from app.pipeline.graph import record_name
 from app.pipeline.jobs import BATCH, Cancelled, JobInfo, JobQueue
 from app.pipeline.writes import WriteQueue
 from app.store import Project
-from models.base import Backend
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,8 @@ class RunContext:
         self._serve_interactive = serve_interactive
 
     # -- what a stage reads -------------------------------------------------------------------------
-    def backend(self, role: str) -> Backend:
+    def backend(self, role: str) -> Any:
+        # Any: the stages see each role's backend by its protocol (`StageContext.backend`'s overloads).
         return self.backends.get(role)
 
     def backend_name(self, role: str) -> str:

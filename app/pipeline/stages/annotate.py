@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import numpy as np
 
 from app.pipeline.stages.common import StageContext, jsonable, per_frame
 from app.store import Shot
-from models.base import FrameAnnotation
+from models.base import FrameAnnotation, ObjectKind
 from models.classical.faces import AnimeFaceDetector
 from models.classical.quality import frame_quality
 
@@ -23,7 +24,8 @@ def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     def compute(frame: int) -> tuple[FrameAnnotation, dict[int, dict[str, Any]]]:
         labels = ctx.project.masks_or_empty(frame)
         image = ctx.project.frame(frame)
-        frame_kinds = {int(i): kinds.get(int(i), "character") for i in np.unique(labels) if i}
+        # The store validates kinds against models.base.ObjectKind when an object is made or changed.
+        frame_kinds = {int(i): cast(ObjectKind, kinds.get(int(i), "character")) for i in np.unique(labels) if i}
         result: FrameAnnotation = annotator.annotate(image, labels, frame_kinds)
         return result, object_quality_records(image, labels, frame_kinds, faces.detect(image), result)
 
@@ -39,12 +41,12 @@ def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
 
 
 def object_quality_records(
-    image: np.ndarray, labels: np.ndarray, kinds: dict[int, str], faces: list[tuple[int, int, int, int]],
+    image: np.ndarray, labels: np.ndarray, kinds: Mapping[int, str], faces: list[tuple[int, int, int, int]],
     annotation: FrameAnnotation,
 ) -> dict[int, dict[str, Any]]:
     """The weight-free quality signals of every character and prop; an aesthetic score from the
     annotator (a deep head on CLIP embeddings) replaces the weight-free proxy where it gave one."""
-    records = frame_quality(image, labels, kinds, faces)
+    records = frame_quality(image, labels, dict(kinds), faces)
     deep = annotation.extra.get("objects", {})
     for oid, record in records.items():
         scored = deep.get(oid, {}) if isinstance(deep, dict) else {}

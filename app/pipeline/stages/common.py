@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 import cv2
 import numpy as np
@@ -14,11 +14,27 @@ import numpy as np
 from app.pipeline.frames import ShotFrames
 from app.pipeline.graph import current_inputs
 from app.store import Project, Shot
+from models.base import Annotator, EffectSeparator, Inpainter, Matter, Propagator, Segmenter
 
 
 class StageContext(Protocol):
     project: Project
 
+    # Each role's backend by its protocol (models/base.py); a backend's optional shot-level methods
+    # (the weight-free ones' `matte_shot`, `separate_shot`, `stitch`) are found with `hasattr`.
+    @overload
+    def backend(self, role: Literal["segmenter"]) -> Segmenter: ...
+    @overload
+    def backend(self, role: Literal["propagator"]) -> Propagator: ...
+    @overload
+    def backend(self, role: Literal["matter"]) -> Matter: ...
+    @overload
+    def backend(self, role: Literal["effects"]) -> EffectSeparator: ...
+    @overload
+    def backend(self, role: Literal["inpainter"]) -> Inpainter: ...
+    @overload
+    def backend(self, role: Literal["annotator"]) -> Annotator: ...
+    @overload
     def backend(self, role: str) -> Any: ...
 
     def backend_name(self, role: str) -> str: ...

@@ -30,11 +30,12 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     for (k0, k1), frames in segments.items():
         inputs = {f: current_inputs(ctx.project, "propagate", f, name) for f in frames}
         try:
-            labels = {f: ctx.project.layers.read("segmentation", f) for f in range(k0, k1 + 1)}
-            missing = [f for f, lab in labels.items() if lab is None]
+            read = {f: ctx.project.layers.read("segmentation", f) for f in range(k0, k1 + 1)}
+            missing = [f for f, lab in read.items() if lab is None]
             if missing:
                 raise RuntimeError(f"the segment stage has no result for frame {missing[0]}")
-            ensure_registered(ctx, shot, {f: lab for f, lab in labels.items() if lab is not None})
+            labels = {f: lab for f, lab in read.items() if lab is not None}
+            ensure_registered(ctx, shot, labels)
             # Drawing to drawing: a held frame is its drawing's picture again, a step with nothing to carry.
             drawings = sorted({int(keys[f]) for f in range(k0, k1 + 1)})
             step_of = {d: i for i, d in enumerate(drawings)}
