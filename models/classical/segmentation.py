@@ -206,7 +206,7 @@ class ClassicalSegmenter:
             if text is not None:
                 full = resize_mask(text, labels.shape)
                 labels[full] = text_id
-                frame_kinds[text_id] = "text"  # type: ignore[assignment]  # ObjectKind gains "text" (objects branch)
+                frame_kinds[text_id] = "text"
             out.append(FrameSegmentation(labels=labels, kinds=frame_kinds, confidence=conf))
         return out
 

@@ -29,6 +29,6 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
 
     def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
         masks = [character_mask(ctx.project, f) for f in indices]
-        return separator.separate_shot(frames, masks, **camera_kwargs(ctx, camera, indices))  # type: ignore[no-any-return]
+        return separator.separate_shot(frames, masks, **camera_kwargs(ctx, camera, indices))
 
     sampled_shot(ctx, "effects", "effects", "effects", shot, targets, compute)

@@ -26,7 +26,7 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
         holes = [inpaint_hole(ctx.project, f) for f in indices]
         if not hasattr(inpainter, "stitch"):
-            return inpainter.clean_plates(frames, holes)  # type: ignore[no-any-return]
+            return inpainter.clean_plates(frames, holes)
         hidden = [inpaint_hole(ctx.project, f, 0) for f in indices]
         plates = inpainter.stitch(frames, holes, hidden=hidden, **camera_kwargs(ctx, camera, indices))
         meta = {"stage": "inpaint", "backend": ctx.backend_name("inpainter")}

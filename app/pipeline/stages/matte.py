@@ -25,7 +25,7 @@ def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
 
         def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
             masks = [character_mask(ctx.project, f) for f in indices]
-            return matter.matte_shot(frames, masks, **camera_kwargs(ctx, camera, indices))  # type: ignore[no-any-return]
+            return matter.matte_shot(frames, masks, **camera_kwargs(ctx, camera, indices))
 
         sampled_shot(ctx, "matte", "matter", "alpha", shot, targets, compute)
         return
