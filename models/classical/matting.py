@@ -167,23 +167,29 @@ class ClassicalMatter:
         self, image: Image, mask: Mask, background: Image, known: Mask, reach: Mask
     ) -> SoftMap:
         """Alpha of ``mask``'s objects where the ``background`` behind them is ``known`` (within
-        ``reach`` of the mask): ``I = a F + (1 - a) B`` with B known and F the nearby foreground
-        colour; the trimap matte elsewhere, and where F and B look alike."""
-        base = self.matte(image, mask)
-        use = known & reach
-        if not use.any():
-            return base
+        ``reach`` of the mask).
+
+        Each pixel near the edge solves the compositing equation ``I = a F + (1 - a) B`` with B the
+        known background and F sampled from the character's own pixels a few pixels away (the one
+        that explains the pixel best: anime edges mix one line or fill colour with the background,
+        and the nearest fill is often not that colour). Where nothing is known the mask's edge is
+        feathered by a pixel: on anime the mask's edge is where the art's edge is, and a colour
+        model guessing the background from nearby pixels moves it (SAD 1.02 against 0.50 with true
+        masks on seed 101). What matches the background is cut from the mask; what clearly differs
+        from it next to the character (a rim, a strand the mask missed) is the character's.
+        """
+        mask = mask.astype(bool, copy=False)
         r = self.band or band_width(mask.shape)
+        use = known & reach
         img = image.astype(np.float32)
         bg = background.astype(np.float32)
         diff = img - bg
         dist = np.sqrt(np.sum(diff * diff, axis=2))
-        # What differs clearly from the background is the character: the mask's missed parts and
-        # holes; what matches it over a region wider than line art is background, even in the mask.
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         ring = use & ~(cv2.dilate(mask.astype(np.uint8), k, iterations=2) > 0)
-        if ring.sum() > 50 and float(np.median(dist[ring])) > 20.0:
-            return base  # the frame does not show the shot's background (a flash, an impact frame)
+        if not use.any() or (ring.sum() > 50 and float(np.median(dist[ring])) > 20.0):
+            # Nothing known, or the frame does not show the shot's background (a flash, an impact).
+            return feather(mask, r)
         fg_core = cv2.erode(mask.astype(np.uint8), k) > 0
         differs = (dist > 40.0) & use
         # Deep inside the mask the stitched background may be the character itself (a part that
@@ -191,23 +197,70 @@ class ClassicalMatter:
         deep = cv2.erode(mask.astype(np.uint8), k, iterations=3) > 0
         same = cv2.morphologyEx(((dist < 10.0) & use & ~deep).astype(np.uint8), cv2.MORPH_OPEN, k) > 0
         sure_fg = (fg_core & ~same) | (cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0)
-        # The opening erases thin things; a thin rim that differs from the background next to the
-        # character is its drawing (its outline, a hair strand): judged by connection instead.
+        body = mask & ~(same & ~sure_fg)
+        prior = feather(body, r)
+        # A thin rim that differs from the background and hangs on the character is its drawing
+        # (its outline, a lit strand): a colour source for the solve, not part of the prior.
         near = cv2.dilate(mask.astype(np.uint8), k) > 0
-        sure_fg |= touching(differs & near, sure_fg)
-        f_mean, f_w = _normalised_mean(img / 255.0, sure_fg.astype(np.float32), max(1.0, r / 2))
-        f_wide, _ = _normalised_mean(img / 255.0, sure_fg.astype(np.float32), 4 * r)
-        f_col = np.where((f_w > 0.02)[..., None], f_mean, f_wide) * 255.0
-        fb = f_col - bg
-        fb2 = np.sum(fb * fb, axis=2)
-        proj = np.clip(np.sum(diff * fb, axis=2) / (fb2 + 1e-3), 0.0, 1.0)
+        sources = body | touching(differs & near, body)
+        three = np.ones((3, 3), np.uint8)
+        solve = (use & (cv2.dilate(sources.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+                 & ~(cv2.erode(body.astype(np.uint8), three) > 0))
+        solved = composite_alpha(img, bg, sources, solve, prior)
+        # No source with contrast to the background near: the background there may be the
+        # character itself (stitched from frames whose masks all missed that part); keep the prior.
+        found = ~np.isnan(solved)
         # Noise in the difference: a few levels of grain or compression are not coverage.
-        proj = np.where(dist < 6.0, 0.0, proj)
-        trust = np.clip((np.sqrt(fb2) - 20.0) / 40.0, 0.0, 1.0) * use
-        alpha = trust * proj + (1.0 - trust) * base
-        alpha = np.where(same & ~sure_fg, 0.0, alpha)
-        alpha = np.where(sure_fg & (cv2.erode(sure_fg.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0), 1.0, alpha)
+        solved = np.where(dist < 6.0, 0.0, solved)
+        alpha = np.where(found, solved, prior)
         return np.clip(alpha, 0.0, 1.0).astype(np.float32)
+
+
+SAMPLE_RADIUS = 3  # px: how far from an edge pixel its foreground colour is looked for
+MIN_CONTRAST = 20.0  # levels: a foreground colour this close to the background says nothing of alpha
+DISTANCE_COST = 1.0  # levels of residual one pixel of distance to the colour source is worth
+PRIOR_COST = 0.2 * 255.0  # levels of residual a full step away from the feathered mask is worth
+
+
+def feather(mask: Mask, band: int) -> SoftMap:
+    """The mask with its edge softened over about a pixel (0.25 band, 0.75 px at 480 p): anime
+    art is antialiased over 1-3 px, centred on the edge a mask follows."""
+    return np.asarray(cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 0.25 * band), np.float32)
+
+
+def composite_alpha(img: F32, bg: F32, sources: Mask, solve: Mask, prior: F32) -> F32:
+    """Per pixel of ``solve``, alpha from ``I = a F + (1 - a) B`` (``float32`` RGB, 0..255) with F the
+    colour of one of the ``sources`` pixels within `SAMPLE_RADIUS`: the one with the smallest
+    residual, plus a cost for its distance and for leaving the ``prior``. NaN where no source with
+    enough contrast to the background is near (and outside ``solve``)."""
+    h, w = sources.shape
+    ys, xs = np.nonzero(solve)
+    out = np.full((h, w), np.nan, np.float32)
+    if len(ys) == 0:
+        return out
+    d = img[ys, xs] - bg[ys, xs]
+    b = bg[ys, xs]
+    pr = prior[ys, xs]
+    best_cost = np.full(len(ys), np.inf, np.float32)
+    best = np.full(len(ys), np.nan, np.float32)
+    rad = SAMPLE_RADIUS
+    for dy in range(-rad, rad + 1):
+        for dx in range(-rad, rad + 1):
+            step = float(np.hypot(dy, dx))
+            if step == 0.0 or step > rad + 0.01:
+                continue  # a pixel is not its own foreground colour (that would always say alpha 1)
+            yy, xx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
+            fb = img[yy, xx] - b
+            fb2 = np.sum(fb * fb, axis=1)
+            ok = sources[yy, xx] & (fb2 > MIN_CONTRAST**2)
+            a = np.clip(np.sum(d * fb, axis=1) / np.maximum(fb2, 1e-3), 0.0, 1.0)
+            res = d - a[:, None] * fb
+            cost = np.sqrt(np.sum(res * res, axis=1)) + DISTANCE_COST * step + PRIOR_COST * np.abs(a - pr)
+            better = ok & (cost < best_cost)
+            best_cost[better] = cost[better]
+            best[better] = a[better]
+    out[ys, xs] = best
+    return out
 
 
 def touching(candidates: Mask, anchor: Mask) -> Mask:
