@@ -243,3 +243,19 @@ def test_visible_effects_leave_out_light_over_white() -> None:
     seen = visible_effects(frame)
     assert (seen[5:15, 10:20] == 0.6).all() and (seen[:, 20:] == 0).all()
     assert effect_iou(seen, effects) == pytest.approx(0.5)
+
+
+def test_solid_interior_sad_counts_only_the_edge() -> None:
+    """A fill whose true alpha is 0.98 (as in several shared PNGs) is solid in an artist's cut-out:
+    the solid-interior SAD does not count alpha 1 there, but does count an edge error."""
+    from app.eval.layer_quality import solid_interior_sad
+
+    truth = np.zeros((40, 40), np.float32)
+    truth[10:30, 10:30] = 0.98
+    alpha = (truth > 0).astype(np.float32)
+    assert matte_errors(alpha, truth, regions=False)["sad"] > 0.005
+    edge = (truth > 0) & ~(cv2.erode((truth > 0).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0)
+    assert solid_interior_sad(alpha, truth) == pytest.approx(0.02 * edge.sum() / 1000.0, rel=1e-6)
+    worse = alpha.copy()
+    worse[10:30, 10] = 0.0  # one edge column lost
+    assert solid_interior_sad(worse, truth) > solid_interior_sad(alpha, truth) + 0.015

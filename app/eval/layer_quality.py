@@ -4,7 +4,8 @@ Generated shots of the shared RGBA characters over real anime backgrounds (`app.
 go through the pipeline; each layer is compared with the exact truth:
 
 - mattes: the standard matting set (SAD, MSE, gradient, connectivity; `app.eval.metrics`), per-region
-  SAD (outline band, interior, hair) and dtSSD flicker through each shot;
+  SAD (outline band, interior, hair), SAD against the truth with a solid interior
+  (`solid_interior_sad`) and dtSSD flicker through each shot;
 - clean plates: PSNR on the pixels the shot reveals somewhere but this frame hides (what stitching
   must recover), PSNR on all revealed pixels, and how exactly the plate's confidence layer marks the
   invented (never revealed) pixels;
@@ -27,7 +28,7 @@ import numpy as np
 
 from app.demo.anime_shots import CLEAR_ALPHA, CLEAR_EFFECT, generate_anime_shots, revealed, write_project
 from app.demo.generator import GeneratedFrame
-from app.eval.metrics import dtssd, effect_iou, mask_agreement, masked_psnr, matte_errors
+from app.eval.metrics import dtssd, effect_iou, mask_agreement, masked_psnr, matte_errors, matte_regions
 from app.paths import shared_dir
 from app.pipeline.runner import PipelineRunner, PipelineSettings
 
@@ -49,6 +50,15 @@ def visible_effects(frame: GeneratedFrame) -> np.ndarray:
     under = np.clip(a * frame.foreground.astype(np.float32) + (1 - a) * frame.clean + 0.5, 0, 255).astype(np.uint8)
     seen = np.abs(frame.image.astype(np.int16) - under.astype(np.int16)).max(axis=2) >= VISIBLE_LIGHT
     return np.where(seen, frame.effects, 0.0).astype(np.float32)
+
+
+def solid_interior_sad(alpha: np.ndarray, truth: np.ndarray) -> float:
+    """SAD (/1000) against the truth with its interior (`matte_regions`) set to 1: several shared
+    PNGs hold alpha 0.97-0.99 in their flat fills, where an artist's cut-out (and the issue) wants 1,
+    so the plain SAD counts a matte that is right there as wrong."""
+    solid = truth.astype(np.float64).copy()
+    solid[matte_regions(solid)["interior"]] = 1.0
+    return float(np.abs(np.clip(alpha.astype(np.float64), 0.0, 1.0) - solid).sum() / 1000.0)
 
 
 def default_data() -> tuple[Path, Path]:
@@ -110,6 +120,7 @@ def eval_layer_quality(
                 alphas.append(a)
                 for k, v in matte_errors(a, f.alpha).items():
                     add(f"matte_{k}", v)
+                add("matte_sad_solid_interior", solid_interior_sad(a, f.alpha))
             clean = out["clean"][f.index]
             if clean is not None and f.kind == "normal":
                 hidden = (f.alpha > CLEAR_ALPHA) | (f.effects > CLEAR_EFFECT)
