@@ -223,12 +223,13 @@ SAMPLE_RADIUS = 3  # px: how far from an edge pixel its foreground colour is loo
 MIN_CONTRAST = 20.0  # levels: a foreground colour this close to the background says nothing of alpha
 DISTANCE_COST = 1.0  # levels of residual one pixel of distance to the colour source is worth
 PRIOR_COST = 0.2 * 255.0  # levels of residual a full step away from the feathered mask is worth
+FEATHER = 0.25  # the feather's Gaussian sigma, in trimap bands (0.75 px at 480 p)
 
 
 def feather(mask: Mask, band: int) -> SoftMap:
     """The mask with its edge softened over about a pixel (0.25 band, 0.75 px at 480 p): anime
     art is antialiased over 1-3 px, centred on the edge a mask follows."""
-    return np.asarray(cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 0.25 * band), np.float32)
+    return np.asarray(cv2.GaussianBlur(mask.astype(np.float32), (0, 0), FEATHER * band), np.float32)
 
 
 def composite_alpha(img: F32, bg: F32, sources: Mask, solve: Mask, prior: F32) -> F32:
