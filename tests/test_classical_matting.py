@@ -77,3 +77,17 @@ def test_edge_follows_the_art_where_the_background_is_known(shift: int) -> None:
     alpha = ClassicalMatter().matte_with_background(img, mask, bg, np.ones(mask.shape, bool), reach)
     assert sad(alpha, gt) < (0.4 if shift == 0 else 0.25) * sad(mask, gt)
     assert sad(alpha, gt) < 0.5 * sad(ClassicalMatter().matte(img, mask), gt)
+
+
+def test_outline_belongs_to_character_where_the_background_is_unknown() -> None:
+    """A static shot never reveals what lies behind its character: the dark line the mask stops
+    short of (glasses, the line round a face) is still the character's."""
+    img = np.full((60, 60, 3), 200, np.uint8)
+    img[20:40, 20:40] = (240, 180, 160)
+    img[18:20, 18:42] = 10  # a dark outline just outside the mask's top edge
+    mask = np.zeros((60, 60), bool)
+    mask[20:40, 20:40] = True
+    nothing = np.zeros((60, 60), bool)
+    alpha = ClassicalMatter(band=3).matte_with_background(img, mask, img, nothing, ~nothing)
+    assert alpha[18:20, 22:38].min() > 0.6 and alpha[19, 22:38].min() > 0.9
+    assert alpha[5:12, 5:55].max() < 0.01  # and nothing else is

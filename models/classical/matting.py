@@ -178,9 +178,12 @@ class ClassicalMatter:
         masks on seed 101). What matches the background is cut from the mask; what clearly differs
         from it next to the character (a rim, a strand the mask missed) is the character's.
         """
-        mask = mask.astype(bool, copy=False)
         r = self.band or band_width(mask.shape)
         use = known & reach
+        # Dark outlines hugging the mask are the character's (the segment masks often stop short of
+        # them: glasses, the line around a face); where the background is known the solve below
+        # weighs them instead (as a rule there they cost 7 % SAD on seed 101, true masks).
+        mask = mask.astype(bool) | (outline_of(image, mask, r) & ~use)
         img = image.astype(np.float32)
         bg = background.astype(np.float32)
         diff = img - bg
@@ -224,6 +227,13 @@ MIN_CONTRAST = 20.0  # levels: a foreground colour this close to the background 
 DISTANCE_COST = 1.0  # levels of residual one pixel of distance to the colour source is worth
 PRIOR_COST = 0.2 * 255.0  # levels of residual a full step away from the feathered mask is worth
 FEATHER = 0.25  # the feather's Gaussian sigma, in trimap bands (0.75 px at 480 p)
+
+
+def outline_of(image: Image, mask: Mask, band: int) -> Mask:
+    """The dark line art (`line_art`) within ``band`` px of ``mask`` that touches it."""
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    near = cv2.dilate(mask.astype(np.uint8), k) > 0
+    return touching(line_art(image, band, contrast=40.0, darkest=110) & near & ~mask, mask)
 
 
 def feather(mask: Mask, band: int) -> SoftMap:
