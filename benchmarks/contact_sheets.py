@@ -4,8 +4,8 @@ Imports the clip, runs segment -> propagate on every frame and matte -> effects 
 picked frames (with their shots as context) with the weight-free backends, and writes two JPEGs into
 ``--out`` (default ``benchmarks/out/contact_sheets``, ignored by git: the sheets show ../shared content and are never committed):
 
-- ``<name>_cutouts.jpg``: per picked frame, the frame, the character cut-out (RGBA) on a
-  checkerboard, and the effect layer solo (its light over black);
+- ``<name>_cutouts.jpg``: per picked frame, the frame, the character cut-out (RGBA, in the colour an
+  export writes) on a checkerboard, and the effect layer solo (its light over black);
 - ``<name>_plates.jpg``: per picked frame, the clean plate, and the plate with its invented pixels
   (``plate_confidence`` 0: no frame of the shot shows them) tinted magenta and stitched ones
   (seen in another frame of the shot) tinted green.
@@ -26,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.export.render import decontaminate
 from app.paths import shared_dir
 from app.pipeline.runner import PipelineRunner, PipelineSettings
 from app.store import Project
@@ -95,8 +96,11 @@ def main() -> None:
         image = project.frame(f)
         h, w = image.shape[:2]
         alpha = project.layers.read("alpha", f)
-        a = (alpha if alpha is not None else np.zeros((h, w), np.uint8)).astype(np.float32)[..., None] / 255.0
-        cut = (a * image + (1 - a) * checkerboard(h, w)).astype(np.uint8)
+        a8 = alpha if alpha is not None else np.zeros((h, w), np.uint8)
+        a = a8.astype(np.float32)[..., None] / 255.0
+        # The colour an export writes: at soft pixels the foreground solved against the clean plate.
+        colour = decontaminate(image, a8, project.layers.read("clean", f))
+        cut = (a * colour + (1 - a) * checkerboard(h, w)).astype(np.uint8)
         eff = project.layers.read("effects", f)
         e = (eff if eff is not None else np.zeros((h, w), np.uint8)).astype(np.float32)[..., None] / 255.0
         solo = (e * image).astype(np.uint8)

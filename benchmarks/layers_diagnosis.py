@@ -10,7 +10,8 @@ Calls the weight-free matter and effect separator directly with the true charact
   only the strength calibration and invisible light are left;
 - mattes: SAD (/1000) split into too-high and too-low alpha per region (outline band, interior,
   hair), and the interior SAD that comes from the truth's own alpha below 1 inside the outline
-  (several shared PNGs hold 0.97-0.99 there; an artist's cut-out has 1).
+  (several shared PNGs hold 0.97-0.99 there; an artist's cut-out has 1), and the total against the
+  truth with a solid interior.
 
 Usage: ``python benchmarks/layers_diagnosis.py [--seeds 101,202,404,505,606] [--skip-mattes]``.
 Needs ../shared/data/anime. Seeds 505 and 606 were never used for tuning.
@@ -27,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo.anime_shots import generate_anime_shots
-from app.eval.layer_quality import default_data
+from app.eval.layer_quality import default_data, solid_interior_sad
 from app.eval.metrics import effect_iou, matte_regions
 from models.classical.effects import ClassicalEffectSeparator, additive_strength, flash_strength
 from models.classical.matting import ClassicalMatter
@@ -77,6 +78,7 @@ def diagnose(seed: int, mattes: bool) -> dict[str, object]:
                         sad["interior_truth_below_1"] = sad.get("interior_truth_below_1", 0.0) + float(
                             (1.0 - f.alpha[where]).sum())
                 sad["total"] = sad.get("total", 0.0) + float(np.abs(d).sum())
+                sad["total_solid_interior"] = sad.get("total_solid_interior", 0.0) + 1000.0 * solid_interior_sad(a, f.alpha)
     out: dict[str, object] = {"seed": seed, "effect_iou": {k: _mean(v) for k, v in fx.items()}}
     if frames_done:
         out["matte_sad"] = {k: round(v / 1000.0 / frames_done, 3) for k, v in sorted(sad.items())}
