@@ -8,10 +8,13 @@ band. Anime line art gets special care: thin dark outlines next to the mask belo
 
 `ClassicalMatter.matte_shot` does better when it sees the whole shot: the background behind each
 character is stitched from the frames that reveal it (`inpaint.ClassicalInpainter.stitch`), and where
-it is known the matte is solved against that exact background (difference matting): alpha follows
-the drawing's real edge even where the mask is a few pixels off, holes the mask left inside the
-character (eye whites, teeth) are filled because they differ from the background, and parts of the
-mask that are background are dropped. Holes enclosed by the mask that are small are filled too.
+it is known each edge pixel solves the compositing equation against that exact background, with the
+foreground colour sampled from the character's own nearby pixels (`composite_alpha`): alpha follows
+the drawing's real edge even where the mask is a pixel or two off, and parts of the mask that are
+background are dropped. Where the background is unknown the mask's edge is feathered by about a pixel
+(on anime the mask's edge is the art's edge; a colour model guessing the background moves it), with
+the dark outline hugging the mask taken in. Holes enclosed by the mask that are small (eye whites,
+teeth, glasses) are filled: alpha is 1 inside the outline.
 """
 
 from __future__ import annotations
