@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from models.base import Image, Mask, Role, SoftMap
 from models.classical.camera import estimate_camera
 from models.classical.effect_light import EffectLight, flat_light, separate_light
-from models.classical.effect_time import motion_reference, suppress_persistent
+from models.classical.effect_time import keep_lasting_groups, motion_reference, suppress_persistent
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
 from models.classical.plate import build_plate, warp_to_frame
@@ -163,13 +163,16 @@ class ClassicalEffectSeparator:
         return self.separate_light(image, character_mask, plate, drawing).strength
 
     def separate_light(
-        self, image: Image, character_mask: Mask, plate: Image | None, drawing: Image | None = None
+        self, image: Image, character_mask: Mask, plate: Image | None, drawing: Image | None = None,
+        alone: bool = True,
     ) -> EffectLight:
         """The light layer (colour per effect, strength per pixel); ``plate`` must be frame-aligned
         (same shape) to be used.
 
         ``drawing`` (optional, frame-aligned) is the characters as neighbouring frames show them,
-        motion-compensated (`motion_reference`): light over a character is measured against it."""
+        motion-compensated (`motion_reference`): light over a character is measured against it.
+        ``alone``: small isolated detections are dropped here; a shot drops them through time instead
+        (`keep_lasting_groups`)."""
         mask = np.asarray(character_mask, bool)
         if mask.shape != image.shape[:2]:
             mask = np.zeros(image.shape[:2], bool)
@@ -206,8 +209,8 @@ class ClassicalEffectSeparator:
                 under = np.where(inner[..., None], drawing, under)
                 allowed |= inner
         keep = not_darker(image, under) * bright * allowed
-        light = separate_light(image, under, self._drop_specks(s), keep)
-        strength = np.clip(self._drop_specks(light.strength), 0.0, 1.0)
+        light = separate_light(image, under, self._drop_specks(s) if alone else s, keep)
+        strength = np.clip(self._drop_specks(light.strength) if alone else light.strength, 0.0, 1.0)
         light.colour[strength <= 0.0] = 0
         return EffectLight(np.asarray(strength, np.float32), light.colour)
 
@@ -257,16 +260,22 @@ class ClassicalEffectSeparator:
                 if unseen.any():  # background nobody saw: estimate it from the frame itself
                     ref = np.where(unseen[..., None], estimate_background(frame, character_masks[i]), ref)
             drawing = motion_reference(frames, i) if len(frames) >= 3 else None
-            return self.separate_light(frame, np.asarray(character_masks[i], bool), ref, drawing)
+            return self.separate_light(frame, np.asarray(character_masks[i], bool), ref, drawing, alone=False)
 
         # Frames are independent once the plate is built; OpenCV and numpy release the GIL.
         with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(frames)))) as pool:
             lights = list(pool.map(effect_map, range(len(frames))))
         maps = suppress_persistent([light.strength for light in lights], ts)
+        maps = keep_lasting_groups(maps, self.min_area * maps[0].size, self._reach(maps[0].shape))
         for light, m in zip(lights, maps, strict=True):
             light.strength = m
             light.colour[m <= 0.0] = 0
         return lights
+
+    @staticmethod
+    def _reach(shape: tuple[int, ...]) -> int:
+        """How close detections must lie to count as one group (one burst of sparks)."""
+        return max(2, round(0.02 * min(shape[:2])))
 
     def _drop_specks(self, s: SoftMap) -> SoftMap:
         """Drop isolated small detections; small ones close together (a burst of sparks, a bundle of
@@ -274,7 +283,7 @@ class ClassicalEffectSeparator:
         on = (s > 0.25).astype(np.uint8)
         if not on.any():
             return s
-        r = max(2, round(0.02 * min(s.shape)))
+        r = self._reach(s.shape)
         grouped = cv2.dilate(on, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
         n, lab = cv2.connectedComponents(grouped, connectivity=8)
         if n <= 1:
