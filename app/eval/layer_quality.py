@@ -10,7 +10,14 @@ go through the pipeline; each layer is compared with the exact truth:
   invented (never revealed) pixels;
 - effects: IoU of the effect layer (strength >= 0.25), also against the *visible* truth (effect
   pixels whose light changes the frame by >= `VISIBLE_LIGHT` levels: light added over white
-  saturates and leaves no trace any method could find).
+  saturates and leaves no trace any method could find). The IoU is per frame, averaged; a frame
+  whose truth holds 20 pixels of a fading spark, or that has no effect but a false speck, scores 0
+  like a frame where everything was missed, so ``effects_iou_ignoring_tiny`` leaves out the frames
+  where both the truth and the layer cover less than `TINY_EFFECT` of the frame (the separator's
+  own smallest effect). The RGBA light layer is measured by how well it rebuilds the frame over the
+  exact layer under it (true plate and characters, so only the light's errors count):
+  ``effects_rebuild_error``, the mean absolute error (levels, per channel) on the pixels where the
+  truth or the layer has light, next to ``effects_rebuild_error_without``, the same pixels without it.
 
 ``masks="truth"`` gives the stages the true label maps instead of the segment and propagate stages', which measures
 each stage on its own; ``masks="pipeline"`` measures what a user gets.
@@ -34,6 +41,8 @@ from app.pipeline.runner import PipelineRunner, PipelineSettings
 Masks = Literal["pipeline", "truth"]
 OBSERVED = 128  # plate confidence at or above this (0..255) marks an observed background pixel
 VISIBLE_LIGHT = 10  # levels of change in some channel that make added light visible
+TINY_EFFECT = 0.002  # fraction of the frame below which an effect (or its absence) is a speck
+LIT = 0.05  # strength from which a pixel counts as lit when measuring the rebuild
 
 
 def _mean(values: list[float | None], digits: int = 4) -> float | None:
@@ -49,6 +58,32 @@ def visible_effects(frame: GeneratedFrame) -> np.ndarray:
     under = np.clip(a * frame.foreground.astype(np.float32) + (1 - a) * frame.clean + 0.5, 0, 255).astype(np.uint8)
     seen = np.abs(frame.image.astype(np.int16) - under.astype(np.int16)).max(axis=2) >= VISIBLE_LIGHT
     return np.where(seen, frame.effects, 0.0).astype(np.float32)
+
+
+def under_light(frame: GeneratedFrame) -> np.ndarray:
+    """The exact layer under the light: the true characters over the true plate (float32 RGB)."""
+    a = frame.alpha[..., None]
+    return np.asarray(a * frame.foreground.astype(np.float32) + (1 - a) * frame.clean, np.float32)
+
+
+def light_measures(frame: GeneratedFrame, strength: np.ndarray, colour: np.ndarray | None) -> dict[str, float | None]:
+    """IoU ignoring specks and the rebuild of ``frame`` by its light layer (strength in [0, 1], colour
+    uint8 RGB or None for a strength-only layer, then measured as white light)."""
+    out: dict[str, float | None] = {}
+    tiny = TINY_EFFECT * strength.size
+    if max(int((strength >= 0.25).sum()), int((frame.effects >= 0.25).sum())) >= tiny:
+        out["effects_iou_ignoring_tiny"] = effect_iou(strength, frame.effects)
+    if frame.kind == "normal":
+        under = under_light(frame)
+        light = np.full(frame.image.shape, 255.0, np.float32) if colour is None else colour.astype(np.float32)
+        rebuilt = np.clip(under + strength[..., None] * light + 0.5, 0, 255).astype(np.uint8)
+        where = (frame.effects >= LIT) | (strength >= LIT)
+        plain = np.clip(under + 0.5, 0, 255).astype(np.uint8)
+        if where.any():
+            image = frame.image.astype(np.float32)
+            out["effects_rebuild_error"] = float(np.abs(rebuilt[where] - image[where]).mean())
+            out["effects_rebuild_error_without"] = float(np.abs(plain[where] - image[where]).mean())
+    return out
 
 
 def default_data() -> tuple[Path, Path]:
@@ -88,7 +123,7 @@ def eval_layer_quality(
         for run in runs:
             runner.submit_run(run).wait()
             runner.wait_idle(3600)
-            for name in ("alpha", "clean", "effects", "plate_confidence"):
+            for name in ("alpha", "clean", "effects", "effect_colour", "plate_confidence"):
                 out[name] = [read(name, i) for i in range(video.frame_count)]
         seconds = time.perf_counter() - started
         runner.stop()
@@ -126,6 +161,8 @@ def eval_layer_quality(
                 pred = eff.astype(np.float32) / 255.0
                 add("effects_iou", effect_iou(pred, f.effects))
                 add("effects_iou_visible", effect_iou(pred, visible_effects(f)))
+                for key, value in light_measures(f, pred, out["effect_colour"][f.index]).items():
+                    add(key, value)
         if len(alphas) == len(frames):
             flicker.append(dtssd(alphas, [f.alpha for f in frames]))
     result: dict[str, Any] = {

@@ -48,6 +48,11 @@ class EffectLight:
         return np.dstack([self.colour, a])
 
 
+def unlit(strength: SoftMap) -> NDArray[np.bool_]:
+    """Where the strength is stored as 0 (layers are uint8): no colour is kept there."""
+    return np.asarray(np.rint(strength * 255.0) == 0)
+
+
 def light_colour(delta: NDArray[np.float32], min_pixels: int = 6) -> NDArray[np.float32]:
     """The colour (largest channel 255) of light that moved unclipped pixels by ``delta`` (N, 3).
 

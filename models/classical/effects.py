@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from models.base import Image, Mask, Role, SoftMap
 from models.classical.camera import estimate_camera
-from models.classical.effect_light import EffectLight, flat_light, separate_light
+from models.classical.effect_light import EffectLight, flat_light, separate_light, unlit
 from models.classical.effect_time import keep_lasting_groups, motion_reference, suppress_persistent
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
@@ -211,7 +211,7 @@ class ClassicalEffectSeparator:
         keep = not_darker(image, under) * bright * allowed
         light = separate_light(image, under, self._drop_specks(s) if alone else s, keep)
         strength = np.clip(self._drop_specks(light.strength) if alone else light.strength, 0.0, 1.0)
-        light.colour[strength <= 0.0] = 0
+        light.colour[unlit(strength)] = 0
         return EffectLight(np.asarray(strength, np.float32), light.colour)
 
     def separate_shot(
@@ -269,7 +269,7 @@ class ClassicalEffectSeparator:
         maps = keep_lasting_groups(maps, self.min_area * maps[0].size, self._reach(maps[0].shape))
         for light, m in zip(lights, maps, strict=True):
             light.strength = m
-            light.colour[m <= 0.0] = 0
+            light.colour[unlit(m)] = 0
         return lights
 
     @staticmethod
