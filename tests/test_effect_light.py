@@ -105,8 +105,9 @@ def test_the_effects_stage_stores_and_exports_the_rgba_layer(tmp_path: Path) -> 
         assert lit, "the demo shot has effects"
         out = tmp_path / "layers"
         export_project(project, out, format="layers", frames=lit[:1], allow_stale=True)
-        png = cv2.cvtColor(cv2.imread(str(out / "effects_rgba" / f"f{lit[0]:06d}.png"), cv2.IMREAD_UNCHANGED),
-                           cv2.COLOR_BGRA2RGBA)
+        data = cv2.imread(str(out / "effects_rgba" / f"f{lit[0]:06d}.png"), cv2.IMREAD_UNCHANGED)
+        assert data is not None and data.shape == (96, 160, 4)
+        png = cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA)
         strength, colour = read_light(project, lit[0])
         assert strength is not None and colour is not None
         assert np.array_equal(png[..., 3], strength) and np.array_equal(png[..., :3], colour)
