@@ -26,6 +26,16 @@ def motion_reference(frames: Sequence[Image], i: int, offsets: Sequence[int] = (
     """Frame ``i`` as other frames of the shot show it: each neighbour warped onto it by dense
     optical flow (DIS), then the per-pixel median. Lasting things (the drawing) survive; light that
     lives a few frames or moves (sparks, streaks) differs between neighbours and drops out."""
+    warped = motion_neighbours(frames, i, offsets)
+    if not warped:
+        return np.asarray(frames[i]).copy()
+    stack = np.stack(warped).astype(np.uint8)
+    return masked_median(stack, np.ones(stack.shape[:3], bool))
+
+
+def motion_neighbours(frames: Sequence[Image], i: int, offsets: Sequence[int] = (-6, -3, 3, 6)) -> list[Image]:
+    """The neighbours of frame ``i`` at ``offsets`` (clamped to the shot), each warped onto it by
+    dense optical flow (DIS)."""
     n = len(frames)
     picks = sorted({min(n - 1, max(0, i + d)) for d in offsets} - {i})
     target = np.asarray(frames[i])
@@ -43,11 +53,23 @@ def motion_reference(frames: Sequence[Image], i: int, offsets: Sequence[int] = (
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / s
         mx = grid[1] + flow[..., 0]
         my = grid[0] + flow[..., 1]
-        warped.append(cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-    if not warped:
-        return target.copy()
-    stack = np.stack(warped).astype(np.uint8)
-    return masked_median(stack, np.ones(stack.shape[:3], bool))
+        warped.append(np.asarray(cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), np.uint8))
+    return warped
+
+
+def explained(image: Image, neighbours: Sequence[Image], reach: int = 1, tol: float = 12.0) -> NDArray[np.bool_]:
+    """Pixels of ``image`` that some warped neighbour shows, within ``reach`` px and ``tol`` levels in
+    every channel: the drawing a flow slightly misplaced, not light that lives a few frames."""
+    img = image.astype(np.int16)
+    out = np.zeros(image.shape[:2], bool)
+    for n in neighbours:
+        pad = cv2.copyMakeBorder(n, reach, reach, reach, reach, cv2.BORDER_REPLICATE).astype(np.int16)
+        h, w = image.shape[:2]
+        for dy in range(2 * reach + 1):
+            for dx in range(2 * reach + 1):
+                d = np.abs(img - pad[dy : dy + h, dx : dx + w]).max(axis=2)
+                out |= d <= tol
+    return out
 
 
 def suppress_persistent(

@@ -23,10 +23,10 @@ from numpy.typing import NDArray
 from models.base import Image, Mask, Role, SoftMap
 from models.classical.camera import estimate_camera
 from models.classical.effect_light import EffectLight, flat_light, separate_light, unlit
-from models.classical.effect_time import keep_lasting_groups, motion_reference, suppress_persistent
+from models.classical.effect_time import explained, keep_lasting_groups, motion_neighbours, suppress_persistent
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
-from models.classical.plate import build_plate, warp_to_frame
+from models.classical.plate import build_plate, masked_median, warp_to_frame
 
 
 def _cmax(x: NDArray[Any]) -> NDArray[Any]:
@@ -164,7 +164,7 @@ class ClassicalEffectSeparator:
 
     def separate_light(
         self, image: Image, character_mask: Mask, plate: Image | None, drawing: Image | None = None,
-        alone: bool = True,
+        alone: bool = True, neighbours: Sequence[Image] = (),
     ) -> EffectLight:
         """The light layer (colour per effect, strength per pixel); ``plate`` must be frame-aligned
         (same shape) to be used.
@@ -172,7 +172,8 @@ class ClassicalEffectSeparator:
         ``drawing`` (optional, frame-aligned) is the characters as neighbouring frames show them,
         motion-compensated (`motion_reference`): light over a character is measured against it.
         ``alone``: small isolated detections are dropped here; a shot drops them through time instead
-        (`keep_lasting_groups`)."""
+        (`keep_lasting_groups`). ``neighbours`` (the warped frames ``drawing`` is the median of): light
+        over a character that one of them shows within a pixel is the drawing misplaced by the flow."""
         mask = np.asarray(character_mask, bool)
         if mask.shape != image.shape[:2]:
             mask = np.zeros(image.shape[:2], bool)
@@ -205,6 +206,8 @@ class ClassicalEffectSeparator:
                 # light (sparks, streaks over it) is what they do not show.
                 inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
                 over = additive_strength(image, drawing, self.gain) * bright
+                if neighbours:
+                    over[explained(image, neighbours)] = 0.0
                 s[inner] = over[inner]
                 under = np.where(inner[..., None], drawing, under)
                 allowed |= inner
@@ -259,8 +262,10 @@ class ClassicalEffectSeparator:
                 unseen = warp_to_frame(seen, ts[i], shape, 1.0, cv2.INTER_NEAREST) == 0
                 if unseen.any():  # background nobody saw: estimate it from the frame itself
                     ref = np.where(unseen[..., None], estimate_background(frame, character_masks[i]), ref)
-            drawing = motion_reference(frames, i) if len(frames) >= 3 else None
-            return self.separate_light(frame, np.asarray(character_masks[i], bool), ref, drawing, alone=False)
+            near = motion_neighbours(frames, i) if len(frames) >= 3 else []
+            drawing = np.asarray(masked_median(np.stack(near), np.ones((len(near), *shape[:2]), bool))) if near else None
+            return self.separate_light(frame, np.asarray(character_masks[i], bool), ref, drawing, alone=False,
+                                       neighbours=near)
 
         # Frames are independent once the plate is built; OpenCV and numpy release the GIL.
         with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(frames)))) as pool:
