@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo.anime_shots import generate_anime_shots
-from app.eval.layer_quality import default_data, light_measures
+from app.eval.layer_quality import default_data, light_measures, pool_rebuild
 from app.eval.metrics import effect_iou, matte_regions
 from models.classical.effect_light import separate_light
 from models.classical.effects import ClassicalEffectSeparator, additive_strength, flash_strength
@@ -49,7 +49,7 @@ def diagnose(seed: int, mattes: bool) -> dict[str, object]:
                                  frames_per_shot=16)
     fx: dict[str, list[float]] = {k: [] for k in (
         "separator", "separator_visible", "separator_ignoring_tiny", "ceiling_luminance", "ceiling_luminance_visible",
-        "ceiling_colour", "ceiling_colour_visible", "rebuild_error", "rebuild_error_without")}
+        "ceiling_colour", "ceiling_colour_visible", "rebuild_sum", "rebuild_sum_without", "rebuild_values")}
     sad: dict[str, float] = {}
     frames_done = 0
     for shot in range(len(video.shots)):
@@ -78,7 +78,7 @@ def diagnose(seed: int, mattes: bool) -> dict[str, object]:
                     fx[key].append(v)
             for key, value in light_measures(f, m, light.colour).items():
                 if value is not None:
-                    fx[key.replace("effects_iou", "separator").replace("effects_", "")].append(value)
+                    fx[key.replace("effects_iou", "separator")].append(value)
             if a is not None:
                 frames_done += 1
                 d = a.astype(np.float64) - f.alpha
@@ -89,7 +89,8 @@ def diagnose(seed: int, mattes: bool) -> dict[str, object]:
                         sad["interior_truth_below_1"] = sad.get("interior_truth_below_1", 0.0) + float(
                             (1.0 - f.alpha[where]).sum())
                 sad["total"] = sad.get("total", 0.0) + float(np.abs(d).sum())
-    out: dict[str, object] = {"seed": seed, "effect_iou": {k: _mean(v) for k, v in fx.items()}}
+    rebuild = pool_rebuild(fx)  # type: ignore[arg-type]
+    out: dict[str, object] = {"seed": seed, "effect_iou": {k: _mean(v) for k, v in fx.items()}, **rebuild}
     if frames_done:
         out["matte_sad"] = {k: round(v / 1000.0 / frames_done, 3) for k, v in sorted(sad.items())}
     return out

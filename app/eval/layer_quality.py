@@ -16,8 +16,9 @@ go through the pipeline; each layer is compared with the exact truth:
   where both the truth and the layer cover less than `TINY_EFFECT` of the frame (the separator's
   own smallest effect). The RGBA light layer is measured by how well it rebuilds the frame over the
   exact layer under it (true plate and characters, so only the light's errors count):
-  ``effects_rebuild_error``, the mean absolute error (levels, per channel) on the pixels where the
-  truth or the layer has light, next to ``effects_rebuild_error_without``, the same pixels without it.
+  ``effects_rebuild_error``, the mean absolute error (levels, per channel) over all the pixels of
+  normal frames where the truth or the layer has light, next to ``effects_rebuild_error_without``,
+  the same pixels without the layer.
 
 ``masks="truth"`` gives the stages the true label maps instead of the segment and propagate stages', which measures
 each stage on its own; ``masks="pipeline"`` measures what a user gets.
@@ -79,10 +80,25 @@ def light_measures(frame: GeneratedFrame, strength: np.ndarray, colour: np.ndarr
         rebuilt = np.clip(under + strength[..., None] * light + 0.5, 0, 255).astype(np.uint8)
         where = (frame.effects >= LIT) | (strength >= LIT)
         plain = np.clip(under + 0.5, 0, 255).astype(np.uint8)
-        if where.any():
-            image = frame.image.astype(np.float32)
-            out["effects_rebuild_error"] = float(np.abs(rebuilt[where] - image[where]).mean())
-            out["effects_rebuild_error_without"] = float(np.abs(plain[where] - image[where]).mean())
+        # Sums, pooled over the frames by `pool_rebuild`: a frame with three faintly lit pixels must
+        # not weigh as much as one with a thousand.
+        image = frame.image.astype(np.float32)
+        out["rebuild_sum"] = float(np.abs(rebuilt[where] - image[where]).sum())
+        out["rebuild_sum_without"] = float(np.abs(plain[where] - image[where]).sum())
+        out["rebuild_values"] = float(3 * where.sum())
+    return out
+
+
+def pool_rebuild(per: dict[str, list[float | None]]) -> dict[str, float | None]:
+    """The rebuild errors (mean absolute, levels per channel) over all the frames' lit pixels, from
+    the sums `light_measures` gave per frame (removed from ``per``)."""
+    sums = {k: float(np.sum([v for v in per.pop(k, []) if v is not None]))
+            for k in ("rebuild_sum", "rebuild_sum_without", "rebuild_values")}
+    n = sums["rebuild_values"]
+    out: dict[str, float | None] = {"effects_rebuild_error": None, "effects_rebuild_error_without": None}
+    if n > 0:
+        out["effects_rebuild_error"] = round(sums["rebuild_sum"] / n, 2)
+        out["effects_rebuild_error_without"] = round(sums["rebuild_sum_without"] / n, 2)
     return out
 
 
@@ -169,8 +185,10 @@ def eval_layer_quality(
         "seed": seed, "frames": video.frame_count, "size": f"{width}x{height}", "masks": masks,
         "backends": backends or "classical",
     }
+    rebuild = pool_rebuild(per)
     for key, values in per.items():
         result[key] = _mean(values, 2 if "psnr" in key else 4)
+    result.update(rebuild)
     result["matte_dtssd"] = _mean(flicker)
     result["seconds"] = round(seconds, 1)
     return result
