@@ -57,18 +57,24 @@ def motion_neighbours(frames: Sequence[Image], i: int, offsets: Sequence[int] = 
     return warped
 
 
-def explained(image: Image, neighbours: Sequence[Image], reach: int = 1, tol: float = 12.0) -> NDArray[np.bool_]:
-    """Pixels of ``image`` that some warped neighbour shows, within ``reach`` px and ``tol`` levels in
-    every channel: the drawing a flow slightly misplaced, not light that lives a few frames."""
-    img = image.astype(np.int16)
+def explained(image: Image, neighbours: Sequence[Image], where: NDArray[np.bool_], reach: int = 1,
+              tol: float = 12.0) -> NDArray[np.bool_]:
+    """Pixels of ``image`` (looked at within the box around ``where``) that some warped neighbour
+    shows, within ``reach`` px and ``tol`` levels in every channel: the drawing a flow slightly
+    misplaced, not light that lives a few frames."""
     out = np.zeros(image.shape[:2], bool)
+    if not where.any():
+        return out
+    ys, xs = np.nonzero(where)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    img = image[y0:y1, x0:x1].astype(np.int16)
+    box = out[y0:y1, x0:x1]
     for n in neighbours:
-        pad = cv2.copyMakeBorder(n, reach, reach, reach, reach, cv2.BORDER_REPLICATE).astype(np.int16)
-        h, w = image.shape[:2]
+        pad = cv2.copyMakeBorder(n, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
         for dy in range(2 * reach + 1):
             for dx in range(2 * reach + 1):
-                d = np.abs(img - pad[dy : dy + h, dx : dx + w]).max(axis=2)
-                out |= d <= tol
+                shifted = pad[y0 + dy : y1 + dy, x0 + dx : x1 + dx].astype(np.int16)
+                box |= np.abs(img - shifted).max(axis=2) <= tol
     return out
 
 

@@ -207,7 +207,7 @@ class ClassicalEffectSeparator:
                 inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
                 over = additive_strength(image, drawing, self.gain) * bright
                 if neighbours:
-                    over[explained(image, neighbours)] = 0.0
+                    over[explained(image, neighbours, inner & (over > 0))] = 0.0
                 s[inner] = over[inner]
                 under = np.where(inner[..., None], drawing, under)
                 allowed |= inner
