@@ -79,6 +79,18 @@ def test_bursts_that_last_are_kept_and_lone_specks_dropped() -> None:
     assert not any(m.any() for m in alone)
 
 
+def test_the_view_draws_light_in_its_own_colours() -> None:
+    from app.ui.render import render_light
+
+    strength = np.array([[0, 64, 255]], np.uint8)
+    colour = np.array([[[255, 110, 200]] * 3], np.uint8)
+    rgba = render_light(strength, colour)
+    assert rgba[0, 0, 3] == 0 and not rgba[0, 0, :3].any()
+    # A quarter-strength light shows at half opacity (premultiplied), full light as its colour.
+    assert abs(int(rgba[0, 1, 3]) - 128) <= 1 and abs(int(rgba[0, 1, 0]) - 128) <= 1
+    assert tuple(rgba[0, 2]) == (255, 110, 200, 255)
+
+
 def test_the_effects_stage_stores_and_exports_the_rgba_layer(tmp_path: Path) -> None:
     root = tmp_path / "demo"
     project = create_demo_project(root, seed=404, width=160, height=96, shots=1, frames_per_shot=8)
