@@ -5,9 +5,12 @@ Calls the weight-free matter and effect separator directly with the true charact
 
 - effects: the separator's IoU at strength 0.25 (per frame, averaged, as the eval), the same IoU
   against the *visible* truth (effect pixels where the light changes the frame by >= 10 levels;
-  light added over white saturates and leaves no trace), and the ceiling of the additive measure:
-  `additive_strength` against the exact layer under the light (true plate and true characters), so
-  only the strength calibration and invisible light are left;
+  light added over white saturates and leaves no trace), the IoU ignoring frames where truth and
+  layer are both specks (``ignoring_tiny``, as the eval), the rebuild error of the frame (mean absolute,
+  levels) from the exact under-layer plus the RGBA light layer (and without it), and two ceilings against the exact
+  layer under the light (true plate and true characters): ``ceiling_luminance``, the strength read
+  from the luminance gain (one gain for every colour, the separator before the RGBA layer), and
+  ``ceiling_colour``, the RGBA light layer (colour per effect, strength projected on it);
 - mattes: SAD (/1000) split into too-high and too-low alpha per region (outline band, interior,
   hair), and the interior SAD that comes from the truth's own alpha below 1 inside the outline
   (several shared PNGs hold 0.97-0.99 there; an artist's cut-out has 1), and the total against the
@@ -28,8 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo.anime_shots import generate_anime_shots
-from app.eval.layer_quality import default_data, solid_interior_sad
+from app.eval.layer_quality import default_data, light_measures, pool_rebuild, solid_interior_sad
 from app.eval.metrics import effect_iou, matte_regions
+from models.classical.effect_light import separate_light
 from models.classical.effects import ClassicalEffectSeparator, additive_strength, flash_strength
 from models.classical.matting import ClassicalMatter
 
@@ -44,16 +48,19 @@ def diagnose(seed: int, mattes: bool) -> dict[str, object]:
     clips, chars = default_data()
     video = generate_anime_shots(seed, clips_dir=clips, character_dir=chars, width=480, height=270, shots=2,
                                  frames_per_shot=16)
-    fx: dict[str, list[float]] = {"separator": [], "separator_visible": [], "ceiling": [], "ceiling_visible": []}
+    fx: dict[str, list[float]] = {k: [] for k in (
+        "separator", "separator_visible", "separator_ignoring_tiny", "ceiling_luminance", "ceiling_luminance_visible",
+        "ceiling_colour", "ceiling_colour_visible", "rebuild_sum", "rebuild_sum_without", "rebuild_values")}
     sad: dict[str, float] = {}
     frames_done = 0
     for shot in range(len(video.shots)):
         start = video.shots[shot].start
         frames = [video.frame(start + k) for k in range(video.shots[shot].length)]
         images, masks = [f.image for f in frames], [f.labels > 0 for f in frames]
-        maps = ClassicalEffectSeparator().separate_shot(images, masks)
+        lights = ClassicalEffectSeparator().separate_shot_light(images, masks)
         alphas = ClassicalMatter().matte_shot(images, masks) if mattes else [None] * len(frames)
-        for f, m, a in zip(frames, maps, alphas, strict=True):
+        for f, light, a in zip(frames, lights, alphas, strict=True):
+            m = light.strength
             under = f.alpha[..., None] * f.foreground.astype(np.float32) + (1 - f.alpha[..., None]) * f.clean
             under8 = np.clip(under + 0.5, 0, 255).astype(np.uint8)
             if f.kind == "normal":
@@ -62,12 +69,17 @@ def diagnose(seed: int, mattes: bool) -> dict[str, object]:
                 seen = np.ones(f.alpha.shape, bool)
             visible = np.where(seen, f.effects, 0.0)
             flash = flash_strength(f.image)
-            ceiling = np.full(f.alpha.shape, flash, np.float32) if flash > 0 else additive_strength(f.image, under8, 140.0)
+            lum = np.full(f.alpha.shape, flash, np.float32) if flash > 0 else additive_strength(f.image, under8, 140.0)
+            col = lum if flash > 0 else separate_light(f.image, under8, lum).strength
             for key, pred, truth in (("separator", m, f.effects), ("separator_visible", m, visible),
-                                     ("ceiling", ceiling, f.effects), ("ceiling_visible", ceiling, visible)):
+                                     ("ceiling_luminance", lum, f.effects), ("ceiling_luminance_visible", lum, visible),
+                                     ("ceiling_colour", col, f.effects), ("ceiling_colour_visible", col, visible)):
                 v = effect_iou(pred, truth)
                 if v is not None:
                     fx[key].append(v)
+            for key, value in light_measures(f, m, light.colour).items():
+                if value is not None:
+                    fx[key.replace("effects_iou", "separator")].append(value)
             if a is not None:
                 frames_done += 1
                 d = a.astype(np.float64) - f.alpha
@@ -79,7 +91,8 @@ def diagnose(seed: int, mattes: bool) -> dict[str, object]:
                             (1.0 - f.alpha[where]).sum())
                 sad["total"] = sad.get("total", 0.0) + float(np.abs(d).sum())
                 sad["total_solid_interior"] = sad.get("total_solid_interior", 0.0) + 1000.0 * solid_interior_sad(a, f.alpha)
-    out: dict[str, object] = {"seed": seed, "effect_iou": {k: _mean(v) for k, v in fx.items()}}
+    rebuild = pool_rebuild(fx)  # type: ignore[arg-type]
+    out: dict[str, object] = {"seed": seed, "effect_iou": {k: _mean(v) for k, v in fx.items()}, **rebuild}
     if frames_done:
         out["matte_sad"] = {k: round(v / 1000.0 / frames_done, 3) for k, v in sorted(sad.items())}
     return out

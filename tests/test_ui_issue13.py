@@ -396,6 +396,10 @@ def test_11_distinct_readable_colours_heat_map_and_checkerboard(qtbot: Any, open
     assert not window.view.stack.checker.isVisible()  # the frame is opaque
     c.set_solo("alpha")
     assert window.view.stack.checker.isVisible()  # RGBA alone: over a checkerboard
+    c.set_solo("effects")
+    assert window.view.stack.checker.brush().style() == Qt.BrushStyle.SolidPattern  # light alone: on black
+    c.set_solo(None)
+    assert window.view.stack.checker.brush().style() == Qt.BrushStyle.TexturePattern
 
 
 # -- 12. timeline legend, tooltips, markers off the ruler, A/B labels ------------------------------------

@@ -11,7 +11,15 @@ go through the pipeline; each layer is compared with the exact truth:
   invented (never revealed) pixels;
 - effects: IoU of the effect layer (strength >= 0.25), also against the *visible* truth (effect
   pixels whose light changes the frame by >= `VISIBLE_LIGHT` levels: light added over white
-  saturates and leaves no trace any method could find).
+  saturates and leaves no trace any method could find). The IoU is per frame, averaged; a frame
+  whose truth holds 20 pixels of a fading spark, or that has no effect but a false speck, scores 0
+  like a frame where everything was missed, so ``effects_iou_ignoring_tiny`` leaves out the frames
+  where both the truth and the layer cover less than `TINY_EFFECT` of the frame (the separator's
+  own smallest effect). The RGBA light layer is measured by how well it rebuilds the frame over the
+  exact layer under it (true plate and characters, so only the light's errors count):
+  ``effects_rebuild_error``, the mean absolute error (levels, per channel) over all the pixels of
+  normal frames where the truth or the layer has light, next to ``effects_rebuild_error_without``,
+  the same pixels without the layer.
 
 ``masks="truth"`` gives the stages the true label maps instead of the segment and propagate stages', which measures
 each stage on its own; ``masks="pipeline"`` measures what a user gets.
@@ -35,6 +43,8 @@ from app.pipeline.runner import PipelineRunner, PipelineSettings
 Masks = Literal["pipeline", "truth"]
 OBSERVED = 128  # plate confidence at or above this (0..255) marks an observed background pixel
 VISIBLE_LIGHT = 10  # levels of change in some channel that make added light visible
+TINY_EFFECT = 0.002  # fraction of the frame below which an effect (or its absence) is a speck
+LIT = 0.05  # strength from which a pixel counts as lit when measuring the rebuild
 
 
 def _mean(values: list[float | None], digits: int = 4) -> float | None:
@@ -59,6 +69,46 @@ def solid_interior_sad(alpha: np.ndarray, truth: np.ndarray) -> float:
     solid = truth.astype(np.float64).copy()
     solid[matte_regions(solid)["interior"]] = 1.0
     return float(np.abs(np.clip(alpha.astype(np.float64), 0.0, 1.0) - solid).sum() / 1000.0)
+
+def under_light(frame: GeneratedFrame) -> np.ndarray:
+    """The exact layer under the light: the true characters over the true plate (float32 RGB)."""
+    a = frame.alpha[..., None]
+    return np.asarray(a * frame.foreground.astype(np.float32) + (1 - a) * frame.clean, np.float32)
+
+
+def light_measures(frame: GeneratedFrame, strength: np.ndarray, colour: np.ndarray | None) -> dict[str, float | None]:
+    """IoU ignoring specks and the rebuild of ``frame`` by its light layer (strength in [0, 1], colour
+    uint8 RGB or None for a strength-only layer, then measured as white light)."""
+    out: dict[str, float | None] = {}
+    tiny = TINY_EFFECT * strength.size
+    if max(int((strength >= 0.25).sum()), int((frame.effects >= 0.25).sum())) >= tiny:
+        out["effects_iou_ignoring_tiny"] = effect_iou(strength, frame.effects)
+    if frame.kind == "normal":
+        under = under_light(frame)
+        light = np.full(frame.image.shape, 255.0, np.float32) if colour is None else colour.astype(np.float32)
+        rebuilt = np.clip(under + strength[..., None] * light + 0.5, 0, 255).astype(np.uint8)
+        where = (frame.effects >= LIT) | (strength >= LIT)
+        plain = np.clip(under + 0.5, 0, 255).astype(np.uint8)
+        # Sums, pooled over the frames by `pool_rebuild`: a frame with three faintly lit pixels must
+        # not weigh as much as one with a thousand.
+        image = frame.image.astype(np.float32)
+        out["rebuild_sum"] = float(np.abs(rebuilt[where] - image[where]).sum())
+        out["rebuild_sum_without"] = float(np.abs(plain[where] - image[where]).sum())
+        out["rebuild_values"] = float(3 * where.sum())
+    return out
+
+
+def pool_rebuild(per: dict[str, list[float | None]]) -> dict[str, float | None]:
+    """The rebuild errors (mean absolute, levels per channel) over all the frames' lit pixels, from
+    the sums `light_measures` gave per frame (removed from ``per``)."""
+    sums = {k: float(np.sum([v for v in per.pop(k, []) if v is not None]))
+            for k in ("rebuild_sum", "rebuild_sum_without", "rebuild_values")}
+    n = sums["rebuild_values"]
+    out: dict[str, float | None] = {"effects_rebuild_error": None, "effects_rebuild_error_without": None}
+    if n > 0:
+        out["effects_rebuild_error"] = round(sums["rebuild_sum"] / n, 2)
+        out["effects_rebuild_error_without"] = round(sums["rebuild_sum_without"] / n, 2)
+    return out
 
 
 def default_data() -> tuple[Path, Path]:
@@ -98,7 +148,7 @@ def eval_layer_quality(
         for run in runs:
             runner.submit_run(run).wait()
             runner.wait_idle(3600)
-            for name in ("alpha", "clean", "effects", "plate_confidence"):
+            for name in ("alpha", "clean", "effects", "effect_colour", "plate_confidence"):
                 out[name] = [read(name, i) for i in range(video.frame_count)]
         seconds = time.perf_counter() - started
         runner.stop()
@@ -137,14 +187,18 @@ def eval_layer_quality(
                 pred = eff.astype(np.float32) / 255.0
                 add("effects_iou", effect_iou(pred, f.effects))
                 add("effects_iou_visible", effect_iou(pred, visible_effects(f)))
+                for key, value in light_measures(f, pred, out["effect_colour"][f.index]).items():
+                    add(key, value)
         if len(alphas) == len(frames):
             flicker.append(dtssd(alphas, [f.alpha for f in frames]))
     result: dict[str, Any] = {
         "seed": seed, "frames": video.frame_count, "size": f"{width}x{height}", "masks": masks,
         "backends": backends or "classical",
     }
+    rebuild = pool_rebuild(per)
     for key, values in per.items():
         result[key] = _mean(values, 2 if "psnr" in key else 4)
+    result.update(rebuild)
     result["matte_dtssd"] = _mean(flicker)
     result["seconds"] = round(seconds, 1)
     return result

@@ -40,6 +40,8 @@ LAYERS: dict[str, LayerSpec] = {
     "masks": LayerSpec(0, "gzip", 4, "final object-id label map (the propagate stage or the user), 0 = background", "propagate"),
     "alpha": LayerSpec(0, "gzip", 1, "character alpha matte, 0..255", "matte"),
     "effects": LayerSpec(0, "gzip", 1, "effect strength, 0..255", "effects"),
+    # With `effects` as alpha, the RGBA light layer (composited additively over plate and characters).
+    "effect_colour": LayerSpec(3, "lzf", None, "effect light colour at full strength, RGB", "effects"),
     "clean": LayerSpec(3, "lzf", None, "clean background plate, RGB", "inpaint"),
     "confidence": LayerSpec(0, "gzip", 1, "propagation confidence, 0..255", "propagate"),
     # 255: the frame shows this background pixel, 192: another frame of the shot does (stitched),

@@ -29,7 +29,8 @@ class LayerStack:
         # Transparency shows as a checkerboard (under every layer) whenever no opaque frame is shown.
         self.checker = QGraphicsRectItem()
         self.checker.setPen(QPen(Qt.PenStyle.NoPen))
-        self.checker.setBrush(QBrush(QPixmap.fromImage(to_qimage(checkerboard(32, 32)))))
+        self.checker_brush = QBrush(QPixmap.fromImage(to_qimage(checkerboard(32, 32))))
+        self.checker.setBrush(self.checker_brush)
         self.checker.setZValue(-1)
         scene.addItem(self.checker)
         self.side = QGraphicsPixmapItem()
@@ -84,3 +85,5 @@ class LayerStack:
             item.setOpacity(c.layers[name].opacity)
         opaque = any(self.layer_items[n].isVisible() and c.layers[n].opacity >= 0.99 for n in ("image", "clean"))
         self.checker.setVisible(c.project is not None and not opaque)
+        # Light reads best on black (as it would be added to it); everything else over the checkerboard.
+        self.checker.setBrush(QBrush(QColor(0, 0, 0)) if c.solo == "effects" else self.checker_brush)

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from app.errors import CelstudioError
+from app.pipeline.stages.effects import read_light
 from app.store import Project
 from app.ui import render
 
@@ -190,9 +191,11 @@ class FrameLoader(QObject):
                 out[name] = None if alpha is None else render.to_qimage(
                     render.render_cutout(base, render.fit(alpha, size)))
             elif name == "effects":
-                fx = store.read("effects", frame)
-                out[name] = None if fx is None else render.to_qimage(
-                    render.render_heat(render.fit(fx, size)))
+                fx, colour = read_light(self.project, frame)
+                if fx is not None and colour is not None:  # the RGBA light layer, in its own colours
+                    out[name] = render.to_qimage(render.render_light(render.fit(fx, size), render.fit(colour, size)))
+                else:
+                    out[name] = None if fx is None else render.to_qimage(render.render_heat(render.fit(fx, size)))
             elif name == "confidence":
                 conf = store.read("confidence", frame)
                 out[name] = None if conf is None else render.to_qimage(

@@ -134,6 +134,14 @@ def render_heat(strength: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return np.asarray(cv2.LUT(cv2.merge([strength] * 4), HEAT_LUT.reshape(256, 1, 4)), np.uint8)
 
 
+def render_light(strength: NDArray[np.uint8], colour: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """The RGBA light layer in its own colours (premultiplied). Opacity is the square root of the
+    strength: light a quarter strong still reads at half opacity, alone over black or over the frame."""
+    a = np.sqrt(strength.astype(np.float32) / 255.0)
+    rgb = colour.astype(np.float32) * a[..., None]
+    return np.asarray(np.dstack([rgb, a * 255.0]) + 0.5, np.uint8)
+
+
 def checkerboard(width: int, height: int, cell: int = 16) -> NDArray[np.uint8]:
     """Light and mid grey squares: what "transparent" looks like in every image editor."""
     yy, xx = np.mgrid[:height, :width]

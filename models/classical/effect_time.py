@@ -1,13 +1,16 @@
-"""Effects through time: the same drawing as neighbouring frames show it, and light that stays put.
+"""Effects through time: the same drawing as neighbouring frames show it, light that stays put, and
+effects followed from frame to frame.
 
 Effects are short-lived and move; the drawing under them lasts. `motion_reference` rebuilds a frame
-from its neighbours (light that lives a few frames drops out of their median), and
-`suppress_persistent` removes detections that stay at one background place through a shot.
+from its neighbours (light that lives a few frames drops out of their median),
+`suppress_persistent` removes detections that stay at one background place through a shot, and
+`keep_lasting_groups` keeps small detections that an effect carries through several frames.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import cv2
@@ -23,6 +26,16 @@ def motion_reference(frames: Sequence[Image], i: int, offsets: Sequence[int] = (
     """Frame ``i`` as other frames of the shot show it: each neighbour warped onto it by dense
     optical flow (DIS), then the per-pixel median. Lasting things (the drawing) survive; light that
     lives a few frames or moves (sparks, streaks) differs between neighbours and drops out."""
+    warped = motion_neighbours(frames, i, offsets)
+    if not warped:
+        return np.asarray(frames[i]).copy()
+    stack = np.stack(warped).astype(np.uint8)
+    return masked_median(stack, np.ones(stack.shape[:3], bool))
+
+
+def motion_neighbours(frames: Sequence[Image], i: int, offsets: Sequence[int] = (-6, -3, 3, 6)) -> list[Image]:
+    """The neighbours of frame ``i`` at ``offsets`` (clamped to the shot), each warped onto it by
+    dense optical flow (DIS)."""
     n = len(frames)
     picks = sorted({min(n - 1, max(0, i + d)) for d in offsets} - {i})
     target = np.asarray(frames[i])
@@ -40,11 +53,29 @@ def motion_reference(frames: Sequence[Image], i: int, offsets: Sequence[int] = (
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / s
         mx = grid[1] + flow[..., 0]
         my = grid[0] + flow[..., 1]
-        warped.append(cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-    if not warped:
-        return target.copy()
-    stack = np.stack(warped).astype(np.uint8)
-    return masked_median(stack, np.ones(stack.shape[:3], bool))
+        warped.append(np.asarray(cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), np.uint8))
+    return warped
+
+
+def explained(image: Image, neighbours: Sequence[Image], where: NDArray[np.bool_], reach: int = 1,
+              tol: float = 12.0) -> NDArray[np.bool_]:
+    """Pixels of ``image`` (looked at within the box around ``where``) that some warped neighbour
+    shows, within ``reach`` px and ``tol`` levels in every channel: the drawing a flow slightly
+    misplaced, not light that lives a few frames."""
+    out = np.zeros(image.shape[:2], bool)
+    if not where.any():
+        return out
+    ys, xs = np.nonzero(where)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    img = image[y0:y1, x0:x1].astype(np.int16)
+    box = out[y0:y1, x0:x1]
+    for n in neighbours:
+        pad = cv2.copyMakeBorder(n, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
+        for dy in range(2 * reach + 1):
+            for dx in range(2 * reach + 1):
+                shifted = pad[y0 + dy : y1 + dy, x0 + dx : x1 + dx].astype(np.int16)
+                box |= np.abs(img - shifted).max(axis=2) <= tol
+    return out
 
 
 def suppress_persistent(
@@ -88,4 +119,66 @@ def suppress_persistent(
         k = cv2.warpAffine(keep_plate, inv, (ones.shape[1], ones.shape[0]), borderValue=1.0)
         k_full = cv2.resize(k, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
         out.append(np.asarray(m * k_full, np.float32))
+    return out
+
+
+def keep_lasting_groups(
+    maps: Sequence[SoftMap], min_pixels: float, reach: int, threshold: float = 0.25, min_frames: int = 2,
+    crumbs: float = 0.1,
+) -> list[SoftMap]:
+    """Drop detections whose group, followed through neighbouring frames, stays small.
+
+    A group is what lies within ``reach`` px of each other in a frame (a burst of sparks, a bundle of
+    streaks); groups of consecutive frames that touch are one effect through time. An effect is kept
+    when one of its frames holds ``min_pixels`` pixels above ``threshold``, or when it lasts
+    ``min_frames`` frames and holds ``min_frames * min_pixels`` over them all: a burst of sparks is a
+    few dozen pixels a frame, scattered, but it lasts, where a false speck seldom does. Within a kept effect, a frame's group of
+    fewer than ``crumbs * min_pixels`` pixels (all its groups together) goes.
+    """
+    if not maps:
+        return []
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    on = [np.asarray(m >= threshold, np.uint8) for m in maps]
+    # A flash lights most of its frame: it is no group, and would join every effect around it into one.
+    whole = [float(o.mean()) > 0.25 for o in on]
+    labels: list[NDArray[np.int32]] = []
+    offset = [0]
+    for o, flash in zip(on, whole, strict=True):
+        n, lab = cv2.connectedComponents(cv2.dilate(o * (not flash), disk), connectivity=8)
+        labels.append(np.where(lab > 0, lab + offset[-1], 0).astype(np.int32))
+        offset.append(offset[-1] + n)
+    total = offset[-1] + 1
+    parent = np.arange(total)
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = int(parent[k])
+        return k
+
+    for a, b in pairwise(labels):
+        both = (a > 0) & (b > 0)
+        for x, y in set(zip(a[both].tolist(), b[both].tolist(), strict=True)):
+            rx, ry = root(x), root(y)
+            if rx != ry:
+                parent[ry] = rx
+    roots = np.array([root(k) for k in range(total)])
+    area = np.zeros(total)
+    best = np.zeros(total)
+    frames = np.zeros(total)
+    for lab, o in zip(labels, on, strict=True):
+        per = np.bincount(roots[lab[o > 0]], minlength=total).astype(np.float64)
+        area += per
+        best = np.maximum(best, per)
+        frames += np.bincount(roots[np.unique(lab[lab > 0])], minlength=total) > 0
+    keep = (best >= min_pixels) | ((frames >= min_frames) & (area >= min_frames * min_pixels))
+    keep[0] = False
+    out = []
+    for m, lab, o in zip(maps, labels, on, strict=True):
+        # In a lasting effect's frame, a few pixels alone are what it leaves as it fades, or noise.
+        here = np.bincount(roots[lab[o > 0]], minlength=total) >= crumbs * min_pixels
+        kept = (keep & here)[roots[lab]]
+        # Faint light around a dropped group (its halo) goes with it; light outside any group stays.
+        gone = cv2.dilate(((lab > 0) & ~kept).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        out.append(np.where(gone, 0.0, m).astype(np.float32))
     return out

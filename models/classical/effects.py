@@ -22,10 +22,11 @@ from numpy.typing import NDArray
 
 from models.base import Image, Mask, Role, SoftMap
 from models.classical.camera import estimate_camera
-from models.classical.effect_time import motion_reference, suppress_persistent
+from models.classical.effect_light import EffectLight, flat_light, separate_light, unlit
+from models.classical.effect_time import explained, keep_lasting_groups, motion_neighbours, suppress_persistent
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
-from models.classical.plate import build_plate, warp_to_frame
+from models.classical.plate import build_plate, masked_median, warp_to_frame
 
 
 def _cmax(x: NDArray[Any]) -> NDArray[Any]:
@@ -51,6 +52,13 @@ def additive_strength(image: Image, background: Image, gain: float = 30.0, slack
     lowest = _cmin(d)
     s = np.clip(lum / gain, 0.0, 1.0) * np.clip((lowest + slack) / slack, 0.0, 1.0)
     return np.asarray(s, np.float32)
+
+
+def not_darker(image: Image, under: Image, slack: float = 10.0) -> SoftMap:
+    """1 where no channel of ``image`` is darker than ``under`` by more than ``slack`` levels, falling
+    to 0 at twice that: added light never darkens (outlines, shadows and characters do)."""
+    d = cv2.GaussianBlur(image, (3, 3), 0).astype(np.float32) - cv2.GaussianBlur(under, (3, 3), 0).astype(np.float32)
+    return np.asarray(np.clip((_cmin(d) + slack) / slack, 0.0, 1.0), np.float32)
 
 
 def estimate_background(image: Image, character_mask: Mask | None, margin: float = 0.0) -> Image:
@@ -151,42 +159,63 @@ class ClassicalEffectSeparator:
     def separate(
         self, image: Image, character_mask: Mask, plate: Image | None, drawing: Image | None = None
     ) -> SoftMap:
-        """Per-pixel effect strength; ``plate`` must be frame-aligned (same shape) to be used.
+        """Per-pixel effect strength (the alpha of `separate_light`)."""
+        return self.separate_light(image, character_mask, plate, drawing).strength
+
+    def separate_light(
+        self, image: Image, character_mask: Mask, plate: Image | None, drawing: Image | None = None,
+        alone: bool = True, neighbours: Sequence[Image] = (),
+    ) -> EffectLight:
+        """The light layer (colour per effect, strength per pixel); ``plate`` must be frame-aligned
+        (same shape) to be used.
 
         ``drawing`` (optional, frame-aligned) is the characters as neighbouring frames show them,
-        motion-compensated (`motion_reference`): light over a character is measured against it."""
+        motion-compensated (`motion_reference`): light over a character is measured against it.
+        ``alone``: small isolated detections are dropped here; a shot drops them through time instead
+        (`keep_lasting_groups`). ``neighbours`` (the warped frames ``drawing`` is the median of): light
+        over a character that one of them shows within a pixel is the drawing misplaced by the flow."""
         mask = np.asarray(character_mask, bool)
         if mask.shape != image.shape[:2]:
             mask = np.zeros(image.shape[:2], bool)
         flash = flash_strength(image)
         if flash > 0.0:
             # The whole frame is lit: no part of it is a background reference.
-            return np.full(image.shape[:2], flash, np.float32)
+            return flat_light(image.shape, flash)
         # Without a plate, only thin bright things (streaks, sparks, rims) can be told from the
         # background: an opening removes them, and what it removed is the candidate light.
-        ref = thin_removed(image, self.width)
+        under = thin_removed(image, self.width)
         trusted = np.zeros(mask.shape, bool)
         if plate is not None and plate.shape == image.shape:
             trusted = plate_support(image, plate, mask)
-            ref = np.where(trusted[..., None], plate, ref)
-        s = additive_strength(image, ref, self.gain)
+            under = np.where(trusted[..., None], plate, under)
+        s = additive_strength(image, under, self.gain)
         # The brightening must also be visible in absolute terms: effects are bright.
         v = _cmax(image).astype(np.float32) / 255.0
-        s *= np.clip((v - 0.3) / 0.25, 0.0, 1.0)
+        bright = np.clip((v - 0.3) / 0.25, 0.0, 1.0)
+        s *= bright
+        allowed = np.ones(mask.shape, bool)
         if mask.any():
             # Beyond the mask, a bright character's colour bleeds over its outline (fringe, blur):
             # excluded, except where a plate shows what the background there really is.
             r = self.fringe
             near = cv2.dilate(mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
-            s[mask | (near & ~trusted)] = 0.0
+            allowed = ~(mask | (near & ~trusted))
+            s[~allowed] = 0.0
             if drawing is not None and drawing.shape == image.shape:
                 # Over a character the reference is the same drawing in other frames: short-lived
                 # light (sparks, streaks over it) is what they do not show.
                 inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-                over = additive_strength(image, drawing, self.gain) * np.clip((v - 0.3) / 0.25, 0.0, 1.0)
+                over = additive_strength(image, drawing, self.gain) * bright
+                if neighbours:
+                    over[explained(image, neighbours, inner & (over > 0))] = 0.0
                 s[inner] = over[inner]
-        s = self._drop_specks(s)
-        return np.asarray(np.clip(s, 0.0, 1.0), np.float32)
+                under = np.where(inner[..., None], drawing, under)
+                allowed |= inner
+        keep = not_darker(image, under) * bright * allowed
+        light = separate_light(image, under, self._drop_specks(s) if alone else s, keep)
+        strength = np.clip(self._drop_specks(light.strength) if alone else light.strength, 0.0, 1.0)
+        light.colour[unlit(strength)] = 0
+        return EffectLight(np.asarray(strength, np.float32), light.colour)
 
     def separate_shot(
         self,
@@ -195,7 +224,18 @@ class ClassicalEffectSeparator:
         transforms: Sequence[Matrix] | None = None,
         max_plate_frames: int = 16,
     ) -> list[SoftMap]:
-        """Effects for a whole shot: a median plate without the characters is the background
+        """Effect strengths for a whole shot (the alphas of `separate_shot_light`)."""
+        return [light.strength for light in self.separate_shot_light(frames, character_masks, transforms,
+                                                                     max_plate_frames)]
+
+    def separate_shot_light(
+        self,
+        frames: Sequence[Image],
+        character_masks: Sequence[Mask],
+        transforms: Sequence[Matrix] | None = None,
+        max_plate_frames: int = 16,
+    ) -> list[EffectLight]:
+        """Light layers for a whole shot: a median plate without the characters is the background
         (short-lived effects fall out of the median), then `suppress_persistent`."""
         if len(frames) == 0:
             return []
@@ -214,7 +254,7 @@ class ClassicalEffectSeparator:
             for j in stray_frames(frames, ts, grown):
                 grown[j] = np.ones(shape[:2], bool)
             plate, seen = build_plate(frames, ts, grown, 1.0, max_plate_frames)
-        def effect_map(i: int) -> SoftMap:
+        def effect_map(i: int) -> EffectLight:
             frame = np.asarray(frames[i])
             ref: Image | None = None
             if plate is not None and seen is not None:
@@ -222,13 +262,25 @@ class ClassicalEffectSeparator:
                 unseen = warp_to_frame(seen, ts[i], shape, 1.0, cv2.INTER_NEAREST) == 0
                 if unseen.any():  # background nobody saw: estimate it from the frame itself
                     ref = np.where(unseen[..., None], estimate_background(frame, character_masks[i]), ref)
-            drawing = motion_reference(frames, i) if len(frames) >= 3 else None
-            return self.separate(frame, np.asarray(character_masks[i], bool), ref, drawing)
+            near = motion_neighbours(frames, i) if len(frames) >= 3 else []
+            drawing = np.asarray(masked_median(np.stack(near), np.ones((len(near), *shape[:2]), bool))) if near else None
+            return self.separate_light(frame, np.asarray(character_masks[i], bool), ref, drawing, alone=False,
+                                       neighbours=near)
 
         # Frames are independent once the plate is built; OpenCV and numpy release the GIL.
         with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(frames)))) as pool:
-            maps = list(pool.map(effect_map, range(len(frames))))
-        return suppress_persistent(maps, ts)
+            lights = list(pool.map(effect_map, range(len(frames))))
+        maps = suppress_persistent([light.strength for light in lights], ts)
+        maps = keep_lasting_groups(maps, self.min_area * maps[0].size, self._reach(maps[0].shape))
+        for light, m in zip(lights, maps, strict=True):
+            light.strength = m
+            light.colour[unlit(m)] = 0
+        return lights
+
+    @staticmethod
+    def _reach(shape: tuple[int, ...]) -> int:
+        """How close detections must lie to count as one group (one burst of sparks)."""
+        return max(2, round(0.02 * min(shape[:2])))
 
     def _drop_specks(self, s: SoftMap) -> SoftMap:
         """Drop isolated small detections; small ones close together (a burst of sparks, a bundle of
@@ -236,7 +288,7 @@ class ClassicalEffectSeparator:
         on = (s > 0.25).astype(np.uint8)
         if not on.any():
             return s
-        r = max(2, round(0.02 * min(s.shape)))
+        r = self._reach(s.shape)
         grouped = cv2.dilate(on, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
         n, lab = cv2.connectedComponents(grouped, connectivity=8)
         if n <= 1:

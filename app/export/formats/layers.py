@@ -3,7 +3,9 @@
 ``frames/fNNNNNN.png`` the source frame; ``objects/<id>_<name>/fNNNNNN.png`` the object as RGBA
 (colour decontaminated against the clean plate); ``masks/binary/<id>_<name>/`` 0/255 masks;
 ``masks/palette/`` indexed PNGs whose pixel values are object ids (palette = object colours);
-``alpha/``, ``effects/``, ``confidence/`` grey PNGs; ``clean/`` RGB plates. ``alpha16=true`` writes
+``alpha/``, ``effects/``, ``confidence/`` grey PNGs; ``clean/`` RGB plates; ``effects_rgba/`` the light
+layer as RGBA (the light's colour, its strength as alpha: composite it with an additive blend,
+"Add" / "Linear Dodge", over the plate and the characters). ``alpha16=true`` writes
 alpha mattes and object RGBA as 16-bit PNGs. ``frames=false`` leaves the source frames out.
 """
 
@@ -17,6 +19,7 @@ from app.export.core import ExportContext, FrameData, Output
 from app.export.formats.common import png_level
 from app.export.naming import safe_relpath
 from app.export.render import cutout, decontaminate, encode_palette_png, encode_png, object_alpha, to_16bit
+from app.pipeline.stages.effects import read_light
 
 
 def _flag(value: Any, default: bool) -> bool:
@@ -70,6 +73,9 @@ class LayersFormat:
             array = fd.layer(name)
             if array is not None:
                 add(safe_relpath(name, stem), lambda a=array: a, name)
+        strength, colour = read_light(ctx.project, fd.frame)
+        if strength is not None and colour is not None:
+            add(safe_relpath("effects_rgba", stem), lambda: np.dstack([colour, strength]), "effects_rgba")
         return outs
 
     def finish(self, ctx: ExportContext) -> None:

@@ -4,7 +4,7 @@ drivers, and the masks the downstream stages derive from ``masks``."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, Protocol, overload
 
@@ -130,10 +130,11 @@ def context_frames(shot: Shot, targets: list[int], limit: int = 16, keys: np.nda
 
 def sampled_shot(
     ctx: StageContext, stage: str, role: str, layer: str, shot: Shot, targets: list[int],
-    compute: Callable[[list[int], ShotFrames], list[np.ndarray]],
+    compute: Callable[[list[int], ShotFrames], Sequence[np.ndarray | dict[str, np.ndarray]]],
 ) -> None:
     """Run a shot-level backend on batches of up to 16 targets, each with a bounded sample of the
-    shot's other frames (`context_frames`); ``compute(indices, frames)`` returns one result per index."""
+    shot's other frames (`context_frames`); ``compute(indices, frames)`` returns one result per index:
+    the array of ``layer``, or arrays by layer name (written in their order, ``layer`` among them)."""
     name = ctx.backend_name(role)
     inputs = {f: current_inputs(ctx.project, stage, f, name) for f in targets}
     for start in range(0, len(targets), 16):
@@ -149,7 +150,9 @@ def sampled_shot(
         finally:
             frames.close()
         for frame in batch:
-            ctx.write(layer, frame, results[indices.index(frame)], {"stage": stage, "backend": name})
+            result = results[indices.index(frame)]
+            for out_layer, array in (result.items() if isinstance(result, dict) else [(layer, result)]):
+                ctx.write(out_layer, frame, array, {"stage": stage, "backend": name})
             ctx.done(stage, frame, inputs[frame])
             ctx.checkpoint(stage, frame)
 

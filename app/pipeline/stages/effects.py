@@ -1,4 +1,5 @@
-"""The effects stage: soft maps of effects (glows, sparks, streaks, flashes)."""
+"""The effects stage: effects (glows, sparks, streaks, flashes) as a strength map (``effects``) and,
+from backends that give one, the light's colour (``effect_colour``): together the RGBA light layer."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from app.pipeline.frames import ShotFrames
 from app.pipeline.stages.common import StageContext, character_mask, per_frame, sampled_shot
 from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
-from app.store import Shot
+from app.store import Project, Shot
 
 
 def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
@@ -27,8 +28,27 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         )
         return
 
-    def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
+    def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray] | list[dict[str, np.ndarray]]:
         masks = [character_mask(ctx.project, f) for f in indices]
+        if hasattr(separator, "separate_shot_light"):
+            # The colour first: whoever hears that `effects` changed reads both.
+            lights = separator.separate_shot_light(frames, masks, **camera_kwargs(ctx, camera, indices))
+            return [{"effect_colour": light.colour, "effects": light.strength} for light in lights]
         return separator.separate_shot(frames, masks, **camera_kwargs(ctx, camera, indices))
 
     sampled_shot(ctx, "effects", "effects", "effects", shot, targets, compute)
+
+
+def read_light(project: Project, frame: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The frame's effect strength (uint8) and light colour (uint8 RGB), or None for what is missing.
+
+    The colour belongs to the strength only when the same backend wrote both: a backend without
+    colours (or a user's edit) leaves an older colour layer behind, which is then ignored."""
+    layers = project.layers
+    strength = layers.read("effects", frame)
+    if strength is None:
+        return None, None
+    colour = layers.read("effect_colour", frame)
+    if colour is None or layers.meta("effect_colour", frame).get("backend") != layers.meta("effects", frame).get("backend"):
+        return strength, None
+    return strength, colour

@@ -1,0 +1,138 @@
+"""Effects as an RGBA light layer: a colour per effect and a strength per pixel.
+
+Anime glows, sparks and speed lines are composited additively ("add" / "linear dodge"): the frame is
+the layer under the light (plate and characters) plus ``strength * colour``, clipped at white. Once
+the under-layer is known (`effects.ClassicalEffectSeparator` models it), each effect's colour is the
+direction in which its strong pixels moved away from it, and the strength of every pixel is that
+pixel's change projected on the colour. Reading strength from luminance instead would give white
+light 1.8x the strength of pink light of the same alpha.
+
+The colour is stored at full brightness (its largest channel 255): a faint light and a strong light
+of one hue are the same colour at different strengths, so an effect keeps its colour through its
+fade-in and fade-out. The layer composites back as ``under + alpha * rgb`` (see `composite_light`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from models.base import Image, SoftMap
+
+SATURATED = 250  # a channel this bright may have been clipped: it says only "at least this much"
+WHITE = np.array([255.0, 255.0, 255.0], np.float32)
+
+
+@dataclass
+class EffectLight:
+    """One frame's light layer.
+
+    Attributes
+    ----------
+    strength : SoftMap
+        float32 (H, W) in [0, 1], the alpha of the layer.
+    colour : Image
+        uint8 (H, W, 3), the light's colour at full strength (largest channel 255 where there is light,
+        0 elsewhere).
+    """
+
+    strength: SoftMap
+    colour: Image
+
+    def rgba(self) -> Image:
+        """The layer as uint8 RGBA (colour, strength): composite it with an additive blend."""
+        a = np.clip(np.rint(self.strength * 255.0), 0, 255).astype(np.uint8)
+        return np.dstack([self.colour, a])
+
+
+def unlit(strength: SoftMap) -> NDArray[np.bool_]:
+    """Where the strength is stored as 0 (layers are uint8): no colour is kept there."""
+    return np.asarray(np.rint(strength * 255.0) == 0)
+
+
+def light_colour(delta: NDArray[np.float32], min_pixels: int = 6) -> NDArray[np.float32]:
+    """The colour (largest channel 255) of light that moved unclipped pixels by ``delta`` (N, 3).
+
+    The strongest pixels vote: faint ones are mostly the under-layer's error. Too few: white."""
+    if len(delta) < min_pixels:
+        return WHITE.copy()
+    d = np.maximum(delta, 0.0)
+    length = d.sum(axis=1)
+    strong = length >= np.percentile(length, 60)
+    c = (d[strong] * length[strong, None]).sum(axis=0)
+    if float(c.max()) <= 0.0:
+        return WHITE.copy()
+    return np.asarray(c / c.max() * 255.0, np.float32)
+
+
+def project_light(delta: NDArray[np.float32], image: Image, colour: NDArray[np.float32]) -> SoftMap:
+    """Per-pixel strength of light of ``colour`` (H, W, 3) explaining ``delta`` (frame minus under-layer).
+
+    Least squares over the channels that are not clipped; where every channel is clipped, the
+    smallest strength that takes the under-layer to white (a lower bound: light over white leaves no
+    other trace).
+    """
+    ok = image < SATURATED
+    num = (delta * colour * ok).sum(axis=2)
+    den = (colour * colour * ok).sum(axis=2)
+    fit = num / np.maximum(den, 1.0)
+    under = image.astype(np.float32) - delta
+    lit = colour >= 8.0  # a channel the light hardly has cannot have been clipped by it
+    reach = np.where(lit, np.maximum(255.0 - under, 0.0) / np.maximum(colour, 1.0), 0.0).max(axis=2)
+    s = np.where(ok.any(axis=2), fit, reach)
+    return np.asarray(np.clip(s, 0.0, 1.0), np.float32)
+
+
+def colour_groups(
+    detected: SoftMap, delta: NDArray[np.float32], image: Image, floor: float = 0.08, reach: int = 3,
+) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+    """Effects as groups of detected light (``detected`` >= ``floor``, grown by ``reach`` px) and each
+    group's colour: the label map (0 = none) and a colour table (row k: label k's colour; row 0 black).
+
+    Only unclipped pixels vote for a colour: where a channel reached white, the light's share in it
+    is unknown."""
+    on: NDArray[np.uint8] = (detected >= floor).astype(np.uint8)
+    if reach > 0:
+        on = np.asarray(cv2.dilate(on, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))),
+                        np.uint8)
+    n, lab = cv2.connectedComponents(on, connectivity=8)
+    table = np.zeros((n, 3), np.float32)
+    votes = np.flatnonzero(((detected >= floor) & (image.max(axis=2) < SATURATED)).ravel())
+    groups = lab.ravel()[votes]
+    order = np.argsort(groups, kind="stable")
+    bounds = np.searchsorted(groups[order], np.arange(n + 1))
+    flat = delta.reshape(-1, 3)
+    for k in range(1, n):
+        table[k] = light_colour(flat[votes[order[bounds[k] : bounds[k + 1]]]])
+    return lab.astype(np.int32), table
+
+
+def separate_light(
+    image: Image, under: Image, detected: SoftMap, keep: SoftMap | None = None, floor: float = 0.08,
+) -> EffectLight:
+    """The light layer of ``image`` over the under-layer ``under`` where ``detected`` found effects.
+
+    ``keep`` (optional, in [0, 1]) multiplies the projected strength: what the caller knows is no
+    light (character fringe, darkened pixels)."""
+    delta = image.astype(np.float32) - under.astype(np.float32)
+    lab, table = colour_groups(detected, delta, image, floor)
+    colour = table[lab]
+    strength = project_light(delta, image, colour) * (lab > 0)
+    if keep is not None:
+        strength = strength * keep
+    return EffectLight(np.asarray(strength, np.float32), np.clip(np.rint(colour), 0, 255).astype(np.uint8))
+
+
+def composite_light(under: Image, light: EffectLight) -> Image:
+    """``under`` with the light added (the additive blend the layer is made for), clipped at white."""
+    added = light.strength[..., None] * light.colour.astype(np.float32)
+    return np.clip(under.astype(np.float32) + added + 0.5, 0, 255).astype(np.uint8)
+
+
+def flat_light(shape: tuple[int, ...], strength: float) -> EffectLight:
+    """A whole-frame white light (a flash)."""
+    h, w = shape[:2]
+    return EffectLight(np.full((h, w), strength, np.float32), np.full((h, w, 3), 255, np.uint8))
