@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from app.pipeline.frames import ShotFrames
-from app.pipeline.stages.common import StageContext, character_mask, per_frame, sampled_shot
+from app.pipeline.stages.common import (
+    StageContext,
+    character_mask,
+    equal_inputs,
+    per_frame,
+    repeat_groups,
+    sampled_shot,
+)
 from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
 from app.store import Shot
 
@@ -20,10 +27,13 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     except Exception as exc:
         fail_all(ctx, "effects", "effects", targets, exc)
         return
+    # A drawing that repeats an earlier one with the same character mask shares its effects.
+    groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: character_mask(ctx.project, f)))
     if not hasattr(separator, "separate_shot"):
         per_frame(
             ctx, "effects", "effects", targets,
             lambda f: {"effects": separator.separate(ctx.project.frame(f), character_mask(ctx.project, f), None)},
+            groups=groups,
         )
         return
 
@@ -31,4 +41,4 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         masks = [character_mask(ctx.project, f) for f in indices]
         return separator.separate_shot(frames, masks, **camera_kwargs(ctx, camera, indices))
 
-    sampled_shot(ctx, "effects", "effects", "effects", shot, targets, compute)
+    sampled_shot(ctx, "effects", "effects", "effects", shot, targets, compute, groups)

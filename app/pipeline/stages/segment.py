@@ -8,14 +8,15 @@ import numpy as np
 
 from app.pipeline.graph import current_inputs
 from app.pipeline.register import annotator_embedder, register_shot
-from app.pipeline.stages.common import StageContext
+from app.pipeline.stages.common import StageContext, shot_pictures
 from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
 from app.store import Shot
 
 
 def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
-    """The segmenter sees the whole shot, each drawing once (the classical one models its background
-    plate from them, through the shot's camera: `stages.shot`, computed here first when missing).
+    """The segmenter sees the whole shot, each picture once (the classical one models its background
+    plate from them, through the shot's camera: `stages.shot`, computed here first when missing): a
+    drawing that repeats an earlier one (`common.shot_pictures`) is not segmented again.
 
     A held frame is the same picture as its drawing, so it has its drawing's result. Measured on
     onepiece_demo.mp4 (docs/holds.md): the drawings-only segmentation agrees with segmenting every
@@ -29,14 +30,17 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     """
     name = ctx.backend_name("segmenter")
     keys = ctx.project.drawing_keys
-    indices = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]
-    position = {f: i for i, f in enumerate(indices)}
     try:
         # Before any inputs are taken: they name the camera's digest (`graph.stage_inputs`).
         camera = camera_for(ctx, "segment", "segmenter", shot)
+        pictures = shot_pictures(ctx, shot)
     except Exception as exc:
         fail_all(ctx, "segment", "segmenter", targets, exc)
         return
+    # Each picture once: a drawing that repeats an earlier one of the shot (a mouth flap, a cycle) is
+    # that picture again, so it has its result, as a held frame has its drawing's.
+    indices = sorted(set(pictures.values()))
+    position = {d: indices.index(p) for d, p in pictures.items()}
     inputs = {f: current_inputs(ctx.project, "segment", f, name) for f in targets}
     # The weight-free segmenter models its plate through the shot's camera (its unrefined estimate,
     # exactly what it estimated for itself; estimating none now); the frame indices time its drawings.
@@ -75,8 +79,7 @@ def ensure_registered(ctx: StageContext, shot: Shot, labels: dict[int, np.ndarra
     present = {int(t) for lab in labels.values() for t in np.unique(lab) if t}
     if all(ctx.project.objects.track(shot.start, t) is not None for t in present):
         return
-    keys = ctx.project.drawing_keys
-    indices = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]  # as the segmenter saw them
+    indices = sorted(set(shot_pictures(ctx, shot).values()))  # as the segmenter saw them
     stored = [ctx.project.layers.read("segmentation", f) for f in indices]
     shot_labels = [s if s is not None else np.zeros((ctx.project.height, ctx.project.width), np.uint8) for s in stored]
     kinds = [
