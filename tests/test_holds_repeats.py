@@ -109,13 +109,14 @@ def test_each_picture_is_computed_once_and_repeats_share_its_results(cycled: tup
         assert project.layers.read_record("annotations", f) == project.layers.read_record("annotations", first)
     # The first drawings' own results are what the backends make of their picture.
     for f in (0, 1, 5, 6, 7):
-        assert np.array_equal(project.layers.read("segmentation", f), (_picture(PICTURES[f])[..., 1] > 128).astype(np.uint8))
+        labels = project.layers.read("segmentation", f)
+        assert labels is not None and np.array_equal(labels, (_picture(PICTURES[f])[..., 1] > 128).astype(np.uint8))
 
 
 def test_a_correction_on_a_repeat_makes_it_a_drawing_of_its_own(cycled: tuple[Project, PipelineRunner, Calls]) -> None:
     project, runner, calls = cycled
     before = {f: project.masks_or_empty(f) for f in range(12)}
-    alpha_before = {f: project.layers.read("alpha", f) for f in range(12)}
+    alpha_before = {f: _read(project, "alpha", f) for f in range(12)}
     after = before[2].copy()
     after[0:4, 0:4] = 1
     project.commit("correct", [MaskEdit(2, before[2], after, 1)])
@@ -125,11 +126,17 @@ def test_a_correction_on_a_repeat_makes_it_a_drawing_of_its_own(cycled: tuple[Pr
         assert (runner.stage_status(stage) == FRESH).all(), stage
     # Frame 2's matte was computed for its own mask; its picture's other drawings kept theirs.
     assert calls["matte", 0] == 2
-    alpha = project.layers.read("alpha", 2)
-    assert alpha is not None and np.array_equal(alpha > 0, after > 0) and not np.array_equal(alpha, alpha_before[0])
+    alpha = _read(project, "alpha", 2)
+    assert np.array_equal(alpha > 0, after > 0) and not np.array_equal(alpha, alpha_before[0])
     for f in range(12):
         if f != 2:
-            assert np.array_equal(project.layers.read("alpha", f), alpha_before[f]), f
+            assert np.array_equal(_read(project, "alpha", f), alpha_before[f]), f
+
+
+def _read(project: Project, layer: str, frame: int) -> np.ndarray:
+    array = project.layers.read(layer, frame)
+    assert array is not None, (layer, frame)
+    return array
 
 
 def test_without_sharing_every_drawing_is_computed(tmp_path: Path) -> None:
