@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo.generator import generate_shots
 from app.ingest.importer import import_source
-from app.pipeline.graph import STAGES, stage_status, stale_frames
+from app.pipeline.graph import PICTURES_RECORD, SHARE_REPEATS, STAGES, stage_status, stale_frames
 from app.pipeline.runner import PipelineRunner
 from app.pipeline.stages import STAGE_FUNCTIONS
 from app.store import Manifest, Project, Shot, SourceInfo
@@ -77,6 +77,11 @@ def _identical(a: Project, b: Project, layer: str, frame: int) -> bool:
     return x is not None and y is not None and np.array_equal(x, y)
 
 
+def _same_layer(project: Project, layer: str, a: int, b: int) -> bool:
+    x, y = project.layers.read(layer, a), project.layers.read(layer, b)
+    return x is not None and y is not None and np.array_equal(x, y)
+
+
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     union = int((a | b).sum())
     return 1.0 if union == 0 else int((a & b).sum()) / union
@@ -86,6 +91,8 @@ def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> 
     held = import_source(source, work / "held")
     every = import_source(source, work / "every")
     every.set_held(np.zeros(every.frame_count, np.uint8))
+    every.manifest.settings[SHARE_REPEATS] = False  # no drawing repeats another either
+    every.save_manifest()
     n = held.frame_count
     print(f"{source.name}: {n} frames, {held.drawing_count} drawings found"
           + (f" (true: {true_drawings})" if true_drawings is not None else ""))
@@ -109,6 +116,15 @@ def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> 
         at_drawings = sum(1 for f in drawings if _identical(held, every, layer, f))
         print(f"  {layer:<12} identical on {same} of {len(held_frames)} held frames, "
               f"{at_drawings} of {len(drawings)} drawings' first frames")
+    first_of: dict[int, int] = {}
+    for shot in held.shots:
+        record = held.layers.read_record(PICTURES_RECORD, shot.start) or {}
+        first_of.update(zip(record.get("inputs", {}).get("drawings", []), record.get("pictures", []), strict=True))
+    repeats = [d for d in drawings if first_of.get(d, d) != d]
+    print(f"  {len(drawings) - len(repeats)} pictures among the {len(drawings)} drawings (the others repeat one)")
+    for layer in LAYERS:
+        same = sum(1 for d in repeats if _same_layer(held, layer, d, first_of[d]))
+        print(f"  {layer:<12} identical to the first drawing of its picture on {same} of {len(repeats)} repeats")
     ious = [_iou(held.masks_or_empty(f) > 0, every.masks_or_empty(f) > 0) for f in held_frames]
     if ious:
         print(f"  masks foreground IoU on held frames (holds on vs off): min {min(ious):.3f}, mean {np.mean(ious):.3f}")
