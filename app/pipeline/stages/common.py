@@ -118,8 +118,10 @@ def per_frame(
 
 
 def share_repeats(project: Project) -> bool:
-    """Whether a drawing that repeats an earlier one of its shot shares its result (the default)."""
-    return bool(project.manifest.settings.get(SHARE_REPEATS, True))
+    """Whether a drawing that repeats an earlier one of its shot shares its result (the default; a
+    batch worker's shot workspace carries no settings and follows it)."""
+    settings = getattr(project.manifest, "settings", None)
+    return bool(settings.get(SHARE_REPEATS, True)) if isinstance(settings, dict) else True
 
 
 def shot_pictures(ctx: StageContext, shot: Shot) -> dict[int, int]:
