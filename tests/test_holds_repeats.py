@@ -114,23 +114,32 @@ def test_each_picture_is_computed_once_and_repeats_share_its_results(cycled: tup
 
 
 def test_a_correction_on_a_repeat_makes_it_a_drawing_of_its_own(cycled: tuple[Project, PipelineRunner, Calls]) -> None:
+    """Frames 0 and 2 show one picture. Corrected differently, both are recomputed, each for its own
+    mask; corrected alike, they share one computation again."""
     project, runner, calls = cycled
     before = {f: project.masks_or_empty(f) for f in range(12)}
     alpha_before = {f: _read(project, "alpha", f) for f in range(12)}
-    after = before[2].copy()
-    after[0:4, 0:4] = 1
-    project.commit("correct", [MaskEdit(2, before[2], after, 1)])
+    at_0, at_2 = before[0].copy(), before[2].copy()
+    at_0[28:32, 40:48] = 1
+    at_2[0:4, 0:4] = 1
+    project.commit("correct", [MaskEdit(0, before[0], at_0, 1), MaskEdit(2, before[2], at_2, 1)])
     runner.submit_run().wait(60)
     assert runner.wait_idle()
     for stage in STAGES:
         assert (runner.stage_status(stage) == FRESH).all(), stage
-    # Frame 2's matte was computed for its own mask; its picture's other drawings kept theirs.
-    assert calls["matte", 0] == 2
-    alpha = _read(project, "alpha", 2)
-    assert np.array_equal(alpha > 0, after > 0) and not np.array_equal(alpha, alpha_before[0])
+    assert calls["matte", 0] == 3  # once for the three drawings of picture 0, then once each
+    for f, mask in ((0, at_0), (2, at_2)):
+        assert np.array_equal(_read(project, "alpha", f) > 0, mask > 0), f
     for f in range(12):
-        if f != 2:
+        if f not in (0, 2):
             assert np.array_equal(_read(project, "alpha", f), alpha_before[f]), f
+    same = at_0 | at_2
+    project.commit("correct alike", [MaskEdit(0, at_0, same, 1), MaskEdit(2, at_2, same, 1)])
+    runner.submit_run().wait(60)
+    assert runner.wait_idle()
+    assert calls["matte", 0] == 4
+    assert np.array_equal(_read(project, "alpha", 0), _read(project, "alpha", 2))
+    assert np.array_equal(_read(project, "alpha", 2) > 0, same > 0)
 
 
 def _read(project: Project, layer: str, frame: int) -> np.ndarray:
