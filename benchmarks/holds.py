@@ -87,7 +87,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else int((a & b).sum()) / union
 
 
-def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> None:
+def side_by_side(source: Path, work: Path, true_drawings: int | None = None, held_only: bool = False) -> None:
     held = import_source(source, work / "held")
     every = import_source(source, work / "every")
     every.set_held(np.zeros(every.frame_count, np.uint8))
@@ -99,6 +99,11 @@ def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> 
     t_held, c_held, s_held, cpu_held = _run(held)
     print(f"  holds on : {t_held:8.1f} s wall, {c_held:8.1f} s CPU "
           f"({', '.join(f'{k} {v:.1f}' for k, v in cpu_held.items())} CPU s)", flush=True)
+    if held_only:
+        _report_repeats(held)
+        held.close()
+        every.close()
+        return
     t_every, c_every, s_every, cpu_every = _run(every)
     print(f"  holds on : {t_held:8.1f} s wall  {n / t_held:6.2f} frames/s   {c_held:8.1f} s CPU  {n / c_held:6.2f} frames/CPU s")
     print(f"  holds off: {t_every:8.1f} s wall  {n / t_every:6.2f} frames/s   {c_every:8.1f} s CPU  {n / c_every:6.2f} frames/CPU s")
@@ -116,6 +121,21 @@ def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> 
         at_drawings = sum(1 for f in drawings if _identical(held, every, layer, f))
         print(f"  {layer:<12} identical on {same} of {len(held_frames)} held frames, "
               f"{at_drawings} of {len(drawings)} drawings' first frames")
+    _report_repeats(held)
+    ious = [_iou(held.masks_or_empty(f) > 0, every.masks_or_empty(f) > 0) for f in held_frames]
+    if ious:
+        print(f"  masks foreground IoU on held frames (holds on vs off): min {min(ious):.3f}, mean {np.mean(ious):.3f}")
+    raw_held = sum((work / "held" / name).stat().st_size for name in ("layers.h5", "index.db"))
+    raw_every = sum((work / "every" / name).stat().st_size for name in ("layers.h5", "index.db"))
+    print(f"  layer store: {raw_held / 2**20:.1f} MiB with holds, {raw_every / 2**20:.1f} MiB without")
+    held.close()
+    every.close()
+
+
+def _report_repeats(held: Project) -> None:
+    """How many drawings repeat an earlier picture, and whether their layers are that picture's."""
+    keys = held.drawing_keys
+    drawings = [f for f in range(held.frame_count) if keys[f] == f]
     first_of: dict[int, int] = {}
     for shot in held.shots:
         record = held.layers.read_record(PICTURES_RECORD, shot.start) or {}
@@ -125,14 +145,6 @@ def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> 
     for layer in LAYERS:
         same = sum(1 for d in repeats if _same_layer(held, layer, d, first_of[d]))
         print(f"  {layer:<12} identical to the first drawing of its picture on {same} of {len(repeats)} repeats")
-    ious = [_iou(held.masks_or_empty(f) > 0, every.masks_or_empty(f) > 0) for f in held_frames]
-    if ious:
-        print(f"  masks foreground IoU on held frames (holds on vs off): min {min(ious):.3f}, mean {np.mean(ious):.3f}")
-    raw_held = sum((work / "held" / name).stat().st_size for name in ("layers.h5", "index.db"))
-    raw_every = sum((work / "every" / name).stat().st_size for name in ("layers.h5", "index.db"))
-    print(f"  layer store: {raw_held / 2**20:.1f} MiB with holds, {raw_every / 2**20:.1f} MiB without")
-    held.close()
-    every.close()
 
 
 def generated(size: int, drawings: int, work: Path) -> None:
@@ -209,13 +221,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1080)
     parser.add_argument("--drawings", type=int, default=12)
     parser.add_argument("--frames", type=int, default=10_000)
+    parser.add_argument("--holds-on-only", action="store_true",
+                        help="pipeline: run the half with holds only (the half without is the same computation "
+                             "as before repeated drawings were shared: every drawing its own picture)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="celstudio-holds-"))
     try:
         if args.what == "pipeline":
             if not args.video:
                 parser.error("pipeline needs a VIDEO")
-            side_by_side(Path(args.video), work)
+            side_by_side(Path(args.video), work, held_only=args.holds_on_only)
         elif args.what == "generated":
             generated(args.size, args.drawings, work)
         elif args.what == "segment":

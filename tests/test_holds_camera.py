@@ -186,7 +186,7 @@ def test_stages_go_stale_exactly_when_the_camera_changes(pan: tuple[Project, Pip
     # A new segment result on one drawing (the same labels): the camera depends on no stage's result,
     # so it is not estimated again and nothing that reads it is recomputed for it.
     before = project.layers.read_record(CAMERA_RECORD, 0)
-    assert before is not None and set(before["inputs"]) == {"shot", "drawings", "pictures"}
+    assert before is not None and set(before["inputs"]) == {"shot", "drawings"}
     matte_7 = project.layers.read_record("stage/matte", 7)
     labels = project.layers.read("segmentation", 2)
     assert labels is not None

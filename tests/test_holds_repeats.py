@@ -96,9 +96,13 @@ def test_each_picture_is_computed_once_and_repeats_share_its_results(cycled: tup
     project, runner, calls = cycled
     for stage in STAGES:
         assert (runner.stage_status(stage) == FRESH).all(), stage
-    # Shot 0 has 5 drawings of 3 pictures, shot 1 4 drawings of 2: each picture computed once.
-    for stage in ("segment", "matte", "effects", "annotate"):
+    # Shot 0 has 5 drawings of 3 pictures, shot 1 4 drawings of 2: each picture computed once. The
+    # segmenter still sees every drawing (its model of the shot needs them), and each repeat takes
+    # the labels of its picture's first drawing.
+    for stage in ("matte", "effects", "annotate"):
         assert {p: calls[stage, p] for p in range(5)} == dict.fromkeys(range(5), 1), stage
+    drawings = [PICTURES[d] for d in FIRST]
+    assert {p: calls["segment", p] for p in range(5)} == {p: drawings.count(p) for p in range(5)}
     record = project.layers.read_record(PICTURES_RECORD, 0)
     assert record is not None and record["pictures"] == [0, 1, 0, 1, 5]
     for f in range(12):

@@ -14,9 +14,9 @@ from app.store import Shot
 
 
 def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
-    """The segmenter sees the whole shot, each picture once (the classical one models its background
-    plate from them, through the shot's camera: `stages.shot`, computed here first when missing): a
-    drawing that repeats an earlier one (`common.shot_pictures`) is not segmented again.
+    """The segmenter sees the whole shot, each drawing once (the classical one models its background
+    plate from them, through the shot's camera: `stages.shot`, computed here first when missing); a
+    drawing that repeats an earlier one (`common.shot_pictures`) takes that drawing's result.
 
     A held frame is the same picture as its drawing, so it has its drawing's result. Measured on
     onepiece_demo.mp4 (docs/holds.md): the drawings-only segmentation agrees with segmenting every
@@ -37,10 +37,8 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     except Exception as exc:
         fail_all(ctx, "segment", "segmenter", targets, exc)
         return
-    # Each picture once: a drawing that repeats an earlier one of the shot (a mouth flap, a cycle) is
-    # that picture again, so it has its result, as a held frame has its drawing's.
-    indices = sorted(set(pictures.values()))
-    position = {d: indices.index(p) for d, p in pictures.items()}
+    indices = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]
+    position = {f: i for i, f in enumerate(indices)}
     inputs = {f: current_inputs(ctx.project, "segment", f, name) for f in targets}
     # The weight-free segmenter models its plate through the shot's camera (its unrefined estimate,
     # exactly what it estimated for itself; estimating none now); the frame indices time its drawings.
@@ -48,7 +46,11 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     shot_level = {} if camera is None else {**camera_kwargs(ctx, camera, indices, estimate=True), "times": indices}
     frames = ctx.frames(indices)
     try:
-        results = ctx.backend("segmenter").segment_shot(frames, **shot_level)
+        seen = ctx.backend("segmenter").segment_shot(frames, **shot_level)
+        # A drawing that repeats an earlier one of the shot (a mouth flap, a cycle) is that picture
+        # again, so it has that drawing's result, as a held frame has its drawing's; the segmenter
+        # still sees it (measured: shown each picture once, it found a fraction of the foreground).
+        results = [seen[position[pictures.get(f, f)]] for f in indices]
         register_shot(
             ctx.project, shot, [r.labels for r in results], [dict(r.kinds) for r in results], frames,
             identity_embedder(ctx),
@@ -79,7 +81,8 @@ def ensure_registered(ctx: StageContext, shot: Shot, labels: dict[int, np.ndarra
     present = {int(t) for lab in labels.values() for t in np.unique(lab) if t}
     if all(ctx.project.objects.track(shot.start, t) is not None for t in present):
         return
-    indices = sorted(set(shot_pictures(ctx, shot).values()))  # as the segmenter saw them
+    keys = ctx.project.drawing_keys
+    indices = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]  # as the segmenter saw them
     stored = [ctx.project.layers.read("segmentation", f) for f in indices]
     shot_labels = [s if s is not None else np.zeros((ctx.project.height, ctx.project.width), np.uint8) for s in stored]
     kinds = [

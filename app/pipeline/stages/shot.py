@@ -5,11 +5,9 @@ frames through it).
 It runs first, before the segment stage, so it knows nothing of the shot's characters: it keeps out
 what moves against a first background model (`segmentation.estimate_shot_camera`, the two-pass
 estimate the segmenter made for itself, which the segmenter reads) and strays (flashes), and is
-refined to sub-pixel accuracy against the shot's median plate (what matte, effects and inpaint
-read). It is estimated on the shot's pictures, each once (a held frame is the same picture, so it has
-its drawing's camera; so has a drawing that repeats an earlier one, `common.shot_pictures`) and stored
-as the record ``shot/camera`` at the shot's first frame. Its inputs are the shot's bounds, drawings
-and pictures: no result of any stage, so a correction or
+refined to sub-pixel accuracy against the shot's median plate (what matte, effects and inpaint read). It is estimated on the shot's drawings (a held frame is the same
+picture, so it has its drawing's camera) and stored as the record ``shot/camera`` at the shot's first
+frame. Its inputs are the shot's bounds and its drawings: no result of any stage, so a correction or
 a new segment result never moves it. The stages that read it record its digest among their inputs
 (`app.pipeline.graph.stage_inputs`), so they go stale exactly when the camera changes, not whenever
 it is recomputed.
@@ -25,8 +23,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.pipeline.graph import CAMERA_RECORD, PICTURES_RECORD, current_inputs, uses_camera
-from app.pipeline.stages.common import StageContext, shot_pictures
+from app.pipeline.graph import CAMERA_RECORD, current_inputs, uses_camera
+from app.pipeline.stages.common import StageContext
 from app.store import Project, Shot
 from models.base import Image, Mask
 from models.classical.camera import estimate_camera, refine_camera
@@ -107,11 +105,7 @@ class ShotCamera:
 def _inputs(project: Project, shot: Shot) -> dict[str, Any]:
     keys = project.drawing_keys
     drawings = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]
-    # Which drawings repeat which (`common.shot_pictures`), as its record says for these drawings.
-    record = project.layers.read_record(PICTURES_RECORD, shot.start)
-    known = record is not None and record.get("inputs", {}).get("drawings") == drawings
-    pictures = record["pictures"] if record is not None and known else None
-    return {"shot": [shot.start, shot.end], "drawings": drawings, "pictures": pictures}
+    return {"shot": [shot.start, shot.end], "drawings": drawings}
 
 
 def stored_camera(project: Project, shot: Shot) -> ShotCamera | None:
@@ -127,24 +121,16 @@ def stored_camera(project: Project, shot: Shot) -> ShotCamera | None:
 def shot_camera(ctx: StageContext, shot: Shot) -> ShotCamera:
     """The shot's camera: the stored one while its inputs hold, else estimated now and stored."""
     project = ctx.project
-    shot_pictures(ctx, shot)  # the record the camera's inputs name, made first when missing
     camera = stored_camera(project, shot)
     if camera is not None:
         return camera
     inputs = _inputs(project, shot)
     drawings: list[int] = inputs["drawings"]
-    # Each picture once: a drawing that repeats an earlier one is that picture again, so it has the
-    # same camera (a pan never repeats a picture; a shake that returns to it returns to its camera).
-    first: list[int] = inputs["pictures"] or drawings
-    pictures = sorted(set(first))
-    frames = ctx.frames(pictures)
+    frames = ctx.frames(drawings)
     try:
-        estimate_p, transforms_p = analyse_shot(frames, pictures)
+        estimate, transforms = analyse_shot(frames, drawings)
     finally:
         frames.close()
-    at = {p: i for i, p in enumerate(pictures)}
-    estimate = [estimate_p[at[p]] for p in first]
-    transforms = [transforms_p[at[p]] for p in first]
     camera = ShotCamera(drawings, transforms, digest([*transforms, *estimate]), estimate)
     record = {"inputs": inputs, "transforms": [t.tolist() for t in transforms],
               "estimate": [t.tolist() for t in estimate], "digest": camera.digest}
