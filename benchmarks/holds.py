@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo.generator import generate_shots
 from app.ingest.importer import import_source
-from app.pipeline.graph import STAGES, stage_status, stale_frames
+from app.pipeline.graph import PICTURES_RECORD, SHARE_REPEATS, STAGES, stage_status, stale_frames
 from app.pipeline.runner import PipelineRunner
 from app.pipeline.stages import STAGE_FUNCTIONS
 from app.store import Manifest, Project, Shot, SourceInfo
@@ -41,35 +41,44 @@ from app.store import Manifest, Project, Shot, SourceInfo
 LAYERS = ("segmentation", "masks", "alpha", "effects", "clean")
 
 
-def _run(project: Project) -> tuple[float, dict[str, float]]:
-    """Wall time of a whole run, and the seconds spent in each stage's function."""
+def _run(project: Project) -> tuple[float, float, dict[str, float], dict[str, float]]:
+    """Wall and CPU seconds of a whole run, and the wall and CPU seconds spent in each stage's
+    function (CPU: the whole process's, every thread, while the stage ran - it hardly moves with
+    the load other processes put on the machine, where wall time does)."""
     spent: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+    cpu: dict[str, float] = dict.fromkeys(STAGES, 0.0)
     originals = dict(STAGE_FUNCTIONS)
 
     def timed(stage: str) -> Callable[[Any, Shot, list[int]], None]:
         def run(ctx: Any, shot: Shot, targets: list[int]) -> None:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 originals[stage](ctx, shot, targets)
             finally:
                 spent[stage] += time.perf_counter() - t0
+                cpu[stage] += time.process_time() - c0
         return run
 
     STAGE_FUNCTIONS.update({stage: timed(stage) for stage in STAGES})
     try:
         runner = PipelineRunner(project).start()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         runner.submit_run().wait()
         runner.wait_idle(24 * 3600)
-        wall = time.perf_counter() - t0
+        wall, total = time.perf_counter() - t0, time.process_time() - c0
         runner.stop()
     finally:
         STAGE_FUNCTIONS.update(originals)
-    return wall, spent
+    return wall, total, spent, cpu
 
 
 def _identical(a: Project, b: Project, layer: str, frame: int) -> bool:
     x, y = a.layers.read(layer, frame), b.layers.read(layer, frame)
+    return x is not None and y is not None and np.array_equal(x, y)
+
+
+def _same_layer(project: Project, layer: str, a: int, b: int) -> bool:
+    x, y = project.layers.read(layer, a), project.layers.read(layer, b)
     return x is not None and y is not None and np.array_equal(x, y)
 
 
@@ -78,21 +87,32 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else int((a & b).sum()) / union
 
 
-def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> None:
+def side_by_side(source: Path, work: Path, true_drawings: int | None = None, held_only: bool = False) -> None:
     held = import_source(source, work / "held")
     every = import_source(source, work / "every")
     every.set_held(np.zeros(every.frame_count, np.uint8))
+    every.manifest.settings[SHARE_REPEATS] = False  # no drawing repeats another either
+    every.save_manifest()
     n = held.frame_count
     print(f"{source.name}: {n} frames, {held.drawing_count} drawings found"
           + (f" (true: {true_drawings})" if true_drawings is not None else ""))
-    t_held, s_held = _run(held)
-    print(f"  holds on : {t_held:8.1f} s  ({', '.join(f'{k} {v:.1f} s' for k, v in s_held.items())})", flush=True)
-    t_every, s_every = _run(every)
-    print(f"  holds on : {t_held:8.1f} s  {n / t_held:6.2f} frames/s")
-    print(f"  holds off: {t_every:8.1f} s  {n / t_every:6.2f} frames/s")
-    print(f"  speed-up : {t_every / t_held:6.2f}x")
+    t_held, c_held, s_held, cpu_held = _run(held)
+    print(f"  holds on : {t_held:8.1f} s wall, {c_held:8.1f} s CPU "
+          f"({', '.join(f'{k} {v:.1f}' for k, v in cpu_held.items())} CPU s)", flush=True)
+    if held_only:
+        _report_repeats(held)
+        held.close()
+        every.close()
+        return
+    t_every, c_every, s_every, cpu_every = _run(every)
+    print(f"  holds on : {t_held:8.1f} s wall  {n / t_held:6.2f} frames/s   {c_held:8.1f} s CPU  {n / c_held:6.2f} frames/CPU s")
+    print(f"  holds off: {t_every:8.1f} s wall  {n / t_every:6.2f} frames/s   {c_every:8.1f} s CPU  {n / c_every:6.2f} frames/CPU s")
+    print(f"  speed-up : {t_every / t_held:6.2f}x wall, {c_every / c_held:6.2f}x CPU")
+    print(f"    {'stage':<10} {'wall on':>9} {'wall off':>9} {'CPU on':>9} {'CPU off':>9} {'CPU x':>6}")
     for stage in STAGES:
-        print(f"    {stage:<10} {s_held[stage]:8.1f} s on, {s_every[stage]:8.1f} s off")
+        ratio = cpu_every[stage] / cpu_held[stage] if cpu_held[stage] > 0 else float("nan")
+        print(f"    {stage:<10} {s_held[stage]:9.1f} {s_every[stage]:9.1f} {cpu_held[stage]:9.1f} "
+              f"{cpu_every[stage]:9.1f} {ratio:6.2f}")
     keys = held.drawing_keys
     held_frames = [f for f in range(n) if keys[f] != f]
     drawings = [f for f in range(n) if keys[f] == f]
@@ -101,6 +121,7 @@ def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> 
         at_drawings = sum(1 for f in drawings if _identical(held, every, layer, f))
         print(f"  {layer:<12} identical on {same} of {len(held_frames)} held frames, "
               f"{at_drawings} of {len(drawings)} drawings' first frames")
+    _report_repeats(held)
     ious = [_iou(held.masks_or_empty(f) > 0, every.masks_or_empty(f) > 0) for f in held_frames]
     if ious:
         print(f"  masks foreground IoU on held frames (holds on vs off): min {min(ious):.3f}, mean {np.mean(ious):.3f}")
@@ -109,6 +130,21 @@ def side_by_side(source: Path, work: Path, true_drawings: int | None = None) -> 
     print(f"  layer store: {raw_held / 2**20:.1f} MiB with holds, {raw_every / 2**20:.1f} MiB without")
     held.close()
     every.close()
+
+
+def _report_repeats(held: Project) -> None:
+    """How many drawings repeat an earlier picture, and whether their layers are that picture's."""
+    keys = held.drawing_keys
+    drawings = [f for f in range(held.frame_count) if keys[f] == f]
+    first_of: dict[int, int] = {}
+    for shot in held.shots:
+        record = held.layers.read_record(PICTURES_RECORD, shot.start) or {}
+        first_of.update(zip(record.get("inputs", {}).get("drawings", []), record.get("pictures", []), strict=True))
+    repeats = [d for d in drawings if first_of.get(d, d) != d]
+    print(f"  {len(drawings) - len(repeats)} pictures among the {len(drawings)} drawings (the others repeat one)")
+    for layer in LAYERS:
+        same = sum(1 for d in repeats if _same_layer(held, layer, d, first_of[d]))
+        print(f"  {layer:<12} identical to the first drawing of its picture on {same} of {len(repeats)} repeats")
 
 
 def generated(size: int, drawings: int, work: Path) -> None:
@@ -185,13 +221,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1080)
     parser.add_argument("--drawings", type=int, default=12)
     parser.add_argument("--frames", type=int, default=10_000)
+    parser.add_argument("--holds-on-only", action="store_true",
+                        help="pipeline: run the half with holds only (the half without is the same computation "
+                             "as before repeated drawings were shared: every drawing its own picture)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="celstudio-holds-"))
     try:
         if args.what == "pipeline":
             if not args.video:
                 parser.error("pipeline needs a VIDEO")
-            side_by_side(Path(args.video), work)
+            side_by_side(Path(args.video), work, held_only=args.holds_on_only)
         elif args.what == "generated":
             generated(args.size, args.drawings, work)
         elif args.what == "segment":

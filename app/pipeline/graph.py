@@ -75,7 +75,13 @@ CAMERA_RECORD = "shot/camera"
 CAMERA_STAGES: tuple[str, ...] = ("segment", "matte", "effects", "inpaint")
 # Deep backends that stitch through the camera too (LaMa fills only what no frame of the shot shows).
 CAMERA_BACKENDS: dict[str, tuple[str, ...]] = {"inpaint": ("lama",)}
-SHOT_RECORDS: tuple[str, ...] = (CAMERA_RECORD,)
+# Which drawings of a shot repeat an earlier drawing's picture (a mouth flap, a walk cycle), one record
+# at its first frame, made from the shot's frames alone (`stages.common.shot_pictures`).
+PICTURES_RECORD = "shot/pictures"
+SHOT_RECORDS: tuple[str, ...] = (CAMERA_RECORD, PICTURES_RECORD)
+# A project setting (``manifest.settings``): False computes a repeated drawing again instead of sharing
+# the result of the drawing it repeats (as a project without holds computes every frame).
+SHARE_REPEATS = "share_repeats"
 
 
 def uses_camera(stage: str, backend: str) -> bool:

@@ -24,11 +24,13 @@ carrying the shift. Holds never cross a cut.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["grey", "same_drawing"]
+__all__ = ["grey", "repeats", "same_drawing"]
 
 LOCAL_LEVEL = 24  # grey levels of a 3x3-averaged difference that count as a drawn change
 MAX_CHANGED = 8  # pixels above LOCAL_LEVEL tolerated in a held pair (isolated codec spikes)
@@ -47,7 +49,32 @@ def same_drawing(a: NDArray[np.uint8], b: NDArray[np.uint8]) -> bool:
     """True when two frames of one size show the same drawing up to compression noise."""
     if a.shape != b.shape:
         return False
-    ga, gb = grey(a), grey(b)
+    return _same_grey(grey(a), grey(b))
+
+
+def repeats(frames: Sequence[NDArray[np.uint8]]) -> list[int]:
+    """For each frame, the position of the first frame before it that shows the same drawing (its
+    own position when none does).
+
+    Limited animation reuses drawings, not only holds them: a mouth flaps between two or three
+    drawings, a walk or run cycles through a few (onepiece_demo.mp4: 53 drawings, 16 different
+    pictures). Each frame is compared with the first frame of every picture seen so far, by the
+    same test as a hold (`same_drawing`), so a repeat is what a hold would be had other drawings
+    not come between."""
+    firsts: list[tuple[int, NDArray[np.uint8]]] = []  # each picture's first position and grey image
+    out: list[int] = []
+    for i, frame in enumerate(frames):
+        g = grey(np.asarray(frame))
+        first = next((j for j, gj in firsts if _same_grey(gj, g)), i)
+        if first == i:
+            firsts.append((i, g))
+        out.append(first)
+    return out
+
+
+def _same_grey(ga: NDArray[np.uint8], gb: NDArray[np.uint8]) -> bool:
+    if ga.shape != gb.shape:
+        return False
     diff = cv2.absdiff(ga, gb)
     if float(diff.mean()) > MAX_MEAN:
         return False

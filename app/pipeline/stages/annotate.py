@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from app.pipeline.stages.common import StageContext, jsonable, per_frame
+from app.pipeline.stages.common import StageContext, equal_inputs, jsonable, per_frame, repeat_groups
 from app.store import Shot
 from models.base import FrameAnnotation, ObjectKind
 from models.classical.faces import AnimeFaceDetector
@@ -37,7 +37,9 @@ def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         if result.embedding is not None:
             ctx.project.layers.write_vector(f"embedding/{name}", frame, result.embedding)
 
-    per_frame(ctx, "annotate", "annotator", targets, compute, store)
+    # A drawing that repeats an earlier one with the same labels shares its annotation.
+    groups = repeat_groups(ctx, shot, targets, equal_inputs(ctx.project.masks_or_empty))
+    per_frame(ctx, "annotate", "annotator", targets, compute, store, groups)
 
 
 def object_quality_records(

@@ -3,6 +3,7 @@ drivers, and the masks the downstream stages derive from ``masks``."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -12,9 +13,10 @@ import cv2
 import numpy as np
 
 from app.pipeline.frames import ShotFrames
-from app.pipeline.graph import current_inputs
+from app.pipeline.graph import PICTURES_RECORD, SHARE_REPEATS, current_inputs
 from app.store import Project, Shot
 from models.base import Annotator, EffectSeparator, Inpainter, Matter, Propagator, Segmenter
+from models.classical.drawings import repeats
 
 
 class StageContext(Protocol):
@@ -58,19 +60,21 @@ class StageContext(Protocol):
 
 def per_frame(
     ctx: StageContext, stage: str, role: str, targets: list[int], compute: Callable[[int], Any],
-    store: Callable[[int, Any], None] | None = None,
+    store: Callable[[int, Any], None] | None = None, groups: dict[int, list[int]] | None = None,
 ) -> None:
     """Compute ``targets`` in order; frames run on ``ctx.workers(role)`` threads (OpenCV and numpy
     release the GIL, so weight-free backends keep every core busy), results land in frame order.
 
     ``compute`` returns layer arrays by name, written as they are, unless ``store`` saves its
-    result instead (on the stage's thread, in frame order)."""
+    result instead (on the stage's thread, in frame order). With ``groups`` (`repeat_groups`) only
+    each group's first target is computed, and every target of the group gets its result."""
     name = ctx.backend_name(role)
     workers = max(1, ctx.workers(role))
     pool = ThreadPoolExecutor(workers, thread_name_prefix=f"stage-{stage}") if workers > 1 else None
+    members = groups if groups is not None else {f: [f] for f in targets}
 
-    def start(frame: int) -> tuple[int, dict[str, Any], Future[Any]]:
-        inputs = current_inputs(ctx.project, stage, frame, name)
+    def start(frame: int) -> tuple[int, dict[int, dict[str, Any]], Future[Any]]:
+        inputs = {f: current_inputs(ctx.project, stage, f, name) for f in members[frame]}
         future: Future[Any]
         if pool is not None:
             future = pool.submit(compute, frame)
@@ -82,8 +86,8 @@ def per_frame(
                 future.set_exception(exc)
         return frame, inputs, future
 
-    queue: deque[tuple[int, dict[str, Any], Future[Any]]] = deque()
-    todo = iter(targets)
+    queue: deque[tuple[int, dict[int, dict[str, Any]], Future[Any]]] = deque()
+    todo = iter(sorted(members))
     try:
         while True:
             while len(queue) < workers * 2 and (frame := next(todo, None)) is not None:
@@ -94,15 +98,18 @@ def per_frame(
             try:
                 outputs = future.result()
             except Exception as exc:
-                ctx.failed(stage, frame, inputs, f"{type(exc).__name__}: {exc}")
+                for f, f_inputs in inputs.items():
+                    ctx.failed(stage, f, f_inputs, f"{type(exc).__name__}: {exc}")
             else:
-                if store is not None:
-                    store(frame, outputs)
-                else:
-                    for layer, array in outputs.items():
-                        ctx.write(layer, frame, array, {"stage": stage, "backend": name})
-                ctx.done(stage, frame, inputs)
-            ctx.checkpoint(stage, frame)
+                for f, f_inputs in inputs.items():
+                    if store is not None:
+                        store(f, outputs)
+                    else:
+                        for layer, array in outputs.items():
+                            ctx.write(layer, f, array, {"stage": stage, "backend": name})
+                    ctx.done(stage, f, f_inputs)
+            for f in inputs:
+                ctx.checkpoint(stage, f)
     finally:
         if pool is not None:
             for _, _, future in queue:
@@ -110,15 +117,93 @@ def per_frame(
             pool.shutdown(wait=True)
 
 
-def context_frames(shot: Shot, targets: list[int], limit: int = 16, keys: np.ndarray | None = None) -> list[int]:
+def share_repeats(project: Project) -> bool:
+    """Whether a drawing that repeats an earlier one of its shot shares its result (the default; a
+    batch worker's shot workspace carries no settings and follows it)."""
+    settings = getattr(project.manifest, "settings", None)
+    return bool(settings.get(SHARE_REPEATS, True)) if isinstance(settings, dict) else True
+
+
+def shot_pictures(ctx: StageContext, shot: Shot) -> dict[int, int]:
+    """Each drawing of ``shot`` (by its first frame) -> the first drawing of the shot that shows the
+    same picture: itself, unless it repeats an earlier one (`drawings.repeats`: a mouth flap, a
+    cycle). Made from the shot's frames alone and stored as the record ``shot/pictures`` at the
+    shot's first frame; remade when the shot's bounds or drawings change."""
+    project = ctx.project
+    keys = project.drawing_keys
+    drawings = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]
+    inputs = {"shot": [shot.start, shot.end], "drawings": drawings, "share": share_repeats(project)}
+    record = project.layers.read_record(PICTURES_RECORD, shot.start)
+    if record is not None and record.get("inputs") == inputs:
+        return dict(zip(drawings, (int(p) for p in record["pictures"]), strict=True))
+    if inputs["share"] and len(drawings) > 2:  # two drawings in a row are never the same picture
+        frames = ctx.frames(drawings)
+        try:
+            first = repeats(frames)
+        finally:
+            frames.close()
+    else:
+        first = list(range(len(drawings)))
+    pictures = [drawings[j] for j in first]
+    project.layers.write_record(PICTURES_RECORD, shot.start, {"inputs": inputs, "pictures": pictures})
+    return dict(zip(drawings, pictures, strict=True))
+
+
+def equal_inputs(*reads: Callable[[int], np.ndarray]) -> Callable[[int, int], bool]:
+    """``same`` for `repeat_groups`: two frames whose ``reads`` give equal arrays. Each array is read
+    once and kept as a digest (BLAKE2b of its shape, type and bytes), not as pixels, so grouping a
+    long 1080p shot holds no masks in memory."""
+    digests: dict[int, tuple[bytes, ...]] = {}
+
+    def digest(frame: int) -> tuple[bytes, ...]:
+        if frame not in digests:
+            out = []
+            for read in reads:
+                array = np.ascontiguousarray(read(frame))
+                h = hashlib.blake2b(f"{array.dtype}{array.shape}".encode(), digest_size=20)
+                h.update(array.tobytes())  # a copy, but of one mask at a time
+                out.append(h.digest())
+            digests[frame] = tuple(out)
+        return digests[frame]
+
+    return lambda a, b: digest(a) == digest(b)
+
+
+def repeat_groups(
+    ctx: StageContext, shot: Shot, targets: list[int], same: Callable[[int, int], bool],
+) -> dict[int, list[int]]:
+    """``targets`` grouped for computing once: each group's first target -> every target of the
+    group. A target joins the group of an earlier target that shows the same picture
+    (`shot_pictures`) when ``same(first, target)`` says the stage's other inputs are equal too (its
+    masks, say: a correction on one repeat makes it a drawing of its own), so the shared result is
+    what computing it would give - as for the frames of a hold."""
+    pictures = shot_pictures(ctx, shot)
+    keys = ctx.project.drawing_keys
+    groups: dict[int, list[int]] = {}
+    for frame in sorted(targets):
+        picture = pictures.get(int(keys[frame]), int(keys[frame]))
+        lead = next((g for g in groups if pictures.get(int(keys[g]), int(keys[g])) == picture and same(g, frame)), None)
+        if lead is None:
+            groups[frame] = [frame]
+        else:
+            groups[lead].append(frame)
+    return groups
+
+
+def context_frames(
+    shot: Shot, targets: list[int], limit: int = 16, keys: np.ndarray | None = None,
+    pictures: dict[int, int] | None = None,
+) -> list[int]:
     """The targets plus evenly spread frames of the shot that show the background behind them.
 
     With ``keys`` (the drawing map) only first frames of drawings are candidates: a held frame is
     the same picture as a target or another candidate, so it would crowd the bounded sample without
-    showing any more of the background."""
+    showing any more of the background; with ``pictures`` (`shot_pictures`) only the first drawing
+    of each picture, for the same reason."""
     wanted = set(targets)
     others = [f for f in range(shot.start, shot.end)
-              if f not in wanted and (keys is None or int(keys[f]) == f)]
+              if f not in wanted and (keys is None or int(keys[f]) == f)
+              and (pictures is None or pictures.get(f, f) == f)]
     room = max(0, limit - len(targets))
     if others and room:
         step = max(1, len(others) // room)
@@ -131,30 +216,38 @@ def context_frames(shot: Shot, targets: list[int], limit: int = 16, keys: np.nda
 def sampled_shot(
     ctx: StageContext, stage: str, role: str, layer: str, shot: Shot, targets: list[int],
     compute: Callable[[list[int], ShotFrames], Sequence[np.ndarray | dict[str, np.ndarray]]],
+    groups: dict[int, list[int]] | None = None,
 ) -> None:
     """Run a shot-level backend on batches of up to 16 targets, each with a bounded sample of the
     shot's other frames (`context_frames`); ``compute(indices, frames)`` returns one result per index:
-    the array of ``layer``, or arrays by layer name (written in their order, ``layer`` among them)."""
+    the array of ``layer``, or arrays by layer name (written in their order, ``layer`` among them).
+    With ``groups`` (`repeat_groups`) only each group's first target is computed, and every target of
+    the group gets its result."""
     name = ctx.backend_name(role)
-    inputs = {f: current_inputs(ctx.project, stage, f, name) for f in targets}
-    for start in range(0, len(targets), 16):
-        batch = targets[start : start + 16]
-        indices = context_frames(shot, batch, keys=ctx.project.drawing_keys)
+    members = groups if groups is not None else {f: [f] for f in targets}
+    inputs = {f: current_inputs(ctx.project, stage, f, name) for g in members.values() for f in g}
+    leads = sorted(members)
+    pictures = shot_pictures(ctx, shot) if groups is not None else None
+    for start in range(0, len(leads), 16):
+        batch = leads[start : start + 16]
+        indices = context_frames(shot, batch, keys=ctx.project.drawing_keys, pictures=pictures)
         frames = ctx.frames(indices)
         try:
             results = compute(indices, frames)
         except Exception as exc:
             for frame in batch:
-                ctx.failed(stage, frame, inputs[frame], f"{type(exc).__name__}: {exc}")
+                for f in members[frame]:
+                    ctx.failed(stage, f, inputs[f], f"{type(exc).__name__}: {exc}")
             continue
         finally:
             frames.close()
         for frame in batch:
             result = results[indices.index(frame)]
-            for out_layer, array in (result.items() if isinstance(result, dict) else [(layer, result)]):
-                ctx.write(out_layer, frame, array, {"stage": stage, "backend": name})
-            ctx.done(stage, frame, inputs[frame])
-            ctx.checkpoint(stage, frame)
+            for f in members[frame]:
+                for out_layer, array in (result.items() if isinstance(result, dict) else [(layer, result)]):
+                    ctx.write(out_layer, f, array, {"stage": stage, "backend": name})
+                ctx.done(stage, f, inputs[f])
+                ctx.checkpoint(stage, f)
 
 
 NOT_CHARACTER = ("effect", "text")  # kinds that are never part of a character's matte or cut-out

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from app.pipeline.frames import ShotFrames
-from app.pipeline.stages.common import StageContext, character_mask, per_frame, sampled_shot
+from app.pipeline.stages.common import (
+    StageContext,
+    character_mask,
+    equal_inputs,
+    per_frame,
+    repeat_groups,
+    sampled_shot,
+)
 from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
 from app.store import Project, Shot
 
@@ -21,10 +28,13 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     except Exception as exc:
         fail_all(ctx, "effects", "effects", targets, exc)
         return
+    # A drawing that repeats an earlier one with the same character mask shares its effects.
+    groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: character_mask(ctx.project, f)))
     if not hasattr(separator, "separate_shot"):
         per_frame(
             ctx, "effects", "effects", targets,
             lambda f: {"effects": separator.separate(ctx.project.frame(f), character_mask(ctx.project, f), None)},
+            groups=groups,
         )
         return
 
@@ -36,7 +46,7 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
             return [{"effect_colour": light.colour, "effects": light.strength} for light in lights]
         return separator.separate_shot(frames, masks, **camera_kwargs(ctx, camera, indices))
 
-    sampled_shot(ctx, "effects", "effects", "effects", shot, targets, compute)
+    sampled_shot(ctx, "effects", "effects", "effects", shot, targets, compute, groups)
 
 
 def read_light(project: Project, frame: int) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.pipeline.frames import ShotFrames
-from app.pipeline.stages.common import StageContext, inpaint_hole, sampled_shot
+from app.pipeline.stages.common import StageContext, equal_inputs, inpaint_hole, repeat_groups, sampled_shot
 from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
 from app.store import Shot
 
@@ -15,13 +15,16 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     camera) plus inpainting. A backend with ``stitch`` also says which plate pixels are observed and
     which invented."""
     inpainter = ctx.backend("inpainter")
-    wanted = set(targets)
     try:
         # Before any inputs are taken: they name the camera's digest (`graph.stage_inputs`).
         camera = camera_for(ctx, "inpaint", "inpainter", shot)
     except Exception as exc:
         fail_all(ctx, "inpaint", "inpainter", targets, exc)
         return
+    # A drawing that repeats an earlier one with the same hole (characters, text, effects) shares its plate.
+    groups = repeat_groups(
+        ctx, shot, targets, equal_inputs(lambda f: inpaint_hole(ctx.project, f), lambda f: inpaint_hole(ctx.project, f, 0))
+    )
 
     def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
         holes = [inpaint_hole(ctx.project, f) for f in indices]
@@ -31,8 +34,8 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         plates = inpainter.stitch(frames, holes, hidden=hidden, **camera_kwargs(ctx, camera, indices))
         meta = {"stage": "inpaint", "backend": ctx.backend_name("inpainter")}
         for f, (_, confidence) in zip(indices, plates, strict=True):
-            if f in wanted:
-                ctx.write("plate_confidence", f, confidence, meta)
+            for g in groups.get(f, []):
+                ctx.write("plate_confidence", g, confidence, meta)
         return [plate for plate, _ in plates]
 
-    sampled_shot(ctx, "inpaint", "inpainter", "clean", shot, targets, compute)
+    sampled_shot(ctx, "inpaint", "inpainter", "clean", shot, targets, compute, groups)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from app.pipeline.frames import ShotFrames
-from app.pipeline.stages.common import StageContext, character_mask, per_frame, sampled_shot
+from app.pipeline.stages.common import (
+    StageContext,
+    character_mask,
+    equal_inputs,
+    per_frame,
+    repeat_groups,
+    sampled_shot,
+)
 from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
 from app.store import Shot
 
@@ -21,13 +28,15 @@ def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     except Exception as exc:
         fail_all(ctx, "matte", "matter", targets, exc)
         return
+    # A drawing that repeats an earlier one with the same character mask shares its matte.
+    groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: character_mask(ctx.project, f)))
     if hasattr(matter, "matte_shot"):
 
         def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
             masks = [character_mask(ctx.project, f) for f in indices]
             return matter.matte_shot(frames, masks, **camera_kwargs(ctx, camera, indices))
 
-        sampled_shot(ctx, "matte", "matter", "alpha", shot, targets, compute)
+        sampled_shot(ctx, "matte", "matter", "alpha", shot, targets, compute, groups)
         return
 
     def compute_frame(frame: int) -> dict[str, np.ndarray]:
@@ -36,4 +45,4 @@ def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
             return {"alpha": np.zeros(mask.shape, np.float32)}
         return {"alpha": matter.matte(ctx.project.frame(frame), mask)}
 
-    per_frame(ctx, "matte", "matter", targets, compute_frame)
+    per_frame(ctx, "matte", "matter", targets, compute_frame, groups=groups)

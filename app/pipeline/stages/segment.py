@@ -8,14 +8,15 @@ import numpy as np
 
 from app.pipeline.graph import current_inputs
 from app.pipeline.register import annotator_embedder, register_shot
-from app.pipeline.stages.common import StageContext
+from app.pipeline.stages.common import StageContext, shot_pictures
 from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
 from app.store import Shot
 
 
 def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     """The segmenter sees the whole shot, each drawing once (the classical one models its background
-    plate from them, through the shot's camera: `stages.shot`, computed here first when missing).
+    plate from them, through the shot's camera: `stages.shot`, computed here first when missing); a
+    drawing that repeats an earlier one (`common.shot_pictures`) takes that drawing's result.
 
     A held frame is the same picture as its drawing, so it has its drawing's result. Measured on
     onepiece_demo.mp4 (docs/holds.md): the drawings-only segmentation agrees with segmenting every
@@ -29,14 +30,15 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     """
     name = ctx.backend_name("segmenter")
     keys = ctx.project.drawing_keys
-    indices = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]
-    position = {f: i for i, f in enumerate(indices)}
     try:
         # Before any inputs are taken: they name the camera's digest (`graph.stage_inputs`).
         camera = camera_for(ctx, "segment", "segmenter", shot)
+        pictures = shot_pictures(ctx, shot)
     except Exception as exc:
         fail_all(ctx, "segment", "segmenter", targets, exc)
         return
+    indices = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]
+    position = {f: i for i, f in enumerate(indices)}
     inputs = {f: current_inputs(ctx.project, "segment", f, name) for f in targets}
     # The weight-free segmenter models its plate through the shot's camera (its unrefined estimate,
     # exactly what it estimated for itself; estimating none now); the frame indices time its drawings.
@@ -44,7 +46,11 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     shot_level = {} if camera is None else {**camera_kwargs(ctx, camera, indices, estimate=True), "times": indices}
     frames = ctx.frames(indices)
     try:
-        results = ctx.backend("segmenter").segment_shot(frames, **shot_level)
+        seen = ctx.backend("segmenter").segment_shot(frames, **shot_level)
+        # A drawing that repeats an earlier one of the shot (a mouth flap, a cycle) is that picture
+        # again, so it has that drawing's result, as a held frame has its drawing's; the segmenter
+        # still sees it (measured: shown each picture once, it found a fraction of the foreground).
+        results = [seen[position[pictures.get(f, f)]] for f in indices]
         register_shot(
             ctx.project, shot, [r.labels for r in results], [dict(r.kinds) for r in results], frames,
             identity_embedder(ctx),
