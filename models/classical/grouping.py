@@ -18,8 +18,9 @@ tracks are one character, from votes over the frames where two tracks are both p
 
 A pair that votes yes in enough of its frames is one character (union-find, so a hat joins the head
 that joins the body). Pieces that are almost only added light (effects) never join a character.
-`models.classical.labelmaps.fill_holes` then gives each character its enclosed holes (eye whites, teeth, lens interiors) unless
-they are background seen through it (well supported by the plate) or large.
+`whole_characters` then gives each frame's characters what their drawing encloses and the
+evidence missed (`models.classical.enclosure`: a hat on the head, a shirt between the arms, eye
+whites, teeth, lens interiors), unless it is background seen through them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Labels
-from models.classical.labelmaps import filled
+from models.classical.enclosure import attach_regions, fill_enclosed
+from models.classical.labelmaps import fill_holes, filled, relabel
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
@@ -303,3 +305,17 @@ def _join_reappearing(frames: Sequence[FrameTracks], uf: _UnionFind, is_effect: 
             uf.union(a, b)
             r = uf.find(a)
             joined[r] = joined[ra] | joined[rb]
+
+
+def whole_characters(ft: FrameTracks, mapping: dict[int, int], keep_out: NDArray[np.bool_] | None = None,
+                     background: NDArray[np.bool_] | None = None, effects: set[int] | None = None) -> Labels:
+    """One frame's tracks as characters (``mapping``), each with the regions its line art closes
+    around and its enclosed holes (`models.classical.enclosure`); effects (``effects``: character
+    ids) take neither. Without the frame's picture, only holes the plate does not see through are
+    filled (`labelmaps.fill_holes`)."""
+    grouped = relabel(ft.labels, mapping)
+    if ft.image is None:
+        return fill_holes(grouped, keep_out=keep_out, background=background)
+    chars = {int(g) for g in np.unique(grouped) if g} - (effects or set())
+    grouped = attach_regions(grouped, ft.image, ids=chars, keep_out=keep_out)
+    return fill_enclosed(grouped, ft.image, keep_out=keep_out, background=background, ids=chars)

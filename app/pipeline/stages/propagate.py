@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from app.pipeline.graph import current_inputs, keyframes, user_owned
-from app.pipeline.stages.common import StageContext
+from app.pipeline.stages.common import NOT_CHARACTER, StageContext
 from app.pipeline.stages.segment import ensure_registered
-from app.store import Shot
+from app.store import Project, Shot
+from models.classical.enclosure import fill_enclosed
 
 
 def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
@@ -63,6 +64,7 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
                     final, confidence = own, np.ones(own.shape, np.float32)
                 # Fused in per-shot track ids, stored as project object ids.
                 final = ctx.project.objects.to_objects(shot.start, frame, final)
+                final = fill_character_holes(ctx.project, frame, final)
                 ctx.write("masks", frame, final, {"stage": "propagate", "backend": name})
                 ctx.write("confidence", frame, confidence, {"stage": "propagate", "backend": name})
             ctx.done("propagate", frame, inputs[frame])
@@ -79,3 +81,17 @@ def fuse_labels(
     final = np.where(take, carried, own).astype(np.uint8)
     sure = np.where(agree, (1.0 + confidence) / 2.0, np.where(take, confidence, 1.0 - confidence))
     return final, sure.astype(np.float32)
+
+
+def fill_character_holes(project: Project, frame: int, labels: np.ndarray) -> np.ndarray:
+    """The final masks with every character's enclosed holes filled (eye whites, teeth, lenses:
+    `models.classical.enclosure.fill_enclosed` judges them on the full-resolution frame), whatever
+    the segmenter backend or the fusion left; never over burnt-in text. A cut-out is its object's
+    label pixels, so a hole here is a hole in every exported image of the character."""
+    others = set(project.objects.ids_of_kind(*NOT_CHARACTER))
+    chars = {int(v) for v in np.unique(labels) if v} - others
+    if not chars:
+        return labels
+    text = project.objects.ids_of_kind("text")
+    keep_out = np.isin(labels, text) if text else None
+    return fill_enclosed(labels, np.asarray(project.frame(frame)), keep_out=keep_out, ids=chars)
