@@ -15,7 +15,7 @@ from app.pipeline.runner import PipelineRunner
 from app.store import Manifest, Project, Shot, SourceInfo
 from models.base import FrameSegmentation
 from models.classical.enclosure import attach_regions, fill_enclosed
-from models.classical.grouping import FrameTracks, whole_characters
+from models.classical.grouping import FrameTracks, still_characters, whole_characters
 
 INK = (20, 15, 20)
 WALL = (150, 120, 80)
@@ -120,6 +120,23 @@ def test_whole_characters_gives_a_frame_its_hat_shirt_and_eyes() -> None:
     for part in ("hat", "shirt", "eyes"):
         assert (out[parts[part]] == 1).mean() > 0.9, part
     assert (out[parts["gap"]] == 0).all()
+
+
+def test_only_still_characters_are_judged_from_the_picture() -> None:
+    """A character that moves was seen against the plate: its regions all moved with it, and the
+    plate says what is seen through it. A still one is burnt into the plate."""
+    img, parts, found = _scene()
+    frames = []
+    for i in range(6):
+        lab = found.copy()
+        lab[5:25, 5 + 4 * i : 25 + 4 * i] = 2  # a second character walking along the top
+        frames.append(FrameTracks(lab, image=img))
+    assert still_characters(frames, {1: 1, 2: 2}) == {1}
+    background = parts["hat"] | parts["shirt"] | parts["eyes"]  # the plate agrees with all of them
+    out = whole_characters(frames[0], {1: 1, 2: 2}, background=background, still=set())
+    assert (out[parts["hat"] | parts["shirt"]] == 0).all() and (out[parts["eyes"]] == 0).all()
+    out = whole_characters(frames[0], {1: 1, 2: 2}, background=background, still={1})
+    assert (out[parts["eyes"]] == 1).all() and (out[parts["hat"]] == 1).mean() > 0.9
 
 
 class HoleySeg:

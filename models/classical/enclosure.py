@@ -79,7 +79,9 @@ def fill_enclosed(labels: Labels, image: Image, keep_out: Mask | None = None, ba
         outline = strokes[y0:y1, x0:x1] & near & (sub == 0)
         closed = cv2.morphologyEx((own_s | outline).astype(np.uint8), cv2.MORPH_CLOSE, gap)
         silhouette = filled(np.asarray(closed, np.uint8))
-        holes = silhouette & (sub == 0) & ~outline
+        # Strokes inside (a pupil) are holes too; the strokes on the silhouette's edge are not.
+        rim = outline & (cv2.dilate((~silhouette).astype(np.uint8), K3) > 0)
+        holes = silhouette & (sub == 0) & ~rim
         if not holes.any():
             continue
         area = int(own_s.sum())
@@ -95,16 +97,16 @@ def fill_enclosed(labels: Labels, image: Image, keep_out: Mask | None = None, ba
             hole = comp == c
             if _continues_outside(reg[hole], within, reg_stats[:, cv2.CC_STAT_AREA]):
                 continue
-            if _textured(hole, barrier[y0:y1, x0:x1], round(0.002 * h * w)):
+            if _textured(hole & ~outline, barrier[y0:y1, x0:x1], round(0.002 * h * w)):
                 continue
             if _seen_through(hole, around, win, stats[c], r, match,
                              None if background is None else background[y0:y1, x0:x1]):
                 continue
             fill |= hole
-        if keep_out is not None:
-            fill &= ~keep_out[y0:y1, x0:x1]
         # The outline strokes that close a filled hole are the object's too.
         fill |= outline & (cv2.dilate(fill.astype(np.uint8), K3, iterations=2) > 0)
+        if keep_out is not None:
+            fill &= ~keep_out[y0:y1, x0:x1]
         out[y0:y1, x0:x1][fill & (out[y0:y1, x0:x1] == 0)] = oid
     return out
 
@@ -238,7 +240,7 @@ def attach_regions(labels: Labels, image: Image, ids: set[int] | None = None, ke
                     # The region's own line art, where it meets the character, is the character's too.
                     edge = barrier[y0:y1, x0:x1] & (sub == 0) & (cv2.dilate(region.astype(np.uint8), K3, iterations=2) > 0) \
                         & (cv2.dilate((own[y0:y1, x0:x1] | region).astype(np.uint8), K3) > 0)
-                    sub[(region & (sub == 0)) | edge] = oid
+                    sub[((region & (sub == 0)) | edge) & ~blocked[y0:y1, x0:x1]] = oid
                     todo.discard(k)
                     joined = True
         if not joined:
