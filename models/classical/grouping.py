@@ -307,18 +307,21 @@ def _join_reappearing(frames: Sequence[FrameTracks], uf: _UnionFind, is_effect: 
             joined[r] = joined[ra] | joined[rb]
 
 
-def still_characters(frames: Sequence[FrameTracks], mapping: dict[int, int], speed: float = 0.003) -> set[int]:
+def still_characters(frames: Sequence[FrameTracks], mapping: dict[int, int], speed: float = 0.003,
+                     times: Sequence[int] | None = None) -> set[int]:
     """Characters (``mapping``'s values) that hardly move in the shot: the median of their
-    camera-compensated centroid steps, over the frames where they moved at all (held drawings
-    repeat), is under ``speed`` of the frame's long side. (onepiece_demo.mp4: 0.0004-0.002;
-    walking characters of generated shots: 0.003-0.02.)"""
+    camera-compensated centroid steps per frame (``times``: the frames' indices, when the shot is
+    passed one drawing each), over the steps where they moved at all (held drawings repeat), is
+    under ``speed`` of the frame's long side. (onepiece_demo.mp4: 0.0004-0.002 per frame; walking
+    characters of generated shots: 0.003-0.02.)"""
     lut = np.zeros(256, np.uint8)
     for a, b in mapping.items():
         lut[a] = b
     prev: dict[int, tuple[float, float]] = {}
     steps: dict[int, list[float]] = defaultdict(list)
     long_side = 1
-    for ft in frames:
+    for f, ft in enumerate(frames):
+        gap = max(1, times[f] - times[f - 1]) if times is not None and f > 0 else 1
         grouped = lut[ft.labels]
         long_side = max(grouped.shape)
         cur: dict[int, tuple[float, float]] = {}
@@ -328,7 +331,7 @@ def still_characters(frames: Sequence[FrameTracks], mapping: dict[int, int], spe
             if c in prev:
                 step = float(np.hypot(cur[c][0] - prev[c][0] - ft.shift[0], cur[c][1] - prev[c][1] - ft.shift[1]))
                 if step > 0.01:
-                    steps[c].append(step)
+                    steps[c].append(step / gap)
         prev = cur
     seen = {int(c) for c in mapping.values()}
     # A character that never stepped at all (one frame, or a still picture) is still.

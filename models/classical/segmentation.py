@@ -192,7 +192,7 @@ class ClassicalSegmenter:
             for t in (int(v) for v in np.unique(ft.labels) if v):
                 seen.setdefault(mapping[t], []).append(t in ft.effect_like)
         effect_groups = {g for g, flags in seen.items() if float(np.mean(flags)) > 0.5}
-        still = still_characters(pieces, mapping)  # parts of these never moved: judged from the picture
+        still = still_characters(pieces, mapping, times=times)  # parts of these never moved: judged from the picture
         text_id = min(255, max(mapping.values(), default=0) + 1)
         out: list[FrameSegmentation] = []
         texts = steady_text([t for _, t in kept])
