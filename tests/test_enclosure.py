@@ -132,8 +132,8 @@ def test_only_still_characters_are_judged_from_the_picture() -> None:
         lab[5:25, 5 + 4 * i : 25 + 4 * i] = 2  # a second character walking along the top
         frames.append(FrameTracks(lab, image=img))
     assert still_characters(frames, {1: 1, 2: 2}) == {1}
-    # Passed one drawing each, held four frames: 4 px a drawing is 1 px a frame, about still.
-    assert still_characters(frames, {1: 1, 2: 2}, times=[4 * i for i in range(6)]) == {1, 2}
+    # Passed one drawing each, held eight frames: 4 px a drawing is half a pixel a frame, still.
+    assert still_characters(frames, {1: 1, 2: 2}, times=[8 * i for i in range(6)]) == {1, 2}
     background = parts["hat"] | parts["shirt"] | parts["eyes"]  # the plate agrees with all of them
     out = whole_characters(frames[0], {1: 1, 2: 2}, background=background, still=set())
     assert (out[parts["hat"] | parts["shirt"]] == 0).all() and (out[parts["eyes"]] == 0).all()
