@@ -41,8 +41,7 @@ from models.classical.camera import estimate_camera
 from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
-from models.classical.grouping import FrameTracks, group_tracks
-from models.classical.labelmaps import fill_holes, relabel
+from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
 from models.classical.plate import warp_to_frame
 from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
@@ -193,13 +192,14 @@ class ClassicalSegmenter:
             for t in (int(v) for v in np.unique(ft.labels) if v):
                 seen.setdefault(mapping[t], []).append(t in ft.effect_like)
         effect_groups = {g for g, flags in seen.items() if float(np.mean(flags)) > 0.5}
+        still = still_characters(pieces, mapping, times=times)  # parts of these never moved: judged from the picture
         text_id = min(255, max(mapping.values(), default=0) + 1)
         out: list[FrameSegmentation] = []
         texts = steady_text([t for _, t in kept])
         for i in range(n):
             ft, (background, _), text = pieces[i], kept[i], texts[i]
             text_small = resize_mask(text, ft.labels.shape) if text is not None else None
-            grouped = fill_holes(relabel(ft.labels, mapping), keep_out=text_small, background=background)
+            grouped = whole_characters(ft, mapping, text_small, background, effect_groups, still)
             frame_kinds: dict[int, ObjectKind] = {
                 int(g): ("effect" if int(g) in effect_groups else "character") for g in np.unique(grouped) if g}
             labels, conf = _upsample_labels(grouped, frames[i], s)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from app.pipeline.graph import current_inputs, keyframes, user_owned
-from app.pipeline.stages.common import StageContext
+from app.pipeline.stages.common import NOT_CHARACTER, StageContext
 from app.pipeline.stages.segment import ensure_registered
-from app.store import Shot
+from app.store import Project, Shot
+from models.classical.enclosure import fill_enclosed
+from models.classical.segmentation import ClassicalSegmenter
 
 
 def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
@@ -36,6 +38,9 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
                 raise RuntimeError(f"the segment stage has no result for frame {missing[0]}")
             labels = {f: lab for f, lab in read.items() if lab is not None}
             ensure_registered(ctx, shot, labels)
+            # The weight-free segmenter judged its own holes against the shot's plate, which knows
+            # background seen through a character better than the picture alone.
+            judged = isinstance(ctx.backend("segmenter"), ClassicalSegmenter)
             # Drawing to drawing: a held frame is its drawing's picture again, a step with nothing to carry.
             drawings = sorted({int(keys[f]) for f in range(k0, k1 + 1)})
             step_of = {d: i for i, d in enumerate(drawings)}
@@ -63,6 +68,7 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
                     final, confidence = own, np.ones(own.shape, np.float32)
                 # Fused in per-shot track ids, stored as project object ids.
                 final = ctx.project.objects.to_objects(shot.start, frame, final)
+                final = fill_character_holes(ctx.project, frame, final, own if judged else None)
                 ctx.write("masks", frame, final, {"stage": "propagate", "backend": name})
                 ctx.write("confidence", frame, confidence, {"stage": "propagate", "backend": name})
             ctx.done("propagate", frame, inputs[frame])
@@ -79,3 +85,22 @@ def fuse_labels(
     final = np.where(take, carried, own).astype(np.uint8)
     sure = np.where(agree, (1.0 + confidence) / 2.0, np.where(take, confidence, 1.0 - confidence))
     return final, sure.astype(np.float32)
+
+
+def fill_character_holes(project: Project, frame: int, labels: np.ndarray, judged: np.ndarray | None = None) -> np.ndarray:
+    """The final masks with every character's enclosed holes filled (eye whites, teeth, lenses:
+    `models.classical.enclosure.fill_enclosed` judges them on the full-resolution frame), never
+    over burnt-in text. ``judged``: the segment stage's labels when that segmenter already decided
+    its own holes (then only holes the fusion opened are filled). A cut-out is its object's label
+    pixels, so a hole here is a hole in every exported image of the character."""
+    others = set(project.objects.ids_of_kind(*NOT_CHARACTER))
+    chars = {int(v) for v in np.unique(labels) if v} - others
+    if not chars:
+        return labels
+    text = project.objects.ids_of_kind("text")
+    keep_out = np.isin(labels, text) if text else np.zeros(labels.shape, bool)
+    if judged is not None:
+        if not ((judged != 0) & (labels == 0)).any():
+            return labels  # the fusion opened nothing
+        keep_out |= judged == 0
+    return fill_enclosed(labels, np.asarray(project.frame(frame)), keep_out=keep_out, ids=chars)

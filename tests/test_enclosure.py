@@ -1,0 +1,189 @@
+"""What a character's outline encloses is the character's: holes (eye whites, teeth) at the segment
+and propagate stages, and flat regions its line art closes around (a hat, a shirt between the arms)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from test_pipeline_runner import Annotator, Calls, Clicker, Effects, Inpaint, Matter, Propagator
+
+from app.pipeline.runner import PipelineRunner
+from app.store import Manifest, Project, Shot, SourceInfo
+from models.base import FrameSegmentation
+from models.classical.enclosure import attach_regions, fill_enclosed
+from models.classical.grouping import FrameTracks, still_characters, whole_characters
+
+INK = (20, 15, 20)
+WALL = (150, 120, 80)
+
+
+def _wall(h: int, w: int) -> np.ndarray:
+    """A wooden wall: brown planks with darker grain lines (painted texture)."""
+    img = np.full((h, w, 3), WALL, np.uint8)
+    for x in range(0, w, 24):
+        cv2.line(img, (x, 0), (x, h), (90, 70, 45), 2)
+    return img
+
+
+def _character(img: np.ndarray) -> dict[str, np.ndarray]:
+    """Draw a character with outlines onto ``img``: a head with two eye whites, a body with two arms
+    held off it (the wall shows between arm and body), a hat the wall's colour on top, a white shirt
+    between the arms. Returns the masks of its parts."""
+    h, w = img.shape[:2]
+    parts: dict[str, np.ndarray] = {k: np.zeros((h, w), np.uint8) for k in ("head", "eyes", "body", "hat", "shirt", "gap")}
+    cv2.rectangle(img, (60, 40), (120, 100), (250, 210, 180), -1)  # head
+    cv2.rectangle(parts["head"], (60, 40), (120, 100), 1, -1)
+    for ex in (77, 103):
+        cv2.circle(img, (ex, 66), 11, (255, 255, 255), -1)
+        cv2.circle(parts["eyes"], (ex, 66), 10, 1, -1)
+        cv2.circle(img, (ex, 66), 3, (10, 10, 10), -1)
+        cv2.circle(img, (ex, 66), 11, INK, 2)
+    cv2.rectangle(img, (60, 40), (120, 100), INK, 2)
+    # The hat, the wall's colour, sits on the head: one line between them.
+    cv2.ellipse(img, (90, 40), (40, 22), 0, 180, 360, WALL, -1)
+    cv2.ellipse(parts["hat"], (90, 40), (37, 19), 0, 180, 360, 1, -1)
+    parts["hat"][38:] = 0
+    cv2.ellipse(img, (90, 40), (40, 22), 0, 180, 360, INK, 2)
+    cv2.line(img, (50, 40), (130, 40), INK, 2)
+    cv2.rectangle(img, (50, 102), (130, 180), (60, 90, 200), -1)  # jacket
+    cv2.rectangle(img, (50, 102), (130, 180), INK, 2)
+    cv2.rectangle(parts["body"], (50, 102), (130, 180), 1, -1)
+    cv2.rectangle(img, (76, 104), (104, 178), (250, 250, 250), -1)  # white shirt, in the jacket
+    cv2.rectangle(img, (76, 104), (104, 178), INK, 2)
+    cv2.rectangle(parts["shirt"], (79, 107), (101, 175), 1, -1)
+    for x0 in (22, 144):  # arms held off the body, joined at the shoulder and the hand
+        cv2.rectangle(img, (x0, 102), (x0 + 14, 190), (250, 210, 180), -1)
+        cv2.rectangle(img, (x0, 102), (x0 + 14, 190), INK, 2)
+        cv2.rectangle(parts["body"], (x0, 102), (x0 + 14, 190), 1, -1)
+    for x0, x1 in ((36, 50), (130, 144)):
+        cv2.rectangle(img, (x0, 102), (x1, 110), (250, 210, 180), -1)
+        cv2.rectangle(parts["body"], (x0, 102), (x1, 110), 1, -1)
+        cv2.rectangle(img, (x0, 182), (x1, 190), (250, 210, 180), -1)
+        cv2.rectangle(parts["body"], (x0, 182), (x1, 190), 1, -1)
+        cv2.rectangle(parts["gap"], (x0 + 3, 114), (x1 - 3, 178), 1, -1)  # the wall between arm and body
+    return {k: v > 0 for k, v in parts.items()}
+
+
+def _scene() -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """The picture, the character's parts, and what a segmenter that missed the hat, the shirt and
+    the eye whites (they never moved: burnt into the plate) found of it."""
+    img = _wall(220, 240)
+    parts = _character(img)
+    found = (parts["head"] | parts["body"]) & ~parts["eyes"] & ~parts["shirt"]
+    found = cv2.erode(found.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # stops short of the outline
+    return img, parts, found.astype(np.uint8)
+
+
+def test_eye_whites_are_filled_even_where_the_plate_agrees_with_them() -> None:
+    img, parts, found = _scene()
+    background = parts["eyes"] | parts["gap"] | (found == 0)  # a still character: the plate holds its eyes too
+    out = fill_enclosed(found, img, background=background)
+    assert (out[parts["eyes"]] == 1).all()
+    # The wall seen between an arm and the body is no hole to fill.
+    assert (out[parts["gap"]] == 0).all()
+    # Text is never filled in.
+    keep = parts["eyes"].copy()
+    keep[:, 90:] = False
+    out = fill_enclosed(found, img, keep_out=keep)
+    assert (out[keep] == 0).all() and (out[parts["eyes"] & ~keep] == 1).all()
+
+
+def test_a_textured_hole_is_background_seen_through() -> None:
+    img, _, found = _scene()
+    hole = np.zeros(found.shape, bool)
+    hole[130:160, 56:72] = True  # a window in the jacket showing painted texture (grain lines)
+    img[130:160, 56:72] = (200, 190, 170)
+    img[130:160:3, 56:72] = (40, 30, 20)
+    found[hole] = 0
+    out = fill_enclosed(found, img)
+    assert (out[hole] == 0).mean() > 0.9
+
+
+def test_a_hat_on_top_and_a_shirt_between_the_arms_join_the_character() -> None:
+    img, parts, found = _scene()
+    out = attach_regions(found, img)
+    assert (out[parts["hat"]] == 1).mean() > 0.9
+    assert (out[parts["shirt"]] == 1).mean() > 0.9
+    # The wall beside the head, between the arms and above the hat stays background.
+    assert (out[parts["gap"]] == 0).all()
+    assert (out[:14] == 0).all() and (out[40:100, :40] == 0).all() and (out[40:100, 150:] == 0).all()
+
+
+def test_whole_characters_gives_a_frame_its_hat_shirt_and_eyes() -> None:
+    img, parts, found = _scene()
+    found[0, 0] = 2  # a stray piece: an effect, which takes nothing
+    out = whole_characters(FrameTracks(found, image=img), {1: 1, 2: 2}, effects={2})
+    for part in ("hat", "shirt", "eyes"):
+        assert (out[parts[part]] == 1).mean() > 0.9, part
+    assert (out[parts["gap"]] == 0).all()
+
+
+def test_only_still_characters_are_judged_from_the_picture() -> None:
+    """A character that moves was seen against the plate: its regions all moved with it, and the
+    plate says what is seen through it. A still one is burnt into the plate."""
+    img, parts, found = _scene()
+    frames = []
+    for i in range(6):
+        lab = found.copy()
+        lab[5:25, 5 + 4 * i : 25 + 4 * i] = 2  # a second character walking along the top
+        frames.append(FrameTracks(lab, image=img))
+    assert still_characters(frames, {1: 1, 2: 2}) == {1}
+    # Passed one drawing each, held eight frames: 4 px a drawing is half a pixel a frame, still.
+    assert still_characters(frames, {1: 1, 2: 2}, times=[8 * i for i in range(6)]) == {1, 2}
+    background = parts["hat"] | parts["shirt"] | parts["eyes"]  # the plate agrees with all of them
+    out = whole_characters(frames[0], {1: 1, 2: 2}, background=background, still=set())
+    assert (out[parts["hat"] | parts["shirt"]] == 0).all() and (out[parts["eyes"]] == 0).all()
+    out = whole_characters(frames[0], {1: 1, 2: 2}, background=background, still={1})
+    assert (out[parts["eyes"]] == 1).all() and (out[parts["hat"]] == 1).mean() > 0.9
+
+
+class HoleySeg:
+    """A segmenter that finds the character but leaves its eye whites out (as a still character's
+    burnt-in eyes are), and burnt-in text over the body."""
+
+    def __init__(self, eyes: np.ndarray, text: np.ndarray) -> None:
+        self.eyes, self.text = eyes, text
+
+    def segment_shot(self, frames: Sequence[np.ndarray], **camera: Any) -> list[FrameSegmentation]:
+        out = []
+        for image in frames:
+            labels = np.zeros(image.shape[:2], np.uint8)
+            labels[40:181, 50:131] = 1
+            labels[self.eyes] = 0
+            labels[self.text] = 2
+            out.append(FrameSegmentation(labels, {1: "character", 2: "text"}))
+        return out
+
+
+def test_the_propagate_stage_writes_masks_without_holes(tmp_path: Path) -> None:
+    img, parts, _ = _scene()
+    h, w = img.shape[:2]
+    text = np.zeros((h, w), bool)
+    text[150:160, 60:120] = True
+    project = Project.create(tmp_path / "p", Manifest("p", SourceInfo("generated", "", "h"), 4, w, h, 24.0, shots=[Shot(0, 4)]))
+    for i in range(4):
+        project.media.write_frame(i, img)
+    calls = Calls()
+    backends = {"segmenter": HoleySeg(parts["eyes"], text), "matter": Matter(calls), "inpainter": Inpaint(calls),
+                "effects": Effects(calls), "annotator": Annotator(calls), "clicker": Clicker(), "propagator": Propagator()}
+    runner = PipelineRunner(project, backends=backends).start()
+    try:
+        runner.submit_run(["segment", "propagate"]).wait(60)
+        assert runner.wait_idle()
+        text_ids = project.objects.ids_of_kind("text")
+        for f in range(4):
+            seg = project.layers.read("segmentation", f)
+            masks = project.layers.read("masks", f)
+            assert seg is not None and masks is not None
+            assert (seg[parts["eyes"]] == 0).all()  # the backend's holes...
+            char = masks[90, 90]
+            assert char and char not in text_ids
+            assert (masks[parts["eyes"]] == char).all()  # ...are filled in the final masks
+            assert np.isin(masks[text], text_ids).all()  # and text stays text
+    finally:
+        runner.stop()
+        project.close()
