@@ -12,7 +12,14 @@ import pytest
 from app.errors import InputError
 from app.store import Manifest, Project, Shot, SourceInfo
 from app.store.objects import object_color
-from models.classical.identity import TrackDescriptor, frame_descriptor, link_tracks, track_descriptor
+from models.classical.identity import (
+    LINK_THRESHOLD,
+    TrackDescriptor,
+    distance,
+    frame_descriptor,
+    link_tracks,
+    track_descriptor,
+)
 
 H, W = 24, 32
 
@@ -283,3 +290,52 @@ def test_a_rerun_of_the_segment_stage_keeps_links_while_ids_mean_the_same_and_re
         swapped = [np.where(lab == 1, 2, np.where(lab == 2, 1, 0)).astype(np.uint8) for lab in labels]
         again = register_shot(p, shot, swapped, kinds, images[:4])  # another backend numbered them the other way
         assert again == {1: first[2], 2: first[1]} and p.objects.require(first[1]).name == "Red"
+
+
+def test_tiny_brief_or_edge_stuck_tracks_get_no_object_and_stay_background_in_masks(tmp_path: Path) -> None:
+    from app.pipeline.register import register_shot
+
+    big_h, big_w = 60, 80
+    with Project.create(tmp_path / "p", Manifest("p", SourceInfo("generated", "", "h"), 6, big_w, big_h, 24.0,
+                                                 shots=[Shot(0, 6)])) as p:
+        images, labels = [], []
+        for f in range(6):
+            image = np.full((big_h, big_w, 3), 90, np.uint8)
+            image[10:50, 20:40] = (220, 40, 40)
+            images.append(image)
+            lab = np.zeros((big_h, big_w), np.uint8)
+            lab[10:50, 20:40] = 1  # a character, every frame
+            lab[0:4, 70:80] = 2  # a sliver of pole at the top edge, every frame
+            if f < 2:
+                lab[30:34, 60:64] = 3  # a speck for two of six frames
+            lab[55:60, 0:6] = 4 if f < 2 else 0  # a small, brief piece (brief and at the edge)
+            lab[40:48, 50:58] = 5  # small but always there and away from the edge: a prop, kept
+            labels.append(lab)
+        kinds: list[dict[int, str]] = [dict.fromkeys(range(1, 6), "character")] * 6
+        links = register_shot(p, p.shots[0], labels, kinds, images)
+        assert links[2] == links[3] == links[4] == 0 and links[1] and links[5] and links[1] != links[5]
+        assert [o.name for o in p.objects.all()] == ["Character 1", "Character 2"]
+        assert set(np.unique(p.objects.to_objects(0, 0, labels[0])).tolist()) == {0, links[1], links[5]}
+        # a re-run keeps the strays as nothing instead of making objects of them now
+        assert register_shot(p, p.shots[0], labels, kinds, images) == links
+
+
+def test_background_inside_a_sloppy_mask_does_not_pull_two_characters_together() -> None:
+    # Two characters with the same body colour but different hair, each cut out with a wide margin of
+    # the same sky: described with the background weighting they stay apart; without it the shared
+    # sky makes them look alike.
+    def frame(hair: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        image = np.full((120, 160, 3), (120, 170, 230), np.uint8)  # sky
+        image[30:45, 60:90] = hair
+        image[45:100, 60:90] = (230, 120, 160)
+        labels = np.zeros((120, 160), np.uint8)
+        labels[10:110, 40:110] = 1  # the character and as much sky again around it
+        return image, labels
+
+    (a_img, a_lab), (b_img, b_lab) = frame((40, 160, 90)), frame((150, 100, 210))
+    plain = [frame_descriptor(a_img, a_lab == 1), frame_descriptor(b_img, b_lab == 1)]
+    weighted = [frame_descriptor(a_img, a_lab == 1, a_lab), frame_descriptor(b_img, b_lab == 1, b_lab)]
+    assert all(isinstance(d, TrackDescriptor) for d in plain + weighted)
+    d_plain = distance(plain[0], plain[1])  # type: ignore[arg-type]
+    d_weighted = distance(weighted[0], weighted[1])  # type: ignore[arg-type]
+    assert d_plain < LINK_THRESHOLD < d_weighted, (d_plain, d_weighted)

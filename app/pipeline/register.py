@@ -3,7 +3,8 @@
 A new shot's tracks are recognised among the objects of the shots already registered by appearance
 (`models.classical.identity`: colour palette and coarse shape, plus the annotator's DINOv2/CLIP crop
 embeddings when a deep annotator is selected); the others become new objects named "Character N"
-(or "Effect N", "Prop N"). Burnt-in text of every shot is one object. Descriptors are kept per shot
+(or "Effect N", "Prop N"); stray pieces (tiny, and brief or stuck to the frame's edge) get no object
+(`stray_tracks`). Burnt-in text of every shot is one object. Descriptors are kept per shot
 in the record ``identity`` (at the shot's first frame), so later shots compare against every earlier
 appearance of a character, not only its first.
 """
@@ -28,6 +29,10 @@ from models.classical.identity import (
 
 RECORD = "identity"
 SAMPLE_FRAMES = 12  # frames of a shot decoded to describe its tracks
+# A stray (see `stray_tracks`) is at most this share of the frame, on average where it is present ...
+STRAY_AREA = 0.01
+# ... and present in under this share of the shot's drawings, or touching the frame's edge on most of them.
+STRAY_PRESENCE = 0.5
 
 
 def track_kinds(labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> dict[int, str]:
@@ -38,6 +43,42 @@ def track_kinds(labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> di
             if t:
                 votes.setdefault(int(t), Counter())[str(k.get(int(t), "character"))] += 1
     return {t: c.most_common(1)[0][0] for t, c in sorted(votes.items())}
+
+
+def stray_tracks(labels: Sequence[Labels], found: dict[int, str]) -> set[int]:
+    """Tracks that are not a thing anyone would name: tiny, and either brief or stuck to the frame's edge.
+
+    The segment stage leaves such pieces where the background model is unsure (a pole or a patch of sky
+    cut by the frame's edge, a fragment of a character for a frame or two). As objects they fill the
+    list with "Character 3..5" that the user must delete one by one, and datasets with unconfirmed
+    crops of background, so they get no object: their pixels stay background in ``masks``, they stay
+    in ``segmentation``, and a click on one makes it an object if it was wanted after all. Burnt-in
+    text is never a stray (it is left out of datasets and painted out of plates as a whole).
+    """
+    n = len(labels)
+    if not n:
+        return set()
+    size = int(np.asarray(labels[0]).size)
+    present: Counter[int] = Counter()
+    area: Counter[int] = Counter()
+    edge: Counter[int] = Counter()
+    for frame_labels in labels:
+        lab = np.asarray(frame_labels)
+        counts = np.bincount(lab.ravel(), minlength=256)
+        for i in np.flatnonzero(counts[1:]) + 1:
+            present[int(i)] += 1
+            area[int(i)] += int(counts[i])
+        edge.update(int(i) for i in np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])))
+    out: set[int] = set()
+    for t, kind in found.items():
+        if kind == "text" or not present[t]:
+            continue
+        tiny = area[t] / present[t] < STRAY_AREA * size
+        brief = present[t] < STRAY_PRESENCE * n
+        stuck = edge[t] > STRAY_PRESENCE * present[t]
+        if tiny and (brief or stuck):
+            out.add(t)
+    return out
 
 
 def known_descriptors(project: Project, kind: str, exclude_shot: int) -> dict[int, list[TrackDescriptor]]:
@@ -103,9 +144,9 @@ def register_shot(
     if not new:
         return {t.track: t.object_at(shot.start) for t in project.objects.tracks(shot.start)}
 
-    links: dict[int, int | None] = {}
-    for kind in sorted({found[t] for t in new}):
-        mine = [t for t in new if found[t] == kind]
+    links: dict[int, int | None] = dict.fromkeys(stray_tracks(labels, {t: found[t] for t in new}), 0)
+    for kind in sorted({found[t] for t in new if t not in links}):
+        mine = [t for t in new if found[t] == kind and t not in links]
         if kind == "text":
             # Burnt-in subtitles and captions are one object across the video: they are painted
             # out and left out of datasets together, and nobody names lines of dialogue.

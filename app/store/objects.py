@@ -130,7 +130,8 @@ class ObjectStore:
     # -- pipeline registration ----------------------------------------------------------------------
     def register_shot(self, shot: int, found: dict[int, str], links: dict[int, int | None] | None = None) -> dict[int, int]:
         """Give every track of ``shot`` that has no link yet an object: the one ``links`` names (an
-        existing object it was recognised as), else a new automatically named one of its kind.
+        existing object it was recognised as; 0: none, a stray the object list should not show), else
+        a new automatically named one of its kind.
 
         Tracks already linked keep their link (a re-run of the segment stage must not undo the user's edits).
         Returns track -> object for the whole shot.
@@ -142,7 +143,7 @@ class ObjectStore:
             if self.track(shot, track) is not None:
                 continue
             target = links.get(track)
-            if target is None or self.get(target) is None:
+            if target != 0 and (target is None or self.get(target) is None):
                 info = self._new_object(kind, new_objects)
                 new_objects[info.id] = info
                 target = info.id
