@@ -339,3 +339,48 @@ def test_background_inside_a_sloppy_mask_does_not_pull_two_characters_together()
     d_plain = distance(plain[0], plain[1])  # type: ignore[arg-type]
     d_weighted = distance(weighted[0], weighted[1])  # type: ignore[arg-type]
     assert d_plain < LINK_THRESHOLD < d_weighted, (d_plain, d_weighted)
+
+
+def _blocks(colours: list[tuple[int, int, int]], heights: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """A 'character' of stacked colour blocks on grey, and its label map (track 1)."""
+    image = np.full((H * 4, W * 4, 3), 128, np.uint8)
+    labels = np.zeros((H * 4, W * 4), np.uint8)
+    y = 8
+    for colour, h in zip(colours, heights, strict=True):
+        image[y:y + h, 40:88] = colour
+        labels[y:y + h, 40:88] = 1
+        y += h
+    return image, labels
+
+
+def test_a_later_appearance_close_to_two_objects_joins_them_unless_they_were_on_screen_together(tmp_path: Path) -> None:
+    from app.pipeline.register import register_shot
+
+    red, blue, green = (210, 40, 40), (40, 60, 220), (40, 200, 60)
+    front = _blocks([red, blue], [30, 30])  # first shot: red hair, blue coat
+    back = _blocks([red, green], [30, 30])  # second: the same hair, a green cape over the coat
+    between = _blocks([red, blue, green], [30, 15, 15])  # third: both
+    for together in (False, True):
+        shots = [Shot(0, 3), Shot(3, 6), Shot(6, 9)]
+        with Project.create(tmp_path / f"p{together}", Manifest("p", SourceInfo("generated", "", "h"), 9, W * 4, H * 4,
+                                                                   24.0, shots=shots)) as p:
+            def register(shot: Shot, image: np.ndarray, labels: np.ndarray) -> dict[int, int]:
+                kinds = [dict.fromkeys(np.unique(labels[labels > 0]).tolist(), "character")] * 3
+                return register_shot(p, shot, [labels] * 3, kinds, [image] * 3)
+
+            a = register(shots[0], *front)
+            if together:  # the two looks side by side in one shot: two characters
+                image, labels = back[0].copy(), back[1].copy()
+                image[:, :36], labels[:, :36] = front[0][:, 40:76], np.where(front[1][:, 40:76] > 0, 2, 0)
+                b = register(shots[1], image, labels)
+            else:
+                b = register(shots[1], *back)
+            assert b[1] != a[1]  # too different to link on its own
+            c = register(shots[2], *between)
+            names = [o.name for o in p.objects.all()]
+            if together:
+                assert len(names) == 2 + int(c[1] not in (a[1], b[1], b.get(2)))
+            else:
+                assert names == ["Character 1"] and a[1] == c[1] == 1
+                assert p.objects.to_objects(3, 3, back[1]).max() == 1  # the second shot's track is the one object now
+                assert p.undo() is None  # a registration merge is not the user's to undo

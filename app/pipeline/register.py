@@ -162,7 +162,42 @@ def register_shot(
             if kinds_of.get(obj) == kind:
                 known.setdefault(obj, []).extend(descs)
         links.update(link_tracks({t: descriptors[t] for t in mine if t in descriptors}, known))
-    return project.objects.register_shot(shot.start, {t: found[t] for t in new}, links)
+    result = project.objects.register_shot(shot.start, {t: found[t] for t in new}, links)
+    return join_objects(project, shot, {t: descriptors[t] for t in new if t in descriptors and result.get(t)}, found)
+
+
+def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor], found: dict[int, str]) -> dict[int, int]:
+    """Merge objects that this shot's tracks show to be one character; returns track -> object.
+
+    Shot after shot, a character can become two objects when its first two appearances differ too much
+    (seen from behind, then from the front); a later appearance close to both says they are one. So a
+    track just linked to object A that is also within the threshold of an object B is evidence that
+    A and B are one character, unless they were ever on screen together in one shot (two tracks of a
+    shot are two characters) or the user named both (the user decides then). The older id is kept, and
+    the merge is registration's, not on the user's undo stack.
+    """
+    objects = project.objects
+    for t, desc in linked.items():
+        link = objects.track(shot.start, t)
+        a = link.object_at(shot.start) if link is not None else 0
+        info_a = objects.get(a)
+        if info_a is None or info_a.kind != found.get(t) or info_a.kind == "text":
+            continue
+        together: dict[int, set[int]] = {}
+        for tl in objects.tracks():
+            together.setdefault(tl.shot, set()).update(o for _, o in tl.pieces if o)
+        for b, descs in known_descriptors(project, info_a.kind, shot.start).items():
+            info_b = objects.get(b)
+            if b == a or info_b is None or any({a, b} <= objs for objs in together.values()):
+                continue
+            if info_a.confirmed and info_b.confirmed:
+                continue
+            if min(distance(desc, d) for d in descs) < LINK_THRESHOLD:
+                # The user's name wins; otherwise the older object (its automatic name came first).
+                keep, absorb = (a, b) if info_a.confirmed or (not info_b.confirmed and a < b) else (b, a)
+                objects.merge(keep, absorb, undoable=False)
+                a, info_a = keep, objects.require(keep)
+    return {tl.track: tl.object_at(shot.start) for tl in objects.tracks(shot.start)}
 
 
 def _same(old: dict[str, object] | None, new: TrackDescriptor | None) -> bool:

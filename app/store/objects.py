@@ -215,8 +215,9 @@ class ObjectStore:
         info = self.require(oid)
         return self._commit("set_kind", [], {oid: ObjectInfo(**{**asdict(info), "kind": kind})}, {})
 
-    def merge(self, keep: int, absorb: int) -> JournalEntry:
-        """``absorb`` becomes ``keep`` in every frame and shot; ``keep``'s name and colour stay."""
+    def merge(self, keep: int, absorb: int, *, undoable: bool = True) -> JournalEntry:
+        """``absorb`` becomes ``keep`` in every frame and shot; ``keep``'s name and colour stay.
+        Registration's own merges (two objects found to be one character) are not the user's to undo."""
         self.require(keep)
         self.require(absorb)
         if keep == absorb:
@@ -225,7 +226,9 @@ class ObjectStore:
             (t.shot, t.track): [[s, keep if o == absorb else o] for s, o in t.pieces] for t in self.tracks_of(absorb)
         }
         edits = relabel(self.project, range(self.project.frame_count), {absorb: keep}, keep)
-        return self._commit("merge", edits, {absorb: None}, tracks, extra={"keep": keep, "absorb": absorb})
+        return self._commit(
+            "merge", edits, {absorb: None}, tracks, undoable=undoable, extra={"keep": keep, "absorb": absorb}
+        )
 
     def split(self, oid: int, shots: Iterable[int], name: str | None = None) -> ObjectInfo:
         """Move ``oid``'s appearances in ``shots`` (shot start frames) to a new object."""
