@@ -1,4 +1,4 @@
-"""Identity across shots: how often stage-1 registration gives a character the same object in every shot.
+"""Identity across shots: how often the segment stage's registration gives a character the same object in every shot.
 
 Two modes, both through `app.pipeline.register.register_shot` - the code a run uses:
 
