@@ -12,7 +12,14 @@ import pytest
 from app.errors import InputError
 from app.store import Manifest, Project, Shot, SourceInfo
 from app.store.objects import object_color
-from models.classical.identity import TrackDescriptor, frame_descriptor, link_tracks, track_descriptor
+from models.classical.identity import (
+    LINK_THRESHOLD,
+    TrackDescriptor,
+    distance,
+    frame_descriptor,
+    link_tracks,
+    track_descriptor,
+)
 
 H, W = 24, 32
 
@@ -283,3 +290,97 @@ def test_a_rerun_of_the_segment_stage_keeps_links_while_ids_mean_the_same_and_re
         swapped = [np.where(lab == 1, 2, np.where(lab == 2, 1, 0)).astype(np.uint8) for lab in labels]
         again = register_shot(p, shot, swapped, kinds, images[:4])  # another backend numbered them the other way
         assert again == {1: first[2], 2: first[1]} and p.objects.require(first[1]).name == "Red"
+
+
+def test_tiny_brief_or_edge_stuck_tracks_get_no_object_and_stay_background_in_masks(tmp_path: Path) -> None:
+    from app.pipeline.register import register_shot
+
+    big_h, big_w = 60, 80
+    with Project.create(tmp_path / "p", Manifest("p", SourceInfo("generated", "", "h"), 6, big_w, big_h, 24.0,
+                                                 shots=[Shot(0, 6)])) as p:
+        images, labels = [], []
+        for f in range(6):
+            image = np.full((big_h, big_w, 3), 90, np.uint8)
+            image[10:50, 20:40] = (220, 40, 40)
+            images.append(image)
+            lab = np.zeros((big_h, big_w), np.uint8)
+            lab[10:50, 20:40] = 1  # a character, every frame
+            lab[0:4, 70:80] = 2  # a sliver of pole at the top edge, every frame
+            if f < 2:
+                lab[30:34, 60:64] = 3  # a speck for two of six frames
+            lab[55:60, 0:6] = 4 if f < 2 else 0  # a small, brief piece (brief and at the edge)
+            lab[40:48, 50:58] = 5  # small but always there and away from the edge: a prop, kept
+            labels.append(lab)
+        kinds: list[dict[int, str]] = [dict.fromkeys(range(1, 6), "character")] * 6
+        links = register_shot(p, p.shots[0], labels, kinds, images)
+        assert links[2] == links[3] == links[4] == 0 and links[1] and links[5] and links[1] != links[5]
+        assert [o.name for o in p.objects.all()] == ["Character 1", "Character 2"]
+        assert set(np.unique(p.objects.to_objects(0, 0, labels[0])).tolist()) == {0, links[1], links[5]}
+        # a re-run keeps the strays as nothing instead of making objects of them now
+        assert register_shot(p, p.shots[0], labels, kinds, images) == links
+
+
+def test_background_inside_a_sloppy_mask_does_not_pull_two_characters_together() -> None:
+    # Two characters with the same body colour but different hair, each cut out with a wide margin of
+    # the same sky: described with the background weighting they stay apart; without it the shared
+    # sky makes them look alike.
+    def frame(hair: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        image = np.full((120, 160, 3), (120, 170, 230), np.uint8)  # sky
+        image[30:45, 60:90] = hair
+        image[45:100, 60:90] = (230, 120, 160)
+        labels = np.zeros((120, 160), np.uint8)
+        labels[10:110, 40:110] = 1  # the character and as much sky again around it
+        return image, labels
+
+    (a_img, a_lab), (b_img, b_lab) = frame((40, 160, 90)), frame((150, 100, 210))
+    plain = [frame_descriptor(a_img, a_lab == 1), frame_descriptor(b_img, b_lab == 1)]
+    weighted = [frame_descriptor(a_img, a_lab == 1, a_lab), frame_descriptor(b_img, b_lab == 1, b_lab)]
+    assert all(isinstance(d, TrackDescriptor) for d in plain + weighted)
+    d_plain = distance(plain[0], plain[1])  # type: ignore[arg-type]
+    d_weighted = distance(weighted[0], weighted[1])  # type: ignore[arg-type]
+    assert d_plain < LINK_THRESHOLD < d_weighted, (d_plain, d_weighted)
+
+
+def _blocks(colours: list[tuple[int, int, int]], heights: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """A 'character' of stacked colour blocks on grey, and its label map (track 1)."""
+    image = np.full((H * 4, W * 4, 3), 128, np.uint8)
+    labels = np.zeros((H * 4, W * 4), np.uint8)
+    y = 8
+    for colour, h in zip(colours, heights, strict=True):
+        image[y:y + h, 40:88] = colour
+        labels[y:y + h, 40:88] = 1
+        y += h
+    return image, labels
+
+
+def test_a_later_appearance_close_to_two_objects_joins_them_unless_they_were_on_screen_together(tmp_path: Path) -> None:
+    from app.pipeline.register import register_shot
+
+    red, blue, green = (210, 40, 40), (40, 60, 220), (40, 200, 60)
+    front = _blocks([red, blue], [30, 30])  # first shot: red hair, blue coat
+    back = _blocks([red, green], [30, 30])  # second: the same hair, a green cape over the coat
+    between = _blocks([red, blue, green], [30, 15, 15])  # third: both
+    for together in (False, True):
+        shots = [Shot(0, 3), Shot(3, 6), Shot(6, 9)]
+        with Project.create(tmp_path / f"p{together}", Manifest("p", SourceInfo("generated", "", "h"), 9, W * 4, H * 4,
+                                                                   24.0, shots=shots)) as p:
+            def register(shot: Shot, image: np.ndarray, labels: np.ndarray) -> dict[int, int]:
+                kinds = [dict.fromkeys(np.unique(labels[labels > 0]).tolist(), "character")] * 3
+                return register_shot(p, shot, [labels] * 3, kinds, [image] * 3)
+
+            a = register(shots[0], *front)
+            if together:  # the two looks side by side in one shot: two characters
+                image, labels = back[0].copy(), back[1].copy()
+                image[:, :36], labels[:, :36] = front[0][:, 40:76], np.where(front[1][:, 40:76] > 0, 2, 0)
+                b = register(shots[1], image, labels)
+            else:
+                b = register(shots[1], *back)
+            assert b[1] != a[1]  # too different to link on its own
+            c = register(shots[2], *between)
+            names = [o.name for o in p.objects.all()]
+            if together:
+                assert len(names) == 2 + int(c[1] not in (a[1], b[1], b.get(2)))
+            else:
+                assert names == ["Character 1"] and a[1] == c[1] == 1
+                assert p.objects.to_objects(3, 3, back[1]).max() == 1  # the second shot's track is the one object now
+                assert p.undo() is None  # a registration merge is not the user's to undo

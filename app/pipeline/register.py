@@ -3,7 +3,8 @@
 A new shot's tracks are recognised among the objects of the shots already registered by appearance
 (`models.classical.identity`: colour palette and coarse shape, plus the annotator's DINOv2/CLIP crop
 embeddings when a deep annotator is selected); the others become new objects named "Character N"
-(or "Effect N", "Prop N"). Burnt-in text of every shot is one object. Descriptors are kept per shot
+(or "Effect N", "Prop N"); stray pieces (tiny, and brief or stuck to the frame's edge) get no object
+(`stray_tracks`). Burnt-in text of every shot is one object. Descriptors are kept per shot
 in the record ``identity`` (at the shot's first frame), so later shots compare against every earlier
 appearance of a character, not only its first.
 """
@@ -28,6 +29,10 @@ from models.classical.identity import (
 
 RECORD = "identity"
 SAMPLE_FRAMES = 12  # frames of a shot decoded to describe its tracks
+# A stray (see `stray_tracks`) is at most this share of the frame, on average where it is present ...
+STRAY_AREA = 0.01
+# ... and present in under this share of the shot's drawings, or touching the frame's edge on most of them.
+STRAY_PRESENCE = 0.5
 
 
 def track_kinds(labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> dict[int, str]:
@@ -38,6 +43,42 @@ def track_kinds(labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> di
             if t:
                 votes.setdefault(int(t), Counter())[str(k.get(int(t), "character"))] += 1
     return {t: c.most_common(1)[0][0] for t, c in sorted(votes.items())}
+
+
+def stray_tracks(labels: Sequence[Labels], found: dict[int, str]) -> set[int]:
+    """Tracks that are not a thing anyone would name: tiny, and either brief or stuck to the frame's edge.
+
+    The segment stage leaves such pieces where the background model is unsure (a pole or a patch of sky
+    cut by the frame's edge, a fragment of a character for a frame or two). As objects they fill the
+    list with "Character 3..5" that the user must delete one by one, and datasets with unconfirmed
+    crops of background, so they get no object: their pixels stay background in ``masks``, they stay
+    in ``segmentation``, and a click on one makes it an object if it was wanted after all. Burnt-in
+    text is never a stray (it is left out of datasets and painted out of plates as a whole).
+    """
+    n = len(labels)
+    if not n:
+        return set()
+    size = int(np.asarray(labels[0]).size)
+    present: Counter[int] = Counter()
+    area: Counter[int] = Counter()
+    edge: Counter[int] = Counter()
+    for frame_labels in labels:
+        lab = np.asarray(frame_labels)
+        counts = np.bincount(lab.ravel(), minlength=256)
+        for i in np.flatnonzero(counts[1:]) + 1:
+            present[int(i)] += 1
+            area[int(i)] += int(counts[i])
+        edge.update(int(i) for i in np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])))
+    out: set[int] = set()
+    for t, kind in found.items():
+        if kind == "text" or not present[t]:
+            continue
+        tiny = area[t] / present[t] < STRAY_AREA * size
+        brief = present[t] < STRAY_PRESENCE * n
+        stuck = edge[t] > STRAY_PRESENCE * present[t]
+        if tiny and (brief or stuck):
+            out.add(t)
+    return out
 
 
 def known_descriptors(project: Project, kind: str, exclude_shot: int) -> dict[int, list[TrackDescriptor]]:
@@ -103,9 +144,9 @@ def register_shot(
     if not new:
         return {t.track: t.object_at(shot.start) for t in project.objects.tracks(shot.start)}
 
-    links: dict[int, int | None] = {}
-    for kind in sorted({found[t] for t in new}):
-        mine = [t for t in new if found[t] == kind]
+    links: dict[int, int | None] = dict.fromkeys(stray_tracks(labels, {t: found[t] for t in new}), 0)
+    for kind in sorted({found[t] for t in new if t not in links}):
+        mine = [t for t in new if found[t] == kind and t not in links]
         if kind == "text":
             # Burnt-in subtitles and captions are one object across the video: they are painted
             # out and left out of datasets together, and nobody names lines of dialogue.
@@ -121,7 +162,42 @@ def register_shot(
             if kinds_of.get(obj) == kind:
                 known.setdefault(obj, []).extend(descs)
         links.update(link_tracks({t: descriptors[t] for t in mine if t in descriptors}, known))
-    return project.objects.register_shot(shot.start, {t: found[t] for t in new}, links)
+    result = project.objects.register_shot(shot.start, {t: found[t] for t in new}, links)
+    return join_objects(project, shot, {t: descriptors[t] for t in new if t in descriptors and result.get(t)}, found)
+
+
+def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor], found: dict[int, str]) -> dict[int, int]:
+    """Merge objects that this shot's tracks show to be one character; returns track -> object.
+
+    Shot after shot, a character can become two objects when its first two appearances differ too much
+    (seen from behind, then from the front); a later appearance close to both says they are one. So a
+    track just linked to object A that is also within the threshold of an object B is evidence that
+    A and B are one character, unless they were ever on screen together in one shot (two tracks of a
+    shot are two characters) or the user named both (the user decides then). The older id is kept, and
+    the merge is registration's, not on the user's undo stack.
+    """
+    objects = project.objects
+    for t, desc in linked.items():
+        link = objects.track(shot.start, t)
+        a = link.object_at(shot.start) if link is not None else 0
+        info_a = objects.get(a)
+        if info_a is None or info_a.kind != found.get(t) or info_a.kind == "text":
+            continue
+        together: dict[int, set[int]] = {}
+        for tl in objects.tracks():
+            together.setdefault(tl.shot, set()).update(o for _, o in tl.pieces if o)
+        for b, descs in known_descriptors(project, info_a.kind, shot.start).items():
+            info_b = objects.get(b)
+            if b == a or info_b is None or any({a, b} <= objs for objs in together.values()):
+                continue
+            if info_a.confirmed and info_b.confirmed:
+                continue
+            if min(distance(desc, d) for d in descs) < LINK_THRESHOLD:
+                # The user's name wins; otherwise the older object (its automatic name came first).
+                keep, absorb = (a, b) if info_a.confirmed or (not info_b.confirmed and a < b) else (b, a)
+                objects.merge(keep, absorb, undoable=False)
+                a, info_a = keep, objects.require(keep)
+    return {tl.track: tl.object_at(shot.start) for tl in objects.tracks(shot.start)}
 
 
 def _same(old: dict[str, object] | None, new: TrackDescriptor | None) -> bool:

@@ -130,7 +130,8 @@ class ObjectStore:
     # -- pipeline registration ----------------------------------------------------------------------
     def register_shot(self, shot: int, found: dict[int, str], links: dict[int, int | None] | None = None) -> dict[int, int]:
         """Give every track of ``shot`` that has no link yet an object: the one ``links`` names (an
-        existing object it was recognised as), else a new automatically named one of its kind.
+        existing object it was recognised as; 0: none, a stray the object list should not show), else
+        a new automatically named one of its kind.
 
         Tracks already linked keep their link (a re-run of the segment stage must not undo the user's edits).
         Returns track -> object for the whole shot.
@@ -142,7 +143,7 @@ class ObjectStore:
             if self.track(shot, track) is not None:
                 continue
             target = links.get(track)
-            if target is None or self.get(target) is None:
+            if target != 0 and (target is None or self.get(target) is None):
                 info = self._new_object(kind, new_objects)
                 new_objects[info.id] = info
                 target = info.id
@@ -214,8 +215,9 @@ class ObjectStore:
         info = self.require(oid)
         return self._commit("set_kind", [], {oid: ObjectInfo(**{**asdict(info), "kind": kind})}, {})
 
-    def merge(self, keep: int, absorb: int) -> JournalEntry:
-        """``absorb`` becomes ``keep`` in every frame and shot; ``keep``'s name and colour stay."""
+    def merge(self, keep: int, absorb: int, *, undoable: bool = True) -> JournalEntry:
+        """``absorb`` becomes ``keep`` in every frame and shot; ``keep``'s name and colour stay.
+        Registration's own merges (two objects found to be one character) are not the user's to undo."""
         self.require(keep)
         self.require(absorb)
         if keep == absorb:
@@ -224,7 +226,9 @@ class ObjectStore:
             (t.shot, t.track): [[s, keep if o == absorb else o] for s, o in t.pieces] for t in self.tracks_of(absorb)
         }
         edits = relabel(self.project, range(self.project.frame_count), {absorb: keep}, keep)
-        return self._commit("merge", edits, {absorb: None}, tracks, extra={"keep": keep, "absorb": absorb})
+        return self._commit(
+            "merge", edits, {absorb: None}, tracks, undoable=undoable, extra={"keep": keep, "absorb": absorb}
+        )
 
     def split(self, oid: int, shots: Iterable[int], name: str | None = None) -> ObjectInfo:
         """Move ``oid``'s appearances in ``shots`` (shot start frames) to a new object."""
