@@ -10,6 +10,7 @@ import pytest
 
 from app.demo import generator as gen
 from models.base import FrameSegmentation
+from models.classical.background import BackgroundModel
 from models.classical.camera import estimate_camera
 from models.classical.faces import AnimeFaceDetector, find_cascade
 from models.classical.plate import build_plate, masked_median, warp_to_frame
@@ -348,3 +349,30 @@ def test_alignment_follows_background_past_characters_and_flash() -> None:
     errs = [float(np.hypot(*((np.linalg.inv(est[0]) @ est[i] - np.linalg.inv(true_t(0)) @ true_t(i)) @ pts)[:2]).max())
             for i, t in enumerate(truth) if t.kind == "normal"]
     assert max(errs) < 8.0, errs
+
+
+def test_background_a_character_mostly_covers_is_told_by_its_colour() -> None:
+    """A place a striped character covers in 7 of 10 frames: its background is seen in 3 frames
+    only (little support, so the support cue calls it moving) but always alike, so it is the
+    place's dominant colour; and its colour is the background's palette, not the character's."""
+    h, w = 64, 96
+    stripes = [(200, 40, 40), (240, 220, 40), (40, 30, 30), (250, 250, 250), (40, 160, 60)]
+    frames = []
+    for i in range(10):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[: h // 2] = (150, 190, 230)  # sky
+        img[h // 2 :] = (200, 180, 120)  # ground
+        x0 = 30 + 2 * i  # the character walks 2 px a frame: each stripe stays 2 frames on a place
+        for k in range(5):
+            img[20:40, x0 + 4 * k : x0 + 4 * k + 4] = stripes[k]
+        frames.append(img)
+    eye = [np.eye(3) for _ in frames]
+    model = BackgroundModel(frames, eye, 1.0, 16)
+    place = (30, 43)  # covered while x0 <= 43 (frames 0-6), sky in frames 7-9
+    support, _ = model.support(frames[8], eye[8], 8)
+    assert support[place] < 0.4  # two of nine other frames see the sky there
+    assert model.dominant(frames[8], eye[8], 8)[place]
+    assert model.background_colour(frames[8])[place]
+    # The character's own colours are not the background's (a few blurred stripe edges may be).
+    assert model.background_colour(frames[3])[20:40, 36:56].mean() < 0.05
+    assert not model.dominant(frames[3], eye[3], 3)[24:36, 44:50].all()

@@ -259,6 +259,13 @@ class ClassicalSegmenter:
             evidence[warped & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
             background &= ~warped  # a still character is in the plate: agreement says nothing
         faces = self._face_seeds(small, evidence)
+        if static_fg is None:
+            # Hulls and head/body boxes take in background a character stands in front of for
+            # most of the shot (sky above a head, ground between legs); where its colour is the
+            # background's and not one the moving characters are drawn in, GrabCut starts it as
+            # background, so its foreground colour model is not taught the sky.
+            seen_bg = model.background_colour(small) & model.dominant(small, t, i)
+            evidence[(evidence == cv2.GC_PR_FGD) & seen_bg] = cv2.GC_PR_BGD
         text = text_mask(frame)
         fg = grabcut(small, evidence, iterations=2)
         # Background a plate never saw (between close heads, under a glow) is open to the border,
