@@ -376,3 +376,19 @@ def test_background_a_character_mostly_covers_is_told_by_its_colour() -> None:
     # The character's own colours are not the background's (a few blurred stripe edges may be).
     assert model.background_colour(frames[3])[20:40, 36:56].mean() < 0.05
     assert not model.dominant(frames[3], eye[3], 3)[24:36, 44:50].all()
+
+
+def test_speed_lines_stuck_to_a_character_are_cut_and_its_thin_parts_kept() -> None:
+    from models.classical.labelmaps import streaks
+
+    mask = np.zeros((120, 200), np.uint8)
+    mask[20:80, 80:110] = 1  # body
+    mask[80:110, 85:88] = 1  # a thin leg hangs down
+    mask[40:43, 110:170] = 1  # a speed line 3 px thick runs out of it
+    mask[60:64, 20:80] = 1  # another on the other side
+    mask[30:37, 110:140] = 1  # an outstretched arm, thicker than a line
+    cut = streaks(mask)
+    assert cut[41, 110:170].all() and cut[62, 20:80].all()
+    assert not cut[20:80, 80:110].any()  # the body stays
+    assert not cut[80:110, 85:88].any()  # so does the leg
+    assert not cut[30:37, 110:140].any()  # and the arm

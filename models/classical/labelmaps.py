@@ -56,3 +56,21 @@ def fill_holes(labels: Labels, keep_out: NDArray[np.bool_] | None = None, backgr
                 hole &= ~keep_out
             out[hole] = oid
     return out
+
+
+def streaks(mask: NDArray[np.uint8], thickness: int = 5, min_length: float = 0.03) -> NDArray[np.bool_]:
+    """Horizontal streaks stuck to a mask: runs thinner than ``thickness`` px that stretch at least
+    ``min_length`` of the frame's width and four times their own height.
+
+    Speed lines and light streaks drawn across a character's place differ from the plate as much
+    as the character does, and GrabCut keeps the stretch that touches it; a character's own thin
+    parts (legs, strands of hair, outlines) hang or run down, and its outstretched arms are
+    thicker than a speed line.
+    """
+    kernel = np.ones((thickness, 1), np.uint8)
+    thin = (mask > 0) & (cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel) == 0)
+    _, comp, stats, _ = cv2.connectedComponentsWithStats(thin.astype(np.uint8), connectivity=8)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    long = (w >= min_length * mask.shape[1]) & (w >= 4 * h)
+    long[0] = False
+    return np.asarray(long[comp])

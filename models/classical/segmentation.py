@@ -42,7 +42,7 @@ from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.grouping import FrameTracks, group_tracks
-from models.classical.labelmaps import fill_holes, relabel
+from models.classical.labelmaps import fill_holes, relabel, streaks
 from models.classical.plate import warp_to_frame
 from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
@@ -271,6 +271,7 @@ class ClassicalSegmenter:
         # Background a plate never saw (between close heads, under a glow) is open to the border,
         # not enclosed by a character's line art; it stays out, and no hole filling takes it back.
         open_bg = unenclosed(fg, small) & (evidence != cv2.GC_FGD)
+        open_bg |= streaks(np.asarray(fg * ~open_bg, np.uint8))
         fg[open_bg] = 0
         return _FrameEvidence(small, fg, add, np.asarray(background | open_bg), faces, text if text.any() else None)
 
