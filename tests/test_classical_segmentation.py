@@ -211,6 +211,7 @@ def test_static_cel_character_over_painting() -> None:
 def test_face_priors_scale_with_the_face() -> None:
     head, body = face_priors([(40, 30, 20, 20)], (200, 120, 3))
     assert head[20, 50] and head[45, 50] and not head[10, 50]  # hair above the face, not the sky
+    assert not head[19, 35] and not head[19, 72]  # a head is round: not the corners beside the hair
     assert body[80, 50] and body[55, 30] and not body[80, 5] and not body[140, 50]
     img = np.full((200, 120, 3), 128, np.uint8)
     img[35:, 30:75] = (200, 60, 60)  # a body unlike the border, cut by the bottom edge
