@@ -393,3 +393,12 @@ def test_speed_lines_stuck_to_a_character_are_cut_and_its_thin_parts_kept() -> N
     assert not cut[20:80, 80:110].any()  # the body stays
     assert not cut[80:110, 85:88].any()  # so does the leg
     assert not cut[30:37, 110:140].any()  # and the arm
+
+
+def test_a_curved_thin_rim_is_no_speed_line() -> None:
+    from models.classical.labelmaps import streaks
+
+    mask = np.zeros((120, 200), np.uint8)
+    mask[40:100, 70:130] = 1  # a head
+    cv2.ellipse(mask, (100, 45), (60, 12), 0, 180, 360, 1, 2)  # a hat's thin curved rim above it
+    assert not streaks(mask)[30:40].any()

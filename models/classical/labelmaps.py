@@ -73,4 +73,11 @@ def streaks(mask: NDArray[np.uint8], thickness: int = 5, min_length: float = 0.0
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     long = (w >= min_length * mask.shape[1]) & (w >= 4 * h)
     long[0] = False
+    for c in np.flatnonzero(long):
+        # Straight: a speed line's rotated box is as thin as the line. The curved rim of a hat or
+        # a sleeve is thin too, but its arc makes the box deep (a real clip lost a hat's rim).
+        x, y, bw, bh = (int(v) for v in stats[c, :4])
+        pts = cv2.findNonZero((comp[y : y + bh, x : x + bw] == c).astype(np.uint8))
+        (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
+        long[c] = min(rw, rh) <= thickness + 1
     return np.asarray(long[comp])
