@@ -393,6 +393,11 @@ def test_speed_lines_stuck_to_a_character_are_cut_and_its_thin_parts_kept() -> N
     assert not cut[20:80, 80:110].any()  # the body stays
     assert not cut[80:110, 85:88].any()  # so does the leg
     assert not cut[30:37, 110:140].any()  # and the arm
+    # A flat body whose middle the plate could not tell: its straight top outline joins its sides.
+    body = np.zeros((120, 200), np.uint8)
+    body[20:80, 60:66] = body[20:80, 120:126] = 1
+    body[20:23, 60:126] = 1
+    assert not streaks(body).any()
 
 
 def test_a_curved_thin_rim_is_no_speed_line() -> None:

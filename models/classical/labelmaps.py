@@ -68,7 +68,8 @@ def streaks(mask: NDArray[np.uint8], thickness: int = 5, min_length: float = 0.0
     thicker than a speed line.
     """
     kernel = np.ones((thickness, 1), np.uint8)
-    thin = (mask > 0) & (cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel) == 0)
+    thick = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel) > 0
+    thin = (mask > 0) & ~thick
     _, comp, stats, _ = cv2.connectedComponentsWithStats(thin.astype(np.uint8), connectivity=8)
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     long = (w >= min_length * mask.shape[1]) & (w >= 4 * h)
@@ -79,5 +80,9 @@ def streaks(mask: NDArray[np.uint8], thickness: int = 5, min_length: float = 0.0
         x, y, bw, bh = (int(v) for v in stats[c, :4])
         pts = cv2.findNonZero((comp[y : y + bh, x : x + bw] == c).astype(np.uint8))
         (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
-        long[c] = min(rw, rh) <= thickness + 1
+        # A line held by the mask at both ends is the character's own (the outline along a flat
+        # body whose middle the plate could not tell): a speed line runs out of it, one end free.
+        ya, yb = max(0, y - 2), y + bh + 2
+        held = thick[ya:yb, max(0, x - 2) : x + 1].any() and thick[ya:yb, max(0, x + bw - 1) : x + bw + 2].any()
+        long[c] = min(rw, rh) <= thickness + 1 and not held
     return np.asarray(long[comp])
