@@ -71,7 +71,8 @@ def line_density(image: Image) -> NDArray[np.float32]:
 
 
 def face_priors(faces: Sequence[Box], shape: tuple[int, ...]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Head (face box grown for hair and hats) and body (below the face) boxes, scaled by face size."""
+    """Head (the ellipse in the face box grown for hair and hats) and body (a box below the face),
+    scaled by face size."""
     h, w = shape[:2]
     head = np.zeros((h, w), np.uint8)
     body = np.zeros((h, w), bool)
