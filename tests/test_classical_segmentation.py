@@ -10,6 +10,7 @@ import pytest
 
 from app.demo import generator as gen
 from models.base import FrameSegmentation
+from models.classical.background import BackgroundModel
 from models.classical.camera import estimate_camera
 from models.classical.faces import AnimeFaceDetector, find_cascade
 from models.classical.plate import build_plate, masked_median, warp_to_frame
@@ -210,6 +211,7 @@ def test_static_cel_character_over_painting() -> None:
 def test_face_priors_scale_with_the_face() -> None:
     head, body = face_priors([(40, 30, 20, 20)], (200, 120, 3))
     assert head[20, 50] and head[45, 50] and not head[10, 50]  # hair above the face, not the sky
+    assert not head[19, 35] and not head[19, 72]  # a head is round: not the corners beside the hair
     assert body[80, 50] and body[55, 30] and not body[80, 5] and not body[140, 50]
     img = np.full((200, 120, 3), 128, np.uint8)
     img[35:, 30:75] = (200, 60, 60)  # a body unlike the border, cut by the bottom edge
@@ -348,3 +350,60 @@ def test_alignment_follows_background_past_characters_and_flash() -> None:
     errs = [float(np.hypot(*((np.linalg.inv(est[0]) @ est[i] - np.linalg.inv(true_t(0)) @ true_t(i)) @ pts)[:2]).max())
             for i, t in enumerate(truth) if t.kind == "normal"]
     assert max(errs) < 8.0, errs
+
+
+def test_background_a_character_mostly_covers_is_told_by_its_colour() -> None:
+    """A place a striped character covers in 7 of 10 frames: its background is seen in 3 frames
+    only (little support, so the support cue calls it moving) but always alike, so it is the
+    place's dominant colour; and its colour is the background's palette, not the character's."""
+    h, w = 64, 96
+    stripes = [(200, 40, 40), (240, 220, 40), (40, 30, 30), (250, 250, 250), (40, 160, 60)]
+    frames = []
+    for i in range(10):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[: h // 2] = (150, 190, 230)  # sky
+        img[h // 2 :] = (200, 180, 120)  # ground
+        x0 = 30 + 2 * i  # the character walks 2 px a frame: each stripe stays 2 frames on a place
+        for k in range(5):
+            img[20:40, x0 + 4 * k : x0 + 4 * k + 4] = stripes[k]
+        frames.append(img)
+    eye = [np.eye(3) for _ in frames]
+    model = BackgroundModel(frames, eye, 1.0, 16)
+    place = (30, 43)  # covered while x0 <= 43 (frames 0-6), sky in frames 7-9
+    support, _ = model.support(frames[8], eye[8], 8)
+    assert support[place] < 0.4  # two of nine other frames see the sky there
+    assert model.dominant(frames[8], eye[8], 8)[place]
+    assert model.background_colour(frames[8])[place]
+    # The character's own colours are not the background's (a few blurred stripe edges may be).
+    assert model.background_colour(frames[3])[20:40, 36:56].mean() < 0.05
+    assert not model.dominant(frames[3], eye[3], 3)[24:36, 44:50].all()
+
+
+def test_speed_lines_stuck_to_a_character_are_cut_and_its_thin_parts_kept() -> None:
+    from models.classical.labelmaps import streaks
+
+    mask = np.zeros((120, 200), np.uint8)
+    mask[20:80, 80:110] = 1  # body
+    mask[80:110, 85:88] = 1  # a thin leg hangs down
+    mask[40:43, 110:170] = 1  # a speed line 3 px thick runs out of it
+    mask[60:64, 20:80] = 1  # another on the other side
+    mask[30:37, 110:140] = 1  # an outstretched arm, thicker than a line
+    cut = streaks(mask)
+    assert cut[41, 110:170].all() and cut[62, 20:80].all()
+    assert not cut[20:80, 80:110].any()  # the body stays
+    assert not cut[80:110, 85:88].any()  # so does the leg
+    assert not cut[30:37, 110:140].any()  # and the arm
+    # A flat body whose middle the plate could not tell: its straight top outline joins its sides.
+    body = np.zeros((120, 200), np.uint8)
+    body[20:80, 60:66] = body[20:80, 120:126] = 1
+    body[20:23, 60:126] = 1
+    assert not streaks(body).any()
+
+
+def test_a_curved_thin_rim_is_no_speed_line() -> None:
+    from models.classical.labelmaps import streaks
+
+    mask = np.zeros((120, 200), np.uint8)
+    mask[40:100, 70:130] = 1  # a head
+    cv2.ellipse(mask, (100, 45), (60, 12), 0, 180, 360, 1, 2)  # a hat's thin curved rim above it
+    assert not streaks(mask)[30:40].any()

@@ -9,6 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from scipy.ndimage import uniform_filter
 
 from models.base import Image
 from models.classical.filters import guided_filter
@@ -44,9 +45,30 @@ class BackgroundModel:
         self.lo = np.stack([cv2.erode(x, K3) for x in self.lab])
         self.hi = np.stack([cv2.dilate(x, K3) for x in self.lab])
         fg = np.zeros_like(self.valid)
+        agree = np.zeros(self.valid.shape, np.float32)
         for k in range(len(self.idx)):
             sup, cov = self._support(self.lab[k], self.valid[k], k)
+            agree[k] = sup * cov
             fg[k] = cv2.dilate(((sup < 0.3) & (cov >= 2)).astype(np.uint8), K3, iterations=2) > 0
+        # The most other samples any sample agrees with at each place: the colour seen there most
+        # often. Background a character covers for most of the shot is seen in few frames (little
+        # support), but always alike: it is still the place's most agreed-on colour unless the
+        # character there stood still.
+        self.most_agree = agree.max(axis=0)
+        fg_hist = np.zeros((PALETTE_BINS,) * 3, np.float64)
+        bg_hist = np.zeros_like(fg_hist)
+        for k in range(len(self.idx)):
+            dominant = _dominant(agree[k], self.most_agree) & self.valid[k]
+            # The shot's two palettes: what moved and is not the place's dominant colour (the
+            # characters' colours, edges eroded off: outlines blend with the background) and the
+            # places' dominant colours.
+            moved = (agree[k] < 0.3 * np.maximum(self.most_agree, 1)) & self.valid[k] & ~dominant
+            core = cv2.erode(moved.astype(np.uint8), K3) > 0
+            fg_hist += _histogram(self.lab[k][core])
+            bg_hist += _histogram(self.lab[k][dominant])
+        self.fg_pixels = float(fg_hist.sum())
+        self.fg_palette = _normalised(fg_hist)
+        self.bg_palette = _normalised(bg_hist)
         share = [float(f[v].mean()) if v.any() else 0.0 for f, v in zip(fg, self.valid, strict=True)]
         # Nothing departs from the rest: a still picture whose character the plate cannot reveal.
         self.moving_share = float(np.median(share)) if share else 0.0
@@ -75,6 +97,26 @@ class BackgroundModel:
         n = cover.sum(axis=0).astype(np.int32)
         return (agree.sum(axis=0) / np.maximum(n, 1)).astype(np.float32), n
 
+    def background_colour(self, small: Image, ratio: float = 4.0) -> NDArray[np.bool_]:
+        """Pixels whose colour the shot's background palette holds ``ratio`` times more often than
+        its moving (character) palette; none when too little moved to know the characters' colours."""
+        if self.fg_pixels < 200:
+            return np.zeros(small.shape[:2], bool)
+        lab = cv2.cvtColor(cv2.GaussianBlur(small, (3, 3), 0), cv2.COLOR_RGB2LAB)
+        q = (lab // (256 // PALETTE_BINS)).astype(np.intp)
+        idx = (q[..., 0], q[..., 1], q[..., 2])
+        return np.asarray(self.bg_palette[idx] > ratio * self.fg_palette[idx])
+
+    def dominant(self, small: Image, t: Matrix, i: int) -> NDArray[np.bool_]:
+        """Pixels of frame ``i`` (frame coordinates, model scale) that show their place's most
+        agreed-on colour over the shot (see `_dominant`)."""
+        _, lab, valid = self._to_plate(small, t)
+        own = self.idx.index(i) if i in self.idx else None
+        sup, n = self._support(lab, valid, own)
+        agree = sup * n
+        dom = (_dominant(agree, np.maximum(self.most_agree, agree)) & valid).astype(np.uint8)
+        return np.asarray(warp_to_frame(dom, t, self.shape, self.s, cv2.INTER_NEAREST) > 0)
+
     def moving(self, small: Image, t: Matrix, i: int) -> NDArray[np.bool_]:
         """Pixels few other frames agree with, grown a little (likely foreground)."""
         sup, known = self.support(small, t, i)
@@ -89,6 +131,27 @@ class BackgroundModel:
         sup_f = warp_to_frame(sup, t, self.shape, self.s)
         known = warp_to_frame((n >= 2).astype(np.uint8), t, self.shape, self.s, cv2.INTER_NEAREST) > 0
         return np.asarray(sup_f, np.float32), np.asarray(known)
+
+
+PALETTE_BINS = 32  # per Lab channel: 8 units
+
+
+def _dominant(agree: NDArray[np.float32], most: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """Agreeing with at least two other samples and with nearly as many as the place's best colour."""
+    return np.asarray((agree >= 2) & (agree >= 0.7 * most))
+
+
+def _histogram(lab: NDArray[np.uint8]) -> NDArray[np.float64]:
+    q = (lab // (256 // PALETTE_BINS)).astype(np.intp)
+    flat = np.ravel_multi_index((q[:, 0], q[:, 1], q[:, 2]), (PALETTE_BINS,) * 3)
+    return np.bincount(flat, minlength=PALETTE_BINS**3).reshape((PALETTE_BINS,) * 3).astype(np.float64)
+
+
+def _normalised(hist: NDArray[np.float64]) -> NDArray[np.float32]:
+    """A histogram as a density, spread over neighbouring bins (a colour on a bin edge, compression
+    noise) with a floor so an unseen colour is unlikely, not impossible."""
+    h = uniform_filter(hist, size=3, mode="constant")
+    return np.asarray((h + 1e-3) / (h.sum() + 1e-3 * h.size), np.float32)
 
 
 # -- image helpers -------------------------------------------------------------------------------

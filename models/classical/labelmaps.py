@@ -56,3 +56,33 @@ def fill_holes(labels: Labels, keep_out: NDArray[np.bool_] | None = None, backgr
                 hole &= ~keep_out
             out[hole] = oid
     return out
+
+
+def streaks(mask: NDArray[np.uint8], thickness: int = 5, min_length: float = 0.03) -> NDArray[np.bool_]:
+    """Horizontal streaks stuck to a mask: runs thinner than ``thickness`` px that stretch at least
+    ``min_length`` of the frame's width and four times their own height.
+
+    Speed lines and light streaks drawn across a character's place differ from the plate as much
+    as the character does, and GrabCut keeps the stretch that touches it; a character's own thin
+    parts (legs, strands of hair, outlines) hang or run down, and its outstretched arms are
+    thicker than a speed line.
+    """
+    kernel = np.ones((thickness, 1), np.uint8)
+    thick = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel) > 0
+    thin = (mask > 0) & ~thick
+    _, comp, stats, _ = cv2.connectedComponentsWithStats(thin.astype(np.uint8), connectivity=8)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    long = (w >= min_length * mask.shape[1]) & (w >= 4 * h)
+    long[0] = False
+    for c in np.flatnonzero(long):
+        # Straight: a speed line's rotated box is as thin as the line. The curved rim of a hat or
+        # a sleeve is thin too, but its arc makes the box deep (a real clip lost a hat's rim).
+        x, y, bw, bh = (int(v) for v in stats[c, :4])
+        pts = cv2.findNonZero((comp[y : y + bh, x : x + bw] == c).astype(np.uint8))
+        (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
+        # A line held by the mask at both ends is the character's own (the outline along a flat
+        # body whose middle the plate could not tell): a speed line runs out of it, one end free.
+        ya, yb = max(0, y - 2), y + bh + 2
+        held = thick[ya:yb, max(0, x - 2) : x + 1].any() and thick[ya:yb, max(0, x + bw - 1) : x + bw + 2].any()
+        long[c] = min(rw, rh) <= thickness + 1 and not held
+    return np.asarray(long[comp])

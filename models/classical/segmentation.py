@@ -42,6 +42,7 @@ from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
+from models.classical.labelmaps import streaks
 from models.classical.plate import warp_to_frame
 from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
@@ -259,11 +260,19 @@ class ClassicalSegmenter:
             evidence[warped & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
             background &= ~warped  # a still character is in the plate: agreement says nothing
         faces = self._face_seeds(small, evidence)
+        if static_fg is None:
+            # Hulls and head/body boxes take in background a character stands in front of for
+            # most of the shot (sky above a head, ground between legs); where its colour is the
+            # background's and not one the moving characters are drawn in, GrabCut starts it as
+            # background, so its foreground colour model is not taught the sky.
+            seen_bg = model.background_colour(small) & model.dominant(small, t, i)
+            evidence[(evidence == cv2.GC_PR_FGD) & seen_bg] = cv2.GC_PR_BGD
         text = text_mask(frame)
         fg = grabcut(small, evidence, iterations=2)
         # Background a plate never saw (between close heads, under a glow) is open to the border,
         # not enclosed by a character's line art; it stays out, and no hole filling takes it back.
         open_bg = unenclosed(fg, small) & (evidence != cv2.GC_FGD)
+        open_bg |= streaks(np.asarray(fg * ~open_bg, np.uint8))
         fg[open_bg] = 0
         return _FrameEvidence(small, fg, add, np.asarray(background | open_bg), faces, text if text.any() else None)
 

@@ -71,14 +71,18 @@ def line_density(image: Image) -> NDArray[np.float32]:
 
 
 def face_priors(faces: Sequence[Box], shape: tuple[int, ...]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Head (face box grown for hair and hats) and body (below the face) boxes, scaled by face size."""
+    """Head (the ellipse in the face box grown for hair and hats) and body (a box below the face),
+    scaled by face size."""
     h, w = shape[:2]
-    head = np.zeros((h, w), bool)
+    head = np.zeros((h, w), np.uint8)
     body = np.zeros((h, w), bool)
     for x, y, fw, fh in faces:
-        head[max(0, y - fh * 3 // 5) : min(h, y + fh), max(0, x - fw // 3) : min(w, x + fw + fw // 3)] = True
+        # The ellipse in the box around the face and its hair: a head is round, and the box's
+        # corners beside it are the background behind the head (a building, the sky).
+        x0, y0, x1, y1 = x - fw // 3, y - fh * 3 // 5, x + fw + fw // 3, y + fh
+        cv2.ellipse(head, ((x0 + x1) // 2, (y0 + y1) // 2), ((x1 - x0) // 2, (y1 - y0) // 2), 0, 0, 360, 1, -1)
         body[min(h, y + fh) : min(h, y + 5 * fh), max(0, x - fw * 3 // 4) : min(w, x + fw + fw * 3 // 4)] = True
-    return head, body
+    return head > 0, body
 
 
 def static_score(image: Image) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
