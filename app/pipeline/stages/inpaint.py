@@ -6,7 +6,7 @@ import numpy as np
 
 from app.pipeline.frames import ShotFrames
 from app.pipeline.stages.common import StageContext, inpaint_hole, sampled_shot
-from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
+from app.pipeline.stages.shot import FAILED, camera_kwargs, stage_camera
 from app.store import Shot
 
 
@@ -16,11 +16,8 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     which invented."""
     inpainter = ctx.backend("inpainter")
     wanted = set(targets)
-    try:
-        # Before any inputs are taken: they name the camera's digest (`graph.stage_inputs`).
-        camera = camera_for(ctx, "inpaint", "inpainter", shot)
-    except Exception as exc:
-        fail_all(ctx, "inpaint", "inpainter", targets, exc)
+    camera = stage_camera(ctx, "inpaint", shot, targets)
+    if camera is FAILED:
         return
 
     def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:

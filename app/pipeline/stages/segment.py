@@ -9,7 +9,7 @@ import numpy as np
 from app.pipeline.graph import current_inputs
 from app.pipeline.register import annotator_embedder, register_shot
 from app.pipeline.stages.common import StageContext
-from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
+from app.pipeline.stages.shot import FAILED, camera_kwargs, stage_camera
 from app.store import Shot
 
 
@@ -31,11 +31,8 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     keys = ctx.project.drawing_keys
     indices = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]
     position = {f: i for i, f in enumerate(indices)}
-    try:
-        # Before any inputs are taken: they name the camera's digest (`graph.stage_inputs`).
-        camera = camera_for(ctx, "segment", "segmenter", shot)
-    except Exception as exc:
-        fail_all(ctx, "segment", "segmenter", targets, exc)
+    camera = stage_camera(ctx, "segment", shot, targets)
+    if camera is FAILED:
         return
     inputs = {f: current_inputs(ctx.project, "segment", f, name) for f in targets}
     # The weight-free segmenter models its plate through the shot's camera (its unrefined estimate,
