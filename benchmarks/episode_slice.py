@@ -108,10 +108,14 @@ def run_pipeline(project: Project, clock: Clock) -> float:
 
     def timed(stage: str) -> Callable[[Any, Shot, list[int]], None]:
         def run(ctx: Any, shot: Shot, targets: list[int]) -> None:
+            wall, cpu = clock.wall.get(stage, 0.0), clock.cpu.get(stage, 0.0)
             with clock.part(stage):
                 originals[stage](ctx, shot, targets)
                 # The stage's queued writes belong to its time, not to the next stage's.
                 ctx.drain()
+            # A long slice reports as it goes: a run cut short still says what it measured.
+            print(f"  {stage:<10} shot {shot.start}-{shot.end}: {len(targets)} frames, "
+                  f"{clock.wall[stage] - wall:.1f} s wall, {clock.cpu[stage] - cpu:.1f} s CPU", flush=True)
         return run
 
     STAGE_FUNCTIONS.update({stage: timed(stage) for stage in STAGES})
