@@ -17,7 +17,7 @@ import app.pipeline.stages.shot as shot_module
 import models.classical.effects as effects_module
 import models.classical.inpaint as inpaint_module
 import models.classical.segmentation as segmentation_module
-from app.pipeline.graph import CAMERA_RECORD, FRESH, STAGES, STALE
+from app.pipeline.graph import CAMERA_RECORD, FAILED, FRESH, STAGES, STALE, record_name
 from app.pipeline.runner import PipelineRunner
 from app.pipeline.stages.shot import analyse_camera, analyse_shot
 from app.store import Manifest, Project, Shot, SourceInfo
@@ -203,3 +203,22 @@ def test_stages_go_stale_exactly_when_the_camera_changes(pan: tuple[Project, Pip
             assert (codes[:10] == STALE).all() and (codes[10:] == FRESH).all(), stage
         else:
             assert (codes == FRESH).all(), stage
+
+
+def test_a_camera_that_cannot_be_estimated_fails_every_frame_of_the_stages_that_read_it(
+    pan: tuple[Project, PipelineRunner, dict[str, int]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project, runner, _ = pan
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("no features")
+
+    monkeypatch.setattr(shot_module, "analyse_shot", broken)
+    _run(runner)
+    # The segment stage reads the camera first (its backend is run as the classical one): every frame
+    # fails with the reason, and nothing downstream is computed from it.
+    assert (runner.stage_status("segment") == FAILED).all()
+    record = project.layers.read_record(record_name("segment"), 12)
+    assert record is not None and record["error"] == "ValueError: no features"
+    for stage in ("matte", "effects", "inpaint"):
+        assert not (runner.stage_status(stage) == FRESH).any(), stage

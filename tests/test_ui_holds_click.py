@@ -7,26 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from clickers import DiskClicker
 
 from app.store import Manifest, Project, Shot, SourceInfo
-from models.base import Prompt
 
 W, H = 96, 64
-
-
-class DiskClicker:
-    name, role = "disk", "clicker"
-
-    def load(self, device: str = "cpu") -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-    def predict(self, image_id: str, image: np.ndarray, prompt: Prompt, prior: np.ndarray | None) -> np.ndarray:
-        x, y, _ = prompt.points[-1]
-        yy, xx = np.mgrid[:H, :W]
-        return np.asarray((xx - x) ** 2 + (yy - y) ** 2 < 10**2)
 
 
 def test_a_click_on_a_held_frame_redraws_every_frame_of_its_hold(qtbot: Any, tmp_path: Path) -> None:
@@ -40,7 +25,7 @@ def test_a_click_on_a_held_frame_redraws_every_frame_of_its_hold(qtbot: Any, tmp
             p.media.write_frame(f, img)
             p.media.write_proxy(f, img)
         p.set_held(np.array([0, 1, 1, 1, 0, 1, 1, 1], np.uint8))  # drawings 0-3 and 4-7
-    c = MainController(runner_factory=lambda p: PipelineRunner(p, backends={"clicker": DiskClicker()}).start())
+    c = MainController(runner_factory=lambda p: PipelineRunner(p, backends={"clicker": DiskClicker(radius=10)}).start())
     c.auto_run = False
     redrawn: list[dict[str, Any]] = []
     c.data_changed.connect(redrawn.append)

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clickers import DiskClicker as DiskClicker  # the shared click stand-in, imported from here by the UI tests
 from clips import write_mp4
-
-from models.base import Prompt
 
 CLIP_W, CLIP_H = 160, 96
 CLIP_SHOTS, CLIP_FRAMES_PER_SHOT = 2, 6
@@ -63,29 +62,3 @@ def imported_project(imported_template: Path, tmp_path: Path) -> Path:
     root = tmp_path / "clip"
     shutil.copytree(imported_template, root)
     return root
-
-
-class DiskClicker:
-    """A deterministic stand-in for the click model: the box's inner half (a box only narrows what a
-    real model finds in it), plus a disk around each positive point, minus negatives."""
-
-    name = "disk"
-    role = "clicker"
-
-    def load(self, device: str = "cpu") -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-    def predict(self, image_id: str, image: np.ndarray, prompt: Prompt, prior: np.ndarray | None) -> np.ndarray:
-        yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
-        mask = prior.copy() if prior is not None else np.zeros(image.shape[:2], bool)
-        if prompt.box is not None:
-            x0, y0, x1, y1 = prompt.box
-            dx, dy = (x1 - x0) / 4, (y1 - y0) / 4
-            mask |= (xx >= x0 + dx) & (xx < x1 - dx) & (yy >= y0 + dy) & (yy < y1 - dy)
-        for x, y, positive in prompt.points:
-            disk = (xx - x) ** 2 + (yy - y) ** 2 <= 8**2
-            mask = mask | disk if positive else mask & ~disk
-        return mask

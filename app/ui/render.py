@@ -27,6 +27,7 @@ MASK_FILL_ALPHA = 110
 RIM_RGBA = np.array([0, 0, 0, 200], np.uint8)  # the dark line just outside every outline
 EFFECT_COLOR = (255, 70, 230)
 LOW_CONFIDENCE_COLOR = (255, 40, 40)
+MARGIN = 3  # px of background around the objects' box that `render_masks` draws (outline + rim reach 2)
 
 
 def readable_color(color: tuple[int, int, int], min_luma: float = 120.0) -> tuple[int, int, int]:
@@ -84,6 +85,24 @@ def render_masks(labels: NDArray[np.uint8], colors: dict[int, tuple[int, int, in
     is twice as wide.
     """
     shown = display_colors(colors, labels)
+    h, w = labels.shape
+    rgba = np.zeros((h, w, 4), np.uint8)
+    # Only the box around the objects is drawn: everything beyond it is background, transparent. The
+    # outline, the active object's wider one and the rim reach 2 px outside the objects; a margin of
+    # 3 keeps the morphology at the box's border seeing background, as it would in the whole frame.
+    # Characters rarely fill a frame, so this cuts a click's 1080p overlay several-fold.
+    x, y, bw, bh = cv2.boundingRect(labels)
+    if bw == 0:
+        return rgba
+    x0, y0, x1, y1 = max(0, x - MARGIN), max(0, y - MARGIN), min(w, x + bw + MARGIN), min(h, y + bh + MARGIN)
+    box = np.ascontiguousarray(labels[y0:y1, x0:x1])
+    rgba[y0:y1, x0:x1] = _render_box(box, shown, active)
+    return rgba
+
+
+
+def _render_box(labels: NDArray[np.uint8], shown: dict[int, tuple[int, int, int]],
+                active: int | None) -> NDArray[np.uint8]:
     # cv2.LUT on a 4-channel view is several times faster than numpy fancy indexing at 1080p.
     four = cv2.merge([labels] * 4)
     rgba = np.asarray(cv2.LUT(four, mask_lut(shown, active=active).reshape(256, 1, 4)), np.uint8)

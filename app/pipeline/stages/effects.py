@@ -14,7 +14,7 @@ from app.pipeline.stages.common import (
     repeat_groups,
     sampled_shot,
 )
-from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
+from app.pipeline.stages.shot import FAILED, camera_kwargs, stage_camera
 from app.store import Project, Shot
 
 
@@ -22,11 +22,8 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     """A backend with ``separate_shot`` (the weight-free one) models the shot's background from a
     bounded sample of its frames through the shot's camera; others see each frame alone."""
     separator = ctx.backend("effects")
-    try:
-        # Before any inputs are taken: they name the camera's digest (`graph.stage_inputs`).
-        camera = camera_for(ctx, "effects", "effects", shot)
-    except Exception as exc:
-        fail_all(ctx, "effects", "effects", targets, exc)
+    camera = stage_camera(ctx, "effects", shot, targets)
+    if camera is FAILED:
         return
     # A drawing that repeats an earlier one with the same character mask shares its effects.
     groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: character_mask(ctx.project, f)))

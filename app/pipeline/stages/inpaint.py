@@ -6,7 +6,7 @@ import numpy as np
 
 from app.pipeline.frames import ShotFrames
 from app.pipeline.stages.common import StageContext, equal_inputs, inpaint_hole, repeat_groups, sampled_shot
-from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
+from app.pipeline.stages.shot import FAILED, camera_kwargs, stage_camera
 from app.store import Shot
 
 
@@ -15,11 +15,8 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     camera) plus inpainting. A backend with ``stitch`` also says which plate pixels are observed and
     which invented."""
     inpainter = ctx.backend("inpainter")
-    try:
-        # Before any inputs are taken: they name the camera's digest (`graph.stage_inputs`).
-        camera = camera_for(ctx, "inpaint", "inpainter", shot)
-    except Exception as exc:
-        fail_all(ctx, "inpaint", "inpainter", targets, exc)
+    camera = stage_camera(ctx, "inpaint", shot, targets)
+    if camera is FAILED:
         return
     # A drawing that repeats an earlier one with the same hole (characters, text, effects) shares its plate.
     groups = repeat_groups(

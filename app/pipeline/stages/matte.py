@@ -13,7 +13,7 @@ from app.pipeline.stages.common import (
     repeat_groups,
     sampled_shot,
 )
-from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
+from app.pipeline.stages.shot import FAILED, camera_kwargs, stage_camera
 from app.store import Shot
 
 
@@ -22,11 +22,8 @@ def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     the shot's other frames reveal (a bounded sample of them, stitched through the shot's camera);
     others see frames alone."""
     matter = ctx.backend("matter")
-    try:
-        # Before any inputs are taken: they name the camera's digest (`graph.stage_inputs`).
-        camera = camera_for(ctx, "matte", "matter", shot)
-    except Exception as exc:
-        fail_all(ctx, "matte", "matter", targets, exc)
+    camera = stage_camera(ctx, "matte", shot, targets)
+    if camera is FAILED:
         return
     # A drawing that repeats an earlier one with the same character mask shares its matte.
     groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: character_mask(ctx.project, f)))

@@ -9,7 +9,7 @@ import numpy as np
 from app.pipeline.graph import current_inputs
 from app.pipeline.register import annotator_embedder, register_shot
 from app.pipeline.stages.common import StageContext, shot_pictures
-from app.pipeline.stages.shot import camera_for, camera_kwargs, fail_all
+from app.pipeline.stages.shot import FAILED, camera_kwargs, fail_all, stage_camera
 from app.store import Shot
 
 
@@ -30,9 +30,10 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     """
     name = ctx.backend_name("segmenter")
     keys = ctx.project.drawing_keys
+    camera = stage_camera(ctx, "segment", shot, targets)
+    if camera is FAILED:
+        return
     try:
-        # Before any inputs are taken: they name the camera's digest (`graph.stage_inputs`).
-        camera = camera_for(ctx, "segment", "segmenter", shot)
         pictures = shot_pictures(ctx, shot)
     except Exception as exc:
         fail_all(ctx, "segment", "segmenter", targets, exc)

@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, Final, Literal
 
 import cv2
 import numpy as np
 
-from app.pipeline.graph import CAMERA_RECORD, current_inputs, uses_camera
+from app.pipeline.graph import CAMERA_RECORD, ROLE_OF_STAGE, current_inputs, uses_camera
 from app.pipeline.stages.common import StageContext
 from app.store import Project, Shot
 from models.base import Image, Mask
@@ -157,3 +158,22 @@ def fail_all(ctx: StageContext, stage: str, role: str, targets: list[int], exc: 
     for frame in targets:
         ctx.failed(stage, frame, current_inputs(ctx.project, stage, frame, name), f"{type(exc).__name__}: {exc}")
         ctx.checkpoint(stage, frame)
+
+
+class _Failed(Enum):
+    FAILED = "failed"
+
+
+FAILED: Final = _Failed.FAILED
+
+
+def stage_camera(ctx: StageContext, stage: str, shot: Shot, targets: list[int]) -> ShotCamera | Literal[_Failed.FAILED] | None:
+    """The shot's camera for ``stage`` as `camera_for` gives it; FAILED, with every target already
+    failed (`fail_all`), when it could not be estimated. Called before the stage takes any inputs:
+    they name the camera's digest (`graph.stage_inputs`)."""
+    role = ROLE_OF_STAGE[stage]
+    try:
+        return camera_for(ctx, stage, role, shot)
+    except Exception as exc:
+        fail_all(ctx, stage, role, targets, exc)
+        return FAILED
