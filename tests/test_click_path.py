@@ -21,22 +21,9 @@ H, W = 72, 120
 
 def whole_frame_masks(labels: NDArray[np.uint8], colors: dict[int, tuple[int, int, int]],
                       active: int | None = None) -> NDArray[np.uint8]:
-    """The overlay as it was drawn before (every pixel of the frame): the reference."""
-    shown = render.display_colors(colors, labels)
-    four = cv2.merge([labels] * 4)
-    rgba = np.asarray(cv2.LUT(four, render.mask_lut(shown, active=active).reshape(256, 1, 4)), np.uint8)
-    kernel = np.ones((3, 3), np.uint8)
-    hi = cv2.dilate(labels, kernel)
-    edge = cv2.compare(hi, cv2.erode(labels, kernel), cv2.CMP_NE)
-    if cv2.countNonZero(edge):
-        grown = cv2.dilate(edge, kernel)
-        if active is not None:
-            edge = cv2.bitwise_or(edge, cv2.bitwise_and(grown, cv2.inRange(labels, active, active)))
-        rim = cv2.bitwise_and(cv2.bitwise_and(grown, cv2.inRange(labels, 0, 0)), cv2.bitwise_not(edge))
-        index = cv2.bitwise_and(hi, edge)
-        outline = cv2.LUT(cv2.merge([index] * 4), render.outline_lut(shown).reshape(256, 1, 4))
-        cv2.copyTo(outline, cv2.bitwise_or(edge, rim), rgba)
-    return rgba
+    """The overlay as it was drawn before: the box drawing applied to every pixel of the frame (the
+    reference; what is tested is that drawing only the box around the objects changes nothing)."""
+    return render._render_box(labels, render.display_colors(colors, labels), active)
 
 
 def _maps() -> list[NDArray[np.uint8]]:
@@ -67,6 +54,19 @@ def _masks(store: LayerStore, frame: int) -> NDArray[np.uint8]:
     return labels
 
 
+def _count_reads(store: LayerStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The frames ``store`` reads from its file from now on, in order."""
+    reads: list[int] = []
+    original = store.h5.read_row
+
+    def counted(name: str, frame: int) -> Any:
+        reads.append(frame)
+        return original(name, frame)
+
+    monkeypatch.setattr(store.h5, "read_row", counted)
+    return reads
+
+
 def _project(root: Path) -> Project:
     return Project.create(root, Manifest("t", SourceInfo("generated", "", "h"), 12, W, H, 24.0))
 
@@ -74,14 +74,7 @@ def _project(root: Path) -> Project:
 def test_masks_just_read_or_written_come_from_memory_and_equal_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with _project(tmp_path / "p") as p:
         store = p.layers.raw
-        reads: list[int] = []
-        original = store.h5.read_row
-
-        def counted(name: str, frame: int) -> Any:
-            reads.append(frame)
-            return original(name, frame)
-
-        monkeypatch.setattr(store.h5, "read_row", counted)
+        reads = _count_reads(store, monkeypatch)
         labels = _maps()[3]
         store.write("masks", 2, labels)
         got = store.read("masks", 2)
@@ -112,13 +105,6 @@ def test_the_damage_check_reads_the_masks_from_the_file(tmp_path: Path, monkeypa
         store = p.layers.raw
         for f in (3, 4):
             store.write("masks", f, _maps()[f])
-        reads: list[int] = []
-        original = store.h5.read_row
-
-        def counted(name: str, frame: int) -> Any:
-            reads.append(frame)
-            return original(name, frame)
-
-        monkeypatch.setattr(store.h5, "read_row", counted)
+        reads = _count_reads(store, monkeypatch)
         assert np.array_equal(_masks(store, 3), _maps()[3]) and reads == []  # kept in memory
         assert store.damaged_frames() == [] and reads == [3, 4]
