@@ -129,7 +129,10 @@ def test_warm_workers_are_reused_by_the_next_batch_of_the_process(tmp_path: Path
 
     for i in range(2):
         write_generated_clip(tmp_path / f"ep{i}" / f"ep{i}.mp4", 60 + i, shots=1, frames_per_shot=4)
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    # address="local": without it ray.init joins the cluster a `ray start` on this machine last recorded
+    # (another session's, or another test run's), and then refuses num_cpus - the failure seen when
+    # several engineers ran the suite at once.
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     warm = WorkerPool()
     try:
         first = BatchRun([tmp_path / "ep0"], tmp_path / "projects", BatchOptions(workers=1), warm=warm).run()
