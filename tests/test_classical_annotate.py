@@ -44,3 +44,18 @@ def test_hash_tells_near_duplicates() -> None:
     hashes = [perceptual_hash(np.asarray(x, np.uint8)) for x in (a, c, b)]
     assert all(0 <= h < 2**64 for h in hashes)
     assert hamming(hashes[0], hashes[2]) <= 4 < hamming(hashes[0], hashes[1])
+
+
+def test_hair_is_read_under_a_hat_and_black_hair_is_black() -> None:
+    """The top of a character's mask is its hat as often as its hair: hair is read around the top of
+    the face; and hair drawn almost black is black, not dropped as line art."""
+    img = np.full((160, 120, 3), 90, np.uint8)
+    labels = np.zeros((160, 120), np.uint8)
+    labels[10:150, 30:90] = 1
+    img[10:40, 30:90] = (235, 170, 40)  # a straw hat
+    img[40:55, 30:90] = (12, 10, 9)  # black hair (anime black: near the line art's darkness)
+    img[55:85, 30:90] = (250, 215, 190)  # face
+    img[55:85, 30:40] = img[55:85, 80:90] = (12, 10, 9)  # hair beside the face
+    img[85:150, 30:90] = (200, 40, 40)  # red clothes
+    ann = ClassicalAnnotator().annotate(img, labels, {1: "character"})
+    assert "black hair" in ann.tags and "orange hair" not in ann.tags and "red clothes" in ann.tags

@@ -40,8 +40,10 @@ def dominant_colour(pixels: NDArray[np.uint8], exclude: tuple[str, ...] = ()) ->
     """Most frequent named colour of ``pixels`` and its share, ignoring dark outline pixels."""
     if len(pixels) == 0:
         return None
-    keep = pixels.max(axis=1) > 45  # line art would make everything "black"
-    names = colour_names(pixels[keep] if keep.sum() > 0.2 * len(pixels) else pixels)
+    # Line art would make everything "black": dark pixels are left out while they are a minority
+    # (outlines and shading); where most of the region is that dark, it is black (anime black hair).
+    keep = pixels.max(axis=1) > 45
+    names = colour_names(pixels[keep] if keep.sum() > 0.5 * len(pixels) else pixels)
     counts = np.bincount(names, minlength=len(_NAMES)).astype(np.float64)
     for e in exclude:
         counts[_NAMES.index(e)] = 0
@@ -56,6 +58,18 @@ def _skin(pixels: NDArray[np.uint8]) -> NDArray[np.bool_]:
     return (hsv[:, 0] <= 18) & (hsv[:, 1] >= 20) & (hsv[:, 1] <= 120) & (hsv[:, 2] >= 150)  # type: ignore[no-any-return]
 
 
+def face_top(image: Image, mask: NDArray[np.bool_], y0: int, hgt: int) -> int | None:
+    """The first row of the character's upper half whose mask is a quarter skin (the top of the
+    face), or None when there is none below the very top of the mask."""
+    rows = np.arange(mask.shape[0])[:, None]
+    top = mask & (rows < y0 + hgt // 2)
+    skin = np.zeros(mask.shape, bool)
+    skin[top] = _skin(image[top])
+    per_row = skin.sum(axis=1) / np.maximum(1, top.sum(axis=1))
+    faced = np.flatnonzero((per_row >= 0.25) & (skin.sum(axis=1) >= 3))
+    return int(faced[0]) if len(faced) and faced[0] > y0 + 0.05 * hgt else None
+
+
 def describe_character(image: Image, mask: NDArray[np.bool_]) -> dict[str, Any]:
     """Hair, eye and clothes colours of one character mask (``None`` where nothing is clear)."""
     ys, xs = np.nonzero(mask)
@@ -63,17 +77,21 @@ def describe_character(image: Image, mask: NDArray[np.bool_]) -> dict[str, Any]:
     hgt = y1 - y0
     rows = np.arange(mask.shape[0])[:, None]
     band = lambda a, b: mask & (rows >= y0 + a * hgt) & (rows < y0 + b * hgt)  # noqa: E731
-    hair_px = image[band(0.0, 0.2)]
+    # Hair and eyes are read around the top of the face when it is found: the top of the mask is a
+    # hat as often as hair (a character's accessories are part of its mask).
+    ft = face_top(image, mask, y0, hgt)
+    above, below = (0.0, 0.2) if ft is None else ((ft - y0) / hgt - 0.08, (ft - y0) / hgt + 0.08)
+    hair_px = image[band(above, below)]
     hair = dominant_colour(hair_px[~_skin(hair_px)] if len(hair_px) else hair_px)
     clothes = dominant_colour(image[band(0.5, 1.0)])
-    face = image[band(0.15, 0.4)]
+    face = image[band(0.15, 0.4) if ft is None else band((ft - y0) / hgt, (ft - y0) / hgt + 0.2)]
     eyes = None
     if len(face):
         hsv = cv2.cvtColor(face.reshape(-1, 1, 3), cv2.COLOR_RGB2HSV).reshape(-1, 3)
         vivid = face[(hsv[:, 1] > 90) & (hsv[:, 2] > 60) & ~_skin(face)]
         excl = (hair[0],) if hair else ()
         # Eyes are small: a few percent of the face band, in a colour other than the hair's.
-        if len(vivid) > 0.005 * len(face):
+        if 0.005 * len(face) < len(vivid) < 0.1 * len(face):
             got = dominant_colour(vivid, excl)
             eyes = got[0] if got and got[1] > 0.3 else None
     return {"hair": hair[0] if hair else None, "eyes": eyes, "clothes": clothes[0] if clothes else None,
