@@ -1,5 +1,6 @@
 """The one LRU cache of decoded frames, used by the video and image-folder sources, the project's
-imported frames and the pipeline's prefetched shot frames.
+imported frames, the pipeline's prefetched shot frames and the layer store's recently read or
+written label maps.
 
 It lives with the sources, the lowest layer that decodes frames, so every layer above can use it.
 (The UI's loader caches rendered images, not frames, and keeps its own.)
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import numpy as np
 
 
 class FrameCache:
-    """At most ``capacity`` decoded frames, keyed by frame index, least recently used evicted first.
+    """At most ``capacity`` decoded frames, keyed by frame index (or any hashable key), least recently
+    used evicted first.
 
     A stored frame is made read-only: the same array is handed to every reader, so a reader that
     wrote into it would silently change what every later reader sees. Safe to share between threads
@@ -24,10 +26,10 @@ class FrameCache:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = max(0, int(capacity))
-        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._frames: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, index: int) -> np.ndarray | None:
+    def get(self, index: Hashable) -> np.ndarray | None:
         """The stored frame ``index`` (now the most recently used), or None."""
         with self._lock:
             frame = self._frames.get(index)
@@ -35,7 +37,7 @@ class FrameCache:
                 self._frames.move_to_end(index)
             return frame
 
-    def put(self, index: int, frame: np.ndarray) -> np.ndarray:
+    def put(self, index: Hashable, frame: np.ndarray) -> np.ndarray:
         """Store ``frame`` (the cache takes it: it becomes read-only) and return it."""
         frame.flags.writeable = False
         if not self.capacity:

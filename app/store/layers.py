@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import ProjectDamaged, ProjectError
+from app.sources.cache import FrameCache
 from app.store.events import EventHub, LayerWritten
 from app.store.h5 import READ_RETRIES, FrameDamaged, H5Frames
 from app.store.index import FrameIndex
@@ -104,9 +104,11 @@ class LayerStore:
         self.events = events or EventHub()
         # Read-only opens cannot replay journalled corrections into the file; they are read from here.
         self.overlay: dict[tuple[str, int], np.ndarray] = {}
-        # (layer, frame) -> (version, CRC-32, array) of `RECENT_LAYERS`; only a writing open keeps it
-        # (beside a writer in another process a read-only one must see the file change).
-        self._recent: OrderedDict[tuple[str, int], tuple[int, int | None, np.ndarray]] = OrderedDict()
+        # Arrays of `RECENT_LAYERS` keyed by (layer, frame, version, CRC-32): a key names one stored
+        # array, so a newer write or a forgotten frame can never be answered with an older one. Only a
+        # writing open keeps them (beside a writer in another process a read-only one must see the
+        # file change).
+        self._recent = FrameCache(0 if self.read_only else RECENT_FRAMES)
 
     # -- array layers -------------------------------------------------------------------------------
     def _shape(self, layer: str) -> tuple[int, ...]:
@@ -160,13 +162,9 @@ class LayerStore:
         raise AssertionError("unreachable")
 
     def _remember(self, layer: str, frame: int, version: int, crc: int | None, data: np.ndarray) -> None:
-        """Keep ``data`` as the latest array of a `RECENT_LAYERS` frame (under the HDF5 lock)."""
-        if layer not in RECENT_LAYERS or self.read_only:
-            return
-        self._recent[(layer, frame)] = (version, crc, data.copy())
-        self._recent.move_to_end((layer, frame))
-        while len(self._recent) > RECENT_FRAMES:
-            self._recent.popitem(last=False)
+        """Keep a copy of ``data`` as the array of ``version`` of a `RECENT_LAYERS` frame."""
+        if layer in RECENT_LAYERS:
+            self._recent.put((layer, frame, version, crc), data.copy())
 
     def _read_checked(self, layer: str, frame: int, *, recent: bool = True) -> np.ndarray | None:
         # The checksum and the array are read under the lock a write holds across both, so a read on
@@ -176,10 +174,9 @@ class LayerStore:
             version, crc = self.index.version_crc(layer, frame)
             if version == 0:
                 return None
-            kept = self._recent.get((layer, frame)) if recent else None
-            if kept is not None and kept[:2] == (version, crc):
-                self._recent.move_to_end((layer, frame))
-                return kept[2].copy()
+            kept = self._recent.get((layer, frame, version, crc)) if recent else None
+            if kept is not None:
+                return kept.copy()
             data = self.h5.read_row(f"layers/{layer}", frame)
         if data is not None and crc is not None and checksum(data) != crc:
             # Our own checksum: HDF5's Fletcher-32 passes an all-zero chunk (its sum of zeros is zero).
@@ -275,9 +272,7 @@ class LayerStore:
     def forget(self, layer: str, frame: int) -> None:
         """Mark a lost frame as never written, and the result of the stage that wrote it as missing,
         so the pipeline computes it again (and everything that read it turns stale)."""
-        with self.h5.lock:
-            self.index.forget(layer, frame, f"stage/{LAYERS[layer].stage}")
-            self._recent.pop((layer, frame), None)
+        self.index.forget(layer, frame, f"stage/{LAYERS[layer].stage}")
         self.events.emit(LayerWritten(layer, frame, 0))  # views showing the frame read it again
 
     # -- bookkeeping --------------------------------------------------------------------------------
