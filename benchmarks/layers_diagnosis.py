@@ -16,7 +16,7 @@ Calls the weight-free matter and effect separator directly with the true charact
   (several shared PNGs hold 0.97-0.99 there; an artist's cut-out has 1), and the total against the
   truth with a solid interior.
 
-Usage: ``python benchmarks/layers_diagnosis.py [--seeds 101,202,404,505,606] [--skip-mattes]``.
+Usage: ``python benchmarks/layers_diagnosis.py [--seeds 101,202,404,505,606] [--skip-mattes | --skip-effects]``.
 Needs ../shared/data/anime. Seeds 505 and 606 were never used for tuning.
 """
 
@@ -31,9 +31,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo.anime_shots import generate_anime_shots
+from app.demo.generator import GeneratedFrame
 from app.eval.layer_quality import default_data, light_measures, pool_rebuild, solid_interior_sad
 from app.eval.metrics import effect_iou, matte_regions
-from models.classical.effect_light import separate_light
+from models.classical.effect_light import EffectLight, separate_light
 from models.classical.effects import ClassicalEffectSeparator, additive_strength, flash_strength
 from models.classical.matting import ClassicalMatter
 
@@ -44,7 +45,31 @@ def _mean(values: list[float]) -> float:
     return round(float(np.mean(values)), 3) if values else float("nan")
 
 
-def diagnose(seed: int, mattes: bool) -> dict[str, object]:
+def measure_effects(f: GeneratedFrame, light: EffectLight, fx: dict[str, list[float]]) -> None:
+    """The effect separator's figures on one generated frame, appended to ``fx``."""
+    m = light.strength
+    under = f.alpha[..., None] * f.foreground.astype(np.float32) + (1 - f.alpha[..., None]) * f.clean
+    under8 = np.clip(under + 0.5, 0, 255).astype(np.uint8)
+    if f.kind == "normal":
+        seen = np.abs(f.image.astype(np.float32) - under8).max(axis=2) >= VISIBLE
+    else:
+        seen = np.ones(f.alpha.shape, bool)
+    visible = np.where(seen, f.effects, 0.0)
+    flash = flash_strength(f.image)
+    lum = np.full(f.alpha.shape, flash, np.float32) if flash > 0 else additive_strength(f.image, under8, 140.0)
+    col = lum if flash > 0 else separate_light(f.image, under8, lum).strength
+    for key, pred, truth in (("separator", m, f.effects), ("separator_visible", m, visible),
+                             ("ceiling_luminance", lum, f.effects), ("ceiling_luminance_visible", lum, visible),
+                             ("ceiling_colour", col, f.effects), ("ceiling_colour_visible", col, visible)):
+        v = effect_iou(pred, truth)
+        if v is not None:
+            fx[key].append(v)
+    for key, value in light_measures(f, m, light.colour).items():
+        if value is not None:
+            fx[key.replace("effects_iou", "separator")].append(value)
+
+
+def diagnose(seed: int, mattes: bool, effects: bool = True) -> dict[str, object]:
     clips, chars = default_data()
     video = generate_anime_shots(seed, clips_dir=clips, character_dir=chars, width=480, height=270, shots=2,
                                  frames_per_shot=16)
@@ -57,29 +82,11 @@ def diagnose(seed: int, mattes: bool) -> dict[str, object]:
         start = video.shots[shot].start
         frames = [video.frame(start + k) for k in range(video.shots[shot].length)]
         images, masks = [f.image for f in frames], [f.labels > 0 for f in frames]
-        lights = ClassicalEffectSeparator().separate_shot_light(images, masks)
+        lights = ClassicalEffectSeparator().separate_shot_light(images, masks) if effects else [None] * len(frames)
         alphas = ClassicalMatter().matte_shot(images, masks) if mattes else [None] * len(frames)
         for f, light, a in zip(frames, lights, alphas, strict=True):
-            m = light.strength
-            under = f.alpha[..., None] * f.foreground.astype(np.float32) + (1 - f.alpha[..., None]) * f.clean
-            under8 = np.clip(under + 0.5, 0, 255).astype(np.uint8)
-            if f.kind == "normal":
-                seen = np.abs(f.image.astype(np.float32) - under8).max(axis=2) >= VISIBLE
-            else:
-                seen = np.ones(f.alpha.shape, bool)
-            visible = np.where(seen, f.effects, 0.0)
-            flash = flash_strength(f.image)
-            lum = np.full(f.alpha.shape, flash, np.float32) if flash > 0 else additive_strength(f.image, under8, 140.0)
-            col = lum if flash > 0 else separate_light(f.image, under8, lum).strength
-            for key, pred, truth in (("separator", m, f.effects), ("separator_visible", m, visible),
-                                     ("ceiling_luminance", lum, f.effects), ("ceiling_luminance_visible", lum, visible),
-                                     ("ceiling_colour", col, f.effects), ("ceiling_colour_visible", col, visible)):
-                v = effect_iou(pred, truth)
-                if v is not None:
-                    fx[key].append(v)
-            for key, value in light_measures(f, m, light.colour).items():
-                if value is not None:
-                    fx[key.replace("effects_iou", "separator")].append(value)
+            if light is not None:
+                measure_effects(f, light, fx)
             if a is not None:
                 frames_done += 1
                 d = a.astype(np.float64) - f.alpha
@@ -92,7 +99,9 @@ def diagnose(seed: int, mattes: bool) -> dict[str, object]:
                 sad["total"] = sad.get("total", 0.0) + float(np.abs(d).sum())
                 sad["total_solid_interior"] = sad.get("total_solid_interior", 0.0) + 1000.0 * solid_interior_sad(a, f.alpha)
     rebuild = pool_rebuild(fx)  # type: ignore[arg-type]
-    out: dict[str, object] = {"seed": seed, "effect_iou": {k: _mean(v) for k, v in fx.items()}, **rebuild}
+    out: dict[str, object] = {"seed": seed}
+    if effects:
+        out.update({"effect_iou": {k: _mean(v) for k, v in fx.items()}, **rebuild})
     if frames_done:
         out["matte_sad"] = {k: round(v / 1000.0 / frames_done, 3) for k, v in sorted(sad.items())}
     return out
@@ -101,10 +110,12 @@ def diagnose(seed: int, mattes: bool) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="101,202,404,505,606")
-    ap.add_argument("--skip-mattes", action="store_true", help="effects only (seconds instead of a minute per seed)")
+    skip = ap.add_mutually_exclusive_group()
+    skip.add_argument("--skip-mattes", action="store_true", help="effects only (seconds instead of a minute per seed)")
+    skip.add_argument("--skip-effects", action="store_true", help="mattes only")
     args = ap.parse_args()
     for seed in (int(v) for v in args.seeds.split(",")):
-        print(diagnose(seed, not args.skip_mattes), flush=True)
+        print(diagnose(seed, not args.skip_mattes, not args.skip_effects), flush=True)
 
 
 if __name__ == "__main__":

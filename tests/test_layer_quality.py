@@ -23,7 +23,7 @@ from app.eval.metrics import (
 from models.classical.camera import estimate_camera
 from models.classical.effects import ClassicalEffectSeparator
 from models.classical.inpaint import INVENTED, SEEN_ELSEWHERE, SEEN_HERE, ClassicalInpainter, stray_frames
-from models.classical.matting import ClassicalMatter, fill_small_holes
+from models.classical.matting import ClassicalMatter, band_width, fill_small_holes
 
 W, H = 320, 180
 
@@ -177,6 +177,44 @@ def test_held_frames_share_one_matte() -> None:
     assert not np.array_equal(alphas[1], alphas[2])
 
 
+def test_only_the_targets_are_matted_and_they_equal_the_whole_shot_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stage batch holds frames that only lend background: with ``targets`` only those mattes are
+    made (a held target gets its drawing's), each what matting the whole shot gives."""
+    shot = pan_shot(6)
+    frames = [*shot["image"][:3], shot["image"][2].copy(), *shot["image"][3:]]  # frame 3 holds frame 2
+    masks = [*shot["mask"][:3], shot["mask"][2], *shot["mask"][3:]]
+    camera = estimate_camera(frames, foreground=masks)
+    whole = ClassicalMatter().matte_shot(frames, masks, camera)
+    solved: list[int] = []
+    real = ClassicalMatter.matte_with_background
+
+    def counted(self: ClassicalMatter, image: np.ndarray, *args: np.ndarray) -> np.ndarray:
+        solved.append(next(i for i, f in enumerate(frames) if f is image or np.array_equal(f, image)))
+        return real(self, image, *args)
+
+    monkeypatch.setattr(ClassicalMatter, "matte_with_background", counted)
+    part = ClassicalMatter().matte_shot(frames, masks, camera, targets=[5, 1, 3])
+    assert len(part) == 3
+    for got, i in zip(part, (5, 1, 3), strict=True):
+        assert np.array_equal(got, whole[i])
+    assert sorted(solved) == [1, 2, 5]  # frame 3 is frame 2's drawing; 0 and 4 only lend background
+
+
+def test_the_matte_s_box_gives_the_whole_frame_s_result() -> None:
+    """`matte_with_background` works in the box around the mask and its reach; the frame outside
+    it is 0 and inside it every pixel is what the whole frame's solve gives."""
+    shot = pan_shot(3)
+    image, mask, clean = shot["image"][1], shot["mask"][1], shot["clean"][1]
+    known = np.ones((H, W), bool)
+    known[:, : W // 2] = False  # the solve on one side, the feathered mask on the other
+    for grow in (1, 19):
+        reach = cv2.dilate(mask.astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0
+        matter = ClassicalMatter()
+        boxed = matter.matte_with_background(image, mask, clean, known, reach)
+        whole = matter._matte_near(image, mask, clean, known, reach, band_width(mask.shape))
+        assert boxed.max() == 1.0 and np.array_equal(boxed, whole)
+
+
 def test_small_enclosed_holes_are_filled() -> None:
     m = np.zeros((60, 60), bool)
     m[10:50, 10:50] = True
@@ -184,6 +222,10 @@ def test_small_enclosed_holes_are_filled() -> None:
     m[0:60, 28:31] = False  # a gap that reaches the border: background
     out = fill_small_holes(m)
     assert out[20:24, 20:24].all() and not out[:, 28:31].any()
+    m[35:45, 35:45] = False  # a hole with a channel to the mask's edge (not the frame's): outside
+    m[39:41, 45:50] = False
+    out = fill_small_holes(m)
+    assert not out[35:45, 35:45].any() and not out[39:41, 45:50].any()
 
 
 # -- effects -------------------------------------------------------------------------------------------

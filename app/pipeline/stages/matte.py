@@ -16,6 +16,9 @@ from app.pipeline.stages.common import (
 from app.pipeline.stages.shot import FAILED, camera_kwargs, stage_camera
 from app.store import Shot
 
+MATTE_BATCH = 16  # leads per backend call (`sampled_shot`'s batch)
+NOT_MADE = np.zeros((0, 0), np.float32)  # a context frame's entry: no matte was made for it
+
 
 def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     """A backend with ``matte_shot`` (the weight-free one) solves each matte against the background
@@ -28,12 +31,20 @@ def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     # A drawing that repeats an earlier one with the same character mask shares its matte.
     groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: character_mask(ctx.project, f)))
     if hasattr(matter, "matte_shot"):
+        # One batch of leads per call, so the backend knows which frames of the sample it must
+        # matte: the rest of the sample (up to 15 frames) only lends background. A lead is never
+        # in another call's batch, so the placeholders below are never written.
+        leads = sorted(groups)
+        for start in range(0, len(leads), MATTE_BATCH):
+            batch = {f: groups[f] for f in leads[start : start + MATTE_BATCH]}
 
-        def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
-            masks = [character_mask(ctx.project, f) for f in indices]
-            return matter.matte_shot(frames, masks, **camera_kwargs(ctx, camera, indices))
+            def compute(indices: list[int], frames: ShotFrames, batch: dict[int, list[int]] = batch) -> list[np.ndarray]:
+                masks = [character_mask(ctx.project, f) for f in indices]
+                wanted = [k for k, f in enumerate(indices) if f in batch]
+                alphas = iter(matter.matte_shot(frames, masks, targets=wanted, **camera_kwargs(ctx, camera, indices)))
+                return [next(alphas) if f in batch else NOT_MADE for f in indices]
 
-        sampled_shot(ctx, "matte", "matter", "alpha", shot, targets, compute, groups)
+            sampled_shot(ctx, "matte", "matter", "alpha", shot, [f for g in batch.values() for f in g], compute, batch)
         return
 
     def compute_frame(frame: int) -> dict[str, np.ndarray]:
