@@ -103,7 +103,7 @@ def diagnose(seed: int, mattes: bool, effects: bool = True) -> dict[str, object]
     if effects:
         out.update({"effect_iou": {k: _mean(v) for k, v in fx.items()}, **rebuild})
     if frames_done:
-        out["matte_sad"] = {k: round(v / 1000.0 / frames_done, 3) for k, v in sorted(sad.items())}
+        out["matte_sad"] = {k: round(v / 1000.0 / frames_done, 4) for k, v in sorted(sad.items())}
     return out
 
 

@@ -23,6 +23,7 @@ from app.eval.metrics import (
 from models.classical.camera import estimate_camera
 from models.classical.effects import ClassicalEffectSeparator
 from models.classical.inpaint import INVENTED, SEEN_ELSEWHERE, SEEN_HERE, ClassicalInpainter, stray_frames
+from models.classical.matte_background import known_background
 from models.classical.matting import ClassicalMatter, band_width, fill_small_holes
 
 W, H = 320, 180
@@ -198,6 +199,27 @@ def test_only_the_targets_are_matted_and_they_equal_the_whole_shot_s(monkeypatch
     for got, i in zip(part, (5, 1, 3), strict=True):
         assert np.array_equal(got, whole[i])
     assert sorted(solved) == [1, 2, 5]  # frame 3 is frame 2's drawing; 0 and 4 only lend background
+
+
+def test_the_matte_s_background_is_the_stitched_plate_along_the_edge() -> None:
+    """`known_background` is the inpainter's stitched plate (no spatial fill), computed only at the
+    band's pixels: the same pixels known, the same colours up to the warp's sub-pixel rounding."""
+    shot = pan_shot(8)
+    frames, holes = shot["image"], _holes(shot["mask"], 6)
+    camera = estimate_camera(frames, foreground=holes)
+    plates = ClassicalInpainter(feather=0).stitch(frames, holes, camera, hidden=holes)
+    bands = {i: holes[i] & ~(cv2.erode(shot["mask"][i].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
+             for i in (0, 3, 7)}
+    got = known_background(frames, holes, camera, bands)
+    for i, band in bands.items():
+        plate, confidence = plates[i]
+        background, known = got[i]
+        expected = band & (confidence == SEEN_ELSEWHERE)
+        assert expected.sum() > 1000 and (known != expected).sum() <= 0.002 * expected.sum()
+        both = known & expected
+        diff = np.abs(background.astype(int) - plate.astype(int))[both]
+        assert diff.mean() < 0.2 and np.percentile(diff, 99.9) <= 3
+        assert np.array_equal(background[~band], frames[i][~band])
 
 
 def test_the_matte_s_box_gives_the_whole_frame_s_result() -> None:

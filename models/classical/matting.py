@@ -7,7 +7,8 @@ hair but JIT-compiled with numba on first use, about a minute). Both work only o
 band. Anime line art gets special care: thin dark outlines next to the mask belong to the character.
 
 `ClassicalMatter.matte_shot` does better when it sees the whole shot: the background behind each
-character is stitched from the frames that reveal it (`inpaint.ClassicalInpainter.stitch`), and where
+character is stitched from the frames that reveal it (`matte_background.known_background`: the
+inpainter's stitch, only in the band along the mask's edge that the solve reads), and where
 it is known each edge pixel solves the compositing equation against that exact background, with the
 foreground colour sampled from the character's own nearby pixels (`composite_alpha`): alpha follows
 the drawing's real edge even where the mask is a pixel or two off, and parts of the mask that are
@@ -30,7 +31,7 @@ from models.base import Image, Mask, Role, SoftMap
 from models.classical.drawings import same_drawing
 from models.classical.filters import guided_filter, line_art
 from models.classical.geometry import Matrix
-from models.classical.inpaint import SEEN_ELSEWHERE, ClassicalInpainter
+from models.classical.matte_background import known_background, shot_camera
 
 Method = Literal["guided", "cf"]
 F32 = NDArray[Any]  # cv2 stubs type results loosely; keep internal arrays loose too
@@ -157,29 +158,29 @@ class ClassicalMatter:
         solve = sorted({head[i] for i in wanted})
         ms = [fill_small_holes(np.asarray(m, bool)) for m in masks]
         shape = ms[0].shape
-        reach = 3 * (self.band or band_width(shape))
+        r = self.band or band_width(shape)
+        reach = 3 * r
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
         # Generous holes: the stitched background must not contain any of the character, even
         # where the mask stops short of it.
         holes = [dilate_near(m, disk) for m in ms]
-        plates: dict[int, tuple[Image, NDArray[np.uint8]]] = {}
+        backgrounds: dict[int, tuple[Image, Mask]] = {}
         if n >= 2:
-            # Only the frames solved need a plate (an empty hole costs nothing; without a camera the
-            # holes are what its estimate keeps out, so all stay), and only the pixels another frame
-            # shows are read: no spatial fill for what none does.
-            chosen = set(solve) if transforms is not None else set(range(n))
-            wanted_holes = [h if i in chosen else np.zeros(shape, bool) for i, h in enumerate(holes)]
-            stitched = ClassicalInpainter(feather=0, spatial=_unfilled).stitch(
-                frames, wanted_holes, transforms, hidden=holes)
-            plates = {i: stitched[i] for i in solve}
+            ts = list(transforms) if transforms is not None else shot_camera(frames, holes)
+            # The edge solve reads the background only out to the reach and in to where the mask is
+            # deep (`_matte_near`: its ``deep``, three bands in); three pixels more inside keep its
+            # 3x3 openings exact.
+            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+            bands = {i: holes[i] & ~_inner(ms[i], k) for i in solve}
+            backgrounds = known_background(frames, holes, ts, bands)
         done: dict[int, SoftMap] = {}
         for i in solve:
             image, mask = np.asarray(frames[i]), ms[i]
-            if not plates or not mask.any():
+            if not backgrounds or not mask.any():
                 done[i] = self.matte(image, mask)
                 continue
-            plate, confidence = plates[i]
-            done[i] = self.matte_with_background(image, mask, plate, confidence == SEEN_ELSEWHERE, holes[i])
+            background, known = backgrounds[i]
+            done[i] = self.matte_with_background(image, mask, background, known, holes[i])
         return [done[head[i]] for i in wanted]
 
     def matte_with_background(
@@ -252,9 +253,14 @@ class ClassicalMatter:
         return np.clip(alpha, 0.0, 1.0).astype(np.float32)
 
 
-def _unfilled(image: Image, hole: Mask) -> Image:
-    """The spatial fill of a plate the matte reads: none (only pixels another frame shows are used)."""
-    return image
+def _inner(mask: Mask, kernel: F32) -> Mask:
+    """``mask`` eroded three times by ``kernel`` and by three pixels more (in the mask's box)."""
+    out = np.zeros(mask.shape, bool)
+    box = _box_around(mask, 1)
+    if box is not None:
+        deep = cv2.erode(mask[box].astype(np.uint8), kernel, iterations=3)
+        out[box] = cv2.erode(deep, np.ones((3, 3), np.uint8), iterations=3) > 0
+    return out
 
 
 def dilate_near(mask: Mask, kernel: F32) -> Mask:
