@@ -77,17 +77,23 @@ def _sample(
     background there, and how many do."""
     count = len(ys)
     rows = -(-count // MAP_COLUMNS)
-    pad = rows * MAP_COLUMNS - count
-    points = np.stack([np.pad(xs, (0, pad)), np.pad(ys, (0, pad)), np.ones(count + pad, np.intp)]).astype(np.float64)
-    stack = np.empty((len(others), count, 3), np.uint8)
-    valid = np.empty((len(others), count), bool)
+    shape = (rows, MAP_COLUMNS)
+    # The pixels as rows of a map (the last row padded with its first pixel).
+    px = np.full(rows * MAP_COLUMNS, xs[0], np.float32)
+    py = np.full(rows * MAP_COLUMNS, ys[0], np.float32)
+    px[:count], py[:count] = xs, ys
+    px, py = px.reshape(shape), py.reshape(shape)
+    stack = np.empty((len(others), *shape, 3), np.uint8)
+    valid = np.empty((len(others), *shape), np.uint8)
     for k, j in enumerate(others):
         # Frame i pixel -> plate (t_i) -> frame j pixel (inverse t_j).
-        at = (np.linalg.inv(transforms[j]) @ transforms[i] @ points)[:2].astype(np.float32)
-        mx, my = at[0].reshape(rows, MAP_COLUMNS), at[1].reshape(rows, MAP_COLUMNS)
+        m = (np.linalg.inv(transforms[j]) @ transforms[i])[:2].astype(np.float32)
+        mx = m[0, 0] * px + m[0, 1] * py + m[0, 2]
+        my = m[1, 0] * px + m[1, 1] * py + m[1, 2]
         # Bicubic: a bilinear shift by half a pixel is a blur that costs dB on painted texture.
-        colour = cv2.remap(np.asarray(frames[j]), mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        stack[k] = colour.reshape(-1, 3)[:count]
+        cv2.remap(np.asarray(frames[j]), mx, my, cv2.INTER_CUBIC, dst=stack[k], borderMode=cv2.BORDER_REPLICATE)
         # Not off the frame border, where a pan reveals new background (replicated).
-        valid[k] = cv2.remap(seen[j], mx, my, cv2.INTER_NEAREST).reshape(-1)[:count] > 0
-    return masked_median(stack, valid), valid.sum(axis=0)
+        cv2.remap(seen[j], mx, my, cv2.INTER_NEAREST, dst=valid[k])
+    ok = valid.reshape(len(others), -1)[:, :count] > 0
+    colours = masked_median(stack.reshape(len(others), -1, 3)[:, :count], ok)
+    return colours, ok.sum(axis=0)

@@ -170,8 +170,7 @@ class ClassicalMatter:
             # The edge solve reads the background only out to the reach and in to where the mask is
             # deep (`_matte_near`: its ``deep``, three bands in); three pixels more inside keep its
             # 3x3 openings exact.
-            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-            bands = {i: holes[i] & ~_inner(ms[i], k) for i in solve}
+            bands = {i: holes[i] & ~_inner(ms[i], r) for i in solve}
             backgrounds = known_background(frames, holes, ts, bands)
         done: dict[int, SoftMap] = {}
         for i in solve:
@@ -220,15 +219,17 @@ class ClassicalMatter:
         diff = img - bg
         dist = np.sqrt(np.sum(diff * diff, axis=2))
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        ring = use & ~(cv2.dilate(mask.astype(np.uint8), k, iterations=2) > 0)
+        near8 = cv2.dilate(mask.astype(np.uint8), k)
+        ring = use & ~(cv2.dilate(near8, k) > 0)
         if not use.any() or (ring.sum() > 50 and float(np.median(dist[ring])) > 20.0):
             # Nothing known, or the frame does not show the shot's background (a flash, an impact).
             return feather(mask, r)
-        fg_core = cv2.erode(mask.astype(np.uint8), k) > 0
+        core8 = cv2.erode(mask.astype(np.uint8), k)
+        fg_core = core8 > 0
         differs = (dist > 40.0) & use
         # Deep inside the mask the stitched background may be the character itself (a part that
         # never moved, which the mask missed in every frame): only the band near the edge is judged.
-        deep = cv2.erode(mask.astype(np.uint8), k, iterations=3) > 0
+        deep = cv2.erode(core8, k, iterations=2) > 0
         same = cv2.morphologyEx(((dist < 10.0) & use & ~deep).astype(np.uint8), cv2.MORPH_OPEN, k) > 0
         sure_fg = (fg_core & ~same) | (cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0)
         body = mask & ~(same & ~sure_fg)
@@ -237,7 +238,7 @@ class ClassicalMatter:
         # (its outline, a lit strand): a colour source for the solve, not part of the prior. Unless
         # it is brighter than the background in every channel: that is added light (a glow hugging
         # the silhouette, sparks), the effects stage's layer (seed 404, true masks: SAD 0.34 -> 0.28).
-        near = cv2.dilate(mask.astype(np.uint8), k) > 0
+        near = near8 > 0
         light = np.all(diff > 0, axis=2)
         sources = body | touching(differs & near & ~light, body)
         three = np.ones((3, 3), np.uint8)
@@ -253,13 +254,14 @@ class ClassicalMatter:
         return np.clip(alpha, 0.0, 1.0).astype(np.float32)
 
 
-def _inner(mask: Mask, kernel: F32) -> Mask:
-    """``mask`` eroded three times by ``kernel`` and by three pixels more (in the mask's box)."""
+def _inner(mask: Mask, band: int) -> Mask:
+    """Within ``mask`` eroded three times by the ``band``'s disc and by three pixels more: eroded
+    once by the square that holds all of that (a square erodes fast, and at least as much)."""
     out = np.zeros(mask.shape, bool)
     box = _box_around(mask, 1)
     if box is not None:
-        deep = cv2.erode(mask[box].astype(np.uint8), kernel, iterations=3)
-        out[box] = cv2.erode(deep, np.ones((3, 3), np.uint8), iterations=3) > 0
+        side = 3 * 2 * band + 3 * 2 + 1
+        out[box] = cv2.erode(mask[box].astype(np.uint8), np.ones((side, side), np.uint8)) > 0
     return out
 
 
