@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Mask, Role, SoftMap
+from models.classical import morphology
 from models.classical.drawings import same_drawing
 from models.classical.filters import guided_filter, line_art
 from models.classical.geometry import Matrix
@@ -267,11 +268,12 @@ def _inner(mask: Mask, band: int) -> Mask:
 
 def dilate_near(mask: Mask, kernel: F32) -> Mask:
     """``cv2.dilate(mask, kernel) > 0``, computed in the box around the mask that the kernel can
-    reach: a 1080p frame with a large kernel costs tens of milliseconds, the box a fraction of it."""
+    reach, row by row of the disc (`morphology.dilate`): OpenCV takes ~0.1 s for a 73 px disc over
+    a 1080p frame."""
     out = np.zeros(mask.shape, bool)
     box = _box_around(mask, max(kernel.shape) // 2)
     if box is not None:
-        out[box] = cv2.dilate(mask[box].astype(np.uint8), kernel) > 0
+        out[box] = morphology.dilate(mask[box].astype(np.uint8), kernel) > 0
     return out
 
 

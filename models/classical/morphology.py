@@ -1,0 +1,78 @@
+"""Dilation and erosion by a disc with exactly OpenCV's result, about 4x faster for the 73 px disc
+the matte's reach uses at 1080p (on par at 25 px).
+
+OpenCV visits every element of a non-rectangular kernel (a disc 73 px wide has about 4,200). A disc
+is a stack of centred rows, each a horizontal segment: dilating by it is, for each row offset, the
+image dilated horizontally by that row's half-width and shifted by the offset. The horizontal
+dilations grow one pixel at a time, so the whole disc costs about two passes per row of the disc.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+U8 = NDArray[np.uint8]
+
+
+def disc(radius: int) -> NDArray[Any]:
+    """OpenCV's elliptic structuring element ``2 radius + 1`` px wide."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def _half_widths(kernel: NDArray[Any]) -> list[int] | None:
+    """Half-width of each row of a kernel made of centred horizontal segments (None otherwise)."""
+    h, w = kernel.shape
+    if h % 2 == 0 or w % 2 == 0:
+        return None
+    c = w // 2
+    out = []
+    for row in np.asarray(kernel) != 0:
+        cols = np.nonzero(row)[0]
+        if len(cols) == 0:
+            return None
+        a = c - int(cols[0])
+        if int(cols[-1]) != c + a or len(cols) != 2 * a + 1:
+            return None
+        out.append(a)
+    return out
+
+
+def dilate(image: U8, kernel: NDArray[Any]) -> U8:
+    """``cv2.dilate(image, kernel)`` (default border) for a ``uint8`` image and a kernel of centred
+    rows (an ellipse); other kernels go to OpenCV."""
+    return _morph(image, kernel, np.maximum, cv2.dilate)
+
+
+def erode(image: U8, kernel: NDArray[Any]) -> U8:
+    """``cv2.erode(image, kernel)`` (default border: the outside never erodes), as `dilate`."""
+    return _morph(image, kernel, np.minimum, cv2.erode)
+
+
+def _morph(image: U8, kernel: NDArray[Any], pick: Any, fallback: Any) -> U8:
+    image = np.ascontiguousarray(image, np.uint8)
+    halves = _half_widths(kernel)
+    if halves is None or image.ndim != 2:
+        return np.asarray(fallback(image, kernel), np.uint8)
+    h = image.shape[0]
+    r = len(halves) // 2
+    out = image.copy()  # the centre row's offset 0 is part of every kernel here
+    cur, grown = image, 0
+    for a in sorted(set(halves)):
+        while grown < a:  # one pixel wider each way; the image's edge contributes nothing
+            nxt = cur.copy()
+            pick(nxt[:, 1:], cur[:, :-1], out=nxt[:, 1:])
+            pick(nxt[:, :-1], cur[:, 1:], out=nxt[:, :-1])
+            cur, grown = nxt, grown + 1
+        for i in (i for i, v in enumerate(halves) if v == a):
+            dy = i - r
+            if abs(dy) >= h:
+                continue  # reaches past the image: the outside contributes nothing
+            if dy >= 0:
+                pick(out[: h - dy], cur[dy:], out=out[: h - dy])
+            else:
+                pick(out[-dy:], cur[: h + dy], out=out[-dy:])
+    return out
