@@ -7,7 +7,7 @@ pixels ``matting.ClassicalMatter._matte_near`` compares with the frame: out to i
 where the mask is deep) and only where a source saw it. This module computes exactly that: the same
 sources, warps and median (bicubic from each source through the camera, a source's hidden pixels
 and one more left out), but only at the band's pixels, gathered, and with no spatial fill. At 1080p a
-large character's box holds two to three times the band's pixels.
+large character's box holds about four times the band's pixels.
 """
 
 from __future__ import annotations
