@@ -317,9 +317,13 @@ def composite_alpha(img: F32, bg: F32, sources: Mask, solve: Mask, prior: F32) -
     out = np.full((h, w), np.nan, np.float32)
     if len(ys) == 0:
         return out
-    d = img[ys, xs] - bg[ys, xs]
-    b = bg[ys, xs]
+    # Channel by channel (rows of N pixels): a sum over an axis of 3 is slow, and this is the solve's
+    # innermost loop (the same float32 arithmetic, in the same order).
+    planes = [np.ascontiguousarray(img[..., c]).ravel() for c in range(3)]
+    b = [np.ascontiguousarray(bg[..., c])[ys, xs] for c in range(3)]
+    d = [planes[c][ys * w + xs] - b[c] for c in range(3)]
     pr = prior[ys, xs]
+    flat_sources = sources.ravel()
     best_cost = np.full(len(ys), np.inf, np.float32)
     best = np.full(len(ys), np.nan, np.float32)
     rad = SAMPLE_RADIUS
@@ -328,13 +332,14 @@ def composite_alpha(img: F32, bg: F32, sources: Mask, solve: Mask, prior: F32) -
             step = float(np.hypot(dy, dx))
             if step == 0.0 or step > rad + 0.01:
                 continue  # a pixel is not its own foreground colour (that would always say alpha 1)
-            yy, xx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
-            fb = img[yy, xx] - b
-            fb2 = np.sum(fb * fb, axis=1)
-            ok = sources[yy, xx] & (fb2 > MIN_CONTRAST**2)
-            a = np.clip(np.sum(d * fb, axis=1) / np.maximum(fb2, 1e-3), 0.0, 1.0)
-            res = d - a[:, None] * fb
-            cost = np.sqrt(np.sum(res * res, axis=1)) + DISTANCE_COST * step + PRIOR_COST * np.abs(a - pr)
+            at = np.clip(ys + dy, 0, h - 1) * w + np.clip(xs + dx, 0, w - 1)
+            fb = [planes[c][at] - b[c] for c in range(3)]
+            fb2 = fb[0] * fb[0] + fb[1] * fb[1] + fb[2] * fb[2]
+            ok = flat_sources[at] & (fb2 > MIN_CONTRAST**2)
+            a = np.clip((d[0] * fb[0] + d[1] * fb[1] + d[2] * fb[2]) / np.maximum(fb2, 1e-3), 0.0, 1.0)
+            res = [d[c] - a * fb[c] for c in range(3)]
+            cost = (np.sqrt(res[0] * res[0] + res[1] * res[1] + res[2] * res[2]) + DISTANCE_COST * step
+                    + PRIOR_COST * np.abs(a - pr))
             better = ok & (cost < best_cost)
             best_cost[better] = cost[better]
             best[better] = a[better]
