@@ -218,7 +218,9 @@ class ClassicalMatter:
         img = image.astype(np.float32)
         bg = background.astype(np.float32)
         diff = img - bg
-        dist = np.sqrt(np.sum(diff * diff, axis=2))
+        # Channel by channel: a sum over an axis of 3 is several times slower (the same float32 sum).
+        dc = [diff[..., c] for c in range(3)]
+        dist = np.sqrt(dc[0] * dc[0] + dc[1] * dc[1] + dc[2] * dc[2])
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         near8 = cv2.dilate(mask.astype(np.uint8), k)
         ring = use & ~(cv2.dilate(near8, k) > 0)
@@ -240,7 +242,7 @@ class ClassicalMatter:
         # it is brighter than the background in every channel: that is added light (a glow hugging
         # the silhouette, sparks), the effects stage's layer (seed 404, true masks: SAD 0.34 -> 0.28).
         near = near8 > 0
-        light = np.all(diff > 0, axis=2)
+        light = (dc[0] > 0) & (dc[1] > 0) & (dc[2] > 0)
         sources = body | touching(differs & near & ~light, body)
         three = np.ones((3, 3), np.uint8)
         solve = (use & (cv2.dilate(sources.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
