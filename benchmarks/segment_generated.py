@@ -5,7 +5,12 @@ frames as they are: no mp4, no cut detector, no propagation, so a change to the 
 seen without the rest of the pipeline's noise) and prints per shot: foreground IoU (every character
 together), false foreground and missed foreground as shares of the true positives, per-character
 IoU after one-to-one matching (`app.eval.layers.match_shot`) and objects per character; then the
-means and the process's CPU seconds (they hardly move with the machine's load; wall time does).
+means and the process's CPU seconds (they hardly move with the machine's load; wall time does);
+then where character IoU is lost, as shares of the true characters' pixels: pixels of a character's
+matched object that are, in truth, background lit by an effect (a glow, speed lines), the soft edge
+of a character (alpha under one half), plain background, other background, or another character;
+and the character's pixels missed (background) or on another predicted object (a merge, a split, a
+boundary between two characters in the wrong place).
 
 Usage: ``python benchmarks/segment_generated.py [--seeds 11,12,13,14]`` (the tuning seeds of
 `celstudio eval layers`; about 40 CPU seconds for four seeds). Never run it on the held-out seeds
@@ -23,8 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.demo.generator import generate_shots
-from app.eval.layers import match_shot
+from app.demo.generator import GeneratedFrame, generate_shots
+from app.eval.layers import ShotMatch, match_shot
 from models.classical.segmentation import ClassicalSegmenter
 
 
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     fg_ious: list[float] = []
     char_ious: list[float] = []
     fragments = characters = 0
+    losses: dict[str, int] = dict.fromkeys(LOSSES, 0)
     started = time.process_time()
     for seed in (int(s) for s in args.seeds.split(",")):
         video = generate_shots(seed, width=args.width, height=args.height, shots=3, frames_per_shot=10)
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
             fp = sum(int(((p > 0) & (t == 0)).sum()) for p, t in zip(pred, labels, strict=True))
             fn = sum(int(((p == 0) & (t > 0)).sum()) for p, t in zip(pred, labels, strict=True))
             match = match_shot(pred, labels, text)
+            for p, t, tx in zip(pred, truth, text, strict=True):
+                _split_errors(np.where(np.isin(p, list(tx)), 0, p), t, match, losses)  # text is no character
             fg_ious.append(tp / max(1, tp + fp + fn))
             char_ious += list(match.iou.values())
             fragments += sum(match.fragments.values())
@@ -61,6 +69,41 @@ def main(argv: list[str] | None = None) -> None:
                   f"/{len(match.iou)}", flush=True)
     print(f"mean: foreground IoU {np.mean(fg_ious):.3f}, character IoU {np.mean(char_ious):.3f}, "
           f"fragmentation {fragments / max(1, characters):.2f}, {time.process_time() - started:.0f} CPU s")
+    true_px = max(1, losses.pop("true"))
+    print("where character IoU is lost (pixels, share of the true characters' pixels): "
+          + ", ".join(f"{k} {v / true_px:.3f}" for k, v in losses.items()))
+
+
+LOSSES = ("true", "false: effect light", "false: soft edge", "false: plain background", "false: other background",
+          "false: another character", "missed: background", "missed: another object")
+
+
+def _split_errors(pred: np.ndarray, truth: GeneratedFrame, match: ShotMatch, losses: dict[str, int]) -> None:
+    """Add one frame's errors of the matched objects to ``losses``, by what the wrong pixels are in
+    truth: pixels of a character's matched object that are background lit by an effect (glow, speed
+    lines), the soft edge of some character (alpha under one half), plain background (the plate as
+    the camera sees it), other background, or another character; and the character's pixels that
+    are missed (background) or on another predicted object (a merge, a split, a boundary between
+    two characters drawn in the wrong place)."""
+    light = truth.effects > 0.05
+    soft = (truth.alpha > 0.02) & ~light
+    plain = (np.abs(truth.image.astype(np.int16) - truth.clean.astype(np.int16)).sum(axis=2) < 12) & ~light & ~soft
+    for tid, pid in match.matched.items():
+        own, mine = truth.labels == tid, pred == pid
+        losses["true"] += int(own.sum())
+        wrong = mine & (truth.labels == 0)
+        losses["false: effect light"] += int((wrong & light).sum())
+        losses["false: soft edge"] += int((wrong & soft).sum())
+        losses["false: plain background"] += int((wrong & plain).sum())
+        losses["false: other background"] += int((wrong & ~light & ~soft & ~plain).sum())
+        losses["false: another character"] += int((mine & (truth.labels > 0) & ~own).sum())
+        losses["missed: background"] += int((own & (pred == 0)).sum())
+        losses["missed: another object"] += int((own & (pred > 0) & ~mine).sum())
+    for tid in set(match.iou) - set(match.matched):  # unmatched: all of it is on something else or missed
+        own = truth.labels == tid
+        losses["true"] += int(own.sum())
+        losses["missed: background"] += int((own & (pred == 0)).sum())
+        losses["missed: another object"] += int((own & (pred > 0)).sum())
 
 
 if __name__ == "__main__":
