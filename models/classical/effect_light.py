@@ -15,6 +15,7 @@ fade-in and fade-out. The layer composites back as ``under + alpha * rgb`` (see 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -24,6 +25,7 @@ from models.base import Image, SoftMap
 
 SATURATED = 250  # a channel this bright may have been clipped: it says only "at least this much"
 WHITE = np.array([255.0, 255.0, 255.0], np.float32)
+Box = tuple[int, int, int, int]  # (y0, y1, x0, x1): the pixels [y0, y1) x [x0, x1) of a frame
 
 
 @dataclass
@@ -112,18 +114,62 @@ def colour_groups(
 
 def separate_light(
     image: Image, under: Image, detected: SoftMap, keep: SoftMap | None = None, floor: float = 0.08,
+    reach: int = 3,
 ) -> EffectLight:
     """The light layer of ``image`` over the under-layer ``under`` where ``detected`` found effects.
 
     ``keep`` (optional, in [0, 1]) multiplies the projected strength: what the caller knows is no
-    light (character fringe, darkened pixels)."""
-    delta = image.astype(np.float32) - under.astype(np.float32)
-    lab, table = colour_groups(detected, delta, image, floor)
-    colour = table[lab]
-    strength = project_light(delta, image, colour) * (lab > 0)
+    light (character fringe, darkened pixels). ``reach``: see `colour_groups`."""
+    h, w = detected.shape
+    strength = np.zeros((h, w), np.float32)
+    colour = np.zeros((h, w, 3), np.uint8)
+    box = light_box(detected, floor, reach)
+    if box is None:
+        return EffectLight(strength, colour)
+    # Light lies only in the groups (detections grown by ``reach``): the rest of the frame stays 0,
+    # so the per-pixel work is done in their bounding box alone (the same figures, at 1080p often
+    # a tenth of the pixels).
+    at = np.s_[box[0] : box[1], box[2] : box[3]]
+    img = image[at]
+    delta = img.astype(np.float32) - under[at].astype(np.float32)
+    lab, table = colour_groups(detected[at], delta, img, floor, reach)
+    lit = table[lab]
+    s = project_light(delta, img, lit) * (lab > 0)
     if keep is not None:
-        strength = strength * keep
-    return EffectLight(np.asarray(strength, np.float32), np.clip(np.rint(colour), 0, 255).astype(np.uint8))
+        s = s * keep[at]
+    strength[at] = s
+    colour[at] = np.clip(np.rint(lit), 0, 255).astype(np.uint8)
+    return EffectLight(strength, colour)
+
+
+def dilate_boxed(mask: NDArray[np.uint8], kernel: NDArray[Any]) -> NDArray[np.uint8]:
+    """``cv2.dilate(mask, kernel)`` computed in the box of ``mask``'s pixels grown by the kernel's
+    reach: nothing beyond it can be reached, and a character or an effect is a small part of a
+    1080p frame (a 65-px ellipse over the whole frame costs a tenth of a second)."""
+    out = np.zeros_like(mask)
+    x, y, bw, bh = cv2.boundingRect(mask)
+    if bw == 0 or bh == 0:
+        return out
+    kh, kw = kernel.shape[:2]
+    h, w = mask.shape[:2]
+    # The kernel's anchor is its centre: it reaches kh // 2 rows and kw // 2 columns either way
+    # (one more on the far side would only be zeros with an odd kernel).
+    y0, y1 = max(0, y - kh // 2), min(h, y + bh + kh // 2 + 1)
+    x0, x1 = max(0, x - kw // 2), min(w, x + bw + kw // 2 + 1)
+    out[y0:y1, x0:x1] = cv2.dilate(np.ascontiguousarray(mask[y0:y1, x0:x1]), kernel)
+    return out
+
+
+def light_box(detected: SoftMap, floor: float = 0.08, reach: int = 3, margin: int = 0) -> Box | None:
+    """The box ``(y0, y1, x0, x1)`` that holds every group of `colour_groups` (detections at
+    ``floor`` grown by ``reach``) with ``margin`` px more around them, clipped to the frame; None
+    when nothing is detected."""
+    x, y, bw, bh = cv2.boundingRect((detected >= floor).astype(np.uint8))
+    if bw == 0 or bh == 0:
+        return None
+    g = reach + margin
+    h, w = detected.shape
+    return max(0, y - g), min(h, y + bh + g), max(0, x - g), min(w, x + bw + g)
 
 
 def composite_light(under: Image, light: EffectLight) -> Image:
