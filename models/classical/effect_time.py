@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, SoftMap
+from models.classical.effect_light import dilate_boxed
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.plate import masked_median, plate_size
 
@@ -183,7 +184,7 @@ def keep_lasting_groups(
     labels: list[NDArray[np.int32]] = []
     offset = [0]
     for o, flash in zip(on, whole, strict=True):
-        n, lab = cv2.connectedComponents(cv2.dilate(o * (not flash), disk), connectivity=8)
+        n, lab = cv2.connectedComponents(dilate_boxed(o * np.uint8(not flash), disk), connectivity=8)
         labels.append(np.where(lab > 0, lab + offset[-1], 0).astype(np.int32))
         offset.append(offset[-1] + n)
     total = offset[-1] + 1
