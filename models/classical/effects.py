@@ -31,7 +31,14 @@ from models.classical.effect_light import (
     separate_light,
     unlit,
 )
-from models.classical.effect_time import explained, keep_lasting_groups, middle, motion_neighbours, suppress_persistent
+from models.classical.effect_time import (
+    explained,
+    flow_greys,
+    keep_lasting_groups,
+    middle,
+    motion_neighbours,
+    suppress_persistent,
+)
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
 from models.classical.plate import build_plate, warp_to_frame
@@ -289,6 +296,8 @@ class ClassicalEffectSeparator:
             for j in stray_frames(frames, ts, grown):
                 grown[j] = np.ones(shape[:2], bool)
             plate, seen = build_plate(frames, ts, grown, 1.0, max_plate_frames)
+        greys = flow_greys(frames) if len(frames) >= 3 else None
+
         def effect_map(i: int) -> EffectLight:
             frame = np.asarray(frames[i])
             ref: Image | None = None
@@ -300,7 +309,7 @@ class ClassicalEffectSeparator:
             mask = np.asarray(character_masks[i], bool)
             # The drawing is a reference over the characters only: warped where they are.
             box = character_box(mask) if len(frames) >= 3 else None
-            near = motion_neighbours(frames, i, box=box) if box is not None else []
+            near = motion_neighbours(frames, i, box=box, greys=greys) if box is not None else []
             drawing = middle(near) if near else None
             return self.separate_light(frame, mask, ref, drawing, alone=False, neighbours=near, box=box)
 
