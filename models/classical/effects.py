@@ -76,6 +76,16 @@ def not_darker(image: Image, under: Image, slack: float = 10.0) -> SoftMap:
     return np.asarray(np.clip((_cmin(d) + slack) / slack, 0.0, 1.0), np.float32)
 
 
+def _brightness_ramp() -> NDArray[np.float32]:
+    """How bright light must be in absolute terms, by the pixel's largest channel (a table over
+    0..255: the same float32 figures as computing it per pixel)."""
+    v = np.arange(256, dtype=np.uint8).astype(np.float32) / 255.0
+    return np.asarray(np.clip((v - 0.3) / 0.25, 0.0, 1.0), np.float32)
+
+
+BRIGHT = _brightness_ramp()
+
+
 def estimate_background(image: Image, character_mask: Mask | None, margin: float = 0.0) -> Image:
     """A stand-in background: characters (grown by ``margin`` of the short side, so that an aura
     hugging them is not smeared into the fill) inpainted, then bright thin/small things
@@ -113,7 +123,7 @@ def plate_support(image: Image, plate: Image, character_mask: Mask) -> Mask:
     outside its holes: comparing a frame to itself shows no effect, so only the filled pixels (where
     the plate differs) are trusted, and a stand-in background is used elsewhere.
     """
-    differs = _cmax(np.abs(image.astype(np.int16) - plate.astype(np.int16))) > 2
+    differs = _cmax(cv2.absdiff(image, plate)) > 2  # |a - b| of uint8 in uint8: exact, 4x cheaper than int16
     r = max(2, round(0.03 * min(character_mask.shape)))
     near = dilate_boxed(character_mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
     if differs[~near].mean() > 0.002 if (~near).any() else True:
@@ -219,8 +229,7 @@ class ClassicalEffectSeparator:
             under = np.where(trusted[..., None], plate, under)
         s = additive_strength(image, under, self.gain)
         # The brightening must also be visible in absolute terms: effects are bright.
-        v = _cmax(image).astype(np.float32) / 255.0
-        bright = np.clip((v - 0.3) / 0.25, 0.0, 1.0)
+        bright = BRIGHT[_cmax(image)]
         s *= bright
         allowed = np.ones(mask.shape, bool)
         if mask.any():
