@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from models.classical.effect_light import colour_groups, dilate_boxed, project_light, separate_light
-from models.classical.effect_time import explained, middle
+from models.classical.effect_time import explained, keep_lasting_groups, middle, upsample_box
 from models.classical.effects import ClassicalEffectSeparator, character_box
 from models.classical.plate import masked_median
 
@@ -101,3 +101,29 @@ def test_explained_pixels_are_those_a_neighbour_shows_within_a_pixel() -> None:
                     want[y, x] |= bool(np.abs(image[y, x].astype(int) - n[yy, xx].astype(int)).max() <= 12)
     assert 0 < want[where].sum() < where.sum()
     np.testing.assert_array_equal(got[where], want[where])
+
+
+@pytest.mark.parametrize("factor", [2, 4, 3])  # powers of two crop the small flow; 3 resizes it whole
+def test_upsampling_the_flow_under_a_box_gives_the_whole_frames_values(factor: int) -> None:
+    rng = np.random.default_rng(8)
+    small = rng.normal(0, 4, (27, 48, 2)).astype(np.float32)
+    size = (27 * factor, 48 * factor)
+    whole = cv2.resize(small, size[::-1], interpolation=cv2.INTER_LINEAR)
+    for box in ((0, size[0], 0, size[1]), (5, 31, 17, 90), (size[0] - 3, size[0], 0, 7), (0, 1, size[1] - 1, size[1])):
+        got = upsample_box(small, size, box)
+        np.testing.assert_array_equal(got, whole[box[0] : box[1], box[2] : box[3]])
+
+
+def test_a_dropped_specks_halo_goes_with_it_up_to_the_edge_of_its_reach() -> None:
+    reach = 3
+    speck = np.zeros((H, W), np.float32)
+    speck[28:33, 38:43] = 0.1  # a faint halo reaching 2 px beyond the speck's group (speck + reach)...
+    speck[30:31, 40:41] = 0.9  # ...around a lone speck
+    lasting = np.zeros((H, W), np.float32)
+    lasting[60:80, 100:140] = 0.8  # an effect big enough to stay
+    out = keep_lasting_groups([speck + lasting, lasting, lasting], min_pixels=100, reach=reach)
+    assert not out[0][20:40, 30:50].any(), "the speck and its halo are dropped"
+    np.testing.assert_array_equal(out[0][60:80, 100:140], lasting[60:80, 100:140])
+    far = speck.copy()
+    far[5, 5] = 0.05  # faint light outside any group stays
+    assert keep_lasting_groups([far, far], min_pixels=100, reach=reach)[0][5, 5] == np.float32(0.05)
