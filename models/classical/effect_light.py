@@ -51,8 +51,15 @@ class EffectLight:
 
 
 def unlit(strength: SoftMap) -> NDArray[np.bool_]:
-    """Where the strength is stored as 0 (layers are uint8): no colour is kept there."""
-    return np.asarray(np.rint(strength * 255.0) == 0)
+    """Where the strength is stored as 0 (layers are uint8): no colour is kept there. (``rint(x) == 0``
+    is ``|x| <= 0.5`` - rint rounds half to even - without the rounding pass.)"""
+    return np.asarray(np.abs(strength * 255.0) <= 0.5)
+
+
+def clear_unlit(colour: Image, strength: SoftMap) -> None:
+    """``colour[unlit(strength)] = 0`` in place, as one multiplication (a boolean index over a 1080p
+    colour layer costs 30 ms)."""
+    np.multiply(colour, ~unlit(strength)[..., None], out=colour)
 
 
 def light_colour(delta: NDArray[np.float32], min_pixels: int = 6) -> NDArray[np.float32]:

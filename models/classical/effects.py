@@ -25,11 +25,11 @@ from models.classical.camera import estimate_camera
 from models.classical.effect_light import (
     Box,
     EffectLight,
+    clear_unlit,
     dilate_boxed,
     flat_light,
     light_box,
     separate_light,
-    unlit,
 )
 from models.classical.effect_time import (
     explained,
@@ -265,7 +265,7 @@ class ClassicalEffectSeparator:
             keep[at] = not_darker(image[at], under[at]) * bright[at] * allowed[at]
         light = separate_light(image, under, detected, keep)
         strength = np.clip(self._drop_specks(light.strength) if alone else light.strength, 0.0, 1.0)
-        light.colour[unlit(strength)] = 0
+        clear_unlit(light.colour, strength)
         return EffectLight(np.asarray(strength, np.float32), light.colour)
 
     def separate_shot(
@@ -329,7 +329,7 @@ class ClassicalEffectSeparator:
         maps = keep_lasting_groups(maps, self.min_area * maps[0].size, self._reach(maps[0].shape))
         for light, m in zip(lights, maps, strict=True):
             light.strength = m
-            light.colour[unlit(m)] = 0
+            clear_unlit(light.colour, m)
         return lights
 
     @staticmethod
