@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from models.classical.effect_light import colour_groups, dilate_boxed, project_light, separate_light
+from models.classical.effect_light import clear_unlit, colour_groups, dilate_boxed, project_light, separate_light
 from models.classical.effect_time import explained, keep_lasting_groups, middle, upsample_box
 from models.classical.effects import ClassicalEffectSeparator, character_box
 from models.classical.plate import masked_median
@@ -127,3 +127,16 @@ def test_a_dropped_specks_halo_goes_with_it_up_to_the_edge_of_its_reach() -> Non
     far = speck.copy()
     far[5, 5] = 0.05  # faint light outside any group stays
     assert keep_lasting_groups([far, far], min_pixels=100, reach=reach)[0][5, 5] == np.float32(0.05)
+
+
+def test_colour_is_cleared_exactly_where_the_stored_strength_is_zero() -> None:
+    rng = np.random.default_rng(9)
+    strength = (rng.random((H, W)) * 0.01).astype(np.float32)
+    half = np.float32(0.5) / np.float32(255.0)
+    strength[0, :4] = [half, np.nextafter(half, np.float32(1.0)), np.nextafter(half, np.float32(0.0)), 1.0]
+    colour = rng.integers(1, 256, (H, W, 3), dtype=np.uint8)
+    want = colour.copy()
+    want[np.rint(strength * 255.0) == 0] = 0
+    clear_unlit(colour, strength)
+    np.testing.assert_array_equal(colour, want)
+    assert colour.any() and not colour.all()
