@@ -1,18 +1,26 @@
 """The shot analysis keeps both cores busy without changing its result: the camera refinement aligns
-a round's frames on threads, and the background model's support test runs in integers; both give
-bit for bit what the one-thread, float code gave."""
+a round's frames on threads, the background model's support test runs in integers, and a batch run
+analyses the next shot's camera while the current shot computes; all give bit for bit what the
+one-thread code gave."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+from test_holds_camera import _pan_project
 from test_layer_quality import pan_shot
 
+import app.pipeline.stages.shot as shot_module
 import models.classical.camera as camera_module
+from app.pipeline.frames import ShotFrames
+from app.pipeline.graph import CAMERA_RECORD, FRESH, STAGES
+from app.pipeline.stages.shot import ShotAnalyses
 from models.classical.background import K3, _box_excess_u8, excess
 from models.classical.camera import refine_camera
 
@@ -70,3 +78,59 @@ def test_the_integer_support_test_equals_excess() -> None:
     # Both sides of the box occur: below lo and above hi.
     x = labs[2][None]
     assert (x < lo).any() and (x > hi).any()
+
+
+def test_the_next_shot_s_camera_is_analysed_ahead_on_its_own_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the stage thread computes shot 1 (its camera first), shot 2's camera is analysed on the
+    background thread; each shot stores the camera analysing its own drawings gives."""
+    project, runner, _ = _pan_project(tmp_path, monkeypatch)
+    analysed: dict[int, str] = {}
+    real = shot_module.analyse_shot
+
+    def recording(frames: Any, times: list[int]) -> Any:
+        analysed[times[0]] = threading.current_thread().name
+        return real(frames, times)
+
+    monkeypatch.setattr(shot_module, "analyse_shot", recording)
+    try:
+        runner.submit_run().wait(300)
+        assert runner.wait_idle(300)
+        for stage in STAGES:
+            assert (runner.stage_status(stage) == FRESH).all(), stage
+        assert analysed[0] == "pipeline-worker"
+        assert analysed[10].startswith("shot-analysis"), analysed
+        for shot in project.shots:
+            record = project.layers.read_record(CAMERA_RECORD, shot.start)
+            assert record is not None
+            drawings = record["inputs"]["drawings"]
+            assert drawings[0] == shot.start
+            estimate, transforms = real([project.frame(f) for f in drawings], drawings)
+            assert np.array_equal(np.asarray(record["transforms"]), np.asarray(transforms))
+            assert np.array_equal(np.asarray(record["estimate"]), np.asarray(estimate))
+    finally:
+        runner.stop()
+        project.close()
+
+
+def test_an_analysis_started_for_other_drawings_is_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project, runner, _ = _pan_project(tmp_path, monkeypatch)
+    runner.stop()
+    try:
+        ctx = SimpleNamespace(project=project, backend_name=lambda role: "classical",
+                              frames=lambda indices: ShotFrames(project, indices))
+        shot = project.shots[1]
+        ahead = ShotAnalyses()
+        ahead.start(ctx, "segment", shot)  # type: ignore[arg-type]
+        drawings = list(range(shot.start, shot.end))
+        assert ahead.take(shot, {"shot": [shot.start, shot.end], "drawings": drawings[:-1]}) is None
+        ahead.start(ctx, "segment", shot)  # type: ignore[arg-type]
+        pending = ahead.take(shot, {"shot": [shot.start, shot.end], "drawings": drawings})
+        assert pending is not None and pending.result().drawings == drawings
+        # A stage that reads no camera starts nothing.
+        ahead.start(ctx, "annotate", shot)  # type: ignore[arg-type]
+        assert ahead.take(shot, {"shot": [shot.start, shot.end], "drawings": drawings}) is None
+        ahead.close()
+    finally:
+        project.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from app.pipeline.graph import record_name
 from app.pipeline.jobs import BATCH, Cancelled, JobInfo, JobQueue
 from app.pipeline.writes import WriteQueue
 from app.store import Project
+
+if TYPE_CHECKING:
+    from app.pipeline.stages.shot import ShotAnalyses
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,9 @@ class RunContext:
         self._writes = writes
         self._emit = emit
         self._serve_interactive = serve_interactive
+        # A batch run's shot cameras analysed ahead (`app.pipeline.stages.shot.ShotAnalyses`, set by
+        # the runner); `shot_camera` takes them from here.
+        self.shot_analyses: ShotAnalyses | None = None
 
     # -- what a stage reads -------------------------------------------------------------------------
     def backend(self, role: str) -> Any:

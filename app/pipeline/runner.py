@@ -25,6 +25,7 @@ from app.pipeline.events import PipelineListener
 from app.pipeline.graph import DOWNSTREAM_OF_MASKS, ROLE_OF_STAGE, RUNNING, STAGES, frames_to_compute, stage_status
 from app.pipeline.jobs import BATCH, INTERACTIVE, PREPARE, Body, Cancelled, JobHandle, JobInfo
 from app.pipeline.stages import STAGE_FUNCTIONS
+from app.pipeline.stages.shot import ShotAnalyses
 from app.pipeline.worker import Worker
 from app.store import JournalEntry, Project, Shot
 from app.store.h5 import disk_full
@@ -264,15 +265,23 @@ class PipelineRunner:
         info.total += todo
         # Refuse a run the disk cannot hold before writing anything, rather than failing half-way.
         ensure_free_space(self.project.root, todo * self.project.width * self.project.height // 2)
-        for stage in stages:
-            # Statuses are read once per stage (one bulk read), after the stage before it has landed.
-            for shot, targets in self._targets(stage, shots, frames, force):
-                self._running_frames[stage] = set(targets)
-                try:
-                    STAGE_FUNCTIONS[stage](ctx, shot, targets)
-                finally:
-                    self._running_frames.pop(stage, None)
-            ctx.drain()  # the next stage reads what this one wrote
+        analyses = ctx.shot_analyses = ShotAnalyses()
+        try:
+            for stage in stages:
+                # Statuses are read once per stage (one bulk read), after the stage before it has landed.
+                runs = self._targets(stage, shots, frames, force)
+                for i, (shot, targets) in enumerate(runs):
+                    if i + 1 < len(runs):
+                        # The next shot's camera is analysed on a second thread while this shot computes.
+                        analyses.start(ctx, stage, runs[i + 1][0])
+                    self._running_frames[stage] = set(targets)
+                    try:
+                        STAGE_FUNCTIONS[stage](ctx, shot, targets)
+                    finally:
+                        self._running_frames.pop(stage, None)
+                ctx.drain()  # the next stage reads what this one wrote
+        finally:
+            analyses.close()
 
     def _targets(self, stage: str, shots: list[Shot], frames: set[int] | None, force: bool) -> list[tuple[Shot, list[int]]]:
         """The frames of each shot that ``stage`` must compute (all of them when forced)."""
