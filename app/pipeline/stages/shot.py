@@ -16,6 +16,7 @@ it is recomputed.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -156,23 +157,26 @@ class ShotAnalyses:
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
         self._pending: dict[tuple[int, int], tuple[dict[str, Any], Future[ShotCamera]]] = {}
+        self._lock = threading.Lock()  # two shots of a stage may run at once (`runner.run_shots`)
 
     def start(self, ctx: StageContext, stage: str, shot: Shot) -> None:
         """Analyse ``shot``'s camera now, in the background, when ``stage`` will read it and none is
         stored or under way."""
-        if (shot.start, shot.end) in self._pending or not uses_camera(stage, ctx.backend_name(ROLE_OF_STAGE[stage])):
+        if not uses_camera(stage, ctx.backend_name(ROLE_OF_STAGE[stage])) or stored_camera(ctx.project, shot) is not None:
             return
-        if stored_camera(ctx.project, shot) is not None:
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="shot-analysis")
-        inputs = _inputs(ctx.project, shot)
-        self._pending[(shot.start, shot.end)] = (inputs, self._pool.submit(_analyse, ctx, inputs["drawings"]))
+        with self._lock:
+            if (shot.start, shot.end) in self._pending:
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="shot-analysis")
+            inputs = _inputs(ctx.project, shot)
+            self._pending[(shot.start, shot.end)] = (inputs, self._pool.submit(_analyse, ctx, inputs["drawings"]))
 
     def take(self, shot: Shot, inputs: dict[str, Any]) -> Future[ShotCamera] | None:
         """The analysis started for ``shot``, if it was started from these inputs (a shot split or
         a drawing changed since makes it another shot's camera: it is dropped)."""
-        started = self._pending.pop((shot.start, shot.end), None)
+        with self._lock:
+            started = self._pending.pop((shot.start, shot.end), None)
         if started is None:
             return None
         if started[0] != inputs:
@@ -182,12 +186,13 @@ class ShotAnalyses:
 
     def close(self) -> None:
         """Drop what was not started; wait for the one running (a run cancelled mid-shot)."""
-        for _, future in self._pending.values():
-            future.cancel()
-        self._pending.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        with self._lock:
+            for _, future in self._pending.values():
+                future.cancel()
+            self._pending.clear()
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 def camera_for(ctx: StageContext, stage: str, role: str, shot: Shot) -> ShotCamera | None:
