@@ -9,9 +9,10 @@ yields to interactive work through ``checkpoint``.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,7 +25,11 @@ from app.pipeline.jobs import BATCH, Cancelled, JobInfo, JobQueue
 from app.pipeline.writes import WriteQueue
 from app.store import Project
 
+if TYPE_CHECKING:
+    from app.pipeline.stages.shot import ShotAnalyses
+
 log = logging.getLogger(__name__)
+_PROGRESS = threading.Lock()
 
 
 class RunContext:
@@ -48,6 +53,18 @@ class RunContext:
         self._writes = writes
         self._emit = emit
         self._serve_interactive = serve_interactive
+        # A batch run's shot cameras analysed ahead (`app.pipeline.stages.shot.ShotAnalyses`, set by
+        # the runner); `shot_camera` takes them from here.
+        self.shot_analyses: ShotAnalyses | None = None
+
+    def beside(self) -> RunContext:
+        """This job's context for a second thread running another shot of the same stage: the same
+        writes, progress, pause and cancel, but it never serves interactive jobs (they run on the
+        worker thread, at its own checkpoints)."""
+        other = RunContext(self.project, self.info, backends=self.backends, jobs=self._jobs, writes=self._writes,
+                           emit=self._emit, serve_interactive=lambda: None)
+        other.shot_analyses = self.shot_analyses
+        return other
 
     # -- what a stage reads -------------------------------------------------------------------------
     def backend(self, role: str) -> Any:
@@ -130,17 +147,25 @@ class RunContext:
         self._writes.join()
 
     # -- between frames -----------------------------------------------------------------------------
+    def serve_waiting(self) -> None:
+        """Serve waiting interactive jobs, as a batch job's checkpoint does (while it waits for
+        another thread's shot)."""
+        if self.info.priority >= BATCH:
+            self._serve_interactive()
+
     def checkpoint(self, stage: str, frame: int, count: int = 1) -> None:
         """Count ``count`` frames done, report progress, serve waiting interactive jobs (batch work),
         wait while paused, and raise `Cancelled` once the job is cancelled."""
         info = self.info
         if info.write_error is not None:
             raise info.write_error  # stop computing results that cannot be stored
-        info.done += count
-        elapsed = max(time.monotonic() - info.started, 1e-6)
-        info.fps = info.done / elapsed
-        info.eta_s = (info.total - info.done) / info.fps if info.fps > 0 else 0.0
-        self._emit(JobProgress(info.job_id, info.kind, stage, frame, info.done, info.total, info.fps, info.eta_s))
+        with _PROGRESS:  # two shots of a stage may count at once (`RunContext.beside`)
+            info.done += count
+            done = info.done
+            elapsed = max(time.monotonic() - info.started, 1e-6)
+            info.fps = done / elapsed
+            info.eta_s = (info.total - done) / info.fps if info.fps > 0 else 0.0
+        self._emit(JobProgress(info.job_id, info.kind, stage, frame, done, info.total, info.fps, info.eta_s))
         if info.priority >= BATCH:
             self._serve_interactive()
         while not self._jobs.wait_unpaused(0.05):

@@ -12,8 +12,10 @@ and job state), `context` (what a job sees), `backends` (settings, device, loadi
 from __future__ import annotations
 
 import shutil
+import threading
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ from app.pipeline.events import PipelineListener
 from app.pipeline.graph import DOWNSTREAM_OF_MASKS, ROLE_OF_STAGE, RUNNING, STAGES, frames_to_compute, stage_status
 from app.pipeline.jobs import BATCH, INTERACTIVE, PREPARE, Body, Cancelled, JobHandle, JobInfo
 from app.pipeline.stages import STAGE_FUNCTIONS
+from app.pipeline.stages.shot import ShotAnalyses
 from app.pipeline.worker import Worker
 from app.store import JournalEntry, Project, Shot
 from app.store.h5 import disk_full
@@ -236,7 +239,7 @@ class PipelineRunner:
 
     def stage_status(self, stage: str) -> np.ndarray:
         codes = stage_status(self.project, stage, self.settings.backend_name(ROLE_OF_STAGE[stage]))
-        for frame in self._running_frames.get(stage, set()):
+        for frame in tuple(self._running_frames.get(stage, ())):  # a copy: run_shots changes it
             codes[frame] = RUNNING
         return codes
 
@@ -264,15 +267,20 @@ class PipelineRunner:
         info.total += todo
         # Refuse a run the disk cannot hold before writing anything, rather than failing half-way.
         ensure_free_space(self.project.root, todo * self.project.width * self.project.height // 2)
-        for stage in stages:
-            # Statuses are read once per stage (one bulk read), after the stage before it has landed.
-            for shot, targets in self._targets(stage, shots, frames, force):
-                self._running_frames[stage] = set(targets)
+        analyses = ctx.shot_analyses = ShotAnalyses()
+        try:
+            for stage in stages:
+                # Statuses are read once per stage (one bulk read), after the stage before it has landed.
+                runs = self._targets(stage, shots, frames, force)
+                running = self._running_frames[stage] = set()
                 try:
-                    STAGE_FUNCTIONS[stage](ctx, shot, targets)
+                    together = stage in SHOTS_TOGETHER and len(runs) > 1 and ctx.workers(ROLE_OF_STAGE[stage]) > 1
+                    run_shots(ctx, stage, runs, threads=2 if together else 1, running=running)
                 finally:
                     self._running_frames.pop(stage, None)
-            ctx.drain()  # the next stage reads what this one wrote
+                ctx.drain()  # the next stage reads what this one wrote
+        finally:
+            analyses.close()
 
     def _targets(self, stage: str, shots: list[Shot], frames: set[int] | None, force: bool) -> list[tuple[Shot, list[int]]]:
         """The frames of each shot that ``stage`` must compute (all of them when forced)."""
@@ -281,6 +289,63 @@ class PipelineRunner:
         todo = frames_to_compute(self.project, stage, wanted, backend, force=force)
         spans = [(shot, todo[bisect_left(todo, shot.start) : bisect_left(todo, shot.end)]) for shot in shots]
         return [(shot, span) for shot, span in spans if span]
+
+
+# Stages whose shots read nothing another shot of the same stage writes run two shots at once (when
+# weight-free: a deep backend already fills the device): each stage has one-thread parts (a shot's
+# propagation chain, a matte's solve, the stage's own bookkeeping) that would leave a core idle.
+# The segment stage registers each shot's tracks as objects in shot order, so its shots run in turn.
+SHOTS_TOGETHER = frozenset({"propagate", "matte", "effects", "inpaint", "annotate"})
+
+
+def run_shots(
+    ctx: RunContext, stage: str, runs: list[tuple[Shot, list[int]]], *, threads: int = 1, running: set[int] | None = None,
+) -> None:
+    """Run ``stage`` on each shot of ``runs`` (its targets there), taking shots in order on ``threads``
+    threads: this one (the worker's, which serves interactive jobs at its checkpoints) and helpers
+    with a context that does not (`RunContext.beside`). Each shot's results are what running it
+    alone gives. The next shot's camera is analysed ahead while a shot computes (`ShotAnalyses`).
+    A helper's failure (a cancel at its checkpoint) stops the others taking shots and is raised
+    here once every thread has stopped. ``running`` holds the targets of the shots under way."""
+    running = set() if running is None else running
+    lock = threading.Lock()
+    todo = iter(enumerate(runs))
+    stop = threading.Event()
+
+    def work(context: RunContext) -> None:
+        while not stop.is_set():
+            with lock:
+                item = next(todo, None)
+            if item is None:
+                return
+            i, (shot, targets) = item
+            if i + 1 < len(runs) and context.shot_analyses is not None:
+                context.shot_analyses.start(context, stage, runs[i + 1][0])
+            with lock:
+                running.update(targets)
+            try:
+                STAGE_FUNCTIONS[stage](context, shot, targets)
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                with lock:
+                    running.difference_update(targets)
+
+    helpers = max(0, min(threads, len(runs)) - 1)
+    if not helpers:
+        work(ctx)
+        return
+    with ThreadPoolExecutor(helpers, thread_name_prefix=f"shots-{stage}") as pool:
+        futures = [pool.submit(work, ctx.beside()) for _ in range(helpers)]
+        try:
+            work(ctx)
+        finally:
+            # Clicks still jump ahead while a helper finishes its shot.
+            while wait(futures, timeout=0.05).not_done:
+                ctx.serve_waiting()
+    for future in futures:
+        future.result()
 
 
 def ensure_free_space(folder: Path, needed_bytes: int) -> None:

@@ -16,7 +16,9 @@ it is recomputed.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final, Literal
@@ -120,23 +122,77 @@ def stored_camera(project: Project, shot: Shot) -> ShotCamera | None:
 
 
 def shot_camera(ctx: StageContext, shot: Shot) -> ShotCamera:
-    """The shot's camera: the stored one while its inputs hold, else estimated now and stored."""
+    """The shot's camera: the stored one while its inputs hold, else the one analysed ahead for it
+    (`ShotAnalyses`, when the context has them), else estimated now; stored either way."""
     project = ctx.project
     camera = stored_camera(project, shot)
     if camera is not None:
         return camera
     inputs = _inputs(project, shot)
-    drawings: list[int] = inputs["drawings"]
+    ahead: ShotAnalyses | None = getattr(ctx, "shot_analyses", None)  # a runner's context has them
+    pending = ahead.take(shot, inputs) if ahead is not None else None
+    camera = pending.result() if pending is not None else _analyse(ctx, inputs["drawings"])
+    record = {"inputs": inputs, "transforms": [t.tolist() for t in camera.transforms],
+              "estimate": [t.tolist() for t in camera.estimate], "digest": camera.digest}
+    project.layers.write_record(CAMERA_RECORD, shot.start, record)
+    return camera
+
+
+def _analyse(ctx: StageContext, drawings: list[int]) -> ShotCamera:
     frames = ctx.frames(drawings)
     try:
         estimate, transforms = analyse_shot(frames, drawings)
     finally:
         frames.close()
-    camera = ShotCamera(drawings, transforms, digest([*transforms, *estimate]), estimate)
-    record = {"inputs": inputs, "transforms": [t.tolist() for t in transforms],
-              "estimate": [t.tolist() for t in estimate], "digest": camera.digest}
-    project.layers.write_record(CAMERA_RECORD, shot.start, record)
-    return camera
+    return ShotCamera(drawings, transforms, digest([*transforms, *estimate]), estimate)
+
+
+class ShotAnalyses:
+    """Shot cameras analysed ahead on one background thread, while the stage thread computes the
+    shot before: much of an analysis is one thread's work (feature matching along the shot, the
+    background model), which would leave the second core idle. `shot_camera` takes a shot's result
+    from here (waiting for it if it is still running) and stores it, so what is stored, and when,
+    is what estimating it on the stage thread gave; only the thread differs."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: dict[tuple[int, int], tuple[dict[str, Any], Future[ShotCamera]]] = {}
+        self._lock = threading.Lock()  # two shots of a stage may run at once (`runner.run_shots`)
+
+    def start(self, ctx: StageContext, stage: str, shot: Shot) -> None:
+        """Analyse ``shot``'s camera now, in the background, when ``stage`` will read it and none is
+        stored or under way."""
+        if not uses_camera(stage, ctx.backend_name(ROLE_OF_STAGE[stage])) or stored_camera(ctx.project, shot) is not None:
+            return
+        with self._lock:
+            if (shot.start, shot.end) in self._pending:
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="shot-analysis")
+            inputs = _inputs(ctx.project, shot)
+            self._pending[(shot.start, shot.end)] = (inputs, self._pool.submit(_analyse, ctx, inputs["drawings"]))
+
+    def take(self, shot: Shot, inputs: dict[str, Any]) -> Future[ShotCamera] | None:
+        """The analysis started for ``shot``, if it was started from these inputs (a shot split or
+        a drawing changed since makes it another shot's camera: it is dropped)."""
+        with self._lock:
+            started = self._pending.pop((shot.start, shot.end), None)
+        if started is None:
+            return None
+        if started[0] != inputs:
+            started[1].cancel()
+            return None
+        return started[1]
+
+    def close(self) -> None:
+        """Drop what was not started; wait for the one running (a run cancelled mid-shot)."""
+        with self._lock:
+            for _, future in self._pending.values():
+                future.cancel()
+            self._pending.clear()
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 def camera_for(ctx: StageContext, stage: str, role: str, shot: Shot) -> ShotCamera | None:
