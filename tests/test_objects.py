@@ -384,3 +384,20 @@ def test_a_later_appearance_close_to_two_objects_joins_them_unless_they_were_on_
                 assert names == ["Character 1"] and a[1] == c[1] == 1
                 assert p.objects.to_objects(3, 3, back[1]).max() == 1  # the second shot's track is the one object now
                 assert p.undo() is None  # a registration merge is not the user's to undo
+
+
+def test_a_fill_on_a_histogram_bin_edge_keeps_its_descriptor_when_its_colour_shifts_slightly() -> None:
+    # The same orange jacket in two shots, one a few Lab units darker (a grade, an effect's added light,
+    # another encode), with its lightness right on a bin edge: soft votes keep the two close, hard
+    # bins would put all of one in another bin (distance ~0.9).
+    def jacket(lightness: int) -> TrackDescriptor:
+        lab = np.zeros((40, 40, 3), np.uint8)
+        lab[...] = (lightness, 170, 190)
+        image = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+        mask = np.zeros((40, 40), bool)
+        mask[5:35, 5:35] = True
+        got = frame_descriptor(image, mask)
+        assert got is not None
+        return got
+
+    assert distance(jacket(124), jacket(132)) < 0.5 * LINK_THRESHOLD

@@ -203,7 +203,12 @@ def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor
 def _same(old: dict[str, object] | None, new: TrackDescriptor | None) -> bool:
     if old is None or new is None:
         return old is None and new is None
-    return distance(TrackDescriptor.from_json(old), new) < LINK_THRESHOLD  # type: ignore[arg-type]
+    before = TrackDescriptor.from_json(old)  # type: ignore[arg-type]
+    if before.whole.shape != new.whole.shape:
+        # Stored by a version with other histogram bins: the two cannot be compared, and relinking
+        # would drop the user's edits of the track, so the link stays.
+        return True
+    return distance(before, new) < LINK_THRESHOLD
 
 
 def annotator_embedder(backend: object) -> Embedder | None:
