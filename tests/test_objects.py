@@ -13,6 +13,7 @@ from app.errors import InputError
 from app.store import Manifest, Project, Shot, SourceInfo
 from app.store.objects import object_color
 from models.classical.identity import (
+    HIST,
     LINK_THRESHOLD,
     TrackDescriptor,
     distance,
@@ -401,3 +402,21 @@ def test_a_fill_on_a_histogram_bin_edge_keeps_its_descriptor_when_its_colour_shi
         return got
 
     assert distance(jacket(124), jacket(132)) < 0.5 * LINK_THRESHOLD
+
+
+def test_a_brief_track_does_not_take_the_object_of_the_track_that_shows_its_character_all_shot() -> None:
+    # Two known characters A and B. The shot's main track is B (0.20 away; A is 0.30 away); a fragment
+    # on screen for a frame or two is 0.33 from B and 0.56 from A. One assignment over both would give
+    # the main track A and the fragment B (0.30 + 0.33 < 0.20 + 0.45, the cap); the fragment is
+    # matched after the main track, to what is left.
+    def desc(share: list[float]) -> TrackDescriptor:
+        h = np.zeros(HIST, np.float32)
+        h[:4] = share
+        return TrackDescriptor(h, h.copy(), np.zeros(2, np.float32))
+
+    a, b = desc([0.0, 0.14, 0.31, 0.55]), desc([0.26, 0.16, 0.1, 0.48])
+    main, fragment = desc([0.07, 0.25, 0.04, 0.64]), desc([0.46, 0.31, 0.17, 0.06])
+    known = {1: [a], 2: [b]}
+    assert distance(main, b) < distance(main, a) < LINK_THRESHOLD
+    assert link_tracks({1: main, 2: fragment}, known) == {1: 1, 2: 2}  # the trap, without the rule
+    assert link_tracks({1: main, 2: fragment}, known, brief={2}) == {1: 2, 2: None}

@@ -14,7 +14,7 @@ from the annotator backend) joins the distance when one is given.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -224,7 +224,8 @@ def distance(a: TrackDescriptor, b: TrackDescriptor) -> float:
 
 
 def link_tracks(
-    tracks: dict[int, TrackDescriptor], known: dict[int, list[TrackDescriptor]], threshold: float = LINK_THRESHOLD
+    tracks: dict[int, TrackDescriptor], known: dict[int, list[TrackDescriptor]], threshold: float = LINK_THRESHOLD,
+    brief: Collection[int] = (),
 ) -> dict[int, int | None]:
     """Match a shot's tracks to known objects one-to-one (two tracks of one shot are two characters).
 
@@ -234,21 +235,42 @@ def link_tracks(
     that pair (an unambiguous match; a lone known object is never unambiguous); the other tracks are
     new objects (None). A missed link costs the user a merge, a wrong one a split, so the loose band
     asks for evidence.
+
+    ``brief`` tracks (on screen in few of the shot's drawings: a fragment the segment stage found for a
+    frame or two, or a character passing through) are matched after the others, to the objects they
+    left: described from a frame or two, such a track must not take a character's object away from the
+    track that shows that character all through the shot just because the pair costs less in total.
     """
     out: dict[int, int | None] = {t: None for t in tracks}
     if not tracks or not known:
         return out
     t_ids, o_ids = list(tracks), list(known)
     cost = np.array([[min(distance(tracks[t], d) for d in known[o]) for o in o_ids] for t in t_ids])
+    main = [r for r, t in enumerate(t_ids) if t not in brief]
+    rest = [r for r, t in enumerate(t_ids) if t in brief]
+    taken: set[int] = set()
+    for rows in (main, rest):
+        cols = [c for c in range(len(o_ids)) if c not in taken]
+        for r, c in _assign(cost, rows, cols, threshold):
+            out[t_ids[r]] = o_ids[c]
+            taken.add(c)
+    return out
+
+
+def _assign(cost: NDArray[np.float64], rows: list[int], cols: list[int], threshold: float) -> list[tuple[int, int]]:
+    """The Hungarian pairs of ``cost[rows][:, cols]`` that `link_tracks` keeps (row, column of ``cost``)."""
+    if not rows or not cols:
+        return []
     # Costs are capped (a track that matches nothing cannot push another off its best match just to
     # lower the total), but above the loose band: a shot's two characters with near-identical clothes
     # are told apart by the pair of assignments together (0.30 + 0.40 beats 0.30 + 0.53), which a cap
     # at the threshold would make a tie.
-    gated = np.minimum(cost, COST_CAP * threshold)
-    rows, cols = linear_sum_assignment(gated)
-    for r, c in zip(rows, cols, strict=True):
-        others = np.delete(cost[r], c)
+    gated = np.minimum(cost[np.ix_(rows, cols)], COST_CAP * threshold)
+    kept = []
+    for i, j in zip(*linear_sum_assignment(gated), strict=True):
+        r, c = rows[i], cols[j]
+        others = np.delete(cost[r], c)  # every other known object, taken or not: a near one is ambiguity
         clear = others.size > 0 and float(others.min()) - cost[r, c] >= MARGIN
         if cost[r, c] < threshold or (clear and cost[r, c] < threshold + LOOSE):
-            out[t_ids[r]] = o_ids[c]
-    return out
+            kept.append((r, c))
+    return kept
