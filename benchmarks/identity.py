@@ -35,6 +35,9 @@ from typing import Any
 
 import numpy as np
 
+# This checkout's code, not whatever checkout the virtual environment was installed from.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from app.demo.generator import generate_shots
 from app.pipeline.register import RECORD, known_descriptors, register_shot, track_kinds
 from app.store import Manifest, Project, Shot, SourceInfo

@@ -13,6 +13,7 @@ from app.errors import InputError
 from app.store import Manifest, Project, Shot, SourceInfo
 from app.store.objects import object_color
 from models.classical.identity import (
+    HIST,
     LINK_THRESHOLD,
     TrackDescriptor,
     distance,
@@ -384,3 +385,38 @@ def test_a_later_appearance_close_to_two_objects_joins_them_unless_they_were_on_
                 assert names == ["Character 1"] and a[1] == c[1] == 1
                 assert p.objects.to_objects(3, 3, back[1]).max() == 1  # the second shot's track is the one object now
                 assert p.undo() is None  # a registration merge is not the user's to undo
+
+
+def test_a_fill_on_a_histogram_bin_edge_keeps_its_descriptor_when_its_colour_shifts_slightly() -> None:
+    # The same orange jacket in two shots, one a few Lab units darker (a grade, an effect's added light,
+    # another encode), with its lightness right on a bin edge: soft votes keep the two close, hard
+    # bins would put all of one in another bin (distance ~0.9).
+    def jacket(lightness: int) -> TrackDescriptor:
+        lab = np.zeros((40, 40, 3), np.uint8)
+        lab[...] = (lightness, 170, 190)
+        image = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+        mask = np.zeros((40, 40), bool)
+        mask[5:35, 5:35] = True
+        got = frame_descriptor(image, mask)
+        assert got is not None
+        return got
+
+    assert distance(jacket(124), jacket(132)) < 0.5 * LINK_THRESHOLD
+
+
+def test_a_brief_track_does_not_take_the_object_of_the_track_that_shows_its_character_all_shot() -> None:
+    # Two known characters A and B. The shot's main track is B (0.20 away; A is 0.30 away); a fragment
+    # on screen for a frame or two is 0.33 from B and 0.56 from A. One assignment over both would give
+    # the main track A and the fragment B (0.30 + 0.33 < 0.20 + 0.45, the cap); the fragment is
+    # matched after the main track, to what is left.
+    def desc(share: list[float]) -> TrackDescriptor:
+        h = np.zeros(HIST, np.float32)
+        h[:4] = share
+        return TrackDescriptor(h, h.copy(), np.zeros(2, np.float32))
+
+    a, b = desc([0.0, 0.14, 0.31, 0.55]), desc([0.26, 0.16, 0.1, 0.48])
+    main, fragment = desc([0.07, 0.25, 0.04, 0.64]), desc([0.46, 0.31, 0.17, 0.06])
+    known = {1: [a], 2: [b]}
+    assert distance(main, b) < distance(main, a) < LINK_THRESHOLD
+    assert link_tracks({1: main, 2: fragment}, known) == {1: 1, 2: 2}  # the trap, without the rule
+    assert link_tracks({1: main, 2: fragment}, known, brief={2}) == {1: 2, 2: None}

@@ -81,6 +81,15 @@ def stray_tracks(labels: Sequence[Labels], found: dict[int, str]) -> set[int]:
     return out
 
 
+def brief_tracks(labels: Sequence[Labels], tracks: Sequence[int]) -> set[int]:
+    """Tracks on screen in under `STRAY_PRESENCE` of the shot's drawings: linked after the others
+    (`models.classical.identity.link_tracks`)."""
+    present: Counter[int] = Counter()
+    for frame_labels in labels:
+        present.update(int(t) for t in np.unique(np.asarray(frame_labels)) if t)
+    return {t for t in tracks if present[t] < STRAY_PRESENCE * len(labels)}
+
+
 def known_descriptors(project: Project, kind: str, exclude_shot: int) -> dict[int, list[TrackDescriptor]]:
     """Descriptors of every registered track of other shots, by the object it mostly is."""
     records = project.layers.read_records(RECORD)
@@ -145,6 +154,7 @@ def register_shot(
         return {t.track: t.object_at(shot.start) for t in project.objects.tracks(shot.start)}
 
     links: dict[int, int | None] = dict.fromkeys(stray_tracks(labels, {t: found[t] for t in new}), 0)
+    brief = brief_tracks(labels, new)
     for kind in sorted({found[t] for t in new if t not in links}):
         mine = [t for t in new if found[t] == kind and t not in links]
         if kind == "text":
@@ -161,7 +171,7 @@ def register_shot(
         for obj, descs in before.items():
             if kinds_of.get(obj) == kind:
                 known.setdefault(obj, []).extend(descs)
-        links.update(link_tracks({t: descriptors[t] for t in mine if t in descriptors}, known))
+        links.update(link_tracks({t: descriptors[t] for t in mine if t in descriptors}, known, brief=brief))
     result = project.objects.register_shot(shot.start, {t: found[t] for t in new}, links)
     return join_objects(project, shot, {t: descriptors[t] for t in new if t in descriptors and result.get(t)}, found)
 
@@ -203,7 +213,12 @@ def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor
 def _same(old: dict[str, object] | None, new: TrackDescriptor | None) -> bool:
     if old is None or new is None:
         return old is None and new is None
-    return distance(TrackDescriptor.from_json(old), new) < LINK_THRESHOLD  # type: ignore[arg-type]
+    before = TrackDescriptor.from_json(old)  # type: ignore[arg-type]
+    if before.whole.shape != new.whole.shape:
+        # Stored by a version with other histogram bins: the two cannot be compared, and relinking
+        # would drop the user's edits of the track, so the link stays.
+        return True
+    return distance(before, new) < LINK_THRESHOLD
 
 
 def annotator_embedder(backend: object) -> Embedder | None:
