@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import cv2
@@ -24,17 +25,56 @@ def plate_size(transforms: Sequence[Matrix], frame_shape: tuple[int, ...], s: fl
 
 
 def masked_median(stack: NDArray[np.uint8], valid: NDArray[np.bool_]) -> NDArray[np.uint8]:
-    """Per-pixel median over axis 0 of ``stack`` (N, H, W, C) using only ``valid`` (N, H, W) entries.
+    """Per-pixel median over axis 0 of ``stack`` (N, ..., C) using only ``valid`` (N, ...) entries.
 
     Invalid entries are replaced alternately by 0 and 255; balanced padding leaves the middle
-    element among the valid values, so one uint8 partition gives the answer without floats.
-    """
+    element among the valid values, so one selection in uint8 gives the answer without floats. Up
+    to `NETWORK_MAX` entries the selection is a sorting network (element-wise min and max of whole
+    rows, ~3x faster than a partition along the stacked axis)."""
     n = stack.shape[0]
     inv = ~valid
-    rank = np.cumsum(inv, axis=0, dtype=np.int16)
+    rank = np.cumsum(inv, axis=0, dtype=np.uint8 if n < 256 else np.int32)
     pad = np.where(rank % 2 == 1, 0, 255).astype(np.uint8)
     filled = np.where(inv[..., None], pad[..., None], stack)
-    return np.asarray(np.partition(filled, n // 2, axis=0)[n // 2], dtype=np.uint8)
+    if n > NETWORK_MAX:
+        return np.asarray(np.partition(filled, n // 2, axis=0)[n // 2], dtype=np.uint8)
+    filled = np.ascontiguousarray(filled)  # whole contiguous rows: strided ones make min/max slow
+    width = 1 << max(0, n - 1).bit_length()
+    # Padding to the network's width with 255 keeps the middle of the n real entries at n // 2.
+    rows = [filled[k] for k in range(n)] + [np.full(filled.shape[1:], 255, np.uint8) for _ in range(width - n)]
+    low = np.empty_like(rows[0])
+    for a, b in median_network(width, n // 2):
+        np.minimum(rows[a], rows[b], out=low)
+        np.maximum(rows[a], rows[b], out=rows[b])
+        rows[a], low = low, rows[a]
+    return rows[n // 2]
+
+
+NETWORK_MAX = 16  # beyond this a sorting network has more comparators than a partition is worth
+
+
+@functools.cache
+def median_network(width: int, position: int) -> tuple[tuple[int, int], ...]:
+    """The comparators of Batcher's odd-even merge sort on ``width`` (a power of two) entries that
+    decide the entry at ``position``: after them, that entry is the one a full sort puts there."""
+    pairs = []
+    p = 1
+    while p < width:
+        k = p
+        while k >= 1:
+            for j in range(k % p, width - k, 2 * k):
+                for i in range(min(k, width - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    # Walking back from the wanted position, keep only comparators that can move what lands there.
+    live, kept = {position}, []
+    for a, b in reversed(pairs):
+        if a in live or b in live:
+            kept.append((a, b))
+            live |= {a, b}
+    return tuple(kept[::-1])
 
 
 def sample_indices(n: int, max_frames: int) -> list[int]:
