@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from models.base import Image, Mask, Role
 from models.classical.camera import estimate_camera, refine_camera
 from models.classical.geometry import Matrix, model_scale, resize
-from models.classical.plate import build_plate, masked_median, sample_indices, warp_to_frame
+from models.classical.plate import build_plate, masked_median, sample_indices, warp_pixels, warp_to_frame
 
 K3 = np.ones((3, 3), np.uint8)
 TELEA_RADIUS = 5
@@ -240,7 +240,6 @@ class ClassicalInpainter:
             return fill, votes
         # Only the hole's bounding box needs sources: warp into that box alone.
         y0, y1, x0, x1 = box[0].start, box[0].stop, box[1].start, box[1].stop
-        size = (x1 - x0, y1 - y0)
         at = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
         # The median only where it is read: a character fills half its box, an effect much less.
         reach = self._reach()
@@ -248,20 +247,19 @@ class ClassicalInpainter:
             read = np.ones((y1 - y0, x1 - x0), bool)
         else:
             read = cv2.dilate(hole[box].view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
-        count = int(np.count_nonzero(read))
-        stack = np.empty((len(others), count, 3), np.uint8)
-        valid = np.empty((len(others), count), bool)
-        inner = (slice(y0 - rows.start, y1 - rows.start), slice(x0 - cols.start, x1 - cols.start))
+        ys, xs = np.nonzero(read)
+        stack = np.empty((len(others), len(ys), 3), np.uint8)
+        valid = np.empty((len(others), len(ys)), bool)
         for k, (src, ok, t_j) in enumerate(others):
             # Frame i pixel -> plate (t_i) -> frame j pixel (inverse t_j), restricted to the box.
             m = (np.linalg.inv(t_j) @ t_i @ at)[:2]
             # Bicubic: a bilinear shift by half a pixel is a blur that costs dB on painted texture.
-            flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
-            stack[k] = cv2.warpAffine(src, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)[read]
-            seen = cv2.warpAffine(ok, m, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
-            valid[k] = seen[read]
-            votes[inner] += seen
+            stack[k] = warp_pixels(src, m, ys, xs)
+            valid[k] = warp_pixels(ok, m, ys, xs, cubic=False) > 0
+        inner = (slice(y0 - rows.start, y1 - rows.start), slice(x0 - cols.start, x1 - cols.start))
         fill[inner][read] = masked_median(stack, valid)
+        # Votes outside what is read are never looked at either.
+        votes[inner][read] = valid.sum(axis=0)
         return fill, votes
 
     def _blend(self, frame: Image, filled: Image, hole: NDArray[np.bool_]) -> Image:

@@ -141,3 +141,46 @@ def warp_to_frame(
     m = np.linalg.inv(rescale_transform(np.asarray(transform), s))[:2]
     return np.asarray(cv2.warpAffine(plate, m, (max(1, w), max(1, h)), flags=interp))
 
+
+
+# OpenCV's fixed-point warp arithmetic (imgwarp.cpp): coordinates in 1/1024 px, then cut to 1/32 px.
+_AB_BITS, _INTER_BITS = 10, 5
+_MAP_COLUMNS = 4096  # remap's maps must be under 32767 a side: the pixels are laid out in rows of this
+
+
+def warp_pixels(
+    src: AnyArray, m: Matrix, ys: NDArray[np.intp], xs: NDArray[np.intp], *, cubic: bool = True,
+) -> AnyArray:
+    """Pixels ``(ys, xs)`` of ``cv2.warpAffine(src, m, flags=WARP_INVERSE_MAP | ...)`` without the rest
+    of the output: bicubic with a replicated border, or nearest with 0 outside ``src``.
+
+    The same values bit for bit (the coordinates are rounded exactly as warpAffine rounds them, then
+    handed to remap), for a fraction of the work where few of the output box's pixels are wanted."""
+    ab = 1 << _AB_BITS
+    half = ab // 2 if not cubic else ab >> (_INTER_BITS + 1)
+    rows = np.arange(int(ys.max()) + 1 if len(ys) else 0, dtype=np.float64)
+    cols = np.arange(int(xs.max()) + 1 if len(xs) else 0, dtype=np.float64)
+    x = np.rint((m[0, 1] * rows + m[0, 2]) * ab).astype(np.int32)[ys] + half
+    x += np.rint(m[0, 0] * cols * ab).astype(np.int32)[xs]
+    y = np.rint((m[1, 1] * rows + m[1, 2]) * ab).astype(np.int32)[ys] + half
+    y += np.rint(m[1, 0] * cols * ab).astype(np.int32)[xs]
+    n = len(ys)
+    if not cubic:
+        x >>= _AB_BITS
+        y >>= _AB_BITS
+        h, w = src.shape[:2]
+        inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        out = np.zeros((n, *src.shape[2:]), src.dtype)
+        out[inside] = src[y[inside], x[inside]]
+        return out
+    x >>= _AB_BITS - _INTER_BITS
+    y >>= _AB_BITS - _INTER_BITS
+    lines = max(1, -(-n // _MAP_COLUMNS))
+    whole = np.zeros((lines * _MAP_COLUMNS, 2), np.int16)
+    whole[:n, 0] = np.clip(x >> _INTER_BITS, -32768, 32767)  # warpAffine saturates them to short too
+    whole[:n, 1] = np.clip(y >> _INTER_BITS, -32768, 32767)
+    frac = np.zeros(lines * _MAP_COLUMNS, np.uint16)
+    frac[:n] = ((y & 31) << _INTER_BITS) | (x & 31)
+    out = cv2.remap(src, whole.reshape(lines, _MAP_COLUMNS, 2), frac.reshape(lines, _MAP_COLUMNS), cv2.INTER_CUBIC,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(out).reshape(lines * _MAP_COLUMNS, *src.shape[2:])[:n]
