@@ -6,7 +6,10 @@ import cv2
 import numpy as np
 
 from models.classical.annotate import (
+    _LAB,
+    PALETTE,
     ClassicalAnnotator,
+    colour_names,
     hamming,
     perceptual_hash,
 )
@@ -59,3 +62,13 @@ def test_hair_is_read_under_a_hat_and_black_hair_is_black() -> None:
     img[85:150, 30:90] = (200, 40, 40)  # red clothes
     ann = ClassicalAnnotator().annotate(img, labels, {1: "character"})
     assert "black hair" in ann.tags and "orange hair" not in ann.tags and "red clothes" in ann.tags
+
+
+def test_colour_names_look_up_equals_the_nearest_palette_colour() -> None:
+    """The Lab look-up table gives the nearest named colour by float distance, ties to the first."""
+    rng = np.random.default_rng(11)
+    pixels = np.concatenate([rng.integers(0, 256, (50_000, 3), dtype=np.uint8),
+                             np.array(list(PALETTE.values()), np.uint8)])
+    lab = cv2.cvtColor(pixels.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    nearest = np.argmin(((lab[:, None, :] - _LAB[None]) ** 2).sum(axis=2), axis=1)
+    assert np.array_equal(colour_names(pixels), nearest)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -28,9 +28,13 @@ from numpy.typing import NDArray
 from models.base import Image, Mask, Role
 from models.classical.camera import estimate_camera, refine_camera
 from models.classical.geometry import Matrix, model_scale, resize
-from models.classical.plate import build_plate, masked_median, sample_indices, warp_to_frame
+from models.classical.plate import build_plate, masked_median, sample_indices, warp_pixels, warp_to_frame
 
 K3 = np.ones((3, 3), np.uint8)
+TELEA_RADIUS = 5
+# Pixels around its hole that Telea reads: its radius, plus the one-pixel gradient stencil and the
+# border OpenCV's fast marching puts round the hole (cropping at this margin changes no pixel).
+TELEA_REACH = TELEA_RADIUS + 4
 SEEN_HERE = 255  # plate confidence: the frame itself shows this background pixel
 SEEN_ELSEWHERE = 192  # another frame of the shot shows it (stitched through the camera)
 INVENTED = 0  # no frame shows it: spatially inpainted
@@ -38,8 +42,29 @@ SpatialFill = Callable[[Image, Mask], Image]  # (image, hole) -> image with the 
 
 
 def telea(image: Image, hole: Mask) -> Image:
-    """The weight-free spatial fill (Telea's fast marching), for pixels no frame shows."""
-    return np.asarray(cv2.inpaint(image, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA), np.uint8)
+    """The weight-free spatial fill (Telea's fast marching), for pixels no frame shows.
+
+    Run on the hole's box and `TELEA_REACH` around it: OpenCV's inpaint allocates and scans its
+    work maps over the whole image, which at 1080p cost more than filling a small hole."""
+    out = np.array(image, np.uint8, copy=True)
+    box = window(hole, TELEA_REACH)
+    if box is None:
+        return out
+    out[box] = cv2.inpaint(np.ascontiguousarray(out[box]), hole[box].astype(np.uint8) * 255, TELEA_RADIUS,
+                           cv2.INPAINT_TELEA)
+    return out
+
+
+Window = tuple[slice, slice]
+
+
+def window(mask: NDArray[np.bool_], margin: int) -> Window | None:
+    """The bounding box of ``mask`` grown by ``margin`` pixels (inside the image); None when empty."""
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+    if w == 0 or h == 0:
+        return None
+    rows, cols = mask.shape[:2]
+    return (slice(max(0, y - margin), min(rows, y + h + margin)), slice(max(0, x - margin), min(cols, x + w + margin)))
 
 
 def stray_frames(frames: Sequence[Image], transforms: Sequence[Matrix], hidden: Sequence[Mask]) -> list[int]:
@@ -64,6 +89,12 @@ def stray_frames(frames: Sequence[Image], transforms: Sequence[Matrix], hidden: 
         errors.append(float(np.median(np.abs(small - view).max(axis=2)[ok])))
     typical = float(np.median([e for e in errors if np.isfinite(e)] or [0.0]))
     return [i for i, e in enumerate(errors) if e > max(12.0, 3.0 * typical)]
+
+
+def _seen(hidden: NDArray[np.bool_]) -> NDArray[np.uint8]:
+    """255 where a source frame shows its background: off what hides it and the pixel around that.
+    Not off the frame border, where a pan reveals new background (replicated by the warp)."""
+    return np.where(cv2.dilate(hidden.view(np.uint8), K3) > 0, 0, 255).astype(np.uint8)
 
 
 class ClassicalInpainter:
@@ -116,9 +147,13 @@ class ClassicalInpainter:
 
     def stitch(
         self, frames: Sequence[Image], holes: Sequence[Mask], transforms: Sequence[Matrix] | None = None,
-        hidden: Sequence[Mask] | None = None,
+        hidden: Sequence[Mask] | None = None, only: Sequence[int] | None = None,
     ) -> list[tuple[Image, NDArray[np.uint8]]]:
         """Per frame, the clean plate and its confidence (`SEEN_HERE`, `SEEN_ELSEWHERE`, `INVENTED`).
+
+        ``only`` (positions in ``frames``): the plates of those frames alone, in that order; the
+        other frames still serve as sources (and settle the camera and the strays), so each plate is
+        what stitching every frame would give it.
 
         ``hidden`` (default: the holes) is what really covers the background in each frame, tighter
         than the hole painted over (which also takes the soft fringe): a source frame gives every
@@ -137,33 +172,50 @@ class ClassicalInpainter:
             # Strays stay out of the plate the others are aligned to (and keep their estimate).
             everything = np.ones(hole_list[0].shape, bool)
             ts = refine_camera(frames, ts, [everything if i in strays else h for i, h in enumerate(hole_list)])
-        grown = [self._grow(h) for h in hole_list]
         src_idx = [j for j in sample_indices(n, self.max_sources) if j not in strays]
         # Sources drop only what hides the background (and, below, one pixel more): growing them as
         # much as the hole being filled starves the fill exactly where a character just moved away.
-        sources = [(frames[j], hidden_list[j], ts[j]) for j in src_idx]
+        # One pixel off what hides the background (its soft fringe): two would lose a ring of
+        # revealed background around every character, none lets the fringe into the plate.
+        sources = [(np.asarray(frames[j]), _seen(hidden_list[j]), ts[j]) for j in src_idx]
+        wanted = range(n) if only is None else only
 
         def plate(i: int) -> tuple[Image, NDArray[np.uint8]]:
             frame = np.asarray(frames[i])
-            hole = grown[i]
+            hole = self._grow(hole_list[i])
             confidence = np.full(hole.shape, SEEN_HERE, np.uint8)
-            if not hole.any():
+            # Everything happens in the hole's box and what the blend and the spatial fill read
+            # around it; the rest of the plate is the frame.
+            reach = self._reach()
+            win = window(hole, max(hole.shape) if reach is None else reach)
+            if win is None:
                 return frame.copy(), confidence
-            others = [(f, h, t) for j, (f, h, t) in zip(src_idx, sources, strict=True) if j != i]
-            fill, votes = self._temporal_fill(frame.shape, hole, ts[i], others)
+            others = [(f, ok, t) for j, (f, ok, t) in zip(src_idx, sources, strict=True) if j != i]
+            fill, votes = self._temporal_fill(hole, win, ts[i], others)
             trusted = votes >= self.min_votes
-            rest = hole & ~trusted
-            base = np.where(trusted[..., None], fill, frame)
+            hole_w, frame_w = hole[win], frame[win]
+            rest = np.zeros(hole.shape, bool)
+            rest[win] = hole_w & ~trusted
+            base = frame.copy()
+            base[win] = np.where(trusted[..., None], fill, frame_w)
             if rest.any():
                 # Inpainted from the frame plus the temporal fill, so it continues the real background.
-                base = self.spatial(np.ascontiguousarray(base), rest)
+                base = self.spatial(base, rest)
             confidence[hole] = SEEN_ELSEWHERE
             confidence[rest] = INVENTED
-            return self._blend(frame, base, hole), confidence
+            out = frame.copy()
+            out[win] = self._blend(frame_w, base[win], hole_w)
+            return out, confidence
 
         # Frames are independent once the camera is known; OpenCV and numpy release the GIL.
-        with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, n))) as pool:
-            return list(pool.map(plate, range(n)))
+        with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(wanted)))) as pool:
+            return list(pool.map(plate, wanted))
+
+    def _reach(self) -> int | None:
+        """Pixels beyond the hole whose fill the plate reads: the feather ramp, and around what the
+        spatial fill invents, what it looks at (Telea: `TELEA_REACH`); None for a spatial fill that
+        may look at the whole image (LaMa)."""
+        return max(self.feather + 2, TELEA_REACH) if self.spatial is telea else None
 
     def _grow(self, hole: NDArray[np.bool_]) -> NDArray[np.bool_]:
         if self.hole_grow <= 0 or not hole.any():
@@ -172,37 +224,42 @@ class ClassicalInpainter:
 
     def _temporal_fill(
         self,
-        shape: tuple[int, ...],
         hole: NDArray[np.bool_],
+        win: Window,
         t_i: Matrix,
-        others: list[tuple[Image, NDArray[np.bool_], Matrix]],
+        others: list[tuple[Image, NDArray[np.uint8], Matrix]],
     ) -> tuple[Image, NDArray[np.int32]]:
-        h, w = shape[:2]
-        if not others:
-            return np.zeros((h, w, 3), np.uint8), np.zeros((h, w), np.int32)
-        # Only the hole's bounding box needs sources: warp into that window alone.
-        ys, xs = np.nonzero(hole)
-        y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-        win = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
-        stack = np.zeros((len(others), y1 - y0, x1 - x0, 3), np.uint8)
-        valid = np.zeros((len(others), y1 - y0, x1 - x0), bool)
-        for k, (src, src_hole, t_j) in enumerate(others):
-            # Frame i pixel -> plate (t_i) -> frame j pixel (inverse t_j), restricted to the window.
-            m = (np.linalg.inv(t_j) @ t_i @ win)[:2]
-            size = (x1 - x0, y1 - y0)
-            # Bicubic: a bilinear shift by half a pixel is a blur that costs dB on painted texture.
-            flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
-            stack[k] = cv2.warpAffine(np.asarray(src), m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-            # One pixel off what hides the background (its soft fringe): two would lose a ring of
-            # revealed background around every character, none lets the fringe into the plate.
-            # Not off the frame border, where a pan reveals new background (replicated).
-            ok: NDArray[Any] = np.where(cv2.dilate(src_hole.astype(np.uint8), K3) > 0, 0, 255)
-            ok = ok.astype(np.uint8)
-            valid[k] = cv2.warpAffine(ok, m, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
+        """The median of the sources over ``win`` (computed where the plate reads it: the hole grown
+        by `_reach`, inside the hole's box; elsewhere 0) and how many sources see each pixel."""
+        rows, cols = win
+        h, w = rows.stop - rows.start, cols.stop - cols.start
         fill = np.zeros((h, w, 3), np.uint8)
         votes = np.zeros((h, w), np.int32)
-        fill[y0:y1, x0:x1] = masked_median(stack, valid)
-        votes[y0:y1, x0:x1] = valid.sum(axis=0)
+        box = window(hole, 0)
+        if not others or box is None:
+            return fill, votes
+        # Only the hole's bounding box needs sources: warp into that box alone.
+        y0, y1, x0, x1 = box[0].start, box[0].stop, box[1].start, box[1].stop
+        at = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
+        # The median only where it is read: a character fills half its box, an effect much less.
+        reach = self._reach()
+        if reach is None:
+            read = np.ones((y1 - y0, x1 - x0), bool)
+        else:
+            read = cv2.dilate(hole[box].view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+        ys, xs = np.nonzero(read)
+        stack = np.empty((len(others), len(ys), 3), np.uint8)
+        valid = np.empty((len(others), len(ys)), bool)
+        for k, (src, ok, t_j) in enumerate(others):
+            # Frame i pixel -> plate (t_i) -> frame j pixel (inverse t_j), restricted to the box.
+            m = (np.linalg.inv(t_j) @ t_i @ at)[:2]
+            # Bicubic: a bilinear shift by half a pixel is a blur that costs dB on painted texture.
+            stack[k] = warp_pixels(src, m, ys, xs)
+            valid[k] = warp_pixels(ok, m, ys, xs, cubic=False) > 0
+        inner = (slice(y0 - rows.start, y1 - rows.start), slice(x0 - cols.start, x1 - cols.start))
+        fill[inner][read] = masked_median(stack, valid)
+        # Votes outside what is read are never looked at either.
+        votes[inner][read] = valid.sum(axis=0)
         return fill, votes
 
     def _blend(self, frame: Image, filled: Image, hole: NDArray[np.bool_]) -> Image:

@@ -39,7 +39,7 @@ import numpy as np
 
 from models.base import Direction, Image, Labels, Propagation, Role, SoftMap
 from models.classical.flow import Flows
-from models.classical.tracks import Tracks
+from models.classical.tracks import Tracks, label_ids
 
 
 class FlowPropagator:
@@ -93,7 +93,7 @@ class FlowPropagator:
         for dst in range(order[0], stop + step, step):
             seed = np.asarray(seeds[dst], np.uint8) if dst in seeds else None
             # Objects a seed does not hold are carried onto its frame first, then merged with it.
-            carry = dst != order[0] and (seed is None or not set(np.unique(seed).tolist()) >= set(tracks.order))
+            carry = dst != order[0] and (seed is None or not set(label_ids(seed)) >= set(tracks.order))
             if carry:
                 flow = flows.flow(anchor, dst)
                 back = flows.flow(dst, anchor)

@@ -83,14 +83,19 @@ def _outline(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return mask & ~eroded.astype(bool)
 
 
-def truncation(mask: NDArray[np.bool_]) -> float:
-    """Share of the object's outline that lies on the frame edge."""
+def truncation(mask: NDArray[np.bool_], edges: tuple[bool, bool, bool, bool] = (True, True, True, True)) -> float:
+    """Share of the object's outline that lies on the frame edge. ``edges`` (top, bottom, left,
+    right): which sides of ``mask`` are the frame's (all of them unless it is a crop)."""
     outline = _outline(mask)
     total = int(outline.sum())
     if total == 0:
         return 0.0
     border = np.zeros_like(mask)
-    border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = True
+    top, bottom, left, right = edges
+    border[0, :] |= top
+    border[-1, :] |= bottom
+    border[:, 0] |= left
+    border[:, -1] |= right
     return float((outline & border).sum()) / total
 
 
@@ -161,32 +166,42 @@ def object_quality(
 
     ``faces`` are face boxes ``(x, y, w, h)`` found in the whole frame (the caller detects once per
     frame); a face belongs to the object when most of its box lies on the object's pixels."""
-    mask = labels == object_id
-    n = int(mask.sum())
+    whole = labels == object_id
+    n = int(np.count_nonzero(whole))
     if n < _MIN_PIXELS:
         return None
-    grey = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), np.uint8)
+    # Every signal reads the object and at most 3 pixels around it (the 5x5 ring, its outline's
+    # neighbours): computed on that box, not the frame - the same numbers. Where the box would reach
+    # past a frame edge it spans the whole axis, so the edge-width shifts wrap round as before.
+    x, y, w, h = cv2.boundingRect(whole.view(np.uint8))
+    rows_n, cols_n = labels.shape
+    rows = slice(y - 3, y + h + 3) if y >= 3 and y + h + 3 <= rows_n else slice(0, rows_n)
+    cols = slice(x - 3, x + w + 3) if x >= 3 and x + w + 3 <= cols_n else slice(0, cols_n)
+    box = (rows, cols)
+    mask, crop, sub = whole[box], image[box], labels[box]
+    grey = np.asarray(cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY), np.uint8)
     # Judge edges on the object and a thin ring around it: its outline is where blur shows most.
     region = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     blur = edge_width(grey, region)
     face_size = 0.0
-    for x, y, w, h in faces or []:
-        if mask[y : y + h, x : x + w].mean() >= 0.5:
-            face_size = max(face_size, h / labels.shape[0])
+    for fx, fy, fw, fh in faces or []:
+        if whole[fy : fy + fh, fx : fx + fw].mean() >= 0.5:
+            face_size = max(face_size, fh / labels.shape[0])
+    edges = (rows.start == 0, rows.stop == rows_n, cols.start == 0, cols.stop == cols_n)
     q = ObjectQuality(
         area=n / labels.size,
         blur_px=round(blur, 3),
         sharpness=float(min(1.0, 1.5 / max(blur, 1e-3))) if blur > 0 else 1.0,
-        truncation=truncation(mask),
+        truncation=truncation(mask, edges),
         truncated=False,
-        occlusion=occlusion(labels, object_id, effects),
+        occlusion=occlusion(sub, object_id, None if effects is None else effects[box]),
         face=face_size > 0,
         face_size=face_size,
         aesthetic=0.0,
-        view=view_vector(mask, image),
+        view=view_vector(mask, crop),
     )
     q.truncated = q.truncation > 0.02
-    q.aesthetic = aesthetic_proxy(q, colourfulness(image[mask]))
+    q.aesthetic = aesthetic_proxy(q, colourfulness(crop[mask]))
     return q
 
 

@@ -32,6 +32,11 @@ def colour_posterior(image: Image, labels: Labels, ids: NDArray[np.uint8]) -> F3
     return (like / like.sum(axis=0, keepdims=True)).astype(np.float32)
 
 
+def label_ids(labels: Labels) -> list[int]:
+    """The non-zero labels present, in increasing order (`np.unique` of a uint8 map, by counting)."""
+    return [int(k) for k in np.flatnonzero(np.bincount(labels.ravel(), minlength=256)) if k != 0]
+
+
 class Tracks:
     """Per-object state of one pass: amodal masks, velocities, depth order, colour models, labels."""
 
@@ -51,7 +56,7 @@ class Tracks:
 
     def merge_seed(self, image: Image, seed: Labels) -> None:
         """Trust ``seed`` for the objects it holds; keep the others where it labels nothing."""
-        held = [int(k) for k in np.unique(seed) if k != 0]
+        held = label_ids(seed)
         full = set(held) >= set(self.order)
         keep = (seed == 0) & ~np.isin(self.labels, held) & (not full)
         self.labels = np.where(keep, self.labels, seed).astype(np.uint8)
@@ -163,7 +168,10 @@ class Tracks:
         """Move label boundaries onto colour edges within a few pixels of where the flow put them."""
         assert self.post is not None
         ids = self.post_ids
-        onehot = np.stack([cv2.GaussianBlur((warped == k).astype(np.float32), (0, 0), self.sigma) for k in ids])
+        # Each blur written straight into its row: stacking full-frame maps afterwards copies them all.
+        onehot = np.empty((len(ids), *warped.shape), np.float32)
+        for row, k in enumerate(ids):
+            cv2.GaussianBlur((warped == k).astype(np.float32), (0, 0), self.sigma, dst=onehot[row])
         band = onehot.max(axis=0) < 0.999
         margin = np.ones(warped.shape, np.float32)
         if not band.any():

@@ -277,17 +277,30 @@ def inpaint_hole(project: Project, frame: int, grow: int | None = None) -> np.nd
     fringe (anti-aliased outline, hair strands, glyph outlines) and the effects the effects stage
     found. ``grow=0`` gives what hides the background without the fringe (a stitching source uses
     everything else)."""
-    mask = character_mask(project, frame) | text_mask(project, frame)
+    mask = hiding_objects(project, frame)
     if grow is None:
         grow = max(2, round(0.006 * max(mask.shape)))
     hole = mask.copy()
-    if grow > 0:
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+    if grow > 0 and w > 0:
+        # Dilated in the mask's box grown by the kernel: the same pixels, a fraction of the frame's work.
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-        hole = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+        box = (slice(max(0, y - grow), y + h + grow), slice(max(0, x - grow), x + w + grow))
+        hole[box] = cv2.dilate(mask[box].view(np.uint8), kernel).astype(bool)
+    effects = effect_hole(project, frame)
+    return hole if effects is None else hole | effects
+
+
+def hiding_objects(project: Project, frame: int) -> np.ndarray:
+    """The characters and burnt-in text of ``frame`` (what `inpaint_hole` grows)."""
+    return character_mask(project, frame) | text_mask(project, frame)
+
+
+def effect_hole(project: Project, frame: int) -> np.ndarray | None:
+    """The effects strong enough for the clean plate to paint out (`EFFECT_HOLE`); None before the
+    effects stage has run on ``frame``."""
     effects = project.layers.read("effects", frame)
-    if effects is not None:
-        hole |= effects >= round(EFFECT_HOLE * 255)
-    return hole
+    return None if effects is None else np.asarray(effects >= round(EFFECT_HOLE * 255))
 
 
 def jsonable(value: Any) -> Any:

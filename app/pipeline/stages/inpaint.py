@@ -5,9 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from app.pipeline.frames import ShotFrames
-from app.pipeline.stages.common import StageContext, equal_inputs, inpaint_hole, repeat_groups, sampled_shot
+from app.pipeline.stages.common import (
+    StageContext,
+    effect_hole,
+    equal_inputs,
+    hiding_objects,
+    inpaint_hole,
+    repeat_groups,
+    sampled_shot,
+)
 from app.pipeline.stages.shot import FAILED, camera_kwargs, stage_camera
 from app.store import Shot
+
+NOT_KEPT = np.zeros(0, np.uint8)
 
 
 def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
@@ -18,21 +28,33 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     camera = stage_camera(ctx, "inpaint", shot, targets)
     if camera is FAILED:
         return
-    # A drawing that repeats an earlier one with the same hole (characters, text, effects) shares its plate.
-    groups = repeat_groups(
-        ctx, shot, targets, equal_inputs(lambda f: inpaint_hole(ctx.project, f), lambda f: inpaint_hole(ctx.project, f, 0))
-    )
+    project = ctx.project
+
+    def effects(frame: int) -> np.ndarray:
+        hole = effect_hole(project, frame)
+        return np.zeros(0, bool) if hole is None else hole
+
+    # A drawing that repeats an earlier one with the same hole (characters, text, effects) shares
+    # its plate. Equal objects and effects give equal holes, without growing them for the test.
+    groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: hiding_objects(project, f), effects))
+    # `sampled_shot` hands each batch of targets with context frames of the shot: only the batch's
+    # plates are kept, so only theirs are made (the context frames are sources).
+    pending = set(groups)
 
     def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
-        holes = [inpaint_hole(ctx.project, f) for f in indices]
+        batch = [k for k, f in enumerate(indices) if f in pending]
+        pending.difference_update(indices)
+        holes = [inpaint_hole(project, f) for f in indices]
         if not hasattr(inpainter, "stitch"):
-            return inpainter.clean_plates(frames, holes)
-        hidden = [inpaint_hole(ctx.project, f, 0) for f in indices]
-        plates = inpainter.stitch(frames, holes, hidden=hidden, **camera_kwargs(ctx, camera, indices))
+            return list(inpainter.clean_plates(frames, holes))
+        hidden = [inpaint_hole(project, f, 0) for f in indices]
+        plates = inpainter.stitch(frames, holes, hidden=hidden, only=batch, **camera_kwargs(ctx, camera, indices))
         meta = {"stage": "inpaint", "backend": ctx.backend_name("inpainter")}
-        for f, (_, confidence) in zip(indices, plates, strict=True):
-            for g in groups.get(f, []):
+        out = [NOT_KEPT] * len(indices)  # context frames' plates are not read
+        for k, (plate, confidence) in zip(batch, plates, strict=True):
+            for g in groups.get(indices[k], []):
                 ctx.write("plate_confidence", g, confidence, meta)
-        return [plate for plate, _ in plates]
+            out[k] = plate
+        return out
 
     sampled_shot(ctx, "inpaint", "inpainter", "clean", shot, targets, compute, groups)

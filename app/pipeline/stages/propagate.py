@@ -10,6 +10,7 @@ from app.pipeline.stages.segment import ensure_registered
 from app.store import Project, Shot
 from models.classical.enclosure import fill_enclosed
 from models.classical.segmentation import ClassicalSegmenter
+from models.classical.tracks import label_ids
 
 
 def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
@@ -94,7 +95,7 @@ def fill_character_holes(project: Project, frame: int, labels: np.ndarray, judge
     its own holes (then only holes the fusion opened are filled). A cut-out is its object's label
     pixels, so a hole here is a hole in every exported image of the character."""
     others = set(project.objects.ids_of_kind(*NOT_CHARACTER))
-    chars = {int(v) for v in np.unique(labels) if v} - others
+    chars = set(label_ids(labels)) - others
     if not chars:
         return labels
     text = project.objects.ids_of_kind("text")
