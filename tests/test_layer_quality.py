@@ -23,9 +23,8 @@ from app.eval.metrics import (
 from models.classical.camera import estimate_camera
 from models.classical.effects import ClassicalEffectSeparator
 from models.classical.inpaint import INVENTED, SEEN_ELSEWHERE, SEEN_HERE, ClassicalInpainter, stray_frames
-from models.classical.matte_background import known_background, median_of_valid
+from models.classical.matte_background import known_background
 from models.classical.matting import ClassicalMatter, band_width, fill_small_holes
-from models.classical.plate import masked_median
 
 W, H = 320, 180
 
@@ -221,14 +220,6 @@ def test_the_matte_s_background_is_the_stitched_plate_along_the_edge() -> None:
         diff = np.abs(background.astype(int) - plate.astype(int))[both]
         assert diff.mean() < 0.2 and np.percentile(diff, 99.9) <= 3
         assert np.array_equal(background[~band], frames[i][~band])
-
-
-@pytest.mark.parametrize("sources", [1, 2, 7, 15])
-def test_the_matte_s_median_is_the_plate_s(sources: int) -> None:
-    rng = np.random.default_rng(sources)
-    stack = rng.integers(0, 256, (sources, 5000, 3), dtype=np.uint8)
-    valid = rng.random((sources, 5000)) > 0.3
-    assert np.array_equal(median_of_valid(stack, valid), masked_median(stack, valid))
 
 
 def test_the_matte_s_box_gives_the_whole_frame_s_result() -> None:

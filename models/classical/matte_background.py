@@ -22,7 +22,7 @@ from models.base import Image, Mask
 from models.classical.camera import estimate_camera, refine_camera
 from models.classical.geometry import Matrix
 from models.classical.inpaint import stray_frames
-from models.classical.plate import sample_indices
+from models.classical.plate import masked_median, sample_indices
 
 K3 = np.ones((3, 3), np.uint8)
 MAX_SOURCES = 16  # frames of the shot sampled as sources (the inpainter's default)
@@ -95,18 +95,6 @@ def _sample(
         # Not off the frame border, where a pan reveals new background (replicated).
         cv2.remap(seen[j], mx, my, cv2.INTER_NEAREST, dst=valid[k])
     ok = valid.reshape(len(others), -1)[:, :count] > 0
-    colours = median_of_valid(stack.reshape(len(others), -1, 3)[:, :count], ok)
+    colours = masked_median(stack.reshape(len(others), -1, 3)[:, :count], ok)
     return colours, ok.sum(axis=0)
 
-
-def median_of_valid(stack: NDArray[np.uint8], valid: NDArray[np.bool_]) -> NDArray[np.uint8]:
-    """`plate.masked_median` of ``stack`` (S, N, C) over its ``valid`` (S, N) entries, the same
-    values: invalid entries padded alternately with 0 and 255, but each pixel's S values laid out
-    side by side before they are sorted (a third less CPU than partitioning across the first axis)."""
-    n = stack.shape[0]
-    invalid = ~valid
-    rank = np.cumsum(invalid, axis=0, dtype=np.int16)
-    pad = ((rank & 1) - 1).astype(np.uint8)  # odd rank -> 0, even -> 255
-    values = np.where(invalid.T[:, None, :], pad.T[:, None, :], stack.transpose(1, 2, 0))
-    values.sort(axis=2)
-    return np.ascontiguousarray(values[..., n // 2])
