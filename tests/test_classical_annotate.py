@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from models.classical.annotate import (
+    _ANCHOR_NAME,
     _LAB,
     PALETTE,
     ClassicalAnnotator,
@@ -70,5 +71,20 @@ def test_colour_names_look_up_equals_the_nearest_palette_colour() -> None:
     pixels = np.concatenate([rng.integers(0, 256, (50_000, 3), dtype=np.uint8),
                              np.array(list(PALETTE.values()), np.uint8)])
     lab = cv2.cvtColor(pixels.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
-    nearest = np.argmin(((lab[:, None, :] - _LAB[None]) ** 2).sum(axis=2), axis=1)
+    nearest = _ANCHOR_NAME[np.argmin(((lab[:, None, :] - _LAB[None]) ** 2).sum(axis=2), axis=1)]
     assert np.array_equal(colour_names(pixels), nearest)
+
+
+def test_a_crimson_vest_over_a_bare_chest_is_red_clothes() -> None:
+    """A dark red vest (nearer brown than bright red in Lab) is red, and the skin of a bare chest
+    and arms between its sides is not what the character wears (onepiece_demo.mp4's Luffy was
+    captioned "brown clothes" and "grey clothes")."""
+    img = np.full((160, 120, 3), 90, np.uint8)
+    labels = np.zeros((160, 120), np.uint8)
+    labels[10:150, 30:90] = 1
+    img[10:40, 30:90] = (12, 10, 9)  # black hair
+    img[40:70, 30:90] = (250, 215, 190)  # face
+    img[70:150, 30:90] = (189, 147, 108)  # shaded skin of the chest and arms
+    img[75:150, 30:42] = img[75:150, 78:90] = (113, 20, 31)  # the open vest's two sides
+    ann = ClassicalAnnotator().annotate(img, labels, {1: "character"})
+    assert "red clothes" in ann.tags and "brown clothes" not in ann.tags and "grey clothes" not in ann.tags

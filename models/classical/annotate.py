@@ -26,19 +26,27 @@ PALETTE: dict[str, tuple[int, int, int]] = {
     "brown": (120, 75, 45), "green": (60, 160, 70), "aqua": (70, 200, 200),
     "blue": (50, 90, 200), "purple": (130, 70, 180), "pink": (240, 150, 190),
 }
+# Dark shades anime uses for clothes and hair (a crimson vest, a navy uniform) sit nearer brown or
+# black in Lab than their own hue's bright anchor: each gets an anchor of its own under the same name.
+SHADES: tuple[tuple[str, tuple[int, int, int]], ...] = (
+    ("red", (120, 22, 32)), ("blue", (30, 40, 105)), ("green", (30, 85, 45)), ("purple", (75, 35, 105)),
+)
 _NAMES = list(PALETTE)
-_LAB = cv2.cvtColor(np.array([list(PALETTE.values())], np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+_ANCHORS = [*PALETTE.items(), *SHADES]
+_ANCHOR_NAME = np.array([_NAMES.index(name) for name, _ in _ANCHORS], np.uint8)
+_LAB = cv2.cvtColor(np.array([[rgb for _, rgb in _ANCHORS]], np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
 
 
 def colour_names(pixels: NDArray[np.uint8]) -> NDArray[np.intp]:
-    """Index into ``PALETTE`` of the nearest named colour (in Lab) of each ``(N, 3)`` RGB pixel."""
+    """Index into ``PALETTE`` of the name of the nearest anchor colour (in Lab: `PALETTE` and
+    `SHADES`) of each ``(N, 3)`` RGB pixel."""
     lab = cv2.cvtColor(pixels.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.intp)
     return _nearest_named()[(lab[:, 0] << 16) | (lab[:, 1] << 8) | lab[:, 2]].astype(np.intp)
 
 
 @functools.cache
 def _nearest_named() -> NDArray[np.uint8]:
-    """The nearest palette entry of every 8-bit Lab triple (16 MB, made once, ~0.3 s): a look-up
+    """The name of the nearest anchor of every 8-bit Lab triple (16 MB, made once, ~0.3 s): a look-up
     instead of twelve distances per pixel. Lab values and palette are whole numbers, so the squared
     distances are exact integers and the look-up equals computing them (ties: the first entry)."""
     ab = np.arange(256, dtype=np.int32)
@@ -47,7 +55,7 @@ def _nearest_named() -> NDArray[np.uint8]:
     table = np.empty((256, 256, 256), np.uint8)
     for lum in range(256):
         d = (lum - palette[:, 0, None, None]) ** 2 + (a - palette[:, 1, None, None]) ** 2 + (b - palette[:, 2, None, None]) ** 2
-        table[lum] = np.argmin(d, axis=0)
+        table[lum] = _ANCHOR_NAME[np.argmin(d, axis=0)]
     return table.ravel()
 
 
@@ -109,13 +117,17 @@ def describe_character(image: Image, mask: NDArray[np.bool_]) -> dict[str, Any]:
     above, below = (0.0, 0.2) if ft is None else ((ft - y0) / hgt - 0.08, (ft - y0) / hgt + 0.08)
     hair_px = image[band(above, below)]
     hair = dominant_colour(hair_px[~_skin(hair_px)] if len(hair_px) else hair_px)
-    clothes = dominant_colour(image[band(0.5, 1.0)])
+    # Bare arms and chest are not clothes: skin is left out unless it is nearly all the band shows.
+    body = image[band(0.5, 1.0)]
+    covered = body[~_skin(body)] if len(body) else body
+    clothes = dominant_colour(covered if len(covered) >= 0.25 * len(body) else body)
     face = image[band(0.15, 0.4) if ft is None else band((ft - y0) / hgt, (ft - y0) / hgt + 0.2)]
     eyes = None
     if len(face):
         hsv = cv2.cvtColor(face.reshape(-1, 1, 3), cv2.COLOR_RGB2HSV).reshape(-1, 3)
         vivid = face[(hsv[:, 1] > 90) & (hsv[:, 2] > 60) & ~_skin(face)]
-        excl = (hair[0],) if hair else ()
+        # Vivid pixels named grey are tan shading or a glasses frame, not an eye colour.
+        excl = ("black", "grey", "white", *((hair[0],) if hair else ()))
         # Eyes are small: a few percent of the face band, in a colour other than the hair's.
         if 0.005 * len(face) < len(vivid) < 0.1 * len(face):
             got = dominant_colour(vivid, excl)
