@@ -117,8 +117,31 @@ def core_pixels(image: Image, mask: NDArray[np.bool_], labels: NDArray[np.uint8]
     return fill
 
 
+@dataclass
+class FrameColours:
+    """What every track's descriptor on one frame shares: the frame in Lab and, with the frame's labels,
+    its background's soft histogram (None when the background is too small to say anything). At 1080p
+    the background histogram is most of a descriptor's cost, and a shot's tracks are described on the
+    same sampled frames (`register.register_shot`), so it is computed once per frame, not per track."""
+
+    lab: NDArray[np.uint8]
+    background: NDArray[np.float32] | None
+
+
+def frame_colours(image: Image, labels: NDArray[np.uint8] | None = None) -> FrameColours:
+    """The `FrameColours` of one frame (``labels``: every object of the frame, as `frame_descriptor`)."""
+    lab = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2LAB), np.uint8)
+    p_bg: NDArray[np.float32] | None = None
+    if labels is not None:
+        background = labels == 0
+        if background.sum() >= MIN_PIXELS:
+            p_bg = _hist(_votes(lab[background]))
+    return FrameColours(lab, p_bg)
+
+
 def frame_descriptor(
-    image: Image, mask: NDArray[np.bool_], labels: NDArray[np.uint8] | None = None
+    image: Image, mask: NDArray[np.bool_], labels: NDArray[np.uint8] | None = None,
+    colours: Callable[[], FrameColours] | None = None,
 ) -> TrackDescriptor | None:
     """The descriptor of one appearance, or None when it is too small to say anything.
 
@@ -127,17 +150,20 @@ def frame_descriptor(
     in the frame's background (``labels == 0``): a segmentation takes background with it (between two
     heads, around the hair), and that background is what two characters of one shot share and what
     changes at a cut, so left in it pulls a shot's characters together and one character's shots apart.
+
+    ``colours``: where the frame's `FrameColours` come from when several tracks share the frame (a
+    cache); by default they are computed here.
     """
     fill = fill_pixels(image, mask) if labels is None else core_pixels(image, mask, labels)
     if fill.sum() < MIN_PIXELS:
         return None
-    lab = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2LAB), np.uint8)
+    shared = colours() if colours is not None else frame_colours(image, labels)
+    lab = shared.lab
     votes = _votes(lab[fill])
     weights: NDArray[np.float32] | None = None
     if labels is not None:
-        background = labels == 0
-        if background.sum() >= MIN_PIXELS:
-            p_bg = _hist(_votes(lab[background]))
+        p_bg = shared.background
+        if p_bg is not None:
             p_obj = _hist(votes)
             own = p_obj / np.maximum(1e-9, p_obj + BACKGROUND_WEIGHT * p_bg)
             weights = (own[votes[0]] * votes[1]).sum(axis=1).astype(np.float32)
@@ -156,9 +182,13 @@ def frame_descriptor(
 
 
 def track_descriptor(
-    frames: Sequence[Image], labels: Sequence[Labels], track: int, embed: Embedder | None = None
+    frames: Sequence[Image], labels: Sequence[Labels], track: int, embed: Embedder | None = None,
+    cache: dict[int, FrameColours] | None = None,
 ) -> TrackDescriptor | None:
-    """Average of `frame_descriptor` over up to `SAMPLES` frames where ``track`` is largest-enough."""
+    """Average of `frame_descriptor` over up to `SAMPLES` frames where ``track`` is largest-enough.
+
+    ``cache``: the frames' `FrameColours` by index, filled as needed; pass one dict to every track
+    described on the same ``frames`` and ``labels`` (the same descriptors, each frame's colours once)."""
     areas = np.array([int((np.asarray(lab) == track).sum()) for lab in labels])
     present = np.flatnonzero(areas >= MIN_PIXELS)
     if len(present) == 0:
@@ -170,7 +200,7 @@ def track_descriptor(
         image = np.asarray(frames[i])
         lab = np.asarray(labels[i])
         mask = lab == track
-        d = frame_descriptor(image, mask, lab)
+        d = frame_descriptor(image, mask, lab, None if cache is None else _cached(cache, i, image, lab))
         if d is not None:
             parts.append(d)
             if embed is not None:
@@ -188,6 +218,17 @@ def track_descriptor(
         np.mean([p.shape for p in parts], axis=0).astype(np.float32),
         deep,
     )
+
+
+def _cached(cache: dict[int, FrameColours], i: int, image: Image, labels: Labels) -> Callable[[], FrameColours]:
+    """Frame ``i``'s colours from ``cache``, computed into it on first use."""
+
+    def get() -> FrameColours:
+        if i not in cache:
+            cache[i] = frame_colours(image, labels)
+        return cache[i]
+
+    return get
 
 
 def _crop(image: Image, mask: NDArray[np.bool_], margin: float = 0.1) -> Image:
