@@ -13,7 +13,6 @@ from the annotator backend) joins the distance when one is given.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
@@ -65,6 +64,22 @@ class TrackDescriptor:
         return cls(arr("whole"), arr("top"), arr("shape"), None if deep is None else np.asarray(deep, np.float32))
 
 
+def _corner_tables() -> list[tuple[NDArray[np.int64], NDArray[np.float32]]]:
+    """Per channel, for each of the 256 values: its two neighbouring bins and their weights."""
+    tables = []
+    for n in BINS:
+        c = np.arange(256, dtype=np.float32) * (n / 256.0) - 0.5
+        lo = np.floor(c)
+        frac = (c - lo).astype(np.float32)
+        below = np.clip(lo.astype(np.int64), 0, n - 1)
+        above = np.clip(lo.astype(np.int64) + 1, 0, n - 1)
+        tables.append((np.stack([below, above], axis=1), np.stack([1.0 - frac, frac], axis=1).astype(np.float32)))
+    return tables
+
+
+CORNERS = _corner_tables()
+
+
 def _votes(lab: NDArray[np.uint8]) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
     """Each Lab pixel's (N, 3) soft histogram votes: the 8 bins around it and their trilinear weights.
 
@@ -72,20 +87,16 @@ def _votes(lab: NDArray[np.uint8]) -> tuple[NDArray[np.int64], NDArray[np.float3
     added light or a compression change, and the histogram jumps; shared between neighbouring bins,
     a vote moves smoothly with the colour (measured on the tuning tracks: same vs other character
     cross-shot AUC 0.945 -> 0.985).
+
+    A channel value has 256 possible values, so its bins and weights are looked up (`CORNERS`) and the
+    8 corners broadcast in `itertools.product` order (L slowest), the weight multiplied L x a x b in
+    float32: the same votes as computing them per pixel, at a quarter of the CPU on a 1080p frame.
     """
-    corners: list[tuple[tuple[NDArray[np.int64], NDArray[np.float32]], ...]] = []
-    for i, n in enumerate(BINS):
-        c = lab[:, i].astype(np.float32) * (n / 256.0) - 0.5
-        lo = np.floor(c)
-        frac = (c - lo).astype(np.float32)
-        below = np.clip(lo.astype(np.int64), 0, n - 1)
-        above = np.clip(lo.astype(np.int64) + 1, 0, n - 1)
-        corners.append(((below, 1.0 - frac), (above, frac)))
-    idx, wts = [], []
-    for (i0, w0), (i1, w1), (i2, w2) in itertools.product(*corners):
-        idx.append((i0 * BINS[1] + i1) * BINS[2] + i2)
-        wts.append(w0 * w1 * w2)
-    return np.stack(idx, axis=1), np.stack(wts, axis=1).astype(np.float32)
+    (b0, w0), (b1, w1), (b2, w2) = CORNERS
+    lum, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
+    idx = (b0[lum][:, :, None, None] * BINS[1] + b1[a][:, None, :, None]) * BINS[2] + b2[b][:, None, None, :]
+    wts = w0[lum][:, :, None, None] * w1[a][:, None, :, None] * w2[b][:, None, None, :]
+    return idx.reshape(-1, 8), wts.reshape(-1, 8)
 
 
 def _hist(
