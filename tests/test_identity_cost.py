@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 
-from models.classical.identity import BINS, FrameColours, _hist, _votes, track_descriptor
+from models.classical.identity import BINS, FrameColours, _hist, _votes, colour_hist, track_descriptor
 
 
 def per_pixel_votes(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,3 +62,16 @@ def test_shared_frame_colours_give_the_same_descriptors() -> None:
     # The two tracks are told apart by colour (the cache did not hand one track's colours to the other).
     one, two = track_descriptor(frames, labels, 1, cache=cache), track_descriptor(frames, labels, 2, cache=cache)
     assert one is not None and two is not None and not np.allclose(one.whole, two.whole)
+
+
+def test_colour_hist_equals_the_histogram_of_the_votes_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    for n in (1, 300, 200_000):
+        lab = rng.integers(0, 256, (n, 3), dtype=np.uint8)
+        if n >= 256:
+            lab[:256] = np.arange(256, dtype=np.uint8)[:, None]  # the clipped ends of every channel
+            lab[n // 2 :] = (128, 77, 200)  # a flat fill: many votes summed into the same bins
+        got, want = colour_hist(lab), _hist(_votes(lab))
+        assert got.dtype == np.float32 and got.shape == want.shape
+        assert np.array_equal(got, want)
+        assert abs(float(got.sum()) - 1.0) < 1e-5

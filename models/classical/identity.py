@@ -109,6 +109,38 @@ def _hist(
     return h / max(1e-9, float(h.sum()))
 
 
+def _dense(table: tuple[NDArray[np.int64], NDArray[np.float32]], n: int) -> NDArray[np.float64]:
+    """A channel's (256, n) vote weights: row v holds value v's two corner weights in their bins."""
+    bins, weights = table
+    dense = np.zeros((256, n), np.float64)
+    for c in range(2):  # both corners land in the same (clipped) bin at the ends: they add
+        np.add.at(dense, (np.arange(256), bins[:, c]), weights[:, c])
+    return dense
+
+
+DENSE_L, DENSE_A = _dense(CORNERS[0], BINS[0]), _dense(CORNERS[1], BINS[1])
+
+
+def colour_hist(pixels: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """`_hist(_votes(pixels))` (unweighted) without the (N, 8) votes: each pixel's b votes are summed
+    per (L, a) value pair, then spread over the L and a bins (separable trilinear weights).
+
+    The same histogram bit for bit, not only nearly: every weight is a multiple of 2^-16 (the bins
+    split 0..255 into steps of 2^-6 and 2^-5) and a frame has under 2^36 pixels, so every sum is exact
+    in float64 whatever its order. A 1080p background (two million pixels) is most of a track
+    descriptor's cost (`frame_colours`)."""
+    b2, w2 = CORNERS[2]
+    pair = pixels[:, 0].astype(np.int64) * 256 + pixels[:, 1]
+    b = pixels[:, 2]
+    per_pair = np.zeros(256 * 256 * BINS[2], np.float64)
+    for c in range(2):
+        per_pair += np.bincount(pair * BINS[2] + b2[b, c], weights=w2[b, c], minlength=per_pair.size)
+    grid = per_pair.reshape(256, 256, BINS[2])  # L value, a value, b bin
+    over_l = np.tensordot(DENSE_L, grid, axes=(0, 0))  # L bin, a value, b bin
+    h = np.einsum("aj,iak->ijk", DENSE_A, over_l).reshape(-1).astype(np.float32)
+    return h / max(1e-9, float(h.sum()))
+
+
 def fill_pixels(image: Image, mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """The mask without its line art (dark pixels) and outermost ring (anti-aliased into the background)."""
     inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -146,7 +178,7 @@ def frame_colours(image: Image, labels: NDArray[np.uint8] | None = None) -> Fram
     if labels is not None:
         background = labels == 0
         if background.sum() >= MIN_PIXELS:
-            p_bg = _hist(_votes(lab[background]))
+            p_bg = colour_hist(lab[background])
     return FrameColours(lab, p_bg)
 
 
