@@ -5,9 +5,21 @@ from __future__ import annotations
 
 import itertools
 
+import cv2
 import numpy as np
 
-from models.classical.identity import BINS, FrameColours, _hist, _votes, colour_hist, track_descriptor
+from models.classical.identity import (
+    BACKGROUND_WEIGHT,
+    BINS,
+    MIN_PIXELS,
+    FrameColours,
+    _hist,
+    _votes,
+    colour_hist,
+    core_pixels,
+    frame_descriptor,
+    track_descriptor,
+)
 
 
 def per_pixel_votes(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,3 +87,49 @@ def test_colour_hist_equals_the_histogram_of_the_votes_bit_for_bit() -> None:
         assert got.dtype == np.float32 and got.shape == want.shape
         assert np.array_equal(got, want)
         assert abs(float(got.sum()) - 1.0) < 1e-5
+
+
+def whole_frame_descriptor(image: np.ndarray, mask: np.ndarray, labels: np.ndarray) -> list[np.ndarray] | None:
+    """`frame_descriptor` computed over the whole frame (its definition before the bounding box)."""
+    fill = core_pixels(image, mask, labels)
+    if fill.sum() < MIN_PIXELS:
+        return None
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+    votes = _votes(lab[fill])
+    p_bg, p_obj = _hist(_votes(lab[labels == 0])), _hist(votes)
+    own = p_obj / np.maximum(1e-9, p_obj + BACKGROUND_WEIGHT * p_bg)
+    weights = (own[votes[0]] * votes[1]).sum(axis=1).astype(np.float32)
+    ys = np.nonzero(mask)[0]
+    y0, y1 = ys.min(), ys.max() + 1
+    in_top = np.nonzero(fill)[0] < y0 + 0.3 * (y1 - y0)
+    whole = _hist(votes, weights)
+    top = _hist((votes[0][in_top], votes[1][in_top]), weights[in_top]) if in_top.sum() >= MIN_PIXELS // 2 else whole
+    return [whole, top]
+
+
+def test_descriptor_from_the_bounding_box_equals_the_whole_frame() -> None:
+    rng = np.random.default_rng(11)
+    image = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    labels = np.zeros((90, 120), np.uint8)
+    labels[0:50, 0:40] = 1  # touches the frame's corner
+    labels[10:70, 42:90] = 2  # two pixels from object 1: the contact band reaches into it
+    labels[60:90, 88:120] = 3  # touches two edges and object 2
+    labels[20:30, 60:70] = 4  # inside object 2's box
+    for oid, colour in ((1, (220, 30, 30)), (2, (30, 200, 60)), (3, (40, 40, 230)), (4, (240, 240, 20))):
+        sel = labels == oid
+        image[sel] = (np.asarray(colour) + rng.integers(-20, 20, (int(sel.sum()), 3))).clip(0, 255).astype(np.uint8)
+    for oid in (1, 2, 3, 4):
+        mask = labels == oid
+        got, want = frame_descriptor(image, mask, labels), whole_frame_descriptor(image, mask, labels)
+        assert got is not None and want is not None
+        assert np.array_equal(got.whole, want[0]) and np.array_equal(got.top, want[1])
+    assert frame_descriptor(image, np.zeros_like(labels, bool), labels) is None
+    # A thin object one background pixel right of the box: only its contact band trims the object.
+    labels = np.zeros((90, 120), np.uint8)
+    labels[30:60, 20:50] = 5
+    labels[30:60, 51] = 6
+    image[labels == 5] = (200, 100, 50)
+    image[30:60, 44:50] = (20, 90, 240)  # the band it trims has colours of its own
+    got, want = frame_descriptor(image, labels == 5, labels), whole_frame_descriptor(image, labels == 5, labels)
+    assert got is not None and want is not None
+    assert np.array_equal(got.whole, want[0]) and np.array_equal(got.top, want[1])
