@@ -21,6 +21,7 @@ from models.base import Image, Labels
 from models.classical.identity import (
     LINK_THRESHOLD,
     Embedder,
+    FrameColours,
     TrackDescriptor,
     distance,
     link_tracks,
@@ -124,8 +125,9 @@ def register_shot(
     images = [np.asarray(frames[i]) for i in picks]
     sampled = [np.asarray(labels[i]) for i in picks]
     descriptors: dict[int, TrackDescriptor] = {}
+    colours: dict[int, FrameColours] = {}  # every track is described on the same sampled frames
     for t in found:
-        d = track_descriptor(images, sampled, t, embed if found[t] == "character" else None)
+        d = track_descriptor(images, sampled, t, embed if found[t] == "character" else None, colours)
         if d is None:  # too small on every sampled frame: describe it from all its frames
             d = track_descriptor(frames, labels, t)
         if d is not None:
