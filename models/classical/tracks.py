@@ -168,24 +168,54 @@ class Tracks:
         """Move label boundaries onto colour edges within a few pixels of where the flow put them."""
         assert self.post is not None
         ids = self.post_ids
-        # Each blur written straight into its row: stacking full-frame maps afterwards copies them all.
-        onehot = np.empty((len(ids), *warped.shape), np.float32)
-        for row, k in enumerate(ids):
-            cv2.GaussianBlur((warped == k).astype(np.float32), (0, 0), self.sigma, dst=onehot[row])
-        band = onehot.max(axis=0) < 0.999
+        h = warped.shape[0]
         margin = np.ones(warped.shape, np.float32)
+        rows = _rows_of(warped)
+        if not rows[0].size:
+            return warped, margin  # no object: no boundary, no band
+        # The band lies within the blur's reach of an object, so only those rows are worked on. Row
+        # windows only (never column windows): OpenCV blurs a row's SIMD lanes and tail differently, so
+        # a narrower image would round some pixels differently; a row window gives the same bits.
+        reach = _blur_reach(self.sigma)
+        y0, y1 = max(0, int(rows[0][0]) - reach), min(h, int(rows[0][-1]) + reach + 1)
+        # Each blur written straight into its row: stacking full-frame maps afterwards copies them all.
+        onehot = np.zeros((len(ids), y1 - y0, warped.shape[1]), np.float32)
+        for row, k in enumerate(ids):
+            ks = rows[0] if k == 0 else np.flatnonzero(rows[1][:, k])
+            if not ks.size:
+                continue
+            b0, b1 = max(y0, int(ks[0]) - reach), min(y1, int(ks[-1]) + reach + 1)  # rows the blur reaches
+            if k == 0:
+                b0, b1 = y0, y1  # the background is everywhere
+            s0, s1 = max(0, b0 - reach), min(h, b1 + reach)  # what those rows' blur reads
+            blurred = cv2.GaussianBlur((warped[s0:s1] == k).astype(np.float32), (0, 0), self.sigma)
+            onehot[row, b0 - y0:b1 - y0] = blurred[b0 - s0:b1 - s0]
+        band = onehot.max(axis=0) < 0.999
         if not band.any():
             return warped, margin
-        idx = colour_index(image[band])
+        idx = colour_index(image[y0:y1][band])
         # Where the flow is unreliable (occlusions), let colour speak louder.
-        power = self.snap * (1.5 - 0.5 * consist[band])
+        power = self.snap * (1.5 - 0.5 * consist[y0:y1][band])
         score = onehot[:, band] * self.post[:, idx] ** power
         score /= score.sum(axis=0, keepdims=True) + 1e-12
         out = warped.copy()
-        out[band] = ids[np.argmax(score, axis=0)]
+        out[y0:y1][band] = ids[np.argmax(score, axis=0)]
         top2 = np.partition(score, -2, axis=0)[-2:]
-        margin[band] = top2[1] - top2[0]
+        margin[y0:y1][band] = top2[1] - top2[0]
         return out, margin
+
+
+def _blur_reach(sigma: float) -> int:
+    """Rows beyond which a float Gaussian blur of ``sigma`` reads nothing (OpenCV's kernel for float
+    images is ``2 * round(4 * sigma) + 1`` wide; two rows spare)."""
+    return int(np.ceil(4 * sigma)) + 2
+
+
+def _rows_of(labels: Labels) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+    """The rows holding any object, and per row which labels it holds (``(h, 256)``)."""
+    present = np.zeros((labels.shape[0], 256), bool)
+    present[np.arange(labels.shape[0])[:, None], labels] = True
+    return np.flatnonzero(present[:, 1:].any(axis=1)), present
 
 
 def _shift(mask: NDArray[np.bool_], d: F32) -> NDArray[np.bool_]:
