@@ -36,6 +36,7 @@ from typing import ClassVar, Literal
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from models.base import Direction, Image, Labels, Propagation, Role, SoftMap
 from models.classical.flow import Flows
@@ -156,8 +157,8 @@ def _blend(prev: Propagation | None, prev_ids: frozenset[int], new: Propagation,
         return new
     a, ca, b, cb = prev.labels, prev.confidence, new.labels, new.confidence
     take_new = cb > ca
-    unknown_to_new = ~np.isin(a, list(new_ids)) & (a != 0)
-    unknown_to_prev = ~np.isin(b, list(prev_ids)) & (b != 0)
+    unknown_to_new = _unknown(new_ids)[a]
+    unknown_to_prev = _unknown(prev_ids)[b]
     take_new = np.where(unknown_to_new & ~unknown_to_prev, False, take_new)
     take_new = np.where(unknown_to_prev & ~unknown_to_new, True, take_new)
     merged = np.where(take_new, b, a).astype(np.uint8)
@@ -165,3 +166,12 @@ def _blend(prev: Propagation | None, prev_ids: frozenset[int], new: Propagation,
     c = np.where(a == b, 1.0 - (1.0 - hi) * (1.0 - lo), np.where(unknown_to_new | unknown_to_prev,
                                                                 np.where(take_new, cb, ca), hi - lo))
     return Propagation(merged, c.astype(np.float32))
+
+
+def _unknown(ids: frozenset[int]) -> NDArray[np.bool_]:
+    """A lookup table over label values: True for an object not among ``ids`` (indexing a uint8 map
+    with it is `np.isin` without the sort)."""
+    table = np.ones(256, bool)
+    table[0] = False
+    table[list(ids)] = False
+    return table
