@@ -41,7 +41,12 @@ def _lab(image: Image) -> NDArray[np.float32]:
 def edges(image: Image, grow: bool = True) -> Mask:
     """Line art and colour edges, one pixel grown (``grow``) so a stroke's one-pixel gaps are
     sealed: the boundaries of the picture's flat colour regions."""
-    out = line_art(image)
+    return _edges(image, line_art(image), grow)
+
+
+def _edges(image: Image, strokes: Mask, grow: bool = True) -> Mask:
+    """`edges` with the picture's line art already found (``strokes``, left unchanged)."""
+    out = strokes.copy()
     blurred = cv2.GaussianBlur(image, (3, 3), 0)
     for c in range(3):  # a hue change at equal brightness is an edge too
         out |= cv2.Canny(np.ascontiguousarray(blurred[..., c]), 40, 100) > 0
@@ -65,15 +70,16 @@ def fill_enclosed(labels: Labels, image: Image, keep_out: Mask | None = None, ba
     h, w = labels.shape
     lab = _lab(image)
     strokes = line_art(image)
-    barrier = edges(image)
+    barrier = _edges(image, strokes)  # line art is found once: it is most of what edges costs
     n_reg, regions, reg_stats, _ = cv2.connectedComponentsWithStats((~barrier).astype(np.uint8), connectivity=4)
     r = max(3, round(reach * max(h, w)))
     gap = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    for oid in (int(v) for v in np.unique(labels) if v and (ids is None or int(v) in ids)):
+    present = np.flatnonzero(np.bincount(labels.ravel(), minlength=256))
+    for oid in (int(v) for v in present if v and (ids is None or int(v) in ids)):
         own = labels == oid
-        ys, xs = np.nonzero(own)
+        bx, by, bw, bh = cv2.boundingRect(own.view(np.uint8))
         # Work in the object's box grown by the reach: most frames hold small objects.
-        y0, y1, x0, x1 = max(0, ys.min() - r), min(h, ys.max() + r + 1), max(0, xs.min() - r), min(w, xs.max() + r + 1)
+        y0, y1, x0, x1 = max(0, by - r), min(h, by + bh + r), max(0, bx - r), min(w, bx + bw + r)
         sub, own_s, reg = labels[y0:y1, x0:x1], own[y0:y1, x0:x1], regions[y0:y1, x0:x1]
         near = cv2.dilate(own_s.astype(np.uint8), K3, iterations=2) > 0
         outline = strokes[y0:y1, x0:x1] & near & (sub == 0)

@@ -170,25 +170,26 @@ class Tracks:
         ids = self.post_ids
         h = warped.shape[0]
         margin = np.ones(warped.shape, np.float32)
-        rows = _rows_of(warped)
-        if not rows[0].size:
+        rows = np.flatnonzero(warped.any(axis=1))
+        if not rows.size:
             return warped, margin  # no object: no boundary, no band
         # The band lies within the blur's reach of an object, so only those rows are worked on. Row
         # windows only (never column windows): OpenCV blurs a row's SIMD lanes and tail differently, so
         # a narrower image would round some pixels differently; a row window gives the same bits.
         reach = _blur_reach(self.sigma)
-        y0, y1 = max(0, int(rows[0][0]) - reach), min(h, int(rows[0][-1]) + reach + 1)
+        y0, y1 = max(0, int(rows[0]) - reach), min(h, int(rows[-1]) + reach + 1)
         # Each blur written straight into its row: stacking full-frame maps afterwards copies them all.
         onehot = np.zeros((len(ids), y1 - y0, warped.shape[1]), np.float32)
         for row, k in enumerate(ids):
-            ks = rows[0] if k == 0 else np.flatnonzero(rows[1][:, k])
+            mask = warped == k
+            ks = rows if k == 0 else np.flatnonzero(mask.any(axis=1))
             if not ks.size:
                 continue
             b0, b1 = max(y0, int(ks[0]) - reach), min(y1, int(ks[-1]) + reach + 1)  # rows the blur reaches
             if k == 0:
                 b0, b1 = y0, y1  # the background is everywhere
             s0, s1 = max(0, b0 - reach), min(h, b1 + reach)  # what those rows' blur reads
-            blurred = cv2.GaussianBlur((warped[s0:s1] == k).astype(np.float32), (0, 0), self.sigma)
+            blurred = cv2.GaussianBlur(mask[s0:s1].astype(np.float32), (0, 0), self.sigma)
             onehot[row, b0 - y0:b1 - y0] = blurred[b0 - s0:b1 - s0]
         band = onehot.max(axis=0) < 0.999
         if not band.any():
@@ -209,13 +210,6 @@ def _blur_reach(sigma: float) -> int:
     """Rows beyond which a float Gaussian blur of ``sigma`` reads nothing (OpenCV's kernel for float
     images is ``2 * round(4 * sigma) + 1`` wide; two rows spare)."""
     return int(np.ceil(4 * sigma)) + 2
-
-
-def _rows_of(labels: Labels) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
-    """The rows holding any object, and per row which labels it holds (``(h, 256)``)."""
-    present = np.zeros((labels.shape[0], 256), bool)
-    present[np.arange(labels.shape[0])[:, None], labels] = True
-    return np.flatnonzero(present[:, 1:].any(axis=1)), present
 
 
 def _shift(mask: NDArray[np.bool_], d: F32) -> NDArray[np.bool_]:
