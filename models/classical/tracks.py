@@ -254,15 +254,20 @@ def _move(amodal: NDArray[np.bool_], visible: NDArray[np.bool_], shown: float, f
     tx = np.rint(xs + d[:, 0]).astype(np.intp)
     ty = np.rint(ys + d[:, 1]).astype(np.intp)
     ok = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
-    tx, ty = tx[ok], ty[ok]
-    out = np.zeros((h, w), bool)
+    return _splat(tx[ok], ty[ok], (h, w)), vel
+
+
+def _splat(tx: NDArray[np.intp], ty: NDArray[np.intp], shape: tuple[int, int]) -> NDArray[np.bool_]:
+    """The mask of the pixels ``(tx, ty)`` (inside ``shape``) closed by 3x3: splatting leaves pinholes
+    where the object stretches. The closing runs in the splat's box grown by 2 (what a 3x3 closing can
+    reach and read): the same pixels as over the whole frame, at the object's cost."""
+    h, w = shape
+    out = np.zeros(shape, bool)
     if not len(tx):
-        return out, vel
-    # Splatting leaves pinholes where the object stretches; a 3x3 closing fills them. It is done in
-    # the splat's box grown by 2 (what a 3x3 closing can reach and read): the same pixels, less work.
+        return out
     y0, y1, x0, x1 = max(0, ty.min() - 2), min(h, ty.max() + 3), max(0, tx.min() - 2), min(w, tx.max() + 3)
     hit: NDArray[Any] = np.zeros((y1 - y0, x1 - x0), np.uint8)
     hit[ty - y0, tx - x0] = 1
     close = np.ones((3, 3), np.uint8)
     out[y0:y1, x0:x1] = cv2.erode(cv2.dilate(hit, close), close) > 0
-    return out, vel
+    return out
