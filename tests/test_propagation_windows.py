@@ -6,7 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.classical.propagation import _unknown
+from models.base import Propagation
+from models.classical.propagation import _blend, _unknown
 from models.classical.tracks import Tracks, _splat, colour_index
 
 
@@ -90,3 +91,30 @@ def test_unknown_labels_by_lookup_equal_isin() -> None:
     for ids in (frozenset(), frozenset({1}), frozenset({3, 7, 255})):
         want = ~np.isin(labels, list(ids)) & (labels != 0)
         assert np.array_equal(_unknown(ids)[labels], want)
+
+
+def _reference_blend(a: np.ndarray, ca: np.ndarray, b: np.ndarray, cb: np.ndarray, prev_ids: frozenset[int],
+                     new_ids: frozenset[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The passes' blend as it was, with chained np.where (the reference)."""
+    take_new = cb > ca
+    unknown_to_new = ~np.isin(a, list(new_ids)) & (a != 0)
+    unknown_to_prev = ~np.isin(b, list(prev_ids)) & (b != 0)
+    take_new = np.where(unknown_to_new & ~unknown_to_prev, False, take_new)
+    take_new = np.where(unknown_to_prev & ~unknown_to_new, True, take_new)
+    merged = np.where(take_new, b, a).astype(np.uint8)
+    hi, lo = np.maximum(ca, cb), np.minimum(ca, cb)
+    c = np.where(a == b, 1.0 - (1.0 - hi) * (1.0 - lo), np.where(unknown_to_new | unknown_to_prev,
+                                                                np.where(take_new, cb, ca), hi - lo))
+    return merged, c.astype(np.float32)
+
+
+def test_blend_of_two_passes_equals_the_chained_where_blend() -> None:
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 5, (64, 80)).astype(np.uint8)  # labels 1..4, some known to one pass only
+    b = rng.integers(0, 5, (64, 80)).astype(np.uint8)
+    ca, cb = rng.random((64, 80), dtype=np.float32), rng.random((64, 80), dtype=np.float32)
+    for prev_ids, new_ids in [(frozenset({1, 2, 3}), frozenset({1, 2, 4})), (frozenset({1, 2, 3, 4}),) * 2]:
+        got = _blend(Propagation(a, ca), prev_ids, Propagation(b, cb), new_ids)
+        want = _reference_blend(a, ca, b, cb, prev_ids, new_ids)
+        assert np.array_equal(got.labels, want[0])
+        assert np.array_equal(got.confidence, want[1]) and got.confidence.dtype == np.float32
