@@ -93,8 +93,9 @@ class FlowPropagator:
         bridged = 0
         for dst in range(order[0], stop + step, step):
             seed = np.asarray(seeds[dst], np.uint8) if dst in seeds else None
+            held = label_ids(seed) if seed is not None else []  # counted once: merging needs them too
             # Objects a seed does not hold are carried onto its frame first, then merged with it.
-            carry = dst != order[0] and (seed is None or not set(label_ids(seed)) >= set(tracks.order))
+            carry = dst != order[0] and (seed is None or not set(held) >= set(tracks.order))
             if carry:
                 flow = flows.flow(anchor, dst)
                 back = flows.flow(dst, anchor)
@@ -111,7 +112,7 @@ class FlowPropagator:
                 tracks.conf = conf.astype(np.float32)
             anchor, bridged = dst, 0
             if seed is not None:
-                tracks.merge_seed(flows.frame(dst), seed)
+                tracks.merge_seed(flows.frame(dst), seed, held)
                 yield dst, tracks.labels.copy(), tracks.conf.copy(), frozenset(tracks.order)
             else:
                 yield dst, tracks.labels.copy(), tracks.visible_conf(), frozenset(tracks.order)

@@ -54,9 +54,10 @@ class Tracks:
         self.area: dict[int, float] = {}  # each object's recent whole size, to tell hidden from shrunk
         self.sigma = max(1.0, band * max(shape) / 854)
 
-    def merge_seed(self, image: Image, seed: Labels) -> None:
-        """Trust ``seed`` for the objects it holds; keep the others where it labels nothing."""
-        held = label_ids(seed)
+    def merge_seed(self, image: Image, seed: Labels, held: list[int] | None = None) -> None:
+        """Trust ``seed`` for the objects it holds (``held``: its `label_ids` when the caller has
+        them); keep the others where it labels nothing."""
+        held = label_ids(seed) if held is None else held
         full = set(held) >= set(self.order)
         keep = (seed == 0) & ~np.isin(self.labels, held) & (not full)
         self.labels = np.where(keep, self.labels, seed).astype(np.uint8)
