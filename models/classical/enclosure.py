@@ -41,7 +41,12 @@ def _lab(image: Image) -> NDArray[np.float32]:
 def edges(image: Image, grow: bool = True) -> Mask:
     """Line art and colour edges, one pixel grown (``grow``) so a stroke's one-pixel gaps are
     sealed: the boundaries of the picture's flat colour regions."""
-    out = line_art(image)
+    return _edges(image, line_art(image), grow)
+
+
+def _edges(image: Image, strokes: Mask, grow: bool = True) -> Mask:
+    """`edges` with the picture's line art already found (``strokes``, left unchanged)."""
+    out = strokes.copy()
     blurred = cv2.GaussianBlur(image, (3, 3), 0)
     for c in range(3):  # a hue change at equal brightness is an edge too
         out |= cv2.Canny(np.ascontiguousarray(blurred[..., c]), 40, 100) > 0
@@ -65,15 +70,16 @@ def fill_enclosed(labels: Labels, image: Image, keep_out: Mask | None = None, ba
     h, w = labels.shape
     lab = _lab(image)
     strokes = line_art(image)
-    barrier = edges(image)
+    barrier = _edges(image, strokes)  # line art is found once: it is most of what edges costs
     n_reg, regions, reg_stats, _ = cv2.connectedComponentsWithStats((~barrier).astype(np.uint8), connectivity=4)
     r = max(3, round(reach * max(h, w)))
     gap = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    for oid in (int(v) for v in np.unique(labels) if v and (ids is None or int(v) in ids)):
+    present = np.flatnonzero(np.bincount(labels.ravel(), minlength=256))
+    for oid in (int(v) for v in present if v and (ids is None or int(v) in ids)):
         own = labels == oid
-        ys, xs = np.nonzero(own)
+        bx, by, bw, bh = cv2.boundingRect(own.view(np.uint8))
         # Work in the object's box grown by the reach: most frames hold small objects.
-        y0, y1, x0, x1 = max(0, ys.min() - r), min(h, ys.max() + r + 1), max(0, xs.min() - r), min(w, xs.max() + r + 1)
+        y0, y1, x0, x1 = max(0, by - r), min(h, by + bh + r), max(0, bx - r), min(w, bx + bw + r)
         sub, own_s, reg = labels[y0:y1, x0:x1], own[y0:y1, x0:x1], regions[y0:y1, x0:x1]
         near = cv2.dilate(own_s.astype(np.uint8), K3, iterations=2) > 0
         outline = strokes[y0:y1, x0:x1] & near & (sub == 0)
@@ -91,18 +97,23 @@ def fill_enclosed(labels: Labels, image: Image, keep_out: Mask | None = None, ba
         fill = np.zeros(holes.shape, bool)
         # How much of each flat region of the picture lies within the silhouette.
         within = np.bincount(reg[silhouette], minlength=n_reg)
+        bar, bg = barrier[y0:y1, x0:x1], None if background is None else background[y0:y1, x0:x1]
+        hh, ww = holes.shape
         for c in range(1, n):
             if stats[c, cv2.CC_STAT_AREA] > max_share * area:
                 continue
-            hole = comp == c
-            if _continues_outside(reg[hole], within, reg_stats[:, cv2.CC_STAT_AREA]):
+            # Each hole is judged in its box grown by the reach (the window `_seen_through` compares
+            # colours in; it holds the whole hole with a margin), not in the whole object's box.
+            x, y, bw, bh = (int(v) for v in stats[c, :4])
+            at = np.s_[max(0, y - r):min(hh, y + bh + r), max(0, x - r):min(ww, x + bw + r)]
+            hole = comp[at] == c
+            if _continues_outside(reg[at][hole], within, reg_stats[:, cv2.CC_STAT_AREA]):
                 continue
-            if _textured(hole & ~outline, barrier[y0:y1, x0:x1], round(0.002 * h * w)):
+            if _textured(hole & ~outline[at], bar[at], round(0.002 * h * w)):
                 continue
-            if _seen_through(hole, around, win, stats[c], r, match,
-                             None if background is None else background[y0:y1, x0:x1]):
+            if _seen_through(hole, around[at], win[at], match, None if bg is None else bg[at]):
                 continue
-            fill |= hole
+            fill[at] |= hole
         # The outline strokes that close a filled hole are the object's too.
         fill |= outline & (cv2.dilate(fill.astype(np.uint8), K3, iterations=2) > 0)
         if keep_out is not None:
@@ -130,18 +141,13 @@ def _continues_outside(hole_regions: NDArray[Any], within: NDArray[Any], total: 
     return float(counts[outside].sum()) > 0.5 * float(counts.sum())
 
 
-def _seen_through(hole: Mask, around: Mask, lab: NDArray[np.float32], stat: NDArray[np.int32], r: int,
-                  match: float, background: Mask | None) -> bool:
-    """Whether ``hole`` shows the background that lies around the object near it."""
-    x, y, bw, bh = (int(v) for v in stat[:4])
-    hh, ww = hole.shape
-    y0, y1, x0, x1 = max(0, y - r), min(hh, y + bh + r), max(0, x - r), min(ww, x + bw + r)
-    ring = around[y0:y1, x0:x1]
+def _seen_through(hole: Mask, around: Mask, lab: NDArray[np.float32], match: float, background: Mask | None) -> bool:
+    """Whether ``hole`` shows the background that lies around the object near it (all maps are the
+    window around the hole the comparison looks in: its box grown by the reach)."""
+    ring = around
     if int(ring.sum()) < 10:
         return False  # nothing but the object around it: enclosed
-    win = lab[y0:y1, x0:x1]
-    inside = hole[y0:y1, x0:x1]
-    dist = float(np.linalg.norm(np.median(win[inside], 0) - np.median(win[ring], 0)))
+    dist = float(np.linalg.norm(np.median(lab[hole], 0) - np.median(lab[ring], 0)))
     if dist < match:
         return True
     return background is not None and float(background[hole].mean()) > 0.5 and dist < 2 * match

@@ -36,6 +36,7 @@ from typing import ClassVar, Literal
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from models.base import Direction, Image, Labels, Propagation, Role, SoftMap
 from models.classical.flow import Flows
@@ -92,8 +93,9 @@ class FlowPropagator:
         bridged = 0
         for dst in range(order[0], stop + step, step):
             seed = np.asarray(seeds[dst], np.uint8) if dst in seeds else None
+            held = label_ids(seed) if seed is not None else []  # counted once: merging needs them too
             # Objects a seed does not hold are carried onto its frame first, then merged with it.
-            carry = dst != order[0] and (seed is None or not set(label_ids(seed)) >= set(tracks.order))
+            carry = dst != order[0] and (seed is None or not set(held) >= set(tracks.order))
             if carry:
                 flow = flows.flow(anchor, dst)
                 back = flows.flow(dst, anchor)
@@ -110,7 +112,7 @@ class FlowPropagator:
                 tracks.conf = conf.astype(np.float32)
             anchor, bridged = dst, 0
             if seed is not None:
-                tracks.merge_seed(flows.frame(dst), seed)
+                tracks.merge_seed(flows.frame(dst), seed, held)
                 yield dst, tracks.labels.copy(), tracks.conf.copy(), frozenset(tracks.order)
             else:
                 yield dst, tracks.labels.copy(), tracks.visible_conf(), frozenset(tracks.order)
@@ -155,13 +157,25 @@ def _blend(prev: Propagation | None, prev_ids: frozenset[int], new: Propagation,
     if prev is None:
         return new
     a, ca, b, cb = prev.labels, prev.confidence, new.labels, new.confidence
-    take_new = cb > ca
-    unknown_to_new = ~np.isin(a, list(new_ids)) & (a != 0)
-    unknown_to_prev = ~np.isin(b, list(prev_ids)) & (b != 0)
-    take_new = np.where(unknown_to_new & ~unknown_to_prev, False, take_new)
-    take_new = np.where(unknown_to_prev & ~unknown_to_new, True, take_new)
+    unknown_to_new = _unknown(new_ids)[a]
+    unknown_to_prev = _unknown(prev_ids)[b]
+    # Per pixel: the more confident pass, unless only one pass knows the label there (boolean algebra
+    # instead of chained np.where: the same choice with fewer full-frame temporaries).
+    take_new = ((cb > ca) & ~(unknown_to_new & ~unknown_to_prev)) | (unknown_to_prev & ~unknown_to_new)
     merged = np.where(take_new, b, a).astype(np.uint8)
     hi, lo = np.maximum(ca, cb), np.minimum(ca, cb)
-    c = np.where(a == b, 1.0 - (1.0 - hi) * (1.0 - lo), np.where(unknown_to_new | unknown_to_prev,
-                                                                np.where(take_new, cb, ca), hi - lo))
+    same = a == b
+    c = np.where(same, 1.0 - (1.0 - hi) * (1.0 - lo), hi - lo)
+    # Where only one pass knows the label (few pixels), the confidence of the pass taken.
+    one_knows = ~same & (unknown_to_new | unknown_to_prev)
+    c[one_knows] = np.where(take_new[one_knows], cb[one_knows], ca[one_knows])
     return Propagation(merged, c.astype(np.float32))
+
+
+def _unknown(ids: frozenset[int]) -> NDArray[np.bool_]:
+    """A lookup table over label values: True for an object not among ``ids`` (indexing a uint8 map
+    with it is `np.isin` without the sort)."""
+    table = np.ones(256, bool)
+    table[0] = False
+    table[list(ids)] = False
+    return table

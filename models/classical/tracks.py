@@ -16,9 +16,9 @@ from models.classical.flow import F32
 _BINS = 16  # histogram bins per colour channel (16^3 = 4096 colours)
 
 
-def colour_index(image: Image) -> NDArray[np.intp]:
+def colour_index(image: Image) -> NDArray[np.uint16]:
     """Quantised colour of every pixel as a histogram bin index."""
-    q = (image >> 4).astype(np.intp)
+    q = (image >> 4).astype(np.uint16)  # 12 bits: uint16 holds the index at a quarter of intp's memory
     return (q[..., 0] * _BINS + q[..., 1]) * _BINS + q[..., 2]
 
 
@@ -54,9 +54,10 @@ class Tracks:
         self.area: dict[int, float] = {}  # each object's recent whole size, to tell hidden from shrunk
         self.sigma = max(1.0, band * max(shape) / 854)
 
-    def merge_seed(self, image: Image, seed: Labels) -> None:
-        """Trust ``seed`` for the objects it holds; keep the others where it labels nothing."""
-        held = label_ids(seed)
+    def merge_seed(self, image: Image, seed: Labels, held: list[int] | None = None) -> None:
+        """Trust ``seed`` for the objects it holds (``held``: its `label_ids` when the caller has
+        them); keep the others where it labels nothing."""
+        held = label_ids(seed) if held is None else held
         full = set(held) >= set(self.order)
         keep = (seed == 0) & ~np.isin(self.labels, held) & (not full)
         self.labels = np.where(keep, self.labels, seed).astype(np.uint8)
@@ -96,9 +97,9 @@ class Tracks:
         moved: dict[int, NDArray[np.bool_]] = {}
         shown: dict[int, float] = {}
         for k in self.order:
-            shown[k] = np.count_nonzero(self.labels == k) / max(self.area[k], 1.0)
-            moved[k], self.vel[k] = _move(self.amodal[k], self.labels == k, shown[k], flow, scale, self.vel[k], gap,
-                                          radius)
+            visible = self.labels == k
+            shown[k] = np.count_nonzero(visible) / max(self.area[k], 1.0)
+            moved[k], self.vel[k] = _move(self.amodal[k], visible, shown[k], flow, scale, self.vel[k], gap, radius)
         self._reorder(image, moved)
         labels = self._composite(moved)
         self.margin = np.ones(self.shape, np.float32)
@@ -168,24 +169,48 @@ class Tracks:
         """Move label boundaries onto colour edges within a few pixels of where the flow put them."""
         assert self.post is not None
         ids = self.post_ids
-        # Each blur written straight into its row: stacking full-frame maps afterwards copies them all.
-        onehot = np.empty((len(ids), *warped.shape), np.float32)
-        for row, k in enumerate(ids):
-            cv2.GaussianBlur((warped == k).astype(np.float32), (0, 0), self.sigma, dst=onehot[row])
-        band = onehot.max(axis=0) < 0.999
+        h = warped.shape[0]
         margin = np.ones(warped.shape, np.float32)
+        rows = np.flatnonzero(warped.any(axis=1))
+        if not rows.size:
+            return warped, margin  # no object: no boundary, no band
+        # The band lies within the blur's reach of an object, so only those rows are worked on. Row
+        # windows only (never column windows): OpenCV blurs a row's SIMD lanes and tail differently, so
+        # a narrower image would round some pixels differently; a row window gives the same bits.
+        reach = _blur_reach(self.sigma)
+        y0, y1 = max(0, int(rows[0]) - reach), min(h, int(rows[-1]) + reach + 1)
+        # Each blur written straight into its row: stacking full-frame maps afterwards copies them all.
+        onehot = np.zeros((len(ids), y1 - y0, warped.shape[1]), np.float32)
+        for row, k in enumerate(ids):
+            mask = warped == k
+            ks = rows if k == 0 else np.flatnonzero(mask.any(axis=1))
+            if not ks.size:
+                continue
+            b0, b1 = max(y0, int(ks[0]) - reach), min(y1, int(ks[-1]) + reach + 1)  # rows the blur reaches
+            if k == 0:
+                b0, b1 = y0, y1  # the background is everywhere
+            s0, s1 = max(0, b0 - reach), min(h, b1 + reach)  # what those rows' blur reads
+            blurred = cv2.GaussianBlur(mask[s0:s1].astype(np.float32), (0, 0), self.sigma)
+            onehot[row, b0 - y0:b1 - y0] = blurred[b0 - s0:b1 - s0]
+        band = onehot.max(axis=0) < 0.999
         if not band.any():
             return warped, margin
-        idx = colour_index(image[band])
+        idx = colour_index(image[y0:y1][band])
         # Where the flow is unreliable (occlusions), let colour speak louder.
-        power = self.snap * (1.5 - 0.5 * consist[band])
+        power = self.snap * (1.5 - 0.5 * consist[y0:y1][band])
         score = onehot[:, band] * self.post[:, idx] ** power
         score /= score.sum(axis=0, keepdims=True) + 1e-12
         out = warped.copy()
-        out[band] = ids[np.argmax(score, axis=0)]
+        out[y0:y1][band] = ids[np.argmax(score, axis=0)]
         top2 = np.partition(score, -2, axis=0)[-2:]
-        margin[band] = top2[1] - top2[0]
+        margin[y0:y1][band] = top2[1] - top2[0]
         return out, margin
+
+
+def _blur_reach(sigma: float) -> int:
+    """Rows beyond which a float Gaussian blur of ``sigma`` reads nothing (OpenCV's kernel for float
+    images is ``2 * round(4 * sigma) + 1`` wide; two rows spare)."""
+    return int(np.ceil(4 * sigma)) + 2
 
 
 def _shift(mask: NDArray[np.bool_], d: F32) -> NDArray[np.bool_]:
@@ -230,8 +255,20 @@ def _move(amodal: NDArray[np.bool_], visible: NDArray[np.bool_], shown: float, f
     tx = np.rint(xs + d[:, 0]).astype(np.intp)
     ty = np.rint(ys + d[:, 1]).astype(np.intp)
     ok = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
-    hit: NDArray[Any] = np.zeros((h, w), np.uint8)
-    hit[ty[ok], tx[ok]] = 1
-    # Splatting leaves pinholes where the object stretches; a 3x3 closing fills them.
+    return _splat(tx[ok], ty[ok], (h, w)), vel
+
+
+def _splat(tx: NDArray[np.intp], ty: NDArray[np.intp], shape: tuple[int, int]) -> NDArray[np.bool_]:
+    """The mask of the pixels ``(tx, ty)`` (inside ``shape``) closed by 3x3: splatting leaves pinholes
+    where the object stretches. The closing runs in the splat's box grown by 2 (what a 3x3 closing can
+    reach and read): the same pixels as over the whole frame, at the object's cost."""
+    h, w = shape
+    out = np.zeros(shape, bool)
+    if not len(tx):
+        return out
+    y0, y1, x0, x1 = max(0, ty.min() - 2), min(h, ty.max() + 3), max(0, tx.min() - 2), min(w, tx.max() + 3)
+    hit: NDArray[Any] = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    hit[ty - y0, tx - x0] = 1
     close = np.ones((3, 3), np.uint8)
-    return cv2.erode(cv2.dilate(hit, close), close) > 0, vel
+    out[y0:y1, x0:x1] = cv2.erode(cv2.dilate(hit, close), close) > 0
+    return out

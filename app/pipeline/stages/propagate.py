@@ -33,17 +33,19 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     for (k0, k1), frames in segments.items():
         inputs = {f: current_inputs(ctx.project, "propagate", f, name) for f in frames}
         try:
-            read = {f: ctx.project.layers.read("segmentation", f) for f in range(k0, k1 + 1)}
-            missing = [f for f, lab in read.items() if lab is None]
+            # Drawing to drawing: a held frame is its drawing's picture again, a step with nothing to carry.
+            drawings = sorted({int(keys[f]) for f in range(k0, k1 + 1)})
+            # A held frame's labels are its drawing's: each drawing's are read (and checked) once.
+            read = {d: ctx.project.layers.read("segmentation", d) for d in drawings}
+            missing = [f for f in range(k0, k1 + 1) if read[int(keys[f])] is None]
             if missing:
                 raise RuntimeError(f"the segment stage has no result for frame {missing[0]}")
-            labels = {f: lab for f, lab in read.items() if lab is not None}
-            ensure_registered(ctx, shot, labels)
+            drawn = {d: lab for d, lab in read.items() if lab is not None}
+            labels = {f: drawn[int(keys[f])] for f in range(k0, k1 + 1)}
+            ensure_registered(ctx, shot, drawn)
             # The weight-free segmenter judged its own holes against the shot's plate, which knows
             # background seen through a character better than the picture alone.
             judged = isinstance(ctx.backend("segmenter"), ClassicalSegmenter)
-            # Drawing to drawing: a held frame is its drawing's picture again, a step with nothing to carry.
-            drawings = sorted({int(keys[f]) for f in range(k0, k1 + 1)})
             step_of = {d: i for i, d in enumerate(drawings)}
             span = ctx.frames(drawings)
             try:
