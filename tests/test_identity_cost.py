@@ -94,7 +94,7 @@ def whole_frame_descriptor(image: np.ndarray, mask: np.ndarray, labels: np.ndarr
     fill = core_pixels(image, mask, labels)
     if fill.sum() < MIN_PIXELS:
         return None
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+    lab = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2LAB), np.uint8)
     votes = _votes(lab[fill])
     p_bg, p_obj = _hist(_votes(lab[labels == 0])), _hist(votes)
     own = p_obj / np.maximum(1e-9, p_obj + BACKGROUND_WEIGHT * p_bg)

@@ -394,7 +394,7 @@ def test_a_fill_on_a_histogram_bin_edge_keeps_its_descriptor_when_its_colour_shi
     def jacket(lightness: int) -> TrackDescriptor:
         lab = np.zeros((40, 40, 3), np.uint8)
         lab[...] = (lightness, 170, 190)
-        image = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+        image = np.asarray(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB), np.uint8)
         mask = np.zeros((40, 40), bool)
         mask[5:35, 5:35] = True
         got = frame_descriptor(image, mask)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from pans import painted, shot
 
 from models.classical.inpaint import TELEA_RADIUS, ClassicalInpainter, telea
 from models.classical.plate import NETWORK_MAX, masked_median, warp_pixels
-from tests.test_classical_effects_inpaint import painted, shot
 
 
 def plain_median(stack: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from pans import painted
 
 from app.pipeline.stages.annotate import smallest_face
 from models.classical.quality import (
@@ -18,7 +19,6 @@ from models.classical.quality import (
     truncation,
     view_vector,
 )
-from tests.test_classical_effects_inpaint import painted
 
 
 def frame() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,7 +39,7 @@ def test_object_signals_on_the_box_equal_the_frame_formulas(oid: int) -> None:
     q = object_quality(image, labels, oid, faces=[(85, 30, 20, 20)], effects=effects)
     assert q is not None
     mask = labels == oid
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    grey = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), np.uint8)
     region = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     assert q.blur_px == round(edge_width(grey, region), 3)
     assert q.truncation == truncation(mask)

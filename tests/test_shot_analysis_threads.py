@@ -67,8 +67,8 @@ def test_the_integer_support_test_equals_excess() -> None:
     labs[0, :5] = 0
     labs[1, :5] = 255  # the extremes, where a wrapping uint8 difference would show
     labs = np.stack([cv2.GaussianBlur(x, (3, 3), 0) if k > 1 else x for k, x in enumerate(labs)])
-    lo = np.stack([cv2.erode(x, K3) for x in labs])
-    hi = np.stack([cv2.dilate(x, K3) for x in labs])
+    lo = np.stack([cv2.erode(x, K3) for x in labs]).astype(np.uint8)
+    hi = np.stack([cv2.dilate(x, K3) for x in labs]).astype(np.uint8)
     for x in (labs[0], labs[1], labs[2], rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)):
         fast = _box_excess_u8(x[None], lo, hi)
         slow = excess(x[None], lo, hi)
