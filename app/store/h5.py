@@ -126,9 +126,11 @@ class H5Frames:
     def read_row(self, name: str, frame: int) -> np.ndarray | None:
         self.check_frame(frame)
         with self.lock:
-            if name not in self.file:
-                return None
             try:
+                # The lookup is inside: beside a live writer it can meet moved metadata too, and
+                # must be reported (and retried by a reader) like a chunk that moved.
+                if name not in self.file:
+                    return None
                 return np.asarray(self.file[name][frame])
             except (OSError, RuntimeError, KeyError) as exc:
                 raise FrameDamaged(
