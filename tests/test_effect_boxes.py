@@ -7,9 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from models.classical.effect_light import clear_unlit, colour_groups, dilate_boxed, project_light, separate_light
+from models.classical.effect_light import clear_unlit, colour_groups, project_light, separate_light
 from models.classical.effect_time import explained, keep_lasting_groups, middle, upsample_box
 from models.classical.effects import ClassicalEffectSeparator, character_box
+from models.classical.morphology import dilate_boxed
 from models.classical.plate import masked_median
 
 H, W = 90, 160

@@ -15,7 +15,6 @@ fade-in and fade-out. The layer composites back as ``under + alpha * rgb`` (see 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
@@ -167,24 +166,6 @@ def separate_light(
     strength[at] = part
     colour[at] = np.clip(np.rint(table), 0, 255).astype(np.uint8)[lab]
     return EffectLight(strength, colour)
-
-
-def dilate_boxed(mask: NDArray[np.uint8], kernel: NDArray[Any]) -> NDArray[np.uint8]:
-    """``cv2.dilate(mask, kernel)`` computed in the box of ``mask``'s pixels grown by the kernel's
-    reach: nothing beyond it can be reached, and a character or an effect is a small part of a
-    1080p frame (a 65-px ellipse over the whole frame costs a tenth of a second)."""
-    out = np.zeros_like(mask)
-    x, y, bw, bh = cv2.boundingRect(mask)
-    if bw == 0 or bh == 0:
-        return out
-    kh, kw = kernel.shape[:2]
-    h, w = mask.shape[:2]
-    # The kernel's anchor is its centre: it reaches kh // 2 rows and kw // 2 columns either way
-    # (one more on the far side would only be zeros with an odd kernel).
-    y0, y1 = max(0, y - kh // 2), min(h, y + bh + kh // 2 + 1)
-    x0, x1 = max(0, x - kw // 2), min(w, x + bw + kw // 2 + 1)
-    out[y0:y1, x0:x1] = cv2.dilate(np.ascontiguousarray(mask[y0:y1, x0:x1]), kernel)
-    return out
 
 
 def light_box(detected: SoftMap, floor: float = 0.08, reach: int = 3, margin: int = 0) -> Box | None:

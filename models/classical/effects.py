@@ -26,7 +26,6 @@ from models.classical.effect_light import (
     Box,
     EffectLight,
     clear_unlit,
-    dilate_boxed,
     flat_light,
     light_box,
     separate_light,
@@ -41,6 +40,7 @@ from models.classical.effect_time import (
 )
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
+from models.classical.morphology import dilate_boxed
 from models.classical.plate import build_plate, warp_to_frame
 
 

@@ -164,7 +164,7 @@ class ClassicalMatter:
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
         # Generous holes: the stitched background must not contain any of the character, even
         # where the mask stops short of it.
-        holes = [dilate_near(m, disk) for m in ms]
+        holes = [morphology.dilate_boxed(m, disk) > 0 for m in ms]
         backgrounds: dict[int, tuple[Image, Mask]] = {}
         if n >= 2:
             ts = list(transforms) if transforms is not None else shot_camera(frames, holes)
@@ -200,7 +200,7 @@ class ClassicalMatter:
         """
         r = self.band or band_width(mask.shape)
         out = np.zeros(mask.shape, np.float32)
-        box = _box_around(np.asarray(mask, bool) | np.asarray(reach, bool), 3 * r)
+        box = morphology.grown_box(np.asarray(mask, bool) | np.asarray(reach, bool), 3 * r)
         if box is None:
             return out
         # Everything below reaches at most ~3 bands past the mask and the reach (the line-art
@@ -261,32 +261,11 @@ def _inner(mask: Mask, band: int) -> Mask:
     """Within ``mask`` eroded three times by the ``band``'s disc and by three pixels more: eroded
     once by the square that holds all of that (a square erodes fast, and at least as much)."""
     out = np.zeros(mask.shape, bool)
-    box = _box_around(mask, 1)
+    box = morphology.grown_box(mask, 1)
     if box is not None:
         side = 3 * 2 * band + 3 * 2 + 1
         out[box] = cv2.erode(mask[box].astype(np.uint8), np.ones((side, side), np.uint8)) > 0
     return out
-
-
-def dilate_near(mask: Mask, kernel: F32) -> Mask:
-    """``cv2.dilate(mask, kernel) > 0``, computed in the box around the mask that the kernel can
-    reach, row by row of the disc (`morphology.dilate`): OpenCV takes ~0.1 s for a 73 px disc over
-    a 1080p frame."""
-    out = np.zeros(mask.shape, bool)
-    box = _box_around(mask, max(kernel.shape) // 2)
-    if box is not None:
-        out[box] = morphology.dilate(mask[box].astype(np.uint8), kernel) > 0
-    return out
-
-
-def _box_around(mask: Mask, pad: int) -> tuple[slice, slice] | None:
-    """The bounding box of ``mask`` grown by ``pad`` px (clipped to the frame); None when empty."""
-    rows, cols = np.nonzero(np.any(mask, axis=1))[0], np.nonzero(np.any(mask, axis=0))[0]
-    if len(rows) == 0:
-        return None
-    h, w = mask.shape
-    return (slice(max(0, int(rows[0]) - pad), min(h, int(rows[-1]) + pad + 1)),
-            slice(max(0, int(cols[0]) - pad), min(w, int(cols[-1]) + pad + 1)))
 
 
 SAMPLE_RADIUS = 3  # px: how far from an edge pixel its foreground colour is looked for
@@ -367,7 +346,7 @@ def fill_small_holes(mask: Mask, max_fraction: float = 0.05) -> Mask:
     out = mask.astype(bool)
     # In the mask's box grown by a pixel: what touches the box's edge is the outside (or the frame's
     # edge), exactly as in the whole frame.
-    box = _box_around(out, 1)
+    box = morphology.grown_box(out, 1)
     if box is None:
         return out
     out = out.copy()

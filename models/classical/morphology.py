@@ -55,7 +55,8 @@ def erode(image: U8, kernel: NDArray[Any]) -> U8:
 def _morph(image: U8, kernel: NDArray[Any], pick: Any, fallback: Any) -> U8:
     image = np.ascontiguousarray(image, np.uint8)
     halves = _half_widths(kernel)
-    if halves is None or image.ndim != 2:
+    # A rectangle (every row as wide) is separable: OpenCV's own pass is the faster one there.
+    if halves is None or image.ndim != 2 or len(set(halves)) == 1:
         return np.asarray(fallback(image, kernel), np.uint8)
     h = image.shape[0]
     r = len(halves) // 2
@@ -75,4 +76,26 @@ def _morph(image: U8, kernel: NDArray[Any], pick: Any, fallback: Any) -> U8:
                 pick(out[: h - dy], cur[dy:], out=out[: h - dy])
             else:
                 pick(out[-dy:], cur[: h + dy], out=out[-dy:])
+    return out
+
+
+def grown_box(mask: NDArray[Any], pad: int) -> tuple[slice, slice] | None:
+    """The bounding box of ``mask``'s non-zero pixels grown by ``pad`` px (clipped to the frame);
+    None when the mask is empty."""
+    nonzero = mask if mask.dtype == bool else mask != 0
+    x, y, bw, bh = cv2.boundingRect(np.ascontiguousarray(nonzero).view(np.uint8))
+    if bw == 0 or bh == 0:
+        return None
+    h, w = mask.shape[:2]
+    return slice(max(0, y - pad), min(h, y + bh + pad)), slice(max(0, x - pad), min(w, x + bw + pad))
+
+
+def dilate_boxed(mask: NDArray[Any], kernel: NDArray[Any]) -> U8:
+    """`dilate` of a ``uint8`` (or bool) mask computed in the box of its pixels grown by the kernel's
+    reach (its anchor is its centre): nothing beyond it can be reached, and a character or an effect
+    is a small part of a 1080p frame (a 73 px disc over the whole frame costs OpenCV ~0.1 s)."""
+    out = np.zeros(mask.shape, np.uint8)
+    box = grown_box(mask, max(kernel.shape[:2]) // 2)
+    if box is not None:
+        out[box] = dilate(np.asarray(mask[box], np.uint8), kernel)
     return out
