@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, SoftMap
+from models.classical.morphology import grown_box
 
 SATURATED = 250  # a channel this bright may have been clipped: it says only "at least this much"
 WHITE = np.array([255.0, 255.0, 255.0], np.float32)
@@ -172,12 +173,8 @@ def light_box(detected: SoftMap, floor: float = 0.08, reach: int = 3, margin: in
     """The box ``(y0, y1, x0, x1)`` that holds every group of `colour_groups` (detections at
     ``floor`` grown by ``reach``) with ``margin`` px more around them, clipped to the frame; None
     when nothing is detected."""
-    x, y, bw, bh = cv2.boundingRect((detected >= floor).astype(np.uint8))
-    if bw == 0 or bh == 0:
-        return None
-    g = reach + margin
-    h, w = detected.shape
-    return max(0, y - g), min(h, y + bh + g), max(0, x - g), min(w, x + bw + g)
+    box = grown_box(detected >= floor, reach + margin)
+    return None if box is None else (box[0].start, box[0].stop, box[1].start, box[1].stop)
 
 
 def composite_light(under: Image, light: EffectLight) -> Image:

@@ -40,7 +40,7 @@ from models.classical.effect_time import (
 )
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
-from models.classical.morphology import dilate_boxed
+from models.classical.morphology import dilate_boxed, grown_box
 from models.classical.plate import build_plate, warp_to_frame
 
 
@@ -136,11 +136,8 @@ def character_box(mask: Mask, margin: int = 2) -> Box | None:
     `ClassicalEffectSeparator.separate_light` needs of a drawing: it is read only inside the mask
     eroded by 1 px, through a 3x3 blur and a 1-px reach, so any margin >= 0 gives the whole frame's
     figures (2 is to spare)."""
-    x, y, bw, bh = cv2.boundingRect(np.asarray(mask, np.uint8))
-    if bw == 0 or bh == 0:
-        return None
-    h, w = mask.shape[:2]
-    return max(0, y - margin), min(h, y + bh + margin), max(0, x - margin), min(w, x + bw + margin)
+    box = grown_box(np.asarray(mask), margin)
+    return None if box is None else (box[0].start, box[0].stop, box[1].start, box[1].stop)
 
 
 def flash_strength(image: Image) -> float:
