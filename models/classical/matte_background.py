@@ -22,10 +22,11 @@ from models.base import Image, Mask
 from models.classical.camera import estimate_camera, refine_camera
 from models.classical.geometry import Matrix
 from models.classical.inpaint import stray_frames
-from models.classical.plate import masked_median, sample_indices, warp_pixels
+from models.classical.plate import masked_median, sample_indices
 
 K3 = np.ones((3, 3), np.uint8)
 MAX_SOURCES = 16  # frames of the shot sampled as sources (the inpainter's default)
+MAP_COLUMNS = 1024  # gathered pixels are remapped as rows of this many (cv2 maps stay < 32767 wide)
 
 
 def shot_camera(frames: Sequence[Image], holes: Sequence[Mask]) -> list[Matrix]:
@@ -73,14 +74,27 @@ def _sample(
     others: list[int], ys: NDArray[np.intp], xs: NDArray[np.intp],
 ) -> tuple[NDArray[np.uint8], NDArray[np.intp]]:
     """Median colour over ``others`` at frame ``i``'s pixels ``(ys, xs)`` of the sources that see the
-    background there, and how many do (sampled as the inpainter's `stitch` samples them)."""
-    stack = np.empty((len(others), len(ys), 3), np.uint8)
-    valid = np.empty((len(others), len(ys)), bool)
+    background there, and how many do."""
+    count = len(ys)
+    rows = -(-count // MAP_COLUMNS)
+    shape = (rows, MAP_COLUMNS)
+    # The pixels as rows of a map (the last row padded with its first pixel).
+    px = np.full(rows * MAP_COLUMNS, xs[0], np.float32)
+    py = np.full(rows * MAP_COLUMNS, ys[0], np.float32)
+    px[:count], py[:count] = xs, ys
+    px, py = px.reshape(shape), py.reshape(shape)
+    stack = np.empty((len(others), *shape, 3), np.uint8)
+    valid = np.empty((len(others), *shape), np.uint8)
     for k, j in enumerate(others):
         # Frame i pixel -> plate (t_i) -> frame j pixel (inverse t_j).
-        m = (np.linalg.inv(transforms[j]) @ transforms[i])[:2]
+        m = (np.linalg.inv(transforms[j]) @ transforms[i])[:2].astype(np.float32)
+        mx = m[0, 0] * px + m[0, 1] * py + m[0, 2]
+        my = m[1, 0] * px + m[1, 1] * py + m[1, 2]
         # Bicubic: a bilinear shift by half a pixel is a blur that costs dB on painted texture.
-        stack[k] = warp_pixels(np.asarray(frames[j]), m, ys, xs)
-        # Nearest, 0 off the frame border, where a pan reveals new background.
-        valid[k] = warp_pixels(seen[j], m, ys, xs, cubic=False) > 0
-    return masked_median(stack, valid), valid.sum(axis=0)
+        cv2.remap(np.asarray(frames[j]), mx, my, cv2.INTER_CUBIC, dst=stack[k], borderMode=cv2.BORDER_REPLICATE)
+        # Not off the frame border, where a pan reveals new background (replicated).
+        cv2.remap(seen[j], mx, my, cv2.INTER_NEAREST, dst=valid[k])
+    ok = valid.reshape(len(others), -1)[:, :count] > 0
+    colours = masked_median(stack.reshape(len(others), -1, 3)[:, :count], ok)
+    return colours, ok.sum(axis=0)
+
