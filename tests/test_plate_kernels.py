@@ -29,7 +29,7 @@ def plain_median(stack: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 11, 15, 16, NETWORK_MAX + 3])
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 11, 15, 16, 17, 19, 24, 32, 33, 40, 63, NETWORK_MAX, NETWORK_MAX + 3])
 def test_masked_median_matches_a_plain_sort(n: int) -> None:
     rng = np.random.default_rng(n)
     stack = rng.integers(0, 256, (n, 40, 3), dtype=np.uint8)
