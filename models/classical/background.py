@@ -3,6 +3,7 @@ per-frame image helpers (plate difference, robust threshold, GrabCut, guided ups
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ class BackgroundModel:
     def __init__(self, frames: Sequence[Image], transforms: Sequence[Matrix], s: float, refs: int,
                  tol: float = 14.0) -> None:
         self.s, self.tol, self.shape = s, tol, frames[0].shape
+        self._last = threading.local()  # `_frame_support`'s last answer, per thread
         self.size = plate_size(transforms, self.shape, s)
         self.idx = sample_indices(len(frames), refs)
         ph, pw = self.size
@@ -97,6 +99,21 @@ class BackgroundModel:
         n = cover.sum(axis=0).astype(np.int32)
         return (agree.sum(axis=0) / np.maximum(n, 1)).astype(np.float32), n
 
+    def _frame_support(self, small: Image, t: Matrix, i: int) -> tuple[
+            NDArray[np.float32], NDArray[np.int32], NDArray[np.bool_]]:
+        """Frame ``i``'s support, cover count and valid area in plate coordinates. The segmenter asks
+        `support` and then `dominant` of the same frame, which both need this (a fifth of a frame's
+        evidence outside GrabCut): each thread keeps its last answer, for the same ``small`` array
+        (by identity: callers do not change a frame they are still asking about), ``t`` and ``i``."""
+        last = getattr(self._last, "value", None)
+        if last is not None and last[0] is small and last[1] == i and np.array_equal(last[2], t):
+            return last[3]  # type: ignore[no-any-return]
+        _, lab, valid = self._to_plate(small, t)
+        own = self.idx.index(i) if i in self.idx else None
+        sup, n = self._support(lab, valid, own)
+        self._last.value = (small, i, np.array(t, np.float64), (sup, n, valid))
+        return sup, n, valid
+
     def background_colour(self, small: Image, ratio: float = 4.0) -> NDArray[np.bool_]:
         """Pixels whose colour the shot's background palette holds ``ratio`` times more often than
         its moving (character) palette; none when too little moved to know the characters' colours."""
@@ -110,9 +127,7 @@ class BackgroundModel:
     def dominant(self, small: Image, t: Matrix, i: int) -> NDArray[np.bool_]:
         """Pixels of frame ``i`` (frame coordinates, model scale) that show their place's most
         agreed-on colour over the shot (see `_dominant`)."""
-        _, lab, valid = self._to_plate(small, t)
-        own = self.idx.index(i) if i in self.idx else None
-        sup, n = self._support(lab, valid, own)
+        sup, n, valid = self._frame_support(small, t, i)
         agree = sup * n
         dom = (_dominant(agree, np.maximum(self.most_agree, agree)) & valid).astype(np.uint8)
         return np.asarray(warp_to_frame(dom, t, self.shape, self.s, cv2.INTER_NEAREST) > 0)
@@ -125,9 +140,7 @@ class BackgroundModel:
 
     def support(self, small: Image, t: Matrix, i: int) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
         """Support of frame ``i``'s pixels (frame coordinates at model scale) and where it is known."""
-        _, lab, valid = self._to_plate(small, t)
-        own = self.idx.index(i) if i in self.idx else None
-        sup, n = self._support(lab, valid, own)
+        sup, n, _ = self._frame_support(small, t, i)
         sup_f = warp_to_frame(sup, t, self.shape, self.s)
         known = warp_to_frame((n >= 2).astype(np.uint8), t, self.shape, self.s, cv2.INTER_NEAREST) > 0
         return np.asarray(sup_f, np.float32), np.asarray(known)

@@ -1,0 +1,44 @@
+"""The segment stage's cheaper mechanics give what the plain computations give, bit for bit: a frame's
+support shared between `BackgroundModel.support` and `BackgroundModel.dominant`."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from pans import shot
+
+from models.classical.background import BackgroundModel
+from models.classical.camera import estimate_camera
+
+
+def _model() -> tuple[BackgroundModel, list[np.ndarray], list[np.ndarray]]:
+    frames, _, _, _ = shot(n=10)
+    transforms = estimate_camera(frames, 160)
+    return BackgroundModel(frames, transforms, 1.0, 6), frames, transforms
+
+
+def test_support_then_dominant_of_a_frame_is_each_computed_alone() -> None:
+    model, frames, ts = _model()
+
+    def both(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sup, known = model.support(frames[i], ts[i], i)  # the segmenter's order: dominant reuses this
+        return sup, known, model.dominant(frames[i], ts[i], i)
+
+    with ThreadPoolExecutor(3) as pool:  # each thread keeps its own last frame
+        shared = list(pool.map(both, range(len(frames))))
+    for i, (sup, known, dom) in enumerate(shared):
+        fresh, fresh_known = _model()[0].support(frames[i], ts[i], i)
+        assert np.array_equal(sup, fresh) and np.array_equal(known, fresh_known)
+        assert np.array_equal(dom, _model()[0].dominant(frames[i], ts[i], i))
+
+
+def test_a_frame_asked_about_with_another_camera_or_index_is_recomputed() -> None:
+    model, frames, ts = _model()
+    small = frames[4]
+    model.support(small, ts[4], 4)
+    moved = ts[4] @ np.array([[1.0, 0.0, 3.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]])
+    fresh = _model()[0]
+    assert np.array_equal(model.dominant(small, moved, 4), fresh.dominant(small, moved, 4))
+    assert np.array_equal(model.support(small, ts[4], 2)[0], fresh.support(small, ts[4], 2)[0])
+    assert not np.array_equal(model.support(small, ts[4], 2)[0], fresh.support(small, ts[4], 4)[0])
