@@ -1,5 +1,6 @@
 """The segment stage's cheaper mechanics give what the plain computations give, bit for bit: a frame's
-support shared between `BackgroundModel.support` and `BackgroundModel.dominant`."""
+support shared between `BackgroundModel.support` and `BackgroundModel.dominant`; the ids present in a
+label map counted, not sorted."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from pans import shot
 
+from app.pipeline.register import present_ids
 from models.classical.background import BackgroundModel
 from models.classical.camera import estimate_camera
 
@@ -42,3 +44,11 @@ def test_a_frame_asked_about_with_another_camera_or_index_is_recomputed() -> Non
     assert np.array_equal(model.dominant(small, moved, 4), fresh.dominant(small, moved, 4))
     assert np.array_equal(model.support(small, ts[4], 2)[0], fresh.support(small, ts[4], 2)[0])
     assert not np.array_equal(model.support(small, ts[4], 2)[0], fresh.support(small, ts[4], 4)[0])
+
+
+def test_present_ids_are_the_nonzero_unique_ids() -> None:
+    rng = np.random.default_rng(5)
+    maps: list[np.ndarray] = [np.zeros((30, 40), np.uint8), rng.integers(0, 256, (30, 40)).astype(np.uint8),
+            np.where(rng.random((30, 40)) > 0.9, 255, 0).astype(np.uint8), rng.integers(0, 4, (30, 40)).astype(np.int32)]
+    for lab in maps:
+        assert present_ids(lab) == [int(t) for t in np.unique(lab) if t]
