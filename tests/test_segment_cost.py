@@ -1,6 +1,6 @@
 """The segment stage's cheaper mechanics give what the plain computations give, bit for bit: a frame's
 support shared between `BackgroundModel.support` and `BackgroundModel.dominant`; the ids present in a
-label map counted, not sorted."""
+label map counted, not sorted; a shot's frames finished on several threads."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from pans import shot
 
+from app.demo.generator import generate_shots
 from app.pipeline.register import present_ids
 from models.classical.background import BackgroundModel
 from models.classical.camera import estimate_camera
+from models.classical.segmentation import ClassicalSegmenter
 
 
 def _model() -> tuple[BackgroundModel, list[np.ndarray], list[np.ndarray]]:
@@ -52,3 +54,16 @@ def test_present_ids_are_the_nonzero_unique_ids() -> None:
             np.where(rng.random((30, 40)) > 0.9, 255, 0).astype(np.uint8), rng.integers(0, 4, (30, 40)).astype(np.int32)]
     for lab in maps:
         assert present_ids(lab) == [int(t) for t in np.unique(lab) if t]
+
+
+def test_a_shot_segmented_on_several_threads_is_the_serial_result() -> None:
+    # 960 px wide: modelled at half size, so the full-resolution labels go through the guided filter.
+    video = generate_shots(3, width=960, height=540, shots=1, frames_per_shot=6)
+    frames = [f.image for f in video]
+    serial = ClassicalSegmenter(workers=1).segment_shot(frames)
+    threaded = ClassicalSegmenter(workers=3).segment_shot(frames)
+    assert any(r.labels.any() for r in serial)
+    for a, b in zip(serial, threaded, strict=True):
+        assert np.array_equal(a.labels, b.labels) and a.kinds == b.kinds
+        assert a.confidence is not None and b.confidence is not None
+        assert np.array_equal(a.confidence, b.confidence)

@@ -195,9 +195,9 @@ class ClassicalSegmenter:
         effect_groups = {g for g, flags in seen.items() if float(np.mean(flags)) > 0.5}
         still = still_characters(pieces, mapping, times=times)  # parts of these never moved: judged from the picture
         text_id = min(255, max(mapping.values(), default=0) + 1)
-        out: list[FrameSegmentation] = []
         texts = steady_text([t for _, t in kept])
-        for i in range(n):
+
+        def finish(i: int) -> FrameSegmentation:
             ft, (background, _), text = pieces[i], kept[i], texts[i]
             text_small = resize_mask(text, ft.labels.shape) if text is not None else None
             grouped = whole_characters(ft, mapping, text_small, background, effect_groups, still)
@@ -208,8 +208,13 @@ class ClassicalSegmenter:
                 full = resize_mask(text, labels.shape)
                 labels[full] = text_id
                 frame_kinds[text_id] = "text"
-            out.append(FrameSegmentation(labels=labels, kinds=frame_kinds, confidence=conf))
-        return out
+            return FrameSegmentation(labels=labels, kinds=frame_kinds, confidence=conf)
+
+        # Each frame's whole characters and full-resolution labels depend on the shot's grouping
+        # alone, not on each other: they run on every core (the guided filter at 1080p releases the
+        # GIL), in frame order; results are the serial loop's.
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(finish, range(n)))
 
     def _static_foreground(self, plate: Image) -> NDArray[np.uint8]:
         """Foreground of a still picture from static cues (`models.classical.static`), by GrabCut."""
