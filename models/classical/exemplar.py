@@ -6,13 +6,16 @@ in them into a smooth blur that matches none of it. Here each hole pixel instead
 known background whose surroundings look like its own (a nearest-neighbour field found with
 PatchMatch, Barnes et al. 2009), solved coarse to fine (Wexler et al. 2007): at the coarsest level the
 hole is a few pixels across and the search settles the layout (which fill continues where, where a
-line runs); each finer level starts from the field of the level below, so fills keep their edges and
-lines stay lines at every scale.
+line runs); each finer level starts from the field of the level below, so fills keep their edges.
+Inside the hole a 3x3 median and a bilateral filter then clear specks and smooth flat fills, and a
+2 px diffused ring hides the seam with the frame.
 
-Cost: the search runs on the levels with at most `SEARCH_PIXELS` hole pixels; finer levels only carry
-the field up and copy (one gather per pixel), so a 1080p hole costs about as much as a 480p one.
-Everything is vectorised over the hole's pixels; the random search is seeded, so the fill is
-deterministic.
+Cost: the search runs on the levels with at most `SEARCH_PIXELS` hole pixels; finer levels carry the
+field up, copy (one gather per pixel) and search only the band along the hole's border, so a 1080p
+hole costs a little more than a Telea fill (`benchmarks/spatial_fill.py`). Everything is vectorised
+over the hole's pixels; the random search is seeded, so the fill is deterministic. The weak part is
+the layout of large holes: fine line art inside them comes out as short dashes (the finest levels
+are not searched), and a region may spread where the truth has another (docs/results.md, round 5).
 """
 
 from __future__ import annotations
