@@ -8,7 +8,9 @@ go through the pipeline; each layer is compared with the exact truth:
   (`solid_interior_sad`) and dtSSD flicker through each shot;
 - clean plates: PSNR on the pixels the shot reveals somewhere but this frame hides (what stitching
   must recover), PSNR on all revealed pixels, and how exactly the plate's confidence layer marks the
-  invented (never revealed) pixels;
+  invented (never revealed) pixels; on the pixels the plate says it invented (``plate_confidence``
+  0), PSNR, SSIM, gradient-magnitude error and sharpness against the truth
+  (`app.eval.plate_measures`: PSNR alone rewards a blur);
 - effects: IoU of the effect layer (strength >= 0.25), also against the *visible* truth (effect
   pixels whose light changes the frame by >= `VISIBLE_LIGHT` levels: light added over white
   saturates and leaves no trace any method could find). The IoU is per frame, averaged; a frame
@@ -37,6 +39,7 @@ import numpy as np
 from app.demo.anime_shots import CLEAR_ALPHA, CLEAR_EFFECT, generate_anime_shots, revealed, write_project
 from app.demo.generator import GeneratedFrame
 from app.eval.metrics import dtssd, effect_iou, mask_agreement, masked_psnr, matte_errors, matte_regions
+from app.eval.plate_measures import invented_measures
 from app.paths import shared_dir
 from app.pipeline.runner import PipelineRunner, PipelineSettings
 
@@ -182,6 +185,8 @@ def eval_layer_quality(
                     agree = mask_agreement(conf < OBSERVED, ~rev)
                     for k, v in agree.items():
                         add(f"invented_{k}", v)
+                    for k, measure in invented_measures(clean, f.clean, conf < OBSERVED).items():
+                        add(f"plate_invented_{k}", measure)
             eff = out["effects"][f.index]
             if eff is not None:
                 pred = eff.astype(np.float32) / 255.0
@@ -197,7 +202,7 @@ def eval_layer_quality(
     }
     rebuild = pool_rebuild(per)
     for key, values in per.items():
-        result[key] = _mean(values, 2 if "psnr" in key else 4)
+        result[key] = _mean(values, 2 if "psnr" in key or "grad_error" in key else 4)
     result.update(rebuild)
     result["matte_dtssd"] = _mean(flicker)
     result["seconds"] = round(seconds, 1)

@@ -5,8 +5,9 @@ hides. The camera is estimated per frame (`align.estimate_camera`) and refined t
 against the shot's median plate (`align.refine_camera`): at a pixel of error a textured background
 loses several dB. For frame ``i`` we warp the source frames into it through the camera (bicubic, one
 interpolation, so painted texture stays sharp) and take the per-pixel median of the sources that see
-the pixel as background. Only what no source shows is invented, by a spatial inpainter (Telea, or a
-deep one such as LaMa passed as ``spatial``), and `stitch` says which pixels those are: the plate's
+the pixel as background. Only what no source shows is invented, by a spatial inpainter (the
+exemplar fill of `models.classical.exemplar`, which copies the flat fills and lines around the hole;
+Telea; or a deep one such as LaMa passed as ``spatial``), and `stitch` says which pixels those are: the plate's
 confidence layer is `SEEN_HERE` where the frame itself shows the background, `SEEN_ELSEWHERE` where
 another frame of the shot does, and 0 where the pixel is invented.
 
@@ -27,6 +28,7 @@ from numpy.typing import NDArray
 
 from models.base import Image, Mask, Role
 from models.classical.camera import estimate_camera, refine_camera
+from models.classical.exemplar import exemplar_fill
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.plate import build_plate, masked_median, sample_indices, warp_pixels, warp_to_frame
 
@@ -42,7 +44,8 @@ SpatialFill = Callable[[Image, Mask], Image]  # (image, hole) -> image with the 
 
 
 def telea(image: Image, hole: Mask) -> Image:
-    """The weight-free spatial fill (Telea's fast marching), for pixels no frame shows.
+    """A diffusion fill (Telea's fast marching) for pixels no frame shows: smooth, so a large hole
+    in a flat-filled anime background becomes a blur (`exemplar_fill` is the default).
 
     Run on the hole's box and `TELEA_REACH` around it: OpenCV's inpaint allocates and scans its
     work maps over the whole image, which at 1080p cost more than filling a small hole."""
@@ -113,7 +116,7 @@ class ClassicalInpainter:
     refine
         Refine the camera to sub-pixel accuracy (`align.refine_camera`) before stitching.
     spatial
-        Fills what no frame shows; Telea by default.
+        Fills what no frame shows; `exemplar_fill` by default (`telea` is the cheaper diffusion).
     """
 
     name: ClassVar[str] = "classical"
@@ -128,7 +131,7 @@ class ClassicalInpainter:
         self.hole_grow = hole_grow
         self.feather = feather
         self.refine = refine
-        self.spatial: SpatialFill = spatial or telea
+        self.spatial: SpatialFill = spatial or exemplar_fill
 
     def load(self, device: str = "cpu") -> None:
         """Nothing to load."""
@@ -214,8 +217,9 @@ class ClassicalInpainter:
     def _reach(self) -> int | None:
         """Pixels beyond the hole whose fill the plate reads: the feather ramp, and around what the
         spatial fill invents, what it looks at (Telea: `TELEA_REACH`); None for a spatial fill that
-        may look at the whole image (LaMa)."""
-        return max(self.feather + 2, TELEA_REACH) if self.spatial is telea else None
+        may look at the whole image (LaMa). The exemplar fill reads further, but beyond this reach the
+        plate it is handed is the frame itself, which there shows the background."""
+        return max(self.feather + 2, TELEA_REACH) if self.spatial in (telea, exemplar_fill) else None
 
     def _grow(self, hole: NDArray[np.bool_]) -> NDArray[np.bool_]:
         if self.hole_grow <= 0 or not hole.any():
