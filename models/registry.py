@@ -96,6 +96,13 @@ BACKENDS: tuple[BackendSpec, ...] = (
         "models.classical.inpaint",
         "ClassicalInpainter",
     ),
+    BackendSpec(
+        "inpainter",
+        "patchfill",
+        "Classical, patch fill (copies the background's texture into what no frame shows)",
+        "models.classical.inpaint",
+        "PatchFillInpainter",
+    ),
     BackendSpec("inpainter", "lama", "LaMa", "models.lama", "LamaInpainter", ("big-lama",)),
     BackendSpec(
         "propagator", CLASSICAL, "Classical (optical flow)", "models.classical.propagation", "FlowPropagator"

@@ -7,6 +7,7 @@ import numpy as np
 
 from models.classical.exemplar import exemplar_fill
 from models.classical.inpaint import INVENTED, ClassicalInpainter, telea
+from models.registry import create_backend
 
 SKY, WALL, GROUND, INK = (90, 160, 220), (200, 190, 170), (120, 180, 90), (20, 20, 30)
 
@@ -65,13 +66,18 @@ def test_known_pixels_are_kept_and_the_fill_is_deterministic() -> None:
     assert np.array_equal(exemplar_fill(noisy, np.zeros_like(hole)), noisy)
 
 
-def test_the_inpainter_invents_with_the_exemplar_fill_by_default() -> None:
+def test_the_patch_fill_inpainter_invents_with_the_exemplar_fill() -> None:
     plate, hole = anime_plate(), hole_over_the_horizon()
     frame = plate.copy()
     frame[hole] = (230, 60, 60)  # a character that never moves: no frame shows what it hides
     frames, holes = [frame] * 4, [hole] * 4
-    plates = ClassicalInpainter().stitch(frames, holes, transforms=[np.eye(3)] * 4)
+    plates = create_backend("inpainter", "patchfill").stitch(frames, holes, transforms=[np.eye(3)] * 4)
     clean, confidence = plates[0]
     invented = confidence == INVENTED
     assert invented[hole].mean() > 0.95
     assert palette_share(clean, invented) >= 0.85
+
+
+def test_the_default_classical_inpainter_keeps_telea() -> None:
+    assert ClassicalInpainter().spatial is telea
+    assert create_backend("inpainter", "classical").spatial is telea
