@@ -6,7 +6,8 @@ Calls the weight-free matter and effect separator directly with the true charact
 - effects: the separator's IoU at strength 0.25 (per frame, averaged, as the eval), the same IoU
   against the *visible* truth (effect pixels where the light changes the frame by >= 10 levels;
   light added over white saturates and leaves no trace), the IoU ignoring frames where truth and
-  layer are both specks (``ignoring_tiny``, as the eval), the rebuild error of the frame (mean absolute,
+  layer are both specks (``ignoring_tiny``, as the eval), the IoU pooled over the normal frames
+  (``effects_iou_pooled``, as the eval), the rebuild error of the frame (mean absolute,
   levels) from the exact under-layer plus the RGBA light layer (and without it), and two ceilings against the exact
   layer under the light (true plate and true characters): ``ceiling_luminance``, the strength read
   from the luminance gain (one gain for every colour, the separator before the RGBA layer), and
@@ -75,7 +76,8 @@ def diagnose(seed: int, mattes: bool, effects: bool = True) -> dict[str, object]
                                  frames_per_shot=16)
     fx: dict[str, list[float]] = {k: [] for k in (
         "separator", "separator_visible", "separator_ignoring_tiny", "ceiling_luminance", "ceiling_luminance_visible",
-        "ceiling_colour", "ceiling_colour_visible", "rebuild_sum", "rebuild_sum_without", "rebuild_values")}
+        "ceiling_colour", "ceiling_colour_visible", "rebuild_sum", "rebuild_sum_without", "rebuild_values",
+        "pooled_inter", "pooled_union")}
     sad: dict[str, float] = {}
     frames_done = 0
     for shot in range(len(video.shots)):

@@ -21,7 +21,10 @@ go through the pipeline; each layer is compared with the exact truth:
   exact layer under it (true plate and characters, so only the light's errors count):
   ``effects_rebuild_error``, the mean absolute error (levels, per channel) over all the pixels of
   normal frames where the truth or the layer has light, next to ``effects_rebuild_error_without``,
-  the same pixels without the layer.
+  the same pixels without the layer. ``effects_iou_pooled`` is the IoU of the normal frames' effect
+  pixels pooled over the seed (their intersections summed over their unions): each effect pixel
+  counts once, so a 20-pixel fade frame weighs as little as it shows; flash and impact frames are
+  left out, as 130,000 pixels of flash would swamp it.
 
 ``masks="truth"`` gives the stages the true label maps instead of the segment and propagate stages', which measures
 each stage on its own; ``masks="pipeline"`` measures what a user gets.
@@ -98,16 +101,22 @@ def light_measures(frame: GeneratedFrame, strength: np.ndarray, colour: np.ndarr
         out["rebuild_sum"] = float(np.abs(rebuilt[where] - image[where]).sum())
         out["rebuild_sum_without"] = float(np.abs(plain[where] - image[where]).sum())
         out["rebuild_values"] = float(3 * where.sum())
+        p, g = strength >= 0.25, frame.effects >= 0.25
+        out["pooled_inter"] = float((p & g).sum())
+        out["pooled_union"] = float((p | g).sum())
     return out
 
 
 def pool_rebuild(per: dict[str, list[float | None]]) -> dict[str, float | None]:
-    """The rebuild errors (mean absolute, levels per channel) over all the frames' lit pixels, from
-    the sums `light_measures` gave per frame (removed from ``per``)."""
+    """The rebuild errors (mean absolute, levels per channel) over all the frames' lit pixels and
+    the pooled IoU, from the sums `light_measures` gave per frame (removed from ``per``)."""
     sums = {k: float(np.sum([v for v in per.pop(k, []) if v is not None]))
-            for k in ("rebuild_sum", "rebuild_sum_without", "rebuild_values")}
+            for k in ("rebuild_sum", "rebuild_sum_without", "rebuild_values", "pooled_inter", "pooled_union")}
     n = sums["rebuild_values"]
-    out: dict[str, float | None] = {"effects_rebuild_error": None, "effects_rebuild_error_without": None}
+    out: dict[str, float | None] = {"effects_rebuild_error": None, "effects_rebuild_error_without": None,
+                                    "effects_iou_pooled": None}
+    if sums["pooled_union"] > 0:
+        out["effects_iou_pooled"] = round(sums["pooled_inter"] / sums["pooled_union"], 4)
     if n > 0:
         out["effects_rebuild_error"] = round(sums["rebuild_sum"] / n, 2)
         out["effects_rebuild_error_without"] = round(sums["rebuild_sum_without"] / n, 2)

@@ -178,7 +178,7 @@ def suppress_persistent(
 
 def keep_lasting_groups(
     maps: Sequence[SoftMap], min_pixels: float, reach: int, threshold: float = 0.25, min_frames: int = 2,
-    crumbs: float = 0.1,
+    crumbs: float = 0.1, streak: float = 0.0, elongation: float = 5.0,
 ) -> list[SoftMap]:
     """Drop detections whose group, followed through neighbouring frames, stays small.
 
@@ -186,7 +186,10 @@ def keep_lasting_groups(
     streaks); groups of consecutive frames that touch are one effect through time. An effect is kept
     when one of its frames holds ``min_pixels`` pixels above ``threshold``, or when it lasts
     ``min_frames`` frames and holds ``min_frames * min_pixels`` over them all: a burst of sparks is a
-    few dozen pixels a frame, scattered, but it lasts, where a false speck seldom does. Within a kept effect, a frame's group of
+    few dozen pixels a frame, scattered, but it lasts, where a false speck seldom does. With
+    ``streak`` > 0, an effect that lasts ``min_frames`` frames is also kept when one of its groups is
+    a streak (`streaks`: at least ``streak`` px long, ``elongation`` times longer than wide): a lone
+    speed line or a spark's trail holds few pixels, but few false detections are long straight lines. Within a kept effect, a frame's group of
     fewer than ``crumbs * min_pixels`` pixels (all its groups together) goes.
     """
     if not maps:
@@ -244,13 +247,17 @@ def keep_lasting_groups(
     area = np.zeros(total)
     best = np.zeros(total)
     frames = np.zeros(total)
+    streaky = np.zeros(total, bool)
     for lab, o in zip(labels, on, strict=True):
+        if streak > 0:
+            streaky[roots[streaks(lab, o, streak, elongation)]] = True
         per = np.bincount(roots[lab[o > 0]], minlength=total).astype(np.float64)
         area += per
         best = np.maximum(best, per)
         present = np.flatnonzero(np.bincount(lab.ravel(), minlength=total)[1:]) + 1  # np.unique sorts: slow
         frames += np.bincount(roots[present], minlength=total) > 0
     keep = (best >= min_pixels) | ((frames >= min_frames) & (area >= min_frames * min_pixels))
+    keep |= streaky & (frames >= min_frames)
     keep[0] = False
     out = []
     for m, lab, o, where in zip(maps, labels, on, boxes, strict=True):
@@ -264,3 +271,28 @@ def keep_lasting_groups(
             m[where[0] : where[1], where[2] : where[3]][gone] = 0.0
         out.append(m)
     return out
+
+
+def streaks(labels: NDArray[np.int32], on: NDArray[np.uint8], length: float, elongation: float) -> NDArray[np.intp]:
+    """The labels whose pixels (where ``on``) lie along a streak at least ``length`` px long and
+    ``elongation`` times longer than wide, from the second moments of their coordinates (a uniform
+    segment of length L has variance L^2 / 12 along it)."""
+    ys, xs = np.nonzero(on)
+    if len(ys) == 0:
+        return np.zeros(0, np.intp)
+    g = labels[ys, xs]
+    n = int(g.max()) + 1
+    count = np.bincount(g, minlength=n).astype(np.float64)
+    c = np.maximum(count, 1.0)
+    y, x = ys.astype(np.float64), xs.astype(np.float64)
+    my, mx = np.bincount(g, y, n) / c, np.bincount(g, x, n) / c
+    vy = np.bincount(g, y * y, n) / c - my * my
+    vx = np.bincount(g, x * x, n) / c - mx * mx
+    vxy = np.bincount(g, y * x, n) / c - my * mx
+    half, det = (vy + vx) / 2, vy * vx - vxy * vxy
+    spread = np.sqrt(np.maximum(half * half - det, 0.0))
+    long_ = np.sqrt(12.0 * (half + spread))
+    wide = np.sqrt(12.0 * np.maximum(half - spread, 0.0)) + 1.0  # + 1: a one-pixel line has no variance across
+    ok = (count > 0) & (long_ >= length) & (long_ >= elongation * wide)
+    ok[0] = False
+    return np.flatnonzero(ok)

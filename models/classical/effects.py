@@ -172,14 +172,18 @@ class ClassicalEffectSeparator:
         candidate effects (speed lines, sparks); wider ones are taken as background.
     fringe
         Pixels this close to a character, where no plate is known, are character fringe.
+    streak
+        A detection this long (fraction of the short side) and thin that lasts two frames is kept
+        however few its pixels (`effect_time.keep_lasting_groups`): a speed line or a spark's trail.
     """
 
     name: ClassVar[str] = "classical"
     role: ClassVar[Role] = "effects"
 
     def __init__(self, *, gain: float = 140.0, min_area: float = 0.002, width: float = 0.02,
-                 fringe: int = 2) -> None:
+                 fringe: int = 2, streak: float = 0.1) -> None:
         self.gain = gain
+        self.streak = streak
         self.min_area = min_area
         self.width = width
         self.fringe = fringe
@@ -259,7 +263,9 @@ class ClassicalEffectSeparator:
         near_light = light_box(detected, margin=1)
         if near_light is not None:
             at = np.s_[near_light[0] : near_light[1], near_light[2] : near_light[3]]
-            keep[at] = not_darker(image[at], under[at]) * bright[at] * allowed[at]
+            # How bright the frame is gates the detection (above), not the strength: faint light over a
+            # dark background is as strong as its projection says.
+            keep[at] = not_darker(image[at], under[at]) * allowed[at]
         light = separate_light(image, under, detected, keep)
         strength = np.clip(self._drop_specks(light.strength) if alone else light.strength, 0.0, 1.0)
         clear_unlit(light.colour, strength)
@@ -323,7 +329,8 @@ class ClassicalEffectSeparator:
         with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(frames)))) as pool:
             lights = list(pool.map(effect_map, range(len(frames))))
         maps = suppress_persistent([light.strength for light in lights], ts)
-        maps = keep_lasting_groups(maps, self.min_area * maps[0].size, self._reach(maps[0].shape))
+        maps = keep_lasting_groups(maps, self.min_area * maps[0].size, self._reach(maps[0].shape),
+                                   streak=self.streak * min(shape[:2]))
         for light, m in zip(lights, maps, strict=True):
             light.strength = m
             clear_unlit(light.colour, m)
