@@ -7,8 +7,6 @@ background plate at ~480 px through it (`background.BackgroundModel`), then per 
 1. evidence - Lab distance between the frame and the plate warped into it, thresholded robustly
    (median + k*MAD), plus anime-face detections as sure foreground;
 2. GrabCut initialised from that evidence (sure/probable fg/bg) in the foreground's bounding box;
-   the shape priors (hull, head and body boxes) are cut to the flat regions that moved
-   (`regions`) where those describe the character;
 3. a guided filter on the full-resolution frame upsamples the mask edge-aware;
 4. connected components become pieces; the previous frame's objects are carried into this one,
    each by its own motion (`tracking.carry_labels`), blobs holding two of them (or two faces) are
@@ -46,7 +44,6 @@ from models.classical.geometry import Matrix, model_scale, rescale_transform, re
 from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
 from models.classical.labelmaps import streaks
 from models.classical.plate import warp_to_frame
-from models.classical.regions import claimable, restrict
 from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_merged
@@ -55,9 +52,6 @@ K3 = np.ones((3, 3), np.uint8)
 # A frame whose background agrees with the plate over less than this share of what the shot's
 # earlier frames did departs from it as a whole (impact frames: 0.00-0.04 against 0.7-0.8).
 WHOLE_FRAME = 0.25
-# A shape prior is cut to the character's moved regions (`regions.restrict`) when they cover this
-# share of it; a character that barely moved keeps its boxes.
-REGION_COVER = 0.3
 
 
 class ClassicalSegmenter:
@@ -221,12 +215,12 @@ class ClassicalSegmenter:
         """Foreground of a still picture from static cues (`models.classical.static`), by GrabCut."""
         return grabcut(plate, static_evidence(plate, self.faces.detect(plate)), iterations=4)
 
-    @staticmethod
-    def _face_seeds(faces: Sequence[tuple[int, int, int, int]], head: NDArray[np.bool_], body: NDArray[np.bool_],
-                    evidence: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
+    def _face_seeds(self, small: Image, evidence: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
         """Faces are sure foreground, their head probable foreground even over supported
         background (a still head is seen alike in every frame), the body below them probable
         foreground where undecided (a box must not override evidence that knows better)."""
+        faces = self.faces.detect(small)  # safe from the frame threads: detect serialises itself
+        head, body = face_priors(faces, small.shape)
         evidence[head & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
         evidence[body & (evidence == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
         for x, y, fw, fh in faces:
@@ -255,14 +249,7 @@ class ClassicalSegmenter:
         prob = np.asarray(cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, K3), np.uint8)
         # A flat-coloured character that moves less than its own width agrees with itself from
         # frame to frame: only its edges move. Its hull is probable foreground; GrabCut decides.
-        hull = hulls(prob, self.min_object_area) > 0
-        found = self.faces.detect(small)  # safe from the frame threads: detect serialises itself
-        head, body = face_priors(found, small.shape)
-        # The hull and the head and body boxes are shapes, not the character: beside it they hold
-        # background the plate sees (a facade between two heads). Where the character's flat
-        # regions that moved describe enough of a prior, the prior is those regions.
-        prior = restrict(hull | head | body, claimable(small, prob > 0), REGION_COVER)
-        evidence[hull & prior] = cv2.GC_PR_FGD
+        evidence[hulls(prob, self.min_object_area) > 0] = cv2.GC_PR_FGD
         evidence[prob > 0] = cv2.GC_PR_FGD
         sure = cv2.erode((moving & (support < 0.2) & (d > thr)).astype(np.uint8), K3) > 0
         evidence[sure] = cv2.GC_FGD
@@ -272,7 +259,7 @@ class ClassicalSegmenter:
             warped = warp_to_frame(static_fg, t, shape, s, cv2.INTER_NEAREST) > 0
             evidence[warped & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
             background &= ~warped  # a still character is in the plate: agreement says nothing
-        faces = self._face_seeds(found, head & prior, body & prior, evidence)
+        faces = self._face_seeds(small, evidence)
         if static_fg is None:
             # Hulls and head/body boxes take in background a character stands in front of for
             # most of the shot (sky above a head, ground between legs); where its colour is the
