@@ -45,13 +45,41 @@ from models.classical.plate import build_plate, warp_to_frame
 
 
 def _cmax(x: NDArray[Any]) -> NDArray[Any]:
-    """Largest channel; numpy's reductions over a length-3 last axis are ~5x slower."""
+    """Largest channel; numpy's reductions over a length-3 last axis are ~5x slower, and even
+    element-wise maxima of its strided channels 2-5x slower than OpenCV's split into planes."""
+    if x.ndim == 3 and x.shape[2] == 3 and x.dtype in (np.uint8, np.float32):
+        a, b, c = cv2.split(x)
+        return np.asarray(cv2.max(cv2.max(a, b), c))
     return np.maximum(np.maximum(x[..., 0], x[..., 1]), x[..., 2])
 
 
 def _cmin(x: NDArray[Any]) -> NDArray[Any]:
     """Smallest channel (see `_cmax`)."""
+    if x.ndim == 3 and x.shape[2] == 3 and x.dtype in (np.uint8, np.float32):
+        a, b, c = cv2.split(x)
+        return np.asarray(cv2.min(cv2.min(a, b), c))
     return np.minimum(np.minimum(x[..., 0], x[..., 1]), x[..., 2])
+
+
+def _lookup(table: NDArray[Any], index: NDArray[np.uint8]) -> NDArray[Any]:
+    """``table[index]`` for a 256-entry table and a uint8 (H, W) index, by OpenCV's LUT (4x cheaper
+    than numpy's fancy indexing)."""
+    return np.asarray(cv2.LUT(index, np.ascontiguousarray(table)))
+
+
+def _not_darker_ramp(darker: NDArray[np.uint8], slack: float) -> NDArray[Any]:
+    """``clip((lowest + slack) / slack, 0, 1)`` per pixel, ``lowest = -darker`` (`_darkening`), by a
+    256-entry table: the same float32 figures as computing it per pixel."""
+    lowest = -np.arange(256, dtype=np.float32)
+    return _lookup(np.clip((lowest + slack) / slack, 0.0, 1.0), darker)
+
+
+def _darkening(image: Image, under: Image) -> NDArray[np.uint8]:
+    """By how many levels the channel of ``image`` that got darkest against ``under`` is below it,
+    both blurred 3x3 (0 where none got darker): ``-min(0, min over channels of the difference)``
+    from one saturated uint8 subtraction, not a float difference and a strided minimum."""
+    return np.asarray(_cmax(cv2.subtract(cv2.GaussianBlur(under, (3, 3), 0), cv2.GaussianBlur(image, (3, 3), 0))),
+                      np.uint8)
 
 
 def additive_strength(image: Image, background: Image, gain: float = 30.0, slack: float = 10.0) -> SoftMap:
@@ -60,20 +88,19 @@ def additive_strength(image: Image, background: Image, gain: float = 30.0, slack
     Strength rises with the luminance gain (``gain`` levels give 1.0) and is cut where any channel
     got darker than the background by more than ``slack`` levels (outlines, shadows, characters).
     """
-    img = cv2.GaussianBlur(image, (3, 3), 0).astype(np.float32)
-    bgf = cv2.GaussianBlur(background, (3, 3), 0).astype(np.float32)
-    d = img - bgf
+    img = cv2.GaussianBlur(image, (3, 3), 0)
+    bgf = cv2.GaussianBlur(background, (3, 3), 0)
+    d = cv2.subtract(img, bgf, dtype=cv2.CV_32F)  # whole numbers: img - bgf in float32 exactly
     lum = d @ np.array([0.299, 0.587, 0.114], np.float32)
-    lowest = _cmin(d)
-    s = np.clip(lum / gain, 0.0, 1.0) * np.clip((lowest + slack) / slack, 0.0, 1.0)
+    # The slack factor depends on the lowest channel difference alone: a table over its 256 values.
+    s = np.clip(lum / gain, 0.0, 1.0) * _not_darker_ramp(_cmax(cv2.subtract(bgf, img)), slack)
     return np.asarray(s, np.float32)
 
 
 def not_darker(image: Image, under: Image, slack: float = 10.0) -> SoftMap:
     """1 where no channel of ``image`` is darker than ``under`` by more than ``slack`` levels, falling
     to 0 at twice that: added light never darkens (outlines, shadows and characters do)."""
-    d = cv2.GaussianBlur(image, (3, 3), 0).astype(np.float32) - cv2.GaussianBlur(under, (3, 3), 0).astype(np.float32)
-    return np.asarray(np.clip((_cmin(d) + slack) / slack, 0.0, 1.0), np.float32)
+    return np.asarray(_not_darker_ramp(_darkening(image, under), slack), np.float32)
 
 
 def _brightness_ramp() -> NDArray[np.float32]:
@@ -126,7 +153,9 @@ def plate_support(image: Image, plate: Image, character_mask: Mask) -> Mask:
     differs = _cmax(cv2.absdiff(image, plate)) > 2  # |a - b| of uint8 in uint8: exact, 4x cheaper than int16
     r = max(2, round(0.03 * min(character_mask.shape)))
     near = dilate_boxed(character_mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
-    if differs[~near].mean() > 0.002 if (~near).any() else True:
+    far = near.size - np.count_nonzero(near)
+    # The share of far pixels that differ, as `differs[~near].mean()` gives it, without the indexing.
+    if far == 0 or np.count_nonzero(differs & ~near) / far > 0.002:
         return np.ones(character_mask.shape, bool)  # the plate differs away from the characters
     return np.asarray(cv2.dilate(differs.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
 
@@ -219,14 +248,19 @@ class ClassicalEffectSeparator:
             return flat_light(image.shape, flash)
         # Without a plate, only thin bright things (streaks, sparks, rims) can be told from the
         # background: an opening removes them, and what it removed is the candidate light.
-        under = thin_removed(image, self.width)
         trusted = np.zeros(mask.shape, bool)
-        if plate is not None and plate.shape == image.shape:
-            trusted = plate_support(image, plate, mask)
-            under = np.where(trusted[..., None], plate, under)
+        aligned = plate if plate is not None and plate.shape == image.shape else None
+        if aligned is not None:
+            trusted = plate_support(image, aligned, mask)
+        if aligned is not None and trusted.all():
+            under = aligned  # a full plate is trusted everywhere: the opening would not be read
+        else:
+            under = thin_removed(image, self.width)
+            if aligned is not None:
+                under = np.where(trusted[..., None], aligned, under)
         s = additive_strength(image, under, self.gain)
         # The brightening must also be visible in absolute terms: effects are bright.
-        bright = BRIGHT[_cmax(image)]
+        bright = _lookup(BRIGHT, _cmax(image))
         s *= bright
         allowed = np.ones(mask.shape, bool)
         if mask.any():
@@ -235,7 +269,7 @@ class ClassicalEffectSeparator:
             r = self.fringe
             near = dilate_boxed(mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
             allowed = ~(mask | (near & ~trusted))
-            s[~allowed] = 0.0
+            np.multiply(s, allowed, out=s)  # s >= 0: the same as zeroing where not allowed, 3x cheaper
             if box is None:
                 box = (0, image.shape[0], 0, image.shape[1])
             at = np.s_[box[0] : box[1], box[2] : box[3]]

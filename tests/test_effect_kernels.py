@@ -1,0 +1,99 @@
+"""The effects stage's per-pixel kernels at 1080p cost (OpenCV planes, 256-entry tables, an opening
+computed only where it is read) give the plain float formulas' figures bit for bit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from models.classical import effects
+from models.classical.effects import ClassicalEffectSeparator, additive_strength, not_darker, plate_support
+
+H, W = 70, 110
+
+
+def pictures(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """An image and a background that differ every way the formulas care about: brighter, darker by
+    less and more than the slack, equal, clipped at 0 and 255."""
+    rng = np.random.default_rng(seed)
+    background = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    change = rng.integers(-40, 60, (H, W, 3))
+    change[rng.random((H, W)) < 0.2] = 0
+    image = np.clip(background.astype(np.int16) + change, 0, 255).astype(np.uint8)
+    return image, background
+
+
+def float_additive_strength(image: np.ndarray, background: np.ndarray, gain: float, slack: float = 10.0) -> np.ndarray:
+    """The formula as floats: the blurred difference, its luminance and its lowest channel."""
+    d = cv2.GaussianBlur(image, (3, 3), 0).astype(np.float32) - cv2.GaussianBlur(background, (3, 3), 0).astype(np.float32)
+    lum = d @ np.array([0.299, 0.587, 0.114], np.float32)
+    lowest = np.minimum(np.minimum(d[..., 0], d[..., 1]), d[..., 2])
+    return np.asarray(np.clip(lum / gain, 0.0, 1.0) * np.clip((lowest + slack) / slack, 0.0, 1.0), np.float32)
+
+
+def float_not_darker(image: np.ndarray, under: np.ndarray, slack: float = 10.0) -> np.ndarray:
+    d = cv2.GaussianBlur(image, (3, 3), 0).astype(np.float32) - cv2.GaussianBlur(under, (3, 3), 0).astype(np.float32)
+    return np.asarray(np.clip((d.min(axis=2) + slack) / slack, 0.0, 1.0), np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_strength_and_not_darker_are_the_float_formulas(seed: int) -> None:
+    image, background = pictures(seed)
+    crop = np.s_[5:61, 7:100]  # a box of a frame: strided rows, as the effects stage hands them
+    for a, b in ((image, background), (image[crop], background[crop])):
+        for gain in (30.0, 140.0):
+            np.testing.assert_array_equal(additive_strength(a, b, gain), float_additive_strength(a, b, gain))
+        np.testing.assert_array_equal(additive_strength(a, b, 140.0, slack=6.0), float_additive_strength(a, b, 140.0, 6.0))
+        np.testing.assert_array_equal(not_darker(a, b), float_not_darker(a, b))
+        np.testing.assert_array_equal(not_darker(a, b, 4.0), float_not_darker(a, b, 4.0))
+
+
+def test_channel_extremes_are_numpys() -> None:
+    image, _ = pictures(3)
+    for x in (image, image[3:50, 9:80], image.astype(np.float32) - 100.0, image.astype(np.int16)):
+        np.testing.assert_array_equal(effects._cmax(x), x.max(axis=2))
+        np.testing.assert_array_equal(effects._cmin(x), x.min(axis=2))
+
+
+@pytest.mark.parametrize("far_differs", [0, 20, 200])  # pixels of the plate that differ away from the characters
+def test_plate_support_counts_what_the_mean_counted(far_differs: int) -> None:
+    image, _ = pictures(4)
+    mask = np.zeros((H, W), bool)
+    mask[20:40, 30:60] = True
+    plate = image.copy()
+    plate[22:38, 32:58] = 0  # behind the characters
+    ys, xs = np.unravel_index(np.random.default_rng(5).permutation(H * W)[:far_differs], (H, W))
+    plate[ys, xs] = 255 - plate[ys, xs]
+    differs = np.abs(image.astype(int) - plate.astype(int)).max(axis=2) > 2
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    whole = differs[~near].mean() > 0.002
+    got = plate_support(image, plate, mask)
+    assert got.all() == whole
+    if not whole:
+        np.testing.assert_array_equal(got, cv2.dilate(differs.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+
+
+def test_the_opening_is_made_only_where_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full plate (trusted everywhere) replaces the no-plate opening entirely: it is not computed.
+    An inpaint-style plate (the frame outside its holes) is trusted at its holes only: it is."""
+    image, background = pictures(6)
+    mask = np.zeros((H, W), bool)
+    mask[20:40, 30:60] = True
+    opened: list[int] = []
+    real = effects.thin_removed
+
+    def counted(*args: Any, **kwargs: Any) -> np.ndarray:
+        opened.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(effects, "thin_removed", counted)
+    sep = ClassicalEffectSeparator()
+    sep.separate_light(image, mask, background, alone=False)
+    assert not opened
+    filled = image.copy()
+    filled[mask] = background[mask]
+    sep.separate_light(image, mask, filled, alone=False)
+    assert opened
