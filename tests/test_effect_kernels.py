@@ -97,3 +97,58 @@ def test_the_opening_is_made_only_where_it_is_read(monkeypatch: pytest.MonkeyPat
     filled[mask] = background[mask]
     sep.separate_light(image, mask, filled, alone=False)
     assert opened
+
+
+def plain_lasting_groups(maps: list[np.ndarray], min_pixels: float, reach: int, threshold: float = 0.25,
+                         min_frames: int = 2, crumbs: float = 0.1) -> list[np.ndarray]:
+    """`keep_lasting_groups` as its docstring says it, on whole frames: each frame's groups by
+    OpenCV, effects through time by merging groups that overlap in consecutive frames."""
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    ons = [(m >= threshold).astype(np.uint8) for m in maps]
+    ons = [o if o.mean() <= 0.25 else np.zeros_like(o) for o in ons]  # a flash is no group
+    labels, effect = [], {}
+    for k, o in enumerate(ons):
+        labels.append(cv2.connectedComponents(cv2.dilate(o, disk), connectivity=8)[1])
+        for g in range(1, int(labels[-1].max()) + 1):
+            effect[(k, g)] = {(k, g)}
+    for k in range(len(maps) - 1):
+        for g, h in {(int(a), int(b)) for a, b in zip(labels[k].ravel(), labels[k + 1].ravel(), strict=True) if a and b}:
+            merged = effect[(k, g)] | effect[(k + 1, h)]
+            for member in merged:
+                effect[member] = merged
+    pixels = {key: int(np.count_nonzero((labels[key[0]] == key[1]) & (ons[key[0]] > 0))) for key in effect}
+    out = []
+    for k, m in enumerate(maps):
+        m = m.copy()
+        dropped = np.zeros(m.shape, np.uint8)
+        for g in range(1, int(labels[k].max()) + 1):
+            members = effect[(k, g)]
+            counts = [pixels[x] for x in members]
+            lasting = len({f for f, _ in members}) >= min_frames and sum(counts) >= min_frames * min_pixels
+            here = sum(pixels[x] for x in members if x[0] == k) >= crumbs * min_pixels
+            if not ((max(counts) >= min_pixels or lasting) and here):
+                dropped[labels[k] == g] = 1
+        m[cv2.dilate(dropped, np.ones((5, 5), np.uint8)) > 0] = 0.0
+        out.append(m)
+    return out
+
+
+def test_lasting_groups_are_the_plain_definitions() -> None:
+    """Groups followed through frames, computed in each frame's box with shot-wide labels, are what
+    whole frames give: sparks that last, specks that do not, a group that splits, a flash, an empty frame."""
+    rng = np.random.default_rng(7)
+    maps = []
+    for k in range(6):
+        m = np.zeros((H, W), np.float32)
+        for _ in range(rng.integers(2, 9)):
+            y, x = rng.integers(0, H - 14), rng.integers(0, W)
+            m[y : y + rng.integers(1, 6), x : x + rng.integers(1, 6)] = rng.uniform(0.1, 1.0)
+        m[30 + k : 36 + k, 40 + 3 * k : 44 + 3 * k] = 0.9  # a spark moving through the shot
+        m[H - 3 : H - 1, W - 9 + k : W - 6 + k] = 0.7  # a small one that lasts: each frame's last group
+        maps.append(m)
+    maps.append(np.full((H, W), 0.6, np.float32))  # a flash
+    maps.append(np.zeros((H, W), np.float32))
+    for reach, min_pixels in ((3, 12.0), (5, 30.0), (8, 60.0)):
+        got = effects.keep_lasting_groups(maps, min_pixels, reach)
+        for a, b in zip(got, plain_lasting_groups(maps, min_pixels, reach), strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from models.base import Image, SoftMap
 from models.classical.effect_light import Box
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
+from models.classical.morphology import dilate
 from models.classical.plate import masked_median, plate_size
 
 
@@ -213,8 +214,12 @@ def keep_lasting_groups(
     labels: list[NDArray[np.int32]] = []
     offset = [0]
     for o in on:
-        n, lab = cv2.connectedComponents(cv2.dilate(o, disk), connectivity=8) if o.size else (1, np.zeros(o.shape, np.int32))
-        labels.append(np.where(lab > 0, lab + offset[-1], 0).astype(np.int32))
+        # The disc row by row (`morphology.dilate`: OpenCV's result, 3x cheaper for this 45 px disc).
+        n, lab = cv2.connectedComponents(dilate(o, disk), connectivity=8) if o.size else (1, np.zeros(o.shape, np.int32))
+        # Labels 1..n-1 of the frame become the next n-1 of the shot (0 stays 0), by one look-up.
+        shot_label = np.arange(offset[-1], offset[-1] + n, dtype=np.int32)
+        shot_label[0] = 0
+        labels.append(shot_label[lab])
         offset.append(offset[-1] + n)
     total = offset[-1] + 1
     parent = np.arange(total)
@@ -235,7 +240,9 @@ def keep_lasting_groups(
         a = labels[k][y0 - ba[0] : y1 - ba[0], x0 - ba[2] : x1 - ba[2]]
         b = labels[k + 1][y0 - bb[0] : y1 - bb[0], x0 - bb[2] : x1 - bb[2]]
         both = (a > 0) & (b > 0)
-        pairs = np.unique(a[both].astype(np.int64) * total + b[both])
+        touching = a[both].astype(np.int64) * total + b[both]
+        # Runs of one pair along a row are one pair: np.unique sorts the rest (the same set).
+        pairs = np.unique(touching[np.flatnonzero(np.diff(touching, prepend=-1))])
         for p, q in zip((pairs // total).tolist(), (pairs % total).tolist(), strict=True):
             rp, rq = root(p), root(q)
             if rp != rq:
@@ -244,11 +251,11 @@ def keep_lasting_groups(
     area = np.zeros(total)
     best = np.zeros(total)
     frames = np.zeros(total)
-    for lab, o in zip(labels, on, strict=True):
+    for k, (lab, o) in enumerate(zip(labels, on, strict=True)):
         per = np.bincount(roots[lab[o > 0]], minlength=total).astype(np.float64)
         area += per
         best = np.maximum(best, per)
-        present = np.flatnonzero(np.bincount(lab.ravel(), minlength=total)[1:]) + 1  # np.unique sorts: slow
+        present = np.arange(offset[k] + 1, offset[k + 1])  # connectedComponents uses every label it counts
         frames += np.bincount(roots[present], minlength=total) > 0
     keep = (best >= min_pixels) | ((frames >= min_frames) & (area >= min_frames * min_pixels))
     keep[0] = False
@@ -258,9 +265,11 @@ def keep_lasting_groups(
         if where is not None:
             # In a lasting effect's frame, a few pixels alone are what it leaves as it fades, or noise.
             here = np.bincount(roots[lab[o > 0]], minlength=total) >= crumbs * min_pixels
-            kept = (keep & here)[roots[lab]]
             # Faint light around a dropped group (its halo) goes with it; light outside any group stays.
-            gone = cv2.dilate(((lab > 0) & ~kept).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            # Dropped per label first, then one look-up per pixel (not a root, then a verdict, each).
+            dropped = (~(keep & here)[roots]).astype(np.uint8)
+            dropped[0] = 0  # no group
+            gone = cv2.dilate(dropped[lab], np.ones((5, 5), np.uint8)) > 0
             m[where[0] : where[1], where[2] : where[3]][gone] = 0.0
         out.append(m)
     return out
