@@ -152,3 +152,54 @@ def test_lasting_groups_are_the_plain_definitions() -> None:
         got = effects.keep_lasting_groups(maps, min_pixels, reach)
         for a, b in zip(got, plain_lasting_groups(maps, min_pixels, reach), strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("size", [(270, 480), (540, 960), (200, 360)])  # 2x and 4x its working scale; 1.5x
+def test_the_stand_in_background_under_a_box_is_the_whole_frames(size: tuple[int, int]) -> None:
+    """Where no frame saw the background, the shot fills it with `estimate_background` resized only
+    under the unseen pixels' box: the same values as resizing the whole frame."""
+    rng = np.random.default_rng(9)
+    h, w = size
+    image = np.asarray(cv2.resize(rng.integers(0, 256, (h // 10, w // 10, 3), dtype=np.uint8), (w, h),
+                                  interpolation=cv2.INTER_CUBIC), np.uint8)
+    mask = np.zeros((h, w), bool)
+    mask[h // 3 : h // 2, w // 4 : w // 2] = True
+    whole = effects.estimate_background(image, mask)
+    small = effects._small_background(image, mask)
+    for box in ((0, h, 0, w), (7, h // 2 + 3, w // 3 + 1, w - 5), (h - 1, h, 0, 9)):
+        got = effects.upsample_box(small, (h, w), box)
+        np.testing.assert_array_equal(got, whole[box[0] : box[1], box[2] : box[3]])
+
+
+def plain_neighbours(frames: list[np.ndarray], i: int, offsets: tuple[int, ...] = (-6, -3, 3, 6)) -> list[np.ndarray]:
+    """Each neighbour warped onto frame ``i`` over the whole frame: DIS flow on the grey frames at
+    most 480 px wide, resized to the frame, the pixel grid plus the flow as two float maps."""
+    h, w = frames[i].shape[:2]
+    s = min(1.0, 480 / max(h, w))
+    greys = [cv2.cvtColor(cv2.resize(f, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else f,
+                          cv2.COLOR_RGB2GRAY) for f in frames]
+    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = []
+    for j in sorted({min(len(frames) - 1, max(0, i + d)) for d in offsets} - {i}):
+        flow = dis.calc(greys[i], greys[j], None)  # type: ignore[call-overload]
+        if s < 1:
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / s
+        out.append(cv2.remap(frames[j], gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE))
+    return out
+
+
+@pytest.mark.parametrize("size", [(540, 960), (180, 320)])  # flow at half size, and at full size
+def test_neighbours_warped_in_a_box_are_the_whole_frames(size: tuple[int, int]) -> None:
+    rng = np.random.default_rng(10)
+    h, w = size
+    base = cv2.resize(rng.integers(0, 256, (h // 12, w // 12, 3), dtype=np.uint8), (w + 40, h), interpolation=cv2.INTER_CUBIC)
+    frames = [np.ascontiguousarray(base[:, 3 * k : 3 * k + w], np.uint8) for k in range(8)]  # a pan
+    box = (h // 5, h - 9, w // 7, w // 2 + 11)
+    for i in (0, 4):
+        got = effects.motion_neighbours(frames, i, box=box)
+        want = plain_neighbours(frames, i)
+        assert len(got) == len(want)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b[box[0] : box[1], box[2] : box[3]])

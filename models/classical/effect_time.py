@@ -74,19 +74,24 @@ def motion_neighbours(frames: Sequence[Image], i: int, offsets: Sequence[int] = 
     s = model_scale(target.shape, 480)
     grey_i = greys[i] if greys is not None else flow_greys([target])[0]
     dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    # The pixel grid as a row and a column: added to the flow by broadcasting (the same float32 sums).
+    gx = np.arange(x0, x1, dtype=np.float32)
+    gy = np.arange(y0, y1, dtype=np.float32)[:, None]
     warped = []
     for j in picks:
         src = np.asarray(frames[j])
         grey_j = greys[j] if greys is not None else flow_greys([src])[0]
         flow: NDArray[Any] = dis.calc(grey_i, grey_j, None)  # type: ignore[call-overload]
         if s != 1.0:
-            flow = upsample_box(flow, (h, w), (y0, y1, x0, x1)) / s
+            flow = upsample_box(flow, (h, w), (y0, y1, x0, x1))
+            np.divide(flow, s, out=flow)  # a fresh array: in place
         else:
-            flow = flow[y0:y1, x0:x1]
-        mx = gx + flow[..., 0]
-        my = gy + flow[..., 1]
-        warped.append(np.asarray(cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), np.uint8))
+            flow = flow[y0:y1, x0:x1].copy()
+        # The map in place, as one two-channel map: remap rounds it exactly as the two planes.
+        flow[..., 0] += gx
+        flow[..., 1] += gy
+        out = cv2.remap(src, flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # type: ignore[call-overload]
+        warped.append(np.asarray(out, np.uint8))
     return warped
 
 

@@ -37,6 +37,7 @@ from models.classical.effect_time import (
     middle,
     motion_neighbours,
     suppress_persistent,
+    upsample_box,
 )
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
@@ -117,6 +118,13 @@ def estimate_background(image: Image, character_mask: Mask | None, margin: float
     """A stand-in background: characters (grown by ``margin`` of the short side, so that an aura
     hugging them is not smeared into the fill) inpainted, then bright thin/small things
     median-filtered out."""
+    h, w = image.shape[:2]
+    return np.asarray(cv2.resize(_small_background(image, character_mask, margin), (w, h),
+                                 interpolation=cv2.INTER_LINEAR), np.uint8)
+
+
+def _small_background(image: Image, character_mask: Mask | None, margin: float = 0.0) -> Image:
+    """`estimate_background` at its working scale (~240 px), before it is resized to the frame."""
     s = model_scale(image.shape, 240)
     small = resize(image, s)
     if character_mask is not None and character_mask.any():
@@ -126,9 +134,7 @@ def estimate_background(image: Image, character_mask: Mask | None, margin: float
         small = cv2.inpaint(small, cv2.dilate(m, disk), 3, cv2.INPAINT_TELEA)
     k = max(3, int(0.12 * max(small.shape[:2])) | 1)
     k = min(k, 99)  # medianBlur on uint8 accepts any odd size; keep it affordable
-    bg = cv2.medianBlur(small, k)
-    h, w = image.shape[:2]
-    return np.asarray(cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR), np.uint8)
+    return np.asarray(cv2.medianBlur(small, k), np.uint8)
 
 
 def thin_removed(image: Image, width: float = 0.03) -> Image:
@@ -344,8 +350,12 @@ class ClassicalEffectSeparator:
             if plate is not None and seen is not None:
                 ref = np.asarray(warp_to_frame(plate, ts[i], shape, 1.0), np.uint8)
                 unseen = warp_to_frame(seen, ts[i], shape, 1.0, cv2.INTER_NEAREST) == 0
-                if unseen.any():  # background nobody saw: estimate it from the frame itself
-                    ref = np.where(unseen[..., None], estimate_background(frame, character_masks[i]), ref)
+                hole = grown_box(unseen, 0)
+                if hole is not None:  # background nobody saw: estimate it from the frame itself
+                    # `estimate_background`, resized only under the unseen pixels' box (the same values).
+                    stand_in = upsample_box(_small_background(frame, character_masks[i]), shape[:2],
+                                            (hole[0].start, hole[0].stop, hole[1].start, hole[1].stop))
+                    np.copyto(ref[hole], stand_in, where=unseen[hole][..., None])
             mask = np.asarray(character_masks[i], bool)
             # The drawing is a reference over the characters only: warped where they are.
             box = character_box(mask) if len(frames) >= 3 else None
