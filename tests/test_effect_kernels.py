@@ -203,3 +203,19 @@ def test_neighbours_warped_in_a_box_are_the_whole_frames(size: tuple[int, int]) 
         assert len(got) == len(want)
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, b[box[0] : box[1], box[2] : box[3]])
+
+
+def test_explained_looks_at_the_pixels_of_where_alone() -> None:
+    """Gathered at ``where``'s pixels (a few percent of their box), with each pixel dropped once a
+    neighbour shows it: nothing outside ``where`` is reported, and what a later neighbour alone
+    shows is found too."""
+    rng = np.random.default_rng(11)
+    image = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    first = np.clip(image.astype(int) + 40, 0, 255).astype(np.uint8)  # shows nothing
+    second = image.copy()
+    second[:, 20:] = 255 - second[:, 20:]  # shows the left half, a pixel off
+    second = np.roll(second, 1, axis=0)
+    where = rng.random((30, 40)) < 0.3
+    got = effects.explained(image, [first, second], where)
+    assert not got[~where].any()
+    assert got[:29][where[:29] & (np.arange(40) < 19)].all()  # the last row's own row is rolled away
