@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pans import painted, shot
 
+from models.classical import plate as plate_module
 from models.classical.inpaint import TELEA_RADIUS, ClassicalInpainter, telea
 from models.classical.plate import NETWORK_MAX, masked_median, warp_pixels
 
@@ -36,6 +37,19 @@ def test_masked_median_matches_a_plain_sort(n: int) -> None:
     valid = rng.random((n, 40)) > 0.35
     valid[:, 0] = True  # a pixel every source sees
     assert np.array_equal(masked_median(stack, valid), plain_median(stack, valid))
+
+
+@pytest.mark.parametrize("n", [1, 4, 16])
+def test_masked_median_chunk_by_chunk_is_the_whole_median(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The network runs on a few thousand pixels at a time; chunks of 7 pixels (a ragged last one)
+    over an image-shaped stack give the plain sort's median, pixel for pixel."""
+    rng = np.random.default_rng(100 + n)
+    stack = rng.integers(0, 256, (n, 9, 11, 3), dtype=np.uint8)
+    valid = rng.random((n, 9, 11)) > 0.4
+    monkeypatch.setattr(plate_module, "NETWORK_CHUNK", 3 * 7)
+    out = masked_median(stack, valid)
+    assert out.shape == (9, 11, 3)
+    assert np.array_equal(out.reshape(-1, 3), plain_median(stack.reshape(n, -1, 3), valid.reshape(n, -1)))
 
 
 @pytest.mark.parametrize("cubic", [True, False])
