@@ -17,6 +17,7 @@ The sources are read once and held in memory, so ``max_sources`` bounds memory (
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
@@ -103,6 +104,22 @@ def _seen(hidden: NDArray[np.bool_]) -> NDArray[np.uint8]:
     return np.where(cv2.dilate(hidden.view(np.uint8), K3) > 0, 0, 255).astype(np.uint8)
 
 
+class Scratch:
+    """Each thread's rows for the temporal fill's median, reused from plate to plate of one `stitch`:
+    a fresh array of 30-90 MB per plate is paid again in page faults."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def rows(self, shape: tuple[int, int, int]) -> NDArray[np.uint8]:
+        """An uninitialised uint8 array of ``shape``, this thread's own until its next call."""
+        size = shape[0] * shape[1] * shape[2]
+        buffer: NDArray[np.uint8] | None = getattr(self._local, "buffer", None)
+        if buffer is None or buffer.size < size:
+            buffer = self._local.buffer = np.empty(size, np.uint8)
+        return buffer[:size].reshape(shape)
+
+
 class ClassicalInpainter:
     """The inpaint stage's backend: temporal fill through the camera, spatial inpainting for the rest.
 
@@ -185,6 +202,7 @@ class ClassicalInpainter:
         # revealed background around every character, none lets the fringe into the plate.
         sources = [(np.asarray(frames[j]), _seen(hidden_list[j]), ts[j]) for j in src_idx]
         wanted = range(n) if only is None else only
+        scratch = Scratch()
 
         def plate(i: int) -> tuple[Image, NDArray[np.uint8]]:
             frame = np.asarray(frames[i])
@@ -197,7 +215,7 @@ class ClassicalInpainter:
             if win is None:
                 return frame.copy(), confidence
             others = [(f, ok, t) for j, (f, ok, t) in zip(src_idx, sources, strict=True) if j != i]
-            fill, votes = self._temporal_fill(hole, win, ts[i], others)
+            fill, votes = self._temporal_fill(hole, win, ts[i], others, scratch)
             trusted = votes >= self.min_votes
             hole_w, frame_w = hole[win], frame[win]
             rest = np.zeros(hole.shape, bool)
@@ -234,6 +252,7 @@ class ClassicalInpainter:
         win: Window,
         t_i: Matrix,
         others: list[tuple[Image, NDArray[np.uint8], Matrix]],
+        scratch: Scratch | None = None,
     ) -> tuple[Image, NDArray[np.int32]]:
         """The median of the sources over ``win`` (computed where the plate reads it: the hole grown
         by `_reach`, inside the hole's box; elsewhere 0) and how many sources see each pixel."""
@@ -262,7 +281,8 @@ class ClassicalInpainter:
         # where a source does not see the background it holds 0 or 255 by the parity of how many
         # sources so far did not. A source's bicubic samples are taken only where it sees the
         # background (about half the pixels of a character's hole): the rest would be padded over.
-        planar = np.empty((len(others), 3, len(at_read)), np.uint8)
+        shape = (len(others), 3, len(at_read))
+        planar = np.empty(shape, np.uint8) if scratch is None else scratch.rows(shape)
         unseen = np.zeros(len(at_read), np.uint8)
         for k, (src, ok, t_j) in enumerate(others):
             # Frame i pixel -> plate (t_i) -> frame j pixel (inverse t_j), restricted to the box.
@@ -281,10 +301,13 @@ class ClassicalInpainter:
             colours = warp_pixels(src, m, ys[at_seen], xs[at_seen])
             for c in range(3):
                 planar[k, c, at_seen] = colours[:, c]
-        inner = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
-        fill[inner][read] = median_rows(planar).T
+        # The read pixels' positions in the window (the box lies inside it).
+        in_win = (ys + (y0 - top)) * w + (xs + (x0 - left))
+        middle = median_rows(planar)
+        for c in range(3):
+            fill.reshape(-1, 3)[in_win, c] = middle[c]
         # Votes outside what is read are never looked at either.
-        votes[inner][read] = len(others) - unseen.astype(np.int32)
+        votes.reshape(-1)[in_win] = len(others) - unseen.astype(np.int32)
         return fill, votes
 
     def _blend(self, frame: Image, filled: Image, hole: NDArray[np.bool_]) -> Image:
