@@ -10,7 +10,7 @@ import pytest
 from pans import painted, shot
 
 from models.classical import plate as plate_module
-from models.classical.inpaint import TELEA_RADIUS, ClassicalInpainter, telea
+from models.classical.inpaint import TELEA_RADIUS, ClassicalInpainter, telea, window
 from models.classical.plate import NETWORK_MAX, masked_median, warp_pixels
 
 
@@ -41,7 +41,7 @@ def test_masked_median_matches_a_plain_sort(n: int) -> None:
 
 @pytest.mark.parametrize("n", [1, 4, 16])
 def test_masked_median_chunk_by_chunk_is_the_whole_median(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The network runs on a few thousand pixels at a time; chunks of 7 pixels (a ragged last one)
+    """The network runs on a few thousand positions at a time; chunks of 21 (a ragged last one)
     over an image-shaped stack give the plain sort's median, pixel for pixel."""
     rng = np.random.default_rng(100 + n)
     stack = rng.integers(0, 256, (n, 9, 11, 3), dtype=np.uint8)
@@ -83,3 +83,73 @@ def test_stitching_some_frames_gives_their_plates_of_the_whole_stitch() -> None:
     for k, (plate, confidence) in zip([7, 2], some, strict=True):
         assert np.array_equal(plate, everything[k][0])
         assert np.array_equal(confidence, everything[k][1])
+
+
+def _pan_sources(n: int = 9) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Frames of a sub-pixel pan with a little rotation, their seen masks and their transforms."""
+    frames, masks, _, _ = shot(n, glow_frames=())
+    ts = []
+    for j in range(n):
+        c, s = np.cos(0.002 * j), np.sin(0.002 * j)
+        ts.append(np.array([[c, -s, 3.3 * j + 0.4], [s, c, 1.2 * j + 0.7], [0.0, 0.0, 1.0]]))
+    seen = [np.where(cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0, 0, 255).astype(np.uint8)
+            for m in masks]
+    return frames, seen, ts
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_temporal_fill_is_the_median_of_whole_warps(sparse: bool) -> None:
+    """The fill samples each source only where it sees the background, pads as `masked_median` pads
+    and reads the box's pixels alone: the same fill and votes as warping every source over the whole
+    box (warpAffine) and taking the masked median there. ``sparse``: two specks far apart, whose box
+    is mostly unread (the sources' masks are then sampled at the read pixels alone)."""
+    frames, seen, ts = _pan_sources()
+    painter = ClassicalInpainter()
+    hole = np.zeros(frames[0].shape[:2], bool)
+    if sparse:
+        hole[10:13, 12:15] = True
+        hole[80:83, 140:143] = True
+    else:
+        cv2.ellipse(hole.view(np.uint8), (70, 50), (30, 22), 20, 0, 360, 1, -1)
+    i = 4
+    others = [(frames[j], seen[j], ts[j]) for j in range(len(frames)) if j != i]
+    reach = painter._reach()
+    assert reach is not None
+    win = window(hole, reach)
+    box = window(hole, 0)
+    assert win is not None and box is not None
+    fill, votes = painter._temporal_fill(hole, win, ts[i], others)
+
+    y0, x0 = box[0].start, box[1].start
+    bh, bw = box[0].stop - y0, box[1].stop - x0
+    read = cv2.dilate(hole[box].view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    assert (read.mean() < 1 / 8) == sparse  # both ways of sampling the masks are exercised
+    at = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
+    stack: list[np.ndarray] = []
+    valid: list[np.ndarray] = []
+    for src, ok, t_j in others:
+        m = (np.linalg.inv(t_j) @ ts[i] @ at)[:2]
+        stack.append(cv2.warpAffine(src, m, (bw, bh), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                    borderMode=cv2.BORDER_REPLICATE))
+        valid.append(cv2.warpAffine(ok, m, (bw, bh), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0)
+    inner = (slice(y0 - win[0].start, y0 - win[0].start + bh), slice(x0 - win[1].start, x0 - win[1].start + bw))
+    median = masked_median(np.stack(stack).astype(np.uint8)[:, read], np.stack(valid)[:, read])
+    assert np.array_equal(fill[inner][read], median)
+    assert np.array_equal(votes[inner][read], np.stack(valid).sum(axis=0)[read])
+    assert not fill[inner][~read].any() and not votes[inner][~read].any()
+    assert 0 < votes[inner][read].min() < len(others)  # some sources miss some pixels: padding is exercised
+
+
+def test_blend_on_the_ramp_is_the_blend_of_the_whole_window() -> None:
+    """Blending the feather's ramp alone (filled inside the hole, the frame beyond the ramp) gives
+    what the float blend of every pixel gives."""
+    painter = ClassicalInpainter()
+    frame, filled = painted(90, 150, 1), painted(90, 150, 2)
+    hole = np.zeros((90, 150), bool)
+    cv2.ellipse(hole.view(np.uint8), (60, 40), (25, 18), 30, 0, 360, 1, -1)
+    hole[0:5, 120:150] = True  # at the edge of the window
+    dist = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
+    a = np.clip(1.0 - dist / float(painter.feather + 1), 0.0, 1.0)[..., None]
+    whole = a * filled.astype(np.float32) + (1.0 - a) * frame.astype(np.float32)
+    expected = np.asarray(np.clip(whole + 0.5, 0, 255), np.uint8)
+    assert np.array_equal(painter._blend(frame, filled, hole), expected)

@@ -277,7 +277,19 @@ def inpaint_hole(project: Project, frame: int, grow: int | None = None) -> np.nd
     fringe (anti-aliased outline, hair strands, glyph outlines) and the effects the effects stage
     found. ``grow=0`` gives what hides the background without the fringe (a stitching source uses
     everything else)."""
-    mask = hiding_objects(project, frame)
+    effects = effect_hole(project, frame)
+    hole = _grown(hiding_objects(project, frame), grow)
+    return hole if effects is None else hole | effects
+
+
+def inpaint_holes(project: Project, frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """`inpaint_hole` grown and with ``grow=0``, from one read of the frame's masks and effects."""
+    mask, effects = hiding_objects(project, frame), effect_hole(project, frame)
+    holes = (_grown(mask, None), mask)
+    return holes if effects is None else (holes[0] | effects, holes[1] | effects)
+
+
+def _grown(mask: np.ndarray, grow: int | None) -> np.ndarray:
     if grow is None:
         grow = max(2, round(0.006 * max(mask.shape)))
     hole = mask.copy()
@@ -287,8 +299,7 @@ def inpaint_hole(project: Project, frame: int, grow: int | None = None) -> np.nd
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
         box = (slice(max(0, y - grow), y + h + grow), slice(max(0, x - grow), x + w + grow))
         hole[box] = cv2.dilate(mask[box].view(np.uint8), kernel).astype(bool)
-    effects = effect_hole(project, frame)
-    return hole if effects is None else hole | effects
+    return hole
 
 
 def hiding_objects(project: Project, frame: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from app.pipeline.stages.common import (
     effect_hole,
     equal_inputs,
     hiding_objects,
-    inpaint_hole,
+    inpaint_holes,
     repeat_groups,
     sampled_shot,
 )
@@ -44,10 +44,11 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
         batch = [k for k, f in enumerate(indices) if f in pending]
         pending.difference_update(indices)
-        holes = [inpaint_hole(project, f) for f in indices]
+        # The hole painted over and what hides the background (a source's), from one read of each frame.
+        pairs = [inpaint_holes(project, f) for f in indices]
+        holes, hidden = [h for h, _ in pairs], [h for _, h in pairs]
         if not hasattr(inpainter, "stitch"):
             return list(inpainter.clean_plates(frames, holes))
-        hidden = [inpaint_hole(project, f, 0) for f in indices]
         plates = inpainter.stitch(frames, holes, hidden=hidden, only=batch, **camera_kwargs(ctx, camera, indices))
         meta = {"stage": "inpaint", "backend": ctx.backend_name("inpainter")}
         out = [NOT_KEPT] * len(indices)  # context frames' plates are not read
