@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any
 
 import cv2
 import numpy as np
@@ -373,7 +374,7 @@ def _align(
     return rescale_transform(new, 1.0 / s) if cc > 0.8 and cc > before + 1e-4 else t
 
 
-def _corner_move(a: NDArray[np.float32], b: NDArray[np.float32], shape: tuple[int, ...]) -> float:
+def _corner_move(a: NDArray[Any], b: NDArray[Any] | cv2.Mat, shape: tuple[int, ...]) -> float:
     """The largest distance, in pixels, between where two 2x3 affine maps put the frame's corners."""
     h, w = shape[:2]
     corners = np.array([[0, w, 0, w], [0, 0, h, h], [1, 1, 1, 1]], np.float64)
