@@ -1,5 +1,6 @@
 """The matte, effects and inpaint stages decode each sampled frame of a shot once, however many of
-their batches sample it (`HeldFrames`), and what they write does not depend on it."""
+their batches sample it (`HeldFrames`), and what they write does not depend on it; the inpaint
+stage's two holes of a frame come from one read of its masks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from test_matte_stage import HELD, H, N, ShotMatter, W
@@ -16,6 +18,7 @@ from test_pipeline_runner import Annotator, Calls, Clicker, Effects, Inpaint, Pr
 import app.pipeline.stages.common as common
 from app.pipeline.frames import HeldFrames
 from app.pipeline.runner import PipelineRunner
+from app.pipeline.stages.common import EFFECT_HOLE, NOT_CHARACTER, inpaint_holes
 from app.store import Manifest, Project, Shot, SourceInfo
 
 STAGES = ("matte", "effects", "inpaint")
@@ -122,3 +125,35 @@ def test_held_frames_are_dropped_after_their_last_batch_and_bounded_in_bytes() -
             assert bounded.held_bytes <= 250
         bounded.finish(n)
     assert sum(loads.values()) == 10  # some shared frame was dropped and decoded again
+
+
+def test_both_inpaint_holes_come_from_one_read_of_the_masks(tmp_path: Path) -> None:
+    project = drawn_project(tmp_path / "p")
+    try:
+        forced_runs(project)
+        labels = project.masks_or_empty(7).copy()
+        labels[0:4, 0:10] = project.add_object("text", kind="text").id  # burnt-in text joins the hole
+        project.layers.write("masks", 7, labels)
+        reads: Counter[int] = Counter()
+        read = project.masks_or_empty
+
+        def counting(frame: int) -> np.ndarray:
+            reads[frame] += 1
+            return read(frame)
+
+        project.masks_or_empty = counting  # type: ignore[method-assign]
+        grown, bare = inpaint_holes(project, 7, (None, 0))
+        assert reads == Counter({7: 1})
+        # The plain definition: characters and text, grown over the whole frame, with the effects.
+        # Characters (every object but effects) and text: any label but an effect's.
+        effect_ids = [o.id for o in project.objects.all() if o.kind in NOT_CHARACTER and o.kind != "text"]
+        hiding = (labels > 0) & ~np.isin(labels, effect_ids)
+        effects = project.layers.read("effects", 7)
+        assert effects is not None and hiding.any()
+        strong = effects >= round(EFFECT_HOLE * 255)
+        for hole, grow in ((grown, 2), (bare, 0)):  # the default growth is 2 at this size
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+            want = cv2.dilate(hiding.astype(np.uint8), kernel).astype(bool) | strong
+            assert np.array_equal(hole, want)
+    finally:
+        project.close()

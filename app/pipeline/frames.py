@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import overload
 
 import numpy as np
@@ -34,6 +35,7 @@ class ShotFrames(Sequence[np.ndarray]):
         self._lock = threading.Lock()  # guards the prefetch position; the cache has its own lock
         self._wanted = threading.Condition(self._lock)
         self._next = 0
+        self._loading: dict[int, Future[np.ndarray]] = {}  # positions being read, by either thread
         self._closed = False
         self._thread = threading.Thread(target=self._prefetch_loop, name="frame-prefetch", daemon=True)
         if prefetch > 0 and len(self.indices) > 1:
@@ -55,12 +57,34 @@ class ShotFrames(Sequence[np.ndarray]):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
-        frame = self._cache.get(i)
         with self._lock:
             self._next = i + 1
             self._wanted.notify()
-        if frame is None:
+        return self._fetch(i)
+
+    def _fetch(self, i: int) -> np.ndarray:
+        """Frame ``i`` from the cache, else read once: a thread asking for a frame the other is
+        reading waits for it instead of decoding it again."""
+        with self._lock:
+            frame = self._cache.get(i)
+            if frame is not None:
+                return frame
+            pending = self._loading.get(i)
+            mine = pending is None
+            if pending is None:
+                pending = self._loading[i] = Future()
+        if not mine:
+            return pending.result()
+        try:
             frame = self._cache.put(i, self.load(self.indices[i]))
+        except BaseException as exc:
+            pending.set_exception(exc)
+            raise
+        else:
+            pending.set_result(frame)
+        finally:
+            with self._lock:
+                del self._loading[i]
         return frame
 
     def _prefetch_loop(self) -> None:
@@ -74,10 +98,9 @@ class ShotFrames(Sequence[np.ndarray]):
                     return
                 todo = next(j for j in range(self._next, min(self._next + self.prefetch, len(self))) if j not in self._cache)
             try:
-                frame = self.load(self.indices[todo])
+                self._fetch(todo)
             except Exception:
                 return
-            self._cache.put(todo, frame)
 
     def close(self) -> None:
         with self._lock:

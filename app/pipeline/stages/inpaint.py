@@ -11,6 +11,7 @@ from app.pipeline.stages.common import (
     equal_inputs,
     hiding_objects,
     inpaint_hole,
+    inpaint_holes,
     repeat_groups,
     sampled_shot,
 )
@@ -44,10 +45,10 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     def compute(indices: list[int], frames: ShotFrames, leads: list[int]) -> list[np.ndarray]:
         batch = [k for k, f in enumerate(indices) if f in pending]
         pending.difference_update(indices)
-        holes = [inpaint_hole(project, f) for f in indices]
         if not hasattr(inpainter, "stitch"):
-            return list(inpainter.clean_plates(frames, holes))
-        hidden = [inpaint_hole(project, f, 0) for f in indices]
+            return list(inpainter.clean_plates(frames, [inpaint_hole(project, f) for f in indices]))
+        # Each frame's hole and what hides its background, from one read of its masks and effects.
+        holes, hidden = (list(h) for h in zip(*(inpaint_holes(project, f, (None, 0)) for f in indices), strict=True))
         plates = inpainter.stitch(frames, holes, hidden=hidden, only=batch, **camera_kwargs(ctx, camera, indices))
         meta = {"stage": "inpaint", "backend": ctx.backend_name("inpainter")}
         out = [NOT_KEPT] * len(indices)  # context frames' plates are not read
