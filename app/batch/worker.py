@@ -10,6 +10,7 @@ import os
 import socket
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -103,8 +104,8 @@ class CollectingContext:
         self.backend(role)
         return self.settings.backend_name(role)
 
-    def frames(self, indices: list[int]) -> ShotFrames:
-        return ShotFrames(self.project, indices)
+    def frames(self, indices: list[int], load: Callable[[int], np.ndarray] | None = None) -> ShotFrames:
+        return ShotFrames(self.project, indices, load=load)
 
     def option(self, name: str) -> Any:
         return getattr(self.settings, name)

@@ -75,8 +75,8 @@ class RunContext:
         # Resolves a fallback first, so records name the backend really used.
         return self.backends.name(role)
 
-    def frames(self, indices: list[int]) -> ShotFrames:
-        return ShotFrames(self.project, indices)
+    def frames(self, indices: list[int], load: Callable[[int], np.ndarray] | None = None) -> ShotFrames:
+        return ShotFrames(self.project, indices, load=load)
 
     def option(self, name: str) -> Any:
         return getattr(self.backends.settings, name)

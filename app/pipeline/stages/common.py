@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol, overload
 import cv2
 import numpy as np
 
-from app.pipeline.frames import ShotFrames
+from app.pipeline.frames import HeldFrames, ShotFrames
 from app.pipeline.graph import PICTURES_RECORD, SHARE_REPEATS, current_inputs
 from app.store import Project, Shot
 from models.base import Annotator, EffectSeparator, Inpainter, Matter, Propagator, Segmenter
@@ -45,7 +45,7 @@ class StageContext(Protocol):
 
     def option(self, name: str) -> Any: ...
 
-    def frames(self, indices: list[int]) -> ShotFrames: ...
+    def frames(self, indices: list[int], load: Callable[[int], np.ndarray] | None = None) -> ShotFrames: ...
 
     def write(self, layer: str, frame: int, array: np.ndarray, meta: dict[str, Any] | None = None) -> None: ...
 
@@ -213,27 +213,32 @@ def context_frames(
     return sorted(wanted | set(others))
 
 
+SAMPLED_BATCH = 16  # targets per `sampled_shot` batch
+
+
 def sampled_shot(
     ctx: StageContext, stage: str, role: str, layer: str, shot: Shot, targets: list[int],
-    compute: Callable[[list[int], ShotFrames], Sequence[np.ndarray | dict[str, np.ndarray]]],
+    compute: Callable[[list[int], ShotFrames, list[int]], Sequence[np.ndarray | dict[str, np.ndarray]]],
     groups: dict[int, list[int]] | None = None,
 ) -> None:
     """Run a shot-level backend on batches of up to 16 targets, each with a bounded sample of the
-    shot's other frames (`context_frames`); ``compute(indices, frames)`` returns one result per index:
-    the array of ``layer``, or arrays by layer name (written in their order, ``layer`` among them).
-    With ``groups`` (`repeat_groups`) only each group's first target is computed, and every target of
-    the group gets its result."""
+    shot's other frames (`context_frames`); ``compute(indices, frames, batch)`` returns one result per
+    index: the array of ``layer``, or arrays by layer name (written in their order, ``layer`` among
+    them); only the results of ``batch`` (the targets among ``indices``) are written. With ``groups``
+    (`repeat_groups`) only each group's first target is computed, and every target of the group gets
+    its result. A frame several batches sample is decoded once (`HeldFrames`)."""
     name = ctx.backend_name(role)
     members = groups if groups is not None else {f: [f] for f in targets}
     inputs = {f: current_inputs(ctx.project, stage, f, name) for g in members.values() for f in g}
     leads = sorted(members)
     pictures = shot_pictures(ctx, shot) if groups is not None else None
-    for start in range(0, len(leads), 16):
-        batch = leads[start : start + 16]
-        indices = context_frames(shot, batch, keys=ctx.project.drawing_keys, pictures=pictures)
-        frames = ctx.frames(indices)
+    batches = [leads[start : start + SAMPLED_BATCH] for start in range(0, len(leads), SAMPLED_BATCH)]
+    samples = [context_frames(shot, batch, keys=ctx.project.drawing_keys, pictures=pictures) for batch in batches]
+    held = HeldFrames(ctx.project.frame, samples)
+    for n, (batch, indices) in enumerate(zip(batches, samples, strict=True)):
+        frames = ctx.frames(indices, load=held.get)
         try:
-            results = compute(indices, frames)
+            results = compute(indices, frames, batch)
         except Exception as exc:
             for frame in batch:
                 for f in members[frame]:
@@ -241,6 +246,7 @@ def sampled_shot(
             continue
         finally:
             frames.close()
+            held.finish(n)
         for frame in batch:
             result = results[indices.index(frame)]
             for f in members[frame]:
@@ -254,7 +260,10 @@ NOT_CHARACTER = ("effect", "text")  # kinds that are never part of a character's
 
 
 def character_mask(project: Project, frame: int) -> np.ndarray:
-    labels = project.masks_or_empty(frame)
+    return _characters(project, project.masks_or_empty(frame))
+
+
+def _characters(project: Project, labels: np.ndarray) -> np.ndarray:
     others = project.objects.ids_of_kind(*NOT_CHARACTER)
     mask = labels > 0
     if others:
@@ -264,8 +273,11 @@ def character_mask(project: Project, frame: int) -> np.ndarray:
 
 def text_mask(project: Project, frame: int) -> np.ndarray:
     """Pixels of burnt-in text objects on ``frame``."""
+    return _text(project, project.masks_or_empty(frame))
+
+
+def _text(project: Project, labels: np.ndarray) -> np.ndarray:
     text = project.objects.ids_of_kind("text")
-    labels = project.masks_or_empty(frame)
     return np.isin(labels, text) if text else np.zeros(labels.shape, bool)
 
 
@@ -304,7 +316,8 @@ def _grown(mask: np.ndarray, grow: int | None) -> np.ndarray:
 
 def hiding_objects(project: Project, frame: int) -> np.ndarray:
     """The characters and burnt-in text of ``frame`` (what `inpaint_hole` grows)."""
-    return character_mask(project, frame) | text_mask(project, frame)
+    labels = project.masks_or_empty(frame)
+    return _characters(project, labels) | _text(project, labels)
 
 
 def effect_hole(project: Project, frame: int) -> np.ndarray | None:

@@ -35,7 +35,9 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         )
         return
 
-    def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray] | list[dict[str, np.ndarray]]:
+    def compute(
+        indices: list[int], frames: ShotFrames, batch: list[int],
+    ) -> list[np.ndarray] | list[dict[str, np.ndarray]]:
         masks = [character_mask(ctx.project, f) for f in indices]
         if hasattr(separator, "separate_shot_light"):
             # The colour first: whoever hears that `effects` changed reads both.

@@ -41,7 +41,7 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     # plates are kept, so only theirs are made (the context frames are sources).
     pending = set(groups)
 
-    def compute(indices: list[int], frames: ShotFrames) -> list[np.ndarray]:
+    def compute(indices: list[int], frames: ShotFrames, leads: list[int]) -> list[np.ndarray]:
         batch = [k for k, f in enumerate(indices) if f in pending]
         pending.difference_update(indices)
         # The hole painted over and what hides the background (a source's), from one read of each frame.

@@ -16,7 +16,6 @@ from app.pipeline.stages.common import (
 from app.pipeline.stages.shot import FAILED, camera_kwargs, stage_camera
 from app.store import Shot
 
-MATTE_BATCH = 16  # leads per backend call (`sampled_shot`'s batch)
 NOT_MADE = np.zeros((0, 0), np.float32)  # a context frame's entry: no matte was made for it
 
 
@@ -31,20 +30,17 @@ def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     # A drawing that repeats an earlier one with the same character mask shares its matte.
     groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: character_mask(ctx.project, f)))
     if hasattr(matter, "matte_shot"):
-        # One batch of leads per call, so the backend knows which frames of the sample it must
-        # matte: the rest of the sample (up to 15 frames) only lends background. A lead is never
-        # in another call's batch, so the placeholders below are never written.
-        leads = sorted(groups)
-        for start in range(0, len(leads), MATTE_BATCH):
-            batch = {f: groups[f] for f in leads[start : start + MATTE_BATCH]}
+        # The backend is told which frames of each batch's sample it must matte (the batch's
+        # leads): the rest of the sample (up to 15 frames) only lends background. A lead is never
+        # in another batch, so the placeholders below are never written.
+        def compute(indices: list[int], frames: ShotFrames, batch: list[int]) -> list[np.ndarray]:
+            masks = [character_mask(ctx.project, f) for f in indices]
+            leads = set(batch)
+            wanted = [k for k, f in enumerate(indices) if f in leads]
+            alphas = iter(matter.matte_shot(frames, masks, targets=wanted, **camera_kwargs(ctx, camera, indices)))
+            return [next(alphas) if f in leads else NOT_MADE for f in indices]
 
-            def compute(indices: list[int], frames: ShotFrames, batch: dict[int, list[int]] = batch) -> list[np.ndarray]:
-                masks = [character_mask(ctx.project, f) for f in indices]
-                wanted = [k for k, f in enumerate(indices) if f in batch]
-                alphas = iter(matter.matte_shot(frames, masks, targets=wanted, **camera_kwargs(ctx, camera, indices)))
-                return [next(alphas) if f in batch else NOT_MADE for f in indices]
-
-            sampled_shot(ctx, "matte", "matter", "alpha", shot, [f for g in batch.values() for f in g], compute, batch)
+        sampled_shot(ctx, "matte", "matter", "alpha", shot, targets, compute, groups)
         return
 
     def compute_frame(frame: int) -> dict[str, np.ndarray]:
