@@ -12,14 +12,14 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from test_matte_stage import HELD, H, N, ShotMatter, W
+from test_matte_stage import HELD, N, ShotMatter, drawn_project
 from test_pipeline_runner import Annotator, Calls, Clicker, Effects, Inpaint, Propagator, Seg
 
 import app.pipeline.stages.common as common
 from app.pipeline.frames import HeldFrames
 from app.pipeline.runner import PipelineRunner
 from app.pipeline.stages.common import EFFECT_HOLE, NOT_CHARACTER, inpaint_holes
-from app.store import Manifest, Project, Shot, SourceInfo
+from app.store import Project
 
 STAGES = ("matte", "effects", "inpaint")
 LAYERS = ("alpha", "effects", "clean")
@@ -30,19 +30,6 @@ class ShotEffects(Effects):
 
     def separate_shot(self, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], **camera: Any) -> list[np.ndarray]:
         return [(f[..., 0] == f[0, 0, 0]).astype(np.float32) * (int(f[0, 0, 0]) + 1) / 32 for f in frames]
-
-
-def drawn_project(path: Path) -> Project:
-    """23 drawings in one shot of 24 frames: two batches, the second sampled with the first's frames."""
-    project = Project.create(path, Manifest("p", SourceInfo("generated", "", "m"), N, W, H, 24.0, shots=[Shot(0, N)]))
-    for f in range(N):
-        picture = f - 1 if f == HELD else f
-        image = np.zeros((H, W, 3), np.uint8)
-        image[..., 0] = picture
-        image[8:20, 2 + 3 * picture : 14 + 3 * picture, 1] = 255
-        project.media.write_frame(f, image)
-    project.set_held(np.array([int(f == HELD) for f in range(N)], np.uint8))
-    return project
 
 
 def forced_runs(project: Project) -> tuple[dict[str, Counter[int]], dict[str, list[bytes]]]:

@@ -41,9 +41,10 @@ class ShotMatter:
         return out
 
 
-def test_each_drawing_is_matted_once_and_gets_its_own_matte(tmp_path: Path) -> None:
-    project = Project.create(tmp_path / "p", Manifest("p", SourceInfo("generated", "", "m"), N, W, H, 24.0,
-                                                      shots=[Shot(0, N)]))
+def drawn_project(path: Path) -> Project:
+    """One shot of N frames, each its own drawing (its id in the red channel, a green block that
+    moves) except frame HELD, which holds the drawing before it."""
+    project = Project.create(path, Manifest("p", SourceInfo("generated", "", "m"), N, W, H, 24.0, shots=[Shot(0, N)]))
     for f in range(N):
         picture = f - 1 if f == HELD else f
         image = np.zeros((H, W, 3), np.uint8)
@@ -51,6 +52,11 @@ def test_each_drawing_is_matted_once_and_gets_its_own_matte(tmp_path: Path) -> N
         image[8:20, 2 + 3 * picture : 14 + 3 * picture, 1] = 255
         project.media.write_frame(f, image)
     project.set_held(np.array([int(f == HELD) for f in range(N)], np.uint8))
+    return project
+
+
+def test_each_drawing_is_matted_once_and_gets_its_own_matte(tmp_path: Path) -> None:
+    project = drawn_project(tmp_path / "p")
     calls, matter = Calls(), ShotMatter()
     backends = {
         "segmenter": Seg(calls), "matter": matter, "inpainter": Inpaint(calls), "effects": Effects(calls),
