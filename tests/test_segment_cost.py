@@ -10,10 +10,10 @@ import numpy as np
 from pans import shot
 
 from app.demo.generator import generate_shots
-from app.pipeline.register import present_ids
 from models.classical.background import BackgroundModel
 from models.classical.camera import estimate_camera
 from models.classical.segmentation import ClassicalSegmenter
+from models.classical.tracks import label_ids
 
 
 def _model() -> tuple[BackgroundModel, list[np.ndarray], list[np.ndarray]]:
@@ -48,12 +48,12 @@ def test_a_frame_asked_about_with_another_camera_or_index_is_recomputed() -> Non
     assert not np.array_equal(model.support(small, ts[4], 2)[0], fresh.support(small, ts[4], 4)[0])
 
 
-def test_present_ids_are_the_nonzero_unique_ids() -> None:
+def test_label_ids_are_the_nonzero_unique_ids() -> None:
     rng = np.random.default_rng(5)
     maps: list[np.ndarray] = [np.zeros((30, 40), np.uint8), rng.integers(0, 256, (30, 40)).astype(np.uint8),
             np.where(rng.random((30, 40)) > 0.9, 255, 0).astype(np.uint8), rng.integers(0, 4, (30, 40)).astype(np.int32)]
     for lab in maps:
-        assert present_ids(lab) == [int(t) for t in np.unique(lab) if t]
+        assert label_ids(lab) == [int(t) for t in np.unique(lab) if t]
 
 
 def test_a_shot_segmented_on_several_threads_is_the_serial_result() -> None:
