@@ -118,7 +118,7 @@ class HeldFrames:
     read until `finish` of the last batch that uses it.
 
     The project's own cache holds 8 frames, so without this a later batch decoded again the frames of
-    an earlier one its sample shares (~59 ms of CPU a 1080p frame read out of order). At most
+    an earlier one its sample shares (~13 ms of CPU a 1080p frame of the slice, read near in order). At most
     ``max_bytes`` of frames are held: beyond, the held frame whose next batch is latest is dropped
     (and decoded again when that batch reads it: the same pixels). Safe to share with `ShotFrames`'
     prefetch thread.

@@ -37,13 +37,11 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     # A drawing that repeats an earlier one with the same hole (characters, text, effects) shares
     # its plate. Equal objects and effects give equal holes, without growing them for the test.
     groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: hiding_objects(project, f), effects))
-    # `sampled_shot` hands each batch of targets with context frames of the shot: only the batch's
+    # `sampled_shot` hands each batch of leads with context frames of the shot: only the batch's
     # plates are kept, so only theirs are made (the context frames are sources).
-    pending = set(groups)
-
     def compute(indices: list[int], frames: ShotFrames, leads: list[int]) -> list[np.ndarray]:
-        batch = [k for k, f in enumerate(indices) if f in pending]
-        pending.difference_update(indices)
+        wanted = set(leads)
+        batch = [k for k, f in enumerate(indices) if f in wanted]
         # The hole painted over and what hides the background (a source's), from one read of each frame.
         pairs = [inpaint_holes(project, f) for f in indices]
         holes, hidden = [h for h, _ in pairs], [h for _, h in pairs]
