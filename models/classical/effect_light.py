@@ -15,6 +15,7 @@ fade-in and fade-out. The layer composites back as ``under + alpha * rgb`` (see 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -169,12 +170,17 @@ def separate_light(
     return EffectLight(strength, colour)
 
 
+def mask_box(mask: NDArray[Any], pad: int = 0) -> Box | None:
+    """`morphology.grown_box` of ``mask`` as a `Box`; None when the mask is empty."""
+    box = grown_box(mask, pad)
+    return None if box is None else (box[0].start, box[0].stop, box[1].start, box[1].stop)
+
+
 def light_box(detected: SoftMap, floor: float = 0.08, reach: int = 3, margin: int = 0) -> Box | None:
     """The box ``(y0, y1, x0, x1)`` that holds every group of `colour_groups` (detections at
     ``floor`` grown by ``reach``) with ``margin`` px more around them, clipped to the frame; None
     when nothing is detected."""
-    box = grown_box(detected >= floor, reach + margin)
-    return None if box is None else (box[0].start, box[0].stop, box[1].start, box[1].stop)
+    return mask_box(detected >= floor, reach + margin)
 
 
 def composite_light(under: Image, light: EffectLight) -> Image:

@@ -28,6 +28,7 @@ from models.classical.effect_light import (
     clear_unlit,
     flat_light,
     light_box,
+    mask_box,
     separate_light,
 )
 from models.classical.effect_time import (
@@ -41,7 +42,7 @@ from models.classical.effect_time import (
 )
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
-from models.classical.morphology import dilate_boxed, grown_box
+from models.classical.morphology import dilate_boxed
 from models.classical.plate import build_plate, warp_to_frame
 
 
@@ -171,8 +172,7 @@ def character_box(mask: Mask, margin: int = 2) -> Box | None:
     `ClassicalEffectSeparator.separate_light` needs of a drawing: it is read only inside the mask
     eroded by 1 px, through a 3x3 blur and a 1-px reach, so any margin >= 0 gives the whole frame's
     figures (2 is to spare)."""
-    box = grown_box(np.asarray(mask), margin)
-    return None if box is None else (box[0].start, box[0].stop, box[1].start, box[1].stop)
+    return mask_box(np.asarray(mask), margin)
 
 
 def flash_strength(image: Image) -> float:
@@ -356,12 +356,12 @@ class ClassicalEffectSeparator:
             if plate is not None and seen is not None:
                 ref = np.asarray(warp_to_frame(plate, ts[i], shape, 1.0), np.uint8)
                 unseen = warp_to_frame(seen, ts[i], shape, 1.0, cv2.INTER_NEAREST) == 0
-                hole = grown_box(unseen, 0)
+                hole = mask_box(unseen)
                 if hole is not None:  # background nobody saw: estimate it from the frame itself
                     # `estimate_background`, resized only under the unseen pixels' box (the same values).
-                    stand_in = upsample_box(_small_background(frame, character_masks[i]), shape[:2],
-                                            (hole[0].start, hole[0].stop, hole[1].start, hole[1].stop))
-                    np.copyto(ref[hole], stand_in, where=unseen[hole][..., None])
+                    stand_in = upsample_box(_small_background(frame, character_masks[i]), shape[:2], hole)
+                    at = np.s_[hole[0] : hole[1], hole[2] : hole[3]]
+                    np.copyto(ref[at], stand_in, where=unseen[at][..., None])
             mask = np.asarray(character_masks[i], bool)
             # The drawing is a reference over the characters only: warped where they are.
             box = character_box(mask) if len(frames) >= 3 else None
