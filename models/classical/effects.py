@@ -43,7 +43,7 @@ from models.classical.effect_time import (
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
 from models.classical.morphology import dilate_boxed
-from models.classical.plate import build_plate, warp_to_frame
+from models.classical.plate import build_plate, masked_median, sample_indices, warp_to_frame
 
 
 def _cmax(x: NDArray[Any]) -> NDArray[Any]:
@@ -165,6 +165,55 @@ def plate_support(image: Image, plate: Image, character_mask: Mask) -> Mask:
     if far == 0 or np.count_nonzero(differs & ~near) / far > 0.002:
         return np.ones(character_mask.shape, bool)  # the plate differs away from the characters
     return np.asarray(cv2.dilate(differs.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+
+
+def band_plate(frames: Sequence[Image], transforms: Sequence[Matrix], masks: Sequence[Mask],
+               grown: Sequence[Mask], seen: NDArray[np.uint16],
+               max_frames: int) -> tuple[Image, NDArray[np.uint16]]:
+    """The background in the band round the characters that the shot's plate keeps out (``grown``:
+    its masks; ``seen``: its coverage, the scale-1 plate canvas), as `build_plate` gives it with the
+    characters' own ``masks`` (grown by its 2 px); zero (and a count of 0) elsewhere.
+
+    Where the plate saw nothing, each frame's estimate from itself (`_small_background`, a wide
+    median) loses thin bright background (a white collar between two characters reads as light
+    there); the frames that show the band know it. Frames the plate leaves out whole (``grown``
+    all set: flashes, impact frames) stay out. Only the box of the unseen pixels that some frame
+    shows is worked on (a few percent of the canvas)."""
+    ph, pw = seen.shape
+    h, w = frames[0].shape[:2]
+    plate = np.zeros((ph, pw, 3), np.uint8)
+    count = np.zeros((ph, pw), np.uint16)
+    idx = [i for i in sample_indices(len(frames), max_frames) if not grown[i].all()]
+    # The grown masks' boxes carried into the canvas: the band lies inside them.
+    boxes = [(i, b) for i, b in ((i, mask_box(grown[i])) for i in idx) if b is not None]
+    if not boxes:
+        return plate, count
+    pts = np.concatenate([(np.asarray(transforms[i], np.float64) @ np.array(
+        [[b[2], b[2], b[3], b[3]], [b[0], b[1], b[0], b[1]], [1, 1, 1, 1]], np.float64))[:2] for i, b in boxes], 1)
+    x0, y0 = max(0, int(np.floor(pts[0].min()))), max(0, int(np.floor(pts[1].min())))
+    x1, y1 = min(pw, int(np.ceil(pts[0].max())) + 1), min(ph, int(np.ceil(pts[1].max())) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return plate, count
+    unseen = seen[y0:y1, x0:x1] == 0
+    if not unseen.any():
+        return plate, count
+    bw, bh = x1 - x0, y1 - y0
+    grow = np.ones((3, 3), np.uint8)
+    stack = np.zeros((len(idx), bh, bw, 3), np.uint8)
+    valid = np.zeros((len(idx), bh, bw), bool)
+    for k, i in enumerate(idx):
+        m = np.asarray(transforms[i], np.float64)[:2].copy()
+        m[:, 2] -= (x0, y0)  # the canvas box as its own canvas
+        ok = np.full((h, w), 255, np.uint8)
+        ok[cv2.dilate(np.asarray(masks[i], np.uint8), grow, iterations=2) > 0] = 0
+        # The frame border eroded, as `build_plate` does: bilinear warping blends it with the black outside.
+        inside = cv2.erode(ok, grow, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        stack[k] = cv2.warpAffine(np.asarray(frames[i]), m, (bw, bh), flags=cv2.INTER_LINEAR)
+        valid[k] = cv2.warpAffine(inside, m, (bw, bh), flags=cv2.INTER_NEAREST) > 0
+    valid &= unseen
+    plate[y0:y1, x0:x1] = masked_median(stack, valid)
+    count[y0:y1, x0:x1] = valid.sum(axis=0)
+    return plate, count
 
 
 def character_box(mask: Mask, margin: int = 2) -> Box | None:
@@ -337,6 +386,8 @@ class ClassicalEffectSeparator:
         shape = frames[0].shape
         plate: Image | None = None
         seen: NDArray[np.uint16] | None = None
+        band: Image | None = None
+        band_seen: NDArray[np.uint16] | None = None
         if len(frames) >= 3:
             # Auras and sparks hug the characters: keep a band around them out of the median too,
             # or a slow character's aura is burnt into the plate.
@@ -348,6 +399,7 @@ class ClassicalEffectSeparator:
             for j in stray_frames(frames, ts, grown):
                 grown[j] = np.ones(shape[:2], bool)
             plate, seen = build_plate(frames, ts, grown, 1.0, max_plate_frames)
+            band, band_seen = band_plate(frames, ts, character_masks, grown, seen, max_plate_frames)
         greys = flow_greys(frames) if len(frames) >= 3 else None
 
         def effect_map(i: int) -> EffectLight:
@@ -362,6 +414,12 @@ class ClassicalEffectSeparator:
                     stand_in = upsample_box(_small_background(frame, character_masks[i]), shape[:2], hole)
                     at = np.s_[hole[0] : hole[1], hole[2] : hole[3]]
                     np.copyto(ref[at], stand_in, where=unseen[at][..., None])
+                    if band is not None and band_seen is not None:
+                        # Two frames that show the band beat the frame's own estimate: their median
+                        # (the brighter of two) is no darker than the background (light only adds).
+                        shown = unseen[at] & (warp_to_frame(band_seen, ts[i], shape, 1.0, cv2.INTER_NEAREST)[at] >= 2)
+                        np.copyto(ref[at], np.asarray(warp_to_frame(band, ts[i], shape, 1.0), np.uint8)[at],
+                                  where=shown[..., None])
             mask = np.asarray(character_masks[i], bool)
             # The drawing is a reference over the characters only: warped where they are.
             box = character_box(mask) if len(frames) >= 3 else None
