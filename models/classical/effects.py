@@ -415,8 +415,9 @@ class ClassicalEffectSeparator:
                     at = np.s_[hole[0] : hole[1], hole[2] : hole[3]]
                     np.copyto(ref[at], stand_in, where=unseen[at][..., None])
                     if band is not None and band_seen is not None:
-                        # Two frames that show the band beat the frame's own estimate: their median
-                        # (the brighter of two) is no darker than the background (light only adds).
+                        # Two frames that show the band beat the frame's own estimate (a wide median that
+                        # erases thin bright background); of two, the median is the brighter: a reference
+                        # that errs bright misses light rather than inventing it.
                         shown = unseen[at] & (warp_to_frame(band_seen, ts[i], shape, 1.0, cv2.INTER_NEAREST)[at] >= 2)
                         np.copyto(ref[at], np.asarray(warp_to_frame(band, ts[i], shape, 1.0), np.uint8)[at],
                                   where=shown[..., None])
