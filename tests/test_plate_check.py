@@ -64,3 +64,49 @@ def test_text_and_effects_are_left_as_they_are() -> None:
     for kind in ("text", "effect"):
         out = check_shot(frames, masks, [{1: kind}] * N, transforms)
         assert all(np.array_equal(o, m) for o, m in zip(out, masks, strict=True))
+
+
+def partly_missed(
+    still_head: bool, top: int,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """A still camera over bands; a character of a head (a disc, still or walking) and a yellow block
+    (a hat, a shirt: still, outlined in dark, from row ``top`` below the head) that the first three
+    masks missed, so the plate learns the block. Returns frames, masks, the blocks and the
+    transforms."""
+    rng = np.random.default_rng(5)
+    back = np.zeros((H, W, 3), np.uint8)
+    for x in range(0, W, 7):
+        back[:, x:x + 7] = rng.integers(40, 230, 3)
+    frames, masks, blocks = [], [], []
+    for i in range(N):
+        img = back.copy()
+        cx = 30 if still_head else 20 + STEP * i
+        cv2.rectangle(img, (25, top), (60, 55), (20, 20, 30), -1)
+        cv2.rectangle(img, (27, top + 2), (58, 53), (230, 200, 40), -1)
+        cv2.circle(img, (cx, 20), 12, (240, 200, 170), -1)
+        cv2.circle(img, (cx, 20), 12, (20, 20, 30), 2)
+        block = np.zeros((H, W), np.uint8)
+        cv2.rectangle(block, (25, top), (60, 55), 1, -1)
+        mask = np.zeros((H, W), np.uint8)
+        cv2.circle(mask, (cx, 20), 13, 1, -1)
+        if i >= 3:
+            mask |= block
+        frames.append(img)
+        masks.append(mask)
+        blocks.append(block > 0)
+    return frames, masks, blocks, [np.eye(3)] * N
+
+
+def test_a_still_characters_part_the_plate_learnt_is_kept() -> None:
+    # The block stands apart from the head, so the plate learnt all of it: only the stillness keeps it.
+    frames, masks, blocks, transforms = partly_missed(still_head=True, top=40)
+    out = check_shot(frames, masks, [{1: "character"}] * N, transforms)
+    assert all(bool((o[b] == 1).all()) for o, b in zip(out[3:], blocks[3:], strict=True))
+
+
+def test_a_part_continuing_its_mask_in_one_colour_is_kept() -> None:
+    # The head walks away from the block; what keeps the block is the strip of it the plate never saw
+    # (next to the first masks), joining the learnt part to the rest of the mask in its own colours.
+    frames, masks, blocks, transforms = partly_missed(still_head=False, top=34)
+    out = check_shot(frames, masks, [{1: "character"}] * N, transforms)
+    assert all(bool((o[b] == 1).all()) for o, b in zip(out[3:], blocks[3:], strict=True))
