@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from app.pipeline.register import annotator_embedder, register_shot
 from app.pipeline.stages.common import StageContext, shot_pictures
 from app.pipeline.stages.shot import FAILED, camera_kwargs, fail_all, stage_camera
 from app.store import Shot
+from models.classical.plate_check import check_shot
 
 
 def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
@@ -48,6 +50,12 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     frames = ctx.frames(indices)
     try:
         seen = ctx.backend("segmenter").segment_shot(frames, **shot_level)
+        if camera is not None:
+            # A second look now that the shot has labels: runs of a character's mask that show the
+            # background stitched from outside every mask (through the refined camera) are cut.
+            checked = check_shot(frames, [r.labels for r in seen], [dict(r.kinds) for r in seen],
+                                 camera.for_frames(ctx.project, indices))
+            seen = [replace(r, labels=lab) for r, lab in zip(seen, checked, strict=True)]
         # A drawing that repeats an earlier one of the shot (a mouth flap, a cycle) is that picture
         # again, so it has that drawing's result, as a held frame has its drawing's; the segmenter
         # still sees it (measured: shown each picture once, it found a fraction of the foreground).
