@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.classical.backtrack import TrackedFrame, reconcile, track_backward
+from models.classical.segmentation import ClassicalSegmenter
 from models.classical.tracking import IdTracker, carry_labels, components, split_merged
 
 
@@ -63,17 +64,23 @@ def _scene(xa: int, xb: int) -> tuple[np.ndarray, np.ndarray]:
     return img, lab
 
 
-def test_the_backward_pass_splits_a_blob_that_two_characters_walk_out_of() -> None:
-    # B starts mostly behind A (one blob) and walks right, out from behind it.
+def _walk_out() -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray], list[TrackedFrame]]:
+    """B starts mostly behind A (one blob) and walks right, out from behind it: the scenes, the
+    forward pass's labels as the segment stage makes them (the first frame's blob is one id,
+    carried on) and the tracked frames."""
     scenes = [_scene(40, 48 + 6 * i) for i in range(6)]
     comps = [components((lab > 0).astype(np.uint8), 0.0) for _, lab in scenes]
-    # The forward pass, as the segment stage runs it: the first frame's blob is one id, carried on.
     tracker, forward = IdTracker(), list[np.ndarray]()
     for i, ((img, _), c) in enumerate(zip(scenes, comps, strict=True)):
         carried = carry_labels(forward[-1], scenes[i - 1][0], img, 10) if forward else None
         c = split_merged(c, img, [], carried)
         forward.append(tracker.assign(c, carried)[c].astype(np.uint8))
     tracked = [TrackedFrame(i, c, img, [], np.eye(3)) for i, ((img, _), c) in enumerate(zip(scenes, comps, strict=True))]
+    return scenes, forward, tracked
+
+
+def test_the_backward_pass_splits_a_blob_that_two_characters_walk_out_of() -> None:
+    scenes, forward, tracked = _walk_out()
     backward = track_backward(tracked, forward[-1], 10)
     both = reconcile(forward, backward, min_pixels=16)
     assert both is not None
@@ -82,3 +89,42 @@ def test_the_backward_pass_splits_a_blob_that_two_characters_walk_out_of() -> No
     share = float((both[0][lab0 == 2] == b_last).mean())
     assert share > 0.8, share
     assert float((forward[0][lab0 == 2] == forward[0][lab0 == 1][0]).mean()) > 0.9  # the forward pass merged them
+
+
+def test_a_split_that_puts_a_track_beside_one_it_never_met_is_undone() -> None:
+    # A (right) is tracked forwards as 2, hides behind B for a frame (blob 1) and comes back as 3.
+    # From the end the backward pass follows A as 3 into the blob (a right split) but then onto a
+    # strip of B (a wrong piece) where A is still apart. Forward ids 2 and 3 never met: the strip
+    # goes back to B, and A's later track does not reach into A's earlier frames.
+    forward = [_labels((1, 0, 20), (2, 24, 34)), _labels((1, 0, 20), (2, 24, 34)),
+               _labels((1, 0, 26)), _labels((1, 0, 20), (3, 22, 32))]
+    backward = [_labels((1, 0, 12), (3, 12, 20), (5, 24, 34)), _labels((1, 0, 12), (3, 12, 20), (5, 24, 34)),
+                _labels((1, 0, 20), (3, 20, 26)), forward[3]]
+    plain = reconcile(forward, backward, min_pixels=16, guard=False)
+    out = reconcile(forward, backward, min_pixels=16, guard=True)
+    assert plain is not None and out is not None
+    assert plain[0][0, 15] != plain[0][0, 0]  # without the guard the strip was split off B
+    for f in (0, 1):
+        assert (out[f][:, :20] == out[f][0, 0]).all()
+    late, early = int(out[3][0, 25]), int(out[0][0, 25])
+    assert (out[2][:, 20:26] == late).all() and late != early
+    assert late not in out[0] and late not in out[1] and early not in out[2] and early not in out[3]
+
+
+def test_a_leftover_strip_of_the_other_track_does_not_undo_a_split() -> None:
+    # As above, but where the backward pass splits A off the blob, A's earlier track (2) holds only
+    # a strip left behind, smaller than A's piece: the split stands.
+    forward = [_labels((1, 0, 20), (2, 24, 34)), _labels((1, 0, 26), (2, 36, 38)), _labels((1, 0, 20), (3, 22, 32))]
+    backward = [_labels((1, 0, 20), (5, 24, 34)), _labels((1, 0, 18), (3, 18, 26), (5, 36, 38)), forward[2]]
+    out = reconcile(forward, backward, min_pixels=16, guard=True)
+    assert out is not None
+    assert (out[1][:, 18:26] == out[2][0, 25]).all() and out[1][0, 0] != out[2][0, 25]
+
+
+def test_the_segmenter_setting_turns_the_backward_pass_off() -> None:
+    scenes, forward, tracked = _walk_out()
+    lab0 = scenes[0][1]
+    on = ClassicalSegmenter(backtrack=True)._both_ways(forward, tracked, [None] * len(forward), 10)
+    off = ClassicalSegmenter(backtrack=False)._both_ways(forward, tracked, [None] * len(forward), 10)
+    assert all(np.array_equal(a, b) for a, b in zip(off, forward, strict=True))
+    assert len(set(on[0][lab0 > 0].tolist())) == 2  # on: B split off A's blob in the first frame

@@ -71,6 +71,11 @@ class ClassicalSegmenter:
     still_share
         A shot whose frames depart from the rest over less than this share of the frame (a talking
         head, a laugh) also takes the still-picture cues: its character is burnt into the plate.
+    backtrack
+        Also track the shot's pieces from its end (`models.classical.backtrack`), so a character
+        hidden behind another at the start keeps its own track. Off by default: it gains on the
+        tuning seeds (character IoU and identity) but loses character IoU on held-out seeds
+        (docs/results.md, issue #9, "Round 6 (wt-D)").
     """
 
     name: ClassVar[str] = "classical"
@@ -79,8 +84,10 @@ class ClassicalSegmenter:
     def __init__(
         self, *, long_side: int = 480, max_plate_frames: int = 40, min_object_area: float = 0.002,
         cascade_path: str | None = None, still_share: float = 0.05, workers: int | None = None,
+        backtrack: bool = False,
     ) -> None:
         self.still_share = still_share
+        self.backtrack = backtrack
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self.long_side = long_side
         self.max_plate_frames = max_plate_frames
@@ -234,7 +241,7 @@ class ClassicalSegmenter:
                    derived: list[tuple[int, Matrix | None] | None], search: int) -> list[NDArray[np.uint8]]:
         """The forward labels reconciled with a backward pass over the tracked frames; held and flash
         frames then take their source frame's result, as they took its forward labels."""
-        if len(tracked) < 2:
+        if not self.backtrack or len(tracked) < 2:
             return labels
         backward = track_backward(tracked, labels[tracked[-1].index], search)
         min_pixels = max(16, round(self.min_object_area * labels[0].size))
