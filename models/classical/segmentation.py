@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 
 from models.base import FrameSegmentation, Image, Labels, ObjectKind, Role
 from models.classical.background import BackgroundModel, difference, grabcut, guided_upsample, robust_threshold
+from models.classical.backtrack import TrackedFrame, reconcile, track_backward
 from models.classical.camera import estimate_camera
 from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
@@ -70,6 +71,11 @@ class ClassicalSegmenter:
     still_share
         A shot whose frames depart from the rest over less than this share of the frame (a talking
         head, a laugh) also takes the still-picture cues: its character is burnt into the plate.
+    backtrack
+        Also track the shot's pieces from its end (`models.classical.backtrack`), so a character
+        hidden behind another at the start keeps its own track. Off by default: it gains on the
+        tuning seeds (character IoU and identity) but loses character IoU on held-out seeds
+        (docs/results.md, issue #9, "Round 6 (wt-D)").
     """
 
     name: ClassVar[str] = "classical"
@@ -78,8 +84,10 @@ class ClassicalSegmenter:
     def __init__(
         self, *, long_side: int = 480, max_plate_frames: int = 40, min_object_area: float = 0.002,
         cascade_path: str | None = None, still_share: float = 0.05, workers: int | None = None,
+        backtrack: bool = False,
     ) -> None:
         self.still_share = still_share
+        self.backtrack = backtrack
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self.long_side = long_side
         self.max_plate_frames = max_plate_frames
@@ -130,6 +138,10 @@ class ClassicalSegmenter:
         # Pass 1: pieces. Frames are independent until ids are tracked: GrabCut (which releases the
         # GIL) runs on every core, a window of frames at a time so memory stays bounded.
         pieces: list[FrameTracks] = []
+        track_labels: list[NDArray[np.uint8]] = []  # each frame's piece ids, followed forwards
+        seen_frames: list[tuple[tuple[float, float], list[tuple[int, int, int, int]], Image, NDArray[np.float32]]] = []
+        tracked: list[TrackedFrame] = []  # frames whose pieces were tracked (not held, not a flash)
+        derived: list[tuple[int, Matrix | None] | None] = []  # others: (source frame, its warp into this one)
         kept: list[tuple[NDArray[np.bool_], NDArray[np.bool_] | None]] = []  # background, text
         workers = max(1, min(self.workers, n))
         centre = np.array([shape[1] * s / 2, shape[0] * s / 2, 1.0])
@@ -163,16 +175,20 @@ class ClassicalSegmenter:
                     carried = carry_labels(warped_prev, warped_img, ev.small, search)
                     moved = m @ centre
                     shift = (float(moved[0] - centre[0]), float(moved[1] - centre[1]))
-                if pieces and np.array_equal(frames[i], frames[i - 1]):
+                if track_labels and np.array_equal(frames[i], frames[i - 1]):
                     # A held drawing (anime on twos and threes) is the same picture: the same
                     # objects, whether the caller passes each drawing once or every frame.
-                    labels_small = pieces[-1].labels
+                    labels_small = track_labels[-1]
+                    derived.append((i - 1, None))
                 elif warped_prev is not None and (flash_strength(ev.small) > 0.5 or whole_frame):
                     # A whole-frame flash lifts everything off the plate, an impact frame redraws
                     # the whole picture: the characters are where they were a frame ago (the
                     # effects stage separates the flash itself).
                     labels_small = warped_prev
+                    derived.append((tracked[-1].index, m))
                 else:
+                    tracked.append(TrackedFrame(i, comps, ev.small, ev.faces, rescale_transform(transforms[i], s)))
+                    derived.append(None)
                     comps = split_merged(comps, ev.small, ev.faces, carried)
                     ids = tracker.assign(comps, carried)
                     labels_small = ids[comps].astype(np.uint8)
@@ -181,10 +197,15 @@ class ClassicalSegmenter:
                     prev = (labels_small, transforms[i], ev.small)
                 if prev is None:
                     prev = (labels_small, transforms[i], ev.small)
-                kinds = self._kinds(labels_small, ev.small, ev.additive)
-                pieces.append(FrameTracks(labels_small, shift, ev.faces, {k for k, v in kinds.items() if v == "effect"},
-                                          ev.small))
+                track_labels.append(labels_small)
+                seen_frames.append((shift, ev.faces, ev.small, ev.additive))
                 kept.append((ev.background, ev.text))
+        # Pass 1b: the same pieces followed from the end of the shot, so a character hidden behind
+        # another at the start keeps its own track (`backtrack`).
+        track_labels = self._both_ways(track_labels, tracked, derived, search)
+        for labels_small, (shift, faces, small, additive) in zip(track_labels, seen_frames, strict=True):
+            kinds = self._kinds(labels_small, small, additive)
+            pieces.append(FrameTracks(labels_small, shift, faces, {k for k, v in kinds.items() if v == "effect"}, small))
         # Pass 2: pieces that are one character become one track for the whole shot.
         mapping = group_tracks(pieces, gap=max(2, round(0.012 * max(fg_small.shape))))
         # A character is an effect when most of its appearances were almost only added light.
@@ -215,6 +236,28 @@ class ClassicalSegmenter:
         # GIL), in frame order; results are the serial loop's.
         with ThreadPoolExecutor(workers) as pool:
             return list(pool.map(finish, range(n)))
+
+    def _both_ways(self, labels: list[NDArray[np.uint8]], tracked: list[TrackedFrame],
+                   derived: list[tuple[int, Matrix | None] | None], search: int) -> list[NDArray[np.uint8]]:
+        """The forward labels reconciled with a backward pass over the tracked frames; held and flash
+        frames then take their source frame's result, as they took its forward labels."""
+        if not self.backtrack or len(tracked) < 2:
+            return labels
+        backward = track_backward(tracked, labels[tracked[-1].index], search)
+        min_pixels = max(16, round(self.min_object_area * labels[0].size))
+        both = reconcile([labels[f.index] for f in tracked], backward, min_pixels)
+        if both is None:
+            return labels
+        out = list(labels)
+        for f, lab in zip(tracked, both, strict=True):
+            out[f.index] = lab
+        for i, how in enumerate(derived):
+            if how is not None:
+                source, m = how
+                size = out[i].shape[::-1]
+                out[i] = out[source] if m is None else np.asarray(
+                    cv2.warpAffine(out[source], m, size, flags=cv2.INTER_NEAREST), np.uint8)
+        return out
 
     def _static_foreground(self, plate: Image) -> NDArray[np.uint8]:
         """Foreground of a still picture from static cues (`models.classical.static`), by GrabCut."""
