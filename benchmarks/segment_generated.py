@@ -41,7 +41,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--width", type=int, default=384)
     ap.add_argument("--height", type=int, default=216)
     ap.add_argument("--no-plate-check", action="store_true", help="leave out the segment stage's plate check")
-
     ap.add_argument("--backtrack", action="store_true", help="with the backward tracking pass (off by default)")
     args = ap.parse_args(argv)
     seg = ClassicalSegmenter(backtrack=args.backtrack)

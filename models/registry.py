@@ -67,6 +67,13 @@ BACKENDS: tuple[BackendSpec, ...] = (
     ),
     BackendSpec(
         "segmenter",
+        "bothways",
+        "Classical, tracked both ways (keeps characters hidden at a shot's start apart)",
+        "models.classical.segmentation",
+        "BothWaysSegmenter",
+    ),
+    BackendSpec(
+        "segmenter",
         "mask2former",
         "Mask2Former (panoptic)",
         "models.mask2former",
@@ -141,6 +148,13 @@ _INDEX: dict[tuple[str, str], BackendSpec] = {(s.role, s.name): s for s in BACKE
 def backends(role: Role) -> list[BackendSpec]:
     """The backends of ``role``, classical first."""
     return [s for s in BACKENDS if s.role == role]
+
+
+def weight_free(role: str, name: str) -> bool:
+    """True for a backend that needs no weights: ``classical`` and its variants (patch fill, ...),
+    which are numpy/OpenCV code that never imports torch and read the shot's camera."""
+    s = _INDEX.get((role, name))
+    return name == CLASSICAL or (s is not None and not s.needs_weights)
 
 
 def spec(role: Role, name: str) -> BackendSpec:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.pipeline.graph import ROLE_OF_STAGE, STAGES
+from models.registry import weight_free
 
 MiB = 1024 * 1024
 
@@ -33,7 +34,8 @@ def stage_groups(stages: list[str], backends: dict[str, str], *, cpus: float = 1
     gpu = Profile("gpu", cpus, 1 if cluster_gpus >= 1 else 0, gpu_memory)
     groups: list[tuple[Profile, list[str]]] = []
     for stage in [s for s in STAGES if s in stages]:
-        profile = cpu if backends.get(ROLE_OF_STAGE[stage], "classical") == "classical" else gpu
+        role = ROLE_OF_STAGE[stage]
+        profile = cpu if weight_free(role, backends.get(role, "classical")) else gpu
         if groups and groups[-1][0] == profile:
             groups[-1][1].append(stage)
         else:

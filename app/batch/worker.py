@@ -51,14 +51,16 @@ class BackendCache:
         self._loaded: dict[tuple[str, str], Any] = {}
         self._fallback: dict[tuple[str, str], str] = {}  # (role, requested) -> why classical is used
 
-    def _device(self, name: str) -> str:
+    def _device(self, role: str, name: str) -> str:
         from models.device import choose_device  # the one place a device is chosen
+        from models.registry import weight_free
 
-        if name != "classical":  # no torch import for a weight-free backend
+        free = weight_free(role, name)
+        if not free:  # no torch import for a weight-free backend
             import torch
 
             torch.set_num_threads(self.threads)  # the CPUs this worker declared, not the whole node
-        return choose_device(self.device, weight_free=name == "classical")
+        return choose_device(self.device, weight_free=free)
 
     def get(self, role: str, name: str) -> tuple[Any, str | None]:
         """The backend for ``role``, and a notice when ``name`` fell back on the classical one."""
@@ -66,7 +68,7 @@ class BackendCache:
         if key not in self._loaded:
             from models.registry import create_with_fallback
 
-            backend, message = create_with_fallback(role, name, device=self._device(name))  # type: ignore[arg-type]
+            backend, message = create_with_fallback(role, name, device=self._device(role, name))  # type: ignore[arg-type]
             self._loaded[key] = backend
             if message:
                 self._fallback[key] = message
@@ -111,7 +113,9 @@ class CollectingContext:
         return getattr(self.settings, name)
 
     def workers(self, role: str) -> int:
-        return self.settings.workers if self.backend_name(role) == "classical" else 1
+        from models.registry import weight_free
+
+        return self.settings.workers if weight_free(role, self.backend_name(role)) else 1
 
     def write(self, layer: str, frame: int, array: np.ndarray, meta: dict[str, Any] | None = None) -> None:
         self.workspace.layers.write(layer, frame, array, {"source": "pipeline", **(meta or {})})

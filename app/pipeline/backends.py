@@ -27,6 +27,7 @@ from models.base import (
     Segmenter,
 )
 from models.device import choose_device, needs_torch
+from models.registry import weight_free
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class PipelineSettings:
 
     @property
     def weight_free(self) -> bool:
-        return all(self.backend_name(r) == "classical" for r in ROLE_OF_STAGE.values())
+        return all(weight_free(r, self.backend_name(r)) for r in ROLE_OF_STAGE.values())
 
 
 class Backends:

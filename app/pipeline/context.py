@@ -24,6 +24,7 @@ from app.pipeline.graph import record_name
 from app.pipeline.jobs import BATCH, Cancelled, JobInfo, JobQueue
 from app.pipeline.writes import WriteQueue
 from app.store import Project
+from models.registry import weight_free
 
 if TYPE_CHECKING:
     from app.pipeline.stages.shot import ShotAnalyses
@@ -83,7 +84,7 @@ class RunContext:
 
     def workers(self, role: str) -> int:
         # Weight-free backends are stateless numpy/OpenCV code; a deep one already fills the device.
-        return self.backends.settings.workers if self.backend_name(role) == "classical" else 1
+        return self.backends.settings.workers if weight_free(role, self.backend_name(role)) else 1
 
     # -- the write path -----------------------------------------------------------------------------
     def _put(self, task: Callable[[], None]) -> None:

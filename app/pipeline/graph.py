@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from app.store import Project, Shot
+from models.registry import weight_free
 
 STAGES: tuple[str, ...] = ("segment", "propagate", "matte", "effects", "inpaint", "annotate")
 ROLE_OF_STAGE: dict[str, str] = {
@@ -85,9 +86,11 @@ SHARE_REPEATS = "share_repeats"
 
 
 def uses_camera(stage: str, backend: str) -> bool:
-    """True when ``stage`` run by ``backend`` reads the shot's camera (other deep backends see frames
-    alone)."""
-    return stage in CAMERA_STAGES and (backend == "classical" or backend in CAMERA_BACKENDS.get(stage, ()))
+    """True when ``stage`` run by ``backend`` reads the shot's camera: every weight-free backend (the
+    classical ones and their menu variants) and the deep ones in `CAMERA_BACKENDS`; other deep
+    backends see frames alone."""
+    return stage in CAMERA_STAGES and (
+        weight_free(ROLE_OF_STAGE[stage], backend) or backend in CAMERA_BACKENDS.get(stage, ()))
 
 
 def camera_digest(project: Project, shot: Shot) -> str | None:
