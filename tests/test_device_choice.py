@@ -51,8 +51,8 @@ def test_runner_asks_pick_device_except_for_a_weight_free_run(tmp_path: Path, as
 def test_batch_workers_choose_through_the_same_function(asked: list[str]) -> None:
     from app.batch.worker import BackendCache
 
-    assert BackendCache("auto")._device("classical") == "cpu" and asked == []
-    assert BackendCache("cuda")._device("classical") == "picked" and asked == ["cuda"]
+    assert BackendCache("auto")._device("segmenter", "classical") == "cpu" and asked == []
+    assert BackendCache("cuda")._device("segmenter", "classical") == "picked" and asked == ["cuda"]
 
 
 def test_torch_utils_pick_device_is_the_same_function() -> None:
