@@ -366,10 +366,11 @@ class ClassicalEffectSeparator:
         character_masks: Sequence[Mask],
         transforms: Sequence[Matrix] | None = None,
         max_plate_frames: int = 16,
+        text: Sequence[Mask] | None = None,
     ) -> list[SoftMap]:
         """Effect strengths for a whole shot (the alphas of `separate_shot_light`)."""
         return [light.strength for light in self.separate_shot_light(frames, character_masks, transforms,
-                                                                     max_plate_frames)]
+                                                                     max_plate_frames, text)]
 
     def separate_shot_light(
         self,
@@ -377,9 +378,11 @@ class ClassicalEffectSeparator:
         character_masks: Sequence[Mask],
         transforms: Sequence[Matrix] | None = None,
         max_plate_frames: int = 16,
+        text: Sequence[Mask] | None = None,
     ) -> list[EffectLight]:
         """Light layers for a whole shot: a median plate without the characters is the background
-        (short-lived effects fall out of the median), then `suppress_persistent`."""
+        (short-lived effects fall out of the median), then `suppress_persistent`. ``text``: burnt-in
+        text per frame (captions), where no light is read."""
         if len(frames) == 0:
             return []
         ts = list(transforms) if transforms is not None else estimate_camera(frames, foreground=character_masks)
@@ -426,7 +429,15 @@ class ClassicalEffectSeparator:
             box = character_box(mask) if len(frames) >= 3 else None
             near = motion_neighbours(frames, i, box=box, greys=greys) if box is not None else []
             drawing = middle(near) if near else None
-            return self.separate_light(frame, mask, ref, drawing, alone=False, neighbours=near, box=box)
+            light = self.separate_light(frame, mask, ref, drawing, alone=False, neighbours=near, box=box)
+            if text is not None and np.any(text[i]):
+                # Burnt-in text lies over everything, light included, and a caption that comes and
+                # goes is brighter than the plate under it: its glyphs and their soft edge are no light.
+                r = self.fringe + 1
+                on = dilate_boxed(np.asarray(text[i], np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+                light.strength[on] = 0.0
+                clear_unlit(light.colour, light.strength)
+            return light
 
         # Frames are independent once the plate is built; OpenCV and numpy release the GIL.
         with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(frames)))) as pool:

@@ -13,6 +13,7 @@ from app.pipeline.stages.common import (
     per_frame,
     repeat_groups,
     sampled_shot,
+    text_mask,
 )
 from app.pipeline.stages.shot import FAILED, camera_kwargs, stage_camera
 from app.store import Project, Shot
@@ -41,7 +42,8 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         masks = [character_mask(ctx.project, f) for f in indices]
         if hasattr(separator, "separate_shot_light"):
             # The colour first: whoever hears that `effects` changed reads both.
-            lights = separator.separate_shot_light(frames, masks, **camera_kwargs(ctx, camera, indices))
+            text = [text_mask(ctx.project, f) for f in indices]
+            lights = separator.separate_shot_light(frames, masks, **camera_kwargs(ctx, camera, indices), text=text)
             return [{"effect_colour": light.colour, "effects": light.strength} for light in lights]
         return separator.separate_shot(frames, masks, **camera_kwargs(ctx, camera, indices))
 

@@ -1,0 +1,102 @@
+"""No false light on anime without effects: a burnt-in caption that comes and goes is no light (on
+onepiece_demo.mp4 its glyphs' edges were a fifth of the effect layer's false pixels), and the
+effects stage hands the separator each frame's text objects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from test_matte_stage import drawn_project
+from test_pipeline_runner import Annotator, Calls, Clicker, Inpaint, Matter, Propagator, Seg
+
+from app.pipeline.runner import PipelineRunner
+from models.classical.effect_light import EffectLight
+from models.classical.effects import ClassicalEffectSeparator
+
+H, W, N = 180, 320, 12
+WALL = (120, 90, 70)
+
+
+def caption_shot() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """A still wall, no characters; a white caption in the lower third in frames 4-7 only."""
+    rng = np.random.default_rng(5)
+    bg = np.clip(np.array(WALL, np.float32) + rng.normal(0, 3, (H, W, 3)), 0, 255).astype(np.uint8)
+    frames, masks, text = [], [], []
+    for k in range(N):
+        f = bg.copy()
+        t = np.zeros((H, W), bool)
+        if 4 <= k < 8:
+            for x in range(100, 220, 12):  # glyphs: white strokes with a dark rim
+                t[140:160, x : x + 8] = True
+                f[139:161, x - 1 : x + 9] = (20, 20, 20)
+                f[140:160, x + 1 : x + 7] = (250, 250, 250)
+        frames.append(f)
+        masks.append(np.zeros((H, W), bool))
+        text.append(t)
+    return frames, masks, text
+
+
+def test_a_caption_is_not_light() -> None:
+    frames, masks, text = caption_shot()
+    sep = ClassicalEffectSeparator()
+    without = sep.separate_shot_light(frames, masks, [np.eye(3)] * N)
+    # Without the text masks the caption reads as light (the check that the scene tests anything).
+    assert sum(int((without[k].strength >= 0.25).sum()) for k in range(4, 8)) > 200
+    lights = sep.separate_shot_light(frames, masks, [np.eye(3)] * N, text=text)
+    false = [int((light.strength > 0).sum()) for light in lights]
+    assert sum(false) == 0, false
+
+
+class TextSeparator:
+    """A shot-level separator with light colours that records the text masks it is handed, by the
+    picture id each frame carries in its red channel."""
+
+    def __init__(self) -> None:
+        self.text: dict[int, np.ndarray | None] = {}
+
+    def load(self, device: str = "cpu") -> None:
+        """Nothing to load."""
+
+    def release(self) -> None:
+        """Nothing to release."""
+
+    def separate(self, image: np.ndarray, character_mask: np.ndarray, plate: np.ndarray | None) -> np.ndarray:
+        return np.zeros(character_mask.shape, np.float32)
+
+    def separate_shot(self, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], **kw: Any) -> list[np.ndarray]:
+        return [light.strength for light in self.separate_shot_light(frames, masks, **kw)]
+
+    def separate_shot_light(self, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray],
+                            transforms: Sequence[np.ndarray] | None = None, max_plate_frames: int = 16,
+                            text: Sequence[np.ndarray] | None = None) -> list[EffectLight]:
+        for k, f in enumerate(frames):
+            self.text[int(f[0, 0, 0])] = None if text is None else np.asarray(text[k]).copy()
+        return [EffectLight(np.zeros(m.shape, np.float32), np.zeros((*m.shape, 3), np.uint8)) for m in masks]
+
+
+def test_the_effects_stage_hands_the_separator_each_frames_burnt_in_text(tmp_path: Path) -> None:
+    project = drawn_project(tmp_path / "p")
+    calls, separator = Calls(), TextSeparator()
+    backends = {
+        "segmenter": Seg(calls), "matter": Matter(calls), "inpainter": Inpaint(calls), "effects": separator,
+        "annotator": Annotator(calls), "clicker": Clicker(), "propagator": Propagator(),
+    }
+    runner = PipelineRunner(project, backends=backends).start()
+    try:
+        runner.submit_run(["segment", "propagate"]).wait(60)
+        assert runner.wait_idle()
+        labels = project.masks_or_empty(7).copy()
+        labels[0:4, 0:10] = project.add_object("caption", kind="text").id
+        project.layers.write("masks", 7, labels)
+        runner.submit_run(["effects"], force=True).wait(60)
+        assert runner.wait_idle()
+    finally:
+        runner.stop()
+        project.close()
+    caption = np.zeros(labels.shape, bool)
+    caption[0:4, 0:10] = True
+    assert separator.text[7] is not None and np.array_equal(separator.text[7], caption)
+    assert separator.text[3] is not None and not separator.text[3].any()
