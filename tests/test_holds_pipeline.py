@@ -148,6 +148,7 @@ def test_weight_free_results_with_holds_equal_computing_each_drawing(tmp_path: P
     from app.demo.generator import generate_shots
     from app.ingest.importer import import_source
     from app.pipeline.stages.shot import stored_camera
+    from models.classical.plate_check import check_shot
     from models.classical.segmentation import ClassicalSegmenter
 
     video = generate_shots(31, width=192, height=108, shots=2, frames_per_shot=6)
@@ -179,12 +180,15 @@ def test_weight_free_results_with_holds_equal_computing_each_drawing(tmp_path: P
             # Through the shot's one camera analysis, timed by the drawings' frame indices.
             camera = stored_camera(held, shot)
             assert camera is not None
-            direct = ClassicalSegmenter().segment_shot([held.frame(f) for f in drawings],
-                                                       transforms=camera.for_frames(held, drawings, estimate=True),
+            pictures = [held.frame(f) for f in drawings]
+            direct = ClassicalSegmenter().segment_shot(pictures, transforms=camera.for_frames(held, drawings, estimate=True),
                                                        times=drawings)
-            for f, result in zip(drawings, direct, strict=True):
+            # ... and the stage's second look against the plate stitched from outside the masks.
+            checked = check_shot(pictures, [r.labels for r in direct], [dict(r.kinds) for r in direct],
+                                 camera.for_frames(held, drawings))
+            for f, labels in zip(drawings, checked, strict=True):
                 stored = held.layers.read("segmentation", f)
-                assert stored is not None and np.array_equal(stored, result.labels), f
+                assert stored is not None and np.array_equal(stored, labels), f
         ious, on_truth, off_truth = [], [], []
         for f in range(held.frame_count):
             key = held.drawing_of(f)
