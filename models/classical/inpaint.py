@@ -203,7 +203,9 @@ class ClassicalInpainter:
 
         ``hidden`` (default: the holes) is what really covers the background in each frame, tighter
         than the hole painted over (which also takes the soft fringe): a source frame gives every
-        pixel outside its ``hidden`` but one, so a background pixel that any frame reveals is used.
+        pixel outside its ``hidden`` but one, so a background pixel that any frame reveals is used;
+        but not where it shows, inside frame ``i``'s ``hidden``, frame ``i``'s own character
+        (`SameAsTarget`, with ``hidden`` given only).
         """
         n = len(frames)
         if n == 0:
@@ -238,7 +240,10 @@ class ClassicalInpainter:
             if win is None:
                 return frame.copy(), confidence
             others = [(f, ok, t) for j, (f, ok, t) in zip(src_idx, sources, strict=True) if j != i]
-            fill, votes = self._temporal_fill(hole, win, ts[i], others, scratch, (frame, hidden_list[i]))
+            # Only with ``hidden`` given: a hole holds a ring of background the frame itself shows,
+            # which every still source would match.
+            target = None if hidden is None else (frame, hidden_list[i])
+            fill, votes = self._temporal_fill(hole, win, ts[i], others, scratch, target)
             trusted = votes >= self.min_votes
             hole_w, frame_w = hole[win], frame[win]
             rest = np.zeros(hole.shape, bool)
