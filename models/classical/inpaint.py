@@ -5,7 +5,8 @@ hides. The camera is estimated per frame (`align.estimate_camera`) and refined t
 against the shot's median plate (`align.refine_camera`): at a pixel of error a textured background
 loses several dB. For frame ``i`` we warp the source frames into it through the camera (bicubic, one
 interpolation, so painted texture stays sharp) and take the per-pixel median of the sources that see
-the pixel as background. Only what no source shows is invented, by a spatial inpainter (Telea; the
+the pixel as background; a source whose mask missed a part of a character that frame ``i``'s mask
+covers is not taken at face value there (`SameAsTarget`). Only what no source shows is invented, by a spatial inpainter (Telea; the
 exemplar fill of `models.classical.exemplar`, which copies the flat fills and lines around the hole,
 in `PatchFillInpainter`; or a deep one such as LaMa passed as ``spatial``), and `stitch` says which pixels those are: the plate's
 confidence layer is `SEEN_HERE` where the frame itself shows the background, `SEEN_ELSEWHERE` where
@@ -47,6 +48,16 @@ TELEA_REACH = TELEA_RADIUS + 4
 SEEN_HERE = 255  # plate confidence: the frame itself shows this background pixel
 SEEN_ELSEWHERE = 192  # another frame of the shot shows it (stitched through the camera)
 INVENTED = 0  # no frame shows it: spatially inpainted
+# A source pixel within this many levels (every channel) of the target frame's own pixel, where the
+# target's mask hides the background, is the target's character seen again, not background. H.264
+# noise and a held drawing's small motion on onepiece_demo.mp4 need ~12 (8 leaves half of it).
+SAME_LEVELS = 12
+# ... when the source is a still view of the target's characters: at least this share of the pixels
+# both masks cover agree within SAME_LEVELS. A character that moved between them reveals background
+# that can match its colour by chance (with true masks on generated shots, 20,000-42,000 source
+# pixels a seed: 404's plates lost 1.9 dB without this condition).
+STILL_SHARE = 0.5
+STILL_SAMPLE = 1024  # pixels the still test looks at, at most (nearest samples: a yes/no on a share)
 SpatialFill = Callable[[Image, Mask], Image]  # (image, hole) -> image with the hole filled
 
 
@@ -138,6 +149,9 @@ class ClassicalInpainter:
         Width in pixels of the seam blend.
     refine
         Refine the camera to sub-pixel accuracy (`align.refine_camera`) before stitching.
+    same_levels
+        A source pixel this close to the target's own pixel inside the target's mask is the target's
+        character, not background, when the source is a still view of it (`STILL_SHARE`); negative: no test.
     spatial
         Fills what no frame shows; Telea by default (see `PatchFillInpainter`).
     """
@@ -147,13 +161,14 @@ class ClassicalInpainter:
 
     def __init__(
         self, *, max_sources: int = 16, min_votes: int = 1, hole_grow: int = 2, feather: int = 3,
-        refine: bool = True, spatial: SpatialFill | None = None,
+        refine: bool = True, spatial: SpatialFill | None = None, same_levels: int = SAME_LEVELS,
     ) -> None:
         self.max_sources = max_sources
         self.min_votes = min_votes
         self.hole_grow = hole_grow
         self.feather = feather
         self.refine = refine
+        self.same_levels = same_levels
         self.spatial: SpatialFill = spatial or self.default_fill()
 
     @staticmethod
@@ -188,7 +203,9 @@ class ClassicalInpainter:
 
         ``hidden`` (default: the holes) is what really covers the background in each frame, tighter
         than the hole painted over (which also takes the soft fringe): a source frame gives every
-        pixel outside its ``hidden`` but one, so a background pixel that any frame reveals is used.
+        pixel outside its ``hidden`` but one, so a background pixel that any frame reveals is used;
+        but not where it shows, inside frame ``i``'s ``hidden``, frame ``i``'s own character
+        (`SameAsTarget`, with ``hidden`` given only).
         """
         n = len(frames)
         if n == 0:
@@ -223,7 +240,10 @@ class ClassicalInpainter:
             if win is None:
                 return frame.copy(), confidence
             others = [(f, ok, t) for j, (f, ok, t) in zip(src_idx, sources, strict=True) if j != i]
-            fill, votes = self._temporal_fill(hole, win, ts[i], others, scratch)
+            # Only with ``hidden`` given: a hole holds a ring of background the frame itself shows,
+            # which every still source would match.
+            target = None if hidden is None else (frame, hidden_list[i])
+            fill, votes = self._temporal_fill(hole, win, ts[i], others, scratch, target)
             trusted = votes >= self.min_votes
             hole_w, frame_w = hole[win], frame[win]
             rest = np.zeros(hole.shape, bool)
@@ -262,9 +282,13 @@ class ClassicalInpainter:
         t_i: Matrix,
         others: list[tuple[Image, NDArray[np.uint8], Matrix]],
         scratch: Scratch | None = None,
+        target: tuple[Image, NDArray[np.bool_]] | None = None,
     ) -> tuple[Image, NDArray[np.int32]]:
         """The median of the sources over ``win`` (computed where the plate reads it: the hole grown
-        by `_reach`, inside the hole's box; elsewhere 0) and how many sources see each pixel."""
+        by `_reach`, inside the hole's box; elsewhere 0) and how many sources see each pixel.
+
+        ``target`` (the frame and what hides its background) leaves out the source pixels that show
+        the target's own characters (`SameAsTarget`)."""
         top, left = win[0].start, win[1].start
         h, w = win[0].stop - top, win[1].stop - left
         fill = np.zeros((h, w, 3), np.uint8)
@@ -293,6 +317,7 @@ class ClassicalInpainter:
         shape = (len(others), 3, len(at_read))
         planar = np.empty(shape, np.uint8) if scratch is None else scratch.rows(shape)
         unseen = np.zeros(len(at_read), np.uint8)
+        again = None if target is None or self.same_levels < 0 else SameAsTarget(*target, box, ys, xs, self.same_levels)
         for k, (src, ok, t_j) in enumerate(others):
             # Frame i pixel -> plate (t_i) -> frame j pixel (inverse t_j), restricted to the box.
             m = (np.linalg.inv(t_j) @ t_i @ at)[:2]
@@ -301,13 +326,17 @@ class ClassicalInpainter:
                 seen = box_ok.reshape(-1)[at_read] > 0
             else:
                 seen = warp_pixels(ok, m, ys, xs, cubic=False) > 0
+            at_seen = np.flatnonzero(seen)  # integer positions: ~5x a boolean mask's gather and scatter
+            # Bicubic: a bilinear shift by half a pixel is a blur that costs dB on painted texture.
+            colours = warp_pixels(src, m, ys[at_seen], xs[at_seen])
+            if again is not None and again.still(src, m, seen):
+                same = again.same(at_seen, colours)
+                seen[at_seen[same]] = False
+                at_seen, colours = at_seen[~same], colours[~same]
             unseen += ~seen
             pad = unseen & 1
             pad -= 1  # uint8 wraps: an odd count pads with 0, an even one with 255
             planar[k] = pad
-            at_seen = np.flatnonzero(seen)  # integer positions: ~5x a boolean mask's gather and scatter
-            # Bicubic: a bilinear shift by half a pixel is a blur that costs dB on painted texture.
-            colours = warp_pixels(src, m, ys[at_seen], xs[at_seen])
             for c in range(3):
                 planar[k, c, at_seen] = colours[:, c]
         # The read pixels' positions in the window (the box lies inside it).
@@ -335,6 +364,55 @@ class ClassicalInpainter:
         mixed = a * filled_flat[ramp].astype(np.float32) + (1.0 - a) * frame_flat[ramp].astype(np.float32)
         flat[ramp] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
         return out
+
+
+class SameAsTarget:
+    """Source pixels that show the target frame's own characters, where masks missed a part of them.
+
+    Stage 1 masks miss parts of characters (an arm, a hat) in some frames and not in others. Where
+    the target's mask covers such a part, a source whose mask missed it "sees background" there and
+    shows the part again: the plate would keep the character. On a still shot (a held drawing, a
+    talking head) that source shows the target's characters where they are in the target: inside
+    the target's mask it has the target's own colours. Background really revealed (a character that
+    moved away) differs from the character that hides it, except where their colours happen to be
+    close; so the test is only made for a source that is a still view of the target's characters
+    (`STILL_SHARE` of the pixels both masks cover agree), and a pixel it drops that no other source
+    shows is invented, honestly, instead of stitched.
+
+    ``box`` and ``ys, xs``: the read pixels (`ClassicalInpainter._temporal_fill`) in the box's
+    coordinates; ``levels``: `SAME_LEVELS`.
+    """
+
+    def __init__(
+        self, frame: Image, hidden: NDArray[np.bool_], box: Window, ys: NDArray[np.intp], xs: NDArray[np.intp],
+        levels: int,
+    ) -> None:
+        rows, cols = ys + box[0].start, xs + box[1].start
+        self.inside = np.asarray(hidden[rows, cols], bool)
+        self.own = np.asarray(frame[rows, cols], np.int16)
+        self.ys, self.xs = ys, xs
+        self.levels = levels
+
+    def still(self, src: Image, m: NDArray[np.float64], seen: NDArray[np.bool_]) -> bool:
+        """Whether the source (warped by ``m``; ``seen``: where it shows background) shows the
+        target's characters where they are: most pixels both masks cover have the target's colours."""
+        both = np.flatnonzero(self.inside & ~seen)
+        both = both[:: max(1, len(both) // STILL_SAMPLE)]
+        if len(both) < 50:  # too little overlap to say: the characters moved
+            return False
+        colours = warp_pixels(src, m, self.ys[both], self.xs[both], cubic=False)
+        return float(self._close(colours, self.own[both]).mean()) >= STILL_SHARE
+
+    def same(self, at: NDArray[np.intp], colours: NDArray[np.uint8]) -> NDArray[np.bool_]:
+        """Of a source's seen pixels (positions ``at`` among the read ones, their warped colours),
+        those inside the target's mask with the target's own colour."""
+        out = self.inside[at]
+        ins = np.flatnonzero(out)  # colours compared there alone: the rest shows background in the target
+        out[ins] = self._close(colours[ins], self.own[at[ins]])
+        return out
+
+    def _close(self, colours: NDArray[np.uint8], own: NDArray[np.int16]) -> NDArray[np.bool_]:
+        return np.asarray(np.abs(colours.astype(np.int16) - own).max(axis=1) <= self.levels)
 
 
 class PatchFillInpainter(ClassicalInpainter):
