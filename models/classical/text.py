@@ -9,7 +9,8 @@ about 480 px:
    rim largely meets dark pixels (an outline or a drop shadow) - cel-shaded whites (eyes, teeth, a
    shirt) are broad or bordered by colour;
 2. a text line: glyph boxes merged sideways over a glyph's spacing into a row at least four times
-   as wide as it is high, holding at least three glyphs, in the top or bottom band;
+   as wide as it is high, holding at least three glyphs, in the top or bottom band, and close to half
+   of them standing on one level (a shared top or bottom: a baseline, a CJK em box);
 3. the mask: the line's glyph strokes grown over their outline.
 
 The mask is independent of motion, so a subtitle burnt into a still shot's background is found as
@@ -28,6 +29,7 @@ from numpy.typing import NDArray
 from models.base import Image
 
 WORK_HEIGHT = 480
+ALIGNED = 0.45  # share of a line's glyphs that share its top or its bottom
 
 
 def text_scale(shape: tuple[int, ...]) -> float:
@@ -80,24 +82,27 @@ def text_mask(image: Image, bottom: float = 0.25, top: float = 0.15, min_glyphs:
     for y0, y1 in _text_rows(stats[glyph], h, min_glyphs):
         # Within the row: glyphs closer than three row heights are one subtitle line.
         inside = [c for c in np.flatnonzero(glyph) if y0 <= stats[c, 1] + stats[c, 3] / 2 < y1]
-        spans = sorted((int(stats[c, 0]), int(stats[c, 0] + stats[c, 2])) for c in inside)
-        segments: list[list[int]] = []
-        for x0, x1 in spans:
+        spans = sorted((int(stats[c, 0]), int(stats[c, 0] + stats[c, 2]), int(c)) for c in inside)
+        segments: list[tuple[int, int, list[int]]] = []
+        for x0, x1, c in spans:
             if segments and x0 - segments[-1][1] <= 3 * (y1 - y0):
-                segments[-1][1], segments[-1][2] = max(segments[-1][1], x1), segments[-1][2] + 1
+                segments[-1] = (segments[-1][0], max(segments[-1][1], x1), [*segments[-1][2], c])
             else:
-                segments.append([x0, x1, 1])
-        for x0, x1, count in segments:
+                segments.append((x0, x1, [c]))
+        for x0, x1, members in segments:
             # A subtitle line: long (four line heights or more), about a glyph per two line heights
             # along it, its middle in a band and clear of the frame edge (pieces of a picture that
             # touch the edge are cut by the frame, subtitles never).
-            lh, mid = y1 - y0, (y0 + y1) / 2
+            lh, mid, count = y1 - y0, (y0 + y1) / 2, len(members)
             in_band = mid >= (1 - bottom) * h or mid <= top * h
             clear = y0 >= 1 and y1 <= h - 1
             # Glyphs fill most columns of a line; a few thin highlights (hair, an edge) do not.
             cols = float(light[y0:y1, x0:x1].any(axis=0).mean()) if x1 > x0 else 0.0
+            # Glyphs stand on one baseline (or fill one em box: CJK); pieces of a picture caught in
+            # a row (a shirt's folds and buttons, a pillow's creases) have scattered tops and bottoms.
+            level = _aligned(np.asarray(stats[members], np.int32), max(2, round(0.005 * h)))
             if (in_band and clear and cols >= 0.5 and count >= max(min_glyphs, 0.5 * (x1 - x0) / lh)
-                    and x1 - x0 >= 4 * lh):
+                    and x1 - x0 >= 4 * lh and level >= max(min_glyphs, ALIGNED * count)):
                 pad = max(2, round(0.008 * h))  # the outline around the glyph boxes
                 region[max(0, y0 - pad) : y1 + pad, max(0, x0 - spacing) : x1 + spacing] = True
     if not region.any():
@@ -113,6 +118,17 @@ def text_mask(image: Image, bottom: float = 0.25, top: float = 0.15, min_glyphs:
     out = cv2.dilate(out.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     # Only around the lines found: line art of a character just above them is not their outline.
     return np.asarray(out & region)
+
+
+def _aligned(boxes: NDArray[np.int32], tol: int) -> int:
+    """The most glyphs (x, y, w, h, area rows) whose tops, or whose bottoms, lie within ``tol`` of
+    one another's."""
+    best = 0
+    for edge in (boxes[:, 1], boxes[:, 1] + boxes[:, 3]):
+        e = np.sort(edge.astype(np.int64))
+        # For each glyph, how many edges lie in [e, e + tol]: a sliding window over the sorted edges.
+        best = max(best, int((np.searchsorted(e, e + tol, side="right") - np.arange(len(e))).max(initial=0)))
+    return best
 
 
 def _text_rows(boxes: NDArray[np.int32], h: int, min_glyphs: int) -> list[tuple[int, int]]:
