@@ -193,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="quality figures as JSON")
     p.add_argument("what", choices=["propagation", "clicks", "layers", "layer-quality", "quality"])
     p.add_argument("dir", nargs="?", help="a DAVIS-layout folder (propagation, clicks); quality: a folder of RGBA characters")
-    p.add_argument("--backend", default="classical")
+    p.add_argument("--backend", default="classical",
+                   help="propagation, clicks: the backend's name; layers: ROLE=NAME[,ROLE=NAME], e.g. segmenter=bothways")
     p.add_argument("--sequences", help="comma-separated sequence names")
     p.add_argument("--seeds", help="layers: comma-separated generator seeds (default: the held-out ones)")
     p.add_argument("--characters", help="layers: a folder of RGBA character PNGs (default: procedural)")

@@ -93,3 +93,22 @@ def test_eval_layers_runs_on_the_video_alone(tmp_path: Path) -> None:
     assert result["matte_sad"] is not None and result["clean_psnr_db"] is not None
     assert result["held_out"] and result["tuning_seeds"] == list(TUNING_SEEDS)
     assert not list(tmp_path.iterdir())  # the temporary projects are gone
+
+
+def test_eval_layers_passes_the_chosen_backends(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`celstudio eval layers --backend segmenter=bothways` measures that segmenter (it was ignored)."""
+    import app.eval.layers
+    from app.cli import main
+
+    seen: list[dict[str, str] | None] = []
+
+    def fake(**kwargs: object) -> dict[str, object]:
+        seen.append(kwargs.get("backends"))  # type: ignore[arg-type]
+        return {"character_iou": 1.0}
+
+    monkeypatch.setattr(app.eval.layers, "eval_layers", fake)
+    assert main(["eval", "layers", "--seeds", "5", "--backend", "segmenter=bothways,inpainter=patchfill"]) == 0
+    assert main(["eval", "layers", "--seeds", "5"]) == 0
+    assert seen == [{"segmenter": "bothways", "inpainter": "patchfill"}, {}]
+    assert main(["eval", "layers", "--backend", "painter=lama"]) != 0 and len(seen) == 2
+    assert "no backend role 'painter'" in capsys.readouterr().err

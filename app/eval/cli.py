@@ -18,6 +18,22 @@ def _davis_dir(path: str | None) -> Path:
     return root
 
 
+def _role_backends(text: str) -> dict[str, str]:
+    """``segmenter=bothways,inpainter=patchfill`` as a role -> backend map (``classical``: none)."""
+    if text == "classical":
+        return {}
+    pairs = [item.split("=", 1) for item in text.split(",")]
+    if any(len(pair) != 2 or not all(pair) for pair in pairs):
+        raise InputError(f"eval layers takes --backend ROLE=NAME[,ROLE=NAME], not {text!r}.")
+    chosen = {role.strip(): name.strip() for role, name in pairs}
+    from models.registry import backends
+
+    for role in chosen:
+        if not backends(role):  # type: ignore[arg-type]
+            raise InputError(f"There is no backend role {role!r} (segmenter, matter, effects, inpainter, ...).")
+    return chosen
+
+
 def run_eval_command(args: argparse.Namespace) -> int:
     from models.registry import create_backend
 
@@ -52,7 +68,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
         chars = getattr(args, "characters", None)
         if chars and not Path(chars).is_dir():
             raise InputError(f"{chars} is not a folder of character PNGs.")
-        result = eval_layers(seeds=seeds, character_dir=Path(chars) if chars else None)
+        result = eval_layers(seeds=seeds, character_dir=Path(chars) if chars else None,
+                             backends=_role_backends(args.backend))
     elif args.what == "propagation":
         from app.eval.davis import eval_propagation
 
