@@ -326,6 +326,13 @@ def hiding_objects(project: Project, frame: int) -> np.ndarray:
     return _solid(project, project.masks_or_empty(frame))[1]
 
 
+def hiding_labels(project: Project, frame: int) -> np.ndarray:
+    """The labels of ``frame``'s characters and text (0 elsewhere): equal ones give equal
+    `inpaint_holes`, at a fraction of their cost (the inpaint stage groups repeats by them)."""
+    labels = project.masks_or_empty(frame)
+    return np.where(_characters(project, labels) | _text(project, labels), labels, 0).astype(np.uint8)
+
+
 def _solid(project: Project, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The characters made solid (each mask closed over gaps of a few pixels, `CLOSE_RADIUS` at 480
     rows, and the holes it then encloses filled: `closed_objects`) with the text; and what hides
