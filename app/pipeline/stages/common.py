@@ -17,6 +17,7 @@ from app.pipeline.graph import PICTURES_RECORD, SHARE_REPEATS, current_inputs
 from app.store import Project, Shot
 from models.base import Annotator, EffectSeparator, Inpainter, Matter, Propagator, Segmenter
 from models.classical.drawings import repeats
+from models.classical.labelmaps import closed_objects
 
 
 class StageContext(Protocol):
@@ -285,19 +286,21 @@ EFFECT_HOLE = 0.25  # effect strength above which the clean plate paints the eff
 
 
 def inpaint_hole(project: Project, frame: int, grow: int | None = None) -> np.ndarray:
-    """What the clean plate must paint over: the characters and burnt-in text grown over their soft
-    fringe (anti-aliased outline, hair strands, glyph outlines) and the effects the effects stage
-    found. ``grow=0`` gives what hides the background without the fringe (a stitching source uses
-    everything else)."""
+    """What the clean plate must paint over: the characters made solid (`_solid`) and burnt-in
+    text, grown over their soft fringe (anti-aliased outline, hair strands, glyph outlines), and the
+    effects the effects stage found. ``grow=0`` gives what hides the background (`hiding_objects`,
+    with the effects): a stitching source uses everything else."""
     effects = effect_hole(project, frame)
-    hole = _grown(hiding_objects(project, frame), grow)
+    solid, hidden = _solid(project, project.masks_or_empty(frame))
+    hole = hidden if grow == 0 else _grown(solid, grow)
     return hole if effects is None else hole | effects
 
 
 def inpaint_holes(project: Project, frame: int) -> tuple[np.ndarray, np.ndarray]:
     """`inpaint_hole` grown and with ``grow=0``, from one read of the frame's masks and effects."""
-    mask, effects = hiding_objects(project, frame), effect_hole(project, frame)
-    holes = (_grown(mask, None), mask)
+    labels, effects = project.masks_or_empty(frame), effect_hole(project, frame)
+    solid, hidden = _solid(project, labels)
+    holes = (_grown(solid, None), hidden)
     return holes if effects is None else (holes[0] | effects, holes[1] | effects)
 
 
@@ -314,10 +317,37 @@ def _grown(mask: np.ndarray, grow: int | None) -> np.ndarray:
     return hole
 
 
+CLOSE_RADIUS = 3  # px at 480 rows: the gaps in a character's mask the plate paints over
+
+
 def hiding_objects(project: Project, frame: int) -> np.ndarray:
-    """The characters and burnt-in text of ``frame`` (what `inpaint_hole` grows)."""
+    """What hides the background of ``frame``: its characters with the holes their masks enclose
+    (`_solid`) and its burnt-in text."""
+    return _solid(project, project.masks_or_empty(frame))[1]
+
+
+def hiding_labels(project: Project, frame: int) -> np.ndarray:
+    """The labels of ``frame``'s characters and text (0 elsewhere): equal ones give equal
+    `inpaint_holes`, at a fraction of their cost (the inpaint stage groups repeats by them)."""
     labels = project.masks_or_empty(frame)
-    return _characters(project, labels) | _text(project, labels)
+    return np.where(_characters(project, labels) | _text(project, labels), labels, 0).astype(np.uint8)
+
+
+def _solid(project: Project, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The characters made solid (each mask closed over gaps of a few pixels, `CLOSE_RADIUS` at 480
+    rows, and the holes it then encloses filled: `closed_objects`) with the text; and what hides
+    the background: the characters' masks with those enclosed holes alone, and the text.
+
+    Stage-1 masks leave gaps and holes in a character (hair sides, glasses, a collar's stripes): a
+    plate kept those pixels as the frame and the spatial fill smeared them into what it invents
+    round them. A source frame's enclosed holes are the character too, not background it shows.
+    The gaps the closing bridges are not taken from sources: with true masks they are mostly
+    background between strands and limbs (plate PSNR with true masks fell 0.1-0.3 dB)."""
+    others = set(project.objects.ids_of_kind(*NOT_CHARACTER))
+    ids = [int(v) for v in np.flatnonzero(np.bincount(labels.ravel(), minlength=256)) if v and int(v) not in others]
+    closed, enclosed = closed_objects(labels, ids, max(1, round(CLOSE_RADIUS * min(labels.shape) / 480)))
+    text = _text(project, labels)
+    return closed | text, _characters(project, labels) | enclosed | text
 
 
 def effect_hole(project: Project, frame: int) -> np.ndarray | None:

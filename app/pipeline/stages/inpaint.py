@@ -9,7 +9,7 @@ from app.pipeline.stages.common import (
     StageContext,
     effect_hole,
     equal_inputs,
-    hiding_objects,
+    hiding_labels,
     inpaint_holes,
     repeat_groups,
     sampled_shot,
@@ -36,7 +36,7 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
 
     # A drawing that repeats an earlier one with the same hole (characters, text, effects) shares
     # its plate. Equal objects and effects give equal holes, without growing them for the test.
-    groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: hiding_objects(project, f), effects))
+    groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: hiding_labels(project, f), effects))
     # `sampled_shot` hands each batch of leads with context frames of the shot: only the batch's
     # plates are kept, so only theirs are made (the context frames are sources).
     def compute(indices: list[int], frames: ShotFrames, leads: list[int]) -> list[np.ndarray]:
