@@ -43,7 +43,7 @@ from models.classical.effect_time import (
 from models.classical.geometry import Matrix, model_scale, resize
 from models.classical.inpaint import stray_frames
 from models.classical.morphology import dilate_boxed
-from models.classical.plate import build_plate, masked_median, sample_indices, warp_to_frame
+from models.classical.plate import build_plate, masked_median, plate_stack, sample_indices, warp_to_frame
 
 
 def _cmax(x: NDArray[Any]) -> NDArray[Any]:
@@ -180,7 +180,6 @@ def band_plate(frames: Sequence[Image], transforms: Sequence[Matrix], masks: Seq
     all set: flashes, impact frames) stay out. Only the box of the unseen pixels that some frame
     shows is worked on (a few percent of the canvas)."""
     ph, pw = seen.shape
-    h, w = frames[0].shape[:2]
     plate = np.zeros((ph, pw, 3), np.uint8)
     count = np.zeros((ph, pw), np.uint16)
     idx = [i for i in sample_indices(len(frames), max_frames) if not grown[i].all()]
@@ -197,19 +196,10 @@ def band_plate(frames: Sequence[Image], transforms: Sequence[Matrix], masks: Seq
     unseen = seen[y0:y1, x0:x1] == 0
     if not unseen.any():
         return plate, count
-    bw, bh = x1 - x0, y1 - y0
     grow = np.ones((3, 3), np.uint8)
-    stack = np.zeros((len(idx), bh, bw, 3), np.uint8)
-    valid = np.zeros((len(idx), bh, bw), bool)
-    for k, i in enumerate(idx):
-        m = np.asarray(transforms[i], np.float64)[:2].copy()
-        m[:, 2] -= (x0, y0)  # the canvas box as its own canvas
-        ok = np.full((h, w), 255, np.uint8)
-        ok[cv2.dilate(np.asarray(masks[i], np.uint8), grow, iterations=2) > 0] = 0
-        # The frame border eroded, as `build_plate` does: bilinear warping blends it with the black outside.
-        inside = cv2.erode(ok, grow, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        stack[k] = cv2.warpAffine(np.asarray(frames[i]), m, (bw, bh), flags=cv2.INTER_LINEAR)
-        valid[k] = cv2.warpAffine(inside, m, (bw, bh), flags=cv2.INTER_NEAREST) > 0
+    stack, valid = plate_stack([np.asarray(frames[i]) for i in idx], [transforms[i] for i in idx],
+                               [cv2.dilate(np.asarray(masks[i], np.uint8), grow, iterations=2) > 0 for i in idx],
+                               (x0, y0, x1, y1))
     valid &= unseen
     plate[y0:y1, x0:x1] = masked_median(stack, valid)
     count[y0:y1, x0:x1] = valid.sum(axis=0)

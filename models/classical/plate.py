@@ -147,21 +147,42 @@ def build_plate(
     s = model_scale(shape) if scale is None else scale
     ph, pw = plate_size(transforms, shape, s)
     idx = sample_indices(len(frames), max_frames)
-    stack = np.zeros((len(idx), ph, pw, 3), np.uint8)
-    valid = np.zeros((len(idx), ph, pw), bool)
     grow = np.ones((3, 3), np.uint8)
-    for k, i in enumerate(idx):
-        img = resize(frames[i], s)
-        m = rescale_transform(np.asarray(transforms[i]), s)[:2]
-        ok: AnyArray = np.full(img.shape[:2], 255, np.uint8)
-        if masks is not None and masks[i] is not None:
-            fg = resize(np.asarray(masks[i], np.uint8) * 255, s, cv2.INTER_NEAREST)
-            ok[cv2.dilate(fg, grow, iterations=2) > 0] = 0
-        # Erode the frame border: bilinear warping blends it with the black outside.
-        ok = cv2.erode(ok, grow, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        stack[k] = cv2.warpAffine(img, m, (pw, ph), flags=cv2.INTER_LINEAR)
-        valid[k] = cv2.warpAffine(ok, m, (pw, ph), flags=cv2.INTER_NEAREST) > 0
+
+    def hidden(i: int) -> Mask | None:
+        if masks is None or masks[i] is None:
+            return None
+        fg = resize(np.asarray(masks[i], np.uint8) * 255, s, cv2.INTER_NEAREST)
+        return np.asarray(cv2.dilate(fg, grow, iterations=2) > 0)
+
+    stack, valid = plate_stack([resize(frames[i], s) for i in idx],
+                               [rescale_transform(np.asarray(transforms[i]), s) for i in idx],
+                               [hidden(i) for i in idx], (0, 0, pw, ph))
     return masked_median(stack, valid), valid.sum(axis=0).astype(np.uint16)
+
+
+def plate_stack(
+    images: Sequence[Image], transforms: Sequence[Matrix], hidden: Sequence[Mask | None],
+    window: tuple[int, int, int, int],
+) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
+    """``images`` warped by ``transforms`` (image to canvas, at the images' scale) into the canvas
+    ``window`` (x0, y0, x1, y1), and where each shows background: not ``hidden`` (already grown as
+    the caller wants; None: nothing hidden) and not on its eroded border (bilinear warping blends it
+    with the black outside). The median's input, for `build_plate` and the stages' own plates."""
+    x0, y0, x1, y1 = window
+    stack = np.zeros((len(images), y1 - y0, x1 - x0, 3), np.uint8)
+    valid = np.zeros((len(images), y1 - y0, x1 - x0), bool)
+    edge = np.ones((3, 3), np.uint8)
+    for k, (img, t, off) in enumerate(zip(images, transforms, hidden, strict=True)):
+        m = np.asarray(t, np.float64)[:2].copy()
+        m[:, 2] -= (x0, y0)  # the window as its own canvas
+        ok: AnyArray = np.full(img.shape[:2], 255, np.uint8)
+        if off is not None:
+            ok[np.asarray(off, bool)] = 0
+        ok = cv2.erode(ok, edge, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        stack[k] = cv2.warpAffine(img, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
+        valid[k] = cv2.warpAffine(ok, m, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST) > 0
+    return stack, valid
 
 
 def warp_to_frame(

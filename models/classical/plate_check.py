@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from models.base import Image, Labels
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
-from models.classical.plate import masked_median, plate_size, sample_indices, warp_to_frame
+from models.classical.plate import masked_median, plate_size, plate_stack, sample_indices, warp_to_frame
 
 GROW = 2  # px at model scale the masks are grown by before their frames enter the plate (soft edges)
 TOLERANCE = 10.0  # Lab difference (uint8 Lab) under which a pixel shows the plate (codec noise, blur)
@@ -55,17 +55,11 @@ def known_plate(
     and where it is known: seen by >= `MIN_SEEN` frames, >= `MIN_AGREE` of them within `TOLERANCE`."""
     ph, pw = plate_size(transforms, frame_shape, s)
     idx = sample_indices(len(smalls), max_frames)
-    stack = np.zeros((len(idx), ph, pw, 3), np.uint8)
-    valid = np.zeros((len(idx), ph, pw), bool)
     grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * GROW + 1, 2 * GROW + 1))
-    edge = np.ones((3, 3), np.uint8)
-    for k, i in enumerate(idx):
-        m = rescale_transform(np.asarray(transforms[i]), s)[:2]
-        ok = np.where(cv2.dilate(masks[i].astype(np.uint8), grow) > 0, 0, 255).astype(np.uint8)
-        # The frame border blends with the black outside when warped.
-        ok = np.asarray(cv2.erode(ok, edge, borderType=cv2.BORDER_CONSTANT, borderValue=0), np.uint8)
-        stack[k] = cv2.cvtColor(cv2.warpAffine(smalls[i], m, (pw, ph), flags=cv2.INTER_LINEAR), cv2.COLOR_RGB2LAB)
-        valid[k] = cv2.warpAffine(ok, m, (pw, ph), flags=cv2.INTER_NEAREST) > 0
+    stack, valid = plate_stack([smalls[i] for i in idx], [rescale_transform(np.asarray(transforms[i]), s) for i in idx],
+                               [cv2.dilate(masks[i].astype(np.uint8), grow) > 0 for i in idx], (0, 0, pw, ph))
+    for k in range(len(idx)):
+        stack[k] = cv2.cvtColor(stack[k], cv2.COLOR_RGB2LAB)
     plate = masked_median(stack, valid).astype(np.float32)
     seen = valid.sum(axis=0)
     agree = np.zeros((ph, pw), np.int32)
