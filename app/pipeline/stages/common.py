@@ -288,8 +288,8 @@ EFFECT_HOLE = 0.25  # effect strength above which the clean plate paints the eff
 def inpaint_hole(project: Project, frame: int, grow: int | None = None) -> np.ndarray:
     """What the clean plate must paint over: the characters made solid (`_solid`) and burnt-in
     text, grown over their soft fringe (anti-aliased outline, hair strands, glyph outlines), and the
-    effects the effects stage found. ``grow=0`` gives what hides the background (`hiding_objects`,
-    with the effects): a stitching source uses everything else."""
+    effects the effects stage found. ``grow=0`` gives what hides the background (the characters with
+    the holes their masks enclose, the text and the effects): a stitching source uses everything else."""
     effects = effect_hole(project, frame)
     solid, hidden = _solid(project, project.masks_or_empty(frame))
     hole = hidden if grow == 0 else _grown(solid, grow)
@@ -318,12 +318,6 @@ def _grown(mask: np.ndarray, grow: int | None) -> np.ndarray:
 
 
 CLOSE_RADIUS = 3  # px at 480 rows: the gaps in a character's mask the plate paints over
-
-
-def hiding_objects(project: Project, frame: int) -> np.ndarray:
-    """What hides the background of ``frame``: its characters with the holes their masks enclose
-    (`_solid`) and its burnt-in text."""
-    return _solid(project, project.masks_or_empty(frame))[1]
 
 
 def hiding_labels(project: Project, frame: int) -> np.ndarray:
