@@ -23,7 +23,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Mask
-from models.classical.geometry import MODEL_SIDE, Matrix, _grey, model_scale, rescale_transform, scale_matrix
+from models.classical.geometry import (
+    MODEL_SIDE,
+    Matrix,
+    _grey,
+    from_origin,
+    model_scale,
+    rescale_transform,
+    scale_matrix,
+)
 from models.classical.plate import build_plate
 
 BORDER_GAIN = 4.0
@@ -265,11 +273,7 @@ def estimate_camera(
         step = _root(np.linalg.inv(prev_t) @ t, at[i] - at[prev_i])
         prev, prev_t, prev_i = cur, t, i
     full = [np.asarray(np.linalg.inv(scale_matrix(s)) @ t @ scale_matrix(s)) for t in small]
-    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], dtype=np.float64).T
-    pts = np.concatenate([(t @ corners)[:2] for t in full], axis=1)
-    off = np.floor(pts.min(axis=1) + 1e-6)  # tolerate -1e-12 from the matrix products
-    shift_m = np.array([[1.0, 0.0, -off[0]], [0.0, 1.0, -off[1]], [0.0, 0.0, 1.0]])
-    return [shift_m @ t for t in full]
+    return from_origin(full, (h, w))
 
 
 REFINE_SIDE = 960

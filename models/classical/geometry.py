@@ -7,6 +7,7 @@ land at non-negative coordinates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -34,6 +35,17 @@ def rescale_transform(t: Matrix, s: float) -> Matrix:
     """Express a full-resolution transform ``t`` in ``s``-scaled coordinates."""
     m = scale_matrix(s)
     return np.asarray(m @ t @ np.linalg.inv(m))
+
+
+def from_origin(transforms: Sequence[Matrix], shape: tuple[int, ...]) -> list[Matrix]:
+    """``transforms`` (frame to plate) shifted so that every frame lands at non-negative plate
+    coordinates: a plate canvas starts at the origin."""
+    h, w = shape[:2]
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], dtype=np.float64).T
+    pts = np.concatenate([(np.asarray(t, np.float64) @ corners)[:2] for t in transforms], axis=1)
+    off = np.floor(pts.min(axis=1) + 1e-6)  # tolerate -1e-12 from the matrix products
+    shift = np.array([[1.0, 0.0, -off[0]], [0.0, 1.0, -off[1]], [0.0, 0.0, 1.0]])
+    return [shift @ np.asarray(t, np.float64) for t in transforms]
 
 
 def resize(image: AnyArray, s: float, interp: int = cv2.INTER_AREA) -> AnyArray:

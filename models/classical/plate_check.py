@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Labels
-from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
+from models.classical.geometry import Matrix, from_origin, model_scale, rescale_transform, resize
 from models.classical.plate import masked_median, plate_size, plate_stack, sample_indices, warp_to_frame
 
 GROW = 2  # px at model scale the masks are grown by before their frames enter the plate (soft edges)
@@ -81,7 +81,7 @@ def check_shot(
         return [np.asarray(lab) for lab in labels]
     shape = frames[0].shape
     s = model_scale(shape)
-    transforms = _from_origin(transforms, shape)
+    transforms = from_origin(transforms, shape)
     smalls = [resize(np.asarray(f), s) for f in frames]
     small_shape = smalls[0].shape[:2]
     small_labels = [np.asarray(cv2.resize(np.asarray(lab), small_shape[::-1], interpolation=cv2.INTER_NEAREST), np.uint8)
@@ -140,16 +140,6 @@ def _still_share(
         if seen.any():
             shares.append(float((seen & same).sum()) / float(seen.sum()))
     return max(shares, default=0.0)
-
-
-def _from_origin(transforms: Sequence[Matrix], shape: tuple[int, ...]) -> list[Matrix]:
-    """``transforms`` shifted so that every frame lands at non-negative plate coordinates (a plate
-    canvas starts at the origin)."""
-    h, w = shape[:2]
-    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64).T
-    low = np.floor(np.concatenate([(np.asarray(t) @ corners)[:2] for t in transforms], axis=1).min(axis=1) + 1e-6)
-    shift = np.array([[1.0, 0.0, -low[0]], [0.0, 1.0, -low[1]], [0.0, 0.0, 1.0]])
-    return [shift @ np.asarray(t, np.float64) for t in transforms]
 
 
 def _runs_from_outside(
