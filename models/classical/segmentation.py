@@ -140,7 +140,8 @@ class ClassicalSegmenter:
         pieces: list[FrameTracks] = []
         track_labels: list[NDArray[np.uint8]] = []  # each frame's piece ids, followed forwards
         seen_frames: list[tuple[tuple[float, float], list[tuple[int, int, int, int]], Image, NDArray[np.float32]]] = []
-        tracked: list[TrackedFrame] = []  # frames whose pieces were tracked (not held, not a flash)
+        tracked: list[TrackedFrame] = []  # frames whose pieces were tracked (kept for `backtrack` only)
+        last_tracked = 0  # the latest frame whose pieces were tracked (not held, not a flash)
         derived: list[tuple[int, Matrix | None] | None] = []  # others: (source frame, its warp into this one)
         kept: list[tuple[NDArray[np.bool_], NDArray[np.bool_] | None]] = []  # background, text
         workers = max(1, min(self.workers, n))
@@ -185,9 +186,11 @@ class ClassicalSegmenter:
                     # the whole picture: the characters are where they were a frame ago (the
                     # effects stage separates the flash itself).
                     labels_small = warped_prev
-                    derived.append((tracked[-1].index, m))
+                    derived.append((last_tracked, m))
                 else:
-                    tracked.append(TrackedFrame(i, comps, ev.small, ev.faces, rescale_transform(transforms[i], s)))
+                    last_tracked = i
+                    if self.backtrack:  # its components and picture, held through the shot only when used
+                        tracked.append(TrackedFrame(i, comps, ev.small, ev.faces, rescale_transform(transforms[i], s)))
                     derived.append(None)
                     comps = split_merged(comps, ev.small, ev.faces, carried)
                     ids = tracker.assign(comps, carried)
