@@ -277,6 +277,12 @@ def text_mask(project: Project, frame: int) -> np.ndarray:
     return _text(project, project.masks_or_empty(frame))
 
 
+def character_and_text_masks(project: Project, frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """`character_mask` and `text_mask` of ``frame`` from one read of its masks."""
+    labels = project.masks_or_empty(frame)
+    return _characters(project, labels), _text(project, labels)
+
+
 def _text(project: Project, labels: np.ndarray) -> np.ndarray:
     text = project.objects.ids_of_kind("text")
     return np.isin(labels, text) if text else np.zeros(labels.shape, bool)

@@ -8,12 +8,12 @@ import numpy as np
 from app.pipeline.frames import ShotFrames
 from app.pipeline.stages.common import (
     StageContext,
+    character_and_text_masks,
     character_mask,
     equal_inputs,
     per_frame,
     repeat_groups,
     sampled_shot,
-    text_mask,
 )
 from app.pipeline.stages.shot import FAILED, camera_kwargs, stage_camera
 from app.store import Project, Shot
@@ -39,10 +39,11 @@ def run_effects(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     def compute(
         indices: list[int], frames: ShotFrames, batch: list[int],
     ) -> list[np.ndarray] | list[dict[str, np.ndarray]]:
-        masks = [character_mask(ctx.project, f) for f in indices]
+        read = [character_and_text_masks(ctx.project, f) for f in indices]
+        masks = [characters for characters, _ in read]
         if hasattr(separator, "separate_shot_light"):
             # The colour first: whoever hears that `effects` changed reads both.
-            text = [text_mask(ctx.project, f) for f in indices]
+            text = [glyphs for _, glyphs in read]
             lights = separator.separate_shot_light(frames, masks, **camera_kwargs(ctx, camera, indices), text=text)
             return [{"effect_colour": light.colour, "effects": light.strength} for light in lights]
         return separator.separate_shot(frames, masks, **camera_kwargs(ctx, camera, indices))
