@@ -446,3 +446,26 @@ def test_an_object_another_track_of_the_shot_surely_holds_is_no_rival() -> None:
     assert link_tracks(tracks, three) == {1: 2, 2: 1}
     assert link_tracks({2: desc["t2"]}, three) == {2: None}  # B is not held: a near rival, ambiguous
     assert link_tracks(tracks, {1: [desc["A"]], 2: [desc["B"]]}) == {1: 2, 2: None}
+
+
+def test_a_brief_track_under_the_threshold_keeps_its_object_from_a_loose_band_link() -> None:
+    # Known characters A and B. This shot's main track is a character first seen here, 0.33 from B
+    # (over the threshold, in the loose band, B clearly nearest); a brief track is 0.17 from B. Brief
+    # tracks are linked after the others, but a sure link comes before a loose one (tuning seed 35:
+    # the new character took B and B's own brief track became a new object).
+    want = {("m", "A"): 0.60, ("m", "B"): 0.33, ("f", "A"): 0.55, ("f", "B"): 0.17, ("m", "f"): 0.40,
+            ("A", "B"): 0.60}
+    names = ["A", "B", "m", "f"]
+    gram = np.eye(4)
+    for (p, q), d in want.items():  # deep cosine distance: d = (1 - cos) / 2 with equal colours
+        i, j = names.index(p), names.index(q)
+        gram[i, j] = gram[j, i] = 1.0 - 2.0 * d
+    vectors = np.linalg.cholesky(gram).astype(np.float32)
+    flat = np.full(HIST, 1.0 / HIST, np.float32)
+    desc = {n: TrackDescriptor(flat, flat.copy(), np.zeros(2, np.float32), vectors[k] / np.linalg.norm(vectors[k]))
+            for k, n in enumerate(names)}
+    for (p, q), d in want.items():
+        assert abs(distance(desc[p], desc[q]) - d) < 1e-4
+    known = {1: [desc["A"]], 2: [desc["B"]]}
+    assert link_tracks({1: desc["m"]}, known) == {1: 2}  # alone, the main track's loose link stands
+    assert link_tracks({1: desc["m"], 2: desc["f"]}, known, brief={2}) == {1: None, 2: 2}

@@ -340,6 +340,9 @@ def link_tracks(
     frame or two, or a character passing through) are matched after the others, to the objects they
     left: described from a frame or two, such a track must not take a character's object away from the
     track that shows that character all through the shot just because the pair costs less in total.
+    A sure link comes before a loose one, though: every track's links under ``threshold`` (the main
+    tracks', then the brief ones') are made before any in the loose band, so a character first seen in
+    this shot, loosely near an object, does not take it from a brief track that is surely that object.
     """
     out: dict[int, int | None] = {t: None for t in tracks}
     if not tracks or not known:
@@ -350,16 +353,17 @@ def link_tracks(
     rest = [r for r, t in enumerate(t_ids) if t in brief]
     taken: set[int] = set()
     held: dict[int, float] = {}  # object column -> cost of the track of this shot that surely holds it
-    for rows in (main, rest):
+    for rows, loose in ((main, False), (rest, False), (main, True), (rest, True)):
+        rows = [r for r in rows if out[t_ids[r]] is None]
         cols = [c for c in range(len(o_ids)) if c not in taken]
-        for r, c in _assign(cost, rows, cols, threshold, held):
+        for r, c in _assign(cost, rows, cols, threshold, held, loose):
             out[t_ids[r]] = o_ids[c]
             taken.add(c)
     return out
 
 
 def _assign(cost: NDArray[np.float64], rows: list[int], cols: list[int], threshold: float,
-            held: dict[int, float]) -> list[tuple[int, int]]:
+            held: dict[int, float], loose: bool = True) -> list[tuple[int, int]]:
     """The Hungarian pairs of ``cost[rows][:, cols]`` that `link_tracks` keeps (row, column of ``cost``).
 
     ``held``: objects (columns) that tracks of this shot linked under ``threshold``, with that cost;
@@ -374,7 +378,7 @@ def _assign(cost: NDArray[np.float64], rows: list[int], cols: list[int], thresho
     pairs = [(rows[i], cols[j]) for i, j in zip(*linear_sum_assignment(gated), strict=True)]
     kept = [(r, c) for r, c in pairs if cost[r, c] < threshold]
     held.update({c: float(cost[r, c]) for r, c in kept})
-    for r, c in pairs:
+    for r, c in pairs if loose else ():
         if cost[r, c] >= threshold + LOOSE or cost[r, c] < threshold:
             continue
         # Every other known object is a rival (a near one is ambiguity), except one that another
