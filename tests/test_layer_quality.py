@@ -169,6 +169,29 @@ def test_thin_rim_the_mask_misses_is_opaque() -> None:
     assert float((alpha[rim] >= 0.9).mean()) >= 0.99
 
 
+def test_a_fill_the_plate_learnt_stays_and_background_the_mask_took_in_goes() -> None:
+    """A still character whose mask missed a part in other frames: the stitched background there
+    is the character itself (its fill and outline). That part continues the mask's own fill with
+    no line between, so it stays opaque; a block of real background the mask took in beside the
+    character meets it at the outline, and is cut."""
+    rng = np.random.default_rng(9)
+    bg = np.asarray(cv2.GaussianBlur(rng.integers(60, 220, (H, W, 3), dtype=np.uint8), (0, 0), 3), np.uint8)
+    colour, alpha = _character(150, 95)
+    image = np.clip(alpha[..., None] * colour + (1 - alpha[..., None]) * bg + 0.5, 0, 255).astype(np.uint8)
+    body = alpha >= 0.5
+    learnt = np.zeros((H, W), bool)
+    learnt[80:110, 114:128] = True  # the body's left side, its outline and a little outside
+    stitched = np.where(learnt[..., None], image, bg)
+    taken = np.zeros((H, W), bool)
+    taken[85:105, 181:192] = True  # background beside the right side, inside the mask
+    mask = body | taken
+    reach = cv2.dilate(mask.astype(np.uint8), np.ones((19, 19), np.uint8)) > 0
+    a = ClassicalMatter().matte_with_background(image, mask, stitched, np.ones((H, W), bool), reach)
+    inner = cv2.erode(body.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # the edge pixel itself may go soft
+    assert float((a[learnt & inner] >= 0.9).mean()) >= 0.98
+    assert float((a[taken & ~cv2.dilate(body.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)] <= 0.1).mean()) >= 0.95
+
+
 def test_held_frames_share_one_matte() -> None:
     shot = pan_shot(5, walk=6.0)
     frames = [*shot["image"][:3], shot["image"][2].copy(), *shot["image"][3:]]  # frame 2 is held

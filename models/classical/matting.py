@@ -234,6 +234,7 @@ class ClassicalMatter:
         # never moved, which the mask missed in every frame): only the band near the edge is judged.
         deep = cv2.erode(core8, k, iterations=2) > 0
         same = cv2.morphologyEx(((dist < 10.0) & use & ~deep).astype(np.uint8), cv2.MORPH_OPEN, k) > 0
+        same = background_runs(same, mask, img)
         sure_fg = (fg_core & ~same) | (cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0)
         body = mask & ~(same & ~sure_fg)
         prior = feather(body, r)
@@ -326,6 +327,47 @@ def composite_alpha(img: F32, bg: F32, sources: Mask, solve: Mask, prior: F32) -
             best[better] = a[better]
     out[ys, xs] = best
     return out
+
+
+FILL_TOLERANCE = 12.0  # RGB levels under which two neighbouring pixels are one flat fill
+CONTINUES = 0.5  # share of a run's border with the rest of the mask in one fill that keeps it
+
+
+def background_runs(same: Mask, mask: Mask, img: F32) -> Mask:
+    """The runs of ``same`` (mask pixels that match the stitched background) that are background
+    the mask took in: those joined to the mask's outside whose border with the rest of the mask
+    is mostly line art or a change of colour. On anime, background beside a character meets it
+    at the character's outline; a run that continues the mask's own fill with no line between
+    (a white shirt, a lens, a still character's hair that frames whose masks missed it put into
+    the stitched background) and a run the mask encloses are the character's, and stay."""
+    if not same.any():
+        return same
+    candidate = (same & mask).astype(np.uint8)
+    count, runs = cv2.connectedComponents(candidate, connectivity=4)
+    if count <= 1:
+        return same & ~mask
+    outside = cv2.dilate((~mask).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    reached = np.zeros(count, bool)
+    reached[np.unique(runs[outside & (candidate > 0)])] = True
+    rest = mask & (candidate == 0)
+    pairs = np.zeros(count, np.int64)
+    smooth = np.zeros(count, np.int64)
+    h, w = mask.shape
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        # Each pixel of the rest and the run id of its neighbour (dy, dx) away, if any.
+        ys0, ys1 = max(0, dy), h + min(0, dy)
+        xs0, xs1 = max(0, dx), w + min(0, dx)
+        here = (slice(ys0, ys1), slice(xs0, xs1))
+        there = (slice(ys0 - dy, ys1 - dy), slice(xs0 - dx, xs1 - dx))
+        moved = runs[there]
+        near = rest[here] & (moved > 0)
+        step = img[here] - img[there]
+        flat = near & (np.sqrt((step * step).sum(axis=-1)) <= FILL_TOLERANCE)
+        pairs += np.bincount(moved[near], minlength=count)
+        smooth += np.bincount(moved[flat], minlength=count)
+    reached &= smooth <= CONTINUES * np.maximum(pairs, 1)
+    reached[0] = False
+    return np.asarray((same & ~mask) | reached[runs])
 
 
 def touching(candidates: Mask, anchor: Mask) -> Mask:
