@@ -315,27 +315,3 @@ def streaks(labels: NDArray[np.int32], on: NDArray[np.uint8], length: float, elo
     ok = (count > 0) & (long_ >= length) & (long_ >= elongation * wide)
     ok[0] = False
     return np.flatnonzero(ok)
-
-
-def unlit_picks(maps: Sequence[SoftMap], strays: Sequence[int], count: int = 4, margin: int = 1, reach: int = 6,
-                threshold: float = 0.25) -> dict[int, list[int]]:
-    """For each frame of a shot with light (``maps`` at ``threshold``; and the ``margin`` frames
-    either side, where it fades in and out), its ``count`` nearest frames at most ``reach`` away that
-    have no light and are no ``strays`` (flashes, impact frames): the drawing under the light, bare.
-    Frames with fewer than two such frames are left out."""
-    n = len(maps)
-    lit = np.array([bool(np.any(np.asarray(m) >= threshold)) for m in maps])
-    lit[list(strays)] = False
-    around = lit.copy()
-    for d in range(1, margin + 1):
-        around[d:] |= lit[:-d]
-        around[:-d] |= lit[d:]
-    bare = [j for j in range(n) if not around[j] and j not in strays]
-    out: dict[int, list[int]] = {}
-    for i in (int(k) for k in np.flatnonzero(around)):
-        if i in strays:
-            continue
-        picks = sorted((j for j in bare if abs(j - i) <= reach), key=lambda j: (abs(j - i), j))[:count]
-        if len(picks) >= 2:
-            out[i] = sorted(picks)
-    return out

@@ -38,7 +38,6 @@ from models.classical.effect_time import (
     middle,
     motion_neighbours,
     suppress_persistent,
-    unlit_picks,
     upsample_box,
 )
 from models.classical.geometry import Matrix, model_scale, resize
@@ -215,31 +214,6 @@ def character_box(mask: Mask, margin: int = 2) -> Box | None:
     return mask_box(np.asarray(mask), margin)
 
 
-def bare_drawing(image: Image, drawing: Image, near: Sequence[Image], bare: Sequence[Image], dark: float = 20.0,
-                 window: int = 7, slack: float = 0.02) -> tuple[Image, list[Image]]:
-    """The drawing reference under a frame's light, from the frames of the shot without light
-    (``bare``, warped onto it) where they show the same drawing, else ``drawing`` (the median of the
-    nearest frames, ``near``); returned with the neighbours `explained` reads there.
-
-    Added light never darkens: where the frame is darker than a reference by more than ``dark``
-    levels, the reference shows another drawing (a turn, a new pose, the flow misplacing it
-    farther away). The bare frames are taken where, within a ``window``-px radius and over the whole
-    box, they leave no more of the frame darker than ``drawing`` does (``slack`` of the pixels to
-    spare): a lasting light in the nearest frames makes them brighter, not another drawing."""
-    other = middle(bare)
-    worse_old = (_darkening(image, drawing) > dark).astype(np.float32)
-    worse_new = (_darkening(image, other) > dark).astype(np.float32)
-    k = 2 * window + 1
-    use = cv2.blur(worse_new, (k, k)) <= cv2.blur(worse_old, (k, k)) + slack
-    use &= float(worse_new.mean()) <= float(worse_old.mean()) + slack
-    if not use.any():
-        return drawing, list(near)
-    pick = use[..., None]
-    out = np.where(pick, other, drawing).astype(np.uint8)
-    count = max(len(bare), len(near))
-    return out, [np.where(pick, bare[k % len(bare)], near[k % len(near)]).astype(np.uint8) for k in range(count)]
-
-
 def flash_strength(image: Image) -> float:
     """Strength of a whole-frame flash: light lifting every pixel towards white.
 
@@ -403,7 +377,6 @@ class ClassicalEffectSeparator:
             return []
         ts = list(transforms) if transforms is not None else estimate_camera(frames, foreground=character_masks)
         shape = frames[0].shape
-        strays: list[int] = []
         plate: Image | None = None
         seen: NDArray[np.uint16] | None = None
         band: Image | None = None
@@ -416,14 +389,13 @@ class ClassicalEffectSeparator:
             grown = [dilate_boxed(np.asarray(m, np.uint8), disk) > 0 for m in character_masks]
             # Flashes and impact frames are no view of the background: with a few frames of speed
             # lines they would outvote it in the median.
-            strays = stray_frames(frames, ts, grown)
-            for j in strays:
+            for j in stray_frames(frames, ts, grown):
                 grown[j] = np.ones(shape[:2], bool)
             plate, seen = build_plate(frames, ts, grown, 1.0, max_plate_frames)
             band, band_seen = band_plate(frames, ts, character_masks, grown, seen, max_plate_frames)
         greys = flow_greys(frames) if len(frames) >= 3 else None
 
-        def effect_map(i: int, picks: Sequence[int] | None = None) -> EffectLight:
+        def effect_map(i: int) -> EffectLight:
             frame = np.asarray(frames[i])
             ref: Image | None = None
             if plate is not None and seen is not None:
@@ -447,9 +419,6 @@ class ClassicalEffectSeparator:
             box = character_box(mask) if len(frames) >= 3 else None
             near = motion_neighbours(frames, i, box=box, greys=greys) if box is not None else []
             drawing = middle(near) if near else None
-            if picks is not None and drawing is not None and box is not None:
-                bare = motion_neighbours(frames, i, [j - i for j in picks], box=box, greys=greys)
-                drawing, near = bare_drawing(frame[box[0]:box[1], box[2]:box[3]], drawing, near, bare)
             light = self.separate_light(frame, mask, ref, drawing, alone=False, neighbours=near, box=box)
             if text is not None and np.any(text[i]):
                 # Burnt-in text lies over everything, light included, and a caption that comes and
@@ -463,28 +432,13 @@ class ClassicalEffectSeparator:
         # Frames are independent once the plate is built; OpenCV and numpy release the GIL.
         with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(frames)))) as pool:
             lights = list(pool.map(effect_map, range(len(frames))))
-            maps = self._through_time(lights, ts, shape)
-            if len(frames) >= 3 and any(np.any(np.asarray(m, bool)) for m in maps):
-                # Light that lasts (a glow, a burst of sparks) is in the neighbours too, and their
-                # median takes it for the drawing. Frames of the shot without light show the drawing
-                # bare: lit frames are measured again against those.
-                redo = unlit_picks(maps, strays)
-                if redo:
-                    again = list(pool.map(lambda item: effect_map(*item), redo.items()))
-                    for i, light in zip(redo, again, strict=True):
-                        lights[i] = light
-                    maps = self._through_time(lights, ts, shape)
+        maps = suppress_persistent([light.strength for light in lights], ts)
+        maps = keep_lasting_groups(maps, self.min_area * maps[0].size, self._reach(maps[0].shape),
+                                   streak=self.streak * min(shape[:2]))
         for light, m in zip(lights, maps, strict=True):
             light.strength = m
             clear_unlit(light.colour, m)
         return lights
-
-    def _through_time(self, lights: Sequence[EffectLight], ts: Sequence[Matrix],
-                      shape: tuple[int, ...]) -> list[SoftMap]:
-        """The shot's strengths after `suppress_persistent` and `keep_lasting_groups`."""
-        maps = suppress_persistent([light.strength for light in lights], ts)
-        return keep_lasting_groups(maps, self.min_area * maps[0].size, self._reach(maps[0].shape),
-                                   streak=self.streak * min(shape[:2]))
 
     @staticmethod
     def _reach(shape: tuple[int, ...]) -> int:
