@@ -12,6 +12,10 @@ Calls the weight-free matter and effect separator directly with the true charact
   layer under the light (true plate and true characters): ``ceiling_luminance``, the strength read
   from the luminance gain (one gain for every colour, the separator before the RGBA layer), and
   ``ceiling_colour``, the RGBA light layer (colour per effect, strength projected on it);
+- effects by kind (``by_kind``): each true effect pixel (strength >= 0.25, normal frames) goes to the
+  effect kind that adds most light to it (glow, sparks, speed lines radial / horizontal) and to where
+  it lies: ``over`` a character (true alpha > 0.5), ``near`` (within 4 px outside) or ``far``; per kind
+  and place the missed and the true pixels, and the false ones (layer >= 0.25 over no truth) per place;
 - mattes: SAD (/1000) split into too-high and too-low alpha per region (outline band, interior,
   hair), and the interior SAD that comes from the truth's own alpha below 1 inside the outline
   (several shared PNGs hold 0.97-0.99 there; an artist's cut-out has 1), and the total against the
@@ -31,7 +35,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.demo.anime_shots import generate_anime_shots
+import cv2
+
+from app.demo.anime_shots import AnimeBackdropVideo, generate_anime_shots
+from app.demo.effects import glow, sparks, speed_lines
 from app.demo.generator import GeneratedFrame
 from app.eval.layer_quality import default_data, light_measures, pool_rebuild, solid_interior_sad
 from app.eval.metrics import effect_iou, matte_regions
@@ -70,6 +77,47 @@ def measure_effects(f: GeneratedFrame, light: EffectLight, fx: dict[str, list[fl
             fx[key.replace("effects_iou", "separator")].append(value)
 
 
+def kind_strengths(video: AnimeBackdropVideo, f: GeneratedFrame) -> dict[str, np.ndarray]:
+    """Each effect kind's strength in frame ``f``, as the generator adds it."""
+    plan = video.shots[f.shot]
+    local = f.index - plan.start
+    w, h = video.width, video.height
+    out: dict[str, np.ndarray] = {}
+    for spec in plan.effects:
+        env = spec.envelope(local)
+        if env <= 0:
+            continue
+        alpha = f.object_alpha[spec.target]
+        if spec.kind == "glow":
+            s, name = glow(alpha, env, local), "glow"
+        elif spec.kind == "sparks":
+            ys, xs = np.nonzero(alpha > 0.5)
+            origin = (float(xs.mean()), float(ys.mean())) if xs.size else (w / 2, h / 2)
+            s, name = sparks(spec, local, w, h, origin, env), "sparks"
+        else:
+            s, name = speed_lines(spec, local, w, h, env), "speed_lines_" + ("radial" if spec.radial else "horizontal")
+        out[name] = np.maximum(out.get(name, 0.0), s)
+    return out
+
+
+def count_by_kind(video: AnimeBackdropVideo, f: GeneratedFrame, strength: np.ndarray, counts: dict[str, int]) -> None:
+    """Missed, true and false effect pixels of a normal frame by kind and place (``by_kind``), added to ``counts``."""
+    if f.kind != "normal":
+        return
+    pred, truth = strength >= 0.25, f.effects >= 0.25
+    over = f.alpha > 0.5
+    near = (cv2.dilate(over.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0) & ~over
+    kinds = kind_strengths(video, f)
+    names = list(kinds)
+    main = np.stack([kinds[n] for n in names]).argmax(axis=0) if names else None
+    for place, where in (("over", over), ("near", near), ("far", ~over & ~near)):
+        counts[f"false_{place}"] = counts.get(f"false_{place}", 0) + int((pred & ~truth & where).sum())
+        for j, name in enumerate(names):
+            mine = truth & where & (main == j)
+            counts[f"{name}_{place}_true"] = counts.get(f"{name}_{place}_true", 0) + int(mine.sum())
+            counts[f"{name}_{place}_missed"] = counts.get(f"{name}_{place}_missed", 0) + int((mine & ~pred).sum())
+
+
 def diagnose(seed: int, mattes: bool, effects: bool = True) -> dict[str, object]:
     clips, chars = default_data()
     video = generate_anime_shots(seed, clips_dir=clips, character_dir=chars, width=480, height=270, shots=2,
@@ -79,6 +127,7 @@ def diagnose(seed: int, mattes: bool, effects: bool = True) -> dict[str, object]
         "ceiling_colour", "ceiling_colour_visible", "rebuild_sum", "rebuild_sum_without", "rebuild_values",
         "pooled_inter", "pooled_union")}
     sad: dict[str, float] = {}
+    by_kind: dict[str, int] = {}
     frames_done = 0
     for shot in range(len(video.shots)):
         start = video.shots[shot].start
@@ -89,6 +138,7 @@ def diagnose(seed: int, mattes: bool, effects: bool = True) -> dict[str, object]
         for f, light, a in zip(frames, lights, alphas, strict=True):
             if light is not None:
                 measure_effects(f, light, fx)
+                count_by_kind(video, f, light.strength, by_kind)
             if a is not None:
                 frames_done += 1
                 d = a.astype(np.float64) - f.alpha
@@ -103,7 +153,7 @@ def diagnose(seed: int, mattes: bool, effects: bool = True) -> dict[str, object]
     rebuild = pool_rebuild(fx)  # type: ignore[arg-type]
     out: dict[str, object] = {"seed": seed}
     if effects:
-        out.update({"effect_iou": {k: _mean(v) for k, v in fx.items()}, **rebuild})
+        out.update({"effect_iou": {k: _mean(v) for k, v in fx.items()}, **rebuild, "by_kind": dict(sorted(by_kind.items()))})
     if frames_done:
         out["matte_sad"] = {k: round(v / 1000.0 / frames_done, 4) for k, v in sorted(sad.items())}
     return out
