@@ -4,8 +4,11 @@ how its labels are reconciled with the forward pass's (`models.classical.backtra
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from test_classical_segmentation import make_shot
 
-from models.classical.backtrack import TrackedFrame, reconcile, track_backward
+from models.classical import segmentation
+from models.classical.backtrack import TrackedFrame, joins_apart, reconcile, track_backward
 from models.classical.segmentation import ClassicalSegmenter
 from models.classical.tracking import IdTracker, carry_labels, components, split_merged
 
@@ -128,3 +131,52 @@ def test_the_segmenter_setting_turns_the_backward_pass_off() -> None:
     off = ClassicalSegmenter(backtrack=False)._both_ways(forward, tracked, [None] * len(forward), 10)
     assert all(np.array_equal(a, b) for a, b in zip(off, forward, strict=True))
     assert len(set(on[0][lab0 > 0].tolist())) == 2  # on: B split off A's blob in the first frame
+
+
+def test_a_forward_piece_keeps_its_part_when_a_wrong_piece_outgrows_it() -> None:
+    # A (forward id 1) is seen whole beside C (2); in frame 2 A's forward piece also takes in a larger
+    # false patch P, which the backward pass carried B's id 4 onto (B enters in frame 3), and the
+    # backward pass merged A with C there, so A's part is no split of its own. A keeps its track in
+    # frame 2; the patch goes with B's.
+    forward = [_labels((1, 0, 10), (2, 28, 40)), _labels((1, 0, 10), (2, 28, 40)),
+               _labels((1, 0, 22), (2, 28, 40)),
+               _labels((1, 0, 10), (4, 22, 28), (2, 28, 40)), _labels((1, 0, 10), (4, 22, 28), (2, 28, 40))]
+    backward = [*forward[:2], _labels((1, 0, 10), (4, 10, 22), (1, 28, 40)), *forward[3:]]
+    out = reconcile(forward, backward, min_pixels=16)
+    assert out is not None
+    a, b = int(out[0][0, 0]), int(out[3][0, 25])
+    assert a != b
+    assert (out[2][:, :10] == a).all()  # the largest part's pair would have taken A into B's track
+    assert (out[2][:, 10:22] == b).all()
+
+
+def test_a_grouping_that_absorbs_a_forward_character_is_caught_and_a_swap_is_not() -> None:
+    forward = [_labels((1, 0, 10), (2, 20, 30)), _labels((1, 0, 10), (2, 20, 30))]
+    renamed = [_labels((1, 0, 10), (2, 20, 30)), _labels((2, 0, 10), (1, 20, 30))]  # ids differ: no matter
+    assert not joins_apart(forward, renamed, min_pixels=16)
+    absorbed = [forward[0], _labels((1, 0, 10), (1, 20, 30))]
+    assert joins_apart(forward, absorbed, min_pixels=16)
+    # A strip of the other character under `JOIN_SHARE` of the grouped character's pixels is an edge.
+    edge = [forward[0], _labels((1, 0, 10), (1, 20, 21), (2, 21, 30))]
+    assert not joins_apart(forward, edge, min_pixels=16)
+    # The forward pass swapped A and B in a crossing (frame 1, both in one blob's two halves, ids 1 and
+    # 2 each half on each); the both-ways characters each hold both there: a swap mended, not absorbed.
+    forward = [_labels((1, 0, 10), (2, 20, 30)), _labels((1, 0, 8), (2, 8, 16), (1, 16, 24), (2, 24, 30)),
+               _labels((2, 0, 10), (1, 20, 30))]
+    mended = [forward[0], _labels((1, 0, 16), (2, 16, 30)), forward[0]]
+    assert not joins_apart(forward, mended, min_pixels=16)
+
+
+def test_the_segmenter_keeps_the_forward_grouping_when_the_both_ways_one_absorbs_a_character(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    frames, _, _ = make_shot()
+
+    def emptied(self: ClassicalSegmenter, labels: list[np.ndarray], *_: object) -> list[np.ndarray]:
+        return [np.zeros_like(lab) for lab in labels]  # a both-ways result unlike the forward one
+
+    off = [s.labels for s in ClassicalSegmenter(backtrack=False).segment_shot(frames)]
+    monkeypatch.setattr(ClassicalSegmenter, "_both_ways", emptied)
+    for absorbs in (False, True):
+        monkeypatch.setattr(segmentation, "joins_apart", lambda *_, absorbs=absorbs: absorbs)
+        on = [s.labels for s in ClassicalSegmenter(backtrack=True).segment_shot(frames)]
+        assert all(np.array_equal(a, b) for a, b in zip(on, off, strict=True)) == absorbs

@@ -12,8 +12,11 @@ forward pass's ids first). A split that would put a track in a frame beside a tr
 pass never saw with it, and that is a character there (not a strip left behind), is undone: the
 two may be one character seen before and after it was hidden, which the grouping then joins.
 
-Off by default (`ClassicalSegmenter(backtrack=...)`): on the tuning seeds it gains, on held-out
-seeds it loses character IoU (docs/results.md, issue #9, "Round 6 (wt-D)").
+A forward piece keeps the pair it had in the frame before as its main one while that pair still
+holds `MAIN_STAYS` of the largest (a wrong backward piece that outgrows it for a frame does not take
+the piece into another track), and the segmenter keeps the forward grouping of a shot where the
+both-ways grouping would absorb one of its characters into another (`joins_apart`). On by default
+(`ClassicalSegmenter(backtrack=...)`; docs/results.md, issue #9, "Round 7 (wt-D)").
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ OWN_SHARE = 0.5
 # saw together with it, and that track holds at least this share of the split-off piece's pixels
 # there (`_conflicts`).
 RIVAL_SHARE = 0.5
+# A forward piece's main pair stays the one it had in the frame before while that pair holds at least
+# this share of the piece's largest pair.
+MAIN_STAYS = 0.5
 
 
 @dataclass
@@ -83,7 +89,10 @@ def reconcile(forward: Sequence[Labels], backward: Sequence[Labels], min_pixels:
     forward id, or else a backward id, and are never in one frame together are one track. With
     ``guard``, splits that would keep apart two tracks the forward pass never saw together
     (`_conflicts`) are undone: there the forward pass wins."""
-    frames = [_pairs(fw, bw, min_pixels) for fw, bw in zip(forward, backward, strict=True)]
+    frames = []
+    kept: dict[int, int] = {}  # forward id -> its main pair in the frame before
+    for fw, bw in zip(forward, backward, strict=True):
+        frames.append(_pairs(fw, bw, min_pixels, kept))
     splits = {(f, c) for f, (_, rows) in enumerate(frames) for c, _, _, split in rows if split}
     joined = _join(frames, splits)
     if guard:
@@ -109,8 +118,9 @@ def reconcile(forward: Sequence[Labels], backward: Sequence[Labels], min_pixels:
     return out
 
 
-def _pairs(fw: Labels, bw: Labels, min_pixels: int) -> tuple[NDArray[np.intp], list[Row]]:
-    """One frame's pairs: each pixel's index into the rows, and the rows."""
+def _pairs(fw: Labels, bw: Labels, min_pixels: int, kept: dict[int, int] | None = None) -> tuple[NDArray[np.intp], list[Row]]:
+    """One frame's pairs: each pixel's index into the rows, and the rows. ``kept``: each forward id's
+    main pair in the frame before (updated)."""
     code = fw.astype(np.int64) * 256 + bw.astype(np.int64)
     code[fw == 0] = 0
     codes, inverse, counts = np.unique(code.ravel(), return_inverse=True, return_counts=True)
@@ -120,6 +130,13 @@ def _pairs(fw: Labels, bw: Labels, min_pixels: int) -> tuple[NDArray[np.intp], l
         a = c // 256
         if a and (a not in main or n > main[a][1]):
             main[a] = (c, n)
+    if kept is not None:
+        count = dict(zip(codes.tolist(), counts.tolist(), strict=True))
+        for a, (c, n) in list(main.items()):
+            k = kept.get(a)
+            if k is not None and k != c and count.get(k, 0) >= max(min_pixels, MAIN_STAYS * n):
+                main[a] = (k, count[k])
+        kept.update({a: c for a, (c, _) in main.items()})
     rows: list[Row] = []
     for c, n in zip(codes.tolist(), counts.tolist(), strict=True):
         a, b = divmod(c, 256)
@@ -198,3 +215,28 @@ def _conflicts(frames: Sequence[tuple[NDArray[np.intp], list[Row]]], splits: set
             if not any((x, y) in meet for x in mine for y in theirs):
                 vetoed.add((f, c))
     return vetoed
+
+
+# A character of the forward grouping counts as held by a both-ways character in a frame from this
+# share of the both-ways character's pixels there (and `min_pixels`): less is an edge drawn elsewhere.
+JOIN_SHARE = 0.1
+
+
+def joins_apart(forward: Sequence[Labels], both: Sequence[Labels], min_pixels: int) -> bool:
+    """Whether the both-ways grouping absorbs a character of the forward grouping into another: some
+    character of ``both`` (the both-ways tracks grouped) holds, in one frame, pixels of two characters
+    of ``forward`` (the forward tracks grouped), each at least ``min_pixels`` and `JOIN_SHARE` of its
+    pixels there, and no other character of ``both`` holds those two in any frame. (Where another
+    does, the two groupings name the same two characters in two orders: the forward pass swapped
+    their ids in a crossing, which the backward pass mends.)"""
+    holds: dict[int, set[int]] = {}  # both-ways character -> forward characters it holds somewhere
+    pairs: set[tuple[int, int, int]] = set()  # (both-ways character, forward x, forward y) in one frame
+    for fw, bw in zip(forward, both, strict=True):
+        on = (fw > 0) & (bw > 0)
+        counts = np.bincount(bw[on].astype(np.int64) * 256 + fw[on], minlength=65536).reshape(256, 256)
+        total = np.bincount(bw.ravel(), minlength=256)
+        for g in np.flatnonzero(total[1:]) + 1:
+            big = [int(x) for x in np.flatnonzero(counts[g] >= max(min_pixels, JOIN_SHARE * total[g]))]
+            holds.setdefault(int(g), set()).update(big)
+            pairs |= {(int(g), x, y) for x in big for y in big if x < y}
+    return any(not any(h != g and {x, y} <= held for h, held in holds.items()) for g, x, y in pairs)

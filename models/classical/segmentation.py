@@ -12,6 +12,8 @@ background plate at ~480 px through it (`background.BackgroundModel`), then per 
    each by its own motion (`tracking.carry_labels`), blobs holding two of them (or two faces) are
    split, and each piece takes the id of the carried object it covers. Flash and impact frames
    (the picture departs from the plate as a whole) keep the previous frame's objects;
+   the same pieces are then tracked from the shot's end too (`backtrack`), so a character hidden
+   behind another at the start keeps its own track;
 5. per shot, pieces that are one character become one track (`grouping.group_tracks`).
 
 Static shots (no camera motion, the character barely moving) burn the character into the median.
@@ -37,13 +39,13 @@ from numpy.typing import NDArray
 
 from models.base import FrameSegmentation, Image, Labels, ObjectKind, Role
 from models.classical.background import BackgroundModel, difference, grabcut, guided_upsample, robust_threshold
-from models.classical.backtrack import TrackedFrame, reconcile, track_backward
+from models.classical.backtrack import TrackedFrame, joins_apart, reconcile, track_backward
 from models.classical.camera import estimate_camera
 from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
-from models.classical.labelmaps import streaks
+from models.classical.labelmaps import relabel, streaks
 from models.classical.plate import warp_to_frame
 from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
@@ -73,9 +75,10 @@ class ClassicalSegmenter:
         head, a laugh) also takes the still-picture cues: its character is burnt into the plate.
     backtrack
         Also track the shot's pieces from its end (`models.classical.backtrack`), so a character
-        hidden behind another at the start keeps its own track. Off by default: it gains on the
-        tuning seeds (character IoU and identity) but loses character IoU on held-out seeds
-        (docs/results.md, issue #9, "Round 6 (wt-D)").
+        hidden behind another at the start keeps its own track; the forward grouping is kept where the
+        both-ways one would absorb one of its characters into another (`backtrack.joins_apart`). On by
+        default since round 7 (30 tuning seeds: character IoU and identity up, no shot-count worse;
+        docs/results.md, issue #9, "Round 7 (wt-D)"); ``False`` is the forward-only segmenter.
     """
 
     name: ClassVar[str] = "classical"
@@ -84,7 +87,7 @@ class ClassicalSegmenter:
     def __init__(
         self, *, long_side: int = 480, max_plate_frames: int = 40, min_object_area: float = 0.002,
         cascade_path: str | None = None, still_share: float = 0.05, workers: int | None = None,
-        backtrack: bool = False,
+        backtrack: bool = True,
     ) -> None:
         self.still_share = still_share
         self.backtrack = backtrack
@@ -137,7 +140,6 @@ class ClassicalSegmenter:
 
         # Pass 1: pieces. Frames are independent until ids are tracked: GrabCut (which releases the
         # GIL) runs on every core, a window of frames at a time so memory stays bounded.
-        pieces: list[FrameTracks] = []
         track_labels: list[NDArray[np.uint8]] = []  # each frame's piece ids, followed forwards
         seen_frames: list[tuple[tuple[float, float], list[tuple[int, int, int, int]], Image, NDArray[np.float32]]] = []
         tracked: list[TrackedFrame] = []  # frames whose pieces were tracked (kept for `backtrack` only)
@@ -205,12 +207,28 @@ class ClassicalSegmenter:
                 kept.append((ev.background, ev.text))
         # Pass 1b: the same pieces followed from the end of the shot, so a character hidden behind
         # another at the start keeps its own track (`backtrack`).
-        track_labels = self._both_ways(track_labels, tracked, derived, search)
-        for labels_small, (shift, faces, small, additive) in zip(track_labels, seen_frames, strict=True):
-            kinds = self._kinds(labels_small, small, additive)
-            pieces.append(FrameTracks(labels_small, shift, faces, {k for k, v in kinds.items() if v == "effect"}, small))
+        both = self._both_ways(track_labels, tracked, derived, search)
+
+        def frame_tracks(labels: list[NDArray[np.uint8]]) -> list[FrameTracks]:
+            out = []
+            for labels_small, (shift, faces, small, additive) in zip(labels, seen_frames, strict=True):
+                kinds = self._kinds(labels_small, small, additive)
+                out.append(FrameTracks(labels_small, shift, faces, {k for k, v in kinds.items() if v == "effect"}, small))
+            return out
+
         # Pass 2: pieces that are one character become one track for the whole shot.
-        mapping = group_tracks(pieces, gap=max(2, round(0.012 * max(fg_small.shape))))
+        gap = max(2, round(0.012 * max(fg_small.shape)))
+        pieces = frame_tracks(both)
+        mapping = group_tracks(pieces, gap=gap)
+        if both is not track_labels:
+            # The both-ways tracks grouped must not absorb a character the forward tracks grouped kept
+            # apart from another in one frame (a swap the backward pass mends is no absorption).
+            forward = frame_tracks(track_labels)
+            forward_mapping = group_tracks(forward, gap=gap)
+            min_pixels = max(16, round(self.min_object_area * track_labels[0].size))
+            if joins_apart([relabel(f.labels, forward_mapping) for f in forward],
+                           [relabel(p.labels, mapping) for p in pieces], min_pixels):
+                pieces, mapping = forward, forward_mapping
         # A character is an effect when most of its appearances were almost only added light.
         seen: dict[int, list[bool]] = {}
         for ft in pieces:
@@ -383,17 +401,13 @@ def _upsample_labels(labels_small: Labels, frame: Image, s: float) -> tuple[Labe
     return np.where(soft > 0.5, ids, 0).astype(np.uint8), conf
 
 
-class BothWaysSegmenter(ClassicalSegmenter):
-    """The weight-free segmenter with the backward tracking pass on (`ClassicalSegmenter` ``backtrack``).
+class ForwardSegmenter(ClassicalSegmenter):
+    """The weight-free segmenter tracked forwards only (`ClassicalSegmenter` ``backtrack`` off), the
+    default before round 7: a character hidden behind another at a shot's start stays in one object
+    with it until they part, and its name reaches fewer shots."""
 
-    A menu choice, not the default: a character hidden behind another at a shot's start keeps its own
-    object, which links characters across shots more often (held-out identity 0.583 -> 0.750 and
-    0.80 -> 1.00), but its splits cost per-character mask IoU on the same seeds (0.570 -> 0.548,
-    0.679 -> 0.631; docs/results.md, issue #9, "Round 6 (wt-D)").
-    """
-
-    name: ClassVar[str] = "bothways"
+    name: ClassVar[str] = "forward"
 
     def __init__(self, **options: Any) -> None:
-        options["backtrack"] = True
+        options["backtrack"] = False
         super().__init__(**options)
