@@ -91,3 +91,45 @@ def test_outline_belongs_to_character_where_the_background_is_unknown() -> None:
     alpha = ClassicalMatter(band=3).matte_with_background(img, mask, img, nothing, ~nothing)
     assert alpha[18:20, 22:38].min() > 0.6 and alpha[19, 22:38].min() > 0.9
     assert alpha[5:12, 5:55].max() < 0.01  # and nothing else is
+
+
+def _cut_by_the_frame(gap_colour: str) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
+    """A character cut by the frame's bottom edge over a textured blue background, and a mask that
+    misses a 40 x 24 px region between its sides, closed off by that edge: the region is the
+    character's white shirt (``"shirt"``) or the background seen between its legs (``"background"``)."""
+    h, w = 120, 160
+    noise = np.random.default_rng(5).integers(0, 255, (h, w, 3)).astype(np.uint8)
+    img = cv2.GaussianBlur(noise, (0, 0), 2) // 3 + np.array([40, 80, 150], np.uint8)
+    img[30:, 40:120] = (240, 190, 150)  # skin-coloured fill
+    img[30:45, 55:105] = (250, 250, 245)  # a white collar: the mask holds white too
+    img[30:, 39] = img[30:, 120] = img[29, 40:120] = 20  # the outline
+    gap = (slice(80, 120), slice(68, 92))
+    img[gap] = (250, 250, 245) if gap_colour == "shirt" else img[gap[0], 0:24]
+    mask = np.zeros((h, w), bool)
+    mask[29:, 39:121] = True
+    mask[gap] = False
+    return img, mask, gap
+
+
+def test_a_region_the_mask_and_the_frame_edge_enclose_is_the_characters_when_it_looks_like_it() -> None:
+    """The segment masks miss a character's torso between its arms where the frame cuts it: the
+    matte fills that region when its colours are the character's and no frame shows background
+    there, and leaves background seen between the legs (colours of the background around) open."""
+    img, mask, gap = _cut_by_the_frame("shirt")
+    alpha = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]
+    assert alpha[gap][2:-2, 2:-2].min() > 0.99
+    img, mask, gap = _cut_by_the_frame("background")
+    alpha = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]
+    assert alpha[gap][2:-2, 2:-2].max() < 0.01
+
+
+def test_a_thin_sliver_the_mask_and_the_frame_edge_enclose_stays_open() -> None:
+    """A sliver of a few pixels between two parts of the mask (a limb near the body) is background
+    even in the character's colours: too thin to be a missed part."""
+    img, mask, _ = _cut_by_the_frame("shirt")
+    sliver = (slice(60, 120), slice(78, 82))  # 4 px wide
+    mask[80:120, 68:92] = True
+    mask[sliver] = False
+    img[sliver] = (250, 250, 245)
+    alpha = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]
+    assert alpha[sliver][:, 1:-1].max() < 0.5

@@ -15,7 +15,10 @@ the drawing's real edge even where the mask is a pixel or two off, and parts of 
 background are dropped. Where the background is unknown the mask's edge is feathered by about a pixel
 (on anime the mask's edge is the art's edge; a colour model guessing the background moves it), with
 the dark outline hugging the mask taken in. Holes enclosed by the mask that are small (eye whites,
-teeth, glasses) are filled: alpha is 1 inside the outline.
+teeth, glasses) are filled: alpha is 1 inside the outline. Larger regions the mask encloses,
+alone or with the frame's border (a torso the segment mask missed between the arms of a character
+the frame cuts), are filled when they look like the character (`character_gaps`: its colours, no
+frame showing background there, deeper than a sliver).
 """
 
 from __future__ import annotations
@@ -158,24 +161,32 @@ class ClassicalMatter:
                 head[i] = head[i - 1]
         solve = sorted({head[i] for i in wanted})
         ms = [fill_small_holes(np.asarray(m, bool)) for m in masks]
+        # Regions the mask and the frame's border enclose (a torso the segment mask missed between
+        # its arms, cut by the frame's bottom): filled below where the evidence says character.
+        gaps = [enclosed_gaps(m) for m in ms]
+        filled = [m | g for m, g in zip(ms, gaps, strict=True)]
         shape = ms[0].shape
         r = self.band or band_width(shape)
         reach = 3 * r
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
         # Generous holes: the stitched background must not contain any of the character, even
         # where the mask stops short of it.
-        holes = [morphology.dilate_boxed(m, disk) > 0 for m in ms]
+        holes = [morphology.dilate_boxed(m, disk) > 0 for m in filled]
         backgrounds: dict[int, tuple[Image, Mask]] = {}
         if n >= 2:
             ts = list(transforms) if transforms is not None else shot_camera(frames, holes)
             # The edge solve reads the background only out to the reach and in to where the mask is
             # deep (`_matte_near`: its ``deep``, three bands in); three pixels more inside keep its
             # 3x3 openings exact.
-            bands = {i: holes[i] & ~_inner(ms[i], r) for i in solve}
+            # (and at every pixel of the gaps, which `character_gaps` judges).
+            bands = {i: (holes[i] & ~_inner(filled[i], r)) | gaps[i] for i in solve}
             backgrounds = known_background(frames, holes, ts, bands)
         done: dict[int, SoftMap] = {}
         for i in solve:
             image, mask = np.asarray(frames[i]), ms[i]
+            if gaps[i].any():
+                background, known = backgrounds.get(i, (image, np.zeros(shape, bool)))
+                mask = mask | character_gaps(image, background, known, gaps[i], filled[i], r)
             if not backgrounds or not mask.any():
                 done[i] = self.matte(image, mask)
                 continue
@@ -379,6 +390,56 @@ def touching(candidates: Mask, anchor: Mask) -> Mask:
     hit[np.unique(lab[anchor])] = True
     hit[0] = False
     return np.asarray(hit[lab] & candidates)
+
+
+GAP_FRACTION = 0.5  # a gap larger than this fraction of the mask is the outside, not a gap
+GAP_SEEN = 0.4  # a gap whose pixels the known background shows as background beyond this fraction is background
+GAP_LIKE = 0.7  # a gap is the character's when this fraction of its pixels has the character's colours
+GAP_DEPTH = 8.0 / 3.0  # bands: a gap thinner than this (8 px at 480x270) is a sliver of background
+
+
+def enclosed_gaps(mask: Mask, max_fraction: float = GAP_FRACTION) -> Mask:
+    """The regions outside ``mask`` that it encloses together with the frame's border, each up to
+    ``max_fraction`` of the mask's area: holes (`fill_small_holes` fills only small ones) and regions
+    a character cut by the frame's edge closes off (its torso between the arms, missed by the
+    segment mask). Some are background (between an arm and the body, between two characters):
+    `character_gaps` tells them apart."""
+    m = np.pad(mask.astype(np.uint8), 1, constant_values=1)
+    _, lab, stats, _ = cv2.connectedComponentsWithStats(1 - m, connectivity=4)
+    fill = stats[:, cv2.CC_STAT_AREA] <= max_fraction * float(mask.sum())
+    fill[0] = False
+    return np.asarray(fill[lab][1:-1, 1:-1])
+
+
+def character_gaps(image: Image, background: Image, known: Mask, gaps: Mask, filled: Mask, band: int) -> Mask:
+    """The parts of ``gaps`` (`enclosed_gaps`) that are the character's: each gap is whole or not,
+    by three tests. Not where the shot's other frames show background behind more than `GAP_SEEN` of
+    it (``known``, within 10 levels); only when at least `GAP_LIKE` of its pixels have colours more
+    frequent on the character (the mask) than on the background around it (a 4-bit-per-channel
+    histogram of each); and only when it is at least `GAP_DEPTH` bands deep (the slivers between a
+    limb and the frame's edge, or between two characters, are background)."""
+    n, lab = cv2.connectedComponents(gaps.astype(np.uint8), connectivity=4)
+    if n <= 1:
+        return np.zeros(gaps.shape, bool)
+    flat = np.asarray(lab, np.intp).ravel()
+    size = np.maximum(np.bincount(flat, minlength=n), 1).astype(np.float64)
+    d = image.astype(np.float32) - background.astype(np.float32)
+    same = known & (np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2) < 10.0)
+    seen = np.bincount(flat, weights=same.ravel(), minlength=n) / size
+    q = image.astype(np.int32) >> 4
+    code = (q[..., 0] * 16 + q[..., 1]) * 16 + q[..., 2]
+    body = filled & ~gaps
+    around = (cv2.dilate(filled.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0) & ~filled
+    on_body = np.bincount(code[body], minlength=4096) / max(1, int(body.sum()))
+    on_around = np.bincount(code[around], minlength=4096) / max(1, int(around.sum()))
+    like = on_body[code] > on_around[code]
+    liked = np.bincount(flat, weights=like.ravel(), minlength=n) / size
+    depth = cv2.distanceTransform(np.pad(gaps.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    deepest = np.zeros(n)
+    np.maximum.at(deepest, flat, depth.ravel())
+    keep = (seen <= GAP_SEEN) & (liked >= GAP_LIKE) & (deepest >= GAP_DEPTH * band - 1e-3)
+    keep[0] = False
+    return np.asarray(keep[lab])
 
 
 def fill_small_holes(mask: Mask, max_fraction: float = 0.05) -> Mask:
