@@ -27,15 +27,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Labels
-from models.classical.filters import line_art
+from models.classical.filters import line_art, masked_median_colour
 from models.classical.labelmaps import filled
 
 K3 = np.ones((3, 3), np.uint8)
 Mask = NDArray[np.bool_]
 
 
-def _lab(image: Image) -> NDArray[np.float32]:
-    return np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2LAB), np.float32)
+def _lab(image: Image) -> NDArray[np.uint8]:
+    """The picture in 8-bit Lab: whole numbers, so medians are counted (`filters.median_colour`)."""
+    return np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2LAB), np.uint8)
 
 
 def edges(image: Image, grow: bool = True) -> Mask:
@@ -141,13 +142,13 @@ def _continues_outside(hole_regions: NDArray[Any], within: NDArray[Any], total: 
     return float(counts[outside].sum()) > 0.5 * float(counts.sum())
 
 
-def _seen_through(hole: Mask, around: Mask, lab: NDArray[np.float32], match: float, background: Mask | None) -> bool:
+def _seen_through(hole: Mask, around: Mask, lab: NDArray[np.uint8], match: float, background: Mask | None) -> bool:
     """Whether ``hole`` shows the background that lies around the object near it (all maps are the
     window around the hole the comparison looks in: its box grown by the reach)."""
     ring = around
     if int(ring.sum()) < 10:
         return False  # nothing but the object around it: enclosed
-    dist = float(np.linalg.norm(np.median(lab[hole], 0) - np.median(lab[ring], 0)))
+    dist = float(np.linalg.norm(masked_median_colour(lab, hole) - masked_median_colour(lab, ring)))
     if dist < match:
         return True
     return background is not None and float(background[hole].mean()) > 0.5 and dist < 2 * match
@@ -237,7 +238,7 @@ def attach_regions(labels: Labels, image: Image, ids: set[int] | None = None, ke
                     # colour of the wall still sits on the head).
                     if around is None:
                         around = _around(out, hull, lab, r, blocked)
-                    colour = np.median(lab[y0:y1, x0:x1][region], 0)
+                    colour = masked_median_colour(lab[y0:y1, x0:x1], region)
                     # (No background around it at all: a close-up; nothing to mistake the region for.)
                     if around is not None and float((np.linalg.norm(around - colour, axis=1) < match).mean()) >= 0.05:
                         rule = ""
@@ -263,7 +264,7 @@ def _hull(mask: Mask) -> Mask:
     return out > 0
 
 
-def _around(labels: Labels, hull: Mask, lab: NDArray[np.float32], r: int, blocked: Mask) -> NDArray[np.float32] | None:
+def _around(labels: Labels, hull: Mask, lab: NDArray[np.uint8], r: int, blocked: Mask) -> NDArray[np.float32] | None:
     """Colours (Lab, one row a pixel) of the unlabelled pixels within ``r`` outside ``hull``: the
     background around the character."""
     # Around what is kept out (subtitle glyphs) too: their anti-aliased rims are no background.

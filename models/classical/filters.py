@@ -73,3 +73,37 @@ def line_art(image: Image, radius: int = 3, contrast: float = 28.0, darkest: int
     if darkest < 255:
         out &= grey < darkest
     return np.asarray(out)
+
+
+
+_CHANNEL_OFFSET = np.array([0, 256, 512], np.intp)
+
+
+def median_colour(pixels: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """``np.median(pixels.astype(np.float32), axis=0)`` of ``(N, 3)`` 8-bit pixels (Lab or RGB), by
+    counting each channel's 256 levels instead of partitioning N floats: the same float32 values
+    (the middle level, or the mean of the two middle ones, which is exact for whole numbers below
+    256). Empty input gives NaNs, as `np.median` does."""
+    if len(pixels) == 0:
+        return np.asarray(np.median(pixels.astype(np.float32), axis=0), np.float32)
+    return _counted_median(np.bincount((pixels + _CHANNEL_OFFSET).ravel(), minlength=768).reshape(3, 256))
+
+
+def masked_median_colour(image: NDArray[np.uint8], mask: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """`median_colour` of ``image[mask]`` (an ``(H, W, 3)`` 8-bit image or a window of one), counted by
+    `cv2.calcHist` under the mask: no ``(N, 3)`` copy of the pixels is made."""
+    if not mask.any():
+        return median_colour(np.zeros((0, 3), np.uint8))
+    mask8 = mask.view(np.uint8)
+    counts = np.stack([cv2.calcHist([image], [c], mask8, [256], [0, 256]).ravel() for c in range(3)])
+    return _counted_median(counts.astype(np.int64))  # float32 counts are exact below 2^24 pixels
+
+
+def _counted_median(counts: NDArray[np.int64]) -> NDArray[np.float32]:
+    """Per row of ``(3, 256)`` level counts, the median level as `np.median` gives it (float32)."""
+    n = int(counts[0].sum())
+    below = np.cumsum(counts, axis=1)
+    # The value of 0-based rank r is the first level whose running count exceeds r.
+    lo = (below <= (n - 1) // 2).sum(axis=1)
+    hi = (below <= n // 2).sum(axis=1)
+    return ((lo.astype(np.float32) + hi.astype(np.float32)) / np.float32(2)).astype(np.float32)

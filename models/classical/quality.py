@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Labels
+from models.classical.tracks import label_ids
 
 AESTHETIC_PROXY = "weight-free proxy"
 _MIN_PIXELS = 64  # objects smaller than this get no signals (nothing to judge)
@@ -211,7 +212,7 @@ def frame_quality(
 ) -> dict[int, dict[str, Any]]:
     """Signals of every character and prop in one frame, as records keyed by object id."""
     out: dict[int, dict[str, Any]] = {}
-    for oid in (int(i) for i in np.unique(labels) if i):
+    for oid in label_ids(labels):  # the ids present, by counting (`np.unique` sorts the frame)
         if kinds.get(oid, "character") not in ("character", "prop"):
             continue
         q = object_quality(image, labels, oid, faces, effects)

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image
-from models.classical.filters import line_art
+from models.classical.filters import line_art, masked_median_colour
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 K3 = np.ones((3, 3), np.uint8)
@@ -136,7 +136,7 @@ def unenclosed(fg: NDArray[np.uint8], image: Image, share: float = 0.5, min_area
     total = np.bincount(comp.ravel(), minlength=n)
     outside = np.bincount(comp[~near], minlength=n)
     drop = (outside > share * total) & (outside >= min_area * h * w)
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2LAB), np.uint8)  # medians by counting
     clear = ~near & ~barrier
     r = max(3, round(0.06 * max(h, w)))  # how far around a region its background is looked for
     within = np.bincount(comp[inside], minlength=n)
@@ -152,6 +152,6 @@ def unenclosed(fg: NDArray[np.uint8], image: Image, share: float = 0.5, min_area
         if ring.sum() < 10:
             continue
         win = lab[y0:y1, x0:x1]
-        drop[k] = float(np.linalg.norm(np.median(win[own], 0) - np.median(win[ring], 0))) < match
+        drop[k] = float(np.linalg.norm(masked_median_colour(win, own) - masked_median_colour(win, ring))) < match
     drop[0] = False  # barrier pixels: the lines themselves stay with whatever holds them
     return np.asarray(inside & drop[comp])

@@ -201,10 +201,26 @@ class Tracks:
         score = onehot[:, band] * self.post[:, idx] ** power
         score /= score.sum(axis=0, keepdims=True) + 1e-12
         out = warped.copy()
-        out[y0:y1][band] = ids[np.argmax(score, axis=0)]
-        top2 = np.partition(score, -2, axis=0)[-2:]
-        margin[y0:y1][band] = top2[1] - top2[0]
+        best, gap = best_and_gap(score)
+        out[y0:y1][band] = ids[best]
+        margin[y0:y1][band] = gap
         return out, margin
+
+
+def best_and_gap(score: F32) -> tuple[NDArray[np.intp], F32]:
+    """Per column of ``score`` (rows: labels, at least two; no NaN): the row of its largest value
+    (the first of equals, as `np.argmax` gives it) and that value minus the second largest (what
+    ``np.partition(score, -2, axis=0)``'s last two rows subtract to). A running maximum and runner-up
+    over the few rows, instead of a search and a selection per column: the same values, since
+    nothing is computed but the one subtraction."""
+    first = np.maximum(score[0], score[1])
+    second = np.minimum(score[0], score[1])
+    best = (score[1] > score[0]).astype(np.intp)
+    for n, row in enumerate(score[2:], start=2):
+        best[row > first] = n
+        np.maximum(second, np.minimum(first, row), out=second)
+        np.maximum(first, row, out=first)
+    return best, first - second
 
 
 def _blur_reach(sigma: float) -> int:

@@ -12,6 +12,7 @@ from app.store import Shot
 from models.base import FrameAnnotation, ObjectKind
 from models.classical.faces import AnimeFaceDetector
 from models.classical.quality import frame_quality
+from models.classical.tracks import label_ids
 
 
 def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
@@ -25,7 +26,7 @@ def run_annotate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         labels = ctx.project.masks_or_empty(frame)
         image = ctx.project.frame(frame)
         # The store validates kinds against models.base.ObjectKind when an object is made or changed.
-        frame_kinds = {int(i): cast(ObjectKind, kinds.get(int(i), "character")) for i in np.unique(labels) if i}
+        frame_kinds = {i: cast(ObjectKind, kinds.get(i, "character")) for i in label_ids(labels)}
         result: FrameAnnotation = annotator.annotate(image, labels, frame_kinds)
         # Faces only count for characters and props: a frame without any needs no detection.
         judged = any(k in ("character", "prop") for k in frame_kinds.values())
