@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=["propagation", "clicks", "layers", "layer-quality", "quality"])
     p.add_argument("dir", nargs="?", help="a DAVIS-layout folder (propagation, clicks); quality: a folder of RGBA characters")
     p.add_argument("--backend", default="classical",
-                   help="propagation, clicks: the backend's name; layers: ROLE=NAME[,ROLE=NAME], e.g. segmenter=forward")
+                   help="propagation, clicks: the backend's name; layers: ROLE=NAME[,ROLE=NAME], e.g. segmenter=bothways")
     p.add_argument("--sequences", help="comma-separated sequence names")
     p.add_argument("--seeds", help="layers: comma-separated generator seeds (default: the held-out ones)")
     p.add_argument("--characters", help="layers: a folder of RGBA character PNGs (default: procedural)")

@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--width", type=int, default=384)
     ap.add_argument("--height", type=int, default=216)
     ap.add_argument("--no-plate-check", action="store_true", help="leave out the segment stage's plate check")
-    ap.add_argument("--forward", action="store_true", help="tracked forward only (no backward tracking pass)")
+    ap.add_argument("--backtrack", action="store_true", help="with the backward tracking pass (off by default)")
     args = ap.parse_args(argv)
-    seg = ClassicalSegmenter(backtrack=not args.forward)
+    seg = ClassicalSegmenter(backtrack=args.backtrack)
     fg_ious: list[float] = []
     char_ious: list[float] = []
     fragments = characters = 0

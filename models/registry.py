@@ -61,16 +61,16 @@ BACKENDS: tuple[BackendSpec, ...] = (
     BackendSpec(
         "segmenter",
         CLASSICAL,
-        "Classical (background-plate difference, tracked both ways)",
+        "Classical (background-plate difference)",
         "models.classical.segmentation",
         "ClassicalSegmenter",
     ),
     BackendSpec(
         "segmenter",
-        "forward",
-        "Classical, tracked forward only (a character hidden at a shot's start stays merged)",
+        "bothways",
+        "Classical, tracked both ways (keeps characters hidden at a shot's start apart)",
         "models.classical.segmentation",
-        "ForwardSegmenter",
+        "BothWaysSegmenter",
     ),
     BackendSpec(
         "segmenter",
@@ -143,8 +143,6 @@ BACKENDS: tuple[BackendSpec, ...] = (
 )
 
 _INDEX: dict[tuple[str, str], BackendSpec] = {(s.role, s.name): s for s in BACKENDS}
-# Round 6's menu segmenter "bothways" is the default now: projects and commands that chose it get it.
-_INDEX["segmenter", "bothways"] = _INDEX["segmenter", CLASSICAL]
 
 
 def backends(role: Role) -> list[BackendSpec]:

@@ -96,7 +96,7 @@ def test_eval_layers_runs_on_the_video_alone(tmp_path: Path) -> None:
 
 
 def test_eval_layers_passes_the_chosen_backends(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """`celstudio eval layers --backend segmenter=forward` measures that segmenter (it was ignored)."""
+    """`celstudio eval layers --backend segmenter=bothways` measures that segmenter (it was ignored)."""
     import app.eval.layers
     from app.cli import main
 
@@ -107,8 +107,8 @@ def test_eval_layers_passes_the_chosen_backends(monkeypatch: pytest.MonkeyPatch,
         return {"character_iou": 1.0}
 
     monkeypatch.setattr(app.eval.layers, "eval_layers", fake)
-    assert main(["eval", "layers", "--seeds", "5", "--backend", "segmenter=forward,inpainter=patchfill"]) == 0
+    assert main(["eval", "layers", "--seeds", "5", "--backend", "segmenter=bothways,inpainter=patchfill"]) == 0
     assert main(["eval", "layers", "--seeds", "5"]) == 0
-    assert seen == [{"segmenter": "forward", "inpainter": "patchfill"}, {}]
+    assert seen == [{"segmenter": "bothways", "inpainter": "patchfill"}, {}]
     assert main(["eval", "layers", "--backend", "painter=lama"]) != 0 and len(seen) == 2
     assert "no backend role 'painter'" in capsys.readouterr().err

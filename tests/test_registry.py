@@ -223,15 +223,14 @@ def test_unusable_weights_are_model_unavailable(s: BackendSpec, tmp_path: Path) 
 
 
 def test_weight_free_variants_are_weight_free_and_read_the_camera() -> None:
-    """The menu's weight-free variants (patch fill, the forward-only segmenter) run as the classical backends
+    """The menu's weight-free variants (patch fill, the both-ways segmenter) run as the classical backends
     do: stitched through the shot's camera, on every worker, without torch. Compared by name they were
     taken for deep backends and handed no camera."""
     from app.pipeline.graph import uses_camera
 
-    assert registry.weight_free("inpainter", "patchfill") and registry.weight_free("segmenter", "forward")
+    assert registry.weight_free("inpainter", "patchfill") and registry.weight_free("segmenter", "bothways")
     assert not registry.weight_free("inpainter", "lama") and not registry.weight_free("segmenter", "mask2former")
-    assert uses_camera("inpaint", "patchfill") and uses_camera("segment", "forward")
+    assert uses_camera("inpaint", "patchfill") and uses_camera("segment", "bothways")
     assert uses_camera("inpaint", "lama") and not uses_camera("segment", "mask2former")
-    forward = registry.create_backend("segmenter", "forward")
-    assert not forward.backtrack and registry.create_backend("segmenter", "classical").backtrack
-    assert registry.create_backend("segmenter", "bothways").backtrack  # round 6's name: the default now
+    both = registry.create_backend("segmenter", "bothways")
+    assert both.backtrack and not registry.create_backend("segmenter", "classical").backtrack

@@ -19,7 +19,7 @@ def _davis_dir(path: str | None) -> Path:
 
 
 def _role_backends(text: str) -> dict[str, str]:
-    """``segmenter=forward,inpainter=patchfill`` as a role -> backend map (``classical``: none)."""
+    """``segmenter=bothways,inpainter=patchfill`` as a role -> backend map (``classical``: none)."""
     if text == "classical":
         return {}
     pairs = [item.split("=", 1) for item in text.split(",")]

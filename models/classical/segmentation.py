@@ -12,8 +12,9 @@ background plate at ~480 px through it (`background.BackgroundModel`), then per 
    each by its own motion (`tracking.carry_labels`), blobs holding two of them (or two faces) are
    split (the cut then moved onto the drawing's line art), and each piece takes the id of the carried
    object it covers. Flash and impact frames (the picture departs from the plate as a whole) keep
-   the previous frame's objects; the same pieces are then tracked from the shot's end too
-   (`backtrack`), so a character hidden behind another at the start keeps its own track;
+   the previous frame's objects; with `backtrack` on (the both-ways menu choice) the same pieces
+   are then tracked from the shot's end too, so a character hidden behind another at the start
+   keeps its own track;
 5. per shot, pieces that are one character become one track (`grouping.group_tracks`).
 
 Static shots (no camera motion, the character barely moving) burn the character into the median.
@@ -76,9 +77,11 @@ class ClassicalSegmenter:
     backtrack
         Also track the shot's pieces from its end (`models.classical.backtrack`), so a character
         hidden behind another at the start keeps its own track; the forward grouping is kept where the
-        both-ways one would absorb one of its characters into another (`backtrack.joins_apart`). On by
-        default since round 7 (30 tuning seeds: character IoU and identity up, no shot-count worse;
-        docs/results.md, issue #9, "Round 7 (wt-D)"); ``False`` is the forward-only segmenter.
+        both-ways one would absorb one of its characters into another (`backtrack.joins_apart`). Off by
+        default: it gains on 30 tuning seeds (character IoU and identity), but on the merged main of
+        round 7 it lost character IoU on held-out seeds 401-403 and 411-413 (-0.015, -0.069) with no
+        identity gain there (docs/results.md, issue #9, "Round 7 (wt-D)" and "On the merged main
+        (stop 24)"). The menu's `BothWaysSegmenter` turns it on.
     """
 
     name: ClassVar[str] = "classical"
@@ -87,7 +90,7 @@ class ClassicalSegmenter:
     def __init__(
         self, *, long_side: int = 480, max_plate_frames: int = 40, min_object_area: float = 0.002,
         cascade_path: str | None = None, still_share: float = 0.05, workers: int | None = None,
-        backtrack: bool = True,
+        backtrack: bool = False,
     ) -> None:
         self.still_share = still_share
         self.backtrack = backtrack
@@ -402,13 +405,16 @@ def _upsample_labels(labels_small: Labels, frame: Image, s: float) -> tuple[Labe
     return np.where(soft > 0.5, ids, 0).astype(np.uint8), conf
 
 
-class ForwardSegmenter(ClassicalSegmenter):
-    """The weight-free segmenter tracked forwards only (`ClassicalSegmenter` ``backtrack`` off), the
-    default before round 7: a character hidden behind another at a shot's start stays in one object
-    with it until they part, and its name reaches fewer shots."""
+class BothWaysSegmenter(ClassicalSegmenter):
+    """The weight-free segmenter with the backward tracking pass on (`ClassicalSegmenter` ``backtrack``).
 
-    name: ClassVar[str] = "forward"
+    A menu choice, not the default: a character hidden behind another at a shot's start keeps its own
+    object, so its name reaches more shots, but on held-out seeds it costs per-character mask IoU more
+    often than it gains identity (docs/results.md, issue #9, "On the merged main (stop 24)").
+    """
+
+    name: ClassVar[str] = "bothways"
 
     def __init__(self, **options: Any) -> None:
-        options["backtrack"] = False
+        options["backtrack"] = True
         super().__init__(**options)
