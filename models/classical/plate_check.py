@@ -12,11 +12,6 @@ flat colour of the character that happens to match the plate inside that outline
 Where a mask missed a part of its character in some frame, the plate learns that part; two guards
 keep it: a character standing still (its edges unchanged a few drawings away) is not cut at all,
 and a run that continues the rest of its mask in one colour (no line art between) is kept.
-
-Most of the background a mask takes in never leaves it in any frame (it travels with its
-character), so no plate knows it; what is left of each frame's masks is then checked against the
-picture alone: a character is enclosed by its own dark outline, and background flooded from outside
-every mask without crossing dark strokes is cut (`enclosure.outside_outline`).
 """
 
 from __future__ import annotations
@@ -28,7 +23,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Labels
-from models.classical.enclosure import outside_outline
 from models.classical.geometry import Matrix, from_origin, model_scale, rescale_transform, resize
 from models.classical.plate import masked_median, plate_size, plate_stack, sample_indices, warp_to_frame
 
@@ -89,9 +83,8 @@ def _distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.floa
 def check_shot(
     frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]], transforms: Sequence[Matrix],
 ) -> list[Labels]:
-    """``labels`` with each character's runs of known background cut, and then what no character's
-    outline encloses (see the module docstring); ``transforms`` are the shot's camera (frame to
-    plate). Other kinds (text, effects) stay."""
+    """``labels`` with each character's runs of known background cut (see the module docstring);
+    ``transforms`` are the shot's camera (frame to plate). Other kinds (text, effects) stay."""
     if len(frames) < 2:
         return [np.asarray(lab) for lab in labels]
     shape = frames[0].shape
@@ -122,9 +115,6 @@ def _cut(
         shows = sure & (_distance(lab_small, here) <= TOLERANCE)
         movers = [k for k in characters if _still_share(smalls, small_labels, transforms, s, i, k) < STILL]
         cut = _runs_from_outside(small_labels[i], movers, shows, lab_small) if movers else np.zeros(shows.shape, bool)
-        # Then what no character's outline encloses, in what is left (each frame's picture alone).
-        left = np.where(cut, 0, small_labels[i]).astype(np.uint8)
-        cut |= outside_outline(left, np.asarray(smalls[i]), characters)
         if not cut.any():
             out.append(lab)
             continue
