@@ -9,7 +9,7 @@ import numpy as np
 from app.demo.generator import generate_shots
 from models.classical.grouping import FrameTracks, group_tracks
 from models.classical.segmentation import ClassicalSegmenter
-from models.classical.tracking import carry_labels, object_shift, snap_to_regions, split_merged
+from models.classical.tracking import carry_labels, object_shift, split_merged
 
 
 def _figure(img: np.ndarray, lab: np.ndarray, oid: int, x: int, colour: tuple[int, int, int]) -> None:
@@ -97,20 +97,3 @@ def test_two_generated_characters_crossing_stay_two_whole_objects() -> None:
         pred = sum(int((o.labels == best).sum()) for o in out)
         true = sum(int((f.labels == tid).sum()) for f in frames)
         assert inter[best] / (pred + true - inter[best]) >= 0.6
-
-def test_a_split_blob_takes_its_boundary_from_the_line_art() -> None:
-    # Two overlapping figures (b behind a): the split between them came out 6 px off, inside a's body
-    # (a straight line that knows nothing of the drawing). Each flat region goes wholly to the object
-    # holding most of it, so the boundary lands on a's outline.
-    img, truth = _scene(40, 52)
-    blob = truth > 0
-    guess = np.where(blob, np.where(np.arange(160)[None, :] < 54, 1, 2), 0).astype(np.uint8)
-    snapped = snap_to_regions(guess, img)
-    body = np.s_[34:78, :]  # the bodies' flat colour, away from the outline strokes
-    inner = (truth[body] > 0) & (np.abs(img[body].astype(int) - 20).sum(axis=2) > 30)  # off the strokes
-    wrong_before = int(((guess[body] != truth[body]) & inner).sum())
-    wrong_after = int(((snapped[body] != truth[body]) & inner).sum())
-    assert wrong_before > 100
-    assert wrong_after == 0
-    assert np.array_equal(snapped > 0, blob)  # nothing added or dropped, only moved between the two
-

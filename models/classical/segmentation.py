@@ -10,11 +10,10 @@ background plate at ~480 px through it (`background.BackgroundModel`), then per 
 3. a guided filter on the full-resolution frame upsamples the mask edge-aware;
 4. connected components become pieces; the previous frame's objects are carried into this one,
    each by its own motion (`tracking.carry_labels`), blobs holding two of them (or two faces) are
-   split (the cut then moved onto the drawing's line art), and each piece takes the id of the carried
-   object it covers. Flash and impact frames (the picture departs from the plate as a whole) keep
-   the previous frame's objects; with `backtrack` on (the both-ways menu choice) the same pieces
-   are then tracked from the shot's end too, so a character hidden behind another at the start
-   keeps its own track;
+   split, and each piece takes the id of the carried object it covers. Flash and impact frames
+   (the picture departs from the plate as a whole) keep the previous frame's objects; with
+   `backtrack` on (the both-ways menu choice) the same pieces are then tracked from the shot's end
+   too, so a character hidden behind another at the start keeps its own track;
 5. per shot, pieces that are one character become one track (`grouping.group_tracks`).
 
 Static shots (no camera motion, the character barely moving) burn the character into the median.
@@ -50,7 +49,7 @@ from models.classical.labelmaps import relabel, streaks
 from models.classical.plate import warp_to_frame
 from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
-from models.classical.tracking import IdTracker, carry_labels, components, hulls, snap_to_regions, split_merged
+from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_merged
 
 K3 = np.ones((3, 3), np.uint8)
 # A frame whose background agrees with the plate over less than this share of what the shot's
@@ -199,8 +198,7 @@ class ClassicalSegmenter:
                     derived.append(None)
                     comps = split_merged(comps, ev.small, ev.faces, carried)
                     ids = tracker.assign(comps, carried)
-                    # Where a blob was split, the boundary moves onto the drawing's line art.
-                    labels_small = snap_to_regions(ids[comps].astype(np.uint8), ev.small)
+                    labels_small = ids[comps].astype(np.uint8)
                     # The next frame follows the objects from this one; a flash or impact frame's
                     # restyled colours would mislead the matching, so those are skipped over.
                     prev = (labels_small, transforms[i], ev.small)

@@ -21,18 +21,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Labels
-from models.classical.enclosure import edges
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
-__all__ = ["IdTracker", "carry_labels", "components", "hulls", "object_shift", "snap_to_regions", "split_merged"]
+__all__ = ["IdTracker", "carry_labels", "components", "hulls", "object_shift", "split_merged"]
 
 # Template matching works on at most this many pixels per object (larger ones are matched at a
 # coarser scale): a character's translation does not need every pixel.
 MATCH_PIXELS = 6000
 # Neighbourhood (px) over which overlapping objects' ownership is decided by majority.
 SMOOTH = 9
-K3 = np.ones((3, 3), np.uint8)
 
 
 def object_shift(prev_image: Image, mask: NDArray[np.bool_], image: Image, search: int) -> tuple[int, int]:
@@ -207,40 +205,6 @@ def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
         for j in range(1, n_seeds):
             k += 1
             out[region & (owner == j)] = k
-    return out
-
-
-def snap_to_regions(labels: Labels, image: Image) -> Labels:
-    """Boundaries between the objects of one blob moved onto the picture's line art and colour edges.
-
-    A blob split between two characters (`split_merged`: the columns under two faces, the nearest
-    carried object) is cut along a line that knows nothing of the drawing; anime draws a character
-    as flat regions closed by line art, and a flat region (a shirt, a skirt, a lock of hair) is one
-    character's. Each flat region inside a blob (`enclosure.edges`; regions never reach across the
-    background into another blob) that holds pixels of two or more objects goes wholly to the one
-    holding most of it; the edge pixels beside a moved region then take the object most of their
-    neighbourhood's regions went to. Background stays background, and a blob of one object is left
-    as it is."""
-    ids = [int(k) for k in np.flatnonzero(np.bincount(labels.ravel(), minlength=256)) if k]
-    if len(ids) < 2:
-        return labels
-    barrier = edges(image)
-    inside = (labels > 0) & ~barrier
-    n, regions = cv2.connectedComponents(inside.astype(np.uint8), connectivity=4)
-    key = regions[inside].astype(np.int64) * 256 + labels[inside]
-    counts = np.bincount(key, minlength=n * 256).reshape(n, 256)
-    counts[:, 0] = 0
-    shared = (counts > 0).sum(axis=1) >= 2
-    if not shared.any():
-        return labels
-    best = counts.argmax(axis=1).astype(np.uint8)
-    out = labels.copy()
-    take = inside & shared[regions]
-    out[take] = best[regions[take]]
-    stroke = (labels > 0) & barrier & (cv2.dilate(take.astype(np.uint8), K3, iterations=2) > 0)
-    votes = np.stack([cv2.blur(((out == k) & inside).astype(np.float32), (5, 5)) for k in ids])
-    seen = stroke & (votes.max(axis=0) > 0)
-    out[seen] = np.array(ids, np.uint8)[votes.argmax(axis=0)][seen]
     return out
 
 
