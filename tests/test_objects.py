@@ -422,16 +422,11 @@ def test_a_brief_track_does_not_take_the_object_of_the_track_that_shows_its_char
     assert link_tracks({1: main, 2: fragment}, known, brief={2}) == {1: 2, 2: None}
 
 
-def test_an_object_another_track_of_the_shot_surely_holds_is_no_rival() -> None:
-    # Known characters A, B, C. This shot shows B (its track 0.20 from B) and a track 0.31 from A: over
-    # the threshold, in the loose band, but only 0.025 nearer A than B. B is the other track's here (two
-    # tracks of a shot are two characters), so A's next rival is C (0.60): the link is clear. With
-    # only A and B known, A is as good as alone, and a lone known object is never unambiguous.
-    want = {("t2", "A"): 0.31, ("t2", "B"): 0.335, ("t2", "C"): 0.60, ("t1", "B"): 0.20,
-            ("t1", "A"): 0.50, ("t1", "C"): 0.50, ("t1", "t2"): 0.40}
-    names = ["A", "B", "C", "t1", "t2"]
-    gram = np.eye(5)
-    for (p, q), d in want.items():  # deep cosine distance: d = (1 - cos) / 2 with equal colours
+def _descriptors_at(want: dict[tuple[str, str], float], names: list[str]) -> dict[str, TrackDescriptor]:
+    """Descriptors with equal colours whose deep embeddings sit at the ``want`` distances from each other
+    (d = (1 - cos) / 2), checked through `distance`."""
+    gram = np.eye(len(names))
+    for (p, q), d in want.items():
         i, j = names.index(p), names.index(q)
         gram[i, j] = gram[j, i] = 1.0 - 2.0 * d
     vectors = np.linalg.cholesky(gram).astype(np.float32)
@@ -440,6 +435,17 @@ def test_an_object_another_track_of_the_shot_surely_holds_is_no_rival() -> None:
             for k, n in enumerate(names)}
     for (p, q), d in want.items():
         assert abs(distance(desc[p], desc[q]) - d) < 1e-4
+    return desc
+
+
+def test_an_object_another_track_of_the_shot_surely_holds_is_no_rival() -> None:
+    # Known characters A, B, C. This shot shows B (its track 0.20 from B) and a track 0.31 from A: over
+    # the threshold, in the loose band, but only 0.025 nearer A than B. B is the other track's here (two
+    # tracks of a shot are two characters), so A's next rival is C (0.60): the link is clear. With
+    # only A and B known, A is as good as alone, and a lone known object is never unambiguous.
+    want = {("t2", "A"): 0.31, ("t2", "B"): 0.335, ("t2", "C"): 0.60, ("t1", "B"): 0.20,
+            ("t1", "A"): 0.50, ("t1", "C"): 0.50, ("t1", "t2"): 0.40}
+    desc = _descriptors_at(want, ["A", "B", "C", "t1", "t2"])
     assert LINK_THRESHOLD < distance(desc["t2"], desc["A"]) < distance(desc["t2"], desc["B"]) < LINK_THRESHOLD + 0.06
     tracks = {1: desc["t1"], 2: desc["t2"]}
     three = {1: [desc["A"]], 2: [desc["B"]], 3: [desc["C"]]}
@@ -455,17 +461,7 @@ def test_a_brief_track_under_the_threshold_keeps_its_object_from_a_loose_band_li
     # the new character took B and B's own brief track became a new object).
     want = {("m", "A"): 0.60, ("m", "B"): 0.33, ("f", "A"): 0.55, ("f", "B"): 0.17, ("m", "f"): 0.40,
             ("A", "B"): 0.60}
-    names = ["A", "B", "m", "f"]
-    gram = np.eye(4)
-    for (p, q), d in want.items():  # deep cosine distance: d = (1 - cos) / 2 with equal colours
-        i, j = names.index(p), names.index(q)
-        gram[i, j] = gram[j, i] = 1.0 - 2.0 * d
-    vectors = np.linalg.cholesky(gram).astype(np.float32)
-    flat = np.full(HIST, 1.0 / HIST, np.float32)
-    desc = {n: TrackDescriptor(flat, flat.copy(), np.zeros(2, np.float32), vectors[k] / np.linalg.norm(vectors[k]))
-            for k, n in enumerate(names)}
-    for (p, q), d in want.items():
-        assert abs(distance(desc[p], desc[q]) - d) < 1e-4
+    desc = _descriptors_at(want, ["A", "B", "m", "f"])
     known = {1: [desc["A"]], 2: [desc["B"]]}
     assert link_tracks({1: desc["m"]}, known) == {1: 2}  # alone, the main track's loose link stands
     assert link_tracks({1: desc["m"], 2: desc["f"]}, known, brief={2}) == {1: None, 2: 2}

@@ -75,7 +75,6 @@ def line_art(image: Image, radius: int = 3, contrast: float = 28.0, darkest: int
     return np.asarray(out)
 
 
-
 _CHANNEL_OFFSET = np.array([0, 256, 512], np.intp)
 
 
