@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from models.base import Image, Mask, Role, SoftMap
 from models.classical import morphology
 from models.classical.drawings import same_drawing
-from models.classical.filters import guided_filter, line_art
+from models.classical.filters import colour_distance, guided_filter, line_art
 from models.classical.geometry import Matrix
 from models.classical.matte_background import known_background, shot_camera
 
@@ -372,8 +372,7 @@ def background_runs(same: Mask, mask: Mask, img: F32) -> Mask:
         there = (slice(ys0 - dy, ys1 - dy), slice(xs0 - dx, xs1 - dx))
         moved = runs[there]
         near = rest[here] & (moved > 0)
-        step = img[here] - img[there]
-        flat = near & (np.sqrt((step * step).sum(axis=-1)) <= FILL_TOLERANCE)
+        flat = near & (colour_distance(img[here], img[there]) <= FILL_TOLERANCE)
         pairs += np.bincount(moved[near], minlength=count)
         smooth += np.bincount(moved[flat], minlength=count)
     reached &= smooth <= CONTINUES * np.maximum(pairs, 1)
@@ -423,8 +422,7 @@ def character_gaps(image: Image, background: Image, known: Mask, gaps: Mask, fil
         return np.zeros(gaps.shape, bool)
     flat = np.asarray(lab, np.intp).ravel()
     size = np.maximum(np.bincount(flat, minlength=n), 1).astype(np.float64)
-    d = image.astype(np.float32) - background.astype(np.float32)
-    same = known & (np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2) < 10.0)
+    same = known & (colour_distance(image.astype(np.float32), background.astype(np.float32)) < 10.0)
     seen = np.bincount(flat, weights=same.ravel(), minlength=n) / size
     q = image.astype(np.int32) >> 4
     code = (q[..., 0] * 16 + q[..., 1]) * 16 + q[..., 2]
