@@ -133,6 +133,9 @@ class CollectingContext:
     def checkpoint(self, stage: str, frame: int, count: int = 1) -> None:
         self.computed[stage] += count
 
+    def poll(self) -> None:
+        """A batch worker's shot is cancelled by its driver, not from inside the stage."""
+
 
 def compute_shot(package: ShotPackage, stages: list[str], cache: BackendCache, *, workers: int = 1, worker: str = "") -> ShotResult:
     """Run ``stages`` (in pipeline order) on the frames of the shot that need them, as `celstudio run` would.

@@ -154,6 +154,13 @@ class RunContext:
         if self.info.priority >= BATCH:
             self._serve_interactive()
 
+    def poll(self) -> None:
+        """Inside one long step that has no frame done yet (a shot-level backend call looking at a real
+        shot's drawings one by one): raise `Cancelled` once the job is cancelled. Counts nothing and
+        serves nothing: a pause still takes effect at the next `checkpoint`."""
+        if self.info.cancelled:
+            raise Cancelled
+
     def checkpoint(self, stage: str, frame: int, count: int = 1) -> None:
         """Count ``count`` frames done, report progress, serve waiting interactive jobs (batch work),
         wait while paused, and raise `Cancelled` once the job is cancelled."""

@@ -93,7 +93,10 @@ def click_correction(project: Project, clicker: ClickSegmenter, frame: int, obje
     mask = mask | _claim(clicker, f"frame-{frame}", image, before, object_id, prompt)
     after = replace_object(before, object_id, mask)
     check_kept(before, after, object_id, frame)
-    payload = {"object_id": object_id, "points": [list(p) for p in prompt.points], "box": prompt.box}
+    # Plain numbers: a prompt built from numpy coordinates (a script's, a mask's bounding box) must not
+    # fail the journal's JSON after the clicker ran.
+    payload = {"object_id": int(object_id), "points": [[float(x), float(y), bool(pos)] for x, y, pos in prompt.points],
+               "box": None if prompt.box is None else [float(v) for v in prompt.box]}
     return project.commit("click", [MaskEdit(frame, before, after, object_id, "user", _source_of(project, frame))], payload)
 
 

@@ -28,7 +28,7 @@ The module stays one piece (~320 lines): the two passes over a shot share their 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -109,13 +109,17 @@ class ClassicalSegmenter:
 
     def segment_shot(
         self, frames: Sequence[Image], transforms: Sequence[Matrix] | None = None, times: Sequence[int] | None = None,
+        *, tick: Callable[[], None] | None = None,
     ) -> list[FrameSegmentation]:
         """Object-id maps for every frame of one shot (kinds ``character``, or ``effect``).
 
         ``transforms``: the shot's camera (one frame-to-plate transform per frame, the pipeline's one
         analysis per shot), used as given; without it the camera is estimated here
         (`estimate_shot_camera`), with ``times`` (the frames' indices, e.g. a shot's drawings) as the
-        constant-velocity prior's timing."""
+        constant-velocity prior's timing. ``tick`` is called after each frame is looked at (and after
+        each is finished); what it raises stops the shot there (the pipeline's cancel: a long real shot
+        takes minutes here, before any frame's result exists)."""
+        step = tick if tick is not None else (lambda: None)
         n = len(frames)
         if n == 0:
             return []
@@ -207,6 +211,7 @@ class ClassicalSegmenter:
                 track_labels.append(labels_small)
                 seen_frames.append((shift, ev.faces, ev.small, ev.additive))
                 kept.append((ev.background, ev.text))
+                step()
         # Pass 1b: the same pieces followed from the end of the shot, so a character hidden behind
         # another at the start keeps its own track (`backtrack`).
         both = self._both_ways(track_labels, tracked, derived, search)
@@ -257,8 +262,17 @@ class ClassicalSegmenter:
         # Each frame's whole characters and full-resolution labels depend on the shot's grouping
         # alone, not on each other: they run on every core (the guided filter at 1080p releases the
         # GIL), in frame order; results are the serial loop's.
+        out: list[FrameSegmentation] = []
         with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(finish, range(n)))
+            futures = [pool.submit(finish, i) for i in range(n)]
+            try:
+                for future in futures:
+                    out.append(future.result())
+                    step()
+            finally:
+                for future in futures:  # a stop drops the frames not started
+                    future.cancel()
+        return out
 
     def _both_ways(self, labels: list[NDArray[np.uint8]], tracked: list[TrackedFrame],
                    derived: list[tuple[int, Matrix | None] | None], search: int) -> list[NDArray[np.uint8]]:

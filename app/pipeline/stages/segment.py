@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from app.pipeline.graph import current_inputs
+from app.pipeline.jobs import Cancelled
 from app.pipeline.register import annotator_embedder, register_shot
 from app.pipeline.stages.common import StageContext, shot_pictures
 from app.pipeline.stages.shot import FAILED, camera_kwargs, fail_all, stage_camera
@@ -46,7 +47,10 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     # The weight-free segmenter models its plate through the shot's camera (its unrefined estimate,
     # exactly what it estimated for itself; estimating none now); the frame indices time its drawings.
     # Deep segmenters see frames alone.
-    shot_level = {} if camera is None else {**camera_kwargs(ctx, camera, indices, estimate=True), "times": indices}
+    # The weight-free segmenter also calls ``tick`` after each drawing it looks at, so a run cancelled
+    # during a long shot stops there, not minutes later once the whole shot is segmented.
+    shot_level = {} if camera is None else {
+        **camera_kwargs(ctx, camera, indices, estimate=True), "times": indices, "tick": ctx.poll}
     frames = ctx.frames(indices)
     try:
         seen = ctx.backend("segmenter").segment_shot(frames, **shot_level)
@@ -64,6 +68,8 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
             ctx.project, shot, [r.labels for r in results], [dict(r.kinds) for r in results], frames,
             identity_embedder(ctx),
         )
+    except Cancelled:
+        raise  # stopped by the user: no frame failed, each is left to compute
     except Exception as exc:
         for frame in targets:
             ctx.failed("segment", frame, inputs[frame], f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,96 @@
+"""What a new user met taking a real clip through the app (round 8, issue #13): each test starts from a
+project imported from a video file, as the user's did."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from clickers import DiskClicker
+from clips import write_mp4
+from ui_fixtures import anime_clip
+
+from app.pipeline.events import JobFinished
+from app.pipeline.graph import FAILED
+from app.pipeline.runner import PipelineRunner
+from app.store import Project
+from models.base import Prompt
+from models.classical.segmentation import ClassicalSegmenter
+
+pytest.importorskip("av")
+
+
+def _import_long_shot(tmp_path: Path, frames: int) -> Path:
+    """One shot of ``frames`` distinct drawings, imported from an mp4."""
+    from app.ingest.importer import import_source
+
+    src = write_mp4(tmp_path / "long.mp4", anime_clip(shots=1, frames_per_shot=frames), fps=12.0)
+    import_source(src, tmp_path / "long", name="long").close()
+    return tmp_path / "long"
+
+
+class _Watched(ClassicalSegmenter):
+    """The weight-free segmenter, counting the drawings it has looked at; ``seen(n)`` after each."""
+
+    def __init__(self, seen: Callable[[int], None]) -> None:
+        super().__init__(workers=1)
+        self.looked = 0
+        self.seen = seen
+
+    def _frame_mask(self, *args: Any, **kwargs: Any) -> Any:
+        out = super()._frame_mask(*args, **kwargs)
+        self.looked += 1
+        self.seen(self.looked)
+        return out
+
+
+def test_a_run_cancelled_while_a_long_shot_is_segmented_stops_there_and_fails_no_frame(tmp_path: Path) -> None:
+    """On konobi_s01e007 (193 frames, one shot) the app showed no progress for 144 s and Cancel all
+    did nothing until the segmenter had looked at every drawing of the shot. Cancelled after its
+    third drawing, the segmenter now stops within the few frames already handed to its threads, and
+    the frames it did not finish are left to compute, not marked failed."""
+    root = _import_long_shot(tmp_path, 30)
+    job: list[Any] = []
+    runners: list[PipelineRunner] = []
+    seg = _Watched(lambda n: runners[0].cancel(job[0].job_id) if n == 3 else None)
+    with Project.open(root) as project:
+        assert len(project.shots) == 1 and project.frame_count == 30
+        runner = PipelineRunner(project, backends={"segmenter": seg})
+        ended: list[JobFinished] = []
+        runner.subscribe(lambda e: ended.append(e) if isinstance(e, JobFinished) else None)
+        runners.append(runner.start())
+        try:
+            job.append(runner.submit_run(["segment"]))
+            assert job[0].wait(120)
+            assert [e.status for e in ended if e.job_id == job[0].job_id] == ["cancelled"]
+            assert seg.looked <= 3 + 2, f"the segmenter looked at {seg.looked} of 30 drawings after the cancel"
+            assert not (runner.stage_status("segment") == FAILED).any()
+        finally:
+            runner.stop()
+        assert np.all([project.layers.read("segmentation", f) is None for f in range(30)])
+
+
+def test_a_box_made_from_a_masks_numpy_bounds_is_journalled(imported_project: Path) -> None:
+    """Boxing a character by its mask's bounds (``xs.min()``, ... numpy integers) ran the click
+    model, then failed the journal's JSON: "Click correction failed: Object of type int64 is not
+    JSON serializable". The prompt is now journalled as plain numbers, and replays."""
+    with Project.open(imported_project) as project:
+        runner = PipelineRunner(project, backends={"clicker": DiskClicker()}).start()
+        try:
+            oid = project.add_object("Hero").id
+            ys, xs = np.nonzero(np.ones((40, 50), bool))
+            box = (xs.min() + 30, ys.min() + 20, xs.max() + 30, ys.max() + 20)  # numpy int64s
+            point: Any = (np.float64(50.0), np.float64(35.0), np.bool_(True))
+            assert runner.submit_click(0, oid, Prompt(points=(point,), box=box)).wait(60)
+            assert runner.wait_idle(120)
+            labels = project.masks_or_empty(0)
+            assert (labels == oid).sum() > 100
+            (entry,) = [e for e in project.journal.since(0) if e.kind == "click"]
+            assert entry.payload["box"] == [30.0, 20.0, 79.0, 59.0]
+        finally:
+            runner.stop()
+    with Project.open(imported_project, recover=True) as again:  # the journal replays the click
+        assert np.array_equal(again.masks_or_empty(0), labels)
