@@ -89,9 +89,9 @@ def test_the_next_shot_s_camera_is_analysed_ahead_on_its_own_thread(
     analysed: dict[int, str] = {}
     real = shot_module.analyse_shot
 
-    def recording(frames: Any, times: list[int]) -> Any:
+    def recording(frames: Any, times: list[int], tick: Any = None) -> Any:
         analysed[times[0]] = threading.current_thread().name
-        return real(frames, times)
+        return real(frames, times, tick)
 
     monkeypatch.setattr(shot_module, "analyse_shot", recording)
     try:
@@ -119,7 +119,7 @@ def test_an_analysis_started_for_other_drawings_is_dropped(tmp_path: Path, monke
     runner.stop()
     try:
         ctx = SimpleNamespace(project=project, backend_name=lambda role: "classical",
-                              frames=lambda indices: ShotFrames(project, indices))
+                              frames=lambda indices: ShotFrames(project, indices), poll=lambda: None)
         shot = project.shots[1]
         ahead = ShotAnalyses()
         ahead.start(ctx, "segment", shot)  # type: ignore[arg-type]

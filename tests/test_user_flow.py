@@ -14,7 +14,7 @@ from clips import write_mp4
 from ui_fixtures import anime_clip
 
 from app.pipeline.events import JobFinished
-from app.pipeline.graph import FAILED
+from app.pipeline.graph import CAMERA_RECORD, FAILED
 from app.pipeline.runner import PipelineRunner
 from app.store import Project
 from models.base import Prompt
@@ -94,3 +94,39 @@ def test_a_box_made_from_a_masks_numpy_bounds_is_journalled(imported_project: Pa
             runner.stop()
     with Project.open(imported_project, recover=True) as again:  # the journal replays the click
         assert np.array_equal(again.masks_or_empty(0), labels)
+
+
+def test_a_run_cancelled_during_a_long_shots_camera_analysis_stops_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the segmenter, the shot's camera is analysed (feature matching along the shot twice,
+    then ECC against its plate): on onepiece_demo.mp4 under load a cancel there took 53 s to be
+    obeyed. Cancelled after three frames' features, the analysis now stops at the next frame."""
+    from models.classical import camera
+
+    root = _import_long_shot(tmp_path, 30)
+    job: list[Any] = []
+    runners: list[PipelineRunner] = []
+    looked = [0]
+    features = camera._Matcher.features
+
+    def counted(self: Any, *args: Any) -> Any:
+        looked[0] += 1
+        if looked[0] == 3:
+            runners[0].cancel(job[0].job_id)
+        return features(self, *args)
+
+    monkeypatch.setattr(camera._Matcher, "features", counted)
+    with Project.open(root) as project:
+        runner = PipelineRunner(project)
+        ended: list[JobFinished] = []
+        runner.subscribe(lambda e: ended.append(e) if isinstance(e, JobFinished) else None)
+        runners.append(runner.start())
+        try:
+            job.append(runner.submit_run(["segment"]))
+            assert job[0].wait(120)
+            assert [e.status for e in ended if e.job_id == job[0].job_id] == ["cancelled"]
+            assert looked[0] <= 4, f"the camera analysis matched {looked[0]} frames after the cancel (of 60)"
+            assert not (runner.stage_status("segment") == FAILED).any()
+        finally:
+            runner.stop()
+        assert project.layers.read_record(CAMERA_RECORD, 0) is None  # nothing half-analysed is stored

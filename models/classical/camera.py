@@ -13,9 +13,8 @@ frames, scales and border weighting; the geometry and the plate they feed are `g
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 import cv2
@@ -208,7 +207,7 @@ def _apply(t: Matrix, pts: NDArray[np.float32]) -> NDArray[np.float64]:
 
 def estimate_camera(
     frames: Sequence[Image], long_side: int = MODEL_SIDE, foreground: Sequence[Mask | None] | None = None,
-    times: Sequence[int] | None = None,
+    times: Sequence[int] | None = None, tick: Callable[[], None] | None = None,
 ) -> list[Matrix]:
     """Estimate one frame-to-plate transform per frame of a shot.
 
@@ -228,6 +227,8 @@ def estimate_camera(
     times
         Optional frame index of each of ``frames`` (increasing), when they are not consecutive frames
         (e.g. a shot's drawings, one per hold): the constant-velocity prior steps by these.
+    tick
+        Called after each frame; what it raises stops the estimate (the pipeline's cancel).
 
     Returns
     -------
@@ -255,6 +256,8 @@ def estimate_camera(
     prev_i = 0
     small: list[Matrix] = [np.eye(3)]
     for i in range(1, n):
+        if tick is not None:
+            tick()
         cur = matcher.features(_grey(frames[i], s), fg_at(i))
         pred = prev_t @ np.linalg.matrix_power(step, at[i] - at[prev_i])  # constant velocity
         p, sc = matcher.match(key, cur, np.linalg.inv(key_t) @ pred)
@@ -305,6 +308,7 @@ def refine_camera(
     max_frames: int = 24,
     long_side: int = REFINE_SIDE,
     workers: int | None = None,
+    tick: Callable[[], None] | None = None,
 ) -> list[Matrix]:
     """Sub-pixel camera: each frame aligned to the shot's median plate by ECC on its background.
 
@@ -315,7 +319,8 @@ def refine_camera(
 
     Within a round the frames are aligned independently against the same plate, on ``workers``
     threads (default: one per core; ECC, 57 % of a shot's analysis, releases the GIL): the result
-    is the same transforms, in the same order, as aligning them one after another.
+    is the same transforms, in the same order, as aligning them one after another. ``tick`` is called
+    after each frame is aligned; what it raises stops the refinement (the pipeline's cancel).
     """
     n = len(frames)
     ts = [np.asarray(t, np.float64) for t in transforms]
@@ -339,7 +344,16 @@ def refine_camera(
             plate, seen = build_plate(frames, ts, masks, s, max_frames)
             p_grey = cv2.cvtColor(plate, cv2.COLOR_RGB2GRAY).astype(np.float32)
             p_ok = np.asarray(np.where(seen > 0, 255, 0), np.uint8)
-            ts = list(pool.map(partial(_align, plate=p_grey, plate_ok=p_ok, s=s), greys, bg, ts))
+            aligned = [pool.submit(_align, g, b, t, plate=p_grey, plate_ok=p_ok, s=s) for g, b, t in zip(greys, bg, ts, strict=True)]
+            try:
+                ts = []
+                for future in aligned:
+                    ts.append(future.result())
+                    if tick is not None:
+                        tick()
+            finally:
+                for future in aligned:  # a stop drops the frames not started
+                    future.cancel()
     return ts
 
 

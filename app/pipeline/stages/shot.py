@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from app.pipeline.graph import CAMERA_RECORD, ROLE_OF_STAGE, current_inputs, uses_camera
+from app.pipeline.jobs import Cancelled
 from app.pipeline.stages.common import StageContext
 from app.store import Project, Shot
 from models.base import Image, Mask
@@ -36,7 +37,9 @@ from models.classical.inpaint import stray_frames
 from models.classical.segmentation import estimate_shot_camera
 
 
-def analyse_shot(frames: Sequence[Image], times: Sequence[int]) -> tuple[list[Matrix], list[Matrix]]:
+def analyse_shot(
+    frames: Sequence[Image], times: Sequence[int], tick: Callable[[], None] | None = None,
+) -> tuple[list[Matrix], list[Matrix]]:
     """The camera of a shot's drawings (``times``: their frame indices), before anything is known of
     its characters: the segmenter's own two-pass estimate (what moves against a first background
     model kept out; `segmentation.estimate_shot_camera`), and that estimate refined by ECC against
@@ -45,13 +48,14 @@ def analyse_shot(frames: Sequence[Image], times: Sequence[int]) -> tuple[list[Ma
 
     The segmenter models its plate through the estimate (measured: its results move with sub-pixel
     camera changes, and the refined camera made them slightly worse, docs/holds.md); the stitching
-    stages use the refined one (at a pixel of error a textured plate blurs)."""
-    estimate, moved = estimate_shot_camera(frames, times=times)
+    stages use the refined one (at a pixel of error a textured plate blurs). ``tick`` is called after
+    each frame of each pass (a run's cancel raises from it)."""
+    estimate, moved = estimate_shot_camera(frames, times=times, tick=tick)
     h, w = frames[0].shape[:2] if frames else (0, 0)
     # Full resolution: the stray test and the ECC refinement scale the masks with the frames.
     foreground = [np.zeros((h, w), bool)] * len(frames) if moved is None else [
         np.asarray(cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0) for m in moved]
-    return estimate, _refine(frames, estimate, foreground)
+    return estimate, _refine(frames, estimate, foreground, tick)
 
 
 def analyse_camera(
@@ -64,13 +68,15 @@ def analyse_camera(
     return _refine(frames, estimate_camera(frames, foreground=foreground, times=times), foreground)
 
 
-def _refine(frames: Sequence[Image], ts: list[Matrix], foreground: Sequence[Mask]) -> list[Matrix]:
+def _refine(
+    frames: Sequence[Image], ts: list[Matrix], foreground: Sequence[Mask], tick: Callable[[], None] | None = None,
+) -> list[Matrix]:
     if len(frames) < 2:
         return ts
     strays = set(stray_frames(frames, ts, foreground)) if len(frames) >= 3 else set()
     # Strays stay out of the plate the others are aligned to (and keep their estimate).
     everything = np.ones(np.asarray(foreground[0]).shape, bool)
-    return refine_camera(frames, ts, [everything if i in strays else m for i, m in enumerate(foreground)])
+    return refine_camera(frames, ts, [everything if i in strays else m for i, m in enumerate(foreground)], tick=tick)
 
 
 def digest(transforms: Sequence[Matrix]) -> str:
@@ -141,7 +147,8 @@ def shot_camera(ctx: StageContext, shot: Shot) -> ShotCamera:
 def _analyse(ctx: StageContext, drawings: list[int]) -> ShotCamera:
     frames = ctx.frames(drawings)
     try:
-        estimate, transforms = analyse_shot(frames, drawings)
+        # A run cancelled during a long shot's analysis stops here, between two frames.
+        estimate, transforms = analyse_shot(frames, drawings, ctx.poll)
     finally:
         frames.close()
     return ShotCamera(drawings, transforms, digest([*transforms, *estimate]), estimate)
@@ -230,6 +237,8 @@ def stage_camera(ctx: StageContext, stage: str, shot: Shot, targets: list[int]) 
     role = ROLE_OF_STAGE[stage]
     try:
         return camera_for(ctx, stage, role, shot)
+    except Cancelled:
+        raise  # stopped by the user during the analysis: no frame failed
     except Exception as exc:
         fail_all(ctx, stage, role, targets, exc)
         return FAILED
