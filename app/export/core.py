@@ -230,8 +230,12 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
     except BaseException as exc:
         _stop_unfinished(writer, exc, done, len(items))
         raise
+    exported = {oid for it in items for oid in it.objects}
     return {"format": fmt.name, "frames": len(items), "files": len(writer.entries), "written": writer.written,
             "skipped": writer.skipped, "removed": removed, "out": str(out), "stale_frames": sorted(stale_here),
+            # By name, the objects with pixels in the exported frames (not every listed one: burnt-in
+            # text is left out unless asked for, and an object deleted from its shots has none).
+            "objects_exported": [o.name for o in project.manifest.objects if o.id in exported],
             "unconfirmed_objects": [o.name for o in project.manifest.objects
                                     if not o.confirmed and any(o.id in it.objects for it in items)],
             "rewritten": sorted(writer.rewritten), "kept_changed": writer.kept,

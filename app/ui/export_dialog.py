@@ -139,7 +139,7 @@ class ExportDialog(QDialog):
         out, options = Path(self.out.text()), self.options()
         self._remember(out, options)
         parent = self.parentWidget() or self
-        objects = len(project.manifest.objects)
+        objects = [o.name for o in project.manifest.objects]
 
         def work(progress: Any, cancelled: Any) -> dict[str, Any]:
             from app.export import export_project
@@ -155,12 +155,20 @@ class ExportDialog(QDialog):
         super().accept()
 
 
-def summary_lines(summary: dict[str, Any], objects: int, options: dict[str, Any]) -> list[str]:
-    """What an export wrote, in sentences: files, frames, objects, and what was skipped and why."""
+def summary_lines(summary: dict[str, Any], objects: int | list[str], options: dict[str, Any]) -> list[str]:
+    """What an export wrote, in sentences: files, frames, objects, and what was skipped and why.
+
+    ``objects``: the project's object names (or only their count); the objects counted are those the
+    export holds (``objects_exported``), and listed ones it does not hold are named."""
     files, frames = int(summary.get("files", 0)), int(summary.get("frames", 0))
     written, skipped = int(summary.get("written", files)), int(summary.get("skipped", 0))
-    lines = [f"{files} files for {frames} frames and {objects} object{'s' if objects != 1 else ''} "
-             f"({summary.get('format', options.get('format', ''))})."]
+    names = summary.get("objects_exported")
+    count = len(names) if names is not None else (objects if isinstance(objects, int) else len(objects))
+    lines = [f"{files} files for {frames} frames and {count} object{'s' if count != 1 else ''} "
+             f"({summary.get('format', options.get('format', ''))})" + (f": {', '.join(names)}." if names else ".")]
+    left = [n for n in objects if n not in set(names)] if names is not None and not isinstance(objects, int) else []
+    if left:
+        lines.append(f"Not in this export (no pixels in the frames chosen, or burnt-in text): {', '.join(left)}.")
     if skipped:
         lines.append(f"{written} written, {skipped} skipped because they were already up to date from an earlier export.")
     why = []
@@ -184,7 +192,7 @@ def summary_lines(summary: dict[str, Any], objects: int, options: dict[str, Any]
 class ExportSummary(QDialog):
     """Export finished: the counts, what was skipped and why, and a button that opens the folder."""
 
-    def __init__(self, summary: dict[str, Any], out: Path, objects: int, options: dict[str, Any],
+    def __init__(self, summary: dict[str, Any], out: Path, objects: int | list[str], options: dict[str, Any],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export finished")
