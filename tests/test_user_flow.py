@@ -130,3 +130,66 @@ def test_a_run_cancelled_during_a_long_shots_camera_analysis_stops_there(
         finally:
             runner.stop()
         assert project.layers.read_record(CAMERA_RECORD, 0) is None  # nothing half-analysed is stored
+
+
+def test_the_export_summary_counts_and_names_the_objects_the_export_holds(imported_project: Path, tmp_path: Path) -> None:
+    """onepiece_demo.mp4 after merge, split and a delete in one shot: the kohya export held one object
+    (Hero), and the summary said "46 files for 22 frames and 3 objects": it counted the listed
+    objects, among them burnt-in text (left out of exports) and an object deleted from its only shot."""
+    from app.export import export_project
+    from app.ui.export_dialog import summary_lines
+
+    with Project.open(imported_project) as project:
+        hero = project.objects.add("Hero").id
+        project.objects.add("Extra")  # listed, no pixels anywhere
+        caption = project.objects.add("Caption", "text").id
+        for f in range(project.frame_count):
+            labels = np.zeros((project.height, project.width), np.uint8)
+            labels[20:70, 30:60] = hero
+            labels[80:90, 10:150] = caption
+            project.layers.write("masks", f, labels)
+            project.layers.write("alpha", f, (labels == hero).astype(np.uint8) * 255)
+        summary = export_project(project, tmp_path / "kohya", format="kohya")
+        names = [o.name for o in project.manifest.objects]
+    assert summary["objects_exported"] == ["Hero"]
+    lines = summary_lines(summary, names, {"format": "kohya"})
+    assert "and 1 object (kohya): Hero." in lines[0]
+    assert "Extra, Caption" in lines[1]
+
+
+def test_time_left_is_measured_from_the_first_frame_not_from_loading_and_analysis(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """konobi_s01e007: the shot's analysis took 144 s, then its 22 drawings were segmented at once and
+    the rest ran at about 2 frames a second. The first frame said "about 5 h 15 min left" (the rate
+    counted the analysis) for a run that ended 75 s later. Simulated with the same timings, no time
+    left is said until it is measured, and then none is over three times the truth."""
+    import app.pipeline.context as context_module
+    from app.pipeline.context import RunContext
+    from app.pipeline.events import JobProgress
+    from app.pipeline.jobs import BATCH, JobInfo, JobQueue
+    from app.ui.jobtext import describe
+
+    clock = [0.0]
+    monkeypatch.setattr(context_module.time, "monotonic", lambda: clock[0])
+    events: list[Any] = []
+    info = JobInfo(1, "run", BATCH, state="running", total=132)
+    ctx = RunContext(None, info, backends=None, jobs=JobQueue(), writes=None,  # type: ignore[arg-type]
+                     emit=events.append, serve_interactive=lambda: None)
+    ends: list[float] = []
+    clock[0] = 144.0
+    for f in range(22):  # the segment stage's drawings, written at once after the analysis
+        clock[0] += 0.02
+        ctx.checkpoint("segment", f)
+        ends.append(clock[0])
+    for f in range(22, 132):
+        clock[0] += 0.5
+        ctx.checkpoint("matte", f)
+        ends.append(clock[0])
+    end = clock[0]
+    shown = [(e, describe(e.kind, e.job_id, "running", e.done, e.total, e.fps, e.eta_s, e.stage).detail)
+             for e in events if isinstance(e, JobProgress)]
+    assert "h " not in shown[0][1] and " left" not in shown[0][1]
+    for (e, text), at in zip(shown, ends, strict=True):
+        truth = end - at
+        assert e.eta_s <= 3 * truth + 1, f"{text!r} with {truth:.0f} s left"
+    assert sum(e.eta_s > 0 for e, _ in shown) > 80  # and it is said for most of the run

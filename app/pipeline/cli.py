@@ -48,7 +48,8 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
 
         def show(event: PipelineEvent) -> None:
             if isinstance(event, JobProgress):
-                progress.update(event.stage, event.done, event.total, f"{event.fps:5.1f} f/s  ETA {event.eta_s:5.0f}s")
+                eta = f"  ETA {event.eta_s:5.0f}s" if event.eta_s > 0 else ""
+                progress.update(event.stage, event.done, event.total, f"{event.fps:5.1f} f/s{eta}")
             elif isinstance(event, FrameFailed):
                 failures.append(event)
             elif isinstance(event, JobFinished) and event.status == "failed":

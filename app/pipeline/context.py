@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _PROGRESS = threading.Lock()
+# A job's time left is measured from its first frame on (loading models and analysing a shot come
+# before it: on konobi_s01e007 they took 144 s and the first frame promised "about 5 h 15 min left" for
+# a run that ended 75 s later), once the rate has run this long over this share of the job.
+ETA_AFTER_S, ETA_AFTER_SHARE = 5.0, 0.1
 
 
 class RunContext:
@@ -170,9 +174,16 @@ class RunContext:
         with _PROGRESS:  # two shots of a stage may count at once (`RunContext.beside`)
             info.done += count
             done = info.done
-            elapsed = max(time.monotonic() - info.started, 1e-6)
-            info.fps = done / elapsed
-            info.eta_s = (info.total - done) / info.fps if info.fps > 0 else 0.0
+            now = time.monotonic()
+            if not info.first_at:
+                info.first_at, info.first_done = now, done
+            since = now - info.first_at
+            if since >= ETA_AFTER_S and done - info.first_done >= max(1.0, ETA_AFTER_SHARE * info.total):
+                info.fps = (done - info.first_done) / since
+                info.eta_s = (info.total - done) / info.fps
+            else:  # not measured yet: no time left is said rather than hours
+                info.fps = done / max(now - info.started, 1e-6)
+                info.eta_s = 0.0
         self._emit(JobProgress(info.job_id, info.kind, stage, frame, done, info.total, info.fps, info.eta_s))
         if info.priority >= BATCH:
             self._serve_interactive()

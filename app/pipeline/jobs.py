@@ -35,6 +35,8 @@ class JobInfo:
     message: str = ""
     cancelled: bool = False
     started: float = 0.0
+    first_at: float = 0.0  # when the job's first frame was done (models loaded, the shot analysed)
+    first_done: int = 0  # frames done by then
     write_error: BaseException | None = field(default=None, repr=False)  # the first failed write of this job
 
 
