@@ -3,6 +3,7 @@ project imported from a video file, as the user's did."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,29 +48,47 @@ class _Watched(ClassicalSegmenter):
         return out
 
 
+class _SegmentRun:
+    """A run of the segment stage on ``project`` that a backend can cancel from inside (`cancel`)."""
+
+    def __init__(self, project: Project, backends: dict[str, Any] | None = None) -> None:
+        self.runner = PipelineRunner(project, backends=backends)
+        self.ended: list[JobFinished] = []
+        self.runner.subscribe(lambda e: self.ended.append(e) if isinstance(e, JobFinished) else None)
+        self.job: Any = None
+
+    def cancel(self) -> None:
+        for _ in range(500):  # called from the worker: the handle may not be back in `run` yet
+            if self.job is not None:
+                break
+            time.sleep(0.01)
+        self.runner.cancel(self.job.job_id)
+
+    def run(self) -> tuple[list[str], bool]:
+        """The job's end states, and whether any frame's segment failed."""
+        self.runner.start()
+        try:
+            self.job = self.runner.submit_run(["segment"])
+            assert self.job.wait(120)
+            failed = bool((self.runner.stage_status("segment") == FAILED).any())
+            return [e.status for e in self.ended if e.job_id == self.job.job_id], failed
+        finally:
+            self.runner.stop()
+
+
 def test_a_run_cancelled_while_a_long_shot_is_segmented_stops_there_and_fails_no_frame(tmp_path: Path) -> None:
     """On konobi_s01e007 (193 frames, one shot) the app showed no progress for 144 s and Cancel all
     did nothing until the segmenter had looked at every drawing of the shot. Cancelled after its
     third drawing, the segmenter now stops within the few frames already handed to its threads, and
     the frames it did not finish are left to compute, not marked failed."""
     root = _import_long_shot(tmp_path, 30)
-    job: list[Any] = []
-    runners: list[PipelineRunner] = []
-    seg = _Watched(lambda n: runners[0].cancel(job[0].job_id) if n == 3 else None)
+    runs: list[_SegmentRun] = []
+    seg = _Watched(lambda n: runs[0].cancel() if n == 3 else None)
     with Project.open(root) as project:
         assert len(project.shots) == 1 and project.frame_count == 30
-        runner = PipelineRunner(project, backends={"segmenter": seg})
-        ended: list[JobFinished] = []
-        runner.subscribe(lambda e: ended.append(e) if isinstance(e, JobFinished) else None)
-        runners.append(runner.start())
-        try:
-            job.append(runner.submit_run(["segment"]))
-            assert job[0].wait(120)
-            assert [e.status for e in ended if e.job_id == job[0].job_id] == ["cancelled"]
-            assert seg.looked <= 3 + 2, f"the segmenter looked at {seg.looked} of 30 drawings after the cancel"
-            assert not (runner.stage_status("segment") == FAILED).any()
-        finally:
-            runner.stop()
+        runs.append(_SegmentRun(project, {"segmenter": seg}))
+        assert runs[0].run() == (["cancelled"], False)  # cancelled, no frame failed
+        assert seg.looked <= 3 + 2, f"the segmenter looked at {seg.looked} of 30 drawings after the cancel"
         assert np.all([project.layers.read("segmentation", f) is None for f in range(30)])
 
 
@@ -104,31 +123,21 @@ def test_a_run_cancelled_during_a_long_shots_camera_analysis_stops_there(
     from models.classical import camera
 
     root = _import_long_shot(tmp_path, 30)
-    job: list[Any] = []
-    runners: list[PipelineRunner] = []
+    runs: list[_SegmentRun] = []
     looked = [0]
     features = camera._Matcher.features
 
     def counted(self: Any, *args: Any) -> Any:
         looked[0] += 1
         if looked[0] == 3:
-            runners[0].cancel(job[0].job_id)
+            runs[0].cancel()
         return features(self, *args)
 
     monkeypatch.setattr(camera._Matcher, "features", counted)
     with Project.open(root) as project:
-        runner = PipelineRunner(project)
-        ended: list[JobFinished] = []
-        runner.subscribe(lambda e: ended.append(e) if isinstance(e, JobFinished) else None)
-        runners.append(runner.start())
-        try:
-            job.append(runner.submit_run(["segment"]))
-            assert job[0].wait(120)
-            assert [e.status for e in ended if e.job_id == job[0].job_id] == ["cancelled"]
-            assert looked[0] <= 4, f"the camera analysis matched {looked[0]} frames after the cancel (of 60)"
-            assert not (runner.stage_status("segment") == FAILED).any()
-        finally:
-            runner.stop()
+        runs.append(_SegmentRun(project))
+        assert runs[0].run() == (["cancelled"], False)  # cancelled, no frame failed
+        assert looked[0] <= 4, f"the camera analysis matched {looked[0]} frames after the cancel (of 60)"
         assert project.layers.read_record(CAMERA_RECORD, 0) is None  # nothing half-analysed is stored
 
 
