@@ -40,7 +40,8 @@ class Session:
         self.root, self.out = root, out
         self.app = QApplication.instance() or QApplication(sys.argv[:1])
         apply_dark_theme(self.app)  # type: ignore[arg-type]
-        ui_errors.show_error = lambda parent, exc: self.log("ERROR", type(exc).__name__, exc)
+        self.errors: list[str] = []
+        ui_errors.show_error = lambda parent, exc: self._error(exc)
         self.c = MainController()
         self.w = MainWindow(self.c, QSettings(str(out / "ui.ini"), QSettings.Format.IniFormat))
         self.w.resize(1440, 900)
@@ -50,6 +51,10 @@ class Session:
         self.shots = 0
         self.c.bridge.runner_event.connect(self._event)
         self.c.status.connect(lambda m: self.log("STATUS", m))
+
+    def _error(self, exc: BaseException) -> None:
+        self.errors.append(str(exc))
+        self.log("ERROR", type(exc).__name__, exc)
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -107,7 +112,7 @@ class Session:
         self.shot("analysing")
         asked = self.now()
         c.cancel()
-        self.until(self.idle)
+        self.until(lambda: any(at >= asked and isinstance(e, JobFinished) for at, e in self.events))
         self.log("cancel during the analysis took", round(self.now() - asked, 1), "s")
         c.run_all()
         t = self.now()
@@ -180,7 +185,8 @@ class Session:
             dialog.out.setText(str(self.out / f"export_{fmt}"))
             dialog.format.setCurrentText(fmt)
             dialog.accept()
-            self.until(lambda d=dialog: d.summary_dialog is not None, 600)  # type: ignore[misc]
+            errors = len(self.errors)
+            self.until(lambda d=dialog, n=errors: d.summary_dialog is not None or len(self.errors) > n, 600)  # type: ignore[misc]
             if dialog.summary_dialog is not None:
                 self.log("export summary", dialog.summary_dialog.lines)
                 dialog.summary_dialog.grab().save(str(self.out / f"export_{fmt}.png"))
