@@ -18,7 +18,7 @@ from app.pipeline.events import JobFinished
 from app.pipeline.graph import CAMERA_RECORD, FAILED
 from app.pipeline.runner import PipelineRunner
 from app.store import Project
-from models.base import Prompt
+from models.base import FrameSegmentation, Prompt
 from models.classical.segmentation import ClassicalSegmenter
 
 pytest.importorskip("av")
@@ -202,3 +202,51 @@ def test_time_left_is_measured_from_the_first_frame_not_from_loading_and_analysi
         truth = end - at
         assert e.eta_s <= 3 * truth + 1, f"{text!r} with {truth:.0f} s left"
     assert sum(e.eta_s > 0 for e, _ in shown) > 80  # and it is said for most of the run
+
+
+def test_a_job_before_its_first_frame_says_how_long_it_has_worked(qtbot: Any, imported_project: Path) -> None:
+    """konobi_s01e007: for 144 s the Jobs row read "starting: loading models and analysing the shot
+    (132 frames to do)" and never changed, as if the app had hung. The row now adds how long the job
+    has worked, refreshed each second while no frame is done."""
+    pytest.importorskip("pytestqt")
+    import threading
+
+    from app.ui.controller import MainController
+    from app.ui.jobs_panel import JobsPanel
+
+    release = threading.Event()
+
+    class Slow:
+        """A segmenter still busy with its shot."""
+
+        name, role = "slow", "segmenter"
+
+        def load(self, device: str = "cpu") -> None:
+            pass
+
+        def release(self) -> None:
+            pass
+
+        def segment_shot(self, frames: Any, **_: Any) -> list[FrameSegmentation]:
+            release.wait(60)
+            return [FrameSegmentation(np.zeros(f.shape[:2], np.uint8), {}) for f in frames]
+
+    c = MainController(runner_factory=lambda p: PipelineRunner(p, backends={"segmenter": Slow()}).start())
+    c.auto_run = False
+    panel = JobsPanel(c)
+    qtbot.addWidget(panel)
+    panel.show()
+    try:
+        assert c.open_project(imported_project)
+        c.run_all()
+        assert c.runner is not None
+        qtbot.waitUntil(lambda: any(j.state == "running" for j in c.runner.jobs()), timeout=30000)  # type: ignore[union-attr]
+        (job,) = [j for j in c.runner.jobs() if j.state == "running"]
+        job.started -= 125  # it has been analysing for two minutes
+        qtbot.waitUntil(lambda: bool(panel.visible_rows()) and "working for about 2 min" in panel.rows[0].detail.text(),
+                        timeout=5000)  # the panel's own timer, with no event from the runner
+        assert panel.rows[0].detail.text().startswith("starting: loading models and analysing the shot")
+    finally:
+        release.set()
+        c.cancel()
+        c.close_project()

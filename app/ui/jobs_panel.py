@@ -178,6 +178,8 @@ class JobsPanel(QWidget):
     def _gauges(self) -> None:
         if not self.isVisible():
             return
+        if any(state == "running" and done == 0 for _, state, _, _, done, _ in self.c.job_lines()):
+            self._schedule()  # a job before its first frame sends no events: its row tells how long it has worked
         self.cpu.setValue(int(psutil.cpu_percent(interval=None)))
         self.mem.setValue(int(psutil.virtual_memory().percent))
         self.mem.setToolTip(f"Celstudio uses {self._proc.memory_info().rss / 2**20:.0f} MiB")

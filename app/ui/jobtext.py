@@ -58,9 +58,14 @@ def duration(seconds: float) -> str:
     return f"about {minutes} min" if minutes < 60 else f"about {minutes // 60} h {minutes % 60} min"
 
 
+# Before its first frame a job says how long it has been working once it has for this long (on
+# konobi_s01e007 loading and the shot's analysis took 144 s, with a row that never changed).
+WORKING_SHOWN_AFTER_S = 10.0
+
+
 def describe(kind: str, job_id: int, state: str, done: int = 0, total: int = 0, fps: float = 0.0,
-             eta_s: float = 0.0, stage: str = "", message: str = "") -> JobText:
-    """The title and detail line of one job in any state."""
+             eta_s: float = 0.0, stage: str = "", message: str = "", elapsed_s: float = 0.0) -> JobText:
+    """The title and detail line of one job in any state (``elapsed_s``: how long it has run)."""
     title = f"{JOB_TITLES.get(kind, kind.title())} #{job_id}"
     step = f"{stage} ({STAGE_WORDS[stage]})" if stage in STAGE_WORDS else stage
     counts = f"{done} of {total} frames" if total else ""
@@ -75,7 +80,8 @@ def describe(kind: str, job_id: int, state: str, done: int = 0, total: int = 0, 
     if done == 0:
         # Before the first frame the runner loads models and analyses the shot: say so, not nothing.
         todo = f" ({total} frames to do)" if total else ""
-        return JobText(title, STARTING.get(kind, "working") + todo)
+        working = f", working for {duration(elapsed_s)}" if elapsed_s >= WORKING_SHOWN_AFTER_S else ""
+        return JobText(title, STARTING.get(kind, "working") + todo + working)
     parts = [p for p in (step, counts) if p]
     if fps > 0:
         parts.append(f"{fps:.1f} frames/s" if fps < 10 else f"{fps:.0f} frames/s")

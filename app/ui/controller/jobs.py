@@ -103,13 +103,14 @@ class JobsMixin(_Base):
         """``(job_id, state, title, detail, done, total)`` per job to show: active ones, then those
         that ended in the last few seconds (so a cancel or a failure is seen)."""
         out = []
+        now = time.monotonic()
         for job in self.runner.jobs() if self.runner is not None else []:
             if job.kind == "prepare":
                 continue  # background embedding work the user did not ask for
+            elapsed = now - job.started if job.state == "running" and job.started else 0.0
             text = describe(job.kind, job.job_id, job.state, job.done, job.total, job.fps, job.eta_s,
-                            self.job_stage.get(job.job_id, ""))
+                            self.job_stage.get(job.job_id, ""), elapsed_s=elapsed)
             out.append((job.job_id, job.state, text.title, text.detail, job.done, job.total))
-        now = time.monotonic()
         self.finished_jobs = [f for f in self.finished_jobs if now - f.at < FINISHED_SHOWN_S]
         for f in self.finished_jobs:
             text = describe(f.kind, f.job_id, f.status, f.done, f.total, message=f.message)
