@@ -107,3 +107,34 @@ def test_a_project_decodes_each_frame_once_into_one_shared_read_only_array(tmp_p
             assert all(np.array_equal(shot[i], decoded[i]) for i in (0, 1, 2, 9, 3))
         finally:
             shot.close()
+
+
+def test_interleaved_runs_of_reads_decode_each_frame_about_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two shots of a stage read at once (and frame threads read out of order): each run keeps a decoder
+    of its own instead of seeking the one decoder back to a keyframe at every switch; the frames are
+    the sequential decode's."""
+    from app.sources.video import VideoFrameSource
+
+    video = make_video(tmp_path / "c.mp4", 60, gop=30)
+    decoded = list(open_source(video))
+    import_source(video, tmp_path / "p").close()
+    count = [0]
+    forward = VideoFrameSource._forward
+
+    def counting(self: VideoFrameSource, i: int) -> np.ndarray | None:
+        before = self._pos
+        found = forward(self, i)
+        count[0] += max(0, self._pos - before)
+        return found
+
+    monkeypatch.setattr(VideoFrameSource, "_forward", counting)
+    first, second = list(range(2, 29, 3)), list(range(32, 59, 3))
+    order = [f for pair in zip(first, second, strict=True) for f in pair]
+    order[4], order[6] = order[6], order[4]  # a frame thread ahead of the other: 8 read after 11
+    with Project.open(tmp_path / "p") as project:
+        for f in order:
+            assert np.array_equal(project.frame(f), decoded[f])
+    # The frames up to each run's last one, decoded once each (0..26 from the keyframe at 0, 30..56
+    # from the one at 30: 54), and 0..8 again for the frame read late (63); one decoder seeking at
+    # every switch decoded 224.
+    assert count[0] <= 64

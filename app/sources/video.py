@@ -58,9 +58,14 @@ class VideoFrameSource:
         can be trusted, else by decoding).
     cache_frames : int
         How many requested frames the LRU cache keeps (0 when the caller caches frames itself).
+    probe : bool
+        Decode the first frame on opening (a file that cannot be decoded fails here); False for a
+        second decoder of a file already opened (`app.store.source_frames`).
     """
 
-    def __init__(self, path: Path, *, index: VideoIndex | None = None, cache_frames: int = 32) -> None:
+    def __init__(
+        self, path: Path, *, index: VideoIndex | None = None, cache_frames: int = 32, probe: bool = True,
+    ) -> None:
         import threading
 
         self.path = Path(path)
@@ -68,13 +73,13 @@ class VideoFrameSource:
         self._lock = threading.RLock()
         self._container, self._stream = open_container(self.path, index.stream_index if index else 0)
         try:
-            self._setup(index)
+            self._setup(index, probe)
         except BaseException:
             self._container.close()
             raise
         self._cache = FrameCache(cache_frames)
 
-    def _setup(self, index: VideoIndex | None) -> None:
+    def _setup(self, index: VideoIndex | None, probe: bool = True) -> None:
         cc = self._stream.codec_context
         if cc is None:
             raise InputError(f"{self.path.name} has a video stream that cannot be decoded.")
@@ -104,7 +109,7 @@ class VideoFrameSource:
         self._pos = -1  # index of the last frame the open decoder produced
         # Decode the first frame now: a file that opens but cannot be decoded (unsupported codec
         # or pixel format, garbage after a valid header) fails here with a clear error.
-        self._first: np.ndarray | None = self._decode_at(0)
+        self._first: np.ndarray | None = self._decode_at(0) if probe else None
 
     @property
     def gop(self) -> int:
@@ -130,11 +135,23 @@ class VideoFrameSource:
 
     # -- random access ---------------------------------------------------------------------
 
+    def forward_frames(self, index: int) -> int | None:
+        """How many frames `get(index)` decodes with the open decoder (0: none, the frame is at hand),
+        or None when it has to seek (to the keyframe before the frame, or back to the start)."""
+        with self._lock:
+            if (index == 0 and self._first is not None) or self._cache.get(index) is not None:
+                return 0
+            return index - self._pos if self._reusable(index) else None
+
+    def _reusable(self, i: int) -> bool:
+        """Whether frame i is reached by decoding forward from the open decoder, without a seek."""
+        return self._decoder is not None and self._pos < i and (
+            i - self._pos <= FORWARD_REUSE or self.index.keyframe_at_or_before(i) <= self._pos
+        )
+
     def _decode_at(self, i: int) -> np.ndarray:
         idx = self.index
-        if self._decoder is not None and self._pos < i and (
-            i - self._pos <= FORWARD_REUSE or idx.keyframe_at_or_before(i) <= self._pos
-        ):
+        if self._reusable(i):
             found = self._forward(i)
             if found is not None:
                 return found
