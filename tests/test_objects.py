@@ -465,3 +465,18 @@ def test_a_brief_track_under_the_threshold_keeps_its_object_from_a_loose_band_li
     known = {1: [desc["A"]], 2: [desc["B"]]}
     assert link_tracks({1: desc["m"]}, known) == {1: 2}  # alone, the main track's loose link stands
     assert link_tracks({1: desc["m"], 2: desc["f"]}, known, brief={2}) == {1: None, 2: 2}
+
+
+def test_a_flash_frame_is_left_out_of_a_tracks_descriptor() -> None:
+    # Ten drawings of one character (red hair, blue coat); an impact flash tints two of them through.
+    # Averaged in, the flash frames would put the track over the threshold from the same character
+    # seen elsewhere without a flash; left out, the two describe the same colours.
+    clean, labels = _blocks([(210, 40, 40), (40, 60, 220)], [30, 30])
+    flash = (0.35 * clean + 0.65 * np.array([255, 240, 160])).astype(np.uint8)
+    frames = [flash if i in (4, 5) else clean for i in range(10)]
+    seen_elsewhere, track = track_descriptor([clean] * 3, [labels] * 3, 1), track_descriptor(frames, [labels] * 10, 1)
+    assert seen_elsewhere is not None and track is not None
+    assert distance(track, seen_elsewhere) < 0.05
+    # a track that is the flash half the time is described from all its frames (no half is "the" track)
+    half = track_descriptor([flash if i % 2 else clean for i in range(10)], [labels] * 10, 1)
+    assert half is not None and distance(half, seen_elsewhere) > LINK_THRESHOLD
