@@ -31,6 +31,7 @@ from models.classical.effect_light import (
     mask_box,
     separate_light,
 )
+from models.classical.effect_palette import inner, shot_palette
 from models.classical.effect_time import (
     explained,
     flow_greys,
@@ -249,14 +250,18 @@ class ClassicalEffectSeparator:
     streak
         A detection this long (fraction of the short side) and thin that lasts two frames is kept
         however few its pixels (`effect_time.keep_lasting_groups`): a speed line or a spark's trail.
+    fill_share
+        Over a character, a colour that this share of the shot's character pixels has (with the bins
+        round it, `effect_palette`) is one of its fills, not light (0: off).
     """
 
     name: ClassVar[str] = "classical"
     role: ClassVar[Role] = "effects"
 
     def __init__(self, *, gain: float = 140.0, min_area: float = 0.002, width: float = 0.02,
-                 fringe: int = 2, streak: float = 0.1) -> None:
+                 fringe: int = 2, streak: float = 0.1, fill_share: float = 0.02) -> None:
         self.gain = gain
+        self.fill_share = fill_share
         self.streak = streak
         self.min_area = min_area
         self.width = width
@@ -381,6 +386,7 @@ class ClassicalEffectSeparator:
         seen: NDArray[np.uint16] | None = None
         band: Image | None = None
         band_seen: NDArray[np.uint16] | None = None
+        strays: set[int] = set()
         if len(frames) >= 3:
             # Auras and sparks hug the characters: keep a band around them out of the median too,
             # or a slow character's aura is burnt into the plate.
@@ -391,6 +397,7 @@ class ClassicalEffectSeparator:
             # lines they would outvote it in the median.
             for j in stray_frames(frames, ts, grown):
                 grown[j] = np.ones(shape[:2], bool)
+                strays.add(j)
             plate, seen = build_plate(frames, ts, grown, 1.0, max_plate_frames)
             band, band_seen = band_plate(frames, ts, character_masks, grown, seen, max_plate_frames)
         greys = flow_greys(frames) if len(frames) >= 3 else None
@@ -438,7 +445,29 @@ class ClassicalEffectSeparator:
         for light, m in zip(lights, maps, strict=True):
             light.strength = m
             clear_unlit(light.colour, m)
+        if self.fill_share > 0 and len(frames) >= 3:
+            self._fills_are_no_light(frames, character_masks, lights, strays)
         return lights
+
+    def _fills_are_no_light(self, frames: Sequence[Image], masks: Sequence[Mask], lights: list[EffectLight],
+                            strays: set[int]) -> None:
+        """No light over a character where the pixel's colour is one of the shot's frequent fills
+        (`effect_palette`; flashes and stray frames are not counted): a redrawn mouth, a turned head
+        measured against other drawings. Lasting light recurs too, but spread over many colours by its
+        changing strength. Clipped pixels (a channel >= 250) are left alone: light over white leaves
+        a white fill."""
+        use = [i for i in range(len(frames)) if i not in strays and flash_strength(np.asarray(frames[i])) == 0.0]
+        palette = shot_palette([frames[i] for i in use], [masks[i] for i in use])
+        if palette is None:
+            return
+        for i in use:
+            light = lights[i]
+            image = np.asarray(frames[i], np.uint8)
+            ys, xs = np.nonzero(inner(masks[i]) & (light.strength > 0) & (_cmax(image) < 250))
+            if len(ys):
+                fill = palette.share(image[ys, xs]) >= self.fill_share
+                light.strength[ys[fill], xs[fill]] = 0.0
+                clear_unlit(light.colour, light.strength)
 
     @staticmethod
     def _reach(shape: tuple[int, ...]) -> int:
