@@ -133,3 +133,50 @@ def test_a_thin_sliver_the_mask_and_the_frame_edge_enclose_stays_open() -> None:
     img[sliver] = (250, 250, 245)
     alpha = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]
     assert alpha[sliver][:, 1:-1].max() < 0.5
+
+
+def _walk_off_a_block(
+    frames: int = 8, step: int = 4, outline: str = "round",
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """A flat-filled, outlined disc walking right over a textured background (still camera), and
+    masks that each hold the disc and the background block it walked off (x 8-34, rows 30-90): no
+    frame's mask leaves that block, so no frame shows it as background to the matte. The truth of
+    the last frame is the disc alone."""
+    h, w = 120, 200
+    noise = np.random.default_rng(9).integers(0, 255, (h, w, 3)).astype(np.uint8)
+    bg = cv2.GaussianBlur(noise, (0, 0), 0.7)
+    yy, xx = np.mgrid[:h, :w]
+    images, masks = [], []
+    for i in range(frames):
+        cx = 60 + step * i
+        d = np.hypot(yy - 60, xx - cx)
+        img = bg.copy()
+        img[d < 28] = (240, 200, 160)
+        img[(d >= 26) & (d < 28) & ((xx > cx) if outline == "right" else True)] = (25, 20, 30)
+        disc = d < 28
+        block = (yy >= 30) & (yy < 90) & (xx >= 8) & (xx < cx)
+        images.append(img)
+        masks.append(disc | block)
+    return images, masks, disc
+
+
+def test_background_every_mask_holds_is_cut_when_it_stays_while_the_character_walks() -> None:
+    """A block of background the masks drag behind a walking character is in every frame's mask, so
+    no frame shows it to the matte; it stays put in the plate while the character's drawing moves
+    on, which is what tells it from the character: it is cut, and the character's own flat fill
+    (the same colour in neighbouring frames where the disc still covers it) stays."""
+    images, masks, disc = _walk_off_a_block()
+    eye = [np.eye(3) for _ in images]
+    alpha = ClassicalMatter().matte_shot(images, masks, transforms=eye)[-1]
+    assert alpha[36:84, 12:30].max() < 0.05  # the block the disc walked off
+    inner = cv2.erode(disc.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert alpha[inner].min() > 0.99  # the disc's fill
+
+
+def test_a_still_character_is_not_cut_where_it_stays_put() -> None:
+    """The same disc standing still, its outline drawn on the right half only (its fill meets the
+    background on the left): its whole drawing is static in the plate, and nothing of it is cut."""
+    images, masks, disc = _walk_off_a_block(step=0, outline="right")
+    alpha = ClassicalMatter().matte_shot(images, masks, transforms=[np.eye(3) for _ in images])[-1]
+    inner = cv2.erode(disc.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert alpha[inner].min() > 0.99
