@@ -20,7 +20,6 @@ from numpy.typing import NDArray
 
 from models.base import Image, Mask
 from models.classical.camera import estimate_camera, refine_camera
-from models.classical.filters import line_art
 from models.classical.geometry import Matrix
 from models.classical.inpaint import stray_frames
 from models.classical.plate import masked_median, sample_indices
@@ -99,58 +98,3 @@ def _sample(
     colours = masked_median(stack.reshape(len(others), -1, 3)[:, :count], ok)
     return colours, ok.sum(axis=0)
 
-
-
-STATIC_TOLERANCE = 10.0  # levels: a pixel the same colour as this at the same place of the plate
-STATIC_FRAMES = 3  # frames of other drawings, >= `STATIC_GAP` away, that must show that colour there
-STATIC_GAP = 2  # frames
-STILL = 0.5  # share of a part's line art that is static from which the part stands still
-
-
-def static_pixels(
-    frames: Sequence[Image], transforms: Sequence[Matrix], i: int, mask: Mask, known: Mask, drawing: Sequence[int],
-    band: int = 3,
-) -> Mask:
-    """The pixels of ``mask`` that no source shows as background (not ``known``) and that stay put in
-    the plate: `STATIC_FRAMES` frames of other drawings (``drawing``: a frame's drawing id),
-    `STATIC_GAP` or more frames away, show the same colour at the same place of the plate, whatever
-    their masks say. A moving character's parts move on; background its masks took in in every
-    frame (a block a mask trails behind a character that walked off it) stays. A part of the mask
-    that stands still (over `STILL` of its line art static) gives none: a still character is static
-    throughout."""
-    frame = np.asarray(frames[i])
-    out = np.zeros(mask.shape, bool)
-    others = [j for j in range(len(frames)) if abs(j - i) >= STATIC_GAP and drawing[j] != drawing[i]]
-    if len(others) < STATIC_FRAMES or not mask.any():
-        return out
-    edges = mask & line_art(frame, band, contrast=40.0, darkest=110)
-    ys, xs = np.nonzero((mask & ~known) | edges)
-    h, w = frame.shape[:2]
-    count = len(ys)
-    rows = -(-count // MAP_COLUMNS)
-    shape = (rows, MAP_COLUMNS)
-    px = np.full(rows * MAP_COLUMNS, xs[0], np.float32)
-    py = np.full(rows * MAP_COLUMNS, ys[0], np.float32)
-    px[:count], py[:count] = xs, ys
-    px, py = px.reshape(shape), py.reshape(shape)
-    here = [frame[ys, xs, c].astype(np.float32) for c in range(3)]
-    votes = np.zeros(count, np.int32)
-    there = np.empty((*shape, 3), np.uint8)
-    for j in others:
-        m = (np.linalg.inv(transforms[j]) @ transforms[i])[:2].astype(np.float32)
-        mx = m[0, 0] * px + m[0, 1] * py + m[0, 2]
-        my = m[1, 0] * px + m[1, 1] * py + m[1, 2]
-        cv2.remap(np.asarray(frames[j]), mx, my, cv2.INTER_CUBIC, dst=there, borderMode=cv2.BORDER_REPLICATE)
-        inside = ((mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)).ravel()[:count]
-        flat = there.reshape(-1, 3)[:count]
-        d = [flat[:, c].astype(np.float32) - here[c] for c in range(3)]
-        votes += inside & (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < STATIC_TOLERANCE**2)
-    out[ys, xs] = votes >= STATIC_FRAMES
-    # Parts of the mask that stand still: most of their line art (the character's outlines) is static.
-    n, parts = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    flat_parts = np.asarray(parts, np.intp).ravel()
-    edge_count = np.bincount(flat_parts, weights=edges.ravel(), minlength=n)
-    static_edges = np.bincount(flat_parts, weights=(edges & out).ravel(), minlength=n)
-    still = static_edges > STILL * np.maximum(edge_count, 1)
-    still[0] = True
-    return np.asarray(out & mask & ~known & ~still[parts])

@@ -12,9 +12,7 @@ inpainter's stitch, only in the band along the mask's edge that the solve reads)
 it is known each edge pixel solves the compositing equation against that exact background, with the
 foreground colour sampled from the character's own nearby pixels (`composite_alpha`): alpha follows
 the drawing's real edge even where the mask is a pixel or two off, and parts of the mask that are
-background are dropped; so are parts of the mask no frame shows as background that stay put in the
-plate while the character moves (`matte_background.static_pixels`: a block the masks trail behind a
-character that walked off it). Where the background is unknown the mask's edge is feathered by about a pixel
+background are dropped. Where the background is unknown the mask's edge is feathered by about a pixel
 (on anime the mask's edge is the art's edge; a colour model guessing the background moves it), with
 the dark outline hugging the mask taken in. Holes enclosed by the mask that are small (eye whites,
 teeth, glasses) are filled: alpha is 1 inside the outline. Larger regions the mask encloses,
@@ -37,7 +35,7 @@ from models.classical import morphology
 from models.classical.drawings import same_drawing
 from models.classical.filters import colour_distance, guided_filter, line_art
 from models.classical.geometry import Matrix
-from models.classical.matte_background import known_background, shot_camera, static_pixels
+from models.classical.matte_background import known_background, shot_camera
 
 Method = Literal["guided", "cf"]
 F32 = NDArray[Any]  # cv2 stubs type results loosely; keep internal arrays loose too
@@ -175,7 +173,6 @@ class ClassicalMatter:
         # where the mask stops short of it.
         holes = [morphology.dilate_boxed(m, disk) > 0 for m in filled]
         backgrounds: dict[int, tuple[Image, Mask]] = {}
-        statics: dict[int, Mask] = {}
         if n >= 2:
             ts = list(transforms) if transforms is not None else shot_camera(frames, holes)
             # The edge solve reads the background only out to the reach and in to where the mask is
@@ -184,9 +181,6 @@ class ClassicalMatter:
             # (and at every pixel of the gaps, which `character_gaps` judges).
             bands = {i: (holes[i] & ~_inner(filled[i], r)) | gaps[i] for i in solve}
             backgrounds = known_background(frames, holes, ts, bands)
-            # Background every frame's mask holds (no source shows it) that stays put while the
-            # character moves: cut below like background a source shows.
-            statics = {i: static_pixels(frames, ts, i, ms[i], backgrounds[i][1], head, r) for i in solve}
         done: dict[int, SoftMap] = {}
         for i in solve:
             image, mask = np.asarray(frames[i]), ms[i]
@@ -197,11 +191,11 @@ class ClassicalMatter:
                 done[i] = self.matte(image, mask)
                 continue
             background, known = backgrounds[i]
-            done[i] = self.matte_with_background(image, mask, background, known, holes[i], statics.get(i))
+            done[i] = self.matte_with_background(image, mask, background, known, holes[i])
         return [done[head[i]] for i in wanted]
 
     def matte_with_background(
-        self, image: Image, mask: Mask, background: Image, known: Mask, reach: Mask, static: Mask | None = None,
+        self, image: Image, mask: Mask, background: Image, known: Mask, reach: Mask
     ) -> SoftMap:
         """Alpha of ``mask``'s objects where the ``background`` behind them is ``known`` (within
         ``reach`` of the mask).
@@ -223,14 +217,10 @@ class ClassicalMatter:
         # Everything below reaches at most ~3 bands past the mask and the reach (the line-art
         # black-hat, the rings, the feather), and alpha is 0 beyond: the box around them, with
         # 3 more bands, gives exactly the whole frame's result at a fraction of the cost in 1080p.
-        stays = np.zeros(mask.shape, bool) if static is None else np.asarray(static, bool)
-        out[box] = self._matte_near(image[box], mask[box], background[box], known[box], reach[box], r, stays[box])
+        out[box] = self._matte_near(image[box], mask[box], background[box], known[box], reach[box], r)
         return out
 
-    def _matte_near(
-        self, image: Image, mask: Mask, background: Image, known: Mask, reach: Mask, r: int,
-        static: Mask | None = None,
-    ) -> SoftMap:
+    def _matte_near(self, image: Image, mask: Mask, background: Image, known: Mask, reach: Mask, r: int) -> SoftMap:
         use = known & reach
         # Dark outlines hugging the mask are the character's (the segment masks often stop short of
         # them: glasses, the line around a face); where the background is known the solve below
@@ -254,10 +244,7 @@ class ClassicalMatter:
         # Deep inside the mask the stitched background may be the character itself (a part that
         # never moved, which the mask missed in every frame): only the band near the edge is judged.
         deep = cv2.erode(core8, k, iterations=2) > 0
-        # Pixels that stay put in the plate while the character moves (`static_pixels`) are background
-        # at any depth: no frame showed them behind a mask, so they join the cut runs but not the solve.
-        static = np.zeros(mask.shape, bool) if static is None else np.asarray(static, bool)
-        same = cv2.morphologyEx((((dist < 10.0) & use & ~deep) | static).astype(np.uint8), cv2.MORPH_OPEN, k) > 0
+        same = cv2.morphologyEx(((dist < 10.0) & use & ~deep).astype(np.uint8), cv2.MORPH_OPEN, k) > 0
         same = background_runs(same, mask, img)
         sure_fg = (fg_core & ~same) | (cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0)
         body = mask & ~(same & ~sure_fg)
