@@ -9,7 +9,7 @@ import numpy as np
 from app.demo.generator import generate_shots
 from models.classical.grouping import FrameTracks, group_tracks
 from models.classical.segmentation import ClassicalSegmenter
-from models.classical.tracking import carry_labels, object_shift, split_merged
+from models.classical.tracking import carry_labels, object_shift, split_hidden, split_merged
 
 
 def _figure(img: np.ndarray, lab: np.ndarray, oid: int, x: int, colour: tuple[int, int, int]) -> None:
@@ -59,6 +59,38 @@ def test_a_blob_with_two_faces_splits_between_the_columns_under_the_heads() -> N
         ids, counts = np.unique(out[lab == oid], return_counts=True)
         assert counts.max() >= 0.9 * counts.sum(), (oid, ids, counts)
     assert out[lab == 1].max() != out[lab == 2].max()
+
+
+def _behind(peek: int) -> tuple[np.ndarray, np.ndarray]:
+    """A figure (1: head 40-60 wide, body under it) with a second one (2) behind it, of which only a
+    strip ``peek`` px wide shows on its left, from the top of its head to its feet."""
+    lab = np.zeros((100, 160), np.uint8)
+    lab[20 - 2 : 90, 40 - peek : 56] = 2
+    lab[18:40, 40:60] = 1  # the front head, its face box at x 40-60, y 18-38
+    lab[40:90, 40:58] = 1  # the front body, under the head
+    return (lab > 0).astype(np.int32), lab
+
+
+def test_a_character_behind_another_shows_as_a_second_head_and_is_cut_off() -> None:
+    comps, lab = _behind(6)
+    out, heads = split_hidden(comps, [(40, 18, 20, 20)])
+    assert len(heads) == 1 and heads[0][0] + heads[0][2] == 40  # beside the face box, on the left
+    back = out[lab == 2]
+    assert (back != out[25, 50]).mean() > 0.9  # the hidden one's strip is a component of its own
+    assert (out[lab == 1] == out[25, 50]).all()  # the front one keeps all of itself
+    # Grouping then keeps the two heads apart (two faces carried in one frame are two characters).
+    tracks = FrameTracks(np.where(out == out[25, 50], 1, np.where(out > 0, 2, 0)).astype(np.uint8),
+                         faces=[(40, 18, 20, 20), *heads])
+    assert len(set(group_tracks([tracks, tracks]).values())) == 2
+
+
+def test_a_head_whose_hair_ends_at_its_face_box_is_not_cut() -> None:
+    comps, _ = _behind(2)  # two pixels beside a 20 px face: the head's own hair
+    out, heads = split_hidden(comps, [(40, 18, 20, 20)])
+    assert heads == [] and (out == comps).all()
+    comps, _ = _behind(6)  # the strip is on the side of a second face: two faces split it already
+    out, heads = split_hidden(comps, [(40, 18, 20, 20), (30, 18, 10, 10)])
+    assert heads == [] and (out == comps).all()
 
 
 def test_a_character_coming_back_from_behind_another_keeps_its_track() -> None:

@@ -9,7 +9,8 @@ background plate at ~480 px through it (`background.BackgroundModel`), then per 
 2. GrabCut initialised from that evidence (sure/probable fg/bg) in the foreground's bounding box;
 3. a guided filter on the full-resolution frame upsamples the mask edge-aware;
 4. connected components become pieces; the previous frame's objects are carried into this one,
-   each by its own motion (`tracking.carry_labels`), blobs holding two of them (or two faces) are
+   each by its own motion (`tracking.carry_labels`), blobs holding two of them (or two faces, or a
+   second head beside a face: a character hidden behind another, `tracking.split_hidden`) are
    split, and each piece takes the id of the carried object it covers. Flash and impact frames
    (the picture departs from the plate as a whole) keep the previous frame's objects; with
    `backtrack` on (the both-ways menu choice) the same pieces are then tracked from the shot's end
@@ -49,7 +50,7 @@ from models.classical.labelmaps import relabel, streaks
 from models.classical.plate import warp_to_frame
 from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
-from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_merged
+from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_hidden, split_merged
 
 K3 = np.ones((3, 3), np.uint8)
 # A frame whose background agrees with the plate over less than this share of what the shot's
@@ -200,7 +201,10 @@ class ClassicalSegmenter:
                     if self.backtrack:  # its components and picture, held through the shot only when used
                         tracked.append(TrackedFrame(i, comps, ev.small, ev.faces, rescale_transform(transforms[i], s)))
                     derived.append(None)
+                    # A character hidden behind another shows as a second head beside the front one's.
+                    comps, heads = split_hidden(comps, ev.faces)
                     comps = split_merged(comps, ev.small, ev.faces, carried)
+                    ev.faces = ev.faces + heads  # the shot's grouping keeps the two heads apart
                     ids = tracker.assign(comps, carried)
                     labels_small = ids[comps].astype(np.uint8)
                     # The next frame follows the objects from this one; a flash or impact frame's

@@ -7,7 +7,8 @@ its own translation, found by masked template matching of its pixels, and where 
 overlap (one passing in front of the other) gives each pixel to the object whose carried colours
 match the new frame there - the one in front is the one that is seen.
 
-Per frame, `components` are the foreground's pieces, `split_merged` cuts a blob that holds two
+Per frame, `components` are the foreground's pieces, `split_hidden` cuts off a character hidden
+behind another (a second head beside a face), `split_merged` cuts a blob that holds two
 characters (two faces, or two carried objects), and `IdTracker` gives each piece the id of the
 carried object it covers.
 """
@@ -24,13 +25,16 @@ from models.base import Image, Labels
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
-__all__ = ["IdTracker", "carry_labels", "components", "hulls", "object_shift", "split_merged"]
+__all__ = ["IdTracker", "carry_labels", "components", "hulls", "object_shift", "split_hidden", "split_merged"]
 
 # Template matching works on at most this many pixels per object (larger ones are matched at a
 # coarser scale): a character's translation does not need every pixel.
 MATCH_PIXELS = 6000
 # Neighbourhood (px) over which overlapping objects' ownership is decided by majority.
 SMOOTH = 9
+# A blob reaching this far (in face widths, median over the eye rows) beyond a lone face's box on one
+# side holds a second head there: a character standing behind the one whose face was found.
+HIDDEN_HEAD = 0.15
 
 
 def object_shift(prev_image: Image, mask: NDArray[np.bool_], image: Image, search: int) -> tuple[int, int]:
@@ -206,6 +210,59 @@ def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
             k += 1
             out[region & (owner == j)] = k
     return out
+
+
+def split_hidden(comps: NDArray[np.int32], faces: Sequence[Box],
+                 reach: float = HIDDEN_HEAD) -> tuple[NDArray[np.int32], list[Box]]:
+    """Blobs cut where a character hidden behind the one whose face was found shows beside it, and
+    the hidden characters' head boxes (for the shot's grouping, as faces: two heads are never one
+    character).
+
+    A character standing behind another shows a sliver of itself beside the front one's head: its
+    hair and half its face, its shoulder, a strip of its clothes down to its feet. The blob is one
+    piece in every frame and its face is never detected, so neither two faces nor two carried objects
+    split it (the carried object is the two of them). The cue: at eye level (the face box's rows from
+    a tenth to seven tenths) the blob goes on beyond the face box's side by at least ``reach`` face
+    widths (median over the rows; a head's own hair ends at about the face box, shoulders are lower).
+    Only the sides with no other face in the blob are looked at. What of the blob lies beyond the face
+    box's edge on that side (the column from the sliver's head to its feet) becomes a new component;
+    the head box is the sliver's width by the face's height, beside the face box."""
+    out = comps.copy()
+    k = int(comps.max())
+    heads: list[Box] = []
+    h, w = comps.shape
+    centres = [(int(np.clip(fy + fh // 2, 0, h - 1)), int(np.clip(fx + fw // 2, 0, w - 1))) for fx, fy, fw, fh in faces]
+    for (fx, fy, fw, fh), (cy, cx) in zip(faces, centres, strict=True):
+        c = int(comps[cy, cx])
+        if c == 0:
+            continue
+        others = [faces[j][0] for j, (y, x) in enumerate(centres) if (y, x) != (cy, cx) and comps[y, x] == c]
+        region = comps == c
+        rows = region[max(0, fy + fh // 10):max(0, min(h, fy + 7 * fh // 10))]
+        if rows.shape[0] == 0:
+            continue
+        for side in (-1, 1):
+            if any((x - fx) * side > 0 for x in others):
+                continue
+            # The run of blob pixels from the box's edge outwards, per row.
+            if side < 0:
+                strip = rows[:, max(0, fx - fw):max(0, fx)][:, ::-1]
+            else:
+                strip = rows[:, min(w, fx + fw):min(w, fx + 2 * fw)]
+            if strip.shape[1] == 0:
+                continue
+            run = np.where(strip.all(axis=1), strip.shape[1], np.argmin(strip, axis=1))
+            width = int(np.median(run))
+            if width >= reach * fw and width >= 2:
+                heads.append((fx - width, fy, width, fh) if side < 0 else (fx + fw, fy, width, fh))
+                k += 1
+                cut = region & (out == c)
+                if side < 0:
+                    cut[:, max(0, fx):] = False
+                else:
+                    cut[:, :min(w, fx + fw)] = False
+                out[cut] = k
+    return out, heads
 
 
 def _core(face: Box) -> tuple[slice, slice]:
