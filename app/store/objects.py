@@ -282,13 +282,24 @@ class ObjectStore:
             s = self.project.shot_of(shot)
             frames = range(s.start, s.end)
             links = [t for t in self.tracks_of(oid) if t.shot == s.start]
-            objects = {}
+            # Deleted from the only shot it is in, it leaves the list too (and comes back on undo).
+            objects = {} if self._appears_outside(oid, s.start, s.end) else {oid: None}
         # Tracks stay known (as nothing) so a re-run of the segment stage does not bring the object back.
         tracks = {(t.shot, t.track): [[s_, 0 if o == oid else o] for s_, o in t.pieces] for t in links}
         edits = relabel(self.project, frames, {oid: 0}, oid)
         return self._commit("delete_object", edits, objects, tracks, extra={"object_id": oid, "shot": shot})
 
     # -- internals ----------------------------------------------------------------------------------
+    def _appears_outside(self, oid: int, start: int, end: int) -> bool:
+        """Whether ``oid`` is linked to a track of another shot or has pixels outside frames start..end-1."""
+        if any(t.shot != start for t in self.tracks_of(oid)):
+            return True
+        layers = self.project.layers
+        return any(
+            (labels := layers.read("masks", f)) is not None and bool((labels == oid).any())
+            for f in (*range(start), *range(end, self.project.frame_count))
+        )
+
     def _commit(
         self, kind: str, edits: list[MaskEdit], objects: Mapping[int, ObjectInfo | None],
         tracks: Mapping[TrackKey, list[list[int]] | None], *, undoable: bool = True, extra: dict[str, Any] | None = None,

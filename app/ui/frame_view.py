@@ -36,7 +36,17 @@ from app.ui.loader import FrameImages
 from app.ui.tools import TOOLS, Interaction
 
 HINT = ("Click an object to select it, click again to refine it; click on background to start a new one.\n"
-        "Right click removes. B brush, E eraser, R box, [ ] brush size, Esc clears. Help > Shortcuts (F1)")
+        "Right click removes. B brush, E eraser, R box, [ ] brush size, Esc clears. Help > Shortcuts (F1)\n"
+        "(Click this note to close it; Help > Show the getting-started hint brings it back.)")
+HINT_SHOWN_MS = 45_000  # then it goes by itself: it covers part of the frame
+
+
+class _Hint(QLabel):
+    """The getting-started note over the canvas: a click on it closes it."""
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.hide()
+        event.accept()
 
 FULL_RES_DELAY_MS = 150
 
@@ -59,10 +69,13 @@ class FrameView(QGraphicsView):
         self.ab_label = QLabel(self)
         self.ab_label.setStyleSheet("background: rgba(20,20,24,200); color: #ffd878; padding: 3px 6px;")
         self.ab_label.setVisible(False)
-        self.hint = QLabel(HINT, self)
+        self.hint = _Hint(HINT, self)
         self.hint.setStyleSheet("background: rgba(20,20,24,215); color: #e8e8e8; padding: 8px; border-radius: 4px;")
         self.hint.setWordWrap(True)
+        self.hint.setCursor(Qt.CursorShape.PointingHandCursor)
         self.hint.setVisible(False)
+        self._hint_timer = QTimer(self, singleShot=True, interval=HINT_SHOWN_MS)
+        self._hint_timer.timeout.connect(self.hide_hint)
         self.tools: dict[str, Interaction] = {name: tool(self) for name, tool in TOOLS.items()}
         self._pressed: Interaction | None = None
         self._marks: list[QGraphicsItem] = []
@@ -117,6 +130,8 @@ class FrameView(QGraphicsView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        if self.hint.isVisible():
+            self._place_hint()  # stays in the bottom-left corner, not half off a smaller view
         if self._fit:
             self.fit()
 
@@ -227,11 +242,13 @@ class FrameView(QGraphicsView):
         self.tool.activate(QColor(*color) if color is not None else QColor(255, 255, 255))
 
     def wheelEvent(self, event: QWheelEvent) -> None:
+        self.hide_hint()
         factor = 1.25 ** (event.angleDelta().y() / 120)
         self._fit = False
         self.scale(factor, factor)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        self.hide_hint()
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space, self._panned = True, False
             return
@@ -258,15 +275,28 @@ class FrameView(QGraphicsView):
         super().leaveEvent(event)
 
     def show_hint(self, on: bool) -> None:
-        """The first-run hint over the canvas (the window decides when; a click dismisses it)."""
+        """The first-run hint over the canvas (the window decides when). It goes at the user's first
+        gesture on the frame, key or action in the window (`MainWindow`), a click on it, or by itself
+        after `HINT_SHOWN_MS`."""
         self.hint.setVisible(on)
         if on:
-            self.hint.setFixedWidth(min(560, max(260, self.viewport().width() - 40)))
-            self.hint.adjustSize()
-            self.hint.move(16, self.viewport().height() - self.hint.height() - 16)
+            self._place_hint()
+            self._hint_timer.start()
+        else:
+            self._hint_timer.stop()
+
+    @Slot()
+    def hide_hint(self) -> None:
+        if self.hint.isVisible():
+            self.show_hint(False)
+
+    def _place_hint(self) -> None:
+        self.hint.setFixedWidth(min(560, max(260, self.viewport().width() - 40)))
+        self.hint.adjustSize()
+        self.hint.move(16, self.viewport().height() - self.hint.height() - 16)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        self.hint.setVisible(False)
+        self.hide_hint()
         if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):
             self._pan_from = event.position()
             self._panned = True

@@ -56,6 +56,11 @@ class MainWindow(FilesMixin, QMainWindow):
         controller.read_only_offer.connect(self._on_read_only_offer)
         controller.project_changed.connect(self._on_project)
         controller.tool_changed.connect(self._on_tool)
+        # The getting-started hint goes at the user's first action, key or frame change, not only a click on the frame.
+        for name, action in self.actions_by_name.items():
+            if name != "hint":
+                action.triggered.connect(self.view.hide_hint)
+        controller.frame_changed.connect(lambda _f: self.view.hide_hint())
         self._on_project()
 
     # -- layout -------------------------------------------------------------------------------------

@@ -106,13 +106,18 @@ class ObjectsMixin(_Base):
                 self.runner.submit_delete_object(object_id)
         else:
             self.project.delete_object(object_id, shot=shot)
-        if not this_shot:
-            remaining = [o for o in self.project.manifest.objects if o.id != object_id]
-            if self.object_id == object_id:
-                self.object_id = remaining[0].id if remaining else None
+        if not this_shot and self.object_id == object_id:
+            self.object_id = None  # the next click selects what is under it, it edits no other object
         self._objects_touched()
 
     def _objects_touched(self) -> None:
+        if self.project is not None and self.object_id is not None and self.project.object(self.object_id) is None:
+            # It left the list (deleted from its only shot, an undone add): clicks must not edit an object
+            # the user cannot see; a click selects what is under it again.
+            self.object_id = None
+            self.clear_prompt()
+            if self.loader is not None:
+                self.loader.set_active(None)
         if self.loader is not None:
             self.loader.set_colors(self.object_colors())
             self.data_changed.emit({"masks": None})
