@@ -39,7 +39,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"celstudio: error: {exc}", file=sys.stderr, flush=True)
         os._exit(1)
     with project:
-        print(f"imported {project.frame_count} frames in {len(project.shots)} shots into {project.root}")
+        shots = len(project.shots)
+        print(f"imported {project.frame_count} frames in {shots} shot{'' if shots == 1 else 's'} into {project.root}")
     return 0
 
 
@@ -66,7 +67,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"{info['name']}: {info['frames']} frames ({info['drawings']} drawings), {info['size']} @ {info['fps']} fps, {len(project.shots)} shots")
+    print(f"{info['name']}: {info['frames']} frames ({info['drawings']} drawings), {info['size']} @ {info['fps']} fps, {len(project.shots)} shot{'' if len(project.shots) == 1 else 's'}")
     print(f"source: {info['source']}")
     shown = ", ".join(f"{o.name} ({o.kind})" for o in m.objects[:12]) + (f", ... {len(m.objects) - 12} more" if len(m.objects) > 12 else "")
     print(f"objects: {len(m.objects)}: {shown}" if m.objects else "objects: none yet (the segment stage registers them)")

@@ -361,3 +361,65 @@ def test_the_getting_started_hint_goes_at_the_users_first_action_not_only_a_clic
         qtbot.waitUntil(lambda: not hint.isVisible(), timeout=5000)  # and by itself
     finally:
         c.close_project()
+
+
+def test_the_object_list_greys_what_is_not_on_the_frame_and_goes_to_it(
+        qtbot: Any, imported_project: Path, tmp_path: Path) -> None:
+    """onepiece_demo.mp4 after a run: five objects listed (stage 1 now splits more), and on a frame
+    of the first shot "Character 4" (found only in the second shot) read like the others; picking it
+    showed nothing and said nothing. Objects with no pixels on the frame shown are now greyed, their
+    tooltip says in which shots stage 1 found them, picking one says so, and "Go to it" moves to a
+    frame where it is. Del in the list asks to delete the selected object."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QSettings, Qt, QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.ui.controller import MainController
+    from app.ui.docks import ABSENT_GREY
+    from app.ui.window import MainWindow
+
+    lone, both = _two_tracked_objects(imported_project)
+    c = MainController(runner_factory=lambda p: PipelineRunner(p).start())
+    c.auto_run = False
+    w = MainWindow(c, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    lst = w.objects_panel.list
+    said: list[str] = []
+    c.status.connect(said.append)
+
+    def grey(oid: int) -> bool:
+        item = next(lst.item(i) for i in range(lst.count()) if lst.item(i).data(Qt.ItemDataRole.UserRole) == oid)
+        color = item.foreground().color()
+        return (color.red(), color.green(), color.blue()) == ABSENT_GREY
+
+    try:
+        assert c.open_project(imported_project)
+        c.set_paused(True)
+        qtbot.waitUntil(lambda: lst.count() == 2, timeout=5000)
+        assert not grey(lone) and not grey(both)  # frame 0: both are there
+        c.set_frame(8)
+        qtbot.waitUntil(lambda: grey(lone), timeout=5000)
+        assert not grey(both)
+        row = next(i for i in range(lst.count()) if lst.item(i).data(Qt.ItemDataRole.UserRole) == lone)
+        assert "Not on this frame; found in shot 1" in lst.item(row).toolTip()
+        lst.setCurrentRow(row)  # the user picks it in the list
+        assert c.object_id == lone and any("is not on this frame (found in shot 1)" in m for m in said)
+        assert c.go_to_object(lone) and c.frame == 0 and c.object_id == lone
+        qtbot.waitUntil(lambda: not grey(lone), timeout=5000)
+        # Del in the list: the delete question (answered Cancel here)
+        asked: list[str] = []
+
+        def answer() -> None:
+            box = QApplication.activeModalWidget()
+            if isinstance(box, QMessageBox):
+                asked.append(box.text())
+                box.reject()
+
+        QTimer.singleShot(300, answer)
+        lst.setFocus()
+        qtbot.keyClick(lst, Qt.Key.Key_Delete)
+        assert asked and asked[0].startswith("Delete ")
+        assert c.project is not None and c.project.object(lone) is not None
+    finally:
+        c.close_project()

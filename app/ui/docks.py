@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QPoint, Qt, Slot
-from PySide6.QtGui import QColor, QFont, QIcon, QPixmap
+from PySide6.QtCore import QPoint, Qt, QTimer, Slot
+from PySide6.QtGui import QColor, QFont, QIcon, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
@@ -25,6 +25,9 @@ from PySide6.QtWidgets import (
 from app.ui.controller import MainController
 from app.ui.icons import icon
 from app.ui.render import LAYER_LABELS, LAYER_ORDER
+
+HERE_DELAY_MS = 150
+ABSENT_GREY = (128, 128, 134)
 
 
 def _swatch(color: tuple[int, int, int]) -> QIcon:
@@ -60,6 +63,13 @@ class ObjectsPanel(QWidget):
         layout.addLayout(buttons)
         controller.objects_changed.connect(self.refresh)
         controller.project_changed.connect(self.refresh)
+        # Which objects are on the frame shown: looked up once the playhead rests, and after edits.
+        self._here_timer = QTimer(self, singleShot=True, interval=HERE_DELAY_MS)
+        self._here_timer.timeout.connect(self.mark_here)
+        controller.frame_changed.connect(lambda _f: self._here_timer.start())
+        controller.data_changed.connect(self._on_data)
+        delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.list, self._delete)
+        delete.setContext(Qt.ShortcutContext.WidgetShortcut)  # Del in the list; never on the canvas
         self._filling = False
 
     @Slot()
@@ -88,6 +98,37 @@ class ObjectsPanel(QWidget):
         if self.c.object_id is None:
             self.list.setCurrentRow(-1)
         self._filling = False
+        self.mark_here()
+
+    def _on_data(self, changed: dict[str, object]) -> None:
+        frames = changed.get("masks", ())
+        if "masks" in changed and (frames is None or self.c.frame in frames):  # type: ignore[operator]
+            self._here_timer.start()
+
+    @Slot()
+    def mark_here(self) -> None:
+        """Grey the objects that have no pixels on the frame shown, and say where they are (in place:
+        an open rename editor stays open)."""
+        here = self.c.objects_on_frame()
+        self._filling = True
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            oid = int(item.data(Qt.ItemDataRole.UserRole))
+            tip = item.toolTip().split("\n", 1)[0] + self._where(oid, here)
+            item.setToolTip(tip)
+            item.setForeground(QColor(*ABSENT_GREY) if oid not in here else self.list.palette().text().color())
+            item.setData(Qt.ItemDataRole.UserRole + 1, oid in here)
+        self._filling = False
+
+    def _found_in(self, oid: int) -> str:
+        shots = self.c.object_shots(oid)
+        return f"found in shot{'s' if len(shots) > 1 else ''} {', '.join(str(i + 1) for i in shots)}" if shots else ""
+
+    def _where(self, oid: int, here: set[int]) -> str:
+        if oid in here:
+            return ""
+        found = self._found_in(oid)
+        return f"\nNot on this frame{'; ' + found if found else ''} (right click > Go to it)"
 
     def _current_id(self) -> int | None:
         item = self.list.currentItem()
@@ -95,7 +136,12 @@ class ObjectsPanel(QWidget):
 
     def _picked(self, item: QListWidgetItem | None, _prev: QListWidgetItem | None) -> None:
         if not self._filling and item is not None:
-            self.c.set_object(int(item.data(Qt.ItemDataRole.UserRole)))
+            oid, name = int(item.data(Qt.ItemDataRole.UserRole)), item.text()
+            self.c.set_object(oid)  # refills the list: ``item`` is gone
+            if oid not in self.c.objects_on_frame():
+                found = self._found_in(oid)
+                self.c.status.emit(f"{name} is not on this frame{' (' + found + ')' if found else ''}; "
+                                   "right click > Go to it.")
 
     def _renamed(self, item: QListWidgetItem) -> None:
         if not self._filling:
@@ -130,6 +176,7 @@ class ObjectsPanel(QWidget):
         """The object's edits: rename, confirm, merge, split, reassign (this shot / to its end), delete."""
         menu = QMenu(self)
         project = self.c.project
+        menu.addAction("Go to it", lambda: self.c.go_to_object(oid))
         others = [o for o in (project.manifest.objects if project else []) if o.id != oid]
         item = next((self.list.item(i) for i in range(self.list.count())
                      if int(self.list.item(i).data(Qt.ItemDataRole.UserRole)) == oid), None)

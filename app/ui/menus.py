@@ -29,6 +29,9 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Space+drag, middle drag", "Pan the frame"),
     ("Space", "Play / pause"),
     ("Shift+wheel", "Timeline: scroll"),
+    ("F2, double click", "Objects list: rename the object (names it in every shot)"),
+    ("Del", "Objects list: delete the selected object (asks: in this shot or everywhere)"),
+    ("Right click", "Objects list: go to the object, merge, split, reassign, delete; greyed: not on this frame"),
 )
 
 

@@ -82,7 +82,8 @@ class LifecycleMixin(_Base):
         self.project_changed.emit()
         self.objects_changed.emit()
         self.frame_changed.emit(self.frame)  # a restored view state may have moved it already
-        self.status.emit(f"Opened {project.manifest.name}: {project.frame_count} frames, {len(project.shots)} shots.")
+        shots = len(project.shots)
+        self.status.emit(f"Opened {project.manifest.name}: {project.frame_count} frames, {shots} shot{'' if shots == 1 else 's'}.")
 
     def close_project(self) -> None:
         if self.project is not None:

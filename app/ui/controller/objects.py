@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from app.errors import CelstudioError
 from app.store import Project
 from app.store.objects import object_color
@@ -29,6 +31,35 @@ class ObjectsMixin(_Base):
         if object_id is None:
             return None
         return readable_color(self.object_colors().get(object_id, object_color(object_id)))
+
+    def objects_on_frame(self) -> set[int]:
+        """The object ids with pixels on the current frame."""
+        if self.project is None:
+            return set()
+        counts = np.bincount(self.project.masks_or_empty(self.frame).ravel(), minlength=256)
+        return {int(i) for i in np.flatnonzero(counts[1:]) + 1}
+
+    def object_shots(self, object_id: int) -> list[int]:
+        """The shots (indices) where stage 1 found ``object_id`` (from its tracks; an object the user
+        drew has none)."""
+        if self.project is None:
+            return []
+        starts = {t.shot for t in self.project.objects.tracks_of(object_id)}
+        return [i for i, s in enumerate(self.project.shots) if s.start in starts]
+
+    def go_to_object(self, object_id: int) -> bool:
+        """Move to the nearest frame after the current one (else the first) where ``object_id`` has
+        pixels, and make it the active object; False (and a status line) when it has none."""
+        if self.project is None:
+            return False
+        n = self.frame_count
+        for f in [*range(self.frame + 1, n), *range(self.frame + 1)]:
+            if (self.project.masks_or_empty(f) == object_id).any():
+                self.set_frame(f)
+                self.set_object(object_id)
+                return True
+        self.status.emit(f"{self._object_name(object_id)} has no pixels on any frame.")
+        return False
 
     def set_object(self, object_id: int | None) -> None:
         self.object_id = object_id
