@@ -26,7 +26,9 @@ import numpy as np
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+import app.ui.dialogs as dialogs
 import app.ui.errors as ui_errors
+import app.ui.export_dialog as export_dialog
 from app.pipeline.events import FrameFailed, JobFinished, JobProgress, PipelineEvent
 from app.ui.controller import MainController
 from app.ui.export_dialog import ExportDialog
@@ -42,6 +44,8 @@ class Session:
         apply_dark_theme(self.app)  # type: ignore[arg-type]
         self.errors: list[str] = []
         ui_errors.show_error = lambda parent, exc: self._error(exc)
+        for module in (export_dialog, dialogs):  # they hold their own reference: a modal box blocked the run
+            module.show_error = ui_errors.show_error  # type: ignore[attr-defined]
         self.c = MainController()
         self.w = MainWindow(self.c, QSettings(str(out / "ui.ini"), QSettings.Format.IniFormat))
         self.w.resize(1440, 900)
@@ -91,7 +95,15 @@ class Session:
         self.pump(0.5)
         self.w.grab().save(str(self.out / f"{self.shots:02d}_{name}.png"))
         self.log("SHOT", f"{self.shots:02d}_{name}", "| work:", self.w.work_label.text(),
-                 "| status:", self.w.statusBar().currentMessage())
+                 "| status:", self.w.statusBar().currentMessage(), "| hint shown:", self.w.view.hint.isVisible())
+
+    def listed(self, what: str) -> None:
+        """The Objects list as the user sees it on this frame: name, and whether it is greyed (not here)."""
+        self.w.objects_panel.mark_here()
+        lst = self.w.objects_panel.list
+        grey = [lst.item(i).foreground().color().lightness() < 140 for i in range(lst.count())]
+        self.log("LIST", what, "frame", self.c.frame, [f"{lst.item(i).text()}{' (greyed)' if g else ''}"
+                                                       for i, g in zip(range(lst.count()), grey, strict=True)])
 
     def progress_since(self, t: float) -> list[JobProgress]:
         return [e for at, e in self.events if at >= t and isinstance(e, JobProgress)]
@@ -142,6 +154,11 @@ class Session:
                 if i:
                     counts[i] = counts.get(i, 0) + k
         self.log("objects", [(o.id, o.name, o.kind, counts.get(o.id, 0)) for o in p.manifest.objects])
+        for f in sorted({s.start for s in p.shots} | {p.frame_count // 2}):
+            c.set_frame(f)
+            self.pump(0.5)
+            self.listed("after the run")
+        c.set_frame(p.frame_count // 2)
         big = sorted(counts, key=lambda i: -counts[i])
         hero = big[0]
         self.edit("rename", c.rename_object(hero, "Hero"))
@@ -168,9 +185,17 @@ class Session:
         self.edit("split", c.split_object(hero))
         self.shot("split")
         new = max(o.id for o in p.manifest.objects)
+        self.listed("before the delete")
         c.delete_object(new, this_shot=True)
         self.edit("delete in this shot", None)
         self.shot("deleted_in_shot")
+        self.listed("after the delete in this shot")
+        c.undo()
+        self.edit("undo the delete", None)
+        self.listed("after undo")
+        c.redo()
+        self.edit("redo the delete", None)
+        self.listed("after redo")
         names = {o.id: o.name for o in p.manifest.objects}
         masks = {f: p.masks_or_empty(f).copy() for f in (0, frame, p.frame_count - 1)}
         c.close_project()
