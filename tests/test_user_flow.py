@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -421,5 +421,60 @@ def test_the_object_list_greys_what_is_not_on_the_frame_and_goes_to_it(
         qtbot.keyClick(lst, Qt.Key.Key_Delete)
         assert asked and asked[0].startswith("Delete ")
         assert c.project is not None and c.project.object(lone) is not None
+    finally:
+        c.close_project()
+
+
+def test_an_export_while_paused_with_stale_frames_says_why_instead_of_waiting_forever(
+        qtbot: Any, imported_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An export from the app brings stale frames up to date first, through the app's pipeline. With
+    the pipeline paused that re-run never started: the progress bar stayed busy, Cancel did nothing,
+    and the dialog had said the stale layers would be "exported as they are now". Now the dialog
+    says they are brought up to date first and that the pipeline is paused, refuses with a clear
+    message, and offers to write them as they are (listed in the summary and the manifest); a
+    cancelled export stops the re-run it waits for."""
+    pytest.importorskip("pytestqt")
+    import app.ui.export_dialog as export_dialog
+    from app.export import ExportCancelled, export_project
+    from app.store.edits import MaskEdit
+    from app.ui.controller import MainController
+
+    shown: list[str] = []
+    monkeypatch.setattr(export_dialog, "show_error", lambda parent, exc: shown.append(str(exc)))
+    c = MainController(runner_factory=lambda p: PipelineRunner(p).start())
+    c.auto_run = False
+    try:
+        assert c.open_project(imported_project)
+        p, runner = c.project, cast(PipelineRunner, c.runner)
+        assert p is not None and runner is not None
+        assert runner.submit_run(None).wait(300) and runner.wait_idle(120)
+        oid = p.objects.all()[0].id
+        before = p.masks_or_empty(2)
+        after = before.copy()
+        after[5:15, 5:15] = oid
+        p.commit("brush", [MaskEdit(2, before, after, oid, "user", "user")])
+        c.set_paused(True)
+        c._refresh_status()
+        qtbot.waitUntil(lambda: bool(c.work_left.get("stale")), timeout=20000)
+        dialog = export_dialog.ExportDialog(c)
+        assert "brings them up to date first" in dialog.stale_warning.text()
+        assert "the pipeline is paused" in dialog.stale_warning.text()
+        dialog.out.setText(str(tmp_path / "kohya"))
+        dialog.format.setCurrentText("kohya")
+        dialog.accept()
+        assert shown and "The pipeline is paused" in shown[0]  # at once, nothing started
+        assert not (tmp_path / "kohya").exists()
+        dialog.allow_stale.setChecked(True)
+        dialog.accept()
+        qtbot.waitUntil(lambda: dialog.summary_dialog is not None, timeout=60000)
+        assert dialog.summary_dialog is not None
+        assert any("written out of date" in line for line in dialog.summary_dialog.lines)
+        dialog.summary_dialog.close()
+        # Cancelled while it waits for the re-run (still paused): it stops, it does not wait on.
+        answers = iter([False, False])  # the user presses Cancel after a moment
+        t0 = time.monotonic()
+        with pytest.raises(ExportCancelled):
+            export_project(p, tmp_path / "coco", format="coco", runner=runner, cancel=lambda: next(answers, True))
+        assert time.monotonic() - t0 < 30
     finally:
         c.close_project()

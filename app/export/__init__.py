@@ -50,7 +50,7 @@ def export_project(project: Project, out: Path | str, *, format: str = "layers",
     frames = {f for i in wanted for f in range(project.shots[i].start, project.shots[i].end)}
     stale = not_fresh(project, frames)
     if stale and not allow_stale:
-        refresh(project, sorted(stale), runner=runner, progress=stage_progress)
+        refresh(project, sorted(stale), runner=runner, progress=stage_progress, cancel=cancel)
         stale = not_fresh(project, frames)
     return run_export(project, Path(out), fmt, fmt_options, selection, progress=progress, cancel=cancel,
                       workers=workers, stale=stale, force=force)

@@ -8,6 +8,7 @@ instead; anything still not fresh after a re-run (a frame that failed) is listed
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,10 +43,12 @@ def not_fresh(project: Project, frames: set[int] | None = None) -> dict[int, lis
 
 
 def refresh(project: Project, frames: list[int], *, runner: Any = None, progress: StageProgress | None = None,
-            timeout: float = 24 * 3600.0) -> None:
+            timeout: float = 24 * 3600.0, cancel: Callable[[], bool] | None = None) -> None:
     """Re-run what is not fresh on the shots holding ``frames``, through ``runner`` (default: the
     project's started runner, e.g. the app's) or one of this call's own (the command line), reporting
-    ``progress(stage, done, total)``."""
+    ``progress(stage, done, total)``. ``cancel()`` returning True cancels the re-run and raises
+    `ExportCancelled` (what it finished is kept)."""
+    from app.export.naming import ExportCancelled
     from app.pipeline.events import JobProgress, PipelineEvent
     from app.pipeline.runner import PipelineRunner, PipelineSettings
 
@@ -67,7 +70,13 @@ def refresh(project: Project, frames: list[int], *, runner: Any = None, progress
         if own:
             runner.start()
         handle = runner.submit_run(None, shots)
-        handle.wait(timeout)
+        end = time.monotonic() + timeout
+        while not handle.wait(0.2) and time.monotonic() < end:
+            if cancel is not None and cancel():
+                runner.cancel(handle.job_id)
+                handle.wait(60)
+                raise ExportCancelled("Export cancelled while out-of-date frames were brought up to date; "
+                                      "what was re-run is kept.")
         if own:
             runner.wait_idle(60)
     finally:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.errors import InputError
 from app.ui.controller import MainController
 from app.ui.errors import show_error
 from app.ui.workers import run_with_progress
@@ -71,6 +72,9 @@ class ExportDialog(QDialog):
         for i in range(self.format.count()):
             self.format.setItemData(i, FORMAT_TEXT.get(self.format.itemText(i), ""), 3)  # 3 = ToolTipRole
         self.corrected_only = QCheckBox("Only corrected frames")
+        self.confirmed_only = QCheckBox("Only objects I named or confirmed")
+        self.confirmed_only.setToolTip("Leave out objects still under their automatic names (they are exported "
+                                       "under those names and flagged confirmed: false otherwise)")
         self.min_conf = QDoubleSpinBox()
         self.min_conf.setRange(0.0, 1.0)
         self.min_conf.setSingleStep(0.05)
@@ -82,6 +86,7 @@ class ExportDialog(QDialog):
         self.max_per_shot.setSpecialValueText("no limit")
         self.format.setCurrentText(str(saved.get("format", self.format.currentText())))
         self.corrected_only.setChecked(bool(saved.get("corrected_only", False)))
+        self.confirmed_only.setChecked(bool(saved.get("confirmed_only", False)))
         self.min_conf.setValue(float(saved.get("min_confidence", 0.0)))
         self.dedupe.setValue(int(saved.get("dedupe", 0)))
         self.max_per_shot.setValue(int(saved.get("max_per_shot", 0)))
@@ -91,6 +96,7 @@ class ExportDialog(QDialog):
         form.addRow("Format", self.format)
         form.addRow("", self.format_note)
         form.addRow("", self.corrected_only)
+        form.addRow("", self.confirmed_only)
         form.addRow("Min confidence", self.min_conf)
         form.addRow("De-duplicate", self.dedupe)
         form.addRow("Max frames per shot", self.max_per_shot)
@@ -98,18 +104,26 @@ class ExportDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        # Exporting while layers are out of date is allowed, but never silently.
+        # Exporting while layers are out of date is allowed, but never silently: they are brought up to
+        # date first (through the app's pipeline, with progress), or written as they are and listed.
         left = controller.work_left
         pending = [f"{left[k]} frame{'s' if left[k] != 1 else ''} {word}" for k, word in (("stale", "stale"), ("missing", "not computed"),
                                                                ("running", "still running")) if left.get(k)]
-        self.stale_warning = QLabel("Not up to date: " + ", ".join(pending) + ". Their layers are exported as they "
-                                    "are now; wait for the pipeline to finish for fresh ones." if pending else "")
+        self.pending = bool(pending)
+        paused = controller.runner is not None and controller.runner.paused
+        self.stale_warning = QLabel(
+            "Not up to date: " + ", ".join(pending) + ". The export brings them up to date first"
+            + (" - but the pipeline is paused: resume it (Pipeline > Pause pipeline) or tick the box below."
+               if paused else ", unless you tick the box below.") if pending else "")
         self.stale_warning.setWordWrap(True)
         self.stale_warning.setStyleSheet("color: #e0b040;")
-        self.stale_warning.setVisible(bool(pending))
+        self.stale_warning.setVisible(self.pending)
+        self.allow_stale = QCheckBox("Export out-of-date frames as they are (listed in the export's manifest)")
+        self.allow_stale.setVisible(self.pending)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.stale_warning)
+        layout.addWidget(self.allow_stale)
         layout.addWidget(buttons)
         self.summary_dialog: ExportSummary | None = None
 
@@ -123,6 +137,7 @@ class ExportDialog(QDialog):
 
     def options(self) -> dict[str, Any]:
         return {"format": self.format.currentText(), "corrected_only": self.corrected_only.isChecked(),
+                "confirmed_only": self.confirmed_only.isChecked(),
                 "min_confidence": self.min_conf.value(), "dedupe": self.dedupe.value(),
                 "max_per_shot": self.max_per_shot.value()}
 
@@ -137,6 +152,14 @@ class ExportDialog(QDialog):
         if project is None:
             return
         out, options = Path(self.out.text()), self.options()
+        allow_stale = self.pending and self.allow_stale.isChecked()
+        runner = self.c.runner
+        if self.pending and not allow_stale and runner is not None and runner.paused:
+            # The re-run would wait for the pipeline forever behind a busy progress bar.
+            show_error(self, InputError(
+                "The pipeline is paused, so the frames that are not up to date cannot be brought up to date for "
+                "this export. Resume it (Pipeline > Pause pipeline), or tick \"Export out-of-date frames as they are\"."))
+            return
         self._remember(out, options)
         parent = self.parentWidget() or self
         objects = [o.name for o in project.manifest.objects]
@@ -144,7 +167,9 @@ class ExportDialog(QDialog):
         def work(progress: Any, cancelled: Any) -> dict[str, Any]:
             from app.export import export_project
 
-            return export_project(project, out, progress=progress, cancel=cancelled, **options)
+            return export_project(project, out, progress=progress, cancel=cancelled, allow_stale=allow_stale,
+                                  runner=runner, stage_progress=lambda _stage, done, total: progress(done, total),
+                                  **options)
 
         def done(summary: dict[str, Any]) -> None:
             self.c.status.emit(f"Exported to {out}.")
@@ -168,7 +193,12 @@ def summary_lines(summary: dict[str, Any], objects: int | list[str], options: di
              f"({summary.get('format', options.get('format', ''))})" + (f": {', '.join(names)}." if names else ".")]
     left = [n for n in objects if n not in set(names)] if names is not None and not isinstance(objects, int) else []
     if left:
-        lines.append(f"Not in this export (no pixels in the frames chosen, or burnt-in text): {', '.join(left)}.")
+        unconfirmed = ", or not confirmed" if options.get("confirmed_only") else ""
+        lines.append(f"Not in this export (no pixels in the frames chosen, or burnt-in text{unconfirmed}): {', '.join(left)}.")
+    stale = summary.get("stale_frames") or []
+    if stale:
+        lines.append(f"{len(stale)} frame{'s' if len(stale) != 1 else ''} written out of date, as asked "
+                     "(listed in the export's manifest under stale_frames).")
     if skipped:
         lines.append(f"{written} written, {skipped} skipped because they were already up to date from an earlier export.")
     why = []
