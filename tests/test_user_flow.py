@@ -478,3 +478,35 @@ def test_an_export_while_paused_with_stale_frames_says_why_instead_of_waiting_fo
         assert time.monotonic() - t0 < 30
     finally:
         c.close_project()
+
+
+def test_ctrl_y_redoes_as_well_as_ctrl_shift_z(qtbot: Any, imported_project: Path, tmp_path: Path) -> None:
+    """Redo was Ctrl+Shift+Z only; a user coming from most Windows and Linux programs presses Ctrl+Y
+    and nothing happens. Both keys redo now, and the shortcut sheet lists both."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QSettings, Qt
+
+    from app.ui.controller import MainController
+    from app.ui.menus import shortcut_rows
+    from app.ui.window import MainWindow
+
+    lone, _ = _two_tracked_objects(imported_project)
+    c = MainController(runner_factory=lambda p: PipelineRunner(p).start())
+    c.auto_run = False
+    w = MainWindow(c, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        assert c.open_project(imported_project)
+        p = c.project
+        assert p is not None
+        c.rename_object(lone, "Luffy")
+        qtbot.waitUntil(lambda: p.objects.require(lone).name == "Luffy", timeout=20000)
+        w.view.setFocus()
+        qtbot.keyClick(w.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: p.objects.require(lone).name != "Luffy", timeout=20000)
+        qtbot.keyClick(w.view, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: p.objects.require(lone).name == "Luffy", timeout=20000)
+        assert any("Ctrl+Y" in keys and what == "Redo" for _, keys, what in shortcut_rows(w.actions_by_name))
+    finally:
+        c.close_project()

@@ -63,6 +63,7 @@ def build_actions(w: MainWindow) -> None:
     a("quit", "&Quit", w.close, QKeySequence.StandardKey.Quit)
     a("undo", "&Undo", c.undo, "Ctrl+Z", "undo")
     a("redo", "&Redo", c.redo, "Ctrl+Shift+Z", "redo")
+    w.actions_by_name["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])  # both are common
     a("run", "&Run all stages", c.run_all, "Ctrl+R", "run", "Run the pipeline on every shot")
     # Propagation always takes Ctrl: the bare bracket keys size the brush (as in every paint
     # program), so a missed modifier changes the brush, never launches a propagation.
@@ -160,6 +161,10 @@ def build_toolbar(w: MainWindow) -> None:
         tb.addActions([get[k] for k in group])
         tb.addSeparator()
 
+def _keys(action: QAction) -> str:
+    return ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+
+
 def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str, str]]:
     """``(group, keys, what)`` for every action with a key, then the canvas gestures."""
     groups = {
@@ -176,12 +181,12 @@ def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str, str]]:
     for group, names in groups.items():
         for name in names:
             action = actions[name]
-            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            keys = _keys(action)
             if keys:
                 rows.append((group, keys, action.text().replace("&", "").split("\t")[0]))
                 listed.add(name)
     for name, action in actions.items():  # layers and anything added later
-        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        keys = _keys(action)
         if keys and name not in listed:
             rows.append(("Layers" if name.startswith(("layer_", "solo_")) else "Other", keys,
                          action.text().replace("&", "")))
