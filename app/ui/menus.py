@@ -161,8 +161,9 @@ def build_toolbar(w: MainWindow) -> None:
         tb.addActions([get[k] for k in group])
         tb.addSeparator()
 
-def _keys(action: QAction) -> str:
-    return ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+def _keys(action: QAction) -> list[str]:
+    """Each key of the action (Redo has two), one row each on the sheet."""
+    return [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts() if not k.isEmpty()]
 
 
 def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str, str]]:
@@ -181,13 +182,11 @@ def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str, str]]:
     for group, names in groups.items():
         for name in names:
             action = actions[name]
-            keys = _keys(action)
-            if keys:
+            for keys in _keys(action):
                 rows.append((group, keys, action.text().replace("&", "").split("\t")[0]))
                 listed.add(name)
     for name, action in actions.items():  # layers and anything added later
-        keys = _keys(action)
-        if keys and name not in listed:
+        for keys in _keys(action) if name not in listed else []:
             rows.append(("Layers" if name.startswith(("layer_", "solo_")) else "Other", keys,
                          action.text().replace("&", "")))
     rows.extend(("Canvas", keys, what) for keys, what in GESTURES)
