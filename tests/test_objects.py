@@ -98,14 +98,16 @@ def test_merge_split_reassign_delete_rewrite_masks_and_undo(tmp_path: Path) -> N
         assert (p.masks_or_empty(5)[4:12, 2:10] == a).all() and (p.masks_or_empty(6)[4:12, 2:10] == new.id).all()
         assert (p.masks_or_empty(7)[4:12, 20:28] == new.id).all()  # the other track of that object kept its pixels
 
-        p.objects.delete(new.id, shot=6)  # in this shot only: it stays in the list
-        assert p.objects.get(new.id) is not None and not (p.masks_or_empty(6) == new.id).any()
+        p.objects.delete(b, shot=6)  # in this shot only: b is in shot 1 too, so it stays in the list
+        assert p.objects.get(b) is not None and (p.masks_or_empty(1) == b).any()
+        p.objects.delete(new.id, shot=6)  # new is in this shot only: it leaves the list (undo brings it back)
+        assert p.objects.get(new.id) is None and not (p.masks_or_empty(6) == new.id).any()
         assert (p.masks_or_empty(5)[4:12, 2:10] == a).all()
 
         p.objects.delete(a)  # everywhere
         assert p.objects.get(a) is None and not any((p.masks_or_empty(f) == a).any() for f in range(8))
 
-        for _ in range(5):
+        for _ in range(6):
             p.undo()
         assert all(np.array_equal(p.masks_or_empty(f), before[f]) for f in range(8))
         assert sorted(o.id for o in p.objects.all()) == sorted([a, b, c])

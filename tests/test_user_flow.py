@@ -510,3 +510,35 @@ def test_ctrl_y_redoes_as_well_as_ctrl_shift_z(qtbot: Any, imported_project: Pat
         assert any("Ctrl+Y" in keys and what == "Redo" for _, keys, what in shortcut_rows(w.actions_by_name))
     finally:
         c.close_project()
+
+
+def test_splitting_an_object_off_its_only_shot_is_refused_with_a_reason(
+        qtbot: Any, imported_project: Path, tmp_path: Path) -> None:
+    """konobi_s01e007 (one shot): "Split this shot off as a new object" moved every pixel of Hero to a
+    new "Character 1" and left Hero listed with no pixels anywhere. An object found only in this shot
+    has nothing to be split from: the edit is refused with a message that says what to do instead,
+    and nothing changes. One that is in another shot too still splits."""
+    pytest.importorskip("pytestqt")
+    from app.ui.controller import MainController
+
+    lone, both = _two_tracked_objects(imported_project)
+    c = MainController(runner_factory=lambda p: PipelineRunner(p).start())
+    c.auto_run = False
+    errors: list[str] = []
+    c.error.connect(lambda exc: errors.append(str(exc)))
+    try:
+        assert c.open_project(imported_project)
+        c.set_paused(True)
+        p = c.project
+        assert p is not None
+        c.set_frame(2)
+        c.split_object(lone)
+        qtbot.waitUntil(lambda: bool(errors), timeout=20000)
+        assert "is only in this shot, so there is nothing to split it from" in errors[0]
+        assert [o.id for o in p.manifest.objects] == [lone, both] and (p.masks_or_empty(2) == lone).any()
+        c.split_object(both)
+        qtbot.waitUntil(lambda: len(p.manifest.objects) == 3, timeout=20000)
+        new = p.manifest.objects[-1].id
+        assert (p.masks_or_empty(2) == new).any() and (p.masks_or_empty(8) == both).any()
+    finally:
+        c.close_project()

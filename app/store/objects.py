@@ -236,6 +236,10 @@ class ObjectStore:
         starts = sorted({self.project.shot_of(s).start for s in shots})
         if not starts:
             raise InputError("Choose at least one shot to split off.")
+        if len(starts) == 1 and not self._appears_outside(oid, starts[0], self.project.shot_of(starts[0]).end):
+            # It would only move every pixel to a new object and leave this one listed with none.
+            raise InputError(f"{info.name} is only in this shot, so there is nothing to split it from. Rename it, "
+                             "or move part of it to another object with Reassign.")
         new = self._new_object(info.kind, {}, name)
         tracks = {
             (t.shot, t.track): [[s, new.id if o == oid else o] for s, o in t.pieces]
