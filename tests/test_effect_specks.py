@@ -49,3 +49,29 @@ def test_a_lasting_speck_is_no_light() -> None:
 def test_a_small_light_above_the_speck_size_stays() -> None:
     # 100 px a frame (0.17 %): light.
     assert min(found(10, 0.001)) >= 90
+
+
+def test_a_drawing_the_flow_misplaced_by_a_pixel_is_no_light() -> None:
+    """The drawing in a neighbour one pixel away and a little brighter (a redrawn fill, the flow's
+    interpolation) is explained by that neighbour (`explain_tol` 16 levels, not 12)."""
+    h, w = 120, 160
+    before = np.full((h, w, 3), 60, np.uint8)
+    before[20:100, 40:120] = (30, 30, 40)  # a dark coat
+    before[20:100, 60:100] = (190, 170, 150)  # a pale fill on it
+    now = before.copy()
+    now[20:100, 40:120] = (30, 30, 40)
+    now[20:100, 61:101] = (204, 184, 164)  # one pixel to the right and 14 levels brighter
+    mask = np.zeros((h, w), bool)
+    mask[20:100, 40:120] = True
+    edge = np.zeros((h, w), bool)
+    edge[22:98, 100] = True  # the column the fill moved onto
+    neighbours = [before.copy() for _ in range(4)]
+
+    def lit(tol: float) -> int:
+        light = ClassicalEffectSeparator(explain_tol=tol).separate_light(
+            now, mask, before, before, alone=False, neighbours=neighbours)
+        return int((light.strength[edge] >= 0.25).sum())
+
+    assert lit(12.0) > 50  # the check that the scene tests anything
+    assert lit(16.0) == 0
+    assert ClassicalEffectSeparator().explain_tol == 16.0

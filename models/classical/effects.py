@@ -256,13 +256,18 @@ class ClassicalEffectSeparator:
     least
         In a shot, a frame whose light at strength 0.25 covers less than this fraction of it, all
         together, holds none (0: off; `_specks_are_no_light`).
+    explain_tol
+        Over a character, light that a warped neighbour shows within a pixel and this many levels in
+        every channel is the drawing misplaced by the flow (`effect_time.explained`).
     """
 
     name: ClassVar[str] = "classical"
     role: ClassVar[Role] = "effects"
 
     def __init__(self, *, gain: float = 140.0, min_area: float = 0.002, width: float = 0.02,
-                 fringe: int = 2, streak: float = 0.1, fill_share: float = 0.02, least: float = 0.001) -> None:
+                 fringe: int = 2, streak: float = 0.1, fill_share: float = 0.02, least: float = 0.001,
+                 explain_tol: float = 16.0) -> None:
+        self.explain_tol = explain_tol
         self.least = least
         self.gain = gain
         self.fill_share = fill_share
@@ -339,7 +344,7 @@ class ClassicalEffectSeparator:
                 inside = inner[at]
                 over = additive_strength(image[at], drawing, self.gain) * bright[at]
                 if neighbours:
-                    over[explained(image[at], neighbours, inside & (over > 0))] = 0.0
+                    over[explained(image[at], neighbours, inside & (over > 0), tol=self.explain_tol)] = 0.0
                 s[at][inside] = over[inside]
                 under = under.copy()
                 np.copyto(under[at], drawing, where=inside[..., None])  # 2x a boolean index's speed
