@@ -253,13 +253,22 @@ class ClassicalEffectSeparator:
     fill_share
         Over a character, a colour that this share of the shot's character pixels has (with the bins
         round it, `effect_palette`) is one of its fills, not light (0: off).
+    least
+        In a shot, a frame whose light at strength 0.25 covers less than this fraction of it, all
+        together, holds none (0: off; `_specks_are_no_light`).
+    explain_tol
+        Over a character, light that a warped neighbour shows within a pixel and this many levels in
+        every channel is the drawing misplaced by the flow (`effect_time.explained`).
     """
 
     name: ClassVar[str] = "classical"
     role: ClassVar[Role] = "effects"
 
     def __init__(self, *, gain: float = 140.0, min_area: float = 0.002, width: float = 0.02,
-                 fringe: int = 2, streak: float = 0.1, fill_share: float = 0.02) -> None:
+                 fringe: int = 2, streak: float = 0.1, fill_share: float = 0.02, least: float = 0.001,
+                 explain_tol: float = 16.0) -> None:
+        self.explain_tol = explain_tol
+        self.least = least
         self.gain = gain
         self.fill_share = fill_share
         self.streak = streak
@@ -335,7 +344,7 @@ class ClassicalEffectSeparator:
                 inside = inner[at]
                 over = additive_strength(image[at], drawing, self.gain) * bright[at]
                 if neighbours:
-                    over[explained(image[at], neighbours, inside & (over > 0))] = 0.0
+                    over[explained(image[at], neighbours, inside & (over > 0), tol=self.explain_tol)] = 0.0
                 s[at][inside] = over[inside]
                 under = under.copy()
                 np.copyto(under[at], drawing, where=inside[..., None])  # 2x a boolean index's speed
@@ -440,14 +449,31 @@ class ClassicalEffectSeparator:
         with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(frames)))) as pool:
             lights = list(pool.map(effect_map, range(len(frames))))
         maps = suppress_persistent([light.strength for light in lights], ts)
-        maps = keep_lasting_groups(maps, self.min_area * maps[0].size, self._reach(maps[0].shape),
-                                   streak=self.streak * min(shape[:2]))
-        for light, m in zip(lights, maps, strict=True):
-            light.strength = m
-            clear_unlit(light.colour, m)
+        self._keep_lasting(lights, maps)
         if self.fill_share > 0 and len(frames) >= 3:
             self._fills_are_no_light(frames, character_masks, lights, strays)
+        if self.least > 0:
+            self._specks_are_no_light(lights)
         return lights
+
+    def _keep_lasting(self, lights: list[EffectLight], maps: Sequence[SoftMap]) -> None:
+        """`keep_lasting_groups` over ``maps``, the lights' strengths set to what it keeps."""
+        shape = maps[0].shape
+        kept = keep_lasting_groups(maps, self.min_area * maps[0].size, self._reach(shape),
+                                   streak=self.streak * min(shape[:2]))
+        for light, m in zip(lights, kept, strict=True):
+            light.strength = m
+            clear_unlit(light.colour, m)
+
+    def _specks_are_no_light(self, lights: list[EffectLight]) -> None:
+        """A frame whose light at 0.25, all of it together, covers less than ``least`` of the frame
+        holds none: what is left there is the drawing's edge misread by the flow or the mask, or an
+        effect's last glimmer as it fades (of no use as a layer either way)."""
+        for light in lights:
+            s = light.strength
+            if np.count_nonzero(s >= 0.25) < self.least * s.size:
+                s[...] = 0.0
+                clear_unlit(light.colour, s)
 
     def _fills_are_no_light(self, frames: Sequence[Image], masks: Sequence[Mask], lights: list[EffectLight],
                             strays: set[int]) -> None:
