@@ -3,12 +3,13 @@
 An anime character is enclosed by its own dark outline: alpha is 1 up to the outer edge of that
 line and 0 beyond it. Segment masks often run a few pixels past the line onto the background; where
 the shot never shows the background there, the matte feathers the mask's edge and kept that strip.
-`beyond_outline` finds those pixels: near the mask's edge, reached from the outside without crossing
-line art, with line art deeper in the mask close by, and in the colours of the background side (the
-stitched background where it is known, else the colours just outside the mask) rather than those of
-the fill across the line. Where no line runs inside the edge (hair tips, glows, soft art) nothing is
-cut, nor at the edge of a hole or a notch the mask nearly closes (a part of the character the mask
-missed, whose colours the outside then has), nor in runs smaller than a few bands squared.
+`beyond_outline` finds those pixels: near the mask's edge where the background is not known,
+reached from the outside without crossing line art, with line art deeper in the mask close by, and in
+the colours just outside the mask rather than those of the fill across the line. Where no line runs
+inside the edge (hair tips, glows, soft art) nothing is cut, nor at the edge of a hole or a notch the
+mask nearly closes (a part of the character the mask missed, whose colours the outside then has), nor
+in runs smaller than a few bands squared. Where the background is known the compositing solve judges
+the edge (`matting.ClassicalMatter._matte_near`), and this leaves it alone.
 """
 
 from __future__ import annotations
@@ -43,12 +44,12 @@ def _local_mean(img: F32, weight: F32, sigma: float) -> tuple[F32, F32]:
 def beyond_outline(image: Image, mask: Mask, background: Image, known: Mask, band: int, exterior: Mask) -> Mask:
     """The pixels of ``mask`` beyond the outer edge of the character's outline, to be cut.
 
-    A pixel is cut when it lies within `DEPTH` bands of the ``exterior`` (outside the mask and not a
-    hole or gap it encloses), is joined to it by mask pixels that are no line art, has line art
-    deeper in the mask within `DEPTH` bands, has the background side's colour (``background`` where
-    ``known``, else the mean of the exterior just outside) within `NEAR_BACKGROUND` levels and nearer
-    than the fill across the line, is no colour more frequent on the mask than around it, is not
-    beside an outside pixel the known background says is no background, and is not in a notch (over
+    A pixel is cut when the background behind it is not ``known``, it lies within `DEPTH` bands of
+    the ``exterior`` (outside the mask and not a hole or gap it encloses), is joined to it by mask
+    pixels that are no line art, has line art deeper in the mask within `DEPTH` bands, has the colour
+    of the exterior just outside (its local mean) within `NEAR_BACKGROUND` levels and nearer than
+    the fill across the line, is no colour more frequent on the mask than around it, is not
+    beside an outside pixel the known ``background`` says is no background, and is not in a notch (over
     `ENCLOSED` of the square around it is mask); and its run of such pixels touches the exterior and
     holds at least `MIN_AREA` squared bands."""
     mask = np.asarray(mask, bool)
@@ -75,14 +76,13 @@ def beyond_outline(image: Image, mask: Mask, background: Image, known: Mask, ban
     r = round(reach)
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     inward = cv2.dilate(np.where(lines, depth, 0).astype(np.float32), disc) > depth + 1.0
-    # The background side's colour, not the fill's.
+    # The colour of the outside just beyond the mask, not the fill's.
     img = image.astype(np.float32)
     sigma = float(band)
     out_mean, _ = _local_mean(img, (outside & exterior).astype(np.float32), sigma)
     fill = (mask & ~lines & (depth > reach)).astype(np.float32)
     in_mean, in_w = _local_mean(img, fill, 2.0 * sigma)
-    side = np.where(known[..., None], background.astype(np.float32), out_mean)
-    to_side = colour_distance(img, side)
+    to_side = colour_distance(img, out_mean)
     matches = (to_side < NEAR_BACKGROUND) & (in_w >= 1e-3) & (to_side < colour_distance(img, in_mean))
     # Not a colour of the character's (more frequent on the mask than around it: 4 bits a channel).
     q = image.astype(np.int32) >> 4
@@ -100,7 +100,7 @@ def beyond_outline(image: Image, mask: Mask, background: Image, known: Mask, ban
     side_px = 2 * round(WINDOW * band) + 1
     surround = cv2.boxFilter(mask.astype(np.float32), -1, (side_px, side_px), borderType=cv2.BORDER_REPLICATE)
     # (less what a straight edge gives a pixel that deep: half the square and a row per pixel)
-    cut = reached & inward & matches & ~near_foreign & (surround - depth / side_px <= ENCLOSED) & ~known
+    cut = ~known & reached & inward & matches & ~near_foreign & (surround - depth / side_px <= ENCLOSED)
     # Runs that touch the outside (the cut comes in from the edge) and are not specks.
     n, lab, stats, _ = cv2.connectedComponentsWithStats(cut.astype(np.uint8), connectivity=4)
     if n <= 1:
