@@ -133,3 +133,46 @@ def test_a_thin_sliver_the_mask_and_the_frame_edge_enclose_stays_open() -> None:
     img[sliver] = (250, 250, 245)
     alpha = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]
     assert alpha[sliver][:, 1:-1].max() < 0.5
+
+
+def _outlined_disc(line: bool, rim: tuple[float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A blue cel of radius 35 (with its dark outline 33.5-35 when ``line``) over a beige background
+    with grain, drawn at 4x and area-downsampled; its distance map; and a mask that runs 4 px past
+    the drawing (as segment masks do) onto the background, or onto a rim of colour ``rim`` that the
+    character wears outside its line (a glow, a soft edge: its own)."""
+    h, w, s = 120, 160, 4
+    yy, xx = np.mgrid[: h * s, : w * s] / s
+    d_big = np.hypot(yy - h / 2, xx - w / 2)
+    fill = np.array([90.0, 140, 220])
+    bg = np.array([200.0, 170, 120])
+    colour = np.where((d_big < 35)[..., None], fill, bg)
+    if line:
+        colour = np.where(((d_big > 33.5) & (d_big < 35))[..., None], np.array([30.0, 20, 40]), colour)
+    if rim is not None:
+        colour = np.where(((d_big >= 35) & (d_big < 39))[..., None], np.array(rim), colour)
+    small = cv2.resize(colour.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    img = np.asarray(small, np.float64) + np.random.default_rng(5).normal(0, 2, small.shape)
+    yy, xx = np.mgrid[:h, :w] + 0.5
+    d = np.hypot(yy - h / 2, xx - w / 2)
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8), d, d < 39
+
+
+def test_a_mask_past_the_characters_outline_is_cut_to_the_lines_outer_edge() -> None:
+    """Alpha is 1 up to the outer edge of the character's own dark outline and 0 beyond it, even
+    where the shot never shows the background there and the mask runs 4 px past the line."""
+    img, d, mask = _outlined_disc(line=True)
+    nothing = np.zeros(mask.shape, bool)
+    alpha = ClassicalMatter(band=3).matte_with_background(img, mask, img, nothing, ~nothing)
+    assert alpha[d < 33].min() > 0.99 and alpha[(d > 33.5) & (d < 34.5)].mean() > 0.8  # fill, line
+    assert alpha[(d > 37) & (d < 39)].max() < 0.1  # the background the mask took in
+    assert alpha[(d > 36) & (d < 37)].mean() < 0.2
+
+
+@pytest.mark.parametrize("art", ["no line", "own rim"])
+def test_nothing_is_cut_without_a_line_or_where_beyond_it_is_not_the_background(art: str) -> None:
+    """Soft art with no outline, or a rim beyond the line in colours that are not the background's:
+    the mask's edge is kept (feathered)."""
+    img, d, mask = _outlined_disc(line=art == "own rim", rim=(150.0, 200, 240) if art == "own rim" else None)
+    nothing = np.zeros(mask.shape, bool)
+    alpha = ClassicalMatter(band=3).matte_with_background(img, mask, img, nothing, ~nothing)
+    assert alpha[(d > 35) & (d < 37.5)].min() > 0.9
