@@ -99,8 +99,9 @@ SAME = 10.0
 
 
 def carry_faces(smalls: Sequence[Image], faces: Sequence[list[Box]], transforms: Sequence[Matrix]) -> list[list[Box]]:
-    """``faces`` per frame, with the boxes of the nearest frames before and after (where a face was
-    found) added to frames where the detector missed them and the picture in the box is unchanged.
+    """``faces`` per frame, with a box found in the nearest frames both before and after (at the same
+    place, through the camera) added to frames between where the detector missed it and the picture
+    in the box is the one before the gap.
 
     The cascade misses a face in some drawings of a shot and finds it in the next (a close-up's face
     cut by the frame's edge, a blink, hair across it); a face that stands still is then burnt into
@@ -117,27 +118,39 @@ def carry_faces(smalls: Sequence[Image], faces: Sequence[list[Box]], transforms:
     def lab(i: int) -> NDArray[np.float32]:
         return np.asarray(cv2.cvtColor(np.asarray(smalls[i]), cv2.COLOR_RGB2LAB), np.float32)
 
+    def moved(j: int, i: int) -> tuple[NDArray[np.float64], list[Box]]:
+        m = (np.linalg.inv(np.asarray(transforms[i])) @ np.asarray(transforms[j]))[:2]
+        boxes = []
+        for x, y, fw, fh in faces[j]:
+            cx, cy = m @ np.array([x + fw / 2, y + fh / 2, 1.0])
+            boxes.append((int(np.round(cx - fw / 2)), int(np.round(cy - fh / 2)), int(fw), int(fh)))
+        return m, boxes
+
     for i in range(len(smalls)):
         before = [j for j in found if j < i]
         after = [j for j in found if j > i]
-        for j in ([before[-1]] if before else []) + ([after[0]] if after else []):
-            m = (np.linalg.inv(np.asarray(transforms[i])) @ np.asarray(transforms[j]))[:2]
-            for x, y, fw, fh in faces[j]:
-                cx, cy = m @ np.array([x + fw / 2, y + fh / 2, 1.0])
-                box = (int(np.round(cx - fw / 2)), int(np.round(cy - fh / 2)), int(fw), int(fh))
-                if any(_overlap(box, b) > 0.3 for b in out[i]):
-                    continue
-                # The middle half of the box, the face itself, compared with where it was found.
-                x0, y0 = max(0, box[0] + fw // 4), max(0, box[1] + fh // 4)
-                x1, y1 = min(w, box[0] + fw - fw // 4), min(h, box[1] + fh - fh // 4)
-                if x1 - x0 < 4 or y1 - y0 < 4:
-                    continue
-                there = np.asarray(cv2.warpAffine(lab(j), m, (w, h), flags=cv2.INTER_LINEAR), np.float32)
-                inside = cv2.warpAffine(np.ones((h, w), np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
-                d = colour_distance(lab(i)[y0:y1, x0:x1], there[y0:y1, x0:x1])
-                seen = inside[y0:y1, x0:x1]
-                if seen.mean() > 0.5 and float((d[seen] <= SAME).mean()) >= CARRY_AGREE:
-                    out[i].append(box)
+        if not before or not after:
+            continue
+        # Found on both sides of the gap at the same place: a false face on the background (found in
+        # one drawing, at random) is not carried into a still background's other drawings.
+        j = before[-1]
+        m, boxes = moved(j, i)
+        later = moved(after[0], i)[1]
+        for box in boxes:
+            fw, fh = box[2], box[3]
+            if any(_overlap(box, b) > 0.3 for b in out[i]) or not any(_overlap(box, b) > 0.5 for b in later):
+                continue
+            # The middle half of the box, the face itself, compared with where it was found.
+            x0, y0 = max(0, box[0] + fw // 4), max(0, box[1] + fh // 4)
+            x1, y1 = min(w, box[0] + fw - fw // 4), min(h, box[1] + fh - fh // 4)
+            if x1 - x0 < 4 or y1 - y0 < 4:
+                continue
+            there = np.asarray(cv2.warpAffine(lab(j), m, (w, h), flags=cv2.INTER_LINEAR), np.float32)
+            inside = cv2.warpAffine(np.ones((h, w), np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
+            d = colour_distance(lab(i)[y0:y1, x0:x1], there[y0:y1, x0:x1])
+            seen = inside[y0:y1, x0:x1]
+            if seen.mean() > 0.5 and float((d[seen] <= SAME).mean()) >= CARRY_AGREE:
+                out[i].append(box)
     return [sorted(f) for f in out]
 
 
