@@ -93,6 +93,19 @@ def test_a_head_whose_hair_ends_at_its_face_box_is_not_cut() -> None:
     assert heads == [] and (out == comps).all()
 
 
+def test_a_close_ups_hair_leaving_the_frame_beside_its_face_is_not_a_hidden_head() -> None:
+    # A close-up (sakura_quest_s01e003): the face box fills most of the frame's height, and the hair
+    # beyond it on the right runs on to the frame's edge - the head's own hair, not a second head.
+    comps = np.zeros((100, 120), np.int32)
+    comps[5:100, 10:120] = 1
+    out, heads = split_hidden(comps, [(15, 10, 80, 80)])
+    assert heads == [] and (out == comps).all()
+    # The same hair ending inside the picture, as far beyond the box, is still a head beside it.
+    comps[:, 115:] = 0
+    out, heads = split_hidden(comps, [(15, 10, 80, 80)])
+    assert len(heads) == 1 and (out[:, 96:115] != out[50, 50]).all()
+
+
 def test_a_character_coming_back_from_behind_another_keeps_its_track() -> None:
     frames = []
     for i in range(9):

@@ -43,7 +43,7 @@ from models.classical.background import BackgroundModel, difference, grabcut, gu
 from models.classical.backtrack import TrackedFrame, joins_apart, reconcile, track_backward
 from models.classical.camera import estimate_camera
 from models.classical.effects import additive_strength, flash_strength
-from models.classical.faces import AnimeFaceDetector
+from models.classical.faces import AnimeFaceDetector, carry_faces
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
 from models.classical.labelmaps import relabel, streaks
@@ -141,9 +141,21 @@ class ClassicalSegmenter:
         agreement: list[float] = []  # plate agreement of the frames so far
         tracker = IdTracker()
 
+        # Faces first, for the whole shot: a face the detector misses in some drawings is carried
+        # there from the nearest drawings that show it unchanged (`faces.carry_faces`).
+        workers = max(1, min(self.workers, n))
+        with ThreadPoolExecutor(workers) as pool:
+            smalls = list(pool.map(lambda f: resize(f, s), frames))
+        detected = []
+        for img in smalls:
+            detected.append(self.faces.detect(img))
+            step()
+        found = carry_faces(smalls, detected, [rescale_transform(t, s) for t in transforms])
+        del smalls
+
         def frame_mask(i: int) -> _FrameEvidence:
             small = resize(frames[i], s)
-            return self._frame_mask(small, frames[i], model, i, transforms[i], shape, s, static_fg)
+            return self._frame_mask(small, frames[i], model, i, transforms[i], shape, s, static_fg, found[i])
 
         # Pass 1: pieces. Frames are independent until ids are tracked: GrabCut (which releases the
         # GIL) runs on every core, a window of frames at a time so memory stays bounded.
@@ -153,7 +165,6 @@ class ClassicalSegmenter:
         last_tracked = 0  # the latest frame whose pieces were tracked (not held, not a flash)
         derived: list[tuple[int, Matrix | None] | None] = []  # others: (source frame, its warp into this one)
         kept: list[tuple[NDArray[np.bool_], NDArray[np.bool_] | None]] = []  # background, text
-        workers = max(1, min(self.workers, n))
         centre = np.array([shape[1] * s / 2, shape[0] * s / 2, 1.0])
         with ThreadPoolExecutor(workers) as pool:
             pending = [pool.submit(frame_mask, i) for i in range(min(n, 2 * workers))]
@@ -304,11 +315,13 @@ class ClassicalSegmenter:
         """Foreground of a still picture from static cues (`models.classical.static`), by GrabCut."""
         return grabcut(plate, static_evidence(plate, self.faces.detect(plate)), iterations=4)
 
-    def _face_seeds(self, small: Image, evidence: NDArray[np.uint8]) -> list[tuple[int, int, int, int]]:
-        """Faces are sure foreground, their head probable foreground even over supported
-        background (a still head is seen alike in every frame), the body below them probable
-        foreground where undecided (a box must not override evidence that knows better)."""
-        faces = self.faces.detect(small)  # safe from the frame threads: detect serialises itself
+    def _face_seeds(self, small: Image, evidence: NDArray[np.uint8],
+                    faces: Sequence[tuple[int, int, int, int]] | None = None) -> list[tuple[int, int, int, int]]:
+        """Faces (detected here unless given) are sure foreground, their head probable foreground
+        even over supported background (a still head is seen alike in every frame), the body below
+        them probable foreground where undecided (a box must not override evidence that knows better)."""
+        if faces is None:
+            faces = self.faces.detect(small)  # safe from the frame threads: detect serialises itself
         head, body = face_priors(faces, small.shape)
         evidence[head & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
         evidence[body & (evidence == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
@@ -320,7 +333,7 @@ class ClassicalSegmenter:
 
     def _frame_mask(
         self, small: Image, frame: Image, model: BackgroundModel, i: int, t: Matrix, shape: tuple[int, ...],
-        s: float, static_fg: NDArray[np.uint8] | None,
+        s: float, static_fg: NDArray[np.uint8] | None, faces: Sequence[tuple[int, int, int, int]] | None = None,
     ) -> _FrameEvidence:
         ref = warp_to_frame(model.plate, t, shape, s)
         support, ok = model.support(small, t, i)
@@ -348,7 +361,7 @@ class ClassicalSegmenter:
             warped = warp_to_frame(static_fg, t, shape, s, cv2.INTER_NEAREST) > 0
             evidence[warped & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
             background &= ~warped  # a still character is in the plate: agreement says nothing
-        faces = self._face_seeds(small, evidence)
+        found = self._face_seeds(small, evidence, faces)
         if static_fg is None:
             # Hulls and head/body boxes take in background a character stands in front of for
             # most of the shot (sky above a head, ground between legs); where its colour is the
@@ -363,7 +376,7 @@ class ClassicalSegmenter:
         open_bg = unenclosed(fg, small) & (evidence != cv2.GC_FGD)
         open_bg |= streaks(np.asarray(fg * ~open_bg, np.uint8))
         fg[open_bg] = 0
-        return _FrameEvidence(small, fg, add, np.asarray(background | open_bg), faces, text if text.any() else None)
+        return _FrameEvidence(small, fg, add, np.asarray(background | open_bg), found, text if text.any() else None)
 
     def _kinds(self, labels: Labels, small: Image, additive: NDArray[np.float32]) -> dict[int, ObjectKind]:
         """Objects made almost only of additive brightening (no dark outline) are effects."""

@@ -253,7 +253,10 @@ def split_hidden(comps: NDArray[np.int32], faces: Sequence[Box],
                 continue
             run = np.where(strip.all(axis=1), strip.shape[1], np.argmin(strip, axis=1))
             width = int(np.median(run))
-            if width >= reach * fw and width >= 2:
+            # A blob that runs on to the frame's edge there is a close-up's own hair (or a shoulder)
+            # leaving the picture, not a head beside it: a hidden head ends inside the picture.
+            off_frame = width == strip.shape[1] and (fx - fw < 0 if side < 0 else fx + 2 * fw > w)
+            if width >= reach * fw and width >= 2 and not off_frame:
                 heads.append((fx - width, fy, width, fh) if side < 0 else (fx + fw, fy, width, fh))
                 k += 1
                 cut = region & (out == c)
