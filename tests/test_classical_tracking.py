@@ -71,9 +71,19 @@ def _behind(peek: int) -> tuple[np.ndarray, np.ndarray]:
     return (lab > 0).astype(np.int32), lab
 
 
+def _drawn(lab: np.ndarray, hidden: tuple[int, int, int]) -> np.ndarray:
+    """`_behind`'s figures in flat fills: the front one dark-haired above a skin face, the one behind
+    in ``hidden``."""
+    image = np.full((*lab.shape, 3), 200, np.uint8)
+    image[lab == 1] = (30, 30, 30)  # the front one's hair (and body)
+    image[22:38, 42:58][lab[22:38, 42:58] == 1] = (180, 200, 240)  # its face
+    image[lab == 2] = hidden
+    return image
+
+
 def test_a_character_behind_another_shows_as_a_second_head_and_is_cut_off() -> None:
     comps, lab = _behind(6)
-    out, heads = split_hidden(comps, [(40, 18, 20, 20)])
+    out, heads = split_hidden(comps, _drawn(lab, (40, 90, 220)), [(40, 18, 20, 20)])
     assert len(heads) == 1 and heads[0][0] + heads[0][2] == 40  # beside the face box, on the left
     back = out[lab == 2]
     assert (back != out[25, 50]).mean() > 0.9  # the hidden one's strip is a component of its own
@@ -85,11 +95,19 @@ def test_a_character_behind_another_shows_as_a_second_head_and_is_cut_off() -> N
 
 
 def test_a_head_whose_hair_ends_at_its_face_box_is_not_cut() -> None:
-    comps, _ = _behind(2)  # two pixels beside a 20 px face: the head's own hair
-    out, heads = split_hidden(comps, [(40, 18, 20, 20)])
+    comps, lab = _behind(2)  # two pixels beside a 20 px face: the head's own hair
+    out, heads = split_hidden(comps, _drawn(lab, (40, 90, 220)), [(40, 18, 20, 20)])
     assert heads == [] and (out == comps).all()
-    comps, _ = _behind(6)  # the strip is on the side of a second face: two faces split it already
-    out, heads = split_hidden(comps, [(40, 18, 20, 20), (30, 18, 10, 10)])
+    comps, lab = _behind(6)  # the strip is on the side of a second face: two faces split it already
+    out, heads = split_hidden(comps, _drawn(lab, (40, 90, 220)), [(40, 18, 20, 20), (30, 18, 10, 10)])
+    assert heads == [] and (out == comps).all()
+
+
+def test_locks_of_a_heads_own_hair_beside_its_face_are_not_a_hidden_head() -> None:
+    # onepiece_demo's close-up: Luffy's black locks reach past his face box at eye level, as far as a
+    # hidden character's sliver would. Drawn in the colours of the hair above the box, they stay his.
+    comps, lab = _behind(6)
+    out, heads = split_hidden(comps, _drawn(lab, (30, 30, 30)), [(40, 18, 20, 20)])
     assert heads == [] and (out == comps).all()
 
 
@@ -98,11 +116,13 @@ def test_a_close_ups_hair_leaving_the_frame_beside_its_face_is_not_a_hidden_head
     # beyond it on the right runs on to the frame's edge - the head's own hair, not a second head.
     comps = np.zeros((100, 120), np.int32)
     comps[5:100, 10:120] = 1
-    out, heads = split_hidden(comps, [(15, 10, 80, 80)])
+    out, heads = split_hidden(comps, np.zeros((100, 120, 3), np.uint8), [(15, 10, 80, 80)])
     assert heads == [] and (out == comps).all()
     # The same hair ending inside the picture, as far beyond the box, is still a head beside it.
     comps[:, 115:] = 0
-    out, heads = split_hidden(comps, [(15, 10, 80, 80)])
+    image = np.zeros((100, 120, 3), np.uint8)
+    image[:, 96:] = (40, 90, 220)  # in colours of its own, unlike the hair above the face box
+    out, heads = split_hidden(comps, image, [(15, 10, 80, 80)])
     assert len(heads) == 1 and (out[:, 96:115] != out[50, 50]).all()
 
 

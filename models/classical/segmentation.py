@@ -213,7 +213,7 @@ class ClassicalSegmenter:
                         tracked.append(TrackedFrame(i, comps, ev.small, ev.faces, rescale_transform(transforms[i], s)))
                     derived.append(None)
                     # A character hidden behind another shows as a second head beside the front one's.
-                    comps, heads = split_hidden(comps, ev.faces)
+                    comps, heads = split_hidden(comps, ev.small, ev.faces)
                     comps = split_merged(comps, ev.small, ev.faces, carried)
                     ev.faces = ev.faces + heads  # the shot's grouping keeps the two heads apart
                     ids = tracker.assign(comps, carried)

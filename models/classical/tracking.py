@@ -35,6 +35,8 @@ SMOOTH = 9
 # A blob reaching this far (in face widths, median over the eye rows) beyond a lone face's box on one
 # side holds a second head there: a character standing behind the one whose face was found.
 HIDDEN_HEAD = 0.15
+# A run beside a face whose pixels are at least this share in the head's own hair colours is that hair.
+OWN_HAIR = 0.5
 
 
 def object_shift(prev_image: Image, mask: NDArray[np.bool_], image: Image, search: int) -> tuple[int, int]:
@@ -212,7 +214,7 @@ def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
     return out
 
 
-def split_hidden(comps: NDArray[np.int32], faces: Sequence[Box],
+def split_hidden(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequence[Box],
                  reach: float = HIDDEN_HEAD) -> tuple[NDArray[np.int32], list[Box]]:
     """Blobs cut where a character hidden behind the one whose face was found shows beside it, and
     the hidden characters' head boxes (for the shot's grouping, as faces: two heads are never one
@@ -226,7 +228,9 @@ def split_hidden(comps: NDArray[np.int32], faces: Sequence[Box],
     widths (median over the rows; a head's own hair ends at about the face box, shoulders are lower).
     Only the sides with no other face in the blob are looked at. What of the blob lies beyond the face
     box's edge on that side (the column from the sliver's head to its feet) becomes a new component;
-    the head box is the sliver's width by the face's height, beside the face box."""
+    the head box is the sliver's width by the face's height, beside the face box. A sliver drawn
+    mostly in the colours of the front head's own hair (`_own_hair`) is that hair: a close-up's
+    locks reach past its face box at eye level too (onepiece_demo's Luffy)."""
     out = comps.copy()
     k = int(comps.max())
     heads: list[Box] = []
@@ -256,7 +260,8 @@ def split_hidden(comps: NDArray[np.int32], faces: Sequence[Box],
             # A blob that runs on to the frame's edge there is a close-up's own hair (or a shoulder)
             # leaving the picture, not a head beside it: a hidden head ends inside the picture.
             off_frame = width == strip.shape[1] and (fx - fw < 0 if side < 0 else fx + 2 * fw > w)
-            if width >= reach * fw and width >= 2 and not off_frame:
+            if width >= reach * fw and width >= 2 and not off_frame \
+                    and not _own_hair(image, region, (fx, fy, fw, fh), side, width):
                 heads.append((fx - width, fy, width, fh) if side < 0 else (fx + fw, fy, width, fh))
                 k += 1
                 cut = region & (out == c)
@@ -266,6 +271,27 @@ def split_hidden(comps: NDArray[np.int32], faces: Sequence[Box],
                     cut[:, :min(w, fx + fw)] = False
                 out[cut] = k
     return out, heads
+
+
+def _own_hair(image: NDArray[np.uint8], region: NDArray[np.bool_], face: Box, side: int, width: int) -> bool:
+    """Whether the blob's run beside a face box at eye level is drawn in the colours of the head's
+    own hair (the blob above the face box): at least OWN_HAIR of its pixels fall in colour bins
+    (32 levels a channel) that hold at least 5 % of the hair's pixels. Flat fills make a palette
+    test enough; a hidden character is drawn in its own colours."""
+    fx, fy, fw, fh = face
+    h, w = region.shape
+    top, eye0, eye1 = max(0, fy - fh // 2), max(0, fy + fh // 10), min(h, fy + 7 * fh // 10)
+    hair = image[top:max(top, fy + fh // 5), max(0, fx):min(w, fx + fw)][region[top:max(top, fy + fh // 5), max(0, fx):min(w, fx + fw)]]
+    x0, x1 = (max(0, fx - width), max(0, fx)) if side < 0 else (min(w, fx + fw), min(w, fx + fw + width))
+    run = image[eye0:eye1, x0:x1][region[eye0:eye1, x0:x1]]
+    if len(hair) < 16 or len(run) == 0:
+        return False
+    def bins(px: NDArray[np.uint8]) -> NDArray[np.int64]:
+        q = px.astype(np.int64) >> 5
+        return (q[:, 0] << 6) | (q[:, 1] << 3) | q[:, 2]
+    counts = np.bincount(bins(hair), minlength=512)
+    palette = counts >= 0.05 * len(hair)
+    return bool(palette[bins(run)].mean() >= OWN_HAIR)
 
 
 def _core(face: Box) -> tuple[slice, slice]:
