@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from test_classical_segmentation import painted_background
 
-from models.classical.grouping import FrameTracks, group_tracks, return_passing_cuts
+from models.classical.grouping import FrameTracks, group_tracks
 from models.classical.labelmaps import fill_holes, relabel
 from models.classical.segmentation import ClassicalSegmenter
 from models.classical.text import resize_mask, steady_text, text_mask
@@ -281,27 +281,3 @@ def test_text_that_flickers_for_one_frame_is_dropped() -> None:
     kept = steady_text(texts)
     assert [k is not None for k in kept] == [True, True, False, False, False, False, False]
     assert steady_text([other, None]) == [other, None]  # too short a shot to tell
-
-
-def test_a_cut_seen_in_one_frame_goes_back_to_its_character_or_to_the_background() -> None:
-    """`split_hidden` cuts a hidden character off the front one in most frames of a shot; a cut seen
-    in one frame of six is the front one's hair (its colours are the front one's: back to it) or
-    background the evidence joined to the head (its colours are the background's around it: gone),
-    unless it reaches from a head down to a body (a hidden character seen in one frame: kept)."""
-    hair, skin, back, wall = (200, 40, 40), (250, 210, 180), (40, 90, 200), (120, 160, 90)
-    frames = []
-    for i in range(6):
-        img = np.full((60, 80, 3), wall, np.uint8)
-        lab = np.zeros((60, 80), np.uint8)
-        lab[10:60, 30:45], img[10:25, 30:45], img[25:60, 30:45] = 1, hair, skin  # the front character
-        lab[10:60, 45:52], img[10:60, 45:52] = 4, back  # the hidden one beside it, cut off in five frames
-        if i == 2:
-            lab[12:20, 24:30], img[12:20, 24:30] = 2, hair  # a lock of the front one's hair, cut once
-            lab[30:45, 10:30] = 3  # the wall beside the body, cut once
-            lab[8:60, 52:58], img[8:60, 52:58] = 5, hair  # a third character's strip, head to feet
-        if i == 5:
-            lab[lab == 4] = 1  # not cut in this frame: the front one's track
-        frames.append(FrameTracks(lab, faces=[(32, 10, 12, 12)], image=img))
-    mapping = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5}
-    assert return_passing_cuts(frames, mapping, {2, 3, 4, 5}) == {1: 1, 2: 1, 3: 0, 4: 4, 5: 5}
-    assert return_passing_cuts(frames, mapping, set()) == mapping  # no cut: as grouped

@@ -18,7 +18,6 @@ tracks are one character, from votes over the frames where two tracks are both p
 
 A pair that votes yes in enough of its frames is one character (union-find, so a hat joins the head
 that joins the body). Pieces that are almost only added light (effects) never join a character.
-`return_passing_cuts` then gives back what `tracking.split_hidden` cut off in a frame or two only.
 `whole_characters` then gives each frame's characters what their drawing encloses and the
 evidence missed (`models.classical.enclosure`: a hat on the head, a shirt between the arms, eye
 whites, teeth, lens interiors), unless it is background seen through them.
@@ -362,73 +361,3 @@ def whole_characters(ft: FrameTracks, mapping: dict[int, int], keep_out: NDArray
         grouped = np.where(np.isin(plate_filled, list(moving)), plate_filled, grouped).astype(np.uint8)
     grouped = attach_regions(grouped, ft.image, ids=calm, keep_out=keep_out)
     return fill_enclosed(grouped, ft.image, keep_out=keep_out, ids=calm)
-
-
-def return_passing_cuts(frames: Sequence[FrameTracks], mapping: dict[int, int], cut_tracks: set[int],
-                        presence: float = 0.5, margin: float = 0.15, body: float = 2.5) -> dict[int, int]:
-    """``mapping`` with the characters that only passing `tracking.split_hidden` cuts made given back.
-
-    A character hidden behind another is beside it through the shot: its strip is cut off in most
-    frames. A character (a group of ``mapping``) holding a cut piece (a track of ``cut_tracks``)
-    that is on screen in under ``presence`` of the shot's frames was cut, in a frame or two, off the
-    front character's own hair or arm, or off background the evidence joined to its head, unless it
-    reaches from a head down to a body (its rows span at least ``body`` face heights, median over
-    its frames: a hidden character's strip from its hair to its feet, seen in a frame or two). It joins
-    the character it touches most when its colours are that character's (the share of its pixels in
-    colours the character holds beats the share in colours of the background around it by
-    ``margin``); otherwise it is background. (The plate's agreement does not tell: the face prior
-    makes a head's surroundings foreground where the plate holds them.)"""
-    groups = {mapping[t] for t in cut_tracks if t in mapping}
-    if not groups or any(ft.image is None for ft in frames):
-        return mapping
-    seen: dict[int, int] = defaultdict(int)
-    own = {g: np.zeros(216, np.float32) for g in groups}
-    around = {g: np.zeros(216, np.float32) for g in groups}
-    touch = {g: np.zeros(256, np.int64) for g in groups}
-    touched: dict[int, dict[int, NDArray[np.float32]]] = {g: {} for g in groups}
-    heights: dict[int, list[int]] = defaultdict(list)
-    face = float(np.median([fh for ft in frames for _, _, _, fh in ft.faces] or [0]))
-    ring_kernel, near_kernel = np.ones((5, 5), np.uint8), np.ones((21, 21), np.uint8)
-    for ft in frames:
-        assert ft.image is not None
-        grouped = relabel(ft.labels, mapping)
-        for g in groups:
-            mask = grouped == g
-            if not mask.any() or seen[g] >= presence * len(frames):
-                seen[g] += int(mask.any())
-                continue
-            seen[g] += 1
-            rows = np.nonzero(mask.any(axis=1))[0]
-            heights[g].append(int(rows[-1] - rows[0] + 1))
-            own[g] += _colours(ft.image, mask)
-            near = cv2.dilate(mask.astype(np.uint8), near_kernel).astype(bool)
-            around[g] += _colours(ft.image, near & (grouped == 0))
-            ring = cv2.dilate(mask.astype(np.uint8), ring_kernel).astype(bool) & ~mask
-            counts = np.bincount(grouped[ring], minlength=256)
-            touch[g] += counts
-            for o in (int(o) for o in np.nonzero(counts)[0] if o and o != g):
-                h = _colours(ft.image, grouped == o)
-                touched[g][o] = touched[g][o] + h if o in touched[g] else h
-    target: dict[int, int] = {}
-    for g in groups:
-        if seen[g] == 0 or seen[g] >= presence * len(frames) or float(np.median(heights[g])) >= body * face > 0:
-            continue
-        counts = touch[g].copy()
-        counts[0] = counts[g] = 0
-        target[g] = 0
-        if counts.any():
-            o = int(counts.argmax())
-            piece = own[g] / max(1.0, float(own[g].sum()))
-            fit = float(piece[touched[g][o] >= 0.01 * max(1.0, float(touched[g][o].sum()))].sum())
-            fit_background = float(piece[around[g] >= 0.01 * max(1.0, float(around[g].sum()))].sum())
-            if fit >= fit_background + margin:
-                target[g] = o
-
-    def final(g: int) -> int:
-        visited = set()
-        while g in target and g not in visited:
-            visited.add(g)
-            g = target[g]
-        return 0 if g in visited else g
-
-    return {t: final(g) for t, g in mapping.items()}

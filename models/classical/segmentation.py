@@ -15,10 +15,7 @@ background plate at ~480 px through it (`background.BackgroundModel`), then per 
    (the picture departs from the plate as a whole) keep the previous frame's objects; with
    `backtrack` on (the both-ways menu choice) the same pieces are then tracked from the shot's end
    too, so a character hidden behind another at the start keeps its own track;
-5. per shot, pieces that are one character become one track (`grouping.group_tracks`); a
-   `split_hidden` cut seen in under half the shot's frames, not reaching from a head to a body,
-   goes back to the character whose colours it has, or to the background
-   (`grouping.return_passing_cuts`).
+5. per shot, pieces that are one character become one track (`grouping.group_tracks`).
 
 Static shots (no camera motion, the character barely moving) burn the character into the median.
 They are detected by a near-empty difference everywhere, and segmented from the plate itself by
@@ -48,7 +45,7 @@ from models.classical.camera import estimate_camera
 from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
-from models.classical.grouping import FrameTracks, group_tracks, return_passing_cuts, still_characters, whole_characters
+from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
 from models.classical.labelmaps import relabel, streaks
 from models.classical.plate import warp_to_frame
 from models.classical.static import face_priors, static_evidence, unenclosed
@@ -143,7 +140,6 @@ class ClassicalSegmenter:
         search = max(8, round(0.08 * max(shape[:2]) * s))  # a character's walk in one frame
         agreement: list[float] = []  # plate agreement of the frames so far
         tracker = IdTracker()
-        cut_tracks: set[int] = set()  # tracks of pieces `split_hidden` cut off
 
         def frame_mask(i: int) -> _FrameEvidence:
             small = resize(frames[i], s)
@@ -206,15 +202,11 @@ class ClassicalSegmenter:
                         tracked.append(TrackedFrame(i, comps, ev.small, ev.faces, rescale_transform(transforms[i], s)))
                     derived.append(None)
                     # A character hidden behind another shows as a second head beside the front one's.
-                    before = int(comps.max())
                     comps, heads = split_hidden(comps, ev.faces)
-                    cut = comps > before if heads else None
                     comps = split_merged(comps, ev.small, ev.faces, carried)
                     ev.faces = ev.faces + heads  # the shot's grouping keeps the two heads apart
                     ids = tracker.assign(comps, carried)
                     labels_small = ids[comps].astype(np.uint8)
-                    if cut is not None:
-                        cut_tracks.update(int(v) for v in np.unique(labels_small[cut]) if v)
                     # The next frame follows the objects from this one; a flash or impact frame's
                     # restyled colours would mislead the matching, so those are skipped over.
                     prev = (labels_small, transforms[i], ev.small)
@@ -248,8 +240,6 @@ class ClassicalSegmenter:
             if joins_apart([relabel(f.labels, forward_mapping) for f in forward],
                            [relabel(p.labels, mapping) for p in pieces], min_pixels):
                 pieces, mapping = forward, forward_mapping
-        # A cut seen in a frame or two was the front character's hair or arm, or background.
-        mapping = return_passing_cuts(pieces, mapping, cut_tracks)
         # A character is an effect when most of its appearances were almost only added light.
         seen: dict[int, list[bool]] = {}
         for ft in pieces:
