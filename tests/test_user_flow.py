@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pytest
@@ -20,6 +20,10 @@ from app.pipeline.runner import PipelineRunner
 from app.store import Project
 from models.base import FrameSegmentation, Prompt
 from models.classical.segmentation import ClassicalSegmenter
+
+if TYPE_CHECKING:
+    from app.ui.controller import MainController
+    from app.ui.window import MainWindow
 
 pytest.importorskip("av")
 
@@ -252,6 +256,21 @@ def test_a_job_before_its_first_frame_says_how_long_it_has_worked(qtbot: Any, im
         c.close_project()
 
 
+def _paused_window(qtbot: Any, tmp_path: Path) -> tuple[MainController, MainWindow]:
+    """A controller that starts no run by itself, and its main window shown (settings of its own)."""
+    from PySide6.QtCore import QSettings
+
+    from app.ui.controller import MainController
+    from app.ui.window import MainWindow
+
+    c = MainController(runner_factory=lambda p: PipelineRunner(p).start())
+    c.auto_run = False
+    w = MainWindow(c, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    return c, w
+
+
 def _two_tracked_objects(root: Path) -> tuple[int, int]:
     """Stage 1's result on the imported clip, written as the segment stage does: track 1 is an object
     in the first shot only, track 2 one object in both shots. Returns (only in shot 1, in both)."""
@@ -279,17 +298,11 @@ def test_an_object_deleted_from_its_only_shot_leaves_the_list_and_comes_back_on_
     only shot it is in now leaves the list (undo brings it back with its pixels, redo removes it
     again); one that is in another shot too stays listed."""
     pytest.importorskip("pytestqt")
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import Qt
 
-    from app.ui.controller import MainController
-    from app.ui.window import MainWindow
 
     lone, both = _two_tracked_objects(imported_project)
-    c = MainController(runner_factory=lambda p: PipelineRunner(p).start())
-    c.auto_run = False
-    w = MainWindow(c, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
+    c, w = _paused_window(qtbot, tmp_path)
 
     def listed() -> list[int]:
         lst = w.objects_panel.list
@@ -329,16 +342,10 @@ def test_the_getting_started_hint_goes_at_the_users_first_action_not_only_a_clic
     click on the frame. It now goes at the first action or key, a frame change, a click on the note
     itself, or by itself after a while, and stays inside the view when the window shrinks."""
     pytest.importorskip("pytestqt")
-    from PySide6.QtCore import QPoint, QSettings, Qt
+    from PySide6.QtCore import QPoint, Qt
 
-    from app.ui.controller import MainController
-    from app.ui.window import MainWindow
 
-    c = MainController(runner_factory=lambda p: PipelineRunner(p).start())
-    c.auto_run = False
-    w = MainWindow(c, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))  # a first start
-    qtbot.addWidget(w)
-    w.show()
+    c, w = _paused_window(qtbot, tmp_path)  # a first start
     hint = w.view.hint
     try:
         assert c.open_project(imported_project)
@@ -371,19 +378,13 @@ def test_the_object_list_greys_what_is_not_on_the_frame_and_goes_to_it(
     tooltip says in which shots stage 1 found them, picking one says so, and "Go to it" moves to a
     frame where it is. Del in the list asks to delete the selected object."""
     pytest.importorskip("pytestqt")
-    from PySide6.QtCore import QSettings, Qt, QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from app.ui.controller import MainController
     from app.ui.docks import ABSENT_GREY
-    from app.ui.window import MainWindow
 
     lone, both = _two_tracked_objects(imported_project)
-    c = MainController(runner_factory=lambda p: PipelineRunner(p).start())
-    c.auto_run = False
-    w = MainWindow(c, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
+    c, w = _paused_window(qtbot, tmp_path)
     lst = w.objects_panel.list
     said: list[str] = []
     c.status.connect(said.append)
@@ -484,18 +485,12 @@ def test_ctrl_y_redoes_as_well_as_ctrl_shift_z(qtbot: Any, imported_project: Pat
     """Redo was Ctrl+Shift+Z only; a user coming from most Windows and Linux programs presses Ctrl+Y
     and nothing happens. Both keys redo now, and the shortcut sheet lists both."""
     pytest.importorskip("pytestqt")
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import Qt
 
-    from app.ui.controller import MainController
     from app.ui.menus import shortcut_rows
-    from app.ui.window import MainWindow
 
     lone, _ = _two_tracked_objects(imported_project)
-    c = MainController(runner_factory=lambda p: PipelineRunner(p).start())
-    c.auto_run = False
-    w = MainWindow(c, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
+    c, w = _paused_window(qtbot, tmp_path)
     try:
         assert c.open_project(imported_project)
         p = c.project
