@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from models.base import Image, Mask
 from models.classical.filters import colour_distance, line_art
+from models.classical.tracks import more_frequent_on
 
 F32 = NDArray[Any]  # cv2 stubs type results loosely; keep internal arrays loose too
 
@@ -85,14 +86,9 @@ def beyond_outline(image: Image, mask: Mask, background: Image, known: Mask, ban
     to_side = colour_distance(img, out_mean)
     matches = (to_side < NEAR_BACKGROUND) & (in_w >= 1e-3) & (to_side < colour_distance(img, in_mean))
     # Not a colour of the character's (more frequent on the mask than around it: 4 bits a channel).
-    q = image.astype(np.int32) >> 4
-    code = (q[..., 0] * 16 + q[..., 1]) * 16 + q[..., 2]
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (8 * band + 1, 8 * band + 1))
     around = (cv2.dilate(mask.astype(np.uint8), k) > 0) & exterior
-    body = mask & ~lines
-    on_mask = np.bincount(code[body], minlength=4096) / max(1, int(body.sum()))
-    on_around = np.bincount(code[around], minlength=4096) / max(1, int(around.sum()))
-    matches &= on_mask[code] <= on_around[code]
+    matches &= ~more_frequent_on(image, mask & ~lines, around)
     # Not beside an outside the shot's other frames show is no background (a part the mask missed).
     foreign = exterior & known & (colour_distance(img, background.astype(np.float32)) > FOREIGN)
     near_foreign = cv2.dilate(foreign.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0

@@ -37,6 +37,7 @@ from models.classical.filters import colour_distance, guided_filter, line_art
 from models.classical.geometry import Matrix
 from models.classical.matte_background import known_background, shot_camera
 from models.classical.matte_outline import beyond_outline
+from models.classical.tracks import more_frequent_on
 
 Method = Literal["guided", "cf"]
 F32 = NDArray[Any]  # cv2 stubs type results loosely; keep internal arrays loose too
@@ -440,13 +441,8 @@ def character_gaps(image: Image, background: Image, known: Mask, gaps: Mask, fil
     size = np.maximum(np.bincount(flat, minlength=n), 1).astype(np.float64)
     same = known & (colour_distance(image.astype(np.float32), background.astype(np.float32)) < 10.0)
     seen = np.bincount(flat, weights=same.ravel(), minlength=n) / size
-    q = image.astype(np.int32) >> 4
-    code = (q[..., 0] * 16 + q[..., 1]) * 16 + q[..., 2]
-    body = filled & ~gaps
     around = (cv2.dilate(filled.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0) & ~filled
-    on_body = np.bincount(code[body], minlength=4096) / max(1, int(body.sum()))
-    on_around = np.bincount(code[around], minlength=4096) / max(1, int(around.sum()))
-    like = on_body[code] > on_around[code]
+    like = more_frequent_on(image, filled & ~gaps, around)
     liked = np.bincount(flat, weights=like.ravel(), minlength=n) / size
     depth = cv2.distanceTransform(np.pad(gaps.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
     deepest = np.zeros(n)

@@ -22,6 +22,16 @@ def colour_index(image: Image) -> NDArray[np.uint16]:
     return (q[..., 0] * _BINS + q[..., 1]) * _BINS + q[..., 2]
 
 
+def more_frequent_on(image: Image, on: NDArray[np.bool_], than: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Per pixel, whether its colour (`colour_index`) is a larger share of the pixels in ``on`` than
+    of those in ``than`` (each region's histogram over its own pixel count): a character's colours
+    against the background's round it."""
+    code = colour_index(np.asarray(image, np.uint8))
+    share_on = np.bincount(code[on], minlength=_BINS**3) / max(1, int(on.sum()))
+    share_than = np.bincount(code[than], minlength=_BINS**3) / max(1, int(than.sum()))
+    return np.asarray(share_on[code] > share_than[code])
+
+
 def colour_posterior(image: Image, labels: Labels, ids: NDArray[np.uint8]) -> F32:
     """Per-label colour posterior table ``(len(ids), 4096)`` from one labelled frame."""
     idx = colour_index(image)
