@@ -32,6 +32,7 @@ from models.classical.geometry import (
     scale_matrix,
 )
 from models.classical.plate import build_plate
+from models.classical.threads import results_in_order
 
 BORDER_GAIN = 4.0
 
@@ -345,15 +346,7 @@ def refine_camera(
             p_grey = cv2.cvtColor(plate, cv2.COLOR_RGB2GRAY).astype(np.float32)
             p_ok = np.asarray(np.where(seen > 0, 255, 0), np.uint8)
             aligned = [pool.submit(_align, g, b, t, plate=p_grey, plate_ok=p_ok, s=s) for g, b, t in zip(greys, bg, ts, strict=True)]
-            try:
-                ts = []
-                for future in aligned:
-                    ts.append(future.result())
-                    if tick is not None:
-                        tick()
-            finally:
-                for future in aligned:  # a stop drops the frames not started
-                    future.cancel()
+            ts = results_in_order(aligned, tick)
     return ts
 
 

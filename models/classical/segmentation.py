@@ -50,6 +50,7 @@ from models.classical.labelmaps import relabel, streaks
 from models.classical.plate import warp_to_frame
 from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
+from models.classical.threads import results_in_order
 from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_hidden, split_merged
 
 K3 = np.ones((3, 3), np.uint8)
@@ -277,17 +278,8 @@ class ClassicalSegmenter:
         # Each frame's whole characters and full-resolution labels depend on the shot's grouping
         # alone, not on each other: they run on every core (the guided filter at 1080p releases the
         # GIL), in frame order; results are the serial loop's.
-        out: list[FrameSegmentation] = []
         with ThreadPoolExecutor(workers) as pool:
-            futures = [pool.submit(finish, i) for i in range(n)]
-            try:
-                for future in futures:
-                    out.append(future.result())
-                    step()
-            finally:
-                for future in futures:  # a stop drops the frames not started
-                    future.cancel()
-        return out
+            return results_in_order([pool.submit(finish, i) for i in range(n)], step)
 
     def _both_ways(self, labels: list[NDArray[np.uint8]], tracked: list[TrackedFrame],
                    derived: list[tuple[int, Matrix | None] | None], search: int) -> list[NDArray[np.uint8]]:
