@@ -280,10 +280,11 @@ def _own_hair(image: NDArray[np.uint8], region: NDArray[np.bool_], face: Box, si
     test enough; a hidden character is drawn in its own colours."""
     fx, fy, fw, fh = face
     h, w = region.shape
-    top, eye0, eye1 = max(0, fy - fh // 2), max(0, fy + fh // 10), min(h, fy + 7 * fh // 10)
-    hair = image[top:max(top, fy + fh // 5), max(0, fx):min(w, fx + fw)][region[top:max(top, fy + fh // 5), max(0, fx):min(w, fx + fw)]]
+    top = max(0, fy - fh // 2)
+    above = (slice(top, max(top, fy + fh // 5)), slice(max(0, fx), min(w, fx + fw)))
     x0, x1 = (max(0, fx - width), max(0, fx)) if side < 0 else (min(w, fx + fw), min(w, fx + fw + width))
-    run = image[eye0:eye1, x0:x1][region[eye0:eye1, x0:x1]]
+    beside = (slice(max(0, fy + fh // 10), min(h, fy + 7 * fh // 10)), slice(x0, x1))
+    hair, run = image[above][region[above]], image[beside][region[beside]]
     if len(hair) < 16 or len(run) == 0:
         return False
     def bins(px: NDArray[np.uint8]) -> NDArray[np.int64]:
