@@ -3,6 +3,7 @@ project imported from a video file, as the user's did."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -537,3 +538,50 @@ def test_splitting_an_object_off_its_only_shot_is_refused_with_a_reason(
         assert (p.masks_or_empty(2) == new).any() and (p.masks_or_empty(8) == both).any()
     finally:
         c.close_project()
+
+
+def test_where_objects_are_is_listed_per_frame_kept_on_every_write_and_rebuilt_when_missing_or_damaged(
+        imported_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Delete in one shot (`ObjectStore._appears_outside`) and "Go to it" read the masks of every frame,
+    so both grew with the episode. The ids each label map holds are now listed in index.db as the map
+    is written, and both read the lists; a project written before them (or with a damaged list) gets
+    them back from its maps the first time they are asked for."""
+    import sqlite3
+
+    from app.store.layers import LayerStore
+
+    lone, both = _two_tracked_objects(imported_project)
+    with Project.open(imported_project) as p:
+        want = {f: {lone: 40 * 50, both: 40 * 50} if f < 6 else {both: 40 * 50} for f in range(12)}
+        assert p.layers.present("masks") == want
+        assert p.objects.frames_of(lone) == list(range(6))
+    db = imported_project / "index.db"
+    with sqlite3.connect(db) as con:  # an old project: no lists; and a damaged one
+        con.execute("DELETE FROM present WHERE layer='masks' AND frame < 4")
+        con.execute("UPDATE present SET ids='{not json' WHERE layer='masks' AND frame=7")
+        con.execute("UPDATE present SET version=version+5 WHERE layer='masks' AND frame=9")
+    with Project.open(imported_project) as p:
+        assert p.layers.present("masks") == want  # rebuilt from the maps ...
+    with sqlite3.connect(db) as con:  # ... and stored again
+        rows = dict(con.execute("SELECT frame, ids FROM present WHERE layer='masks'").fetchall())
+        assert sorted(rows) == list(range(12)) and json.loads(rows[7]) == {str(both): 2000}
+    with Project.open(imported_project, read_only=True) as p:
+        assert p.layers.present("masks") == want
+    with Project.open(imported_project) as p:
+        reads: list[int] = []
+        real = LayerStore._read_checked
+
+        def counted(self: LayerStore, layer: str, frame: int, **kw: Any) -> Any:
+            reads.append(frame)
+            return real(self, layer, frame, **kw)
+
+        monkeypatch.setattr(LayerStore, "_read_checked", counted)
+        p.objects.delete(lone, shot=2)  # only in the first shot: it leaves the list
+        assert sorted(set(reads)) == list(range(6))  # only the shot's own maps (the edit's)
+        reads.clear()
+        assert p.object(lone) is None and p.objects.frames_of(lone) == []
+        assert p.objects.frames_of(both) == list(range(12)) and p.objects.seen() == {both}
+        assert not reads  # the lists of the maps the edit wrote were stored with them
+        p.undo()
+        assert p.object(lone) is not None and p.objects.frames_of(lone) == list(range(6))
+

@@ -65,6 +65,10 @@ class DrawingLayers:
     def version(self, layer: str, frame: int) -> int:
         return self.raw.version(layer, self.key(frame))
 
+    def present(self, layer: str) -> dict[int, dict[int, int]]:
+        """Every frame's ids and pixel counts (`LayerStore.present`), a held frame's being its drawing's."""
+        return _expand(self.raw.present(layer), self._keys())
+
     def versions(self, layer: str) -> np.ndarray:
         return self.raw.versions(layer)[self._keys()]
 

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS versions (layer TEXT, frame INTEGER, version INTEGER,
 CREATE TABLE IF NOT EXISTS records (name TEXT, frame INTEGER, body TEXT, PRIMARY KEY (name, frame));
 CREATE TABLE IF NOT EXISTS vectors (name TEXT, frame INTEGER, data BLOB, PRIMARY KEY (name, frame));
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS present (layer TEXT, frame INTEGER, version INTEGER, crc INTEGER, ids TEXT, PRIMARY KEY (layer, frame));
 """
 
 
@@ -49,6 +50,10 @@ class FrameIndex:
                 self.db.execute("ALTER TABLE versions ADD COLUMN crc INTEGER")
                 columns.add("crc")
             self.has_crc = "crc" in columns
+            # Which ids a label map holds (`app.store.layers.LayerStore.present`); a read-only open of an
+            # index made before it has no such table and works the lists out from the maps.
+            self.has_present = bool(self.db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='present'").fetchone()[0])
         except sqlite3.DatabaseError as exc:
             raise ProjectDamaged(f"The project index {path.name} is damaged ({exc}).") from exc
 
@@ -68,6 +73,8 @@ class FrameIndex:
         with self.lock:
             self._query("DELETE FROM versions WHERE layer=? AND frame=?", (layer, frame))
             self._query("DELETE FROM records WHERE name=? AND frame=?", (record, frame))
+            if self.has_present:
+                self._query("DELETE FROM present WHERE layer=? AND frame=?", (layer, frame))
 
     # -- versions and meta --------------------------------------------------------------------------
     def bump(self, layer: str, frame: int, meta: dict[str, Any], crc: int | None = None) -> int:
@@ -108,6 +115,27 @@ class FrameIndex:
     def all_meta(self, layer: str) -> dict[int, dict[str, Any]]:
         rows = self._query("SELECT frame, meta FROM versions WHERE layer=?", (layer,))
         return {int(f): dict(json.loads(m)) for f, m in rows if m}
+
+    def all_version_crcs(self, layer: str) -> dict[int, tuple[int, int | None]]:
+        """Every written frame's version and checksum at once."""
+        if not self.has_crc:
+            return {int(f): (int(v), None) for f, v in self._query("SELECT frame, version FROM versions WHERE layer=?", (layer,))}
+        rows = self._query("SELECT frame, version, crc FROM versions WHERE layer=?", (layer,))
+        return {int(f): (int(v), None if c is None else int(c)) for f, v, c in rows}
+
+    # -- which ids each label map holds ---------------------------------------------------------------
+    def put_present(self, layer: str, frame: int, version: int, crc: int | None, counts: dict[int, int]) -> None:
+        """``counts`` (id -> pixels, 0 left out) of the label map ``version`` (checksum ``crc``) of ``frame``."""
+        if self.has_present and not self.read_only:
+            body = json.dumps({str(k): int(v) for k, v in sorted(counts.items())})
+            self._query("INSERT OR REPLACE INTO present VALUES (?, ?, ?, ?, ?)", (layer, frame, version, crc, body))
+
+    def all_present(self, layer: str) -> dict[int, tuple[int, int | None, str]]:
+        """Every stored row: frame -> (version, crc, the counts as stored, unparsed)."""
+        if not self.has_present:
+            return {}
+        rows = self._query("SELECT frame, version, crc, ids FROM present WHERE layer=?", (layer,))
+        return {int(f): (int(v), None if c is None else int(c), str(b)) for f, v, c, b in rows}
 
     # -- records and vectors ------------------------------------------------------------------------
     def put_record(self, name: str, frame: int, record: dict[str, Any]) -> None:

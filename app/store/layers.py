@@ -8,6 +8,7 @@ stale. Reading frame N touches only frame N's chunk.
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ LAYERS: dict[str, LayerSpec] = {
 # has just shown and the view re-reads what the click has just written (a 1080p map is a gzip read of
 # ~6 ms of CPU, behind the HDF5 lock any pipeline write holds). Four 1080p maps: 8 MB.
 RECENT_LAYERS = ("masks",)
+# Label maps whose ids are listed per frame in ``index.db`` as they are written (`LayerStore.present`):
+# which objects (masks) or tracks (segmentation) a frame holds, without reading the map.
+LABEL_LAYERS = ("segmentation", "masks")
 RECENT_FRAMES = 4
 DAMAGE_ADVICE = "`celstudio recover` (or Recover in the app) rebuilds it from the journal or marks it for a re-run."
 
@@ -60,6 +64,21 @@ DAMAGE_ADVICE = "`celstudio recover` (or Recover in the app) rebuilds it from th
 def checksum(array: np.ndarray) -> int:
     """CRC-32 of an array's bytes, kept in ``index.db`` beside the version it belongs to."""
     return zlib.crc32(np.ascontiguousarray(array).data)
+
+
+def label_counts(labels: np.ndarray) -> dict[int, int]:
+    """The ids a label map holds (0 left out) and how many pixels each covers."""
+    counts = np.bincount(np.asarray(labels, np.uint8).ravel(), minlength=256)
+    return {int(i): int(counts[i]) for i in np.flatnonzero(counts[1:]) + 1}
+
+
+def _parse_counts(body: str) -> dict[int, int] | None:
+    """A stored list of ids, or None when it cannot be read (then it is worked out again)."""
+    try:
+        data = json.loads(body)
+        return {int(k): int(v) for k, v in data.items()}
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
@@ -109,6 +128,8 @@ class LayerStore:
         # writing open keeps them (beside a writer in another process a read-only one must see the
         # file change).
         self._recent = FrameCache(0 if self.read_only else RECENT_FRAMES)
+        # `present`'s lists of ids, keyed by the (version, CRC-32) of the map they were taken from.
+        self._present: dict[tuple[str, int], tuple[tuple[int, int | None], dict[int, int]]] = {}
 
     # -- array layers -------------------------------------------------------------------------------
     def _shape(self, layer: str) -> tuple[int, ...]:
@@ -132,6 +153,12 @@ class LayerStore:
             crc = checksum(data)
             version = self.index.bump(layer, frame, meta or {}, crc)
             self._remember(layer, frame, version, crc, data)
+            if layer in LABEL_LAYERS:
+                # After the version: a kill between the two leaves a list that names an older version,
+                # which `present` does not trust (it works that frame's list out again).
+                counts = label_counts(data)
+                self.index.put_present(layer, frame, version, crc, counts)
+                self._present[(layer, frame)] = ((version, crc), counts)
         self.events.emit(LayerWritten(layer, frame, version))
         return version
 
@@ -192,6 +219,56 @@ class LayerStore:
                 if self.index.version_crc(layer, frame) == (version, crc):
                     self._remember(layer, frame, version, crc, data)
         return data
+
+    def present(self, layer: str) -> dict[int, dict[int, int]]:
+        """For every written frame of a label layer (`LABEL_LAYERS`), the ids its map holds and their
+        pixel counts, without reading the maps: the list is stored beside each version as it is
+        written (`write`, the one way maps reach the file), so finding where an object is costs one
+        query however long the project is. A frame whose list is missing (a project written before the
+        lists), names another version, or cannot be read is worked out from its map and stored again,
+        so the lists rebuild themselves. A damaged map counts as holding nothing."""
+        written = self.index.all_version_crcs(layer)
+        stored: dict[int, tuple[int, int | None, str]] | None = None
+        out: dict[int, dict[int, int]] = {}
+        for frame, key in sorted(written.items()):
+            if key[0] <= 0 or not 0 <= frame < self.frame_count:
+                continue
+            if (layer, frame) in self.overlay:
+                out[frame] = label_counts(self.overlay[(layer, frame)])
+                continue
+            memo = self._present.get((layer, frame))
+            if memo is not None and memo[0] == key:
+                out[frame] = memo[1]
+                continue
+            if stored is None:
+                stored = self.index.all_present(layer)
+            row = stored.get(frame)
+            counts = _parse_counts(row[2]) if row is not None and (row[0], row[1]) == key else None
+            if counts is None:
+                counts = self._count_again(layer, frame)
+            else:
+                self._present[(layer, frame)] = (key, counts)
+            if counts is not None:
+                out[frame] = counts
+        return out
+
+    def _count_again(self, layer: str, frame: int) -> dict[int, int] | None:
+        """Read ``frame``'s map, list its ids and store the list (writable opens)."""
+        try:
+            if self.read_only:
+                key, data = self.index.version_crc(layer, frame), self.read(layer, frame)
+            else:
+                with self.h5.lock:  # no write between the version read and the map read
+                    key, data = self.index.version_crc(layer, frame), self._read_checked(layer, frame)
+        except (FrameDamaged, ProjectError):
+            return None
+        if data is None:
+            return None
+        counts = label_counts(data)
+        if not self.read_only:
+            self.index.put_present(layer, frame, key[0], key[1], counts)
+        self._present[(layer, frame)] = (key, counts)
+        return counts
 
     def version(self, layer: str, frame: int) -> int:
         self.h5.check_frame(frame)
@@ -273,6 +350,7 @@ class LayerStore:
         """Mark a lost frame as never written, and the result of the stage that wrote it as missing,
         so the pipeline computes it again (and everything that read it turns stale)."""
         self.index.forget(layer, frame, f"stage/{LAYERS[layer].stage}")
+        self._present.pop((layer, frame), None)
         self.events.emit(LayerWritten(layer, frame, 0))  # views showing the frame read it again
 
     # -- bookkeeping --------------------------------------------------------------------------------

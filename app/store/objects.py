@@ -121,6 +121,19 @@ class ObjectStore:
         """A per-shot track label map as project object ids."""
         return self.lut(shot, frame)[np.asarray(tracks, np.uint8)]
 
+    def on_frames(self) -> dict[int, dict[int, int]]:
+        """Frame -> {object: pixels} for every frame with masks, from the per-frame lists the layer store
+        keeps as masks are written (`app.store.layers.LayerStore.present`): no label map is read."""
+        return self.project.layers.present("masks")
+
+    def frames_of(self, oid: int) -> list[int]:
+        """The frames where ``oid`` has pixels, in order."""
+        return [f for f, ids in sorted(self.on_frames().items()) if oid in ids]
+
+    def seen(self) -> set[int]:
+        """Every object with pixels on some frame."""
+        return {oid for ids in self.on_frames().values() for oid in ids}
+
     def kinds(self) -> dict[int, str]:
         return {o.id: o.kind for o in self.project.manifest.objects}
 
@@ -298,11 +311,7 @@ class ObjectStore:
         """Whether ``oid`` is linked to a track of another shot or has pixels outside frames start..end-1."""
         if any(t.shot != start for t in self.tracks_of(oid)):
             return True
-        layers = self.project.layers
-        return any(
-            (labels := layers.read("masks", f)) is not None and bool((labels == oid).any())
-            for f in (*range(start), *range(end, self.project.frame_count))
-        )
+        return any(oid in ids and not start <= f < end for f, ids in self.on_frames().items())
 
     def _commit(
         self, kind: str, edits: list[MaskEdit], objects: Mapping[int, ObjectInfo | None],

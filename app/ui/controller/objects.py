@@ -52,14 +52,13 @@ class ObjectsMixin(_Base):
         pixels, and make it the active object; False (and a status line) when it has none."""
         if self.project is None:
             return False
-        n = self.frame_count
-        for f in [*range(self.frame + 1, n), *range(self.frame + 1)]:
-            if (self.project.masks_or_empty(f) == object_id).any():
-                self.set_frame(f)
-                self.set_object(object_id)
-                return True
-        self.status.emit(f"{self._object_name(object_id)} has no pixels on any frame.")
-        return False
+        frames = self.project.objects.frames_of(object_id)
+        if not frames:
+            self.status.emit(f"{self._object_name(object_id)} has no pixels on any frame.")
+            return False
+        self.set_frame(next((f for f in frames if f > self.frame), frames[0]))
+        self.set_object(object_id)
+        return True
 
     def set_object(self, object_id: int | None) -> None:
         self.object_id = object_id
