@@ -540,6 +540,72 @@ def test_splitting_an_object_off_its_only_shot_is_refused_with_a_reason(
         c.close_project()
 
 
+class _Found:
+    """A segmenter that finds boxes: ``boxes[shot index]`` is {track: (y0, y1, x0, x1)} on every frame."""
+
+    name, role = "classical", "segmenter"
+
+    def __init__(self, boxes: list[dict[int, tuple[int, int, int, int]]], shots: list[tuple[int, int]]) -> None:
+        self.boxes, self.calls, self.shots = boxes, 0, shots
+
+    def load(self, device: str = "cpu") -> None: ...
+
+    def release(self) -> None: ...
+
+    def segment_shot(self, frames: Any, **_: Any) -> list[FrameSegmentation]:
+        boxes = self.boxes[self.calls % len(self.shots)]  # shots are segmented in turn
+        self.calls += 1
+        out = []
+        for f in frames:
+            labels = np.zeros(f.shape[:2], np.uint8)
+            for t, (y0, y1, x0, x1) in boxes.items():
+                labels[y0:y1, x0:x1] = t
+            out.append(FrameSegmentation(labels, dict.fromkeys(boxes, "character")))
+        return out
+
+
+def _stage1(p: Project, boxes: list[dict[int, tuple[int, int, int, int]]]) -> None:
+    """A forced run of stage 1 (segment, propagate) whose segmenter finds ``boxes``."""
+    runner = PipelineRunner(p, backends={"segmenter": _Found(boxes, [(s.start, s.end) for s in p.shots])}).start()
+    try:
+        assert runner.submit_run(["segment", "propagate"], force=True).wait(120)
+        assert runner.wait_idle(60)
+    finally:
+        runner.stop()
+
+
+def test_a_rerun_of_stage_1_drops_automatic_objects_it_no_longer_finds_and_keeps_named_ones(imported_project: Path) -> None:
+    """onepiece_demo.mp4 after `celstudio run P --stages segment --force` (then the rest): the two pieces
+    split_hidden no longer made stayed listed as "Character 3" and "Character 4" with no pixels, in the
+    app, `info` and the exports. An automatic object nobody touched with no pixels anywhere now leaves
+    the list; one the user named stays (with no frames) until deleted, its track links stay, and undo
+    and redo of the rename still work, also after reopening."""
+    body, side = (20, 70, 10, 50), (20, 70, 100, 140)  # the two figures
+    corner, other = (0, 20, 0, 20), (76, 96, 140, 160)  # a piece of background in each shot
+    with Project.open(imported_project) as p:
+        _stage1(p, [{1: body, 2: side, 3: corner}, {1: body, 2: side, 4: other}])
+        piece, named = p.objects.track(0, 3), p.objects.track(6, 4)
+        assert piece is not None and named is not None
+        gone, kept = piece.object_at(0), named.object_at(6)
+        assert gone and kept and gone != kept and {gone, kept} <= p.objects.seen()
+        p.objects.rename(kept, "Named")
+        before = [o.id for o in p.manifest.objects]
+        _stage1(p, [{1: body, 2: side}, {1: body, 2: side}])  # the pieces are no longer found
+        after = [o.id for o in p.manifest.objects]
+        assert gone not in after and kept in after and sorted(after) == sorted(set(before) - {gone})
+        assert p.objects.track(0, 3) is None and p.objects.track(6, 4) is not None  # the named one's link stays
+        assert not ({gone, kept} & p.objects.seen())  # neither has pixels
+        p.undo()  # the rename
+        assert p.object(kept) is not None and p.object(kept).name != "Named"  # type: ignore[union-attr]
+        p.redo()
+        assert p.object(kept) is not None and p.object(kept).name == "Named"  # type: ignore[union-attr]
+        _stage1(p, [{1: body, 2: side}, {1: body, 2: side}])  # nothing more goes
+        assert [o.id for o in p.manifest.objects] == after
+    with Project.open(imported_project, recover=True) as again:  # the journal replays it the same way
+        assert [o.id for o in again.manifest.objects] == after
+        assert again.object(kept).name == "Named"  # type: ignore[union-attr]
+
+
 def test_where_objects_are_is_listed_per_frame_kept_on_every_write_and_rebuilt_when_missing_or_damaged(
         imported_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Delete in one shot (`ObjectStore._appears_outside`) and "Go to it" read the masks of every frame,
@@ -585,3 +651,43 @@ def test_where_objects_are_is_listed_per_frame_kept_on_every_write_and_rebuilt_w
         p.undo()
         assert p.object(lone) is not None and p.objects.frames_of(lone) == list(range(6))
 
+
+def test_the_object_list_says_no_frames_for_a_named_object_a_rerun_no_longer_finds(
+        qtbot: Any, imported_project: Path, tmp_path: Path) -> None:
+    """After the re-run above, the named object stays listed: greyed, with "(no frames)" after its name
+    (the rename editor still gets the name alone), a tooltip and a status line that say why, and
+    "Go to it" says it has no pixels on any frame."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from app.ui.docks import NO_FRAMES, NOWHERE_ROLE
+
+    body, side, other = (20, 70, 10, 50), (20, 70, 100, 140), (76, 96, 140, 160)
+    with Project.open(imported_project) as p:
+        _stage1(p, [{1: body, 2: side}, {1: body, 2: side, 4: other}])
+        named = p.objects.track(6, 4)
+        assert named is not None
+        kept = named.object_at(6)
+        p.objects.rename(kept, "Named")
+        _stage1(p, [{1: body, 2: side}, {1: body, 2: side}])
+    c, w = _paused_window(qtbot, tmp_path)
+    lst = w.objects_panel.list
+    said: list[str] = []
+    c.status.connect(said.append)
+    try:
+        assert c.open_project(imported_project)
+        c.set_paused(True)
+        row = next(i for i in range(lst.count()) if lst.item(i).data(Qt.ItemDataRole.UserRole) == kept)
+        qtbot.waitUntil(lambda: bool(lst.item(row).data(NOWHERE_ROLE)), timeout=5000)
+        others = [lst.item(i) for i in range(lst.count()) if i != row]
+        assert others and not any(i.data(NOWHERE_ROLE) for i in others)
+        option = QStyleOptionViewItem()
+        lst.itemDelegate().initStyleOption(option, lst.model().index(row, 0))  # type: ignore[attr-defined]
+        assert option.text == f"Named  ({NO_FRAMES})" and lst.item(row).text() == "Named"  # type: ignore[attr-defined]
+        assert "No pixels on any frame" in lst.item(row).toolTip()
+        lst.setCurrentRow(row)
+        assert any(m.startswith("Named has no pixels on any frame") for m in said)
+        assert not c.go_to_object(kept) and said[-1] == "Named has no pixels on any frame."
+    finally:
+        c.close_project()

@@ -279,6 +279,9 @@ class PipelineRunner:
                 finally:
                     self._running_frames.pop(stage, None)
                 ctx.drain()  # the next stage reads what this one wrote
+                if stage in ("segment", "propagate"):
+                    # Objects a re-run of stage 1 no longer finds, that the user never touched, leave the list.
+                    self.project.objects.drop_unseen()
         finally:
             analyses.close()
 

@@ -15,6 +15,7 @@ undo stack (undoing them would leave ids in the masks that no object owns).
 from __future__ import annotations
 
 import colorsys
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -171,6 +172,72 @@ class ObjectStore:
         gone = {(shot, t): None for t in tracks if self.track(shot, t) is not None}
         if gone:
             self._commit("register", [], {}, gone, undoable=False, extra={"forget": sorted(t for _, t in gone)})
+
+    def drop_unseen(self) -> JournalEntry | None:
+        """Automatic objects that nothing shows any more leave the list (after a re-run of stage 1).
+
+        A re-run of the segment stage keeps the links of tracks it no longer finds, so that the user's
+        edits of them (names, merges, reassignments) survive it. An object goes only when all of these
+        hold: the user never named or confirmed it, no edit the user can still undo or redo mentions it
+        (by id, in a track link, or in a label map it wrote), it has no pixels in the masks of any frame,
+        and no track linked to it is in its shot's current segmentation (its masks may just not be
+        written yet). The links of its tracks go with it (they hold nothing of the user's; a track that
+        comes back is registered afresh). Like registration, this is the pipeline's, not on the undo
+        stack; it is journalled, so it replays after a crash. A named object with no pixels stays
+        listed (greyed, "no frames") until the user deletes it. None when nothing goes.
+        """
+        candidates = {o.id for o in self.all() if not o.confirmed} - self.seen()
+        if candidates:
+            candidates -= self._live_objects()
+        if candidates:
+            candidates -= self._user_objects()
+        if not candidates:
+            return None
+        tracks: dict[TrackKey, list[list[int]] | None] = {}
+        for t in self.project.manifest.tracks:
+            objs = {o for _, o in t.pieces}
+            if objs & candidates:
+                mixed = _normalised([[s, 0 if o in candidates else o] for s, o in t.pieces])
+                tracks[(t.shot, t.track)] = None if objs <= candidates | {0} else mixed
+        return self._commit("register", [], dict.fromkeys(sorted(candidates)), tracks, undoable=False,
+                            extra={"dropped": sorted(candidates)})
+
+    def _live_objects(self) -> set[int]:
+        """Objects of tracks the segment stage's current labels hold (every object of a shot with none)."""
+        starts = [s.start for s in self.project.shots]
+        found: dict[int, set[int]] = {s: set() for s in starts}
+        written: set[int] = set()
+        for f, ids in self.project.layers.present("segmentation").items():
+            start = starts[max(0, bisect_right(starts, f) - 1)]
+            found[start].update(ids)
+            written.add(start)
+        return {o for t in self.project.manifest.tracks if t.shot not in written or t.track in found.get(t.shot, set())
+                for _, o in t.pieces if o}
+
+    def _user_objects(self) -> set[int]:
+        """Objects the edits on the user's undo and redo stacks mention: by id (the edit's object, a
+        merge's, a reassignment's target), in the objects and track links their diffs change, or in the
+        label maps they write (an undo or redo brings those pixels back, so their object must stay)."""
+        history = self.project.history
+        reachable = set(history.done) | set(history.undone)
+        ids: set[int] = set()
+        for entry in self.project.journal:
+            if entry.seq not in reachable:
+                continue
+            payload = entry.payload
+            ids.update(int(v) for k in ("object_id", "object", "keep", "absorb", "to")
+                       if isinstance(v := payload.get(k), int))
+            diff = payload.get("diff")
+            diff = diff if isinstance(diff, dict) else {}
+            ids.update(int(oid) for oid, *_ in diff.get("objects", []))
+            for *_, before, after in diff.get("tracks", []):
+                ids.update(int(o) for _, o in [*(before or []), *(after or [])])
+            for edit in entry.edits:
+                ids.add(int(edit.object_id))
+                for labels in (edit.before, edit.after):
+                    ids.update(int(i) for i in np.flatnonzero(np.bincount(labels.ravel(), minlength=256)))
+        ids.discard(0)
+        return ids
 
     def _new_object(self, kind: str, pending: dict[int, ObjectInfo], name: str | None = None) -> ObjectInfo:
         if kind not in KINDS:

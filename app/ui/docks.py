@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Slot
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QFont, QIcon, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSlider,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +30,20 @@ from app.ui.render import LAYER_LABELS, LAYER_ORDER
 
 HERE_DELAY_MS = 150
 ABSENT_GREY = (128, 128, 134)
+# Item data: the object is on the frame shown (bool); it has pixels on no frame at all (bool).
+HERE_ROLE = Qt.ItemDataRole.UserRole + 1
+NOWHERE_ROLE = Qt.ItemDataRole.UserRole + 2
+NO_FRAMES = "no frames"
+
+
+class _ObjectItems(QStyledItemDelegate):
+    """Shows "(no frames)" after the name of an object with no pixels anywhere; the name the rename
+    editor gets stays the name alone."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        if index.data(NOWHERE_ROLE):
+            option.text = f"{option.text}  ({NO_FRAMES})"  # type: ignore[attr-defined]
 
 
 def _swatch(color: tuple[int, int, int]) -> QIcon:
@@ -46,6 +62,7 @@ class ObjectsPanel(QWidget):
         self.c = controller
         self.list = QListWidget()
         self.list.setEditTriggers(QListWidget.EditTrigger.DoubleClicked | QListWidget.EditTrigger.EditKeyPressed)
+        self.list.setItemDelegate(_ObjectItems(self.list))
         self.list.currentItemChanged.connect(self._picked)
         self.list.itemChanged.connect(self._renamed)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -108,25 +125,30 @@ class ObjectsPanel(QWidget):
     @Slot()
     def mark_here(self) -> None:
         """Grey the objects that have no pixels on the frame shown, and say where they are (in place:
-        an open rename editor stays open)."""
+        an open rename editor stays open). One with no pixels on any frame (a re-run of stage 1 no
+        longer finds it, and the user named it) also reads "(no frames)"."""
         here = self.c.objects_on_frame()
+        anywhere = self.c.objects_anywhere()
         self._filling = True
         for i in range(self.list.count()):
             item = self.list.item(i)
             oid = int(item.data(Qt.ItemDataRole.UserRole))
-            tip = item.toolTip().split("\n", 1)[0] + self._where(oid, here)
+            tip = item.toolTip().split("\n", 1)[0] + self._where(oid, here, anywhere)
             item.setToolTip(tip)
             item.setForeground(QColor(*ABSENT_GREY) if oid not in here else self.list.palette().text().color())
-            item.setData(Qt.ItemDataRole.UserRole + 1, oid in here)
+            item.setData(HERE_ROLE, oid in here)
+            item.setData(NOWHERE_ROLE, oid not in anywhere)
         self._filling = False
 
     def _found_in(self, oid: int) -> str:
         shots = self.c.object_shots(oid)
         return f"found in shot{'s' if len(shots) > 1 else ''} {', '.join(str(i + 1) for i in shots)}" if shots else ""
 
-    def _where(self, oid: int, here: set[int]) -> str:
+    def _where(self, oid: int, here: set[int], anywhere: set[int]) -> str:
         if oid in here:
             return ""
+        if oid not in anywhere:
+            return "\nNo pixels on any frame: stage 1 no longer finds it. Delete it if it is not needed."
         found = self._found_in(oid)
         return f"\nNot on this frame{'; ' + found if found else ''} (right click > Go to it)"
 
@@ -138,7 +160,10 @@ class ObjectsPanel(QWidget):
         if not self._filling and item is not None:
             oid, name = int(item.data(Qt.ItemDataRole.UserRole)), item.text()
             self.c.set_object(oid)  # refills the list: ``item`` is gone
-            if oid not in self.c.objects_on_frame():
+            if oid not in self.c.objects_anywhere():
+                self.c.status.emit(f"{name} has no pixels on any frame ({NO_FRAMES}): stage 1 no longer finds it; "
+                                   "delete it if it is not needed.")
+            elif oid not in self.c.objects_on_frame():
                 found = self._found_in(oid)
                 self.c.status.emit(f"{name} is not on this frame{' (' + found + ')' if found else ''}; "
                                    "right click > Go to it.")

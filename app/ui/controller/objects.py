@@ -47,6 +47,10 @@ class ObjectsMixin(_Base):
         starts = {t.shot for t in self.project.objects.tracks_of(object_id)}
         return [i for i, s in enumerate(self.project.shots) if s.start in starts]
 
+    def objects_anywhere(self) -> set[int]:
+        """The object ids with pixels on some frame (from the store's per-frame lists: no mask is read)."""
+        return set() if self.project is None else self.project.objects.seen()
+
     def go_to_object(self, object_id: int) -> bool:
         """Move to the nearest frame after the current one (else the first) where ``object_id`` has
         pixels, and make it the active object; False (and a status line) when it has none."""
