@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from app.errors import CelstudioError
+from app.words import counted
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -39,8 +40,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"celstudio: error: {exc}", file=sys.stderr, flush=True)
         os._exit(1)
     with project:
-        shots = len(project.shots)
-        print(f"imported {project.frame_count} frames in {shots} shot{'' if shots == 1 else 's'} into {project.root}")
+        print(f"imported {project.frame_count} frames in {counted(len(project.shots), 'shot')} into {project.root}")
     return 0
 
 
@@ -67,7 +67,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"{info['name']}: {info['frames']} frames ({info['drawings']} drawings), {info['size']} @ {info['fps']} fps, {len(project.shots)} shot{'' if len(project.shots) == 1 else 's'}")
+    print(f"{info['name']}: {info['frames']} frames ({info['drawings']} drawings), {info['size']} @ {info['fps']} fps, {counted(len(project.shots), 'shot')}")
     print(f"source: {info['source']}")
     shown = ", ".join(f"{o.name} ({o.kind})" for o in m.objects[:12]) + (f", ... {len(m.objects) - 12} more" if len(m.objects) > 12 else "")
     print(f"objects: {len(m.objects)}: {shown}" if m.objects else "objects: none yet (the segment stage registers them)")

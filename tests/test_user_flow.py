@@ -691,3 +691,18 @@ def test_the_object_list_says_no_frames_for_a_named_object_a_rerun_no_longer_fin
         assert not c.go_to_object(kept) and said[-1] == "Named has no pixels on any frame."
     finally:
         c.close_project()
+
+
+def test_the_cli_and_the_app_count_shots_with_one_function(
+        imported_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """"1 shots" was mended in three places by hand (two in the CLI, one in the app's status line);
+    all three now say it through `app.words.counted`."""
+    from app.cli import main
+    from app.words import counted
+
+    assert (counted(1, "shot"), counted(2, "shot"), counted(0, "shot")) == ("1 shot", "2 shots", "0 shots")
+    assert main(["info", str(imported_project)]) == 0
+    assert "12 frames (12 drawings), 160x96 @ 12.0 fps, 2 shots" in capsys.readouterr().out
+    root = _import_long_shot(tmp_path, 4)
+    assert main(["info", str(root)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(", 1 shot")

@@ -11,6 +11,7 @@ from PySide6.QtCore import Slot
 from app.errors import CelstudioError, ProjectDamaged, ProjectLocked, ProjectReadOnly
 from app.store import Project
 from app.ui.loader import FrameLoader
+from app.words import counted
 
 if TYPE_CHECKING:  # each mixin type-checks against the state it works on
     from app.ui.controller.core import ControllerCore as _Base
@@ -82,8 +83,7 @@ class LifecycleMixin(_Base):
         self.project_changed.emit()
         self.objects_changed.emit()
         self.frame_changed.emit(self.frame)  # a restored view state may have moved it already
-        shots = len(project.shots)
-        self.status.emit(f"Opened {project.manifest.name}: {project.frame_count} frames, {shots} shot{'' if shots == 1 else 's'}.")
+        self.status.emit(f"Opened {project.manifest.name}: {project.frame_count} frames, {counted(len(project.shots), 'shot')}.")
 
     def close_project(self) -> None:
         if self.project is not None:
