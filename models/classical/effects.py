@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from models.base import Image, Mask, Role, SoftMap
 from models.classical.camera import estimate_camera
+from models.classical.effect_far import far_reference
 from models.classical.effect_light import (
     Box,
     EffectLight,
@@ -259,6 +260,10 @@ class ClassicalEffectSeparator:
     explain_tol
         Over a character, light that a warped neighbour shows within a pixel and this many levels in
         every channel is the drawing misplaced by the flow (`effect_time.explained`).
+    far, far_tol
+        A shot's lit frames are measured again over the characters against up to ``far`` of the
+        nearest frames without light, per pixel where one's fine structure matches within ``far_tol``
+        and better than the near frames' median's (`effect_far.far_reference`; 0: off).
     """
 
     name: ClassVar[str] = "classical"
@@ -266,7 +271,9 @@ class ClassicalEffectSeparator:
 
     def __init__(self, *, gain: float = 140.0, min_area: float = 0.002, width: float = 0.02,
                  fringe: int = 2, streak: float = 0.1, fill_share: float = 0.02, least: float = 0.001,
-                 explain_tol: float = 16.0) -> None:
+                 explain_tol: float = 16.0, far: int = 4, far_tol: float = 96.0) -> None:
+        self.far = far
+        self.far_tol = far_tol
         self.explain_tol = explain_tol
         self.least = least
         self.gain = gain
@@ -411,7 +418,7 @@ class ClassicalEffectSeparator:
             band, band_seen = band_plate(frames, ts, character_masks, grown, seen, max_plate_frames)
         greys = flow_greys(frames) if len(frames) >= 3 else None
 
-        def effect_map(i: int) -> EffectLight:
+        def effect_map(i: int, unlit: Sequence[int] = ()) -> EffectLight:
             frame = np.asarray(frames[i])
             ref: Image | None = None
             if plate is not None and seen is not None:
@@ -435,6 +442,9 @@ class ClassicalEffectSeparator:
             box = character_box(mask) if len(frames) >= 3 else None
             near = motion_neighbours(frames, i, box=box, greys=greys) if box is not None else []
             drawing = middle(near) if near else None
+            if unlit and box is not None and drawing is not None:
+                # A second look at a lit frame: over the characters, the frames without light.
+                drawing, near = far_reference(frames, i, unlit, box, drawing, near, greys, self.far, self.far_tol)
             light = self.separate_light(frame, mask, ref, drawing, alone=False, neighbours=near, box=box)
             if text is not None and np.any(text[i]):
                 # Burnt-in text lies over everything, light included, and a caption that comes and
@@ -448,13 +458,44 @@ class ClassicalEffectSeparator:
         # Frames are independent once the plate is built; OpenCV and numpy release the GIL.
         with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(frames)))) as pool:
             lights = list(pool.map(effect_map, range(len(frames))))
+            if self.far <= 0 or len(frames) < 3:
+                return self._through_time(frames, character_masks, ts, lights, strays)
+            raw = [EffectLight(light.strength.copy(), light.colour.copy()) for light in lights]
+            self._through_time(frames, character_masks, ts, lights, strays)
+            lit, unlit = self._lit_and_unlit(frames, character_masks, lights, strays)
+            if not lit or not unlit:
+                return lights
+            # Lasting light over a character: the lit frames again, against the frames without light.
+            for i, light in zip(lit, pool.map(lambda i: effect_map(i, unlit), lit), strict=True):
+                raw[i] = light
+        return self._through_time(frames, character_masks, ts, raw, strays)
+
+    def _through_time(self, frames: Sequence[Image], masks: Sequence[Mask], ts: Sequence[Matrix],
+                      lights: list[EffectLight], strays: set[int]) -> list[EffectLight]:
+        """The shot's filters over the frames' lights, in place: `suppress_persistent`, `_keep_lasting`,
+        `_fills_are_no_light`, `_specks_are_no_light`."""
         maps = suppress_persistent([light.strength for light in lights], ts)
         self._keep_lasting(lights, maps)
         if self.fill_share > 0 and len(frames) >= 3:
-            self._fills_are_no_light(frames, character_masks, lights, strays)
+            self._fills_are_no_light(frames, masks, lights, strays)
         if self.least > 0:
             self._specks_are_no_light(lights)
         return lights
+
+    def _lit_and_unlit(self, frames: Sequence[Image], masks: Sequence[Mask], lights: Sequence[EffectLight],
+                       strays: set[int]) -> tuple[list[int], list[int]]:
+        """After a shot's first pass: the frames with light and characters (worth a second look over
+        them), and the frames with no light at all (strays and flashes are neither)."""
+        lit: list[int] = []
+        unlit: list[int] = []
+        for i, light in enumerate(lights):
+            if i in strays or flash_strength(np.asarray(frames[i])) > 0.0:
+                continue
+            if np.count_nonzero(light.strength >= 0.25) == 0:
+                unlit.append(i)
+            elif np.any(masks[i]):
+                lit.append(i)
+        return lit, unlit
 
     def _keep_lasting(self, lights: list[EffectLight], maps: Sequence[SoftMap]) -> None:
         """`keep_lasting_groups` over ``maps``, the lights' strengths set to what it keeps."""
