@@ -16,6 +16,9 @@ background plate at ~480 px through it (`background.BackgroundModel`), then per 
    `backtrack` on (the both-ways menu choice) the same pieces are then tracked from the shot's end
    too, so a character hidden behind another at the start keeps its own track;
 5. per shot, pieces that are one character become one track (`grouping.group_tracks`).
+6. a part of a character that most of its nearest drawings hold (a hat, the same colours at the
+   same place after the character's motion) is put back where a few drawings lost it
+   (`held_parts.restore_held_parts`).
 
 Static shots (no camera motion, the character barely moving) burn the character into the median.
 They are detected by a near-empty difference everywhere, and segmented from the plate itself by
@@ -46,6 +49,7 @@ from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector, carry_faces
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
+from models.classical.held_parts import restore_held_parts
 from models.classical.labelmaps import relabel, streaks
 from models.classical.plate import warp_to_frame
 from models.classical.static import face_priors, static_evidence, unenclosed
@@ -262,10 +266,24 @@ class ClassicalSegmenter:
         text_id = min(255, max(mapping.values(), default=0) + 1)
         texts = steady_text([t for _, t in kept])
 
+        def text_at(i: int) -> NDArray[np.bool_] | None:
+            text = texts[i]
+            return resize_mask(text, pieces[i].labels.shape) if text is not None else None
+
+        def whole(i: int) -> Labels:
+            return whole_characters(pieces[i], mapping, text_at(i), kept[i][0], effect_groups, still)
+
+        with ThreadPoolExecutor(workers) as pool:
+            wholes = list(pool.map(whole, range(n)))
+        # A part of a character that its nearest drawings hold is not dropped in a few of them.
+        wholes = restore_held_parts(
+            wholes, [small for _, _, small, _ in seen_frames],
+            lambda j, i: rescale_transform(np.linalg.inv(transforms[i]) @ transforms[j], s),
+            [{int(g) for g in np.unique(w) if g} - effect_groups for w in wholes], search,
+            keep_out=[text_at(i) for i in range(n)], background=[b for b, _ in kept], still=still)
+
         def finish(i: int) -> FrameSegmentation:
-            ft, (background, _), text = pieces[i], kept[i], texts[i]
-            text_small = resize_mask(text, ft.labels.shape) if text is not None else None
-            grouped = whole_characters(ft, mapping, text_small, background, effect_groups, still)
+            grouped, text = wholes[i], texts[i]
             frame_kinds: dict[int, ObjectKind] = {
                 int(g): ("effect" if int(g) in effect_groups else "character") for g in np.unique(grouped) if g}
             labels, conf = _upsample_labels(grouped, frames[i], s)
