@@ -1,5 +1,6 @@
-"""Where an object is, on an episode-length project: delete in one shot and "Go to it", before and after
-the per-frame lists of ids (`app.store.layers.LayerStore.present`).
+"""Where an object is, on an episode-length project: delete in one shot, "Go to it", a merge or delete
+over the whole episode and the export's selection, before and after the per-frame lists of ids
+(`app.store.layers.LayerStore.present`).
 
 Usage::
 
@@ -14,8 +15,18 @@ the median of ``--repeats``:
               In this shot" asks): before, reading every other frame's masks; after, the lists
     go to     the Objects list's "Go to it" for an object of the last shot, from frame 0: before,
               reading masks frame by frame until it is found; after, `ObjectStore.frames_of`
+    ("before" for merge and select is the same code with the lists taken away, which reads and counts
+    every map as the code before them did)
     seen      every object with pixels anywhere (the list's "(no frames)", `drop_unseen`): after only
               (before, it was not asked: it would read every frame)
+    merge     the label-map edits of merging an object of the first shot into another (a user's merge,
+              registration's after a shot, "Delete... > Everywhere": `relabel` over every frame), not
+              committed: before, every frame's map read; after, only those the lists say hold it
+    select    the export's selection of every frame and object (`app.export.selection.select`):
+              before, every frame's map read and counted; after, the lists
+    review    which objects each shot holds, for the review queue (`app.batch.review.project_signals`,
+              which still reads the maps for its signals): before, np.unique of every map already
+              read; after, the lists (what the change saves; the reading is not counted either way)
     rebuild   the first lookup on a project written before the lists (they are worked out from the
               maps once and stored)
     write     what listing the ids adds to a masks write (`label_counts`, and the row in index.db)
@@ -39,8 +50,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.export.selection import Selection, select  # noqa: E402
 from app.store import Manifest, Project, Shot, SourceInfo  # noqa: E402
 from app.store.layers import label_counts  # noqa: E402
+from app.store.object_masks import relabel  # noqa: E402
 
 
 def build(root: Path, frames: int, width: int, height: int, shots: int) -> tuple[list[Shot], int, int]:
@@ -88,6 +101,18 @@ def new_go_to(p: Project, oid: int, frame: int) -> int | None:
     return next((f for f in frames if f > frame), frames[0]) if frames else None
 
 
+def listless(p: Project, fn: Callable[[], object]) -> Callable[[], object]:
+    """``fn`` run as the code before the lists ran: no list known, so every frame's map is read."""
+
+    def run() -> object:
+        p.layers.present = lambda layer: {}  # type: ignore[method-assign]
+        try:
+            return fn()
+        finally:
+            del p.layers.present
+    return run
+
+
 def cpu(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
     times, out = [], None
     for _ in range(repeats):
@@ -128,6 +153,25 @@ def main() -> None:
                   f"(x{before / max(after, 1e-6):.0f})")
             seen, ids = cpu(lambda: p.objects.seen(), args.repeats)
             print(f"seen (objects with pixels anywhere, {len(ids)}): {seen:.4f} s CPU")  # type: ignore[arg-type]
+            other = p.objects.track(0, 2).object_at(0)  # type: ignore[union-attr]
+
+            def merge() -> list[int]:
+                return [e.frame for e in relabel(p, range(p.frame_count), {first: other}, other)]
+
+            before, was = cpu(listless(p, merge), args.repeats)
+            after, now = cpu(merge, args.repeats)
+            assert was == now
+            print(f"merge (an object of the first shot, {len(now)} maps changed): before {before:.3f} s, "  # type: ignore[arg-type]
+                  f"after {after:.3f} s CPU (x{before / max(after, 1e-6):.0f})")
+
+            def selected() -> list[tuple[int, list[int], dict[int, int]]]:
+                return [(it.frame, it.objects, it.areas) for it in select(p, Selection())]
+
+            before, was = cpu(listless(p, selected), args.repeats)
+            after, now = cpu(selected, args.repeats)
+            assert was == now
+            print(f"select (export, every frame and object, {len(now)} frames): before {before:.3f} s, "  # type: ignore[arg-type]
+                  f"after {after:.4f} s CPU (x{before / max(after, 1e-6):.0f})")
         with sqlite3.connect(root / "index.db") as con:
             con.execute("DELETE FROM present")  # a project written before the lists
         with Project.open(root) as p:
@@ -137,6 +181,20 @@ def main() -> None:
             again, _ = cpu(lambda: p.objects._appears_outside(first, shot.start, shot.end), args.repeats)
         with Project.open(root) as p:  # reopened: the rebuilt lists were stored
             reopened, _ = cpu(lambda: p.objects._appears_outside(first, shot.start, shot.end), args.repeats)
+        with Project.open(root) as p:
+            old_ids, new_ids, before, after = [], [], 0.0, 0.0
+            for shot in cuts:
+                maps = [p.layers.read("masks", f) for f in range(shot.start, shot.end)]
+                t0 = time.process_time()
+                old_ids.append(sorted({int(i) for lab in maps if lab is not None for i in np.unique(lab) if i}))
+                before += time.process_time() - t0
+                t0 = time.process_time()
+                listed = p.layers.present("masks")
+                new_ids.append(sorted({i for f, lab in zip(range(shot.start, shot.end), maps, strict=True) if lab is not None
+                                       for i in (listed[f] if f in listed else label_counts(lab))}))
+                after += time.process_time() - t0
+            assert old_ids == new_ids
+            print(f"review (objects of each shot, maps already read): before {before:.3f} s, after {after:.3f} s CPU")
         print(f"rebuild (a project without the lists): first lookup {rebuild:.2f} s CPU, then {again:.4f} s, "
               f"after reopening {reopened:.4f} s")
 

@@ -706,3 +706,127 @@ def test_the_cli_and_the_app_count_shots_with_one_function(
     root = _import_long_shot(tmp_path, 4)
     assert main(["info", str(root)]) == 0
     assert capsys.readouterr().out.splitlines()[0].endswith(", 1 shot")
+
+
+def _masks_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The frames whose masks map is read from the file from now on (a list that fills as they are)."""
+    from app.store.layers import LayerStore
+
+    reads: list[int] = []
+    real = LayerStore._read_checked
+
+    def counted(self: LayerStore, layer: str, frame: int, **kw: Any) -> Any:
+        if layer == "masks":
+            reads.append(frame)
+        return real(self, layer, frame, **kw)
+
+    monkeypatch.setattr(LayerStore, "_read_checked", counted)
+    return reads
+
+
+def _rewrite_behind_the_lists(root: Path, frame: int, box: tuple[int, int, int, int], oid: int,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``oid`` painted into ``box`` of ``frame``'s masks by a writer that does not list the ids (as a
+    kill between the map and its list leaves it, or an older version of the app): the stored list
+    still names the old map."""
+    from app.store.index import FrameIndex
+
+    with monkeypatch.context() as m:
+        m.setattr(FrameIndex, "put_present", lambda *a, **k: None)
+        with Project.open(root) as p:
+            labels = p.masks_or_empty(frame).copy()
+            y0, y1, x0, x1 = box
+            labels[y0:y1, x0:x1] = oid
+            p.layers.write("masks", frame, labels, {"source": "pipeline"})
+
+
+def test_the_export_selection_learns_which_objects_a_frame_holds_from_the_lists_and_never_from_a_stale_one(
+        imported_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export's selection read every frame's masks to learn which objects it holds and their areas
+    (an episode's worth before the first file is written); it reads the per-frame lists now, and the
+    maps only where their pixels are needed (the confidence filter). A list that names an older map
+    (masks written behind it) is not believed: the frame's map is counted again."""
+    from app.export.selection import Selection, select
+
+    lone, both = _two_tracked_objects(imported_project)
+    area = 50 * 40
+    with Project.open(imported_project) as p:
+        reads = _masks_read(monkeypatch)
+        items = select(p, Selection())
+        assert not reads  # no map read
+        assert [(it.frame, it.objects, it.areas) for it in items] == [
+            (f, sorted([lone, both]) if f < 6 else [both], {lone: area, both: area} if f < 6 else {both: area})
+            for f in range(12)]
+        assert [it.frame for it in select(p, Selection(objects=[lone]))] == list(range(6))
+        assert [it.frame for it in select(p, Selection(min_area=area + 1))] == []
+        for f in (3, 9):  # the confidence filter needs the maps' pixels (of frames holding objects only)
+            p.layers.write("confidence", f, np.full((p.height, p.width), 10, np.uint8))
+        reads.clear()
+        assert [it.frame for it in select(p, Selection(min_confidence=0.5))] == [f for f in range(12) if f not in (3, 9)]
+        assert sorted(set(reads)) == [3, 9]
+    monkeypatch.undo()
+    _rewrite_behind_the_lists(imported_project, 8, (80, 90, 10, 30), lone, monkeypatch)
+    with Project.open(imported_project) as p:
+        items = select(p, Selection())
+        assert items[8].objects == sorted([lone, both]) and items[8].areas == {lone: 200, both: area}
+        assert [it.frame for it in select(p, Selection(objects=[lone]))] == [*range(6), 8]
+
+
+def test_merge_and_delete_everywhere_read_only_the_maps_they_change_and_never_trust_a_stale_list(
+        imported_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A merge (the user's, or registration's after every shot of a run) and "Delete... > Everywhere"
+    read every frame's masks to find the few holding the object; they read only the frames the
+    per-frame lists say hold it now. A frame whose list names an older map (masks written behind
+    it) is counted again, so no pixel of the merged or deleted object is left behind."""
+    lone, both = _two_tracked_objects(imported_project)
+    with Project.open(imported_project) as p:
+        reads = _masks_read(monkeypatch)
+        p.objects.merge(both, lone)
+        assert sorted(set(reads)) == list(range(6))  # the maps the merge changes, not all 12
+        assert p.objects.frames_of(lone) == [] and p.objects.frames_of(both) == list(range(12))
+        p.undo()
+        reads.clear()
+        p.objects.delete(lone)
+        assert sorted(set(reads)) == list(range(6))
+        p.undo()
+        assert p.objects.frames_of(lone) == list(range(6))
+    monkeypatch.undo()
+    _rewrite_behind_the_lists(imported_project, 8, (80, 90, 10, 30), lone, monkeypatch)
+    with Project.open(imported_project) as p:
+        p.objects.merge(both, lone)
+        assert (p.masks_or_empty(8)[80:90, 10:30] == both).all()
+        assert not any((p.masks_or_empty(f) == lone).any() for f in range(12))
+        p.undo()
+        assert (p.masks_or_empty(8)[80:90, 10:30] == lone).all()
+        p.objects.delete(lone)
+        assert not any((p.masks_or_empty(f) == lone).any() for f in range(12))
+        assert (p.masks_or_empty(8)[80:90, 10:30] == 0).all()
+
+
+def test_the_review_queue_learns_which_objects_a_shot_holds_from_the_lists_and_never_from_a_stale_one(
+        imported_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review queue sorted every map's pixels (np.unique) to learn which objects a shot holds before
+    measuring each; it takes them from the per-frame lists now (it still reads the maps: its signals
+    are about the pixels). A list that names an older map is not believed."""
+    from app.batch import review
+    from app.store.layers import LayerStore
+
+    lone, both = _two_tracked_objects(imported_project)
+    asked: list[str] = []
+    real = LayerStore.present
+
+    def present(self: LayerStore, layer: str) -> Any:
+        asked.append(layer)
+        return real(self, layer)
+
+    with Project.open(imported_project) as p:
+        monkeypatch.setattr(LayerStore, "present", present)
+        entries, _ = review.project_signals(p)
+        assert asked == ["masks"]
+        assert sorted((e.shot, e.object_id) for e in entries) == sorted([(0, lone), (0, both), (1, both)])
+    monkeypatch.undo()
+    _rewrite_behind_the_lists(imported_project, 8, (80, 90, 10, 30), lone, monkeypatch)
+    with Project.open(imported_project) as p:
+        entries, _ = review.project_signals(p)
+        assert sorted((e.shot, e.object_id) for e in entries) == sorted([(0, lone), (0, both), (1, lone), (1, both)])
+        assert next(e.frame for e in entries if (e.shot, e.object_id) == (1, lone)) == 8

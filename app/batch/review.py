@@ -28,6 +28,7 @@ import numpy as np
 
 from app.errors import InputError
 from app.store import Project
+from app.store.layers import label_counts
 from app.store.manifest import MANIFEST_NAME
 
 SIGNALS: tuple[str, ...] = ("low_confidence", "flicker", "ambiguity", "small", "fragmented")
@@ -155,11 +156,15 @@ def project_signals(project: Project) -> tuple[list[ReviewEntry], list[ShotSigna
     size = float(project.width * project.height)
     entries: list[ReviewEntry] = []
     shots: list[ShotSignals] = []
+    # Which objects each frame holds, from the per-frame lists kept as masks are written
+    # (`LayerStore.present`), not a sort of every map's pixels; a map without a list is counted.
+    listed = project.layers.present("masks")
     for index, shot in enumerate(project.shots):
         frames = list(range(shot.start, shot.end))
         labels = [project.layers.read("masks", f) for f in frames]
         conf = [project.layers.read("confidence", f) for f in frames]
-        ids = sorted({int(i) for lab in labels if lab is not None for i in np.unique(lab) if i})
+        ids = sorted({i for f, lab in zip(frames, labels, strict=True) if lab is not None
+                      for i in (listed[f] if f in listed else label_counts(lab))})
         shot_entries: list[ReviewEntry] = []
         for obj in ids:
             masks = [lab == obj if lab is not None else np.zeros((project.height, project.width), bool) for lab in labels]

@@ -19,6 +19,7 @@ import numpy as np
 from app.export.naming import ExportError
 from app.export.quality import Decisions, QualityRules, pick_best, threshold_failure
 from app.store import ObjectInfo, Project
+from app.store.layers import label_counts
 from models.classical.annotate import hamming, perceptual_hash
 
 
@@ -106,6 +107,10 @@ def select(project: Project, sel: Selection, *, per_object: bool = False,
     corrected = set(project.corrected_frames()) if sel.corrected_only else set()
     frame_filter = None if sel.frames is None else set(sel.frames)
     versions = project.layers.versions("masks")
+    # Which objects each frame holds and their areas, from the per-frame lists kept as masks are
+    # written (`LayerStore.present`): no map is read unless its pixels are needed (the confidence
+    # filter) or its frame has no list (a damaged map, which reading reports).
+    listed = project.layers.present("masks")
     min_area = sel.min_area if sel.min_area >= 1 else sel.min_area * project.width * project.height
 
     items: list[FrameItem] = []
@@ -117,18 +122,24 @@ def select(project: Project, sel: Selection, *, per_object: bool = False,
                 continue
             if sel.corrected_only and f not in corrected:
                 continue
-            labels = project.layers.read("masks", f)
-            if labels is None:
+            counts = listed.get(f)
+            labels = None
+            if counts is None:
+                if (labels := project.layers.read("masks", f)) is None:
+                    continue
+                counts = label_counts(labels)
+            present = [i for i in sorted(counts) if i in keep_ids]
+            if not present:
                 continue
-            counts = np.bincount(labels.ravel(), minlength=256)
-            present = [i for i in np.flatnonzero(counts[1:]) + 1 if int(i) in keep_ids]
             if sel.min_confidence > 0:
                 conf = project.layers.read("confidence", f)
                 if conf is not None:
-                    fg = np.isin(labels, present) if present else np.ones(labels.shape, bool)
+                    if labels is None:
+                        labels = project.layers.read("masks", f)
+                    fg = np.isin(labels, present) if labels is not None else np.zeros(conf.shape, bool)
                     if fg.any() and float(conf[fg].mean()) / 255.0 < sel.min_confidence:
                         continue
-            areas = {int(i): int(counts[i]) for i in present if counts[i] >= max(min_area, 1)}
+            areas = {i: counts[i] for i in present if counts[i] >= max(min_area, 1)}
             if not areas:
                 continue
             items.append(FrameItem(f, s_index, sorted(areas), areas))

@@ -39,7 +39,17 @@ def relabel(project: Project, frames: Iterable[int], mapping: dict[int, int], oi
     def change(before: np.ndarray) -> np.ndarray | None:
         return table[before] if np.isin(before, list(mapping)).any() else None
 
-    return [e for f in frames if (e := _edit(project, f, change, oid)) is not None]
+    return [e for f in holding(project, frames, set(mapping)) if (e := _edit(project, f, change, oid)) is not None]
+
+
+def holding(project: Project, frames: Iterable[int], ids: set[int]) -> list[int]:
+    """The frames of ``frames`` whose masks may hold one of ``ids``: those the per-frame lists kept as
+    masks are written (`app.store.layers.LayerStore.present`) say hold one, and any written frame
+    without a list (a damaged map: reading it reports it, as before the lists). A merge or a delete
+    over the whole episode reads only the maps it changes."""
+    listed = project.layers.present("masks")
+    versions = project.layers.versions("masks")
+    return [f for f in frames if (not ids.isdisjoint(listed[f]) if f in listed else bool(versions[f]))]
 
 
 def retrack(
