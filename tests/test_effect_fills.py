@@ -46,3 +46,33 @@ def test_a_redrawn_mouth_onto_a_fill_is_no_light() -> None:
     false = [int((light.strength[masks[0]] > 0).sum()) for light in lights]
     assert sum(false) == 0, false
 
+
+
+def test_lasting_light_is_no_fill_of_the_frames_without_light() -> None:
+    """A steady aura over the shirt in 6 of the 12 frames makes the lit shirt's colour one of the shot's
+    frequent colours; the fills are counted in the frames without light, so it stays light, and the
+    redrawn mouth (the shirt's fill, which the unlit frames show) is still none."""
+    from models.classical.effect_light import EffectLight
+
+    frames, masks = mouth_shot()
+    lit = range(3, 9)
+    pink = np.array((255, 110, 200), np.float32)
+    shirt = np.zeros((H, W), bool)
+    shirt[110:160, 120:200] = True
+    lights = []
+    for k in range(N):
+        s = np.zeros((H, W), np.float32)
+        if k in lit:
+            f = frames[k].astype(np.float32)
+            f[shirt] = 0.5 * f[shirt] + 0.5 * pink
+            frames[k] = np.clip(f + 0.5, 0, 255).astype(np.uint8)
+            s[shirt] = 0.5
+        if 5 <= k < 8:
+            s[70:90, 140:180] = 0.5  # the mouth, misread as light
+        lights.append(EffectLight(s, np.zeros((H, W, 3), np.uint8)))
+    unlit = [k for k in range(N) if k not in lit]
+    ClassicalEffectSeparator()._fills_are_no_light(frames, masks, lights, set(), unlit)
+    for k in lit:
+        assert (lights[k].strength[shirt] == 0.5).all(), k
+    for k in range(5, 8):
+        assert (lights[k].strength[70:90, 140:180] == 0).all(), k

@@ -254,6 +254,10 @@ class ClassicalEffectSeparator:
     fill_share
         Over a character, a colour that this share of the shot's character pixels has (with the bins
         round it, `effect_palette`) is one of its fills, not light (0: off).
+    fill_unlit
+        The fills are counted in the shot's frames without light when it has at least this many
+        (after the first pass, with ``far``), else in all its frames (0: always all): a light that
+        lasts and holds still makes its lit colours frequent too.
     least
         In a shot, a frame whose light at strength 0.25 covers less than this fraction of it, all
         together, holds none (0: off; `_specks_are_no_light`).
@@ -271,7 +275,8 @@ class ClassicalEffectSeparator:
 
     def __init__(self, *, gain: float = 140.0, min_area: float = 0.002, width: float = 0.02,
                  fringe: int = 2, streak: float = 0.1, fill_share: float = 0.02, least: float = 0.001,
-                 explain_tol: float = 16.0, far: int = 4, far_tol: float = 96.0) -> None:
+                 explain_tol: float = 16.0, far: int = 4, far_tol: float = 96.0, fill_unlit: int = 2) -> None:
+        self.fill_unlit = fill_unlit
         self.far = far
         self.far_tol = far_tol
         self.explain_tol = explain_tol
@@ -468,16 +473,16 @@ class ClassicalEffectSeparator:
             # Lasting light over a character: the lit frames again, against the frames without light.
             for i, light in zip(lit, pool.map(lambda i: effect_map(i, unlit), lit), strict=True):
                 raw[i] = light
-        return self._through_time(frames, character_masks, ts, raw, strays)
+        return self._through_time(frames, character_masks, ts, raw, strays, unlit)
 
     def _through_time(self, frames: Sequence[Image], masks: Sequence[Mask], ts: Sequence[Matrix],
-                      lights: list[EffectLight], strays: set[int]) -> list[EffectLight]:
+                      lights: list[EffectLight], strays: set[int], unlit: Sequence[int] = ()) -> list[EffectLight]:
         """The shot's filters over the frames' lights, in place: `suppress_persistent`, `_keep_lasting`,
         `_fills_are_no_light`, `_specks_are_no_light`."""
         maps = suppress_persistent([light.strength for light in lights], ts)
         self._keep_lasting(lights, maps)
         if self.fill_share > 0 and len(frames) >= 3:
-            self._fills_are_no_light(frames, masks, lights, strays)
+            self._fills_are_no_light(frames, masks, lights, strays, unlit)
         if self.least > 0:
             self._specks_are_no_light(lights)
         return lights
@@ -517,14 +522,16 @@ class ClassicalEffectSeparator:
                 clear_unlit(light.colour, s)
 
     def _fills_are_no_light(self, frames: Sequence[Image], masks: Sequence[Mask], lights: list[EffectLight],
-                            strays: set[int]) -> None:
+                            strays: set[int], unlit: Sequence[int] = ()) -> None:
         """No light over a character where the pixel's colour is one of the shot's frequent fills
         (`effect_palette`; flashes and stray frames are not counted): a redrawn mouth, a turned head
         measured against other drawings. Lasting light recurs too, but spread over many colours by its
-        changing strength. Clipped pixels (a channel >= 250) are left alone: light over white leaves
-        a white fill."""
+        changing strength, unless it holds still: ``unlit`` (the frames without light) are where the
+        fills are counted when there are ``fill_unlit`` of them. Clipped pixels (a channel >= 250) are
+        left alone: light over white leaves a white fill."""
         use = [i for i in range(len(frames)) if i not in strays and flash_strength(np.asarray(frames[i])) == 0.0]
-        palette = shot_palette([frames[i] for i in use], [masks[i] for i in use])
+        counted = list(unlit) if self.fill_unlit > 0 and len(unlit) >= self.fill_unlit else use
+        palette = shot_palette([frames[i] for i in counted], [masks[i] for i in counted])
         if palette is None:
             return
         for i in use:
