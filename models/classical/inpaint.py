@@ -39,6 +39,7 @@ from models.classical.plate import (
     warp_pixels,
     warp_to_frame,
 )
+from models.classical.plate_votes import MATCHES, missed_parts
 
 K3 = np.ones((3, 3), np.uint8)
 TELEA_RADIUS = 5
@@ -57,6 +58,8 @@ SAME_LEVELS = 12
 # that can match its colour by chance (with true masks on generated shots, 20,000-42,000 source
 # pixels a seed: 404's plates lost 1.9 dB without this condition).
 STILL_SHARE = 0.5
+RING = 64  # a source's `_seen` map on the pixel round what hides its background (0 on what hides it)
+BEYOND = 1  # a source's warped `_seen` map off its frame: neither seen nor covered
 STILL_SAMPLE = 1024  # pixels the still test looks at, at most (nearest samples: a yes/no on a share)
 SpatialFill = Callable[[Image, Mask], Image]  # (image, hole) -> image with the hole filled
 
@@ -113,9 +116,12 @@ def stray_frames(frames: Sequence[Image], transforms: Sequence[Matrix], hidden: 
 
 
 def _seen(hidden: NDArray[np.bool_]) -> NDArray[np.uint8]:
-    """255 where a source frame shows its background: off what hides it and the pixel around that.
-    Not off the frame border, where a pan reveals new background (replicated by the warp)."""
-    return np.where(cv2.dilate(hidden.view(np.uint8), K3) > 0, 0, 255).astype(np.uint8)
+    """255 where a source frame shows its background: off what hides it and the pixel around that
+    (`RING` there, 0 on what hides it). Not off the frame border, where a pan reveals new background
+    (replicated by the warp)."""
+    out = np.where(cv2.dilate(hidden.view(np.uint8), K3) > 0, RING, 255).astype(np.uint8)
+    out[hidden] = 0
+    return out
 
 
 class Scratch:
@@ -152,6 +158,9 @@ class ClassicalInpainter:
     same_levels
         A source pixel this close to the target's own pixel inside the target's mask is the target's
         character, not background, when the source is a still view of it (`STILL_SHARE`); negative: no test.
+    missed_parts
+        A source pixel that shows what other sources' masks hold there, in a run joined to its own
+        mask, is a part of a character its mask missed, not background (`plate_votes.missed_parts`).
     spatial
         Fills what no frame shows; Telea by default (see `PatchFillInpainter`).
     """
@@ -162,6 +171,7 @@ class ClassicalInpainter:
     def __init__(
         self, *, max_sources: int = 16, min_votes: int = 1, hole_grow: int = 2, feather: int = 3,
         refine: bool = True, spatial: SpatialFill | None = None, same_levels: int = SAME_LEVELS,
+        missed_parts: bool = True,
     ) -> None:
         self.max_sources = max_sources
         self.min_votes = min_votes
@@ -169,6 +179,7 @@ class ClassicalInpainter:
         self.feather = feather
         self.refine = refine
         self.same_levels = same_levels
+        self.missed_parts = missed_parts
         self.spatial: SpatialFill = spatial or self.default_fill()
 
     @staticmethod
@@ -318,14 +329,26 @@ class ClassicalInpainter:
         planar = np.empty(shape, np.uint8) if scratch is None else scratch.rows(shape)
         unseen = np.zeros(len(at_read), np.uint8)
         again = None if target is None or self.same_levels < 0 else SameAsTarget(*target, box, ys, xs, self.same_levels)
-        for k, (src, ok, t_j) in enumerate(others):
+        codes = []
+        for _, ok, t_j in others:
             # Frame i pixel -> plate (t_i) -> frame j pixel (inverse t_j), restricted to the box.
             m = (np.linalg.inv(t_j) @ t_i @ at)[:2]
             if dense:
-                box_ok = cv2.warpAffine(ok, m, read.shape[::-1], flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
-                seen = box_ok.reshape(-1)[at_read] > 0
+                box_ok = cv2.warpAffine(ok, m, read.shape[::-1], flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                                        borderValue=BEYOND)
+                codes.append(box_ok.reshape(-1)[at_read])
             else:
-                seen = warp_pixels(ok, m, ys, xs, cubic=False) > 0
+                codes.append(warp_pixels(ok, m, ys, xs, cubic=False))
+        seen_all = np.stack(codes) == 255
+        if dense and self.missed_parts and len(others) > MATCHES:
+            # Parts of characters a source's mask missed, which other sources' masks hold (dense
+            # reads only: a thin effect's hole has no room for a missed part).
+            colours_all = np.stack([warp_pixels(src, (np.linalg.inv(t_j) @ t_i @ at)[:2], ys, xs, cubic=False)
+                                    for src, _, t_j in others])
+            seen_all &= ~missed_parts(colours_all, seen_all, np.stack(codes) == 0, read.shape, at_read, hole.shape[0])
+        for k, (src, _, t_j) in enumerate(others):
+            m = (np.linalg.inv(t_j) @ t_i @ at)[:2]
+            seen = seen_all[k]
             at_seen = np.flatnonzero(seen)  # integer positions: ~5x a boolean mask's gather and scatter
             # Bicubic: a bilinear shift by half a pixel is a blur that costs dB on painted texture.
             colours = warp_pixels(src, m, ys[at_seen], xs[at_seen])
