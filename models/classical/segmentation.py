@@ -45,7 +45,6 @@ from models.classical.camera import estimate_camera
 from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector, carry_faces
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
-from models.classical.give_back import give_back_pieces
 from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
 from models.classical.labelmaps import relabel, streaks
 from models.classical.plate import warp_to_frame
@@ -142,7 +141,6 @@ class ClassicalSegmenter:
         search = max(8, round(0.08 * max(shape[:2]) * s))  # a character's walk in one frame
         agreement: list[float] = []  # plate agreement of the frames so far
         tracker = IdTracker()
-        detected_faces: list[list[tuple[int, int, int, int]]] = []  # per frame, without `split_hidden`'s heads
 
         # Faces first, for the whole shot: a face the detector misses in some drawings is carried
         # there from the nearest drawings that show it unchanged (`faces.carry_faces`).
@@ -176,7 +174,6 @@ class ClassicalSegmenter:
                 if i + 2 * workers < n:
                     pending.append(pool.submit(frame_mask, i + 2 * workers))
                 fg_small = ev.fg
-                detected_faces.append(list(ev.faces))
                 agree = float(ev.background.mean())
                 # The picture departs from the plate as a whole (an impact frame redraws it in two
                 # inks, a flash whitens it): the plate that agreed with the shot's earlier frames
@@ -261,8 +258,6 @@ class ClassicalSegmenter:
             for t in (int(v) for v in np.unique(ft.labels) if v):
                 seen.setdefault(mapping[t], []).append(t in ft.effect_like)
         effect_groups = {g for g, flags in seen.items() if float(np.mean(flags)) > 0.5}
-        # A passing piece with no face of its own joins the character whose colours it shares.
-        mapping = give_back_pieces(pieces, mapping, detected_faces, effect_groups)
         still = still_characters(pieces, mapping, times=times)  # parts of these never moved: judged from the picture
         text_id = min(255, max(mapping.values(), default=0) + 1)
         texts = steady_text([t for _, t in kept])
