@@ -187,3 +187,38 @@ def test_the_propagate_stage_writes_masks_without_holes(tmp_path: Path) -> None:
     finally:
         runner.stop()
         project.close()
+
+
+def test_a_close_ups_collar_cut_by_the_frames_bottom_edge_joins_the_character() -> None:
+    """A close-up: hair and neck found, the uniform and collar under them (the frame's bottom edge
+    cuts them, so no outline closes them) were burnt into the plate. They join; the sky beside the
+    shoulders and seen between the arms, cut by the same edge, stays out."""
+    sky, skin, red, dark = (135, 205, 235), (245, 225, 210), (150, 58, 80), (96, 39, 55)
+    img = np.full((200, 200, 3), sky, np.uint8)
+    parts = {k: np.zeros((200, 200), np.uint8) for k in ("found", "collar", "uniform", "gap")}
+    cv2.rectangle(img, (40, 176), (160, 199), dark, -1)  # the uniform, on the shoulders
+    cv2.rectangle(img, (40, 176), (160, 210), INK, 2)
+    cv2.rectangle(parts["uniform"], (43, 179), (157, 199), 1, -1)
+    cv2.rectangle(img, (94, 190), (106, 210), sky, -1)  # the sky seen between the arms
+    cv2.rectangle(img, (94, 190), (106, 210), INK, 2)
+    cv2.rectangle(parts["gap"], (97, 193), (103, 199), 1, -1)
+    for x0, x1 in ((60, 88), (112, 140)):  # the collar, left and right of the neck
+        cv2.rectangle(img, (x0, 176), (x1, 186), red, -1)
+        cv2.rectangle(img, (x0, 176), (x1, 186), INK, 2)
+        cv2.rectangle(parts["collar"], (x0 + 3, 179), (x1 - 3, 183), 1, -1)
+    parts["uniform"][170:189, 57:144] = 0
+    parts["uniform"][187:, 91:110] = 0
+    hair = np.array([[42, 174], [42, 60], [70, 22], [130, 22], [158, 60], [158, 174], [120, 174], [100, 146], [80, 174]])
+    cv2.fillPoly(img, [hair], (230, 180, 195))  # hair down to the shoulders, open over the neck
+    cv2.fillPoly(parts["found"], [hair], 1)
+    cv2.polylines(img, [hair], True, INK, 2)
+    cv2.rectangle(img, (88, 150), (112, 180), skin, -1)  # neck
+    cv2.rectangle(img, (88, 150), (112, 180), INK, 2)
+    cv2.rectangle(parts["found"], (88, 150), (112, 180), 1, -1)
+    m = {k: v > 0 for k, v in parts.items()}
+    found = (cv2.erode(parts["found"], np.ones((3, 3), np.uint8)) > 0).astype(np.uint8)
+    out = attach_regions(found, img)
+    assert (out[m["collar"]] == 1).mean() > 0.9
+    assert (out[m["uniform"]] == 1).mean() > 0.9
+    assert (out[m["gap"]] == 0).all()
+    assert (out[150:, :36] == 0).all() and (out[150:, 164:] == 0).all()  # the sky beside the shoulders

@@ -174,7 +174,11 @@ def attach_regions(labels: Labels, image: Image, ids: set[int] | None = None, ke
     - or it touches the character and lies inside the character's convex hull (a shirt between the
       arms and under the face), in a colour unlike the background around the character within
       ``reach`` of the frame's long side (further than ``match`` in Lab: not the wall seen between
-      the arms).
+      the arms);
+    - or (`_under_cut`) the frame's bottom edge cuts it under the character's middle, within the
+      columns of its lower half, touching it (a close-up's collar and shirt, which a still
+      character burns into the plate), in a colour unlike the background around the character
+      above the bottom eighth of the frame.
 
     Regions that joined count for the next of ``rounds`` (a shirt drawn as several regions)."""
     out = labels.copy()
@@ -202,6 +206,7 @@ def attach_regions(labels: Labels, image: Image, ids: set[int] | None = None, ke
             crown = (top >= 0) & (top <= rows[0] + 0.1 * (rows[-1] - rows[0] + 1))
             hull = _hull(own)
             around: NDArray[np.float32] | None = None
+            above: NDArray[np.float32] | None = None
             for k in (int(c) for c in np.unique(comp[near_own])):
                 if k not in todo:
                     continue
@@ -233,14 +238,23 @@ def attach_regions(labels: Labels, image: Image, ids: set[int] | None = None, ke
                         rule = "on top" if cut_share <= 0.2 else "on top, cut"
                 if not rule and mine >= 0.15 and other < 0.1 and cut == 0 and float(hull[y0:y1, x0:x1][region].mean()) > 0.8:
                     rule = "hull"
-                if rule in ("enclosed", "hull", "on top, cut"):
+                if not rule and mine >= 0.15 and other < 0.1 and _under_cut(region, y0, x0, own, rows, h):
+                    rule = "under, cut"
+                if rule in ("enclosed", "hull", "on top, cut", "under, cut"):
                     # Not a colour of the background around the character (a hat may be: a hat the
                     # colour of the wall still sits on the head).
-                    if around is None:
-                        around = _around(out, hull, lab, r, blocked)
+                    if rule == "under, cut":
+                        # Above the bottom band: the rest of the collar, left out too, is no background.
+                        if above is None:
+                            above = _around(out, hull, lab, r, blocked | (np.arange(h) >= h - h // 8)[:, None])
+                        background = above
+                    else:
+                        if around is None:
+                            around = _around(out, hull, lab, r, blocked)
+                        background = around
                     colour = masked_median_colour(lab[y0:y1, x0:x1], region)
                     # (No background around it at all: a close-up; nothing to mistake the region for.)
-                    if around is not None and float((np.linalg.norm(around - colour, axis=1) < match).mean()) >= 0.05:
+                    if background is not None and float((np.linalg.norm(background - colour, axis=1) < match).mean()) >= 0.05:
                         rule = ""
                 ok = bool(rule)
                 if ok:
@@ -253,6 +267,23 @@ def attach_regions(labels: Labels, image: Image, ids: set[int] | None = None, ke
         if not joined:
             break
     return out
+
+
+def _under_cut(region: Mask, y0: int, x0: int, own: Mask, rows: NDArray[np.intp], h: int) -> bool:
+    """A region that the frame's bottom edge cuts, in the lower half of the character and within
+    the columns of the character's lower half: a close-up's collar or shirt under
+    the face, which continues below the picture (the frame cuts it, so no rule that asks for a
+    closed outline takes it). The caller's colour test keeps out the background seen there."""
+    if not region[-1].any() or y0 + region.shape[0] < h:  # not on the frame's bottom row
+        return False
+    ry, rx = np.nonzero(region)
+    mid = int(rows[0] + 0.5 * (rows[-1] - rows[0] + 1))
+    if ry.min() + y0 < mid:  # under the face, not beside the head
+        return False
+    cols = np.flatnonzero(own[mid:].any(axis=0))
+    if len(cols) == 0:
+        return False
+    return float(((rx + x0 >= cols[0]) & (rx + x0 <= cols[-1])).mean()) >= 0.9
 
 
 def _hull(mask: Mask) -> Mask:
