@@ -329,25 +329,21 @@ class ClassicalInpainter:
         planar = np.empty(shape, np.uint8) if scratch is None else scratch.rows(shape)
         unseen = np.zeros(len(at_read), np.uint8)
         again = None if target is None or self.same_levels < 0 else SameAsTarget(*target, box, ys, xs, self.same_levels)
-        codes = []
-        for _, ok, t_j in others:
-            # Frame i pixel -> plate (t_i) -> frame j pixel (inverse t_j), restricted to the box.
-            m = (np.linalg.inv(t_j) @ t_i @ at)[:2]
-            if dense:
-                box_ok = cv2.warpAffine(ok, m, read.shape[::-1], flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-                                        borderValue=BEYOND)
-                codes.append(box_ok.reshape(-1)[at_read])
-            else:
-                codes.append(warp_pixels(ok, m, ys, xs, cubic=False))
-        seen_all = np.stack(codes) == 255
+        # Frame i pixel -> plate (t_i) -> frame j pixel (inverse t_j), restricted to the box.
+        moves = [(np.linalg.inv(t_j) @ t_i @ at)[:2] for _, _, t_j in others]
+        codes = np.stack([
+            cv2.warpAffine(ok, m, read.shape[::-1], flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                           borderValue=BEYOND).reshape(-1)[at_read]
+            if dense else warp_pixels(ok, m, ys, xs, cubic=False)
+            for (_, ok, _), m in zip(others, moves, strict=True)])
+        seen_all = codes == 255
         if dense and self.missed_parts and len(others) > MATCHES:
             # Parts of characters a source's mask missed, which other sources' masks hold (dense
             # reads only: a thin effect's hole has no room for a missed part).
-            colours_all = np.stack([warp_pixels(src, (np.linalg.inv(t_j) @ t_i @ at)[:2], ys, xs, cubic=False)
-                                    for src, _, t_j in others])
-            seen_all &= ~missed_parts(colours_all, seen_all, np.stack(codes) == 0, read.shape, at_read, hole.shape[0])
-        for k, (src, _, t_j) in enumerate(others):
-            m = (np.linalg.inv(t_j) @ t_i @ at)[:2]
+            colours_all = np.stack([warp_pixels(src, m, ys, xs, cubic=False)
+                                    for (src, _, _), m in zip(others, moves, strict=True)])
+            seen_all &= ~missed_parts(colours_all, seen_all, codes == 0, read.shape, at_read, hole.shape[0])
+        for k, ((src, _, _), m) in enumerate(zip(others, moves, strict=True)):
             seen = seen_all[k]
             at_seen = np.flatnonzero(seen)  # integer positions: ~5x a boolean mask's gather and scatter
             # Bicubic: a bilinear shift by half a pixel is a blur that costs dB on painted texture.
