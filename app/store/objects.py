@@ -24,6 +24,7 @@ import numpy as np
 
 from app.errors import InputError, ProjectError
 from app.store.edits import JournalEntry, MaskEdit
+from app.store.layers import label_counts
 from app.store.manifest import ObjectInfo, TrackLink
 from app.store.object_masks import TrackKey, relabel, retrack
 
@@ -235,7 +236,7 @@ class ObjectStore:
             for edit in entry.edits:
                 ids.add(int(edit.object_id))
                 for labels in (edit.before, edit.after):
-                    ids.update(int(i) for i in np.flatnonzero(np.bincount(labels.ravel(), minlength=256)))
+                    ids.update(label_counts(labels))
         ids.discard(0)
         return ids
 

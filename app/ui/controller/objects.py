@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from app.errors import CelstudioError
 from app.store import Project
+from app.store.layers import label_counts
 from app.store.objects import object_color
 from app.ui.render import readable_color
 
@@ -36,8 +35,7 @@ class ObjectsMixin(_Base):
         """The object ids with pixels on the current frame."""
         if self.project is None:
             return set()
-        counts = np.bincount(self.project.masks_or_empty(self.frame).ravel(), minlength=256)
-        return {int(i) for i in np.flatnonzero(counts[1:]) + 1}
+        return set(label_counts(self.project.masks_or_empty(self.frame)))
 
     def object_shots(self, object_id: int) -> list[int]:
         """The shots (indices) where stage 1 found ``object_id`` (from its tracks; an object the user
