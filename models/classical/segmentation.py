@@ -266,12 +266,11 @@ class ClassicalSegmenter:
         text_id = min(255, max(mapping.values(), default=0) + 1)
         texts = steady_text([t for _, t in kept])
 
-        def text_at(i: int) -> NDArray[np.bool_] | None:
-            text = texts[i]
-            return resize_mask(text, pieces[i].labels.shape) if text is not None else None
+        # Burnt-in text at model scale: kept out of the characters by grouping and by the held parts.
+        texts_small = [resize_mask(t, ft.labels.shape) if t is not None else None for t, ft in zip(texts, pieces, strict=True)]
 
         def whole(i: int) -> Labels:
-            return whole_characters(pieces[i], mapping, text_at(i), kept[i][0], effect_groups, still)
+            return whole_characters(pieces[i], mapping, texts_small[i], kept[i][0], effect_groups, still)
 
         with ThreadPoolExecutor(workers) as pool:
             wholes = list(pool.map(whole, range(n)))
@@ -280,7 +279,7 @@ class ClassicalSegmenter:
             wholes, [small for _, _, small, _ in seen_frames],
             lambda j, i: rescale_transform(np.linalg.inv(transforms[i]) @ transforms[j], s),
             [{int(g) for g in np.unique(w) if g} - effect_groups for w in wholes], search,
-            keep_out=[text_at(i) for i in range(n)], background=[b for b, _ in kept], still=still)
+            keep_out=texts_small, background=[b for b, _ in kept], still=still)
 
         def finish(i: int) -> FrameSegmentation:
             grouped, text = wholes[i], texts[i]
