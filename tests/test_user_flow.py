@@ -830,3 +830,167 @@ def test_the_review_queue_learns_which_objects_a_shot_holds_from_the_lists_and_n
         entries, _ = review.project_signals(p)
         assert sorted((e.shot, e.object_id) for e in entries) == sorted([(0, lone), (0, both), (1, lone), (1, both)])
         assert next(e.frame for e in entries if (e.shot, e.object_id) == (1, lone)) == 8
+
+
+# -- the app's own merges are not on the user's undo stack (issue #9 section 3, round 11) -----------------
+# Where the character of `_three_looks` stands in each shot (y0, y1, x0, x1): elsewhere in each, so the
+# cut detector sees three pictures.
+_FIGURES = [(8, 68, 40, 88), (8, 68, 8, 56), (8, 68, 72, 120)]
+_STROKE = (74, 86, 70, 90)  # a patch of floor the user paints as that character on frame 8
+
+
+def _three_looks(tmp_path: Path) -> Path:
+    """Three shots of one character imported from an mp4: red hair over a blue coat, the same hair over
+    a green cape (too different to link on its own), then both at once, which registration takes for
+    evidence that the first two are one character (`app.pipeline.register.join_objects`)."""
+    from app.ingest.importer import import_source
+
+    red, blue, green = (210, 40, 40), (40, 60, 220), (40, 200, 60)
+    looks = [([red, blue], [30, 30], (235, 205, 150)), ([red, green], [30, 30], (40, 70, 140)),
+             ([red, blue, green], [30, 15, 15], (90, 160, 90))]
+    frames = []
+    for (colours, heights, ground), (y0, _, x0, x1) in zip(looks, _FIGURES, strict=True):
+        for i in range(6):
+            img = np.empty((96, 128, 3), np.uint8)
+            img[:] = ground
+            img[88:92, 4 + 3 * i:8 + 3 * i] = 255  # something moves: no frame is a held drawing
+            y = y0
+            for colour, h in zip(colours, heights, strict=True):
+                img[y:y + h, x0:x1] = colour
+                y += h
+            frames.append(img)
+    src = write_mp4(tmp_path / "looks.mp4", frames, fps=12.0)
+    import_source(src, tmp_path / "looks", name="looks").close()
+    return tmp_path / "looks"
+
+
+def _painted_then_merged(p: Project, *, undo_first: bool) -> tuple[int, int, int, np.ndarray]:
+    """Stage 1 finds the character in shots 1 and 2 (two objects), the user paints on frame 8 (shot 2),
+    then (after an undo when ``undo_first``) a forced re-run finds it in shot 3 too and registration
+    merges the two. Returns (kept, absorbed, the paint's journal seq, frame 8 before the paint)."""
+    from app.pipeline.interactive import brush_correction
+
+    assert [(s.start, s.end) for s in p.shots] == [(0, 6), (6, 12), (12, 18)]
+    _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {}])
+    a, b = p.objects.lut(0, 0)[1], p.objects.lut(6, 6)[1]
+    assert a and b and a != b and {a, b} == {o.id for o in p.objects.all()}
+    before = p.masks_or_empty(8)
+    stroke = np.zeros(before.shape, bool)
+    stroke[_STROKE[0]:_STROKE[1], _STROKE[2]:_STROKE[3]] = True
+    paint = brush_correction(p, 8, int(b), stroke, False)
+    assert p.history.done == [paint.seq]
+    if undo_first:
+        p.undo()
+        assert p.history.undone == [paint.seq]
+    _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {1: _FIGURES[2]}])
+    merges = [e for e in p.journal if e.kind == "merge"]
+    assert [(e.payload["keep"], e.payload["absorb"], e.payload["undoable"]) for e in merges] == [(a, b, False)]
+    assert merges[0].edits  # the absorbed object had pixels: the merge rewrote maps (what put it on the stack)
+    assert [o.id for o in p.objects.all()] == [a]
+    return int(a), int(b), paint.seq, before
+
+
+def _ids(labels: np.ndarray) -> set[int]:
+    return set(np.unique(labels).tolist()) - {0}
+
+
+def test_ctrl_z_after_a_run_undoes_the_users_edit_not_the_apps_merge_and_restores_only_listed_objects(
+        tmp_path: Path) -> None:
+    """After a re-run whose registration merged two objects (two looks of one character), the user's
+    Ctrl+Z undid the app's merge (the absorbed object came back) before their own last edit. The merge
+    is off the undo stack now, and what the undo of the user's paint writes back (a map made before the
+    merge, holding the absorbed id) is mapped through it: the frame holds only listed objects, the
+    merge stays, and redo paints the kept object. The same after closing and reopening."""
+    root = _three_looks(tmp_path)
+    with Project.open(root) as p:
+        keep, gone, paint, before = _painted_then_merged(p, undo_first=False)
+        assert p.history.done == [paint] and not p.history.undone  # the merge is not on the stack
+        painted = p.masks_or_empty(8)
+        assert _ids(painted) == {keep}
+        assert (painted[_STROKE[0]:_STROKE[1], _STROKE[2]:_STROKE[3]] == keep).all()
+        undo = p.undo()
+        assert undo is not None and undo.payload["target"] == paint  # the user's edit, not the merge
+        listed = {o.id for o in p.objects.all()}
+        assert listed == {keep}
+        restored = p.masks_or_empty(8)
+        assert _ids(restored) <= listed  # no pixel of the absorbed object
+        assert np.array_equal(restored, np.where(before == gone, keep, before))
+        assert all(_ids(p.masks_or_empty(f)) <= listed for f in range(p.frame_count))
+        assert p.undo() is None  # nothing else of the user's to undo
+        redo = p.redo()
+        assert redo is not None and redo.payload["target"] == paint
+        assert np.array_equal(p.masks_or_empty(8), painted) and {o.id for o in p.objects.all()} == {keep}
+        p.undo()
+    for recover in (False, True):  # the stacks come back from the journal, and it replays the same maps
+        with Project.open(root, recover=recover) as again:
+            assert again.history.done == [] and again.history.undone == [paint]
+            assert {o.id for o in again.objects.all()} == {keep}
+            assert np.array_equal(again.masks_or_empty(8), restored)
+            again.redo()
+            assert np.array_equal(again.masks_or_empty(8), painted)
+            again.undo()
+
+
+def test_the_apps_merge_keeps_the_users_redo_stack_and_redo_paints_the_kept_object(tmp_path: Path) -> None:
+    """A registration merge cleared the redo stack, as a user's edit does: a paint undone before a re-run
+    could not be redone after it. It can now, and it paints the object that absorbed the painted one."""
+    root = _three_looks(tmp_path)
+    with Project.open(root) as p:
+        keep, gone, paint, before = _painted_then_merged(p, undo_first=True)
+        assert p.history.undone == [paint] and not p.history.done  # the merge cleared nothing
+        assert np.array_equal(p.masks_or_empty(8), np.where(before == gone, keep, before))
+        redo = p.redo()
+        assert redo is not None and redo.payload["target"] == paint
+        painted = p.masks_or_empty(8)
+        assert _ids(painted) == {keep} and (painted[_STROKE[0]:_STROKE[1], _STROKE[2]:_STROKE[3]] == keep).all()
+        assert {o.id for o in p.objects.all()} == {keep}
+    with Project.open(root) as again:
+        assert again.history.done == [paint] and np.array_equal(again.masks_or_empty(8), painted)
+
+
+def test_dropping_unseen_objects_reads_the_users_stack_through_the_apps_merges(tmp_path: Path) -> None:
+    """`ObjectStore.drop_unseen` keeps an object that an edit on the stacks mentions. After the merge,
+    the paint's maps still hold the absorbed id, which registration gives to the next new object; that
+    object was kept forever once a re-run no longer found it, though no undo or redo could bring its
+    pixels back (they restore the kept object's). It goes now; the kept object stays."""
+    root = _three_looks(tmp_path)
+    with Project.open(root) as p:
+        keep, gone, paint, _ = _painted_then_merged(p, undo_first=False)
+        piece = (72, 88, 10, 40)  # a piece of floor in shot 3, found once
+        _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {1: _FIGURES[2], 2: piece}])
+        assert p.objects.lut(12, 12)[2] == gone  # the freed id, given again
+        _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {1: _FIGURES[2]}])  # the piece is no longer found
+        assert {o.id for o in p.objects.all()} == {keep}
+        assert p.history.done == [paint]
+        p.undo()
+        assert _ids(p.masks_or_empty(8)) == {keep}
+
+
+def test_undo_of_a_reassignment_made_before_the_apps_merge_links_the_track_to_the_kept_object(tmp_path: Path) -> None:
+    """The user's edits of track links hold the absorbed id too: "from here to the end of the shot" on
+    the second look, then a re-run merges it into the first. Undo put the absorbed object back on the
+    track (its pixels came back on the next propagate); it links the kept one now, and a kill after the
+    undo was journalled but before the manifest was saved replays it the same way."""
+    import shutil
+
+    root = _three_looks(tmp_path)
+    with Project.open(root) as p:
+        _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {}])
+        a, b = int(p.objects.lut(0, 0)[1]), int(p.objects.lut(6, 6)[1])
+        moved = p.objects.reassign(10, b, 0, to_end=True)
+        assert p.history.done == [moved.seq] and p.objects.track(6, 1).pieces == [[6, b], [10, 0]]  # type: ignore[union-attr]
+        _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {1: _FIGURES[2]}])
+        assert [o.id for o in p.objects.all()] == [a] and p.objects.track(6, 1).pieces == [[6, a], [10, 0]]  # type: ignore[union-attr]
+        shutil.copy(root / "project.json", tmp_path / "before-undo.json")
+        undo = p.undo()
+        assert undo is not None and undo.payload["target"] == moved.seq
+        assert p.objects.track(6, 1).pieces == [[6, a]]  # type: ignore[union-attr]
+        assert all(_ids(p.masks_or_empty(f)) == {a} for f in range(6, 12))
+        tracks = [(t.shot, t.track, t.pieces) for t in p.manifest.tracks]
+    shutil.copy(tmp_path / "before-undo.json", root / "project.json")  # killed before the manifest was saved
+    with Project.open(root) as again:
+        assert [(t.shot, t.track, t.pieces) for t in again.manifest.tracks] == tracks
+        assert [o.id for o in again.objects.all()] == [a]
+        again.redo()
+        assert again.objects.track(6, 1).pieces == [[6, a], [10, 0]]  # type: ignore[union-attr]
+        assert _ids(again.masks_or_empty(11)) == set() and _ids(again.masks_or_empty(9)) == {a}

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.errors import InputError, ProjectError
+from app.store import app_merges
 from app.store.edits import JournalEntry, MaskEdit
 from app.store.layers import label_counts
 from app.store.manifest import ObjectInfo, TrackLink
@@ -218,25 +219,30 @@ class ObjectStore:
     def _user_objects(self) -> set[int]:
         """Objects the edits on the user's undo and redo stacks mention: by id (the edit's object, a
         merge's, a reassignment's target), in the objects and track links their diffs change, or in the
-        label maps they write (an undo or redo brings those pixels back, so their object must stay)."""
+        label maps they write (an undo or redo brings those pixels back, so their object must stay).
+        Each id as an undo or redo would restore it: mapped through the app's merges since the edit
+        (`app.store.app_merges`)."""
         history = self.project.history
         reachable = set(history.done) | set(history.undone)
+        tables = app_merges.tables_since(self.project.journal, reachable)
         ids: set[int] = set()
         for entry in self.project.journal:
             if entry.seq not in reachable:
                 continue
+            mentioned: set[int] = set()
             payload = entry.payload
-            ids.update(int(v) for k in ("object_id", "object", "keep", "absorb", "to")
-                       if isinstance(v := payload.get(k), int))
+            mentioned.update(int(v) for k in ("object_id", "object", "keep", "absorb", "to")
+                             if isinstance(v := payload.get(k), int))
             diff = payload.get("diff")
             diff = diff if isinstance(diff, dict) else {}
-            ids.update(int(oid) for oid, *_ in diff.get("objects", []))
+            mentioned.update(int(oid) for oid, *_ in diff.get("objects", []))
             for *_, before, after in diff.get("tracks", []):
-                ids.update(int(o) for _, o in [*(before or []), *(after or [])])
+                mentioned.update(int(o) for _, o in [*(before or []), *(after or [])])
             for edit in entry.edits:
-                ids.add(int(edit.object_id))
+                mentioned.add(int(edit.object_id))
                 for labels in (edit.before, edit.after):
-                    ids.update(label_counts(labels))
+                    mentioned.update(label_counts(labels))
+            ids |= app_merges.mapped_ids(tables[entry.seq], mentioned)
         ids.discard(0)
         return ids
 
