@@ -994,3 +994,26 @@ def test_undo_of_a_reassignment_made_before_the_apps_merge_links_the_track_to_th
         again.redo()
         assert again.objects.track(6, 1).pieces == [[6, a], [10, 0]]  # type: ignore[union-attr]
         assert _ids(again.masks_or_empty(11)) == set() and _ids(again.masks_or_empty(9)) == {a}
+
+
+def test_a_new_object_of_a_rerun_takes_no_id_or_name_the_users_undo_can_bring_back(tmp_path: Path) -> None:
+    """The user deleted Character 2 everywhere; a re-run found a new piece and registration gave it the
+    freed id and name (the lowest free). Ctrl+Z of the delete then made the character and the piece one
+    object, and Ctrl+Shift+Z left the piece's pixels with no object listed. A new object now takes
+    neither an id nor a name an edit on the user's stacks mentions."""
+    root = _three_looks(tmp_path)
+    piece = (72, 88, 10, 40)  # a piece of floor in shot 3
+    with Project.open(root) as p:
+        _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {}])
+        gone = int(p.objects.lut(6, 6)[1])
+        name = p.objects.require(gone).name
+        p.objects.delete(gone)
+        _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {2: piece}])
+        new = int(p.objects.lut(12, 12)[2])
+        assert new and new != gone and p.objects.require(new).name != name
+        p.undo()  # the delete
+        assert p.objects.require(gone).name == name and _ids(p.masks_or_empty(8)) == {gone}
+        assert _ids(p.masks_or_empty(14)) == {new} and len({o.name for o in p.objects.all()}) == len(p.objects.all())
+        p.redo()
+        listed = {o.id for o in p.objects.all()}
+        assert gone not in listed and all(_ids(p.masks_or_empty(f)) <= listed for f in range(p.frame_count))

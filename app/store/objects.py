@@ -222,10 +222,18 @@ class ObjectStore:
         label maps they write (an undo or redo brings those pixels back, so their object must stay).
         Each id as an undo or redo would restore it: mapped through the app's merges since the edit
         (`app.store.app_merges`)."""
+        return self._stack_mentions(maps=True)[0]
+
+    def _stack_mentions(self, *, maps: bool) -> tuple[set[int], set[str]]:
+        """The ids (see `_user_objects`; the label maps read only with ``maps``) and the object names
+        that the edits on the user's undo and redo stacks mention."""
         history = self.project.history
         reachable = set(history.done) | set(history.undone)
+        if not reachable:
+            return set(), set()
         tables = app_merges.tables_since(self.project.journal, reachable)
         ids: set[int] = set()
+        names: set[str] = set()
         for entry in self.project.journal:
             if entry.seq not in reachable:
                 continue
@@ -235,25 +243,34 @@ class ObjectStore:
                              if isinstance(v := payload.get(k), int))
             diff = payload.get("diff")
             diff = diff if isinstance(diff, dict) else {}
-            mentioned.update(int(oid) for oid, *_ in diff.get("objects", []))
+            for oid, *values in diff.get("objects", []):
+                mentioned.add(int(oid))
+                names.update(str(v["name"]) for v in values if isinstance(v, dict) and "name" in v)
             for *_, before, after in diff.get("tracks", []):
                 mentioned.update(int(o) for _, o in [*(before or []), *(after or [])])
             for edit in entry.edits:
                 mentioned.add(int(edit.object_id))
-                for labels in (edit.before, edit.after):
-                    mentioned.update(label_counts(labels))
+                if maps:
+                    for labels in (edit.before, edit.after):
+                        mentioned.update(label_counts(labels))
             ids |= app_merges.mapped_ids(tables[entry.seq], mentioned)
         ids.discard(0)
-        return ids
+        return ids, names
 
     def _new_object(self, kind: str, pending: dict[int, ObjectInfo], name: str | None = None) -> ObjectInfo:
         if kind not in KINDS:
             raise InputError(f"An object's kind is one of {', '.join(KINDS)}, not {kind!r}.")
         used = {o.id for o in self.project.manifest.objects} | set(pending)
-        free = next((i for i in range(1, MAX_OBJECTS + 1) if i not in used), None)
+        # An id or name an undo or redo on the user's stacks can bring back is not given to a new object
+        # (registration's are off the stacks, so they are not undone first): that undo would make the
+        # two one object, and its redo leave the new one's pixels with no object listed.
+        held, held_names = self._stack_mentions(maps=False)
+        free = next((i for i in range(1, MAX_OBJECTS + 1) if i not in used | held), None)
+        if free is None:  # every id is taken or held: a held one rather than none
+            free = next((i for i in range(1, MAX_OBJECTS + 1) if i not in used), None)
         if free is None:
             raise ProjectError(f"A project can hold at most {MAX_OBJECTS} objects; merge or delete some first.")
-        names = {o.name for o in self.project.manifest.objects} | {o.name for o in pending.values()}
+        names = {o.name for o in self.project.manifest.objects} | {o.name for o in pending.values()} | held_names
         if name is None:
             base = AUTO_NAMES[kind]
             name = next(f"{base} {n}" for n in range(1, MAX_OBJECTS + 2) if f"{base} {n}" not in names)
