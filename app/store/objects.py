@@ -155,12 +155,14 @@ class ObjectStore:
         links = links or {}
         new_objects: dict[int, ObjectInfo] = {}
         new_tracks: dict[TrackKey, list[list[int]]] = {}
+        held: tuple[set[int], set[str]] | None = None  # read from the journal once, at the first new object
         for track, kind in sorted(found.items()):
             if self.track(shot, track) is not None:
                 continue
             target = links.get(track)
             if target != 0 and (target is None or self.get(target) is None):
-                info = self._new_object(kind, new_objects)
+                held = held or self._stack_mentions(maps=False)
+                info = self._new_object(kind, new_objects, held=held)
                 new_objects[info.id] = info
                 target = info.id
             new_tracks[(shot, track)] = [[shot, target]]
@@ -257,15 +259,17 @@ class ObjectStore:
         ids.discard(0)
         return ids, names
 
-    def _new_object(self, kind: str, pending: dict[int, ObjectInfo], name: str | None = None) -> ObjectInfo:
+    def _new_object(self, kind: str, pending: dict[int, ObjectInfo], name: str | None = None, *,
+                    held: tuple[set[int], set[str]] | None = None) -> ObjectInfo:
         if kind not in KINDS:
             raise InputError(f"An object's kind is one of {', '.join(KINDS)}, not {kind!r}.")
         used = {o.id for o in self.project.manifest.objects} | set(pending)
         # An id or name an undo or redo on the user's stacks can bring back is not given to a new object
         # (registration's are off the stacks, so they are not undone first): that undo would make the
         # two one object, and its redo leave the new one's pixels with no object listed.
-        held, held_names = self._stack_mentions(maps=False)
-        free = next((i for i in range(1, MAX_OBJECTS + 1) if i not in used | held), None)
+        held_ids, held_names = held or self._stack_mentions(maps=False)
+        taken = used | held_ids
+        free = next((i for i in range(1, MAX_OBJECTS + 1) if i not in taken), None)
         if free is None:  # every id is taken or held: a held one rather than none
             free = next((i for i in range(1, MAX_OBJECTS + 1) if i not in used), None)
         if free is None:
