@@ -1017,3 +1017,59 @@ def test_a_new_object_of_a_rerun_takes_no_id_or_name_the_users_undo_can_bring_ba
         p.redo()
         listed = {o.id for o in p.objects.all()}
         assert gone not in listed and all(_ids(p.masks_or_empty(f)) <= listed for f in range(p.frame_count))
+
+
+def test_ctrl_z_in_the_window_after_a_rerun_that_merged_undoes_the_users_stroke(qtbot: Any, tmp_path: Path) -> None:
+    """The same through the app: a brush stroke, a forced re-run of stage 1 on the app's runner whose
+    registration merges, then Ctrl+Z and Ctrl+Shift+Z pressed on the frame view."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QSettings, Qt
+
+    from app.ui.controller import MainController
+    from app.ui.window import MainWindow
+
+    root = _three_looks(tmp_path)
+    with Project.open(root) as p:
+        _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {}])
+        keep, gone = int(p.objects.lut(0, 0)[1]), int(p.objects.lut(6, 6)[1])
+        shots = [(s.start, s.end) for s in p.shots]
+    found = _Found([{1: _FIGURES[0]}, {1: _FIGURES[1]}, {1: _FIGURES[2]}], shots)
+    runners: list[PipelineRunner] = []
+
+    def runner(project: Project) -> PipelineRunner:
+        runners.append(PipelineRunner(project, backends={"segmenter": found}).start())
+        return runners[-1]
+
+    c = MainController(runner_factory=runner)
+    c.auto_run = False
+    w = MainWindow(c, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+
+    def idle() -> bool:
+        return c.runner is not None and all(j.state not in ("running", "queued") for j in c.runner.jobs())
+
+    try:
+        assert c.open_project(root)
+        q = c.project
+        assert q is not None and runners
+        p = q
+        qtbot.waitUntil(idle, timeout=120000)  # what the open resumed (the later stages)
+        c.set_frame(8)
+        c.set_object(gone)
+        c.brush([(float(_STROKE[2]), 80.0), (float(_STROKE[3]), 80.0)], radius=5)
+        qtbot.waitUntil(lambda: len(p.history.done) == 1 and idle(), timeout=60000)
+        paint = p.history.done[0]
+        rerun = runners[-1].submit_run(["segment", "propagate"], force=True)  # the app has no menu item for it
+        qtbot.waitUntil(lambda: rerun.wait(0) and idle(), timeout=120000)
+        assert [o.id for o in p.objects.all()] == [keep] and p.history.done == [paint]
+        w.view.setFocus()
+        qtbot.keyClick(w.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: p.history.undone == [paint] and idle(), timeout=60000)
+        assert [o.id for o in p.objects.all()] == [keep] and _ids(p.masks_or_empty(8)) == {keep}
+        assert not (p.masks_or_empty(8)[_STROKE[0]:_STROKE[1], _STROKE[2]:_STROKE[3]]).any()
+        qtbot.keyClick(w.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        qtbot.waitUntil(lambda: p.history.done == [paint] and idle(), timeout=60000)
+        assert _ids(p.masks_or_empty(8)) == {keep} and (p.masks_or_empty(8)[78:82, 75:90] == keep).all()
+    finally:
+        c.close_project()
