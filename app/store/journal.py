@@ -172,7 +172,8 @@ class UndoHistory:
     entries (``payload["undoable"]`` false: registration, its merges, dropping unseen objects) are
     journalled but are neither on the stacks nor clear the redo stack; what undo and redo restore is
     mapped through the app's merges (`app.store.app_merges`). An entry without the flag is the user's
-    when it has mask edits.
+    when it has mask edits. A ``retire`` entry takes the edits a re-run replaced off both stacks
+    (`app.store.retire`).
     """
 
     def __init__(self) -> None:
@@ -182,7 +183,12 @@ class UndoHistory:
 
     def observe(self, entry: JournalEntry) -> None:
         target = entry.payload.get("target")
-        if entry.kind in ("undo", "redo") and isinstance(target, int):
+        if entry.kind == "retire":  # what a re-run replaced leaves both stacks (`app.store.retire`)
+            gone = {int(s) for s in entry.payload.get("retired", [])}
+            self.done = [s for s in self.done if s not in gone]
+            self.undone = [s for s in self.undone if s not in gone]
+            self._app.add(entry.seq)
+        elif entry.kind in ("undo", "redo") and isinstance(target, int):
             if target in self._app:  # a journal from before this rule undid an app merge: not the user's
                 return
             if entry.kind == "undo":

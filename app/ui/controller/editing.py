@@ -172,6 +172,13 @@ class EditingMixin(_Base):
         if self.project is None:
             return
         self.clear_prompt()  # the points described the mask before the undo: never send them again
+        # Nothing to undo (a re-run may have cleared the history: app.store.retire) and no edit on its way
+        # that an undo queued behind it would revert: say so rather than "done".
+        pending = self.runner is not None and any(j.kind != "prepare" and j.state in ("queued", "running")
+                                                  for j in self.runner.jobs())
+        if not pending and not (self.project.history.done if which == "undo" else self.project.history.undone):
+            self.status.emit(f"Nothing to {which}.")
+            return
         try:
             if self.runner is not None:  # the undo runs as a job: its result arrives as events
                 result: Any = self.runner.undo() if which == "undo" else self.runner.redo()
