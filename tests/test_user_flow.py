@@ -1254,3 +1254,26 @@ def test_the_window_says_once_that_a_rerun_cleared_the_undo_history_it_replaced(
     finally:
         c.close_project()
 
+
+def test_selecting_an_id_the_object_list_lacks_keeps_the_redo_stack(qtbot: Any, tmp_path: Path) -> None:
+    """A click that selects an id the masks hold but the list lacks (masks written before registration)
+    lists it, journalled; it was an undoable "add object" that cleared the user's redo stack."""
+    pytest.importorskip("pytestqt")
+    c, _, root = _looks_window(qtbot, tmp_path, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {}])
+    with Project.open(root) as p:
+        labels = p.masks_or_empty(3).copy()
+        labels[74:86, 4:20] = 9  # an id nothing registered
+        p.layers.write("masks", 3, labels, {"source": "pipeline"})
+        a = int(p.objects.lut(0, 0)[1])
+        paint = _paint(p, 2, a, _STROKE)
+        p.undo()
+    try:
+        assert c.open_project(root)
+        p = c.project
+        assert p is not None and p.history.undone == [paint.seq]
+        c.set_frame(3)
+        c.click(10.0, 80.0)
+        assert p.object(9) is not None and c.object_id == 9  # listed and selected
+        assert p.history.undone == [paint.seq] and not p.history.done
+    finally:
+        c.close_project()

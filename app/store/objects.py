@@ -282,11 +282,13 @@ class ObjectStore:
 
     # -- user edits (each one journalled, undoable entry) -------------------------------------------
     def add(
-        self, name: str = "", kind: str = "character", color: tuple[int, int, int] | None = None, *, oid: int | None = None
+        self, name: str = "", kind: str = "character", color: tuple[int, int, int] | None = None, *,
+        oid: int | None = None, undoable: bool = True,
     ) -> ObjectInfo:
         """A new object the user made (confirmed when the user named it). ``oid`` lists an id that is
         already in the masks but not yet in the object list (masks written before objects were
-        registered), so that it can be named; that is journalled like any other edit."""
+        registered), so that it can be named; that is journalled like any other edit, and off the undo
+        stack with ``undoable=False`` (the app listing what a click selected: no edit of the user's)."""
         info = self._new_object(kind, {}, name or None)
         if oid is not None:
             if self.get(oid) is not None:
@@ -297,7 +299,7 @@ class ObjectStore:
         info.confirmed = bool(name)
         if color is not None:
             info.color = color
-        self._commit("add_object", [], {info.id: info}, {})
+        self._commit("add_object", [], {info.id: info}, {}, undoable=undoable)
         return info
 
     def rename(self, oid: int, name: str) -> JournalEntry:

@@ -93,11 +93,13 @@ class EditingMixin(_Base):
 
     def _list_object(self, object_id: int, name: str = "") -> None:
         """Put an id the pipeline found (or a new one) in the object list, so it can be named and
-        coloured: a journalled, undoable edit like any other."""
+        coloured. A new object (named) is a journalled, undoable edit like any other; listing an id the
+        masks already hold, when a click selects it, is the app's (journalled, but neither on the undo
+        stack nor clearing the redo stack: the user only selected)."""
         assert self.project is not None
         if self.project.object(object_id) is not None:
             return
-        self.project.objects.add(name, oid=object_id)
+        self.project.objects.add(name, oid=object_id, undoable=bool(name))
 
     def _owns_prompt(self) -> None:
         """Prompts belong to one object on one frame: start afresh when either differs."""
