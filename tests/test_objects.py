@@ -482,3 +482,26 @@ def test_a_flash_frame_is_left_out_of_a_tracks_descriptor() -> None:
     # a track that is the flash half the time is described from all its frames (no half is "the" track)
     half = track_descriptor([flash if i % 2 else clean for i in range(10)], [labels] * 10, 1)
     assert half is not None and distance(half, seen_elsewhere) > LINK_THRESHOLD
+
+
+def test_an_app_merge_a_journal_from_before_had_undone_maps_nothing_and_stays_off_the_stacks(tmp_path: Path) -> None:
+    """Journals written before the app's merges left the undo stack may hold a Ctrl+Z of one (the absorbed
+    object listed again). Reopened, that undo is not the user's to redo, and the user's older edits
+    restore their maps as they were: the merge it undid maps nothing."""
+    from app.store.edits import MaskEdit
+
+    with make(tmp_path / "p") as p:
+        _, right1, right2 = register(p)
+        before = p.masks_or_empty(5)
+        after = before.copy()
+        after[14:20, 20:28] = right2  # the user paints more of the second shot's object
+        paint = p.commit("brush", [MaskEdit(5, before, after, right2, "user", "pipeline")])
+        merge = p.objects.merge(right1, right2, undoable=False)
+        # What the code before did on Ctrl+Z: the merge was on top of the stack.
+        p.commit("undo", [e.inverse() for e in reversed(merge.edits)], {"target": merge.seq})
+        assert p.object(right2) is not None and np.array_equal(p.masks_or_empty(5), after)
+    with Project.open(tmp_path / "p") as p:
+        assert p.history.done == [paint.seq] and p.history.undone == []
+        p.undo()
+        assert np.array_equal(p.masks_or_empty(5), before)  # right2's pixels stay right2's
+        assert p.history.undone == [paint.seq]

@@ -31,6 +31,7 @@ from app.pipeline.stages.shot import ShotAnalyses
 from app.pipeline.worker import Worker
 from app.store import JournalEntry, Project, Shot
 from app.store.h5 import disk_full
+from app.store.retire import retire_replaced
 from models.base import Backend, PreparesImages, Prompt
 
 __all__ = [
@@ -280,7 +281,10 @@ class PipelineRunner:
                     self._running_frames.pop(stage, None)
                 ctx.drain()  # the next stage reads what this one wrote
                 if stage in ("segment", "propagate"):
-                    # Objects a re-run of stage 1 no longer finds, that the user never touched, leave the list.
+                    # Undo history whose frames or track links this stage replaced leaves the stacks
+                    # (`app.store.retire`); then objects a re-run of stage 1 no longer finds, that the
+                    # user never touched (nor can bring back), leave the list.
+                    retire_replaced(self.project)
                     self.project.objects.drop_unseen()
         finally:
             analyses.close()

@@ -168,23 +168,39 @@ class UndoHistory:
     """Undo/redo stacks derived from the journal, so history survives a restart.
 
     ``undo`` and ``redo`` entries carry ``payload["target"]``, the seq of the entry they revert or
-    re-apply; any other edit clears the redo stack, as in every editor.
+    re-apply; any other edit of the user's clears the redo stack, as in every editor. The app's own
+    entries (``payload["undoable"]`` false: registration, its merges, dropping unseen objects) are
+    journalled but are neither on the stacks nor clear the redo stack; what undo and redo restore is
+    mapped through the app's merges (`app.store.app_merges`). An entry without the flag is the user's
+    when it has mask edits. A ``retire`` entry takes the edits a re-run replaced off both stacks
+    (`app.store.retire`).
     """
 
     def __init__(self) -> None:
         self.done: list[int] = []
         self.undone: list[int] = []
+        self._app: set[int] = set()  # seqs of the app's own entries
 
     def observe(self, entry: JournalEntry) -> None:
         target = entry.payload.get("target")
-        if entry.kind == "undo" and isinstance(target, int):
-            if target in self.done:
-                self.done.remove(target)
-            self.undone.append(target)
-        elif entry.kind == "redo" and isinstance(target, int):
-            if target in self.undone:
-                self.undone.remove(target)
-            self.done.append(target)
-        elif entry.edits or entry.payload.get("undoable"):
+        if entry.kind == "retire":  # what a re-run replaced leaves both stacks (`app.store.retire`)
+            gone = {int(s) for s in entry.payload.get("retired", [])}
+            self.done = [s for s in self.done if s not in gone]
+            self.undone = [s for s in self.undone if s not in gone]
+            self._app.add(entry.seq)
+        elif entry.kind in ("undo", "redo") and isinstance(target, int):
+            if target in self._app:  # a journal from before this rule undid an app merge: not the user's
+                return
+            if entry.kind == "undo":
+                if target in self.done:
+                    self.done.remove(target)
+                self.undone.append(target)
+            else:
+                if target in self.undone:
+                    self.undone.remove(target)
+                self.done.append(target)
+        elif entry.payload.get("undoable", bool(entry.edits)):
             self.done.append(entry.seq)
             self.undone.clear()
+        else:
+            self._app.add(entry.seq)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.errors import InputError, ProjectError
+from app.store import app_merges
 from app.store.edits import JournalEntry, MaskEdit
 from app.store.layers import label_counts
 from app.store.manifest import ObjectInfo, TrackLink
@@ -154,12 +155,14 @@ class ObjectStore:
         links = links or {}
         new_objects: dict[int, ObjectInfo] = {}
         new_tracks: dict[TrackKey, list[list[int]]] = {}
+        held: tuple[set[int], set[str]] | None = None  # read from the journal once, at the first new object
         for track, kind in sorted(found.items()):
             if self.track(shot, track) is not None:
                 continue
             target = links.get(track)
             if target != 0 and (target is None or self.get(target) is None):
-                info = self._new_object(kind, new_objects)
+                held = held or self._stack_mentions(maps=False)
+                info = self._new_object(kind, new_objects, held=held)
                 new_objects[info.id] = info
                 target = info.id
             new_tracks[(shot, track)] = [[shot, target]]
@@ -218,36 +221,60 @@ class ObjectStore:
     def _user_objects(self) -> set[int]:
         """Objects the edits on the user's undo and redo stacks mention: by id (the edit's object, a
         merge's, a reassignment's target), in the objects and track links their diffs change, or in the
-        label maps they write (an undo or redo brings those pixels back, so their object must stay)."""
+        label maps they write (an undo or redo brings those pixels back, so their object must stay).
+        Each id as an undo or redo would restore it: mapped through the app's merges since the edit
+        (`app.store.app_merges`)."""
+        return self._stack_mentions(maps=True)[0]
+
+    def _stack_mentions(self, *, maps: bool) -> tuple[set[int], set[str]]:
+        """The ids (see `_user_objects`; the label maps read only with ``maps``) and the object names
+        that the edits on the user's undo and redo stacks mention."""
         history = self.project.history
         reachable = set(history.done) | set(history.undone)
+        if not reachable:
+            return set(), set()
+        tables = app_merges.tables_since(self.project.journal, reachable)
         ids: set[int] = set()
+        names: set[str] = set()
         for entry in self.project.journal:
             if entry.seq not in reachable:
                 continue
+            mentioned: set[int] = set()
             payload = entry.payload
-            ids.update(int(v) for k in ("object_id", "object", "keep", "absorb", "to")
-                       if isinstance(v := payload.get(k), int))
+            mentioned.update(int(v) for k in ("object_id", "object", "keep", "absorb", "to")
+                             if isinstance(v := payload.get(k), int))
             diff = payload.get("diff")
             diff = diff if isinstance(diff, dict) else {}
-            ids.update(int(oid) for oid, *_ in diff.get("objects", []))
+            for oid, *values in diff.get("objects", []):
+                mentioned.add(int(oid))
+                names.update(str(v["name"]) for v in values if isinstance(v, dict) and "name" in v)
             for *_, before, after in diff.get("tracks", []):
-                ids.update(int(o) for _, o in [*(before or []), *(after or [])])
+                mentioned.update(int(o) for _, o in [*(before or []), *(after or [])])
             for edit in entry.edits:
-                ids.add(int(edit.object_id))
-                for labels in (edit.before, edit.after):
-                    ids.update(label_counts(labels))
+                mentioned.add(int(edit.object_id))
+                if maps:
+                    for labels in (edit.before, edit.after):
+                        mentioned.update(label_counts(labels))
+            ids |= app_merges.mapped_ids(tables[entry.seq], mentioned)
         ids.discard(0)
-        return ids
+        return ids, names
 
-    def _new_object(self, kind: str, pending: dict[int, ObjectInfo], name: str | None = None) -> ObjectInfo:
+    def _new_object(self, kind: str, pending: dict[int, ObjectInfo], name: str | None = None, *,
+                    held: tuple[set[int], set[str]] | None = None) -> ObjectInfo:
         if kind not in KINDS:
             raise InputError(f"An object's kind is one of {', '.join(KINDS)}, not {kind!r}.")
         used = {o.id for o in self.project.manifest.objects} | set(pending)
-        free = next((i for i in range(1, MAX_OBJECTS + 1) if i not in used), None)
+        # An id or name an undo or redo on the user's stacks can bring back is not given to a new object
+        # (registration's are off the stacks, so they are not undone first): that undo would make the
+        # two one object, and its redo leave the new one's pixels with no object listed.
+        held_ids, held_names = held or self._stack_mentions(maps=False)
+        taken = used | held_ids
+        free = next((i for i in range(1, MAX_OBJECTS + 1) if i not in taken), None)
+        if free is None:  # every id is taken or held: a held one rather than none
+            free = next((i for i in range(1, MAX_OBJECTS + 1) if i not in used), None)
         if free is None:
             raise ProjectError(f"A project can hold at most {MAX_OBJECTS} objects; merge or delete some first.")
-        names = {o.name for o in self.project.manifest.objects} | {o.name for o in pending.values()}
+        names = {o.name for o in self.project.manifest.objects} | {o.name for o in pending.values()} | held_names
         if name is None:
             base = AUTO_NAMES[kind]
             name = next(f"{base} {n}" for n in range(1, MAX_OBJECTS + 2) if f"{base} {n}" not in names)
@@ -255,11 +282,13 @@ class ObjectStore:
 
     # -- user edits (each one journalled, undoable entry) -------------------------------------------
     def add(
-        self, name: str = "", kind: str = "character", color: tuple[int, int, int] | None = None, *, oid: int | None = None
+        self, name: str = "", kind: str = "character", color: tuple[int, int, int] | None = None, *,
+        oid: int | None = None, undoable: bool = True,
     ) -> ObjectInfo:
         """A new object the user made (confirmed when the user named it). ``oid`` lists an id that is
         already in the masks but not yet in the object list (masks written before objects were
-        registered), so that it can be named; that is journalled like any other edit."""
+        registered), so that it can be named; that is journalled like any other edit, and off the undo
+        stack with ``undoable=False`` (the app listing what a click selected: no edit of the user's)."""
         info = self._new_object(kind, {}, name or None)
         if oid is not None:
             if self.get(oid) is not None:
@@ -270,7 +299,7 @@ class ObjectStore:
         info.confirmed = bool(name)
         if color is not None:
             info.color = color
-        self._commit("add_object", [], {info.id: info}, {})
+        self._commit("add_object", [], {info.id: info}, {}, undoable=undoable)
         return info
 
     def rename(self, oid: int, name: str) -> JournalEntry:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import DiskFull, ProjectError, ProjectReadOnly
+from app.store import app_merges
 from app.store.drawings import DrawingLayers, drawing_keys
 from app.store.edits import JournalEntry, MaskEdit
 from app.store.events import Committed, ManifestChanged
@@ -262,7 +263,8 @@ class Project:
         for entry in entries:
             target = entry.payload.get("target")
             if entry.kind in ("undo", "redo") and isinstance(target, int):
-                diff = self._entry(target).payload.get("diff")
+                # What the undo restored, mapped through the app's merges since its target (app_merges).
+                diff = entry.payload.get("mapped_diff", self._entry(target).payload.get("diff"))
                 reverse = entry.kind == "undo"
             else:
                 diff, reverse = entry.payload.get("diff"), False
@@ -289,22 +291,32 @@ class Project:
         self.layers.flush()
 
     def undo(self) -> JournalEntry | None:
-        """Revert the latest edit still in effect (itself a journalled edit); None if nothing to undo."""
+        """Revert the latest edit still in effect (itself a journalled edit); None if nothing to undo.
+
+        What it restores is mapped through the app's own merges journalled since (`app.store.app_merges`):
+        an object registration absorbed after the edit does not come back."""
         if not self.history.done:
             return None
         target = self._entry(self.history.done[-1])
-        entry = self.commit("undo", [e.inverse() for e in reversed(target.edits)], {"target": target.seq})
-        if target.kind == "delete_object" and "diff" not in target.payload:  # journals from before object diffs
-            self._set_object_listed(_object_of(target), listed=True)
-        return entry
+        return self._revisit("undo", target, [e.inverse() for e in reversed(target.edits)])
 
     def redo(self) -> JournalEntry | None:
         if not self.history.undone:
             return None
         target = self._entry(self.history.undone[-1])
-        entry = self.commit("redo", list(target.edits), {"target": target.seq})
-        if target.kind == "delete_object" and "diff" not in target.payload:
-            self._set_object_listed(_object_of(target), listed=False)
+        return self._revisit("redo", target, list(target.edits))
+
+    def _revisit(self, kind: str, target: JournalEntry, edits: list[MaskEdit]) -> JournalEntry:
+        table = app_merges.table_since(self.journal.entries, target.seq)
+        payload: dict[str, Any] = {"target": target.seq}
+        diff = target.payload.get("diff")
+        if table is not None and isinstance(diff, dict):
+            payload["mapped_diff"] = app_merges.map_diff(table, diff)
+        entry = self.commit(kind, [app_merges.map_edit(table, e) for e in edits], payload)
+        if target.kind == "delete_object" and "diff" not in target.payload:  # journals from before object diffs
+            info = _object_of(target)
+            if table is None or int(table[info.id]) == info.id:  # not absorbed by the app since
+                self._set_object_listed(info, listed=kind == "undo")
         return entry
 
     def _entry(self, seq: int) -> JournalEntry:

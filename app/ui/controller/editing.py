@@ -93,11 +93,13 @@ class EditingMixin(_Base):
 
     def _list_object(self, object_id: int, name: str = "") -> None:
         """Put an id the pipeline found (or a new one) in the object list, so it can be named and
-        coloured: a journalled, undoable edit like any other."""
+        coloured. A new object (named) is a journalled, undoable edit like any other; listing an id the
+        masks already hold, when a click selects it, is the app's (journalled, but neither on the undo
+        stack nor clearing the redo stack: the user only selected)."""
         assert self.project is not None
         if self.project.object(object_id) is not None:
             return
-        self.project.objects.add(name, oid=object_id)
+        self.project.objects.add(name, oid=object_id, undoable=bool(name))
 
     def _owns_prompt(self) -> None:
         """Prompts belong to one object on one frame: start afresh when either differs."""
@@ -172,6 +174,13 @@ class EditingMixin(_Base):
         if self.project is None:
             return
         self.clear_prompt()  # the points described the mask before the undo: never send them again
+        # Nothing to undo (a re-run may have cleared the history: app.store.retire) and no edit on its way
+        # that an undo queued behind it would revert: say so rather than "done".
+        pending = self.runner is not None and any(j.kind != "prepare" and j.state in ("queued", "running")
+                                                  for j in self.runner.jobs())
+        if not pending and not (self.project.history.done if which == "undo" else self.project.history.undone):
+            self.status.emit(f"Nothing to {which}.")
+            return
         try:
             if self.runner is not None:  # the undo runs as a job: its result arrives as events
                 result: Any = self.runner.undo() if which == "undo" else self.runner.redo()

@@ -142,7 +142,8 @@ class JobsMixin(_Base):
         if event.kind in ("delete", "undo", "redo"):
             self._objects_touched()  # the object list may have changed with the masks
         text = describe(event.kind, event.job_id, event.status, done, total, message=event.message)
-        self.status.emit(text.line() + ".")
+        notice, self._history_notice = self._history_notice, ""
+        self.status.emit(text.line() + "." + (f" {notice}" if notice else ""))
         if event.status == "failed" and event.message:
             self.error.emit(CelstudioError(event.message))
         by_user = event.job_id in self._cancelled_by_user

@@ -10,8 +10,9 @@ from PySide6.QtCore import Slot
 
 from app.errors import CelstudioError, ProjectDamaged, ProjectLocked, ProjectReadOnly
 from app.store import Project
+from app.store.retire import RETIRE
 from app.ui.loader import FrameLoader
-from app.words import counted
+from app.words import counted, history_cleared
 
 if TYPE_CHECKING:  # each mixin type-checks against the state it works on
     from app.ui.controller.core import ControllerCore as _Base
@@ -149,10 +150,21 @@ class LifecycleMixin(_Base):
             self._status_timer.start()
 
     @Slot(object)
-    def _on_committed(self, _event: Any) -> None:
+    def _on_committed(self, event: Any) -> None:
         if self.project is not None:
             self.corrected = self.project.corrected_frames()
             self.timeline_changed.emit()
+            if getattr(event, "kind", None) == RETIRE:
+                # A re-run took undo history off the stacks: said once, with its job's last line
+                # (`_on_job_finished`), which would otherwise replace it at once.
+                self._history_notice = self._history_cleared(int(event.seq))
+
+    def _history_cleared(self, seq: int) -> str:
+        assert self.project is not None
+        entry = next((e for e in self.project.journal.entries if e.seq == seq), None)
+        starts = [int(s) for s in (entry.payload.get("shots", []) if entry is not None else [])]
+        numbers = [i + 1 for i, shot in enumerate(self.project.shots) if shot.start in starts]
+        return history_cleared(numbers or [1])
 
     @Slot(object)
     def _on_confidence(self, values: dict[int, float]) -> None:
