@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from models.base import Image, Labels
 from models.classical.filters import line_art, masked_median_colour
+from models.classical.inked_under import inked_under
 from models.classical.labelmaps import filled
 
 K3 = np.ones((3, 3), np.uint8)
@@ -240,10 +241,17 @@ def attach_regions(labels: Labels, image: Image, ids: set[int] | None = None, ke
                     rule = "hull"
                 if not rule and mine >= 0.15 and other < 0.1 and _under_cut(region, y0, x0, own, rows, h):
                     rule = "under, cut"
-                if rule in ("enclosed", "hull", "on top, cut", "under, cut"):
+                if not rule and mine >= 0.3 and other < 0.1 and inked_under(region, y0, x0, image, own, rows):
+                    rule = "inked, cut"
+                if rule in ("enclosed", "hull", "on top, cut", "under, cut", "inked, cut"):
                     # Not a colour of the background around the character (a hat may be: a hat the
                     # colour of the wall still sits on the head).
-                    if rule == "under, cut":
+                    if rule == "inked, cut":
+                        # Nor the region's own pixels outside the hull (it reaches past the character).
+                        mine_px = np.zeros((h, w), bool)
+                        mine_px[y0:y1, x0:x1] = region
+                        background = _around(out, hull, lab, r, blocked | mine_px | (np.arange(h) >= h - h // 8)[:, None])
+                    elif rule == "under, cut":
                         # Above the bottom band: the rest of the collar, left out too, is no background.
                         if above is None:
                             above = _around(out, hull, lab, r, blocked | (np.arange(h) >= h - h // 8)[:, None])
