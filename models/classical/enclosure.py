@@ -179,7 +179,11 @@ def attach_regions(labels: Labels, image: Image, ids: set[int] | None = None, ke
     - or (`_under_cut`) the frame's bottom edge cuts it under the character's middle, within the
       columns of its lower half, touching it (a close-up's collar and shirt, which a still
       character burns into the plate), in a colour unlike the background around the character
-      above the bottom eighth of the frame.
+      above the bottom eighth of the frame;
+    - or (`inked_under.inked_under`) the bottom edge cuts it under the character's middle, it holds
+      ``0.3`` of its ring, and line art bounds it wherever it meets anything else (a close-up's shirt
+      reaching past what was found of the character), in a colour unlike that background, its own
+      pixels left out of it.
 
     Regions that joined count for the next of ``rounds`` (a shirt drawn as several regions)."""
     out = labels.copy()

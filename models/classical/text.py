@@ -10,7 +10,9 @@ about 480 px:
    shirt) are broad or bordered by colour;
 2. a text line: glyph boxes merged sideways over a glyph's spacing into a row at least four times
    as wide as it is high, holding at least three glyphs, in the top or bottom band, and close to half
-   of them standing on one level (a shared top or bottom: a baseline, a CJK em box);
+   of them standing on one level (a shared top or bottom: a baseline, a CJK em box); a shorter line
+   (a label, a caption: "Input", a name) only when it sits in a box of one flat colour of its own
+   (`label_box`), and then the whole box is text;
 3. the mask: the line's glyph strokes grown over their outline.
 
 The mask is independent of motion, so a subtitle burnt into a still shot's background is found as
@@ -142,8 +144,9 @@ def label_box(image: NDArray[Any], light: NDArray[np.bool_], y0: int, y1: int, x
     in a box or band of one flat colour of their own: around the glyphs (``light``, grown over their
     anti-aliased rim) at least ``flat`` of the line's pixels are one colour (within ``tol``), and
     that colour ends on every side within a line height above and below and three line heights
-    beside the line (or at the frame's edge). A dark wall, hair or a night sky around light
-    specks in a row goes on further: no box."""
+    beside the line (or at the frame's edge), with at most a fifth of the two pixels around the
+    box in it. A dark wall, hair or a night sky around light specks in a row goes on further, a
+    patch of a coat goes on beside its edges: no box."""
     h, w = light.shape
     lh = y1 - y0
     glyphs = cv2.dilate(light.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
