@@ -50,3 +50,31 @@ def test_a_short_line_stays_text() -> None:
         glyphs = img.min(axis=2) > 200
         found = text_mask(img)
         assert (found & glyphs).sum() >= 0.9 * glyphs.sum()
+
+
+def _label(ground: tuple[int, int, int], box: tuple[int, int] | None) -> np.ndarray:
+    """A short word ("Input", five glyphs: too short for a subtitle line) in white over a door, at
+    the top; ``box``: the corner of the black box drawn around it, or none (the word over
+    ``ground``, a dark area running down the top third of the picture)."""
+    img = np.full((404, 480, 3), (200, 150, 70), np.uint8)
+    cv2.rectangle(img, (0, 0), (479, 120), ground, -1)
+    x, y = box or (0, 0)
+    if box is not None:
+        cv2.rectangle(img, (x, y), (x + 94, y + 29), (0, 0, 0), -1)
+    cv2.putText(img, "Input", (x + 3, y + 23), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
+    return img
+
+
+def test_a_short_label_in_a_box_is_text_box_and_all() -> None:
+    for corner in ((0, 0), (40, 12)):  # in the frame's corner, or clear of its edges
+        found = text_mask(_label((200, 150, 70), corner))
+        x, y = corner
+        box = np.zeros(found.shape, bool)
+        box[y : y + 30, x : x + 95] = True
+        assert found[box].mean() > 0.95 and not found[~box].any()
+
+
+def test_a_short_word_with_no_box_of_its_own_is_no_text() -> None:
+    # The same glyphs over a dark coat or hair that goes on far around them: no box, no label.
+    for ground in ((20, 20, 30), (0, 0, 0)):
+        assert not text_mask(_label(ground, None)).any()

@@ -222,3 +222,45 @@ def test_a_close_ups_collar_cut_by_the_frames_bottom_edge_joins_the_character() 
     assert (out[m["uniform"]] == 1).mean() > 0.9
     assert (out[m["gap"]] == 0).all()
     assert (out[150:, :36] == 0).all() and (out[150:, 164:] == 0).all()  # the sky beside the shoulders
+
+
+def _leaning_close_up(wall: tuple[int, int, int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A close-up leaning into shot: the head and a shoulder found, the shirt under them running out
+    to the frame's bottom-right corner, past every column of what was found; a painted crate (no
+    line art of its own) beside the face, cut by the same bottom edge."""
+    skin, red, crate = (245, 225, 210), (170, 40, 45), (60, 150, 70)
+    img = np.full((200, 240, 3), wall, np.uint8)
+    parts = {k: np.zeros((200, 240), np.uint8) for k in ("found", "shirt", "crate")}
+    cv2.rectangle(img, (0, 120), (60, 199), crate, -1)
+    cv2.rectangle(parts["crate"], (2, 122), (58, 199), 1, -1)
+    shirt = np.array([[110, 160], [200, 160], [239, 180], [239, 199], [110, 199]])
+    cv2.fillPoly(img, [shirt], red)
+    cv2.polylines(img, [shirt[:3]], False, INK, 3)  # its outline, down to where the frame cuts it
+    cv2.fillPoly(parts["shirt"], [shirt], 1)
+    parts["shirt"] = np.asarray(cv2.erode(parts["shirt"], np.ones((7, 7), np.uint8)), np.uint8)
+    head = np.array([[60, 10], [140, 10], [150, 100], [200, 130], [200, 158], [110, 158], [110, 199], [70, 199], [55, 120]])
+    cv2.fillPoly(img, [head], skin)
+    cv2.polylines(img, [head], True, INK, 2)
+    cv2.fillPoly(parts["found"], [head], 1)
+    parts["crate"][parts["found"] > 0] = 0
+    return img, {k: v > 0 for k, v in parts.items()}
+
+
+def test_a_close_ups_shirt_past_the_found_columns_joins_when_line_art_bounds_it() -> None:
+    """The shirt reaches past the columns of the character's lower half (`_under_cut` refuses it),
+    but line art bounds it wherever it meets the wall: it joins. The crate, of a colour unlike the
+    wall too, has no ink line around it (painted background): it stays out."""
+    img, m = _leaning_close_up((120, 130, 150))
+    found = (cv2.erode(m["found"].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0).astype(np.uint8)
+    out = attach_regions(found, img)
+    assert (out[m["shirt"]] == 1).mean() > 0.9
+    assert (out[m["crate"]] == 0).all()
+
+
+def test_a_painted_region_against_a_dark_background_is_no_inked_shirt() -> None:
+    """Against a dark background every edge is dark: the band beyond the edge is dark too, so no
+    region there counts as outlined in ink (the crate stays out)."""
+    img, m = _leaning_close_up((35, 35, 45))
+    found = (cv2.erode(m["found"].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0).astype(np.uint8)
+    out = attach_regions(found, img)
+    assert (out[m["crate"]] == 0).all()

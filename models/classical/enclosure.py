@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from models.base import Image, Labels
 from models.classical.filters import line_art, masked_median_colour
+from models.classical.inked_under import inked_under
 from models.classical.labelmaps import filled
 
 K3 = np.ones((3, 3), np.uint8)
@@ -178,7 +179,11 @@ def attach_regions(labels: Labels, image: Image, ids: set[int] | None = None, ke
     - or (`_under_cut`) the frame's bottom edge cuts it under the character's middle, within the
       columns of its lower half, touching it (a close-up's collar and shirt, which a still
       character burns into the plate), in a colour unlike the background around the character
-      above the bottom eighth of the frame.
+      above the bottom eighth of the frame;
+    - or (`inked_under.inked_under`) the bottom edge cuts it under the character's middle, it holds
+      ``0.3`` of its ring, and line art bounds it wherever it meets anything else (a close-up's shirt
+      reaching past what was found of the character), in a colour unlike that background, its own
+      pixels left out of it.
 
     Regions that joined count for the next of ``rounds`` (a shirt drawn as several regions)."""
     out = labels.copy()
@@ -240,10 +245,17 @@ def attach_regions(labels: Labels, image: Image, ids: set[int] | None = None, ke
                     rule = "hull"
                 if not rule and mine >= 0.15 and other < 0.1 and _under_cut(region, y0, x0, own, rows, h):
                     rule = "under, cut"
-                if rule in ("enclosed", "hull", "on top, cut", "under, cut"):
+                if not rule and mine >= 0.3 and other < 0.1 and inked_under(region, y0, x0, image, own, rows):
+                    rule = "inked, cut"
+                if rule in ("enclosed", "hull", "on top, cut", "under, cut", "inked, cut"):
                     # Not a colour of the background around the character (a hat may be: a hat the
                     # colour of the wall still sits on the head).
-                    if rule == "under, cut":
+                    if rule == "inked, cut":
+                        # Nor the region's own pixels outside the hull (it reaches past the character).
+                        mine_px = np.zeros((h, w), bool)
+                        mine_px[y0:y1, x0:x1] = region
+                        background = _around(out, hull, lab, r, blocked | mine_px | (np.arange(h) >= h - h // 8)[:, None])
+                    elif rule == "under, cut":
                         # Above the bottom band: the rest of the collar, left out too, is no background.
                         if above is None:
                             above = _around(out, hull, lab, r, blocked | (np.arange(h) >= h - h // 8)[:, None])

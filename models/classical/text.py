@@ -10,7 +10,9 @@ about 480 px:
    shirt) are broad or bordered by colour;
 2. a text line: glyph boxes merged sideways over a glyph's spacing into a row at least four times
    as wide as it is high, holding at least three glyphs, in the top or bottom band, and close to half
-   of them standing on one level (a shared top or bottom: a baseline, a CJK em box);
+   of them standing on one level (a shared top or bottom: a baseline, a CJK em box); a shorter line
+   (a label, a caption: "Input", a name) only when it sits in a box of one flat colour of its own
+   (`label_box`), and then the whole box is text;
 3. the mask: the line's glyph strokes grown over their outline.
 
 The mask is independent of motion, so a subtitle burnt into a still shot's background is found as
@@ -21,6 +23,7 @@ them one track of kind ``text`` per shot.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -78,6 +81,7 @@ def text_mask(image: Image, bottom: float = 0.25, top: float = 0.15, min_glyphs:
     if glyph.sum() < min_glyphs:
         return out
     region = np.zeros((h, w), bool)
+    boxed = np.zeros((h, w), bool)  # labels' boxes: text as a whole
     spacing = max(3, int(0.03 * h))
     for y0, y1 in _text_rows(stats[glyph], h, min_glyphs):
         # Within the row: glyphs closer than three row heights are one subtitle line.
@@ -101,10 +105,21 @@ def text_mask(image: Image, bottom: float = 0.25, top: float = 0.15, min_glyphs:
             # Glyphs stand on one baseline (or fill one em box: CJK); pieces of a picture caught in
             # a row (a shirt's folds and buttons, a pillow's creases) have scattered tops and bottoms.
             level = _aligned(np.asarray(stats[members], np.int32), max(2, round(0.005 * h)))
-            if (in_band and clear and cols >= 0.5 and count >= max(min_glyphs, 0.5 * (x1 - x0) / lh)
-                    and x1 - x0 >= 4 * lh and level >= max(min_glyphs, ALIGNED * count)):
+            if not (in_band and clear and cols >= 0.5 and count >= max(min_glyphs, 0.5 * (x1 - x0) / lh)
+                    and level >= max(min_glyphs, ALIGNED * count)):
+                continue
+            if x1 - x0 >= 4 * lh:
                 pad = max(2, round(0.008 * h))  # the outline around the glyph boxes
                 region[max(0, y0 - pad) : y1 + pad, max(0, x0 - spacing) : x1 + spacing] = True
+            else:
+                # A short line (a label, a caption) is text when it sits in a box of its own; its
+                # rows are its own glyphs' (the row's span may have grown to a piece elsewhere).
+                own = stats[members]
+                ly0, ly1 = int(own[:, 1].min()), int((own[:, 1] + own[:, 3]).max())
+                box = label_box(small, light, ly0, ly1, x0, x1) if x1 - x0 >= 1.5 * (ly1 - ly0) else None
+                if box is not None:
+                    by0, by1, bx0, bx1 = box
+                    region[by0:by1, bx0:bx1] = boxed[by0:by1, bx0:bx1] = True
     if not region.any():
         return out
     # Every thin light piece in a kept row is text, also those too small (or too merged with a light
@@ -117,7 +132,64 @@ def text_mask(image: Image, bottom: float = 0.25, top: float = 0.15, min_glyphs:
     out = strokes | (ring & (grey <= 140))
     out = cv2.dilate(out.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     # Only around the lines found: line art of a character just above them is not their outline.
-    return np.asarray(out & region)
+    return np.asarray((out & region) | boxed)
+
+
+def label_box(image: NDArray[Any], light: NDArray[np.bool_], y0: int, y1: int, x0: int, x1: int,
+              flat: float = 0.85, tol: int = 24) -> tuple[int, int, int, int] | None:
+    """The box (y0, y1, x0, x1) around a short line of glyphs (rows ``y0:y1``, columns ``x0:x1``)
+    when it has one, else None.
+
+    On-screen labels and captions too short to be a subtitle line (a name, a place, "Input") sit
+    in a box or band of one flat colour of their own: around the glyphs (``light``, grown over their
+    anti-aliased rim) at least ``flat`` of the line's pixels are one colour (within ``tol``), and
+    that colour ends on every side within a line height above and below and three line heights
+    beside the line (or at the frame's edge), with at most a fifth of the two pixels around the
+    box in it. A dark wall, hair or a night sky around light specks in a row goes on further, a
+    patch of a coat goes on beside its edges: no box."""
+    h, w = light.shape
+    lh = y1 - y0
+    glyphs = cv2.dilate(light.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    rect = image[y0:y1, x0:x1].reshape(-1, 3)
+    ground = ~glyphs[y0:y1, x0:x1].reshape(-1)
+    if int(ground.sum()) < lh:
+        return None
+    colour = np.median(rect[ground], axis=0)
+    same = np.abs(image.astype(np.int16) - colour.astype(np.int16)).max(axis=2) <= tol
+    if float(same[y0:y1, x0:x1].reshape(-1)[ground].mean()) < flat:
+        return None
+    inside = same | glyphs  # the box's own pixels: its colour, or the glyphs on it
+
+    def grow(lo: int, hi: int, a: int, b: int, step: int, limit: int, rows: bool) -> int | None:
+        # Move the side at ``lo`` (row or column) outward by ``step`` while the strip across
+        # ``a:b`` is the box's; None when it has not ended within ``limit`` strips.
+        edge = lo
+        for _ in range(limit + 1):
+            nxt = edge + step
+            if nxt < 0 or nxt >= hi:
+                return edge  # the frame's edge ends it
+            strip = inside[nxt, a:b] if rows else inside[a:b, nxt]
+            if float(strip.mean()) < 0.5:
+                return edge  # the box ends here
+            edge = nxt
+        return None
+
+    top = grow(y0, h, x0, x1, -1, lh, True)
+    bottom = grow(y1 - 1, h, x0, x1, 1, lh, True)
+    if top is None or bottom is None:
+        return None
+    left = grow(x0, w, top, bottom + 1, -1, 3 * lh, False)
+    right = grow(x1 - 1, w, top, bottom + 1, 1, 3 * lh, False)
+    if left is None or right is None:
+        return None
+    # A drawn box: its colour stops at its sides (a patch of a coat or of hair goes on beside them).
+    b0, b1, c0, c1 = top, bottom + 1, left, right + 1
+    outer = np.zeros((h, w), bool)
+    outer[max(0, b0 - 2) : b1 + 2, max(0, c0 - 2) : c1 + 2] = True
+    outer[b0:b1, c0:c1] = False
+    if outer.any() and float(inside[outer].mean()) > 0.2:
+        return None
+    return b0, b1, c0, c1
 
 
 def _aligned(boxes: NDArray[np.int32], tol: int) -> int:
