@@ -1192,6 +1192,41 @@ def test_edits_that_a_retired_edit_depends_on_go_with_it(tmp_path: Path) -> None
         assert all(_ids(p.masks_or_empty(f)) <= {a} for f in range(p.frame_count))
 
 
+def test_undoing_a_paint_made_before_a_rerun_marks_its_frame_stale_and_the_next_run_refreshes_it(tmp_path: Path) -> None:
+    """A paint of frame 8 (the user's frame: a forced re-run leaves it alone but records its propagate
+    result as up to date), then a re-run that finds less of the figure. Undoing the paint gives the frame
+    back to the pipeline with the map from before the run (2,880 px); the frame looked fresh, so no run
+    ever refreshed it. It reads stale now (what `export` checks), and a plain run of stage 1 writes the
+    re-run's 780 px. A paint undone with no run between keeps its frame fresh."""
+    from app.export.freshness import not_fresh
+    from app.pipeline.graph import STALE, stage_status
+
+    root = _three_looks(tmp_path)
+    with Project.open(root) as p:
+        _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {}])
+        b = int(p.objects.lut(6, 6)[1])
+        _paint(p, 8, b, _STROKE)
+        p.undo()  # no run between: the pipeline's record is the restored map's
+        assert 8 not in not_fresh(p, {8})
+        paint = _paint(p, 8, b, _STROKE)
+        _stage1(p, [{1: _FIGURES[0]}, {1: _SMALL}, {}])
+        assert p.history.done == [paint.seq] and 8 not in not_fresh(p, {8})
+        undo = p.undo()
+        assert undo is not None and undo.payload["target"] == paint.seq
+        assert int((p.masks_or_empty(8) == b).sum()) == 2880  # the map from before the run, as journalled
+        assert not_fresh(p, {8}) == {8: ["propagate"]}
+        assert stage_status(p, "propagate", "classical")[8] == STALE
+    with Project.open(root) as again:  # the record is in the index: it survives reopening
+        assert not_fresh(again, {8}) == {8: ["propagate"]}
+        found = _Found([{1: _SMALL}], [(6, 12)])
+        runner = PipelineRunner(again, backends={"segmenter": found}).start()
+        try:
+            assert runner.submit_run(["segment", "propagate"]).wait(120) and runner.wait_idle(60)
+        finally:
+            runner.stop()
+        assert int((again.masks_or_empty(8) == b).sum()) == 780 and 8 not in not_fresh(again, {8})
+
+
 def _looks_window(qtbot: Any, tmp_path: Path, boxes: list[dict[int, tuple[int, int, int, int]]]) -> tuple[Any, Any, Path]:
     """`_three_looks` after stage 1 on shots 1-2, open in the window on a runner whose segmenter finds ``boxes``."""
     from PySide6.QtCore import QSettings
