@@ -1227,6 +1227,38 @@ def test_undoing_a_paint_made_before_a_rerun_marks_its_frame_stale_and_the_next_
         assert int((again.masks_or_empty(8) == b).sum()) == 780 and 8 not in not_fresh(again, {8})
 
 
+def test_a_crash_before_the_reruns_retire_entry_is_caught_at_the_next_open(tmp_path: Path, monkeypatch: Any) -> None:
+    """The re-run's writes landed but the app died before it journalled its ``retire`` entry (simulated:
+    the runner's check does nothing), so the user's merge from before the run stayed on the stack. The
+    next open runs the check: the merge is retired (journalled once), the open says so, Ctrl+Z offers
+    nothing and frame 8 keeps the re-run's pixels; a paint on the user's own frame stays undoable."""
+    import app.pipeline.runner as runner_module
+    from app.store.retire import RETIRE
+    from app.words import history_cleared
+
+    root = _three_looks(tmp_path)
+    with Project.open(root) as p:
+        _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {}])
+        a, b = int(p.objects.lut(0, 0)[1]), int(p.objects.lut(6, 6)[1])
+        kept = _paint(p, 2, a, _STROKE)
+        merge = p.objects.merge(a, b)
+        with monkeypatch.context() as m:
+            m.setattr(runner_module, "retire_replaced", lambda project: None)  # killed before it
+            _stage1(p, [{1: _FIGURES[0]}, {1: _SMALL}, {}])
+        rerun = p.masks_or_empty(8)
+        assert p.history.done == [kept.seq, merge.seq]  # the crash left the merge on the stack
+    for recover in (False, True):
+        with Project.open(root, recover=recover) as again:
+            retired = [e.payload["retired"] for e in again.journal if e.kind == RETIRE]
+            assert retired == [[merge.seq]]  # journalled at the first open, not again
+            assert (history_cleared([2]) in again.notices) == (not recover)
+            assert again.history.done == [kept.seq]
+            assert again.undo().payload["target"] == kept.seq  # type: ignore[union-attr]
+            assert again.undo() is None and np.array_equal(again.masks_or_empty(8), rerun)
+            assert {o.id for o in again.objects.all()} == {a}
+            again.redo()
+
+
 def _looks_window(qtbot: Any, tmp_path: Path, boxes: list[dict[int, tuple[int, int, int, int]]]) -> tuple[Any, Any, Path]:
     """`_three_looks` after stage 1 on shots 1-2, open in the window on a runner whose segmenter finds ``boxes``."""
     from PySide6.QtCore import QSettings
