@@ -1192,6 +1192,73 @@ def test_edits_that_a_retired_edit_depends_on_go_with_it(tmp_path: Path) -> None
         assert all(_ids(p.masks_or_empty(f)) <= {a} for f in range(p.frame_count))
 
 
+def test_undoing_a_paint_made_before_a_rerun_marks_its_frame_stale_and_the_next_run_refreshes_it(tmp_path: Path) -> None:
+    """A paint of frame 8 (the user's frame: a forced re-run leaves it alone but records its propagate
+    result as up to date), then a re-run that finds less of the figure. Undoing the paint gives the frame
+    back to the pipeline with the map from before the run (2,880 px); the frame looked fresh, so no run
+    ever refreshed it. It reads stale now (what `export` checks), and a plain run of stage 1 writes the
+    re-run's 780 px. A paint undone with no run between keeps its frame fresh."""
+    from app.export.freshness import not_fresh
+    from app.pipeline.graph import STALE, stage_status
+
+    root = _three_looks(tmp_path)
+    with Project.open(root) as p:
+        _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {}])
+        b = int(p.objects.lut(6, 6)[1])
+        _paint(p, 8, b, _STROKE)
+        p.undo()  # no run between: the pipeline's record is the restored map's
+        assert 8 not in not_fresh(p, {8})
+        paint = _paint(p, 8, b, _STROKE)
+        _stage1(p, [{1: _FIGURES[0]}, {1: _SMALL}, {}])
+        assert p.history.done == [paint.seq] and 8 not in not_fresh(p, {8})
+        undo = p.undo()
+        assert undo is not None and undo.payload["target"] == paint.seq
+        assert int((p.masks_or_empty(8) == b).sum()) == 2880  # the map from before the run, as journalled
+        assert not_fresh(p, {8}) == {8: ["propagate"]}
+        assert stage_status(p, "propagate", "classical")[8] == STALE
+    with Project.open(root) as again:  # the record is in the index: it survives reopening
+        assert not_fresh(again, {8}) == {8: ["propagate"]}
+        found = _Found([{1: _SMALL}], [(6, 12)])
+        runner = PipelineRunner(again, backends={"segmenter": found}).start()
+        try:
+            assert runner.submit_run(["segment", "propagate"]).wait(120) and runner.wait_idle(60)
+        finally:
+            runner.stop()
+        assert int((again.masks_or_empty(8) == b).sum()) == 780 and 8 not in not_fresh(again, {8})
+
+
+def test_a_crash_before_the_reruns_retire_entry_is_caught_at_the_next_open(tmp_path: Path, monkeypatch: Any) -> None:
+    """The re-run's writes landed but the app died before it journalled its ``retire`` entry (simulated:
+    the runner's check does nothing), so the user's merge from before the run stayed on the stack. The
+    next open runs the check: the merge is retired (journalled once), the open says so, Ctrl+Z offers
+    nothing and frame 8 keeps the re-run's pixels; a paint on the user's own frame stays undoable."""
+    import app.pipeline.runner as runner_module
+    from app.store.retire import RETIRE
+    from app.words import history_cleared
+
+    root = _three_looks(tmp_path)
+    with Project.open(root) as p:
+        _stage1(p, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {}])
+        a, b = int(p.objects.lut(0, 0)[1]), int(p.objects.lut(6, 6)[1])
+        kept = _paint(p, 2, a, _STROKE)
+        merge = p.objects.merge(a, b)
+        with monkeypatch.context() as m:
+            m.setattr(runner_module, "retire_replaced", lambda project: None)  # killed before it
+            _stage1(p, [{1: _FIGURES[0]}, {1: _SMALL}, {}])
+        rerun = p.masks_or_empty(8)
+        assert p.history.done == [kept.seq, merge.seq]  # the crash left the merge on the stack
+    for recover in (False, True):
+        with Project.open(root, recover=recover) as again:
+            retired = [e.payload["retired"] for e in again.journal if e.kind == RETIRE]
+            assert retired == [[merge.seq]]  # journalled at the first open, not again
+            assert (history_cleared([2]) in again.notices) == (not recover)
+            assert again.history.done == [kept.seq]
+            assert again.undo().payload["target"] == kept.seq  # type: ignore[union-attr]
+            assert again.undo() is None and np.array_equal(again.masks_or_empty(8), rerun)
+            assert {o.id for o in again.objects.all()} == {a}
+            again.redo()
+
+
 def _looks_window(qtbot: Any, tmp_path: Path, boxes: list[dict[int, tuple[int, int, int, int]]]) -> tuple[Any, Any, Path]:
     """`_three_looks` after stage 1 on shots 1-2, open in the window on a runner whose segmenter finds ``boxes``."""
     from PySide6.QtCore import QSettings

@@ -17,6 +17,8 @@ from app.store.layers import INDEX_FILE, LAYERS_FILE, LayerStore
 from app.store.lock import ProjectLock
 from app.store.manifest import Manifest, check_stored_shapes, read_manifest
 from app.store.media import MEDIA_FILE, REIMPORT_ADVICE, MediaStore
+from app.store.retire import retire_replaced
+from app.words import history_cleared
 
 if TYPE_CHECKING:
     from app.store.project import Project
@@ -49,8 +51,19 @@ def open_project(cls: type[Project], root: Path, *, recover: bool, read_only: bo
         project.notices.append(project.journal.damage_report())
     if read_only:
         project.notices.append(f"{root.name} is open read-only.")
+    else:
+        _retire_replaced(project)
     _ = project.drawing_keys  # read the hold flags now, not later on whichever thread asks first (the UI's)
     return project
+
+
+def _retire_replaced(project: Project) -> None:
+    """The check each stage-1 stage ends with (`app.store.retire`), again at open: a crash between a
+    re-run's writes and its ``retire`` entry left edits on the stacks whose frames it replaced."""
+    entry = retire_replaced(project)
+    if entry is not None:
+        starts = {int(s) for s in entry.payload.get("shots", [])}
+        project.notices.append(history_cleared([i + 1 for i, s in enumerate(project.shots) if s.start in starts] or [1]))
 
 
 def _open_stores(cls: type[Project], root: Path, manifest: Manifest, recover: bool, read_only: bool) -> Project:

@@ -30,7 +30,7 @@ from app.store.drawings import DrawingLayers, drawing_keys
 from app.store.edits import JournalEntry, MaskEdit
 from app.store.events import Committed, ManifestChanged
 from app.store.journal import JOURNAL_FILE, Journal, UndoHistory
-from app.store.layers import INDEX_FILE, LAYERS_FILE, LayerStore
+from app.store.layers import INDEX_FILE, LAYERS, LAYERS_FILE, LayerStore
 from app.store.lock import LOCK_FILE, ProjectLock
 from app.store.manifest import MANIFEST_NAME, Manifest, ObjectInfo, Shot, atomic_write_text
 from app.store.media import MEDIA_FILE, MediaStore
@@ -39,6 +39,10 @@ from app.store.opening import open_project
 from app.store.source_frames import SourceFrames
 
 # Every file a project may hold (for cleaning up a failed import without touching the user's own files).
+# The propagate stage's per-frame record (`app.pipeline.graph.record_name`): ``kept`` marks one it wrote
+# for a frame the user owned, where it wrote no map.
+PROPAGATE_RECORD = f"stage/{LAYERS['masks'].stage}"
+
 PROJECT_FILES = (
     MANIFEST_NAME, f"{MANIFEST_NAME}.tmp", f"{MANIFEST_NAME}.bak", LAYERS_FILE, MEDIA_FILE, JOURNAL_FILE,
     INDEX_FILE, f"{INDEX_FILE}-wal", f"{INDEX_FILE}-shm", LOCK_FILE,
@@ -285,10 +289,24 @@ class Project:
             for edit in entry.edits:
                 meta = {"source": edit.source, "seq": entry.seq, "kind": entry.kind}
                 self.layers.write("masks", edit.frame, edit.after, meta)
+                if entry.kind in ("undo", "redo") and edit.source == "pipeline":
+                    self._unvouch(edit.frame, entry.seq)
         # Data first, then the marker: a kill between the two only causes a harmless second replay.
         self.layers.flush()
         self.layers.journal_seq = entries[-1].seq
         self.layers.flush()
+
+    def _unvouch(self, frame: int, seq: int) -> None:
+        """An undo or redo gave ``frame`` back to the pipeline with a map the journal kept. When the
+        propagate stage's record there was written while the frame was the user's (``kept``: it wrote
+        no map, so a re-run since then did not refresh this one), the record vouches for nothing the
+        frame now holds: it is marked stale, so the app counts the frame stale and the next run (or
+        `export`) computes it again. Without ``kept`` the record is the one of the map restored."""
+        record = self.layers.read_record(PROPAGATE_RECORD, frame)
+        if record is not None and record.get("kept"):
+            inputs = dict(record.get("inputs") or {})
+            inputs["restored_by"] = seq  # never a current input: the record reads stale
+            self.layers.write_record(PROPAGATE_RECORD, frame, {**record, "inputs": inputs, "kept": False})
 
     def undo(self) -> JournalEntry | None:
         """Revert the latest edit still in effect (itself a journalled edit); None if nothing to undo.

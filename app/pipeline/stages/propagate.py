@@ -59,7 +59,8 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
                 ctx.checkpoint("propagate", frame)
             continue
         for frame in frames:
-            if not user_owned(ctx.project, frame):
+            written = not user_owned(ctx.project, frame)
+            if written:
                 own = labels[frame]
                 assert own is not None
                 if carried:
@@ -74,7 +75,9 @@ def run_propagate(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
                 final = fill_character_holes(ctx.project, frame, final, own if judged else None)
                 ctx.write("masks", frame, final, {"stage": "propagate", "backend": name})
                 ctx.write("confidence", frame, confidence, {"stage": "propagate", "backend": name})
-            ctx.done("propagate", frame, inputs[frame])
+            # ``kept``: the frame was the user's and no map was written, so this record vouches for
+            # none an undo may give back to the pipeline later (`Project._unvouch` marks it stale then).
+            ctx.done("propagate", frame, inputs[frame], None if written else {"kept": True})
             ctx.checkpoint("propagate", frame)
 
 
