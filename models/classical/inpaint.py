@@ -340,9 +340,20 @@ class ClassicalInpainter:
         if dense and self.missed_parts and len(others) > MATCHES:
             # Parts of characters a source's mask missed, which other sources' masks hold (dense
             # reads only: a thin effect's hole has no room for a missed part).
-            colours_all = np.stack([warp_pixels(src, m, ys, xs, cubic=False)
-                                    for (src, _, _), m in zip(others, moves, strict=True)])
-            seen_all &= ~missed_parts(colours_all, seen_all, codes == 0, read.shape, at_read, hole.shape[0])
+            def nearest(idx: NDArray[np.intp]) -> NDArray[np.uint8]:
+                # Each source's colour at the read pixels ``idx`` (often a tenth of them): at those
+                # pixels alone, or over the box as the codes are warped where they are many (the
+                # same values: `warp_pixels` is warpAffine's nearest, 0 off the source).
+                if len(idx) * 8 < read.size:
+                    return np.stack([warp_pixels(src, m, ys[idx], xs[idx], cubic=False)
+                                     for (src, _, _), m in zip(others, moves, strict=True)])
+                at_idx = at_read[idx]
+                return np.stack([
+                    cv2.warpAffine(src, m, read.shape[::-1], flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                                   borderValue=0).reshape(-1, 3)[at_idx]
+                    for (src, _, _), m in zip(others, moves, strict=True)])
+
+            seen_all &= ~missed_parts(nearest, seen_all, codes == 0, read.shape, at_read, hole.shape[0])
         for k, ((src, _, _), m) in enumerate(zip(others, moves, strict=True)):
             seen = seen_all[k]
             at_seen = np.flatnonzero(seen)  # integer positions: ~5x a boolean mask's gather and scatter

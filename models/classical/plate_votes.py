@@ -20,6 +20,8 @@ runs of 200-800 px did (plate PSNR with true masks on seed 404 fell 1.3-2.8 dB);
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 from numpy.typing import NDArray
@@ -31,45 +33,80 @@ MIN_PART = 3000  # px at 480 rows (scaled with the frame's area): a missed part,
 
 
 def missed_parts(
-    colours: NDArray[np.uint8], seen: NDArray[np.bool_], covered: NDArray[np.bool_],
+    colours: Callable[[NDArray[np.intp]], NDArray[np.uint8]], seen: NDArray[np.bool_], covered: NDArray[np.bool_],
     shape: tuple[int, int], at: NDArray[np.intp], rows: int,
 ) -> NDArray[np.bool_]:
-    """Per source (rows of ``colours`` (n, P, 3), ``seen`` and ``covered`` (n, P)) and read pixel
-    (flat positions ``at`` in a box of ``shape``, all in the target frame's coordinates), whether
-    what the source sees there is a part of a character its mask missed. ``colours``: each source's
-    (nearest) colour; ``seen``: where it shows background; ``covered``: where its mask covers the
-    pixel; ``rows``: the frame's height (for `MIN_PART`)."""
-    n = len(colours)
+    """Per source (rows of ``seen`` and ``covered`` (n, P)) and read pixel (flat positions ``at`` in a
+    box of ``shape``, all in the target frame's coordinates), whether what the source sees there is a
+    part of a character its mask missed. ``colours(idx)``: each source's (nearest) colour at the read
+    pixels ``idx`` (n, len(idx), 3), asked once, for the pixels some source may need; ``seen``: where
+    it shows background; ``covered``: where its mask covers the pixel; ``rows``: the frame's height
+    (for `MIN_PART`).
+
+    A missed part is a run of matching pixels inside a run of candidates (seen, and covered by
+    `MATCHES` other masks), so candidates in runs that do not touch the source's mask or are smaller
+    than `MIN_PART` are dropped before any colour is read or compared: the same answer, mostly
+    without the comparisons (every source against every other at every candidate pixel)."""
+    n = len(seen)
     out = np.zeros(seen.shape, bool)
     count = covered.sum(axis=0)
-    wide = colours.astype(np.int16)
+    # Covered by MATCHES masks besides the source's own (bool tests: no count minus the source's).
+    enough, more = count >= MATCHES, count > MATCHES
     least = MIN_PART * (rows / 480) ** 2
     disc = np.ones((2 * JOIN + 1, 2 * JOIN + 1), np.uint8)
     size = shape[0] * shape[1]
+    todo: list[tuple[int, NDArray[np.intp], NDArray[np.bool_]]] = []
     for k in range(n):
         # Only where enough other masks cover the pixel can enough of them match.
-        cand = np.flatnonzero(seen[k] & (count - covered[k] >= MATCHES))
+        cand = np.flatnonzero(seen[k] & np.where(covered[k], more, enough))
         if len(cand) < least:
             continue
-        hits = np.zeros(len(cand), np.int32)
-        for j in range(n):
-            if j == k:
-                continue
-            on = np.flatnonzero(covered[j, cand])
-            hits[on] += np.abs(wide[k, cand[on]] - wide[j, cand[on]]).max(axis=1) <= LEVELS
-        match = cand[hits >= MATCHES]
-        if len(match) < least:
-            continue
-        img = np.zeros(size, np.uint8)
-        img[at[match]] = 1
         own = np.zeros(size, np.uint8)
-        own[at[covered[k]]] = 1
-        runs_n, runs = cv2.connectedComponents(img.reshape(shape), connectivity=8)
-        flat = runs.reshape(-1)
-        touch = (cv2.dilate(own.reshape(shape), disc) > 0).reshape(-1) & (img > 0)
-        keep = np.zeros(runs_n, bool)
-        keep[np.unique(flat[touch])] = True
-        keep &= np.bincount(flat, minlength=runs_n) >= least
-        keep[0] = False
-        out[k, match] = keep[flat[at[match]]]
+        own[at] = covered[k]
+        near = (cv2.dilate(own.reshape(shape), disc) > 0).reshape(-1)
+        cand = cand[_joined(cand, near, shape, at, least)]
+        if len(cand) >= least:
+            todo.append((k, cand, near))
+    if not todo:
+        return out
+    # The colours of every source where some source is a candidate, as planes (channel, source, pixel).
+    union = np.zeros(seen.shape[1], bool)
+    for _, cand, _ in todo:
+        union[cand] = True
+    wanted = np.flatnonzero(union)
+    planes = np.ascontiguousarray(colours(wanted).transpose(2, 0, 1))
+    where = np.zeros(seen.shape[1], np.intp)
+    where[wanted] = np.arange(len(wanted))
+    for k, cand, near in todo:
+        pick = where[cand]
+        mine = planes[:, k, pick]
+        # Within LEVELS on every channel, as bounds on the others' values (no sign, no wrap).
+        lo = np.maximum(mine, LEVELS) - LEVELS
+        hi = np.minimum(mine, 255 - LEVELS) + LEVELS
+        others = covered[:, cand]
+        others[k] = False
+        for c in range(3):
+            theirs = planes[c][:, pick]
+            others &= theirs >= lo[c]
+            others &= theirs <= hi[c]
+        match = cand[np.count_nonzero(others, axis=0) >= MATCHES]
+        if len(match) >= least:
+            out[k, match] = _joined(match, near, shape, at, least)
     return out
+
+
+def _joined(
+    idx: NDArray[np.intp], near: NDArray[np.bool_], shape: tuple[int, int], at: NDArray[np.intp], least: float,
+) -> NDArray[np.bool_]:
+    """Of the read pixels ``idx``, those in an 8-connected run of them (in the box of ``shape``) that
+    has a pixel ``near`` the source's mask and at least ``least`` pixels."""
+    pos = at[idx]
+    img = np.zeros(shape[0] * shape[1], np.uint8)
+    img[pos] = 1
+    runs_n, runs = cv2.connectedComponents(img.reshape(shape), connectivity=8)
+    # Each of the pixels is one labelled pixel of the image (label 0 is the rest, none of them).
+    label = runs.reshape(-1)[pos]
+    keep = np.zeros(runs_n, bool)
+    keep[label[near[pos]]] = True
+    keep &= np.bincount(label, minlength=runs_n) >= least
+    return keep[label]
