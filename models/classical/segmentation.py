@@ -50,6 +50,7 @@ from models.classical.faces import AnimeFaceDetector, carry_faces
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
 from models.classical.held_parts import restore_held_parts
+from models.classical.hidden_strips import join_hidden_strips
 from models.classical.labelmaps import relabel, streaks
 from models.classical.plate import warp_to_frame
 from models.classical.static import face_priors, static_evidence, unenclosed
@@ -280,6 +281,9 @@ class ClassicalSegmenter:
             lambda j, i: rescale_transform(np.linalg.inv(transforms[i]) @ transforms[j], s),
             [{int(g) for g in np.unique(w) if g} - effect_groups for w in wholes], search,
             keep_out=texts_small, background=[b for b, _ in kept], still=still)
+        # A hidden character's strip that the tracker gave an id of its own goes to that character.
+        wholes = join_hidden_strips(wholes, [small for _, _, small, _ in seen_frames],
+                                    [{int(g) for g in np.unique(w) if g} - effect_groups for w in wholes])
 
         def finish(i: int) -> FrameSegmentation:
             grouped, text = wholes[i], texts[i]
