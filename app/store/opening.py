@@ -17,8 +17,7 @@ from app.store.layers import INDEX_FILE, LAYERS_FILE, LayerStore
 from app.store.lock import ProjectLock
 from app.store.manifest import Manifest, check_stored_shapes, read_manifest
 from app.store.media import MEDIA_FILE, REIMPORT_ADVICE, MediaStore
-from app.store.retire import retire_replaced
-from app.words import history_cleared
+from app.store.retire import cleared_notice, retire_replaced
 
 if TYPE_CHECKING:
     from app.store.project import Project
@@ -62,8 +61,7 @@ def _retire_replaced(project: Project) -> None:
     re-run's writes and its ``retire`` entry left edits on the stacks whose frames it replaced."""
     entry = retire_replaced(project)
     if entry is not None:
-        starts = {int(s) for s in entry.payload.get("shots", [])}
-        project.notices.append(history_cleared([i + 1 for i, s in enumerate(project.shots) if s.start in starts] or [1]))
+        project.notices.append(cleared_notice(project, entry))
 
 
 def _open_stores(cls: type[Project], root: Path, manifest: Manifest, recover: bool, read_only: bool) -> Project:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from app.store.edits import JournalEntry
+from app.words import history_cleared
 
 if TYPE_CHECKING:
     from app.store.project import Project
@@ -102,3 +103,10 @@ def retire_replaced(project: Project) -> JournalEntry | None:
     if not retired:
         return None
     return project.commit(RETIRE, [], {"retired": retired, "shots": shots, "undoable": False})
+
+
+def cleared_notice(project: Project, entry: JournalEntry) -> str:
+    """What the app says about a retirement (``entry``, kind ``retire``): the shots whose re-run cleared
+    undo history, numbered as the app shows them."""
+    starts = {int(s) for s in entry.payload.get("shots", [])}
+    return history_cleared([i + 1 for i, shot in enumerate(project.shots) if shot.start in starts] or [1])

@@ -10,7 +10,7 @@ from PySide6.QtCore import Slot
 
 from app.errors import CelstudioError, ProjectDamaged, ProjectLocked, ProjectReadOnly
 from app.store import Project
-from app.store.retire import RETIRE
+from app.store.retire import RETIRE, cleared_notice
 from app.ui.loader import FrameLoader
 from app.words import counted, history_cleared
 
@@ -162,9 +162,7 @@ class LifecycleMixin(_Base):
     def _history_cleared(self, seq: int) -> str:
         assert self.project is not None
         entry = next((e for e in self.project.journal.entries if e.seq == seq), None)
-        starts = [int(s) for s in (entry.payload.get("shots", []) if entry is not None else [])]
-        numbers = [i + 1 for i, shot in enumerate(self.project.shots) if shot.start in starts]
-        return history_cleared(numbers or [1])
+        return cleared_notice(self.project, entry) if entry is not None else history_cleared([1])
 
     @Slot(object)
     def _on_confidence(self, values: dict[int, float]) -> None:
