@@ -4,6 +4,7 @@ exactly when it changes."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,18 +65,20 @@ def _pan_project(
     held[HELD_FRAME] = 1
     project.set_held(held)
     counts = {"analysis": 0, "estimate_in_analysis": 0, "estimate_in_stages": 0}
-    inside = [False]
+    # Per thread: two shots' analyses may overlap (one ahead on the analysis thread, one on a stage
+    # thread), and one ending must not make the other's estimate look like a stage's.
+    inside = threading.local()
 
     def counted_analysis(*args: Any, **kwargs: Any) -> Any:
         counts["analysis"] += 1
-        inside[0] = True
+        inside.on = True
         try:
             return analyse_shot(*args, **kwargs)
         finally:
-            inside[0] = False
+            inside.on = False
 
     def counted_estimate(*args: Any, **kwargs: Any) -> Any:
-        counts["estimate_in_analysis" if inside[0] else "estimate_in_stages"] += 1
+        counts["estimate_in_analysis" if getattr(inside, "on", False) else "estimate_in_stages"] += 1
         return estimate_camera(*args, **kwargs)
 
     monkeypatch.setattr(shot_module, "analyse_shot", counted_analysis)
