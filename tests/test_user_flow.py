@@ -1344,3 +1344,28 @@ def test_selecting_an_id_the_object_list_lacks_keeps_the_redo_stack(qtbot: Any, 
         assert p.history.undone == [paint.seq] and not p.history.done
     finally:
         c.close_project()
+
+
+def test_celstudio_run_force_says_when_the_rerun_cleared_undo_history(
+        imported_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The app says so on its status line when a re-run retires undo history (`app.store.retire`); the
+    command line said nothing. A merge relabels the pipeline's frames of both objects; a forced re-run
+    of stage 1 rewrites them, so the merge leaves the stacks and `celstudio run` prints which shots."""
+    from app.cli import main
+    from app.store.retire import RETIRE
+    from app.words import history_cleared
+
+    root = str(imported_project)
+    assert main(["run", root, "--stages", "segment,propagate"]) == 0
+    with Project.open(imported_project) as p:
+        first, second, *_ = sorted(o.id for o in p.objects.all() if o.kind == "character")
+        p.objects.merge(first, second)
+        assert p.history.done
+    capsys.readouterr()
+    assert main(["run", root, "--stages", "segment,propagate", "--force"]) == 0
+    out = capsys.readouterr().out
+    with Project.open(imported_project) as p:
+        retired = [e for e in p.journal if e.kind == RETIRE]
+        assert retired and not p.history.done
+        shots = [i + 1 for i, s in enumerate(p.shots) if s.start in retired[-1].payload["shots"]]
+    assert f"note: {history_cleared(shots)}" in out.splitlines()

@@ -11,6 +11,7 @@ from app.pipeline.events import FrameFailed, JobFinished, JobProgress, PipelineE
 from app.pipeline.graph import ROLE_OF_STAGE, STAGES, stage_summary
 from app.pipeline.runner import PipelineRunner, PipelineSettings
 from app.store import Project
+from app.store.retire import RETIRE, cleared_notice
 from app.terminal import Progress
 
 
@@ -41,6 +42,7 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
             raise CelstudioError(f"Shots are numbered 0..{len(project.shots) - 1}.")
         backends = {**project.manifest.settings.get("backends", {}), **parse_backends(args.backend)}
         runner = PipelineRunner(project, PipelineSettings(backends=backends, device=args.device))
+        started = project.journal.last_seq  # what the run journals comes after this
         failures: list[FrameFailed] = []
         finished: list[JobFinished] = []
 
@@ -70,6 +72,9 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
         for notice in runner.notices:
             print(f"note: {notice}")
+        for entry in project.journal:  # undo history the run's re-run replaced (`app.store.retire`)
+            if entry.seq > started and entry.kind == RETIRE:
+                print(f"note: {cleared_notice(project, entry)}")
         for f in failures[:10]:
             print(f"failed: {f.stage} frame {f.frame}: {f.reason}")
         for stage in stages or STAGES:
