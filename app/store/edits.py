@@ -132,6 +132,10 @@ def decode_label_png(data: bytes) -> NDArray[np.uint8]:
     return np.asarray(labels, dtype=np.uint8)
 
 
+# Payload keys that name an object: an edit's object, a merge's two, a reassignment's target.
+ID_KEYS = ("object_id", "object", "keep", "absorb", "to")
+
+
 @dataclass
 class JournalEntry:
     seq: int
@@ -143,4 +147,19 @@ class JournalEntry:
     @property
     def frames(self) -> tuple[int, ...]:
         return tuple(sorted({e.frame for e in self.edits}))
+
+    @property
+    def object_diff(self) -> dict[str, Any]:
+        """The objects and track links the entry changed (`app.store.objects`); empty when it has none."""
+        diff = self.payload.get("diff")
+        return diff if isinstance(diff, dict) else {}
+
+    def named_objects(self) -> set[int]:
+        """The objects the entry names: in its payload (`ID_KEYS`), in its object diff's rows and as
+        its mask edits' objects (never 0, the background)."""
+        ids = {int(v) for k in ID_KEYS if isinstance(v := self.payload.get(k), int)}
+        ids.update(int(oid) for oid, *_ in self.object_diff.get("objects", []))
+        ids.update(int(e.object_id) for e in self.edits)
+        ids.discard(0)
+        return ids
 

@@ -239,20 +239,14 @@ class ObjectStore:
         for entry in self.project.journal:
             if entry.seq not in reachable:
                 continue
-            mentioned: set[int] = set()
-            payload = entry.payload
-            mentioned.update(int(v) for k in ("object_id", "object", "keep", "absorb", "to")
-                             if isinstance(v := payload.get(k), int))
-            diff = payload.get("diff")
-            diff = diff if isinstance(diff, dict) else {}
-            for oid, *values in diff.get("objects", []):
-                mentioned.add(int(oid))
+            mentioned = entry.named_objects()
+            diff = entry.object_diff
+            for _, *values in diff.get("objects", []):
                 names.update(str(v["name"]) for v in values if isinstance(v, dict) and "name" in v)
             for *_, before, after in diff.get("tracks", []):
                 mentioned.update(int(o) for _, o in [*(before or []), *(after or [])])
-            for edit in entry.edits:
-                mentioned.add(int(edit.object_id))
-                if maps:
+            if maps:
+                for edit in entry.edits:
                     for labels in (edit.before, edit.after):
                         mentioned.update(label_counts(labels))
             ids |= app_merges.mapped_ids(tables[entry.seq], mentioned)

@@ -22,7 +22,7 @@ entries touching only frames the re-run left alone (the user's own frames) stay 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.store.edits import JournalEntry
 from app.words import history_cleared
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from app.store.project import Project
 
 RETIRE = "retire"
-
-_ID_KEYS = ("object_id", "object", "keep", "absorb", "to")
 
 
 def _forgotten_after(entries: list[JournalEntry], seqs: set[int]) -> dict[int, set[tuple[int, int]]]:
@@ -43,20 +41,16 @@ def _forgotten_after(entries: list[JournalEntry], seqs: set[int]) -> dict[int, s
         if e.seq in seqs:
             out[e.seq] = set(gone)
         if e.kind == "register" and e.payload.get("forget"):
-            gone.update((int(s), int(t)) for s, t, *_ in (e.payload.get("diff") or {}).get("tracks", []))
+            gone.update((int(s), int(t)) for s, t, *_ in e.object_diff.get("tracks", []))
     return out
 
 
 def _mentions(entry: JournalEntry) -> tuple[set[int], set[tuple[int, int]], set[int], set[int]]:
     """The frames, track keys, objects (every id it names) and the objects it created or removed."""
-    raw = entry.payload.get("diff")
-    diff: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    diff = entry.object_diff
     tracks = {(int(s), int(t)) for s, t, *_ in diff.get("tracks", [])}
     made = {int(oid) for oid, before, after in diff.get("objects", []) if before is None or after is None}
-    named = made | {int(oid) for oid, *_ in diff.get("objects", [])}
-    named.update(int(v) for k in _ID_KEYS if isinstance(v := entry.payload.get(k), int) and v)
-    named.update(int(e.object_id) for e in entry.edits if e.object_id)
-    return set(entry.frames), tracks, named, made
+    return set(entry.frames), tracks, made | entry.named_objects(), made
 
 
 def replaced_entries(project: Project) -> tuple[list[int], list[int]]:
