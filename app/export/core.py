@@ -19,9 +19,10 @@ from app.export.manifest import ExportWriter, digest
 from app.export.naming import ExportCancelled, ExportError, sanitize, trigger_word
 from app.export.quality import Decisions
 from app.export.selection import FrameItem, Selection, character_key, select
+from app.pipeline.under_text import UnderText, under_text
 from app.store import ObjectInfo, Project
 
-EXPORTER_VERSION = 1  # bump when the bytes an unchanged project exports to change
+EXPORTER_VERSION = 2  # bump when the bytes an unchanged project exports to change
 ARRAY_LAYERS = ("masks", "alpha", "effects", "clean", "confidence", "plate_confidence")
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -70,6 +71,29 @@ class FrameData:
     @cached_property
     def clean(self) -> np.ndarray | None:
         return self.layer("clean")
+
+    @cached_property
+    def under_text(self) -> UnderText | None:
+        """The characters' pixels under burnt-in text, painted (`app.pipeline.under_text`)."""
+        return under_text(self.project, self.frame, self.labels, self.image)
+
+    @cached_property
+    def object_labels(self) -> np.ndarray:
+        """`labels` with the pixels text hides of a character given to it: a cut-out's mask."""
+        ut = self.under_text
+        return self.labels if ut is None else ut.labels(self.labels)
+
+    @cached_property
+    def object_image(self) -> np.ndarray:
+        """`image` with the characters' pixels under text painted from the character."""
+        ut = self.under_text
+        return self.image if ut is None else ut.image
+
+    @cached_property
+    def object_alpha(self) -> np.ndarray | None:
+        """`alpha`, opaque where text hides a character."""
+        ut = self.under_text
+        return self.alpha if ut is None else ut.alpha(self.alpha)
 
     @cached_property
     def annotations(self) -> dict[str, Any]:
@@ -139,6 +163,9 @@ class ExportContext:
             if key in self.decisions.signals:
                 info["quality"] = self.decisions.signals[key]
             info["chosen_because"] = self.decisions.reasons.get(key, "passes the selection")
+            hidden = fd.under_text.record(oid) if fd.under_text is not None else None
+            if hidden is not None:
+                info["under_text"] = hidden  # pixels a subtitle hides, painted in the cut-out
         return info
 
 
