@@ -10,8 +10,11 @@ and how.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import cv2
 import numpy as np
@@ -21,6 +24,7 @@ from app.store import Project
 from models.classical.text_under import COPIED, INVENTED, fill_under_text, reach_for, text_owners
 
 MAX_DONORS = 8  # other drawings of the shot whose masks free some hidden pixel, tried nearest first
+DONOR_BYTES = 96 << 20  # donor pictures and labels kept between frames (about 70 of each at 640x480)
 FALLOFF = 4  # px round the text where the matte (made with the text cut out) falls off: 3 px on onepiece
 
 
@@ -85,12 +89,14 @@ def under_text(project: Project, frame: int, labels: np.ndarray | None = None,
     def donors() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         hidden = owners > 0
         want = owners[hidden]
+        root, versions = str(project.root), project.layers.versions("masks")
         for f in _donor_frames(project, frame):
-            dlabels = project.masks_or_empty(f)
+            key = project.drawing_of(f)
+            dlabels = _DONORS.get((root, "masks", key, int(versions[key])), partial(project.masks_or_empty, key))
             if dlabels.shape != labels.shape or not (dlabels[hidden] == want).any():
                 continue  # the same text (or none of the character) there: nothing to lend
             used.append(f)
-            yield np.asarray(project.frame(f)), dlabels
+            yield _DONORS.get((root, "frame", key, 0), partial(project.frame, key)), dlabels
             if len(used) >= MAX_DONORS:
                 return
 
@@ -100,6 +106,31 @@ def under_text(project: Project, frame: int, labels: np.ndarray | None = None,
     falloff = cv2.dilate(text.view(np.uint8), np.ones((2 * FALLOFF + 1,) * 2, np.uint8)).astype(bool)
     falloff &= np.isin(whose, np.unique(owners[owners > 0]))
     return UnderText(owners, whose, painted, kind, (owners > 0) | (kind > 0) | falloff, sorted(used[n] for n in lent))
+
+
+class _Recent:
+    """Donor pictures and label maps lately read, by project and drawing (the frames of a shot under
+    one subtitle ask for the same few drawings, a picture each a decode from its keyframe), at most
+    `DONOR_BYTES`; a label map is keyed by its version too, so an edit is never missed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[str, str, int, int], np.ndarray] = OrderedDict()
+
+    def get(self, key: tuple[str, str, int, int], load: Callable[[], np.ndarray]) -> np.ndarray:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        array = np.asarray(load())
+        with self._lock:
+            self._items[key] = array
+            while len(self._items) > 1 and sum(a.nbytes for a in self._items.values()) > DONOR_BYTES:
+                self._items.popitem(last=False)
+        return array
+
+
+_DONORS = _Recent()
 
 
 def _donor_frames(project: Project, frame: int) -> list[int]:

@@ -86,17 +86,13 @@ def text_owners(labels: NDArray[np.integer], text_ids: Iterable[int], char_ids: 
 def _beyond(t: NDArray[np.bool_], lab: NDArray[np.integer], reach: int) -> tuple[NDArray[np.integer], NDArray[np.int32]]:
     """For every pixel of ``t``, the label of the first pixel above it outside ``t`` and how many
     rows up it is, when it is at most ``reach`` rows up (label 0 otherwise)."""
-    out = np.zeros(lab.shape, lab.dtype)
-    dist = np.zeros(lab.shape, np.int32)
-    gap = np.full(lab.shape[1], reach + 1, np.int32)
-    seen = np.zeros(lab.shape[1], lab.dtype)
-    for y in range(lab.shape[0]):
-        inside = t[y]
-        gap = np.where(inside, gap + 1, 0)
-        out[y] = np.where(inside & (gap <= reach), seen, 0)
-        dist[y] = gap
-        seen = np.where(inside, seen, lab[y])
-    return out, dist
+    rows = np.arange(lab.shape[0], dtype=np.int32)[:, None]
+    last = np.maximum.accumulate(np.where(t, -1, rows), axis=0)  # the last row outside t, this one included
+    above = np.vstack([np.full((1, lab.shape[1]), -1, np.int32), last[:-1]])
+    dist = rows - above
+    seen = np.take_along_axis(lab, np.maximum(above, 0), axis=0)
+    out = np.where(t & (above >= 0) & (dist <= reach), seen, 0).astype(lab.dtype)
+    return out, dist.astype(np.int32)
 
 
 def same_drawing_near(image: NDArray[np.uint8], donor: NDArray[np.uint8], band: NDArray[np.bool_]) -> bool:
@@ -161,11 +157,15 @@ def fill_under_text(image: NDArray[np.uint8], labels: NDArray[np.integer], owner
     if left.any():
         crop = out[box]
         for oid in np.unique(own[left]):
-            # only the character's own pixels clear of the text (and those already painted) are Telea's sources
-            unknown = ~((own == oid) & ~left)
-            painted = cv2.inpaint(np.ascontiguousarray(crop), unknown.view(np.uint8), 3, cv2.INPAINT_TELEA)
+            # only the character's own pixels clear of the text (and those already painted) are
+            # Telea's sources, in a box round what it fills
             fill = left & (own == oid)
-            crop[fill] = painted[fill]
+            bx, by, bw, bh = cv2.boundingRect(fill.view(np.uint8))
+            near_box = (slice(max(0, by - 6), by + bh + 6), slice(max(0, bx - 6), bx + bw + 6))
+            unknown = ~((own == oid) & ~left)[near_box]
+            painted = cv2.inpaint(np.ascontiguousarray(crop[near_box]), unknown.view(np.uint8), 3, cv2.INPAINT_TELEA)
+            part = fill[near_box]
+            crop[near_box][part] = painted[part]
             kind[box][fill] = INVENTED
     return out, kind, lent
     x, y, w, h = cv2.boundingRect(todo.view(np.uint8))
