@@ -170,3 +170,52 @@ def test_a_glyph_across_the_characters_edge_is_split_at_the_edge() -> None:
     out, kind, lent = fill_under_text(image, labels, owners, labels == 7, [])
     assert not lent and (kind[owners == 3] == 2).all()
     assert np.abs(out[owners == 3].astype(int) - (200, 30, 30)).max() <= 2  # the character's colour, not the glyph's
+
+
+def test_the_apps_cutout_view_is_whole_under_the_subtitle(clip: dict[str, Any]) -> None:
+    from app.ui import render
+    from app.ui.loader import FrameLoader
+
+    project, clean, truth, text = clip["project"], clip["clean"], clip["truth"], clip["text"]
+    loader = FrameLoader(project)
+    for f in (0, 14):  # held (copied from the pause) and moving (invented)
+        images, _size = loader._render(f, True, ("alpha",), ({}, None))
+        image = images["alpha"]
+        assert image is not None
+        rgba = render.qimage_to_array(image)
+        body = truth[f].astype(np.uint8)
+        inside = text[f] & cv2.erode(body, np.ones((5, 5), np.uint8)).astype(bool)
+        assert (rgba[..., 3][inside] == 255).mean() >= 0.97, f  # no glyph-shaped holes in the view
+        far = text[f] & ~cv2.dilate(body, np.ones((17, 17), np.uint8)).astype(bool)
+        assert not (rgba[..., 3][far] > 0).any(), f  # the subtitle off the character stays out
+        error = np.abs(rgba[..., :3][inside].astype(int) - clean[f][inside].astype(int)).max(axis=1).mean()
+        assert error < (8 if f < 12 else 30), (f, error)  # painted from the character, not the glyphs
+        images, (w, h) = loader._render(f, False, ("alpha",), ({}, None))  # the proxy-sized view too
+        small = images["alpha"]
+        assert small is not None and (small.width(), small.height()) == (w, h)
+
+
+def test_a_cutout_copied_from_a_donor_is_exported_again_when_the_donors_mask_changes(
+        clip: dict[str, Any], tmp_path: Path) -> None:
+    project, text = clip["project"], clip["text"]
+    (oid,) = project.objects.ids_of_kind("character")
+    export_project(project, tmp_path / "k", format="kohya", workers=1)
+
+    def entry() -> dict[str, Any]:
+        files = json.loads((tmp_path / "k" / "manifest.json").read_text())["files"]
+        return next(e for e in files if e["path"].startswith("img/") and e["path"].endswith(f"f000000_o{oid:03d}.png"))
+
+    assert entry()["under_text"]["donor_frames"] in ([6], [7], [8])
+    donor = project.drawing_of(6)
+    before = project.layers.read("masks", donor)
+    assert before is not None
+    try:  # the pause's mask loses the character where frame 0's line lies: nothing left to copy
+        edited = before.copy()
+        edited[cv2.dilate(text[0].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0] = 0
+        project.layers.write("masks", donor, edited)
+        export_project(project, tmp_path / "k", format="kohya", workers=1)
+        record = entry()["under_text"]
+        assert not set(record["donor_frames"]) & {6, 7, 8}, record  # made again without the pause
+        assert record["from_other_frames"] < 0.5 * record["pixels"], record
+    finally:
+        project.layers.write("masks", donor, before)

@@ -19,7 +19,7 @@ from app.export.manifest import ExportWriter, digest
 from app.export.naming import ExportCancelled, ExportError, sanitize, trigger_word
 from app.export.quality import Decisions
 from app.export.selection import FrameItem, Selection, character_key, select
-from app.pipeline.under_text import UnderText, under_text
+from app.pipeline.under_text import UnderText, donor_versions, under_text
 from app.store import ObjectInfo, Project
 
 EXPORTER_VERSION = 2  # bump when the bytes an unchanged project exports to change
@@ -107,6 +107,9 @@ class FrameData:
             v = self.project.layers.version(name, self.frame)
             if v:
                 out[name] = {"version": v, **self.project.layers.meta(name, self.frame)}
+        if self.project.objects.ids_of_kind("text"):
+            # a cut-out's pixels under text may be copied from the shot's other drawings (`under_text`)
+            out["donor_masks"] = digest(donor_versions(self.project, self.frame))[:16]
         if self.annotations:
             out["annotations"] = {k: self.annotations.get(k) for k in ("backend", "version") if k in self.annotations}
             out["annotations"]["digest"] = digest(self.annotations)[:16]

@@ -108,6 +108,38 @@ def under_text(project: Project, frame: int, labels: np.ndarray | None = None,
     return UnderText(owners, whose, painted, kind, (owners > 0) | (kind > 0) | falloff, sorted(used[n] for n in lent))
 
 
+def donor_versions(project: Project, frame: int) -> list[tuple[int, int]]:
+    """(drawing, mask version) of every drawing `under_text` may copy ``frame``'s hidden pixels from
+    (one frame of each other drawing of the shot, `_donor_frames`): which of them lend depends on
+    their masks, so an export's freshness key and the viewer's cache hold all of them."""
+    versions = project.layers.versions("masks")
+    return [(project.drawing_of(f), int(versions[f])) for f in _donor_frames(project, frame)]
+
+
+VIEWED = 16  # frames whose `under_text` the viewer keeps (about 2 MB each at 640x480)
+_viewed: OrderedDict[tuple[object, ...], UnderText | None] = OrderedDict()
+_viewed_lock = threading.Lock()
+
+
+def under_text_viewed(project: Project, frame: int) -> UnderText | None:
+    """`under_text` for the app's cut-out view, kept for the last `VIEWED` frames by what it is made
+    from: the frame's and its donors' mask versions and which objects are text or no character."""
+    if not project.objects.ids_of_kind("text"):
+        return None
+    key = (str(project.root), frame, int(project.layers.version("masks", frame)), tuple(donor_versions(project, frame)),
+           tuple(project.objects.ids_of_kind("text")), tuple(project.objects.ids_of_kind(*NOT_CHARACTER)))
+    with _viewed_lock:
+        if key in _viewed:
+            _viewed.move_to_end(key)
+            return _viewed[key]
+    ut = under_text(project, frame)
+    with _viewed_lock:
+        _viewed[key] = ut
+        while len(_viewed) > VIEWED:
+            _viewed.popitem(last=False)
+    return ut
+
+
 class _Recent:
     """Donor pictures and label maps lately read, by project and drawing (the frames of a shot under
     one subtitle ask for the same few drawings, a picture each a decode from its keyframe), at most
