@@ -19,9 +19,10 @@ from app.export.manifest import ExportWriter, digest
 from app.export.naming import ExportCancelled, ExportError, sanitize, trigger_word
 from app.export.quality import Decisions
 from app.export.selection import FrameItem, Selection, character_key, select
+from app.pipeline.under_text import UnderText, donor_versions, under_text
 from app.store import ObjectInfo, Project
 
-EXPORTER_VERSION = 1  # bump when the bytes an unchanged project exports to change
+EXPORTER_VERSION = 2  # bump when the bytes an unchanged project exports to change
 ARRAY_LAYERS = ("masks", "alpha", "effects", "clean", "confidence", "plate_confidence")
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -72,6 +73,29 @@ class FrameData:
         return self.layer("clean")
 
     @cached_property
+    def under_text(self) -> UnderText | None:
+        """The characters' pixels under burnt-in text, painted (`app.pipeline.under_text`)."""
+        return under_text(self.project, self.frame, self.labels, self.image)
+
+    @cached_property
+    def object_labels(self) -> np.ndarray:
+        """`labels` with the pixels text hides of a character given to it: a cut-out's mask."""
+        ut = self.under_text
+        return self.labels if ut is None else ut.labels(self.labels)
+
+    @cached_property
+    def object_image(self) -> np.ndarray:
+        """`image` with the characters' pixels under text painted from the character."""
+        ut = self.under_text
+        return self.image if ut is None else ut.image
+
+    @cached_property
+    def object_alpha(self) -> np.ndarray | None:
+        """`alpha`, opaque where text hides a character."""
+        ut = self.under_text
+        return self.alpha if ut is None else ut.alpha(self.alpha)
+
+    @cached_property
     def annotations(self) -> dict[str, Any]:
         return self.project.layers.read_record("annotations", self.frame) or {}
 
@@ -83,6 +107,9 @@ class FrameData:
             v = self.project.layers.version(name, self.frame)
             if v:
                 out[name] = {"version": v, **self.project.layers.meta(name, self.frame)}
+        if self.project.objects.ids_of_kind("text"):
+            # a cut-out's pixels under text may be copied from the shot's other drawings (`under_text`)
+            out["donor_masks"] = digest(donor_versions(self.project, self.frame))[:16]
         if self.annotations:
             out["annotations"] = {k: self.annotations.get(k) for k in ("backend", "version") if k in self.annotations}
             out["annotations"]["digest"] = digest(self.annotations)[:16]
@@ -139,6 +166,9 @@ class ExportContext:
             if key in self.decisions.signals:
                 info["quality"] = self.decisions.signals[key]
             info["chosen_because"] = self.decisions.reasons.get(key, "passes the selection")
+            hidden = fd.under_text.record(oid) if fd.under_text is not None else None
+            if hidden is not None:
+                info["under_text"] = hidden  # pixels a subtitle hides, painted in the cut-out
         return info
 
 

@@ -21,6 +21,7 @@ from PySide6.QtGui import QImage
 
 from app.errors import CelstudioError
 from app.pipeline.stages.effects import read_light
+from app.pipeline.under_text import under_text_viewed
 from app.store import Project
 from app.ui import render
 
@@ -188,8 +189,7 @@ class FrameLoader(QObject):
                     render.render_masks(render.fit(labels, size, nearest=True), colors, active))
             elif name == "alpha":
                 alpha = store.read("alpha", frame)
-                out[name] = None if alpha is None else render.to_qimage(
-                    render.render_cutout(base, render.fit(alpha, size)))
+                out[name] = None if alpha is None else render.to_qimage(self._cutout(frame, base, alpha, size))
             elif name == "effects":
                 fx, colour = read_light(self.project, frame)
                 if fx is not None and colour is not None:  # the RGBA light layer, in its own colours
@@ -204,6 +204,16 @@ class FrameLoader(QObject):
                 plate = store.read("clean", frame)
                 out[name] = None if plate is None else render.to_qimage(render.fit(plate, size))
         return out, size
+
+    def _cutout(self, frame: int, base: np.ndarray, alpha: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """The characters' cut-out, whole under burnt-in text (`under_text`: the pixels it hides painted)."""
+        ut = under_text_viewed(self.project, frame)
+        if ut is not None:
+            solid = ut.alpha(alpha) if alpha.shape == ut.solid.shape else None
+            alpha = alpha if solid is None else solid
+            painted = render.fit((ut.kind > 0).view(np.uint8), size, nearest=True) > 0
+            base = np.where(painted[..., None], render.fit(ut.image, size), base)
+        return render.render_cutout(base, render.fit(alpha, size))
 
     # -- timeline data ------------------------------------------------------------------------------
     def request_thumbnails(self, frames: list[int]) -> None:

@@ -120,8 +120,9 @@ def samples(ctx: ExportContext, fd: FrameData) -> list[Sample]:
     for oids in groups:
         cut = len(oids) == 1 and unit(ctx) == "character"
         if cut:
-            a = object_alpha(fd.labels, fd.alpha, oids[0])
-            rgb = decontaminate(fd.image, a, fd.clean)
+            # the whole character: what a subtitle hides of it is painted in (`FrameData.under_text`)
+            a = object_alpha(fd.object_labels, fd.object_alpha, oids[0])
+            rgb = decontaminate(fd.object_image, a, fd.clean)
             stem = f"f{fd.frame:06d}_o{oids[0]:03d}"
         else:
             a = characters_alpha(fd.labels, fd.alpha, oids)

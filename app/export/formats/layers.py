@@ -2,7 +2,11 @@
 
 ``frames/fNNNNNN.png`` the source frame; ``objects/<id>_<name>/fNNNNNN.png`` the object as RGBA
 (colour decontaminated against the clean plate); ``masks/binary/<id>_<name>/`` 0/255 masks;
-``masks/palette/`` indexed PNGs whose pixel values are object ids (palette = object colours);
+``masks/palette/`` indexed PNGs whose pixel values are object ids (palette = object colours; a
+burnt-in subtitle keeps its pixels there); ``under_text/<id>_<name>/`` where a subtitle hid part of
+the object: 255 painted from another frame of the same drawing, 128 invented from the object's
+colours around it (the object's RGBA, binary mask and ``alpha/`` cover those pixels, and the
+manifest's ``under_text`` counts them);
 ``alpha/``, ``effects/``, ``confidence/`` grey PNGs; ``clean/`` RGB plates; ``effects_rgba/`` the light
 layer as RGBA (the light's colour, its strength as alpha: composite it with an additive blend,
 "Add" / "Linear Dodge", over the plate and the characters). ``alpha16=true`` writes
@@ -59,15 +63,18 @@ class LayersFormat:
             folder = ctx.object_dir(oid)
 
             def rgba(oid: int = oid) -> np.ndarray:
-                a = object_alpha(fd.labels, fd.alpha, oid)
-                picture = cutout(decontaminate(fd.image, a, fd.clean), a, None)
+                a = object_alpha(fd.object_labels, fd.object_alpha, oid)
+                picture = cutout(decontaminate(fd.object_image, a, fd.clean), a, None)
                 return to_16bit(picture) if self.alpha16 else picture
 
             add(safe_relpath("objects", folder, stem), rgba, "object", oid)
             add(safe_relpath("masks", "binary", folder, stem),
-                lambda oid=oid: (fd.labels == oid).astype(np.uint8) * 255, "mask", oid)
-        if fd.alpha is not None:
-            alpha = fd.alpha
+                lambda oid=oid: (fd.object_labels == oid).astype(np.uint8) * 255, "mask", oid)
+            if fd.under_text is not None and fd.under_text.record(oid) is not None:
+                add(safe_relpath("under_text", folder, stem), lambda oid=oid: fd.under_text.mask(oid),  # type: ignore[union-attr]
+                    "under_text", oid)
+        if fd.object_alpha is not None:
+            alpha = fd.object_alpha
             add(safe_relpath("alpha", stem), lambda: to_16bit(alpha) if self.alpha16 else alpha, "alpha")
         for name in ("effects", "clean", "confidence", "plate_confidence"):
             array = fd.layer(name)

@@ -143,6 +143,10 @@ class LifecycleMixin(_Base):
                      for layer, frames in dirty.items()}
         for layer, frames in dirty.items():
             self.loader.invalidate(layer, tuple(frames))
+            if layer == "masks" and self.project is not None and self.project.objects.ids_of_kind("text"):
+                # a cut-out under text is painted from its shot's other drawings (`under_text`)
+                self.loader.invalidate("alpha", tuple({g for f in frames if 0 <= f < self.project.frame_count
+                                                     for g in range(self.project.shot_of(f).start, self.project.shot_of(f).end)}))
             if layer == "confidence":
                 self.loader.request_confidence(sorted(frames))
         self.data_changed.emit({k: tuple(v) for k, v in dirty.items()})
