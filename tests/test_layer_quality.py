@@ -227,12 +227,13 @@ def test_only_the_targets_are_matted_and_they_equal_the_whole_shot_s(monkeypatch
 def test_the_matte_s_background_is_the_stitched_plate_along_the_edge() -> None:
     """`known_background` is the inpainter's stitched plate (no spatial fill, and no test for
     sources showing the frame's own character, `SameAsTarget`, nor for parts other frames' masks
-    hold, `plate_votes.missed_parts`), computed only at the band's pixels:
+    hold, `plate_votes.missed_parts`, and no flat background lent from under a source's mask,
+    `inpaint.flat_background`), computed only at the band's pixels:
     the same pixels known, the same colours up to the warp's sub-pixel rounding."""
     shot = pan_shot(8)
     frames, holes = shot["image"], _holes(shot["mask"], 6)
     camera = estimate_camera(frames, foreground=holes)
-    plates = ClassicalInpainter(feather=0, same_levels=-1, missed_parts=False).stitch(
+    plates = ClassicalInpainter(feather=0, same_levels=-1, missed_parts=False, flood=False).stitch(
         frames, holes, camera, hidden=holes)
     bands = {i: holes[i] & ~(cv2.erode(shot["mask"][i].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
              for i in (0, 3, 7)}

@@ -62,6 +62,12 @@ RING = 64  # a source's `_seen` map on the pixel round what hides its background
 BEYOND = 1  # a source's warped `_seen` map off its frame: neither seen nor covered
 STILL_SAMPLE = 1024  # pixels the still test looks at, at most (nearest samples: a yes/no on a share)
 SpatialFill = Callable[[Image, Mask], Image]  # (image, hole) -> image with the hole filled
+# `flat_background`: a 3x3 neighbourhood counts as a flat fill when its range is at most this many
+# levels in every channel; the flood from the background goes at most `FLOOD_DEPTH` px into what
+# hides it and starts only from flat background at least `FLOOD_FAR` px off it (both at 480 rows).
+FLAT_LEVELS = 3
+FLOOD_DEPTH = 36
+FLOOD_FAR = 14
 
 
 def telea(image: Image, hole: Mask) -> Image:
@@ -124,6 +130,33 @@ def _seen(hidden: NDArray[np.bool_]) -> NDArray[np.uint8]:
     return out
 
 
+def flat_background(frame: Image, hidden: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The part of ``hidden`` (what a stage-1 mask says hides the background) that is the
+    background's own flat fill carried on: flat pixels joined by flat pixels to flat background at
+    least `FLOOD_FAR` px off the mask, within `FLOOD_DEPTH` px of its edge.
+
+    A mask that lags a character that turned or moved away (or that takes a strip of background
+    beside it) covers background this frame reveals; every other frame may hide it, and the plate
+    then invented it. An anime character is enclosed by its line art, which no flat run crosses, so
+    a flat run from the open background stops at the outline; starting only from background far
+    from the mask keeps a part of a character that the mask missed (a sleeve beside the mask, flat
+    too) from carrying the flood into the rest of the character's fill."""
+    if not hidden.any():
+        return np.zeros(hidden.shape, bool)
+    scale = hidden.shape[0] / 480
+    img = np.asarray(frame)
+    spread = (cv2.dilate(img, K3).astype(np.int16) - cv2.erode(img, K3).astype(np.int16)).max(axis=2)
+    flat = spread <= FLAT_LEVELS
+    inside = cv2.distanceTransform(hidden.view(np.uint8), cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform((~hidden).view(np.uint8), cv2.DIST_L2, 3)
+    allowed = hidden & flat & (inside <= FLOOD_DEPTH * scale)
+    n, labels = cv2.connectedComponents((allowed | (~hidden & flat)).view(np.uint8), connectivity=8)
+    good = np.zeros(n, bool)
+    good[labels[~hidden & flat & (outside >= FLOOD_FAR * scale)]] = True
+    good[0] = False
+    return allowed & good[labels]
+
+
 class Scratch:
     """Each thread's rows for the temporal fill's median, reused from plate to plate of one `stitch`:
     a fresh array of 30-90 MB per plate is paid again in page faults."""
@@ -158,6 +191,9 @@ class ClassicalInpainter:
     same_levels
         A source pixel this close to the target's own pixel inside the target's mask is the target's
         character, not background, when the source is a still view of it (`STILL_SHARE`); negative: no test.
+    flood
+        A source lends the flat background its mask covers (`flat_background`): a mask that lags
+        a character that moved hides background that frame alone reveals.
     missed_parts
         A source pixel that shows what other sources' masks hold there, in a run joined to its own
         mask, is a part of a character its mask missed, not background (`plate_votes.missed_parts`).
@@ -171,8 +207,9 @@ class ClassicalInpainter:
     def __init__(
         self, *, max_sources: int = 16, min_votes: int = 1, hole_grow: int = 2, feather: int = 3,
         refine: bool = True, spatial: SpatialFill | None = None, same_levels: int = SAME_LEVELS,
-        missed_parts: bool = True,
+        missed_parts: bool = True, flood: bool = True,
     ) -> None:
+        self.flood = flood
         self.max_sources = max_sources
         self.min_votes = min_votes
         self.hole_grow = hole_grow
@@ -236,7 +273,12 @@ class ClassicalInpainter:
         # much as the hole being filled starves the fill exactly where a character just moved away.
         # One pixel off what hides the background (its soft fringe): two would lose a ring of
         # revealed background around every character, none lets the fringe into the plate.
-        sources = [(np.asarray(frames[j]), _seen(hidden_list[j]), ts[j]) for j in src_idx]
+        def lends(j: int) -> NDArray[np.bool_]:
+            # What hides source j's background, less the flat background its mask took.
+            h = hidden_list[j]
+            return h & ~flat_background(np.asarray(frames[j]), h) if self.flood else h
+
+        sources = [(np.asarray(frames[j]), _seen(lends(j)), ts[j]) for j in src_idx]
         wanted = range(n) if only is None else only
         scratch = Scratch()
 
