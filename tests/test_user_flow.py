@@ -1369,3 +1369,67 @@ def test_celstudio_run_force_says_when_the_rerun_cleared_undo_history(
         assert retired and not p.history.done
         shots = [i + 1 for i, s in enumerate(p.shots) if s.start in retired[-1].payload["shots"]]
     assert f"note: {history_cleared(shots)}" in out.splitlines()
+
+
+def test_undo_and_redo_say_what_they_did_once_they_ran_not_when_they_were_queued(qtbot: Any, tmp_path: Path) -> None:
+    """Ctrl+Z with empty undo and redo stacks while a run was on its way said "Undo done.": the line was
+    written when the undo job was queued, not when it ran. The job now reports what it did: "Nothing to
+    undo." once it ran, and for an edit what it undid or redid, with the object and the frame as the
+    app numbers them ("Undid: brush on Character 2, frame 9."); the Jobs panel keeps the line a while. An
+    object edit says what it did too ("Rename #5: done." told nothing)."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import Qt
+
+    c, w, root = _looks_window(qtbot, tmp_path, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {}])
+    said: list[str] = []
+    c.status.connect(said.append)
+    ended: list[JobFinished] = []
+
+    def idle() -> bool:
+        return c.runner is not None and all(j.state not in ("running", "queued") for j in c.runner.jobs())
+
+    def keys(mods: Qt.KeyboardModifier) -> None:
+        w.activateWindow()
+        w.view.setFocus()
+        qtbot.waitUntil(w.view.hasFocus, timeout=5000)
+        qtbot.keyClick(w.view, Qt.Key.Key_Z, mods)
+
+    try:
+        assert c.open_project(root)
+        p = c.project
+        assert p is not None and c.runner is not None
+        qtbot.waitUntil(idle, timeout=120000)
+        c.runner.subscribe(lambda e: ended.append(e) if isinstance(e, JobFinished) and e.kind == "undo" else None)
+        assert not p.history.done and not p.history.undone
+        c.runner.pause()  # the run waits, so the undo queued behind it has not run when the key is pressed
+        run = c.runner.submit_run(["matte"], force=True)
+        keys(Qt.KeyboardModifier.ControlModifier)
+        assert said[-1] == "Undo waits for the jobs before it." and not ended
+        c.runner.resume()
+        qtbot.waitUntil(lambda: run.wait(0) and idle() and bool(ended), timeout=120000)
+        qtbot.waitUntil(lambda: "Nothing to undo." in said, timeout=10000)
+        assert not any(line.startswith(("Undo done", "Redo done")) for line in said)
+        assert [e.message for e in ended] == ["Nothing to undo."]
+
+        gone = int(p.objects.lut(6, 6)[1])
+        name = p.objects.require(gone).name
+        c.set_frame(8)
+        c.set_object(gone)
+        c.brush([(float(_STROKE[2]), 80.0), (float(_STROKE[3]), 80.0)], radius=5)
+        qtbot.waitUntil(lambda: len(p.history.done) == 1 and idle(), timeout=60000)
+        keys(Qt.KeyboardModifier.ControlModifier)
+        undid = f"Undid: brush on {name}, frame 9."
+        qtbot.waitUntil(lambda: undid in said and idle(), timeout=60000)
+        assert p.history.undone and not p.history.done
+        assert any(detail == undid for _, _, _, detail, _, _ in c.job_lines())  # the Jobs panel keeps it
+        keys(Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        qtbot.waitUntil(lambda: f"Redid: brush on {name}, frame 9." in said and idle(), timeout=60000)
+        assert p.history.done and not p.history.undone
+        c.rename_object(gone, "Hero")
+        qtbot.waitUntil(lambda: p.objects.require(gone).name == "Hero" and idle(), timeout=60000)
+        qtbot.waitUntil(lambda: f"Done: rename of {name} to Hero. Ctrl+Z undoes it." in said, timeout=10000)
+        keys(Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: f"Undid: rename of {name} to Hero." in said, timeout=60000)
+    finally:
+        c.close_project()
+

@@ -29,8 +29,9 @@ from app.pipeline.jobs import BATCH, INTERACTIVE, PREPARE, Body, Cancelled, JobH
 from app.pipeline.stages import STAGE_FUNCTIONS
 from app.pipeline.stages.shot import ShotAnalyses
 from app.pipeline.worker import Worker
-from app.store import JournalEntry, Project, Shot
+from app.store import Project, Shot
 from app.store.h5 import disk_full
+from app.store.history_text import edit_outcome, history_outcome
 from app.store.retire import retire_replaced
 from models.base import Backend, PreparesImages, Prompt
 
@@ -187,19 +188,24 @@ class PipelineRunner:
         def body(info: JobInfo) -> None:
             seq = self.project.journal.last_seq
             edit(self.project)
-            frames = tuple(sorted({f for e in self.project.journal.since(seq) for f in e.frames}))
+            made = list(self.project.journal.since(seq))
+            frames = tuple(sorted({f for e in made for f in e.frames}))
+            info.outcome = edit_outcome(self.project, made)
             self._after_commit(frames)
 
         return self._submit(kind, INTERACTIVE, body)
 
     def undo(self) -> JobHandle:
-        return self._submit("undo", INTERACTIVE, lambda info: self._history(self.project.undo))
+        """Undo the latest edit when the job runs (after the jobs queued before it); the job's
+        `JobFinished` message says what it undid, or "Nothing to undo." (`history_outcome`)."""
+        return self._submit("undo", INTERACTIVE, lambda info: self._history(info, "undo"))
 
     def redo(self) -> JobHandle:
-        return self._submit("redo", INTERACTIVE, lambda info: self._history(self.project.redo))
+        return self._submit("redo", INTERACTIVE, lambda info: self._history(info, "redo"))
 
-    def _history(self, action: Callable[[], JournalEntry | None]) -> None:
-        entry = action()
+    def _history(self, info: JobInfo, which: str) -> None:
+        entry = self.project.undo() if which == "undo" else self.project.redo()
+        info.outcome = history_outcome(self.project, which, entry)
         if entry is not None:
             self._after_commit(entry.frames)
 

@@ -75,6 +75,8 @@ def describe(kind: str, job_id: int, state: str, done: int = 0, total: int = 0, 
         return JobText(title, "cancelled" + (f" after {counts}" if counts else "") + "; finished frames are kept")
     if state == "failed":
         return JobText(title, f"failed: {message}" if message else "failed")
+    if state == "done" and message:  # what the job did, when it says (an undo: "Undid: brush on Luffy, frame 34.")
+        return JobText(title, message)
     if state == "done":
         return JobText(title, "done" + (f": {counts}" if counts else ""))
     if done == 0:
