@@ -1433,3 +1433,46 @@ def test_undo_and_redo_say_what_they_did_once_they_ran_not_when_they_were_queued
     finally:
         c.close_project()
 
+
+def test_the_command_line_numbers_shots_from_1_as_the_app_does_and_refuses_0(
+        imported_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`celstudio run --shots` took indices from 0 while the app, the timeline and every notice number
+    shots from 1 ("the re-run of shot 1"), so `--shots 1` re-ran the app's shot 2. Shots count from 1 on
+    the command line now (run, and export's shots= and exclude_shots=); a 0, which only a script written
+    for the old numbering sends, is an error that says so, and the run says which frames it ran."""
+    from app.cli import main
+    from app.pipeline.graph import FRESH, stage_status
+    from app.store.retire import RETIRE
+    from app.words import history_cleared
+
+    root = str(imported_project)
+    for bad, says in (("0", "shots are numbered from 1"), ("3", "there is no shot 3; this project's shots are 1..2"),
+                      ("1,x", "takes comma-separated whole numbers")):
+        assert main(["run", root, "--stages", "segment", "--shots", bad]) == 1
+        assert says in capsys.readouterr().err
+    assert main(["run", root, "--stages", "segment", "--shots", "2"]) == 0
+    assert "running shot 2 (frames 7-12)" in capsys.readouterr().out.splitlines()
+    with Project.open(imported_project, read_only=True) as p:
+        fresh = stage_status(p, "segment", "classical") == FRESH
+        assert [s.start for s in p.shots] == [0, 6] and fresh[6:].all() and not fresh[:6].any()
+    # The app's notice and the command line name the same shot: a user's merge, then `--shots 2 --force`.
+    assert main(["run", root, "--stages", "segment,propagate"]) == 0
+    with Project.open(imported_project) as p:
+        there = _ids(p.masks_or_empty(10))  # an object of shot 2 merged into another: shot 2's frames change
+        absorb = min(there)
+        keep = min(o.id for o in p.objects.all() if o.kind == "character" and o.id != absorb)
+        p.objects.merge(keep, absorb)
+    capsys.readouterr()
+    assert main(["run", root, "--stages", "segment,propagate", "--shots", "2", "--force"]) == 0
+    out = capsys.readouterr().out
+    with Project.open(imported_project, read_only=True) as p:
+        retired = [e for e in p.journal if e.kind == RETIRE]
+        assert retired and retired[-1].payload["shots"] == [6]  # the shot starting at frame 6: the second
+    assert f"note: {history_cleared([2])}" in out.splitlines()
+    # export: shots= counts from 1 too
+    assert main(["export", root, str(tmp_path / "out0"), "--format", "layers", "--option", "shots=0"]) == 1
+    assert "shots are numbered from 1" in capsys.readouterr().err
+    assert main(["export", root, str(tmp_path / "out"), "--format", "layers", "--option", "shots=2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["selection"]["shots"] == [1] and 0 < summary["frames"] <= 6  # the second shot's frames
