@@ -218,6 +218,7 @@ def test_a_job_before_its_first_frame_says_how_long_it_has_worked(qtbot: Any, im
 
     from app.ui.controller import MainController
     from app.ui.jobs_panel import JobsPanel
+    from app.ui.jobtext import describe
 
     release = threading.Event()
 
@@ -251,6 +252,13 @@ def test_a_job_before_its_first_frame_says_how_long_it_has_worked(qtbot: Any, im
         qtbot.waitUntil(lambda: bool(panel.visible_rows()) and "working for about 2 min" in panel.rows[0].detail.text(),
                         timeout=5000)  # the panel's own timer, with no event from the runner
         assert panel.rows[0].detail.text().startswith("starting: loading models and analysing the shot")
+        # konobi_s01e007 (193 frames): "816 frames to do", then "done: 984 of 984 frames" - a run counts
+        # each stage on each frame, and says so.
+        assert "steps to do: a step is one stage on one frame" in panel.rows[0].detail.text()
+        assert describe("run", 1, "done", 984, 984).line() == "Run all stages #1: done: 984 of 984 steps"
+        assert describe("update", 2, "running", 30, 656, 0.34, 0, "matte").detail == \
+            "matte (cutting out characters), 30 of 656 steps, 0.3 steps/s"
+        assert describe("propagate", 3, "done", 86, 86).detail == "done: 86 of 86 frames"
     finally:
         release.set()
         c.cancel()
@@ -1308,7 +1316,7 @@ def test_the_window_says_once_that_a_rerun_cleared_the_undo_history_it_replaced(
         notice = history_cleared([2])
         qtbot.waitUntil(lambda: any(notice in line for line in said), timeout=10000)
         qtbot.wait(300)
-        assert [line for line in said if notice in line] == [f"Run all stages #{rerun.job_id}: done: 36 of 36 frames. {notice}"]
+        assert [line for line in said if notice in line] == [f"Run all stages #{rerun.job_id}: done: 36 of 36 steps. {notice}"]
         assert history_cleared([2]) == ("Undo history before the re-run of shot 2 was cleared: "
                                          "the re-run replaced those frames.")
         frame8 = p.masks_or_empty(8)
