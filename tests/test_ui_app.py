@@ -199,6 +199,9 @@ def test_undo_of_a_propagated_click_restores_every_frame_it_changed_and_redo_bri
     qtbot.waitUntil(lambda: len(p.history.done) == 1 and idle(), timeout=60000)
     clicked = p.masks_or_empty(0).copy()
     assert not np.array_equal(clicked, before[0])
+    name = p.objects.require(oid).name
+    grew = f"Click correction on {name}, frame 1: {int((before[0] == oid).sum()):,} -> {int((clicked == oid).sum()):,} px."
+    qtbot.waitUntil(lambda: grew in said, timeout=10000)  # what the click did, once it ran
     _key(qtbot, window, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.ControlModifier)  # propagate forward
     qtbot.waitUntil(lambda: len(p.history.done) == 2 and idle(), timeout=120000)
     propagated = {f: p.masks_or_empty(f).copy() for f in range(p.frame_count)}
@@ -220,6 +223,19 @@ def test_undo_of_a_propagated_click_restores_every_frame_it_changed_and_redo_bri
     qtbot.waitUntil(lambda: not p.history.done and idle(), timeout=60000)
     for f in range(p.frame_count):
         assert np.array_equal(p.masks_or_empty(f), before[f]), f
+    # konobi_s01e007: a click beside a character took the door behind it (35,966 -> 138,205 px) and the
+    # status line said "Click correction #5: done.". A click that more than doubles its object says so.
+    speck = c.add_object("Speck")
+    c.brush([(140.0, 10.0)], radius=2)
+    qtbot.waitUntil(lambda: speck in _ids_on(p, 0) and idle(), timeout=60000)
+    small = int((p.masks_or_empty(0) == speck).sum())
+    c.click(141.0, 11.0)
+    qtbot.waitUntil(lambda: any(line.startswith(f"Click correction on Speck, frame 1: {small:,} -> ") and
+                                "- if it took background, Ctrl+Z undoes it." in line for line in said), timeout=60000)
+
+
+def _ids_on(p: Project, frame: int) -> set[int]:
+    return set(np.unique(p.masks_or_empty(frame)).tolist()) - {0}
 
 
 def test_layer_toggles_solo_and_opacity(qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:

@@ -1484,3 +1484,44 @@ def test_the_command_line_numbers_shots_from_1_as_the_app_does_and_refuses_0(
     summary = json.loads(capsys.readouterr().out)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["selection"]["shots"] == [1] and 0 < summary["frames"] <= 6  # the second shot's frames
+
+
+def test_a_click_after_a_merge_runs_while_the_merges_frames_are_brought_up_to_date(imported_project: Path) -> None:
+    """konobi_s01e007 in the app: a merge rewrote all 193 frames, and the re-run of the stages after the
+    masks (656 steps) ran as one interactive job, which serves no other job: the next click waited behind
+    it ("Refining Hero on frame 41..." for over 3 minutes, 20-30 were left). A re-run of more than one
+    frame is batch work now, so a click between its frames runs at once, and the merge's frames still
+    end up to date."""
+    import threading
+
+    from app.pipeline.graph import FRESH
+
+    going = threading.Event()
+
+    class SlowMatter:
+        name, role = "slow", "matter"
+
+        def matte(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            going.set()
+            time.sleep(0.4)
+            return mask.astype(np.float32)
+
+    root = imported_project
+    with Project.open(root) as p:
+        two = {1: (8, 68, 8, 40), 2: (8, 60, 90, 130)}
+        _stage1(p, [two, two])
+    with Project.open(root) as p:
+        runner = PipelineRunner(p, backends={"matter": SlowMatter(), "clicker": DiskClicker()}).start()
+        try:
+            a, b = sorted(o.id for o in p.objects.all())[:2]
+            runner.submit_object_edit(lambda project: project.objects.merge(a, b), "merge").wait(60)
+            assert going.wait(60)  # the merge's re-run is computing its frames
+            update = next(j for j in runner.jobs() if j.kind == "update")
+            click = runner.submit_click(3, a, Prompt(points=((20.0, 80.0, True),)))
+            assert click.wait(60)
+            assert update.state == "running" and update.done < update.total  # the click did not wait for it
+            assert runner.wait_idle(300)
+            merged = [f for f in range(p.frame_count) if a in _ids(p.masks_or_empty(f))]
+            assert 3 in merged and (runner.stage_status("matte")[merged] == FRESH).all()
+        finally:
+            runner.stop()

@@ -25,7 +25,7 @@ def shot_number(project: Project, frame: int) -> int:
 
 
 def frame_span(frames: tuple[int, ...] | list[int]) -> str:
-    """``frame 34`` / ``frames 30-45`` / ``frames 3, 9 and 12`` (from 1)."""
+    """``frame 34`` / ``frames 30-45`` / ``frames 3, 9 and 12`` / ``123 frames in 42-190`` (from 1)."""
     shown = sorted(f + 1 for f in frames)
     if not shown:
         return "no frame"
@@ -35,7 +35,7 @@ def frame_span(frames: tuple[int, ...] | list[int]) -> str:
         return f"frames {shown[0]}-{shown[-1]}"
     if len(shown) <= 4:
         return f"frames {', '.join(map(str, shown[:-1]))} and {shown[-1]}"
-    return f"{counted(len(shown), 'frame')} ({shown[0]}-{shown[-1]})"
+    return f"{counted(len(shown), 'frame')} in {shown[0]}-{shown[-1]}"
 
 
 def _rows(entry: JournalEntry) -> dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]]:
@@ -121,3 +121,22 @@ def edit_outcome(project: Project, entries: list[JournalEntry]) -> str:
     if not mine:
         return ""
     return f"Done: {describe_edit(project, mine[-1])}. Ctrl+Z undoes it."
+
+
+GREW_MUCH = 2.0  # a click that more than doubles its object says so: it may have taken background
+
+
+def click_outcome(project: Project, entry: JournalEntry) -> str:
+    """The status line after a click correction: its object's pixels before and after on the frame
+    ("Click correction on Hero, frame 41: 35,966 -> 138,205 px."), and when the click more than doubled
+    the object (konobi_s01e007: a click beside a character took the whole door behind it), that Ctrl+Z
+    undoes it."""
+    if not entry.edits:
+        return ""
+    edit = entry.edits[0]
+    oid = int(edit.object_id)
+    before, after = int((edit.before == oid).sum()), int((edit.after == oid).sum())
+    line = f"Click correction on {_name(project, entry, oid)}, frame {edit.frame + 1}: {before:,} -> {after:,} px."
+    if before and after > GREW_MUCH * before:
+        line += f" It grew {after / before:.1f}x - if it took background, Ctrl+Z undoes it."
+    return line
