@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run pipeline stages on a project")
     p.add_argument("project")
     p.add_argument("--stages", help="comma-separated stages (default: all)")
-    p.add_argument("--shots", help="comma-separated shot indices (default: all)")
+    p.add_argument("--shots", help="comma-separated shot numbers, from 1 as the app shows them (default: all)")
     p.add_argument("--backend", action="append", default=[], metavar="ROLE=NAME", help="e.g. matter=u2net")
     p.add_argument("--device", default="auto")
     p.add_argument("--force", action="store_true", help="re-run fresh results too")
@@ -208,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("out")
     p.add_argument("--format", default="layers")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="e.g. shots=1,3 (shots from 1, as the app numbers them), max_per_shot=20")
     p.add_argument("--confirmed-only", action="store_true", help="only objects the user named or confirmed")
     p.add_argument("--allow-stale", action="store_true",
                    help="write stale results as they are (listed in the manifest) instead of re-running them first")

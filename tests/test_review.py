@@ -90,7 +90,7 @@ def test_review_command(season: tuple[Path, int], capsys: pytest.CaptureFixture[
     assert (top["episode"], top["shot"], top["object_id"]) == ("ep02", BROKEN_SHOT, target)
     assert main(["review", str(root / "ep02")]) == 0  # one project, plain text, worst 5 %
     text = capsys.readouterr().out.splitlines()
-    assert text[0].startswith("1 of ") and f"shot {BROKEN_SHOT} " in text[1] and f"object {target} " in text[1]
+    assert text[0].startswith("1 of ") and f"shot {BROKEN_SHOT + 1} " in text[1] and f"object {target} " in text[1]
     with pytest.raises(InputError):
         review_projects(root / "nothing")
 

@@ -218,6 +218,7 @@ def test_a_job_before_its_first_frame_says_how_long_it_has_worked(qtbot: Any, im
 
     from app.ui.controller import MainController
     from app.ui.jobs_panel import JobsPanel
+    from app.ui.jobtext import describe
 
     release = threading.Event()
 
@@ -251,6 +252,13 @@ def test_a_job_before_its_first_frame_says_how_long_it_has_worked(qtbot: Any, im
         qtbot.waitUntil(lambda: bool(panel.visible_rows()) and "working for about 2 min" in panel.rows[0].detail.text(),
                         timeout=5000)  # the panel's own timer, with no event from the runner
         assert panel.rows[0].detail.text().startswith("starting: loading models and analysing the shot")
+        # konobi_s01e007 (193 frames): "816 frames to do", then "done: 984 of 984 frames" - a run counts
+        # each stage on each frame, and says so.
+        assert "steps to do: a step is one stage on one frame" in panel.rows[0].detail.text()
+        assert describe("run", 1, "done", 984, 984).line() == "Run all stages #1: done: 984 of 984 steps"
+        assert describe("update", 2, "running", 30, 656, 0.34, 0, "matte").detail == \
+            "matte (cutting out characters), 30 of 656 steps, 0.3 steps/s"
+        assert describe("propagate", 3, "done", 86, 86).detail == "done: 86 of 86 frames"
     finally:
         release.set()
         c.cancel()
@@ -1308,7 +1316,7 @@ def test_the_window_says_once_that_a_rerun_cleared_the_undo_history_it_replaced(
         notice = history_cleared([2])
         qtbot.waitUntil(lambda: any(notice in line for line in said), timeout=10000)
         qtbot.wait(300)
-        assert [line for line in said if notice in line] == [f"Run all stages #{rerun.job_id}: done: 36 of 36 frames. {notice}"]
+        assert [line for line in said if notice in line] == [f"Run all stages #{rerun.job_id}: done: 36 of 36 steps. {notice}"]
         assert history_cleared([2]) == ("Undo history before the re-run of shot 2 was cleared: "
                                          "the re-run replaced those frames.")
         frame8 = p.masks_or_empty(8)
@@ -1369,3 +1377,151 @@ def test_celstudio_run_force_says_when_the_rerun_cleared_undo_history(
         assert retired and not p.history.done
         shots = [i + 1 for i, s in enumerate(p.shots) if s.start in retired[-1].payload["shots"]]
     assert f"note: {history_cleared(shots)}" in out.splitlines()
+
+
+def test_undo_and_redo_say_what_they_did_once_they_ran_not_when_they_were_queued(qtbot: Any, tmp_path: Path) -> None:
+    """Ctrl+Z with empty undo and redo stacks while a run was on its way said "Undo done.": the line was
+    written when the undo job was queued, not when it ran. The job now reports what it did: "Nothing to
+    undo." once it ran, and for an edit what it undid or redid, with the object and the frame as the
+    app numbers them ("Undid: brush on Character 2, frame 9."); the Jobs panel keeps the line a while. An
+    object edit says what it did too ("Rename #5: done." told nothing)."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import Qt
+
+    c, w, root = _looks_window(qtbot, tmp_path, [{1: _FIGURES[0]}, {1: _FIGURES[1]}, {}])
+    said: list[str] = []
+    c.status.connect(said.append)
+    ended: list[JobFinished] = []
+
+    def idle() -> bool:
+        return c.runner is not None and all(j.state not in ("running", "queued") for j in c.runner.jobs())
+
+    def keys(mods: Qt.KeyboardModifier) -> None:
+        w.activateWindow()
+        w.view.setFocus()
+        qtbot.waitUntil(w.view.hasFocus, timeout=5000)
+        qtbot.keyClick(w.view, Qt.Key.Key_Z, mods)
+
+    try:
+        assert c.open_project(root)
+        p = c.project
+        assert p is not None and c.runner is not None
+        qtbot.waitUntil(idle, timeout=120000)
+        c.runner.subscribe(lambda e: ended.append(e) if isinstance(e, JobFinished) and e.kind == "undo" else None)
+        assert not p.history.done and not p.history.undone
+        c.runner.pause()  # the run waits, so the undo queued behind it has not run when the key is pressed
+        run = c.runner.submit_run(["matte"], force=True)
+        keys(Qt.KeyboardModifier.ControlModifier)
+        assert said[-1] == "Undo waits for the jobs before it." and not ended
+        c.runner.resume()
+        qtbot.waitUntil(lambda: run.wait(0) and idle() and bool(ended), timeout=120000)
+        qtbot.waitUntil(lambda: "Nothing to undo." in said, timeout=10000)
+        assert not any(line.startswith(("Undo done", "Redo done")) for line in said)
+        assert [e.message for e in ended] == ["Nothing to undo."]
+
+        gone = int(p.objects.lut(6, 6)[1])
+        name = p.objects.require(gone).name
+        c.set_frame(8)
+        c.set_object(gone)
+        c.brush([(float(_STROKE[2]), 80.0), (float(_STROKE[3]), 80.0)], radius=5)
+        qtbot.waitUntil(lambda: len(p.history.done) == 1 and idle(), timeout=60000)
+        keys(Qt.KeyboardModifier.ControlModifier)
+        undid = f"Undid: brush on {name}, frame 9."
+        qtbot.waitUntil(lambda: undid in said and idle(), timeout=60000)
+        assert p.history.undone and not p.history.done
+        assert any(detail == undid for _, _, _, detail, _, _ in c.job_lines())  # the Jobs panel keeps it
+        keys(Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        qtbot.waitUntil(lambda: f"Redid: brush on {name}, frame 9." in said and idle(), timeout=60000)
+        assert p.history.done and not p.history.undone
+        c.rename_object(gone, "Hero")
+        qtbot.waitUntil(lambda: p.objects.require(gone).name == "Hero" and idle(), timeout=60000)
+        qtbot.waitUntil(lambda: f"Done: rename of {name} to Hero. Ctrl+Z undoes it." in said, timeout=10000)
+        keys(Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: f"Undid: rename of {name} to Hero." in said, timeout=60000)
+    finally:
+        c.close_project()
+
+
+def test_the_command_line_numbers_shots_from_1_as_the_app_does_and_refuses_0(
+        imported_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`celstudio run --shots` took indices from 0 while the app, the timeline and every notice number
+    shots from 1 ("the re-run of shot 1"), so `--shots 1` re-ran the app's shot 2. Shots count from 1 on
+    the command line now (run, and export's shots= and exclude_shots=); a 0, which only a script written
+    for the old numbering sends, is an error that says so, and the run says which frames it ran."""
+    from app.cli import main
+    from app.pipeline.graph import FRESH, stage_status
+    from app.store.retire import RETIRE
+    from app.words import history_cleared
+
+    root = str(imported_project)
+    for bad, says in (("0", "shots are numbered from 1"), ("3", "there is no shot 3; this project's shots are 1..2"),
+                      ("1,x", "takes comma-separated whole numbers")):
+        assert main(["run", root, "--stages", "segment", "--shots", bad]) == 1
+        assert says in capsys.readouterr().err
+    assert main(["run", root, "--stages", "segment", "--shots", "2"]) == 0
+    assert "running shot 2 (frames 7-12)" in capsys.readouterr().out.splitlines()
+    with Project.open(imported_project, read_only=True) as p:
+        fresh = stage_status(p, "segment", "classical") == FRESH
+        assert [s.start for s in p.shots] == [0, 6] and fresh[6:].all() and not fresh[:6].any()
+    # The app's notice and the command line name the same shot: a user's merge, then `--shots 2 --force`.
+    assert main(["run", root, "--stages", "segment,propagate"]) == 0
+    with Project.open(imported_project) as p:
+        there = _ids(p.masks_or_empty(10))  # an object of shot 2 merged into another: shot 2's frames change
+        absorb = min(there)
+        keep = min(o.id for o in p.objects.all() if o.kind == "character" and o.id != absorb)
+        p.objects.merge(keep, absorb)
+    capsys.readouterr()
+    assert main(["run", root, "--stages", "segment,propagate", "--shots", "2", "--force"]) == 0
+    out = capsys.readouterr().out
+    with Project.open(imported_project, read_only=True) as p:
+        retired = [e for e in p.journal if e.kind == RETIRE]
+        assert retired and retired[-1].payload["shots"] == [6]  # the shot starting at frame 6: the second
+    assert f"note: {history_cleared([2])}" in out.splitlines()
+    # export: shots= counts from 1 too
+    assert main(["export", root, str(tmp_path / "out0"), "--format", "layers", "--option", "shots=0"]) == 1
+    assert "shots are numbered from 1" in capsys.readouterr().err
+    assert main(["export", root, str(tmp_path / "out"), "--format", "layers", "--option", "shots=2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["selection"]["shots"] == [1] and 0 < summary["frames"] <= 6  # the second shot's frames
+
+
+def test_a_click_after_a_merge_runs_while_the_merges_frames_are_brought_up_to_date(imported_project: Path) -> None:
+    """konobi_s01e007 in the app: a merge rewrote all 193 frames, and the re-run of the stages after the
+    masks (656 steps) ran as one interactive job, which serves no other job: the next click waited behind
+    it ("Refining Hero on frame 41..." for over 3 minutes, 20-30 were left). A re-run of more than one
+    frame is batch work now, so a click between its frames runs at once, and the merge's frames still
+    end up to date."""
+    import threading
+
+    from app.pipeline.graph import FRESH
+
+    going = threading.Event()
+
+    class SlowMatter:
+        name, role = "slow", "matter"
+
+        def matte(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            going.set()
+            time.sleep(0.4)
+            return mask.astype(np.float32)
+
+    root = imported_project
+    with Project.open(root) as p:
+        two = {1: (8, 68, 8, 40), 2: (8, 60, 90, 130)}
+        _stage1(p, [two, two])
+    with Project.open(root) as p:
+        runner = PipelineRunner(p, backends={"matter": SlowMatter(), "clicker": DiskClicker()}).start()
+        try:
+            a, b = sorted(o.id for o in p.objects.all())[:2]
+            runner.submit_object_edit(lambda project: project.objects.merge(a, b), "merge").wait(60)
+            assert going.wait(60)  # the merge's re-run is computing its frames
+            update = next(j for j in runner.jobs() if j.kind == "update")
+            click = runner.submit_click(3, a, Prompt(points=((20.0, 80.0, True),)))
+            assert click.wait(60)
+            assert update.state == "running" and update.done < update.total  # the click did not wait for it
+            assert runner.wait_idle(300)
+            merged = [f for f in range(p.frame_count) if a in _ids(p.masks_or_empty(f))]
+            assert 3 in merged and (runner.stage_status("matte")[merged] == FRESH).all()
+        finally:
+            runner.stop()

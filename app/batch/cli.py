@@ -59,9 +59,9 @@ def run_batch_command(args: argparse.Namespace) -> int:
               f"{len(summary.workers)} workers ({summary.address or 'no cluster needed'})")
         for ep in summary.episodes:
             for failure in ep["failed_shots"]:
-                print(f"failed: {ep['name']} shot {failure['shot']}: {failure['reason']}")
+                print(f"failed: {ep['name']} shot {failure['shot'] + 1}: {failure['reason']}")  # from 1, as the app
             for failure in ep["failed_frames"][:10]:
-                print(f"failed: {ep['name']} {failure['stage']} frame {failure['frame']}: {failure['reason']}")
+                print(f"failed: {ep['name']} {failure['stage']} frame {failure['frame'] + 1}: {failure['reason']}")
             if ep["export_error"]:
                 print(f"not exported: {ep['name']}: {ep['export_error']}")
     failed = summary.shots_failed or any(ep["failed_frames"] or ep["export_error"] for ep in summary.episodes)
@@ -87,6 +87,7 @@ def run_review_command(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(entries)} of {len(queue.entries)} shot objects to review, worst first:")
     for e in entries:
-        print(f"{e.score:6.3f}  {e.episode}  shot {e.shot} [{e.start}-{e.end})  object {e.object_id}  "
-              f"frame {e.frame}  {e.reason}")
+        # Shots and frames from 1, as the app shows them (the JSON keeps the indices).
+        print(f"{e.score:6.3f}  {e.episode}  shot {e.shot + 1} (frames {e.start + 1}-{e.end})  object {e.object_id}  "
+              f"frame {e.frame + 1}  {e.reason}")
     return 0

@@ -256,14 +256,14 @@ class Scheduler(Actors):
             self._fail(item, reason)
             return
         self.retries += 1
-        self.say(f"{item.episode.name} shot {item.shot}: attempt {item.attempts} failed ({reason}); retrying")
+        self.say(f"{item.episode.name} shot {item.shot + 1}: attempt {item.attempts} failed ({reason}); retrying")
         self.queue.append(item)
 
     def _fail(self, item: Item, reason: str) -> None:
         ep = item.episode
         item.frames = None
         ep.failed[item.shot] = reason
-        self.say(f"{ep.name} shot {item.shot}: failed after {item.attempts} attempts: {reason}")
+        self.say(f"{ep.name} shot {item.shot + 1}: failed after {item.attempts} attempts: {reason}")
         self._register_next(ep)  # the shots after it go on
 
     def _give_up(self, exhausted: bool) -> None:
@@ -283,7 +283,7 @@ class Scheduler(Actors):
             if item.shot not in item.episode.done and item.shot not in item.episode.failed:
                 item.attempts = max(item.attempts, 1)
                 item.episode.failed[item.shot] = reason
-                self.say(f"{item.episode.name} shot {item.shot}: failed: {reason}")
+                self.say(f"{item.episode.name} shot {item.shot + 1}: failed: {reason}")
 
     def _node(self, node: str) -> None:
         self.shots_by_node[node] = self.shots_by_node.get(node, 0) + 1

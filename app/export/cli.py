@@ -12,6 +12,7 @@ from app.errors import ProjectLocked, ProjectReadOnly
 from app.export import SELECTION_KEYS, export_project
 from app.export.naming import ExportError
 from app.store import Project
+from app.words import shot_indices
 
 LIST_KEYS = {"shots", "exclude_shots", "objects", "exclude_objects", "frames"}
 INT_LIST_KEYS = {"shots", "exclude_shots", "frames"}
@@ -84,6 +85,9 @@ def run_export_command(args: argparse.Namespace) -> int:
         project = Project.open(Path(args.project), read_only=True)
         allow_stale = True
     with project:
+        for key in ("shots", "exclude_shots"):  # numbered from 1 on the command line, as the app shows them
+            if key in options:
+                options[key] = shot_indices(options[key], len(project.shots), f"--option {key}")
         summary = export_project(project, Path(args.out), format=str(args.format), progress=progress,
                                  workers=workers, allow_stale=allow_stale,
                                  stage_progress=stage_progress,

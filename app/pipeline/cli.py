@@ -13,6 +13,7 @@ from app.pipeline.runner import PipelineRunner, PipelineSettings
 from app.store import Project
 from app.store.retire import RETIRE, cleared_notice
 from app.terminal import Progress
+from app.words import numbers, shot_indices
 
 
 def parse_backends(pairs: list[str]) -> dict[str, str]:
@@ -37,9 +38,11 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
     with Project.open(Path(args.project)) as project:
         for notice in project.notices:
             print(f"note: {notice}")
-        shots = [int(s) for s in args.shots.split(",")] if args.shots else None
-        if shots and any(not 0 <= s < len(project.shots) for s in shots):
-            raise CelstudioError(f"Shots are numbered 0..{len(project.shots) - 1}.")
+        # Shot numbers from 1, as the app and every notice show them (`shot_indices` refuses a 0).
+        shots = shot_indices(numbers(args.shots, "--shots"), len(project.shots)) if args.shots else None
+        if shots is not None:
+            print("running " + ", ".join(f"shot {i + 1} (frames {project.shots[i].start + 1}-{project.shots[i].end})"
+                                         for i in sorted(set(shots))))
         backends = {**project.manifest.settings.get("backends", {}), **parse_backends(args.backend)}
         runner = PipelineRunner(project, PipelineSettings(backends=backends, device=args.device))
         started = project.journal.last_seq  # what the run journals comes after this
@@ -76,7 +79,7 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
             if entry.seq > started and entry.kind == RETIRE:
                 print(f"note: {cleared_notice(project, entry)}")
         for f in failures[:10]:
-            print(f"failed: {f.stage} frame {f.frame}: {f.reason}")
+            print(f"failed: {f.stage} frame {f.frame + 1}: {f.reason}")  # frames from 1, as the app shows them
         for stage in stages or STAGES:
             name = runner.settings.backend_name(ROLE_OF_STAGE[stage])
             print(f"{stage:<10} {name:<12} " + ", ".join(f"{k} {v}" for k, v in stage_summary(project, stage, name).items()))

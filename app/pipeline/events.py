@@ -24,7 +24,7 @@ class JobFinished:
     job_id: int
     kind: str
     status: str  # "done" | "cancelled" | "failed"
-    message: str = ""
+    message: str = ""  # failed: why; done: what the job did when it says (an undo: "Undid: ...")
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class JobInfo:
     first_at: float = 0.0  # when the job's first frame was done (models loaded, the shot analysed)
     first_done: int = 0  # frames done by then
     write_error: BaseException | None = field(default=None, repr=False)  # the first failed write of this job
+    outcome: str = ""  # what a finished job did, in words (an undo: what it undid); its JobFinished's message
 
 
 @dataclass

@@ -95,6 +95,7 @@ class Worker:
         try:
             job.body(info)
             self.writes.join()
+            message = info.outcome
         except Cancelled:
             status = "cancelled"
         except CelstudioError as exc:

@@ -25,6 +25,7 @@ import numpy as np
 from app.errors import InputError, ProjectError
 from app.store import app_merges
 from app.store.edits import JournalEntry, MaskEdit
+from app.store.history_text import shot_number
 from app.store.layers import label_counts
 from app.store.manifest import ObjectInfo, TrackLink
 from app.store.object_masks import TrackKey, relabel, retrack
@@ -359,7 +360,8 @@ class ObjectStore:
         shot = self.project.shot_of(frame)
         keys = [t.track for t in self.tracks(shot.start) if t.object_at(frame) == oid]
         if not keys:
-            raise InputError(f"Object {oid} was not found by the segment stage on frame {frame}; correct its mask instead.")
+            who = info.name if (info := self.get(oid)) is not None else f"Object {oid}"
+            raise InputError(f"{who} was not found by the segment stage on frame {frame + 1}; correct its mask instead.")
         return self.reassign_tracks(shot.start, keys, to, from_frame=frame if to_end else None)
 
     def reassign_tracks(self, shot_start: int, tracks: list[int], to: int, *, from_frame: int | None = None) -> JournalEntry:
@@ -369,12 +371,13 @@ class ObjectStore:
             self.require(to)
         start = shot.start if from_frame is None else from_frame
         if start not in shot:
-            raise InputError(f"Frame {start} is not in the shot {shot.start}..{shot.end - 1}.")
+            raise InputError(f"Frame {start + 1} is not in shot {shot_number(self.project, shot.start)} "
+                             f"(frames {shot.start + 1}-{shot.end}).")  # numbered from 1, as the app shows them
         new_links: dict[TrackKey, list[list[int]]] = {}
         for track in tracks:
             link = self.track(shot.start, track)
             if link is None:
-                raise InputError(f"Shot {shot.start} has no track {track}.")
+                raise InputError(f"Shot {shot_number(self.project, shot.start)} has no track {track}.")
             new_links[(shot.start, track)] = _normalised([p for p in link.pieces if p[0] < start] + [[start, to]])
         edits = retrack(self.project, shot, range(start, shot.end), self.tracks(shot.start), new_links)
         return self._commit("reassign", edits, {}, new_links, extra={"shot": shot.start, "tracks": tracks, "to": to, "from": start})

@@ -20,6 +20,7 @@ JOB_TITLES = {
     "undo": "Undo",
     "redo": "Redo",
 }
+MULTI_STAGE = {"run", "update"}  # jobs whose counts are stage steps over frames, not frames
 STAGE_WORDS = {
     "segment": "finding objects",
     "propagate": "tracking objects",
@@ -68,23 +69,28 @@ def describe(kind: str, job_id: int, state: str, done: int = 0, total: int = 0, 
     """The title and detail line of one job in any state (``elapsed_s``: how long it has run)."""
     title = f"{JOB_TITLES.get(kind, kind.title())} #{job_id}"
     step = f"{stage} ({STAGE_WORDS[stage]})" if stage in STAGE_WORDS else stage
-    counts = f"{done} of {total} frames" if total else ""
+    # A run counts each stage on each frame: "984 of 984 frames" on a 193-frame clip read as a miscount.
+    unit = "steps" if kind in MULTI_STAGE else "frames"
+    counts = f"{done} of {total} {unit}" if total else ""
     if state == "queued":
         return JobText(title, "waiting for the jobs before it")
     if state == "cancelled":
         return JobText(title, "cancelled" + (f" after {counts}" if counts else "") + "; finished frames are kept")
     if state == "failed":
         return JobText(title, f"failed: {message}" if message else "failed")
+    if state == "done" and message:  # what the job did, when it says (an undo: "Undid: brush on Luffy, frame 34.")
+        return JobText(title, message)
     if state == "done":
         return JobText(title, "done" + (f": {counts}" if counts else ""))
     if done == 0:
         # Before the first frame the runner loads models and analyses the shot: say so, not nothing.
-        todo = f" ({total} frames to do)" if total else ""
+        todo = (f" ({total} {unit} to do" + (": a step is one stage on one frame" if unit == "steps" else "") + ")"
+                if total else "")
         working = f", working for {duration(elapsed_s)}" if elapsed_s >= WORKING_SHOWN_AFTER_S else ""
         return JobText(title, STARTING.get(kind, "working") + todo + working)
     parts = [p for p in (step, counts) if p]
     if fps > 0:
-        parts.append(f"{fps:.1f} frames/s" if fps < 10 else f"{fps:.0f} frames/s")
+        parts.append(f"{fps:.1f} {unit}/s" if fps < 10 else f"{fps:.0f} {unit}/s")
     left = duration(eta_s)
     if left:
         parts.append(f"{left} left")

@@ -115,7 +115,8 @@ class ReviewPanel(QWidget):
         entries = queue.entries[: self.limit]
         self.table.setRowCount(len(entries))
         for row, e in enumerate(entries):
-            values: tuple[Any, ...] = (f"{e.score:.3f}", e.episode, e.shot, e.object_id, e.frame, e.reason)
+            # Shots and frames from 1, as the timeline and the status line number them.
+            values: tuple[Any, ...] = (f"{e.score:.3f}", e.episode, e.shot + 1, e.object_id, e.frame + 1, e.reason)
             for col, value in enumerate(values):
                 self.table.setItem(row, col, QTableWidgetItem(str(value)))
         self.table.resizeColumnsToContents()

@@ -13,6 +13,7 @@ import numpy as np
 
 from app.errors import CelstudioError
 from app.pipeline.strokes import rasterise_stroke
+from app.store.history_text import history_outcome
 from app.ui.controller.core import MIN_BOX, Tool
 from models.base import Prompt
 
@@ -175,19 +176,22 @@ class EditingMixin(_Base):
             return
         self.clear_prompt()  # the points described the mask before the undo: never send them again
         # Nothing to undo (a re-run may have cleared the history: app.store.retire) and no edit on its way
-        # that an undo queued behind it would revert: say so rather than "done".
+        # that an undo queued behind it would revert: say so at once.
         pending = self.runner is not None and any(j.kind != "prepare" and j.state in ("queued", "running")
                                                   for j in self.runner.jobs())
         if not pending and not (self.project.history.done if which == "undo" else self.project.history.undone):
             self.status.emit(f"Nothing to {which}.")
             return
         try:
-            if self.runner is not None:  # the undo runs as a job: its result arrives as events
-                result: Any = self.runner.undo() if which == "undo" else self.runner.redo()
-            else:
-                result = self.project.undo() if which == "undo" else self.project.redo()
+            if self.runner is not None:
+                # The undo runs as a job, after the jobs before it: what it undid (or that there was
+                # nothing) is only known then, and the status line says it when the job ends.
+                self.runner.undo() if which == "undo" else self.runner.redo()
+                if pending:
+                    self.status.emit(f"{which.title()} waits for the jobs before it.")
+                return
+            entry = self.project.undo() if which == "undo" else self.project.redo()
         except CelstudioError as exc:
             self.error.emit(exc)
             return
-        self.status.emit(f"Nothing to {which}." if result is None and self.runner is None else f"{which.title()} done.")
-
+        self.status.emit(history_outcome(self.project, which, entry))

@@ -29,7 +29,7 @@ class JobsMixin(_Base):
             self.status.emit("The pipeline is not available.")
             return None
         self.last_job = self.runner.submit_propagate(self.frame, direction)
-        self.status.emit(f"Propagating {direction} from frame {self.frame} within the shot...")
+        self.status.emit(f"Propagating {direction} from frame {self.frame + 1} within the shot...")
         return self.last_job
 
     def run_all(self) -> Any:
@@ -136,14 +136,17 @@ class JobsMixin(_Base):
             return  # background embedding work the user did not ask for: no status noise
         done, total = self.job_counts.pop(event.job_id, (0, 0))
         self.job_stage.pop(event.job_id, None)
-        if event.status in ("cancelled", "failed"):
+        if event.status in ("cancelled", "failed") or (event.kind in ("undo", "redo") and event.message):
             self.finished_jobs.append(FinishedJob(event.job_id, event.kind, event.status, event.message,
                                                   done, total, time.monotonic()))
         if event.kind in ("delete", "undo", "redo"):
             self._objects_touched()  # the object list may have changed with the masks
         text = describe(event.kind, event.job_id, event.status, done, total, message=event.message)
         notice, self._history_notice = self._history_notice, ""
-        self.status.emit(text.line() + "." + (f" {notice}" if notice else ""))
+        # A job that says what it did (an undo: "Undid: brush on Luffy, frame 34.", an object edit: "Done:
+        # merge of ...") says it once it ran.
+        said = event.message if event.status == "done" and event.message else text.line() + "."
+        self.status.emit(said + (f" {notice}" if notice else ""))
         if event.status == "failed" and event.message:
             self.error.emit(CelstudioError(event.message))
         by_user = event.job_id in self._cancelled_by_user

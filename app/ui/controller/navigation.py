@@ -59,7 +59,8 @@ class NavigationMixin(_Base):
         if shots != self.project.shots:
             self.project.set_shots(shots)
             self.timeline_changed.emit()
-            self.status.emit(f"Split the shot at frame {self.frame}")
+            number = next(i for i, s in enumerate(shots) if s.start == self.frame) + 1
+            self.status.emit(f"Split the shot at frame {self.frame + 1}: shot {number} starts there.")  # from 1, as shown
 
     def merge_shot(self) -> None:
         """Merge the current shot with the next one (a cut that is not one)."""
