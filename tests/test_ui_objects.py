@@ -43,6 +43,10 @@ def app_window(qtbot: Any, tmp_path: Path) -> Iterator[tuple[MainWindow, MainCon
     p.close()
     controller = MainController(runner_factory=lambda project: PipelineRunner(project).start())
     window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    # These tests drive their own edits. With the first run on (the window's default), it propagated shot 0
+    # afresh while they edited (frame 1 one full-frame object, 3 runs in 6 once a multi-frame edit's re-run
+    # became batch work that serves the next edit between its frames).
+    controller.auto_run = False
     qtbot.addWidget(window)
     window.show()
     assert controller.open_project(root)
