@@ -30,6 +30,7 @@ from models.base import Image, Labels
 from models.classical.filters import line_art, masked_median_colour
 from models.classical.inked_under import inked_under
 from models.classical.labelmaps import filled
+from models.classical.morphology import hull_points
 
 K3 = np.ones((3, 3), np.uint8)
 Mask = NDArray[np.bool_]
@@ -304,7 +305,7 @@ def _under_cut(region: Mask, y0: int, x0: int, own: Mask, rows: NDArray[np.intp]
 
 def _hull(mask: Mask) -> Mask:
     """The convex hull of all of ``mask``'s pixels."""
-    pts = cv2.findNonZero(mask.astype(np.uint8))
+    pts = hull_points(mask)
     out = np.zeros(mask.shape, np.uint8)
     if pts is not None:
         cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Labels
+from models.classical.morphology import hull_points
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
@@ -114,8 +115,9 @@ def hulls(mask: NDArray[np.uint8], min_area: float) -> NDArray[np.uint8]:
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     for c in range(1, n):
         if stats[c, cv2.CC_STAT_AREA] >= max(16.0, min_area * mask.size):
-            pts = cv2.findNonZero((lab == c).astype(np.uint8))
-            cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
+            pts = hull_points(lab == c)
+            if pts is not None:  # never empty: the component has pixels
+                cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
     return out
 
 
