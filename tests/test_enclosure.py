@@ -264,3 +264,26 @@ def test_a_painted_region_against_a_dark_background_is_no_inked_shirt() -> None:
     found = (cv2.erode(m["found"].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0).astype(np.uint8)
     out = attach_regions(found, img)
     assert (out[m["crate"]] == 0).all()
+
+
+def test_holes_that_continue_outside_are_judged_for_all_holes_at_once() -> None:
+    """`_continuing_holes` gives every hole the answer the per-hole test gave: most of the hole's
+    region pixels (edges, region 0, count for nothing) lie in regions mostly outside the silhouette;
+    a hole that shows no region does not continue."""
+    from models.classical.enclosure import _continuing_holes
+
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        comp = rng.integers(0, 6, (40, 50)).astype(np.int32)
+        regions = rng.integers(0, 9, (40, 50)).astype(np.int32)
+        regions[comp == 5] = 0  # hole 5 shows only edges
+        total = np.bincount(regions.ravel(), minlength=9) + rng.integers(0, 300, 9)
+        within = rng.integers(0, total + 1)
+        got = _continuing_holes(comp, 6, regions, within, total)
+        for c in range(1, 6):
+            ids, counts = np.unique(regions[comp == c], return_counts=True)
+            counts, ids = counts[ids > 0], ids[ids > 0]
+            outside = (total[ids] - within[ids]) > 0.5 * total[ids]
+            want = counts.sum() > 0 and counts[outside].sum() > 0.5 * counts.sum()
+            assert bool(got[c]) == bool(want), c
+        assert not got[5]

@@ -67,3 +67,27 @@ def test_a_shot_segmented_on_several_threads_is_the_serial_result() -> None:
         assert np.array_equal(a.labels, b.labels) and a.kinds == b.kinds
         assert a.confidence is not None and b.confidence is not None
         assert np.array_equal(a.confidence, b.confidence)
+
+
+def test_a_masks_hull_from_its_rows_ends_is_the_hull_of_all_its_pixels() -> None:
+    """`morphology.hull_points` (each row's first and last pixel) gives `cv2.convexHull` the same
+    hull, vertex for vertex, as every pixel of the mask: filled shapes, sparse specks, one pixel."""
+    import cv2
+
+    from models.classical.morphology import hull_points
+
+    rng = np.random.default_rng(11)
+    for t in range(300):
+        m = np.zeros((int(rng.integers(1, 90)), int(rng.integers(1, 90))), bool)
+        for _ in range(int(rng.integers(1, 5))):
+            y, x = int(rng.integers(0, m.shape[0])), int(rng.integers(0, m.shape[1]))
+            m[y:y + int(rng.integers(1, 40)), x:x + int(rng.integers(1, 40))] = True
+        if t % 2:
+            m &= rng.random(m.shape) < 0.1
+        full = cv2.findNonZero(m.astype(np.uint8))
+        ends = hull_points(m)
+        if full is None:
+            assert ends is None
+            continue
+        assert ends is not None and len(ends) <= len(full)
+        assert np.array_equal(cv2.convexHull(ends), cv2.convexHull(full))

@@ -21,7 +21,7 @@ import models.classical.camera as camera_module
 from app.pipeline.frames import ShotFrames
 from app.pipeline.graph import CAMERA_RECORD, FRESH, STAGES
 from app.pipeline.stages.shot import ShotAnalyses
-from models.classical.background import K3, _box_excess_u8, excess
+from models.classical.background import K3, _box_excess_u8, _box_within_u8, excess
 from models.classical.camera import refine_camera
 
 
@@ -78,6 +78,24 @@ def test_the_integer_support_test_equals_excess() -> None:
     # Both sides of the box occur: below lo and above hi.
     x = labs[2][None]
     assert (x < lo).any() and (x > hi).any()
+
+
+def test_the_support_tests_cut_without_square_roots_equals_excess_under_tol() -> None:
+    """`_box_within_u8` is `excess < tol` bit for bit: at the support's tolerance (14: sums of squares
+    under 196, clamped 8-bit squares), at tolerances between two roots, and past 16 (16-bit squares)."""
+    rng = np.random.default_rng(7)
+    labs = rng.integers(0, 256, (3, 40, 60, 3), dtype=np.uint8)
+    labs[0, :5] = 0
+    labs[1, :5] = 255
+    lo = np.stack([cv2.erode(x, K3) for x in labs]).astype(np.uint8)
+    hi = np.stack([cv2.dilate(x, K3) for x in labs]).astype(np.uint8)
+    near = np.clip(labs[2].astype(np.int16) + rng.integers(-12, 13, labs[2].shape), 0, 255).astype(np.uint8)
+    for x in (labs[0], labs[2], near):
+        for tol in (14.0, 0.5, 9.99, 13.9999, 14.0001, 15.99, 16.0, 30.0, 500.0):
+            got = _box_within_u8(x[None], lo, hi, tol)
+            want = excess(x[None], lo, hi) < tol
+            assert got.dtype == np.bool_ and np.array_equal(got, want), tol
+        assert 0 < int(_box_within_u8(x[None], lo, hi, 14.0).sum()) < lo.shape[0] * 40 * 60
 
 
 def test_the_next_shot_s_camera_is_analysed_ahead_on_its_own_thread(

@@ -3,6 +3,7 @@ per-frame image helpers (plate difference, robust threshold, GrabCut, guided ups
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -91,11 +92,10 @@ class BackgroundModel:
 
     def _support(self, lab: Image, valid: NDArray[np.bool_], own: int | None) -> tuple[
             NDArray[np.float32], NDArray[np.int32]]:
-        d = _box_excess_u8(lab[None], self.lo, self.hi)
         cover = self.valid & valid
         if own is not None:
             cover[own] = False
-        agree = (d < self.tol) & cover
+        agree = _box_within_u8(lab[None], self.lo, self.hi, self.tol) & cover
         n = cover.sum(axis=0).astype(np.int32)
         return (agree.sum(axis=0) / np.maximum(n, 1)).astype(np.float32), n
 
@@ -198,6 +198,37 @@ def _box_excess_u8(x: NDArray[np.uint8], lo: NDArray[np.uint8], hi: NDArray[np.u
     for c in range(1, squares.shape[-1]):
         total += squares[..., c]
     return np.asarray(np.sqrt(total, out=total), np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _squares_under(tol: float) -> int:
+    """How many whole numbers ``t`` (from 0 on) have ``np.sqrt(float32(t)) < tol``: a prefix, the
+    rounded square root being monotonic, and exactly the sums of squares that `_box_excess_u8` puts
+    under ``tol`` (its totals are whole numbers up to 3 * 255^2, exact in float32)."""
+    levels = np.sqrt(np.arange(3 * 255 * 255 + 1, dtype=np.float32))
+    return int(np.count_nonzero(levels < tol))
+
+
+def _box_within_u8(x: NDArray[np.uint8], lo: NDArray[np.uint8], hi: NDArray[np.uint8], tol: float) -> NDArray[np.bool_]:
+    """``_box_excess_u8(x, lo, hi) < tol``, bit for bit, without square roots or floats: the sum of
+    squares compared with `_squares_under`'s cut. With a cut under 256 (``tol`` up to 15.9) each
+    square is looked up clamped to the cut (one channel that reaches it decides alone), so the
+    sum stays in 16 bits: about two thirds of `_box_excess_u8`'s CPU (the shot analysis's and the
+    segmenter's support test, every sampled frame against every other)."""
+    cut = _squares_under(tol)
+    over = np.maximum(lo, x)
+    over -= np.minimum(hi, x)
+    if cut < 256:
+        table = np.minimum(np.arange(256) ** 2, cut).astype(np.uint8)
+        flat = np.ascontiguousarray(over).reshape(-1, over.shape[-2] * over.shape[-1])
+        squares = np.asarray(cv2.LUT(flat, table), np.uint8).reshape(over.shape)
+        total = squares[..., 0].astype(np.uint16)
+    else:
+        squares = np.multiply(over, over, dtype=np.uint16)
+        total = squares[..., 0].astype(np.uint32)
+    for c in range(1, int(over.shape[-1])):
+        total += squares[..., c]
+    return np.asarray(total < cut)
 
 
 def robust_threshold(values: NDArray[np.float32], k: float = 6.0, floor: float = 18.0) -> float:

@@ -30,6 +30,7 @@ from models.base import Image, Labels
 from models.classical.filters import line_art, masked_median_colour
 from models.classical.inked_under import inked_under
 from models.classical.labelmaps import filled
+from models.classical.morphology import hull_points
 
 K3 = np.ones((3, 3), np.uint8)
 Mask = NDArray[np.bool_]
@@ -101,17 +102,20 @@ def fill_enclosed(labels: Labels, image: Image, keep_out: Mask | None = None, ba
         within = np.bincount(reg[silhouette], minlength=n_reg)
         bar, bg = barrier[y0:y1, x0:x1], None if background is None else background[y0:y1, x0:x1]
         hh, ww = holes.shape
-        for c in range(1, n):
-            if stats[c, cv2.CC_STAT_AREA] > max_share * area:
-                continue
+        # The tests are pure and a hole is left open when any holds, so the cheap ones run first, for
+        # every hole at once: size, regions that continue outside, and `_textured`'s size floor.
+        hole_area = stats[:, cv2.CC_STAT_AREA]
+        judged = (hole_area <= max_share * area) & ~_continuing_holes(comp, n, reg, within, reg_stats[:, cv2.CC_STAT_AREA])
+        judged[0] = False
+        min_texture = round(0.002 * h * w)
+        for c in (int(v) for v in np.flatnonzero(judged)):
             # Each hole is judged in its box grown by the reach (the window `_seen_through` compares
             # colours in; it holds the whole hole with a margin), not in the whole object's box.
             x, y, bw, bh = (int(v) for v in stats[c, :4])
             at = np.s_[max(0, y - r):min(hh, y + bh + r), max(0, x - r):min(ww, x + bw + r)]
             hole = comp[at] == c
-            if _continues_outside(reg[at][hole], within, reg_stats[:, cv2.CC_STAT_AREA]):
-                continue
-            if _textured(hole & ~outline[at], bar[at], round(0.002 * h * w)):
+            # A hole under `_textured`'s floor has fewer core pixels than it: never textured.
+            if hole_area[c] >= min_texture and _textured(hole & ~outline[at], bar[at], min_texture):
                 continue
             if _seen_through(hole, around[at], win[at], match, None if bg is None else bg[at]):
                 continue
@@ -132,15 +136,16 @@ def _textured(hole: Mask, barrier: Mask, min_area: int) -> bool:
     return int(core.sum()) >= min_area and float(barrier[core].mean()) > 0.5
 
 
-def _continues_outside(hole_regions: NDArray[Any], within: NDArray[Any], total: NDArray[Any]) -> bool:
-    """Whether most of a hole shows flat regions that lie mostly outside the silhouette."""
-    ids, counts = np.unique(hole_regions, return_counts=True)
-    keep = ids > 0  # edge pixels belong to no region
-    ids, counts = ids[keep], counts[keep]
-    if counts.sum() == 0:
-        return False
-    outside = (total[ids] - within[ids]) > 0.5 * total[ids]
-    return float(counts[outside].sum()) > 0.5 * float(counts.sum())
+def _continuing_holes(comp: NDArray[Any], n: int, regions: NDArray[Any], within: NDArray[Any],
+                      total: NDArray[Any]) -> NDArray[np.bool_]:
+    """Per hole of ``comp`` (``n`` labels, 0 none): whether most of the hole shows flat regions
+    (``regions``, 0 the edges between them, which count for nothing) that lie mostly outside the
+    silhouette (``within`` of ``total`` pixels inside it)."""
+    outside = (total - within) > 0.5 * total
+    shown = (comp > 0) & (regions > 0)
+    counts = np.bincount(comp[shown], minlength=n)
+    away = np.bincount(comp[shown & outside[regions]], minlength=n)
+    return np.asarray(away > 0.5 * counts)  # a hole that shows no region (counts 0) does not continue
 
 
 def _seen_through(hole: Mask, around: Mask, lab: NDArray[np.uint8], match: float, background: Mask | None) -> bool:
@@ -300,7 +305,7 @@ def _under_cut(region: Mask, y0: int, x0: int, own: Mask, rows: NDArray[np.intp]
 
 def _hull(mask: Mask) -> Mask:
     """The convex hull of all of ``mask``'s pixels."""
-    pts = cv2.findNonZero(mask.astype(np.uint8))
+    pts = hull_points(mask)
     out = np.zeros(mask.shape, np.uint8)
     if pts is not None:
         cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)

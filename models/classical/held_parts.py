@@ -74,6 +74,7 @@ def restore_held_parts(
         comp = np.asarray(comp_, np.int32)
         size = np.bincount(comp.ravel(), minlength=count)
         new = lab_i.copy()
+        moved: dict[int, NDArray[np.uint8]] = {}  # drawing j brought into i by the camera: one warp for all characters
         for c in present:
             others = [j for j in range(n) if j != i and c in characters[j] and (np.asarray(labels[j]) == c).any()]
             others = sorted(others, key=lambda j: (abs(j - i), j))[:NEIGHBOURS]
@@ -91,7 +92,7 @@ def restore_held_parts(
             ok[0] = False  # the line art itself is no region
             if not ok.any():
                 continue
-            held = _held_regions(i, c, others, labels, images, labs, warp, search, comp, ok)
+            held = _held_regions(i, c, others, labels, images, labs, warp, search, comp, ok, moved)
             new = _join(new, c, free, held, comp, barrier)
         out.append(new)
     return out
@@ -100,11 +101,14 @@ def restore_held_parts(
 def _held_regions(
     i: int, c: int, others: list[int], labels: Sequence[Labels], images: Sequence[Image],
     labs: Sequence[NDArray[np.float32]], warp: Callable[[int, int], NDArray[np.float64]], search: int,
-    comp: NDArray[np.int32], candidates: NDArray[np.bool_],
+    comp: NDArray[np.int32], candidates: NDArray[np.bool_], moved: dict[int, NDArray[np.uint8]] | None = None,
 ) -> NDArray[np.bool_]:
     """Per flat region of drawing ``i`` (``comp``; only ``candidates`` are looked at): whether at
     least `AGREE` of drawings ``others`` (of those that see most of it) hold it: their mask of ``c``,
-    moved by the camera and then by ``c``'s own motion, covers `COVER` of it in the same colour."""
+    moved by the camera and then by ``c``'s own motion, covers `COVER` of it in the same colour.
+    ``moved``: drawings already brought into drawing ``i`` by the camera (by index; filled here),
+    shared by the characters of drawing ``i``."""
+    moved = {} if moved is None else moved
     h, w = labels[i].shape
     count = len(candidates)
     image_i = np.asarray(images[i])
@@ -121,7 +125,9 @@ def _held_regions(
         m = np.vstack([np.asarray(warp(j, i), np.float64)[:2], [0.0, 0.0, 1.0]])
         mine = (np.asarray(labels[j]) == c).astype(np.uint8)
         mask = cv2.warpAffine(mine, m[:2], (w, h), flags=cv2.INTER_NEAREST) > 0
-        img = np.asarray(cv2.warpAffine(np.asarray(images[j]), m[:2], (w, h), flags=cv2.INTER_LINEAR), np.uint8)
+        if j not in moved:
+            moved[j] = np.asarray(cv2.warpAffine(np.asarray(images[j]), m[:2], (w, h), flags=cv2.INTER_LINEAR), np.uint8)
+        img = moved[j]
         dx, dy = object_shift(img, mask, image_i, search)
         # Camera, then the character's own motion, then into the window: one warp each.
         mm = (np.array([[1.0, 0.0, dx - x0], [0.0, 1.0, dy - y0], [0.0, 0.0, 1.0]]) @ m)[:2]

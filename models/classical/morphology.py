@@ -99,3 +99,23 @@ def dilate_boxed(mask: NDArray[Any], kernel: NDArray[Any]) -> U8:
     if box is not None:
         out[box] = dilate(np.asarray(mask[box], np.uint8), kernel)
     return out
+
+
+def hull_points(mask: NDArray[Any]) -> NDArray[np.int32] | None:
+    """The points `cv2.convexHull` needs of ``mask``'s non-zero pixels: each row's first and last
+    (a hull vertex is extreme in its row), in `cv2.findNonZero`'s (x, y) layout and row order;
+    None when the mask is empty. The hull of these is the hull of all the pixels, vertex for vertex
+    (OpenCV's hull drops the points along its edges either way; tests/test_segment_cost.py), at a
+    fraction of the points (a character's mask: tens of thousands of pixels, a few hundred rows)."""
+    nonzero = np.asarray(mask if mask.dtype == bool else mask != 0)
+    rows = np.flatnonzero(nonzero.any(axis=1))
+    if len(rows) == 0:
+        return None
+    inside = nonzero[rows]
+    first = inside.argmax(axis=1)
+    last = nonzero.shape[1] - 1 - inside[:, ::-1].argmax(axis=1)
+    xs = np.stack([first, last], axis=1).ravel()  # per row: first, then last (once when they coincide)
+    ys = np.repeat(rows, 2)
+    keep = np.ones(len(xs), bool)
+    keep[1::2] = last != first
+    return np.stack([xs[keep], ys[keep]], axis=1).astype(np.int32).reshape(-1, 1, 2)

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Labels
+from models.classical.morphology import hull_points
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
@@ -42,12 +43,15 @@ OWN_HAIR = 0.5
 def object_shift(prev_image: Image, mask: NDArray[np.bool_], image: Image, search: int) -> tuple[int, int]:
     """(dx, dy) that best moves ``prev_image``'s pixels under ``mask`` onto ``image`` (masked sum
     of squared differences over a window of +-``search`` px); (0, 0) when the mask is empty."""
-    ys, xs = np.nonzero(mask)
-    if ys.size < 16:
+    # The mask's pixel count and box, without listing its pixels (a whole frame for one object).
+    mask_u8 = np.ascontiguousarray(mask if mask.dtype == np.bool_ else mask != 0).view(np.uint8)
+    count = cv2.countNonZero(mask_u8)
+    if count < 16:
         return 0, 0
     h, w = mask.shape
-    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-    f = min(1.0, float(np.sqrt(MATCH_PIXELS / ys.size)))
+    x0, y0, bw, bh = cv2.boundingRect(mask_u8)
+    y1, x1 = y0 + bh, x0 + bw
+    f = min(1.0, float(np.sqrt(MATCH_PIXELS / count)))
     sy0, sy1 = max(0, y0 - search), min(h, y1 + search)
     sx0, sx1 = max(0, x0 - search), min(w, x1 + search)
     tpl = prev_image[y0:y1, x0:x1].astype(np.float32)
@@ -111,8 +115,9 @@ def hulls(mask: NDArray[np.uint8], min_area: float) -> NDArray[np.uint8]:
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     for c in range(1, n):
         if stats[c, cv2.CC_STAT_AREA] >= max(16.0, min_area * mask.size):
-            pts = cv2.findNonZero((lab == c).astype(np.uint8))
-            cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
+            pts = hull_points(lab == c)
+            if pts is not None:  # never empty: the component has pixels
+                cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
     return out
 
 
