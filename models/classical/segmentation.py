@@ -57,6 +57,7 @@ from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.threads import results_in_order
 from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_hidden, split_merged
+from models.classical.unflash import unflash_shot
 
 K3 = np.ones((3, 3), np.uint8)
 # A frame whose background agrees with the plate over less than this share of what the shot's
@@ -130,6 +131,7 @@ class ClassicalSegmenter:
         n = len(frames)
         if n == 0:
             return []
+        frames = unflash_shot(frames)  # a white flash's characters are segmented as in any drawing
         shape = frames[0].shape
         s = model_scale(shape, self.long_side)
         refs = min(self.max_plate_frames, 16)

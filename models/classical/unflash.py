@@ -1,0 +1,54 @@
+"""A whole-frame white flash undone, so the characters under it are segmented as in any drawing.
+
+A flash of strength f lifts every pixel towards white: ``seen = base (1 - f) + 255 f``. The segment
+stage used to give such a frame the labels of the last drawing it tracked, warped by the camera
+(`ClassicalSegmenter.segment_shot`): right when nothing moved, a character's width wrong when two
+characters cross under the flash. When enough of the colour range is left (f <= `MAX_FLASH`), the
+frame is brought back to ``base`` instead and segmented like the others; the effects stage still
+separates the flash from the original frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from models.base import Image
+from models.classical.effects import flash_strength
+from models.classical.geometry import model_scale, resize
+
+FLASH = 0.5  # `flash_strength` above which the segment stage treats a frame as a flash
+MAX_FLASH = 0.8  # strongest flash undone: 20 % of the colour range (51 levels) left
+
+
+def _black(image: Image) -> float:
+    """The frame's black level: the 0.5th percentile of each pixel's darkest channel (line art)."""
+    small = resize(image, model_scale(image.shape, 160))
+    return float(np.percentile(small.min(axis=2), 0.5))
+
+
+def unflash_shot(frames: Sequence[Image]) -> list[Image]:
+    """The shot's frames with each flash the segment stage would see (`flash_strength` > `FLASH`)
+    undone when its strength is at most `MAX_FLASH`; every other frame is returned as it is.
+
+    The flash's strength comes from the frame's black level against the shot's other frames' (their
+    median): ``black = black_0 (1 - f) + 255 f``. A shot with no unflashed frame is left alone."""
+    flashed = [flash_strength(np.asarray(f)) > FLASH for f in frames]
+    if not any(flashed) or all(flashed):
+        return list(frames)
+    black0 = float(np.median([_black(f) for f, fl in zip(frames, flashed, strict=True) if not fl]))
+    out: list[Image] = []
+    for frame, fl in zip(frames, flashed, strict=True):
+        if not fl:
+            out.append(frame)
+            continue
+        f = (_black(frame) - black0) / max(1.0, 255.0 - black0)
+        if not 0.0 < f <= MAX_FLASH:
+            out.append(frame)
+            continue
+        base = (frame.astype(np.float32) - 255.0 * f) / (1.0 - f)
+        undone: NDArray[np.uint8] = np.clip(base + 0.5, 0, 255).astype(np.uint8)
+        out.append(undone)
+    return out
