@@ -168,38 +168,3 @@ def fill_under_text(image: NDArray[np.uint8], labels: NDArray[np.integer], owner
             crop[near_box][part] = painted[part]
             kind[box][fill] = INVENTED
     return out, kind, lent
-    x, y, w, h = cv2.boundingRect(todo.view(np.uint8))
-    pad = BAND + 4
-    y0, y1 = max(0, y - pad), min(image.shape[0], y + h + pad)
-    x0, x1 = max(0, x - pad), min(image.shape[1], x + w + pad)
-    box = (slice(y0, y1), slice(x0, x1))
-    own, lab, paint = owners[box], labels[box], todo[box]
-    ring = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * BAND + 1, 2 * BAND + 1))
-    near = cv2.dilate((own > 0).view(np.uint8), ring).astype(bool)
-    left = paint.copy()
-    for n, (donor, dlabels) in enumerate(donors):
-        if not left.any():
-            break
-        dimg, dlab = donor[box], dlabels[box]
-        for oid in np.unique(own[left]):
-            band = near & (lab == oid) & (dlab == oid)
-            if not same_drawing_near(image[box], dimg, band):
-                continue
-            # the donor's pixel is the owner's and clear of its edges (a glyph's rim over it in the donor)
-            theirs = cv2.erode((dlab == oid).view(np.uint8), CLEAR).astype(bool)
-            take = left & (own == oid) & theirs
-            out[box][take] = dimg[take]
-            kind[box][take] = COPIED
-            left &= ~take
-            if take.any() and n not in lent:
-                lent.append(n)
-    if left.any():
-        crop = out[box]
-        for oid in np.unique(own[left]):
-            # only the character's own pixels (and those already painted) are Telea's sources
-            unknown = ~((lab == oid) | ((own == oid) & ~left))  # a speck given to it is a source
-            painted = cv2.inpaint(np.ascontiguousarray(crop), unknown.view(np.uint8), 3, cv2.INPAINT_TELEA)
-            fill = left & (own == oid)
-            crop[fill] = painted[fill]
-            kind[box][fill] = INVENTED
-    return out, kind, lent
