@@ -16,9 +16,11 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMenu, QMessageBox
 
 from app.pipeline.runner import PipelineRunner
 from app.store import Manifest, Project, Shot, SourceInfo
+from app.store.objects import KindMismatch
 from app.ui.controller import MainController
 from app.ui.window import MainWindow
 
@@ -92,3 +94,46 @@ def test_object_list_edits_are_journalled_and_undoable(qtbot: Any, app_window: t
     qtbot.waitUntil(lambda: _names(window)[0] == "Character 1", timeout=10000)
     assert (project.masks_or_empty(6)[8:24, 40:56] == 2).all() and (project.masks_or_empty(6)[8:24, 4:20] == 1).all()
     assert lst.item(0).data(Qt.ItemDataRole.UserRole) == 1
+
+
+def test_merging_text_into_a_character_asks_first_and_the_store_refuses_it_unasked(
+        qtbot: Any, app_window: tuple[MainWindow, MainController], monkeypatch: pytest.MonkeyPatch) -> None:
+    """sakura_quest: the object list merged the panel labels (Text 1) into Character 1 without a word, and
+    they were in its cut-outs. The store refuses a merge of two kinds unless asked; the list asks first."""
+    window, c = app_window
+    project = c.project
+    assert project is not None
+    project.objects.set_kind(2, "text")
+    project.objects.rename(2, "Labels")
+    with pytest.raises(KindMismatch, match="Labels is a text and Character 1 a character"):
+        project.objects.merge(1, 2)  # the store, unasked: nothing merged
+    assert project.objects.get(2) is not None and (project.masks_or_empty(1)[8:24, 40:56] == 2).all()
+
+    asked: list[str] = []
+    answer: dict[str, str] = {"button": "Cancel"}
+
+    def exec_(box: QMessageBox) -> int:
+        asked.append(f"{box.windowTitle()}: {box.text()}")
+        chosen = next((b for b in box.buttons() if answer["button"] in b.text()), None)
+        monkeypatch.setattr(box, "clickedButton", lambda: chosen)
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *rest: asked.append(f"{title}: {text}"))
+    merge = next(m for m in window.objects_panel.menu_for(2).findChildren(QMenu) if m.title() == "Merge into")
+    into = next(a for a in merge.actions() if a.text() == "Character 1")
+    into.trigger()  # the user cancels: nothing merged
+    assert len(asked) == 1 and asked[0].startswith("Merge objects of different kinds: Labels is a text and Character 1 a character")
+    assert c.runner is not None and c.runner.wait_idle(30)  # type: ignore[attr-defined]
+    assert project.objects.get(2) is not None and project.journal.entries[-1].kind == "rename"
+
+    answer["button"] = "Merge Labels into Character 1"
+    into.trigger()  # the user says they are one thing
+    qtbot.waitUntil(lambda: project.objects.get(2) is None, timeout=10000)
+    assert len(asked) == 2 and (project.masks_or_empty(1)[8:24, 40:56] == 1).all()
+
+    hero = c.add_object("Hero")  # two characters merge without a question
+    assert hero is not None
+    window.objects_panel.merge_into(1, hero)
+    qtbot.waitUntil(lambda: project.objects.get(hero) is None, timeout=10000)
+    assert len(asked) == 2

@@ -35,6 +35,16 @@ if TYPE_CHECKING:
 
 KINDS: tuple[str, ...] = ("character", "effect", "prop", "text")
 AUTO_NAMES: dict[str, str] = {"character": "Character", "effect": "Effect", "prop": "Prop", "text": "Text"}
+
+
+class KindMismatch(InputError):
+    """A merge of two objects of different kinds, not asked for (`ObjectStore.merge`'s ``allow_kinds``)."""
+
+
+def merge_kinds_text(absorb: ObjectInfo, keep: ObjectInfo) -> str:
+    """Why a merge of ``absorb`` into ``keep`` waits for the user's word: their kinds differ."""
+    return (f"{absorb.name} is a {absorb.kind} and {keep.name} a {keep.kind}: merging them puts every pixel of "
+            f"{absorb.name} in {keep.name}'s cut-outs as a {keep.kind}. Merge anyway only if they are one thing.")
 MAX_OBJECTS = 255
 
 
@@ -320,13 +330,16 @@ class ObjectStore:
         info = self.require(oid)
         return self._commit("set_kind", [], {oid: ObjectInfo(**{**asdict(info), "kind": kind})}, {})
 
-    def merge(self, keep: int, absorb: int, *, undoable: bool = True) -> JournalEntry:
+    def merge(self, keep: int, absorb: int, *, undoable: bool = True, allow_kinds: bool = False) -> JournalEntry:
         """``absorb`` becomes ``keep`` in every frame and shot; ``keep``'s name and colour stay.
-        Registration's own merges (two objects found to be one character) are not the user's to undo."""
-        self.require(keep)
-        self.require(absorb)
+        Registration's own merges (two objects found to be one character) are not the user's to undo.
+        Objects of different kinds (a text into a character: a comparison clip's panel labels in the
+        character's cut-outs) merge only with ``allow_kinds``; without it `KindMismatch` says so."""
+        kept, absorbed = self.require(keep), self.require(absorb)
         if keep == absorb:
             raise InputError("Choose two different objects to merge.")
+        if kept.kind != absorbed.kind and not allow_kinds:
+            raise KindMismatch(merge_kinds_text(absorbed, kept))
         tracks = {
             (t.shot, t.track): [[s, keep if o == absorb else o] for s, o in t.pieces] for t in self.tracks_of(absorb)
         }

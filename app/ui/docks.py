@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.store.objects import merge_kinds_text
 from app.ui.controller import MainController
 from app.ui.icons import icon
 from app.ui.render import LAYER_LABELS, LAYER_ORDER
@@ -197,6 +198,26 @@ class ObjectsPanel(QWidget):
         elif box.clickedButton() is everywhere:
             self.c.delete_object(oid)
 
+    def merge_into(self, keep: int, absorb: int) -> None:
+        """Merge ``absorb`` into ``keep``; when their kinds differ (a text into a character) only after
+        the user says so."""
+        project = self.c.project
+        kept = project.object(keep) if project else None
+        absorbed = project.object(absorb) if project else None
+        if kept is None or absorbed is None:
+            return
+        if kept.kind == absorbed.kind:
+            self.c.merge_objects(keep, absorb)
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Merge objects of different kinds",
+                          merge_kinds_text(absorbed, kept), parent=self)
+        anyway = box.addButton(f"Merge {absorbed.name} into {kept.name}", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is anyway:
+            self.c.merge_objects(keep, absorb, allow_kinds=True)
+
     def menu_for(self, oid: int) -> QMenu:
         """The object's edits: rename, confirm, merge, split, reassign (this shot / to its end), delete."""
         menu = QMenu(self)
@@ -215,7 +236,7 @@ class ObjectsPanel(QWidget):
         to_end = menu.addMenu("Reassign from here to shot end to")
         for o in others:
             swatch = _swatch((int(o.color[0]), int(o.color[1]), int(o.color[2])))
-            merge.addAction(swatch, o.name, partial(self.c.merge_objects, o.id, oid))
+            merge.addAction(swatch, o.name, partial(self.merge_into, o.id, oid))
             this_shot.addAction(swatch, o.name, partial(self.c.reassign_object, oid, o.id))
             to_end.addAction(swatch, o.name, partial(self.c.reassign_object, oid, o.id, to_end=True))
         menu.addAction("Split this shot off as a new object", lambda: self.c.split_object(oid))

@@ -109,11 +109,12 @@ class ObjectsMixin(_Base):
     def confirm_object(self, object_id: int, confirmed: bool = True) -> Any:
         return self._object_edit(lambda p: p.objects.confirm(object_id, confirmed), "confirm")
 
-    def merge_objects(self, keep: int, absorb: int) -> Any:
-        """``absorb`` becomes ``keep`` everywhere (one undoable edit)."""
+    def merge_objects(self, keep: int, absorb: int, *, allow_kinds: bool = False) -> Any:
+        """``absorb`` becomes ``keep`` everywhere (one undoable edit). Objects of different kinds merge
+        only with ``allow_kinds`` (the object list asks the user first); without it the store refuses."""
         if self.object_id == absorb:
             self.object_id = keep
-        return self._object_edit(lambda p: p.objects.merge(keep, absorb), "merge")
+        return self._object_edit(lambda p: p.objects.merge(keep, absorb, allow_kinds=allow_kinds), "merge")
 
     def split_object(self, object_id: int) -> Any:
         """The object's appearance in the current shot becomes a new object."""
