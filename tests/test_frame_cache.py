@@ -33,6 +33,23 @@ def test_least_recently_used_frame_is_evicted_first() -> None:
     assert got is not None and int(got[0, 0, 0]) == 2
 
 
+def test_a_byte_bound_evicts_the_oldest_frames_and_keeps_the_newest_whatever_its_size() -> None:
+    one = _frame(0).nbytes  # 72 bytes
+    cache = FrameCache(100, max_bytes=3 * one)
+    for i in range(4):
+        cache.put(i, _frame(i))
+    assert 0 not in cache and [i in cache for i in (1, 2, 3)] == [True, True, True]
+    cache.put(2, _frame(9))  # stored again: counted once
+    assert len(cache) == 3
+    big = np.zeros((40, 60, 3), np.uint8)  # alone over the bound
+    cache.put("big", big)
+    assert len(cache) == 1 and "big" in cache
+    cache.clear()
+    cache.put(5, _frame(5))
+    cache.put(6, _frame(6))
+    assert len(cache) == 2  # nothing of the cleared frames still counted
+
+
 def test_stored_frames_are_read_only_and_capacity_zero_keeps_nothing() -> None:
     cache = FrameCache(2)
     stored = cache.put(7, _frame(1))

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from app.pipeline.stages.common import NOT_CHARACTER
+from app.sources.cache import FrameCache
 from app.store import Project
 from models.classical.text_under import COPIED, INVENTED, fill_under_text, reach_for, text_owners
 
@@ -92,11 +93,11 @@ def under_text(project: Project, frame: int, labels: np.ndarray | None = None,
         root, versions = str(project.root), project.layers.versions("masks")
         for f in _donor_frames(project, frame):
             key = project.drawing_of(f)
-            dlabels = _DONORS.get((root, "masks", key, int(versions[key])), partial(project.masks_or_empty, key))
+            dlabels = _recent((root, "masks", key, int(versions[key])), partial(project.masks_or_empty, key))
             if dlabels.shape != labels.shape or not (dlabels[hidden] == want).any():
                 continue  # the same text (or none of the character) there: nothing to lend
             used.append(f)
-            yield _DONORS.get((root, "frame", key, 0), partial(project.frame, key)), dlabels
+            yield _recent((root, "frame", key, 0), partial(project.frame, key)), dlabels
             if len(used) >= MAX_DONORS:
                 return
 
@@ -140,29 +141,16 @@ def under_text_viewed(project: Project, frame: int) -> UnderText | None:
     return ut
 
 
-class _Recent:
-    """Donor pictures and label maps lately read, by project and drawing (the frames of a shot under
-    one subtitle ask for the same few drawings, a picture each a decode from its keyframe), at most
-    `DONOR_BYTES`; a label map is keyed by its version too, so an edit is never missed."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str, str, int, int], np.ndarray] = OrderedDict()
-
-    def get(self, key: tuple[str, str, int, int], load: Callable[[], np.ndarray]) -> np.ndarray:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        array = np.asarray(load())
-        with self._lock:
-            self._items[key] = array
-            while len(self._items) > 1 and sum(a.nbytes for a in self._items.values()) > DONOR_BYTES:
-                self._items.popitem(last=False)
-        return array
+# Donor pictures and label maps lately read, by project and drawing (the frames of a shot under one
+# subtitle ask for the same few drawings, a picture each a decode from its keyframe); a label map is
+# keyed by its version too, so an edit is never missed.
+_DONORS = FrameCache(1 << 16, max_bytes=DONOR_BYTES)  # bounded by bytes: 1 << 16 frames is never reached
 
 
-_DONORS = _Recent()
+def _recent(key: tuple[str, str, int, int], load: Callable[[], np.ndarray]) -> np.ndarray:
+    """``load()``, kept in `_DONORS` under ``key``."""
+    array = _DONORS.get(key)
+    return array if array is not None else _DONORS.put(key, np.asarray(load()))
 
 
 def _donor_frames(project: Project, frame: int) -> list[int]:

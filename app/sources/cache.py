@@ -22,11 +22,15 @@ class FrameCache:
     A stored frame is made read-only: the same array is handed to every reader, so a reader that
     wrote into it would silently change what every later reader sees. Safe to share between threads
     (a UI thread and a worker, or a prefetch thread and its consumer). ``capacity`` 0 keeps nothing.
+    ``max_bytes``: also at most this many bytes in all (the most recent frame is kept whatever its size),
+    for a cache whose frames' size is not known in advance.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_bytes: int | None = None) -> None:
         self.capacity = max(0, int(capacity))
+        self.max_bytes = max_bytes
         self._frames: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, index: Hashable) -> np.ndarray | None:
@@ -43,10 +47,13 @@ class FrameCache:
         if not self.capacity:
             return frame
         with self._lock:
+            old = self._frames.pop(index, None)
+            self._bytes += frame.nbytes - (old.nbytes if old is not None else 0)
             self._frames[index] = frame
-            self._frames.move_to_end(index)
-            while len(self._frames) > self.capacity:
-                self._frames.popitem(last=False)
+            while len(self._frames) > self.capacity or (
+                self.max_bytes is not None and len(self._frames) > 1 and self._bytes > self.max_bytes
+            ):
+                self._bytes -= self._frames.popitem(last=False)[1].nbytes
         return frame
 
     def get_or_load(self, index: int, load: Callable[[int], np.ndarray]) -> np.ndarray:
@@ -66,3 +73,4 @@ class FrameCache:
     def clear(self) -> None:
         with self._lock:
             self._frames.clear()
+            self._bytes = 0
