@@ -22,6 +22,7 @@ import numpy as np
 
 from app.pipeline import interactive
 from app.pipeline.backends import Backends, PipelineSettings
+from app.pipeline.carry import MasksBefore, carry_unchanged, masks_before
 from app.pipeline.context import RunContext
 from app.pipeline.events import PipelineListener
 from app.pipeline.graph import (
@@ -37,7 +38,7 @@ from app.pipeline.jobs import BATCH, INTERACTIVE, PREPARE, Body, Cancelled, JobH
 from app.pipeline.stages import STAGE_FUNCTIONS
 from app.pipeline.stages.shot import ShotAnalyses
 from app.pipeline.worker import Worker
-from app.store import Project, Shot
+from app.store import JournalEntry, Project, Shot
 from app.store.h5 import disk_full
 from app.store.history_text import click_outcome, edit_outcome, history_outcome
 from app.store.retire import retire_replaced
@@ -120,16 +121,18 @@ class PipelineRunner:
 
     def submit_click(self, frame: int, object_id: int, prompt: Prompt) -> JobHandle:
         def body(info: JobInfo) -> None:
+            before = masks_before(self.project)
             entry = interactive.click_correction(self.project, self.backends.get("clicker"), frame, object_id, prompt)
             info.outcome = click_outcome(self.project, entry)
-            self._after_commit(entry.frames)
+            self._after_commit(entry.frames, before, [entry])
 
         return self._submit("click", INTERACTIVE, body)
 
     def submit_brush(self, frame: int, object_id: int, stroke: np.ndarray, erase: bool = False) -> JobHandle:
         def body(info: JobInfo) -> None:
+            before = masks_before(self.project)
             entry = interactive.brush_correction(self.project, frame, object_id, np.asarray(stroke, bool), erase)
-            self._after_commit(entry.frames)
+            self._after_commit(entry.frames, before, [entry])
 
         return self._submit("brush", INTERACTIVE, body)
 
@@ -208,11 +211,12 @@ class PipelineRunner:
 
         def body(info: JobInfo) -> None:
             seq = self.project.journal.last_seq
+            before = masks_before(self.project)
             edit(self.project)
             made = list(self.project.journal.since(seq))
             frames = tuple(sorted({f for e in made for f in e.frames}))
             info.outcome = edit_outcome(self.project, made)
-            self._after_commit(frames)
+            self._after_commit(frames, before, made)
 
         return self._submit(kind, INTERACTIVE, body)
 
@@ -225,16 +229,22 @@ class PipelineRunner:
         return self._submit("redo", INTERACTIVE, lambda info: self._history(info, "redo"))
 
     def _history(self, info: JobInfo, which: str) -> None:
+        before = masks_before(self.project)
         entry = self.project.undo() if which == "undo" else self.project.redo()
         info.outcome = history_outcome(self.project, which, entry)
         if entry is not None:
-            self._after_commit(entry.frames)
+            self._after_commit(entry.frames, before, [entry])
 
-    def _after_commit(self, frames: tuple[int, ...]) -> None:
+    def _after_commit(self, frames: tuple[int, ...], before: MasksBefore | None = None,
+                      entries: list[JournalEntry] | None = None) -> None:
         # The commit announced itself (`Committed`, and a `LayerWritten` per frame); what it made
         # stale downstream runs next. One frame (a click, a stroke) at once; more (a merge or a
         # propagation through a shot: 656 steps, 20-30 min on konobi_s01e007 under load) as batch work,
         # which serves the user's next edits between its frames instead of holding them until it ends.
+        # Results the edit's maps leave standing (`app.pipeline.carry`: a merge of two characters
+        # changes what annotate reads, not the matte, effects or plate) are carried, not re-run.
+        if before is not None and entries:
+            carry_unchanged(self.project, before, entries, self.settings.backend_name)
         if frames:
             self.submit_frames(list(frames), priority=INTERACTIVE if len(frames) <= 1 else BATCH)
 
