@@ -126,3 +126,42 @@ def test_text_moved_into_a_character_reruns_every_stage_it_changes(
     assert steps == {s: 12 for s in DOWNSTREAM_OF_MASKS}
     assert all(not v for v in _stored(imported_project)["carried"].values())
 
+
+def test_three_undos_in_a_row_queue_one_rerun_of_their_frames(
+        imported_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each undo queued its own re-run of the frames it changed, one job after another (the Jobs panel
+    listed them all); re-runs of the same stages not started yet are one job now, with every frame."""
+    import threading
+
+    from app.pipeline.events import JobFinished
+
+    a, _ = _tracked(imported_project)
+    with Project.open(imported_project) as p:
+        runner = PipelineRunner(p).start()
+        try:
+            for k, frame in enumerate((2, 3, 4)):
+                stroke = np.zeros((p.height, p.width), bool)
+                stroke[5 + 4 * k:12 + 4 * k, 60:90] = True
+                runner.submit_brush(frame, a, stroke)
+            assert runner.wait_idle(120)
+            steps: Counter[str] = Counter()
+            for name, fn in list(STAGE_FUNCTIONS.items()):
+                def counted(ctx: Any, shot: Any, targets: list[int], fn: Any = fn, name: str = name) -> None:
+                    steps[name] += len(targets)
+                    fn(ctx, shot, targets)
+                monkeypatch.setitem(STAGE_FUNCTIONS, name, counted)
+            ended: list[str] = []
+            runner.subscribe(lambda ev: ended.append(ev.kind) if isinstance(ev, JobFinished) else None)
+            busy = threading.Event()
+            runner.submit_object_edit(lambda _p: busy.wait(30), "busy")  # the three Ctrl+Z wait behind it
+            for _ in range(3):
+                runner.undo()
+            busy.set()
+            assert runner.wait_idle(120)
+            assert ended.count("undo") == 3 and ended.count("update") == 1, ended  # was 3 updates
+            assert steps == {s: 3 for s in DOWNSTREAM_OF_MASKS}  # frames 2, 3, 4 once each
+            for stage in DOWNSTREAM_OF_MASKS:
+                assert (runner.stage_status(stage) == FRESH).all(), stage
+            assert not any(e.kind == "brush" for e in p.journal.entries if e.seq in p.history.done)
+        finally:
+            runner.stop()

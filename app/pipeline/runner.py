@@ -61,6 +61,9 @@ class PipelineRunner:
         self.backends = Backends(self.settings, backends)
         self._worker = Worker(after_job=self.backends.relieve_memory)
         self._running_frames: dict[str, set[int]] = {}
+        # Re-runs after edits not started yet, by (stages, priority): a later request joins its frames.
+        self._queued_updates: dict[tuple[tuple[str, ...], int], tuple[JobHandle, set[int]]] = {}
+        self._updates_lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> PipelineRunner:
@@ -101,23 +104,39 @@ class PipelineRunner:
         return self._submit("run", BATCH, lambda info: self._run_stages(info, chosen, picked, None, force))
 
     def submit_frames(self, frames: list[int], stages: tuple[str, ...] = DOWNSTREAM_OF_MASKS, *, priority: int = INTERACTIVE) -> JobHandle:
-        """Re-run ``stages`` for ``frames`` where stale (the downstream re-run after a correction)."""
-        shots = sorted({(s.start, s.end) for s in (self.project.shot_of(f) for f in frames)})
-        picked = [Shot(a, b) for a, b in shots]
-        wanted = set(frames)
+        """Re-run ``stages`` for ``frames`` where stale (the downstream re-run after a correction).
 
-        def body(info: JobInfo) -> None:
-            seq = self.project.journal.last_seq
-            self._run_stages(info, list(stages), picked, wanted, False)
-            if self.project.journal.last_seq != seq:
-                # An edit served between this job's frames (batch work serves them) changed masks this
-                # job had read: what it wrote for those frames is stale. They run again, once per edit.
-                codes = [self.stage_status(stage) for stage in stages]
-                again = [f for f in sorted(wanted) if any(c[f] == STALE for c in codes)]
-                if again:
-                    self.submit_frames(again, stages, priority=priority)
+        A re-run of the same stages at the same priority that is still queued takes ``frames`` too
+        (its handle is returned): three Ctrl+Z in a row queue one update, not three, each of which
+        would walk the stages again for frames the first one made fresh."""
+        key = (tuple(stages), priority)
+        with self._updates_lock:
+            queued = self._queued_updates.get(key)
+            if queued is not None:
+                info_now = self._worker.queue.get(queued[0].job_id)
+                if info_now is not None and info_now.state == "queued" and not info_now.cancelled:
+                    queued[1].update(frames)
+                    return queued[0]
+            wanted = set(frames)
 
-        return self._submit("update", priority, body)
+            def body(info: JobInfo) -> None:
+                with self._updates_lock:  # from here on no other request joins this one
+                    if self._queued_updates.get(key, (None,))[0] is handle:
+                        del self._queued_updates[key]
+                shots = sorted({(s.start, s.end) for s in (self.project.shot_of(f) for f in wanted)})
+                seq = self.project.journal.last_seq
+                self._run_stages(info, list(stages), [Shot(a, b) for a, b in shots], wanted, False)
+                if self.project.journal.last_seq != seq:
+                    # An edit served between this job's frames (batch work serves them) changed masks this
+                    # job had read: what it wrote for those frames is stale. They run again, once per edit.
+                    codes = [self.stage_status(stage) for stage in stages]
+                    again = [f for f in sorted(wanted) if any(c[f] == STALE for c in codes)]
+                    if again:
+                        self.submit_frames(again, stages, priority=priority)
+
+            handle = self._submit("update", priority, body)
+            self._queued_updates[key] = (handle, wanted)
+            return handle
 
     def submit_click(self, frame: int, object_id: int, prompt: Prompt) -> JobHandle:
         def body(info: JobInfo) -> None:
