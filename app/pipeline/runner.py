@@ -191,6 +191,7 @@ class PipelineRunner:
         def unshow() -> None:
             for f in shown:
                 ctx.restore("masks", f, *run.previous(f))
+                ctx.restore("confidence", f, *run.previous_confidence(f))
             ctx.drain()
 
         cancelled = False
