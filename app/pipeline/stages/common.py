@@ -268,7 +268,7 @@ def character_mask(project: Project, frame: int) -> np.ndarray:
 
 def _ids_of_kind(project: Project, kinds: Mapping[int, str] | None, *wanted: str) -> list[int]:
     """The objects of the ``wanted`` kinds: the project's, or those of ``kinds`` (object -> kind: the
-    list as it was before an edit, `mask_views`)."""
+    list as it was before an edit, for `MASK_VIEWS`)."""
     if kinds is None:
         return project.objects.ids_of_kind(*wanted)
     return [oid for oid, kind in kinds.items() if kind in wanted]
