@@ -245,7 +245,7 @@ def bench_click_big(app: QApplication, tmp: Path, n: int) -> None:
         # The downstream re-run a click queues (matte, effects, inpaint of a 1080p shot) takes minutes
         # per click on these cores and cannot be cancelled mid-batch: left out, so this figure is the
         # click itself (predict, journal, layer write, loader, paint) on an otherwise idle app.
-        def _after_commit(self, frames: tuple[int, ...]) -> None:
+        def _after_commit(self, frames: tuple[int, ...], *_: object, **__: object) -> None:
             pass
 
     c = MainController(runner_factory=lambda p: ClickOnly(p, backends={"clicker": DiskClicker(radius=60)}).start())

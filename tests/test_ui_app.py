@@ -22,7 +22,7 @@ from ui_fixtures import DiskClicker
 
 from app.pipeline.events import JobFinished
 from app.pipeline.runner import PipelineRunner
-from app.store import Project
+from app.store import Project, undo_confidence
 from app.ui.controller import MainController
 from app.ui.render import qimage_to_array
 from app.ui.window import MainWindow
@@ -192,6 +192,7 @@ def test_undo_of_a_propagated_click_restores_every_frame_it_changed_and_redo_bri
     shot = p.shot_of(0)
     oid = int(np.bincount(p.masks_or_empty(0).ravel(), minlength=256)[1:].argmax()) + 1  # the biggest object
     before = {f: p.masks_or_empty(f).copy() for f in range(p.frame_count)}
+    confidence_before = {f: p.layers.read("confidence", f) for f in range(p.frame_count)}
     ys, xs = np.nonzero(before[0] == 0)
     pick = len(ys) // 2  # a background pixel the click adds to the object
     c.set_object(oid)
@@ -207,10 +208,17 @@ def test_undo_of_a_propagated_click_restores_every_frame_it_changed_and_redo_bri
     propagated = {f: p.masks_or_empty(f).copy() for f in range(p.frame_count)}
     changed = [f for f in range(1, p.frame_count) if not np.array_equal(propagated[f], before[f])]
     assert len(changed) >= 2 and set(changed) <= set(range(shot.start + 1, shot.end))  # never past the cut
+    confidence_propagated = {f: p.layers.read("confidence", f) for f in range(p.frame_count)}
+    assert any(not _same(confidence_propagated[f], confidence_before[f]) for f in changed)
+    side = undo_confidence.side_path(p, p.history.done[-1])  # the confidence kept beside the journal
+    assert side.exists()
     _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: len(p.history.done) == 1 and idle(), timeout=60000)
     for f in range(1, p.frame_count):
         assert np.array_equal(p.masks_or_empty(f), before[f]), f
+        # konobi: the confidence strip kept the propagation's sawtooth after Ctrl+Z, and "Low confidence"
+        # and export's min_confidence read the undone values. The confidence goes back with the masks.
+        assert _same(p.layers.read("confidence", f), confidence_before[f]), f
     assert np.array_equal(p.masks_or_empty(0), clicked)
     frames = f"frames {shot.start + 2}-{shot.end}"
     qtbot.waitUntil(lambda: f"Undid: propagation from frame 1 ({frames})." in said, timeout=10000)
@@ -218,20 +226,28 @@ def test_undo_of_a_propagated_click_restores_every_frame_it_changed_and_redo_bri
     qtbot.waitUntil(lambda: len(p.history.done) == 2 and idle(), timeout=60000)
     for f in range(p.frame_count):
         assert np.array_equal(p.masks_or_empty(f), propagated[f]), f
+        assert _same(p.layers.read("confidence", f), confidence_propagated[f]), f
     _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not p.history.done and idle(), timeout=60000)
     for f in range(p.frame_count):
         assert np.array_equal(p.masks_or_empty(f), before[f]), f
+        assert _same(p.layers.read("confidence", f), confidence_before[f]), f
+    assert side.exists()  # still on the redo stack
     # konobi_s01e007: a click beside a character took the door behind it (35,966 -> 138,205 px) and the
     # status line said "Click correction #5: done.". A click that more than doubles its object says so.
     speck = c.add_object("Speck")
     c.brush([(140.0, 10.0)], radius=2)
     qtbot.waitUntil(lambda: speck in _ids_on(p, 0) and idle(), timeout=60000)
+    assert not side.exists()  # a new edit cleared the redo stack: the propagation can no longer come back
     small = int((p.masks_or_empty(0) == speck).sum())
     c.click(141.0, 11.0)
     qtbot.waitUntil(lambda: any(line.startswith(f"Click correction on Speck, frame 1: {small:,} -> ") and
                                 "- if it took background, Ctrl+Z undoes it." in line for line in said), timeout=60000)
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
 
 
 def _ids_on(p: Project, frame: int) -> set[int]:

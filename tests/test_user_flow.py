@@ -548,6 +548,71 @@ def test_splitting_an_object_off_its_only_shot_is_refused_with_a_reason(
         c.close_project()
 
 
+def test_reassigning_a_text_track_into_a_character_asks_first_and_the_store_refuses_it_unasked(
+        qtbot: Any, imported_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A merge of two kinds asks first (round 12), but "Reassign ... to" moved a text object's track
+    into a character (or a character's into text) without a word: the panel labels in the character's
+    cut-outs. The store refuses it unless asked (`allow_kinds`, `KindMismatch`); the object list asks
+    with the reason, for this shot and from here to the end of the shot; one kind asks nothing."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtWidgets import QMenu, QMessageBox
+
+    from app.store.objects import KindMismatch
+
+    lone, both = _two_tracked_objects(imported_project)
+    c, w = _paused_window(qtbot, tmp_path)
+    asked: list[str] = []
+    answer = {"button": "Cancel"}
+
+    def exec_(box: QMessageBox) -> int:
+        asked.append(f"{box.windowTitle()}: {box.text()}")
+        chosen = next((b for b in box.buttons() if answer["button"] in b.text()), None)
+        monkeypatch.setattr(box, "clickedButton", lambda: chosen)
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+
+    def pick(oid: int, menu_title: str, target: str) -> None:
+        menu = next(m for m in w.objects_panel.menu_for(oid).findChildren(QMenu) if m.title() == menu_title)
+        next(a for a in menu.actions() if a.text() == target).trigger()
+
+    try:
+        assert c.open_project(imported_project)
+        c.set_paused(True)
+        p = c.project
+        assert p is not None and c.runner is not None
+        p.objects.set_kind(lone, "text")
+        p.objects.rename(lone, "Labels")
+        hero = p.objects.require(both).name
+        with pytest.raises(KindMismatch, match=f"{hero} is a character and Labels a text: reassigning"):
+            p.objects.reassign(2, both, lone)  # the store, unasked: nothing moves
+        with pytest.raises(KindMismatch, match=f"Labels is a text and {hero} a character"):
+            p.objects.reassign_tracks(0, [1], both, from_frame=3)
+        assert (p.masks_or_empty(2)[20:70, 10:50] == lone).all() and (p.masks_or_empty(2)[20:70, 100:140] == both).all()
+
+        c.set_frame(2)
+        pick(lone, "Reassign in this shot to", hero)  # the user cancels: nothing moves
+        assert asked == [f"Reassign to an object of another kind: Labels is a text and {hero} a character: "
+                         f"reassigning puts its pixels in shot 1 in {hero}'s cut-outs as a character. "
+                         "Reassign anyway only if they are one thing."]
+        assert c.runner.wait_idle(30)  # type: ignore[attr-defined]
+        assert (p.masks_or_empty(2)[20:70, 10:50] == lone).all() and p.journal.entries[-1].kind == "rename"
+
+        c.set_frame(3)
+        answer["button"] = f"Reassign Labels to {hero}"
+        pick(lone, "Reassign from here to shot end to", hero)  # the user says they are one thing
+        qtbot.waitUntil(lambda: (p.masks_or_empty(4)[20:70, 10:50] == both).all(), timeout=20000)
+        assert len(asked) == 2 and "from frame 4 to the end of shot 1" in asked[1]
+        assert (p.masks_or_empty(2)[20:70, 10:50] == lone).all()  # before frame 4 it is still the text
+
+        extra = p.objects.add("Extra")  # a character into a character: no question
+        pick(both, "Reassign from here to shot end to", "Extra")
+        qtbot.waitUntil(lambda: (p.masks_or_empty(4)[20:70, 100:140] == extra.id).all(), timeout=20000)
+        assert len(asked) == 2
+    finally:
+        c.close_project()
+
+
 class _Found:
     """A segmenter that finds boxes: ``boxes[shot index]`` is {track: (y0, y1, x0, x1)} on every frame."""
 

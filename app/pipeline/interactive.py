@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 
 from app.errors import InputError
-from app.store import JournalEntry, MaskEdit, Project, Shot
+from app.store import JournalEntry, MaskEdit, Project, Shot, undo_confidence
 from app.store.edits import decode_labels, encode_labels
+from app.store.layers import to_uint8
 from models.base import ClickSegmenter, Labels, Prompt, Propagator, SoftMap
 
 Direction = Literal["forward", "backward", "both"]
@@ -162,16 +163,29 @@ class InteractivePropagation:
         # hold two full maps per frame in memory); only the chunk's anchor is kept decoded.
         self._before: dict[int, bytes] = {}
         self._meta: dict[int, dict[str, Any] | None] = {}  # None: the frame had no masks
+        # The confidence layer before and as computed (packed), kept beside the journal for undo and
+        # redo (`app.store.undo_confidence`); None: the frame had none.
+        self._confidence_before: dict[int, tuple[bytes, dict[str, Any]] | None] = {}
         for f in self.targets:
             labels = project.layers.read("masks", f)
             self._meta[f] = None if labels is None else project.layers.meta("masks", f)
             self._before[f] = encode_labels(labels if labels is not None else project.masks_or_empty(f))
+            confidence = project.layers.read("confidence", f)
+            self._confidence_before[f] = None if confidence is None else (
+                undo_confidence.pack(confidence), project.layers.meta("confidence", f))
         self._results: dict[int, bytes] = {}
+        self._confidence: dict[int, bytes] = {}
+        self.side_bytes = 0  # the size of the side file the commit wrote
 
     def previous(self, frame: int) -> tuple[Labels | None, dict[str, Any]]:
         """What ``frame``'s masks were before this propagation (None: none) and their meta."""
         meta = self._meta[frame]
         return (None, {}) if meta is None else (decode_labels(self._before[frame]), meta)
+
+    def previous_confidence(self, frame: int) -> tuple[np.ndarray | None, dict[str, Any]]:
+        """What ``frame``'s confidence was before this propagation (None: none) and its meta."""
+        kept = self._confidence_before[frame]
+        return (None, {}) if kept is None else (undo_confidence.unpack(kept[0]), kept[1])
 
     def chunks(self) -> Iterator[PropagatedChunk]:
         """Compute the targets outward from ``frame``, forward then backward, one chunk at a time."""
@@ -195,8 +209,9 @@ class InteractivePropagation:
                 labels = [np.asarray(out[i + 1].labels, np.uint8) for i in range(len(part))]
                 confidence = [np.asarray(res.confidence, np.float32) for res in out[1 : len(part) + 1]]
                 last = {part[-1]: labels[-1]}
-                for f, lab in zip(part, labels, strict=True):
+                for f, lab, conf in zip(part, labels, confidence, strict=True):
                     self._results[f] = encode_labels(lab)
+                    self._confidence[f] = undo_confidence.pack(to_uint8(conf))  # as the layer stores it
                 yield PropagatedChunk(part, labels, confidence)
                 anchor = part[-1]
 
@@ -208,4 +223,8 @@ class InteractivePropagation:
         # Who made each frame's masks before: read before the streamed chunks overwrote the meta.
         edits = [MaskEdit(f, self._before[f], self._results[f], 0, "accepted", str((self._meta[f] or {}).get("source", "pipeline")))
                  for f in sorted(self._results)]
-        return self.project.commit("propagate", edits, {"from": self.frame, "direction": self.direction})
+        entry = self.project.commit("propagate", edits, {"from": self.frame, "direction": self.direction})
+        self.side_bytes = undo_confidence.save(
+            self.project, entry.seq, {f: self._confidence_before[f] for f in self._results},
+            {f: self._confidence[f] for f in self._results if f in self._confidence})
+        return entry

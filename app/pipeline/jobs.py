@@ -117,6 +117,10 @@ class JobQueue:
                 if info.kind == kind and info.state == "queued":
                     info.cancelled = True
 
+    def get(self, job_id: int) -> JobInfo | None:
+        with self._cv:
+            return self._jobs.get(job_id)
+
     def active(self) -> list[JobInfo]:
         """Jobs queued or running, in submission order."""
         with self._cv:

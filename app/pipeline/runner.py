@@ -22,6 +22,7 @@ import numpy as np
 
 from app.pipeline import interactive
 from app.pipeline.backends import Backends, PipelineSettings
+from app.pipeline.carry import MasksBefore, carry_unchanged, masks_before
 from app.pipeline.context import RunContext
 from app.pipeline.events import PipelineListener
 from app.pipeline.graph import (
@@ -37,7 +38,7 @@ from app.pipeline.jobs import BATCH, INTERACTIVE, PREPARE, Body, Cancelled, JobH
 from app.pipeline.stages import STAGE_FUNCTIONS
 from app.pipeline.stages.shot import ShotAnalyses
 from app.pipeline.worker import Worker
-from app.store import Project, Shot
+from app.store import JournalEntry, Project, Shot
 from app.store.h5 import disk_full
 from app.store.history_text import click_outcome, edit_outcome, history_outcome
 from app.store.retire import retire_replaced
@@ -60,6 +61,9 @@ class PipelineRunner:
         self.backends = Backends(self.settings, backends)
         self._worker = Worker(after_job=self.backends.relieve_memory)
         self._running_frames: dict[str, set[int]] = {}
+        # Re-runs after edits not started yet, by (stages, priority): a later request joins its frames.
+        self._queued_updates: dict[tuple[tuple[str, ...], int], tuple[JobHandle, set[int]]] = {}
+        self._updates_lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> PipelineRunner:
@@ -100,36 +104,54 @@ class PipelineRunner:
         return self._submit("run", BATCH, lambda info: self._run_stages(info, chosen, picked, None, force))
 
     def submit_frames(self, frames: list[int], stages: tuple[str, ...] = DOWNSTREAM_OF_MASKS, *, priority: int = INTERACTIVE) -> JobHandle:
-        """Re-run ``stages`` for ``frames`` where stale (the downstream re-run after a correction)."""
-        shots = sorted({(s.start, s.end) for s in (self.project.shot_of(f) for f in frames)})
-        picked = [Shot(a, b) for a, b in shots]
-        wanted = set(frames)
+        """Re-run ``stages`` for ``frames`` where stale (the downstream re-run after a correction).
 
-        def body(info: JobInfo) -> None:
-            seq = self.project.journal.last_seq
-            self._run_stages(info, list(stages), picked, wanted, False)
-            if self.project.journal.last_seq != seq:
-                # An edit served between this job's frames (batch work serves them) changed masks this
-                # job had read: what it wrote for those frames is stale. They run again, once per edit.
-                codes = [self.stage_status(stage) for stage in stages]
-                again = [f for f in sorted(wanted) if any(c[f] == STALE for c in codes)]
-                if again:
-                    self.submit_frames(again, stages, priority=priority)
+        A re-run of the same stages at the same priority that is still queued takes ``frames`` too
+        (its handle is returned): three Ctrl+Z in a row queue one update, not three, each of which
+        would walk the stages again for frames the first one made fresh."""
+        key = (tuple(stages), priority)
+        with self._updates_lock:
+            queued = self._queued_updates.get(key)
+            if queued is not None:
+                info_now = self._worker.queue.get(queued[0].job_id)
+                if info_now is not None and info_now.state == "queued" and not info_now.cancelled:
+                    queued[1].update(frames)
+                    return queued[0]
+            wanted = set(frames)
 
-        return self._submit("update", priority, body)
+            def body(info: JobInfo) -> None:
+                with self._updates_lock:  # from here on no other request joins this one
+                    if self._queued_updates.get(key, (None,))[0] is handle:
+                        del self._queued_updates[key]
+                shots = sorted({(s.start, s.end) for s in (self.project.shot_of(f) for f in wanted)})
+                seq = self.project.journal.last_seq
+                self._run_stages(info, list(stages), [Shot(a, b) for a, b in shots], wanted, False)
+                if self.project.journal.last_seq != seq:
+                    # An edit served between this job's frames (batch work serves them) changed masks this
+                    # job had read: what it wrote for those frames is stale. They run again, once per edit.
+                    codes = [self.stage_status(stage) for stage in stages]
+                    again = [f for f in sorted(wanted) if any(c[f] == STALE for c in codes)]
+                    if again:
+                        self.submit_frames(again, stages, priority=priority)
+
+            handle = self._submit("update", priority, body)
+            self._queued_updates[key] = (handle, wanted)
+            return handle
 
     def submit_click(self, frame: int, object_id: int, prompt: Prompt) -> JobHandle:
         def body(info: JobInfo) -> None:
+            before = masks_before(self.project)
             entry = interactive.click_correction(self.project, self.backends.get("clicker"), frame, object_id, prompt)
             info.outcome = click_outcome(self.project, entry)
-            self._after_commit(entry.frames)
+            self._after_commit(entry.frames, before, [entry])
 
         return self._submit("click", INTERACTIVE, body)
 
     def submit_brush(self, frame: int, object_id: int, stroke: np.ndarray, erase: bool = False) -> JobHandle:
         def body(info: JobInfo) -> None:
+            before = masks_before(self.project)
             entry = interactive.brush_correction(self.project, frame, object_id, np.asarray(stroke, bool), erase)
-            self._after_commit(entry.frames)
+            self._after_commit(entry.frames, before, [entry])
 
         return self._submit("brush", INTERACTIVE, body)
 
@@ -169,6 +191,7 @@ class PipelineRunner:
         def unshow() -> None:
             for f in shown:
                 ctx.restore("masks", f, *run.previous(f))
+                ctx.restore("confidence", f, *run.previous_confidence(f))
             ctx.drain()
 
         cancelled = False
@@ -208,11 +231,12 @@ class PipelineRunner:
 
         def body(info: JobInfo) -> None:
             seq = self.project.journal.last_seq
+            before = masks_before(self.project)
             edit(self.project)
             made = list(self.project.journal.since(seq))
             frames = tuple(sorted({f for e in made for f in e.frames}))
             info.outcome = edit_outcome(self.project, made)
-            self._after_commit(frames)
+            self._after_commit(frames, before, made)
 
         return self._submit(kind, INTERACTIVE, body)
 
@@ -225,16 +249,22 @@ class PipelineRunner:
         return self._submit("redo", INTERACTIVE, lambda info: self._history(info, "redo"))
 
     def _history(self, info: JobInfo, which: str) -> None:
+        before = masks_before(self.project)
         entry = self.project.undo() if which == "undo" else self.project.redo()
         info.outcome = history_outcome(self.project, which, entry)
         if entry is not None:
-            self._after_commit(entry.frames)
+            self._after_commit(entry.frames, before, [entry])
 
-    def _after_commit(self, frames: tuple[int, ...]) -> None:
+    def _after_commit(self, frames: tuple[int, ...], before: MasksBefore | None = None,
+                      entries: list[JournalEntry] | None = None) -> None:
         # The commit announced itself (`Committed`, and a `LayerWritten` per frame); what it made
         # stale downstream runs next. One frame (a click, a stroke) at once; more (a merge or a
         # propagation through a shot: 656 steps, 20-30 min on konobi_s01e007 under load) as batch work,
         # which serves the user's next edits between its frames instead of holding them until it ends.
+        # Results the edit's maps leave standing (`app.pipeline.carry`: a merge of two characters
+        # changes what annotate reads, not the matte, effects or plate) are carried, not re-run.
+        if before is not None and entries:
+            carry_unchanged(self.project, before, entries, self.settings.backend_name)
         if frames:
             self.submit_frames(list(frames), priority=INTERACTIVE if len(frames) <= 1 else BATCH)
 

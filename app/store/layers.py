@@ -278,6 +278,10 @@ class LayerStore:
         """Versions of every frame at once (for timeline status strips)."""
         return self.index.versions(layer, self.frame_count)
 
+    def version_crcs(self, layer: str) -> dict[int, tuple[int, int | None]]:
+        """Every written frame's version and the checksum written with it, at once."""
+        return self.index.all_version_crcs(layer)
+
     def meta(self, layer: str, frame: int) -> dict[str, Any]:
         return self.index.meta(layer, frame)
 

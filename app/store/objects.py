@@ -45,6 +45,16 @@ def merge_kinds_text(absorb: ObjectInfo, keep: ObjectInfo) -> str:
     """Why a merge of ``absorb`` into ``keep`` waits for the user's word: their kinds differ."""
     return (f"{absorb.name} is a {absorb.kind} and {keep.name} a {keep.kind}: merging them puts every pixel of "
             f"{absorb.name} in {keep.name}'s cut-outs as a {keep.kind}. Merge anyway only if they are one thing.")
+
+
+def reassign_kinds_text(moved: list[ObjectInfo], to: ObjectInfo, where: str) -> str:
+    """Why a reassignment of what is ``moved`` (``where``: "in shot 2", "from frame 9 to the end of shot 2")
+    to ``to`` waits for the user's word: some of it is of another kind."""
+    names = " and ".join(f"{o.name} is a {o.kind}" for o in moved)
+    return (f"{names} and {to.name} a {to.kind}: reassigning puts {'their' if len(moved) > 1 else 'its'} pixels "
+            f"{where} in {to.name}'s cut-outs as a {to.kind}. Reassign anyway only if they are one thing.")
+
+
 MAX_OBJECTS = 255
 
 
@@ -368,17 +378,54 @@ class ObjectStore:
         self._commit("split", edits, {new.id: new}, tracks, extra={"object": oid, "shots": starts})
         return new
 
-    def reassign(self, frame: int, oid: int, to: int, *, to_end: bool = False) -> JournalEntry:
-        """What is ``oid`` on ``frame`` becomes ``to`` in the whole shot, or from ``frame`` to its end."""
+    def reassign(self, frame: int, oid: int, to: int, *, to_end: bool = False, allow_kinds: bool = False) -> JournalEntry:
+        """What is ``oid`` on ``frame`` becomes ``to`` in the whole shot, or from ``frame`` to its end.
+        Like `merge`, moving an object of another kind into ``to`` (a text's track into a character)
+        needs ``allow_kinds``; without it `KindMismatch` says so (`reassign_kinds` gives the reason)."""
         shot = self.project.shot_of(frame)
-        keys = [t.track for t in self.tracks(shot.start) if t.object_at(frame) == oid]
+        keys = self._tracks_on(frame, oid)
+        return self.reassign_tracks(shot.start, keys, to, from_frame=frame if to_end else None, allow_kinds=allow_kinds)
+
+    def reassign_kinds(self, frame: int, oid: int, to: int, *, to_end: bool = False) -> str | None:
+        """Why `reassign` of ``oid`` on ``frame`` to ``to`` would be refused unasked (the objects it
+        moves are of another kind than ``to``), or None when it would not."""
+        shot = self.project.shot_of(frame)
+        return self._kinds_reason(shot.start, self._tracks_on(frame, oid), to, shot.start if not to_end else frame)
+
+    def _tracks_on(self, frame: int, oid: int) -> list[int]:
+        keys = [t.track for t in self.tracks(self.project.shot_of(frame).start) if t.object_at(frame) == oid]
         if not keys:
             who = info.name if (info := self.get(oid)) is not None else f"Object {oid}"
             raise InputError(f"{who} was not found by the segment stage on frame {frame + 1}; correct its mask instead.")
-        return self.reassign_tracks(shot.start, keys, to, from_frame=frame if to_end else None)
+        return keys
 
-    def reassign_tracks(self, shot_start: int, tracks: list[int], to: int, *, from_frame: int | None = None) -> JournalEntry:
-        """Tracks of one shot become object ``to`` (0: nothing) in the whole shot or from ``from_frame`` on."""
+    def _kinds_reason(self, shot_start: int, tracks: list[int], to: int, start: int) -> str | None:
+        """The reason (`reassign_kinds_text`) when some object ``tracks`` are from ``start`` to their
+        shot's end is of another kind than ``to``; None when all are of its kind (or ``to`` is 0)."""
+        target = self.get(to) if to else None
+        if target is None:
+            return None
+        shot = self.project.shot_of(shot_start)
+        moved: dict[int, ObjectInfo] = {}
+        for track in tracks:
+            link = self.track(shot.start, track)
+            if link is None:
+                continue
+            objs = {link.object_at(start)} | {o for s, o in link.pieces if start < s < shot.end}
+            for oid in sorted(objs - {0, to}):
+                info = self.get(oid)
+                if info is not None and info.kind != target.kind:
+                    moved[oid] = info
+        if not moved:
+            return None
+        where = (f"in shot {shot_number(self.project, shot.start)}" if start == shot.start else
+                 f"from frame {start + 1} to the end of shot {shot_number(self.project, shot.start)}")
+        return reassign_kinds_text([moved[k] for k in sorted(moved)], target, where)
+
+    def reassign_tracks(self, shot_start: int, tracks: list[int], to: int, *, from_frame: int | None = None,
+                        allow_kinds: bool = False) -> JournalEntry:
+        """Tracks of one shot become object ``to`` (0: nothing) in the whole shot or from ``from_frame`` on.
+        Tracks that are an object of another kind than ``to`` there move only with ``allow_kinds``."""
         shot = self.project.shot_of(shot_start)
         if to:
             self.require(to)
@@ -386,6 +433,8 @@ class ObjectStore:
         if start not in shot:
             raise InputError(f"Frame {start + 1} is not in shot {shot_number(self.project, shot.start)} "
                              f"(frames {shot.start + 1}-{shot.end}).")  # numbered from 1, as the app shows them
+        if not allow_kinds and (reason := self._kinds_reason(shot.start, tracks, to, start)) is not None:
+            raise KindMismatch(reason)
         new_links: dict[TrackKey, list[list[int]]] = {}
         for track in tracks:
             link = self.track(shot.start, track)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import DiskFull, ProjectError, ProjectReadOnly
-from app.store import app_merges
+from app.store import app_merges, undo_confidence
 from app.store.drawings import DrawingLayers, drawing_keys
 from app.store.edits import JournalEntry, MaskEdit
 from app.store.events import Committed, ManifestChanged
@@ -256,6 +256,7 @@ class Project:
                     "it is applied when the project is next opened."
                 ) from exc
             objects_changed = self.replay_objects([entry])
+        undo_confidence.prune(self)  # the side files of edits that left the undo and redo stacks
         self.events.emit(Committed(entry.seq, entry.kind, entry.frames))
         if objects_changed:
             self.events.emit(ManifestChanged("objects"))
@@ -331,6 +332,7 @@ class Project:
         if table is not None and isinstance(diff, dict):
             payload["mapped_diff"] = app_merges.map_diff(table, diff)
         entry = self.commit(kind, [app_merges.map_edit(table, e) for e in edits], payload)
+        undo_confidence.restore(self, target.seq, kind)  # a propagation's confidence, kept beside the journal
         if target.kind == "delete_object" and "diff" not in target.payload:  # journals from before object diffs
             info = _object_of(target)
             if table is None or int(table[info.id]) == info.id:  # not absorbed by the app since

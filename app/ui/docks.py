@@ -218,6 +218,27 @@ class ObjectsPanel(QWidget):
         if box.clickedButton() is anyway:
             self.c.merge_objects(keep, absorb, allow_kinds=True)
 
+    def reassign_to(self, oid: int, to: int, *, to_end: bool = False) -> None:
+        """Reassign what is ``oid`` on this frame to ``to`` (this shot, or from here to its end); when that
+        moves an object of another kind into ``to`` (a text's track into a character) only after the
+        user says so, as for a merge."""
+        reason = self.c.reassign_kinds(oid, to, to_end=to_end)
+        if reason is None:
+            self.c.reassign_object(oid, to, to_end=to_end)
+            return
+        project = self.c.project
+        moved = project.object(oid) if project else None
+        target = project.object(to) if project else None
+        what = moved.name if moved is not None else f"Object {oid}"
+        into = target.name if target is not None else f"Object {to}"
+        box = QMessageBox(QMessageBox.Icon.Warning, "Reassign to an object of another kind", reason, parent=self)
+        anyway = box.addButton(f"Reassign {what} to {into}", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is anyway:
+            self.c.reassign_object(oid, to, to_end=to_end, allow_kinds=True)
+
     def menu_for(self, oid: int) -> QMenu:
         """The object's edits: rename, confirm, merge, split, reassign (this shot / to its end), delete."""
         menu = QMenu(self)
@@ -237,8 +258,8 @@ class ObjectsPanel(QWidget):
         for o in others:
             swatch = _swatch((int(o.color[0]), int(o.color[1]), int(o.color[2])))
             merge.addAction(swatch, o.name, partial(self.merge_into, o.id, oid))
-            this_shot.addAction(swatch, o.name, partial(self.c.reassign_object, oid, o.id))
-            to_end.addAction(swatch, o.name, partial(self.c.reassign_object, oid, o.id, to_end=True))
+            this_shot.addAction(swatch, o.name, partial(self.reassign_to, oid, o.id))
+            to_end.addAction(swatch, o.name, partial(self.reassign_to, oid, o.id, to_end=True))
         menu.addAction("Split this shot off as a new object", lambda: self.c.split_object(oid))
         menu.addSeparator()
         menu.addAction("Delete...", self._delete)

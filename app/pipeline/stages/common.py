@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, Protocol, overload
 
@@ -266,8 +266,16 @@ def character_mask(project: Project, frame: int) -> np.ndarray:
     return _characters(project, project.masks_or_empty(frame))
 
 
-def _characters(project: Project, labels: np.ndarray) -> np.ndarray:
-    others = project.objects.ids_of_kind(*NOT_CHARACTER)
+def _ids_of_kind(project: Project, kinds: Mapping[int, str] | None, *wanted: str) -> list[int]:
+    """The objects of the ``wanted`` kinds: the project's, or those of ``kinds`` (object -> kind: the
+    list as it was before an edit, for `MASK_VIEWS`)."""
+    if kinds is None:
+        return project.objects.ids_of_kind(*wanted)
+    return [oid for oid, kind in kinds.items() if kind in wanted]
+
+
+def _characters(project: Project, labels: np.ndarray, kinds: Mapping[int, str] | None = None) -> np.ndarray:
+    others = _ids_of_kind(project, kinds, *NOT_CHARACTER)
     mask = labels > 0
     if others:
         mask &= ~np.isin(labels, others)
@@ -285,8 +293,8 @@ def character_and_text_masks(project: Project, frame: int) -> tuple[np.ndarray, 
     return _characters(project, labels), _text(project, labels)
 
 
-def _text(project: Project, labels: np.ndarray) -> np.ndarray:
-    text = project.objects.ids_of_kind("text")
+def _text(project: Project, labels: np.ndarray, kinds: Mapping[int, str] | None = None) -> np.ndarray:
+    text = _ids_of_kind(project, kinds, "text")
     return np.isin(labels, text) if text else np.zeros(labels.shape, bool)
 
 
@@ -335,7 +343,7 @@ def hiding_labels(project: Project, frame: int) -> np.ndarray:
     return np.where(_characters(project, labels) | _text(project, labels), labels, 0).astype(np.uint8)
 
 
-def _solid(project: Project, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _solid(project: Project, labels: np.ndarray, kinds: Mapping[int, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The characters made solid (each mask closed over gaps of a few pixels, `CLOSE_RADIUS` at 480
     rows, and the holes it then encloses filled: `closed_objects`) with the text; and what hides
     the background: the characters' masks with those enclosed holes alone, and the text.
@@ -345,11 +353,28 @@ def _solid(project: Project, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray
     round them. A source frame's enclosed holes are the character too, not background it shows.
     The gaps the closing bridges are not taken from sources: with true masks they are mostly
     background between strands and limbs (plate PSNR with true masks fell 0.1-0.3 dB)."""
-    others = set(project.objects.ids_of_kind(*NOT_CHARACTER))
+    others = set(_ids_of_kind(project, kinds, *NOT_CHARACTER))
     ids = [int(v) for v in np.flatnonzero(np.bincount(labels.ravel(), minlength=256)) if v and int(v) not in others]
     closed, enclosed = closed_objects(labels, ids, max(1, round(CLOSE_RADIUS * min(labels.shape) / 480)))
-    text = _text(project, labels)
-    return closed | text, _characters(project, labels) | enclosed | text
+    text = _text(project, labels, kinds)
+    return closed | text, _characters(project, labels, kinds) | enclosed | text
+
+
+# What each stage downstream of the masks reads of a frame's label map, given the objects' kinds, as
+# parts compared in turn (`app.pipeline.carry`): the matte reads the characters' union (`character_mask`),
+# the effects that and the text (`character_and_text_masks`), the plate those and the characters made
+# solid one by one (`inpaint_holes`; the effects it also paints over are an input of their own). Two maps
+# whose parts are equal give the stage equal inputs, so its result stands: merging two characters
+# changes none of these, moving text into a character changes them all. Annotate reads the ids
+# themselves (a record per object): not here, it re-runs on every changed map.
+MaskPart = Callable[[Project, np.ndarray, Mapping[int, str]], tuple[np.ndarray, ...]]
+_CHARACTERS: MaskPart = lambda project, labels, kinds: (_characters(project, labels, kinds),)  # noqa: E731
+_TEXT: MaskPart = lambda project, labels, kinds: (_text(project, labels, kinds),)  # noqa: E731
+MASK_VIEWS: dict[str, tuple[MaskPart, ...]] = {
+    "matte": (_CHARACTERS,),
+    "effects": (_CHARACTERS, _TEXT),
+    "inpaint": (_CHARACTERS, _TEXT, _solid),
+}
 
 
 def effect_hole(project: Project, frame: int) -> np.ndarray | None:

@@ -121,10 +121,24 @@ class ObjectsMixin(_Base):
         frame = self.frame
         return self._object_edit(lambda p: p.objects.split(object_id, [frame]), "split")
 
-    def reassign_object(self, object_id: int, to: int, *, to_end: bool = False) -> Any:
-        """What is ``object_id`` on the current frame becomes ``to`` in this shot (or from here to its end)."""
+    def reassign_object(self, object_id: int, to: int, *, to_end: bool = False, allow_kinds: bool = False) -> Any:
+        """What is ``object_id`` on the current frame becomes ``to`` in this shot (or from here to its end).
+        What is of another kind than ``to`` moves only with ``allow_kinds`` (the object list asks the
+        user first, `reassign_kinds`); without it the store refuses."""
         frame = self.frame
-        return self._object_edit(lambda p: p.objects.reassign(frame, object_id, to, to_end=to_end), "reassign")
+        return self._object_edit(
+            lambda p: p.objects.reassign(frame, object_id, to, to_end=to_end, allow_kinds=allow_kinds), "reassign")
+
+    def reassign_kinds(self, object_id: int, to: int, *, to_end: bool = False) -> str | None:
+        """Why reassigning ``object_id`` on the current frame to ``to`` needs the user's word (it moves an
+        object of another kind into ``to``), or None (also when there is nothing to reassign: the edit
+        itself then says why)."""
+        if self.project is None:
+            return None
+        try:
+            return self.project.objects.reassign_kinds(self.frame, object_id, to, to_end=to_end)
+        except CelstudioError:
+            return None
 
     def delete_object(self, object_id: int, *, this_shot: bool = False) -> None:
         """Remove the object from every frame and the list (or only from the current shot), as one
