@@ -115,10 +115,12 @@ def known_descriptors(project: Project, kind: str, exclude_shot: int) -> dict[in
 
 def register_shot(
     project: Project, shot: Shot, labels: Sequence[Labels], kinds: Sequence[dict[int, str]],
-    frames: Sequence[Image], embed: Embedder | None = None,
+    frames: Sequence[Image], embed: Embedder | None = None, *, background: set[int] | None = None,
 ) -> dict[int, int]:
     """Link the tracks of ``shot`` (``labels``/``kinds``/``frames`` cover the whole shot) to project
-    objects, creating new ones where no known object looks the same; returns track -> object."""
+    objects, creating new ones where no known object looks the same; returns track -> object.
+    ``background``: tracks the segment stage found to be pieces of the shot's background
+    (`models.classical.background_pieces`): like strays, they get no object."""
     found = track_kinds(labels, kinds)
     n = len(labels)
     picks = sorted(set(np.linspace(0, n - 1, min(SAMPLE_FRAMES, n)).round().astype(int).tolist()))
@@ -155,7 +157,9 @@ def register_shot(
     if not new:
         return {t.track: t.object_at(shot.start) for t in project.objects.tracks(shot.start)}
 
-    links: dict[int, int | None] = dict.fromkeys(stray_tracks(labels, {t: found[t] for t in new}), 0)
+    strays = stray_tracks(labels, {t: found[t] for t in new})
+    strays |= {t for t in background or () if t in new and found[t] == "character"}
+    links: dict[int, int | None] = dict.fromkeys(strays, 0)
     brief = brief_tracks(labels, new)
     for kind in sorted({found[t] for t in new if t not in links}):
         mine = [t for t in new if found[t] == kind and t not in links]

@@ -13,6 +13,7 @@ from app.pipeline.register import annotator_embedder, register_shot
 from app.pipeline.stages.common import StageContext, shot_pictures
 from app.pipeline.stages.shot import FAILED, camera_kwargs, fail_all, stage_camera
 from app.store import Shot
+from models.classical.background_pieces import background_tracks
 from models.classical.plate_check import check_shot
 
 
@@ -54,19 +55,22 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     frames = ctx.frames(indices)
     try:
         seen = ctx.backend("segmenter").segment_shot(frames, **shot_level)
+        background: set[int] = set()
         if camera is not None:
             # A second look now that the shot has labels: runs of a character's mask that show the
             # background stitched from outside every mask (through the refined camera) are cut.
-            checked = check_shot(frames, [r.labels for r in seen], [dict(r.kinds) for r in seen],
-                                 camera.for_frames(ctx.project, indices))
+            refined = camera.for_frames(ctx.project, indices)
+            checked = check_shot(frames, [r.labels for r in seen], [dict(r.kinds) for r in seen], refined)
             seen = [replace(r, labels=lab) for r, lab in zip(seen, checked, strict=True)]
+            # Tracks whose colours the other drawings show as background there are no objects.
+            background = background_tracks(frames, checked, [dict(r.kinds) for r in seen], refined)
         # A drawing that repeats an earlier one of the shot (a mouth flap, a cycle) is that picture
         # again, so it has that drawing's result, as a held frame has its drawing's; the segmenter
         # still sees it (measured: shown each picture once, it found a fraction of the foreground).
         results = [seen[position[pictures.get(f, f)]] for f in indices]
         register_shot(
             ctx.project, shot, [r.labels for r in results], [dict(r.kinds) for r in results], frames,
-            identity_embedder(ctx),
+            identity_embedder(ctx), background=background,
         )
     except Cancelled:
         raise  # stopped by the user: no frame failed, each is left to compute
