@@ -18,7 +18,10 @@ background plate at ~480 px through it (`background.BackgroundModel`), then per 
 5. per shot, pieces that are one character become one track (`grouping.group_tracks`).
 6. a part of a character that most of its nearest drawings hold (a hat, the same colours at the
    same place after the character's motion) is put back where a few drawings lost it
-   (`held_parts.restore_held_parts`).
+   (`held_parts.restore_held_parts`); a hidden character's strip joins its track
+   (`hidden_strips.join_hidden_strips`);
+7. two characters' ids the tracker exchanged as they crossed are given back by their colours
+   (`crossings.unswap_crossings`).
 
 Static shots (no camera motion, the character barely moving) burn the character into the median.
 They are detected by a near-empty difference everywhere, and segmented from the plate itself by
@@ -45,6 +48,7 @@ from models.base import FrameSegmentation, Image, Labels, ObjectKind, Role
 from models.classical.background import BackgroundModel, difference, grabcut, guided_upsample, robust_threshold
 from models.classical.backtrack import TrackedFrame, joins_apart, reconcile, track_backward
 from models.classical.camera import estimate_camera
+from models.classical.crossings import unswap_crossings
 from models.classical.effects import additive_strength, flash_strength
 from models.classical.faces import AnimeFaceDetector, carry_faces
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
@@ -286,6 +290,9 @@ class ClassicalSegmenter:
         # A hidden character's strip that the tracker gave an id of its own goes to that character.
         wholes = join_hidden_strips(wholes, [small for _, _, small, _ in seen_frames],
                                     [{int(g) for g in np.unique(w) if g} - effect_groups for w in wholes])
+        # Two characters' ids exchanged as they crossed are given back, by their colours.
+        wholes = unswap_crossings(wholes, [small for _, _, small, _ in seen_frames],
+                                  [{int(g) for g in np.unique(w) if g} - effect_groups for w in wholes])
 
         def finish(i: int) -> FrameSegmentation:
             grouped, text = wholes[i], texts[i]
