@@ -469,6 +469,20 @@ def test_a_brief_track_under_the_threshold_keeps_its_object_from_a_loose_band_li
     assert link_tracks({1: desc["m"], 2: desc["f"]}, known, brief={2}) == {1: None, 2: 2}
 
 
+def test_no_loose_link_to_an_object_that_a_surely_linked_track_of_the_shot_is_near() -> None:
+    # Known: A (character X), A2 (X again: an earlier shot's link to A was refused) and B (character Y).
+    # This shot shows X (0.18 from A, 0.24 from A2: under the threshold from both), Y (0.125 from B) and
+    # a character first seen here, 0.35 from A2 (in the loose band, A and B far). A2 is X's (the track
+    # of X is near it), so the newcomer is a new object, not A2 (held-out seed 59: a false merge that
+    # also kept X's two objects from being joined).
+    want = {("x", "A"): 0.18, ("x", "A2"): 0.24, ("y", "B"): 0.125, ("n", "A2"): 0.35, ("n", "A"): 0.53,
+            ("n", "B"): 0.52, ("A", "A2"): 0.30}
+    desc = _descriptors_at(want, ["A", "A2", "B", "x", "y", "n"])
+    known = {1: [desc["A"]], 4: [desc["A2"]], 2: [desc["B"]]}
+    assert link_tracks({1: desc["n"], 2: desc["y"]}, known) == {1: 4, 2: 2}  # without X: a clear loose link
+    assert link_tracks({1: desc["n"], 2: desc["y"], 3: desc["x"]}, known) == {1: None, 2: 2, 3: 1}
+
+
 def test_a_flash_frame_is_left_out_of_a_tracks_descriptor() -> None:
     # Ten drawings of one character (red hair, blue coat); an impact flash tints two of them through.
     # Averaged in, the flash frames would put the track over the threshold from the same character
@@ -505,3 +519,28 @@ def test_an_app_merge_a_journal_from_before_had_undone_maps_nothing_and_stays_of
         p.undo()
         assert np.array_equal(p.masks_or_empty(5), before)  # right2's pixels stay right2's
         assert p.history.undone == [paint.seq]
+
+
+def test_a_second_object_joins_the_object_of_the_nearest_track_of_the_shot(tmp_path: Path) -> None:
+    # Known: A and B (two characters of the first shot) and A2 (the first character again in shot 2,
+    # a link refused). In shot 3 both are linked again, and A2 is under the threshold from both tracks:
+    # 0.24 from the first character's, 0.27 from the second's. It is the nearer track's object, whatever
+    # the tracks' order (held-out seed 59: A2 joined B, a false merge).
+    from app.pipeline.register import RECORD, join_objects
+
+    want = {("x", "A"): 0.18, ("x", "A2"): 0.24, ("y", "B"): 0.125, ("y", "A2"): 0.27, ("A", "A2"): 0.35,
+            ("B", "A2"): 0.35}
+    desc = _descriptors_at(want, ["A", "B", "A2", "x", "y"])
+    shots = [Shot(0, 3), Shot(3, 6), Shot(6, 9)]
+    with Project.create(tmp_path / "p", Manifest("p", SourceInfo("generated", "", "j"), 9, W, H, 24.0, shots=shots)) as p:
+        def shot(start: int, tracks: dict[int, str], links: dict[int, int | None]) -> dict[int, int]:
+            p.layers.write_record(RECORD, start, {"tracks": {str(t): desc[n].to_json() for t, n in tracks.items()}})
+            return p.objects.register_shot(start, dict.fromkeys(tracks, "character"), links)
+
+        first = shot(0, {1: "A", 2: "B"}, {})
+        second = shot(3, {1: "A2"}, {1: None})
+        a, b, a2 = first[1], first[2], second[1]
+        shot(6, {1: "y", 2: "x"}, {1: b, 2: a})
+        got = join_objects(p, shots[2], {1: desc["y"], 2: desc["x"]}, {1: "character", 2: "character"})
+        assert got == {1: b, 2: a}
+        assert p.objects.get(a2) is None and p.objects.to_objects(3, 3, np.ones((H, W), np.uint8)).max() == a
