@@ -17,6 +17,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMenu, QMessageBox
+from ui_fixtures import answer_message_boxes
 
 from app.pipeline.runner import PipelineRunner
 from app.store import Manifest, Project, Shot, SourceInfo
@@ -109,16 +110,8 @@ def test_merging_text_into_a_character_asks_first_and_the_store_refuses_it_unask
         project.objects.merge(1, 2)  # the store, unasked: nothing merged
     assert project.objects.get(2) is not None and (project.masks_or_empty(1)[8:24, 40:56] == 2).all()
 
-    asked: list[str] = []
     answer: dict[str, str] = {"button": "Cancel"}
-
-    def exec_(box: QMessageBox) -> int:
-        asked.append(f"{box.windowTitle()}: {box.text()}")
-        chosen = next((b for b in box.buttons() if answer["button"] in b.text()), None)
-        monkeypatch.setattr(box, "clickedButton", lambda: chosen)
-        return 0
-
-    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    asked = answer_message_boxes(monkeypatch, answer)
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *rest: asked.append(f"{title}: {text}"))
     merge = next(m for m in window.objects_panel.menu_for(2).findChildren(QMenu) if m.title() == "Merge into")
     into = next(a for a in merge.actions() if a.text() == "Character 1")

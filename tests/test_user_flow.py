@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from clickers import DiskClicker
 from clips import write_mp4
-from ui_fixtures import anime_clip
+from ui_fixtures import anime_clip, answer_message_boxes
 
 from app.pipeline.events import JobFinished
 from app.pipeline.graph import CAMERA_RECORD, FAILED
@@ -555,22 +555,14 @@ def test_reassigning_a_text_track_into_a_character_asks_first_and_the_store_refu
     cut-outs. The store refuses it unless asked (`allow_kinds`, `KindMismatch`); the object list asks
     with the reason, for this shot and from here to the end of the shot; one kind asks nothing."""
     pytest.importorskip("pytestqt")
-    from PySide6.QtWidgets import QMenu, QMessageBox
+    from PySide6.QtWidgets import QMenu
 
     from app.store.objects import KindMismatch
 
     lone, both = _two_tracked_objects(imported_project)
     c, w = _paused_window(qtbot, tmp_path)
-    asked: list[str] = []
-    answer = {"button": "Cancel"}
-
-    def exec_(box: QMessageBox) -> int:
-        asked.append(f"{box.windowTitle()}: {box.text()}")
-        chosen = next((b for b in box.buttons() if answer["button"] in b.text()), None)
-        monkeypatch.setattr(box, "clickedButton", lambda: chosen)
-        return 0
-
-    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    answer: dict[str, str] = {"button": "Cancel"}
+    asked = answer_message_boxes(monkeypatch, answer)
 
     def pick(oid: int, menu_title: str, target: str) -> None:
         menu = next(m for m in w.objects_panel.menu_for(oid).findChildren(QMenu) if m.title() == menu_title)

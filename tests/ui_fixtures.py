@@ -62,3 +62,21 @@ def imported_project(imported_template: Path, tmp_path: Path) -> Path:
     root = tmp_path / "clip"
     shutil.copytree(imported_template, root)
     return root
+
+
+def answer_message_boxes(monkeypatch: pytest.MonkeyPatch, answer: dict[str, str]) -> list[str]:
+    """Stand in for the user at every QMessageBox the app opens with ``exec()``: each box's "title: text" is
+    appended to the list returned, and the button whose label holds ``answer["button"]`` is the one clicked
+    (the test changes ``answer`` between steps)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    asked: list[str] = []
+
+    def exec_(box: QMessageBox) -> int:
+        asked.append(f"{box.windowTitle()}: {box.text()}")
+        chosen = next((b for b in box.buttons() if answer["button"] in b.text()), None)
+        monkeypatch.setattr(box, "clickedButton", lambda: chosen)
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    return asked
