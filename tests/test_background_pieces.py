@@ -74,3 +74,16 @@ def test_registration_gives_the_background_pieces_no_object(tmp_path: Path) -> N
         links = register_shot(p, p.shots[0], labels, kinds, frames, background=found)
         assert links[3] == 0 and all(links[t] for t in (1, 2, 4))
         assert len(p.objects.all()) == 3
+
+
+def test_a_still_character_the_segmenter_lost_in_half_the_drawings_stays() -> None:
+    """A still character's track held in only the first half of the drawings (the segmenter found
+    nothing of it in the rest, which show it outside every mask in its own colours) is not background;
+    nor is one in a shot whose other drawings hold no character at all (a four-frame clip where the
+    segmenter found nothing in two drawings lost its one character to this rule)."""
+    frames, labels, transforms = scene()
+    half = [np.where(lab == 4, 0 if i >= N // 2 else 4, lab).astype(np.uint8) for i, lab in enumerate(labels)]
+    kinds = [dict.fromkeys(range(1, 5), "character")] * N
+    assert 4 not in background_tracks(frames, half, kinds, transforms)
+    alone = [np.where(lab == 4, 4, 0).astype(np.uint8) if i < 3 else np.zeros_like(lab) for i, lab in enumerate(labels)]
+    assert background_tracks(frames, alone, [{4: "character"}] * N, transforms) == set()

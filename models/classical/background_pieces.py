@@ -12,8 +12,9 @@ frame): where the shot's other drawings show that place of the scene (through th
 every mask, a piece of background shows the same colours as they do, and a character does not (it
 is drawn over the background, in its own colours and line art). Only drawings where the track is
 absent are asked: where it is present, what its mask left out is the character itself (a mask that
-missed a body in one drawing), not background. So a track present in every drawing of its shot is
-never judged background. Background pieces under added light (a glow, speed lines) differ from the
+missed a body in one drawing), not background. A track present in at least half the drawings of its
+shot is never judged background (a character the segmenter missed in the other half shows there outside
+every mask), nor is a drawing with no character at all a witness. Background pieces under added light (a glow, speed lines) differ from the
 other drawings and are not caught.
 """
 
@@ -70,11 +71,17 @@ def track_evidence(
     seen_px: dict[int, int] = {}
     same_px: dict[int, int] = {}
     characters = {t for k in kinds for t, v in k.items() if v == "character"}
+    # A track most drawings of the shot hold is a thing of the shot (a character the segmenter missed
+    # in a few drawings: those show it outside every mask), never judged: background pieces are brief.
+    held = {t: sum(t in p for p in present) for t in characters}
+    # A drawing where stage 1 found no character at all is a failed drawing, no witness of background.
+    witnesses = {j for j in range(n) if present[j] & characters}
     for i in range(n):
         here = small_labels[i]
-        others = _others(n, i)
+        others = [j for j in _others(n, i) if j in witnesses]
         # Only the tracks some other drawing is without can be judged.
-        ids = sorted(t for t in present[i] & characters if any(t not in present[j] for j in others))
+        ids = sorted(t for t in present[i] & characters
+                     if 2 * held[t] < n and any(t not in present[j] for j in others))
         if not ids:
             continue
         ys, xs = np.nonzero(np.isin(here, ids))
