@@ -209,13 +209,8 @@ class ObjectsPanel(QWidget):
         if kept.kind == absorbed.kind:
             self.c.merge_objects(keep, absorb)
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Merge objects of different kinds",
-                          merge_kinds_text(absorbed, kept), parent=self)
-        anyway = box.addButton(f"Merge {absorbed.name} into {kept.name}", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        if box.clickedButton() is anyway:
+        if self._anyway("Merge objects of different kinds", merge_kinds_text(absorbed, kept),
+                        f"Merge {absorbed.name} into {kept.name}"):
             self.c.merge_objects(keep, absorb, allow_kinds=True)
 
     def reassign_to(self, oid: int, to: int, *, to_end: bool = False) -> None:
@@ -231,13 +226,18 @@ class ObjectsPanel(QWidget):
         target = project.object(to) if project else None
         what = moved.name if moved is not None else f"Object {oid}"
         into = target.name if target is not None else f"Object {to}"
-        box = QMessageBox(QMessageBox.Icon.Warning, "Reassign to an object of another kind", reason, parent=self)
-        anyway = box.addButton(f"Reassign {what} to {into}", QMessageBox.ButtonRole.DestructiveRole)
+        if self._anyway("Reassign to an object of another kind", reason, f"Reassign {what} to {into}"):
+            self.c.reassign_object(oid, to, to_end=to_end, allow_kinds=True)
+
+    def _anyway(self, title: str, reason: str, action: str) -> bool:
+        """Whether the user, told ``reason``, chose ``action`` over Cancel (the default) for an edit that
+        mixes two kinds of object."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, reason, parent=self)
+        anyway = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.exec()
-        if box.clickedButton() is anyway:
-            self.c.reassign_object(oid, to, to_end=to_end, allow_kinds=True)
+        return box.clickedButton() is anyway
 
     def menu_for(self, oid: int) -> QMenu:
         """The object's edits: rename, confirm, merge, split, reassign (this shot / to its end), delete."""

@@ -32,7 +32,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Labels
-from models.classical.identity import FrameColours, TrackDescriptor, distance, frame_colours, frame_descriptor
+from models.classical.identity import (
+    FrameColours,
+    TrackDescriptor,
+    distance,
+    frame_colours,
+    frame_descriptor,
+    mean_descriptor,
+)
 
 SIZEABLE = 0.5  # of a track's largest size in the shot: a drawing where it is this big describes it
 GAP = 2  # px between two tracks' column ranges: closer, one may be in front of the other (trade ids there)
@@ -121,13 +128,6 @@ def _left(x: tuple[int, int] | None, y: tuple[int, int] | None) -> bool | None:
     return x[0] + x[1] < y[0] + y[1]
 
 
-def _mean(parts: Sequence[TrackDescriptor]) -> TrackDescriptor:
-    return TrackDescriptor(
-        np.mean([p.whole for p in parts], axis=0).astype(np.float32),
-        np.mean([p.top for p in parts], axis=0).astype(np.float32),
-        np.mean([p.shape for p in parts], axis=0).astype(np.float32))
-
-
 def _pair_swap(a: int, b: int, area: dict[int, NDArray[np.int64]], boxes: dict[int, list[tuple[int, int] | None]],
                describe: Callable[[int, int], TrackDescriptor | None], n: int) -> _Pair | None:
     """The drawings where ``a`` and ``b`` are to exchange ids, or None (module docstring)."""
@@ -156,7 +156,7 @@ def _pair_swap(a: int, b: int, area: dict[int, NDArray[np.int64]], boxes: dict[i
     if len(runs) < 2:
         return None
     ref = max(range(len(runs)), key=lambda r: len(runs[r]))
-    run_desc = [(_mean([seen[i][0] for i in r]), _mean([seen[i][1] for i in r])) for r in runs]
+    run_desc = [(mean_descriptor([seen[i][0] for i in r]), mean_descriptor([seen[i][1] for i in r])) for r in runs]
     ref_a, ref_b = run_desc[ref]
     state = [False] * len(runs)
     gain = 0.0

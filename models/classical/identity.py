@@ -278,6 +278,11 @@ def track_descriptor(
         vecs = np.asarray(embed(crops), np.float32)
         mean = vecs.mean(axis=0)
         deep = (mean / max(1e-9, float(np.linalg.norm(mean)))).astype(np.float32)
+    return mean_descriptor(parts, deep)
+
+
+def mean_descriptor(parts: Sequence[TrackDescriptor], deep: NDArray[np.float32] | None = None) -> TrackDescriptor:
+    """The descriptor of several drawings of one track: their colour and shape parts averaged."""
     return TrackDescriptor(
         np.mean([p.whole for p in parts], axis=0).astype(np.float32),
         np.mean([p.top for p in parts], axis=0).astype(np.float32),

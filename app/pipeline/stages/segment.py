@@ -60,10 +60,11 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
             # A second look now that the shot has labels: runs of a character's mask that show the
             # background stitched from outside every mask (through the refined camera) are cut.
             refined = camera.for_frames(ctx.project, indices)
-            checked = check_shot(frames, [r.labels for r in seen], [dict(r.kinds) for r in seen], refined)
+            drawing_kinds: list[dict[int, str]] = [dict(r.kinds) for r in seen]
+            checked = check_shot(frames, [r.labels for r in seen], drawing_kinds, refined)
             seen = [replace(r, labels=lab) for r, lab in zip(seen, checked, strict=True)]
             # Tracks whose colours the other drawings show as background there are no objects.
-            background = background_tracks(frames, checked, [dict(r.kinds) for r in seen], refined)
+            background = background_tracks(frames, checked, drawing_kinds, refined)
         # A drawing that repeats an earlier one of the shot (a mouth flap, a cycle) is that picture
         # again, so it has that drawing's result, as a held frame has its drawing's; the segmenter
         # still sees it (measured: shown each picture once, it found a fraction of the foreground).
