@@ -101,6 +101,7 @@ class LamaInpainter:
     def stitch(
         self, frames: Sequence[Image], holes: Sequence[Mask], transforms: Sequence[Matrix] | None = None,
         hidden: Sequence[Mask] | None = None, only: Sequence[int] | None = None,
+        clear: Sequence[Mask | None] | None = None,
     ) -> list[tuple[Image, NDArray[np.uint8]]]:
         """Plates stitched from the shot's frames through the camera (`ClassicalInpainter.stitch`);
         LaMa invents only the pixels that no frame shows, and each plate's confidence says which.
@@ -109,7 +110,7 @@ class LamaInpainter:
         is estimated from these frames, as the weight-free inpainter does."""
         if self.net is None:
             raise ModelUnavailable("LaMa is not loaded.")
-        return _stitch_with(self, frames, holes, transforms, hidden, only)
+        return _stitch_with(self, frames, holes, transforms, hidden, only, clear)
 
     def clean_plates(self, frames: Sequence[Image], holes: Sequence[Mask]) -> list[Image]:
         """Fill ``holes[i]`` in ``frames[i]``; pixels outside the (dilated) hole are kept exactly."""
@@ -135,7 +136,8 @@ class LamaInpainter:
 
 def _stitch_with(inpainter: LamaInpainter, frames: Sequence[Image], holes: Sequence[Mask],
                  transforms: Sequence[Matrix] | None, hidden: Sequence[Mask] | None,
-                 only: Sequence[int] | None = None) -> list[tuple[Image, NDArray[np.uint8]]]:
+                 only: Sequence[int] | None = None,
+                 clear: Sequence[Mask | None] | None = None) -> list[tuple[Image, NDArray[np.uint8]]]:
     from models.classical.inpaint import ClassicalInpainter
 
     lock = threading.Lock()  # one network, frames filled on several threads: one at a time
@@ -145,7 +147,8 @@ def _stitch_with(inpainter: LamaInpainter, frames: Sequence[Image], holes: Seque
             return np.where(hole[..., None], inpainter._fill(image, hole), image).astype(np.uint8)
 
     # LaMa blends its own fill; no feather, so everything a few pixels beyond the hole stays exact.
-    return ClassicalInpainter(spatial=fill, feather=0).stitch(frames, holes, transforms, hidden=hidden, only=only)
+    return ClassicalInpainter(spatial=fill, feather=0).stitch(frames, holes, transforms, hidden=hidden, only=only,
+                                                              clear=clear)
 
 
 def convert(src: Path, dst: Path) -> int:

@@ -16,6 +16,8 @@ def test_a_stage_goes_stale_only_for_layers_it_reads() -> None:
     assert _inputs("annotate", {"alpha": 7, "effects": 7}) == base
     assert _inputs("annotate", {"masks": 7}) != base
     assert _inputs("inpaint", {"effects": 7}) != _inputs("inpaint", {})
+    # The plate reads the matte (a source lends what its matte says is background: `matte_background`).
+    assert _inputs("inpaint", {"alpha": 7}) != _inputs("inpaint", {})
     assert _inputs("matte", {"effects": 7}) == _inputs("matte", {})
 
 

@@ -28,7 +28,7 @@ from app.store.manifest import TrackLink
 from app.store.objects import ObjectStore
 
 # Array layers a stage reads through the store; the others travel as versions and meta only.
-READ_LAYERS: tuple[str, ...] = tuple(sorted({"segmentation", *(x for s in STAGE_INPUTS.values() for x in s)} - {"alpha"}))
+READ_LAYERS: tuple[str, ...] = tuple(sorted({"segmentation", *(x for s in STAGE_INPUTS.values() for x in s)}))
 RECORDS: tuple[str, ...] = (*(record_name(s) for s in STAGES), "annotations", *SHOT_RECORDS)
 
 

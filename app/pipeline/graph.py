@@ -38,7 +38,7 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "propagate": ("segmentation",),
     "matte": ("masks",),
     "effects": ("masks",),
-    "inpaint": ("masks", "effects"),
+    "inpaint": ("masks", "effects", "alpha"),  # alpha: a source lends what its matte says is background
     "annotate": ("masks",),  # the annotator reads the frame and its labels only
 }
 DOWNSTREAM_OF_MASKS: tuple[str, ...] = ("matte", "effects", "inpaint", "annotate")

@@ -68,6 +68,9 @@ SpatialFill = Callable[[Image, Mask], Image]  # (image, hole) -> image with the 
 FLAT_LEVELS = 3
 FLOOD_DEPTH = 36
 FLOOD_FAR = 14
+# `matte_background`: alpha below this (of 255) inside a character's mask is background the matte
+# found beyond the character's outline (`matte_outline.beyond_outline`, the compositing solve).
+MATTE_CLEAR = 13
 
 
 def telea(image: Image, hole: Mask) -> Image:
@@ -157,6 +160,29 @@ def flat_background(frame: Image, hidden: NDArray[np.bool_]) -> NDArray[np.bool_
     return allowed & good[labels]
 
 
+def matte_background(alpha: NDArray[np.uint8], mask: NDArray[np.bool_], levels: int = MATTE_CLEAR) -> NDArray[np.bool_]:
+    """The pixels of ``mask`` (a frame's characters) that the frame's matte ``alpha`` (uint8) says
+    are background: alpha below ``levels``, joined by such pixels (4-connected) to the background
+    outside the mask.
+
+    The matte cuts alpha to the outer edge of the character's own outline, where a stage-1 mask runs
+    past it (a silhouette kept after the character turned, a strip of background beside it). A
+    character's interior (eyes, a flat fill the matte judged background) is enclosed by its line
+    art, whose alpha is high: no run of low alpha joins it to the outside, so it is never taken."""
+    out = np.zeros(mask.shape, bool)
+    box = window(mask, 1)
+    if box is None:
+        return out
+    low = np.asarray(alpha[box]) < levels
+    inside = mask[box]
+    n, labels = cv2.connectedComponents(low.view(np.uint8), connectivity=4)
+    outer = np.zeros(n, bool)
+    outer[labels[low & ~inside]] = True
+    outer[0] = False
+    out[box] = inside & outer[labels]
+    return out
+
+
 class Scratch:
     """Each thread's rows for the temporal fill's median, reused from plate to plate of one `stitch`:
     a fresh array of 30-90 MB per plate is paid again in page faults."""
@@ -242,6 +268,7 @@ class ClassicalInpainter:
     def stitch(
         self, frames: Sequence[Image], holes: Sequence[Mask], transforms: Sequence[Matrix] | None = None,
         hidden: Sequence[Mask] | None = None, only: Sequence[int] | None = None,
+        clear: Sequence[Mask | None] | None = None,
     ) -> list[tuple[Image, NDArray[np.uint8]]]:
         """Per frame, the clean plate and its confidence (`SEEN_HERE`, `SEEN_ELSEWHERE`, `INVENTED`).
 
@@ -254,6 +281,11 @@ class ClassicalInpainter:
         pixel outside its ``hidden`` but one, so a background pixel that any frame reveals is used;
         but not where it shows, inside frame ``i``'s ``hidden``, frame ``i``'s own character
         (`SameAsTarget`, with ``hidden`` given only).
+
+        ``clear`` (per frame, or None): the pixels of its ``hidden`` that its matte says are
+        background beyond the character's outline (`matte_background`); as a source the frame lends
+        them too. A mask that keeps a character's old silhouette after it turned covers background
+        that frame alone reveals, which the plate otherwise invented. The frame's own hole is unchanged.
         """
         n = len(frames)
         if n == 0:
@@ -274,9 +306,12 @@ class ClassicalInpainter:
         # One pixel off what hides the background (its soft fringe): two would lose a ring of
         # revealed background around every character, none lets the fringe into the plate.
         def lends(j: int) -> NDArray[np.bool_]:
-            # What hides source j's background, less the flat background its mask took.
+            # What hides source j's background, less the flat background its mask took and the
+            # background its matte found inside it.
             h = hidden_list[j]
-            return h & ~flat_background(np.asarray(frames[j]), h) if self.flood else h
+            out = h & ~flat_background(np.asarray(frames[j]), h) if self.flood else h
+            matte = None if clear is None else clear[j]
+            return out if matte is None else out & ~np.asarray(matte, bool)
 
         sources = [(np.asarray(frames[j]), _seen(lends(j)), ts[j]) for j in src_idx]
         wanted = range(n) if only is None else only

@@ -17,6 +17,7 @@ from app.pipeline.graph import PICTURES_RECORD, SHARE_REPEATS, current_inputs
 from app.store import Project, Shot
 from models.base import Annotator, EffectSeparator, Inpainter, Matter, Propagator, Segmenter
 from models.classical.drawings import repeats
+from models.classical.inpaint import matte_background
 from models.classical.labelmaps import closed_objects
 
 
@@ -318,6 +319,20 @@ def inpaint_holes(project: Project, frame: int) -> tuple[np.ndarray, np.ndarray]
     solid, hidden = _solid(project, labels)
     holes = (_grown(solid, None), hidden)
     return holes if effects is None else (holes[0] | effects, holes[1] | effects)
+
+
+def inpaint_sources(project: Project, frame: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`inpaint_holes` and, from the same read of the masks, what of the hidden part the frame's
+    matte says is background (`matte_background` of its characters' union; none before the matte
+    stage has run there, and never text or an effect): as a stitching source the frame lends it."""
+    labels, effects = project.masks_or_empty(frame), effect_hole(project, frame)
+    solid, hidden = _solid(project, labels)
+    hole = _grown(solid, None)
+    alpha = project.layers.read("alpha", frame)
+    clear = np.zeros(labels.shape, bool) if alpha is None else matte_background(alpha, _characters(project, labels))
+    if effects is None:
+        return hole, hidden, clear
+    return hole | effects, hidden | effects, clear & ~effects
 
 
 def _grown(mask: np.ndarray, grow: int | None) -> np.ndarray:

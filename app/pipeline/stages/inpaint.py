@@ -10,7 +10,7 @@ from app.pipeline.stages.common import (
     effect_hole,
     equal_inputs,
     hiding_labels,
-    inpaint_holes,
+    inpaint_sources,
     repeat_groups,
     sampled_shot,
 )
@@ -42,12 +42,14 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
     def compute(indices: list[int], frames: ShotFrames, leads: list[int]) -> list[np.ndarray]:
         wanted = set(leads)
         batch = [k for k, f in enumerate(indices) if f in wanted]
-        # The hole painted over and what hides the background (a source's), from one read of each frame.
-        pairs = [inpaint_holes(project, f) for f in indices]
-        holes, hidden = [h for h, _ in pairs], [h for _, h in pairs]
+        # The hole painted over, what hides the background (a source's) and what of that the matte
+        # says is background (a source lends it), from one read of each frame.
+        parts = [inpaint_sources(project, f) for f in indices]
+        holes, hidden, clear = [p[0] for p in parts], [p[1] for p in parts], [p[2] for p in parts]
         if not hasattr(inpainter, "stitch"):
             return list(inpainter.clean_plates(frames, holes))
-        plates = inpainter.stitch(frames, holes, hidden=hidden, only=batch, **camera_kwargs(ctx, camera, indices))
+        plates = inpainter.stitch(frames, holes, hidden=hidden, only=batch, clear=clear,
+                                  **camera_kwargs(ctx, camera, indices))
         meta = {"stage": "inpaint", "backend": ctx.backend_name("inpainter")}
         out = [NOT_KEPT] * len(indices)  # context frames' plates are not read
         for k, (plate, confidence) in zip(batch, plates, strict=True):
