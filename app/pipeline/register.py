@@ -12,11 +12,12 @@ appearance of a character, not only its first.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
 from app.store import Project, Shot
+from app.store.manifest import TrackLink
 from models.base import Image, Labels
 from models.classical.identity import (
     LINK_THRESHOLD,
@@ -35,6 +36,9 @@ SAMPLE_FRAMES = 12  # frames of a shot decoded to describe its tracks
 STRAY_AREA = 0.01
 # ... and present in under this share of the shot's drawings, or touching the frame's edge on most of them.
 STRAY_PRESENCE = 0.5
+# A brief track under this share of the size of its shot's whole tracks is a piece (`piece_tracks`); an
+# object known only from pieces is a fragment (`fragment_objects`): only a brief track is linked to it.
+PIECE_AREA = 0.5
 
 
 def track_kinds(labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> dict[int, str]:
@@ -91,6 +95,38 @@ def brief_tracks(labels: Sequence[Labels], tracks: Sequence[int]) -> set[int]:
     return {t for t in tracks if present[t] < STRAY_PRESENCE * len(labels)}
 
 
+def piece_tracks(labels: Sequence[Labels], found: dict[int, str]) -> set[int]:
+    """Brief tracks (`brief_tracks`) under `PIECE_AREA` of the size of the shot's other tracks (the
+    median, where present, of the tracks that are neither brief, tiny nor text): a piece of a character
+    the segment stage split off for a drawing or two, not someone passing through (who is as large as
+    the others). See `fragment_objects`."""
+    present: Counter[int] = Counter()
+    area: Counter[int] = Counter()
+    for frame_labels in labels:
+        counts = np.bincount(np.asarray(frame_labels).ravel(), minlength=256)
+        for t in np.flatnonzero(counts[1:]) + 1:
+            present[int(t)] += 1
+            area[int(t)] += int(counts[t])
+    if not labels:
+        return set()
+    size = {t: area[t] / present[t] / np.asarray(labels[0]).size for t in found if present[t]}
+    brief = brief_tracks(labels, list(size))
+    whole = [a for t, a in size.items() if t not in brief and found[t] != "text" and a >= STRAY_AREA]
+    if not whole:
+        return set()
+    return {t for t in brief if found[t] != "text" and size[t] < PIECE_AREA * float(np.median(whole))}
+
+
+def _object_of(project: Project, link: TrackLink) -> int:
+    """The object a track link mostly is (over its shot's frames); 0 for none."""
+    end = project.shot_of(link.shot).end
+    span = Counter[int]()
+    for i, (start, obj) in enumerate(link.pieces):
+        stop = link.pieces[i + 1][0] if i + 1 < len(link.pieces) else end
+        span[obj] += stop - start
+    return span.most_common(1)[0][0] if span else 0
+
+
 def known_descriptors(project: Project, kind: str, exclude_shot: int) -> dict[int, list[TrackDescriptor]]:
     """Descriptors of every registered track of other shots, by the object it mostly is."""
     records = project.layers.read_records(RECORD)
@@ -102,15 +138,24 @@ def known_descriptors(project: Project, kind: str, exclude_shot: int) -> dict[in
         data = (records.get(link.shot) or {}).get("tracks", {}).get(str(link.track))
         if not data:
             continue
-        end = project.shot_of(link.shot).end
-        span = Counter[int]()
-        for i, (start, obj) in enumerate(link.pieces):
-            stop = link.pieces[i + 1][0] if i + 1 < len(link.pieces) else end
-            span[obj] += stop - start
-        obj = span.most_common(1)[0][0] if span else 0
+        obj = _object_of(project, link)
         if obj and kinds.get(obj) == kind:
             out.setdefault(obj, []).append(TrackDescriptor.from_json(data))
     return out
+
+
+def fragment_objects(project: Project, exclude_shot: int) -> set[int]:
+    """Objects known only from pieces (`piece_tracks`: brief and small beside their shot's other tracks)
+    of other shots. Records from before pieces were kept have none."""
+    records = project.layers.read_records(RECORD)
+    only: dict[int, bool] = {}
+    for link in project.objects.tracks():
+        if link.shot == exclude_shot:
+            continue
+        piece = link.track in (records.get(link.shot) or {}).get("pieces", [])
+        if obj := _object_of(project, link):
+            only[obj] = only.get(obj, True) and piece
+    return {obj for obj, yes in only.items() if yes}
 
 
 def register_shot(
@@ -153,7 +198,8 @@ def register_shot(
     project.objects.forget_tracks(shot.start, moved)
     new = [t for t in found if project.objects.track(shot.start, t) is None]
     stored.update({str(t): d.to_json() for t, d in descriptors.items()})
-    project.layers.write_record(RECORD, shot.start, {"tracks": stored})
+    pieces = sorted(piece_tracks(labels, found) | {t for t in record.get("pieces", []) if t not in found})
+    project.layers.write_record(RECORD, shot.start, {"tracks": stored, "pieces": pieces})
     if not new:
         return {t.track: t.object_at(shot.start) for t in project.objects.tracks(shot.start)}
 
@@ -161,6 +207,7 @@ def register_shot(
     strays |= {t for t in background or () if t in new and found[t] == "character"}
     links: dict[int, int | None] = dict.fromkeys(strays, 0)
     brief = brief_tracks(labels, new)
+    fragments = fragment_objects(project, shot.start)
     for kind in sorted({found[t] for t in new if t not in links}):
         mine = [t for t in new if found[t] == kind and t not in links]
         if kind == "text":
@@ -177,12 +224,15 @@ def register_shot(
         for obj, descs in before.items():
             if kinds_of.get(obj) == kind:
                 known.setdefault(obj, []).extend(descs)
-        links.update(link_tracks({t: descriptors[t] for t in mine if t in descriptors}, known, brief=brief))
+        links.update(link_tracks({t: descriptors[t] for t in mine if t in descriptors}, known, brief=brief,
+                                 fragments=fragments))
     result = project.objects.register_shot(shot.start, {t: found[t] for t in new}, links)
-    return join_objects(project, shot, {t: descriptors[t] for t in new if t in descriptors and result.get(t)}, found)
+    return join_objects(project, shot, {t: descriptors[t] for t in new if t in descriptors and result.get(t)}, found,
+                        brief=brief, fragments=fragments)
 
 
-def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor], found: dict[int, str]) -> dict[int, int]:
+def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor], found: dict[int, str], *,
+                 brief: Collection[int] = (), fragments: Collection[int] = ()) -> dict[int, int]:
     """Merge objects that this shot's tracks show to be one character; returns track -> object.
 
     Shot after shot, a character can become two objects when its first two appearances differ too much
@@ -190,7 +240,9 @@ def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor
     track just linked to object A that is also within the threshold of an object B is evidence that
     A and B are one character, unless they were ever on screen together in one shot (two tracks of a
     shot are two characters) or the user named both (the user decides then). The older id is kept, and
-    the merge is registration's, not on the user's undo stack.
+    the merge is registration's, not on the user's undo stack. A track not in ``brief`` is no evidence
+    for an object in ``fragments`` (`models.classical.identity.link_tracks`: it is not linked to one
+    either).
     """
     objects = project.objects
 
@@ -208,6 +260,8 @@ def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor
         if info_a is None or info_a.kind != found.get(t) or info_a.kind == "text":
             continue
         for b, descs in known_descriptors(project, info_a.kind, shot.start).items():
+            if b in fragments and t not in brief:
+                continue
             if (d := min(distance(desc, x) for x in descs)) < LINK_THRESHOLD:
                 pairs.append((d, t, b))
     for _, t, b in sorted(pairs):

@@ -357,7 +357,7 @@ def distance(a: TrackDescriptor, b: TrackDescriptor) -> float:
 
 def link_tracks(
     tracks: dict[int, TrackDescriptor], known: dict[int, list[TrackDescriptor]], threshold: float = LINK_THRESHOLD,
-    brief: Collection[int] = (),
+    brief: Collection[int] = (), fragments: Collection[int] = (),
 ) -> dict[int, int | None]:
     """Match a shot's tracks to known objects one-to-one (two tracks of one shot are two characters).
 
@@ -377,12 +377,24 @@ def link_tracks(
     A sure link comes before a loose one, though: every track's links under ``threshold`` (the main
     tracks', then the brief ones') are made before any in the loose band, so a character first seen in
     this shot, loosely near an object, does not take it from a brief track that is surely that object.
+
+    ``fragments``: known objects seen only as pieces of a character (`register.fragment_objects`: brief
+    tracks half the size of their shot's others). Only a brief track is linked to one: a piece the
+    segment stage split off for a drawing or two is described from that piece (a clean part of the
+    figure, or a part with background), so it can come nearer the whole character in a later shot than
+    the character's own object does, and the character then lives on as the piece's object (tuning
+    seeds 60 and 52 of 46-60: a later track 0.252 / 0.297 from a 4- or 1-drawing piece's object, 0.253 /
+    0.344 from its own). Such an object is still a rival in the loose band.
     """
     out: dict[int, int | None] = {t: None for t in tracks}
     if not tracks or not known:
         return out
     t_ids, o_ids = list(tracks), list(known)
-    cost = np.array([[min(distance(tracks[t], d) for d in known[o]) for o in o_ids] for t in t_ids])
+    near = np.array([[min(distance(tracks[t], d) for d in known[o]) for o in o_ids] for t in t_ids])
+    cost = near.copy()  # what a link may cost: no whole track to a fragment's object (still a rival, at `near`)
+    for r, t in enumerate(t_ids):
+        if t not in brief:
+            cost[r, [c for c, o in enumerate(o_ids) if o in fragments]] = np.inf
     main = [r for r, t in enumerate(t_ids) if t not in brief]
     rest = [r for r, t in enumerate(t_ids) if t in brief]
     taken: set[int] = set()
@@ -391,19 +403,22 @@ def link_tracks(
     for rows, loose in ((main, False), (rest, False), (main, True), (rest, True)):
         rows = [r for r in rows if out[t_ids[r]] is None]
         cols = [c for c in range(len(o_ids)) if c not in taken]
-        for r, c in _assign(cost, rows, cols, threshold, held, loose, holders):
+        for r, c in _assign(cost, rows, cols, threshold, held, loose, holders, near):
             out[t_ids[r]] = o_ids[c]
             taken.add(c)
     return out
 
 
 def _assign(cost: NDArray[np.float64], rows: list[int], cols: list[int], threshold: float,
-            held: dict[int, float], loose: bool = True, holders: set[int] | None = None) -> list[tuple[int, int]]:
+            held: dict[int, float], loose: bool = True, holders: set[int] | None = None,
+            near: NDArray[np.float64] | None = None) -> list[tuple[int, int]]:
     """The Hungarian pairs of ``cost[rows][:, cols]`` that `link_tracks` keeps (row, column of ``cost``).
 
     ``held``: objects (columns) that tracks of this shot linked under ``threshold``, with that cost;
-    this call's own such links are added to it, and their rows to ``holders``."""
+    this call's own such links are added to it, and their rows to ``holders``. ``near``: the distances
+    rivals are judged by (``cost`` itself by default; `link_tracks` forbids some pairs in ``cost``)."""
     holders = set() if holders is None else holders
+    near = cost if near is None else near
     if not rows or not cols:
         return []
     # Costs are capped (a track that matches nothing cannot push another off its best match just to
@@ -423,14 +438,14 @@ def _assign(cost: NDArray[np.float64], rows: list[int], cols: list[int], thresho
         # `register.join_objects` merges once neither is taken): no loose link for anyone else. Held-out
         # seed 59 (46-60): a character split into objects 1 and 4, its shot-3 track linked to 1 at 0.18
         # and 0.24 from 4; a newcomer took 4 at 0.35, a false merge that also kept 1 and 4 apart.
-        if any(cost[r2, c] < threshold for r2 in holders if r2 != r):
+        if any(near[r2, c] < threshold for r2 in holders if r2 != r):
             continue
         # Every other known object is a rival (a near one is ambiguity), except one that another
         # track of this shot holds more surely: two tracks of a shot are two characters, so that
         # object is not this one. When every other object is held so, they all stay rivals (as
         # before): the one left is then as good as alone, and a lone known object never qualifies.
         others = [c2 for c2 in range(cost.shape[1]) if c2 != c]
-        rivals = [c2 for c2 in others if not (c2 in held and held[c2] <= cost[r, c2])] or others
-        if rivals and float(min(cost[r, c2] for c2 in rivals)) - cost[r, c] >= MARGIN:
+        rivals = [c2 for c2 in others if not (c2 in held and held[c2] <= near[r, c2])] or others
+        if rivals and float(min(near[r, c2] for c2 in rivals)) - cost[r, c] >= MARGIN:
             kept.append((r, c))
     return kept
