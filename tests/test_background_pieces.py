@@ -9,22 +9,26 @@ import cv2
 import numpy as np
 
 from app.store import Manifest, Project, Shot, SourceInfo
-from models.classical.background_pieces import GROW, background_tracks
+from models.classical.background_pieces import background_tracks
 
 H, W, PAN, N = 72, 120, 3, 8
 INK = (20, 20, 30)
 
 
-def scene() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+def scene(coloured: bool = False) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """A panning shot over painted bands. Track 1: a character walking right, every frame. Track 2: a
     character who passes in frame 4 only. Track 3: a block of the background beside the walker in frame
     3 (what GrabCut's box leaves, given an id of its own). Track 4: a character standing still in the
     scene all shot, whose masks in the first four frames missed its lower half (so those frames show
-    it outside every mask). Returns frames, labels and the frame-to-plate transforms."""
+    it outside every mask). ``coloured``: bands of saturated colours. Returns frames, labels and the
+    frame-to-plate transforms."""
     rng = np.random.default_rng(7)
     wide = np.zeros((H, W + PAN * N, 3), np.uint8)
     for x in range(0, wide.shape[1], 6):
         wide[:, x:x + 6] = rng.integers(40, 230, 3)
+        if coloured:
+            hsv = np.array([[[rng.integers(0, 180), 170, rng.integers(120, 200)]]], np.uint8)
+            wide[:, x:x + 6] = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0]
     frames, labels, transforms = [], [], []
     for i in range(N):
         img = wide.copy()
@@ -130,7 +134,8 @@ def test_a_piece_partly_over_a_character_gives_that_part_back_and_lends_it_to_no
     staff[10:63, 61:67] = True
     # The staff's part of the piece is the character's again; the background beside it stays the piece's.
     assert (given[5][staff] == 1).all()
-    assert (given[5][10:63, 67 + GROW:86] == 2).all()  # past the other masks' grown edge
+    # Also its strip no other drawing sees (under their masks' grown edge): the same colours as the rest.
+    assert (given[5][10:63, 67:86] == 2).all()
     assert all((g == lab).all() for i, (g, lab) in enumerate(zip(given, labels, strict=True)) if i != 5)
     # The piece gets no object (its pixels are background in the masks); the plates' holes and sources
     # are what is left. No plate may show the staff's red where the character stands (drawing 5's own
@@ -139,3 +144,16 @@ def test_a_piece_partly_over_a_character_gives_that_part_back_and_lends_it_to_no
     plates = ClassicalInpainter().clean_plates(frames, masks, transforms)
     red = np.all(np.abs(np.stack(plates).astype(int) - RED) < 40, axis=-1)
     assert not red[:, staff].any()
+
+
+def test_a_block_under_a_glow_is_found_and_a_white_shirt_passing_over_the_bands_is_not() -> None:
+    """Track 3's block lit by a glow in its one drawing (the bands blended 40 % towards white: brighter,
+    the same hue, less chroma), which no other drawing shows in those colours; and the passer-by of
+    drawing 4 in a white shirt (brighter than every band there, but with no hue to share)."""
+    frames, labels, transforms = scene(coloured=True)
+    cx = 20 + 5 * 3  # the walker in frame 3's own coordinates
+    block = frames[3][25:55, cx + 11:cx + 25].astype(np.float32)
+    frames[3][25:55, cx + 11:cx + 25] = np.round(0.6 * block + 0.4 * 255).astype(np.uint8)
+    frames[4][17:59, 72:89] = (245, 245, 240)
+    kinds = [dict.fromkeys(range(1, 5), "character")] * N
+    assert background_tracks(frames, labels, kinds, transforms) == {3}

@@ -37,6 +37,12 @@ GROW = 2  # px (model scale) the other drawings' masks are grown by: their soft 
 # least this share of its pixels (tuning seeds 11-14, 20-30: character tracks 0-5 %, the background
 # pieces caught 20-67 %).
 SAME = 0.15
+# Or on this share of its pixels the other drawings' colours or them under added light (`lit_over`):
+# tuning seeds 11-14, 20-30, the character tracks judged <= 0.10, the pieces under light caught 0.39-0.86.
+LIT = 0.3
+BRIGHTER = 5.0  # uint8 Lab L levels: brighter than the other drawing by more than this is lit
+CHROMA = 6.0  # uint8 Lab a/b distance from grey: below it a colour has no hue to compare
+HUE_COS = 0.97  # cosine of the hue angle between the two colours (about 14 degrees)
 
 
 def background_tracks(
@@ -44,7 +50,7 @@ def background_tracks(
 ) -> set[int]:
     """Character tracks of one shot that are pieces of its background (see the module docstring);
     ``transforms``: the shot's camera (frame to plate), one per frame."""
-    return _judged(track_counts(piece_evidence(frames, labels, kinds, transforms)))
+    return _judged(piece_evidence(frames, labels, kinds, transforms))
 
 
 def background_pieces(
@@ -53,20 +59,21 @@ def background_pieces(
     """`background_tracks`, and ``labels`` with the pixels of those tracks that the shot does not show
     as background handed to the character they touch (`give_back`)."""
     evidence = piece_evidence(frames, labels, kinds, transforms)
-    background = _judged(track_counts(evidence))
+    background = _judged(evidence)
     return background, give_back(labels, kinds, evidence, background)
 
 
 def give_back(
     labels: Sequence[Labels], kinds: Sequence[dict[int, str]], evidence: Sequence[dict[int, Piece]], background: set[int],
 ) -> list[Labels]:
-    """``labels`` with each ``background`` piece's pixels that no other drawing without it showed outside
-    every mask (not `Piece.seen`: where every such drawing has a character) given to the character
-    track of that drawing they touch most; a run of them touching none stays the piece's. GrabCut's box
-    takes in what lies beside a character, and a piece judged background is rarely background alone:
-    seed 493's piece was 1,595 px of background and 464 px of a staff whose place every other drawing
-    covers, and with no object those pixels lent the staff's red to all ten plates of the shot. Where
-    other drawings show the place, it is background there (in the same colours or under other light)."""
+    """``labels`` with each ``background`` piece's pixels that the shot does not show as background given
+    to the character track of that drawing they touch most (a run of them touching none stays the
+    piece's): those no other drawing without the piece sees outside every mask (not `Piece.seen`: every
+    such drawing has a character there) and whose colour is none of the piece's pixels the shot shows
+    as background (`Piece.same`: flat background runs on under the masks of the other drawings, in its
+    own colours). GrabCut's box takes in what lies beside a character, and a piece judged background is
+    rarely background alone: seed 493's piece was 1,595 px of background and 464 px of a character's
+    staff, and with no object the staff lent its red to all ten plates of the shot."""
     out = [np.asarray(lab) for lab in labels]
     for i, pieces in enumerate(evidence):
         ids = [t for t in pieces if t in background]
@@ -80,7 +87,8 @@ def give_back(
         keep = [t for t, v in kinds[i].items() if v == "character" and t not in background]
         for t in ids:
             piece = pieces[t]
-            small = piece.mask & ~piece.seen
+            unseen = piece.mask & ~piece.seen
+            small = unseen & ~_in_palette(piece.colours, piece.mask & piece.same, unseen)
             if not small.any() or not keep:
                 continue
             # The model-scale box at full resolution (labels are full resolution), a pixel wider for the ring.
@@ -106,8 +114,41 @@ def give_back(
     return out
 
 
-def _judged(counts: dict[int, tuple[int, int, int]]) -> set[int]:
-    return {t for t, (area, _, same) in counts.items() if same >= SAME * area}
+def _in_palette(colours: np.ndarray, known: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """Which ``asked`` pixels have a colour within `TOLERANCE` of one of the ``known`` pixels' colours
+    (``colours``: uint8 Lab as float)."""
+    out = np.zeros(asked.shape, bool)
+    if not known.any() or not asked.any():
+        return out
+    palette = (np.unique(np.round(colours[known] / 3.0), axis=0) * 3.0).astype(np.float32)
+    points = colours[asked][:, None, :]
+    best = np.full(points.shape[0], np.inf, np.float32)
+    for k in range(0, len(palette), 64):
+        d = points - palette[None, k:k + 64]
+        best = np.minimum(best, np.sqrt((d * d).sum(axis=-1)).min(axis=1))
+    out[asked] = best <= TOLERANCE
+    return out
+
+
+def _judged(evidence: Sequence[dict[int, Piece]]) -> set[int]:
+    """The tracks whose pixels the shot shows as background: the same colours on `SAME` of them, or
+    those colours or them under added light on `LIT` of them."""
+    lit_px: dict[int, int] = {}
+    for pieces in evidence:
+        for t, piece in pieces.items():
+            lit_px[t] = lit_px.get(t, 0) + int((piece.mask & (piece.same | piece.lit)).sum())
+    return {t for t, (area, _, same) in track_counts(evidence).items() if same >= SAME * area or lit_px[t] >= LIT * area}
+
+
+def lit_over(colours: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Where ``colours`` (uint8 Lab as float) are ``other``'s under added light: brighter (`BRIGHTER`),
+    of the same hue (`HUE_COS`) and no more chroma (light adds white: a glow's halo, speed lines);
+    both coloured (`CHROMA`), since a grey's hue says nothing - a white shirt over grey would pass."""
+    ca, cb = colours[..., 1:] - 128.0, other[..., 1:] - 128.0
+    na, nb = np.hypot(ca[..., 0], ca[..., 1]), np.hypot(cb[..., 0], cb[..., 1])
+    cos = (ca * cb).sum(axis=-1) / np.maximum(na * nb, 1e-3)
+    return np.asarray((colours[..., 0] > other[..., 0] + BRIGHTER) & (na <= nb + CHROMA) & (cos > HUE_COS)
+                      & (na >= CHROMA) & (nb >= CHROMA))
 
 
 def track_evidence(
@@ -135,13 +176,17 @@ def track_counts(evidence: Sequence[dict[int, Piece]]) -> dict[int, tuple[int, i
 @dataclass(frozen=True)
 class Piece:
     """One drawing's evidence on one track, at model scale in the box ``box`` (x0, y0, x1, y1): the
-    track's pixels, those other drawings without it see outside every mask, and those of them whose
-    colour such a drawing shows there too (the pixels the shot shows as background)."""
+    track's pixels, those other drawings without it see outside every mask, those of them whose
+    colour such a drawing shows there too (the pixels the shot shows as background), and those
+    where such a drawing shows the colour the track's has under added light (`lit_over`); and the
+    drawing's colours in the box (uint8 Lab as float)."""
 
     box: tuple[int, int, int, int]
     mask: np.ndarray
     seen: np.ndarray
     same: np.ndarray
+    lit: np.ndarray
+    colours: np.ndarray
 
 
 def piece_evidence(
@@ -184,6 +229,7 @@ def piece_evidence(
         colours = lab_images[i][y0:y1, x0:x1].astype(np.float32)
         seen = {t: np.zeros(mine.shape, bool) for t in ids}
         same = {t: np.zeros(mine.shape, bool) for t in ids}
+        lit = {t: np.zeros(mine.shape, bool) for t in ids}
         for j in others:
             if set(ids) <= present[j]:
                 continue
@@ -195,14 +241,17 @@ def piece_evidence(
                 continue
             other = cv2.warpAffine(lab_images[j], m[:2], box, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                    borderMode=cv2.BORDER_REPLICATE)
-            match = there & (colour_distance(colours, other.astype(np.float32)) <= TOLERANCE)
+            other_colours = other.astype(np.float32)
+            match = there & (colour_distance(colours, other_colours) <= TOLERANCE)
+            brighter = there & ~match & lit_over(colours, other_colours)
             for t in ids:
                 # A drawing that shows the track itself says nothing of it: what its mask left out
                 # there is the same character (a mask that missed a body in a drawing), not background.
                 if t not in present[j]:
                     seen[t] |= there
                     same[t] |= match
-        out[i] = {t: Piece((x0, y0, x1, y1), mine == t, seen[t], same[t]) for t in ids}
+                    lit[t] |= brighter
+        out[i] = {t: Piece((x0, y0, x1, y1), mine == t, seen[t], same[t], lit[t], colours) for t in ids}
     return out
 
 
