@@ -93,59 +93,6 @@ def test_a_still_character_the_segmenter_lost_in_half_the_drawings_stays() -> No
     assert background_tracks(frames, alone, [{4: "character"}] * N, transforms) == set()
 
 
-RED = (220, 30, 30)
-
-
-def staff_scene() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """A still character (track 1) holding a red staff, over painted bands, the camera still. Its masks
-    hold body and staff in every drawing but drawing 5, where the staff went to a piece of its own
-    (track 2) with the block of background beside it (what GrabCut's box leaves): the seed-493
-    case. Returns frames, labels and transforms."""
-    rng = np.random.default_rng(3)
-    back = np.zeros((H, W, 3), np.uint8)
-    for x in range(0, W, 6):
-        back[:, x:x + 6] = rng.integers(60, 200, 3)
-    img = back.copy()
-    cv2.rectangle(img, (38, 14), (60, 66), INK, -1)
-    cv2.rectangle(img, (40, 16), (58, 64), (240, 200, 170), -1)
-    cv2.rectangle(img, (61, 10), (66, 62), RED, -1)
-    frames, labels = [], []
-    for i in range(N):
-        lab = np.zeros((H, W), np.uint8)
-        if i == 5:
-            lab[14:67, 38:61] = 1
-            lab[10:63, 61:86] = 2  # the staff and the background beside it
-        else:
-            lab[10:67, 38:67] = 1
-        frames.append(img.copy())
-        labels.append(lab)
-    return frames, labels, [np.eye(3) for _ in range(N)]
-
-
-def test_a_piece_partly_over_a_character_gives_that_part_back_and_lends_it_to_no_plate() -> None:
-    from models.classical.background_pieces import background_pieces
-    from models.classical.inpaint import ClassicalInpainter
-
-    frames, labels, transforms = staff_scene()
-    kinds = [{1: "character", 2: "character"}] * N
-    background, given = background_pieces(frames, labels, kinds, transforms)
-    assert background == {2}
-    staff = np.zeros((H, W), bool)
-    staff[10:63, 61:67] = True
-    # The staff's part of the piece is the character's again; the background beside it stays the piece's.
-    assert (given[5][staff] == 1).all()
-    # Also its strip no other drawing sees (under their masks' grown edge): the same colours as the rest.
-    assert (given[5][10:63, 67:86] == 2).all()
-    assert all((g == lab).all() for i, (g, lab) in enumerate(zip(given, labels, strict=True)) if i != 5)
-    # The piece gets no object (its pixels are background in the masks); the plates' holes and sources
-    # are what is left. No plate may show the staff's red where the character stands (drawing 5's own
-    # plate did, as the background it kept).
-    masks = [np.where(np.isin(g, list(background)), 0, g) > 0 for g in given]
-    plates = ClassicalInpainter().clean_plates(frames, masks, transforms)
-    red = np.all(np.abs(np.stack(plates).astype(int) - RED) < 40, axis=-1)
-    assert not red[:, staff].any()
-
-
 def test_a_block_under_a_glow_is_found_and_a_white_shirt_passing_over_the_bands_is_not() -> None:
     """Track 3's block lit by a glow in its one drawing (the bands blended 40 % towards white: brighter,
     the same hue, less chroma), which no other drawing shows in those colours; and the passer-by of

@@ -14,8 +14,10 @@ is drawn over the background, in its own colours and line art). Only drawings wh
 absent are asked: where it is present, what its mask left out is the character itself (a mask that
 missed a body in one drawing), not background. A track present in at least half the drawings of its
 shot is never judged background (a character the segmenter missed in the other half shows there outside
-every mask), nor is a drawing with no character at all a witness. Background pieces under added light (a glow, speed lines) differ from the
-other drawings and are not caught.
+every mask), nor is a drawing with no character at all a witness. A piece under added light (a glow,
+speed lines) shows the other drawings' colours brighter, of the same hue and no more chroma
+(`lit_over`); counted with the same colours it must reach a higher share (`LIT`), since a character
+may be drawn in a lighter shade of the background's hue.
 """
 
 from __future__ import annotations
@@ -51,83 +53,6 @@ def background_tracks(
     """Character tracks of one shot that are pieces of its background (see the module docstring);
     ``transforms``: the shot's camera (frame to plate), one per frame."""
     return _judged(piece_evidence(frames, labels, kinds, transforms))
-
-
-def background_pieces(
-    frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]], transforms: Sequence[Matrix],
-) -> tuple[set[int], list[Labels]]:
-    """`background_tracks`, and ``labels`` with the pixels of those tracks that the shot does not show
-    as background handed to the character they touch (`give_back`)."""
-    evidence = piece_evidence(frames, labels, kinds, transforms)
-    background = _judged(evidence)
-    return background, give_back(labels, kinds, evidence, background)
-
-
-def give_back(
-    labels: Sequence[Labels], kinds: Sequence[dict[int, str]], evidence: Sequence[dict[int, Piece]], background: set[int],
-) -> list[Labels]:
-    """``labels`` with each ``background`` piece's pixels that the shot does not show as background given
-    to the character track of that drawing they touch most (a run of them touching none stays the
-    piece's): those no other drawing without the piece sees outside every mask (not `Piece.seen`: every
-    such drawing has a character there) and whose colour is none of the piece's pixels the shot shows
-    as background (`Piece.same`: flat background runs on under the masks of the other drawings, in its
-    own colours). GrabCut's box takes in what lies beside a character, and a piece judged background is
-    rarely background alone: seed 493's piece was 1,595 px of background and 464 px of a character's
-    staff, and with no object the staff lent its red to all ten plates of the shot."""
-    out = [np.asarray(lab) for lab in labels]
-    for i, pieces in enumerate(evidence):
-        ids = [t for t in pieces if t in background]
-        if not ids:
-            continue
-        lab = out[i].copy()
-        h, w = lab.shape
-        s = model_scale(lab.shape)
-        sh, sw = max(1, round(h * s)), max(1, round(w * s))  # `geometry.resize`'s model-scale size
-        ry, rx = sh / h, sw / w
-        keep = [t for t, v in kinds[i].items() if v == "character" and t not in background]
-        for t in ids:
-            piece = pieces[t]
-            unseen = piece.mask & ~piece.seen
-            small = unseen & ~_in_palette(piece.colours, piece.mask & piece.same, unseen)
-            if not small.any() or not keep:
-                continue
-            # The model-scale box at full resolution (labels are full resolution), a pixel wider for the ring.
-            x0, y0, x1, y1 = piece.box
-            fx0, fy0 = max(0, int(x0 / rx) - 2), max(0, int(y0 / ry) - 2)
-            fx1, fy1 = min(w, int(np.ceil(x1 / rx)) + 2), min(h, int(np.ceil(y1 / ry)) + 2)
-            sub = lab[fy0:fy1, fx0:fx1]
-            # Each full-resolution pixel's model-scale pixel (as cv2.resize with INTER_NEAREST picks it).
-            ys = np.minimum((np.arange(fy0, fy1) * ry).astype(int), sh - 1) - y0
-            xs = np.minimum((np.arange(fx0, fx1) * rx).astype(int), sw - 1) - x0
-            inside = ((ys >= 0) & (ys < y1 - y0))[:, None] & ((xs >= 0) & (xs < x1 - x0))[None, :]
-            picked = small[np.clip(ys, 0, y1 - y0 - 1)][:, np.clip(xs, 0, x1 - x0 - 1)]
-            region = (inside & picked & (sub == t)).astype(np.uint8)
-            count, parts = cv2.connectedComponents(region, connectivity=8)
-            for k in range(1, count):
-                part = parts == k
-                ring = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~part
-                near = sub[ring]
-                near = near[np.isin(near, keep)]
-                if near.size:
-                    sub[part] = np.bincount(near).argmax()
-        out[i] = lab
-    return out
-
-
-def _in_palette(colours: np.ndarray, known: np.ndarray, asked: np.ndarray) -> np.ndarray:
-    """Which ``asked`` pixels have a colour within `TOLERANCE` of one of the ``known`` pixels' colours
-    (``colours``: uint8 Lab as float)."""
-    out = np.zeros(asked.shape, bool)
-    if not known.any() or not asked.any():
-        return out
-    palette = (np.unique(np.round(colours[known] / 3.0), axis=0) * 3.0).astype(np.float32)
-    points = colours[asked][:, None, :]
-    best = np.full(points.shape[0], np.inf, np.float32)
-    for k in range(0, len(palette), 64):
-        d = points - palette[None, k:k + 64]
-        best = np.minimum(best, np.sqrt((d * d).sum(axis=-1)).min(axis=1))
-    out[asked] = best <= TOLERANCE
-    return out
 
 
 def _judged(evidence: Sequence[dict[int, Piece]]) -> set[int]:
@@ -178,15 +103,13 @@ class Piece:
     """One drawing's evidence on one track, at model scale in the box ``box`` (x0, y0, x1, y1): the
     track's pixels, those other drawings without it see outside every mask, those of them whose
     colour such a drawing shows there too (the pixels the shot shows as background), and those
-    where such a drawing shows the colour the track's has under added light (`lit_over`); and the
-    drawing's colours in the box (uint8 Lab as float)."""
+    where such a drawing shows the colour the track's has under added light (`lit_over`)."""
 
     box: tuple[int, int, int, int]
     mask: np.ndarray
     seen: np.ndarray
     same: np.ndarray
     lit: np.ndarray
-    colours: np.ndarray
 
 
 def piece_evidence(
@@ -251,7 +174,7 @@ def piece_evidence(
                     seen[t] |= there
                     same[t] |= match
                     lit[t] |= brighter
-        out[i] = {t: Piece((x0, y0, x1, y1), mine == t, seen[t], same[t], lit[t], colours) for t in ids}
+        out[i] = {t: Piece((x0, y0, x1, y1), mine == t, seen[t], same[t], lit[t]) for t in ids}
     return out
 
 

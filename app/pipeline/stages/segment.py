@@ -13,7 +13,7 @@ from app.pipeline.register import annotator_embedder, register_shot
 from app.pipeline.stages.common import StageContext, shot_pictures
 from app.pipeline.stages.shot import FAILED, camera_kwargs, fail_all, stage_camera
 from app.store import Shot
-from models.classical.background_pieces import background_pieces
+from models.classical.background_pieces import background_tracks
 from models.classical.plate_check import check_shot
 
 
@@ -62,10 +62,9 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
             refined = camera.for_frames(ctx.project, indices)
             drawing_kinds: list[dict[int, str]] = [dict(r.kinds) for r in seen]
             checked = check_shot(frames, [r.labels for r in seen], drawing_kinds, refined)
-            # Tracks whose colours the other drawings show as background there are no objects; what
-            # of them the other drawings do not show as background goes to the character it touches.
-            background, checked = background_pieces(frames, checked, drawing_kinds, refined)
             seen = [replace(r, labels=lab) for r, lab in zip(seen, checked, strict=True)]
+            # Tracks whose colours the other drawings show as background there are no objects.
+            background = background_tracks(frames, checked, drawing_kinds, refined)
         # A drawing that repeats an earlier one of the shot (a mouth flap, a cycle) is that picture
         # again, so it has that drawing's result, as a held frame has its drawing's; the segmenter
         # still sees it (measured: shown each picture once, it found a fraction of the foreground).
