@@ -15,16 +15,20 @@ H, W, PAN, N = 72, 120, 3, 8
 INK = (20, 20, 30)
 
 
-def scene() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+def scene(coloured: bool = False) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """A panning shot over painted bands. Track 1: a character walking right, every frame. Track 2: a
     character who passes in frame 4 only. Track 3: a block of the background beside the walker in frame
     3 (what GrabCut's box leaves, given an id of its own). Track 4: a character standing still in the
     scene all shot, whose masks in the first four frames missed its lower half (so those frames show
-    it outside every mask). Returns frames, labels and the frame-to-plate transforms."""
+    it outside every mask). ``coloured``: bands of saturated colours. Returns frames, labels and the
+    frame-to-plate transforms."""
     rng = np.random.default_rng(7)
     wide = np.zeros((H, W + PAN * N, 3), np.uint8)
     for x in range(0, wide.shape[1], 6):
         wide[:, x:x + 6] = rng.integers(40, 230, 3)
+        if coloured:
+            hsv = np.array([[[rng.integers(0, 180), 170, rng.integers(120, 200)]]], np.uint8)
+            wide[:, x:x + 6] = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0]
     frames, labels, transforms = [], [], []
     for i in range(N):
         img = wide.copy()
@@ -87,3 +91,16 @@ def test_a_still_character_the_segmenter_lost_in_half_the_drawings_stays() -> No
     assert 4 not in background_tracks(frames, half, kinds, transforms)
     alone = [np.where(lab == 4, 4, 0).astype(np.uint8) if i < 3 else np.zeros_like(lab) for i, lab in enumerate(labels)]
     assert background_tracks(frames, alone, [{4: "character"}] * N, transforms) == set()
+
+
+def test_a_block_under_a_glow_is_found_and_a_white_shirt_passing_over_the_bands_is_not() -> None:
+    """Track 3's block lit by a glow in its one drawing (the bands blended 40 % towards white: brighter,
+    the same hue, less chroma), which no other drawing shows in those colours; and the passer-by of
+    drawing 4 in a white shirt (brighter than every band there, but with no hue to share)."""
+    frames, labels, transforms = scene(coloured=True)
+    cx = 20 + 5 * 3  # the walker in frame 3's own coordinates
+    block = frames[3][25:55, cx + 11:cx + 25].astype(np.float32)
+    frames[3][25:55, cx + 11:cx + 25] = np.round(0.6 * block + 0.4 * 255).astype(np.uint8)
+    frames[4][17:59, 72:89] = (245, 245, 240)
+    kinds = [dict.fromkeys(range(1, 5), "character")] * N
+    assert background_tracks(frames, labels, kinds, transforms) == {3}

@@ -14,13 +14,16 @@ is drawn over the background, in its own colours and line art). Only drawings wh
 absent are asked: where it is present, what its mask left out is the character itself (a mask that
 missed a body in one drawing), not background. A track present in at least half the drawings of its
 shot is never judged background (a character the segmenter missed in the other half shows there outside
-every mask), nor is a drawing with no character at all a witness. Background pieces under added light (a glow, speed lines) differ from the
-other drawings and are not caught.
+every mask), nor is a drawing with no character at all a witness. A piece under added light (a glow,
+speed lines) shows the other drawings' colours brighter, of the same hue and no more chroma
+(`lit_over`); counted with the same colours it must reach a higher share (`LIT`), since a character
+may be drawn in a lighter shade of the background's hue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -36,6 +39,12 @@ GROW = 2  # px (model scale) the other drawings' masks are grown by: their soft 
 # least this share of its pixels (tuning seeds 11-14, 20-30: character tracks 0-5 %, the background
 # pieces caught 20-67 %).
 SAME = 0.15
+# Or on this share of its pixels the other drawings' colours or them under added light (`lit_over`):
+# tuning seeds 11-14, 20-30, the character tracks judged <= 0.10, the pieces under light caught 0.39-0.86.
+LIT = 0.3
+BRIGHTER = 5.0  # uint8 Lab L levels: brighter than the other drawing by more than this is lit
+CHROMA = 6.0  # uint8 Lab a/b distance from grey: below it a colour has no hue to compare
+HUE_COS = 0.97  # cosine of the hue angle between the two colours (about 14 degrees)
 
 
 def background_tracks(
@@ -43,8 +52,28 @@ def background_tracks(
 ) -> set[int]:
     """Character tracks of one shot that are pieces of its background (see the module docstring);
     ``transforms``: the shot's camera (frame to plate), one per frame."""
-    evidence = track_evidence(frames, labels, kinds, transforms)
-    return {t for t, (area, _, same) in evidence.items() if same >= SAME * area}
+    return _judged(piece_evidence(frames, labels, kinds, transforms))
+
+
+def _judged(evidence: Sequence[dict[int, Piece]]) -> set[int]:
+    """The tracks whose pixels the shot shows as background: the same colours on `SAME` of them, or
+    those colours or them under added light on `LIT` of them."""
+    lit_px: dict[int, int] = {}
+    for pieces in evidence:
+        for t, piece in pieces.items():
+            lit_px[t] = lit_px.get(t, 0) + int((piece.mask & (piece.same | piece.lit)).sum())
+    return {t for t, (area, _, same) in track_counts(evidence).items() if same >= SAME * area or lit_px[t] >= LIT * area}
+
+
+def lit_over(colours: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Where ``colours`` (uint8 Lab as float) are ``other``'s under added light: brighter (`BRIGHTER`),
+    of the same hue (`HUE_COS`) and no more chroma (light adds white: a glow's halo, speed lines);
+    both coloured (`CHROMA`), since a grey's hue says nothing - a white shirt over grey would pass."""
+    ca, cb = colours[..., 1:] - 128.0, other[..., 1:] - 128.0
+    na, nb = np.hypot(ca[..., 0], ca[..., 1]), np.hypot(cb[..., 0], cb[..., 1])
+    cos = (ca * cb).sum(axis=-1) / np.maximum(na * nb, 1e-3)
+    return np.asarray((colours[..., 0] > other[..., 0] + BRIGHTER) & (na <= nb + CHROMA) & (cos > HUE_COS)
+                      & (na >= CHROMA) & (nb >= CHROMA))
 
 
 def track_evidence(
@@ -53,9 +82,44 @@ def track_evidence(
     """Per character track that some drawing of the shot is without: its pixels over the shot (model
     scale), those that such drawings see outside every mask, and those of them whose colour one of
     them shows there too."""
+    return track_counts(piece_evidence(frames, labels, kinds, transforms))
+
+
+def track_counts(evidence: Sequence[dict[int, Piece]]) -> dict[int, tuple[int, int, int]]:
+    """`track_evidence` from `piece_evidence`'s maps."""
+    area: dict[int, int] = {}
+    seen_px: dict[int, int] = {}
+    same_px: dict[int, int] = {}
+    for pieces in evidence:
+        for t, piece in pieces.items():
+            area[t] = area.get(t, 0) + int(piece.mask.sum())
+            seen_px[t] = seen_px.get(t, 0) + int((piece.mask & piece.seen).sum())
+            same_px[t] = same_px.get(t, 0) + int((piece.mask & piece.same).sum())
+    return {t: (area[t], seen_px[t], same_px[t]) for t in area}
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One drawing's evidence on one track, at model scale in the box ``box`` (x0, y0, x1, y1): the
+    track's pixels, those other drawings without it see outside every mask, those of them whose
+    colour such a drawing shows there too (the pixels the shot shows as background), and those
+    where such a drawing shows the colour the track's has under added light (`lit_over`)."""
+
+    box: tuple[int, int, int, int]
+    mask: np.ndarray
+    seen: np.ndarray
+    same: np.ndarray
+    lit: np.ndarray
+
+
+def piece_evidence(
+    frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]], transforms: Sequence[Matrix],
+) -> list[dict[int, Piece]]:
+    """`track_evidence` per drawing and pixel: for each drawing, its judged tracks' `Piece`."""
     n = len(frames)
+    out: list[dict[int, Piece]] = [{} for _ in range(n)]
     if n < 2:
-        return {}
+        return out
     shape = frames[0].shape
     s = model_scale(shape)
     moves = [rescale_transform(t, s) for t in from_origin(transforms, shape)]
@@ -67,9 +131,6 @@ def track_evidence(
     grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * GROW + 1, 2 * GROW + 1))
     free = [(cv2.dilate((lab > 0).astype(np.uint8), grow) == 0).astype(np.uint8) for lab in small_labels]
     present = [{int(t) for t in np.unique(lab) if t} for lab in small_labels]
-    area: dict[int, int] = {}
-    seen_px: dict[int, int] = {}
-    same_px: dict[int, int] = {}
     characters = {t for k in kinds for t, v in k.items() if v == "character"}
     # A track most drawings of the shot hold is a thing of the shot (a character the segmenter missed
     # in a few drawings: those show it outside every mask), never judged: background pieces are brief.
@@ -91,6 +152,7 @@ def track_evidence(
         colours = lab_images[i][y0:y1, x0:x1].astype(np.float32)
         seen = {t: np.zeros(mine.shape, bool) for t in ids}
         same = {t: np.zeros(mine.shape, bool) for t in ids}
+        lit = {t: np.zeros(mine.shape, bool) for t in ids}
         for j in others:
             if set(ids) <= present[j]:
                 continue
@@ -102,19 +164,18 @@ def track_evidence(
                 continue
             other = cv2.warpAffine(lab_images[j], m[:2], box, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                    borderMode=cv2.BORDER_REPLICATE)
-            match = there & (colour_distance(colours, other.astype(np.float32)) <= TOLERANCE)
+            other_colours = other.astype(np.float32)
+            match = there & (colour_distance(colours, other_colours) <= TOLERANCE)
+            brighter = there & ~match & lit_over(colours, other_colours)
             for t in ids:
                 # A drawing that shows the track itself says nothing of it: what its mask left out
                 # there is the same character (a mask that missed a body in a drawing), not background.
                 if t not in present[j]:
                     seen[t] |= there
                     same[t] |= match
-        for t in ids:
-            piece = mine == t
-            area[t] = area.get(t, 0) + int(piece.sum())
-            seen_px[t] = seen_px.get(t, 0) + int((piece & seen[t]).sum())
-            same_px[t] = same_px.get(t, 0) + int((piece & same[t]).sum())
-    return {t: (area[t], seen_px[t], same_px[t]) for t in area}
+                    lit[t] |= brighter
+        out[i] = {t: Piece((x0, y0, x1, y1), mine == t, seen[t], same[t], lit[t]) for t in ids}
+    return out
 
 
 def _others(n: int, i: int) -> list[int]:
