@@ -19,6 +19,7 @@ from app.pipeline.runner import PipelineRunner
 from app.pipeline.stages import STAGE_FUNCTIONS
 from app.pipeline.stages.common import MASK_VIEWS
 from app.store import Project
+from app.store.history_text import history_outcome
 from app.store.objects import KINDS
 
 pytest.importorskip("av")
@@ -111,7 +112,8 @@ def test_a_kind_change_makes_exactly_the_kind_reading_stages_stale_where_the_obj
         assert p.objects.require(text).kind == "prop"
         # A text made a prop is cut out and painted out as a character: every stage that reads kinds.
         assert _stale(p) == _kind_stages(TEXT_FRAMES)
-        assert p.undo() is not None
+        undone = p.undo()
+        assert history_outcome(p, "undo", undone) == "Undid: kind of Text 1 (text -> prop)."
         assert p.objects.require(text).kind == "text" and _stale(p) == {}
         assert p.redo() is not None
         assert p.objects.require(text).kind == "prop" and _stale(p) == _kind_stages(TEXT_FRAMES)
