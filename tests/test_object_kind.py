@@ -194,3 +194,20 @@ def test_marking_the_text_a_prop_in_the_app_reruns_its_frames_and_their_plates_c
             assert all(np.array_equal(x, y) for x, y in zip(before, again, strict=True))
         finally:
             runner.stop()
+
+
+def test_a_batch_worker_reruns_a_changed_kind_as_the_runner_does(ring_project: Path) -> None:
+    """`celstudio batch`: a shot's worker (`compute_shot`, over the shot's package) finds the same stale
+    frames from the kinds, and the writer's replay of its writes leaves every stage fresh."""
+    from app.batch.worker import BackendCache, compute_shot
+    from app.batch.workspace import ShotPackage, apply_ops
+
+    _, text = _with_text(ring_project)
+    with Project.open(ring_project) as p:
+        p.objects.set_kind(text, "prop")
+        cache = BackendCache()
+        done = [compute_shot(ShotPackage.read(p, i, {}), RUN, cache) for i in range(len(p.shots))]
+        assert [r.computed for r in done] == [dict.fromkeys(KIND_STAGES, len(TEXT_FRAMES)), {}]
+        for result in done:
+            apply_ops(p, result.ops)
+        assert _stale(p) == {}

@@ -91,7 +91,7 @@ SHARE_REPEATS = "share_repeats"
 # solid) tell text from effects too; annotate records every object's kind. A kind change that keeps an
 # object's class (a character made a prop, for the matte) changes nothing the stage reads. The segment
 # stage reads none (its tracks' kinds are its own; registration reads kinds to link tracks, but a
-# re-run keeps links already made). `test_kinds` checks these against `stages.common.MASK_VIEWS`.
+# re-run keeps links already made). tests/test_object_kind.py checks them against `stages.common.MASK_VIEWS`.
 _CHARACTER_OR_NOT = {"character": "character", "prop": "character", "effect": "other", "text": "other"}
 _CHARACTER_TEXT_EFFECT = {"character": "character", "prop": "character", "effect": "effect", "text": "text"}
 KIND_VIEWS: dict[str, dict[str, str]] = {
