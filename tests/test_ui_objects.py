@@ -178,3 +178,17 @@ def test_the_kind_menu_changes_an_objects_kind_the_list_shows_it_and_undo_brings
     c.redo()
     qtbot.waitUntil(lambda: lst.item(1).data(KIND_ROLE) == "text", timeout=10000)
     assert project.objects.require(2).kind == "text" and badge()[1] == right_text
+
+
+def test_picking_an_object_in_the_list_says_what_the_next_gestures_do(
+        qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    """sakura_quest: a row picked in the list lit up, but the status line kept "Opened sakura: 72 frames,
+    1 shot." - neither that the object is active nor what a click now does to it (a click on the canvas
+    that selects says so)."""
+    window, c = app_window
+    said: list[str] = []
+    c.status.connect(said.append)
+    window.objects_panel.list.setCurrentRow(1)
+    assert c.object_id == 2
+    assert said[-1] == ("Selected Character 2: left click adds to its mask, right click removes, R box, B brush, "
+                        "E eraser; Esc deselects.")
