@@ -192,3 +192,39 @@ def test_picking_an_object_in_the_list_says_what_the_next_gestures_do(
     assert c.object_id == 2
     assert said[-1] == ("Selected Character 2: left click adds to its mask, right click removes, R box, B brush, "
                         "E eraser; Esc deselects.")
+
+
+def test_a_soloed_layer_says_which_it_is_and_when_this_frame_has_none_of_it(qtbot: Any, tmp_path: Path) -> None:
+    """sakura_quest: Effects soloed (no effects on the clip) was a black frame with nothing saying whether
+    the layer was empty, not computed or broken; only the layer panel's S button told that a solo was on."""
+    root = tmp_path / "solo"
+    p = Project.create(root, Manifest("solo", SourceInfo("generated", "", "h"), 2, W, H, 24.0, shots=[Shot(0, 2)]))
+    for f in range(2):
+        p.media.write_frame(f, np.full((H, W, 3), 90, np.uint8))
+        labels = np.zeros((H, W), np.uint8)
+        if f == 0:
+            labels[8:24, 4:20] = 1
+        p.layers.write("masks", f, labels, {"source": "pipeline"})  # frame 1: computed, no object on it
+    p.close()
+    c = MainController(runner_factory=lambda project: PipelineRunner(project).start())
+    window = MainWindow(c, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    c.auto_run = False
+    qtbot.addWidget(window)
+    window.show()
+    assert c.open_project(root)
+    label = window.view.solo_label
+    try:
+        assert not label.isVisible()
+        c.set_solo("masks")
+        qtbot.waitUntil(lambda: label.isVisible() and label.text() == "Solo: Object masks (Alt+1 or S again: every layer)",
+                        timeout=10000)
+        c.set_frame(1)
+        qtbot.waitUntil(lambda: label.text() == "Solo: Object masks - nothing on this frame (Alt+1 or S again: "
+                        "every layer)", timeout=10000)
+        c.set_solo("effects")
+        qtbot.waitUntil(lambda: label.text() == "Solo: Effects - not computed on this frame (Alt+3 or S again: "
+                        "every layer)", timeout=10000)
+        c.set_solo("effects")  # the same key again: every layer, no label
+        qtbot.waitUntil(lambda: not label.isVisible(), timeout=10000)
+    finally:
+        c.close_project()
