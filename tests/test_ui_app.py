@@ -24,6 +24,7 @@ from app.pipeline.events import JobFinished
 from app.pipeline.runner import PipelineRunner
 from app.store import Project, undo_confidence
 from app.ui.controller import MainController
+from app.ui.controller.jobs import ONE_FRAME_HINT
 from app.ui.render import qimage_to_array
 from app.ui.window import MainWindow
 
@@ -202,7 +203,9 @@ def test_undo_of_a_propagated_click_restores_every_frame_it_changed_and_redo_bri
     assert not np.array_equal(clicked, before[0])
     name = p.objects.require(oid).name
     grew = f"Click correction on {name}, frame 1: {int((before[0] == oid).sum()):,} -> {int((clicked == oid).sum()):,} px."
-    qtbot.waitUntil(lambda: grew in said, timeout=10000)  # what the click did, once it ran
+    # what the click did, once it ran, and (sakura_quest: the sky fixed on frame 1 only, and nothing said so)
+    # that the other frames keep their masks until propagated
+    qtbot.waitUntil(lambda: f"{grew} {ONE_FRAME_HINT}" in said, timeout=10000)
     _key(qtbot, window, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.ControlModifier)  # propagate forward
     qtbot.waitUntil(lambda: len(p.history.done) == 2 and idle(), timeout=120000)
     propagated = {f: p.masks_or_empty(f).copy() for f in range(p.frame_count)}
@@ -390,3 +393,32 @@ def test_brush_size_keys(qtbot: Any, app_window: tuple[MainWindow, MainControlle
         _key(qtbot, window, Qt.Key.Key_BracketLeft)
     assert c.brush_radius < start
     assert c.runner is not None and not [j for j in c.runner.jobs() if j.kind == "propagate"]
+
+
+def test_the_update_after_a_click_ends_on_what_the_click_did(
+        qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    """sakura_quest (480x404, 72 frames): a click correction's line ("Click correction on Sanae, frame 1:
+    151,955 -> 149,306 px.") lasted a moment; the update that re-ran the stages after it ended the status
+    line on "Updating after an edit #3: done: 4 of 4 steps.", which says neither what changed nor that
+    the other frames did not. The update's end repeats the click's line and the hint to propagate."""
+    _window, c = app_window
+    p, runner = c.project, c.runner
+    assert p is not None and runner is not None
+    said: list[str] = []
+    c.status.connect(said.append)
+
+    def idle() -> bool:
+        return all(j.state not in ("running", "queued") for j in runner.jobs())
+
+    runner.submit_run()
+    qtbot.waitUntil(idle, timeout=300000)
+    oid = int(np.bincount(p.masks_or_empty(0).ravel(), minlength=256)[1:].argmax()) + 1
+    ys, xs = np.nonzero(p.masks_or_empty(0) == 0)
+    c.set_object(oid)
+    c.click(float(xs[len(ys) // 2]), float(ys[len(ys) // 2]))
+    qtbot.waitUntil(lambda: any(line.startswith("Click correction on") for line in said), timeout=60000)
+    clicked = next(line for line in said if line.startswith("Click correction on"))
+    assert clicked.endswith(ONE_FRAME_HINT)
+    qtbot.waitUntil(lambda: any(line.startswith(f"{clicked} Layers updated (") for line in said) and idle(),
+                    timeout=120000)
+    assert not any(line.startswith("Updating after an edit") and ": done:" in line for line in said)

@@ -23,6 +23,7 @@ from app.pipeline.runner import PipelineRunner
 from app.store import Manifest, Project, Shot, SourceInfo
 from app.store.objects import KindMismatch
 from app.ui.controller import MainController
+from app.ui.docks import KIND_ROLE
 from app.ui.window import MainWindow
 
 W, H = 64, 48
@@ -130,3 +131,100 @@ def test_merging_text_into_a_character_asks_first_and_the_store_refuses_it_unask
     window.objects_panel.merge_into(1, hero)
     qtbot.waitUntil(lambda: project.objects.get(hero) is None, timeout=10000)
     assert len(asked) == 2
+
+
+def test_the_kind_menu_changes_an_objects_kind_the_list_shows_it_and_undo_brings_it_back(
+        qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    """Right click > Kind > Text on Character 2: one undoable edit; the list's badge says "text" (the
+    name stays), the menu checks Text, and Ctrl+Z / Ctrl+Shift+Z bring back the kind and the badge."""
+    window, c = app_window
+    project = c.project
+    assert project is not None
+    panel = window.objects_panel
+    lst = panel.list
+
+    def kind_menu() -> QMenu:
+        return next(m for m in panel.menu_for(2).findChildren(QMenu) if m.title() == "Kind")
+
+    def checked() -> list[str]:
+        return [a.text() for a in kind_menu().actions() if a.isChecked()]
+
+    def badge() -> tuple[str, Any, Any]:
+        """Row 2's kind, and its badge end and name end as painted."""
+        lst.viewport().repaint()
+        rect = lst.visualItemRect(lst.item(1))
+        image = lst.viewport().grab().toImage()
+        right = image.copy(rect.right() - 60, rect.top(), 60, rect.height())
+        left = image.copy(rect.left(), rect.top(), 60, rect.height())
+        return str(lst.item(1).data(KIND_ROLE)), right, left
+
+    assert [a.text() for a in kind_menu().actions()] == ["Character", "Effect", "Prop", "Text"]
+    assert checked() == ["Character"]
+    kind, right, left = badge()
+    assert kind == "character"
+    seq = project.journal.last_seq
+    next(a for a in kind_menu().actions() if a.text() == "Text").trigger()
+    qtbot.waitUntil(lambda: project.objects.require(2).kind == "text", timeout=10000)
+    qtbot.waitUntil(lambda: lst.item(1).data(KIND_ROLE) == "text", timeout=10000)
+    assert [e.kind for e in project.journal.since(seq)] == ["set_kind"]
+    assert checked() == ["Text"] and _names(window) == ["Character 1", "Character 2"]
+    kind, right_text, left_text = badge()
+    assert right_text != right and left_text == left  # the badge changed, the name did not
+    next(a for a in kind_menu().actions() if a.text() == "Text").trigger()  # its kind already: nothing journalled
+    c.undo()
+    qtbot.waitUntil(lambda: project.objects.require(2).kind == "character", timeout=10000)
+    qtbot.waitUntil(lambda: lst.item(1).data(KIND_ROLE) == "character", timeout=10000)
+    assert checked() == ["Character"] and badge()[1] == right
+    c.redo()
+    qtbot.waitUntil(lambda: lst.item(1).data(KIND_ROLE) == "text", timeout=10000)
+    assert project.objects.require(2).kind == "text" and badge()[1] == right_text
+
+
+def test_picking_an_object_in_the_list_says_what_the_next_gestures_do(
+        qtbot: Any, app_window: tuple[MainWindow, MainController]) -> None:
+    """sakura_quest: a row picked in the list lit up, but the status line kept "Opened sakura: 72 frames,
+    1 shot." - neither that the object is active nor what a click now does to it (a click on the canvas
+    that selects says so)."""
+    window, c = app_window
+    said: list[str] = []
+    c.status.connect(said.append)
+    window.objects_panel.list.setCurrentRow(1)
+    assert c.object_id == 2
+    assert said[-1] == ("Selected Character 2: left click adds to its mask, right click removes, R box, B brush, "
+                        "E eraser; Esc deselects.")
+
+
+def test_a_soloed_layer_says_which_it_is_and_when_this_frame_has_none_of_it(qtbot: Any, tmp_path: Path) -> None:
+    """sakura_quest: Effects soloed (no effects on the clip) was a black frame with nothing saying whether
+    the layer was empty, not computed or broken; only the layer panel's S button told that a solo was on."""
+    root = tmp_path / "solo"
+    p = Project.create(root, Manifest("solo", SourceInfo("generated", "", "h"), 2, W, H, 24.0, shots=[Shot(0, 2)]))
+    for f in range(2):
+        p.media.write_frame(f, np.full((H, W, 3), 90, np.uint8))
+        labels = np.zeros((H, W), np.uint8)
+        if f == 0:
+            labels[8:24, 4:20] = 1
+        p.layers.write("masks", f, labels, {"source": "pipeline"})  # frame 1: computed, no object on it
+    p.close()
+    c = MainController(runner_factory=lambda project: PipelineRunner(project).start())
+    window = MainWindow(c, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    c.auto_run = False
+    qtbot.addWidget(window)
+    window.show()
+    assert c.open_project(root)
+    label = window.view.solo_label
+    try:
+        assert not label.isVisible()
+        c.set_solo("masks")
+        qtbot.waitUntil(lambda: label.isVisible() and label.text() == "Solo: Object masks (Alt+1 or S again: every layer)",
+                        timeout=10000)
+        c.set_frame(1)
+        qtbot.waitUntil(lambda: label.text() == "Solo: Object masks - nothing on this frame (Alt+1 or S again: "
+                        "every layer)", timeout=10000)
+        c.set_solo("effects")
+        qtbot.waitUntil(lambda: label.text() == "Solo: Effects - not computed on this frame (Alt+3 or S again: "
+                        "every layer)", timeout=10000)
+        c.set_solo("effects")  # the same key again: every layer, no label
+        qtbot.waitUntil(lambda: not label.isVisible(), timeout=10000)
+    finally:
+        c.close_project()

@@ -23,7 +23,7 @@ import numpy as np
 
 from app.pipeline.graph import SHOT_RECORDS, STAGE_INPUTS, STAGES, record_name
 from app.store import ObjectInfo, Project, Shot
-from app.store.layers import LAYERS, to_uint8
+from app.store.layers import LAYERS, label_counts, to_uint8
 from app.store.manifest import TrackLink
 from app.store.objects import ObjectStore
 
@@ -167,6 +167,14 @@ class WorkspaceLayers:
         for frame, version in self._expand(self._p.versions[layer]).items():
             out[frame] = version
         return out
+
+    def present(self, layer: str) -> dict[int, dict[int, int]]:
+        """The ids each written map of the shot holds (`LayerStore.present`), counted from the maps sent."""
+        return {f: self.present_on(layer, f) for f in range(self._p.shot.start, self._p.shot.end) if self.version(layer, f)}
+
+    def present_on(self, layer: str, frame: int) -> dict[int, int]:
+        data = self.read(layer, frame)
+        return {} if data is None else label_counts(data)
 
     def meta(self, layer: str, frame: int) -> dict[str, Any]:
         return dict(self._p.metas[layer].get(self._check(frame), {}))

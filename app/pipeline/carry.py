@@ -40,6 +40,17 @@ def masks_before(project: Project) -> MasksBefore:
     return MasksBefore(project.layers.raw.version_crcs("masks"), project.objects.kinds())
 
 
+def kind_changed(project: Project, before: MasksBefore) -> list[int]:
+    """The drawings (first frames) that show an object whose kind is not what it was ``before`` (a kind
+    change, its undo or redo): there the stages that read kinds (`graph.KIND_STAGES`) may be stale."""
+    now = project.objects.kinds()
+    changed = {oid for oid, kind in now.items() if before.kinds.get(oid, kind) != kind}
+    if not changed:
+        return []
+    keys = project.drawing_keys
+    return sorted({int(keys[f]) for f, ids in project.layers.present("masks").items() if changed & set(ids)})
+
+
 def carry_unchanged(
     project: Project, before: MasksBefore, entries: Iterable[JournalEntry], backend_of: Callable[[str], str],
     stages: tuple[str, ...] = DOWNSTREAM_OF_MASKS,

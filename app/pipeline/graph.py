@@ -15,7 +15,7 @@ Frames whose masks the user owns (corrections, accepted propagations) are never 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -85,6 +85,42 @@ SHOT_RECORDS: tuple[str, ...] = (CAMERA_RECORD, PICTURES_RECORD)
 SHARE_REPEATS = "share_repeats"
 
 
+# What each stage reads of an object's kind, as the class each kind falls in for it: the matte keeps
+# characters and props, and leaves effects and text out (`stages.common.NOT_CHARACTER`); propagate
+# (holes filled in characters, never over text), effects and inpaint (text painted out, characters made
+# solid) tell text from effects too; annotate records every object's kind. A kind change that keeps an
+# object's class (a character made a prop, for the matte) changes nothing the stage reads. The segment
+# stage reads none (its tracks' kinds are its own; registration reads kinds to link tracks, but a
+# re-run keeps links already made). tests/test_object_kind.py checks them against `stages.common.MASK_VIEWS`.
+_CHARACTER_OR_NOT = {"character": "character", "prop": "character", "effect": "other", "text": "other"}
+_CHARACTER_TEXT_EFFECT = {"character": "character", "prop": "character", "effect": "effect", "text": "text"}
+KIND_VIEWS: dict[str, dict[str, str]] = {
+    "propagate": _CHARACTER_TEXT_EFFECT,
+    "matte": _CHARACTER_OR_NOT,
+    "effects": _CHARACTER_TEXT_EFFECT,
+    "inpaint": _CHARACTER_TEXT_EFFECT,
+    "annotate": {"character": "character", "prop": "prop", "effect": "effect", "text": "text"},
+}
+KIND_STAGES: tuple[str, ...] = tuple(s for s in STAGES if s in KIND_VIEWS)
+
+
+def changed_kinds(project: Project, stage: str) -> dict[int, str]:
+    """Objects whose kind the user changed (`ObjectInfo.found_kind`) so that ``stage`` reads them
+    otherwise than as found: object -> its class now (`KIND_VIEWS`). Empty for a stage that reads no
+    kinds, and in a project whose kinds were never changed (no frame is read then)."""
+    view = KIND_VIEWS.get(stage)
+    if view is None:
+        return {}
+    return {o.id: view.get(o.kind, o.kind) for o in project.manifest.objects
+            if o.found_kind is not None and view.get(o.kind, o.kind) != view.get(o.found_kind, o.found_kind)}
+
+
+def kinds_input(changed: dict[int, str], on_frame: Iterable[int]) -> list[list[Any]]:
+    """The kinds a result depends on beyond those it was found with: [object, class] for each object of
+    ``changed`` (`changed_kinds`) on the frame. Empty (and left out of the inputs) while none is."""
+    return [[oid, changed[oid]] for oid in sorted(set(on_frame)) if oid in changed]
+
+
 def uses_camera(stage: str, backend: str) -> bool:
     """True when ``stage`` run by ``backend`` reads the shot's camera: every weight-free backend (the
     classical ones and their menu variants) and the deep ones in `CAMERA_BACKENDS`; other deep
@@ -103,14 +139,17 @@ def camera_digest(project: Project, shot: Shot) -> str | None:
 
 def stage_inputs(
     stage: str, frame: int, shot: Shot, backend: str, version: Callable[[str, int], int], camera: str | None = None,
+    kinds: list[list[Any]] | None = None,
 ) -> dict[str, Any]:
-    """What a ``stage`` result for ``frame`` depends on, given a way to read layer versions and the
-    digest of the shot's camera (for the stages that read it)."""
+    """What a ``stage`` result for ``frame`` depends on, given a way to read layer versions, the
+    digest of the shot's camera (for the stages that read it) and the frame's `kinds_input`."""
     inputs: dict[str, Any] = {"backend": backend}
     for layer in STAGE_INPUTS[stage]:
         inputs[layer] = version(layer, frame)
     if uses_camera(stage, backend):
         inputs["camera"] = camera
+    if kinds:
+        inputs["kinds"] = kinds
     if stage == "segment":
         # The segment stage models the whole shot, so splitting or merging shots makes it stale there.
         inputs["shot"] = [shot.start, shot.end]
@@ -122,7 +161,9 @@ def stage_inputs(
 def current_inputs(project: Project, stage: str, frame: int, backend: str) -> dict[str, Any]:
     shot = project.shot_of(frame)
     camera = camera_digest(project, shot) if uses_camera(stage, backend) else None
-    return stage_inputs(stage, frame, shot, backend, project.layers.version, camera)
+    changed = changed_kinds(project, stage)
+    kinds = kinds_input(changed, project.layers.present_on("masks", frame)) if changed else None
+    return stage_inputs(stage, frame, shot, backend, project.layers.version, camera, kinds)
 
 
 def user_owned(project: Project, frame: int) -> bool:
@@ -189,6 +230,8 @@ def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
         owned = {f for f, m in project.layers.all_meta("masks").items() if _user_source(m)}
     codes = np.full(n, MISSING, np.uint8)
     keys = project.drawing_keys
+    changed = changed_kinds(project, stage)
+    on = project.layers.present("masks") if changed else {}
     for shot in project.shots:
         # Read once per shot, and only for a shot with results (a batch worker holds one shot alone).
         camera: str | None = None
@@ -205,7 +248,8 @@ def stage_status(project: Project, stage: str, backend: str) -> np.ndarray:
                 continue
             if read_camera:
                 camera, read_camera = camera_digest(project, shot), False
-            inputs = stage_inputs(stage, frame, shot, backend, lambda layer, f: int(versions[layer][f]), camera)
+            kinds = kinds_input(changed, on.get(frame, ())) if changed else None
+            inputs = stage_inputs(stage, frame, shot, backend, lambda layer, f: int(versions[layer][f]), camera, kinds)
             codes[frame] = _status(record, inputs)
     return codes
 

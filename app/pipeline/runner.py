@@ -22,11 +22,12 @@ import numpy as np
 
 from app.pipeline import interactive
 from app.pipeline.backends import Backends, PipelineSettings
-from app.pipeline.carry import MasksBefore, carry_unchanged, masks_before
+from app.pipeline.carry import MasksBefore, carry_unchanged, kind_changed, masks_before
 from app.pipeline.context import RunContext
 from app.pipeline.events import PipelineListener
 from app.pipeline.graph import (
     DOWNSTREAM_OF_MASKS,
+    KIND_STAGES,
     ROLE_OF_STAGE,
     RUNNING,
     STAGES,
@@ -263,10 +264,14 @@ class PipelineRunner:
         # which serves the user's next edits between its frames instead of holding them until it ends.
         # Results the edit's maps leave standing (`app.pipeline.carry`: a merge of two characters
         # changes what annotate reads, not the matte, effects or plate) are carried, not re-run.
+        # A kind change (or its undo) rewrites no map: the stages that read kinds re-run where the
+        # object is, from propagate on (`graph.KIND_VIEWS`); each only where its result is stale.
         if before is not None and entries:
             carry_unchanged(self.project, before, entries, self.settings.backend_name)
         if frames:
             self.submit_frames(list(frames), priority=INTERACTIVE if len(frames) <= 1 else BATCH)
+        if before is not None and (kinds := kind_changed(self.project, before)):
+            self.submit_frames(kinds, KIND_STAGES, priority=INTERACTIVE if len(kinds) <= 1 else BATCH)
 
     # -- control ------------------------------------------------------------------------------------
     def cancel(self, job_id: int) -> None:

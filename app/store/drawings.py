@@ -69,6 +69,9 @@ class DrawingLayers:
         """Every frame's ids and pixel counts (`LayerStore.present`), a held frame's being its drawing's."""
         return _expand(self.raw.present(layer), self._keys())
 
+    def present_on(self, layer: str, frame: int) -> dict[int, int]:
+        return self.raw.present_on(layer, self.key(frame))
+
     def versions(self, layer: str) -> np.ndarray:
         return self.raw.versions(layer)[self._keys()]
 

@@ -76,6 +76,10 @@ def describe_edit(project: Project, entry: JournalEntry) -> str:
     if kind == "rename" and rows:
         changed = next(iter(rows))
         return f"rename of {_name(project, entry, changed, before=True)} to {_name(project, entry, changed)}"
+    if kind == "set_kind" and rows:
+        changed = next(iter(rows))
+        was, now = (str(info.get("kind", "?")) if info else "?" for info in rows[changed])
+        return f"kind of {_name(project, entry, changed)} ({was} -> {now})"
     if kind in _OBJECT_FIELDS and rows:
         return f"{_OBJECT_FIELDS[kind]} of {_name(project, entry, next(iter(rows)))}"
     if kind == "merge":

@@ -130,6 +130,16 @@ class FrameIndex:
             body = json.dumps({str(k): int(v) for k, v in sorted(counts.items())})
             self._query("INSERT OR REPLACE INTO present VALUES (?, ?, ?, ?, ?)", (layer, frame, version, crc, body))
 
+    def present_row(self, layer: str, frame: int) -> tuple[int, int | None, str] | None:
+        """One frame's stored row (`all_present`), None when there is none."""
+        if not self.has_present:
+            return None
+        rows = self._query("SELECT version, crc, ids FROM present WHERE layer=? AND frame=?", (layer, frame))
+        if not rows:
+            return None
+        v, c, b = rows[0]
+        return int(v), None if c is None else int(c), str(b)
+
     def all_present(self, layer: str) -> dict[int, tuple[int, int | None, str]]:
         """Every stored row: frame -> (version, crc, the counts as stored, unparsed)."""
         if not self.has_present:

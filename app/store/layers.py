@@ -252,6 +252,24 @@ class LayerStore:
                 out[frame] = counts
         return out
 
+    def present_on(self, layer: str, frame: int) -> dict[int, int]:
+        """`present` for one frame, from a look-up or two (empty when its map is not written)."""
+        key = self.index.version_crc(layer, frame)
+        if key[0] <= 0:
+            return {}
+        if (layer, frame) in self.overlay:
+            return label_counts(self.overlay[(layer, frame)])
+        memo = self._present.get((layer, frame))
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        row = self.index.present_row(layer, frame)
+        counts = _parse_counts(row[2]) if row is not None and (row[0], row[1]) == key else None
+        if counts is None:
+            counts = self._count_again(layer, frame)
+        else:
+            self._present[(layer, frame)] = (key, counts)
+        return counts or {}
+
     def _count_again(self, layer: str, frame: int) -> dict[int, int] | None:
         """Read ``frame``'s map, list its ids and store the list (writable opens)."""
         try:

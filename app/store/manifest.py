@@ -54,6 +54,10 @@ class ObjectInfo:
     color: tuple[int, int, int] = (255, 80, 80)
     identity: str | None = None
     confirmed: bool = False  # the user named or confirmed it; exports flag the others
+    # The kind it was found (or added) as, kept once the user changes its kind (`ObjectStore.set_kind`);
+    # None while unchanged. Stage results name only the kinds that differ from it (`graph.kinds_input`),
+    # so results made before any change stay fresh and an undo makes them fresh again.
+    found_kind: str | None = None
 
 
 @dataclass

@@ -335,10 +335,16 @@ class ObjectStore:
         return self._commit("recolor", [], {oid: ObjectInfo(**{**asdict(info), "color": rgb})}, {})
 
     def set_kind(self, oid: int, kind: str) -> JournalEntry:
+        """Make ``oid`` a ``kind`` (one undoable edit; its masks stay as they are). The stages that read
+        kinds go stale on the frames it is on (`app.pipeline.graph.KIND_VIEWS`): its ``found_kind``
+        keeps the kind it had before the first change, which the results made until then were made with."""
         if kind not in KINDS:
             raise InputError(f"An object's kind is one of {', '.join(KINDS)}, not {kind!r}.")
         info = self.require(oid)
-        return self._commit("set_kind", [], {oid: ObjectInfo(**{**asdict(info), "kind": kind})}, {})
+        if kind == info.kind:
+            raise InputError(f"{info.name} is a {kind} already.")
+        found = info.found_kind if info.found_kind is not None else info.kind
+        return self._commit("set_kind", [], {oid: ObjectInfo(**{**asdict(info), "kind": kind, "found_kind": found})}, {})
 
     def merge(self, keep: int, absorb: int, *, undoable: bool = True, allow_kinds: bool = False) -> JournalEntry:
         """``absorb`` becomes ``keep`` in every frame and shot; ``keep``'s name and colour stay.

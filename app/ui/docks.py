@@ -1,13 +1,14 @@
-"""Side panels: objects (add, rename, confirm, colour, merge, split, reassign, delete) and layers
+"""Side panels: objects (add, rename, confirm, colour, kind, merge, split, reassign, delete) and layers
 (toggle, solo, opacity). The Jobs panel is `app.ui.jobs_panel`."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt, QTimer, Slot
-from PySide6.QtGui import QColor, QFont, QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, QTimer, Slot
+from PySide6.QtGui import QColor, QFont, QIcon, QKeySequence, QPainter, QPixmap, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QColorDialog,
     QGridLayout,
@@ -18,13 +19,14 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSlider,
+    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
-from app.store.objects import merge_kinds_text
+from app.store.objects import KINDS, merge_kinds_text
 from app.ui.controller import MainController
 from app.ui.icons import icon
 from app.ui.render import LAYER_LABELS, LAYER_ORDER
@@ -34,17 +36,65 @@ ABSENT_GREY = (128, 128, 134)
 # Item data: the object is on the frame shown (bool); it has pixels on no frame at all (bool).
 HERE_ROLE = Qt.ItemDataRole.UserRole + 1
 NOWHERE_ROLE = Qt.ItemDataRole.UserRole + 2
+KIND_ROLE = Qt.ItemDataRole.UserRole + 3  # the object's kind, shown as a badge (str)
+BADGE_PAD = 5
+BADGE_GREY = (150, 150, 158)
+# What each kind means for the stages, as the Kind menu says it.
+KIND_TIPS = {
+    "character": "A character: cut out with its matte, painted out of the plate",
+    "prop": "A thing (held, worn, standing): cut out and painted out like a character",
+    "effect": "An effect (a glow, a blast): kept out of the characters' mattes and cut-outs",
+    "text": "Burnt-in text: painted out of the plate, kept out of cut-outs, not exported by default",
+}
 NO_FRAMES = "no frames"
 
 
+def selected_text(name: str) -> str:
+    """The status line once an object in the list is active: what the next gestures do to it."""
+    return (f"Selected {name}: left click adds to its mask, right click removes, R box, B brush, E eraser; "
+            "Esc deselects.")
+
+
 class _ObjectItems(QStyledItemDelegate):
-    """Shows "(no frames)" after the name of an object with no pixels anywhere; the name the rename
-    editor gets stays the name alone."""
+    """Shows "(no frames)" after the name of an object with no pixels anywhere, and the object's kind
+    as a badge at the row's right end (the name elided before it); the name the rename editor gets
+    stays the name alone."""
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         super().initStyleOption(option, index)
         if index.data(NOWHERE_ROLE):
             option.text = f"{option.text}  ({NO_FRAMES})"  # type: ignore[attr-defined]
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        kind = index.data(KIND_ROLE)
+        if not kind:
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        widget = opt.widget  # type: ignore[attr-defined]
+        style = widget.style() if widget is not None else QApplication.style()
+        metrics = opt.fontMetrics  # type: ignore[attr-defined]
+        badge = metrics.horizontalAdvance(kind) + 2 * BADGE_PAD
+        rect: QRect = opt.rect  # type: ignore[attr-defined]
+        text_rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, widget)
+        room = max(0, rect.right() - text_rect.left() - badge - 2 * BADGE_PAD)
+        opt.text = metrics.elidedText(opt.text, Qt.TextElideMode.ElideRight, room)  # type: ignore[attr-defined]
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        box = QRect(rect.right() - badge - BADGE_PAD, rect.top() + 2, badge, rect.height() - 4)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QColor(*BADGE_GREY))
+        painter.drawRoundedRect(box, 4, 4)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, kind)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        size = super().sizeHint(option, index)
+        kind = index.data(KIND_ROLE)
+        if kind:
+            size.setWidth(size.width() + option.fontMetrics.horizontalAdvance(kind) + 4 * BADGE_PAD)  # type: ignore[attr-defined]
+        return size
 
 
 def _swatch(color: tuple[int, int, int]) -> QIcon:
@@ -99,6 +149,7 @@ class ObjectsPanel(QWidget):
             shown = self.c.object_color(obj.id) or tuple(obj.color)
             item = QListWidgetItem(_swatch(shown), obj.name)  # type: ignore[arg-type]
             item.setData(Qt.ItemDataRole.UserRole, obj.id)
+            item.setData(KIND_ROLE, obj.kind)
             state = "confirmed" if obj.confirmed else "automatic name: rename or confirm it"
             item.setToolTip(f"id {obj.id}, {obj.kind}, {state}")
             if not obj.confirmed:
@@ -168,6 +219,11 @@ class ObjectsPanel(QWidget):
                 found = self._found_in(oid)
                 self.c.status.emit(f"{name} is not on this frame{' (' + found + ')' if found else ''}; "
                                    "right click > Go to it.")
+            else:
+                # Picked in the list, the object is active but nothing said so, nor what a click now does
+                # (a click on the canvas that selects says it): on a real clip the status line kept
+                # "Opened sakura: 72 frames" after the row lit up.
+                self.c.status.emit(selected_text(name))
 
     def _renamed(self, item: QListWidgetItem) -> None:
         if not self._filling:
@@ -240,7 +296,7 @@ class ObjectsPanel(QWidget):
         return box.clickedButton() is anyway
 
     def menu_for(self, oid: int) -> QMenu:
-        """The object's edits: rename, confirm, merge, split, reassign (this shot / to its end), delete."""
+        """The object's edits: rename, confirm, kind, merge, split, reassign (this shot / to its end), delete."""
         menu = QMenu(self)
         project = self.c.project
         menu.addAction("Go to it", lambda: self.c.go_to_object(oid))
@@ -252,6 +308,14 @@ class ObjectsPanel(QWidget):
         info = project.object(oid) if project else None
         if info is not None and not info.confirmed:
             menu.addAction("Confirm name", lambda: self.c.confirm_object(oid))
+        if info is not None:
+            kinds = menu.addMenu("Kind")
+            kinds.setToolTipsVisible(True)
+            for kind in KINDS:
+                action = kinds.addAction(kind.capitalize(), partial(self.c.set_object_kind, oid, kind))
+                action.setCheckable(True)
+                action.setChecked(kind == info.kind)
+                action.setToolTip(KIND_TIPS[kind])
         merge = menu.addMenu("Merge into")
         this_shot = menu.addMenu("Reassign in this shot to")
         to_end = menu.addMenu("Reassign from here to shot end to")

@@ -13,6 +13,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 from app.ui.controller import MainController
 from app.ui.layer_stack import SIDE_GAP, LayerStack
 from app.ui.loader import FrameImages
+from app.ui.render import LAYER_LABELS, LAYER_ORDER, qimage_to_array
 from app.ui.tools import TOOLS, Interaction
 
 HINT = ("Click an object to select it, click again to refine it; click on background to start a new one.\n"
@@ -49,6 +51,19 @@ class _Hint(QLabel):
         event.accept()
 
 FULL_RES_DELAY_MS = 150
+
+
+def solo_text(layer: str, images: dict[str, QImage | None]) -> str:
+    """The corner line while ``layer`` is soloed: its name, whether this frame has it, and the way back."""
+    key = list(reversed(LAYER_ORDER)).index(layer) + 1
+    state = ""
+    if layer in images:
+        image = images[layer]
+        if image is None:
+            state = " - not computed on this frame"
+        elif not qimage_to_array(image)[..., 3].any():
+            state = " - nothing on this frame"
+    return f"Solo: {LAYER_LABELS[layer]}{state} (Alt+{key} or S again: every layer)"
 
 
 class FrameView(QGraphicsView):
@@ -69,6 +84,11 @@ class FrameView(QGraphicsView):
         self.ab_label = QLabel(self)
         self.ab_label.setStyleSheet("background: rgba(20,20,24,200); color: #ffd878; padding: 3px 6px;")
         self.ab_label.setVisible(False)
+        # Solo: which layer alone is on screen, and when it has nothing on this frame, that it has none
+        # (sakura_quest: Effects solo was a black frame, Object masks solo on an empty frame a bare one).
+        self.solo_label = QLabel(self)
+        self.solo_label.setStyleSheet("background: rgba(20,20,24,200); color: #ffd878; padding: 3px 6px;")
+        self.solo_label.setVisible(False)
         self.hint = _Hint(HINT, self)
         self.hint.setStyleSheet("background: rgba(20,20,24,215); color: #e8e8e8; padding: 8px; border-radius: 4px;")
         self.hint.setWordWrap(True)
@@ -188,6 +208,12 @@ class FrameView(QGraphicsView):
             self.ab_label.adjustSize()
             self.ab_label.move(8, 8)
         self.ab_label.setVisible(ab)
+        solo = self.c.solo
+        if solo is not None:
+            self.solo_label.setText(solo_text(solo, self.shown.images if self.shown is not None else {}))
+            self.solo_label.adjustSize()
+            self.solo_label.move(8, 8 + (self.ab_label.height() + 4 if ab else 0))
+        self.solo_label.setVisible(solo is not None)
 
     @Slot()
     def _on_layers(self) -> None:

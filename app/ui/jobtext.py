@@ -17,6 +17,7 @@ JOB_TITLES = {
     "propagate": "Propagation",
     "prepare": "Preparing the click model",
     "delete": "Deleting an object",
+    "kind": "Changing an object's kind",
     "undo": "Undo",
     "redo": "Redo",
 }

@@ -119,6 +119,7 @@ class ControllerCore(QObject):
         self._resume_pending = False
         self._cancelled_by_user: set[int] = set()
         self._history_notice = ""  # what a re-run cleared from the undo history, said when its job ends
+        self._edit_said = ""  # what the last edit did, said again when the update after it ends
         self._cancelled_all: set[int] = set()
         self._unsubscribe: list[Callable[[], None]] = []
         self._runner_unsubscribe: Callable[[], None] = lambda: None

@@ -21,6 +21,11 @@ else:
     _Base = object
 
 
+# Edits whose line the update after them repeats, and what a one-frame correction leaves to the user.
+EDIT_KINDS = {"click", "undo", "redo", "kind", "delete", "objects"}
+ONE_FRAME_HINT = "Other frames are unchanged: Ctrl+] / Ctrl+[ / Ctrl+P propagate it through the shot."
+
+
 class JobsMixin(_Base):
     """What runs, what ended, and what is left to do; stale work resumes by itself unless paused."""
 
@@ -146,6 +151,7 @@ class JobsMixin(_Base):
         # A job that says what it did (an undo: "Undid: brush on Luffy, frame 34.", an object edit: "Done:
         # merge of ...") says it once it ran.
         said = event.message if event.status == "done" and event.message else text.line() + "."
+        said = self._after_edit(event, said, done, total)
         self.status.emit(said + (f" {notice}" if notice else ""))
         if event.status == "failed" and event.message:
             self.error.emit(CelstudioError(event.message))
@@ -160,6 +166,26 @@ class JobsMixin(_Base):
             self._resume_pending = False
         self.jobs_changed.emit()
         self._refresh_status()
+
+    def _after_edit(self, event: JobFinished, said: str, done: int, total: int) -> str:
+        """What the status line says when ``event`` ends, knowing the edit before it.
+
+        An edit's own line ("Click correction on Sanae, frame 1: ...", "Undid: ...") used to last a moment:
+        the update after it re-ran the stages it made stale and ended on "Updating after an edit #3: done:
+        4 of 4 steps.", which says neither what changed nor that the other frames did not. So a one-frame
+        correction adds how to carry it through the shot, and the update's end repeats the edit's line."""
+        if event.status != "done":
+            self._edit_said = ""
+            return said
+        if event.kind == "update":
+            if self._edit_said:
+                said = f"{self._edit_said} Layers updated ({done} of {total} steps)." if total else self._edit_said
+            self._edit_said = ""
+            return said
+        if event.kind == "click" and event.message:
+            said += f" {ONE_FRAME_HINT}"
+        self._edit_said = said if event.kind in EDIT_KINDS and event.message else ""
+        return said
 
     def _refresh_status(self) -> None:
         """Recompute the timeline's stage strips on the loader's background thread."""

@@ -1,4 +1,4 @@
-"""The object list: select, add, rename, recolour, confirm, merge, split, reassign, delete."""
+"""The object list: select, add, rename, recolour, confirm, change kind, merge, split, reassign, delete."""
 
 from __future__ import annotations
 
@@ -108,6 +108,15 @@ class ObjectsMixin(_Base):
 
     def confirm_object(self, object_id: int, confirmed: bool = True) -> Any:
         return self._object_edit(lambda p: p.objects.confirm(object_id, confirmed), "confirm")
+
+    def set_object_kind(self, object_id: int, kind: str) -> Any:
+        """Make the object a ``kind`` (character, effect, prop, text): one undoable edit. The stages that
+        read kinds re-run where it is (text is painted out of plates and kept out of cut-outs, a prop
+        is cut out like a character); nothing happens when it is that kind already."""
+        info = self.project.object(object_id) if self.project is not None else None
+        if info is None or info.kind == kind:
+            return None
+        return self._object_edit(lambda p: p.objects.set_kind(object_id, kind), "kind")
 
     def merge_objects(self, keep: int, absorb: int, *, allow_kinds: bool = False) -> Any:
         """``absorb`` becomes ``keep`` everywhere (one undoable edit). Objects of different kinds merge
