@@ -21,7 +21,9 @@ background plate at ~480 px through it (`background.BackgroundModel`), then per 
    (`held_parts.restore_held_parts`); a hidden character's strip joins its track
    (`hidden_strips.join_hidden_strips`);
 7. two characters' ids the tracker exchanged as they crossed are given back by their colours
-   (`crossings.unswap_crossings`).
+   (`crossings.unswap_crossings`), and an object's regions drawn in another character's colours go to
+   that character (`shared_objects.split_shared`: two touching characters as one object, a hidden
+   one's strip on the front one).
 
 Static shots (no camera motion, the character barely moving) burn the character into the median.
 They are detected by a near-empty difference everywhere, and segmented from the plate itself by
@@ -57,6 +59,7 @@ from models.classical.held_parts import restore_held_parts
 from models.classical.hidden_strips import join_hidden_strips
 from models.classical.labelmaps import relabel, streaks
 from models.classical.plate import warp_to_frame
+from models.classical.shared_objects import split_shared
 from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.threads import results_in_order
@@ -293,6 +296,9 @@ class ClassicalSegmenter:
         # Two characters' ids exchanged as they crossed are given back, by their colours.
         wholes = unswap_crossings(wholes, [small for _, _, small, _ in seen_frames],
                                   [{int(g) for g in np.unique(w) if g} - effect_groups for w in wholes])
+        # One object's regions drawn in another character's colours go to that character.
+        wholes = split_shared(wholes, [small for _, _, small, _ in seen_frames],
+                              [{int(g) for g in np.unique(w) if g} - effect_groups for w in wholes])
 
         def finish(i: int) -> FrameSegmentation:
             grouped, text = wholes[i], texts[i]
