@@ -23,10 +23,23 @@ def test_a_flash_is_undone_and_other_frames_are_left_as_they_are() -> None:
     assert all(out[i] is shot[i] for i in range(len(shot)) if i != 6)
     assert float(np.abs(out[6].astype(np.int16) - frames[6].astype(np.int16)).mean()) < 3.0
     assert float(np.abs(shot[6].astype(np.int16) - frames[6].astype(np.int16)).mean()) > 30.0
-    # Nothing is left to undo in a flash that leaves 5 % of the range, nor in a shot without one.
-    shot[6] = flashed(frames[6], 0.95)
+    # Nothing is left to undo in a flash that leaves 1 % of the range (above `MAX_FLASH` 0.97), nor
+    # in a shot without one.
+    shot[6] = flashed(frames[6], 0.99)
     assert unflash_shot(shot)[6] is shot[6]
     assert all(a is b for a, b in zip(unflash_shot(frames), frames, strict=True))
+
+
+def test_a_strong_flash_is_undone_for_the_segmenter_but_not_for_the_plate() -> None:
+    # The generator's 0.95 flash leaves 13 levels of the range: undone, each level is 20, so the
+    # frame comes back within a few levels; the frames the shot's plate reads keep it as it is
+    # (`MAX_PLATE_FLASH`: undone into the plate, its noise made seed 21's shot look still).
+    frames, _, _ = make_shot(glow_frames=())
+    shot = list(frames)
+    shot[6] = flashed(frames[6], 0.95)
+    out = unflash_shot(shot)
+    assert float(np.abs(out[6].astype(np.int16) - frames[6].astype(np.int16)).mean()) < 8.0
+    assert unflash_shot(shot, for_plate=True)[6] is shot[6]
 
 
 def test_a_character_under_a_flash_is_found_where_it_is() -> None:
@@ -37,3 +50,11 @@ def test_a_character_under_a_flash_is_found_where_it_is() -> None:
     out = ClassicalSegmenter(workers=1).segment_shot(frames)
     assert iou(characters(out[6]), masks[6]) > 0.9
     assert iou(characters(out[5]), masks[5]) > 0.9
+
+
+def test_a_character_under_a_strong_flash_is_found_where_it_is() -> None:
+    # The same walk under the generator's 0.95 flash (left to the warp before `MAX_FLASH` 0.97: 0.52).
+    frames, masks, _ = make_shot(n=12, glow_frames=())
+    frames[6] = flashed(frames[6], 0.95)
+    out = ClassicalSegmenter(workers=1).segment_shot(frames)
+    assert iou(characters(out[6]), masks[6]) > 0.9

@@ -138,16 +138,17 @@ class ClassicalSegmenter:
         n = len(frames)
         if n == 0:
             return []
+        plate_frames = unflash_shot(frames, for_plate=True)  # what the shot's camera and plate read
         frames = unflash_shot(frames)  # a white flash's characters are segmented as in any drawing
         shape = frames[0].shape
         s = model_scale(shape, self.long_side)
         refs = min(self.max_plate_frames, 16)
         if transforms is None:
-            transforms, _ = estimate_shot_camera(frames, self.long_side, times, refs)
+            transforms, _ = estimate_shot_camera(plate_frames, self.long_side, times, refs)
         elif len(transforms) != n:
             raise ValueError(f"{len(transforms)} camera transforms for {n} frames")
         transforms = [np.asarray(t, np.float64) for t in transforms]
-        model = BackgroundModel(frames, transforms, s, refs)
+        model = BackgroundModel(plate_frames, transforms, s, refs)
         static_fg: NDArray[np.uint8] | None = None
         if model.static or model.moving_share < self.still_share:
             static_fg = self._static_foreground(model.plate)

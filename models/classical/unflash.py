@@ -5,7 +5,9 @@ stage used to give such a frame the labels of the last drawing it tracked, warpe
 (`ClassicalSegmenter.segment_shot`): right when nothing moved, a character's width wrong when two
 characters cross under the flash. When enough of the colour range is left (f <= `MAX_FLASH`), the
 frame is brought back to ``base`` instead and segmented like the others; the effects stage still
-separates the flash from the original frame.
+separates the flash from the original frame. The shot's plate and camera read a flash stronger than
+`MAX_PLATE_FLASH` as it is: undone, each of its few levels left is many, and that noise in the plate's
+frames can make a moving shot look still (its characters then found in the plate itself).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from models.classical.effects import flash_strength
 from models.classical.geometry import model_scale, resize
 
 FLASH = 0.5  # `flash_strength` above which the segment stage treats a frame as a flash
-MAX_FLASH = 0.8  # strongest flash undone: 20 % of the colour range (51 levels) left
+MAX_FLASH = 0.97  # strongest flash undone: 3 % of the colour range (8 levels) left
+MAX_PLATE_FLASH = 0.8  # strongest flash undone in the frames the shot's plate and camera read
 
 
 def _black(image: Image) -> float:
@@ -29,9 +32,10 @@ def _black(image: Image) -> float:
     return float(np.percentile(small.min(axis=2), 0.5))
 
 
-def unflash_shot(frames: Sequence[Image]) -> list[Image]:
+def unflash_shot(frames: Sequence[Image], *, for_plate: bool = False) -> list[Image]:
     """The shot's frames with each flash the segment stage would see (`flash_strength` > `FLASH`)
-    undone when its strength is at most `MAX_FLASH`; every other frame is returned as it is.
+    undone when its strength is at most `MAX_FLASH` (`MAX_PLATE_FLASH` ``for_plate``: the frames the
+    shot's background model reads); every other frame is returned as it is.
 
     The flash's strength comes from the frame's black level against the shot's other frames' (their
     median): ``black = black_0 (1 - f) + 255 f``. A shot with no unflashed frame is left alone."""
@@ -39,13 +43,14 @@ def unflash_shot(frames: Sequence[Image]) -> list[Image]:
     if not any(flashed) or all(flashed):
         return list(frames)
     black0 = float(np.median([_black(f) for f, fl in zip(frames, flashed, strict=True) if not fl]))
+    bound = MAX_PLATE_FLASH if for_plate else MAX_FLASH
     out: list[Image] = []
     for frame, fl in zip(frames, flashed, strict=True):
         if not fl:
             out.append(frame)
             continue
         f = (_black(frame) - black0) / max(1.0, 255.0 - black0)
-        if not 0.0 < f <= MAX_FLASH:
+        if not 0.0 < f <= bound:
             out.append(frame)
             continue
         base = (frame.astype(np.float32) - 255.0 * f) / (1.0 - f)
