@@ -66,6 +66,20 @@ class JobRow(QWidget):
         self.detail.setStyleSheet(f"color: {colour};" if colour else "")
 
 
+NO_JOBS_TO_RUN = "No jobs. Pipeline > Run all stages (Ctrl+R) computes every layer."
+
+
+def empty_text(work_left: dict[str, int]) -> str:
+    """The jobs panel's line when no job is listed, from `summarize`'s counts of what is left."""
+    frames = work_left.get("frames", 0)
+    left = sum(work_left.get(k, 0) for k in ("stale", "missing", "failed", "running"))
+    if frames and not left:
+        return f"No jobs: all {frames} frames are up to date in every stage."
+    if left:
+        return f"No jobs. {left} of {frames} frames have work left: Pipeline > Run all stages (Ctrl+R)."
+    return NO_JOBS_TO_RUN
+
+
 class JobsPanel(QWidget):
     """Running and queued jobs with progress, speed and time left (plus, for a few seconds, those that
     were cancelled or failed); CPU and memory gauges; device; pause and cancel-all."""
@@ -78,7 +92,7 @@ class JobsPanel(QWidget):
         self.box_layout = QVBoxLayout(self.box)
         self.box_layout.setContentsMargins(0, 0, 0, 0)
         self.box_layout.setSpacing(2)
-        self.empty = QLabel("No jobs. Pipeline > Run all stages (Ctrl+R) computes every layer.")
+        self.empty = QLabel(NO_JOBS_TO_RUN)
         self.empty.setWordWrap(True)
         self.empty.setStyleSheet("color: #9a9aa0;")
         self.box_layout.addWidget(self.empty)
@@ -125,6 +139,7 @@ class JobsPanel(QWidget):
         self._coalesce.timeout.connect(self.refresh)
         controller.jobs_changed.connect(self._schedule)
         controller.project_changed.connect(self.refresh)
+        controller.timeline_changed.connect(self._show_empty)  # stage status read again: what is left
 
     def _cancel_all(self) -> None:
         active = [line for line in self.c.job_lines() if line[1] in ("running", "queued")]
@@ -156,12 +171,19 @@ class JobsPanel(QWidget):
         for row in self.rows[len(lines):]:
             row.setVisible(False)
         self.empty.setVisible(not lines)
+        self._show_empty()
         self.pause.blockSignals(True)
         self.pause.setChecked(self.c.paused)
         self.pause.blockSignals(False)
         if any(line[1] in ("cancelled", "failed") for line in lines):
             QTimer.singleShot(int(FINISHED_SHOWN_S * 1000) + 100, self._schedule)  # then they go
         self._device()
+
+    @Slot()
+    def _show_empty(self) -> None:
+        """With no job listed, say whether that is because every layer is done (a new user read the bare
+        "No jobs" over a finished project as "nothing has run") or what is left to run."""
+        self.empty.setText(empty_text(self.c.work_left if self.c.project is not None else {}))
 
     def visible_rows(self) -> list[JobRow]:
         return [row for row in self.rows if not row.isHidden()]
