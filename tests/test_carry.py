@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from stage_steps import count_steps
 
 from app.pipeline.graph import DOWNSTREAM_OF_MASKS, FRESH, record_name
 from app.pipeline.runner import PipelineRunner
-from app.pipeline.stages import STAGE_FUNCTIONS
 from app.store import Project
 
 pytest.importorskip("av")
@@ -45,21 +45,10 @@ def _tracked(root: Path) -> tuple[int, int]:
         return first[1], first[2]
 
 
-def _count_steps(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """From now on, how many frames each stage computes (stage -> frames, counted as they run)."""
-    steps: Counter[str] = Counter()
-    for name, fn in list(STAGE_FUNCTIONS.items()):
-        def counted(ctx: Any, shot: Any, targets: list[int], fn: Any = fn, name: str = name) -> None:
-            steps[name] += len(targets)
-            fn(ctx, shot, targets)
-        monkeypatch.setitem(STAGE_FUNCTIONS, name, counted)
-    return steps
-
-
 def _edit(root: Path, edit: Any, monkeypatch: pytest.MonkeyPatch, *, app: bool = True) -> Counter[str]:
     """Run ``edit(project)`` as the app does (`submit_object_edit`), or only in the store with every stale
     frame then re-run (``app=False``: a full re-run). Returns the frames each stage computed."""
-    steps = _count_steps(monkeypatch)
+    steps = count_steps(monkeypatch)
     with Project.open(root) as p:
         runner = PipelineRunner(p).start()
         try:
@@ -150,7 +139,7 @@ def test_three_undos_in_a_row_queue_one_rerun_of_their_frames(
                 stroke[5 + 4 * k:12 + 4 * k, 60:90] = True
                 runner.submit_brush(frame, a, stroke)
             assert runner.wait_idle(120)
-            steps = _count_steps(monkeypatch)
+            steps = count_steps(monkeypatch)
             ended: list[str] = []
             runner.subscribe(lambda ev: ended.append(ev.kind) if isinstance(ev, JobFinished) else None)
             busy = threading.Event()

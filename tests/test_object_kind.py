@@ -7,16 +7,14 @@ frame of shot 1 (its inside is background the plate keeps while it is text); eve
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from stage_steps import count_steps
 
 from app.pipeline.graph import FRESH, KIND_STAGES, KIND_VIEWS, STAGES, stage_status, stale_frames
 from app.pipeline.runner import PipelineRunner
-from app.pipeline.stages import STAGE_FUNCTIONS
 from app.pipeline.stages.common import MASK_VIEWS
 from app.store import Project
 from app.store.history_text import history_outcome
@@ -155,16 +153,6 @@ def _plates(p: Project) -> list[np.ndarray]:
     return [plate for plate in plates if plate is not None]
 
 
-def _count_steps(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    steps: Counter[str] = Counter()
-    for name, fn in list(STAGE_FUNCTIONS.items()):
-        def counted(ctx: Any, shot: Any, targets: list[int], fn: Any = fn, name: str = name) -> None:
-            steps[name] += len(targets)
-            fn(ctx, shot, targets)
-        monkeypatch.setitem(STAGE_FUNCTIONS, name, counted)
-    return steps
-
-
 def test_marking_the_text_a_prop_in_the_app_reruns_its_frames_and_their_plates_change(
         ring_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """End to end, as the app does it (`submit_object_edit`, then Ctrl+Z): the runner re-runs the kind's
@@ -174,7 +162,7 @@ def test_marking_the_text_a_prop_in_the_app_reruns_its_frames_and_their_plates_c
     _, text = _with_text(ring_project)
     with Project.open(ring_project) as p:
         before = _plates(p)
-        steps = _count_steps(monkeypatch)
+        steps = count_steps(monkeypatch)
         runner = PipelineRunner(p).start()
         try:
             runner.submit_object_edit(lambda q: q.objects.set_kind(text, "prop"), "kind")
