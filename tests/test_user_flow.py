@@ -1582,3 +1582,33 @@ def test_a_click_after_a_merge_runs_while_the_merges_frames_are_brought_up_to_da
             assert 3 in merged and (runner.stage_status("matte")[merged] == FRESH).all()
         finally:
             runner.stop()
+
+
+def test_the_export_summary_says_how_many_held_frames_it_left_out(tmp_path: Path) -> None:
+    """sakura_quest's left panel (72 frames, anime on twos and threes): the kohya export said "18 files for
+    8 frames" and nothing else; only report.html said the other frames hold an earlier frame's drawing.
+    A clip whose every drawing is held for two frames, imported from an mp4: the summary counts the held
+    frames left out and says how to export them."""
+    from app.export import export_project
+    from app.ingest.importer import import_source
+    from app.ui.export_dialog import summary_lines
+
+    clip = write_mp4(tmp_path / "twos.mp4", [f for f in anime_clip() for _ in range(2)], fps=12.0)
+    project = import_source(clip, tmp_path / "twos")
+    try:
+        keys = project.drawing_keys
+        held = [f for f in range(project.frame_count) if int(keys[f]) != f]
+        assert held, "the import found no held frames in a clip drawn on twos"
+        hero = project.objects.add("Hero").id
+        for f in range(project.frame_count):
+            labels = np.zeros((project.height, project.width), np.uint8)
+            labels[20:70, 30:60] = hero
+            project.layers.write("masks", f, labels)
+            project.layers.write("alpha", f, (labels == hero).astype(np.uint8) * 255)
+        summary = export_project(project, tmp_path / "kohya", format="kohya")
+    finally:
+        project.close()
+    assert summary["frames"] == project.frame_count - len(held)
+    assert summary["held_frames"] == len(held)
+    lines = summary_lines(summary, ["Hero"], {"format": "kohya"})
+    assert any(line.startswith(f"{len(held)} more frames left out as held drawings") for line in lines), lines

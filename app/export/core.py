@@ -261,7 +261,12 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
         _stop_unfinished(writer, exc, done, len(items))
         raise
     exported = {oid for it in items for oid in it.objects}
+    # Frames left out only because they hold an earlier frame's drawing (a user saw "8 frames" exported
+    # of 72 and no reason: the summary says how many, and that every_frame keeps them).
+    held = {key[0] for key, reason in decisions.reasons.items() if reason.startswith("held:")}
+    held -= {key[0] for key in decisions.chosen}
     return {"format": fmt.name, "frames": len(items), "files": len(writer.entries), "written": writer.written,
+            "held_frames": len(held),
             "skipped": writer.skipped, "removed": removed, "out": str(out), "stale_frames": sorted(stale_here),
             # By name, the objects with pixels in the exported frames (not every listed one: burnt-in
             # text is left out unless asked for, and an object deleted from its shots has none).

@@ -195,6 +195,10 @@ def summary_lines(summary: dict[str, Any], objects: int | list[str], options: di
     if left:
         unconfirmed = ", or not confirmed" if options.get("confirmed_only") else ""
         lines.append(f"Not in this export (no pixels in the frames chosen, or burnt-in text{unconfirmed}): {', '.join(left)}.")
+    held = int(summary.get("held_frames", 0))
+    if held:
+        lines.append(f"{held} more frame{'s' if held != 1 else ''} left out as held drawings (the same picture as an "
+                     "earlier frame, exported once); --option every_frame=true on the command line exports them too.")
     stale = summary.get("stale_frames") or []
     if stale:
         lines.append(f"{len(stale)} frame{'s' if len(stale) != 1 else ''} written out of date, as asked "
