@@ -23,7 +23,6 @@ may be drawn in a lighter shade of the background's hue.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -50,19 +49,11 @@ HUE_COS = 0.97  # cosine of the hue angle between the two colours (about 14 degr
 def background_tracks(
     frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]], transforms: Sequence[Matrix],
 ) -> set[int]:
-    """Character tracks of one shot that are pieces of its background (see the module docstring);
+    """Character tracks of one shot that are pieces of its background (see the module docstring):
+    the same colours on `SAME` of their pixels, or those colours or them under added light on `LIT`;
     ``transforms``: the shot's camera (frame to plate), one per frame."""
-    return _judged(piece_evidence(frames, labels, kinds, transforms))
-
-
-def _judged(evidence: Sequence[dict[int, Piece]]) -> set[int]:
-    """The tracks whose pixels the shot shows as background: the same colours on `SAME` of them, or
-    those colours or them under added light on `LIT` of them."""
-    lit_px: dict[int, int] = {}
-    for pieces in evidence:
-        for t, piece in pieces.items():
-            lit_px[t] = lit_px.get(t, 0) + int((piece.mask & (piece.same | piece.lit)).sum())
-    return {t for t, (area, _, same) in track_counts(evidence).items() if same >= SAME * area or lit_px[t] >= LIT * area}
+    evidence = track_evidence(frames, labels, kinds, transforms)
+    return {t for t, (area, _, same, lit) in evidence.items() if same >= SAME * area or lit >= LIT * area}
 
 
 def lit_over(colours: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -78,48 +69,17 @@ def lit_over(colours: np.ndarray, other: np.ndarray) -> np.ndarray:
 
 def track_evidence(
     frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]], transforms: Sequence[Matrix],
-) -> dict[int, tuple[int, int, int]]:
+) -> dict[int, tuple[int, int, int, int]]:
     """Per character track that some drawing of the shot is without: its pixels over the shot (model
-    scale), those that such drawings see outside every mask, and those of them whose colour one of
-    them shows there too."""
-    return track_counts(piece_evidence(frames, labels, kinds, transforms))
-
-
-def track_counts(evidence: Sequence[dict[int, Piece]]) -> dict[int, tuple[int, int, int]]:
-    """`track_evidence` from `piece_evidence`'s maps."""
+    scale), those that such drawings see outside every mask, those of them whose colour one of them
+    shows there too, and those whose colour one of them shows there too or under added light (`lit_over`)."""
     area: dict[int, int] = {}
     seen_px: dict[int, int] = {}
     same_px: dict[int, int] = {}
-    for pieces in evidence:
-        for t, piece in pieces.items():
-            area[t] = area.get(t, 0) + int(piece.mask.sum())
-            seen_px[t] = seen_px.get(t, 0) + int((piece.mask & piece.seen).sum())
-            same_px[t] = same_px.get(t, 0) + int((piece.mask & piece.same).sum())
-    return {t: (area[t], seen_px[t], same_px[t]) for t in area}
-
-
-@dataclass(frozen=True)
-class Piece:
-    """One drawing's evidence on one track, at model scale in the box ``box`` (x0, y0, x1, y1): the
-    track's pixels, those other drawings without it see outside every mask, those of them whose
-    colour such a drawing shows there too (the pixels the shot shows as background), and those
-    where such a drawing shows the colour the track's has under added light (`lit_over`)."""
-
-    box: tuple[int, int, int, int]
-    mask: np.ndarray
-    seen: np.ndarray
-    same: np.ndarray
-    lit: np.ndarray
-
-
-def piece_evidence(
-    frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]], transforms: Sequence[Matrix],
-) -> list[dict[int, Piece]]:
-    """`track_evidence` per drawing and pixel: for each drawing, its judged tracks' `Piece`."""
+    lit_px: dict[int, int] = {}
     n = len(frames)
-    out: list[dict[int, Piece]] = [{} for _ in range(n)]
     if n < 2:
-        return out
+        return {}
     shape = frames[0].shape
     s = model_scale(shape)
     moves = [rescale_transform(t, s) for t in from_origin(transforms, shape)]
@@ -174,8 +134,13 @@ def piece_evidence(
                     seen[t] |= there
                     same[t] |= match
                     lit[t] |= brighter
-        out[i] = {t: Piece((x0, y0, x1, y1), mine == t, seen[t], same[t], lit[t]) for t in ids}
-    return out
+        for t in ids:
+            piece = mine == t
+            area[t] = area.get(t, 0) + int(piece.sum())
+            seen_px[t] = seen_px.get(t, 0) + int((piece & seen[t]).sum())
+            same_px[t] = same_px.get(t, 0) + int((piece & same[t]).sum())
+            lit_px[t] = lit_px.get(t, 0) + int((piece & (same[t] | lit[t])).sum())
+    return {t: (area[t], seen_px[t], same_px[t], lit_px[t]) for t in area}
 
 
 def _others(n: int, i: int) -> list[int]:
