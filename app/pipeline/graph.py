@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from app.store import Project, Shot
+from app.store.objects import KINDS
 from models.registry import weight_free
 
 STAGES: tuple[str, ...] = ("segment", "propagate", "matte", "effects", "inpaint", "annotate")
@@ -85,14 +86,16 @@ SHOT_RECORDS: tuple[str, ...] = (CAMERA_RECORD, PICTURES_RECORD)
 SHARE_REPEATS = "share_repeats"
 
 
+NOT_CHARACTER = ("effect", "text")  # kinds that are never part of a character's matte or cut-out
+
 # What each stage reads of an object's kind, as the class each kind falls in for it: the matte keeps
-# characters and props, and leaves effects and text out (`stages.common.NOT_CHARACTER`); propagate
+# characters and props, and leaves effects and text out (`NOT_CHARACTER`); propagate
 # (holes filled in characters, never over text), effects and inpaint (text painted out, characters made
 # solid) tell text from effects too; annotate records every object's kind. A kind change that keeps an
 # object's class (a character made a prop, for the matte) changes nothing the stage reads. The segment
 # stage reads none (its tracks' kinds are its own; registration reads kinds to link tracks, but a
 # re-run keeps links already made). tests/test_object_kind.py checks them against `stages.common.MASK_VIEWS`.
-_CHARACTER_OR_NOT = {"character": "character", "prop": "character", "effect": "other", "text": "other"}
+_CHARACTER_OR_NOT = {k: "other" if k in NOT_CHARACTER else "character" for k in KINDS}
 _CHARACTER_TEXT_EFFECT = {"character": "character", "prop": "character", "effect": "effect", "text": "text"}
 KIND_VIEWS: dict[str, dict[str, str]] = {
     "propagate": _CHARACTER_TEXT_EFFECT,

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from app.pipeline.frames import HeldFrames, ShotFrames
-from app.pipeline.graph import PICTURES_RECORD, SHARE_REPEATS, current_inputs
+from app.pipeline.graph import NOT_CHARACTER, PICTURES_RECORD, SHARE_REPEATS, current_inputs
 from app.store import Project, Shot
 from models.base import Annotator, EffectSeparator, Inpainter, Matter, Propagator, Segmenter
 from models.classical.drawings import repeats
@@ -258,9 +258,6 @@ def sampled_shot(
                     ctx.write(out_layer, f, array, {"stage": stage, "backend": name})
                 ctx.done(stage, f, inputs[f])
                 ctx.checkpoint(stage, f)
-
-
-NOT_CHARACTER = ("effect", "text")  # kinds that are never part of a character's matte or cut-out
 
 
 def character_mask(project: Project, frame: int) -> np.ndarray:
