@@ -20,6 +20,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from app.errors import CelstudioError
+from app.export.render import characters_alpha
+from app.pipeline.stages.common import NOT_CHARACTER
 from app.pipeline.stages.effects import read_light
 from app.pipeline.under_text import under_text_viewed
 from app.store import Project
@@ -82,6 +84,7 @@ class FrameLoader(QObject):
         self.project = project
         self.budget = budget_bytes if budget_bytes is not None else default_budget()
         self.colors: dict[int, tuple[int, int, int]] = {}
+        self.kinds: dict[int, str] = {}
         self.active: int | None = None
         self._cache: OrderedDict[tuple[int, bool], FrameImages] = OrderedDict()
         self._lock = threading.Lock()
@@ -206,14 +209,30 @@ class FrameLoader(QObject):
         return out, size
 
     def _cutout(self, frame: int, base: np.ndarray, alpha: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """The characters' cut-out, whole under burnt-in text (`under_text`: the pixels it hides painted)."""
+        """The characters' cut-out as export writes it: the matte within each character's label (and
+        its soft edge on background, `characters_alpha`), whole under burnt-in text (`under_text`: the
+        pixels it hides painted). The stored matte alone can reach far past the masks (a close-up's
+        background, which the matte's gap filling takes for the character) where no export has it."""
+        labels = self.project.masks_or_empty(frame)
         ut = under_text_viewed(self.project, frame)
         if ut is not None:
-            solid = ut.alpha(alpha) if alpha.shape == ut.solid.shape else None
-            alpha = alpha if solid is None else solid
+            if alpha.shape == ut.solid.shape == labels.shape:
+                alpha = solid if (solid := ut.alpha(alpha)) is not None else alpha
+                labels = ut.labels(labels)
             painted = render.fit((ut.kind > 0).view(np.uint8), size, nearest=True) > 0
             base = np.where(painted[..., None], render.fit(ut.image, size), base)
+        if labels.shape == alpha.shape:
+            counts = cv2.calcHist([labels], [0], None, [256], [0, 256]).ravel()
+            others = set(self.project.objects.ids_of_kind(*NOT_CHARACTER))
+            ids = [int(i) for i in np.flatnonzero(counts[1:]) + 1 if int(i) not in others]
+            alpha = characters_alpha(labels, alpha, ids)
         return render.render_cutout(base, render.fit(alpha, size))
+
+    def set_kinds(self, kinds: dict[int, str]) -> None:
+        """Which objects are characters decides the cut-out: a kind change redraws it."""
+        if kinds != self.kinds:
+            self.kinds = dict(kinds)
+            self.invalidate("alpha")
 
     # -- timeline data ------------------------------------------------------------------------------
     def request_thumbnails(self, frames: list[int]) -> None:

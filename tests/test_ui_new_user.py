@@ -1,0 +1,122 @@
+"""What a new user met on a real clip (sakura_quest, round 14's walk-through), mended: each test is one
+friction, on a project shaped like the clip (a close-up filling most of the frame, a caption)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings
+
+from app.export import export_project
+from app.pipeline.runner import PipelineRunner
+from app.store import Manifest, Project, Shot, SourceInfo
+from app.ui import render
+from app.ui.controller import MainController
+from app.ui.window import MainWindow
+
+W, H = 96, 64
+
+
+def _closeup(root: Path, frames: int = 2, caption_kind: str = "text") -> None:
+    """A character filling ~70% of the frame (the sky in the top right corner is background), a caption
+    (text) at the bottom left, and the matte the classical matter wrote on sakura_quest's close-up: opaque
+    everywhere, the sky and the caption included (its gap filling took the corner for the character)."""
+    p = Project.create(root, Manifest("closeup", SourceInfo("generated", "", "h"), frames, W, H, 24.0,
+                                      shots=[Shot(0, frames)]))
+    yy, xx = np.mgrid[:H, :W]
+    body = ~((xx > 60) & (yy < 30))  # everything but the sky corner
+    caption = (yy > 52) & (xx < 30)
+    for f in range(frames):
+        image = np.empty((H, W, 3), np.uint8)
+        image[:] = (120, 170, 230)  # sky
+        image[body] = (230, 150, 170)  # her
+        image[caption] = (250, 250, 250)
+        p.media.write_frame(f, image)
+        seg = np.where(caption, 1, np.where(body, 2, 0)).astype(np.uint8)
+        p.layers.write("segmentation", f, seg, {"source": "pipeline"})
+    p.objects.register_shot(0, {1: caption_kind, 2: "character"})
+    for f in range(frames):
+        stored = p.layers.read("segmentation", f)
+        assert stored is not None
+        p.layers.write("masks", f, p.objects.to_objects(0, f, stored), {"source": "pipeline"})
+        p.layers.write("alpha", f, np.ones((H, W), np.float32), {"stage": "matte", "backend": "classical"})
+    p.close()
+
+
+def _open(qtbot: Any, tmp_path: Path, root: Path) -> tuple[MainWindow, MainController]:
+    controller = MainController(runner_factory=lambda project: PipelineRunner(project).start())
+    window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    controller.auto_run = False
+    qtbot.addWidget(window)
+    window.show()
+    assert controller.open_project(root)
+    return window, controller
+
+
+def _shown_alpha(window: MainWindow) -> np.ndarray:
+    pixmap = window.view.stack.layer_items["alpha"].pixmap()
+    return render.qimage_to_array(pixmap.toImage())[..., 3]
+
+
+def test_the_character_rgba_layer_is_the_exported_cutout(qtbot: Any, tmp_path: Path) -> None:
+    """sakura_quest: the stored matte was > 0 on 100% of frame 1 (sky and caption included) while the
+    kohya PNG was 79.7% opaque and right; the Character RGBA layer showed the matte as stored."""
+    root = tmp_path / "closeup"
+    _closeup(root)
+    window, c = _open(qtbot, tmp_path, root)
+    try:
+        project = c.project
+        assert project is not None
+        c.set_solo("alpha")
+        qtbot.waitUntil(lambda: not window.view.stack.layer_items["alpha"].pixmap().isNull(), timeout=10000)
+        shown = _shown_alpha(window)
+        assert shown.shape == (H, W)
+        export_project(project, tmp_path / "k", format="kohya", workers=1, allow_stale=True)
+        png = next((tmp_path / "k" / "img").glob("*/f000000_o002.png"))
+        exported = np.asarray(cv2.imread(str(png), cv2.IMREAD_UNCHANGED))[..., 3]
+        assert 0.6 < (exported > 0).mean() < 0.85  # export cuts the matte to her label
+        assert np.array_equal(shown, exported)  # ... and the view shows exactly that
+        assert not shown[:20, 70:].any() and not shown[56:, :25].any()  # the sky and the caption are out
+    finally:
+        c.close_project()
+
+
+def test_the_character_rgba_layer_follows_a_correction_at_once(qtbot: Any, tmp_path: Path) -> None:
+    """The cut-out now reads the masks: a mask edit must redraw it, with no text object in the project too
+    (with one, every mask write already redrew the shot's cut-outs)."""
+    root = tmp_path / "closeup"
+    _closeup(root, caption_kind="prop")
+    window, c = _open(qtbot, tmp_path, root)
+    try:
+        project = c.project
+        assert project is not None
+        c.set_solo("alpha")
+        qtbot.waitUntil(lambda: not window.view.stack.layer_items["alpha"].pixmap().isNull(), timeout=10000)
+        loader = c.loader
+        assert loader is not None
+
+        def full_cutout_cached() -> bool:  # the view's full-resolution cut-out is drawn and kept
+            entry = loader.cached(0, True)
+            return entry is not None and entry.images.get("alpha") is not None
+
+        qtbot.waitUntil(full_cutout_cached, timeout=10000)
+        assert not _shown_alpha(window)[:20, 70:].any()
+        labels = project.layers.read("masks", 0)
+        assert labels is not None
+        edited = labels.copy()
+        edited[:30, 61:] = 2  # the sky given to her
+        project.layers.write("masks", 0, edited, {"source": "user"})
+        qtbot.waitUntil(lambda: bool(_shown_alpha(window)[:20, 70:].all()), timeout=10000)
+    finally:
+        c.close_project()
