@@ -120,3 +120,57 @@ def test_the_character_rgba_layer_follows_a_correction_at_once(qtbot: Any, tmp_p
         qtbot.waitUntil(lambda: bool(_shown_alpha(window)[:20, 70:].all()), timeout=10000)
     finally:
         c.close_project()
+
+
+def test_the_export_dialog_exports_every_frame_when_asked_and_says_so(qtbot: Any, tmp_path: Path) -> None:
+    """sakura_quest: 72 frames, 8 exported - held drawings are written once, and `every_frame` existed on the
+    command line only. A clip drawn on twos, imported from an mp4: the dialog's box says how many frames hold
+    an earlier drawing, exports them all when ticked, and the summary says what the box changed."""
+    from clips import write_mp4
+    from ui_fixtures import anime_clip
+
+    from app.ingest.importer import import_source
+    from app.ui.export_dialog import ExportDialog
+
+    clip = write_mp4(tmp_path / "twos.mp4", [f for f in anime_clip() for _ in range(2)], fps=12.0)
+    project = import_source(clip, tmp_path / "twos")
+    keys = project.drawing_keys
+    held = [f for f in range(project.frame_count) if int(keys[f]) != f]
+    n = project.frame_count
+    assert held, "the import found no held frames in a clip drawn on twos"
+    hero = project.objects.add("Hero").id
+    for f in range(n):
+        labels = np.zeros((project.height, project.width), np.uint8)
+        labels[20:70, 30:60] = hero
+        project.layers.write("masks", f, labels)
+        project.layers.write("alpha", f, (labels == hero).astype(np.uint8) * 255)
+    project.close()
+    window, c = _open(qtbot, tmp_path, tmp_path / "twos")
+    try:
+        def export(every: bool, out: Path) -> list[str]:
+            dialog = ExportDialog(c, window)
+            assert dialog.every_frame.text() == (f"Every frame, held drawings too ({len(held)} of {n} frames repeat an "
+                                                 "earlier frame's drawing)")
+            dialog.out.setText(str(out))
+            dialog.format.setCurrentText("kohya")
+            dialog.every_frame.setChecked(every)
+            dialog.allow_stale.setChecked(True)  # the stages never ran here: export the layers as written
+            dialog.accept()
+            qtbot.waitUntil(lambda: dialog.summary_dialog is not None, timeout=60000)
+            assert dialog.summary_dialog is not None
+            lines = dialog.summary_dialog.lines
+            dialog.summary_dialog.close()
+            return lines
+
+        lines = export(True, tmp_path / "all")
+        assert len(list((tmp_path / "all" / "img").glob("*/*.png"))) == n  # every frame, held ones too
+        assert f"Every frame: {len(held)} of these {n} frames hold an earlier frame's drawing (the same picture " \
+               "again); without \"Every frame\" each drawing is exported once." in lines, lines
+        assert not any("left out as held" in line for line in lines)
+        lines = export(False, tmp_path / "once")
+        assert len(list((tmp_path / "once" / "img").glob("*/*.png"))) == n - len(held)
+        assert any(line.startswith(f"{len(held)} more frames left out as held drawings") and "tick \"Every frame\""
+                   in line for line in lines), lines
+        assert c.project is not None and c.project.manifest.settings["export"]["every_frame"] is False  # remembered
+    finally:
+        c.close_project()
