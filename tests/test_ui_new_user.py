@@ -29,7 +29,8 @@ W, H = 96, 64
 
 
 def _closeup(root: Path, frames: int = 2, caption_kind: str = "text") -> None:
-    """A character filling ~70% of the frame (the sky in the top right corner is background), a caption
+    """A character filling ~70% of the frame (the sky in the top right corner is background; her coat at
+    the bottom right), a caption
     (text) at the bottom left, and the matte the classical matter wrote on sakura_quest's close-up: opaque
     everywhere, the sky and the caption included (its gap filling took the corner for the character)."""
     p = Project.create(root, Manifest("closeup", SourceInfo("generated", "", "h"), frames, W, H, 24.0,
@@ -40,7 +41,8 @@ def _closeup(root: Path, frames: int = 2, caption_kind: str = "text") -> None:
     for f in range(frames):
         image = np.empty((H, W, 3), np.uint8)
         image[:] = (120, 170, 230)  # sky
-        image[body] = (230, 150, 170)  # her
+        image[body] = (230, 150, 170)  # her (hair)
+        image[body & (yy >= 40) & (xx >= 35)] = (180, 30, 40)  # her coat
         image[caption] = (250, 250, 250)
         p.media.write_frame(f, image)
         seg = np.where(caption, 1, np.where(body, 2, 0)).astype(np.uint8)
@@ -174,3 +176,57 @@ def test_the_export_dialog_exports_every_frame_when_asked_and_says_so(qtbot: Any
         assert c.project is not None and c.project.manifest.settings["export"]["every_frame"] is False  # remembered
     finally:
         c.close_project()
+
+
+class _ColourClicker:
+    """A clicker that, like a deep model, re-predicts the whole mask and ignores the prior: the pixels of
+    the positive clicks' colours, or with only negative clicks every drawn pixel but theirs."""
+
+    name = "colour"
+    role = "clicker"
+
+    def load(self, device: str = "cpu") -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+    def predict(self, image_id: str, image: np.ndarray, prompt: Any, prior: np.ndarray | None) -> np.ndarray:
+        def colour_at(x: float, y: float) -> np.ndarray:
+            return np.asarray((image == image[int(y), int(x)]).all(axis=2))
+
+        positives = [colour_at(x, y) for x, y, pos in prompt.points if pos]
+        negatives = [colour_at(x, y) for x, y, pos in prompt.points if not pos]
+        sky = colour_at(W - 1, 0)
+        mask = np.logical_or.reduce(positives) if positives else ~sky
+        for n in negatives:
+            mask &= ~n
+        return np.asarray(mask)
+
+
+def test_a_click_never_moves_the_mask_against_its_own_sign(tmp_path: Path) -> None:
+    """sakura_quest: a left click on her collar, already hers, took 23 pixels of her hair away (149,306 ->
+    149,283 px; the classical clicker re-decides every superpixel from refreshed colour models). A positive
+    click must never remove pixels from the object, a negative one never add any."""
+    from app.pipeline.interactive import click_correction
+    from models.base import Prompt
+
+    root = tmp_path / "closeup"
+    _closeup(root, frames=1)
+    project = Project.open(root)
+    try:
+        labels = project.masks_or_empty(0)
+        coat = (project.frame(0) == (180, 30, 40)).all(axis=2)
+        assert coat.any() and (labels[coat] == 2).all()
+        hers = labels == 2
+        caption = labels == 1
+        clicker = _ColourClicker()
+        click_correction(project, clicker, 0, 2, Prompt(points=((50.0, 50.0, True),)))  # on the coat, hers already
+        after = project.masks_or_empty(0)
+        assert ((after == 2) >= hers).all()  # nothing of her hair left her
+        click_correction(project, clicker, 0, 2, Prompt(points=((50.0, 50.0, False),)))  # the coat is not hers
+        after = project.masks_or_empty(0)
+        assert not (after[coat] == 2).any()  # the coat left her ...
+        assert (after[hers & ~coat] == 2).all() and (after[caption] == 1).all()  # ... and nothing came in
+    finally:
+        project.close()
