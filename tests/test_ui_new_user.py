@@ -8,7 +8,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -24,6 +24,7 @@ from app.store import Manifest, Project, Shot, SourceInfo
 from app.ui import render
 from app.ui.controller import MainController
 from app.ui.window import MainWindow
+from models.base import Role
 
 W, H = 96, 64
 
@@ -182,8 +183,8 @@ class _ColourClicker:
     """A clicker that, like a deep model, re-predicts the whole mask and ignores the prior: the pixels of
     the positive clicks' colours, or with only negative clicks every drawn pixel but theirs."""
 
-    name = "colour"
-    role = "clicker"
+    name: ClassVar[str] = "colour"
+    role: ClassVar[Role] = "clicker"
 
     def load(self, device: str = "cpu") -> None:
         pass
