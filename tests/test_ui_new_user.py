@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QRectF, QSettings
 
 from app.export import export_project
 from app.pipeline.runner import PipelineRunner
@@ -231,3 +231,97 @@ def test_a_click_never_moves_the_mask_against_its_own_sign(tmp_path: Path) -> No
         assert (after[hers & ~coat] == 2).all() and (after[caption] == 1).all()  # ... and nothing came in
     finally:
         project.close()
+
+
+def _plate_project(root: Path) -> None:
+    """`_closeup` with a clean plate whose left half no frame shows (plate confidence 0 there)."""
+    _closeup(root, frames=1)
+    p = Project.open(root)
+    try:
+        plate = np.full((H, W, 3), (120, 170, 230), np.uint8)
+        confidence = np.full((H, W), 255, np.uint8)
+        confidence[:, : W // 2] = 0  # invented: 50% of the frame
+        p.layers.write("clean", 0, plate, {"stage": "inpaint", "backend": "classical"})
+        p.layers.write("plate_confidence", 0, confidence, {"stage": "inpaint", "backend": "classical"})
+    finally:
+        p.close()
+
+
+def _shown(window: MainWindow, layer: str) -> np.ndarray:
+    return render.qimage_to_array(window.view.stack.layer_items[layer].pixmap().toImage())[..., :3]
+
+
+def test_the_clean_plate_marks_its_invented_pixels_and_says_how_many(qtbot: Any, tmp_path: Path) -> None:
+    """sakura_quest: the plate under her close-up (77% of the frame) was a smear and nothing said it was made
+    up. The view hatches the pixels no frame shows (View > Layers > Mark invented plate pixels, Shift+I) and
+    the solo and A/B labels say their share of the frame."""
+    root = tmp_path / "plate"
+    _plate_project(root)
+    window, c = _open(qtbot, tmp_path, root)
+    try:
+        c.set_solo("clean")
+        label = window.view.solo_label
+        qtbot.waitUntil(lambda: "50% invented (hatched)" in label.text(), timeout=10000)
+        assert label.text() == "Solo: Clean plate - 50% invented (hatched) (Alt+6 or S again: every layer)"
+        shown = _shown(window, "clean").astype(int)
+        sky = np.array((120, 170, 230))
+        assert (np.abs(shown[:, W // 2 + 2:] - sky).max(axis=2) <= 2).all()  # what frames show: as it is
+        invented = shown[:, : W // 2 - 2]
+        assert (invented[..., 0] - sky[0] > 25).all() and (invented[..., 1] < sky[1]).all()  # hatched magenta
+        assert len({tuple(v) for v in invented.reshape(-1, 3)}) >= 2  # stripes, not a flat fill
+        window.actions_by_name["mark_invented"].trigger()  # off
+        qtbot.waitUntil(lambda: label.text() == "Solo: Clean plate - 50% invented (Alt+6 or S again: every layer)",
+                        timeout=10000)
+        qtbot.waitUntil(lambda: bool((np.abs(_shown(window, "clean").astype(int) - sky).max(axis=2) <= 2).all()),
+                        timeout=10000)
+        window.actions_by_name["mark_invented"].trigger()  # on again
+        c.set_solo("clean")  # solo off
+        c.flip_ab()  # B: the plate
+        qtbot.waitUntil(lambda: window.view.ab_label.text() == "B: clean plate, 50% invented (hatched) (A to flip)",
+                        timeout=10000)
+    finally:
+        c.close_project()
+
+
+def test_the_solo_and_ab_labels_cover_no_picture(qtbot: Any, tmp_path: Path) -> None:
+    """sakura_quest: the solo label sat over the frame's top-left corner (over her "Input" caption) when the
+    frame filled the view's width, as the A/B label did. In a free band they cover no picture (wrapped in a
+    narrow side band); with none (zoomed in) they are translucent."""
+    root = tmp_path / "plate"
+    _plate_project(root)
+    window, c = _open(qtbot, tmp_path, root)
+    view = window.view
+
+    def picture() -> Any:  # the frame's rectangle in the view's coordinates
+        return view.mapFromScene(QRectF(0, 0, W, H)).boundingRect().translated(view.viewport().geometry().topLeft())
+
+    def check(where: str) -> None:
+        qtbot.waitUntil(lambda: view.solo_label.isVisible() and view.ab_label.isVisible(), timeout=10000)
+        qtbot.wait(200)
+        assert not view.solo_label.geometry().intersects(view.ab_label.geometry()), where
+        for label in (view.solo_label, view.ab_label):
+            assert view.viewport().geometry().contains(label.geometry()), where
+            if label.geometry().intersects(picture()):  # over the picture only when nothing else is free ...
+                assert "rgba(20,20,24,90)" in label.styleSheet(), (where, label.geometry(), picture())
+
+    try:
+        c.set_solo("alpha")
+        c.flip_ab()
+        window.resize(700, 1000)  # the frame fills the view's width: a free band above it
+        check("tall")
+        assert not view.solo_label.geometry().intersects(picture())
+        window.resize(1600, 560)
+        qtbot.wait(200)
+        vp = view.viewport().geometry()
+        zoom = (vp.width() - 400) / W  # 200 px free each side of the frame, narrower than the labels' line
+        view.set_zoom(zoom, W / 2, H / 2)
+        assert H * zoom > vp.height() - 40  # no band above or below
+        check("wide")
+        assert not view.solo_label.geometry().intersects(picture())  # wrapped into the band beside the frame
+        assert view.solo_label.width() <= 200
+        view.set_zoom(40.0, W / 2, H / 2)  # the frame fills the view: no band left
+        check("zoomed")
+        assert view.solo_label.geometry().intersects(picture())  # ... translucent, checked above
+        assert "rgba(20,20,24,90)" in view.solo_label.styleSheet()
+    finally:
+        c.close_project()

@@ -85,6 +85,8 @@ class FrameLoader(QObject):
         self.budget = budget_bytes if budget_bytes is not None else default_budget()
         self.colors: dict[int, tuple[int, int, int]] = {}
         self.kinds: dict[int, str] = {}
+        self.mark_invented = True  # hatch the clean plate's invented pixels (View > Layers)
+        self.plate_invented: dict[int, float] = {}  # frame -> share of its plate no frame shows
         self.active: int | None = None
         self._cache: OrderedDict[tuple[int, bool], FrameImages] = OrderedDict()
         self._lock = threading.Lock()
@@ -205,7 +207,7 @@ class FrameLoader(QObject):
                     render.render_tint(255 - render.fit(conf, size), render.LOW_CONFIDENCE_COLOR, 0.6))
             elif name == "clean":
                 plate = store.read("clean", frame)
-                out[name] = None if plate is None else render.to_qimage(render.fit(plate, size))
+                out[name] = None if plate is None else render.to_qimage(self._plate(frame, render.fit(plate, size), size))
         return out, size
 
     def _cutout(self, frame: int, base: np.ndarray, alpha: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -227,6 +229,22 @@ class FrameLoader(QObject):
             ids = [int(i) for i in np.flatnonzero(counts[1:]) + 1 if int(i) not in others]
             alpha = characters_alpha(labels, alpha, ids)
         return render.render_cutout(base, render.fit(alpha, size))
+
+    def _plate(self, frame: int, plate: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """The clean plate, its invented pixels hatched (`render.mark_invented`) while that is on; the
+        share of invented pixels is kept in `plate_invented` for the view's label."""
+        conf = self.project.layers.read("plate_confidence", frame)
+        if conf is None:
+            self.plate_invented.pop(frame, None)
+            return plate
+        invented = render.fit(conf, size, nearest=True) < render.OBSERVED
+        self.plate_invented[frame] = float(np.count_nonzero(conf < render.OBSERVED)) / max(1, conf.size)
+        return render.mark_invented(plate, invented) if self.mark_invented else plate
+
+    def set_mark_invented(self, on: bool) -> None:
+        if on != self.mark_invented:
+            self.mark_invented = on
+            self.invalidate("clean")
 
     def set_kinds(self, kinds: dict[int, str]) -> None:
         """Which objects are characters decides the cut-out: a kind change redraws it."""

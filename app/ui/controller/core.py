@@ -104,6 +104,7 @@ class ControllerCore(QObject):
         self.solo: str | None = None
         self.compare: Compare = "off"
         self.ab_show_clean = False
+        self.mark_invented = True  # the clean plate's invented pixels hatched
         self.points: list[tuple[float, float, bool]] = []
         self.box: tuple[float, float, float, float] | None = None
         self._prompt_owner: tuple[int, int | None] = (0, None)
