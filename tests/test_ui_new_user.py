@@ -152,8 +152,7 @@ def test_the_export_dialog_exports_every_frame_when_asked_and_says_so(qtbot: Any
     try:
         def export(every: bool, out: Path) -> list[str]:
             dialog = ExportDialog(c, window)
-            assert dialog.every_frame.text() == (f"Every frame, held drawings too ({len(held)} of {n} frames repeat an "
-                                                 "earlier frame's drawing)")
+            assert dialog.every_frame.text() == f"Every frame, held drawings too ({len(held)} of {n} frames are held)"
             dialog.out.setText(str(out))
             dialog.format.setCurrentText("kohya")
             dialog.every_frame.setChecked(every)

@@ -90,8 +90,7 @@ class ExportDialog(QDialog):
             + (f" {held} of this project's {project.frame_count} frames hold an earlier frame's drawing."
                if project is not None else ""))
         if project is not None and held:
-            self.every_frame.setText(f"Every frame, held drawings too ({held} of {project.frame_count} frames "
-                                     "repeat an earlier frame's drawing)")
+            self.every_frame.setText(f"Every frame, held drawings too ({held} of {project.frame_count} frames are held)")
         self.max_per_shot = QSpinBox()
         self.max_per_shot.setRange(0, 100000)
         self.max_per_shot.setSpecialValueText("no limit")
