@@ -77,6 +77,13 @@ def test_the_character_rgba_layer_is_the_exported_cutout(qtbot: Any, tmp_path: P
     kohya PNG was 79.7% opaque and right; the Character RGBA layer showed the matte as stored."""
     root = tmp_path / "closeup"
     _closeup(root)
+    p = Project.open(root)
+    hers = p.masks_or_empty(0) == 2
+    edge = (cv2.dilate(hers.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~hers
+    matte = np.where(edge, 0.5, 1.0).astype(np.float32)  # a soft edge on the sky, 2 px
+    p.layers.write("alpha", 0, matte, {"stage": "matte", "backend": "classical"})
+    p.layers.write("clean", 0, np.zeros((H, W, 3), np.uint8), {"stage": "inpaint", "backend": "classical"})
+    p.close()
     window, c = _open(qtbot, tmp_path, root)
     try:
         project = c.project
@@ -87,10 +94,17 @@ def test_the_character_rgba_layer_is_the_exported_cutout(qtbot: Any, tmp_path: P
         assert shown.shape == (H, W)
         export_project(project, tmp_path / "k", format="kohya", workers=1, allow_stale=True)
         png = next((tmp_path / "k" / "img").glob("*/f000000_o002.png"))
-        exported = np.asarray(cv2.imread(str(png), cv2.IMREAD_UNCHANGED))[..., 3]
+        written = cv2.cvtColor(np.asarray(cv2.imread(str(png), cv2.IMREAD_UNCHANGED)), cv2.COLOR_BGRA2RGBA)
+        exported = written[..., 3]
         assert 0.6 < (exported > 0).mean() < 0.85  # export cuts the matte to her label
         assert np.array_equal(shown, exported)  # ... and the view shows exactly that
         assert not shown[:20, 70:].any() and not shown[56:, :25].any()  # the sky and the caption are out
+        # The colours too: the soft edge's with the plate (black here) taken out, as export writes them.
+        view_rgb = render.qimage_to_array(window.view.stack.layer_items["alpha"].pixmap().toImage())[..., :3]
+        seen = exported > 0  # (both read back unpremultiplied)
+        assert np.abs(view_rgb[seen].astype(int) - written[..., :3][seen].astype(int)).max() <= 2
+        sky = edge & (project.masks_or_empty(0) == 0)
+        assert sky.any() and (exported[sky] == 128).all()  # the soft edge on the sky is in the test
     finally:
         c.close_project()
 

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from app.errors import CelstudioError
-from app.export.render import characters_alpha
+from app.export.render import characters_alpha, decontaminate
 from app.pipeline.stages.common import NOT_CHARACTER
 from app.pipeline.stages.effects import read_light
 from app.pipeline.under_text import under_text_viewed
@@ -213,7 +213,7 @@ class FrameLoader(QObject):
     def _cutout(self, frame: int, base: np.ndarray, alpha: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """The characters' cut-out as export writes it: the matte within each character's label (and
         its soft edge on background, `characters_alpha`), whole under burnt-in text (`under_text`: the
-        pixels it hides painted). The stored matte alone can reach far past the masks (a close-up's
+        pixels it hides painted), the soft edge's colour decontaminated against the clean plate. The stored matte alone can reach far past the masks (a close-up's
         background, which the matte's gap filling takes for the character) where no export has it."""
         labels = self.project.masks_or_empty(frame)
         ut = under_text_viewed(self.project, frame)
@@ -228,7 +228,12 @@ class FrameLoader(QObject):
             others = set(self.project.objects.ids_of_kind(*NOT_CHARACTER))
             ids = [int(i) for i in np.flatnonzero(counts[1:]) + 1 if int(i) not in others]
             alpha = characters_alpha(labels, alpha, ids)
-        return render.render_cutout(base, render.fit(alpha, size))
+        shown = render.fit(alpha, size)
+        clean = self.project.layers.read("clean", frame)
+        if clean is not None and clean.shape[:2] == alpha.shape:
+            # its soft edge's colour with the background taken out, as export writes it (`decontaminate`)
+            base = decontaminate(base, shown, render.fit(clean, size))
+        return render.render_cutout(base, shown)
 
     def _plate(self, frame: int, plate: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """The clean plate, its invented pixels hatched (`render.mark_invented`) while that is on; the

@@ -145,8 +145,8 @@ class LifecycleMixin(_Base):
                      for layer, frames in dirty.items()}
         for layer, frames in dirty.items():
             self.loader.invalidate(layer, tuple(frames))
-            if layer == "masks":
-                self.loader.invalidate("alpha", tuple(frames))  # the cut-out keeps to the characters' labels
+            if layer in ("masks", "clean"):  # the cut-out keeps to the characters' labels, its edge to the plate
+                self.loader.invalidate("alpha", tuple(frames))
             if layer == "plate_confidence":
                 self.loader.invalidate("clean", tuple(frames))  # its invented pixels are hatched
             if layer == "masks" and self.project is not None and self.project.objects.ids_of_kind("text"):
