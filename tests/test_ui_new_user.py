@@ -338,3 +338,23 @@ def test_the_solo_and_ab_labels_cover_no_picture(qtbot: Any, tmp_path: Path) -> 
         assert "rgba(20,20,24,90)" in view.solo_label.styleSheet()
     finally:
         c.close_project()
+
+
+def test_the_update_after_a_merge_ends_on_what_the_merge_did(qtbot: Any, tmp_path: Path) -> None:
+    """konobi (the second new-user pass): "Done: merge of Character 2 into Hana. Ctrl+Z undoes it." lasted a
+    moment; the update after it ended on "Updating after an edit #4: done: 8 of 8 steps." (round 14 mended
+    that ending for clicks, undo, redo and the kind, not for a merge, a split or a reassign)."""
+    root = tmp_path / "closeup"
+    _closeup(root, caption_kind="character")
+    _window, c = _open(qtbot, tmp_path, root)
+    said: list[str] = []
+    c.status.connect(said.append)
+    try:
+        c.merge_objects(2, 1)
+        qtbot.waitUntil(lambda: any(line.startswith("Done: merge of Character 1 into Character 2.") for line in said),
+                        timeout=60000)
+        merged = next(line for line in said if line.startswith("Done: merge of"))
+        qtbot.waitUntil(lambda: any(line.startswith(f"{merged} Layers updated (") for line in said), timeout=120000)
+        assert not any(line.startswith("Updating after an edit") and ": done:" in line for line in said), said
+    finally:
+        c.close_project()
