@@ -301,7 +301,8 @@ class FrameView(QGraphicsView):
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         super().scrollContentsBy(dx, dy)
-        self.place_labels()
+        if hasattr(self, "solo_label"):  # Qt may scroll while __init__ is still building the view
+            self.place_labels()
 
     @Slot()
     def _on_layers(self) -> None:
