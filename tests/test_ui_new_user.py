@@ -358,3 +358,20 @@ def test_the_update_after_a_merge_ends_on_what_the_merge_did(qtbot: Any, tmp_pat
         assert not any(line.startswith("Updating after an edit") and ": done:" in line for line in said), said
     finally:
         c.close_project()
+
+
+def test_an_object_a_click_starts_is_named_like_the_pipelines_and_not_confirmed(qtbot: Any, tmp_path: Path) -> None:
+    """konobi: a click on background started "Object 3", listed and exported as confirmed though the user never
+    named it, beside the pipeline's "Character 1", "Character 2"."""
+    root = tmp_path / "closeup"
+    _closeup(root)
+    _window, c = _open(qtbot, tmp_path, root)
+    try:
+        project = c.project
+        assert project is not None
+        c.click(90.0, 5.0)  # the sky: no object there
+        new = project.manifest.objects[-1]
+        assert (new.name, new.kind, new.confirmed) == ("Character 2", "character", False)
+        assert c.object_id == new.id
+    finally:
+        c.close_project()
