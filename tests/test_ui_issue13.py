@@ -427,7 +427,8 @@ def test_12_timeline_tooltips_legend_and_ab_labels(qtbot: Any, opener: Opener, p
     c.flip_ab()
     assert window.view.ab_label.text().startswith("A: frame")
     c.set_compare("side")
-    assert window.view.stack.main_label.text() == "A: frame" and window.view.stack.side_label.text() == "B: clean plate"
+    assert window.view.stack.main_label.text() == "A: frame"
+    assert window.view.stack.side_label.text().startswith("B: clean plate")  # then how much of it is invented
 
 
 # -- 13. help: shortcut sheet and a first-run hint ------------------------------------------------------

@@ -265,8 +265,10 @@ def run_export(project: Project, out: Path, fmt: Format, options: dict[str, Any]
     # of 72 and no reason: the summary says how many, and that every_frame keeps them).
     held = {key[0] for key, reason in decisions.reasons.items() if reason.startswith("held:")}
     held -= {key[0] for key in decisions.chosen}
+    keys = project.drawing_keys  # with every_frame: how many of the frames written hold an earlier one's drawing
+    held_exported = sum(1 for it in items if int(keys[it.frame]) != it.frame)
     return {"format": fmt.name, "frames": len(items), "files": len(writer.entries), "written": writer.written,
-            "held_frames": len(held),
+            "held_frames": len(held), "held_exported": held_exported,
             "skipped": writer.skipped, "removed": removed, "out": str(out), "stale_frames": sorted(stale_here),
             # By name, the objects with pixels in the exported frames (not every listed one: burnt-in
             # text is left out unless asked for, and an object deleted from its shots has none).

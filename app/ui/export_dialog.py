@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
@@ -81,12 +82,22 @@ class ExportDialog(QDialog):
         self.dedupe = QSpinBox()
         self.dedupe.setRange(0, 64)
         self.dedupe.setToolTip("Largest hash distance treated as a near-duplicate (0 = keep all)")
+        self.every_frame = QCheckBox("Every frame, held drawings too")
+        held = _held_count(project)
+        self.every_frame.setToolTip(
+            "Anime holds a drawing for two or three frames; an export writes each drawing once (its first frame). "
+            "Ticked, every frame is written: more files, the same pictures repeated."
+            + (f" {held} of this project's {project.frame_count} frames hold an earlier frame's drawing."
+               if project is not None else ""))
+        if project is not None and held:
+            self.every_frame.setText(f"Every frame, held drawings too ({held} of {project.frame_count} frames are held)")
         self.max_per_shot = QSpinBox()
         self.max_per_shot.setRange(0, 100000)
         self.max_per_shot.setSpecialValueText("no limit")
         self.format.setCurrentText(str(saved.get("format", self.format.currentText())))
         self.corrected_only.setChecked(bool(saved.get("corrected_only", False)))
         self.confirmed_only.setChecked(bool(saved.get("confirmed_only", False)))
+        self.every_frame.setChecked(bool(saved.get("every_frame", False)))
         self.min_conf.setValue(float(saved.get("min_confidence", 0.0)))
         self.dedupe.setValue(int(saved.get("dedupe", 0)))
         self.max_per_shot.setValue(int(saved.get("max_per_shot", 0)))
@@ -97,6 +108,7 @@ class ExportDialog(QDialog):
         form.addRow("", self.format_note)
         form.addRow("", self.corrected_only)
         form.addRow("", self.confirmed_only)
+        form.addRow("", self.every_frame)
         form.addRow("Min confidence", self.min_conf)
         form.addRow("De-duplicate", self.dedupe)
         form.addRow("Max frames per shot", self.max_per_shot)
@@ -137,7 +149,7 @@ class ExportDialog(QDialog):
 
     def options(self) -> dict[str, Any]:
         return {"format": self.format.currentText(), "corrected_only": self.corrected_only.isChecked(),
-                "confirmed_only": self.confirmed_only.isChecked(),
+                "confirmed_only": self.confirmed_only.isChecked(), "every_frame": self.every_frame.isChecked(),
                 "min_confidence": self.min_conf.value(), "dedupe": self.dedupe.value(),
                 "max_per_shot": self.max_per_shot.value()}
 
@@ -180,6 +192,14 @@ class ExportDialog(QDialog):
         super().accept()
 
 
+def _held_count(project: Any) -> int:
+    """How many of ``project``'s frames hold an earlier frame's drawing (0 without a project)."""
+    if project is None:
+        return 0
+    keys = np.asarray(project.drawing_keys)
+    return int(np.count_nonzero(keys != np.arange(len(keys))))
+
+
 def summary_lines(summary: dict[str, Any], objects: int | list[str], options: dict[str, Any]) -> list[str]:
     """What an export wrote, in sentences: files, frames, objects, and what was skipped and why.
 
@@ -198,7 +218,12 @@ def summary_lines(summary: dict[str, Any], objects: int | list[str], options: di
     held = int(summary.get("held_frames", 0))
     if held:
         lines.append(f"{held} more frame{'s' if held != 1 else ''} left out as held drawings (the same picture as an "
-                     "earlier frame, exported once); --option every_frame=true on the command line exports them too.")
+                     "earlier frame, exported once); tick \"Every frame\" in the Export dialog (every_frame=true on "
+                     "the command line) to export them too.")
+    repeated = int(summary.get("held_exported", 0))
+    if options.get("every_frame") and repeated:
+        lines.append(f"Every frame: {repeated} of these {frames} frames hold an earlier frame's drawing (the same "
+                     "picture again); without \"Every frame\" each drawing is exported once.")
     stale = summary.get("stale_frames") or []
     if stale:
         lines.append(f"{len(stale)} frame{'s' if len(stale) != 1 else ''} written out of date, as asked "

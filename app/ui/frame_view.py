@@ -9,7 +9,7 @@ so it is always plain which object a click edits.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -53,8 +53,19 @@ class _Hint(QLabel):
 FULL_RES_DELAY_MS = 150
 
 
-def solo_text(layer: str, images: dict[str, QImage | None]) -> str:
-    """The corner line while ``layer`` is soloed: its name, whether this frame has it, and the way back."""
+def invented_text(share: float | None, hatched: bool) -> str:
+    """How much of this frame's clean plate no frame of the shot shows (made up by inpainting)."""
+    if share is None:
+        return ""
+    if share <= 0.0:
+        return "nothing invented"
+    pct = "<1%" if share < 0.005 else f"{round(100 * share)}%"
+    return f"{pct} invented{' (hatched)' if hatched else ''}"
+
+
+def solo_text(layer: str, images: dict[str, QImage | None], invented: str = "") -> str:
+    """The corner line while ``layer`` is soloed: its name, whether this frame has it, and the way back;
+    for the clean plate, how much of it is invented (`invented_text`)."""
     key = list(reversed(LAYER_ORDER)).index(layer) + 1
     state = ""
     if layer in images:
@@ -63,7 +74,14 @@ def solo_text(layer: str, images: dict[str, QImage | None]) -> str:
             state = " - not computed on this frame"
         elif not qimage_to_array(image)[..., 3].any():
             state = " - nothing on this frame"
+        elif layer == "clean" and invented:
+            state = f" - {invented}"
     return f"Solo: {LAYER_LABELS[layer]}{state} (Alt+{key} or S again: every layer)"
+
+
+LABEL_STYLE = "background: rgba(20,20,24,{alpha}); color: rgba(255,216,120,{text}); padding: 3px 6px;"
+LABEL_GAP = 6  # px between a corner label and the picture or the view's edge
+MIN_WRAP = 150  # px: the narrowest side band a label is wrapped into rather than laid over the picture
 
 
 class FrameView(QGraphicsView):
@@ -82,12 +100,13 @@ class FrameView(QGraphicsView):
         self.layer_items = self.stack.layer_items
         # A/B flip: which picture is on screen, in the corner of the view (not the scene).
         self.ab_label = QLabel(self)
-        self.ab_label.setStyleSheet("background: rgba(20,20,24,200); color: #ffd878; padding: 3px 6px;")
+        self.ab_label.setStyleSheet(LABEL_STYLE.format(alpha=200, text=255))
         self.ab_label.setVisible(False)
         # Solo: which layer alone is on screen, and when it has nothing on this frame, that it has none
         # (sakura_quest: Effects solo was a black frame, Object masks solo on an empty frame a bare one).
         self.solo_label = QLabel(self)
-        self.solo_label.setStyleSheet("background: rgba(20,20,24,200); color: #ffd878; padding: 3px 6px;")
+        self.solo_label.setStyleSheet(LABEL_STYLE.format(alpha=200, text=255))
+        self.labels_over_picture = False  # no free margin: the labels sit translucent over the picture
         self.solo_label.setVisible(False)
         self.hint = _Hint(HINT, self)
         self.hint.setStyleSheet("background: rgba(20,20,24,215); color: #e8e8e8; padding: 8px; border-radius: 4px;")
@@ -136,6 +155,7 @@ class FrameView(QGraphicsView):
 
     def fit(self) -> None:
         self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self.place_labels()
 
     def zoom_state(self) -> dict[str, float | bool]:
         """Zoom and the scene point at the centre, for the per-project view state."""
@@ -147,6 +167,7 @@ class FrameView(QGraphicsView):
         self.resetTransform()
         self.scale(zoom, zoom)
         self.centerOn(QPointF(cx, cy))
+        self.place_labels()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -154,6 +175,7 @@ class FrameView(QGraphicsView):
             self._place_hint()  # stays in the bottom-left corner, not half off a smaller view
         if self._fit:
             self.fit()
+        self.place_labels()
 
     @Slot(int)
     def show_frame(self, frame: int) -> None:
@@ -200,20 +222,87 @@ class FrameView(QGraphicsView):
         self.shown = entry
         self._apply_visibility()
 
+    def invented_note(self) -> str:
+        """`invented_text` for the plate shown now ("" when none is, or it has no confidence layer)."""
+        loader, shown = self.c.loader, self.shown
+        if loader is None or shown is None or shown.images.get("clean") is None:
+            return ""
+        return invented_text(loader.plate_invented.get(shown.frame), self.c.mark_invented)
+
     def _apply_visibility(self) -> None:
         self.stack.apply_visibility(self.c)
+        note = self.invented_note()
         ab = self.c.compare == "ab"
         if ab:
-            self.ab_label.setText("B: clean plate (A to flip)" if self.c.ab_show_clean else "A: frame (A to flip)")
+            self.ab_label.setText((f"B: clean plate{', ' + note if note else ''} (A to flip)") if self.c.ab_show_clean
+                                  else "A: frame (A to flip)")
             self.ab_label.adjustSize()
-            self.ab_label.move(8, 8)
         self.ab_label.setVisible(ab)
+        self.stack.side_label.setText(f"B: clean plate{', ' + note if note else ''}")
         solo = self.c.solo
         if solo is not None:
-            self.solo_label.setText(solo_text(solo, self.shown.images if self.shown is not None else {}))
+            self.solo_label.setText(solo_text(solo, self.shown.images if self.shown is not None else {}, note))
             self.solo_label.adjustSize()
-            self.solo_label.move(8, 8 + (self.ab_label.height() + 4 if ab else 0))
         self.solo_label.setVisible(solo is not None)
+        self.place_labels()
+
+    def picture_rect(self) -> QRect:
+        """Where the frame (and, side by side, the plate) is drawn, in the view's own coordinates."""
+        p = self.c.project
+        if p is None:
+            return QRect()
+        width = p.width * 2 + SIDE_GAP if self.c.compare == "side" else p.width
+        rect = self.mapFromScene(QRectF(0, 0, width, p.height)).boundingRect()
+        return rect.translated(self.viewport().geometry().topLeft())
+
+    def place_labels(self) -> None:
+        """The A/B and solo labels (stacked) where they cover no picture: in the free band above the frame,
+        else below it, else beside it (wrapped to the band when it is narrower than a line, down to
+        `MIN_WRAP` px); with no band wide enough (the frame fills the view) at the top left, translucent,
+        so the picture shows through."""
+        labels = [label for label in (self.ab_label, self.solo_label) if not label.isHidden()]
+        if not labels:
+            return
+        for label in labels:  # one line each, unless a side band wraps them below
+            label.setWordWrap(False)
+            label.setFixedWidth(label.sizeHint().width())
+            label.resize(label.sizeHint())
+        g = LABEL_GAP
+        w = max(label.width() for label in labels)
+        h = sum(label.height() for label in labels) + 4 * (len(labels) - 1)
+        view = self.viewport().geometry()
+        pic = self.picture_rect()
+        left, right = pic.left() - view.left() - 2 * g, view.right() - pic.right() - 2 * g
+        x, y, over = view.left() + g, view.top() + g, False
+        if pic.isNull() or pic.top() - view.top() >= h + 2 * g:
+            if not pic.isNull():
+                x, y = max(view.left() + g, pic.left()), max(view.top() + g, pic.top() - h - g)
+        elif view.bottom() - pic.bottom() >= h + 2 * g:
+            x, y = max(view.left() + g, pic.left()), pic.bottom() + g
+        elif max(left, right) >= min(w, MIN_WRAP):
+            band = max(left, right)
+            if band < w:
+                for label in labels:
+                    label.setWordWrap(True)
+                    label.setFixedWidth(band)
+                    label.resize(band, label.heightForWidth(band))
+            x = view.left() + g if left >= right else pic.right() + g
+            y = max(view.top() + g, pic.top())
+        else:
+            over = True
+        if over != self.labels_over_picture:
+            self.labels_over_picture = over
+            style = LABEL_STYLE.format(alpha=90, text=200) if over else LABEL_STYLE.format(alpha=200, text=255)
+            for label in (self.ab_label, self.solo_label):
+                label.setStyleSheet(style)
+        for label in labels:
+            label.move(x, y)
+            y += label.height() + 4
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if hasattr(self, "solo_label"):  # Qt may scroll while __init__ is still building the view
+            self.place_labels()
 
     @Slot()
     def _on_layers(self) -> None:
@@ -272,6 +361,7 @@ class FrameView(QGraphicsView):
         factor = 1.25 ** (event.angleDelta().y() / 120)
         self._fit = False
         self.scale(factor, factor)
+        self.place_labels()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         self.hide_hint()

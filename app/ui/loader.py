@@ -20,6 +20,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from app.errors import CelstudioError
+from app.export.render import characters_alpha, decontaminate
+from app.pipeline.stages.common import NOT_CHARACTER
 from app.pipeline.stages.effects import read_light
 from app.pipeline.under_text import under_text_viewed
 from app.store import Project
@@ -82,6 +84,9 @@ class FrameLoader(QObject):
         self.project = project
         self.budget = budget_bytes if budget_bytes is not None else default_budget()
         self.colors: dict[int, tuple[int, int, int]] = {}
+        self.kinds: dict[int, str] = {}
+        self.mark_invented = True  # hatch the clean plate's invented pixels (View > Layers)
+        self.plate_invented: dict[int, float] = {}  # frame -> share of its plate no frame shows
         self.active: int | None = None
         self._cache: OrderedDict[tuple[int, bool], FrameImages] = OrderedDict()
         self._lock = threading.Lock()
@@ -202,18 +207,55 @@ class FrameLoader(QObject):
                     render.render_tint(255 - render.fit(conf, size), render.LOW_CONFIDENCE_COLOR, 0.6))
             elif name == "clean":
                 plate = store.read("clean", frame)
-                out[name] = None if plate is None else render.to_qimage(render.fit(plate, size))
+                out[name] = None if plate is None else render.to_qimage(self._plate(frame, render.fit(plate, size), size))
         return out, size
 
     def _cutout(self, frame: int, base: np.ndarray, alpha: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """The characters' cut-out, whole under burnt-in text (`under_text`: the pixels it hides painted)."""
+        """The characters' cut-out as export writes it: the matte within each character's label (and
+        its soft edge on background, `characters_alpha`), whole under burnt-in text (`under_text`: the
+        pixels it hides painted), the soft edge's colour decontaminated against the clean plate. The stored matte alone can reach far past the masks (a close-up's
+        background, which the matte's gap filling takes for the character) where no export has it."""
+        labels = self.project.masks_or_empty(frame)
         ut = under_text_viewed(self.project, frame)
         if ut is not None:
-            solid = ut.alpha(alpha) if alpha.shape == ut.solid.shape else None
-            alpha = alpha if solid is None else solid
+            if alpha.shape == ut.solid.shape == labels.shape:
+                alpha = solid if (solid := ut.alpha(alpha)) is not None else alpha
+                labels = ut.labels(labels)
             painted = render.fit((ut.kind > 0).view(np.uint8), size, nearest=True) > 0
             base = np.where(painted[..., None], render.fit(ut.image, size), base)
-        return render.render_cutout(base, render.fit(alpha, size))
+        if labels.shape == alpha.shape:
+            counts = cv2.calcHist([labels], [0], None, [256], [0, 256]).ravel()
+            others = set(self.project.objects.ids_of_kind(*NOT_CHARACTER))
+            ids = [int(i) for i in np.flatnonzero(counts[1:]) + 1 if int(i) not in others]
+            alpha = characters_alpha(labels, alpha, ids)
+        shown = render.fit(alpha, size)
+        clean = self.project.layers.read("clean", frame)
+        if clean is not None and clean.shape[:2] == alpha.shape:
+            # its soft edge's colour with the background taken out, as export writes it (`decontaminate`)
+            base = decontaminate(base, shown, render.fit(clean, size))
+        return render.render_cutout(base, shown)
+
+    def _plate(self, frame: int, plate: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """The clean plate, its invented pixels hatched (`render.mark_invented`) while that is on; the
+        share of invented pixels is kept in `plate_invented` for the view's label."""
+        conf = self.project.layers.read("plate_confidence", frame)
+        if conf is None:
+            self.plate_invented.pop(frame, None)
+            return plate
+        invented = render.fit(conf, size, nearest=True) < render.OBSERVED
+        self.plate_invented[frame] = float(np.count_nonzero(conf < render.OBSERVED)) / max(1, conf.size)
+        return render.mark_invented(plate, invented) if self.mark_invented else plate
+
+    def set_mark_invented(self, on: bool) -> None:
+        if on != self.mark_invented:
+            self.mark_invented = on
+            self.invalidate("clean")
+
+    def set_kinds(self, kinds: dict[int, str]) -> None:
+        """Which objects are characters decides the cut-out: a kind change redraws it."""
+        if kinds != self.kinds:
+            self.kinds = dict(kinds)
+            self.invalidate("alpha")
 
     # -- timeline data ------------------------------------------------------------------------------
     def request_thumbnails(self, frames: list[int]) -> None:

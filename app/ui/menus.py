@@ -109,6 +109,10 @@ def build_actions(w: MainWindow) -> None:
     for i, name in enumerate(reversed(LAYER_ORDER), start=1):
         a(f"layer_{name}", f"Show {LAYER_LABELS[name].lower()}", partial(c.toggle_layer, name), str(i))
         a(f"solo_{name}", f"Solo {LAYER_LABELS[name].lower()}", partial(c.set_solo, name), f"Alt+{i}")
+    a("mark_invented", "&Mark invented plate pixels", lambda: c.set_mark_invented(not c.mark_invented), "Shift+I",
+      None, "Hatch in magenta the clean plate's pixels that no frame of the shot shows (made up by inpainting)",
+      checkable=True)
+    w.actions_by_name["mark_invented"].setChecked(c.mark_invented)
     a("shortcuts", "&Keyboard shortcuts", w.shortcuts_dialog, "F1", None, "Every key and gesture in one place")
     a("hint", "Show the &getting-started hint", lambda: w.view.show_hint(True), None, None)
 
@@ -140,6 +144,8 @@ def build_menus(w: MainWindow) -> QMenu:
     layers = view_menu.addMenu("Layers")
     for name in reversed(LAYER_ORDER):
         layers.addActions([get[f"layer_{name}"], get[f"solo_{name}"]])
+    layers.addSeparator()
+    layers.addAction(get["mark_invented"])
     nav = view_menu.addMenu("Go to")
     nav.addActions([get[k] for k in ("prev", "next", "prev10", "next10", "first", "last", "prev_shot", "next_shot")])
     view_menu.addSeparator()
@@ -173,7 +179,7 @@ def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str, str]]:
         "Edit": ("undo", "redo", "dismiss", "click", "box", "brush", "eraser", "brush_bigger", "brush_smaller",
                  "split_shot", "merge_shot", "settings"),
         "Pipeline": ("run", "forward", "backward", "both", "pause", "cancel"),
-        "View": ("fit", "side", "ab", "next", "prev", "next10", "prev10", "first", "last", "next_shot",
+        "View": ("fit", "side", "ab", "mark_invented", "next", "prev", "next10", "prev10", "first", "last", "next_shot",
                  "prev_shot"),
         "Help": ("shortcuts",),
     }

@@ -161,6 +161,28 @@ def render_light(strength: NDArray[np.uint8], colour: NDArray[np.uint8]) -> NDAr
     return np.asarray(np.dstack([rgb, a * 255.0]) + 0.5, np.uint8)
 
 
+INVENTED_RGB = np.array((255, 40, 200), np.float32)  # magenta: no anime background is painted in it
+INVENTED_STRIPE = 6  # px (of the picture drawn) per diagonal stripe of the hatch
+OBSERVED = 128  # plate confidence at or above this: a frame of the shot shows the pixel (`app.eval.layer_quality`)
+
+
+def mark_invented(plate: NDArray[np.uint8], invented: NDArray[np.bool_]) -> NDArray[np.uint8]:
+    """The clean plate with the pixels no frame of the shot shows (inpainted, made up) hatched in
+    magenta: diagonal stripes, one strong and one faint, so the made-up picture still shows through."""
+    x, y, bw, bh = cv2.boundingRect(invented.view(np.uint8))
+    if bw == 0:
+        return plate
+    out = plate.copy()
+    yy, xx = np.mgrid[y:y + bh, x:x + bw]
+    strong = ((yy + xx) // INVENTED_STRIPE) % 2 == 0
+    mix = np.where(strong, 0.55, 0.25).astype(np.float32)[..., None]
+    box = out[y:y + bh, x:x + bw]
+    tinted = box.astype(np.float32) * (1.0 - mix) + INVENTED_RGB * mix
+    here = invented[y:y + bh, x:x + bw]
+    box[here] = (tinted[here] + 0.5).astype(np.uint8)
+    return out
+
+
 def checkerboard(width: int, height: int, cell: int = 16) -> NDArray[np.uint8]:
     """Light and mid grey squares: what "transparent" looks like in every image editor."""
     yy, xx = np.mgrid[:height, :width]

@@ -89,7 +89,9 @@ class EditingMixin(_Base):
         if free is None:
             self.error.emit(CelstudioError("A project can hold at most 255 objects."))
             return None
-        self._list_object(free, f"Object {len(self.project.manifest.objects) + 1}")
+        # Named as the pipeline names its objects ("Character 3") and not confirmed: an automatic name the user
+        # never gave was exported as confirmed ("Object 3" on konobi). Adding it is an undoable edit.
+        self.project.objects.add("", oid=free)
         return free
 
     def _list_object(self, object_id: int, name: str = "") -> None:

@@ -22,7 +22,7 @@ else:
 
 
 # Edits whose line the update after them repeats, and what a one-frame correction leaves to the user.
-EDIT_KINDS = {"click", "undo", "redo", "kind", "delete", "objects"}
+EDIT_KINDS = {"click", "undo", "redo", "kind", "delete", "objects", "merge", "split", "reassign"}
 ONE_FRAME_HINT = "Other frames are unchanged: Ctrl+] / Ctrl+[ / Ctrl+P propagate it through the shot."
 
 

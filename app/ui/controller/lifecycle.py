@@ -58,6 +58,8 @@ class LifecycleMixin(_Base):
         self.project = project
         self.loader = FrameLoader(project)
         self.loader.set_colors(self.object_colors())
+        self.loader.set_kinds(self.object_kinds())
+        self.loader.set_mark_invented(self.mark_invented)
         self.loader.confidence.connect(self._on_confidence)
         self.loader.failed.connect(self.status)
         self.loader.status.connect(self._on_status)
@@ -143,6 +145,10 @@ class LifecycleMixin(_Base):
                      for layer, frames in dirty.items()}
         for layer, frames in dirty.items():
             self.loader.invalidate(layer, tuple(frames))
+            if layer in ("masks", "clean"):  # the cut-out keeps to the characters' labels, its edge to the plate
+                self.loader.invalidate("alpha", tuple(frames))
+            if layer == "plate_confidence":
+                self.loader.invalidate("clean", tuple(frames))  # its invented pixels are hatched
             if layer == "masks" and self.project is not None and self.project.objects.ids_of_kind("text"):
                 # a cut-out under text is painted from its shot's other drawings (`under_text`)
                 self.loader.invalidate("alpha", tuple({g for f in frames if 0 <= f < self.project.frame_count

@@ -25,6 +25,9 @@ class ObjectsMixin(_Base):
             return {}
         return {o.id: tuple(o.color) for o in self.project.manifest.objects}  # type: ignore[misc]
 
+    def object_kinds(self) -> dict[int, str]:
+        return {} if self.project is None else {o.id: o.kind for o in self.project.manifest.objects}
+
     def object_color(self, object_id: int | None) -> tuple[int, int, int] | None:
         """The colour the canvas shows ``object_id`` in (readable on dark frames), None for no object."""
         if object_id is None:
@@ -176,6 +179,7 @@ class ObjectsMixin(_Base):
                 self.loader.set_active(None)
         if self.loader is not None:
             self.loader.set_colors(self.object_colors())
+            self.loader.set_kinds(self.object_kinds())
             self.data_changed.emit({"masks": None})
         self.objects_changed.emit()
 

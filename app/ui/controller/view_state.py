@@ -52,3 +52,10 @@ class ViewStateMixin(_Base):
             self.compare = "ab"
         self.layers_changed.emit()
 
+
+    def set_mark_invented(self, on: bool) -> None:
+        """Hatch (or not) the clean plate's pixels no frame of the shot shows."""
+        self.mark_invented = on
+        if self.loader is not None:
+            self.loader.set_mark_invented(on)
+        self.layers_changed.emit()
