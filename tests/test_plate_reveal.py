@@ -56,11 +56,12 @@ def lagging_shot() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]
 def test_the_wall_a_lagging_mask_covers_is_found_and_the_character_is_not() -> None:
     frames, masks, truth, _, lag = lagging_shot()
     found = revealed_under_masks(frames, masks, masks)
-    assert found[2][lag].mean() > 0.9
+    # All of the strip but the mask's outer ring (`EDGE`: a tight mask's ring is the outline's blend).
+    assert found[2][lag].mean() > 0.85 and found[2][100:161, 140:151].mean() > 0.95
+    assert not found[2][:, 139].any()  # the ring: on a tight mask the outline's blend
     for f, t in zip(found, truth, strict=True):
         assert not (f & t).any()  # no pixel of the character (fill, shade, line art) is lent
-    for k in (0, 1, 3):  # tight masks: at most their ring of wall
-        assert found[k].sum() <= (masks[k] & ~truth[k]).sum()
+    assert not found[0].any() and not found[1].any() and not found[3].any()  # tight masks
 
 
 def test_a_wall_coloured_patch_enclosed_by_the_outline_is_not_taken() -> None:
@@ -70,7 +71,7 @@ def test_a_wall_coloured_patch_enclosed_by_the_outline_is_not_taken() -> None:
     frames[2][120:135, 170:190] = wall[120:135, 170:190]  # inside the outline (x 152-212)
     found = revealed_under_masks(frames, masks, masks)
     assert not found[2][120:135, 170:190].any()
-    assert found[2][lag].mean() > 0.9
+    assert found[2][lag].mean() > 0.85
 
 
 def test_the_plate_stitches_the_lent_wall_where_every_other_frame_hides_it() -> None:
@@ -84,9 +85,11 @@ def test_the_plate_stitches_the_lent_wall_where_every_other_frame_hides_it() -> 
         hidden = [h | lag if i == k else h for i, h in enumerate(hidden)]
     clear = revealed_under_masks(frames, masks, hidden)
     plate, confidence = ClassicalInpainter().stitch(frames, masks, still, hidden=hidden, only=[1], clear=clear)[0]
-    strip = lag & masks[1]
+    # The strip 2 px in from the lagging mask's edge and from frame 2's character (what is not lent
+    # there, the edge's ring, keeps the pixel next to it out too: a source's `_seen` ring).
+    strip = np.zeros((H, W), bool)
+    strip[101:160, 141:150] = True
     near = np.abs(plate.astype(int) - wall.astype(int)).max(axis=2) <= 2
-    # All but the pixels next to frame 2's character (a source's `_seen` ring).
-    assert (strip & (confidence == SEEN_ELSEWHERE) & near).sum() > 0.8 * strip.sum()
+    assert (strip & (confidence == SEEN_ELSEWHERE) & near).sum() > 0.85 * strip.sum()
     _, old = ClassicalInpainter().stitch(frames, masks, still, hidden=hidden, only=[1])[0]
     assert (old[strip] == INVENTED).mean() > 0.95

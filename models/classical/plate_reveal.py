@@ -31,6 +31,11 @@ RATIO = 4.0  # the wall's palette holds the colour this many times more often th
 # The found pixels closed (radius in px): a textured wall has pixels of ambiguous colour, and each
 # one left under the mask would keep the 3x3 round it from the stitch (`inpaint._seen`'s ring).
 CLOSE = 1
+# Not lent (px at 480 rows): the mask's outer `EDGE` (a tight mask's ring there is the outline's
+# anti-aliased blend, which pasted into other plates drew the character's silhouette on onepiece),
+# nor a run under `LEAST` px (specks of wall-like colour inside a character).
+EDGE = 2.5
+LEAST = 30
 
 
 def palettes(
@@ -67,11 +72,13 @@ def palettes(
 def revealed_under_masks(
     frames: Sequence[Image], characters: Sequence[Mask], hidden: Sequence[Mask], depth: float = DEPTH,
     ratio: float = RATIO, interior: float = INTERIOR, ring: float = RING, bits: int = BITS, close: int = CLOSE,
+    edge: float = EDGE, least: float = LEAST,
 ) -> list[NDArray[np.bool_]]:
     """Per frame, the pixels of its ``characters`` mask (within ``depth`` px of its edge) that show
     the wall: colours the wall's palette (`palettes`) holds ``ratio`` times more often than the
     characters', joined (4-connected) by such pixels to the background outside ``hidden`` (what
-    hides the background: the characters, text, effects), then closed by ``close`` px inside the mask."""
+    hides the background: the characters, text, effects), then closed by ``close`` px inside the mask;
+    less the mask's outer ``edge`` px and runs under ``least`` px (both at 480 rows)."""
     hc, hb = palettes(frames, characters, hidden, interior, ring, bits)
     wall = hb > ratio * hc
     out = []
@@ -92,6 +99,13 @@ def revealed_under_masks(
         got = cand & good[labels]
         if close > 0 and got.any():
             got = (cv2.morphologyEx(got.view(np.uint8), cv2.MORPH_CLOSE, _disc(close, cv2.MORPH_RECT)) > 0) & cb
+        if edge > 0:
+            got &= inside > edge * c.shape[0] / 480
+        if least > 0 and got.any():
+            n, labels = cv2.connectedComponents(got.view(np.uint8), connectivity=8)
+            big = np.bincount(labels.reshape(-1), minlength=n) >= least * (c.shape[0] / 480) ** 2
+            big[0] = False
+            got = big[labels]
         found[box] = got
     return out
 
