@@ -7,6 +7,7 @@ import numpy as np
 from app.pipeline.frames import ShotFrames
 from app.pipeline.stages.common import (
     StageContext,
+    character_mask,
     effect_hole,
     equal_inputs,
     hiding_labels,
@@ -16,6 +17,7 @@ from app.pipeline.stages.common import (
 )
 from app.pipeline.stages.shot import FAILED, camera_kwargs, stage_camera
 from app.store import Shot
+from models.classical.plate_reveal import revealed_under_masks
 
 NOT_KEPT = np.zeros(0, np.uint8)
 
@@ -48,6 +50,12 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         holes, hidden, clear = [p[0] for p in parts], [p[1] for p in parts], [p[2] for p in parts]
         if not hasattr(inpainter, "stitch"):
             return list(inpainter.clean_plates(frames, holes))
+        # ... and what of the characters' masks shows the wall in the wall's colours, not the
+        # characters' (a mask that lags a character that moved), never an effect.
+        walls = revealed_under_masks(frames, [character_mask(project, f) for f in indices], hidden)
+        for k, f in enumerate(indices):
+            lit = effects(f)
+            clear[k] = clear[k] | (walls[k] & ~lit if lit.size else walls[k])
         plates = inpainter.stitch(frames, holes, hidden=hidden, only=batch, clear=clear,
                                   **camera_kwargs(ctx, camera, indices))
         meta = {"stage": "inpaint", "backend": ctx.backend_name("inpainter")}
