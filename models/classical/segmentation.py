@@ -64,12 +64,19 @@ from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.threads import results_in_order
 from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_hidden, split_merged
-from models.classical.unflash import unflash_shot
+from models.classical.unflash import flash_strengths, strongly_undone, unflash_shot
 
 K3 = np.ones((3, 3), np.uint8)
 # A frame whose background agrees with the plate over less than this share of what the shot's
 # earlier frames did departs from it as a whole (impact frames: 0.00-0.04 against 0.7-0.8).
 WHOLE_FRAME = 0.25
+# A strong flash undone (`unflash.strongly_undone`) whose background agrees with the plate over less than
+# this share of what the shot's other frames did is noise stretched with it (a codec's blocks: 0.19-0.61 of
+# it on the 30 tuning flash shots through H.264, 1.05 undone from clean frames): its characters are where
+# they were a frame ago, as for a flash left as it is.
+STRONG_AGREE = 0.8
+# No object is born on a strong flash undone: a piece no carried object holds is that frame's noise.
+NO_NEW_ON_STRONG = True
 
 
 class ClassicalSegmenter:
@@ -138,8 +145,10 @@ class ClassicalSegmenter:
         n = len(frames)
         if n == 0:
             return []
-        plate_frames = unflash_shot(frames, for_plate=True)  # what the shot's camera and plate read
-        frames = unflash_shot(frames)  # a white flash's characters are segmented as in any drawing
+        strengths = flash_strengths(frames)
+        plate_frames = unflash_shot(frames, for_plate=True, strengths=strengths)  # what the camera and plate read
+        frames = unflash_shot(frames, strengths=strengths)  # a white flash's characters are segmented as in any drawing
+        strong = strongly_undone(strengths)  # each level left of these is many: their noise is stretched too
         shape = frames[0].shape
         s = model_scale(shape, self.long_side)
         refs = min(self.max_plate_frames, 16)
@@ -194,6 +203,8 @@ class ClassicalSegmenter:
                 # inks, a flash whitens it): the plate that agreed with the shot's earlier frames
                 # agrees nowhere now.
                 whole_frame = bool(agreement) and agree < WHOLE_FRAME * float(np.median(agreement))
+                if strong[i] and agreement and agree < STRONG_AGREE * float(np.median(agreement)):
+                    whole_frame = True  # a strong flash undone into noise
                 if not whole_frame:
                     agreement.append(agree)
                 text_small = resize_mask(ev.text, fg_small.shape) if ev.text is not None else None
@@ -234,6 +245,10 @@ class ClassicalSegmenter:
                     ev.faces = ev.faces + heads  # the shot's grouping keeps the two heads apart
                     ids = tracker.assign(comps, carried)
                     labels_small = ids[comps].astype(np.uint8)
+                    if NO_NEW_ON_STRONG and strong[i] and carried is not None:
+                        # A strong flash undone: its stretched noise makes pieces of nothing (seed 522's
+                        # "Effect 1"); the objects carried into it take what they overlap, the rest is background.
+                        labels_small = _no_new_objects(labels_small, carried)
                     # The next frame follows the objects from this one; a flash or impact frame's
                     # restyled colours would mislead the matching, so those are skipped over.
                     prev = (labels_small, transforms[i], ev.small)
@@ -453,6 +468,21 @@ class _FrameEvidence:
     background: NDArray[np.bool_]
     faces: list[tuple[int, int, int, int]]
     text: NDArray[np.bool_] | None
+
+
+def _no_new_objects(labels: NDArray[np.uint8], carried: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """``labels`` with each piece whose id ``carried`` does not hold given to the carried object it
+    overlaps most (a character's part the noise cut off), or to the background when it overlaps none."""
+    out = labels.copy()
+    known = np.unique(carried)
+    for b in np.unique(labels):
+        if b == 0 or b in known:
+            continue
+        piece = labels == b
+        under = np.bincount(carried[piece], minlength=256)
+        under[0] = 0
+        out[piece] = int(np.argmax(under)) if under.any() else 0
+    return out
 
 
 def _upsample_labels(labels_small: Labels, frame: Image, s: float) -> tuple[Labels, NDArray[np.float32]]:

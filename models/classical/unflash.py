@@ -7,7 +7,10 @@ characters cross under the flash. When enough of the colour range is left (f <= 
 frame is brought back to ``base`` instead and segmented like the others; the effects stage still
 separates the flash from the original frame. The shot's plate and camera read a flash stronger than
 `MAX_PLATE_FLASH` as it is: undone, each of its few levels left is many, and that noise in the plate's
-frames can make a moving shot look still (its characters then found in the plate itself).
+frames can make a moving shot look still (its characters then found in the plate itself). Decoded video
+carries a codec's noise, which undoing a strong flash (`strongly_undone`) stretches too: the segmenter
+makes no object on such a frame and keeps the last drawing's objects where its background no longer
+agrees with the plate (`segmentation.STRONG_AGREE`, `segmentation.NO_NEW_ON_STRONG`).
 """
 
 from __future__ import annotations
@@ -32,24 +35,28 @@ def _black(image: Image) -> float:
     return float(np.percentile(small.min(axis=2), 0.5))
 
 
-def unflash_shot(frames: Sequence[Image], *, for_plate: bool = False) -> list[Image]:
-    """The shot's frames with each flash the segment stage would see (`flash_strength` > `FLASH`)
-    undone when its strength is at most `MAX_FLASH` (`MAX_PLATE_FLASH` ``for_plate``: the frames the
-    shot's background model reads); every other frame is returned as it is.
-
-    The flash's strength comes from the frame's black level against the shot's other frames' (their
-    median): ``black = black_0 (1 - f) + 255 f``. A shot with no unflashed frame is left alone."""
+def flash_strengths(frames: Sequence[Image]) -> list[float]:
+    """Each frame's white flash strength f (0 for a frame the segment stage does not treat as a flash,
+    `flash_strength` <= `FLASH`), from its black level against the shot's other frames' (their
+    median): ``black = black_0 (1 - f) + 255 f``. A shot with no unflashed frame has none."""
     flashed = [flash_strength(np.asarray(f)) > FLASH for f in frames]
     if not any(flashed) or all(flashed):
-        return list(frames)
+        return [0.0] * len(frames)
     black0 = float(np.median([_black(f) for f, fl in zip(frames, flashed, strict=True) if not fl]))
+    return [(_black(f) - black0) / max(1.0, 255.0 - black0) if fl else 0.0 for f, fl in zip(frames, flashed, strict=True)]
+
+
+def unflash_shot(frames: Sequence[Image], *, for_plate: bool = False,
+                 strengths: Sequence[float] | None = None) -> list[Image]:
+    """The shot's frames with each flash the segment stage would see (`flash_strength` > `FLASH`)
+    undone when its strength is at most `MAX_FLASH` (`MAX_PLATE_FLASH` ``for_plate``: the frames the
+    shot's background model reads); every other frame is returned as it is. ``strengths``: the
+    frames' `flash_strengths`, when the caller has them."""
+    if strengths is None:
+        strengths = flash_strengths(frames)
     bound = MAX_PLATE_FLASH if for_plate else MAX_FLASH
     out: list[Image] = []
-    for frame, fl in zip(frames, flashed, strict=True):
-        if not fl:
-            out.append(frame)
-            continue
-        f = (_black(frame) - black0) / max(1.0, 255.0 - black0)
+    for frame, f in zip(frames, strengths, strict=True):
         if not 0.0 < f <= bound:
             out.append(frame)
             continue
@@ -57,3 +64,10 @@ def unflash_shot(frames: Sequence[Image], *, for_plate: bool = False) -> list[Im
         undone: NDArray[np.uint8] = np.clip(base + 0.5, 0, 255).astype(np.uint8)
         out.append(undone)
     return out
+
+
+def strongly_undone(strengths: Sequence[float]) -> list[bool]:
+    """Frames whose flash the segmenter undoes beyond what the plate reads (`MAX_PLATE_FLASH` < f <=
+    `MAX_FLASH`): each level left of them is many, and their noise (a codec's blocks, rounding) reads
+    as light added over the plate."""
+    return [MAX_PLATE_FLASH < f <= MAX_FLASH for f in strengths]
