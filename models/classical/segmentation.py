@@ -23,7 +23,8 @@ background plate at ~480 px through it (`background.BackgroundModel`), then per 
 7. two characters' ids the tracker exchanged as they crossed are given back by their colours
    (`crossings.unswap_crossings`), and an object's regions drawn in another character's colours go to
    that character (`shared_objects.split_shared`: two touching characters as one object, a hidden
-   one's strip on the front one).
+   one's strip on the front one); a track that is one character and then another gives the side that
+   is another track's character to that track (`track_changes.cut_changed_tracks`).
 
 Static shots (no camera motion, the character barely moving) burn the character into the median.
 They are detected by a near-empty difference everywhere, and segmented from the plate itself by
@@ -63,6 +64,7 @@ from models.classical.shared_objects import split_shared
 from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.threads import results_in_order
+from models.classical.track_changes import cut_changed_tracks
 from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_hidden, split_merged
 from models.classical.unflash import flash_strengths, strongly_undone, unflash_shot
 
@@ -315,6 +317,9 @@ class ClassicalSegmenter:
         # One object's regions drawn in another character's colours go to that character.
         wholes = split_shared(wholes, [small for _, _, small, _ in seen_frames],
                               [{int(g) for g in np.unique(w) if g} - effect_groups for w in wholes])
+        # A track that is one character and then another is cut where its colours change.
+        wholes = cut_changed_tracks(wholes, [small for _, _, small, _ in seen_frames],
+                                    [{int(g) for g in np.unique(w) if g} - effect_groups for w in wholes])
 
         def finish(i: int) -> FrameSegmentation:
             grouped, text = wholes[i], texts[i]

@@ -1,0 +1,78 @@
+"""A track that is one character and then another (`models.classical.track_changes`): the side that is
+a character with a track of its own elsewhere in the shot goes to that track; nothing else changes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.classical.track_changes import cut_changed_tracks
+
+SKY = (150, 200, 240)
+GREEN_HAIR, PINK = (40, 150, 60), (230, 120, 160)
+PURPLE_HAIR, BLUE = (120, 60, 200), (60, 90, 200)
+SKIN = (250, 215, 190)
+
+
+def _figure(img: np.ndarray, lab: np.ndarray, oid: int, x: int, hair: tuple[int, int, int],
+            body: tuple[int, int, int]) -> None:
+    """A standing character 24 px wide at ``x``: hair over a skin face over a body over skin legs,
+    each a flat fill outlined in dark ink, drawn over whatever is there (it is in front)."""
+    img[10:92, x : x + 24] = (20, 20, 20)
+    lab[10:92, x : x + 24] = oid
+    for rows, colour in ((slice(12, 26), hair), (slice(28, 40), SKIN), (slice(42, 76), body), (slice(78, 90), SKIN)):
+        img[rows, x + 2 : x + 22] = colour
+
+
+def _shot(n: int = 10, out_at: int = 5, flash: tuple[int, ...] = ()) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """The green-haired character walks right; the purple-haired one stands hidden behind it until
+    drawing ``out_at``, then stands apart at the left. ``labels``: what the tracker gave them - the
+    green one 1 until ``out_at``, then 2, and the purple one 1 from ``out_at`` (its id followed the one
+    stepping out); ``truth``: the green one 1 and the purple one 2 throughout. ``flash``: drawings
+    tinted through (a white flash the unflash step left pale)."""
+    images, labels, truth = [], [], []
+    for i in range(n):
+        img = np.full((100, 200, 3), SKY, np.uint8)
+        true = np.zeros((100, 200), np.uint8)
+        xg = 60 + 6 * i
+        if i >= out_at:
+            _figure(img, true, 2, 20, PURPLE_HAIR, BLUE)
+        _figure(img, true, 1, xg, GREEN_HAIR, PINK)
+        lab = true.copy()
+        if i >= out_at:
+            lab[true == 1] = 2
+            lab[true == 2] = 1
+        if i in flash:
+            img = (255 - (255 - img.astype(np.int32)) // 3).astype(np.uint8)
+        images.append(img)
+        labels.append(lab)
+        truth.append(true)
+    return images, labels, truth
+
+
+def _characters(labels: list[np.ndarray]) -> list[set[int]]:
+    return [{int(v) for v in np.unique(lab) if v} for lab in labels]
+
+
+def test_a_track_that_changes_character_gives_the_first_one_back_to_its_own_track() -> None:
+    images, labels, truth = _shot()
+    out = cut_changed_tracks(labels, images, _characters(labels))
+    for i in range(10):
+        assert np.array_equal(out[i] == 2, truth[i] == 1)  # the green one is track 2 in every drawing
+        assert np.array_equal(out[i] == 1, truth[i] == 2)  # track 1 is the purple one alone
+        assert np.array_equal(out[i] > 0, labels[i] > 0)  # only ids change
+
+
+def test_one_character_throughout_is_left_alone_even_through_a_flash() -> None:
+    images, labels, _ = _shot(out_at=99, flash=(4, 5))
+    out = cut_changed_tracks(labels, images, _characters(labels))
+    for a, b in zip(out, labels, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_a_tinted_run_of_drawings_is_no_change_of_character() -> None:
+    # Drawings 4-9 tinted through (a glow): both sides consistent, but the colours are the one
+    # character's, lighter; with no track of those colours elsewhere nothing is given away.
+    images, labels, _ = _shot(out_at=99, flash=tuple(range(4, 10)))
+    out = cut_changed_tracks(labels, images, _characters(labels))
+    for a, b in zip(out, labels, strict=True):
+        assert np.array_equal(a, b)
