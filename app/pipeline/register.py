@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,11 +22,13 @@ from app.store.manifest import TrackLink
 from models.base import Image, Labels
 from models.classical.identity import (
     LINK_THRESHOLD,
+    MIN_PIXELS,
     Embedder,
     FrameColours,
     TrackDescriptor,
     distance,
     link_tracks,
+    split_track,
     track_descriptor,
 )
 from models.classical.tracks import label_ids
@@ -128,19 +131,24 @@ def _object_of(project: Project, link: TrackLink) -> int:
 
 
 def known_descriptors(project: Project, kind: str, exclude_shot: int) -> dict[int, list[TrackDescriptor]]:
-    """Descriptors of every registered track of other shots, by the object it mostly is."""
+    """Descriptors of every registered track of other shots, by the object it mostly is; a track that
+    holds another character for part of its shot (`split_parts`) describes that object there too."""
     records = project.layers.read_records(RECORD)
     kinds = project.objects.kinds()
     out: dict[int, list[TrackDescriptor]] = {}
     for link in project.objects.tracks():
         if link.shot == exclude_shot:
             continue
-        data = (records.get(link.shot) or {}).get("tracks", {}).get(str(link.track))
+        record = records.get(link.shot) or {}
+        data = record.get("tracks", {}).get(str(link.track))
         if not data:
             continue
         obj = _object_of(project, link)
         if obj and kinds.get(obj) == kind:
             out.setdefault(obj, []).append(TrackDescriptor.from_json(data))
+        part = record.get("parts", {}).get(str(link.track))
+        if part and (other := link.object_at(int(part[0]))) not in (0, obj) and kinds.get(other) == kind:
+            out.setdefault(other, []).append(TrackDescriptor.from_json(part[2]))
     return out
 
 
@@ -158,6 +166,75 @@ def fragment_objects(project: Project, exclude_shot: int) -> set[int]:
     return {obj for obj, yes in only.items() if yes}
 
 
+@dataclass
+class Halves:
+    """A track that holds one character, then another (`models.classical.identity.split_track`): the
+    descriptor of its main part (the one with more drawings) and of the other part, on frames
+    [first, end) of the shot."""
+
+    main: TrackDescriptor
+    other: TrackDescriptor
+    first: int
+    end: int
+
+
+def split_parts(
+    project: Project, shot: Shot, found: dict[int, str], whole: Collection[int], images: Sequence[Image],
+    sampled: Sequence[Labels], picks: Sequence[int], embed: Embedder | None, colours: dict[int, FrameColours],
+) -> dict[int, Halves]:
+    """The shot's whole character tracks that change character once (`split_track` on the sampled
+    drawings ``images``/``sampled``, drawings ``picks`` of the shot). The main part's descriptor is the
+    track's (a track described from both parts is near neither character); the other part may be
+    linked to its own character (`part_links`), or else is nothing's evidence."""
+    keys = project.drawing_keys
+    drawings = [f for f in range(shot.start, shot.end) if int(keys[f]) == f]
+    if len(drawings) < max(picks, default=0) + 1:  # labels not of this project's drawings (a replay)
+        drawings = list(range(shot.start, shot.end))
+    out: dict[int, Halves] = {}
+    for t in sorted(whole):
+        if found[t] != "character" or (cut := split_track(images, sampled, t, colours)) is None:
+            continue
+        present = [i for i, lab in enumerate(sampled) if np.count_nonzero(np.asarray(lab) == t) >= MIN_PIXELS]
+        before = sum(i < cut for i in present)
+        sides = [(0, cut), (cut, len(images))]
+        main, other = sides if before >= len(present) - before else sides[::-1]
+        parts = [track_descriptor(images[a:b], sampled[a:b], t, embed, {i - a: c for i, c in colours.items() if a <= i < b})
+                 for a, b in (main, other)]
+        if parts[0] is None or parts[1] is None:
+            continue
+        # The cut lies between the sampled drawings picks[cut - 1] and picks[cut]: halfway, in frames.
+        boundary = drawings[(picks[cut - 1] + picks[cut] + 1) // 2]
+        first, end = (shot.start, boundary) if other[0] == 0 else (boundary, shot.end)
+        out[t] = Halves(parts[0], parts[1], first, end)
+    return out
+
+
+def part_links(halves: dict[int, Halves], links: dict[int, int | None], known: dict[int, list[TrackDescriptor]],
+               whole: Collection[int], fragments: Collection[int]) -> dict[int, tuple[int, int, int]]:
+    """The known object each split track's other part is (the nearest, under `LINK_THRESHOLD`), on that
+    part's frames: track -> (first frame, end frame, object). Not the track's own object nor a fragment,
+    and not an object another whole track of the shot is on any of those frames (two tracks of a drawing
+    are two characters): then the part is nothing's evidence, and the track its link throughout."""
+    wanted: dict[int, tuple[int, int, int]] = {}
+    for t, h in halves.items():
+        near = [(min(distance(h.other, x) for x in xs), o) for o, xs in known.items()
+                if o != links.get(t) and o not in fragments]
+        if near and (best := min(near))[0] < LINK_THRESHOLD:
+            wanted[t] = (h.first, h.end, best[1])
+
+    def holds(t: int, obj: int, first: int, end: int) -> bool:
+        """Whether track ``t`` is ``obj`` on some frame of [first, end), its wanted part included."""
+        if t in wanted:
+            f, e, o = wanted[t]
+            if o == obj and f < end and first < e:
+                return True
+            return links.get(t) == obj and (first < f or e < end)  # its link outside its part
+        return links.get(t) == obj
+
+    return {t: (f, e, o) for t, (f, e, o) in wanted.items()
+            if not any(holds(t2, o, f, e) for t2 in whole if t2 != t)}
+
+
 def register_shot(
     project: Project, shot: Shot, labels: Sequence[Labels], kinds: Sequence[dict[int, str]],
     frames: Sequence[Image], embed: Embedder | None = None, *, background: set[int] | None = None,
@@ -173,7 +250,12 @@ def register_shot(
     sampled = [np.asarray(labels[i]) for i in picks]
     descriptors: dict[int, TrackDescriptor] = {}
     colours: dict[int, FrameColours] = {}  # every track is described on the same sampled frames
+    whole = set(found) - brief_tracks(labels, list(found))
+    halves = split_parts(project, shot, found, whole, images, sampled, picks, embed, colours)
     for t in found:
+        if t in halves:
+            descriptors[t] = halves[t].main
+            continue
         d = track_descriptor(images, sampled, t, embed if found[t] == "character" else None, colours)
         if d is None:  # too small on every sampled frame: describe it from all its frames
             d = track_descriptor(frames, labels, t)
@@ -199,7 +281,9 @@ def register_shot(
     new = [t for t in found if project.objects.track(shot.start, t) is None]
     stored.update({str(t): d.to_json() for t, d in descriptors.items()})
     pieces = sorted(piece_tracks(labels, found) | {t for t in record.get("pieces", []) if t not in found})
-    project.layers.write_record(RECORD, shot.start, {"tracks": stored, "pieces": pieces})
+    parts = {k: v for k, v in record.get("parts", {}).items() if int(k) not in found}
+    parts.update({str(t): [h.first, h.end, h.other.to_json()] for t, h in halves.items()})
+    project.layers.write_record(RECORD, shot.start, {"tracks": stored, "pieces": pieces, "parts": parts})
     if not new:
         return {t.track: t.object_at(shot.start) for t in project.objects.tracks(shot.start)}
 
@@ -208,6 +292,7 @@ def register_shot(
     links: dict[int, int | None] = dict.fromkeys(strays, 0)
     brief = brief_tracks(labels, new)
     fragments = fragment_objects(project, shot.start)
+    spans: dict[int, tuple[int, int, int]] = {}
     for kind in sorted({found[t] for t in new if t not in links}):
         mine = [t for t in new if found[t] == kind and t not in links]
         if kind == "text":
@@ -226,7 +311,9 @@ def register_shot(
                 known.setdefault(obj, []).extend(descs)
         links.update(link_tracks({t: descriptors[t] for t in mine if t in descriptors}, known, brief=brief,
                                  fragments=fragments))
-    result = project.objects.register_shot(shot.start, {t: found[t] for t in new}, links)
+        spans.update(part_links({t: halves[t] for t in mine if t in halves}, links, known,
+                                {t for t in mine if t not in brief}, fragments))
+    result = project.objects.register_shot(shot.start, {t: found[t] for t in new}, links, spans)
     return join_objects(project, shot, {t: descriptors[t] for t in new if t in descriptors and result.get(t)}, found,
                         brief=brief, fragments=fragments)
 

@@ -165,15 +165,19 @@ class ObjectStore:
         return [o.id for o in self.project.manifest.objects if o.kind in kinds]
 
     # -- pipeline registration ----------------------------------------------------------------------
-    def register_shot(self, shot: int, found: dict[int, str], links: dict[int, int | None] | None = None) -> dict[int, int]:
+    def register_shot(self, shot: int, found: dict[int, str], links: dict[int, int | None] | None = None,
+                      spans: dict[int, tuple[int, int, int]] | None = None) -> dict[int, int]:
         """Give every track of ``shot`` that has no link yet an object: the one ``links`` names (an
         existing object it was recognised as; 0: none, a stray the object list should not show), else
-        a new automatically named one of its kind.
+        a new automatically named one of its kind. ``spans``: track -> (first frame, end frame, object),
+        an existing object the track is on frames [first, end) of the shot instead (a track that holds
+        another character there), its link elsewhere.
 
         Tracks already linked keep their link (a re-run of the segment stage must not undo the user's edits).
-        Returns track -> object for the whole shot.
+        Returns track -> object for the whole shot (its object at the shot's first frame).
         """
         links = links or {}
+        spans = spans or {}
         new_objects: dict[int, ObjectInfo] = {}
         new_tracks: dict[TrackKey, list[list[int]]] = {}
         held: tuple[set[int], set[str]] | None = None  # read from the journal once, at the first new object
@@ -186,7 +190,13 @@ class ObjectStore:
                 info = self._new_object(kind, new_objects, held=held)
                 new_objects[info.id] = info
                 target = info.id
-            new_tracks[(shot, track)] = [[shot, target]]
+            pieces = [[shot, target]]
+            if (span := spans.get(track)) is not None and self.get(span[2]) is not None:
+                first, end, obj = span
+                pieces = [*([[shot, target]] if first > shot else []), [first, obj]]
+                if end < self.project.shot_of(shot).end:
+                    pieces.append([end, target])
+            new_tracks[(shot, track)] = _normalised(pieces)
         if new_tracks:
             self._commit("register", [], new_objects, new_tracks, undoable=False)
         return {t.track: t.object_at(shot) for t in self.tracks(shot)}
