@@ -135,6 +135,34 @@ def test_a_thin_sliver_the_mask_and_the_frame_edge_enclose_stays_open() -> None:
     assert alpha[sliver][:, 1:-1].max() < 0.5
 
 
+def _close_up() -> tuple[np.ndarray, np.ndarray, tuple[slice, slice], tuple[slice, slice]]:
+    """A close-up: the character fills the frame but for the sky in its two top corners (27% of
+    the frame, each corner enclosed by the mask with the frame's border, under half the mask), and
+    wears a shirt in the sky's colours. The mask is the character's exactly; the corners' insides."""
+    h, w = 120, 160
+    noise = np.random.default_rng(7).integers(0, 255, (h, w, 3)).astype(np.uint8)
+    sky = cv2.GaussianBlur(noise, (0, 0), 2) // 4 + np.array([150, 180, 220], np.uint8)
+    img = sky.copy()
+    yy, xx = np.mgrid[:h, :w]
+    mask = (yy >= 50) | ((xx >= 40) & (xx < 120))
+    img[mask] = (240, 190, 150)  # skin
+    img[90:, :] = sky[90:, :]  # a shirt in the sky's colours
+    img[mask & ~(cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)] = 20  # the outline
+    return img, mask, (slice(3, 45), slice(3, 35)), (slice(3, 45), slice(125, 157))
+
+
+def test_a_close_ups_background_beside_the_character_stays_background() -> None:
+    """In a close-up the sky beside the character is "enclosed" by the mask with the frame's
+    border, and mask and gaps cover the whole frame: no background is left round them to judge the
+    gaps' colours against, so the sky stays background (it was made opaque: an empty ring made
+    every colour the shirt shares with the sky "the character's")."""
+    img, mask, left, right = _close_up()
+    assert 0.2 < 1 - mask.mean() < 0.5 * mask.mean()
+    alpha = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]
+    assert alpha[left].max() < 0.01 and alpha[right].max() < 0.01
+    assert alpha[60:, 5:155].min() > 0.99  # the character itself is whole
+
+
 def _outlined_disc(line: bool, rim: tuple[float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A blue cel of radius 35 (with its dark outline 33.5-35 when ``line``) over a beige background
     with grain, drawn at 4x and area-downsampled; its distance map; and a mask that runs 4 px past

@@ -375,3 +375,27 @@ def test_an_object_a_click_starts_is_named_like_the_pipelines_and_not_confirmed(
         assert c.object_id == new.id
     finally:
         c.close_project()
+
+
+def test_a_click_that_starts_an_object_on_much_of_the_frame_says_how_much(tmp_path: Path) -> None:
+    """konobi: a first click on the boy's hair started an object of 51,743 px (15% of the frame), mostly sky,
+    and the status line gave only the count ("0 -> 51,743 px"): a first click has nothing to double, so the
+    "It grew" warning never came. It now says how much of the frame the new object covers."""
+    from app.pipeline.interactive import click_correction
+    from app.store.history_text import click_outcome
+    from models.base import Prompt
+
+    root = tmp_path / "closeup"
+    _closeup(root, frames=1)
+    project = Project.open(root)
+    try:
+        sky = int((project.masks_or_empty(0) == 0).sum())
+        entry = click_correction(project, _ColourClicker(), 0, 3, Prompt(points=((90.0, 5.0, True),)))
+        assert int((project.masks_or_empty(0) == 3).sum()) == sky
+        line = click_outcome(project, entry)
+        share = round(100 * sky / (W * H))
+        assert line.endswith(f"0 -> {sky:,} px. It covers {share}% of the frame - if it took background, Ctrl+Z undoes it.")
+        again = click_correction(project, _ColourClicker(), 0, 3, Prompt(points=((90.0, 5.0, True),)))
+        assert "covers" not in click_outcome(project, again)  # not a first click: the object was there
+    finally:
+        project.close()

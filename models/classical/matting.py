@@ -412,6 +412,7 @@ GAP_FRACTION = 0.5  # a gap larger than this fraction of the mask is the outside
 GAP_SEEN = 0.4  # a gap whose pixels the known background shows as background beyond this fraction is background
 GAP_LIKE = 0.7  # a gap is the character's when this fraction of its pixels has the character's colours
 GAP_DEPTH = 8.0 / 3.0  # bands: a gap thinner than this (8 px at 480x270) is a sliver of background
+GAP_RING = 0.1  # the ring of background that judges the gaps must hold at least this fraction of their pixels
 
 
 def enclosed_gaps(mask: Mask, max_fraction: float = GAP_FRACTION) -> Mask:
@@ -433,15 +434,22 @@ def character_gaps(image: Image, background: Image, known: Mask, gaps: Mask, fil
     it (``known``, within 10 levels); only when at least `GAP_LIKE` of its pixels have colours more
     frequent on the character (the mask) than on the background around it (a 4-bit-per-channel
     histogram of each); and only when it is at least `GAP_DEPTH` bands deep (the slivers between a
-    limb and the frame's edge, or between two characters, are background)."""
+    limb and the frame's edge, or between two characters, are background). When mask and gaps
+    cover (nearly) the whole frame - a close-up, whose background beside the character is itself
+    "enclosed" with the frame's border - the ring of background around them is empty or smaller
+    than `GAP_RING` of the gaps: nothing can be judged against it, and the gaps stay background
+    (an empty ring made every colour "more frequent on the character": the whole background of
+    a close-up was made opaque)."""
     n, lab = cv2.connectedComponents(gaps.astype(np.uint8), connectivity=4)
     if n <= 1:
+        return np.zeros(gaps.shape, bool)
+    around = (cv2.dilate(filled.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0) & ~filled
+    if int(around.sum()) < GAP_RING * int(gaps.sum()):
         return np.zeros(gaps.shape, bool)
     flat = np.asarray(lab, np.intp).ravel()
     size = np.maximum(np.bincount(flat, minlength=n), 1).astype(np.float64)
     same = known & (colour_distance(image.astype(np.float32), background.astype(np.float32)) < 10.0)
     seen = np.bincount(flat, weights=same.ravel(), minlength=n) / size
-    around = (cv2.dilate(filled.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0) & ~filled
     like = more_frequent_on(image, filled & ~gaps, around)
     liked = np.bincount(flat, weights=like.ravel(), minlength=n) / size
     depth = cv2.distanceTransform(np.pad(gaps.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
