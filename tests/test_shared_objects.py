@@ -4,23 +4,9 @@ character's colours go back to that character's track, and nothing else changes.
 from __future__ import annotations
 
 import numpy as np
+from flat_figures import BLUE, GREEN_HAIR, PINK, PURPLE_HAIR, SKY, draw_figure
 
 from models.classical.shared_objects import split_shared
-
-SKY = (150, 200, 240)
-GREEN_HAIR, PINK = (40, 150, 60), (230, 120, 160)
-PURPLE_HAIR, BLUE = (120, 60, 200), (60, 90, 200)
-SKIN = (250, 215, 190)
-
-
-def _figure(img: np.ndarray, lab: np.ndarray, oid: int, x: int, hair: tuple[int, int, int],
-            body: tuple[int, int, int]) -> None:
-    """A standing character 24 px wide at ``x``: hair over a skin face over a body over skin legs,
-    each a flat fill outlined in dark ink, drawn over whatever is there (it is in front)."""
-    img[10:92, x : x + 24] = (20, 20, 20)
-    lab[10:92, x : x + 24] = oid
-    for rows, colour in ((slice(12, 26), hair), (slice(28, 40), SKIN), (slice(42, 76), body), (slice(78, 90), SKIN)):
-        img[rows, x + 2 : x + 22] = colour
 
 
 def _shot(touch: int = 7, same_colours: bool = False, n: int = 8) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
@@ -35,8 +21,8 @@ def _shot(touch: int = 7, same_colours: bool = False, n: int = 8) -> tuple[list[
         xg = 40
         xp = xg + 24 if i == touch else 150 - 10 * i
         hair, body = (GREEN_HAIR, PINK) if same_colours else (PURPLE_HAIR, BLUE)
-        _figure(img, true, 1, xg, GREEN_HAIR, PINK)
-        _figure(img, true, 2, xp, hair, body)
+        draw_figure(img, true, 1, xg, GREEN_HAIR, PINK)
+        draw_figure(img, true, 2, xp, hair, body)
         lab = true.copy()
         if i == touch:
             lab[lab == 2] = 1

@@ -4,23 +4,9 @@ a character with a track of its own elsewhere in the shot goes to that track; no
 from __future__ import annotations
 
 import numpy as np
+from flat_figures import BLUE, GREEN_HAIR, PINK, PURPLE_HAIR, SKY, draw_figure
 
 from models.classical.track_changes import cut_changed_tracks
-
-SKY = (150, 200, 240)
-GREEN_HAIR, PINK = (40, 150, 60), (230, 120, 160)
-PURPLE_HAIR, BLUE = (120, 60, 200), (60, 90, 200)
-SKIN = (250, 215, 190)
-
-
-def _figure(img: np.ndarray, lab: np.ndarray, oid: int, x: int, hair: tuple[int, int, int],
-            body: tuple[int, int, int]) -> None:
-    """A standing character 24 px wide at ``x``: hair over a skin face over a body over skin legs,
-    each a flat fill outlined in dark ink, drawn over whatever is there (it is in front)."""
-    img[10:92, x : x + 24] = (20, 20, 20)
-    lab[10:92, x : x + 24] = oid
-    for rows, colour in ((slice(12, 26), hair), (slice(28, 40), SKIN), (slice(42, 76), body), (slice(78, 90), SKIN)):
-        img[rows, x + 2 : x + 22] = colour
 
 
 def _shot(n: int = 10, out_at: int = 5, flash: tuple[int, ...] = ()) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
@@ -35,8 +21,8 @@ def _shot(n: int = 10, out_at: int = 5, flash: tuple[int, ...] = ()) -> tuple[li
         true = np.zeros((100, 200), np.uint8)
         xg = 60 + 6 * i
         if i >= out_at:
-            _figure(img, true, 2, 20, PURPLE_HAIR, BLUE)
-        _figure(img, true, 1, xg, GREEN_HAIR, PINK)
+            draw_figure(img, true, 2, 20, PURPLE_HAIR, BLUE)
+        draw_figure(img, true, 1, xg, GREEN_HAIR, PINK)
         lab = true.copy()
         if i >= out_at:
             lab[true == 1] = 2

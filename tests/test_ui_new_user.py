@@ -16,13 +16,12 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QRectF, QSettings
+from PySide6.QtCore import QRectF
+from ui_fixtures import open_window
 
 from app.export import export_project
-from app.pipeline.runner import PipelineRunner
 from app.store import Manifest, Project, Shot, SourceInfo
 from app.ui import render
-from app.ui.controller import MainController
 from app.ui.window import MainWindow
 from models.base import Role
 
@@ -57,16 +56,6 @@ def _closeup(root: Path, frames: int = 2, caption_kind: str = "text") -> None:
     p.close()
 
 
-def _open(qtbot: Any, tmp_path: Path, root: Path) -> tuple[MainWindow, MainController]:
-    controller = MainController(runner_factory=lambda project: PipelineRunner(project).start())
-    window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    controller.auto_run = False
-    qtbot.addWidget(window)
-    window.show()
-    assert controller.open_project(root)
-    return window, controller
-
-
 def _shown_alpha(window: MainWindow) -> np.ndarray:
     pixmap = window.view.stack.layer_items["alpha"].pixmap()
     return render.qimage_to_array(pixmap.toImage())[..., 3]
@@ -84,7 +73,7 @@ def test_the_character_rgba_layer_is_the_exported_cutout(qtbot: Any, tmp_path: P
     p.layers.write("alpha", 0, matte, {"stage": "matte", "backend": "classical"})
     p.layers.write("clean", 0, np.zeros((H, W, 3), np.uint8), {"stage": "inpaint", "backend": "classical"})
     p.close()
-    window, c = _open(qtbot, tmp_path, root)
+    window, c = open_window(qtbot, tmp_path, root)
     try:
         project = c.project
         assert project is not None
@@ -114,7 +103,7 @@ def test_the_character_rgba_layer_follows_a_correction_at_once(qtbot: Any, tmp_p
     (with one, every mask write already redrew the shot's cut-outs)."""
     root = tmp_path / "closeup"
     _closeup(root, caption_kind="prop")
-    window, c = _open(qtbot, tmp_path, root)
+    window, c = open_window(qtbot, tmp_path, root)
     try:
         project = c.project
         assert project is not None
@@ -162,7 +151,7 @@ def test_the_export_dialog_exports_every_frame_when_asked_and_says_so(qtbot: Any
         project.layers.write("masks", f, labels)
         project.layers.write("alpha", f, (labels == hero).astype(np.uint8) * 255)
     project.close()
-    window, c = _open(qtbot, tmp_path, tmp_path / "twos")
+    window, c = open_window(qtbot, tmp_path, tmp_path / "twos")
     try:
         def export(every: bool, out: Path) -> list[str]:
             dialog = ExportDialog(c, window)
@@ -270,7 +259,7 @@ def test_the_clean_plate_marks_its_invented_pixels_and_says_how_many(qtbot: Any,
     the solo and A/B labels say their share of the frame."""
     root = tmp_path / "plate"
     _plate_project(root)
-    window, c = _open(qtbot, tmp_path, root)
+    window, c = open_window(qtbot, tmp_path, root)
     try:
         c.set_solo("clean")
         label = window.view.solo_label
@@ -302,7 +291,7 @@ def test_the_solo_and_ab_labels_cover_no_picture(qtbot: Any, tmp_path: Path) -> 
     narrow side band); with none (zoomed in) they are translucent."""
     root = tmp_path / "plate"
     _plate_project(root)
-    window, c = _open(qtbot, tmp_path, root)
+    window, c = open_window(qtbot, tmp_path, root)
     view = window.view
 
     def picture() -> Any:  # the frame's rectangle in the view's coordinates
@@ -346,7 +335,7 @@ def test_the_update_after_a_merge_ends_on_what_the_merge_did(qtbot: Any, tmp_pat
     that ending for clicks, undo, redo and the kind, not for a merge, a split or a reassign)."""
     root = tmp_path / "closeup"
     _closeup(root, caption_kind="character")
-    _window, c = _open(qtbot, tmp_path, root)
+    _window, c = open_window(qtbot, tmp_path, root)
     said: list[str] = []
     c.status.connect(said.append)
     try:
@@ -365,7 +354,7 @@ def test_an_object_a_click_starts_is_named_like_the_pipelines_and_not_confirmed(
     named it, beside the pipeline's "Character 1", "Character 2"."""
     root = tmp_path / "closeup"
     _closeup(root)
-    _window, c = _open(qtbot, tmp_path, root)
+    _window, c = open_window(qtbot, tmp_path, root)
     try:
         project = c.project
         assert project is not None

@@ -15,11 +15,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu, QMessageBox
-from ui_fixtures import answer_message_boxes
+from ui_fixtures import answer_message_boxes, open_window
 
-from app.pipeline.runner import PipelineRunner
 from app.store import Manifest, Project, Shot, SourceInfo
 from app.store.objects import KindMismatch
 from app.ui.controller import MainController
@@ -45,23 +44,9 @@ def app_window(qtbot: Any, tmp_path: Path) -> Iterator[tuple[MainWindow, MainCon
         assert stored is not None
         p.layers.write("masks", f, p.objects.to_objects(p.shot_of(f).start, f, stored), {"source": "pipeline"})
     p.close()
-    window, controller = _open_window(qtbot, tmp_path, root)
+    window, controller = open_window(qtbot, tmp_path, root)
     yield window, controller
     controller.close_project()
-
-
-def _open_window(qtbot: Any, tmp_path: Path, root: Path) -> tuple[MainWindow, MainController]:
-    """The app's window on the project at ``root``, shown, with no automatic first run."""
-    controller = MainController(runner_factory=lambda project: PipelineRunner(project).start())
-    window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    # These tests drive their own edits. With the first run on (the window's default), it propagated shot 0
-    # afresh while they edited (frame 1 one full-frame object, 3 runs in 6 once a multi-frame edit's re-run
-    # became batch work that serves the next edit between its frames).
-    controller.auto_run = False
-    qtbot.addWidget(window)
-    window.show()
-    assert controller.open_project(root)
-    return window, controller
 
 
 def _names(window: MainWindow) -> list[str]:
@@ -212,7 +197,7 @@ def test_a_soloed_layer_says_which_it_is_and_when_this_frame_has_none_of_it(qtbo
             labels[8:24, 4:20] = 1
         p.layers.write("masks", f, labels, {"source": "pipeline"})  # frame 1: computed, no object on it
     p.close()
-    window, c = _open_window(qtbot, tmp_path, root)
+    window, c = open_window(qtbot, tmp_path, root)
     label = window.view.solo_label
     try:
         assert not label.isVisible()

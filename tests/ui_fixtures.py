@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 from clickers import DiskClicker as DiskClicker  # the shared click stand-in, imported from here by the UI tests
 from clips import write_mp4
+
+if TYPE_CHECKING:
+    from app.ui.controller import MainController
+    from app.ui.window import MainWindow
 
 CLIP_W, CLIP_H = 160, 96
 CLIP_SHOTS, CLIP_FRAMES_PER_SHOT = 2, 6
@@ -80,3 +85,23 @@ def answer_message_boxes(monkeypatch: pytest.MonkeyPatch, answer: dict[str, str]
 
     monkeypatch.setattr(QMessageBox, "exec", exec_)
     return asked
+
+
+def open_window(qtbot: Any, tmp_path: Path, root: Path) -> tuple[MainWindow, MainController]:
+    """The app's window on the project at ``root``, shown, with no automatic first run."""
+    from PySide6.QtCore import QSettings
+
+    from app.pipeline.runner import PipelineRunner
+    from app.ui.controller import MainController
+    from app.ui.window import MainWindow
+
+    controller = MainController(runner_factory=lambda project: PipelineRunner(project).start())
+    window = MainWindow(controller, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    # These tests drive their own edits. With the first run on (the window's default), it propagated shot 0
+    # afresh while they edited (frame 1 one full-frame object, 3 runs in 6 once a multi-frame edit's re-run
+    # became batch work that serves the next edit between its frames).
+    controller.auto_run = False
+    qtbot.addWidget(window)
+    window.show()
+    assert controller.open_project(root)
+    return window, controller
