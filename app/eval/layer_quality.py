@@ -45,9 +45,9 @@ from app.eval.metrics import dtssd, effect_iou, mask_agreement, masked_psnr, mat
 from app.eval.plate_measures import invented_measures
 from app.paths import shared_dir
 from app.pipeline.runner import PipelineRunner, PipelineSettings
+from app.store.layers import PLATE_OBSERVED
 
 Masks = Literal["pipeline", "truth"]
-OBSERVED = 128  # plate confidence at or above this (0..255) marks an observed background pixel
 VISIBLE_LIGHT = 10  # levels of change in some channel that make added light visible
 TINY_EFFECT = 0.002  # fraction of the frame below which an effect (or its absence) is a speck
 LIT = 0.05  # strength from which a pixel counts as lit when measuring the rebuild
@@ -191,10 +191,10 @@ def eval_layer_quality(
                 add("plate_psnr_invented_db", masked_psnr(clean, f.clean, ~rev))
                 conf = out["plate_confidence"][f.index]
                 if conf is not None:
-                    agree = mask_agreement(conf < OBSERVED, ~rev)
+                    agree = mask_agreement(conf < PLATE_OBSERVED, ~rev)
                     for k, v in agree.items():
                         add(f"invented_{k}", v)
-                    for k, measure in invented_measures(clean, f.clean, conf < OBSERVED).items():
+                    for k, measure in invented_measures(clean, f.clean, conf < PLATE_OBSERVED).items():
                         add(f"plate_invented_{k}", measure)
             eff = out["effects"][f.index]
             if eff is not None:

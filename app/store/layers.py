@@ -50,6 +50,7 @@ LAYERS: dict[str, LayerSpec] = {
     # 0: no frame does (inpainted); see models.classical.inpaint.
     "plate_confidence": LayerSpec(0, "gzip", 1, "clean plate: observed (>= 128) or invented (0) pixels", "inpaint"),
 }
+PLATE_OBSERVED = 128  # plate confidence at or above this: a frame of the shot shows the pixel
 # The last few label maps this process read or wrote, kept decoded: a click reads the masks its view
 # has just shown and the view re-reads what the click has just written (a 1080p map is a gzip read of
 # ~6 ms of CPU, behind the HDF5 lock any pipeline write holds). Four 1080p maps: 8 MB.

@@ -25,6 +25,7 @@ from app.pipeline.stages.common import NOT_CHARACTER
 from app.pipeline.stages.effects import read_light
 from app.pipeline.under_text import under_text_viewed
 from app.store import Project
+from app.store.layers import PLATE_OBSERVED
 from app.ui import render
 
 log = logging.getLogger(__name__)
@@ -242,8 +243,8 @@ class FrameLoader(QObject):
         if conf is None:
             self.plate_invented.pop(frame, None)
             return plate
-        invented = render.fit(conf, size, nearest=True) < render.OBSERVED
-        self.plate_invented[frame] = float(np.count_nonzero(conf < render.OBSERVED)) / max(1, conf.size)
+        invented = render.fit(conf, size, nearest=True) < PLATE_OBSERVED
+        self.plate_invented[frame] = float(np.count_nonzero(conf < PLATE_OBSERVED)) / max(1, conf.size)
         return render.mark_invented(plate, invented) if self.mark_invented else plate
 
     def set_mark_invented(self, on: bool) -> None:

@@ -163,7 +163,6 @@ def render_light(strength: NDArray[np.uint8], colour: NDArray[np.uint8]) -> NDAr
 
 INVENTED_RGB = np.array((255, 40, 200), np.float32)  # magenta: no anime background is painted in it
 INVENTED_STRIPE = 6  # px (of the picture drawn) per diagonal stripe of the hatch
-OBSERVED = 128  # plate confidence at or above this: a frame of the shot shows the pixel (`app.eval.layer_quality`)
 
 
 def mark_invented(plate: NDArray[np.uint8], invented: NDArray[np.bool_]) -> NDArray[np.uint8]:
