@@ -19,3 +19,8 @@ def draw_figure(img: np.ndarray, lab: np.ndarray, oid: int, x: int, hair: tuple[
     lab[10:92, x : x + 24] = oid
     for rows, colour in ((slice(12, 26), hair), (slice(28, 40), SKIN), (slice(42, 76), body), (slice(78, 90), SKIN)):
         img[rows, x + 2 : x + 22] = colour
+
+
+def track_ids(labels: list[np.ndarray]) -> list[set[int]]:
+    """The track ids on each drawing (what `segment_shot` hands the stage-1 rules as ``characters``)."""
+    return [{int(v) for v in np.unique(lab) if v} for lab in labels]

@@ -4,6 +4,7 @@ character whose colours it began with, and nothing else changes."""
 from __future__ import annotations
 
 import numpy as np
+from flat_figures import track_ids
 
 from models.classical.crossings import unswap_crossings
 
@@ -45,10 +46,6 @@ def _crossing(swapped: bool = True, same_colours: bool = False, n: int = 10) -> 
     return images, labels, truth
 
 
-def _characters(labels: list[np.ndarray]) -> list[set[int]]:
-    return [{int(v) for v in np.unique(lab) if v} for lab in labels]
-
-
 def _consistent(out: list[np.ndarray], truth: list[np.ndarray]) -> bool:
     """Each true character on one id through the shot, the two on different ids."""
     first = {t: int(out[0][truth[0] == t][0]) for t in (1, 2)}
@@ -59,7 +56,7 @@ def _consistent(out: list[np.ndarray], truth: list[np.ndarray]) -> bool:
 def test_ids_exchanged_after_a_crossing_are_given_back() -> None:
     images, labels, truth = _crossing()
     assert not _consistent(labels, truth)
-    out = unswap_crossings(labels, images, _characters(labels))
+    out = unswap_crossings(labels, images, track_ids(labels))
     assert _consistent(out, truth)
     # Only ids move: the foreground, and each drawing's set of ids, are the tracker's.
     for o, lab in zip(out, labels, strict=True):
@@ -69,19 +66,19 @@ def test_ids_exchanged_after_a_crossing_are_given_back() -> None:
 
 def test_ids_kept_through_a_crossing_stay() -> None:
     images, labels, _ = _crossing(swapped=False)
-    out = unswap_crossings(labels, images, _characters(labels))
+    out = unswap_crossings(labels, images, track_ids(labels))
     assert all(np.array_equal(o, lab) for o, lab in zip(out, labels, strict=True))
 
 
 def test_two_characters_in_the_same_colours_are_left_as_they_are() -> None:
     images, labels, _ = _crossing(same_colours=True)
-    out = unswap_crossings(labels, images, _characters(labels))
+    out = unswap_crossings(labels, images, track_ids(labels))
     assert all(np.array_equal(o, lab) for o, lab in zip(out, labels, strict=True))
 
 
 def test_a_lone_character_and_an_empty_shot_are_passed_on() -> None:
     images, labels, _ = _crossing(swapped=False)
     lone = [np.where(lab == 2, 0, lab).astype(np.uint8) for lab in labels]
-    out = unswap_crossings(lone, images, _characters(lone))
+    out = unswap_crossings(lone, images, track_ids(lone))
     assert all(np.array_equal(o, lab) for o, lab in zip(out, lone, strict=True))
     assert unswap_crossings([], [], []) == []

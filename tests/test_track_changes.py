@@ -4,7 +4,7 @@ a character with a track of its own elsewhere in the shot goes to that track; no
 from __future__ import annotations
 
 import numpy as np
-from flat_figures import BLUE, GREEN_HAIR, PINK, PURPLE_HAIR, SKY, draw_figure
+from flat_figures import BLUE, GREEN_HAIR, PINK, PURPLE_HAIR, SKY, draw_figure, track_ids
 
 from models.classical.track_changes import cut_changed_tracks
 
@@ -35,13 +35,9 @@ def _shot(n: int = 10, out_at: int = 5, flash: tuple[int, ...] = ()) -> tuple[li
     return images, labels, truth
 
 
-def _characters(labels: list[np.ndarray]) -> list[set[int]]:
-    return [{int(v) for v in np.unique(lab) if v} for lab in labels]
-
-
 def test_a_track_that_changes_character_gives_the_first_one_back_to_its_own_track() -> None:
     images, labels, truth = _shot()
-    out = cut_changed_tracks(labels, images, _characters(labels))
+    out = cut_changed_tracks(labels, images, track_ids(labels))
     for i in range(10):
         assert np.array_equal(out[i] == 2, truth[i] == 1)  # the green one is track 2 in every drawing
         assert np.array_equal(out[i] == 1, truth[i] == 2)  # track 1 is the purple one alone
@@ -50,7 +46,7 @@ def test_a_track_that_changes_character_gives_the_first_one_back_to_its_own_trac
 
 def test_one_character_throughout_is_left_alone_even_through_a_flash() -> None:
     images, labels, _ = _shot(out_at=99, flash=(4, 5))
-    out = cut_changed_tracks(labels, images, _characters(labels))
+    out = cut_changed_tracks(labels, images, track_ids(labels))
     for a, b in zip(out, labels, strict=True):
         assert np.array_equal(a, b)
 
@@ -59,6 +55,6 @@ def test_a_tinted_run_of_drawings_is_no_change_of_character() -> None:
     # Drawings 4-9 tinted through (a glow): both sides consistent, but the colours are the one
     # character's, lighter; with no track of those colours elsewhere nothing is given away.
     images, labels, _ = _shot(out_at=99, flash=tuple(range(4, 10)))
-    out = cut_changed_tracks(labels, images, _characters(labels))
+    out = cut_changed_tracks(labels, images, track_ids(labels))
     for a, b in zip(out, labels, strict=True):
         assert np.array_equal(a, b)
