@@ -14,6 +14,8 @@ from app.store import Project
 from app.store.retire import RETIRE, cleared_notice
 from app.terminal import Progress
 from app.words import numbers, shot_indices
+from models.classical.faces import cascade_notice
+from models.registry import CLASSICAL
 
 
 def parse_backends(pairs: list[str]) -> dict[str, str]:
@@ -75,6 +77,10 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
         for notice in runner.notices:
             print(f"note: {notice}")
+        if "segment" in (stages or STAGES) and runner.settings.backend_name("segmenter") == CLASSICAL:
+            advice = cascade_notice()
+            if advice:
+                print(f"note: {advice}")
         for entry in project.journal:  # undo history the run's re-run replaced (`app.store.retire`)
             if entry.seq > started and entry.kind == RETIRE:
                 print(f"note: {cleared_notice(project, entry)}")
