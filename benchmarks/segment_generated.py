@@ -10,7 +10,10 @@ then where character IoU is lost, as shares of the true characters' pixels: pixe
 matched object that are, in truth, background lit by an effect (a glow, speed lines), the soft edge
 of a character (alpha under one half), plain background, other background, or another character;
 and the character's pixels missed (background) or on another predicted object (a merge, a split, a
-boundary between two characters in the wrong place).
+boundary between two characters in the wrong place). Last, the objects that hold at least a quarter
+of two true characters in every drawing where both show (a character hidden behind its neighbour,
+on the neighbour's object throughout: `holding_two`), and the share of the loss "another character"
+that lies on them.
 
 Usage: ``python benchmarks/segment_generated.py [--seeds 11,12,13,14]`` (the tuning seeds of
 `celstudio eval layers`; about 40 CPU seconds for four seeds). Never run it on the held-out seeds
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     char_ious: list[float] = []
     fragments = characters = 0
     losses: dict[str, int] = dict.fromkeys(LOSSES, 0)
+    both: list[str] = []  # objects holding two characters throughout, as seed@shot:object
+    both_px = 0  # the loss "another character" on them (on their matched character's side)
     started = time.process_time()
     for seed in (int(s) for s in args.seeds.split(",")):
         video = generate_shots(seed, width=args.width, height=args.height, shots=3, frames_per_shot=10)
@@ -70,6 +75,10 @@ def main(argv: list[str] | None = None) -> None:
             match = match_shot(pred, labels, text)
             for p, t, tx in zip(pred, truth, text, strict=True):
                 _split_errors(np.where(np.isin(p, list(tx)), 0, p), t, match, losses)  # text is no character
+            two = holding_two(pred, labels, text)
+            both += [f"{seed}@{plan.start}:{oid}" for oid in two]
+            both_px += sum(int(((p == pid) & (t > 0) & (t != tid)).sum()) for tid, pid in match.matched.items()
+                           if pid in two for p, t in zip(pred, labels, strict=True))
             fg_ious.append(tp / max(1, tp + fp + fn))
             char_ious += list(match.iou.values())
             fragments += sum(match.fragments.values())
@@ -83,10 +92,42 @@ def main(argv: list[str] | None = None) -> None:
     true_px = max(1, losses.pop("true"))
     print("where character IoU is lost (pixels, share of the true characters' pixels): "
           + ", ".join(f"{k} {v / true_px:.3f}" for k, v in losses.items()))
+    print(f"objects holding {HOLDS:.0%} of two characters in every drawing: {len(both)} {both}, "
+          f"another character on them {both_px / true_px:.4f} (of {losses['false: another character'] / true_px:.4f})")
 
 
 LOSSES = ("true", "false: effect light", "false: soft edge", "false: plain background", "false: other background",
           "false: another character", "missed: background", "missed: another object")
+
+
+HOLDS = 0.25  # share of a true character an object holds, at least, to hold that character
+SHOWN = 100  # px: a true character smaller than this in a drawing does not show there
+MIN_BOTH = 3  # drawings where both characters show, at least
+
+
+def holding_two(pred: list[np.ndarray], labels: list[np.ndarray], text: list[set[int]]) -> list[int]:
+    """The predicted objects of one shot that hold `HOLDS` or more of each of two true characters in
+    every drawing where both show (`MIN_BOTH` or more); text objects left out. Such an object is two
+    characters throughout: no drawing of the shot parts them."""
+    tids = sorted(set().union(*(set(np.unique(t).tolist()) for t in labels)) - {0})
+    out = []
+    for oid in sorted(set().union(*(set(np.unique(p).tolist()) for p in pred)) - {0} - set().union(*text)):
+        held: dict[int, list[bool | None]] = {tid: [] for tid in tids}  # per drawing; None where it does not show
+        for p, t in zip(pred, labels, strict=True):
+            mine = p == oid
+            for tid in tids:
+                own = t == tid
+                n, on = int(own.sum()), int((own & mine).sum())
+                held[tid].append(on >= HOLDS * n if n >= SHOWN else None)
+        if any(_throughout(held[a], held[b]) for k, a in enumerate(tids) for b in tids[k + 1:]):
+            out.append(oid)
+    return out
+
+
+def _throughout(a: list[bool | None], b: list[bool | None]) -> bool:
+    """Whether both characters are held in every drawing where both show, and both show in `MIN_BOTH` or more."""
+    both = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+    return len(both) >= MIN_BOTH and all(x and y for x, y in both)
 
 
 def _split_errors(pred: np.ndarray, truth: GeneratedFrame, match: ShotMatch, losses: dict[str, int]) -> None:

@@ -66,3 +66,32 @@ def test_an_unmatched_character_is_all_lost() -> None:
     assert losses["missed: another object"] == 100  # the merged character, wholly on the other object
     assert losses["false: another character"] == 100
     assert losses["false: plain background"] == 50  # the plate between them
+
+
+def _walk(parted_at: int | None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Five drawings of a character (2) half behind another (1), both on one predicted object (1), and
+    a third character (3) on an object of its own; from drawing ``parted_at`` on, the two have parted
+    and the hidden one has an object of its own (2)."""
+    truth, pred = [], []
+    for i in range(5):
+        t = np.zeros((40, 60), np.uint8)  # each character shows over `SHOWN` px
+        t[5:35, 8:20] = 2  # the hidden one, behind
+        t[5:35, 14:26] = 1  # the one in front, over half of it
+        t[5:35, 40:50] = 3
+        p = np.where(t > 0, np.where(t == 3, 3, 1), 0).astype(np.uint8)
+        if parted_at is not None and i >= parted_at:
+            p[t == 2] = 2
+        truth.append(t)
+        pred.append(p)
+    return pred, truth
+
+
+def test_an_object_holding_two_characters_in_every_drawing_is_listed() -> None:
+    pred, truth = _walk(parted_at=None)
+    assert bench.holding_two(pred, truth, [set()] * 5) == [1]
+    assert bench.holding_two(pred, truth, [{1}] * 5) == []  # text is no character
+
+
+def test_an_object_that_parts_the_two_in_some_drawing_is_not_listed() -> None:
+    pred, truth = _walk(parted_at=4)  # parted in the last drawing only
+    assert bench.holding_two(pred, truth, [set()] * 5) == []
