@@ -53,6 +53,7 @@ from models.classical.backtrack import TrackedFrame, joins_apart, reconcile, tra
 from models.classical.camera import estimate_camera
 from models.classical.crossings import unswap_crossings
 from models.classical.effects import additive_strength, flash_strength
+from models.classical.eyes import eye_pair_faces
 from models.classical.faces import AnimeFaceDetector, carry_faces
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
@@ -425,6 +426,10 @@ class ClassicalSegmenter:
         open_bg = unenclosed(fg, small) & (evidence != cv2.GC_FGD)
         open_bg |= streaks(np.asarray(fg * ~open_bg, np.uint8))
         fg[open_bg] = 0
+        if not self.faces.available:
+            # No cascade (a fresh install): faces from pairs of eyes in the foreground, so characters
+            # side by side are still split and grouped apart by their faces (`eyes.eye_pair_faces`).
+            found = found + eye_pair_faces(small, fg > 0)
         return _FrameEvidence(small, fg, add, np.asarray(background | open_bg), found, text if text.any() else None)
 
     def _kinds(self, labels: Labels, small: Image, additive: NDArray[np.float32]) -> dict[int, ObjectKind]:
