@@ -20,15 +20,14 @@ import numpy as np
 from app.store import Project, Shot
 from app.store.manifest import TrackLink
 from models.base import Image, Labels
+from models.classical.character_change import change_of_character, drawing_descriptors
 from models.classical.identity import (
     LINK_THRESHOLD,
-    MIN_PIXELS,
     Embedder,
     FrameColours,
     TrackDescriptor,
     distance,
     link_tracks,
-    split_track,
     track_descriptor,
 )
 from models.classical.tracks import label_ids
@@ -168,7 +167,7 @@ def fragment_objects(project: Project, exclude_shot: int) -> set[int]:
 
 @dataclass
 class Halves:
-    """A track that holds one character, then another (`models.classical.identity.split_track`): the
+    """A track that holds one character, then another (`models.classical.character_change`): the
     descriptor of its main part (the one with more drawings) and of the other part, on frames
     [first, end) of the shot."""
 
@@ -182,7 +181,7 @@ def split_parts(
     project: Project, shot: Shot, found: dict[int, str], whole: Collection[int], images: Sequence[Image],
     sampled: Sequence[Labels], picks: Sequence[int], embed: Embedder | None, colours: dict[int, FrameColours],
 ) -> dict[int, Halves]:
-    """The shot's whole character tracks that change character once (`split_track` on the sampled
+    """The shot's whole character tracks that change character once (`change_of_character` on the sampled
     drawings ``images``/``sampled``, drawings ``picks`` of the shot). The main part's descriptor is the
     track's (a track described from both parts is near neither character); the other part may be
     linked to its own character (`part_links`), or else is nothing's evidence."""
@@ -192,12 +191,13 @@ def split_parts(
         drawings = list(range(shot.start, shot.end))
     out: dict[int, Halves] = {}
     for t in sorted(whole):
-        if found[t] != "character" or (cut := split_track(images, sampled, t, colours)) is None:
+        change = change_of_character(drawing_descriptors(images, sampled, t, colours)) if found[t] == "character" else None
+        if change is None:
             continue
-        present = [i for i, lab in enumerate(sampled) if np.count_nonzero(np.asarray(lab) == t) >= MIN_PIXELS]
-        before = sum(i < cut for i in present)
+        before, after = change
+        cut = after[0]
         sides = [(0, cut), (cut, len(images))]
-        main, other = sides if before >= len(present) - before else sides[::-1]
+        main, other = sides if len(before) >= len(after) else sides[::-1]  # main: more drawings, earlier on a tie
         parts = [track_descriptor(images[a:b], sampled[a:b], t, embed, {i - a: c for i, c in colours.items() if a <= i < b})
                  for a, b in (main, other)]
         if parts[0] is None or parts[1] is None:
