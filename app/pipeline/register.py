@@ -23,6 +23,7 @@ from models.base import Image, Labels
 from models.classical.character_change import change_of_character, drawing_descriptors
 from models.classical.identity import (
     LINK_THRESHOLD,
+    MARGIN,
     Embedder,
     FrameColours,
     TrackDescriptor,
@@ -324,8 +325,9 @@ def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor
 
     Shot after shot, a character can become two objects when its first two appearances differ too much
     (seen from behind, then from the front); a later appearance close to both says they are one. So a
-    track just linked to object A that is also within the threshold of an object B is evidence that
-    A and B are one character, unless they were ever on screen together in one shot (two tracks of a
+    track just linked to object A that is also within the threshold of an object B, and not `MARGIN`
+    nearer A than B (A's appearances in other shots; a new A has none), is evidence that A and B are
+    one character, unless they were ever on screen together in one shot (two tracks of a
     shot are two characters) or the user named both (the user decides then). The older id is kept, and
     the merge is registration's, not on the user's undo stack. A track not in ``brief`` is no evidence
     for an object in ``fragments`` (`models.classical.identity.link_tracks`: it is not linked to one
@@ -346,10 +348,14 @@ def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor
         info_a = objects.get(current(t))
         if info_a is None or info_a.kind != found.get(t) or info_a.kind == "text":
             continue
-        for b, descs in known_descriptors(project, info_a.kind, shot.start).items():
+        known = known_descriptors(project, info_a.kind, shot.start)
+        # Near both: a track whose object (seen in other shots) is its clear best, `MARGIN` nearer,
+        # says nothing of another object it merely comes under the threshold of.
+        own = min((distance(desc, x) for x in known.get(current(t), [])), default=np.inf)
+        for b, descs in known.items():
             if b in fragments and t not in brief:
                 continue
-            if (d := min(distance(desc, x) for x in descs)) < LINK_THRESHOLD:
+            if (d := min(distance(desc, x) for x in descs)) < LINK_THRESHOLD and d - own < MARGIN:
                 pairs.append((d, t, b))
     for _, t, b in sorted(pairs):
         a = current(t)
