@@ -8,7 +8,7 @@ import numpy as np
 
 from app.pipeline.register import RECORD, known_descriptors, register_shot
 from app.store import Manifest, Project, Shot, SourceInfo
-from models.classical.identity import split_track
+from models.classical.character_change import change_of_character, drawing_descriptors
 
 H, W = 96, 160
 GREY = 128
@@ -63,6 +63,7 @@ def test_a_track_with_one_flash_drawing_is_one_character() -> None:
     flash = drawings[4][0].astype(np.int32)
     drawings[4] = (np.clip(flash + 110, 0, 255).astype(np.uint8), drawings[4][1])
     images, labels = [img for img, _ in drawings], [lab for _, lab in drawings]
-    assert split_track(images, labels, 1) is None
+    assert change_of_character(drawing_descriptors(images, labels, 1)) is None
     swapped = [_drawing(A, B) if i < 4 else _drawing(B, A) for i in range(8)]
-    assert split_track([img for img, _ in swapped], [lab for _, lab in swapped], 1) == 4
+    sides = change_of_character(drawing_descriptors([img for img, _ in swapped], [lab for _, lab in swapped], 1))
+    assert sides == ([0, 1, 2, 3], [4, 5, 6, 7])

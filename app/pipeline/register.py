@@ -20,15 +20,15 @@ import numpy as np
 from app.store import Project, Shot
 from app.store.manifest import TrackLink
 from models.base import Image, Labels
+from models.classical.character_change import change_of_character, drawing_descriptors
 from models.classical.identity import (
     LINK_THRESHOLD,
-    MIN_PIXELS,
+    MARGIN,
     Embedder,
     FrameColours,
     TrackDescriptor,
     distance,
     link_tracks,
-    split_track,
     track_descriptor,
 )
 from models.classical.tracks import label_ids
@@ -168,7 +168,7 @@ def fragment_objects(project: Project, exclude_shot: int) -> set[int]:
 
 @dataclass
 class Halves:
-    """A track that holds one character, then another (`models.classical.identity.split_track`): the
+    """A track that holds one character, then another (`models.classical.character_change`): the
     descriptor of its main part (the one with more drawings) and of the other part, on frames
     [first, end) of the shot."""
 
@@ -182,7 +182,7 @@ def split_parts(
     project: Project, shot: Shot, found: dict[int, str], whole: Collection[int], images: Sequence[Image],
     sampled: Sequence[Labels], picks: Sequence[int], embed: Embedder | None, colours: dict[int, FrameColours],
 ) -> dict[int, Halves]:
-    """The shot's whole character tracks that change character once (`split_track` on the sampled
+    """The shot's whole character tracks that change character once (`change_of_character` on the sampled
     drawings ``images``/``sampled``, drawings ``picks`` of the shot). The main part's descriptor is the
     track's (a track described from both parts is near neither character); the other part may be
     linked to its own character (`part_links`), or else is nothing's evidence."""
@@ -192,12 +192,13 @@ def split_parts(
         drawings = list(range(shot.start, shot.end))
     out: dict[int, Halves] = {}
     for t in sorted(whole):
-        if found[t] != "character" or (cut := split_track(images, sampled, t, colours)) is None:
+        change = change_of_character(drawing_descriptors(images, sampled, t, colours)) if found[t] == "character" else None
+        if change is None:
             continue
-        present = [i for i, lab in enumerate(sampled) if np.count_nonzero(np.asarray(lab) == t) >= MIN_PIXELS]
-        before = sum(i < cut for i in present)
+        before, after = change
+        cut = after[0]
         sides = [(0, cut), (cut, len(images))]
-        main, other = sides if before >= len(present) - before else sides[::-1]
+        main, other = sides if len(before) >= len(after) else sides[::-1]  # main: more drawings, earlier on a tie
         parts = [track_descriptor(images[a:b], sampled[a:b], t, embed, {i - a: c for i, c in colours.items() if a <= i < b})
                  for a, b in (main, other)]
         if parts[0] is None or parts[1] is None:
@@ -324,8 +325,9 @@ def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor
 
     Shot after shot, a character can become two objects when its first two appearances differ too much
     (seen from behind, then from the front); a later appearance close to both says they are one. So a
-    track just linked to object A that is also within the threshold of an object B is evidence that
-    A and B are one character, unless they were ever on screen together in one shot (two tracks of a
+    track just linked to object A that is also within the threshold of an object B, and not `MARGIN`
+    nearer A than B (A's appearances in other shots; a new A has none), is evidence that A and B are
+    one character, unless they were ever on screen together in one shot (two tracks of a
     shot are two characters) or the user named both (the user decides then). The older id is kept, and
     the merge is registration's, not on the user's undo stack. A track not in ``brief`` is no evidence
     for an object in ``fragments`` (`models.classical.identity.link_tracks`: it is not linked to one
@@ -346,10 +348,14 @@ def join_objects(project: Project, shot: Shot, linked: dict[int, TrackDescriptor
         info_a = objects.get(current(t))
         if info_a is None or info_a.kind != found.get(t) or info_a.kind == "text":
             continue
-        for b, descs in known_descriptors(project, info_a.kind, shot.start).items():
+        known = known_descriptors(project, info_a.kind, shot.start)
+        # Near both: a track whose object (seen in other shots) is its clear best, `MARGIN` nearer,
+        # says nothing of another object it merely comes under the threshold of.
+        own = min((distance(desc, x) for x in known.get(current(t), [])), default=np.inf)
+        for b, descs in known.items():
             if b in fragments and t not in brief:
                 continue
-            if (d := min(distance(desc, x) for x in descs)) < LINK_THRESHOLD:
+            if (d := min(distance(desc, x) for x in descs)) < LINK_THRESHOLD and d - own < MARGIN:
                 pairs.append((d, t, b))
     for _, t, b in sorted(pairs):
         a = current(t)

@@ -40,10 +40,6 @@ BACKGROUND_WEIGHT = 1.0  # how strongly a colour's share of the background disco
 # track's descriptor (`consistent_frames`). Tuned on seeds 11-14, 20-45 through the real segment stage:
 # 0.45-0.7 give the same identity, 0.35-0.4 lose pairs.
 OUTLIER = 0.6
-# A track whose drawings, cut once in time, give two parts at least SPLIT apart (each of at least MIN_PART
-# drawings) holds two characters, one after the other (`split_track`).
-SPLIT = 0.4
-MIN_PART = 3
 Embedder = Callable[[list[Image]], NDArray[np.float32]]
 
 
@@ -267,7 +263,7 @@ def track_descriptor(
         image = np.asarray(frames[i])
         lab = np.asarray(labels[i])
         mask = lab == track
-        d = frame_descriptor(image, mask, lab, None if cache is None else _cached(cache, i, image, lab))
+        d = frame_descriptor(image, mask, lab, None if cache is None else cached_colours(cache, i, image, lab))
         if d is not None:
             parts.append(d)
             if embed is not None:
@@ -315,48 +311,7 @@ def consistent_frames(parts: Sequence[TrackDescriptor]) -> list[int]:
     return keep if len(keep) > n // 2 else list(range(n))
 
 
-def split_track(
-    frames: Sequence[Image], labels: Sequence[Labels], track: int, cache: dict[int, FrameColours] | None = None,
-) -> int | None:
-    """Where ``track`` stops being one character and becomes another: the index into ``frames`` of the
-    first drawing of its second part, or None when it is one character throughout.
-
-    The segment stage's tracks are not always pure: where two characters meet, one track can hold the
-    first character for half the shot and the second for the rest (tuning seed 33: a track on character 3
-    in 4 drawings, then on character 2 in 6; in 30 tuning seeds' 2-3 shots, a dozen whole tracks). Its
-    averaged descriptor describes neither (0.24 and 0.28 from the two characters' objects, where each
-    part is 0.10-0.19 from its own), so it links to the wrong one or to none. So the track's drawings
-    (``frames`` in time order, each described where the track is large enough) are cut once, where each
-    drawing is nearest the average of its own part (with `MIN_PART` drawings on each side), and the
-    track holds two characters when the two parts (`consistent_frames` of each, averaged) are `SPLIT`
-    or more apart.
-    """
-    parts: list[tuple[int, TrackDescriptor]] = []
-    for i, (image, lab) in enumerate(zip(frames, labels, strict=True)):
-        lab = np.asarray(lab)
-        mask = lab == track
-        if np.count_nonzero(mask) < MIN_PIXELS:
-            continue
-        image = np.asarray(image)
-        d = frame_descriptor(image, mask, lab, None if cache is None else _cached(cache, i, image, lab))
-        if d is not None:
-            parts.append((i, d))
-    descs = [d for _, d in parts]
-    best, cut = np.inf, 0
-    for s in range(MIN_PART, len(parts) - MIN_PART + 1):
-        # The cut where each drawing is nearest its own part (a flash frame counts at most `OUTLIER`).
-        spread = sum(min(OUTLIER, distance(x, mean_descriptor(part))) for part in (descs[:s], descs[s:]) for x in part)
-        if spread < best:
-            best, cut = spread, s
-    if not cut:
-        return None
-    before = [descs[i] for i in consistent_frames(descs[:cut])]
-    after = [descs[cut + i] for i in consistent_frames(descs[cut:])]
-    gap = distance(mean_descriptor(before), mean_descriptor(after))
-    return parts[cut][0] if gap >= SPLIT else None
-
-
-def _cached(cache: dict[int, FrameColours], i: int, image: Image, labels: Labels) -> Callable[[], FrameColours]:
+def cached_colours(cache: dict[int, FrameColours], i: int, image: Image, labels: Labels) -> Callable[[], FrameColours]:
     """Frame ``i``'s colours from ``cache``, computed into it on first use."""
 
     def get() -> FrameColours:
