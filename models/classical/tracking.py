@@ -16,7 +16,6 @@ carried object it covers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import cv2
 import numpy as np
@@ -39,9 +38,6 @@ SMOOTH = 9
 HIDDEN_HEAD = 0.15
 # A run beside a face whose pixels are at least this share in the head's own hair colours is that hair.
 OWN_HAIR = 0.5
-# The hair's shadow tones: its lit colours drawn darker, each channel times 1/1.2 to 1/1.6 (konobi's girl:
-# the hair falling beside her turned face is in shade, (94, 82, 99) to the lit top's (134, 120, 139)).
-HAIR_SHADES = (1.2, 1.4, 1.6)
 
 
 def object_shift(prev_image: Image, mask: NDArray[np.bool_], image: Image, search: int) -> tuple[int, int]:
@@ -285,11 +281,8 @@ def split_hidden(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
 def _own_hair(image: NDArray[np.uint8], region: NDArray[np.bool_], face: Box, side: int, width: int) -> bool:
     """Whether the blob's run beside a face box at eye level is drawn in the colours of the head's
     own hair (the blob above the face box): at least OWN_HAIR of its pixels fall in colour bins
-    (32 levels a channel) that hold at least 5 % of the hair's pixels, or fall in the bin of the
-    hair's main fill once brightened by one of `HAIR_SHADES` (hair hanging beside a turned face is
-    in the fill's shadow tone, a darker copy of it; any palette colour's darker copy would also take
-    a hidden character's darker hair or skin). Flat fills make a palette test enough; a hidden
-    character is drawn in its own colours."""
+    (32 levels a channel) that hold at least 5 % of the hair's pixels. Flat fills make a palette
+    test enough; a hidden character is drawn in its own colours."""
     fx, fy, fw, fh = face
     h, w = region.shape
     top = max(0, fy - fh // 2)
@@ -299,16 +292,12 @@ def _own_hair(image: NDArray[np.uint8], region: NDArray[np.bool_], face: Box, si
     hair, run = image[above][region[above]], image[beside][region[beside]]
     if len(hair) < 16 or len(run) == 0:
         return False
-    def bins(px: NDArray[Any]) -> NDArray[np.int64]:
-        q = np.clip(px, 0, 255).astype(np.int64) >> 5
+    def bins(px: NDArray[np.uint8]) -> NDArray[np.int64]:
+        q = px.astype(np.int64) >> 5
         return (q[:, 0] << 6) | (q[:, 1] << 3) | q[:, 2]
     counts = np.bincount(bins(hair), minlength=512)
     palette = counts >= 0.05 * len(hair)
-    own = palette[bins(run)]
-    fill = int(np.argmax(counts))  # the hair's main fill: its shadow tone, not any colour's, is the hair's
-    for shade in HAIR_SHADES:
-        own |= bins(run.astype(np.float32) * shade) == fill
-    return bool(own.mean() >= OWN_HAIR)
+    return bool(palette[bins(run)].mean() >= OWN_HAIR)
 
 
 def _core(face: Box) -> tuple[slice, slice]:
