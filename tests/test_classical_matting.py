@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.eval.metrics import sad
-from models.classical.matting import ClassicalMatter, make_trimap
+from models.classical.matting import ClassicalMatter, exterior_of, make_trimap
 
 
 def _soft_disc(h: int = 120, w: int = 150) -> tuple[np.ndarray, np.ndarray]:
@@ -204,3 +204,22 @@ def test_nothing_is_cut_without_a_line_or_where_beyond_it_is_not_the_background(
     nothing = np.zeros(mask.shape, bool)
     alpha = ClassicalMatter(band=3).matte_with_background(img, mask, img, nothing, ~nothing)
     assert alpha[(d > 35) & (d < 37.5)].min() > 0.9
+
+
+def test_a_close_ups_mask_past_the_outline_is_cut_too() -> None:
+    """A close-up: the outlined cel fills the frame but for its four corners, which the mask (4 px past
+    the line) encloses with the frame's border - "gaps", with no background round them to judge them
+    by. They reach the border: they are the character's outside, and the mask past the line onto them
+    is cut as in a wide shot (it was kept: nothing counted as outside, onepiece frame 101's rigging)."""
+    img, d, mask = _outlined_disc(line=True)
+    crop = (slice(30, 90), slice(45, 115))
+    img, d, mask = img[crop], d[crop], mask[crop]
+    assert 0 < (~mask).sum() < 0.1 * mask.sum()  # a close-up: the corners are gaps, with no ring round them
+    nothing = np.zeros(mask.shape, bool)
+    alpha = ClassicalMatter(band=3).matte_with_background(img, mask, img, nothing, ~nothing)
+    assert alpha[d < 33].min() > 0.99 and alpha[(d > 33.5) & (d < 34.5)].mean() > 0.8  # fill, line
+    beyond = alpha[(d > 37) & (d < 39)]  # the background the mask took in (0.90 on average before)
+    assert beyond.mean() < 0.05 and beyond.max() < 0.2  # (the feather at the frame's edge: 0.14)
+    # A hole the mask leaves inside the character is still no outside: its edge is not cut.
+    hole = (np.abs(np.mgrid[:60, :70][0] - 30) < 4) & (np.abs(np.mgrid[:60, :70][1] - 35) < 4)
+    assert not exterior_of(mask & ~hole)[hole].any()

@@ -281,9 +281,21 @@ class ClassicalMatter:
 
 def exterior_of(mask: Mask) -> Mask:
     """What lies outside ``mask`` and is not enclosed by it (alone or with the frame's border):
-    the holes and gaps a mask leaves in a character are no background side for its outline."""
+    the holes and gaps a mask leaves in a character are no background side for its outline. In a
+    close-up, where mask and gaps cover the frame (the ring round them holds under `GAP_RING` of the
+    gaps, as `character_gaps` judges), the gaps that reach the frame's border are its outside: the
+    background beside the character is "enclosed" with the border there, and without an outside the
+    mask's overshoot onto it was never cut (onepiece frame 101: the sky and rigging beside Luffy's hat)."""
     m = np.asarray(mask, bool)
-    return np.asarray(~m & ~enclosed_gaps(m))
+    gaps = enclosed_gaps(m)
+    if gaps.any() and not judged_by_ring(gaps, ring_round(m | gaps)):
+        n, lab = cv2.connectedComponents(gaps.astype(np.uint8), connectivity=4)
+        edge = np.zeros(n, bool)
+        for border in (lab[0], lab[-1], lab[:, 0], lab[:, -1]):
+            edge[border] = True
+        edge[0] = False
+        gaps = gaps & ~edge[lab]
+    return np.asarray(~m & ~gaps)
 
 
 def _inner(mask: Mask, band: int) -> Mask:
@@ -428,6 +440,17 @@ def enclosed_gaps(mask: Mask, max_fraction: float = GAP_FRACTION) -> Mask:
     return np.asarray(fill[lab][1:-1, 1:-1])
 
 
+def ring_round(filled: Mask) -> Mask:
+    """The background around mask + gaps (``filled``) that judges the gaps: within 15 px of it."""
+    return np.asarray((cv2.dilate(filled.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0) & ~filled)
+
+
+def judged_by_ring(gaps: Mask, around: Mask) -> bool:
+    """Whether the ring round mask + gaps (``around``, `ring_round`) holds at least `GAP_RING` of the
+    gaps' pixels: not so in a close-up, whose mask and gaps cover (nearly) the whole frame."""
+    return int(np.count_nonzero(around)) >= GAP_RING * int(np.count_nonzero(gaps))
+
+
 def character_gaps(image: Image, background: Image, known: Mask, gaps: Mask, filled: Mask, band: int) -> Mask:
     """The parts of ``gaps`` (`enclosed_gaps`) that are the character's: each gap is whole or not,
     by three tests. Not where the shot's other frames show background behind more than `GAP_SEEN` of
@@ -443,8 +466,8 @@ def character_gaps(image: Image, background: Image, known: Mask, gaps: Mask, fil
     n, lab = cv2.connectedComponents(gaps.astype(np.uint8), connectivity=4)
     if n <= 1:
         return np.zeros(gaps.shape, bool)
-    around = (cv2.dilate(filled.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0) & ~filled
-    if int(around.sum()) < GAP_RING * int(gaps.sum()):
+    around = ring_round(filled)
+    if not judged_by_ring(gaps, around):
         return np.zeros(gaps.shape, bool)
     flat = np.asarray(lab, np.intp).ravel()
     size = np.maximum(np.bincount(flat, minlength=n), 1).astype(np.float64)
