@@ -64,7 +64,6 @@ from models.classical.shared_objects import split_shared
 from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.threads import results_in_order
-from models.classical.touching import snap_to_line_art
 from models.classical.track_changes import cut_changed_tracks
 from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_hidden, split_merged
 from models.classical.unflash import flash_strengths, strongly_undone, unflash_shot
@@ -327,8 +326,6 @@ class ClassicalSegmenter:
             frame_kinds: dict[int, ObjectKind] = {
                 int(g): ("effect" if int(g) in effect_groups else "character") for g in np.unique(grouped) if g}
             labels, conf = _upsample_labels(grouped, frames[i], s)
-            # Two touching characters are divided on the line art between them.
-            labels = snap_to_line_art(labels, frames[i], {g for g, k in frame_kinds.items() if k == "character"})
             if text is not None:
                 full = resize_mask(text, labels.shape)
                 labels[full] = text_id
