@@ -63,7 +63,7 @@ def snap_drawing(image: Image, labels: Labels, characters: Sequence[int]) -> Lab
     entry = cv2.dilate((outside & ~strokes).astype(np.uint8), K3) > 0
     ring_lines = line_art(image, contrast=RING_CONTRAST)
     r = max(1, round(AROUND * min(labels.shape)))
-    around_disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    around_disc = np.asarray(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)), np.uint8)
     for k in characters:
         own = out == k
         if not own.any():
