@@ -65,3 +65,29 @@ def test_other_objects_and_kinds_are_untouched() -> None:
     assert (out[100:110, 10:30] == 2).all()
     assert not (out[BLOCK] == 1).any()
     assert np.array_equal(snap_outlines([img], [mask], [{1: "text", 2: "text"}])[0], mask)
+
+
+def test_a_light_fill_open_to_a_light_wall_stays() -> None:
+    # Painted art: a white dress against a white wall with no ink between them on its right side. The
+    # run is the wall's colour and reached from outside, but a light run stays (`LIGHT`); the same
+    # opening in a sky-blue figure over the sky is cut, so it is the lightness that keeps it.
+    for colour, kept in (((245, 245, 242), True), (SKY, False)):
+        img, truth = _figure(body=colour)
+        img[truth == 0] = colour
+        img[42:76, X + 22 : X + 24] = colour  # no outline between the body and the wall
+        out = snap_drawing(img, truth, [1])
+        assert (out[44:74, X + 4 : X + 20] == 1).all() == kept
+
+
+def test_a_run_brighter_than_the_wall_it_opens_onto_stays() -> None:
+    # A yellow body over a yellow wall, but for a dark red strip right of the figure. Open on its right
+    # to that strip, the run is in the ring's colour yet far brighter than the wall it opens onto: it
+    # stays (`BRIGHTER`). Opened on its left to the yellow wall, it is that wall's colour: cut.
+    yellow, red = (250, 220, 60), (120, 20, 30)
+    for side, kept in ((np.s_[42:76, X + 22 : X + 24], True), (np.s_[42:76, X : X + 2], False)):
+        img, truth = _figure(body=yellow)
+        img[truth == 0] = yellow
+        img[:, X + 24 : X + 40] = red
+        img[side] = yellow  # no outline on that side of the body
+        out = snap_drawing(img, truth, [1])
+        assert (out[44:74, X + 4 : X + 20] == 1).all() == kept
