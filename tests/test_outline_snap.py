@@ -1,12 +1,13 @@
 """The per-drawing outline snap (`outline_snap.snap_drawing`): wall the mask took in beside the
-character is cut, the outline's ring the mask missed joins it, and what the outline encloses stays."""
+character is cut, the outline's ring the mask missed joins it, and what the outline encloses stays, as
+does a run that would read as added light (white, or brighter than the wall it opens onto)."""
 
 from __future__ import annotations
 
 import numpy as np
+from flat_figures import PINK, SKY, draw_figure
 
 from models.classical.outline_snap import snap_drawing, snap_outlines
-from tests.flat_figures import PINK, SKY, draw_figure
 
 X = 60  # the figure's left column
 BLOCK = np.s_[50:62, X + 24 : X + 36]  # wall beside the figure's body, right of its outline

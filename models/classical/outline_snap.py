@@ -98,7 +98,8 @@ def _wall_runs(image: Image, own: NDArray[np.bool_], outside: NDArray[np.bool_],
         return np.zeros(own.shape, bool)  # nothing around it to be the background: a close-up
     fill = own & ~strokes
     walls = fill & more_frequent_on(image, around, fill)
-    n, runs = cv2.connectedComponents(walls.astype(np.uint8), connectivity=4)
+    n, found = cv2.connectedComponents(walls.astype(np.uint8), connectivity=4)
+    runs = np.asarray(found, np.int32)
     reached = np.zeros(n, bool)
     reached[np.unique(runs[walls & entry])] = True
     reached[0] = False
