@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.demo.generator import GeneratedFrame, generate_shots
 from app.eval.layers import ShotMatch, match_shot
 from app.pipeline.stages.shot import analyse_shot
+from models.classical.outline_snap import snap_outlines
 from models.classical.plate_check import check_shot
 from models.classical.segmentation import ClassicalSegmenter
 
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--width", type=int, default=384)
     ap.add_argument("--height", type=int, default=216)
     ap.add_argument("--no-plate-check", action="store_true", help="leave out the segment stage's plate check")
+    ap.add_argument("--no-outline-snap", action="store_true", help="leave out the masks' snap to their outlines")
     ap.add_argument("--backtrack", action="store_true", help="with the backward tracking pass (off by default)")
     args = ap.parse_args(argv)
     seg = ClassicalSegmenter(backtrack=args.backtrack)
@@ -61,12 +63,15 @@ def main(argv: list[str] | None = None) -> None:
             images = [t.image for t in truth]
             times = list(range(len(images)))
             # As the segment stage runs it: the shot's camera first (the segmenter reads its estimate),
-            # then the check of its masks against the plate stitched through the refined camera.
+            # then the check of its masks against the plate stitched through the refined camera, then
+            # the snap of each drawing's masks to their outlines.
             estimate, refined = analyse_shot(images, times)
             out = seg.segment_shot(images, transforms=estimate, times=times)
             pred = [o.labels for o in out]
             if not args.no_plate_check:
                 pred = check_shot(images, pred, [dict(o.kinds) for o in out], refined)
+            if not args.no_outline_snap:
+                pred = snap_outlines(images, pred, [dict(o.kinds) for o in out])
             labels = [t.labels for t in truth]
             text = [{k for k, v in o.kinds.items() if v == "text"} for o in out]
             tp = sum(int(((p > 0) & (t > 0)).sum()) for p, t in zip(pred, labels, strict=True))

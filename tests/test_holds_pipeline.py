@@ -148,6 +148,7 @@ def test_weight_free_results_with_holds_equal_computing_each_drawing(tmp_path: P
     from app.demo.generator import generate_shots
     from app.ingest.importer import import_source
     from app.pipeline.stages.shot import stored_camera
+    from models.classical.outline_snap import snap_outlines
     from models.classical.plate_check import check_shot
     from models.classical.segmentation import ClassicalSegmenter
 
@@ -186,6 +187,8 @@ def test_weight_free_results_with_holds_equal_computing_each_drawing(tmp_path: P
             # ... and the stage's second look against the plate stitched from outside the masks.
             checked = check_shot(pictures, [r.labels for r in direct], [dict(r.kinds) for r in direct],
                                  camera.for_frames(held, drawings))
+            # ... and each drawing's snap to its outlines.
+            checked = snap_outlines(pictures, checked, [dict(r.kinds) for r in direct])
             for f, labels in zip(drawings, checked, strict=True):
                 stored = held.layers.read("segmentation", f)
                 assert stored is not None and np.array_equal(stored, labels), f
