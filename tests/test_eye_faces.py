@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from flat_figures import BLUE, GREEN_HAIR, PINK, PURPLE_HAIR, SKIN, SKY, draw_figure
+from test_classical_grouping import _character_shot
 from test_classical_segmentation import painted_background
 
 import models.classical.faces as faces
@@ -130,3 +131,30 @@ def test_an_iris_in_shadow_still_pairs_with_its_twin() -> None:
     # The right iris darker (the hair's shadow, a lash over it): 39 Lab units from the left one.
     img, foreground = _face_with_eyes((24,), right_iris=(35, 100, 180))
     assert len(eye_pair_faces(img, foreground)) == 1
+
+
+def test_a_pair_under_a_face_is_no_face() -> None:
+    # Two eye-like blobs lower down (on two collars, under two faces), more alike than the face's own
+    # eyes and far enough apart that their face box would hold the real face: the real face wins.
+    img, foreground = _face_with_eyes((20,), left=56, right_iris=(50, 130, 220))
+    img[10:95, 20:150][~foreground[10:95, 20:150]] = SKIN
+    foreground[10:95, 20:150] = True
+    for ex in (45, 85):
+        img[55:69, ex : ex + 14] = (255, 255, 255)
+        img[56:69, ex + 2 : ex + 12] = IRIS
+        img[59:65, ex + 5 : ex + 9] = (20, 20, 30)
+    found = eye_pair_faces(img, foreground)
+    assert len(found) == 1
+    x, _, w, _ = found[0]
+    assert abs(x + w / 2 - 65) <= 2 and w <= 50  # the face's own box (eyes 14 px apart)
+
+
+@pytest.mark.usefixtures("no_cascade")
+def test_letters_of_a_subtitle_are_no_eyes() -> None:
+    # A subtitle's letter counters are dark blobs in white, level: looked for off the burnt-in text,
+    # they make no face (one made a face box over the line, and a character's id on its glyphs).
+    frames, _, glyphs = _character_shot(text="Where are you going")
+    out = ClassicalSegmenter().segment_shot(frames)
+    for seg, glyph in zip(out, glyphs, strict=True):
+        on_glyphs = {int(i) for i in np.unique(seg.labels[glyph]) if i}
+        assert all(seg.kinds[i] == "text" for i in on_glyphs)

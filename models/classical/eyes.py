@@ -62,22 +62,26 @@ def eye_pair_faces(image: Image, foreground: NDArray[np.bool_]) -> list[Box]:
     no two overlap (a face cut in two splits its character)."""
     lab = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2LAB), np.float32)
     pupils = _pupils(lab, foreground)
-    pairs: list[tuple[float, int, int]] = []
+    pairs: list[tuple[float, int, int, Box, float, float]] = []  # iris difference, pupils, box, eyes' midpoint
     for i, a in enumerate(pupils):
         for j in range(i + 1, len(pupils)):
             left, right = (a, pupils[j]) if a.x < pupils[j].x else (pupils[j], a)
             if _one_face(lab[..., 0], foreground, left, right):
-                pairs.append((float(np.linalg.norm(left.iris - right.iris)), i, j))
+                d = right.x - left.x
+                side = round(FACE_SIDE * d)
+                mx, my = (left.x + right.x) / 2, (left.y + right.y) / 2
+                box = (round(mx - side / 2), round(my + FACE_BELOW_EYES * d - side / 2), side, side)
+                pairs.append((float(np.linalg.norm(left.iris - right.iris)), i, j, box, mx, my))
+    # Above a face's eyes is its forehead and hair: a pair with another pair above it inside its box
+    # is no face (two dark blobs on the collars of two characters side by side, under their faces).
+    pairs = [p for p in pairs if not any(q[5] < p[5] - FACE_BELOW_EYES * p[3][2] / FACE_SIDE and _inside(p[3], q[4], q[5])
+                                         and not {q[1], q[2]} & {p[1], p[2]} for q in pairs)]
     faces: list[Box] = []
     eyes: list[tuple[float, float]] = []  # the midpoint between each face's eyes
     used: set[int] = set()
-    for _, i, j in sorted(pairs):  # most alike irises first; a pupil is in one face at most
-        if i in used or j in used:
+    for _, i, j, box, mx, my in sorted(pairs, key=lambda p: p[0]):  # most alike irises first
+        if i in used or j in used:  # a pupil is in one face at most
             continue
-        d = abs(pupils[i].x - pupils[j].x)
-        side = round(FACE_SIDE * d)
-        mx, my = (pupils[i].x + pupils[j].x) / 2, (pupils[i].y + pupils[j].y) / 2
-        box = (round(mx - side / 2), round(my + FACE_BELOW_EYES * d - side / 2), side, side)
         # Faces do not overlap: a pair inside a face already found (a highlight and a pupil of one
         # eye, a lash end) or around one (an eye of each of two faces) is no face.
         if any(_inside(box, *e) for e in eyes) or any(_inside(f, mx, my) for f in faces):

@@ -385,7 +385,9 @@ class ClassicalSegmenter:
         (a character that hardly moves is found by its face), then the face rules that split blobs."""
         if self.faces.available:
             return self.faces.detect(image)
-        return eye_pair_faces(image, np.ones(image.shape[:2], bool))
+        # Not on burnt-in text: a subtitle's letter counters are dark blobs in white, level, as eyes are.
+        text = resize_mask(text_mask(image), image.shape)
+        return eye_pair_faces(image, cv2.dilate(text.astype(np.uint8), K3, iterations=2) == 0)
 
     # -- frame level -----------------------------------------------------------------------------
 
