@@ -176,7 +176,7 @@ class ClassicalSegmenter:
             smalls = list(pool.map(lambda f: resize(f, s), frames))
         detected = []
         for img in smalls:
-            detected.append(self.faces.detect(img))
+            detected.append(self._detect_faces(img))
             step()
         found = carry_faces(smalls, detected, [rescale_transform(t, s) for t in transforms])
         del smalls
@@ -363,7 +363,7 @@ class ClassicalSegmenter:
 
     def _static_foreground(self, plate: Image) -> NDArray[np.uint8]:
         """Foreground of a still picture from static cues (`models.classical.static`), by GrabCut."""
-        return grabcut(plate, static_evidence(plate, self.faces.detect(plate)), iterations=4)
+        return grabcut(plate, static_evidence(plate, self._detect_faces(plate)), iterations=4)
 
     def _face_seeds(self, small: Image, evidence: NDArray[np.uint8],
                     faces: Sequence[tuple[int, int, int, int]] | None = None) -> list[tuple[int, int, int, int]]:
@@ -371,13 +371,23 @@ class ClassicalSegmenter:
         even over supported background (a still head is seen alike in every frame), the body below
         them probable foreground where undecided (a box must not override evidence that knows better)."""
         if faces is None:
-            faces = self.faces.detect(small)  # safe from the frame threads: detect serialises itself
+            faces = self._detect_faces(small)  # safe from the frame threads: detect serialises itself
         head, body = face_priors(faces, small.shape)
         evidence[head & (evidence != cv2.GC_FGD)] = cv2.GC_PR_FGD
         evidence[body & (evidence == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
         for x, y, fw, fh in faces:
             evidence[y + fh // 6 : y + fh - fh // 6, x + fw // 6 : x + fw - fw // 6] = cv2.GC_FGD
         return [(int(x), int(y), int(fw), int(fh)) for x, y, fw, fh in faces]
+
+    def _detect_faces(self, image: Image) -> list[tuple[int, int, int, int]]:
+        """The cascade's faces; without it (a fresh install) faces from pairs of eyes anywhere in the
+        picture (`eyes.eye_pair_faces`), taken the same way: carried through the shot, GrabCut's seeds
+        (a character that hardly moves is found by its face), then the face rules that split blobs."""
+        if self.faces.available:
+            return self.faces.detect(image)
+        # Not on burnt-in text: a subtitle's letter counters are dark blobs in white, level, as eyes are.
+        text = resize_mask(text_mask(image), image.shape)
+        return eye_pair_faces(image, cv2.dilate(text.astype(np.uint8), K3, iterations=2) == 0)
 
     # -- frame level -----------------------------------------------------------------------------
 
@@ -426,10 +436,6 @@ class ClassicalSegmenter:
         open_bg = unenclosed(fg, small) & (evidence != cv2.GC_FGD)
         open_bg |= streaks(np.asarray(fg * ~open_bg, np.uint8))
         fg[open_bg] = 0
-        if not self.faces.available:
-            # No cascade (a fresh install): faces from pairs of eyes in the foreground, so characters
-            # side by side are still split and grouped apart by their faces (`eyes.eye_pair_faces`).
-            found = found + eye_pair_faces(small, fg > 0)
         return _FrameEvidence(small, fg, add, np.asarray(background | open_bg), found, text if text.any() else None)
 
     def _kinds(self, labels: Labels, small: Image, additive: NDArray[np.float32]) -> dict[int, ObjectKind]:
