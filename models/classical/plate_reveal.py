@@ -45,9 +45,9 @@ CLOSE = 1
 EDGE = 2.5
 LEAST = 30
 # A colour the wall's palette holds this many times more often than the characters' is wall where the
-# drawing changed (`changed_under_masks`): on the five layer-quality tuning seeds the colours above 2
-# not lent are wall on 10-63 % of the mask pixels within 35 px of its edge; where the drawing changed
-# and the pixel joins the outside past no line art, on 16-91 %.
+# drawing changed (`changed_under_masks`): on the five layer-quality tuning seeds such colours not lent
+# by `RATIO` are wall on 10-63 % of the mask pixels within 35 px of its edge; where the drawing changed
+# too and the pixel joins the outside, on 16-91 % (docs/results.md, round 17).
 WEAK_RATIO = 2.0
 # Levels (largest channel) by which a frame differs from the other frames' drawing at a place.
 CHANGED = 40
