@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from models.classical.inpaint import INVENTED, SEEN_ELSEWHERE, ClassicalInpainter
-from models.classical.plate_reveal import revealed_under_masks
+from models.classical.plate_reveal import WEAK_RATIO, revealed_under_masks
 
 H, W = 270, 480
 FILL, SHADE, LINE = (240, 200, 170), (200, 120, 90), (30, 20, 20)
@@ -93,3 +93,43 @@ def test_the_plate_stitches_the_lent_wall_where_every_other_frame_hides_it() -> 
     assert (strip & (confidence == SEEN_ELSEWHERE) & near).sum() > 0.85 * strip.sum()
     _, old = ClassicalInpainter().stitch(frames, masks, still, hidden=hidden, only=[1])[0]
     assert (old[strip] == INVENTED).mean() > 0.95
+
+
+# Where the palettes are too close to tell (a wall in the cast's colours), `ratio` infinite: only the weak palette test where the drawing changed (`changed_under_masks`) lends.
+CLOSE_PALETTES = np.inf
+
+
+def test_the_lagging_strip_is_lent_where_the_drawing_changed_under_it() -> None:
+    """Frame 1's mask holds the character where frame 2 shows the wall under its lagging strip: the
+    drawing there changed, so the wall-like colours are lent even when the palettes cannot tell."""
+    frames, masks, truth, _, lag = lagging_shot()
+    still = [np.eye(3)] * 4
+    with np.errstate(invalid="ignore"):  # inf times an empty bin
+        assert not any(f.any() for f in revealed_under_masks(frames, masks, masks, ratio=CLOSE_PALETTES))
+        found = revealed_under_masks(frames, masks, masks, ratio=CLOSE_PALETTES, transforms=still)
+    assert found[2][lag].mean() > 0.85 and found[2][100:161, 140:151].mean() > 0.95
+    for f, t in zip(found, truth, strict=True):
+        assert not (f & t).any()
+
+
+def test_a_held_drawing_in_wall_colours_is_not_taken() -> None:
+    """A character that holds still with a part in the wall's colours open to the outside (its
+    outline not drawn there): the weak palette test takes it, but every frame's mask holds the same drawing there."""
+    wall = textured_wall()
+    frames, masks = [], []
+    for _ in range(4):
+        img = wall.copy()
+        mask, _ = draw(img, 150, 100)
+        # Narrower than the palettes' `INTERIOR`, so the characters' palette does not hold it.
+        img[99:162, 147:153] = np.clip(wall[99:162, 147:153].astype(int) + 4, 0, 255)
+        frames.append(img)
+        masks.append(mask)
+    part = np.zeros((H, W), bool)
+    part[101:160, 151:153] = True
+    still = [np.eye(3)] * 4
+    with np.errstate(invalid="ignore"):  # inf times an empty bin
+        found = revealed_under_masks(frames, masks, masks, ratio=CLOSE_PALETTES, transforms=still)
+    # The weak palette test alone (as the only test, no camera) would take it.
+    taken = revealed_under_masks(frames, masks, masks, ratio=WEAK_RATIO)
+    assert not any(f[part].any() for f in found)
+    assert all(t[part].mean() > 0.5 for t in taken)

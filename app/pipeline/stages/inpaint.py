@@ -51,13 +51,15 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         if not hasattr(inpainter, "stitch"):
             return list(inpainter.clean_plates(frames, holes))
         # ... and what of the characters' masks shows the wall in the wall's colours, not the
-        # characters' (a mask that lags a character that moved), never an effect.
-        walls = revealed_under_masks(frames, [character_mask(project, f) for f in indices], hidden)
+        # characters' (a mask that lags a character that moved), never an effect; through the camera,
+        # also where the frame no longer shows the drawing the other frames' masks hold there.
+        camera_args = camera_kwargs(ctx, camera, indices)
+        walls = revealed_under_masks(frames, [character_mask(project, f) for f in indices], hidden,
+                                     transforms=camera_args.get("transforms"))
         for k, f in enumerate(indices):
             lit = effects(f)
             clear[k] = clear[k] | (walls[k] & ~lit if lit.size else walls[k])
-        plates = inpainter.stitch(frames, holes, hidden=hidden, only=batch, clear=clear,
-                                  **camera_kwargs(ctx, camera, indices))
+        plates = inpainter.stitch(frames, holes, hidden=hidden, only=batch, clear=clear, **camera_args)
         meta = {"stage": "inpaint", "backend": ctx.backend_name("inpainter")}
         out = [NOT_KEPT] * len(indices)  # context frames' plates are not read
         for k, (plate, confidence) in zip(batch, plates, strict=True):
