@@ -37,6 +37,7 @@ from models.classical.filters import colour_distance, guided_filter, line_art
 from models.classical.geometry import Matrix
 from models.classical.matte_background import known_background, shot_camera
 from models.classical.matte_outline import beyond_outline
+from models.classical.matte_scenery import scenery_in_mask
 from models.classical.tracks import more_frequent_on
 
 Method = Literal["guided", "cf"]
@@ -236,6 +237,13 @@ class ClassicalMatter:
         mask = mask.astype(bool) | (outline_of(image, mask, r) & ~use)
         # Past the outer edge of the character's own outline is background (`beyond_outline`).
         mask &= ~beyond_outline(image, mask, background, use, r, exterior & ~mask)
+        # Background taken in with no outline between, in colours the character never has
+        # (`scenery_in_mask`), also where the background counts as known: a character that never
+        # leaves its place is stitched into its own "background" (konobi), which the solve below
+        # takes the scenery to differ from - so it is left out of the solve too.
+        scenery = scenery_in_mask(image, mask, exterior & ~mask, r)
+        mask &= ~scenery
+        use = use & ~scenery
         img = image.astype(np.float32)
         bg = background.astype(np.float32)
         diff = img - bg
