@@ -63,7 +63,7 @@ def scenery_in_mask(image: Image, mask: Mask, exterior: Mask, band: int) -> Mask
     keep &= stats[:, cv2.CC_STAT_AREA] >= MIN_AREA * band * band
     depth = cv2.distanceTransform((~ring).astype(np.uint8), cv2.DIST_L2, 3)  # from the background beside
     deepest = np.zeros(n)
-    np.maximum.at(deepest, runs.ravel(), depth.ravel())
+    np.maximum.at(deepest, np.asarray(runs, np.intp).ravel(), depth.ravel())
     keep &= deepest >= MIN_DEPTH * band
     keep[0] = False
     return np.asarray(keep[runs])
