@@ -14,7 +14,9 @@ foreground colour sampled from the character's own nearby pixels (`composite_alp
 the drawing's real edge even where the mask is a pixel or two off, and parts of the mask that are
 background are dropped. Where the background is unknown the mask's edge is feathered by about a pixel
 (on anime the mask's edge is the art's edge; a colour model guessing the background moves it), with
-the dark outline hugging the mask taken in. Holes enclosed by the mask that are small (eye whites,
+the dark outline hugging the mask taken in. Either way, background the mask took in is cut: past the
+character's own outline (`matte_outline`), or with no line between in colours the character never has
+(`matte_scenery`). Holes enclosed by the mask that are small (eye whites,
 teeth, glasses) are filled: alpha is 1 inside the outline. Larger regions the mask encloses,
 alone or with the frame's border (a torso the segment mask missed between the arms of a character
 the frame cuts), are filled when they look like the character (`character_gaps`: its colours, no
