@@ -223,3 +223,60 @@ def test_a_close_ups_mask_past_the_outline_is_cut_too() -> None:
     # A hole the mask leaves inside the character is still no outside: its edge is not cut.
     hole = (np.abs(np.mgrid[:60, :70][0] - 30) < 4) & (np.abs(np.mgrid[:60, :70][1] - 35) < 4)
     assert not exterior_of(mask & ~hole)[hole].any()
+
+
+def _beside_trees() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """konobi: a purple-haired cel (no outline on its right) over blurred trees (a green texture), and
+    a mask that also takes in a 12 x 24 px block of the trees beside its right edge (her hair tips and
+    collar), as stage 1's mask did in every frame. Image, mask, the cel, the block."""
+    h, w = 120, 160
+    rng = np.random.default_rng(7)
+    leaves = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 3)
+    leaves = (leaves - leaves.min()) / (leaves.max() - leaves.min())
+    img = np.dstack([40 + 60 * leaves, 110 + 120 * leaves, 40 + 50 * leaves])
+    yy, xx = np.mgrid[:h, :w]
+    cel = np.hypot(yy - 60, xx - 70) < 35
+    img[cel] = (120, 90, 130)
+    img[cel & (yy > 70)] = (40, 45, 90)  # her jacket
+    block = (yy >= 40) & (yy < 64) & (xx >= 98) & (xx < 110) & ~cel
+    return np.clip(img, 0, 255).astype(np.uint8), cel | block, cel, block
+
+
+@pytest.mark.parametrize("background", ["unknown", "stitched from herself"])
+def test_scenery_the_mask_took_in_beside_the_character_is_cut(background: str) -> None:
+    """konobi's green fringe: trees beside her in the mask, in colours her core never has, with no
+    outline between (the outline cut leaves them), were kept in the matte: unknown there, or "known"
+    from a stitch of frames that all show her (she never leaves her place) - a background the trees
+    differ from, so the solve kept them too. Cut, and the cel stays whole."""
+    img, mask, cel, block = _beside_trees()
+    nothing = np.zeros(mask.shape, bool)
+    if background == "unknown":
+        alpha = ClassicalMatter(band=3).matte_with_background(img, mask, img, nothing, ~nothing)
+    else:
+        herself = img.copy()
+        herself[block] = (120, 90, 130)  # the stitch shows her hair where the trees are
+        alpha = ClassicalMatter(band=3).matte_with_background(img, mask, herself, ~nothing, ~nothing)
+    inner = cv2.erode(cel.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert alpha[inner].min() > 0.99
+    assert alpha[block].mean() < 0.1
+
+
+def test_an_eye_the_mask_left_open_is_not_the_background_beside_it() -> None:
+    """onepiece, Coby: the mask left his eye open to the outside through a thin channel; the eye (its lens
+    tinted like his glasses) counted as the background beside him, so the scenery cut took his glasses'
+    frame, in a colour his core never has. Only a wide outside is the background beside."""
+    h, w = 120, 160
+    yy, xx = np.mgrid[:h, :w]
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:] = (200, 170, 120)  # beige background
+    cel = np.hypot(yy - 60, xx - 70) < 35
+    img[cel] = (230, 190, 160)  # skin
+    eye = (np.abs(yy - 55) < 6) & (np.abs(xx - 85) < 6)
+    frame = (np.abs(yy - 55) < 10) & (np.abs(xx - 85) < 10) & ~eye
+    img[frame] = (70, 30, 110)  # the glasses' frame round it, 8 px from her edge
+    img[eye] = (90, 50, 130)  # the lens, tinted
+    channel = (yy == 55) & (xx >= 85) & cel
+    mask = cel & ~eye & ~channel
+    nothing = np.zeros(mask.shape, bool)
+    alpha = ClassicalMatter(band=3).matte_with_background(img, mask, img, nothing, ~nothing)
+    assert alpha[frame & mask].mean() > 0.9  # (the channel's feather: 0.95; cut: 0.08)

@@ -4,6 +4,7 @@ friction, on a project shaped like the clip (a close-up filling most of the fram
 from __future__ import annotations
 
 import os
+import threading
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -388,3 +389,46 @@ def test_a_click_that_starts_an_object_on_much_of_the_frame_says_how_much(tmp_pa
         assert "covers" not in click_outcome(project, again)  # not a first click: the object was there
     finally:
         project.close()
+
+
+def test_a_layer_being_built_keeps_the_last_picture_and_says_so(qtbot: Any, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """onepiece under load: Character RGBA soloed after a frame change was an empty checkerboard for 1.2-6 s
+    (the cut-out is built off the UI thread; the frame change had dropped the last one). The last picture
+    stays, and a label says the layer is being built until this frame's comes."""
+    from app.ui.loader import FrameLoader
+
+    root = tmp_path / "closeup"
+    _closeup(root)
+    gate = threading.Event()
+    gate.set()
+    build = FrameLoader._cutout
+
+    def slow_cutout(self: FrameLoader, *args: Any) -> np.ndarray:
+        gate.wait(20)  # the cut-out "under load": built only when the test lets it
+        return build(self, *args)
+
+    monkeypatch.setattr(FrameLoader, "_cutout", slow_cutout)
+    window, c = open_window(qtbot, tmp_path, root)
+    view = window.view
+    item = view.stack.layer_items["alpha"]
+    try:
+        c.set_solo("alpha")
+        qtbot.waitUntil(lambda: view.stack.frames.get("alpha") == 0 and not view.building_layers(), timeout=10000)
+        c.set_solo("alpha")  # every layer again, and on to frame 2: its cut-out is not loaded (hidden)
+        c.set_frame(1)
+        qtbot.waitUntil(lambda: view.stack.frames.get("image") == 1 and not view.building_layers(), timeout=10000)
+        assert not view.building_label.isVisible()
+        gate.clear()
+        c.set_solo("alpha")
+        qtbot.waitUntil(view.building_label.isVisible, timeout=10000)
+        assert view.building_label.text() == "Building Character RGBA for frame 2... (frame 1's shown until then)"
+        assert item.isVisible() and not item.pixmap().isNull()  # frame 1's cut-out, not an empty view
+        assert bool(_shown_alpha(window)[30:50, 10:30].all())
+        gate.set()
+        qtbot.waitUntil(lambda: view.stack.frames.get("alpha") == 1 and not view.building_label.isVisible(),
+                        timeout=10000)
+        assert item.isVisible() and not item.pixmap().isNull()
+    finally:
+        gate.set()
+        c.close_project()

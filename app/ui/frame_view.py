@@ -51,6 +51,7 @@ class _Hint(QLabel):
         event.accept()
 
 FULL_RES_DELAY_MS = 150
+BUILDING_DELAY_MS = 250  # a layer loading longer than this says so (a quick one while scrubbing would flicker)
 
 
 def invented_text(share: float | None, hatched: bool) -> str:
@@ -77,6 +78,16 @@ def solo_text(layer: str, images: dict[str, QImage | None], invented: str = "") 
         elif layer == "clean" and invented:
             state = f" - {invented}"
     return f"Solo: {LAYER_LABELS[layer]}{state} (Alt+{key} or S again: every layer)"
+
+
+def building_text(layers: list[str], frame: int, picture_of: int | None) -> str:
+    """The corner line while ``layers`` of ``frame`` are built off the UI thread; ``picture_of`` is the
+    frame whose picture stays on screen until then (None: no picture)."""
+    names = ", ".join(LAYER_LABELS[name] for name in layers)
+    if picture_of == frame:
+        return f"Updating {names}..."
+    until = f" (frame {picture_of + 1}'s shown until then)" if picture_of is not None else ""
+    return f"Building {names} for frame {frame + 1}...{until}"
 
 
 LABEL_STYLE = "background: rgba(20,20,24,{alpha}); color: rgba(255,216,120,{text}); padding: 3px 6px;"
@@ -108,6 +119,12 @@ class FrameView(QGraphicsView):
         self.solo_label.setStyleSheet(LABEL_STYLE.format(alpha=200, text=255))
         self.labels_over_picture = False  # no free margin: the labels sit translucent over the picture
         self.solo_label.setVisible(False)
+        # A shown layer still being built for this frame (the last picture stays meanwhile): says so.
+        self.building_label = QLabel(self)
+        self.building_label.setStyleSheet(LABEL_STYLE.format(alpha=200, text=255))
+        self.building_label.setVisible(False)
+        self._building = QTimer(self, singleShot=True, interval=BUILDING_DELAY_MS)
+        self._building.timeout.connect(self._show_building)
         self.hint = _Hint(HINT, self)
         self.hint.setStyleSheet("background: rgba(20,20,24,215); color: #e8e8e8; padding: 8px; border-radius: 4px;")
         self.hint.setWordWrap(True)
@@ -142,6 +159,7 @@ class FrameView(QGraphicsView):
         self.stack.clear()
         if self.c.loader is not None:
             self.c.loader.loaded.connect(self._on_loaded)
+            self.c.loader.failed.connect(self._load_failed)
         self._layout_scene()
         self._fit = True
         self.fit()
@@ -192,6 +210,7 @@ class FrameView(QGraphicsView):
             self._idle.start()
         if entry is not None:
             self.display(entry)
+        self._update_building()
         self._draw_prompt()
 
     @Slot()
@@ -244,6 +263,48 @@ class FrameView(QGraphicsView):
             self.solo_label.setText(solo_text(solo, self.shown.images if self.shown is not None else {}, note))
             self.solo_label.adjustSize()
         self.solo_label.setVisible(solo is not None)
+        self._update_building()
+        self.place_labels()
+
+    def building_layers(self) -> list[str]:
+        """The shown layers whose picture is not yet this frame's latest: asked of the loader, not back."""
+        shown, frame = self.shown, self.c.frame
+        if self.c.project is None:
+            return []
+        if shown is None or shown.frame != frame:
+            return list(self.c.shown_layers())
+        return [name for name in self.c.shown_layers()
+                if name not in shown.images or self.stack.frames.get(name) != frame]
+
+    def _update_building(self) -> None:
+        """Hide the building label once nothing is; show it only for a load longer than `BUILDING_DELAY_MS`."""
+        if not self.building_layers():
+            self._building.stop()
+            if self.building_label.isVisible():
+                self.building_label.setVisible(False)
+                self.place_labels()
+        elif self.building_label.isVisible():
+            self._show_building()
+        elif not self._building.isActive():
+            self._building.start()
+
+    @Slot()
+    def _show_building(self) -> None:
+        layers = self.building_layers()
+        if not layers or self.c.project is None:
+            return
+        pictures = [self.stack.frames.get(name) for name in layers
+                    if not self.stack.layer_items[name].pixmap().isNull()]
+        self.building_label.setText(building_text(layers, self.c.frame, pictures[0] if pictures else None))
+        self.building_label.adjustSize()
+        self.building_label.setVisible(True)
+        self.place_labels()
+
+    @Slot(str)
+    def _load_failed(self, _message: str) -> None:
+        """The window reports the failure; nothing is being built any more."""
+        self._building.stop()
+        self.building_label.setVisible(False)
         self.place_labels()
 
     def picture_rect(self) -> QRect:
@@ -260,7 +321,7 @@ class FrameView(QGraphicsView):
         else below it, else beside it (wrapped to the band when it is narrower than a line, down to
         `MIN_WRAP` px); with no band wide enough (the frame fills the view) at the top left, translucent,
         so the picture shows through."""
-        labels = [label for label in (self.ab_label, self.solo_label) if not label.isHidden()]
+        labels = [label for label in (self.ab_label, self.solo_label, self.building_label) if not label.isHidden()]
         if not labels:
             return
         for label in labels:  # one line each, unless a side band wraps them below
@@ -293,7 +354,7 @@ class FrameView(QGraphicsView):
         if over != self.labels_over_picture:
             self.labels_over_picture = over
             style = LABEL_STYLE.format(alpha=90, text=200) if over else LABEL_STYLE.format(alpha=200, text=255)
-            for label in (self.ab_label, self.solo_label):
+            for label in (self.ab_label, self.solo_label, self.building_label):
                 label.setStyleSheet(style)
         for label in labels:
             label.move(x, y)
@@ -301,7 +362,7 @@ class FrameView(QGraphicsView):
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         super().scrollContentsBy(dx, dy)
-        if hasattr(self, "solo_label"):  # Qt may scroll while __init__ is still building the view
+        if hasattr(self, "building_label"):  # Qt may scroll while __init__ is still building the view
             self.place_labels()
 
     @Slot()

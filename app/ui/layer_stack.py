@@ -42,9 +42,13 @@ class LayerStack:
             scene.addItem(extra)
             extra.setVisible(False)
         self._keys: dict[str, int] = {}
+        # The frame each layer's picture is of: a layer not loaded for the frame shown keeps its last
+        # picture (a solo switched on after a frame change showed an empty frame for seconds under load).
+        self.frames: dict[str, int] = {}
 
     def clear(self) -> None:
         self._keys.clear()
+        self.frames.clear()
         for item in self.layer_items.values():
             item.setPixmap(QPixmap())
 
@@ -63,15 +67,19 @@ class LayerStack:
 
     def set_images(self, entry: FrameImages, width: int, side: bool) -> None:
         """Put ``entry``'s images into the items, scaled to ``width``; pixmaps are rebuilt only for new
-        images (a pixmap upload per layer per frame is what makes scrubbing stutter)."""
+        images (a pixmap upload per layer per frame is what makes scrubbing stutter). A layer ``entry``
+        has not loaded keeps the picture it has (`frames` says of which frame) until one that has comes."""
         scale = width / max(1, entry.size[0])
         for name, item in self.layer_items.items():
-            image = entry.images.get(name)
+            if name not in entry.images:
+                continue
+            image = entry.images[name]
             key = image.cacheKey() if image is not None else 0
             if self._keys.get(name) != key:
                 item.setPixmap(QPixmap.fromImage(image) if image is not None else QPixmap())
                 self._keys[name] = key
             item.setScale(scale)
+            self.frames[name] = entry.frame
         clean = entry.images.get("clean")
         if side and self._keys.get("side") != (clean.cacheKey() if clean else 0):
             self.side.setPixmap(QPixmap.fromImage(clean) if clean is not None else QPixmap())

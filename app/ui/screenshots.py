@@ -61,6 +61,9 @@ def render_all(out: Path = OUT) -> list[Path]:
 
         def shot(name: str, widget: object = w, wait: float = 0.8) -> None:
             _pump(app, wait)
+            settled = time.monotonic() + 15  # every shown layer of the frame drawn, no "Building ..." label
+            while (w.view.building_layers() or w.view.building_label.isVisible()) and time.monotonic() < settled:
+                _pump(app, 0.05)
             path = out / f"{name}.png"
             widget.grab().save(str(path))  # type: ignore[attr-defined]
             saved.append(path)

@@ -14,7 +14,9 @@ foreground colour sampled from the character's own nearby pixels (`composite_alp
 the drawing's real edge even where the mask is a pixel or two off, and parts of the mask that are
 background are dropped. Where the background is unknown the mask's edge is feathered by about a pixel
 (on anime the mask's edge is the art's edge; a colour model guessing the background moves it), with
-the dark outline hugging the mask taken in. Holes enclosed by the mask that are small (eye whites,
+the dark outline hugging the mask taken in. Either way, background the mask took in is cut: past the
+character's own outline (`matte_outline`), or with no line between in colours the character never has
+(`matte_scenery`). Holes enclosed by the mask that are small (eye whites,
 teeth, glasses) are filled: alpha is 1 inside the outline. Larger regions the mask encloses,
 alone or with the frame's border (a torso the segment mask missed between the arms of a character
 the frame cuts), are filled when they look like the character (`character_gaps`: its colours, no
@@ -37,6 +39,7 @@ from models.classical.filters import colour_distance, guided_filter, line_art
 from models.classical.geometry import Matrix
 from models.classical.matte_background import known_background, shot_camera
 from models.classical.matte_outline import beyond_outline
+from models.classical.matte_scenery import scenery_in_mask
 from models.classical.tracks import more_frequent_on
 
 Method = Literal["guided", "cf"]
@@ -236,6 +239,13 @@ class ClassicalMatter:
         mask = mask.astype(bool) | (outline_of(image, mask, r) & ~use)
         # Past the outer edge of the character's own outline is background (`beyond_outline`).
         mask &= ~beyond_outline(image, mask, background, use, r, exterior & ~mask)
+        # Background taken in with no outline between, in colours the character never has
+        # (`scenery_in_mask`), also where the background counts as known: a character that never
+        # leaves its place is stitched into its own "background" (konobi), which the solve below
+        # takes the scenery to differ from - so it is left out of the solve too.
+        scenery = scenery_in_mask(image, mask, exterior & ~mask, r)
+        mask &= ~scenery
+        use = use & ~scenery
         img = image.astype(np.float32)
         bg = background.astype(np.float32)
         diff = img - bg
