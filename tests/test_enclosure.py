@@ -179,7 +179,8 @@ def test_the_propagate_stage_writes_masks_without_holes(tmp_path: Path) -> None:
             seg = project.layers.read("segmentation", f)
             masks = project.layers.read("masks", f)
             assert seg is not None and masks is not None
-            assert (seg[parts["eyes"]] == 0).all()  # the backend's holes...
+            # the backend's holes (the outline snap may take the eyes' dark rims, the character's own line)...
+            assert (seg[parts["eyes"]] == 0).mean() > 0.5
             char = masks[90, 90]
             assert char and char not in text_ids
             assert (masks[parts["eyes"]] == char).all()  # ...are filled in the final masks
