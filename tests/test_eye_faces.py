@@ -59,6 +59,13 @@ def test_each_pair_of_eyes_is_one_face_box_over_its_face() -> None:
     assert eye_pair_faces(plain, true > 0) == []  # a face with no eyes drawn: none
 
 
+def _assert_one_object_on_the_cast(images: list[np.ndarray], truth: list[np.ndarray]) -> None:
+    """Every drawing's true characters' pixels hold exactly one object (besides background)."""
+    for labels, true in zip(_objects(images), truth, strict=True):
+        ids = np.unique(labels[true > 0])
+        assert len(ids[ids > 0]) == 1
+
+
 @pytest.mark.usefixtures("no_cascade")
 def test_two_characters_side_by_side_are_two_objects_without_the_cascade() -> None:
     images, truth = _walk()
@@ -69,18 +76,12 @@ def test_two_characters_side_by_side_are_two_objects_without_the_cascade() -> No
             assert owner != 0 and counts.max() >= 0.85 * (true == oid).sum()
             assert ((labels == owner) & (true == 3 - oid)).sum() <= 0.1 * (true == 3 - oid).sum()
     # Without the eyes the two are one object: the eyes are what keeps them apart.
-    images, truth = _walk(eyes=False)
-    for labels, true in zip(_objects(images), truth, strict=True):
-        ids = np.unique(labels[true > 0])
-        assert len(ids[ids > 0]) == 1
+    _assert_one_object_on_the_cast(*_walk(eyes=False))
 
 
 @pytest.mark.usefixtures("no_cascade")
 def test_one_character_with_eyes_stays_one_object() -> None:
-    images, truth = _walk(pair=False)
-    for labels, true in zip(_objects(images), truth, strict=True):
-        ids = np.unique(labels[true > 0])
-        assert len(ids[ids > 0]) == 1
+    _assert_one_object_on_the_cast(*_walk(pair=False))
 
 
 @pytest.mark.usefixtures("no_cascade")
