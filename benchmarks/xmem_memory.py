@@ -5,9 +5,10 @@ forward from its first frame with `XMemPropagator.stream`, the official memory s
 memory 5-10 frames, long-term at most 10,000 elements) and each result dropped once read, as the
 project store does. Resident memory is sampled every ``--every`` frames; the peak (VmHWM) is printed
 at the end. ``--net tiny`` uses the test-sized network (fast on CPU); ``--net real`` the real-size one.
+``--device cuda`` runs it on the GPU (autocast, as the app does) and adds the GPU memory held and its peak.
 
     python benchmarks/xmem_memory.py [--frames 2000] [--net tiny|real] [--every 100] [--threads 1]
-                                     [--max-long 10000]
+                                     [--max-long 10000] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -69,7 +70,13 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-long", type=int, default=10000, help="max_long_elements (official 10000)")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    on_gpu = args.device.startswith("cuda")
+
+    def gpu_mb() -> str:
+        return f" {torch.cuda.memory_allocated() / 2**20:8.0f}" if on_gpu else ""
+
     torch.set_num_threads(args.threads)
     from models.xmem import XMemPropagator
     from models.xmem.network import build_random
@@ -82,10 +89,12 @@ def main() -> None:
         torch.save(build_random(**dims).state_dict(), path)
         # Official defaults: size 480, mem_every 5, 5..10 working frames, top-k 30, 128 prototypes.
         prop = XMemPropagator(path, max_long_elements=args.max_long)
-        prop.load("cpu")
-    print(f"XMem {args.net} network, {args.frames} frames 1920x1080 -> 480x853, {args.threads} torch thread(s), "
+        prop.load(args.device)
+    where = torch.cuda.get_device_name() if on_gpu else f"{args.threads} torch thread(s)"
+    print(f"XMem {args.net} network, {args.frames} frames 1920x1080 -> 480x853, {where}, "
           f"max_long_elements {args.max_long}")
-    print(f"{'frame':>6} {'RSS MB':>8} {'work el.':>9} {'long el.':>9} {'compressions':>13} {'s/frame':>8}")
+    print(f"{'frame':>6} {'RSS MB':>8} {'work el.':>9} {'long el.':>9} {'compressions':>13} {'s/frame':>8}"
+          + (f" {'GPU MB':>8}" if on_gpu else ""))
     print(f"{'start':>6} {status_kb('VmRSS') / 1024:8.0f}")
     t0 = last = time.perf_counter()
     done = 0
@@ -96,10 +105,11 @@ def main() -> None:
             now = time.perf_counter()
             s = prop.last_stats
             print(f"{t:6d} {status_kb('VmRSS') / 1024:8.0f} {s['working_elements']:9d} {s['long_term_elements']:9d} "
-                  f"{s['consolidations']:13d} {(now - last) / args.every:8.3f}", flush=True)
+                  f"{s['consolidations']:13d} {(now - last) / args.every:8.3f}{gpu_mb()}", flush=True)
             last = now
     print(f"peak RSS (VmHWM) {status_kb('VmHWM') / 1024:.0f} MB over {done} propagated frames, "
-          f"{time.perf_counter() - t0:.0f} s")
+          f"{time.perf_counter() - t0:.0f} s" + (f"; peak GPU {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
+                                                   if on_gpu else ""))
 
 
 if __name__ == "__main__":

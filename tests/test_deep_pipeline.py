@@ -9,6 +9,7 @@ the output layer is well formed and not constant. See ``docs/deep-models-testing
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,8 @@ from models.base import Prompt
 from models.manager import ModelManager
 
 W, H, FRAMES = 96, 64, 4
+# CI has no GPU; on a machine with one, CELSTUDIO_TEST_DEVICE=cuda runs every deep stage on it (autocast path).
+DEVICE = os.environ.get("CELSTUDIO_TEST_DEVICE", "cpu")
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -82,7 +85,7 @@ def _installed(weights: ModelManager, scratch: Path, *names: str) -> None:
 
 
 def _run(project: Project, backends: dict[str, str], stages: list[str]) -> PipelineRunner:
-    runner = PipelineRunner(project, PipelineSettings(backends=dict(backends), device="cpu")).start()
+    runner = PipelineRunner(project, PipelineSettings(backends=dict(backends), device=DEVICE)).start()
     runner.submit_run(stages)
     assert runner.wait_idle(120)
     return runner
@@ -92,6 +95,7 @@ def _assert_ran(runner: PipelineRunner, project: Project, stage: str, backend: s
     """Every frame of ``stage`` is fresh and its record names ``backend`` (no fallback happened)."""
     assert runner.notices == []
     assert runner.settings.backend_name(ROLE_OF_STAGE[stage]) == backend
+    assert str(runner.device_in_use).startswith(DEVICE)  # the deep stage ran where it was asked to
     assert runner.stage_status(stage).tolist() == [FRESH] * FRAMES
     for frame in range(FRAMES):
         record = project.layers.read_record(f"stage/{stage}", frame)
