@@ -115,7 +115,8 @@ def workload(name: str, backend: Any, image: np.ndarray, mask: np.ndarray) -> di
             return run
 
         ops: dict[str, Callable[[int], Any]] = {
-            "embedding": lambda i: backend.precompute(f"e{i}", image),
+            # keyed by size too: the second size must not find the first size's embeddings cached
+            "embedding": lambda i: backend.precompute(f"e{image.shape[0]}-{i}", image),
             "click (cached embedding)": lambda i: backend.predict("warm", image, prompt, mask),
         }
         for n in sorted({1, 2, torch.get_num_threads()}):

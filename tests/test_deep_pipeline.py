@@ -27,6 +27,7 @@ from app.pipeline.runner import PipelineRunner, PipelineSettings
 from app.store import Project
 from models.annotators import DEFAULT_TAGS
 from models.base import Prompt
+from models.classical.faces import MISSING_CASCADE_NOTICE
 from models.manager import ModelManager
 
 W, H, FRAMES = 96, 64, 4
@@ -350,8 +351,10 @@ def test_cli_run_with_weights_uses_u2net(project_root: Path, weights: ModelManag
     _installed(weights, scratch, "u2net")
     assert cli_main(["run", str(project_root), *CLI]) == 0
     out = capsys.readouterr().out
-    assert "note:" not in out
-    lines = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line}
+    notes = [line for line in out.splitlines() if line.startswith("note")]
+    # No fallback note; the face-cascade advice depends on the machine (../shared holds the cascade here).
+    assert notes in ([], [f"note: {MISSING_CASCADE_NOTICE}"]), notes
+    lines = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line and not line.startswith("note")}
     assert lines["matte"] == ["u2net", "fresh", str(FRAMES)]
     assert lines["segment"] == ["classical", "fresh", str(FRAMES)]
     with Project.open(project_root) as project:
