@@ -1,7 +1,11 @@
 """Per-stage speed of the weight-free pipeline, click-to-mask latency and propagation speed.
 
-Prints a table. Usage: ``python benchmarks/pipeline.py [--sizes 480,1080] [--frames 12]``.
-Runs on generated anime shots (app.demo), so no data is needed.
+Prints a table. Usage: ``python benchmarks/pipeline.py [--sizes 480,1080] [--frames 12] [--deep cuda]``.
+Runs on generated anime shots (app.demo), so no data is needed. ``--deep DEVICE`` runs the stages
+with the deep backends at real size and random weights (XMem, IS-Net, CLIPSeg, LaMa, CLIP+DINOv2, built
+as `gpu_models.py` builds them) on DEVICE, segment staying weight-free: random Mask2Former weights find
+no character, and every later stage needs masks. It shows what the stage code around each network
+costs once the network runs on a GPU.
 """
 
 from __future__ import annotations
@@ -20,29 +24,57 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo.generator import generate_shots
 from app.demo.project import create_demo_project
-from app.pipeline.graph import STAGES
-from app.pipeline.runner import PipelineRunner
+from app.pipeline.graph import ROLE_OF_STAGE, STAGES
+from app.pipeline.runner import PipelineRunner, PipelineSettings
+from app.store import Project
 from models.base import Prompt
 
 SIZES = {480: (854, 480), 720: (1280, 720), 1080: (1920, 1080)}
 
 
-def stage_speeds(size: int, frames: int) -> None:
+DEEP = {"propagator": ("xmem", "xmem"), "matter": ("isnet", "isnet"), "effects": ("clipseg", "clipseg"),
+        "inpainter": ("lama", "lama"), "annotator": ("clip", "clip")}  # role: (registry name, gpu_models name)
+
+
+def deep_runner(project: Project, device: str, tmp: Path) -> PipelineRunner:
+    """A runner whose deep roles are preset with real-size random-weight backends on ``device``."""
+    from gpu_models import build  # a sibling script
+
+    backends = {role: build(model, device, tmp) for role, (_, model) in DEEP.items()}
+    settings = PipelineSettings(backends={role: name for role, (name, _) in DEEP.items()}, device=device)
+    return PipelineRunner(project, settings, backends)
+
+
+def stage_speeds(size: int, frames: int, deep: str = "") -> None:
     width, height = SIZES[size]
     with tempfile.TemporaryDirectory() as tmp:
         project = create_demo_project(Path(tmp) / "b", seed=7, width=width, height=height, shots=1, frames_per_shot=frames)
-        runner = PipelineRunner(project).start()
+        runner = (deep_runner(project, deep, Path(tmp)) if deep else PipelineRunner(project)).start()
+        on_gpu = deep.startswith("cuda")
         proc = psutil.Process()
         for stage in STAGES:
+            if on_gpu:
+                import torch
+
+                torch.cuda.reset_peak_memory_stats()
             cpu0 = sum(proc.cpu_times()[:2])
             t0 = time.perf_counter()
             runner.submit_run([stage]).wait()
             runner.wait_idle(3600)
             wall = time.perf_counter() - t0
             cpu = (sum(proc.cpu_times()[:2]) - cpu0) / wall / (psutil.cpu_count() or 1) * 100
-            print(f"{size}p  {stage:<10} {frames / wall:7.2f} frames/s   CPU {cpu:5.1f}% of {psutil.cpu_count()} cores")
+            backend = runner.settings.backend_name(ROLE_OF_STAGE[stage])
+            gpu = f"   peak GPU {torch_peak_mb():6.0f} MB" if on_gpu else ""
+            print(f"{size}p  {stage:<10} {backend:<10} {frames / wall:7.2f} frames/s   "
+                  f"CPU {cpu:5.1f}% of {psutil.cpu_count()} cores{gpu}", flush=True)
         runner.stop()
         project.close()
+
+
+def torch_peak_mb() -> float:
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 2**20
 
 
 def click_latency(repeats: int) -> None:
@@ -84,11 +116,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="480,1080")
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--skip-stages", action="store_true")
+    parser.add_argument("--deep", default="", help="a device: the deep backends (random weights) run there")
     args = parser.parse_args()
     print(f"CPU: {psutil.cpu_count()} cores, {os.uname().machine}")
     if not args.skip_stages:
         for size in (int(s) for s in args.sizes.split(",")):
-            stage_speeds(size, args.frames)
+            stage_speeds(size, args.frames, args.deep)
     click_latency(12)
     propagation_speed(25)
 
