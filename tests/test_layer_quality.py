@@ -139,6 +139,19 @@ def test_plate_stitched_from_the_pan_with_an_exact_invented_mask() -> None:
     assert float(np.mean(agreement)) >= 0.9
 
 
+def test_a_shot_of_strays_alone_keeps_each_frame_s_own_background() -> None:
+    # Every frame hides all but a corner of 25 px (too little to compare with the shot: each is a
+    # stray), so no frame is a source: each plate keeps its own visible corner, not a whole-frame fill.
+    shot = pan_shot(3)
+    hidden = [np.ones((H, W), bool) for _ in range(3)]
+    for h in hidden:
+        h[:5, :5] = False
+    assert stray_frames(shot["image"], estimate_camera(shot["image"]), hidden) == [0, 1, 2]
+    for i, (plate, conf) in enumerate(ClassicalInpainter(hole_grow=0, feather=0).stitch(shot["image"], hidden)):
+        assert (conf[:5, :5] == SEEN_HERE).all()
+        assert np.array_equal(plate[:5, :5], shot["image"][i][:5, :5])
+
+
 # -- mattes --------------------------------------------------------------------------------------------
 
 
