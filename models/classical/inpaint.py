@@ -102,7 +102,8 @@ def window(mask: NDArray[np.bool_], margin: int) -> Window | None:
 
 def stray_frames(frames: Sequence[Image], transforms: Sequence[Matrix], hidden: Sequence[Mask]) -> list[int]:
     """Frames whose background does not look like the shot's (a white flash, an impact frame, a
-    fade): as stitching sources they would paint their light into every other frame's plate.
+    fade): as stitching sources they would paint their light into every other frame's plate, and
+    their own plate is stitched whole from the other frames (`ClassicalInpainter.stitch`).
 
     Each frame's visible background is compared with the shot's median plate (at ~480 px); a frame
     that differs by much more than the shot's typical frame is a stray.
