@@ -102,7 +102,8 @@ def window(mask: NDArray[np.bool_], margin: int) -> Window | None:
 
 def stray_frames(frames: Sequence[Image], transforms: Sequence[Matrix], hidden: Sequence[Mask]) -> list[int]:
     """Frames whose background does not look like the shot's (a white flash, an impact frame, a
-    fade): as stitching sources they would paint their light into every other frame's plate.
+    fade): as stitching sources they would paint their light into every other frame's plate, and
+    their own plate is stitched whole from the other frames (`ClassicalInpainter.stitch`).
 
     Each frame's visible background is compared with the shot's median plate (at ~480 px); a frame
     that differs by much more than the shot's typical frame is a stray.
@@ -320,6 +321,13 @@ class ClassicalInpainter:
         def plate(i: int) -> tuple[Image, NDArray[np.uint8]]:
             frame = np.asarray(frames[i])
             hole = self._grow(hole_list[i])
+            whole = i in strays and bool(src_idx)  # strays are no sources
+            if whole:
+                # A flash or an impact frame (redrawn in two inks) shows no pixel of the background
+                # as it is: its whole plate comes from the other frames, else it keeps the inked wall
+                # (generated impact frames: plates at 10-15 dB against 25-28 dB for their neighbours).
+                # With no other frame to stitch from it keeps its own picture: a whole-frame Telea is no plate.
+                hole = np.ones(hole.shape, bool)
             confidence = np.full(hole.shape, SEEN_HERE, np.uint8)
             # Everything happens in the hole's box and what the blend and the spatial fill read
             # around it; the rest of the plate is the frame.
@@ -330,7 +338,7 @@ class ClassicalInpainter:
             others = [(f, ok, t) for j, (f, ok, t) in zip(src_idx, sources, strict=True) if j != i]
             # Only with ``hidden`` given: a hole holds a ring of background the frame itself shows,
             # which every still source would match.
-            target = None if hidden is None else (frame, hidden_list[i])
+            target = None if hidden is None or whole else (frame, hidden_list[i])
             fill, votes = self._temporal_fill(hole, win, ts[i], others, scratch, target)
             trusted = votes >= self.min_votes
             hole_w, frame_w = hole[win], frame[win]
