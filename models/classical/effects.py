@@ -12,7 +12,7 @@ removes detections that stay put through a shot.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
@@ -33,6 +33,7 @@ from models.classical.effect_light import (
     separate_light,
 )
 from models.classical.effect_palette import inner, shot_palette
+from models.classical.effect_tails import light_tails_in_mask
 from models.classical.effect_time import (
     explained,
     flow_greys,
@@ -264,6 +265,10 @@ class ClassicalEffectSeparator:
     explain_tol
         Over a character, light that a warped neighbour shows within a pixel and this many levels in
         every channel is the drawing misplaced by the flow (`effect_time.explained`).
+    tail_fill
+        Inside a mask, light read against the plate that continues found light is kept where the colour
+        is not one of the shot's character fills, a colour that this share of its character pixels has
+        (`effect_tails`: the glow the mask took in; 0: off).
     far, far_tol
         A shot's lit frames are measured again over the characters against up to ``far`` of the
         nearest frames without light, per pixel where one's fine structure matches within ``far_tol``
@@ -275,7 +280,9 @@ class ClassicalEffectSeparator:
 
     def __init__(self, *, gain: float = 140.0, min_area: float = 0.002, width: float = 0.02,
                  fringe: int = 2, streak: float = 0.1, fill_share: float = 0.02, least: float = 0.001,
-                 explain_tol: float = 16.0, far: int = 4, far_tol: float = 96.0, fill_unlit: int = 2) -> None:
+                 explain_tol: float = 16.0, far: int = 4, far_tol: float = 96.0, fill_unlit: int = 2,
+                 tail_fill: float = 0.002) -> None:
+        self.tail_fill = tail_fill
         self.fill_unlit = fill_unlit
         self.far = far
         self.far_tol = far_tol
@@ -423,25 +430,32 @@ class ClassicalEffectSeparator:
             band, band_seen = band_plate(frames, ts, character_masks, grown, seen, max_plate_frames)
         greys = flow_greys(frames) if len(frames) >= 3 else None
 
+        def reference(i: int) -> Image | None:
+            """The background under frame ``i``: the shot's plate, the band and the frame's own estimate
+            where nobody saw it (None for a shot too short for a plate)."""
+            if plate is None or seen is None:
+                return None
+            frame = np.asarray(frames[i])
+            ref = np.asarray(warp_to_frame(plate, ts[i], shape, 1.0), np.uint8)
+            unseen = warp_to_frame(seen, ts[i], shape, 1.0, cv2.INTER_NEAREST) == 0
+            hole = mask_box(unseen)
+            if hole is not None:  # background nobody saw: estimate it from the frame itself
+                # `estimate_background`, resized only under the unseen pixels' box (the same values).
+                stand_in = upsample_box(_small_background(frame, character_masks[i]), shape[:2], hole)
+                at = np.s_[hole[0] : hole[1], hole[2] : hole[3]]
+                np.copyto(ref[at], stand_in, where=unseen[at][..., None])
+                if band is not None and band_seen is not None:
+                    # Two frames that show the band beat the frame's own estimate (a wide median that
+                    # erases thin bright background); of two, the median is the brighter: a reference
+                    # that errs bright misses light rather than inventing it.
+                    shown = unseen[at] & (warp_to_frame(band_seen, ts[i], shape, 1.0, cv2.INTER_NEAREST)[at] >= 2)
+                    np.copyto(ref[at], np.asarray(warp_to_frame(band, ts[i], shape, 1.0), np.uint8)[at],
+                              where=shown[..., None])
+            return ref
+
         def effect_map(i: int, unlit: Sequence[int] = ()) -> EffectLight:
             frame = np.asarray(frames[i])
-            ref: Image | None = None
-            if plate is not None and seen is not None:
-                ref = np.asarray(warp_to_frame(plate, ts[i], shape, 1.0), np.uint8)
-                unseen = warp_to_frame(seen, ts[i], shape, 1.0, cv2.INTER_NEAREST) == 0
-                hole = mask_box(unseen)
-                if hole is not None:  # background nobody saw: estimate it from the frame itself
-                    # `estimate_background`, resized only under the unseen pixels' box (the same values).
-                    stand_in = upsample_box(_small_background(frame, character_masks[i]), shape[:2], hole)
-                    at = np.s_[hole[0] : hole[1], hole[2] : hole[3]]
-                    np.copyto(ref[at], stand_in, where=unseen[at][..., None])
-                    if band is not None and band_seen is not None:
-                        # Two frames that show the band beat the frame's own estimate (a wide median that
-                        # erases thin bright background); of two, the median is the brighter: a reference
-                        # that errs bright misses light rather than inventing it.
-                        shown = unseen[at] & (warp_to_frame(band_seen, ts[i], shape, 1.0, cv2.INTER_NEAREST)[at] >= 2)
-                        np.copyto(ref[at], np.asarray(warp_to_frame(band, ts[i], shape, 1.0), np.uint8)[at],
-                                  where=shown[..., None])
+            ref = reference(i)
             mask = np.asarray(character_masks[i], bool)
             # The drawing is a reference over the characters only: warped where they are.
             box = character_box(mask) if len(frames) >= 3 else None
@@ -464,16 +478,43 @@ class ClassicalEffectSeparator:
         with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(frames)))) as pool:
             lights = list(pool.map(effect_map, range(len(frames))))
             if self.far <= 0 or len(frames) < 3:
-                return self._through_time(frames, character_masks, ts, lights, strays)
-            raw = [EffectLight(light.strength.copy(), light.colour.copy()) for light in lights]
-            self._through_time(frames, character_masks, ts, lights, strays)
-            lit, unlit = self._lit_and_unlit(frames, character_masks, lights, strays)
-            if not lit or not unlit:
-                return lights
-            # Lasting light over a character: the lit frames again, against the frames without light.
-            for i, light in zip(lit, pool.map(lambda i: effect_map(i, unlit), lit), strict=True):
-                raw[i] = light
-        return self._through_time(frames, character_masks, ts, raw, strays, unlit)
+                lights = self._through_time(frames, character_masks, ts, lights, strays)
+            else:
+                raw = [EffectLight(light.strength.copy(), light.colour.copy()) for light in lights]
+                self._through_time(frames, character_masks, ts, lights, strays)
+                lit, unlit = self._lit_and_unlit(frames, character_masks, lights, strays)
+                if lit and unlit:
+                    # Lasting light over a character: the lit frames again, against the frames without light.
+                    for i, light in zip(lit, pool.map(lambda i: effect_map(i, unlit), lit), strict=True):
+                        raw[i] = light
+                    lights = self._through_time(frames, character_masks, ts, raw, strays, unlit)
+        if self.tail_fill > 0 and plate is not None:
+            self._tails_in_masks(frames, character_masks, lights, strays, reference)
+        return lights
+
+    def _tails_in_masks(self, frames: Sequence[Image], masks: Sequence[Mask], lights: list[EffectLight],
+                        strays: set[int], reference: Callable[[int], Image | None]) -> None:
+        """`effect_tails.light_tails_in_mask` on the shot's plain frames (no strays, no flashes), in place:
+        the glow the masks took in, read against the plate (``reference``), with the shot's character
+        fills counted in all of them."""
+        use = self._plain_frames(frames, strays)
+        palette = shot_palette([frames[i] for i in use], [masks[i] for i in use])
+        if palette is None:
+            return
+        for i in use:
+            if not np.any(masks[i]) or not np.any(lights[i].strength >= 0.25):
+                continue
+            plate = reference(i)
+            if plate is None:
+                continue
+            image = np.asarray(frames[i], np.uint8)
+            light_tails_in_mask(image, plate, np.asarray(masks[i], bool), lights[i], _lookup(BRIGHT, _cmax(image)),
+                                not_darker(image, plate), palette, self.tail_fill)
+
+    @staticmethod
+    def _plain_frames(frames: Sequence[Image], strays: set[int]) -> list[int]:
+        """The shot's frames that are neither strays (impact frames) nor flashes."""
+        return [i for i in range(len(frames)) if i not in strays and flash_strength(np.asarray(frames[i])) == 0.0]
 
     def _through_time(self, frames: Sequence[Image], masks: Sequence[Mask], ts: Sequence[Matrix],
                       lights: list[EffectLight], strays: set[int], unlit: Sequence[int] = ()) -> list[EffectLight]:
@@ -529,7 +570,7 @@ class ClassicalEffectSeparator:
         changing strength, unless it holds still: ``unlit`` (the frames without light) are where the
         fills are counted when there are ``fill_unlit`` of them. Clipped pixels (a channel >= 250) are
         left alone: light over white leaves a white fill."""
-        use = [i for i in range(len(frames)) if i not in strays and flash_strength(np.asarray(frames[i])) == 0.0]
+        use = self._plain_frames(frames, strays)
         counted = list(unlit) if self.fill_unlit > 0 and len(unlit) >= self.fill_unlit else use
         palette = shot_palette([frames[i] for i in counted], [masks[i] for i in counted])
         if palette is None:
