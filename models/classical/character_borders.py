@@ -6,14 +6,14 @@ the border between their masks is often a straight line through one of them: a s
 one's hair on the neighbour's mask, the neighbour's sleeve on the front one's. Measured on the 10
 tuning seeds of `benchmarks/segment_generated.py` (round 18): of the character pixels lost to
 "another character" (0.065 of the true characters' pixels, counted once more as "missed: another
-object"), 0.045 lie on the border between two characters that each have their object, 0.026 on an
-object that holds a hidden character whole; the line art between them is not closed (a flat region
+object"), 0.042 lie on the border between two characters that each have their object, 0.022 on an
+object that holds a hidden character; the line art between them is not closed (a flat region
 between lines spans both characters in most of these drawings), but their palettes differ.
 
 Per drawing, for each pair of characters whose masks come within `BORDER` of each other: a pixel of
 one mask within `BORDER` of the other goes to the other when its colour is `RATIO` times more frequent
 in the other's core than in its own (the core: the mask's pixels farther than `BORDER` from the other
-mask, where a border drawn a few px off says nothing) and no rarity there (`PRESENT`). Colours both
+mask, where a border drawn a few px off says nothing) and at least `PRESENT` of that core has it. Colours both
 draw in (skin, line art, eye whites) stay where they are.
 """
 
