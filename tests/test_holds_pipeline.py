@@ -148,6 +148,7 @@ def test_weight_free_results_with_holds_equal_computing_each_drawing(tmp_path: P
     from app.demo.generator import generate_shots
     from app.ingest.importer import import_source
     from app.pipeline.stages.shot import stored_camera
+    from models.classical.character_borders import settle_borders
     from models.classical.outline_snap import snap_outlines
     from models.classical.plate_check import check_shot
     from models.classical.segmentation import ClassicalSegmenter
@@ -189,6 +190,8 @@ def test_weight_free_results_with_holds_equal_computing_each_drawing(tmp_path: P
                                  camera.for_frames(held, drawings))
             # ... and each drawing's snap to its outlines.
             checked = snap_outlines(pictures, checked, [dict(r.kinds) for r in direct])
+            # ... and the borders between touching characters, by their colours.
+            checked = settle_borders(pictures, checked, [dict(r.kinds) for r in direct])
             for f, labels in zip(drawings, checked, strict=True):
                 stored = held.layers.read("segmentation", f)
                 assert stored is not None and np.array_equal(stored, labels), f

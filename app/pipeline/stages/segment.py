@@ -14,6 +14,7 @@ from app.pipeline.stages.common import StageContext, shot_pictures
 from app.pipeline.stages.shot import FAILED, camera_kwargs, fail_all, stage_camera
 from app.store import Shot
 from models.classical.background_pieces import background_tracks
+from models.classical.character_borders import settle_borders
 from models.classical.outline_snap import snap_outlines
 from models.classical.plate_check import check_shot
 
@@ -66,6 +67,9 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
             # Then each drawing's own line art: wall runs reached from outside its outline are cut,
             # the outline's ring joins the mask (`outline_snap`).
             checked = snap_outlines(frames, checked, drawing_kinds)
+            # Then the border between two touching characters moves to where their colours part
+            # (`character_borders`: the segmenter parts them by geometry).
+            checked = settle_borders(frames, checked, drawing_kinds)
             seen = [replace(r, labels=lab) for r, lab in zip(seen, checked, strict=True)]
             # Tracks whose colours the other drawings show as background there are no objects.
             background = background_tracks(frames, checked, drawing_kinds, refined)
