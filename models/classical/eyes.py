@@ -54,8 +54,8 @@ FACE_BELOW_EYES = 0.18
 # are a third to a half of the face they sit over (on the 20 tuning seeds 11-14, 20-35: 7 of the 9
 # pairs found on a character away from its eyes, 15-31 px against 44-60), and their small box cut the
 # character in two objects (11@20, 12@20). At 1.7 `shot_sized_faces` refuses 7 of those 9, 9 of the
-# 677 true faces (17-37 px: a pupil paired with a highlight, under a 45-60 px face) and none of the
-# 11 on the background.
+# 677 true faces (17-37 px boxes on the eyes, under faces 1.7 or more times bigger elsewhere in the
+# shot) and none of the 11 on the background.
 SMALLER_THAN_SHOT = 1.7
 
 
