@@ -53,7 +53,7 @@ from models.classical.backtrack import TrackedFrame, joins_apart, reconcile, tra
 from models.classical.camera import estimate_camera
 from models.classical.crossings import unswap_crossings
 from models.classical.effects import additive_strength, flash_strength
-from models.classical.eyes import eye_pair_faces
+from models.classical.eyes import eye_pair_faces, shot_sized_faces
 from models.classical.faces import AnimeFaceDetector, carry_faces
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
@@ -178,7 +178,10 @@ class ClassicalSegmenter:
         for img in smalls:
             detected.append(self._detect_faces(img))
             step()
-        found = carry_faces(smalls, detected, [rescale_transform(t, s) for t in transforms])
+        small_transforms = [rescale_transform(t, s) for t in transforms]
+        if not self.faces.available:  # eye pairs in a character's bangs, a third of its face's size
+            detected = shot_sized_faces(detected, small_transforms)
+        found = carry_faces(smalls, detected, small_transforms)
         del smalls
 
         def frame_mask(i: int) -> _FrameEvidence:
