@@ -115,8 +115,10 @@ def shot_sized_faces(faces: Sequence[list[Box]], transforms: Sequence[Matrix]) -
         for box, (x, y, side) in zip(boxes, placed[i], strict=True):
             over = []  # per other drawing with a face over this one's centre, its largest such face's side
             for j, others in enumerate(placed):
+                if j == i:
+                    continue
                 sides = [s for ox, oy, s in others if abs(x - ox) < s / 2 and abs(y - oy) < s / 2]
-                if j != i and sides:
+                if sides:
                     over.append(max(sides))
             larger = sum(s >= SMALLER_THAN_SHOT * side for s in over)
             if larger < 2 or 2 * larger <= len(over):
