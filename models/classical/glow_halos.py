@@ -102,4 +102,4 @@ def _neighbours(a: NDArray[np.generic], dy: int, dx: int) -> NDArray[np.generic]
 
 def _step(lab: NDArray[np.float32], dy: int, dx: int) -> NDArray[np.float32]:
     """Per pixel, the Lab distance to its neighbour at (-dy, -dx) (to black at the border, a step)."""
-    return np.asarray(colour_distance(lab, _neighbours(lab, dy, dx)), np.float32)
+    return np.asarray(colour_distance(lab, np.asarray(_neighbours(lab, dy, dx), np.float32)), np.float32)
