@@ -35,7 +35,6 @@ from app.demo.generator import GeneratedFrame, generate_shots
 from app.eval.layers import ShotMatch, match_shot
 from app.pipeline.stages.shot import analyse_shot
 from models.classical.character_borders import settle_borders
-from models.classical.glow_halos import cut_halos
 from models.classical.outline_snap import snap_outlines
 from models.classical.plate_check import check_shot
 from models.classical.segmentation import ClassicalSegmenter
@@ -49,7 +48,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-plate-check", action="store_true", help="leave out the segment stage's plate check")
     ap.add_argument("--no-outline-snap", action="store_true", help="leave out the masks' snap to their outlines")
     ap.add_argument("--no-borders", action="store_true", help="leave out the border between characters settled by colour")
-    ap.add_argument("--no-halos", action="store_true", help="leave out the glow halos cut from the masks")
     ap.add_argument("--backtrack", action="store_true", help="with the backward tracking pass (off by default)")
     args = ap.parse_args(argv)
     seg = ClassicalSegmenter(backtrack=args.backtrack)
@@ -68,8 +66,7 @@ def main(argv: list[str] | None = None) -> None:
             times = list(range(len(images)))
             # As the segment stage runs it: the shot's camera first (the segmenter reads its estimate),
             # then the check of its masks against the plate stitched through the refined camera, then
-            # the snap of each drawing's masks to their outlines, the borders between characters, the
-            # glow halos the masks took in.
+            # the snap of each drawing's masks to their outlines, the borders between characters.
             estimate, refined = analyse_shot(images, times)
             out = seg.segment_shot(images, transforms=estimate, times=times)
             pred = [o.labels for o in out]
@@ -79,8 +76,6 @@ def main(argv: list[str] | None = None) -> None:
                 pred = snap_outlines(images, pred, [dict(o.kinds) for o in out])
             if not args.no_borders:
                 pred = settle_borders(images, pred, [dict(o.kinds) for o in out])
-            if not args.no_halos:
-                pred = cut_halos(images, pred, [dict(o.kinds) for o in out])
             labels = [t.labels for t in truth]
             text = [{k for k, v in o.kinds.items() if v == "text"} for o in out]
             tp = sum(int(((p > 0) & (t > 0)).sum()) for p, t in zip(pred, labels, strict=True))

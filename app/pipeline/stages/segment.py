@@ -15,7 +15,6 @@ from app.pipeline.stages.shot import FAILED, camera_kwargs, fail_all, stage_came
 from app.store import Shot
 from models.classical.background_pieces import background_tracks
 from models.classical.character_borders import settle_borders
-from models.classical.glow_halos import cut_halos
 from models.classical.outline_snap import snap_outlines
 from models.classical.plate_check import check_shot
 
@@ -71,9 +70,6 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
             # Then the border between two touching characters moves to where their colours part
             # (`character_borders`: the segmenter parts them by geometry).
             checked = settle_borders(frames, checked, drawing_kinds)
-            # Then a glow's halo the masks took in is cut (`glow_halos`): smooth light that fades out
-            # past the mask's edge, no fill of the shot; the effects stage reads it as light.
-            checked = cut_halos(frames, checked, drawing_kinds)
             seen = [replace(r, labels=lab) for r, lab in zip(seen, checked, strict=True)]
             # Tracks whose colours the other drawings show as background there are no objects.
             background = background_tracks(frames, checked, drawing_kinds, refined)
