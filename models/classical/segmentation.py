@@ -60,6 +60,7 @@ from models.classical.grouping import FrameTracks, group_tracks, still_character
 from models.classical.held_parts import restore_held_parts
 from models.classical.hidden_strips import join_hidden_strips
 from models.classical.labelmaps import relabel, streaks
+from models.classical.painted_parts import painted_pieces
 from models.classical.plate import warp_to_frame
 from models.classical.shared_objects import split_shared
 from models.classical.static import face_priors, static_evidence, unenclosed
@@ -442,14 +443,12 @@ class ClassicalSegmenter:
         return _FrameEvidence(small, fg, add, np.asarray(background | open_bg), found, text if text.any() else None)
 
     def _kinds(self, labels: Labels, small: Image, additive: NDArray[np.float32]) -> dict[int, ObjectKind]:
-        """Objects made almost only of additive brightening (no dark outline) are effects."""
-        kinds: dict[int, ObjectKind] = {}
-        for oid in np.unique(labels):
-            if oid == 0:
-                continue
-            region = labels == oid
-            kinds[int(oid)] = "effect" if float((additive[region] > 0.5).mean()) > 0.85 else "character"
-        return kinds
+        """Objects made almost only of additive brightening (no dark outline) are effects, unless they
+        are painted in the drawing's character colours (`painted_parts`: a pale limb over a dark wall)."""
+        ids = [int(oid) for oid in np.unique(labels) if oid]
+        light = {oid for oid in ids if float((additive[labels == oid] > 0.5).mean()) > 0.85}
+        light -= painted_pieces(small, labels, light)
+        return {oid: ("effect" if oid in light else "character") for oid in ids}
 
 
 def estimate_shot_camera(
