@@ -209,8 +209,7 @@ def test_eyes_are_found_in_a_video_file_whose_highlights_took_the_iris_colour(tm
     video = generate_shots(48, width=384, height=216, shots=3, frames_per_shot=10)
     write_mp4(video, tmp_path / "clip.mp4")
     with av.open(str(tmp_path / "clip.mp4")) as f:
-        decoded = [np.asarray(frame.to_ndarray(format="rgb24"), np.uint8)
-                   for _, frame in zip(range(10), f.decode(video=0), strict=False)]
+        decoded = [frame.to_ndarray(format="rgb24") for _, frame in zip(range(10), f.decode(video=0), strict=False)]
     everywhere = np.ones(decoded[0].shape[:2], bool)
     on_a_character = total = 0
     for i, image in enumerate(decoded):
