@@ -4,9 +4,6 @@ hardly moves is found by its face."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import av
 import numpy as np
 import pytest
 from flat_figures import BLUE, GREEN_HAIR, PINK, PURPLE_HAIR, SKIN, SKY, draw_figure
@@ -14,8 +11,6 @@ from test_classical_grouping import _character_shot
 from test_classical_segmentation import painted_background
 
 import models.classical.faces as faces
-from app.demo.generator import generate_shots
-from app.eval.layers import write_mp4
 from models.classical.eyes import eye_pair_faces, shot_sized_faces
 from models.classical.segmentation import ClassicalSegmenter
 
@@ -201,22 +196,3 @@ def test_letters_of_a_subtitle_are_no_eyes() -> None:
     for seg, glyph in zip(out, glyphs, strict=True):
         on_glyphs = {int(i) for i in np.unique(seg.labels[glyph]) if i}
         assert all(seg.kinds[i] == "text" for i in on_glyphs)
-
-
-def test_eyes_are_found_in_a_video_file_whose_highlights_took_the_iris_colour(tmp_path: Path) -> None:
-    # What `eval layers` and a user import is an H.264 file: its 4:2:0 colour smears the iris into a
-    # highlight a few pixels wide (chroma 8 and more, against 0-2 in the drawing itself).
-    video = generate_shots(48, width=384, height=216, shots=3, frames_per_shot=10)
-    write_mp4(video, tmp_path / "clip.mp4")
-    with av.open(str(tmp_path / "clip.mp4")) as f:
-        decoded = [frame.to_ndarray(format="rgb24") for _, frame in zip(range(10), f.decode(video=0), strict=False)]
-    everywhere = np.ones(decoded[0].shape[:2], bool)
-    on_a_character = total = 0
-    for i, image in enumerate(decoded):
-        truth = video.frame(i).labels
-        for x, y, w, h in eye_pair_faces(image, everywhere):
-            total += 1
-            on_a_character += int(truth[y + h // 2, x + w // 2] > 0)
-    # The shot's two characters in its 10 drawings: faces in 10 (4 with the drawing's white, chroma < 6).
-    assert on_a_character >= 9, (on_a_character, total)
-    assert on_a_character == total

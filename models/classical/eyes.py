@@ -33,12 +33,8 @@ AROUND = 1 / 20
 # A pupil's largest side, as a share of the picture's short side (a close-up's eye is a tenth of it).
 PUPIL_MAX = 1 / 12
 # Sclera and highlights are white: bright and without colour (skin is as bright, with colour: 14-18).
-# In a video file (H.264 4:2:0, what `eval layers` imports) a highlight a few pixels wide takes colour
-# from the iris around it: 8 and more. On that clip of seeds 11, 12, 46-51 the pairs held 144 of 473
-# characters' true eyes at 6, 241 at 10 (false faces 14 -> 25), 319 at 14 (47); the cascade 412. On the
-# frames themselves (no file): 324 -> 332 at 10 (false 15 -> 18).
 WHITE_L = 200.0
-WHITE_CHROMA = 10.0
+WHITE_CHROMA = 6.0
 # Two eyes of one face: pupils this many pupil sizes apart, at one height, irises of one colour
 # (Lab units), the skin between them brighter than the irises by this much. A pupil's dark blob takes
 # in the iris's shaded top: the generator's faces are 2.8-3.0 pupil sizes apart and their two rings
