@@ -9,9 +9,11 @@ from typing import Any
 
 import cv2
 import numpy as np
+import pytest
 from test_pipeline_runner import Annotator, Calls, Clicker, Effects, Inpaint, Matter, Propagator
 
 from app.pipeline.runner import PipelineRunner
+from app.pipeline.stages import segment as segment_stage
 from app.store import Manifest, Project, Shot, SourceInfo
 from models.base import FrameSegmentation
 from models.classical.enclosure import attach_regions, fill_enclosed
@@ -159,8 +161,11 @@ class HoleySeg:
         return out
 
 
-def test_the_propagate_stage_writes_masks_without_holes(tmp_path: Path) -> None:
+def test_the_propagate_stage_writes_masks_without_holes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     img, parts, _ = _scene()
+    # The segment stage's own hole rule (`closed_cells`) would close these eyes before the propagate
+    # stage sees them; this test is about the propagate stage's filling, so the holes are left to it.
+    monkeypatch.setattr(segment_stage, "join_closed_cells", lambda frames, labels, kinds: list(labels))
     h, w = img.shape[:2]
     text = np.zeros((h, w), bool)
     text[150:160, 60:120] = True
