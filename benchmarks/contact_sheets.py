@@ -4,8 +4,8 @@ Imports the clip, runs segment -> propagate on every frame and matte -> effects 
 picked frames (with their shots as context) with the weight-free backends, and writes two JPEGs into
 ``--out`` (default ``benchmarks/out/contact_sheets``, ignored by git: the sheets show ../shared content and are never committed):
 
-- ``<name>_cutouts.jpg``: per picked frame, the frame, the character cut-out (RGBA, in the colour an
-  export writes) on a checkerboard, and the effect layer solo (its light over black);
+- ``<name>_cutouts.jpg``: per picked frame, the frame, the characters' cut-out (RGBA, as an export
+  writes it: burnt-in text left out, the character's pixels under it painted) on a checkerboard, and the effect layer solo (its light over black);
 - ``<name>_plates.jpg``: per picked frame, the clean plate, and the plate with its invented pixels
   (``plate_confidence`` 0: no frame of the shot shows them) tinted magenta and stitched ones
   (seen in another frame of the shot) tinted green.
@@ -26,7 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.export.render import decontaminate
+from app.export.core import FrameData
+from app.export.render import characters_alpha, decontaminate
+from app.export.selection import FrameItem
 from app.paths import shared_dir
 from app.pipeline.runner import PipelineRunner, PipelineSettings
 from app.store import Project
@@ -92,14 +94,17 @@ def main() -> None:
     project = open_or_build(Path(args.clip), args.work, picked)
     frames = [f for f in picked if f < project.frame_count]
     cut_rows, plate_rows = [], []
+    characters = project.objects.ids_of_kind("character")
     for f in frames:
         image = project.frame(f)
         h, w = image.shape[:2]
-        alpha = project.layers.read("alpha", f)
-        a8 = alpha if alpha is not None else np.zeros((h, w), np.uint8)
+        # What an export writes of the characters: the pixels burnt-in text hides painted from the
+        # character and given to it, the text itself (its own object) left out.
+        view = FrameData(project, FrameItem(f, 0, [], {}))
+        a8 = characters_alpha(view.object_labels, view.object_alpha, characters)
         a = a8.astype(np.float32)[..., None] / 255.0
         # The colour an export writes: at soft pixels the foreground solved against the clean plate.
-        colour = decontaminate(image, a8, project.layers.read("clean", f))
+        colour = decontaminate(view.object_image, a8, view.clean)
         cut = (a * colour + (1 - a) * checkerboard(h, w)).astype(np.uint8)
         eff = project.layers.read("effects", f)
         e = (eff if eff is not None else np.zeros((h, w), np.uint8)).astype(np.float32)[..., None] / 255.0
