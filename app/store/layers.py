@@ -23,6 +23,7 @@ from app.store.events import EventHub, LayerWritten
 from app.store.h5 import READ_RETRIES, FrameDamaged, H5Frames
 from app.store.index import FrameIndex
 from app.store.lock import live_holder
+from models.classical.labelmaps import pixel_counts
 
 LAYERS_FILE = "layers.h5"
 INDEX_FILE = "index.db"
@@ -69,7 +70,7 @@ def checksum(array: np.ndarray) -> int:
 
 def label_counts(labels: np.ndarray) -> dict[int, int]:
     """The ids a label map holds (0 left out) and how many pixels each covers."""
-    counts = np.bincount(np.asarray(labels, np.uint8).ravel(), minlength=256)
+    counts = pixel_counts(np.asarray(labels, np.uint8))
     return {int(i): int(counts[i]) for i in np.flatnonzero(counts[1:]) + 1}
 
 

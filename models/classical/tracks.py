@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from models.base import Image, Labels, SoftMap
 from models.classical.flow import F32
+from models.classical.labelmaps import pixel_counts
 
 _BINS = 16  # histogram bins per colour channel (16^3 = 4096 colours)
 
@@ -44,7 +45,7 @@ def colour_posterior(image: Image, labels: Labels, ids: NDArray[np.uint8]) -> F3
 
 def label_ids(labels: Labels) -> list[int]:
     """The non-zero labels present, in increasing order (`np.unique` of a uint8 map, by counting)."""
-    return [int(k) for k in np.flatnonzero(np.bincount(labels.ravel(), minlength=256)) if k != 0]
+    return [int(k) for k in np.flatnonzero(pixel_counts(labels)) if k != 0]
 
 
 class Tracks:

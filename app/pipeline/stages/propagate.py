@@ -87,10 +87,12 @@ def fuse_labels(
     """The segment stage's labels, corrected where the propagation is at least ``override``
     confident (if set), and how sure the result is."""
     agree = own == carried
-    take = ~agree & (confidence >= override) if override is not None else np.zeros_like(agree)
-    final = np.where(take, carried, own).astype(np.uint8)
-    sure = np.where(agree, (1.0 + confidence) / 2.0, np.where(take, confidence, 1.0 - confidence))
-    return final, sure.astype(np.float32)
+    confidence = np.asarray(confidence, np.float32)
+    sure = np.where(agree, (np.float32(1.0) + confidence) / np.float32(2.0), np.float32(1.0) - confidence)
+    if override is None:
+        return np.asarray(own, np.uint8).copy(), sure
+    take = ~agree & (confidence >= override)
+    return np.where(take, carried, own).astype(np.uint8), np.where(take, confidence, sure).astype(np.float32)
 
 
 def fill_character_holes(project: Project, frame: int, labels: np.ndarray, judged: np.ndarray | None = None) -> np.ndarray:
