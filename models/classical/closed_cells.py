@@ -52,21 +52,22 @@ IN_PALETTE = 0.01
 def join_closed_cells(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> list[Labels]:
     """``labels`` with each drawing's closed cells joined to the character whose parts lie on both
     sides of them (see the module docstring). Other kinds (text, effects) neither take nor lose pixels."""
-    palettes = shot_palettes(frames, labels, kinds)
+    codes = [colour_index(np.asarray(image, np.uint8)) for image in frames]  # read by both passes
+    palettes = shot_palettes(codes, labels, kinds)
     out = []
-    for image, lab, kind in zip(frames, labels, kinds, strict=True):
+    for image, code, lab, kind in zip(frames, codes, labels, kinds, strict=True):
         characters = [k for k, v in kind.items() if v == "character" and k in palettes]
-        out.append(join_drawing(np.asarray(image), np.asarray(lab), characters, palettes) if characters
+        out.append(join_drawing(np.asarray(image), code, np.asarray(lab), characters, palettes) if characters
                    else np.asarray(lab))
     return out
 
 
-def shot_palettes(frames: Sequence[Image], labels: Sequence[Labels],
+def shot_palettes(codes: Sequence[NDArray[np.uint16]], labels: Sequence[Labels],
                   kinds: Sequence[dict[int, str]]) -> dict[int, NDArray[np.float64]]:
-    """Per character id, the share of each `colour_index` bin over its pixels in every drawing of the shot."""
+    """Per character id, the share of each `colour_index` bin over its pixels in every drawing of the
+    shot (``codes``: each drawing's `colour_index`)."""
     counts: dict[int, NDArray[np.int64]] = {}
-    for image, lab, kind in zip(frames, labels, kinds, strict=True):
-        code = colour_index(np.asarray(image, np.uint8))
+    for code, lab, kind in zip(codes, labels, kinds, strict=True):
         for k in (k for k, v in kind.items() if v == "character"):
             own = np.asarray(lab) == k
             if own.any():
@@ -74,9 +75,10 @@ def shot_palettes(frames: Sequence[Image], labels: Sequence[Labels],
     return {k: c / max(1, int(c.sum())) for k, c in counts.items() if c.any()}
 
 
-def join_drawing(image: Image, labels: Labels, characters: Sequence[int],
+def join_drawing(image: Image, code: NDArray[np.uint16], labels: Labels, characters: Sequence[int],
                  palettes: dict[int, NDArray[np.float64]]) -> Labels:
-    """One drawing's ``labels`` with its closed cells joined to ``characters`` (`join_closed_cells`)."""
+    """One drawing's ``labels`` with its closed cells joined to ``characters`` (`join_closed_cells`;
+    ``code``: the drawing's `colour_index`)."""
     out = np.array(labels, copy=True)
     free = (labels == 0) & ~line_art(image)
     n, found = cv2.connectedComponents(free.astype(np.uint8), connectivity=4)
@@ -87,7 +89,6 @@ def join_drawing(image: Image, labels: Labels, characters: Sequence[int],
     reach = max(2, round(BETWEEN * min(labels.shape)))
     r = max(1, round(AROUND * min(labels.shape)))
     ring_disc = np.asarray(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)), np.uint8)
-    code = colour_index(np.asarray(image, np.uint8))
     flat = cells[free]
     for k in characters:
         own = out == k
