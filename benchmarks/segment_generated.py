@@ -33,11 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo.generator import GeneratedFrame, generate_shots
 from app.eval.layers import ShotMatch, match_shot
+from app.pipeline.stages.segment import REFINEMENTS, refine_labels
 from app.pipeline.stages.shot import analyse_shot
-from models.classical.character_borders import settle_borders
-from models.classical.closed_cells import join_closed_cells
-from models.classical.outline_snap import snap_outlines
-from models.classical.plate_check import check_shot
 from models.classical.segmentation import ClassicalSegmenter
 
 
@@ -53,6 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--backtrack", action="store_true", help="with the backward tracking pass (off by default)")
     args = ap.parse_args(argv)
     seg = ClassicalSegmenter(backtrack=args.backtrack)
+    left_out = {"plate check": args.no_plate_check, "outline snap": args.no_outline_snap,
+                "borders": args.no_borders, "closed cells": args.no_closed_cells}
+    skip = {step for step in REFINEMENTS if left_out[step]}
     fg_ious: list[float] = []
     char_ious: list[float] = []
     fragments = characters = 0
@@ -67,20 +67,10 @@ def main(argv: list[str] | None = None) -> None:
             images = [t.image for t in truth]
             times = list(range(len(images)))
             # As the segment stage runs it: the shot's camera first (the segmenter reads its estimate),
-            # then the check of its masks against the plate stitched through the refined camera, then
-            # the snap of each drawing's masks to their outlines, the borders between characters, the
-            # closed cells between a character's parts.
+            # then the stage's second look at the labels (`refine_labels`, through the refined camera).
             estimate, refined = analyse_shot(images, times)
             out = seg.segment_shot(images, transforms=estimate, times=times)
-            pred = [o.labels for o in out]
-            if not args.no_plate_check:
-                pred = check_shot(images, pred, [dict(o.kinds) for o in out], refined)
-            if not args.no_outline_snap:
-                pred = snap_outlines(images, pred, [dict(o.kinds) for o in out])
-            if not args.no_borders:
-                pred = settle_borders(images, pred, [dict(o.kinds) for o in out])
-            if not args.no_closed_cells:
-                pred = join_closed_cells(images, pred, [dict(o.kinds) for o in out])
+            pred = refine_labels(images, [o.labels for o in out], [dict(o.kinds) for o in out], refined, skip)
             labels = [t.labels for t in truth]
             text = [{k for k, v in o.kinds.items() if v == "text"} for o in out]
             tp = sum(int(((p > 0) & (t > 0)).sum()) for p, t in zip(pred, labels, strict=True))

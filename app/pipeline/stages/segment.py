@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -13,11 +14,41 @@ from app.pipeline.register import annotator_embedder, register_shot
 from app.pipeline.stages.common import StageContext, shot_pictures
 from app.pipeline.stages.shot import FAILED, camera_kwargs, fail_all, stage_camera
 from app.store import Shot
+from models.base import Image, Labels
 from models.classical.background_pieces import background_tracks
 from models.classical.character_borders import settle_borders
 from models.classical.closed_cells import join_closed_cells
+from models.classical.geometry import Matrix
 from models.classical.outline_snap import snap_outlines
 from models.classical.plate_check import check_shot
+
+# The steps of `refine_labels`, by name (`benchmarks/segment_generated.py` leaves any out to measure it).
+REFINEMENTS = ("plate check", "outline snap", "borders", "closed cells")
+
+
+def refine_labels(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]],
+                  transforms: Sequence[Matrix], skip: Collection[str] = ()) -> list[Labels]:
+    """The weight-free segmenter's labels of a shot's drawings, looked at again now that the whole
+    shot has labels, in this order (each step but those named in ``skip``, of `REFINEMENTS`):
+
+    - plate check: runs of a character's mask that show the background stitched from outside every
+      mask (through the refined camera ``transforms``) are cut (`plate_check`);
+    - outline snap: each drawing's own line art - wall runs reached from outside its outline are cut,
+      the outline's ring joins the mask (`outline_snap`);
+    - borders: the border between two touching characters moves to where their colours part
+      (`character_borders`: the segmenter parts them by geometry);
+    - closed cells: a part a drawing's mask missed, closed by its line art between the character's
+      parts and in the character's colours, joins it (`closed_cells`: a still skirt)."""
+    out = list(labels)
+    if "plate check" not in skip:
+        out = check_shot(frames, out, kinds, transforms)
+    if "outline snap" not in skip:
+        out = snap_outlines(frames, out, kinds)
+    if "borders" not in skip:
+        out = settle_borders(frames, out, kinds)
+    if "closed cells" not in skip:
+        out = join_closed_cells(frames, out, kinds)
+    return out
 
 
 def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
@@ -60,20 +91,10 @@ def run_segment(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         seen = ctx.backend("segmenter").segment_shot(frames, **shot_level)
         background: set[int] = set()
         if camera is not None:
-            # A second look now that the shot has labels: runs of a character's mask that show the
-            # background stitched from outside every mask (through the refined camera) are cut.
+            # A second look now that the shot has labels (`refine_labels`).
             refined = camera.for_frames(ctx.project, indices)
             drawing_kinds: list[dict[int, str]] = [dict(r.kinds) for r in seen]
-            checked = check_shot(frames, [r.labels for r in seen], drawing_kinds, refined)
-            # Then each drawing's own line art: wall runs reached from outside its outline are cut,
-            # the outline's ring joins the mask (`outline_snap`).
-            checked = snap_outlines(frames, checked, drawing_kinds)
-            # Then the border between two touching characters moves to where their colours part
-            # (`character_borders`: the segmenter parts them by geometry).
-            checked = settle_borders(frames, checked, drawing_kinds)
-            # Then a part a drawing's mask missed, closed by its line art between the character's
-            # parts and in the character's colours, joins it (`closed_cells`: a still skirt).
-            checked = join_closed_cells(frames, checked, drawing_kinds)
+            checked = refine_labels(frames, [r.labels for r in seen], drawing_kinds, refined)
             seen = [replace(r, labels=lab) for r, lab in zip(seen, checked, strict=True)]
             # Tracks whose colours the other drawings show as background there are no objects.
             background = background_tracks(frames, checked, drawing_kinds, refined)
