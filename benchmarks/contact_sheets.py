@@ -96,11 +96,11 @@ def main() -> None:
     cut_rows, plate_rows = [], []
     characters = project.objects.ids_of_kind("character")
     for f in frames:
-        image = project.frame(f)
-        h, w = image.shape[:2]
         # What an export writes of the characters: the pixels burnt-in text hides painted from the
         # character and given to it, the text itself (its own object) left out.
         view = FrameData(project, FrameItem(f, 0, [], {}))
+        image = view.image
+        h, w = image.shape[:2]
         a8 = characters_alpha(view.object_labels, view.object_alpha, characters)
         a = a8.astype(np.float32)[..., None] / 255.0
         # The colour an export writes: at soft pixels the foreground solved against the clean plate.
@@ -110,7 +110,7 @@ def main() -> None:
         e = (eff if eff is not None else np.zeros((h, w), np.uint8)).astype(np.float32)[..., None] / 255.0
         solo = (e * image).astype(np.uint8)
         cut_rows.append(np.hstack([tile(image, f"frame {f}"), tile(cut, "cut-out"), tile(solo, "effects solo")]))
-        clean = project.layers.read("clean", f)
+        clean = view.clean
         conf = project.layers.read("plate_confidence", f)
         if clean is not None and conf is not None:
             share = 100.0 * float((conf < 128).mean())
