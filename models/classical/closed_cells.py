@@ -30,9 +30,8 @@ from numpy.typing import NDArray
 from models.base import Image, Labels
 from models.classical.filters import line_art
 from models.classical.outline_snap import AROUND
-from models.classical.tracks import colour_index
+from models.classical.tracks import COLOUR_BINS, colour_index
 
-BINS = 4096  # `colour_index` bins (16 levels per channel)
 MAX_SHARE = 0.5  # of the character's mask in the drawing
 MIN_AREA = 10  # px: smaller cells are the line art's own specks
 # Share of the frame's short side within which the mask lies on both sides of a cell's pixel (22 px
@@ -71,7 +70,7 @@ def shot_palettes(codes: Sequence[NDArray[np.uint16]], labels: Sequence[Labels],
         for k in (k for k, v in kind.items() if v == "character"):
             own = np.asarray(lab) == k
             if own.any():
-                counts[k] = counts.get(k, np.zeros(BINS, np.int64)) + np.bincount(code[own], minlength=BINS)
+                counts[k] = counts.get(k, np.zeros(COLOUR_BINS, np.int64)) + np.bincount(code[own], minlength=COLOUR_BINS)
     return {k: c / max(1, int(c.sum())) for k, c in counts.items() if c.any()}
 
 
@@ -100,7 +99,7 @@ def join_drawing(image: Image, code: NDArray[np.uint16], labels: Labels, charact
             continue
         in_cells = candidate[cells] & free
         ring = (cv2.dilate(own.astype(np.uint8), ring_disc) > 0) & (out == 0) & ~in_cells
-        wall = np.bincount(code[ring], minlength=BINS) / max(1, int(ring.sum()))
+        wall = np.bincount(code[ring], minlength=COLOUR_BINS) / max(1, int(ring.sum()))
         own_colour = (wall[code] < RARE) & (palettes[k][code] >= IN_PALETTE)
         coloured = np.bincount(flat, weights=own_colour[free], minlength=n) / np.maximum(area, 1)
         joins = (candidate & (coloured >= COLOURED))[cells] & free & (out == 0)

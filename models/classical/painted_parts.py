@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from models.base import Image, Labels
-from models.classical.tracks import colour_index
+from models.classical.tracks import COLOUR_BINS, colour_index
 
 # Least share of a piece's pixels in colours the drawing's characters hold for it to be painted: between
 # the effects' 0.57 and the character pieces' 0.80 (0.6 gives the same output on the 10 tuning seeds).
@@ -48,5 +48,5 @@ def painted_pieces(image: Image, labels: Labels, light: Set[int]) -> set[int]:
     if total == 0:
         return set()
     code = colour_index(np.asarray(image, np.uint8))
-    theirs = np.bincount(code[core], minlength=4096) >= PRESENT * total
+    theirs = np.bincount(code[core], minlength=COLOUR_BINS) >= PRESENT * total
     return {oid for oid in light if float(theirs[code[labels == oid]].mean()) >= SHARE}

@@ -15,6 +15,7 @@ from models.classical.flow import F32
 from models.classical.labelmaps import pixel_counts
 
 _BINS = 16  # histogram bins per colour channel (16^3 = 4096 colours)
+COLOUR_BINS = _BINS**3  # the bins of `colour_index`
 
 
 def colour_index(image: Image) -> NDArray[np.uint16]:
