@@ -21,6 +21,7 @@ from models.classical.closed_cells import join_closed_cells
 from models.classical.geometry import Matrix
 from models.classical.outline_snap import snap_outlines
 from models.classical.plate_check import check_shot
+from models.classical.tracks import label_ids
 
 # The steps of `refine_labels`, by name (`benchmarks/segment_generated.py` leaves any out to measure it).
 REFINEMENTS = ("plate check", "outline snap", "borders", "closed cells")
@@ -131,7 +132,7 @@ def identity_embedder(ctx: StageContext) -> Any:
 def ensure_registered(ctx: StageContext, shot: Shot, labels: dict[int, np.ndarray]) -> None:
     """Register tracks the segment stage found before registration existed (projects segmented by
     older versions), so that no track reaches ``masks`` unlinked."""
-    present = {int(t) for lab in labels.values() for t in np.unique(lab) if t}
+    present = {t for lab in labels.values() for t in label_ids(lab)}
     if all(ctx.project.objects.track(shot.start, t) is not None for t in present):
         return
     keys = ctx.project.drawing_keys
