@@ -38,10 +38,6 @@ SMOOTH = 9
 HIDDEN_HEAD = 0.15
 # A run beside a face whose pixels are at least this share in the head's own hair colours is that hair.
 OWN_HAIR = 0.5
-# A run towards another face in the blob is a head of its own when it stops this many face widths short
-# of that face's box (seed 21's third shot: a 20 px run, 39 px from the other box, face 44 px wide);
-# nearer, it is that face's own hair or shoulder.
-SHORT_OF_FACE = 1 / 3
 
 
 def object_shift(prev_image: Image, mask: NDArray[np.bool_], image: Image, search: int) -> tuple[int, int]:
@@ -235,10 +231,8 @@ def split_hidden(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
     split it (the carried object is the two of them). The cue: at eye level (the face box's rows from
     a tenth to seven tenths) the blob goes on beyond the face box's side by at least ``reach`` face
     widths (median over the rows; a head's own hair ends at about the face box, shoulders are lower).
-    On a side where another face of the blob lies, the run must stop `SHORT_OF_FACE` face widths short
-    of that face's box (a hidden head between two characters, seed 21's third shot), and the cut ends
-    halfway between the run's end and that box. What of the blob lies beyond the face box's edge on
-    that side (the column from the sliver's head to its feet) becomes a new component;
+    Only the sides with no other face in the blob are looked at. What of the blob lies beyond the face
+    box's edge on that side (the column from the sliver's head to its feet) becomes a new component;
     the head box is the sliver's width by the face's height, beside the face box. A sliver drawn
     mostly in the colours of the front head's own hair (`_own_hair`) is that hair: a close-up's
     locks reach past its face box at eye level too (onepiece_demo's Luffy)."""
@@ -251,15 +245,14 @@ def split_hidden(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
         c = int(comps[cy, cx])
         if c == 0:
             continue
-        others = [faces[j] for j, (y, x) in enumerate(centres) if (y, x) != (cy, cx) and comps[y, x] == c]
+        others = [faces[j][0] for j, (y, x) in enumerate(centres) if (y, x) != (cy, cx) and comps[y, x] == c]
         region = comps == c
         rows = region[max(0, fy + fh // 10):max(0, min(h, fy + 7 * fh // 10))]
         if rows.shape[0] == 0:
             continue
         for side in (-1, 1):
-            # The gap to the nearest other face's box on this side, if any.
-            gaps = [(ox - fx - fw) if side > 0 else (fx - ox - ow) for ox, _, ow, _ in others if (ox - fx) * side > 0]
-            gap = min(gaps) if gaps else None
+            if any((x - fx) * side > 0 for x in others):
+                continue
             # The run of blob pixels from the box's edge outwards, per row.
             if side < 0:
                 strip = rows[:, max(0, fx - fw):max(0, fx)][:, ::-1]
@@ -272,11 +265,6 @@ def split_hidden(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
             # A blob that runs on to the frame's edge there is a close-up's own hair (or a shoulder)
             # leaving the picture, not a head beside it: a hidden head ends inside the picture.
             off_frame = width == strip.shape[1] and (fx - fw < 0 if side < 0 else fx + 2 * fw > w)
-            # Between two faces: a run that reaches near the other face's box is that one's hair or
-            # shoulder; one that stops short of it is a head between them, cut halfway across the gap.
-            if gap is not None and width > gap - SHORT_OF_FACE * fw:
-                continue
-            span = w if gap is None else (width + gap) // 2  # how far from the box's edge the cut reaches
             if width >= reach * fw and width >= 2 and not off_frame \
                     and not _own_hair(image, region, (fx, fy, fw, fh), side, width):
                 heads.append((fx - width, fy, width, fh) if side < 0 else (fx + fw, fy, width, fh))
@@ -284,10 +272,8 @@ def split_hidden(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
                 cut = region & (out == c)
                 if side < 0:
                     cut[:, max(0, fx):] = False
-                    cut[:, :max(0, fx - span)] = False
                 else:
                     cut[:, :min(w, fx + fw)] = False
-                    cut[:, min(w, fx + fw + span):] = False
                 out[cut] = k
     return out, heads
 
