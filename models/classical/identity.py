@@ -32,6 +32,12 @@ MIN_PIXELS = 64  # smaller appearances say nothing about colour
 # generated clips (seeds 11-14, 20-29 through the real segment stage; 31-45 with true tracks).
 LINK_THRESHOLD = 0.30
 LOOSE, MARGIN = 0.06, 0.08
+# A brief track's loose band (`link_tracks`): described from a drawing or three, often small, its distance
+# to its own object is noisier than a whole track's. Tuning seeds 61-90: character 3 of seed 72, on
+# screen in 3 of 10 drawings, 0.361 from its object and 0.496 from the next, became a new object. Over
+# 46-90 this band changes that decision only. Whole tracks keep LOOSE: characters first seen in a shot
+# come 0.335-0.40 from another's object there, 0.1-0.2 clear of the next (seeds 61-90).
+BRIEF_LOOSE = 0.10
 WHOLE_WEIGHT, TOP_WEIGHT = 0.55, 0.35  # of the distance; coarse shape has the rest
 COST_CAP = 1.5  # x LINK_THRESHOLD: the Hungarian's cost of a pair is capped there (see `link_tracks`)
 CONTACT = 3  # px: core pixels keep this far from other objects
@@ -377,6 +383,7 @@ def link_tracks(
     A sure link comes before a loose one, though: every track's links under ``threshold`` (the main
     tracks', then the brief ones') are made before any in the loose band, so a character first seen in
     this shot, loosely near an object, does not take it from a brief track that is surely that object.
+    A brief track's loose band is ``BRIEF_LOOSE`` wide, not ``LOOSE``: few drawings describe it.
 
     ``fragments``: known objects seen only as pieces of a character (`register.fragment_objects`: brief
     tracks half the size of their shot's others). Only a brief track is linked to one: a piece the
@@ -400,10 +407,10 @@ def link_tracks(
     taken: set[int] = set()
     held: dict[int, float] = {}  # object column -> cost of the track of this shot that surely holds it
     holders: set[int] = set()  # rows (tracks) of this shot that surely hold an object
-    for rows, loose in ((main, False), (rest, False), (main, True), (rest, True)):
+    for rows, loose, band in ((main, False, LOOSE), (rest, False, LOOSE), (main, True, LOOSE), (rest, True, BRIEF_LOOSE)):
         rows = [r for r in rows if out[t_ids[r]] is None]
         cols = [c for c in range(len(o_ids)) if c not in taken]
-        for r, c in _assign(cost, rows, cols, threshold, held, loose, holders, near):
+        for r, c in _assign(cost, rows, cols, threshold, held, loose, holders, near, band):
             out[t_ids[r]] = o_ids[c]
             taken.add(c)
     return out
@@ -411,7 +418,7 @@ def link_tracks(
 
 def _assign(cost: NDArray[np.float64], rows: list[int], cols: list[int], threshold: float,
             held: dict[int, float], loose: bool = True, holders: set[int] | None = None,
-            near: NDArray[np.float64] | None = None) -> list[tuple[int, int]]:
+            near: NDArray[np.float64] | None = None, band: float = LOOSE) -> list[tuple[int, int]]:
     """The Hungarian pairs of ``cost[rows][:, cols]`` that `link_tracks` keeps (row, column of ``cost``).
 
     ``held``: objects (columns) that tracks of this shot linked under ``threshold``, with that cost;
@@ -431,7 +438,7 @@ def _assign(cost: NDArray[np.float64], rows: list[int], cols: list[int], thresho
     held.update({c: float(cost[r, c]) for r, c in kept})
     holders.update(r for r, _ in kept)
     for r, c in pairs if loose else ():
-        if cost[r, c] >= threshold + LOOSE or cost[r, c] < threshold:
+        if cost[r, c] >= threshold + band or cost[r, c] < threshold:
             continue
         # An object that a track of this shot, surely linked to another object, also comes under the
         # threshold of is that track's character too (two objects of one character, which
