@@ -16,6 +16,7 @@ from app.pipeline.stages.shot import FAILED, camera_kwargs, fail_all, stage_came
 from app.store import Shot
 from models.base import Image, Labels
 from models.classical.background_pieces import background_tracks
+from models.classical.box_blocks import cut_box_blocks
 from models.classical.character_borders import settle_borders
 from models.classical.closed_cells import join_closed_cells
 from models.classical.geometry import Matrix
@@ -24,7 +25,7 @@ from models.classical.plate_check import check_shot
 from models.classical.tracks import label_ids
 
 # The steps of `refine_labels`, by name (`benchmarks/segment_generated.py` leaves any out to measure it).
-REFINEMENTS = ("plate check", "outline snap", "borders", "closed cells")
+REFINEMENTS = ("plate check", "outline snap", "borders", "closed cells", "box blocks")
 
 
 def refine_labels(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]],
@@ -39,7 +40,9 @@ def refine_labels(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequ
     - borders: the border between two touching characters moves to where their colours part
       (`character_borders`: the segmenter parts them by geometry);
     - closed cells: a part a drawing's mask missed, closed by its line art between the character's
-      parts and in the character's colours, joins it (`closed_cells`: a still skirt)."""
+      parts and in the character's colours, joins it (`closed_cells`: a still skirt);
+    - box blocks: a block of wall GrabCut's box left in a character's mask, behind a long straight
+      side with no line art along it, is cut back to where the character's outline begins (`box_blocks`)."""
     out = list(labels)
     if "plate check" not in skip:
         out = check_shot(frames, out, kinds, transforms)
@@ -49,6 +52,8 @@ def refine_labels(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequ
         out = settle_borders(frames, out, kinds)
     if "closed cells" not in skip:
         out = join_closed_cells(frames, out, kinds)
+    if "box blocks" not in skip:
+        out = cut_box_blocks(frames, out, kinds)
     return out
 
 

@@ -1,0 +1,139 @@
+"""Blocks of wall a character's mask took in with GrabCut's box, cut back from the box's straight sides.
+
+Where the shot's median plate holds the characters who walk over a building, the segmenter's GrabCut
+keeps a rectangular block of that building between two characters or beside one, and the plate check
+cannot tell it from them. A character is enclosed by its own dark outline; the block is not: its sides
+are long, straight and axis-aligned (the box's, or the painted building's own edges), with no line art
+along them. Per drawing and character, the rule
+
+- finds the mask's straight sides: runs of at least `SIDE` of the frame's short side, along a row or
+  a column, of edge pixels (beside a pixel that is not the character's: the outside or another
+  object) with no line art within `NEAR_LINE` px;
+- from each side (8-connected), floods the mask off the line art in the side's colour (within
+  `SAME_COLOUR` of its median, 4-connected): the block, up to where the character's outline or its
+  own fills begin;
+- cuts the block to background when it is a block, not a part of the character: at least
+  `MIN_BLOCK` of the frame and at most `MAX_SHARE` of the mask; neither ink dark nor light on average
+  (`DARK`..`LIGHT` for its darkest channel: white clothes and pale skin need no outline against a
+  light wall, and impact frames are two inks); and enclosed by line art on under `LINED` of its
+  border (a fill the mask's side cuts across is outlined elsewhere).
+
+Measured on the 10 tuning seeds of `benchmarks/segment_generated.py` (docs/results.md, "Round 20
+(wt-U)"), with each guard: the small regions the flood reaches are mostly a character's trousers or
+legs beside a straight side; the large ones are almost all wall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from models.base import Image, Labels
+from models.classical.filters import line_art
+
+K3 = np.ones((3, 3), np.uint8)
+CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+# A straight side is this share of the frame's short side long, at least (15 px at 216 p; tuning seeds,
+# character IoU 10 / 15 / 20 / 25 px: 0.7340 / 0.7333 / 0.7323 / 0.7320, fragmentation 1.07 at 10 px,
+# 1.05 else).
+SIDE = 0.07
+NEAR_LINE = 1  # px: line art this near an edge pixel outlines it (2 px: character IoU 0.7335)
+# Sum of the three channels' differences from the side's median colour within which the flood goes
+# (tuning seeds 20 / 30 / 45: character IoU 0.7326 / 0.7333 / 0.7342, fragmentation 1.05 / 1.05 / 1.07).
+SAME_COLOUR = 30
+# A block is this share of the frame's pixels at least (200 px at 384 x 216; tuning seeds 0 / 100 / 200 /
+# 300 px: character IoU 0.7334 / 0.7331 / 0.7333 / 0.7325; under 200 px the cuts were a character's
+# trousers or legs as often as wall: seeds 12@20, 23@0 and 25@0 lost 0.010-0.020 at 0 px, 0.004-0.006 at 200).
+MIN_BLOCK = 0.0024
+MAX_SHARE = 0.5  # of the character's mask in the drawing (0.3: the same figures)
+# Mean darkest channel of a block outside which it stays: ink (impact frames) or light (white clothes,
+# pale skin). Tuning seeds, light 200 / 220 / 240: character IoU 0.7326 / 0.7333 / 0.7331.
+DARK = 50.0
+LIGHT = 220.0
+# Share of a block's border on line art (within 1 px) from which it is an outlined fill and stays
+# (tuning seeds 0.4 / 0.5 / 0.6: character IoU 0.7328 / 0.7333 / 0.7333).
+LINED = 0.5
+
+
+def cut_box_blocks(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> list[Labels]:
+    """``labels`` with each drawing's box blocks cut from its character masks (see the module
+    docstring); other kinds (text, effects) stay."""
+    out = []
+    for image, lab, kind in zip(frames, labels, kinds, strict=True):
+        characters = [k for k, v in kind.items() if v == "character"]
+        out.append(cut_drawing(np.asarray(image), np.asarray(lab), characters) if characters else np.asarray(lab))
+    return out
+
+
+def cut_drawing(image: Image, labels: Labels, characters: Sequence[int]) -> Labels:
+    """One drawing's ``labels`` with the box blocks of ``characters``' masks cut to background."""
+    out = np.array(labels, copy=True)
+    strokes = line_art(image)
+    near_line = cv2.dilate(strokes.astype(np.uint8), K3, iterations=NEAR_LINE) > 0
+    lined = cv2.dilate(strokes.astype(np.uint8), K3) > 0
+    colour = np.asarray(image, np.int16)
+    short = min(labels.shape)
+    length = max(3, round(SIDE * short))
+    min_block = MIN_BLOCK * labels.size
+    for k in characters:
+        own = out == k
+        area = int(own.sum())
+        if not area:
+            continue
+        sides = straight_sides(own, near_line, length)
+        if not sides.any():
+            continue
+        n, pieces = cv2.connectedComponents(sides.astype(np.uint8), connectivity=8)
+        cut = np.zeros(own.shape, bool)
+        for piece in range(1, n):
+            side = pieces == piece
+            block = _flood(colour, own & ~strokes, side)
+            size = int(block.sum())
+            if size < min_block or size > MAX_SHARE * area:
+                continue
+            darkest = float(colour[block].min(axis=1).mean())
+            if not DARK <= darkest < LIGHT:
+                continue
+            border = (cv2.dilate(block.astype(np.uint8), CROSS) > 0) & ~block
+            if int((border & lined).sum()) >= LINED * int(border.sum()):
+                continue
+            cut |= block
+        out[cut] = 0
+    return out
+
+
+def straight_sides(own: NDArray[np.bool_], near_line: NDArray[np.bool_], length: int) -> NDArray[np.bool_]:
+    """The edge pixels of ``own`` away from ``near_line`` that lie in straight runs of ``length`` or
+    more: along a row where the pixel above (or below) is not ``own``, along a column where the pixel
+    to the left (or right) is not."""
+    free = own & ~near_line
+    off = np.pad(~own, 1, constant_values=False)  # beyond the frame is not an edge
+    above, below = off[:-2, 1:-1], off[2:, 1:-1]
+    left, right = off[1:-1, :-2], off[1:-1, 2:]
+    row = np.ones((1, length), np.uint8)
+    sides = np.zeros(own.shape, bool)
+    for beside, line, last in ((above, row, (length - 1, 0)), (below, row, (length - 1, 0)),
+                               (left, row.T, (0, length - 1)), (right, row.T, (0, length - 1))):
+        # An opening by a straight line keeps exactly the pixels of runs at least that long: the
+        # erosion marks each run's first ``length`` pixels' start, the dilation spreads it back.
+        edge = (free & beside).astype(np.uint8)
+        starts = cv2.erode(edge, line, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        sides |= cv2.dilate(starts, line, anchor=last, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    return sides
+
+
+def _flood(colour: NDArray[np.int16], free: NDArray[np.bool_], side: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The pixels of ``free`` 4-connected to ``side`` through pixels within `SAME_COLOUR` of the side's
+    median colour."""
+    median = np.median(colour[side], axis=0)
+    same = free & (np.abs(colour - median).sum(axis=2) <= SAME_COLOUR)
+    _, found = cv2.connectedComponents(same.astype(np.uint8), connectivity=4)
+    regions = np.asarray(found, np.int32)
+    touched = np.unique(regions[side & same])
+    touched = touched[touched > 0]
+    if not len(touched):
+        return np.zeros(free.shape, bool)
+    return np.asarray(np.isin(regions, touched))

@@ -1,0 +1,77 @@
+"""A block of wall GrabCut's box left in a character's mask (`box_blocks.cut_box_blocks`): behind
+long straight sides with no line art it is cut back to the character's outline; the character, a
+fill the mask's straight side cuts across (outlined elsewhere), a light block, a small one and other
+objects' pixels stay."""
+
+from __future__ import annotations
+
+import numpy as np
+from flat_figures import GREEN_HAIR, PINK, SKY, draw_figure
+
+from models.classical.box_blocks import cut_box_blocks, straight_sides
+
+X = 60  # the figure's left column; it is 24 px wide, rows 10-91
+BUILDING = (215, 198, 168)  # a painted wall, no outline
+BLOCK = np.s_[30:92, X + 24 : X + 50]  # beside the figure's right outline
+KINDS = {1: "character", 3: "text"}
+
+
+def _drawing(wall: tuple[int, int, int] = BUILDING, block: tuple[slice, slice] = BLOCK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A figure over the sky beside a flat block of ``wall``; the figure's mask (object 1) holds the
+    block too; a text object sits in a corner. Returns the picture, the mask and the figure's truth."""
+    img = np.zeros((120, 160, 3), np.uint8)
+    img[:] = SKY
+    img[block] = wall
+    truth = np.zeros((120, 160), np.uint8)
+    draw_figure(img, truth, 1, X, GREEN_HAIR, PINK)
+    labels = truth.copy()
+    labels[block] = 1
+    labels[100:110, 5:30] = 3
+    return img, labels, truth
+
+
+def test_the_block_beside_the_character_is_cut() -> None:
+    img, labels, truth = _drawing()
+    out = cut_box_blocks([img], [labels], [KINDS])[0]
+    assert (out[BLOCK] == 0).all()
+    assert np.array_equal(out == 1, truth == 1)  # the figure, outline and fills, stays whole
+    assert (out[100:110, 5:30] == 3).all()
+
+
+def test_a_fill_the_masks_side_cuts_across_stays() -> None:
+    img, _, truth = _drawing()
+    labels = truth.copy()
+    labels[60:92] = 0  # the mask ends straight across the body's fill (rows 42-75), then the legs
+    assert straight_sides(labels == 1, np.zeros(labels.shape, bool), 8)[59, X + 2 : X + 22].all()
+    out = cut_box_blocks([img], [labels], [KINDS])[0]
+    assert np.array_equal(out, labels)  # outlined on three sides: a part of the character
+
+
+def test_a_light_block_stays() -> None:
+    img, labels, _ = _drawing(wall=(250, 250, 250))  # white clothes need no outline against a light wall
+    out = cut_box_blocks([img], [labels], [KINDS])[0]
+    assert np.array_equal(out, labels)
+
+
+def test_a_small_block_stays() -> None:
+    block = np.s_[80:92, X + 24 : X + 27]  # 36 px: under MIN_BLOCK of the frame
+    img, labels, _ = _drawing(block=block)
+    out = cut_box_blocks([img], [labels], [KINDS])[0]
+    assert np.array_equal(out, labels)
+
+
+def test_other_kinds_keep_their_blocks() -> None:
+    img, labels, _ = _drawing()
+    out = cut_box_blocks([img], [labels], [{1: "effect", 3: "text"}])[0]
+    assert np.array_equal(out, labels)
+
+
+def test_straight_sides_need_the_length_and_no_line_art() -> None:
+    own = np.zeros((20, 30), bool)
+    own[5:15, 5:25] = True  # a 20 x 10 box
+    sides = straight_sides(own, np.zeros(own.shape, bool), 12)
+    assert sides[5, 5:25].all() and sides[14, 5:25].all()  # top and bottom: 20 px
+    assert not sides[6:14, 5].any()  # the left and right sides are 10 px: too short
+    inked = np.zeros(own.shape, bool)
+    inked[5, 14] = True  # a line pixel splits the top side into 9 + 10 px
+    assert not straight_sides(own, inked, 12)[5].any()
