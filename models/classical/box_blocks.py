@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 
 from models.base import Image, Labels
 from models.classical.filters import line_art
+from models.classical.labelmaps import refine_characters
 
 K3 = np.ones((3, 3), np.uint8)
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -61,11 +62,7 @@ LINED = 0.5
 def cut_box_blocks(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> list[Labels]:
     """``labels`` with each drawing's box blocks cut from its character masks (see the module
     docstring); other kinds (text, effects) stay."""
-    out = []
-    for image, lab, kind in zip(frames, labels, kinds, strict=True):
-        characters = [k for k, v in kind.items() if v == "character"]
-        out.append(cut_drawing(np.asarray(image), np.asarray(lab), characters) if characters else np.asarray(lab))
-    return out
+    return refine_characters(frames, labels, kinds, cut_drawing)
 
 
 def cut_drawing(image: Image, labels: Labels, characters: Sequence[int]) -> Labels:

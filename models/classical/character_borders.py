@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Labels
+from models.classical.labelmaps import refine_characters
 from models.classical.tracks import colour_index
 
 # Reach of the border, as a share of the frame's short side (4 px at 216 p). Tuning seeds, character
@@ -44,11 +45,7 @@ MIN_CORE = 50
 
 def settle_borders(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> list[Labels]:
     """``labels`` with each drawing's borders between characters settled (`settle_drawing`)."""
-    out = []
-    for image, lab, kind in zip(frames, labels, kinds, strict=True):
-        characters = [k for k, v in kind.items() if v == "character"]
-        out.append(settle_drawing(np.asarray(image), np.asarray(lab), characters))
-    return out
+    return refine_characters(frames, labels, kinds, settle_drawing)
 
 
 def settle_drawing(image: Image, labels: Labels, characters: Sequence[int]) -> Labels:

@@ -3,13 +3,16 @@ characters, and giving a character the holes its outline encloses."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from models.base import Labels
+from models.base import Image, Labels
+
+# One drawing's labels refined for the given character ids (`outline_snap.snap_drawing`, ...).
+DrawingRefinement = Callable[[Image, Labels, Sequence[int]], Labels]
 
 # OpenCV counts in float32, exact below 2**24 pixels (a 4K frame has 8.3 million).
 _EXACT_COUNT = 1 << 24
@@ -134,3 +137,14 @@ def streaks(mask: NDArray[np.uint8], thickness: int = 5, min_length: float = 0.0
         held = thick[ya:yb, max(0, x - 2) : x + 1].any() and thick[ya:yb, max(0, x + bw - 1) : x + bw + 2].any()
         long[c] = min(rw, rh) <= thickness + 1 and not held
     return np.asarray(long[comp])
+
+
+def refine_characters(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]],
+                      refine: DrawingRefinement) -> list[Labels]:
+    """Each drawing's ``labels`` through ``refine`` with the ids its ``kinds`` call characters; a drawing
+    with none stays as it is. The segment stage's mask refinements over a shot share this loop."""
+    out = []
+    for image, lab, kind in zip(frames, labels, kinds, strict=True):
+        characters = [k for k, v in kind.items() if v == "character"]
+        out.append(refine(np.asarray(image), np.asarray(lab), characters) if characters else np.asarray(lab))
+    return out

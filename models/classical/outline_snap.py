@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from models.base import Image, Labels
 from models.classical.filters import line_art
+from models.classical.labelmaps import refine_characters
 from models.classical.tracks import more_frequent_on
 
 K3 = np.ones((3, 3), np.uint8)
@@ -54,11 +55,7 @@ BRIGHTER = 20.0
 def snap_outlines(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]]) -> list[Labels]:
     """``labels`` with each drawing's character masks snapped to their outlines (`snap_drawing`);
     other kinds (text, effects) stay."""
-    out = []
-    for image, lab, kind in zip(frames, labels, kinds, strict=True):
-        characters = [k for k, v in kind.items() if v == "character"]
-        out.append(snap_drawing(np.asarray(image), np.asarray(lab), characters) if characters else np.asarray(lab))
-    return out
+    return refine_characters(frames, labels, kinds, snap_drawing)
 
 
 def snap_drawing(image: Image, labels: Labels, characters: Sequence[int]) -> Labels:
