@@ -1,7 +1,8 @@
 """A block of wall GrabCut's box left in a character's mask (`box_blocks.cut_box_blocks`): behind
 long straight sides with no line art it is cut back to the character's outline; the character, a
 fill the mask's straight side cuts across (outlined elsewhere), a light block, a small one and other
-objects' pixels stay."""
+objects' pixels stay. A building in two tones is cut whole: each tone floods from its own piece of
+the straight sides."""
 
 from __future__ import annotations
 
@@ -36,6 +37,17 @@ def test_the_block_beside_the_character_is_cut() -> None:
     assert (out[BLOCK] == 0).all()
     assert np.array_equal(out == 1, truth == 1)  # the figure, outline and fills, stays whole
     assert (out[100:110, 5:30] == 3).all()
+
+
+def test_both_faces_of_a_two_tone_building_are_cut() -> None:
+    img, labels, truth = _drawing()
+    shade = np.s_[30:92, X + 24 : X + 32]  # the shaded face beside the figure, the lit face beyond it
+    img[shade] = (150, 135, 110)
+    # One straight side (top, right, bottom: 8-connected) is mostly the lit face's colour: flooded in
+    # its median alone, the shaded face stayed in the mask.
+    out = cut_box_blocks([img], [labels], [KINDS])[0]
+    assert (out[BLOCK] == 0).all()
+    assert np.array_equal(out == 1, truth == 1)
 
 
 def test_a_fill_the_masks_side_cuts_across_stays() -> None:

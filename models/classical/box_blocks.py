@@ -9,9 +9,11 @@ along them. Per drawing and character, the rule
 - finds the mask's straight sides: runs of at least `SIDE` of the frame's short side, along a row or
   a column, of edge pixels (beside a pixel that is not the character's: the outside or another
   object) with no line art within `NEAR_LINE` px;
-- from each side (8-connected), floods the mask off the line art in the side's colour (within
-  `SAME_COLOUR` of its median, 4-connected): the block, up to where the character's outline or its
-  own fills begin;
+- parts the sides into pieces: one side's run (along a row or a column, 8-connected) up to where
+  its colour steps by more than `SAME_COLOUR` from one pixel to the next (a building's lit and
+  shaded faces, its roof and wall, meet on one straight side);
+- from each piece, floods the mask off the line art in the piece's colour (within `SAME_COLOUR` of
+  its median, 4-connected): the block, up to where the character's outline or its own fills begin;
 - cuts the block to background when it is a block, not a part of the character: at least
   `MIN_BLOCK` of the frame and at most `MAX_SHARE` of the mask; neither ink dark nor light on average
   (`DARK`..`LIGHT` for its darkest channel: white clothes and pale skin need no outline against a
@@ -80,13 +82,8 @@ def cut_drawing(image: Image, labels: Labels, characters: Sequence[int]) -> Labe
         area = int(own.sum())
         if not area:
             continue
-        sides = straight_sides(own, near_line, length)
-        if not sides.any():
-            continue
-        n, pieces = cv2.connectedComponents(sides.astype(np.uint8), connectivity=8)
         cut = np.zeros(own.shape, bool)
-        for piece in range(1, n):
-            side = pieces == piece
+        for side in side_pieces(straight_runs(own, near_line, length), colour):
             block = _flood(colour, own & ~strokes, side)
             size = int(block.sum())
             if size < min_block or size > MAX_SHARE * area:
@@ -106,20 +103,48 @@ def straight_sides(own: NDArray[np.bool_], near_line: NDArray[np.bool_], length:
     """The edge pixels of ``own`` away from ``near_line`` that lie in straight runs of ``length`` or
     more: along a row where the pixel above (or below) is not ``own``, along a column where the pixel
     to the left (or right) is not."""
+    sides = np.zeros(own.shape, bool)
+    for runs, _ in straight_runs(own, near_line, length):
+        sides |= runs
+    return sides
+
+
+def straight_runs(own: NDArray[np.bool_], near_line: NDArray[np.bool_],
+                  length: int) -> list[tuple[NDArray[np.bool_], int]]:
+    """`straight_sides` by the side they face (above, below, left, right), each with the axis its
+    runs go along (1: rows, 0: columns)."""
     free = own & ~near_line
     off = np.pad(~own, 1, constant_values=False)  # beyond the frame is not an edge
     above, below = off[:-2, 1:-1], off[2:, 1:-1]
     left, right = off[1:-1, :-2], off[1:-1, 2:]
     row = np.ones((1, length), np.uint8)
-    sides = np.zeros(own.shape, bool)
-    for beside, line, last in ((above, row, (length - 1, 0)), (below, row, (length - 1, 0)),
-                               (left, row.T, (0, length - 1)), (right, row.T, (0, length - 1))):
+    out = []
+    for beside, line, last, axis in ((above, row, (length - 1, 0), 1), (below, row, (length - 1, 0), 1),
+                                     (left, row.T, (0, length - 1), 0), (right, row.T, (0, length - 1), 0)):
         # An opening by a straight line keeps exactly the pixels of runs at least that long: the
         # erosion marks each run's first ``length`` pixels' start, the dilation spreads it back.
         edge = (free & beside).astype(np.uint8)
         starts = cv2.erode(edge, line, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        sides |= cv2.dilate(starts, line, anchor=last, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
-    return sides
+        out.append((cv2.dilate(starts, line, anchor=last, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0, axis))
+    return out
+
+
+def side_pieces(runs: list[tuple[NDArray[np.bool_], int]], colour: NDArray[np.int16]) -> list[NDArray[np.bool_]]:
+    """The pieces of the straight ``runs`` (`straight_runs`) that each flood in one colour: each facing's
+    runs (8-connected), parted where the colour steps by more than `SAME_COLOUR` to the next pixel
+    along the run. One median over a side that turns a corner, or runs along a building's shaded and
+    lit faces, is neither face's colour: the flood from it stopped at the first face (tuning seeds,
+    character IoU: one piece per 8-connected side 0.7333, per facing 0.7339, parted at colour
+    steps too 0.7344, false plain background 0.0412 -> 0.0393, missed as background 0.0489 the same)."""
+    pieces: list[NDArray[np.bool_]] = []
+    for runs_of_facing, axis in runs:
+        if not runs_of_facing.any():
+            continue
+        step = np.abs(colour - np.roll(colour, -1, axis=axis)).sum(axis=2) > SAME_COLOUR
+        parted = runs_of_facing & ~(step & np.roll(runs_of_facing, -1, axis=axis))
+        n, found = cv2.connectedComponents(parted.astype(np.uint8), connectivity=8)
+        pieces.extend(np.asarray(found == piece) for piece in range(1, n))
+    return pieces
 
 
 def _flood(colour: NDArray[np.int16], free: NDArray[np.bool_], side: NDArray[np.bool_]) -> NDArray[np.bool_]:
