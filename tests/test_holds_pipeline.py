@@ -147,10 +147,8 @@ def test_weight_free_results_with_holds_equal_computing_each_drawing(tmp_path: P
 
     from app.demo.generator import generate_shots
     from app.ingest.importer import import_source
+    from app.pipeline.stages.segment import refine_labels
     from app.pipeline.stages.shot import stored_camera
-    from models.classical.character_borders import settle_borders
-    from models.classical.outline_snap import snap_outlines
-    from models.classical.plate_check import check_shot
     from models.classical.segmentation import ClassicalSegmenter
 
     video = generate_shots(31, width=192, height=108, shots=2, frames_per_shot=6)
@@ -185,13 +183,10 @@ def test_weight_free_results_with_holds_equal_computing_each_drawing(tmp_path: P
             pictures = [held.frame(f) for f in drawings]
             direct = ClassicalSegmenter().segment_shot(pictures, transforms=camera.for_frames(held, drawings, estimate=True),
                                                        times=drawings)
-            # ... and the stage's second look against the plate stitched from outside the masks.
-            checked = check_shot(pictures, [r.labels for r in direct], [dict(r.kinds) for r in direct],
-                                 camera.for_frames(held, drawings))
-            # ... and each drawing's snap to its outlines.
-            checked = snap_outlines(pictures, checked, [dict(r.kinds) for r in direct])
-            # ... and the borders between touching characters, by their colours.
-            checked = settle_borders(pictures, checked, [dict(r.kinds) for r in direct])
+            # ... and the stage's second look at the labels (plate check, outline snap, borders, closed
+            # cells, box blocks), the one function the stage calls.
+            checked = refine_labels(pictures, [r.labels for r in direct], [dict(r.kinds) for r in direct],
+                                    camera.for_frames(held, drawings))
             for f, labels in zip(drawings, checked, strict=True):
                 stored = held.layers.read("segmentation", f)
                 assert stored is not None and np.array_equal(stored, labels), f
