@@ -9,12 +9,17 @@ from __future__ import annotations
 import numpy as np
 from flat_figures import GREEN_HAIR, PINK, SKY, draw_figure
 
-from models.classical.box_blocks import cut_box_blocks, straight_sides
+from models.classical.box_blocks import cut_box_blocks, straight_runs
 
 X = 60  # the figure's left column; it is 24 px wide, rows 10-91
 BUILDING = (215, 198, 168)  # a painted wall, no outline
 BLOCK = np.s_[30:92, X + 24 : X + 50]  # beside the figure's right outline
 KINDS = {1: "character", 3: "text"}
+
+
+def straight_sides(own: np.ndarray, near_line: np.ndarray, length: int) -> np.ndarray:
+    """The straight runs of every facing (`straight_runs`) as one mask."""
+    return np.logical_or.reduce([runs for runs, _ in straight_runs(own, near_line, length)])
 
 
 def _drawing(wall: tuple[int, int, int] = BUILDING, block: tuple[slice, slice] = BLOCK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
