@@ -48,11 +48,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-borders", action="store_true", help="leave out the border between characters settled by colour")
     ap.add_argument("--no-closed-cells", action="store_true", help="leave out the closed cells joined to characters")
     ap.add_argument("--no-box-blocks", action="store_true", help="leave out the box blocks cut from characters")
+    ap.add_argument("--no-outline-reach", action="store_true", help="leave out the masks grown onto a faint outline")
     ap.add_argument("--backtrack", action="store_true", help="with the backward tracking pass (off by default)")
     args = ap.parse_args(argv)
     seg = ClassicalSegmenter(backtrack=args.backtrack)
     left_out = {"plate check": args.no_plate_check, "outline snap": args.no_outline_snap,
-                "borders": args.no_borders, "closed cells": args.no_closed_cells, "box blocks": args.no_box_blocks}
+                "borders": args.no_borders, "closed cells": args.no_closed_cells, "box blocks": args.no_box_blocks,
+                "outline reach": args.no_outline_reach}
     skip = {step for step in REFINEMENTS if left_out[step]}
     fg_ious: list[float] = []
     char_ious: list[float] = []

@@ -20,12 +20,13 @@ from models.classical.box_blocks import cut_box_blocks
 from models.classical.character_borders import settle_borders
 from models.classical.closed_cells import join_closed_cells
 from models.classical.geometry import Matrix
+from models.classical.outline_reach import reach_outlines
 from models.classical.outline_snap import snap_outlines
 from models.classical.plate_check import check_shot
 from models.classical.tracks import label_ids
 
 # The steps of `refine_labels`, by name (`benchmarks/segment_generated.py` leaves any out to measure it).
-REFINEMENTS = ("plate check", "outline snap", "borders", "closed cells", "box blocks")
+REFINEMENTS = ("plate check", "outline snap", "borders", "closed cells", "box blocks", "outline reach")
 
 
 def refine_labels(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]],
@@ -42,7 +43,9 @@ def refine_labels(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequ
     - closed cells: a part a drawing's mask missed, closed by its line art between the character's
       parts and in the character's colours, joins it (`closed_cells`: a still skirt);
     - box blocks: a block of wall GrabCut's box left in a character's mask, behind a long straight
-      side with no line art along it, is cut back to where the character's outline begins (`box_blocks`)."""
+      side with no line art along it, is cut back to where the character's outline begins (`box_blocks`);
+    - outline reach: a mask that stopped on the character's fill one pixel short of a faint outline
+      (over a dark wall) takes that outline pixel (`outline_reach`)."""
     out = list(labels)
     if "plate check" not in skip:
         out = check_shot(frames, out, kinds, transforms)
@@ -54,6 +57,8 @@ def refine_labels(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequ
         out = join_closed_cells(frames, out, kinds)
     if "box blocks" not in skip:
         out = cut_box_blocks(frames, out, kinds)
+    if "outline reach" not in skip:
+        out = reach_outlines(frames, out, kinds)
     return out
 
 
