@@ -26,7 +26,7 @@ from models.classical.morphology import hull_points
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
-__all__ = ["IdTracker", "carry_labels", "components", "hulls", "object_shift", "split_hidden", "split_merged"]
+__all__ = ["IdTracker", "carry_labels", "components", "faced_labels", "hulls", "object_shift", "split_hidden", "split_merged"]
 
 # Template matching works on at most this many pixels per object (larger ones are matched at a
 # coarser scale): a character's translation does not need every pixel.
@@ -38,6 +38,13 @@ SMOOTH = 9
 HIDDEN_HEAD = 0.15
 # A run beside a face whose pixels are at least this share in the head's own hair colours is that hair.
 OWN_HAIR = 0.5
+# In a blob split by faces, a carried object that no face core is on but that held one in an earlier
+# drawing (a character passing behind another) keeps the pixels it was carried to, except those whose
+# colour is in a faced object's palette and not in its own: a palette is the colour bins holding at
+# least this share of the object's pixels in the frame before, where it had its own track. On the 10
+# tuning seeds of segment_generated, character IoU 0.7333 -> 0.7392; without the earlier face (a piece
+# of a faced character's body kept apart, 24@0) 0.7358; keeping only its own palette's pixels 0.7228.
+FACELESS_PALETTE = 0.05
 
 
 def object_shift(prev_image: Image, mask: NDArray[np.bool_], image: Image, search: int) -> tuple[int, int]:
@@ -167,7 +174,9 @@ class IdTracker:
 
 
 def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequence[Box],
-                 previous: NDArray[np.uint8] | None, min_share: float = 0.2) -> NDArray[np.int32]:
+                 previous: NDArray[np.uint8] | None, min_share: float = 0.2,
+                 previous_frame: tuple[NDArray[np.uint8], Image] | None = None,
+                 characters: set[int] | None = None) -> NDArray[np.int32]:
     """Split components that hold two characters: two faces, or two objects of the previous frame.
 
     Anime characters who stand or walk close together are one blob to background subtraction. A
@@ -175,7 +184,10 @@ def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
     face (`_nearest_face`: the column under each head); one that covers at
     least ``min_share`` of two objects of the previous frame (``previous``: its labels warped into
     this frame) goes pixel by pixel to the nearest of them. New pieces get new component numbers;
-    the tracker then gives them ids.
+    the tracker then gives them ids. In a blob split by faces, a carried object of ``characters``
+    (ids that held a face core earlier) with no face core now - a character passing behind another -
+    keeps the carried pixels whose colours are not only the faced objects' (``previous_frame``: the
+    frame before's labels and picture, warped into this frame, give each object's palette).
     """
     out = comps.copy()
     k = int(comps.max())
@@ -216,7 +228,62 @@ def split_merged(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequ
         for j in range(1, n_seeds):
             k += 1
             out[region & (owner == j)] = k
+        if previous is not None and prev_area is not None and previous_frame is not None and characters:
+            for keep in _faceless_carried(region, image, seeded, previous, prev_area, previous_frame, min_share,
+                                          characters):
+                k += 1
+                out[keep] = k
     return out
+
+
+def faced_labels(labels: NDArray[np.uint8], faces: Sequence[Box]) -> set[int]:
+    """The labels most of each face box's core lies on."""
+    out = set()
+    for face in faces:
+        under = np.bincount(labels[_core(face)].ravel(), minlength=256)
+        under[0] = 0
+        if under.any():
+            out.add(int(under.argmax()))
+    return out
+
+
+def _palette(px: NDArray[np.uint8], share: float) -> NDArray[np.bool_]:
+    """Colour bins (32 levels a channel) holding at least ``share`` of the pixels."""
+    counts = np.bincount(_bins(px), minlength=512)
+    return np.asarray(counts >= share * max(1, len(px)))
+
+
+def _bins(px: NDArray[np.uint8]) -> NDArray[np.int64]:
+    q = px.astype(np.int64) >> 5
+    return np.asarray((q[..., 0] << 6) | (q[..., 1] << 3) | q[..., 2])
+
+
+def _faceless_carried(region: NDArray[np.bool_], image: NDArray[np.uint8], seeded: Sequence[Box],
+                      previous: NDArray[np.uint8], prev_area: NDArray[np.int64],
+                      previous_frame: tuple[NDArray[np.uint8], Image], min_share: float,
+                      characters: set[int]) -> list[NDArray[np.bool_]]:
+    """The pixels each carried object of ``characters`` with no face core on it keeps in a blob split
+    by faces (see FACELESS_PALETTE): where it was carried, less the pixels whose colour is in a faced
+    object's palette and not in its own."""
+    prev_labels, prev_image = previous_frame
+    counts = np.bincount(previous[region], minlength=256)
+    faced = faced_labels(previous, seeded)
+    faceless = [int(o) for o in np.flatnonzero(counts) if o and int(o) not in faced
+                and counts[o] >= min_share * prev_area[o] and counts[o] >= 0.1 * region.sum()
+                and int(o) in characters]
+    if not faceless:
+        return []
+    theirs = np.zeros(512, bool)
+    for o in faced:
+        theirs |= _palette(prev_image[prev_labels == o], FACELESS_PALETTE)
+    frame_bins = _bins(image)
+    kept = []
+    for o in faceless:
+        own = _palette(prev_image[prev_labels == o], FACELESS_PALETTE)
+        keep = region & (previous == o) & ~(theirs & ~own)[frame_bins]
+        if keep.any():
+            kept.append(keep)
+    return kept
 
 
 def split_hidden(comps: NDArray[np.int32], image: NDArray[np.uint8], faces: Sequence[Box],
