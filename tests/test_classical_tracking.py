@@ -9,7 +9,7 @@ import numpy as np
 from app.demo.generator import generate_shots
 from models.classical.grouping import FrameTracks, group_tracks
 from models.classical.segmentation import ClassicalSegmenter
-from models.classical.tracking import carry_labels, object_shift, split_hidden, split_merged
+from models.classical.tracking import add_palettes, carry_labels, object_shift, split_hidden, split_merged
 
 
 def _figure(img: np.ndarray, lab: np.ndarray, oid: int, x: int, colour: tuple[int, int, int]) -> None:
@@ -93,6 +93,30 @@ def test_a_faceless_character_between_two_faces_keeps_its_carried_pixels_in_its_
     # A carried piece that never held a face (a piece of a faced character's body) keeps nothing:
     # the blob goes by the face columns, and the blue one's pixels go to the nearer face.
     out = split_merged(comps, img, faces, carried, previous_frame=(lab, img), characters={1, 2})
+    assert set(np.unique(out[lab == 3])) <= {out[25, 50], out[25, 86]}
+
+
+def test_a_faceless_object_in_a_faced_tracks_colours_keeps_nothing() -> None:
+    """A piece of a faced character's body, split off earlier and carried into a blob with two faces, is
+    drawn in colours that character's track drew in over the shot: it goes by the face columns. A hidden
+    character's colours are in no faced track's palette: it keeps its carried pixels."""
+    img, lab = _three_in_a_row(58)
+    faces = [(42, 16, 16, 16), (78, 16, 16, 16)]
+    comps = (lab > 0).astype(np.int32)
+    carried = np.where(lab == 3, 0, lab).astype(np.uint8)
+    carried[np.roll(lab == 3, -3, axis=1) & (lab > 0)] = 3
+    palettes: dict[int, np.ndarray] = {}
+    add_palettes(palettes, lab, img)  # each track's colours: green, red, blue and the ink
+    out = split_merged(comps, img, faces, carried, previous_frame=(lab, img), characters={1, 2, 3},
+                       track_palettes={1: palettes[1], 2: palettes[2]})
+    ids, counts = np.unique(out[lab == 3], return_counts=True)
+    assert int(ids[counts.argmax()]) not in (out[25, 50], out[25, 86])
+    # The green one's track drew in blue in an earlier drawing (the blue body was its own, split off
+    # since): the blue object is a piece of it and keeps nothing.
+    earlier: dict[int, np.ndarray] = {}
+    add_palettes(earlier, np.where(lab == 3, 1, lab).astype(np.uint8), img)
+    out = split_merged(comps, img, faces, carried, previous_frame=(lab, img), characters={1, 2, 3},
+                       track_palettes={1: palettes[1] | earlier[1], 2: palettes[2]})
     assert set(np.unique(out[lab == 3])) <= {out[25, 50], out[25, 86]}
 
 

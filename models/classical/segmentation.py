@@ -69,6 +69,7 @@ from models.classical.threads import results_in_order
 from models.classical.track_changes import cut_changed_tracks
 from models.classical.tracking import (
     IdTracker,
+    add_palettes,
     carry_labels,
     components,
     faced_labels,
@@ -178,6 +179,7 @@ class ClassicalSegmenter:
         agreement: list[float] = []  # plate agreement of the frames so far
         tracker = IdTracker()
         faced_ids: set[int] = set()  # ids that held a face core in a drawing: characters, not pieces
+        track_palettes: dict[int, NDArray[np.bool_]] = {}  # each id's colours over the drawings so far
 
         # Faces first, for the whole shot: a face the detector misses in some drawings is carried
         # there from the nearest drawings that show it unchanged (`faces.carry_faces`).
@@ -259,11 +261,12 @@ class ClassicalSegmenter:
                     comps, heads = split_hidden(comps, ev.small, ev.faces)
                     comps = split_merged(comps, ev.small, ev.faces, carried,
                                          previous_frame=None if warped_prev is None else (warped_prev, warped_img),
-                                         characters=faced_ids)
+                                         characters=faced_ids, track_palettes=track_palettes)
                     ev.faces = ev.faces + heads  # the shot's grouping keeps the two heads apart
                     ids = tracker.assign(comps, carried)
                     labels_small = ids[comps].astype(np.uint8)
                     faced_ids |= faced_labels(labels_small, ev.faces)
+                    add_palettes(track_palettes, labels_small, ev.small)
                     if NO_NEW_ON_STRONG and strong[i] and carried is not None:
                         # A strong flash undone: its stretched noise makes pieces of nothing (seed 522's
                         # "Effect 1"); the objects carried into it take what they overlap, the rest is background.
