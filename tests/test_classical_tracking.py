@@ -9,7 +9,7 @@ import numpy as np
 from app.demo.generator import generate_shots
 from models.classical.grouping import FrameTracks, group_tracks
 from models.classical.segmentation import ClassicalSegmenter
-from models.classical.tracking import carry_labels, object_shift, split_hidden, split_merged
+from models.classical.tracking import add_palettes, carry_labels, object_shift, split_hidden, split_merged
 
 
 def _figure(img: np.ndarray, lab: np.ndarray, oid: int, x: int, colour: tuple[int, int, int]) -> None:
@@ -59,6 +59,65 @@ def test_a_blob_with_two_faces_splits_between_the_columns_under_the_heads() -> N
         ids, counts = np.unique(out[lab == oid], return_counts=True)
         assert counts.max() >= 0.9 * counts.sum(), (oid, ids, counts)
     assert out[lab == 1].max() != out[lab == 2].max()
+
+
+def _three_in_a_row(x_back: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three touching figures in one blob: green (1) and red (2) in front, blue (3) between and behind
+    them, its left edge at ``x_back``."""
+    img = np.full((100, 160, 3), (150, 200, 240), np.uint8)
+    lab = np.zeros((100, 160), np.uint8)
+    for oid, x, colour in [(3, x_back, (60, 60, 230)), (1, 40, (90, 200, 90)), (2, 76, (230, 90, 90))]:
+        _figure(img, lab, oid, x, colour)
+    return img, lab
+
+
+def test_a_faceless_character_between_two_faces_keeps_its_carried_pixels_in_its_own_colours() -> None:
+    img, lab = _three_in_a_row(58)
+    faces = [(42, 16, 16, 16), (78, 16, 16, 16)]  # the blue one's face is not found
+    comps = (lab > 0).astype(np.int32)
+    # Carried from the frame before, where all three had tracks: blue's carried position is 3 px off
+    # to the left, over the green one's body.
+    carried = np.where(lab == 3, 0, lab).astype(np.uint8)
+    carried[np.roll(lab == 3, -3, axis=1) & (lab > 0)] = 3
+    out = split_merged(comps, img, faces, carried, previous_frame=(lab, img), characters={1, 2, 3})
+    blue = out[lab == 3]
+    ids, counts = np.unique(blue, return_counts=True)
+    mine = int(ids[counts.argmax()])
+    assert mine not in (out[25, 50], out[25, 86]) and counts.max() >= 0.7 * blue.size
+    # The green one's fill under blue's carried position is in its colours, not blue's: it stays with
+    # the green face (only the ink both are drawn in goes with the carried position).
+    green_fill = (lab == 1) & (img == (90, 200, 90)).all(axis=2)
+    assert (out[green_fill] == out[25, 50]).all()
+    assert (out[lab == 1] == out[25, 50]).mean() > 0.85
+    assert (out[lab == 2] == out[25, 86]).mean() > 0.95
+    # A carried piece that never held a face (a piece of a faced character's body) keeps nothing:
+    # the blob goes by the face columns, and the blue one's pixels go to the nearer face.
+    out = split_merged(comps, img, faces, carried, previous_frame=(lab, img), characters={1, 2})
+    assert set(np.unique(out[lab == 3])) <= {out[25, 50], out[25, 86]}
+
+
+def test_a_faceless_object_in_a_faced_tracks_colours_keeps_nothing() -> None:
+    """A piece of a faced character's body, split off earlier and carried into a blob with two faces, is
+    drawn in colours that character's track drew in over the shot: it goes by the face columns. A hidden
+    character's colours are in no faced track's palette: it keeps its carried pixels."""
+    img, lab = _three_in_a_row(58)
+    faces = [(42, 16, 16, 16), (78, 16, 16, 16)]
+    comps = (lab > 0).astype(np.int32)
+    carried = np.where(lab == 3, 0, lab).astype(np.uint8)
+    carried[np.roll(lab == 3, -3, axis=1) & (lab > 0)] = 3
+    palettes: dict[int, np.ndarray] = {}
+    add_palettes(palettes, lab, img)  # each track's colours: green, red, blue and the ink
+    out = split_merged(comps, img, faces, carried, previous_frame=(lab, img), characters={1, 2, 3},
+                       track_palettes={1: palettes[1], 2: palettes[2]})
+    ids, counts = np.unique(out[lab == 3], return_counts=True)
+    assert int(ids[counts.argmax()]) not in (out[25, 50], out[25, 86])
+    # The green one's track drew in blue in an earlier drawing (the blue body was its own, split off
+    # since): the blue object is a piece of it and keeps nothing.
+    earlier: dict[int, np.ndarray] = {}
+    add_palettes(earlier, np.where(lab == 3, 1, lab).astype(np.uint8), img)
+    out = split_merged(comps, img, faces, carried, previous_frame=(lab, img), characters={1, 2, 3},
+                       track_palettes={1: palettes[1] | earlier[1], 2: palettes[2]})
+    assert set(np.unique(out[lab == 3])) <= {out[25, 50], out[25, 86]}
 
 
 def _behind(peek: int) -> tuple[np.ndarray, np.ndarray]:

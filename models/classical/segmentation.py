@@ -67,7 +67,16 @@ from models.classical.static import face_priors, static_evidence, unenclosed
 from models.classical.text import resize_mask, steady_text, text_mask
 from models.classical.threads import results_in_order
 from models.classical.track_changes import cut_changed_tracks
-from models.classical.tracking import IdTracker, carry_labels, components, hulls, split_hidden, split_merged
+from models.classical.tracking import (
+    IdTracker,
+    add_palettes,
+    carry_labels,
+    components,
+    faced_labels,
+    hulls,
+    split_hidden,
+    split_merged,
+)
 from models.classical.unflash import flash_strengths, strongly_undone, unflash_shot
 
 K3 = np.ones((3, 3), np.uint8)
@@ -169,6 +178,8 @@ class ClassicalSegmenter:
         search = max(8, round(0.08 * max(shape[:2]) * s))  # a character's walk in one frame
         agreement: list[float] = []  # plate agreement of the frames so far
         tracker = IdTracker()
+        faced_ids: set[int] = set()  # ids that held a face core in a drawing: characters, not pieces
+        track_palettes: dict[int, NDArray[np.bool_]] = {}  # each id's colours over the drawings so far
 
         # Faces first, for the whole shot: a face the detector misses in some drawings is carried
         # there from the nearest drawings that show it unchanged (`faces.carry_faces`).
@@ -248,10 +259,14 @@ class ClassicalSegmenter:
                     derived.append(None)
                     # A character hidden behind another shows as a second head beside the front one's.
                     comps, heads = split_hidden(comps, ev.small, ev.faces)
-                    comps = split_merged(comps, ev.small, ev.faces, carried)
+                    comps = split_merged(comps, ev.small, ev.faces, carried,
+                                         previous_frame=None if warped_prev is None else (warped_prev, warped_img),
+                                         characters=faced_ids, track_palettes=track_palettes)
                     ev.faces = ev.faces + heads  # the shot's grouping keeps the two heads apart
                     ids = tracker.assign(comps, carried)
                     labels_small = ids[comps].astype(np.uint8)
+                    faced_ids |= faced_labels(labels_small, ev.faces)
+                    add_palettes(track_palettes, labels_small, ev.small)
                     if NO_NEW_ON_STRONG and strong[i] and carried is not None:
                         # A strong flash undone: its stretched noise makes pieces of nothing (seed 522's
                         # "Effect 1"); the objects carried into it take what they overlap, the rest is background.
