@@ -283,9 +283,10 @@ def test_an_eye_the_mask_left_open_is_not_the_background_beside_it() -> None:
 
 
 def _glasses_and_arm() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A face with glasses over a wall, and an arm hanging off the body; the segment mask stops
-    at the ink (the lens rings, the temples, the outline), so the white lenses leak out along
-    the strokes. Returns the picture, that mask, the lenses' insides and the wall beside the arm."""
+    """A face with glasses over a wall, and an arm hanging off the body with a strand of ink between
+    them; the segment mask stops at the ink (the lens rings, the temples, the outline), so the white
+    lenses leak out along the strokes. Returns the picture, that mask, the lenses' insides and the
+    wall beside the arm."""
     h, w = 170, 220
     img = np.full((h, w, 3), (120, 110, 150), np.uint8)  # the wall
     ink = (20, 15, 30)
@@ -302,8 +303,10 @@ def _glasses_and_arm() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     cv2.rectangle(img, (170, 30), (186, 160), (240, 200, 170), -1)  # an arm, joined only at the top
     cv2.rectangle(img, (170, 30), (186, 160), ink, 2)
     cv2.rectangle(img, (150, 30), (170, 40), (240, 200, 170), -1)  # the shoulder
+    cv2.line(img, (150, 70), (170, 70), ink, 3)  # a strand of ink from the face to the arm
     gap = np.zeros((h, w), bool)
-    gap[50:160, 156:164] = True
+    gap[44:67, 154:167] = True  # the wall the strand closes off with the face, the shoulder, the arm
+    gap[75:160, 154:167] = True  # the wall below it, open to the outside
     skin = np.abs(img.astype(int) - (240, 200, 170)).sum(axis=2) < 10
     return img, skin, lenses, gap  # the mask: the skin, up to the ink
 
@@ -313,4 +316,4 @@ def test_holes_the_outline_encloses_are_opaque_and_background_beside_the_arm_is_
     assert not fill_small_holes(mask)[lenses].any()  # the mask alone leaks out along the strokes
     alpha = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]  # a still shot of two frames
     assert alpha[lenses].min() > 0.99  # lenses (and eye whites) inside the ink are the character's
-    assert alpha[gap].max() < 0.01  # the wall beside the arm stays transparent
+    assert alpha[gap].max() < 0.01  # the wall beside the arm stays transparent, closed off by ink or not

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from models.base import Image, Mask, Role, SoftMap
 from models.classical import morphology
 from models.classical.drawings import same_drawing
-from models.classical.filters import colour_distance, guided_filter, line_art
+from models.classical.filters import colour_distance, guided_filter, line_art, masked_median_colour
 from models.classical.geometry import Matrix
 from models.classical.matte_background import known_background, shot_camera
 from models.classical.matte_outline import beyond_outline
@@ -501,8 +501,10 @@ def fill_outlined_holes(image: Image, mask: Mask, band: int, max_fraction: float
     unmasked strokes, and an eye white or a lens stays transparent though the drawing closes it
     (onepiece_demo.mp4: Coby's lenses at frame 0, Luffy's far eye white at frame 88). The strokes
     themselves are left to the solve (added to the mask as rims they cost SAD on the tuning seeds:
-    the ink around false pieces of mask). Background seen between an arm and the body that no
-    stroke closes off stays open, and holes over `max_fraction` of the mask stay open as before."""
+    the ink around false pieces of mask). Background seen between an arm and the body stays open:
+    a hole in the colour of the background around it is `seen_through` (onepiece frame 103: the
+    wall between a strand of Luffy's hair and his cheek, 1.9k px, was made opaque without it), and
+    holes over `max_fraction` of the mask stay open as before."""
     m = np.asarray(mask, bool)
     box = morphology.grown_box(m, 2 * band + 2)
     if box is None:
@@ -513,9 +515,34 @@ def fill_outlined_holes(image: Image, mask: Mask, band: int, max_fraction: float
     holes = closed & ~(sub | strokes)
     if not holes.any():
         return fill_small_holes(m, max_fraction)
+    holes &= ~seen_through(image[box], holes, ~closed, round(SEEN_REACH * max(m.shape)))
     out = m.copy()
     out[box] |= holes
     return fill_small_holes(out, max_fraction)
+
+
+SEEN_REACH = 0.06  # of the frame's long side: the background around a hole that it is compared with
+SEEN_MATCH = 16.0  # Lab distance of medians under which a hole shows that background
+
+
+def seen_through(image: Image, holes: Mask, outside: Mask, reach: int) -> Mask:
+    """The parts of ``holes`` whose median colour (Lab) is within `SEEN_MATCH` of the ``outside``
+    within ``reach`` of them: background seen through the character, not its eye white or lens."""
+    lab = np.asarray(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB), np.uint8)
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    out = np.zeros(holes.shape, bool)
+    h, w = holes.shape
+    for c in range(1, n):
+        x, y, bw, bh = (int(v) for v in stats[c, :4])
+        at = np.s_[max(0, y - reach):min(h, y + bh + reach), max(0, x - reach):min(w, x + bw + reach)]
+        hole, ring = comp[at] == c, outside[at]
+        if int(ring.sum()) < 10:
+            continue
+        win = lab[at]
+        dist = float(np.linalg.norm(masked_median_colour(win, hole) - masked_median_colour(win, ring)))
+        if dist < SEEN_MATCH:
+            out[at] |= hole
+    return out
 
 
 def fill_small_holes(mask: Mask, max_fraction: float = 0.05) -> Mask:
