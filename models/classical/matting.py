@@ -167,7 +167,13 @@ class ClassicalMatter:
         solve = sorted({head[i] for i in wanted})
         shape = np.asarray(masks[0]).shape
         r = self.band or band_width(shape)
-        ms = [fill_outlined_holes(np.asarray(frames[i]), np.asarray(m, bool), r) for i, m in enumerate(masks)]
+        plain = [fill_small_holes(np.asarray(m, bool)) for m in masks]
+        # Holes that only the character's own ink closes (a lens, an eye white on the face's edge):
+        # taken below unless the shot's other frames show background there (between two characters
+        # who walk apart: seeds 48 and 51 of `eval layers`, 1.7k px wrongly filled without that test).
+        outlined = [fill_outlined_holes(np.asarray(frames[i]), np.asarray(m, bool), r) & ~plain[i]
+                    for i, m in enumerate(masks)]
+        ms = [p | o for p, o in zip(plain, outlined, strict=True)]
         # Regions the mask and the frame's border enclose (a torso the segment mask missed between
         # its arms, cut by the frame's bottom): filled below where the evidence says character.
         gaps = [enclosed_gaps(m) for m in ms]
@@ -184,11 +190,13 @@ class ClassicalMatter:
             # deep (`_matte_near`: its ``deep``, three bands in); three pixels more inside keep its
             # 3x3 openings exact.
             # (and at every pixel of the gaps, which `character_gaps` judges).
-            bands = {i: (holes[i] & ~_inner(filled[i], r)) | gaps[i] for i in solve}
+            bands = {i: (holes[i] & ~_inner(filled[i], r)) | gaps[i] | outlined[i] for i in solve}
             backgrounds = known_background(frames, holes, ts, bands)
         done: dict[int, SoftMap] = {}
         for i in solve:
             image, mask = np.asarray(frames[i]), ms[i]
+            if outlined[i].any() and i in backgrounds:
+                mask = mask & ~seen_holes(image, *backgrounds[i], outlined[i])
             if gaps[i].any():
                 background, known = backgrounds.get(i, (image, np.zeros(shape, bool)))
                 mask = mask | character_gaps(image, background, known, gaps[i], filled[i], r)
@@ -519,6 +527,20 @@ def fill_outlined_holes(image: Image, mask: Mask, band: int, max_fraction: float
     out = m.copy()
     out[box] |= holes
     return fill_small_holes(out, max_fraction)
+
+
+def seen_holes(image: Image, background: Image, known: Mask, holes: Mask) -> Mask:
+    """The ``holes`` whose pixels the stitched ``background`` shows as background (``known``, within
+    10 levels) over more than `GAP_SEEN` of them: the shot's other frames saw through there."""
+    n, lab = cv2.connectedComponents(holes.astype(np.uint8), connectivity=4)
+    if n <= 1:
+        return np.zeros(holes.shape, bool)
+    flat = np.asarray(lab, np.intp).ravel()
+    size = np.maximum(np.bincount(flat, minlength=n), 1).astype(np.float64)
+    same = known & (colour_distance(image.astype(np.float32), background.astype(np.float32)) < 10.0)
+    seen = np.bincount(flat, weights=same.ravel(), minlength=n) / size > GAP_SEEN
+    seen[0] = False
+    return np.asarray(seen[lab])
 
 
 SEEN_REACH = 0.06  # of the frame's long side: the background around a hole that it is compared with
