@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.eval.metrics import sad
-from models.classical.matting import ClassicalMatter, exterior_of, make_trimap
+from models.classical.matting import ClassicalMatter, exterior_of, fill_small_holes, make_trimap
 
 
 def _soft_disc(h: int = 120, w: int = 150) -> tuple[np.ndarray, np.ndarray]:
@@ -280,3 +280,57 @@ def test_an_eye_the_mask_left_open_is_not_the_background_beside_it() -> None:
     nothing = np.zeros(mask.shape, bool)
     alpha = ClassicalMatter(band=3).matte_with_background(img, mask, img, nothing, ~nothing)
     assert alpha[frame & mask].mean() > 0.9  # (the channel's feather: 0.95; cut: 0.08)
+
+
+def _glasses_and_arm() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A face with glasses over a wall, and an arm hanging off the body with a strand of ink between
+    them; the segment mask stops at the ink (the lens rings, the temples, the outline), so the white
+    lenses leak out along the strokes. Returns the picture, that mask, the lenses' insides and the
+    wall beside the arm."""
+    h, w = 170, 220
+    img = np.full((h, w, 3), (120, 110, 150), np.uint8)  # the wall
+    ink = (20, 15, 30)
+    cv2.rectangle(img, (40, 20), (150, 130), (240, 200, 170), -1)  # the face
+    cv2.rectangle(img, (40, 20), (150, 130), ink, 2)
+    lenses = np.zeros((h, w), bool)
+    for cx in (78, 112):
+        cv2.circle(img, (cx, 60), 10, (250, 250, 250), -1)  # a white lens
+        cv2.circle(img, (cx, 60), 10, ink, 3)  # its rim
+        cv2.circle(lenses.view(np.uint8), (cx, 60), 6, 1, -1)
+    cv2.line(img, (88, 60), (102, 60), ink, 3)  # the bridge
+    cv2.line(img, (40, 60), (68, 60), ink, 3)  # the temples, out to the outline
+    cv2.line(img, (122, 60), (150, 60), ink, 3)
+    cv2.rectangle(img, (170, 30), (186, 160), (240, 200, 170), -1)  # an arm, joined only at the top
+    cv2.rectangle(img, (170, 30), (186, 160), ink, 2)
+    cv2.rectangle(img, (150, 30), (170, 40), (240, 200, 170), -1)  # the shoulder
+    cv2.line(img, (150, 70), (170, 70), ink, 3)  # a strand of ink from the face to the arm
+    gap = np.zeros((h, w), bool)
+    gap[44:67, 154:167] = True  # the wall the strand closes off with the face, the shoulder, the arm
+    gap[75:160, 154:167] = True  # the wall below it, open to the outside
+    skin = np.abs(img.astype(int) - (240, 200, 170)).sum(axis=2) < 10
+    return img, skin, lenses, gap  # the mask: the skin, up to the ink
+
+
+def test_holes_the_outline_encloses_are_opaque_and_background_beside_the_arm_is_not() -> None:
+    img, mask, lenses, gap = _glasses_and_arm()
+    assert not fill_small_holes(mask)[lenses].any()  # the mask alone leaks out along the strokes
+    alpha = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]  # a still shot of two frames
+    assert alpha[lenses].min() > 0.99  # lenses (and eye whites) inside the ink are the character's
+    assert alpha[gap].max() < 0.01  # the wall beside the arm stays transparent, closed off by ink or not
+
+
+def test_a_hole_two_characters_close_together_stays_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    import models.classical.matting as matting
+
+    # Without the colour test, only who closes the hole decides: the face's own ink closes its lenses,
+    # the face and the arm (two characters here) close the wall between them only together.
+    monkeypatch.setattr(matting, "seen_through", lambda image, holes, outside, reach: np.zeros(holes.shape, bool))
+    img, mask, lenses, gap = _glasses_and_arm()
+    labels = np.where(mask, 1, 0).astype(np.uint8)
+    labels[:, 150:][mask[:, 150:]] = 2  # the shoulder and the arm are another character
+    closed_off = gap.copy()
+    closed_off[70:] = False
+    union = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]
+    assert union[closed_off].min() > 0.99  # from the union of the two, the wall looked enclosed
+    alpha = ClassicalMatter().matte_shot([img, img], [mask, mask], characters=[labels, labels])[0]
+    assert alpha[lenses].min() > 0.99 and alpha[closed_off].max() < 0.01

@@ -468,3 +468,21 @@ def test_export_checks_free_space_and_stops_cleanly_on_a_full_disk(demo: Project
     monkeypatch.setattr(manifest_module, "atomic_write", real_write)
     resumed = export_project(demo, out, format="layers", workers=1)
     assert resumed["skipped"] == 5 and json.loads((out / "manifest.json").read_text())["complete"] is True
+
+
+def test_a_cut_out_keeps_the_unlabelled_holes_its_object_encloses_at_the_mattes_alpha() -> None:
+    labels = np.zeros((80, 120), np.uint8)
+    alpha = np.zeros((80, 120), np.uint8)
+    labels[10:70, 10:70] = 2
+    alpha[10:70, 10:70] = 255
+    labels[25:45, 25:45] = 0  # a lens the mask missed, 20 px wide: its middle is past EDGE_RADIUS
+    labels[50:60, 20:30] = 0  # background seen through the character, which the matte left at 0
+    alpha[50:60, 20:30] = 0
+    labels[15:22, 50:60] = 3  # another object in front: never this one's
+    labels[30:40, 60:80] = 0  # a notch open to the outside: the outside, not a hole
+    alpha[30:40, 60:80] = 200
+    out = object_alpha(labels, alpha, 2)
+    assert (out[25:45, 25:45] == 255).all()
+    assert (out[50:60, 20:30] == 0).all()
+    assert (out[15:22, 50:60] == 0).all()
+    assert (out[33:37, 75:80] == 0).all()  # beyond EDGE_RADIUS of the object, open to the outside

@@ -32,7 +32,30 @@ def object_alpha(labels: np.ndarray, alpha: np.ndarray | None, oid: int) -> np.n
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * EDGE_RADIUS + 1, 2 * EDGE_RADIUS + 1))
     grown = cv2.dilate(own.astype(np.uint8), kernel).astype(bool)
     region = own | (grown & (labels == 0))
+    region |= _enclosed_unlabelled(region, labels)
     return np.where(region, alpha, 0).astype(np.uint8)
+
+
+def _enclosed_unlabelled(region: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The holes of ``region`` that no object labels (label 0 throughout): the matte decided them
+    (an eye white or a lens the mask missed but the character's outline closes, which the matte
+    fills; background seen between an arm and the body, which it leaves at 0). Without them a
+    cut-out showed such a hole beyond ``EDGE_RADIUS`` as transparent whatever the matte said
+    (onepiece_demo.mp4 frame 0: the middle of Coby's lenses)."""
+    out = np.zeros(region.shape, bool)
+    ys, xs = np.nonzero(region)
+    if len(ys) == 0:
+        return out
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    n, comp, stats, _ = cv2.connectedComponentsWithStats((~region[y0:y1, x0:x1]).astype(np.uint8), connectivity=4)
+    h, w = y1 - y0, x1 - x0
+    x, y, bw, bh = (stats[:, i] for i in range(4))
+    inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)  # touches no side of the box: enclosed
+    labelled = np.bincount(comp.ravel(), weights=(labels[y0:y1, x0:x1] != 0).ravel(), minlength=n) > 0
+    keep = inside & ~labelled
+    keep[0] = False  # component 0 is the region itself
+    out[y0:y1, x0:x1] = keep[comp]
+    return out
 
 
 def characters_alpha(labels: np.ndarray, alpha: np.ndarray | None, ids: list[int]) -> np.ndarray:
