@@ -445,6 +445,12 @@ GAP_SEEN = 0.4  # a gap whose pixels the known background shows as background be
 GAP_LIKE = 0.7  # a gap is the character's when this fraction of its pixels has the character's colours
 GAP_DEPTH = 8.0 / 3.0  # bands: a gap thinner than this (8 px at 480x270) is a sliver of background
 GAP_RING = 0.1  # the ring of background that judges the gaps must hold at least this fraction of their pixels
+SEEN_REACH = 0.06  # of the frame's long side: the background around a hole that it is compared with
+# Lab distance of medians under which a hole shows that background. onepiece_demo.mp4: the wall
+# between a strand of Luffy's hair and his cheek (frame 103) is 3.3 from the wall around, Coby's eye
+# white in frames 31-79 15.7 (the unmasked white shirt and hair are in the ring): 16, the enclosure's
+# `fill_enclosed` match, refused that eye in 6 cut-outs; the tuning seeds' mattes are the same with either.
+SEEN_MATCH = 10.0
 
 
 def enclosed_gaps(mask: Mask, max_fraction: float = GAP_FRACTION) -> Mask:
@@ -556,14 +562,6 @@ def seen_holes(image: Image, background: Image, known: Mask, holes: Mask) -> Mas
     seen = np.bincount(flat, weights=same.ravel(), minlength=n) / size > GAP_SEEN
     seen[0] = False
     return np.asarray(seen[lab])
-
-
-SEEN_REACH = 0.06  # of the frame's long side: the background around a hole that it is compared with
-# Lab distance of medians under which a hole shows that background. onepiece_demo.mp4: the wall
-# between a strand of Luffy's hair and his cheek (frame 103) is 3.3 from the wall around, Coby's eye
-# white in frames 31-79 15.7 (the unmasked white shirt and hair are in the ring): 16, the enclosure's
-# `fill_enclosed` match, refused that eye in 6 cut-outs; the tuning seeds' mattes are the same with either.
-SEEN_MATCH = 10.0
 
 
 def seen_through(image: Image, holes: Mask, outside: Mask, reach: int) -> Mask:
