@@ -317,20 +317,3 @@ def test_holes_the_outline_encloses_are_opaque_and_background_beside_the_arm_is_
     alpha = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]  # a still shot of two frames
     assert alpha[lenses].min() > 0.99  # lenses (and eye whites) inside the ink are the character's
     assert alpha[gap].max() < 0.01  # the wall beside the arm stays transparent, closed off by ink or not
-
-
-def test_a_hole_two_characters_close_together_stays_open(monkeypatch: pytest.MonkeyPatch) -> None:
-    import models.classical.matting as matting
-
-    # Without the colour test, only who closes the hole decides: the face's own ink closes its lenses,
-    # the face and the arm (two characters here) close the wall between them only together.
-    monkeypatch.setattr(matting, "seen_through", lambda image, holes, outside, reach: np.zeros(holes.shape, bool))
-    img, mask, lenses, gap = _glasses_and_arm()
-    labels = np.where(mask, 1, 0).astype(np.uint8)
-    labels[:, 150:][mask[:, 150:]] = 2  # the shoulder and the arm are another character
-    closed_off = gap.copy()
-    closed_off[70:] = False
-    union = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]
-    assert union[closed_off].min() > 0.99  # from the union of the two, the wall looked enclosed
-    alpha = ClassicalMatter().matte_shot([img, img], [mask, mask], characters=[labels, labels])[0]
-    assert alpha[lenses].min() > 0.99 and alpha[closed_off].max() < 0.01

@@ -30,7 +30,7 @@ class ShotMatter:
         raise AssertionError("the stage uses matte_shot")
 
     def matte_shot(self, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], transforms: Any = None,
-                   targets: Sequence[int] | None = None, characters: Any = None) -> list[np.ndarray]:
+                   targets: Sequence[int] | None = None) -> list[np.ndarray]:
         wanted = list(range(len(frames))) if targets is None else list(targets)
         self.lent += len(frames) - len(wanted)
         out = []

@@ -147,14 +147,12 @@ class ClassicalMatter:
 
     def matte_shot(
         self, frames: Sequence[Image], masks: Sequence[Mask], transforms: Sequence[Matrix] | None = None,
-        targets: Sequence[int] | None = None, characters: Sequence[NDArray[np.uint8]] | None = None,
+        targets: Sequence[int] | None = None,
     ) -> list[SoftMap]:
         """Mattes for frames of one shot, solved against the background the shot reveals
         (``transforms``: the shot's camera, when already known). With ``targets`` (positions in
         ``frames``) only those mattes are made, in that order; the other frames only lend their
-        background (a stage batch holds a sample of the shot's frames besides the ones it writes).
-        ``characters``: each frame's label map of the characters in ``masks``, when known: a hole
-        closed by ink is then filled only where one character's own ink closes it."""
+        background (a stage batch holds a sample of the shot's frames besides the ones it writes)."""
         n = len(frames)
         wanted = list(range(n)) if targets is None else [int(i) for i in targets]
         if n == 0 or not wanted:
@@ -173,8 +171,13 @@ class ClassicalMatter:
         # Holes that only a character's own ink closes (a lens, an eye white on the face's edge):
         # taken below unless the shot's other frames show background there (`seen_holes`; `eval
         # layers` seed 48: matte SAD 1.6434 without that test, 1.6308 with it, main 1.6223).
-        outlined = [_outlined(np.asarray(frames[i]), np.asarray(m, bool), None if characters is None else characters[i], r)
-                    & ~plain[i] for i, m in enumerate(masks)]
+        # The characters' union as one, not each object alone: the matte reads the union only, so a
+        # merge of two objects leaves it standing (`app.pipeline.carry`). Per object, `eval layers` seed 51
+        # kept 0.94k px of background two characters' outlines close off together open (matte SAD 1.9384
+        # against 1.9506 per connected part and 1.9787 as one); per part, a face its own glasses' ink
+        # cuts in two encloses no lens.
+        outlined = [fill_outlined_holes(np.asarray(frames[i]), np.asarray(m, bool), r) & ~plain[i]
+                    for i, m in enumerate(masks)]
         ms = [p | o for p, o in zip(plain, outlined, strict=True)]
         # Regions the mask and the frame's border enclose (a torso the segment mask missed between
         # its arms, cut by the frame's bottom): filled below where the evidence says character.
@@ -535,19 +538,6 @@ def fill_outlined_holes(image: Image, mask: Mask, band: int, max_fraction: float
     out = m.copy()
     out[box] |= holes
     return fill_small_holes(out, max_fraction)
-
-
-def _outlined(image: Image, mask: Mask, characters: NDArray[np.uint8] | None, band: int) -> Mask:
-    """`fill_outlined_holes` of each character of ``characters`` on its own (of ``mask`` as a whole
-    without them): background between two characters standing close is closed by their two
-    outlines together, a lens or an eye white by one's own (`eval layers` seed 51: 0.94k px of such
-    background were filled from the union, matte SAD 1.9535 -> 1.9787)."""
-    if characters is None:
-        return fill_outlined_holes(image, mask, band)
-    out = np.zeros(mask.shape, bool)
-    for oid in np.flatnonzero(np.bincount(characters.ravel(), minlength=256)[1:]) + 1:
-        out |= fill_outlined_holes(image, characters == oid, band)
-    return out
 
 
 def seen_holes(image: Image, background: Image, known: Mask, holes: Mask) -> Mask:

@@ -35,12 +35,9 @@ def run_matte(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         # in another batch, so the placeholders below are never written.
         def compute(indices: list[int], frames: ShotFrames, batch: list[int]) -> list[np.ndarray]:
             masks = [character_mask(ctx.project, f) for f in indices]
-            # Each character's own labels: a hole is closed by one character's ink, not two's.
-            characters = [np.where(m, ctx.project.masks_or_empty(f), 0).astype(np.uint8) for m, f in zip(masks, indices, strict=True)]
             leads = set(batch)
             wanted = [k for k, f in enumerate(indices) if f in leads]
-            alphas = iter(matter.matte_shot(frames, masks, targets=wanted, characters=characters,
-                                            **camera_kwargs(ctx, camera, indices)))
+            alphas = iter(matter.matte_shot(frames, masks, targets=wanted, **camera_kwargs(ctx, camera, indices)))
             return [next(alphas) if f in leads else NOT_MADE for f in indices]
 
         sampled_shot(ctx, "matte", "matter", "alpha", shot, targets, compute, groups)
