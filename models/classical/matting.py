@@ -173,9 +173,9 @@ class ClassicalMatter:
         # layers` seed 48: matte SAD 1.6434 without that test, 1.6308 with it, main 1.6223).
         # The characters' union as one, not each object alone: the matte reads the union only, so a
         # merge of two objects leaves it standing (`app.pipeline.carry`). Per object, `eval layers` seed 51
-        # kept 0.94k px of background two characters' outlines close off together open (matte SAD 1.9384
-        # against 1.9506 per connected part and 1.9787 as one); per part, a face its own glasses' ink
-        # cuts in two encloses no lens.
+        # kept 0.94k px of background two characters' outlines close off together open (matte SAD 1.9384,
+        # per connected part 1.9506, as one 1.9671); per part, a face its own glasses' ink cuts in two
+        # encloses no lens.
         outlined = [fill_outlined_holes(np.asarray(frames[i]), np.asarray(m, bool), r) & ~plain[i]
                     for i, m in enumerate(masks)]
         ms = [p | o for p, o in zip(plain, outlined, strict=True)]
