@@ -389,12 +389,7 @@ def _own_hair(image: NDArray[np.uint8], region: NDArray[np.bool_], face: Box, si
     hair, run = image[above][region[above]], image[beside][region[beside]]
     if len(hair) < 16 or len(run) == 0:
         return False
-    def bins(px: NDArray[np.uint8]) -> NDArray[np.int64]:
-        q = px.astype(np.int64) >> 5
-        return (q[:, 0] << 6) | (q[:, 1] << 3) | q[:, 2]
-    counts = np.bincount(bins(hair), minlength=512)
-    palette = counts >= 0.05 * len(hair)
-    return bool(palette[bins(run)].mean() >= OWN_HAIR)
+    return bool(_palette(hair, 0.05)[_bins(run)].mean() >= OWN_HAIR)
 
 
 def _core(face: Box) -> tuple[slice, slice]:
