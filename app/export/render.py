@@ -10,6 +10,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from models.classical.labelmaps import filled
+from models.classical.morphology import grown_box
+
 # SDXL's training buckets: about 1024x1024 pixels of area, sides multiples of 64.
 SDXL_BUCKETS: tuple[tuple[int, int], ...] = (
     (1024, 1024), (1088, 960), (960, 1088), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
@@ -43,18 +46,14 @@ def _enclosed_unlabelled(region: np.ndarray, labels: np.ndarray) -> np.ndarray:
     cut-out showed such a hole beyond ``EDGE_RADIUS`` as transparent whatever the matte said
     (onepiece_demo.mp4 frame 0: the middle of Coby's lenses)."""
     out = np.zeros(region.shape, bool)
-    ys, xs = np.nonzero(region)
-    if len(ys) == 0:
+    box = grown_box(region, 0)
+    if box is None:
         return out
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    n, comp, stats, _ = cv2.connectedComponentsWithStats((~region[y0:y1, x0:x1]).astype(np.uint8), connectivity=4)
-    h, w = y1 - y0, x1 - x0
-    x, y, bw, bh = (stats[:, i] for i in range(4))
-    inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)  # touches no side of the box: enclosed
-    labelled = np.bincount(comp.ravel(), weights=(labels[y0:y1, x0:x1] != 0).ravel(), minlength=n) > 0
-    keep = inside & ~labelled
-    keep[0] = False  # component 0 is the region itself
-    out[y0:y1, x0:x1] = keep[comp]
+    holes = filled(region[box].view(np.uint8)) & ~region[box]
+    n, comp = cv2.connectedComponents(holes.view(np.uint8), connectivity=4)
+    labelled = np.bincount(comp.ravel(), weights=(labels[box] != 0).ravel(), minlength=n) > 0
+    labelled[0] = True  # component 0 is the region and its outside
+    out[box] = ~labelled[comp]
     return out
 
 
