@@ -500,8 +500,7 @@ def character_gaps(image: Image, background: Image, known: Mask, gaps: Mask, fil
         return np.zeros(gaps.shape, bool)
     flat = np.asarray(lab, np.intp).ravel()
     size = np.maximum(np.bincount(flat, minlength=n), 1).astype(np.float64)
-    same = known & (colour_distance(image.astype(np.float32), background.astype(np.float32)) < 10.0)
-    seen = np.bincount(flat, weights=same.ravel(), minlength=n) / size
+    seen = _shown_share(image, background, known, flat, size)
     like = more_frequent_on(image, filled & ~gaps, around)
     liked = np.bincount(flat, weights=like.ravel(), minlength=n) / size
     depth = cv2.distanceTransform(np.pad(gaps.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
@@ -548,10 +547,17 @@ def seen_holes(image: Image, background: Image, known: Mask, holes: Mask) -> Mas
         return np.zeros(holes.shape, bool)
     flat = np.asarray(lab, np.intp).ravel()
     size = np.maximum(np.bincount(flat, minlength=n), 1).astype(np.float64)
-    same = known & (colour_distance(image.astype(np.float32), background.astype(np.float32)) < 10.0)
-    seen = np.bincount(flat, weights=same.ravel(), minlength=n) / size > GAP_SEEN
+    seen = _shown_share(image, background, known, flat, size) > GAP_SEEN
     seen[0] = False
     return np.asarray(seen[lab])
+
+
+def _shown_share(image: Image, background: Image, known: Mask, flat: NDArray[np.intp],
+                 size: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per region (``flat``: each pixel's region number; ``size``: each region's pixel count), the share
+    of its pixels that the stitched ``background`` shows as they are (``known``, within 10 levels)."""
+    same = known & (colour_distance(image.astype(np.float32), background.astype(np.float32)) < 10.0)
+    return np.asarray(np.bincount(flat, weights=same.ravel(), minlength=len(size)) / size)
 
 
 def seen_through(image: Image, holes: Mask, outside: Mask, reach: int) -> Mask:
