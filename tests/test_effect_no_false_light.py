@@ -50,6 +50,31 @@ def test_a_caption_is_not_light() -> None:
     assert sum(false) == 0, false
 
 
+
+def test_a_caption_shown_through_most_of_a_shot_leaves_no_light_in_the_frames_without_it() -> None:
+    """The caption of `caption_shot` in frames 0-8 of 12 over a lighter wall: kept in the plate's median,
+    its dark rims' places read as light in frames 9-11 (1,000 px a frame before the text masks were kept
+    out of the plate)."""
+    rng = np.random.default_rng(9)
+    wall = np.clip(np.array((160, 150, 140), np.float32) + rng.normal(0, 3, (H, W, 3)), 0, 255).astype(np.uint8)
+    wall[0:6] = 10  # some line art: a frame with no black is a flash
+    frames, masks, text = [], [], []
+    for k in range(N):
+        f = wall.copy()
+        t = np.zeros((H, W), bool)
+        if k < 9:
+            for x in range(100, 220, 12):
+                t[140:160, x : x + 8] = True
+                f[139:161, x - 1 : x + 9] = (20, 20, 20)
+                f[140:160, x + 1 : x + 7] = (250, 250, 250)
+        frames.append(f)
+        masks.append(np.zeros((H, W), bool))
+        text.append(t)
+    lights = ClassicalEffectSeparator().separate_shot_light(frames, masks, [np.eye(3)] * N, text=text)
+    false = [int((light.strength > 0).sum()) for light in lights]
+    assert sum(false) == 0, false
+
+
 class TextSeparator:
     """A shot-level separator with light colours that records the text masks it is handed, by the
     picture id each frame carries in its red channel."""
