@@ -36,9 +36,13 @@ def run_inpaint(ctx: StageContext, shot: Shot, targets: list[int]) -> None:
         hole = effect_hole(project, frame)
         return np.zeros(0, bool) if hole is None else hole
 
-    # A drawing that repeats an earlier one with the same hole (characters, text, effects) shares
-    # its plate. Equal objects and effects give equal holes, without growing them for the test.
-    groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: hiding_labels(project, f), effects))
+    def alpha(frame: int) -> np.ndarray:
+        matte = project.layers.read("alpha", frame)
+        return NOT_KEPT if matte is None else matte
+
+    # A drawing that repeats an earlier one with the same hole (characters, text, matte, effects)
+    # shares its plate. Equal inputs give equal holes, without growing them for the test.
+    groups = repeat_groups(ctx, shot, targets, equal_inputs(lambda f: hiding_labels(project, f), alpha, effects))
     # `sampled_shot` hands each batch of leads with context frames of the shot: only the batch's
     # plates are kept, so only theirs are made (the context frames are sources).
     def compute(indices: list[int], frames: ShotFrames, leads: list[int]) -> list[np.ndarray]:
