@@ -35,6 +35,15 @@ PUPIL_MAX = 1 / 12
 # Sclera and highlights are white: bright and without colour (skin is as bright, with colour: 14-18).
 WHITE_L = 200.0
 WHITE_CHROMA = 6.0
+# A video's chroma is kept at half size (H.264's 4:2:0), so a small highlight beside a coloured iris
+# takes on some of its colour: on `eval layers`' H.264 clips of tuning seeds 61-72 (no cascade), of
+# the 528 character drawings where the cascade finds a face, eye pairs found 191 with whites up to 6,
+# 326 up to 9, 423 up to 12, 457 up to 16; boxes on no cascade face 17, 33, 45, 58 (about half of them
+# faces the cascade missed, the rest hands, shoes, impact frames). On lossless frames (the 300
+# drawings of segment_generated's tuning seeds) 12 changed the pairs of faces already found (a
+# highlight taken for a pupil, an eye of each of two faces): character IoU 0.707 -> 0.697. So the
+# tinted whites are a second look, for faces where the first found none.
+TINTED_WHITE_CHROMA = 12.0
 # Two eyes of one face: pupils this many pupil sizes apart, at one height, irises of one colour
 # (Lab units), the skin between them brighter than the irises by this much. A pupil's dark blob takes
 # in the iris's shaded top: the generator's faces are 2.8-3.0 pupil sizes apart and their two rings
@@ -57,6 +66,13 @@ FACE_BELOW_EYES = 0.18
 # 677 true faces (17-37 px boxes on the eyes, under faces 1.7 or more times bigger elsewhere in the
 # shot) and none of the 11 on the background.
 SMALLER_THAN_SHOT = 1.7
+# The second look's wrong pairs: two dark blobs of one face give a box a fifth to two thirds of that
+# face, off its middle, and the small box's face column cut the character in two tracks (68's second
+# shot). On the H.264 clips of tuning seeds 61-72 (no cascade), against the median side of the shot's
+# first-look faces, the second look's boxes on a cascade face of about its size are 0.65-4.3 (1 of 184
+# under 2/3), those under 0.7 of the cascade face they sit on 0.19-0.89 (30 of 36 under 2/3), those on
+# a character with no cascade face (hands, shoes) 0.26-2.1 (10 of 13), on the background 0.54-3.8 (1 of 14).
+TINTED_OF_FIRST = 2 / 3
 
 
 @dataclass(frozen=True)
@@ -71,8 +87,34 @@ class _Pupil:
 def eye_pair_faces(image: Image, foreground: NDArray[np.bool_]) -> list[Box]:
     """Face boxes ``(x, y, w, h)`` of the eye pairs inside ``foreground`` of ``image`` (RGB uint8), sorted;
     no two overlap (a face cut in two splits its character)."""
+    first, tinted = eye_pair_looks(image, foreground)
+    return sorted(first + tinted)
+
+
+def eye_pair_looks(image: Image, foreground: NDArray[np.bool_]) -> tuple[list[Box], list[Box]]:
+    """`eye_pair_faces`' boxes by look: those with white whites, then those the tinted whites add."""
     lab = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2LAB), np.float32)
-    pupils = _pupils(lab, foreground)
+    faces: list[Box] = []
+    eyes: list[tuple[float, float]] = []  # the midpoint between each face's eyes
+    _add_faces(lab, foreground, _pupils(lab, foreground, WHITE_CHROMA), faces, eyes)
+    first = len(faces)
+    _add_faces(lab, foreground, _pupils(lab, foreground, TINTED_WHITE_CHROMA), faces, eyes)
+    return faces[:first], faces[first:]
+
+
+def tinted_sized_faces(looks: Sequence[tuple[list[Box], list[Box]]]) -> list[list[Box]]:
+    """Per drawing of a shot (``looks`` from `eye_pair_looks`), its faces, sorted, without the tinted
+    look's boxes under `TINTED_OF_FIRST` of the median side of the shot's first-look faces (all kept
+    when the shot has none)."""
+    sides = [b[2] for first, _ in looks for b in first]
+    least = TINTED_OF_FIRST * float(np.median(sides)) if sides else 0.0
+    return [sorted(first + [b for b in tinted if b[2] >= least]) for first, tinted in looks]
+
+
+def _add_faces(lab: NDArray[np.float32], foreground: NDArray[np.bool_], pupils: list[_Pupil],
+               faces: list[Box], eyes: list[tuple[float, float]]) -> None:
+    """Add to ``faces`` (and their eyes' midpoints to ``eyes``) the pairs of ``pupils`` that are eyes of
+    one face and overlap no face already there."""
     pairs: list[tuple[float, int, int, Box, float, float]] = []  # iris difference, pupils, box, eyes' midpoint
     for i, a in enumerate(pupils):
         for j in range(i + 1, len(pupils)):
@@ -87,8 +129,6 @@ def eye_pair_faces(image: Image, foreground: NDArray[np.bool_]) -> list[Box]:
     # is no face (two dark blobs on the collars of two characters side by side, under their faces).
     pairs = [p for p in pairs if not any(q[5] < p[5] - FACE_BELOW_EYES * p[3][2] / FACE_SIDE and _inside(p[3], q[4], q[5])
                                          and not {q[1], q[2]} & {p[1], p[2]} for q in pairs)]
-    faces: list[Box] = []
-    eyes: list[tuple[float, float]] = []  # the midpoint between each face's eyes
     used: set[int] = set()
     for _, i, j, box, mx, my in sorted(pairs, key=lambda p: p[0]):  # most alike irises first
         if i in used or j in used:  # a pupil is in one face at most
@@ -100,7 +140,6 @@ def eye_pair_faces(image: Image, foreground: NDArray[np.bool_]) -> list[Box]:
         used |= {i, j}
         faces.append(box)
         eyes.append((mx, my))
-    return sorted(faces)
 
 
 def shot_sized_faces(faces: Sequence[list[Box]], transforms: Sequence[Matrix]) -> list[list[Box]]:
@@ -139,8 +178,9 @@ def _inside(box: Box, x: float, y: float) -> bool:
     return bx <= x < bx + bw and by <= y < by + bh
 
 
-def _pupils(lab: NDArray[np.float32], foreground: NDArray[np.bool_]) -> list[_Pupil]:
-    """Compact dark blobs of the foreground with a white pixel (sclera, highlight) around them."""
+def _pupils(lab: NDArray[np.float32], foreground: NDArray[np.bool_], white_chroma: float) -> list[_Pupil]:
+    """Compact dark blobs of the foreground with a white pixel (sclera, highlight: chroma under
+    ``white_chroma``) around them."""
     lightness = lab[..., 0]
     h, w = lightness.shape
     k = max(3, round(min(h, w) * AROUND)) | 1
@@ -159,7 +199,7 @@ def _pupils(lab: NDArray[np.float32], foreground: NDArray[np.bool_]) -> list[_Pu
         pupil = comp[y0:y1, x0:x1] == c
         ring = lab[y0:y1, x0:x1][~pupil & foreground[y0:y1, x0:x1]]
         chroma = np.abs(ring[:, 1] - 128) + np.abs(ring[:, 2] - 128)
-        white = (ring[:, 0] >= WHITE_L) & (chroma < WHITE_CHROMA)
+        white = (ring[:, 0] >= WHITE_L) & (chroma < white_chroma)
         if not white.any() or white.all():
             continue
         # The iris: what is around the pupil and not white (the median: the iris is most of it).
