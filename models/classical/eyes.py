@@ -66,13 +66,17 @@ FACE_BELOW_EYES = 0.18
 # 677 true faces (17-37 px boxes on the eyes, under faces 1.7 or more times bigger elsewhere in the
 # shot) and none of the 11 on the background.
 SMALLER_THAN_SHOT = 1.7
-# The second look's wrong pairs: two dark blobs of one face give a box a fifth to two thirds of that
-# face, off its middle, and the small box's face column cut the character in two tracks (68's second
-# shot). On the H.264 clips of tuning seeds 61-72 (no cascade), against the median side of the shot's
-# first-look faces, the second look's boxes on a cascade face of about its size are 0.65-4.3 (1 of 184
-# under 2/3), those under 0.7 of the cascade face they sit on 0.19-0.89 (30 of 36 under 2/3), those on
-# a character with no cascade face (hands, shoes) 0.26-2.1 (10 of 13), on the background 0.54-3.8 (1 of 14).
-TINTED_OF_FIRST = 2 / 3
+# The second look's false boxes, judged against the faces of the box's own track: the faces of the
+# shot's other drawings that hold its centre (through the camera). Two dark blobs of one face paired
+# wrongly give a box a fifth to two thirds of that face, off its middle, and its small face column cut
+# the character in two tracks (68's second shot); a pair on the background, a hand or a shoe is found
+# in one drawing and in no other there. On the decoded drawings of `eval layers`' H.264 clips of tuning
+# seeds 61-72 (no cascade), of the tinted look's 265 boxes: on a cascade face of about its size 201, all
+# with a face of another drawing over them, none under 2/3 of those faces (0.7: 1); inside a cascade
+# face under 0.7 of it 36, 33 under 2/3; on a character with no cascade face (hands, shoes) 13, 7 with
+# no face over them and 3 more under 2/3; on the background 15, 11 with no face over them. Against the
+# median of the whole shot's first-look faces (round 21's rule) the counts were 200, 4, 3 and 14 kept.
+TINTED_OF_OWN = 2 / 3
 
 
 @dataclass(frozen=True)
@@ -102,13 +106,26 @@ def eye_pair_looks(image: Image, foreground: NDArray[np.bool_]) -> tuple[list[Bo
     return faces[:first], faces[first:]
 
 
-def tinted_sized_faces(looks: Sequence[tuple[list[Box], list[Box]]]) -> list[list[Box]]:
-    """Per drawing of a shot (``looks`` from `eye_pair_looks`), its faces, sorted, without the tinted
-    look's boxes under `TINTED_OF_FIRST` of the median side of the shot's first-look faces (all kept
-    when the shot has none)."""
-    sides = [b[2] for first, _ in looks for b in first]
-    least = TINTED_OF_FIRST * float(np.median(sides)) if sides else 0.0
-    return [sorted(first + [b for b in tinted if b[2] >= least]) for first, tinted in looks]
+def tinted_sized_faces(looks: Sequence[tuple[list[Box], list[Box]]], transforms: Sequence[Matrix],
+                       pictures: Sequence[int] | None = None) -> list[list[Box]]:
+    """Per drawing of a shot (``looks`` from `eye_pair_looks`; ``transforms`` map each drawing to the
+    plate), its faces, sorted: every first-look box, and a tinted-look box only where faces (of either
+    look) of other pictures of the shot hold its centre, and it is `TINTED_OF_OWN` of their median side at
+    least. ``pictures`` numbers each drawing's picture (a held frame repeats its drawing's number and
+    holds no face over it for it); by default each drawing is its own."""
+    pictures = list(range(len(looks))) if pictures is None else list(pictures)
+    placed = [[(*_to_plate(t, b), b[2]) for b in first + tinted] for (first, tinted), t in zip(looks, transforms, strict=True)]
+    out = []
+    for i, (first, tinted) in enumerate(looks):
+        kept = list(first)
+        for box in tinted:
+            x, y = _to_plate(transforms[i], box)
+            own = [s for j, others in enumerate(placed) if pictures[j] != pictures[i]
+                   for ox, oy, s in others if abs(x - ox) < s / 2 and abs(y - oy) < s / 2]
+            if own and box[2] >= TINTED_OF_OWN * float(np.median(own)):
+                kept.append(box)
+        out.append(sorted(kept))
+    return out
 
 
 def _add_faces(lab: NDArray[np.float32], foreground: NDArray[np.bool_], pupils: list[_Pupil],

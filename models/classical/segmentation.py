@@ -37,6 +37,7 @@ The module stays one piece (~320 lines): the two passes over a shot share their 
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -196,9 +197,13 @@ class ClassicalSegmenter:
             step()
         small_transforms = [rescale_transform(t, s) for t in transforms]
         # Without the cascade, eye pairs a third to two thirds of the faces around them: in a character's
-        # bangs, two dark blobs of one face paired with tinted whites (`eyes.tinted_sized_faces`).
+        # bangs, two dark blobs of one face paired with tinted whites; and tinted pairs that no other
+        # drawing's face is over: on the background, a hand (`eyes.tinted_sized_faces`).
         if not self.faces.available:
-            detected = shot_sized_faces(tinted_sized_faces(looks), small_transforms)
+            pictures = [0]
+            for a, b in itertools.pairwise(frames):
+                pictures.append(pictures[-1] + (not np.array_equal(a, b)))
+            detected = shot_sized_faces(tinted_sized_faces(looks, small_transforms, pictures), small_transforms)
         found = carry_faces(smalls, detected, small_transforms)
         del smalls
 
