@@ -226,8 +226,8 @@ def test_a_face_is_found_in_a_video_whose_highlights_took_the_iris_colour() -> N
 def test_the_tinted_looks_small_boxes_inside_a_face_are_refused() -> None:
     # Tuning seed 68's first shot as `eval layers` encodes it: with tinted whites, two dark blobs of
     # one face pair wrongly and give a box half that face's size, off its middle (its small face
-    # column cut the character in two tracks). The faces of the other drawings over them (41-114 px)
-    # size them out.
+    # column cut the character in two tracks). The faces of the other drawings over them (24-114 px,
+    # medians 42-108 px) size them out.
     import tempfile
     from pathlib import Path
 
