@@ -35,6 +35,15 @@ PUPIL_MAX = 1 / 12
 # Sclera and highlights are white: bright and without colour (skin is as bright, with colour: 14-18).
 WHITE_L = 200.0
 WHITE_CHROMA = 6.0
+# A video's chroma is kept at half size (H.264's 4:2:0), so a small highlight beside a coloured iris
+# takes on some of its colour: on `eval layers`' H.264 clips of tuning seeds 61-72 (no cascade), of
+# the 528 character drawings where the cascade finds a face, eye pairs found 191 with whites up to 6,
+# 326 up to 9, 423 up to 12, 457 up to 16; boxes on no cascade face 17, 33, 45, 58 (about half of them
+# faces the cascade missed, the rest hands, shoes, impact frames). On lossless frames (the 300
+# drawings of segment_generated's tuning seeds) 12 changed the pairs of faces already found (a
+# highlight taken for a pupil, an eye of each of two faces): character IoU 0.707 -> 0.697. So the
+# tinted whites are a second look, for faces where the first found none.
+TINTED_WHITE_CHROMA = 12.0
 # Two eyes of one face: pupils this many pupil sizes apart, at one height, irises of one colour
 # (Lab units), the skin between them brighter than the irises by this much. A pupil's dark blob takes
 # in the iris's shaded top: the generator's faces are 2.8-3.0 pupil sizes apart and their two rings
@@ -57,6 +66,19 @@ FACE_BELOW_EYES = 0.18
 # 677 true faces (17-37 px boxes on the eyes, under faces 1.7 or more times bigger elsewhere in the
 # shot) and none of the 11 on the background.
 SMALLER_THAN_SHOT = 1.7
+# The second look's false boxes, judged against the faces of the box's own track: the faces of the
+# shot's other drawings that hold its centre (through the camera). Two dark blobs of one face paired
+# wrongly give a box a fifth to two thirds of that face, off its middle, and its small face column cut
+# the character in two tracks (68's second shot); a pair on the background (impact frames, windows),
+# a hand or a shoe is mostly found in one drawing and in no other there. On the decoded drawings of
+# `eval layers`' H.264 clips of tuning seeds 61-72 (no cascade; placed without the camera), of the
+# tinted look's 265 boxes: on a cascade face of about its size 201, every one with a face of another
+# drawing over it and none under 2/3 of those faces (at 0.7: one); inside a cascade face, under 0.7 of
+# it, 36: 33 under 2/3; on a character with no cascade face (hands, shoes) 13: 7 with no face over
+# them, 3 more under 2/3; on the background 15: 11 with no face over them. The whole shot's median
+# first-look face in its place (round 21's rule) kept 200, 4, 3 and 14 of them. `eval layers` no
+# cascade, tuning seeds 61-72 and 46-51: character IoU 0.6407 -> 0.6525, fragmentation 1.097 -> 1.08.
+TINTED_OF_OWN = 2 / 3
 
 
 @dataclass(frozen=True)
@@ -71,8 +93,47 @@ class _Pupil:
 def eye_pair_faces(image: Image, foreground: NDArray[np.bool_]) -> list[Box]:
     """Face boxes ``(x, y, w, h)`` of the eye pairs inside ``foreground`` of ``image`` (RGB uint8), sorted;
     no two overlap (a face cut in two splits its character)."""
+    first, tinted = eye_pair_looks(image, foreground)
+    return sorted(first + tinted)
+
+
+def eye_pair_looks(image: Image, foreground: NDArray[np.bool_]) -> tuple[list[Box], list[Box]]:
+    """`eye_pair_faces`' boxes by look: those with white whites, then those the tinted whites add."""
     lab = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2LAB), np.float32)
-    pupils = _pupils(lab, foreground)
+    faces: list[Box] = []
+    eyes: list[tuple[float, float]] = []  # the midpoint between each face's eyes
+    _add_faces(lab, foreground, _pupils(lab, foreground, WHITE_CHROMA), faces, eyes)
+    first = len(faces)
+    _add_faces(lab, foreground, _pupils(lab, foreground, TINTED_WHITE_CHROMA), faces, eyes)
+    return faces[:first], faces[first:]
+
+
+def tinted_sized_faces(looks: Sequence[tuple[list[Box], list[Box]]], transforms: Sequence[Matrix],
+                       pictures: Sequence[int] | None = None) -> list[list[Box]]:
+    """Per drawing of a shot (``looks`` from `eye_pair_looks`; ``transforms`` map each drawing to the
+    plate), its faces, sorted: every first-look box, and a tinted-look box only where faces (of either
+    look) of other pictures of the shot hold its centre, and it is `TINTED_OF_OWN` of their median side at
+    least. ``pictures`` numbers each drawing's picture (a held frame repeats its drawing's number and
+    holds no face over it for it); by default each drawing is its own."""
+    pictures = list(range(len(looks))) if pictures is None else list(pictures)
+    placed = [[(*_to_plate(t, b), b[2]) for b in first + tinted] for (first, tinted), t in zip(looks, transforms, strict=True)]
+    out = []
+    for i, (first, tinted) in enumerate(looks):
+        kept = list(first)
+        for box in tinted:
+            x, y = _to_plate(transforms[i], box)
+            own = [s for j, others in enumerate(placed) if pictures[j] != pictures[i]
+                   for ox, oy, s in others if abs(x - ox) < s / 2 and abs(y - oy) < s / 2]
+            if own and box[2] >= TINTED_OF_OWN * float(np.median(own)):
+                kept.append(box)
+        out.append(sorted(kept))
+    return out
+
+
+def _add_faces(lab: NDArray[np.float32], foreground: NDArray[np.bool_], pupils: list[_Pupil],
+               faces: list[Box], eyes: list[tuple[float, float]]) -> None:
+    """Add to ``faces`` (and their eyes' midpoints to ``eyes``) the pairs of ``pupils`` that are eyes of
+    one face and overlap no face already there."""
     pairs: list[tuple[float, int, int, Box, float, float]] = []  # iris difference, pupils, box, eyes' midpoint
     for i, a in enumerate(pupils):
         for j in range(i + 1, len(pupils)):
@@ -87,8 +148,6 @@ def eye_pair_faces(image: Image, foreground: NDArray[np.bool_]) -> list[Box]:
     # is no face (two dark blobs on the collars of two characters side by side, under their faces).
     pairs = [p for p in pairs if not any(q[5] < p[5] - FACE_BELOW_EYES * p[3][2] / FACE_SIDE and _inside(p[3], q[4], q[5])
                                          and not {q[1], q[2]} & {p[1], p[2]} for q in pairs)]
-    faces: list[Box] = []
-    eyes: list[tuple[float, float]] = []  # the midpoint between each face's eyes
     used: set[int] = set()
     for _, i, j, box, mx, my in sorted(pairs, key=lambda p: p[0]):  # most alike irises first
         if i in used or j in used:  # a pupil is in one face at most
@@ -100,7 +159,6 @@ def eye_pair_faces(image: Image, foreground: NDArray[np.bool_]) -> list[Box]:
         used |= {i, j}
         faces.append(box)
         eyes.append((mx, my))
-    return sorted(faces)
 
 
 def shot_sized_faces(faces: Sequence[list[Box]], transforms: Sequence[Matrix]) -> list[list[Box]]:
@@ -139,8 +197,9 @@ def _inside(box: Box, x: float, y: float) -> bool:
     return bx <= x < bx + bw and by <= y < by + bh
 
 
-def _pupils(lab: NDArray[np.float32], foreground: NDArray[np.bool_]) -> list[_Pupil]:
-    """Compact dark blobs of the foreground with a white pixel (sclera, highlight) around them."""
+def _pupils(lab: NDArray[np.float32], foreground: NDArray[np.bool_], white_chroma: float) -> list[_Pupil]:
+    """Compact dark blobs of the foreground with a white pixel (sclera, highlight: chroma under
+    ``white_chroma``) around them."""
     lightness = lab[..., 0]
     h, w = lightness.shape
     k = max(3, round(min(h, w) * AROUND)) | 1
@@ -159,7 +218,7 @@ def _pupils(lab: NDArray[np.float32], foreground: NDArray[np.bool_]) -> list[_Pu
         pupil = comp[y0:y1, x0:x1] == c
         ring = lab[y0:y1, x0:x1][~pupil & foreground[y0:y1, x0:x1]]
         chroma = np.abs(ring[:, 1] - 128) + np.abs(ring[:, 2] - 128)
-        white = (ring[:, 0] >= WHITE_L) & (chroma < WHITE_CHROMA)
+        white = (ring[:, 0] >= WHITE_L) & (chroma < white_chroma)
         if not white.any() or white.all():
             continue
         # The iris: what is around the pupil and not white (the median: the iris is most of it).

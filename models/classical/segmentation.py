@@ -37,6 +37,7 @@ The module stays one piece (~320 lines): the two passes over a shot share their 
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +54,7 @@ from models.classical.backtrack import TrackedFrame, joins_apart, reconcile, tra
 from models.classical.camera import estimate_camera
 from models.classical.crossings import unswap_crossings
 from models.classical.effects import additive_strength, flash_strength
-from models.classical.eyes import eye_pair_faces, shot_sized_faces
+from models.classical.eyes import eye_pair_looks, shot_sized_faces, tinted_sized_faces
 from models.classical.faces import AnimeFaceDetector, carry_faces
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
@@ -187,12 +188,22 @@ class ClassicalSegmenter:
         with ThreadPoolExecutor(workers) as pool:
             smalls = list(pool.map(lambda f: resize(f, s), frames))
         detected = []
+        looks = []
         for img in smalls:
-            detected.append(self._detect_faces(img))
+            if self.faces.available:
+                detected.append(self._detect_faces(img))
+            else:
+                looks.append(self._eye_pairs(img))
             step()
         small_transforms = [rescale_transform(t, s) for t in transforms]
-        if not self.faces.available:  # eye pairs in a character's bangs, a third of its face's size
-            detected = shot_sized_faces(detected, small_transforms)
+        # Without the cascade, eye pairs a third to two thirds of the faces around them: in a character's
+        # bangs, two dark blobs of one face paired with tinted whites; and tinted pairs that no other
+        # drawing's face is over: on the background, a hand (`eyes.tinted_sized_faces`).
+        if not self.faces.available:
+            pictures = [0]
+            for a, b in itertools.pairwise(frames):
+                pictures.append(pictures[-1] + (not np.array_equal(a, b)))
+            detected = shot_sized_faces(tinted_sized_faces(looks, small_transforms, pictures), small_transforms)
         found = carry_faces(smalls, detected, small_transforms)
         del smalls
 
@@ -404,9 +415,14 @@ class ClassicalSegmenter:
         (a character that hardly moves is found by its face), then the face rules that split blobs."""
         if self.faces.available:
             return self.faces.detect(image)
+        first, tinted = self._eye_pairs(image)
+        return sorted(first + tinted)
+
+    def _eye_pairs(self, image: Image) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int, int]]]:
+        """`eyes.eye_pair_looks` on ``image`` outside its burnt-in text."""
         # Not on burnt-in text: a subtitle's letter counters are dark blobs in white, level, as eyes are.
         text = resize_mask(text_mask(image), image.shape)
-        return eye_pair_faces(image, cv2.dilate(text.astype(np.uint8), K3, iterations=2) == 0)
+        return eye_pair_looks(image, cv2.dilate(text.astype(np.uint8), K3, iterations=2) == 0)
 
     # -- frame level -----------------------------------------------------------------------------
 
