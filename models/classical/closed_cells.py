@@ -108,21 +108,25 @@ def join_drawing(image: Image, code: NDArray[np.uint16], labels: Labels, charact
         sandwiched = between(own, reach)
         share = np.bincount(flat, weights=sandwiched[free], minlength=n) / np.maximum(area, 1)
         sized = area >= MIN_AREA
-        candidate = ~on_border & sized & (area <= MAX_SHARE * int(own.sum())) & (share >= SANDWICHED)
+        closed = ~on_border & sized & (area <= MAX_SHARE * int(own.sum())) & (share >= SANDWICHED)
         cut = on_border & sized & (area <= int(own.sum()))
         cut[0] = False
         for c in np.flatnonzero(cut):
-            candidate[c] = enclosure(cells, int(c), own, ink) >= ENCLOSED
-        candidate[0] = False
-        if not candidate.any():
-            continue
-        in_cells = candidate[cells] & free
-        ring = (cv2.dilate(own.astype(np.uint8), ring_disc) > 0) & (out == 0) & ~in_cells
-        wall = np.bincount(code[ring], minlength=COLOUR_BINS) / max(1, int(ring.sum()))
-        own_colour = (wall[code] < RARE) & (palettes[k][code] >= IN_PALETTE)
-        coloured = np.bincount(flat, weights=own_colour[free], minlength=n) / np.maximum(area, 1)
-        joins = (candidate & (coloured >= COLOURED))[cells] & free & (out == 0)
-        out[joins] = k
+            cut[c] = enclosure(cells, int(c), own, ink) >= ENCLOSED
+        # The cells the frame cuts after the closed ones, each kind with its own ring: a frame-cut
+        # candidate the colour test refuses must not leave the ring and change the closed cells' test
+        # (onepiece_demo.mp4, one ring for both: 5,272 px inside a subtitle's glyphs over Luffy's skin lost).
+        for candidate in (closed, cut):
+            candidate[0] = False
+            if not candidate.any():
+                continue
+            in_cells = candidate[cells] & free
+            ring = (cv2.dilate((out == k).astype(np.uint8), ring_disc) > 0) & (out == 0) & ~in_cells
+            wall = np.bincount(code[ring], minlength=COLOUR_BINS) / max(1, int(ring.sum()))
+            own_colour = (wall[code] < RARE) & (palettes[k][code] >= IN_PALETTE)
+            coloured = np.bincount(flat, weights=own_colour[free], minlength=n) / np.maximum(area, 1)
+            joins = (candidate & (coloured >= COLOURED))[cells] & free & (out == 0)
+            out[joins] = k
     return out
 
 
