@@ -73,12 +73,27 @@ def test_between_needs_the_mask_on_both_sides() -> None:
     assert not between(mask, 2)[4, 3]
 
 
-def test_a_cell_the_frame_cuts_stays_out() -> None:
-    frames, labels = _shot()
-    # The frame's right edge cuts the skirt in half (the same frame size: sky added on the left).
-    cut = X + 12
+def _cut_at_right_edge(frames: list[np.ndarray], labels: list[np.ndarray], cut: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The shot with the frame's right edge at column ``cut`` (the same frame size: sky added on the left)."""
     frames = [np.concatenate([np.broadcast_to(np.array(SKY, np.uint8), (120, 160 - cut, 3)), f[:, :cut]], 1)
               for f in frames]
     labels = [np.concatenate([np.zeros((120, 160 - cut), np.uint8), lab[:, :cut]], 1) for lab in labels]
+    return frames, labels
+
+
+def test_a_part_the_frame_cuts_joins_when_the_character_closes_it() -> None:
+    # The frame's right edge cuts the skirt in half (a medium shot's vest): the body's ink and fill above
+    # it, the legs below and the figure's left outline close it with the frame.
+    frames, labels = _cut_at_right_edge(*_shot(), X + 12)
     out = join_closed_cells(frames, labels, [KINDS, KINDS])
-    assert (out[1][64:76, -10:] == 0).all()  # it may continue past the frame: no closed cell
+    assert (out[1][64:76, -10:] == 1).all()
+    assert int((out[1] != labels[1]).sum()) == 12 * 10  # the skirt's half alone
+
+
+def test_a_cell_the_frame_cuts_beside_the_character_stays_out() -> None:
+    # The window, in the skirt's colour (the character's), cut by the frame's right edge: the sky and its
+    # frame's ink lie around it, not the character.
+    frames, labels = _cut_at_right_edge(*_shot(), 98)
+    out = join_closed_cells(frames, labels, [KINDS, KINDS])
+    assert (out[1][WINDOW[0], -6:] == 0).all()
+    assert (out[1][64:76, X + 62 + 2 : X + 62 + 22] == 1).all()  # the missed skirt, whole, still joins
