@@ -52,8 +52,8 @@ class FrameTracks:
 
 
 class _UnionFind:
-    """Union-find whose unions respect cannot-links (two pieces that each carried a different face
-    in the same frame are two characters, whatever else votes)."""
+    """Union-find whose unions respect cannot-links (two pieces that each carried a different face,
+    in the same frame or at two places of the shot, are two characters, whatever else votes)."""
 
     def __init__(self, apart: set[tuple[int, int]] | None = None) -> None:
         self.parent: dict[int, int] = {}
@@ -206,8 +206,8 @@ def group_tracks(frames: Sequence[FrameTracks], gap: int = 6, share: float = 0.4
 
 
 def _face_apart(frames: Sequence[FrameTracks]) -> set[tuple[int, int]]:
-    """Pairs of tracks that each carried a face, in any drawing of the shot, show in one drawing
-    together, and whose faces (each track's nearest in time to that drawing, through the camera) lie
+    """Pairs of tracks that each carry a face in the same frame; and pairs of tracks that each carried
+    a face, in any drawing of the shot, show in one drawing together, and whose faces (each track's nearest in time to that drawing, through the camera) lie
     more than `FACES_APART` of a face width apart. A track carries a face when it holds `FACE_CORE`
     of the face box's middle half.
 
@@ -218,7 +218,7 @@ def _face_apart(frames: Sequence[FrameTracks]) -> set[tuple[int, int]]:
     the new face's track met the hidden one's joined them (one vote of one), and the shot's three
     characters came out as [0.76, 0.21, 0.51] where this gives [0.78, 0.65, 0.71]. Two tracks whose
     faces lie at one place are one character's face passed from one track to another (with the
-    cascade, four shots of those ten seeds): counting those apart too split each of them."""
+    cascade, five shots of those ten seeds): counting those apart too split each of them."""
     offsets = np.cumsum([(0.0, 0.0)] + [ft.shift for ft in frames[1:]], axis=0)  # the camera, frame by frame
     seen: dict[int, list[tuple[int, float, float, int]]] = defaultdict(list)  # track: (frame, x, y, width)
     apart: set[tuple[int, int]] = set()
