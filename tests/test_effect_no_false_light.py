@@ -20,6 +20,14 @@ H, W, N = 180, 320, 12
 WALL = (120, 90, 70)
 
 
+def draw_caption(frame: np.ndarray, text: np.ndarray) -> None:
+    """Glyphs into ``frame`` and their places into ``text``, in place: white strokes with a dark rim."""
+    for x in range(100, 220, 12):
+        text[140:160, x : x + 8] = True
+        frame[139:161, x - 1 : x + 9] = (20, 20, 20)
+        frame[140:160, x + 1 : x + 7] = (250, 250, 250)
+
+
 def caption_shot() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """A still wall, no characters; a white caption in the lower third in frames 4-7 only."""
     rng = np.random.default_rng(5)
@@ -29,10 +37,7 @@ def caption_shot() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]
         f = bg.copy()
         t = np.zeros((H, W), bool)
         if 4 <= k < 8:
-            for x in range(100, 220, 12):  # glyphs: white strokes with a dark rim
-                t[140:160, x : x + 8] = True
-                f[139:161, x - 1 : x + 9] = (20, 20, 20)
-                f[140:160, x + 1 : x + 7] = (250, 250, 250)
+            draw_caption(f, t)
         frames.append(f)
         masks.append(np.zeros((H, W), bool))
         text.append(t)
@@ -63,10 +68,7 @@ def test_a_caption_shown_through_most_of_a_shot_leaves_no_light_in_the_frames_wi
         f = wall.copy()
         t = np.zeros((H, W), bool)
         if k < 9:
-            for x in range(100, 220, 12):
-                t[140:160, x : x + 8] = True
-                f[139:161, x - 1 : x + 9] = (20, 20, 20)
-                f[140:160, x + 1 : x + 7] = (250, 250, 250)
+            draw_caption(f, t)
         frames.append(f)
         masks.append(np.zeros((H, W), bool))
         text.append(t)

@@ -207,8 +207,9 @@ def group_tracks(frames: Sequence[FrameTracks], gap: int = 6, share: float = 0.4
 
 def _face_apart(frames: Sequence[FrameTracks]) -> set[tuple[int, int]]:
     """Pairs of tracks that each carry a face in the same frame; and pairs of tracks that each carried
-    a face, in any drawing of the shot, show in one drawing together, and whose faces (each track's nearest in time to that drawing, through the camera) lie
-    more than `FACES_APART` of a face width apart. A track carries a face when it holds `FACE_CORE`
+    a face, in any drawing of the shot, show in one drawing together, and whose faces (each track's
+    nearest in time to that drawing, through the camera) lie more than `FACES_APART` of a face width
+    apart. A track carries a face when it holds `FACE_CORE`
     of the face box's middle half.
 
     Two such tracks are two characters even when one carries no face in the drawing they share: a
