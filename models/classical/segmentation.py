@@ -54,7 +54,7 @@ from models.classical.backtrack import TrackedFrame, joins_apart, reconcile, tra
 from models.classical.camera import estimate_camera
 from models.classical.crossings import unswap_crossings
 from models.classical.effects import additive_strength, flash_strength
-from models.classical.eyes import eye_pair_looks, shot_sized_faces, tinted_sized_faces
+from models.classical.eyes import eye_pair_faces, eye_pair_looks, shot_sized_faces, tinted_sized_faces
 from models.classical.faces import AnimeFaceDetector, carry_faces
 from models.classical.geometry import Matrix, model_scale, rescale_transform, resize
 from models.classical.grouping import FrameTracks, group_tracks, still_characters, whole_characters
@@ -415,14 +415,11 @@ class ClassicalSegmenter:
         (a character that hardly moves is found by its face), then the face rules that split blobs."""
         if self.faces.available:
             return self.faces.detect(image)
-        first, tinted = self._eye_pairs(image)
-        return sorted(first + tinted)
+        return eye_pair_faces(image, _not_text(image))
 
     def _eye_pairs(self, image: Image) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int, int]]]:
         """`eyes.eye_pair_looks` on ``image`` outside its burnt-in text."""
-        # Not on burnt-in text: a subtitle's letter counters are dark blobs in white, level, as eyes are.
-        text = resize_mask(text_mask(image), image.shape)
-        return eye_pair_looks(image, cv2.dilate(text.astype(np.uint8), K3, iterations=2) == 0)
+        return eye_pair_looks(image, _not_text(image))
 
     # -- frame level -----------------------------------------------------------------------------
 
@@ -561,3 +558,10 @@ class BothWaysSegmenter(ClassicalSegmenter):
     def __init__(self, **options: Any) -> None:
         options["backtrack"] = True
         super().__init__(**options)
+
+
+def _not_text(image: Image) -> NDArray[np.bool_]:
+    """Where ``image`` holds no burnt-in text (grown by two pixels): a subtitle's letter counters are
+    dark blobs in white, level, as eyes are, so eye pairs are not looked for there."""
+    text = resize_mask(text_mask(image), image.shape)
+    return np.asarray(cv2.dilate(text.astype(np.uint8), K3, iterations=2) == 0)
