@@ -50,7 +50,8 @@ PRESENT = 0.002
 # Fewest core pixels a mask needs for its palette to count.
 MIN_CORE = 50
 # Reach of the ink border, as a share of the frame's short side (3 px at 216 p). Tuning seeds (round 23),
-# character IoU with 2 / 3 / 4 / 6 / 10 px: 0.7450 / 0.7451 / 0.7440 / 0.7423 / 0.7396 (0.7426 without):
+# character IoU with 2 / 3 / 4 / 6 / 10 px: 0.7450 / 0.7451 / 0.7440 / 0.7423 / 0.7396 (0.7426 without; 3 px with
+# the meeting line given to the nearest colour, `_nearest_side`: 0.7453):
 # a wider band lets the flood cross the front one's outline at a weaker step inside it (hair strands, folds).
 INK_BAND = 0.014
 
