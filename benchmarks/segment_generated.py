@@ -49,12 +49,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-closed-cells", action="store_true", help="leave out the closed cells joined to characters")
     ap.add_argument("--no-box-blocks", action="store_true", help="leave out the box blocks cut from characters")
     ap.add_argument("--no-outline-reach", action="store_true", help="leave out the masks grown onto a faint outline")
+    ap.add_argument("--no-ink-borders", action="store_true", help="leave out the border between characters moved onto their ink")
     ap.add_argument("--backtrack", action="store_true", help="with the backward tracking pass (off by default)")
     args = ap.parse_args(argv)
     seg = ClassicalSegmenter(backtrack=args.backtrack)
     left_out = {"plate check": args.no_plate_check, "outline snap": args.no_outline_snap,
                 "borders": args.no_borders, "closed cells": args.no_closed_cells, "box blocks": args.no_box_blocks,
-                "outline reach": args.no_outline_reach}
+                "outline reach": args.no_outline_reach, "ink borders": args.no_ink_borders}
     skip = {step for step in REFINEMENTS if left_out[step]}
     fg_ious: list[float] = []
     char_ious: list[float] = []

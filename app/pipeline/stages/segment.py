@@ -17,7 +17,7 @@ from app.store import Shot
 from models.base import Image, Labels
 from models.classical.background_pieces import background_tracks
 from models.classical.box_blocks import cut_box_blocks
-from models.classical.character_borders import settle_borders
+from models.classical.character_borders import ink_borders, settle_borders
 from models.classical.closed_cells import join_closed_cells
 from models.classical.geometry import Matrix
 from models.classical.outline_reach import reach_outlines
@@ -26,7 +26,7 @@ from models.classical.plate_check import check_shot
 from models.classical.tracks import label_ids
 
 # The steps of `refine_labels`, by name (`benchmarks/segment_generated.py` leaves any out to measure it).
-REFINEMENTS = ("plate check", "outline snap", "borders", "closed cells", "box blocks", "outline reach")
+REFINEMENTS = ("plate check", "outline snap", "borders", "closed cells", "box blocks", "outline reach", "ink borders")
 
 
 def refine_labels(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequence[dict[int, str]],
@@ -45,7 +45,9 @@ def refine_labels(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequ
     - box blocks: a block of wall GrabCut's box left in a character's mask, behind a long straight
       side with no line art along it, is cut back to where the character's outline begins (`box_blocks`);
     - outline reach: a mask that stopped on the character's fill one pixel short of a faint outline
-      (over a dark wall) takes that outline pixel (`outline_reach`)."""
+      (over a dark wall) takes that outline pixel (`outline_reach`);
+    - ink borders: the border between two touching characters moves onto the ink between them, the
+      front one's outline (`character_borders.ink_borders`: where both draw in the same colours)."""
     out = list(labels)
     if "plate check" not in skip:
         out = check_shot(frames, out, kinds, transforms)
@@ -59,6 +61,8 @@ def refine_labels(frames: Sequence[Image], labels: Sequence[Labels], kinds: Sequ
         out = cut_box_blocks(frames, out, kinds)
     if "outline reach" not in skip:
         out = reach_outlines(frames, out, kinds)
+    if "ink borders" not in skip:
+        out = ink_borders(frames, out, kinds)
     return out
 
 
