@@ -19,8 +19,9 @@ character's own outline (`matte_outline`), or with no line between in colours th
 (`matte_scenery`). Holes enclosed by the mask, or by the mask with the dark line art touching
 it, that are small (eye whites, teeth, glasses) are filled: alpha is 1 inside the outline. Larger regions the mask encloses,
 alone or with the frame's border (a torso the segment mask missed between the arms of a character
-the frame cuts), are filled when they look like the character (`character_gaps`: its colours, no
-frame showing background there, deeper than a sliver).
+the frame cuts) - or with the border and the dark strokes touching the mask, when the mask missed the
+body's outline too (`inked_gaps`) - are filled when they look like the character (`character_gaps`:
+its colours, no frame showing background there, deeper than a sliver).
 """
 
 from __future__ import annotations
