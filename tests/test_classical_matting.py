@@ -123,6 +123,28 @@ def test_a_region_the_mask_and_the_frame_edge_enclose_is_the_characters_when_it_
     assert alpha[gap][2:-2, 2:-2].max() < 0.01
 
 
+@pytest.mark.parametrize("missed", ["torso", "background"])
+def test_a_body_the_mask_missed_open_only_through_its_own_outline_is_filled(missed: str) -> None:
+    """Layer-quality 404: the segment mask holds a front character's head, shoulders and one sleeve
+    but not its body, which the frame's bottom cuts; on the other side the mask stops short of the
+    body's outline, so the body leaks to the outside through that unmasked ink and was no gap (alpha
+    0). Closed by the strokes that touch the mask it is one, and filled when it looks like the
+    character; background there (the colours of the background around) stays open."""
+    img, mask, _ = _cut_by_the_frame("shirt")
+    img[30:, 40:120] = (240, 190, 150)  # the shirt of `_cut_by_the_frame` is skin here
+    body = (slice(95, 120), slice(51, 120))
+    if missed == "background":
+        img[body] = img[body[0], 0:69]
+    mask[95:, 51:] = False  # the body and its right outline (column 120) below row 95; the sleeve stays
+    alpha = ClassicalMatter().matte_shot([img, img], [mask, mask])[0]
+    inside = alpha[body][2:-2, 2:-2]
+    if missed == "torso":
+        assert inside.min() > 0.99
+    else:
+        assert inside.max() < 0.01
+    assert alpha[60:, :35].max() < 0.01 and alpha[60:, 125:].max() < 0.01  # the background beside it
+
+
 def test_a_thin_sliver_the_mask_and_the_frame_edge_enclose_stays_open() -> None:
     """A sliver of a few pixels between two parts of the mask (a limb near the body) is background
     even in the character's colours: too thin to be a missed part."""
