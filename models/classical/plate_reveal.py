@@ -47,12 +47,8 @@ LEAST = 30
 # A colour the wall's palette holds this many times more often than the characters' is wall where the
 # drawing changed (`changed_under_masks`): on the five layer-quality tuning seeds such colours not lent
 # by `RATIO` are wall on 10-63 % of the mask pixels within 35 px of its edge; where the drawing changed
-# too and the pixel joins the outside, on 16-91 % (docs/results.md, round 17). At 1 (as often in the
-# wall's ring as in the characters' interiors, round 23): most wall the plate invented although some
-# frame shows it lies under that frame's own character mask in colours the palettes cannot tell; the
-# plate gained 0.13 dB on the five tuning seeds (32.13 -> 32.25, 404 -0.02) and 0.26 dB on `eval layers`
-# 46-51 (46 -0.11); at 0.5 202 and 707 lost, at 0 every moving character was lent (-4 dB).
-WEAK_RATIO = 1.0
+# too and the pixel joins the outside, on 16-91 % (docs/results.md, round 17).
+WEAK_RATIO = 2.0
 # Levels (largest channel) by which a frame differs from the other frames' drawing at a place.
 CHANGED = 40
 
