@@ -6,6 +6,7 @@ the straight sides."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from flat_figures import GREEN_HAIR, PINK, SKY, draw_figure
 
@@ -92,3 +93,38 @@ def test_straight_sides_need_the_length_and_no_line_art() -> None:
     inked = np.zeros(own.shape, bool)
     inked[5, 14] = True  # a line pixel splits the top side into 9 + 10 px
     assert not straight_sides(own, inked, 12)[5].any()
+
+
+INK = (40, 30, 30)
+JACKET = (70, 90, 70)  # a dark fill whose outline is no darker than itself (layer-quality 707's jacket)
+
+
+def _front_body(height: int, jacket_rows: slice) -> tuple[np.ndarray, np.ndarray]:
+    """A head outlined in ink over the sky, a dark jacket below it with no outline; the mask (object 1)
+    holds both. Returns the picture and the mask."""
+    img = np.zeros((height, 160, 3), np.uint8)
+    img[:] = SKY
+    img[jacket_rows, 45:76] = JACKET
+    cv2.circle(img, (60, 40), 25, PINK, -1)
+    cv2.circle(img, (60, 40), 25, INK, 2)
+    labels = np.zeros((height, 160), np.uint8)
+    cv2.circle(labels, (60, 40), 26, 1, -1)
+    labels[jacket_rows, 45:76] = 1
+    return img, labels
+
+
+def test_a_body_the_frame_cuts_is_no_block() -> None:
+    # The jacket runs to the frame's bottom edge: the character's outline and the frame's edge close
+    # it, whatever its straight unlined sides.
+    img, labels = _front_body(120, np.s_[62:120])
+    assert straight_sides(labels == 1, np.zeros(labels.shape, bool), 8)[70:110, 45].all()
+    out = cut_box_blocks([img], [labels], [{1: "character"}])[0]
+    assert np.array_equal(out, labels)
+
+
+def test_the_same_body_above_the_frame_edge_is_a_block() -> None:
+    # Ending above the frame's edge, with the sky below it, the same fill is a block of the box.
+    img, labels = _front_body(140, np.s_[62:110])
+    out = cut_box_blocks([img], [labels], [{1: "character"}])[0]
+    assert (out[70:110, 45:76] == 0).all()
+    assert (out[20:60, 45:76] == labels[20:60, 45:76]).all()  # the head stays

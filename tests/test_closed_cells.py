@@ -97,3 +97,16 @@ def test_a_cell_the_frame_cuts_beside_the_character_stays_out() -> None:
     out = join_closed_cells(frames, labels, [KINDS, KINDS])
     assert (out[1][WINDOW[0], -6:] == 0).all()
     assert (out[1][64:76, X + 62 + 2 : X + 62 + 22] == 1).all()  # the missed skirt, whole, still joins
+
+
+def test_a_part_the_frame_cuts_joins_when_two_characters_close_it() -> None:
+    # As above, but the legs below the cut skirt are a second character's mask (one standing behind):
+    # neither mask holds `ENCLOSED` of the rim, both together do; the skirt joins the one holding most.
+    frames, labels = _cut_at_right_edge(*_shot(), X + 12)
+    kinds = {**KINDS, 2: "character"}
+    for lab in labels:
+        legs = lab[76:, -12:]
+        legs[legs == 1] = 2
+    out = join_closed_cells(frames, labels, [kinds, kinds])
+    assert (out[1][64:76, -10:] == 1).all()
+    assert int((out[1] != labels[1]).sum()) == 12 * 10  # the skirt's half alone
