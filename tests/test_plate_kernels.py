@@ -10,7 +10,8 @@ import pytest
 from pans import painted, shot
 
 from models.classical import plate as plate_module
-from models.classical.inpaint import TELEA_RADIUS, ClassicalInpainter, telea, window
+from models.classical.inpaint import TELEA_RADIUS, ClassicalInpainter, telea
+from models.classical.morphology import grown_box
 from models.classical.plate import NETWORK_MAX, masked_median, warp_pixels
 
 
@@ -115,8 +116,8 @@ def test_temporal_fill_is_the_median_of_whole_warps(sparse: bool) -> None:
     others = [(frames[j], seen[j], ts[j]) for j in range(len(frames)) if j != i]
     reach = painter._reach()
     assert reach is not None
-    win = window(hole, reach)
-    box = window(hole, 0)
+    win = grown_box(hole, reach)
+    box = grown_box(hole, 0)
     assert win is not None and box is not None
     fill, votes = painter._temporal_fill(hole, win, ts[i], others)
 

@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 
 from models.base import Image, Labels
 from models.classical.labelmaps import refine_characters
+from models.classical.morphology import grown_box
 from models.classical.tracks import colour_index
 
 # Reach of the border, as a share of the frame's short side (4 px at 216 p). Tuning seeds, character
@@ -122,13 +123,10 @@ def ink_drawing(image: Image, labels: Labels, characters: Sequence[int]) -> Labe
     for k in present:
         if not (labels == k)[~band].any():
             band &= labels != k
-    if not band.any():
+    # The flood reaches the band from beyond it (r + 2 px); the crop's own edge is a watershed line.
+    crop = grown_box(band, r + 2)
+    if crop is None:
         return out
-    ys, xs = np.nonzero(band)
-    pad = r + 2  # the flood reaches the band from beyond it; the crop's own edge is a watershed line
-    y0, y1 = max(0, int(ys.min()) - pad), min(labels.shape[0], int(ys.max()) + pad + 1)
-    x0, x1 = max(0, int(xs.min()) - pad), min(labels.shape[1], int(xs.max()) + pad + 1)
-    crop = np.s_[y0:y1, x0:x1]
     markers = np.where(union[crop], labels[crop].astype(np.int32), 256)  # 256: not a character, a flood of its own
     markers[band[crop]] = 0
     cv2.watershed(np.ascontiguousarray(np.asarray(image, np.uint8)[crop][..., ::-1]), markers)

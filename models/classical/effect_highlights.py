@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.base import Image, Mask, SoftMap
+from models.classical.morphology import grown_box
 
 LIT = 0.25  # light the layer counts (the eval's threshold)
 FAINT = 0.1  # light a group is joined through (`CLOSE`), so a sliver's faint ends stay in it
@@ -63,13 +64,9 @@ def drawn_fills(image: Image, strength: SoftMap, mask: Mask, reach: int = 3, tol
     inner = cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     lit = (strength >= LIT) & inner
     found = np.zeros(m.shape, bool)
-    if not lit.any():
+    at = grown_box(lit, reach + CLOSE + 3)
+    if at is None:
         return found
-    ys, xs = np.nonzero(lit)
-    pad = reach + CLOSE + 3
-    y0, y1 = max(0, int(ys.min()) - pad), min(m.shape[0], int(ys.max()) + pad + 1)
-    x0, x1 = max(0, int(xs.min()) - pad), min(m.shape[1], int(xs.max()) + pad + 1)
-    at = np.s_[y0:y1, x0:x1]
     s, mb, lb = strength[at], m[at], lit[at]
     im = np.asarray(image[at], np.int16)
     close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (CLOSE, CLOSE))

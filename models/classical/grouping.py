@@ -188,7 +188,8 @@ def group_tracks(frames: Sequence[FrameTracks], gap: int = 6, share: float = 0.4
                     votes[pair] += 1
         prev = cents
     is_effect = {i: float(np.mean(v)) > 0.5 for i, v in effect.items()}
-    uf = _UnionFind(_face_apart(frames))
+    one_frame, apart = _face_apart(frames)
+    uf = _UnionFind(apart)
     joins = []
     for pair, n in together.items():
         a, b = pair
@@ -201,7 +202,7 @@ def group_tracks(frames: Sequence[FrameTracks], gap: int = 6, share: float = 0.4
     for _, (a, b) in sorted(joins, reverse=True):  # surest first: cannot-links keep the rest apart
         uf.union(a, b)
     _join_hanging(frames, uf, is_effect, share)
-    _join_reappearing(frames, uf, is_effect, _faces_in_one_frame(frames))
+    _join_reappearing(frames, uf, is_effect, one_frame)
     roots: dict[int, int] = {}
     out: dict[int, int] = {}
     for i in order:
@@ -212,20 +213,12 @@ def group_tracks(frames: Sequence[FrameTracks], gap: int = 6, share: float = 0.4
     return out
 
 
-def _faces_in_one_frame(frames: Sequence[FrameTracks]) -> set[tuple[int, int]]:
-    """Pairs of tracks that each carry a face in the same frame: two characters, wherever their faces are."""
-    apart: set[tuple[int, int]] = set()
-    for ft in frames:
-        carriers = _face_carriers(ft)
-        apart |= {(a, b) for a, _ in carriers for b, _ in carriers if a < b}
-    return apart
-
-
-def _face_apart(frames: Sequence[FrameTracks]) -> set[tuple[int, int]]:
-    """Pairs of tracks that each carry a face in the same frame; and pairs of tracks that each carried
-    a face, in any drawing of the shot, show in one drawing together, and whose faces (each track's
-    nearest in time to that drawing, through the camera) lie more than `FACES_APART` of a face width
-    apart. A track carries a face when it holds `FACE_CORE`
+def _face_apart(frames: Sequence[FrameTracks]) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    """The pairs of tracks that each carry a face in the same frame (two characters, wherever their
+    faces are: the only cannot-links `_join_reappearing` keeps), and all the pairs kept apart: those,
+    and pairs of tracks that each carried a face, in any drawing of the shot, show in one drawing
+    together, and whose faces (each track's nearest in time to that drawing, through the camera) lie
+    more than `FACES_APART` of a face width apart. A track carries a face when it holds `FACE_CORE`
     of the face box's middle half.
 
     Two such tracks are two characters even when one carries no face in the drawing they share: a
@@ -238,13 +231,13 @@ def _face_apart(frames: Sequence[FrameTracks]) -> set[tuple[int, int]]:
     cascade, five shots of those ten seeds): counting those apart too split each of them."""
     offsets = np.cumsum([(0.0, 0.0)] + [ft.shift for ft in frames[1:]], axis=0)  # the camera, frame by frame
     seen: dict[int, list[tuple[int, float, float, int]]] = defaultdict(list)  # track: (frame, x, y, width)
-    apart: set[tuple[int, int]] = set()
+    one_frame: set[tuple[int, int]] = set()
     for k, ft in enumerate(frames):
         carriers = _face_carriers(ft)
         for track, (fx, fy, fw, fh) in carriers:
             seen[track].append((k, fx + fw / 2 - offsets[k][0], fy + fh / 2 - offsets[k][1], fw))
-        # Two tracks that each carry a face in the same frame: two characters, wherever their faces are.
-        apart |= {(a, b) for a, _ in carriers for b, _ in carriers if a < b}
+        one_frame |= {(a, b) for a, _ in carriers for b, _ in carriers if a < b}
+    apart = set(one_frame)
     for k, ft in enumerate(frames):
         shown = sorted(int(i) for i in np.unique(ft.labels) if i and int(i) in seen)
         for n, a in enumerate(shown):
@@ -253,7 +246,7 @@ def _face_apart(frames: Sequence[FrameTracks]) -> set[tuple[int, int]]:
                 fb = min(seen[b], key=lambda f: abs(f[0] - k))
                 if np.hypot(fa[1] - fb[1], fa[2] - fb[2]) > FACES_APART * (fa[3] + fb[3]) / 2:
                     apart.add((a, b))
-    return apart
+    return one_frame, apart
 
 
 FACE_CORE = 0.3  # share of a face box's middle half a track holds to carry that face
@@ -317,7 +310,7 @@ def _colours(image: NDArray[np.uint8], mask: NDArray[np.bool_]) -> NDArray[np.fl
 
 
 def _join_reappearing(frames: Sequence[FrameTracks], uf: _UnionFind, is_effect: dict[int, bool],
-                      one_frame: set[tuple[int, int]] | None = None,
+                      one_frame: set[tuple[int, int]],
                       min_similarity: float = 0.6, min_share: float = 0.3) -> None:
     """A character who leaves the picture or passes behind another comes back as a new track: two
     characters that are never on screen together in the shot and share their colours (histogram
@@ -358,11 +351,10 @@ def _join_reappearing(frames: Sequence[FrameTracks], uf: _UnionFind, is_effect: 
         sim = float(np.minimum(ha, hb).sum())
         if sim >= min_similarity:
             pairs.append((sim, a, b))
-    apart = uf.apart if one_frame is None else one_frame
     joined: dict[int, set[int]] = {g: set(p) for g, p in present.items()}
     for _, a, b in sorted(pairs, reverse=True):  # most alike first; never two on screen at once
         ra, rb = uf.find(a), uf.find(b)
-        if ra != rb and not joined[ra] & joined[rb] and uf.may_join(a, b, apart):
+        if ra != rb and not joined[ra] & joined[rb] and uf.may_join(a, b, one_frame):
             uf.union_unchecked(a, b)
             r = uf.find(a)
             joined[r] = joined[ra] | joined[rb]

@@ -32,6 +32,7 @@ from models.base import Image, Mask, Role
 from models.classical.camera import estimate_camera, refine_camera
 from models.classical.exemplar import exemplar_fill
 from models.classical.geometry import Matrix, model_scale, resize
+from models.classical.morphology import grown_box
 from models.classical.plate import (
     build_plate,
     median_rows,
@@ -80,7 +81,7 @@ def telea(image: Image, hole: Mask) -> Image:
     Run on the hole's box and `TELEA_REACH` around it: OpenCV's inpaint allocates and scans its
     work maps over the whole image, which at 1080p cost more than filling a small hole."""
     out = np.array(image, np.uint8, copy=True)
-    box = window(hole, TELEA_REACH)
+    box = grown_box(hole, TELEA_REACH)
     if box is None:
         return out
     out[box] = cv2.inpaint(np.ascontiguousarray(out[box]), hole[box].astype(np.uint8) * 255, TELEA_RADIUS,
@@ -88,16 +89,7 @@ def telea(image: Image, hole: Mask) -> Image:
     return out
 
 
-Window = tuple[slice, slice]
-
-
-def window(mask: NDArray[np.bool_], margin: int) -> Window | None:
-    """The bounding box of ``mask`` grown by ``margin`` pixels (inside the image); None when empty."""
-    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
-    if w == 0 or h == 0:
-        return None
-    rows, cols = mask.shape[:2]
-    return (slice(max(0, y - margin), min(rows, y + h + margin)), slice(max(0, x - margin), min(cols, x + w + margin)))
+Window = tuple[slice, slice]  # a box in a frame (`morphology.grown_box`)
 
 
 def stray_frames(frames: Sequence[Image], transforms: Sequence[Matrix], hidden: Sequence[Mask]) -> list[int]:
@@ -171,7 +163,7 @@ def matte_background(alpha: NDArray[np.uint8], mask: NDArray[np.bool_], levels: 
     character's interior (eyes, a flat fill the matte judged background) is enclosed by its line
     art, whose alpha is high: no run of low alpha joins it to the outside, so it is never taken."""
     out = np.zeros(mask.shape, bool)
-    box = window(mask, 1)
+    box = grown_box(mask, 1)
     if box is None:
         return out
     low = np.asarray(alpha[box]) < levels
@@ -332,7 +324,7 @@ class ClassicalInpainter:
             # Everything happens in the hole's box and what the blend and the spatial fill read
             # around it; the rest of the plate is the frame.
             reach = self._reach()
-            win = window(hole, max(hole.shape) if reach is None else reach)
+            win = grown_box(hole, max(hole.shape) if reach is None else reach)
             if win is None:
                 return frame.copy(), confidence
             others = [(f, ok, t) for j, (f, ok, t) in zip(src_idx, sources, strict=True) if j != i]
@@ -389,7 +381,7 @@ class ClassicalInpainter:
         h, w = win[0].stop - top, win[1].stop - left
         fill = np.zeros((h, w, 3), np.uint8)
         votes = np.zeros((h, w), np.int32)
-        box = window(hole, 0)
+        box = grown_box(hole, 0)
         if not others or box is None:
             return fill, votes
         # Only the hole's bounding box needs sources: warp into that box alone.

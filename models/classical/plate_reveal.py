@@ -28,7 +28,7 @@ from scipy.ndimage import uniform_filter
 
 from models.base import Image, Mask
 from models.classical.geometry import Matrix
-from models.classical.inpaint import window
+from models.classical.morphology import grown_box
 from models.classical.plate import warp_pixels
 
 BITS = 6  # colour bits per channel of the palettes' histograms (5: twice the character pixels lent)
@@ -68,7 +68,7 @@ def palettes(
         c, h = np.asarray(chars, bool), np.asarray(hide, bool)
         scale = c.shape[0] / 480
         r_in, r_out = max(1, round(interior * scale)), max(1, round(ring * scale))
-        box = window(h | c, r_out + 1)
+        box = grown_box(h | c, r_out + 1)
         if box is None or not c.any():
             continue
         code = colour_codes(np.asarray(frame)[box], bits)
@@ -105,7 +105,7 @@ def revealed_under_masks(
     for k, (frame, c, hide) in enumerate(zip(frames, masks, hidden, strict=True)):
         h = np.asarray(hide, bool)
         found = np.zeros(c.shape, bool)
-        box = window(c, 1 + close)
+        box = grown_box(c, 1 + close)
         out.append(found)
         if box is None or not weak.any():
             continue
